@@ -1,0 +1,286 @@
+/* Loom plugin ABI: the only thing that crosses the boundary between libloom and a plugin.
+ *
+ * Rules (docs/plugins.md explains them with a walk-through):
+ *  - Plain C only: no C++ object, exception, std:: type or allocator crosses this boundary.
+ *  - Every struct below starts with `struct_size` (or, for the plugin descriptor, the ABI
+ *    version). Structs are append-only: a reader checks struct_size before touching a member
+ *    that was added in a later minor version. Members marked (optional) may be NULL.
+ *  - Functions that can fail return a loom_status*: NULL means success. A non-NULL status was
+ *    created by the callee and is released by the caller through status->release.
+ *  - Whoever creates an object releases it, through the function of the side that made it.
+ *  - Pointers passed into a call are borrowed for the duration of that call only, unless the
+ *    member's comment says otherwise.
+ *  - The host keeps a plugin's library loaded while any object created by it is alive.
+ */
+#ifndef LOOM_ABI_H
+#define LOOM_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOOM_ABI_VERSION_MAJOR 1u
+#define LOOM_ABI_VERSION_MINOR 0u
+
+/* The one symbol a plugin exports: `const loom_plugin* loom_plugin_entry(void)`. */
+#define LOOM_PLUGIN_ENTRY_SYMBOL "loom_plugin_entry"
+
+#if defined(_WIN32)
+#define LOOM_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define LOOM_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------ status */
+
+typedef struct loom_status {
+  uint32_t struct_size;
+  int32_t code;          /* LOOM_STATUS_* */
+  const char* message;   /* UTF-8, owned by the status */
+  void (*release)(struct loom_status* self);
+} loom_status;
+
+enum {
+  LOOM_STATUS_ERROR = 1,           /* generic failure */
+  LOOM_STATUS_INVALID_ARGUMENT = 2,
+  LOOM_STATUS_UNSUPPORTED = 3,     /* the plugin cannot do what was asked */
+  LOOM_STATUS_OUT_OF_MEMORY = 4,
+  LOOM_STATUS_DEVICE_UNAVAILABLE = 5
+};
+
+/* ------------------------------------------------------------------ tensors */
+
+typedef enum loom_dtype {
+  LOOM_DTYPE_INVALID = 0,
+  LOOM_DTYPE_F32 = 1,
+  LOOM_DTYPE_F16 = 2,
+  LOOM_DTYPE_BF16 = 3,
+  LOOM_DTYPE_I64 = 4,
+  LOOM_DTYPE_I32 = 5,
+  LOOM_DTYPE_U8 = 6
+} loom_dtype;
+
+/* A tensor with concrete dims, in row-major (C) order, densely packed.
+ * Host-memory backends get `data`; device-memory backends get `buffer` + `offset`. */
+typedef struct loom_tensor {
+  int32_t dtype;        /* loom_dtype */
+  int32_t rank;
+  const int64_t* dims;  /* rank entries */
+  void* data;           /* host pointer, or NULL for device memory */
+  void* buffer;         /* device buffer from buffer_alloc, or NULL for host memory */
+  uint64_t offset;      /* byte offset into buffer */
+} loom_tensor;
+
+/* ------------------------------------------------------------------ graphs */
+
+typedef enum loom_attr_type {
+  LOOM_ATTR_INT = 1,
+  LOOM_ATTR_FLOAT = 2,
+  LOOM_ATTR_STRING = 3,
+  LOOM_ATTR_INTS = 4,
+  LOOM_ATTR_FLOATS = 5,
+  LOOM_ATTR_BOOL = 6
+} loom_attr_type;
+
+/* Every attribute of a node's schema is present, with its default filled in by the host. */
+typedef struct loom_attr {
+  const char* name;
+  int32_t type;           /* loom_attr_type */
+  int64_t i;              /* INT, BOOL (0/1) */
+  double f;               /* FLOAT */
+  const char* s;          /* STRING */
+  size_t count;           /* INTS, FLOATS */
+  const int64_t* ints;
+  const double* floats;
+} loom_attr;
+
+typedef enum loom_value_kind {
+  LOOM_VALUE_ACTIVATION = 0,  /* produced and consumed inside the partition */
+  LOOM_VALUE_INPUT = 1,       /* consumed here, produced outside (graph input or another partition) */
+  LOOM_VALUE_OUTPUT = 2,      /* produced here, needed outside (graph output or another partition) */
+  LOOM_VALUE_CONSTANT = 3,    /* initializer: `data` is valid for the executable's lifetime */
+  LOOM_VALUE_STATE = 4        /* session state: persists across runs, may be written in place */
+} loom_value_kind;
+
+typedef struct loom_value {
+  const char* name;
+  int32_t kind;                   /* loom_value_kind */
+  int32_t dtype;                  /* loom_dtype */
+  int32_t rank;
+  const int64_t* dims;            /* -1 where the dim is symbolic */
+  const char* const* dim_exprs;   /* (optional) per dim: symbolic expression ("batch*seq") or NULL */
+  const void* data;               /* CONSTANT only: host bytes, row-major; else NULL */
+  uint64_t nbytes;                /* CONSTANT only */
+} loom_value;
+
+typedef struct loom_node {
+  const char* name;
+  const char* op;
+  size_t num_inputs;
+  const int32_t* inputs;     /* indices into the view's values; -1 for an absent optional input */
+  size_t num_outputs;
+  const int32_t* outputs;
+  size_t num_attrs;
+  const loom_attr* attrs;
+} loom_node;
+
+/* A graph or a partition of one; nodes are in a valid execution order. */
+typedef struct loom_graph_view {
+  uint32_t struct_size;
+  size_t num_values;
+  const loom_value* values;
+  size_t num_nodes;
+  const loom_node* nodes;
+} loom_graph_view;
+
+/* Concrete shapes of every value of a partition for one input-shape signature. */
+typedef struct loom_shape_set {
+  uint32_t struct_size;
+  size_t num_values;
+  const int32_t* ranks;             /* per value */
+  const int64_t* const* dims;       /* per value: ranks[i] concrete dims */
+} loom_shape_set;
+
+typedef struct loom_run_args {
+  uint32_t struct_size;
+  size_t num_values;
+  const loom_tensor* tensors;  /* one per value of the partition, same order as the view */
+  void* scratch;               /* host scratch of the plan's scratch_bytes (host backends) */
+  void* scratch_buffer;        /* device scratch buffer (device backends) */
+  uint64_t scratch_offset;
+  uint64_t scratch_bytes;
+} loom_run_args;
+
+/* ------------------------------------------------------------------ backends */
+
+enum {
+  LOOM_MEMORY_HOST = 1,   /* tensors live in host memory the host allocates */
+  LOOM_MEMORY_DEVICE = 2  /* tensors live in buffers from buffer_alloc */
+};
+
+typedef struct loom_device_info {
+  uint32_t struct_size;
+  const char* name;         /* e.g. "CPU" ; owned by the plugin, valid while it is loaded */
+  const char* description;  /* e.g. "oneDNN 2.6.3, avx512_core_bf16" */
+  int32_t memory_kind;      /* LOOM_MEMORY_* */
+} loom_device_info;
+
+typedef struct loom_backend_options {
+  uint32_t struct_size;
+  int32_t num_threads;      /* 0: the backend's default */
+} loom_backend_options;
+
+typedef struct loom_compile_options {
+  uint32_t struct_size;
+  const char* graph_name;
+} loom_compile_options;
+
+/* A backend instance bound to one device, created per session. All functions take `self`.
+ * compile()     -> an executable for one partition (shapes may be symbolic);
+ * prepare()     -> a plan for concrete shapes, with the scratch bytes each run needs;
+ * run()         -> executes a plan; may be called from several threads at once, each call
+ *                  with its own tensors and scratch. */
+typedef struct loom_backend {
+  uint32_t struct_size;
+  void* self;
+  int32_t memory_kind;  /* LOOM_MEMORY_* */
+
+  /* Returns 1 if the backend can run node `node_index` of `graph`; otherwise 0 and, (optional)
+   * through *reason, a status saying why. */
+  int32_t (*supports_node)(void* self, const loom_graph_view* graph, size_t node_index,
+                           loom_status** reason);
+  loom_status* (*compile)(void* self, const loom_graph_view* partition,
+                          const loom_compile_options* options, void** executable);
+  void (*release_executable)(void* self, void* executable);
+  loom_status* (*prepare)(void* self, void* executable, const loom_shape_set* shapes,
+                          void** plan, uint64_t* scratch_bytes);
+  void (*release_plan)(void* self, void* plan);
+  loom_status* (*run)(void* self, void* plan, const loom_run_args* args);
+
+  /* Device memory (optional: NULL for LOOM_MEMORY_HOST backends). */
+  loom_status* (*buffer_alloc)(void* self, uint64_t bytes, void** buffer);
+  void (*buffer_free)(void* self, void* buffer);
+  loom_status* (*buffer_write)(void* self, void* buffer, uint64_t offset, const void* src,
+                               uint64_t bytes);
+  loom_status* (*buffer_read)(void* self, void* buffer, uint64_t offset, void* dst,
+                              uint64_t bytes);
+
+  void (*release)(void* self);
+} loom_backend;
+
+typedef struct loom_backend_plugin {
+  uint32_t struct_size;
+  size_t (*device_count)(void* plugin_state);
+  loom_status* (*device_info)(void* plugin_state, size_t device, loom_device_info* info);
+  loom_status* (*create_backend)(void* plugin_state, size_t device,
+                                 const loom_backend_options* options, loom_backend** backend);
+  void (*release_backend)(void* plugin_state, loom_backend* backend);
+} loom_backend_plugin;
+
+/* ------------------------------------------------------------------ model plugins */
+
+typedef struct loom_model_request {
+  uint32_t struct_size;
+  const char* model_type;      /* config.json's "model_type" */
+  const char* config_json;     /* the whole config.json text */
+  const char* checkpoint_dir;  /* folder holding config.json and the weights */
+  const char* weights_file;    /* the safetensors file, relative to checkpoint_dir */
+  const char* task;            /* HF pipeline name, e.g. "fill-mask"; "" for the default */
+  const char* weights_header;  /* the safetensors JSON header, so plugins can see tensor names */
+} loom_model_request;
+
+typedef struct loom_model_result {
+  uint32_t struct_size;
+  const char* graph_yaml;        /* a graph in the YAML format v1 (docs/graph-format.md) */
+  const char* processing_json;   /* (optional) pre/post-processing spec, JSON */
+} loom_model_result;
+
+typedef struct loom_model_plugin {
+  uint32_t struct_size;
+  size_t num_architectures;
+  const char* const* architectures;  /* HF model_type names this plugin accepts */
+  loom_status* (*expand)(void* plugin_state, const loom_model_request* request,
+                         loom_model_result** result);
+  void (*release_result)(void* plugin_state, loom_model_result* result);
+} loom_model_plugin;
+
+/* ------------------------------------------------------------------ the plugin */
+
+typedef enum loom_plugin_kind {
+  LOOM_PLUGIN_BACKEND = 1,
+  LOOM_PLUGIN_MODEL = 2
+} loom_plugin_kind;
+
+typedef struct loom_host {
+  uint32_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  const char* host_version;
+} loom_host;
+
+/* Returned by loom_plugin_entry(). The first four members never move. */
+typedef struct loom_plugin {
+  uint32_t abi_major;       /* LOOM_ABI_VERSION_MAJOR the plugin was built with */
+  uint32_t abi_minor;
+  int32_t kind;             /* loom_plugin_kind */
+  const char* name;         /* unique, e.g. "onednn" */
+  const char* version;      /* the plugin's own version */
+  const char* description;
+  /* (optional) called once after loading; may refuse with a status. */
+  loom_status* (*init)(const loom_host* host, void** plugin_state);
+  /* (optional) called once before unloading. */
+  void (*shutdown)(void* plugin_state);
+  const loom_backend_plugin* backend;  /* kind == BACKEND */
+  const loom_model_plugin* model;      /* kind == MODEL */
+} loom_plugin;
+
+typedef const loom_plugin* (*loom_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOOM_ABI_H */

@@ -1,0 +1,67 @@
+// Tensor files: safetensors (read, memory-mapped, zero-copy) and NumPy .npy (read and write).
+// Every reader validates strictly and throws loom::Error naming the file and the problem.
+#pragma once
+
+#include <loom/tensor.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loom {
+
+// ---- safetensors
+
+struct SafetensorsEntry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin = 0;  // byte offsets into the data section
+  uint64_t end = 0;
+};
+
+class SafetensorsFile : public std::enable_shared_from_this<SafetensorsFile> {
+ public:
+  // Maps the file read-only and validates the header: 8-byte length, JSON, dtypes, shape vs
+  // byte size, offsets inside the file, no overlap between tensors.
+  static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& file);
+  // Same validation over bytes in memory; `name` is used in errors. The bytes are copied.
+  static std::shared_ptr<SafetensorsFile> from_bytes(std::string_view bytes, const std::string& name);
+  ~SafetensorsFile();
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::vector<SafetensorsEntry>& entries() const { return entries_; }
+  const SafetensorsEntry* find(std::string_view tensor) const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const std::string& header_json() const { return header_; }
+  // A zero-copy view into the mapping; the tensor keeps the file mapped. Throws if absent.
+  Tensor tensor(std::string_view name) const;
+
+ private:
+  SafetensorsFile() = default;
+  void parse();
+  std::string path_;
+  const uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+  std::string owned_;  // from_bytes storage
+  std::string header_;
+  uint64_t data_offset_ = 0;
+  std::vector<SafetensorsEntry> entries_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// ---- .npy (format versions 1.0, 2.0, 3.0; little-endian; C order)
+
+Tensor read_npy(const std::filesystem::path& file);
+Tensor parse_npy(std::string_view bytes, const std::string& name);
+void write_npy(const std::filesystem::path& file, const Tensor& t);
+std::string serialize_npy(const Tensor& t);
+
+}  // namespace loom

@@ -1,0 +1,8 @@
+// Everything a host application needs.
+#pragma once
+
+#include <loom/engine.hpp>
+#include <loom/error.hpp>
+#include <loom/graph.hpp>
+#include <loom/io.hpp>
+#include <loom/tensor.hpp>

@@ -1,0 +1,406 @@
+// Header-only C++ SDK for plugin authors: write ordinary C++ classes, and the macros at the end
+// fill the C descriptor of <loom/abi.h> with noexcept trampolines that turn exceptions into
+// loom_status objects. Nothing here links against libloom.
+#pragma once
+
+#include <loom/abi.h>
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loom::sdk {
+
+// ---------------------------------------------------------------- status
+
+struct OwnedStatus : loom_status {
+  std::string text;
+};
+
+inline loom_status* make_status(std::string message, int32_t code = LOOM_STATUS_ERROR) {
+  auto* s = new OwnedStatus;
+  s->text = std::move(message);
+  s->struct_size = sizeof(loom_status);
+  s->code = code;
+  s->message = s->text.c_str();
+  s->release = [](loom_status* self) { delete static_cast<OwnedStatus*>(self); };
+  return s;
+}
+
+// Thrown by plugin code to pick a status code; any other std::exception becomes LOOM_STATUS_ERROR.
+struct Error : std::runtime_error {
+  int32_t code;
+  explicit Error(const std::string& what, int32_t c = LOOM_STATUS_ERROR)
+      : std::runtime_error(what), code(c) {}
+};
+
+template <class F>
+loom_status* guard(F&& f) noexcept {
+  try {
+    f();
+    return nullptr;
+  } catch (const Error& e) {
+    return make_status(e.what(), e.code);
+  } catch (const std::bad_alloc&) {
+    return make_status("out of memory", LOOM_STATUS_OUT_OF_MEMORY);
+  } catch (const std::exception& e) {
+    return make_status(e.what());
+  } catch (...) {
+    return make_status("unknown error");
+  }
+}
+
+// ---------------------------------------------------------------- views over the C structs
+
+inline size_t dtype_size(int32_t dtype) {
+  switch (dtype) {
+    case LOOM_DTYPE_F32: case LOOM_DTYPE_I32: return 4;
+    case LOOM_DTYPE_F16: case LOOM_DTYPE_BF16: return 2;
+    case LOOM_DTYPE_I64: return 8;
+    case LOOM_DTYPE_U8: return 1;
+    default: return 0;
+  }
+}
+
+class ValueView {
+ public:
+  explicit ValueView(const loom_value* v) : v_(v) {}
+  std::string_view name() const { return v_->name; }
+  int32_t kind() const { return v_->kind; }
+  int32_t dtype() const { return v_->dtype; }
+  int32_t rank() const { return v_->rank; }
+  std::span<const int64_t> dims() const { return {v_->dims, static_cast<size_t>(v_->rank)}; }
+  bool is_constant() const { return v_->kind == LOOM_VALUE_CONSTANT; }
+  const void* data() const { return v_->data; }
+  uint64_t nbytes() const { return v_->nbytes; }
+  const loom_value* raw() const { return v_; }
+
+ private:
+  const loom_value* v_;
+};
+
+class NodeView {
+ public:
+  NodeView(const loom_graph_view* g, size_t index) : g_(g), n_(&g->nodes[index]) {}
+  std::string_view name() const { return n_->name; }
+  std::string_view op() const { return n_->op; }
+  size_t num_inputs() const { return n_->num_inputs; }
+  size_t num_outputs() const { return n_->num_outputs; }
+  bool has_input(size_t i) const { return i < n_->num_inputs && n_->inputs[i] >= 0; }
+  int32_t input_index(size_t i) const { return i < n_->num_inputs ? n_->inputs[i] : -1; }
+  int32_t output_index(size_t i) const { return n_->outputs[i]; }
+  ValueView input(size_t i) const {
+    if (!has_input(i)) throw Error(std::string(name()) + ": input " + std::to_string(i) + " is absent");
+    return ValueView(&g_->values[n_->inputs[i]]);
+  }
+  ValueView output(size_t i) const { return ValueView(&g_->values[n_->outputs[i]]); }
+
+  const loom_attr* find_attr(std::string_view attr) const {
+    for (size_t i = 0; i < n_->num_attrs; ++i)
+      if (attr == n_->attrs[i].name) return &n_->attrs[i];
+    return nullptr;
+  }
+  const loom_attr& attr(std::string_view attr, int32_t type) const {
+    const loom_attr* a = find_attr(attr);
+    if (!a || a->type != type)
+      throw Error(std::string(name()) + ": attribute '" + std::string(attr) + "' missing or of another type");
+    return *a;
+  }
+  int64_t attr_int(std::string_view a) const { return attr(a, LOOM_ATTR_INT).i; }
+  bool attr_bool(std::string_view a) const { return attr(a, LOOM_ATTR_BOOL).i != 0; }
+  double attr_float(std::string_view a) const { return attr(a, LOOM_ATTR_FLOAT).f; }
+  std::string_view attr_string(std::string_view a) const { return attr(a, LOOM_ATTR_STRING).s; }
+  std::span<const int64_t> attr_ints(std::string_view a) const {
+    const loom_attr& x = attr(a, LOOM_ATTR_INTS);
+    return {x.ints, x.count};
+  }
+  std::span<const double> attr_floats(std::string_view a) const {
+    const loom_attr& x = attr(a, LOOM_ATTR_FLOATS);
+    return {x.floats, x.count};
+  }
+  const loom_node* raw() const { return n_; }
+
+ private:
+  const loom_graph_view* g_;
+  const loom_node* n_;
+};
+
+class GraphView {
+ public:
+  explicit GraphView(const loom_graph_view* g) : g_(g) {}
+  size_t num_nodes() const { return g_->num_nodes; }
+  size_t num_values() const { return g_->num_values; }
+  NodeView node(size_t i) const { return NodeView(g_, i); }
+  ValueView value(size_t i) const { return ValueView(&g_->values[i]); }
+  const loom_graph_view* raw() const { return g_; }
+
+ private:
+  const loom_graph_view* g_;
+};
+
+// Concrete shapes of a partition's values for one signature.
+class ShapeSet {
+ public:
+  explicit ShapeSet(const loom_shape_set* s) : s_(s) {}
+  size_t size() const { return s_->num_values; }
+  std::span<const int64_t> dims(size_t value) const {
+    return {s_->dims[value], static_cast<size_t>(s_->ranks[value])};
+  }
+  int64_t numel(size_t value) const {
+    int64_t n = 1;
+    for (int64_t d : dims(value)) n *= d;
+    return n;
+  }
+
+ private:
+  const loom_shape_set* s_;
+};
+
+// ---------------------------------------------------------------- backend classes
+
+class Plan {
+ public:
+  virtual ~Plan() = default;
+  virtual uint64_t scratch_bytes() const { return 0; }
+  // May be called from several threads at once with different args.
+  virtual void run(const loom_run_args& args) const = 0;
+};
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  virtual std::unique_ptr<Plan> prepare(const ShapeSet& shapes) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual int32_t memory_kind() const { return LOOM_MEMORY_HOST; }
+  // std::nullopt if the node can run here, else why not (shown by `loom inspect --placement`).
+  virtual std::optional<std::string> unsupported_reason(const GraphView& graph, size_t node) = 0;
+  virtual std::unique_ptr<Executable> compile(const GraphView& partition,
+                                              const loom_compile_options& options) = 0;
+  // Device-memory backends override these.
+  virtual void* buffer_alloc(uint64_t) { throw Error("buffer_alloc: host-memory backend"); }
+  virtual void buffer_free(void*) {}
+  virtual void buffer_write(void*, uint64_t, const void*, uint64_t) { throw Error("buffer_write: host-memory backend"); }
+  virtual void buffer_read(void*, uint64_t, void*, uint64_t) { throw Error("buffer_read: host-memory backend"); }
+};
+
+struct DeviceInfo {
+  std::string name;
+  std::string description;
+  int32_t memory_kind = LOOM_MEMORY_HOST;
+};
+
+class BackendPlugin {
+ public:
+  virtual ~BackendPlugin() = default;
+  virtual std::vector<DeviceInfo> devices() = 0;
+  virtual std::unique_ptr<Backend> create_backend(size_t device, const loom_backend_options& options) = 0;
+  std::vector<DeviceInfo> device_cache;  // filled once, so device_info() can hand out stable strings
+};
+
+// ---------------------------------------------------------------- model classes
+
+struct ModelRequest {
+  std::string model_type;
+  std::string config_json;
+  std::string checkpoint_dir;
+  std::string weights_file;
+  std::string task;
+  std::string weights_header;
+};
+
+struct ModelResult {
+  std::string graph_yaml;
+  std::string processing_json;
+};
+
+class ModelPlugin {
+ public:
+  virtual ~ModelPlugin() = default;
+  virtual std::vector<std::string> architectures() const = 0;
+  virtual ModelResult expand(const ModelRequest& request) = 0;
+};
+
+// ---------------------------------------------------------------- trampolines
+
+namespace detail {
+
+struct BackendHandle : loom_backend {
+  std::unique_ptr<Backend> impl;
+};
+
+inline loom_backend* wrap_backend(std::unique_ptr<Backend> impl) {
+  auto* h = new BackendHandle{};
+  h->impl = std::move(impl);
+  h->struct_size = sizeof(loom_backend);
+  h->self = h;
+  h->memory_kind = h->impl->memory_kind();
+  h->supports_node = [](void* self, const loom_graph_view* g, size_t node, loom_status** reason) noexcept -> int32_t {
+    std::optional<std::string> why;
+    loom_status* st = guard([&] { why = static_cast<BackendHandle*>(self)->impl->unsupported_reason(GraphView(g), node); });
+    if (st) {
+      if (reason) *reason = st; else st->release(st);
+      return 0;
+    }
+    if (why) {
+      if (reason) *reason = make_status(*why, LOOM_STATUS_UNSUPPORTED);
+      return 0;
+    }
+    return 1;
+  };
+  h->compile = [](void* self, const loom_graph_view* g, const loom_compile_options* o, void** exe) noexcept {
+    return guard([&] {
+      loom_compile_options opts{sizeof(loom_compile_options), ""};
+      if (o) opts = *o;
+      *exe = static_cast<BackendHandle*>(self)->impl->compile(GraphView(g), opts).release();
+    });
+  };
+  h->release_executable = [](void*, void* exe) noexcept { delete static_cast<Executable*>(exe); };
+  h->prepare = [](void*, void* exe, const loom_shape_set* s, void** plan, uint64_t* scratch) noexcept {
+    return guard([&] {
+      auto p = static_cast<Executable*>(exe)->prepare(ShapeSet(s));
+      *scratch = p->scratch_bytes();
+      *plan = p.release();
+    });
+  };
+  h->release_plan = [](void*, void* plan) noexcept { delete static_cast<Plan*>(plan); };
+  h->run = [](void*, void* plan, const loom_run_args* a) noexcept {
+    return guard([&] { static_cast<const Plan*>(plan)->run(*a); });
+  };
+  if (h->memory_kind == LOOM_MEMORY_DEVICE) {
+    h->buffer_alloc = [](void* self, uint64_t bytes, void** buf) noexcept {
+      return guard([&] { *buf = static_cast<BackendHandle*>(self)->impl->buffer_alloc(bytes); });
+    };
+    h->buffer_free = [](void* self, void* buf) noexcept {
+      try { static_cast<BackendHandle*>(self)->impl->buffer_free(buf); } catch (...) {}
+    };
+    h->buffer_write = [](void* self, void* buf, uint64_t off, const void* src, uint64_t n) noexcept {
+      return guard([&] { static_cast<BackendHandle*>(self)->impl->buffer_write(buf, off, src, n); });
+    };
+    h->buffer_read = [](void* self, void* buf, uint64_t off, void* dst, uint64_t n) noexcept {
+      return guard([&] { static_cast<BackendHandle*>(self)->impl->buffer_read(buf, off, dst, n); });
+    };
+  }
+  h->release = [](void* self) noexcept { delete static_cast<BackendHandle*>(self); };
+  return h;
+}
+
+template <class PluginClass>
+struct BackendEntry {
+  static loom_status* init(const loom_host*, void** state) noexcept {
+    return guard([&] { *state = static_cast<BackendPlugin*>(new PluginClass()); });
+  }
+  static void shutdown(void* state) noexcept { delete static_cast<BackendPlugin*>(state); }
+  static BackendPlugin& plugin(void* state) { return *static_cast<BackendPlugin*>(state); }
+  static std::vector<DeviceInfo>& devices(void* state) {
+    auto& p = plugin(state);
+    if (p.device_cache.empty()) p.device_cache = p.devices();
+    return p.device_cache;
+  }
+  static size_t device_count(void* state) noexcept {
+    try { return devices(state).size(); } catch (...) { return 0; }
+  }
+  static loom_status* device_info(void* state, size_t i, loom_device_info* info) noexcept {
+    return guard([&] {
+      auto& d = devices(state);
+      if (i >= d.size()) throw Error("no device " + std::to_string(i), LOOM_STATUS_INVALID_ARGUMENT);
+      info->struct_size = sizeof(loom_device_info);
+      info->name = d[i].name.c_str();
+      info->description = d[i].description.c_str();
+      info->memory_kind = d[i].memory_kind;
+    });
+  }
+  static loom_status* create_backend(void* state, size_t device, const loom_backend_options* o,
+                                     loom_backend** out) noexcept {
+    return guard([&] {
+      loom_backend_options opts{sizeof(loom_backend_options), 0};
+      if (o) opts = *o;
+      *out = wrap_backend(plugin(state).create_backend(device, opts));
+    });
+  }
+  static void release_backend(void*, loom_backend* b) noexcept {
+    if (b && b->release) b->release(b->self);
+  }
+  static const loom_backend_plugin* table() {
+    static const loom_backend_plugin t{sizeof(loom_backend_plugin), &device_count, &device_info,
+                                       &create_backend, &release_backend};
+    return &t;
+  }
+};
+
+struct ModelResultHolder : loom_model_result {
+  ModelResult owned;
+};
+
+template <class PluginClass>
+struct ModelEntry {
+  struct State {
+    PluginClass impl;
+  };
+  static loom_status* init(const loom_host*, void** state) noexcept {
+    return guard([&] { *state = new State(); });
+  }
+  static void shutdown(void* state) noexcept { delete static_cast<State*>(state); }
+  static loom_status* expand(void* state, const loom_model_request* r, loom_model_result** out) noexcept {
+    return guard([&] {
+      auto str = [](const char* s) { return std::string(s ? s : ""); };
+      ModelRequest req{str(r->model_type), str(r->config_json), str(r->checkpoint_dir),
+                       str(r->weights_file), str(r->task), str(r->weights_header)};
+      auto* h = new ModelResultHolder{};
+      h->owned = static_cast<State*>(state)->impl.expand(req);
+      h->struct_size = sizeof(loom_model_result);
+      h->graph_yaml = h->owned.graph_yaml.c_str();
+      h->processing_json = h->owned.processing_json.empty() ? nullptr : h->owned.processing_json.c_str();
+      *out = h;
+    });
+  }
+  static void release_result(void*, loom_model_result* r) noexcept {
+    delete static_cast<ModelResultHolder*>(r);
+  }
+  // Architecture names must outlive every call, so they are gathered once per process.
+  static const loom_model_plugin* table() {
+    static const std::vector<std::string> names = PluginClass().architectures();
+    static const std::vector<const char*> ptrs = [] {
+      std::vector<const char*> p;
+      for (const auto& n : names) p.push_back(n.c_str());
+      return p;
+    }();
+    static const loom_model_plugin t{sizeof(loom_model_plugin), ptrs.size(), ptrs.data(), &expand,
+                                     &release_result};
+    return &t;
+  }
+};
+
+}  // namespace detail
+}  // namespace loom::sdk
+
+// Defines the plugin's entry point for a class derived from loom::sdk::BackendPlugin.
+#define LOOM_BACKEND_PLUGIN(PluginClass, NAME, VERSION, DESCRIPTION)                      \
+  extern "C" LOOM_PLUGIN_EXPORT const loom_plugin* loom_plugin_entry(void) {             \
+    using Entry = ::loom::sdk::detail::BackendEntry<PluginClass>;                         \
+    static const loom_plugin descriptor{LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR,    \
+                                        LOOM_PLUGIN_BACKEND, NAME, VERSION, DESCRIPTION,   \
+                                        &Entry::init, &Entry::shutdown, Entry::table(),    \
+                                        nullptr};                                          \
+    return &descriptor;                                                                    \
+  }
+
+// Defines the plugin's entry point for a class derived from loom::sdk::ModelPlugin.
+#define LOOM_MODEL_PLUGIN(PluginClass, NAME, VERSION, DESCRIPTION)                        \
+  extern "C" LOOM_PLUGIN_EXPORT const loom_plugin* loom_plugin_entry(void) {             \
+    using Entry = ::loom::sdk::detail::ModelEntry<PluginClass>;                           \
+    static const loom_plugin descriptor{LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR,    \
+                                        LOOM_PLUGIN_MODEL, NAME, VERSION, DESCRIPTION,     \
+                                        &Entry::init, &Entry::shutdown, nullptr,           \
+                                        Entry::table()};                                   \
+    return &descriptor;                                                                    \
+  }

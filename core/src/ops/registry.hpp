@@ -1,0 +1,91 @@
+// The one op registry: each op's schema (inputs, outputs, attributes with types and defaults),
+// its dtype rules and its shape inference. Backends never invent ops; docs/ops.md documents
+// every op listed here.
+#pragma once
+
+#include <loom/graph.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loom::ops {
+
+struct AttrSpec {
+  std::string name;
+  AttrType type;
+  std::optional<AttrValue> default_value;  // nullopt: required
+};
+
+struct PortSpec {
+  std::string name;
+  bool optional = false;
+  bool variadic = false;  // last input only: one or more values
+};
+
+class InferContext;
+
+struct OpSchema {
+  std::string name;
+  std::string summary;
+  std::vector<PortSpec> inputs;
+  std::vector<PortSpec> outputs;
+  std::vector<AttrSpec> attrs;
+  std::function<void(InferContext&)> infer;
+};
+
+// What shape inference sees of one node. Works the same on symbolic and on concrete shapes.
+class InferContext {
+ public:
+  InferContext(const Node& node, std::vector<const TensorInfo*> inputs, size_t num_outputs);
+
+  const Node& node() const { return node_; }
+  size_t num_inputs() const { return inputs_.size(); }
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  const TensorInfo& input(size_t i) const;
+
+  // Attributes (defaults already filled in by normalize_attrs).
+  int64_t attr_int(std::string_view name) const;
+  double attr_float(std::string_view name) const;
+  bool attr_bool(std::string_view name) const;
+  const std::string& attr_string(std::string_view name) const;
+  const std::vector<int64_t>& attr_ints(std::string_view name) const;
+
+  void set_output(size_t i, TensorInfo info);
+  std::vector<TensorInfo>& outputs() { return outputs_; }
+
+  // Throws loom::Error prefixed with the node's location and name.
+  [[noreturn]] void fail(const std::string& what) const;
+  // Common checks.
+  void expect_dtype(size_t input, std::initializer_list<DType> allowed) const;
+  void expect_same_dtype(size_t a, size_t b) const;
+  void expect_rank_at_least(size_t input, size_t rank) const;
+  // Normalises a possibly negative axis for a tensor of `rank`; fails when out of range.
+  int64_t axis(int64_t axis, size_t rank, std::string_view attr_name) const;
+
+ private:
+  const AttrValue& attr(std::string_view name) const;
+  const Node& node_;
+  std::vector<const TensorInfo*> inputs_;
+  std::vector<TensorInfo> outputs_;
+  std::vector<bool> set_;
+};
+
+const OpSchema* find_op(std::string_view name);
+const std::vector<OpSchema>& all_ops();
+
+// Checks the node's inputs/outputs count and attributes against its schema (unknown attribute,
+// wrong type) and fills in defaults. Errors name the node's file:line:column.
+void normalize_attrs(Node& node);
+// Runs the op's shape inference; returns the outputs' dtype and shape.
+std::vector<TensorInfo> infer(const Node& node, const std::vector<const TensorInfo*>& inputs);
+
+// Numpy-style broadcast of two shapes; nullopt when they do not broadcast.
+std::optional<SymShape> broadcast(const SymShape& a, const SymShape& b);
+
+// Message prefix for a node: "graph.yaml:12:5: node 'attn.q' (linear): ".
+std::string node_prefix(const Node& node);
+
+}  // namespace loom::ops
