@@ -1,0 +1,93 @@
+// Host side of the plugin ABI: finding, loading and keeping plugin libraries, and owning the
+// objects they create. A library stays loaded while any object created by it lives: every
+// handle below holds a shared_ptr to its PluginLibrary, and releases its object first.
+#pragma once
+
+#include <loom/abi.h>
+#include <loom/engine.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace loom::plugins {
+
+// One loaded library with a valid descriptor whose init() succeeded. Destroying it calls the
+// plugin's shutdown() and then unloads the library.
+class PluginLibrary {
+ public:
+  ~PluginLibrary();
+  const loom_plugin& descriptor() const { return *desc_; }
+  void* state() const { return state_; }
+  const std::filesystem::path& path() const { return path_; }
+  std::string name() const { return desc_->name ? desc_->name : ""; }
+
+  // Tries to load `file`; on failure returns nullptr and fills record.error. Never throws.
+  static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& file, PluginRecord& record);
+
+ private:
+  PluginLibrary() = default;
+  struct Lib;
+  std::unique_ptr<Lib> lib_;  // the boost::dll::shared_library
+  const loom_plugin* desc_ = nullptr;
+  void* state_ = nullptr;
+  std::filesystem::path path_;
+};
+
+// Turns a status returned by a plugin into a message and releases it ("" for NULL).
+std::string take_status(loom_status* status);
+// Throws loom::Error("<context>: <message>") for a non-NULL status, releasing it.
+void check_status(loom_status* status, const std::string& context);
+
+// A backend instance (loom_backend) with its library kept alive.
+class BackendInstance {
+ public:
+  BackendInstance(std::shared_ptr<PluginLibrary> lib, loom_backend* backend, std::string device);
+  ~BackendInstance();
+  BackendInstance(const BackendInstance&) = delete;
+  BackendInstance& operator=(const BackendInstance&) = delete;
+
+  const loom_backend& api() const { return *backend_; }
+  std::string name() const { return lib_->name(); }
+  const std::string& device() const { return device_; }
+  bool host_memory() const { return backend_->memory_kind != LOOM_MEMORY_DEVICE; }
+  const std::shared_ptr<PluginLibrary>& library() const { return lib_; }
+
+ private:
+  std::shared_ptr<PluginLibrary> lib_;
+  loom_backend* backend_;
+  std::string device_;
+};
+
+// Every plugin the engine tried, and the ones that loaded.
+class PluginRegistry {
+ public:
+  // Loads explicit files, then (if search_default_paths) LOOM_PLUGIN_PATH folders, the install's
+  // plugin folder and the executable's folder. In folders only files named loom-*.so are tried,
+  // and a plugin name already loaded is skipped (recorded as a duplicate), so the first wins.
+  explicit PluginRegistry(const EngineOptions& options);
+  const PluginRecord& load_file(const std::filesystem::path& file, const std::string& origin);
+
+  const std::vector<PluginRecord>& records() const { return records_; }
+  // Loaded backend plugins in load order.
+  std::vector<std::shared_ptr<PluginLibrary>> backends() const;
+  std::shared_ptr<PluginLibrary> backend(const std::string& name) const;
+  // The model plugin that accepts HF model_type `arch`, or that is named `name`.
+  std::shared_ptr<PluginLibrary> model_for(const std::string& arch) const;
+  std::shared_ptr<PluginLibrary> model_named(const std::string& name) const;
+
+  // Creates a backend instance on the plugin's first device.
+  std::shared_ptr<BackendInstance> create_backend(const std::string& name, int threads) const;
+
+ private:
+  void search_folder(const std::filesystem::path& dir, const std::string& origin);
+  std::vector<PluginRecord> records_;
+  std::vector<std::shared_ptr<PluginLibrary>> loaded_;
+};
+
+// The folder of libloom.so itself (via dladdr), used to find the install's plugin folder.
+std::filesystem::path library_dir();
+std::filesystem::path executable_dir();
+
+}  // namespace loom::plugins
