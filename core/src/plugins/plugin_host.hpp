@@ -7,8 +7,12 @@
 #include <loom/engine.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace loom::plugins {
@@ -23,8 +27,15 @@ class PluginLibrary {
   const std::filesystem::path& path() const { return path_; }
   std::string name() const { return desc_->name ? desc_->name : ""; }
 
-  // Tries to load `file`; on failure returns nullptr and fills record.error. Never throws.
-  static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& file, PluginRecord& record);
+  // Where a plugin name is already held: the file that holds it, or nullopt if it is free.
+  using NameOwner = std::function<std::optional<std::filesystem::path>(std::string_view name)>;
+
+  // Tries to load `file` and fills `record` from its descriptor and devices or architectures.
+  // On failure returns nullptr and sets record.error to a message that names the file and says
+  // what is wrong. A plugin whose name `owner` reports as taken is unloaded before its init()
+  // runs. Never throws.
+  static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& file, PluginRecord& record,
+                                             const NameOwner& owner = {});
 
  private:
   PluginLibrary() = default;
@@ -67,6 +78,9 @@ class PluginRegistry {
   // plugin folder and the executable's folder. In folders only files named loom-*.so are tried,
   // and a plugin name already loaded is skipped (recorded as a duplicate), so the first wins.
   explicit PluginRegistry(const EngineOptions& options);
+  // Loads one more file (origin "api" for Engine::load_plugin). A file already tried, under any
+  // path that resolves to it, is not tried again: its earlier record is returned. The reference
+  // stays valid until the next load.
   const PluginRecord& load_file(const std::filesystem::path& file, const std::string& origin);
 
   const std::vector<PluginRecord>& records() const { return records_; }
@@ -81,13 +95,22 @@ class PluginRegistry {
   std::shared_ptr<BackendInstance> create_backend(const std::string& name, int threads) const;
 
  private:
-  void search_folder(const std::filesystem::path& dir, const std::string& origin);
+  void search_folder(const std::filesystem::path& dir, const std::string& origin, bool must_exist);
   std::vector<PluginRecord> records_;
+  std::vector<std::filesystem::path> tried_;  // canonical paths, parallel to records_
   std::vector<std::shared_ptr<PluginLibrary>> loaded_;
 };
 
 // The folder of libloom.so itself (via dladdr), used to find the install's plugin folder.
 std::filesystem::path library_dir();
 std::filesystem::path executable_dir();
+// <prefix>/LOOM_PLUGIN_REL_DIR where libloom sits in <prefix>/LOOM_LIB_REL_DIR; empty when
+// libloom is not in an install layout (a build tree), so nothing is searched there.
+std::filesystem::path install_plugin_dir();
+// The same for libloom found in `lib_dir`.
+std::filesystem::path install_plugin_dir(const std::filesystem::path& lib_dir);
+// The folders searched after explicit files, in order, with their origins. LOOM_PLUGIN_PATH is
+// read when this is called.
+std::vector<std::pair<std::filesystem::path, std::string>> default_search_folders();
 
 }  // namespace loom::plugins
