@@ -143,12 +143,6 @@ Session Engine::load(const std::filesystem::path& file, const SessionOptions& op
 
 const char* Engine::version() { return LOOM_VERSION; }
 
-std::filesystem::path Engine::install_plugin_dir() {
-  std::filesystem::path lib = plugins::library_dir();
-  std::filesystem::path prefix = lib;
-  for (auto it = std::filesystem::path(LOOM_LIB_REL_DIR).begin(); it != std::filesystem::path(LOOM_LIB_REL_DIR).end(); ++it)
-    prefix = prefix.parent_path();
-  return prefix / LOOM_PLUGIN_REL_DIR;
-}
+std::filesystem::path Engine::install_plugin_dir() { return plugins::install_plugin_dir(); }
 
 }  // namespace loom
