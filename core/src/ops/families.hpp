@@ -1,0 +1,19 @@
+// Each op family registers its schemas; one file per family, like the backends' ops/ folders.
+#pragma once
+
+#include "ops/registry.hpp"
+
+namespace loom::ops {
+
+void register_elementwise(std::vector<OpSchema>& ops);  // add sub mul div relu tanh sigmoid gelu cast
+void register_linalg(std::vector<OpSchema>& ops);       // matmul linear
+void register_norm(std::vector<OpSchema>& ops);         // layer_norm softmax
+void register_indexing(std::vector<OpSchema>& ops);     // gather positions
+void register_shape(std::vector<OpSchema>& ops);        // reshape transpose slice concat
+
+inline constexpr std::initializer_list<DType> kFloat = {DType::f32, DType::f16, DType::bf16};
+inline constexpr std::initializer_list<DType> kNumeric = {DType::f32, DType::f16, DType::bf16,
+                                                          DType::i64, DType::i32, DType::u8};
+inline constexpr std::initializer_list<DType> kIndex = {DType::i64, DType::i32};
+
+}  // namespace loom::ops

@@ -1,0 +1,37 @@
+#include "ops/families.hpp"
+
+namespace loom::ops {
+
+void register_indexing(std::vector<OpSchema>& ops) {
+  ops.push_back(OpSchema{
+      "gather", "rows of data picked by indices (embedding lookup)", {{"data"}, {"indices"}}, {{"out"}},
+      {{"axis", AttrType::Int, AttrValue{int64_t(0)}}},
+      [](InferContext& c) {
+        c.expect_dtype(1, kIndex);
+        const SymShape& d = c.input(0).shape;
+        c.expect_rank_at_least(0, 1);
+        int64_t axis = c.axis(c.attr_int("axis"), d.size(), "axis");
+        SymShape out(d.begin(), d.begin() + axis);
+        out.insert(out.end(), c.input(1).shape.begin(), c.input(1).shape.end());
+        out.insert(out.end(), d.begin() + axis + 1, d.end());
+        c.set_output(0, {c.input(0).dtype, out});
+      }});
+
+  ops.push_back(OpSchema{
+      "positions", "i64 [like.shape[axis]] = offset, offset+1, ...", {{"like"}, {"offset", true}}, {{"out"}},
+      {{"axis", AttrType::Int, AttrValue{int64_t(1)}}},
+      [](InferContext& c) {
+        const SymShape& like = c.input(0).shape;
+        int64_t axis = c.axis(c.attr_int("axis"), like.size(), "axis");
+        if (c.has_input(1)) {
+          c.expect_dtype(1, {DType::i64});
+          Dim n = Dim::known(1);
+          for (const Dim& d : c.input(1).shape) n = n * d;
+          if (n.is_known() && n.value() != 1)
+            c.fail("offset '" + c.node().inputs[1] + "' must hold one element, has shape " + sym_shape_str(c.input(1).shape));
+        }
+        c.set_output(0, {DType::i64, {like[axis]}});
+      }});
+}
+
+}  // namespace loom::ops

@@ -1,0 +1,61 @@
+#include "ops/families.hpp"
+
+namespace loom::ops {
+
+namespace {
+const char* const kActivations[] = {"none", "relu", "gelu", "gelu_tanh", "tanh"};
+}
+
+void register_linalg(std::vector<OpSchema>& ops) {
+  ops.push_back(OpSchema{
+      "matmul", "batched a @ b with optional transposes and scale", {{"a"}, {"b"}}, {{"out"}},
+      {{"transpose_a", AttrType::Bool, AttrValue{false}},
+       {"transpose_b", AttrType::Bool, AttrValue{false}},
+       {"alpha", AttrType::Float, AttrValue{1.0}}},
+      [](InferContext& c) {
+        c.expect_dtype(0, kFloat);
+        c.expect_same_dtype(0, 1);
+        c.expect_rank_at_least(0, 2);
+        c.expect_rank_at_least(1, 2);
+        SymShape a = c.input(0).shape, b = c.input(1).shape;
+        if (c.attr_bool("transpose_a")) std::swap(a[a.size() - 1], a[a.size() - 2]);
+        if (c.attr_bool("transpose_b")) std::swap(b[b.size() - 1], b[b.size() - 2]);
+        const Dim &m = a[a.size() - 2], &k = a.back(), &k2 = b[b.size() - 2], &n = b.back();
+        if (!(k == k2) && !k.is_unknown() && !k2.is_unknown())
+          c.fail("inner dimensions differ: " + sym_shape_str(a) + " @ " + sym_shape_str(b) + " (after transposes)");
+        auto batch = broadcast(SymShape(a.begin(), a.end() - 2), SymShape(b.begin(), b.end() - 2));
+        if (!batch) c.fail("batch dimensions of " + sym_shape_str(a) + " and " + sym_shape_str(b) + " do not broadcast");
+        batch->push_back(m);
+        batch->push_back(n);
+        c.set_output(0, {c.input(0).dtype, *batch});
+      }});
+
+  ops.push_back(OpSchema{
+      "linear", "act(x @ weight^T + bias), weight in [out, in] layout", {{"x"}, {"weight"}, {"bias", true}},
+      {{"out"}}, {{"activation", AttrType::String, AttrValue{std::string("none")}}},
+      [](InferContext& c) {
+        c.expect_dtype(0, kFloat);
+        c.expect_same_dtype(0, 1);
+        c.expect_rank_at_least(0, 1);
+        const SymShape& x = c.input(0).shape;
+        const SymShape& w = c.input(1).shape;
+        if (w.size() != 2) c.fail("weight '" + c.node().inputs[1] + "' must be 2-D [out, in], got " + sym_shape_str(w));
+        if (!(x.back() == w[1]) && !x.back().is_unknown() && !w[1].is_unknown())
+          c.fail("x " + sym_shape_str(x) + " does not match weight " + sym_shape_str(w) + " (last dim of x must equal weight's dim 1)");
+        if (c.has_input(2)) {
+          c.expect_same_dtype(0, 2);
+          const SymShape& b = c.input(2).shape;
+          if (b.size() != 1 || !(b[0] == w[0]))
+            c.fail("bias " + sym_shape_str(b) + " must have shape [" + w[0].str() + "]");
+        }
+        const std::string& act = c.attr_string("activation");
+        bool ok = false;
+        for (const char* a : kActivations) ok |= act == a;
+        if (!ok) c.fail("attribute 'activation' must be one of none, relu, gelu, gelu_tanh, tanh; not \"" + act + "\"");
+        SymShape out = x;
+        out.back() = w[0];
+        c.set_output(0, {c.input(0).dtype, out});
+      }});
+}
+
+}  // namespace loom::ops

@@ -1,0 +1,80 @@
+#include "plan/placement.hpp"
+
+#include "ops/registry.hpp"
+#include "plugins/graph_view.hpp"
+
+#include <loom/error.hpp>
+
+namespace loom::plan {
+
+Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
+  // The whole graph as backends see it when asked about one node.
+  std::vector<int> all(p.nodes.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  std::vector<int32_t> kinds(p.values.size(), LOOM_VALUE_ACTIVATION);
+  for (size_t v = 0; v < p.values.size(); ++v) {
+    switch (p.values[v].kind) {
+      case ValueKind::Input: kinds[v] = LOOM_VALUE_INPUT; break;
+      case ValueKind::Constant: kinds[v] = LOOM_VALUE_CONSTANT; break;
+      case ValueKind::State: kinds[v] = LOOM_VALUE_STATE; break;
+      case ValueKind::Activation: kinds[v] = p.values[v].graph_output ? LOOM_VALUE_OUTPUT : LOOM_VALUE_ACTIVATION; break;
+    }
+  }
+  plugins::GraphViewStorage whole(p, all, kinds);
+
+  Placement out;
+  out.node_backend.assign(p.nodes.size(), -1);
+  for (size_t n = 0; n < p.nodes.size(); ++n) {
+    const Node& node = p.nodes[n].node;
+    std::vector<int> order;
+    bool hinted = false;
+    if (!node.backend.empty()) {
+      for (size_t b = 0; b < backends.size(); ++b)
+        if (backends[b]->name() == node.backend) {
+          order.push_back(static_cast<int>(b));
+          hinted = true;
+        }
+    }
+    for (size_t b = 0; b < backends.size(); ++b)
+      if (!hinted || backends[b]->name() != node.backend) order.push_back(static_cast<int>(b));
+
+    NodePlacement np{node.name, node.op, "", "", {}};
+    if (!node.backend.empty() && !hinted)
+      np.declined.push_back(node.backend + ": hinted, but not among this session's backends");
+    for (int b : order) {
+      const loom_backend& api = backends[b]->api();
+      loom_status* why = nullptr;
+      if (api.supports_node(api.self, whole.view(), n, &why)) {
+        out.node_backend[n] = b;
+        np.backend = backends[b]->name();
+        if (hinted && b == order.front()) np.reason = "backend hint";
+        else if (np.declined.empty()) np.reason = "first in priority order";
+        else np.reason = "fallback";
+        break;
+      }
+      std::string reason = plugins::take_status(why);
+      np.declined.push_back(backends[b]->name() + ": " + (reason.empty() ? "not supported" : reason));
+    }
+    if (out.node_backend[n] < 0) {
+      std::string all_reasons;
+      for (const auto& d : np.declined) all_reasons += "\n  " + d;
+      if (backends.empty()) all_reasons = " (no backend is loaded: see `loom plugins`)";
+      throw Error(ops::node_prefix(node) + "no backend can run this node:" + all_reasons);
+    }
+    out.report.nodes.push_back(std::move(np));
+  }
+
+  for (size_t n = 0; n < p.nodes.size(); ++n) {
+    if (out.partitions.empty() || out.partitions.back().backend != out.node_backend[n])
+      out.partitions.push_back({out.node_backend[n], {}});
+    out.partitions.back().nodes.push_back(static_cast<int>(n));
+  }
+  for (const auto& part : out.partitions) {
+    PartitionInfo info{backends[part.backend]->name(), {}};
+    for (int n : part.nodes) info.nodes.push_back(p.nodes[n].node.name);
+    out.report.partitions.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace loom::plan

@@ -1,0 +1,29 @@
+// Partitioning: each node goes to the first backend, in the session's priority order (a node's
+// `backend:` hint moves that backend to the front), that says it can run it. Consecutive nodes
+// on one backend form a partition, which that backend compiles as a whole.
+#pragma once
+
+#include "graph/program.hpp"
+#include "plugins/plugin_host.hpp"
+
+#include <loom/engine.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace loom::plan {
+
+struct Partition {
+  int backend = -1;        // index into the session's backends
+  std::vector<int> nodes;  // program node indices, in execution order
+};
+
+struct Placement {
+  std::vector<int> node_backend;  // per program node
+  std::vector<Partition> partitions;
+  PlacementReport report;
+};
+
+Placement place(const Program& program, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
+
+}  // namespace loom::plan

@@ -1,0 +1,101 @@
+#include "commands.hpp"
+
+#include <loom/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace loom::cli {
+
+namespace {
+
+std::string info_str(const TensorInfo& t) { return std::string(dtype_name(t.dtype)) + " " + sym_shape_str(t.shape); }
+
+}  // namespace
+
+int cmd_validate(const PluginOptions& p, const ValidateArgs& a) {
+  Engine engine = make_engine(p);
+  Graph g = engine.load_graph(a.graph);
+  engine.validate(g);
+  if (a.json) {
+    std::cout << nlohmann::json{{"graph", a.graph}, {"valid", true}, {"nodes", g.nodes.size()},
+                                {"initializers", g.initializers.size()}}.dump(2) << "\n";
+  } else {
+    std::cout << a.graph << ": ok (" << g.nodes.size() << " nodes, " << g.initializers.size() << " initializers, "
+              << g.inputs.size() << " inputs, " << g.outputs.size() << " outputs)\n";
+  }
+  return 0;
+}
+
+int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
+  Engine engine = make_engine(p);
+  Graph g = engine.load_graph(a.graph);
+  SessionOptions so;
+  so.backends = a.backends;
+  Session s = engine.compile(g, so);
+  const auto bindings = parse_dims(a.dims);
+  MemoryReport mem = s.plan_memory(bindings);
+  const PlacementReport& pl = s.placement();
+  std::map<std::string, int> op_counts;
+  for (const auto& n : g.nodes) ++op_counts[n.op];
+
+  if (a.json) {
+    nlohmann::json j;
+    j["graph"] = g.name;
+    j["file"] = a.graph;
+    for (const auto& in : g.inputs) j["inputs"].push_back({{"name", in.name}, {"dtype", dtype_name(in.info.dtype)}, {"shape", sym_shape_str(in.info.shape)}});
+    for (const auto& out : g.outputs) j["outputs"].push_back(out.name);
+    j["nodes"] = g.nodes.size();
+    j["ops"] = op_counts;
+    j["initializers"] = g.initializers.size();
+    j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"without_reuse_bytes", mem.unplanned_bytes},
+                   {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
+    j["partitions"] = nlohmann::json::array();
+    for (const auto& part : pl.partitions) j["partitions"].push_back({{"backend", part.backend}, {"nodes", part.nodes}});
+    if (a.placement) {
+      for (const auto& n : pl.nodes)
+        j["placement"].push_back({{"node", n.node}, {"op", n.op}, {"backend", n.backend}, {"reason", n.reason}, {"declined", n.declined}});
+      j["copies"] = nlohmann::json::array();
+      for (const auto& c : pl.copies) j["copies"].push_back({{"value", c.value}, {"from", c.from_backend}, {"to", c.to_backend}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+
+  std::cout << "graph " << (g.name.empty() ? a.graph : g.name) << "  (" << a.graph << ")\n";
+  std::cout << "inputs:\n";
+  for (const auto& in : g.inputs) std::cout << "  " << in.name << ": " << info_str(in.info) << "\n";
+  std::cout << "outputs:";
+  for (const auto& out : g.outputs) std::cout << " " << out.name;
+  std::cout << "\nnodes: " << g.nodes.size() << " (";
+  bool first = true;
+  for (const auto& [op, n] : op_counts) {
+    std::cout << (first ? "" : ", ") << op << " " << n;
+    first = false;
+  }
+  std::cout << ")\ninitializers: " << g.initializers.size() << ", weights " << human_bytes(mem.weight_bytes)
+            << (mem.state_bytes ? ", state " + human_bytes(mem.state_bytes) : "") << "\n";
+  std::cout << "memory plan for";
+  for (const auto& [sym, v] : mem.bindings) std::cout << " " << sym << "=" << v;
+  if (mem.bindings.empty()) std::cout << " the declared shapes";
+  std::cout << ":\n";
+  for (const auto& [backend, bytes] : mem.arena_bytes)
+    std::cout << "  " << backend << " arena: " << human_bytes(bytes) << " (" << human_bytes(mem.unplanned_bytes[backend])
+              << " without reuse)\n";
+  std::cout << "partitions: " << pl.partitions.size() << "\n";
+  for (size_t i = 0; i < pl.partitions.size(); ++i)
+    std::cout << "  #" << i << " " << pl.partitions[i].backend << ": " << pl.partitions[i].nodes.size() << " nodes\n";
+  if (a.placement) {
+    std::cout << "placement:\n";
+    for (const auto& n : pl.nodes) {
+      std::cout << "  " << n.node << " (" << n.op << ") -> " << n.backend << ": " << n.reason << "\n";
+      for (const auto& d : n.declined) std::cout << "      declined by " << d << "\n";
+    }
+    std::cout << "copies: " << (pl.copies.empty() ? "none" : "") << "\n";
+    for (const auto& c : pl.copies) std::cout << "  " << c.value << ": " << c.from_backend << " -> " << c.to_backend << "\n";
+  }
+  return 0;
+}
+
+}  // namespace loom::cli

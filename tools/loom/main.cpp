@@ -1,0 +1,108 @@
+// The `loom` command-line tool. Exit status: 0 ok, 1 failure, 2 usage.
+#include "commands.hpp"
+
+#include <loom/error.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  using namespace loom::cli;
+  CLI::App app{"loom: run transformer graphs and models on pluggable backends"};
+  app.require_subcommand(0, 1);
+  bool version = false;
+  app.add_flag("--version", version, "Print the version and exit");
+
+  PluginOptions plugin_opts;
+  auto add_plugin_options = [&](CLI::App* cmd) {
+    cmd->add_option("--plugin", plugin_opts.files, "Load this plugin file first (repeatable)")->type_name("FILE");
+    cmd->add_flag("--no-default-plugins", plugin_opts.no_default_paths,
+                  "Do not search LOOM_PLUGIN_PATH, the install's plugin folder or the executable's folder");
+  };
+
+  // plugins
+  PluginsArgs plugins_args;
+  CLI::App* plugins = app.add_subcommand("plugins", "List every plugin found, loaded or not, and why not");
+  plugins->add_flag("--json", plugins_args.json, "Machine-readable output");
+  add_plugin_options(plugins);
+
+  // inspect
+  InspectArgs inspect_args;
+  CLI::App* inspect = app.add_subcommand("inspect", "Describe a graph: inputs, outputs, ops, placement and planned memory");
+  inspect->add_option("graph", inspect_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  inspect->add_flag("--placement", inspect_args.placement, "Explain where each node runs and why");
+  inspect->add_flag("--json", inspect_args.json, "Machine-readable output");
+  inspect->add_option("--backend", inspect_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
+  inspect->add_option("--dim", inspect_args.dims, "Symbol value for memory planning, e.g. seq=128 (others count as 1)")->type_name("NAME=N");
+  add_plugin_options(inspect);
+
+  // validate
+  ValidateArgs validate_args;
+  CLI::App* validate = app.add_subcommand("validate", "Check a graph and every file it references");
+  validate->add_option("graph", validate_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  validate->add_flag("--json", validate_args.json, "Machine-readable output");
+  add_plugin_options(validate);
+
+  // run
+  RunArgs run_args;
+  CLI::App* run = app.add_subcommand("run", "Run a graph on .npy inputs and write its outputs as .npy");
+  run->add_option("graph", run_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeatable)")->type_name("NAME=FILE.npy");
+  run->add_option("--output-dir", run_args.output_dir, "Write every output as DIR/NAME.npy")->type_name("DIR");
+  run->add_option("--backend", run_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
+  run->add_option("--threads", run_args.threads, "Threads for the session (0: backend default)")->check(CLI::NonNegativeNumber);
+  run->add_flag("--json", run_args.json, "Print outputs' names, shapes and dtypes as JSON");
+  run->add_option("--expect", run_args.expect, "Compare output NAME with a reference .npy; fail if it differs (repeatable)")->type_name("NAME=FILE.npy");
+  run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(CLI::NonNegativeNumber);
+  run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(CLI::NonNegativeNumber);
+  add_plugin_options(run);
+
+  // bench
+  BenchArgs bench_args;
+  CLI::App* bench = app.add_subcommand("bench", "Time repeated runs of a graph: median latency, per-node cost, peak memory");
+  bench->add_option("graph", bench_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  bench->add_option("--input", bench_args.inputs, "Graph input from a .npy file (repeatable); others are generated")->type_name("NAME=FILE.npy");
+  bench->add_option("--dim", bench_args.dims, "Symbol value for generated inputs, e.g. seq=128")->type_name("NAME=N");
+  bench->add_option("--backend", bench_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
+  bench->add_option("--threads", bench_args.threads, "Threads for the session (0: backend default)")->check(CLI::NonNegativeNumber);
+  bench->add_option("--warmup", bench_args.warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
+  bench->add_option("--iterations", bench_args.iterations, "Timed runs")->check(CLI::PositiveNumber);
+  bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(CLI::PositiveNumber);
+  bench->add_flag("--json", bench_args.json, "Machine-readable output");
+  add_plugin_options(bench);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own codes (104-109 ...) are not ours: help is 0, every usage error is 2.
+    if (e.get_exit_code() == 0) {
+      app.exit(e);
+      return 0;
+    }
+    std::fprintf(stderr, "loom: %s\n", e.what());
+    std::fprintf(stderr, "Run with --help for usage.\n");
+    return 2;
+  }
+
+  try {
+    if (version) {
+      std::printf("loom %s (plugin ABI %u.%u)\n", loom::Engine::version(), LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR);
+      return 0;
+    }
+    if (plugins->parsed()) return cmd_plugins(plugin_opts, plugins_args);
+    if (inspect->parsed()) return cmd_inspect(plugin_opts, inspect_args);
+    if (validate->parsed()) return cmd_validate(plugin_opts, validate_args);
+    if (run->parsed()) return cmd_run(plugin_opts, run_args);
+    if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
+    std::cout << app.help();
+    return 2;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "loom: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loom: error: %s\n", e.what());
+    return 1;
+  }
+}
