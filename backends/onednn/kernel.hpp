@@ -1,0 +1,218 @@
+// The oneDNN backend's internal kernel interface. Every op family (ops/<family>.cpp) hands the
+// backend a table of OpEntry: a placement check, and a compile function that copies what it
+// needs out of the borrowed graph view into a NodeKernel. A NodeKernel's prepare() turns
+// concrete shapes into a Step: everything that depends on shapes (oneDNN primitives, strides,
+// loop bounds) is computed there, so that a run is a flat loop over steps.
+#pragma once
+
+#include <loom/plugin_sdk.hpp>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loom::onednn {
+
+using sdk::Error;
+using Dims = std::vector<int64_t>;
+
+// Hand-written broadcasting loops keep their (collapsed) dims in fixed arrays.
+inline constexpr int kMaxLoopRank = 8;
+inline constexpr int kMaxDnnlRank = DNNL_MAX_NDIMS;
+
+std::string dtype_name(int32_t dtype);
+std::string dims_str(std::span<const int64_t> dims);
+int64_t count(std::span<const int64_t> dims);
+// Normalises a possibly negative axis; nullopt when out of range.
+std::optional<int64_t> normalize_axis(int64_t axis, int64_t rank);
+
+// A node as compiled: everything copied out of the graph view, which is only borrowed by
+// compile(). Value indices refer to the partition's values (-1: an absent optional input).
+struct NodeInfo {
+  std::string name;
+  std::string op;
+  std::vector<int32_t> inputs;
+  std::vector<int32_t> outputs;
+  std::vector<int32_t> input_dtypes;
+  std::vector<int32_t> output_dtypes;
+  std::vector<int32_t> input_ranks;
+
+  static NodeInfo from(const sdk::NodeView& node);
+  // "node 'encoder.0.attn.q' (linear)"
+  std::string where() const;
+  [[noreturn]] void fail(const std::string& what, int32_t code = LOOM_STATUS_INVALID_ARGUMENT) const;
+};
+
+// Attributes with the schema's default when the host left them out.
+int64_t attr_int(const sdk::NodeView& node, std::string_view name, int64_t fallback);
+double attr_float(const sdk::NodeView& node, std::string_view name, double fallback);
+bool attr_bool(const sdk::NodeView& node, std::string_view name, bool fallback);
+std::string attr_string(const sdk::NodeView& node, std::string_view name, std::string_view fallback);
+std::vector<int64_t> attr_ints(const sdk::NodeView& node, std::string_view name);
+
+// Placement checks; each returns the reason the node cannot run here, or nullopt.
+std::optional<std::string> check_arity(const sdk::NodeView& node, size_t min_inputs, size_t max_inputs,
+                                       size_t outputs);
+std::optional<std::string> check_dtype(const sdk::NodeView& node, size_t input,
+                                       std::initializer_list<int32_t> allowed);
+std::optional<std::string> check_rank(const sdk::NodeView& node, size_t input, int64_t max_rank);
+// A dtype whose elements can be moved as bytes.
+bool movable_dtype(int32_t dtype);
+
+// What a step sees during one run.
+struct RunContext {
+  const loom_tensor* tensors;       // one per partition value
+  const void* const* constants;     // per value: the compile-time data of CONSTANT values, else null
+  std::byte* scratch;               // 64-byte aligned, at least the step's scratch_bytes()
+  dnnl_stream_t stream;
+  const dnnl::memory* memories;     // this step's memory objects, in memory_descs order
+
+  void* data(int32_t value) const {
+    void* p = tensors[value].data;
+    return p ? p : const_cast<void*>(constants[value]);
+  }
+  template <class T> T* as(int32_t value) const { return static_cast<T*>(data(value)); }
+};
+
+class Step {
+ public:
+  virtual ~Step() = default;
+  // May be called from several threads at once, each with its own context.
+  virtual void run(const RunContext& ctx) const = 0;
+  virtual size_t scratch_bytes() const { return 0; }
+  // The oneDNN memory objects the step binds on each run; the plan creates one set per
+  // concurrent run so that run() never allocates them.
+  std::vector<dnnl::memory::desc> memory_descs;
+};
+
+// An output with no elements needs no work (oneDNN rejects some zero-sized shapes).
+class NoStep final : public Step {
+ public:
+  void run(const RunContext&) const override {}
+};
+
+class NodeKernel {
+ public:
+  explicit NodeKernel(NodeInfo info) : info_(std::move(info)) {}
+  virtual ~NodeKernel() = default;
+  virtual std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const = 0;
+  const NodeInfo& info() const { return info_; }
+
+ protected:
+  std::span<const int64_t> in_dims(const sdk::ShapeSet& shapes, size_t input) const {
+    return shapes.dims(static_cast<size_t>(info_.inputs[input]));
+  }
+  std::span<const int64_t> out_dims(const sdk::ShapeSet& shapes, size_t output) const {
+    return shapes.dims(static_cast<size_t>(info_.outputs[output]));
+  }
+  bool has_input(size_t i) const { return i < info_.inputs.size() && info_.inputs[i] >= 0; }
+  // The host's shape for an output must be the one this op computes: a mismatch would let
+  // the kernel write outside the tensor the host planned.
+  void expect_output(const sdk::ShapeSet& shapes, size_t output, std::span<const int64_t> dims) const;
+
+  NodeInfo info_;
+};
+
+struct OpEntry {
+  std::string_view name;
+  std::optional<std::string> (*check)(const sdk::NodeView& node);
+  std::unique_ptr<NodeKernel> (*compile)(const sdk::NodeView& node, NodeInfo info);
+};
+
+std::vector<OpEntry> elementwise_ops();
+std::vector<OpEntry> cast_ops();
+std::vector<OpEntry> matmul_ops();
+std::vector<OpEntry> norm_ops();
+std::vector<OpEntry> indexing_ops();
+std::vector<OpEntry> shape_ops();
+
+// ---------------------------------------------------------------- oneDNN helpers
+
+// The process-wide CPU engine.
+const dnnl::engine& cpu_engine();
+dnnl::memory::desc plain_md(std::span<const int64_t> dims, dnnl::memory::data_type dt);
+dnnl::memory::desc strided_md(std::span<const int64_t> dims, std::span<const int64_t> strides,
+                              dnnl::memory::data_type dt);
+// An attribute with scratchpad_mode::user: the plan carves each run's scratchpad from the
+// run's scratch, so one primitive can run on several threads at once.
+dnnl::primitive_attr user_scratchpad_attr();
+
+struct ExecArg {
+  int arg;      // DNNL_ARG_*
+  void* data;
+};
+// Binds args[i] to ctx.memories[i] and executes; `args` follow the step's memory_descs.
+void execute(const dnnl::primitive& prim, const RunContext& ctx, std::initializer_list<ExecArg> args,
+             const NodeInfo& node);
+
+// ---------------------------------------------------------------- broadcasting loops
+
+// Two operands broadcast against an output (NumPy rules), with unit dims dropped and
+// contiguous dims merged, so the common cases become one flat loop.
+struct Broadcast {
+  enum Mode { kSame, kScalarA, kScalarB, kGeneral };
+  Mode mode = kSame;
+  int64_t n = 0;  // output elements
+  int rank = 0;   // kGeneral: collapsed rank
+  int64_t dims[kMaxLoopRank] = {};
+  int64_t stride_a[kMaxLoopRank] = {};
+  int64_t stride_b[kMaxLoopRank] = {};
+
+  // nullopt when a or b does not broadcast to `out`, or the collapsed rank is too high.
+  static std::optional<Broadcast> make(std::span<const int64_t> out, std::span<const int64_t> a,
+                                       std::span<const int64_t> b);
+
+  template <class T, class Op>
+  void apply(const T* a, const T* b, T* o, Op op) const {
+    switch (mode) {
+      case kSame:
+        for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], b[i]);
+        return;
+      case kScalarA: {
+        const T av = a[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = op(av, b[i]);
+        return;
+      }
+      case kScalarB: {
+        const T bv = b[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], bv);
+        return;
+      }
+      case kGeneral:
+        break;
+    }
+    if (n == 0) return;
+    // Odometer over the outer dims, inner dim as a strided run.
+    const int last = rank - 1;
+    const int64_t len = dims[last], ia = stride_a[last], ib = stride_b[last];
+    int64_t idx[kMaxLoopRank] = {};
+    int64_t oa = 0, ob = 0;
+    for (int64_t done = 0; done < n; done += len) {
+      const T* pa = a + oa;
+      const T* pb = b + ob;
+      for (int64_t i = 0; i < len; ++i) o[i] = op(pa[i * ia], pb[i * ib]);
+      o += len;
+      for (int d = last - 1; d >= 0; --d) {
+        oa += stride_a[d];
+        ob += stride_b[d];
+        if (++idx[d] < dims[d]) break;
+        oa -= stride_a[d] * dims[d];
+        ob -= stride_b[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+  }
+};
+
+// Numpy broadcast of two shapes; nullopt when they do not broadcast.
+std::optional<Dims> broadcast_dims(std::span<const int64_t> a, std::span<const int64_t> b);
+
+}  // namespace loom::onednn

@@ -1,0 +1,138 @@
+// gather (embedding lookups and friends) and positions (position ids): plain loops, since
+// oneDNN has no gather. Every index is checked before it is used.
+#include "kernel.hpp"
+
+#include <cstring>
+
+namespace loom::onednn {
+namespace {
+
+template <class I>
+class GatherStep final : public Step {
+ public:
+  GatherStep(const NodeInfo& info, int64_t outer, int64_t axis_size, int64_t num_indices, size_t row_bytes)
+      : info_(info), outer_(outer), axis_size_(axis_size), num_indices_(num_indices), row_bytes_(row_bytes) {}
+
+  void run(const RunContext& ctx) const override {
+    const auto* data = ctx.as<const std::byte>(info_.inputs[0]);
+    const I* indices = ctx.as<const I>(info_.inputs[1]);
+    auto* out = ctx.as<std::byte>(info_.outputs[0]);
+    for (int64_t j = 0; j < num_indices_; ++j) {
+      int64_t v = static_cast<int64_t>(indices[j]);
+      if (v < -axis_size_ || v >= axis_size_)
+        info_.fail("index " + std::to_string(v) + " (at position " + std::to_string(j) +
+                   " of the indices) is out of range for a dim of size " + std::to_string(axis_size_));
+    }
+    for (int64_t o = 0; o < outer_; ++o) {
+      const std::byte* src = data + static_cast<size_t>(o * axis_size_) * row_bytes_;
+      for (int64_t j = 0; j < num_indices_; ++j) {
+        int64_t v = static_cast<int64_t>(indices[j]);
+        if (v < 0) v += axis_size_;
+        std::memcpy(out, src + static_cast<size_t>(v) * row_bytes_, row_bytes_);
+        out += row_bytes_;
+      }
+    }
+  }
+
+ private:
+  NodeInfo info_;
+  int64_t outer_, axis_size_, num_indices_;
+  size_t row_bytes_;
+};
+
+class GatherKernel final : public NodeKernel {
+ public:
+  GatherKernel(NodeInfo info, int64_t axis) : NodeKernel(std::move(info)), axis_(axis) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto data = in_dims(shapes, 0), idx = in_dims(shapes, 1);
+    auto axis = normalize_axis(axis_, static_cast<int64_t>(data.size()));
+    if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(data.size()));
+    const size_t a = static_cast<size_t>(*axis);
+    Dims out(data.begin(), data.begin() + static_cast<ptrdiff_t>(a));
+    out.insert(out.end(), idx.begin(), idx.end());
+    out.insert(out.end(), data.begin() + static_cast<ptrdiff_t>(a) + 1, data.end());
+    expect_output(shapes, 0, out);
+    const size_t row_bytes = static_cast<size_t>(count(data.subspan(a + 1))) * sdk::dtype_size(info_.input_dtypes[0]);
+    const int64_t outer = count(data.first(a)), n = data[a], num = count(idx);
+    if (info_.input_dtypes[1] == LOOM_DTYPE_I64)
+      return std::make_unique<GatherStep<int64_t>>(info_, outer, n, num, row_bytes);
+    return std::make_unique<GatherStep<int32_t>>(info_, outer, n, num, row_bytes);
+  }
+
+ private:
+  int64_t axis_;
+};
+
+std::optional<std::string> check_gather(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 2, 2, 1)) return r;
+  if (!movable_dtype(node.input(0).dtype()))
+    return "dtype " + dtype_name(node.input(0).dtype()) + " of input '" + std::string(node.input(0).name()) +
+           "' is not supported";
+  if (auto r = check_dtype(node, 1, {LOOM_DTYPE_I64, LOOM_DTYPE_I32})) return r;
+  if (!normalize_axis(attr_int(node, "axis", 0), node.input(0).rank()))
+    return "axis " + std::to_string(attr_int(node, "axis", 0)) + " is out of range for rank " +
+           std::to_string(node.input(0).rank());
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<GatherKernel>(std::move(info), attr_int(node, "axis", 0));
+}
+
+// ---------------------------------------------------------------- positions
+
+class PositionsStep final : public Step {
+ public:
+  PositionsStep(const NodeInfo& info, int64_t n) : info_(info), n_(n) {}
+  void run(const RunContext& ctx) const override {
+    int64_t offset = info_.inputs.size() > 1 && info_.inputs[1] >= 0 ? *ctx.as<const int64_t>(info_.inputs[1]) : 0;
+    int64_t* out = ctx.as<int64_t>(info_.outputs[0]);
+    for (int64_t i = 0; i < n_; ++i) out[i] = offset + i;
+  }
+
+ private:
+  NodeInfo info_;
+  int64_t n_;
+};
+
+class PositionsKernel final : public NodeKernel {
+ public:
+  PositionsKernel(NodeInfo info, int64_t axis) : NodeKernel(std::move(info)), axis_(axis) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto like = in_dims(shapes, 0);
+    auto axis = normalize_axis(axis_, static_cast<int64_t>(like.size()));
+    if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(like.size()));
+    if (has_input(1) && count(in_dims(shapes, 1)) != 1)
+      info_.fail("offset has shape " + dims_str(in_dims(shapes, 1)) + ", expected one element");
+    const int64_t out[] = {like[static_cast<size_t>(*axis)]};
+    expect_output(shapes, 0, out);
+    return std::make_unique<PositionsStep>(info_, out[0]);
+  }
+
+ private:
+  int64_t axis_;
+};
+
+std::optional<std::string> check_positions(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 1, 2, 1)) return r;
+  if (auto r = check_dtype(node, 1, {LOOM_DTYPE_I64})) return r;
+  if (node.output(0).dtype() != LOOM_DTYPE_I64) return "output dtype must be i64";
+  if (!normalize_axis(attr_int(node, "axis", 1), node.input(0).rank()))
+    return "axis " + std::to_string(attr_int(node, "axis", 1)) + " is out of range for rank " +
+           std::to_string(node.input(0).rank());
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_positions(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<PositionsKernel>(std::move(info), attr_int(node, "axis", 1));
+}
+
+}  // namespace
+
+std::vector<OpEntry> indexing_ops() {
+  return {{"gather", check_gather, compile_gather}, {"positions", check_positions, compile_positions}};
+}
+
+}  // namespace loom::onednn

@@ -1,0 +1,195 @@
+// matmul and linear on oneDNN's matmul primitive. Transposes are strided memory descriptors
+// (nothing is copied: weights are read where the host mapped them), batch dims broadcast
+// through size-1 dims, alpha is an output scale, and linear's bias and activation are fused
+// (bias argument, eltwise post-op).
+#include "kernel.hpp"
+
+#include <utility>
+
+namespace loom::onednn {
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+class MatmulStep final : public Step {
+ public:
+  MatmulStep(const NodeInfo& info, const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
+             const dnnl::memory::desc* bias, const dnnl::memory::desc& dst, const dnnl::primitive_attr& attr)
+      : info_(info), has_bias_(bias != nullptr) {
+    auto desc = bias ? dnnl::matmul::desc(src, weights, *bias, dst) : dnnl::matmul::desc(src, weights, dst);
+    dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+    prim_ = dnnl::matmul(pd);
+    scratch_ = pd.scratchpad_desc().get_size();
+    memory_descs = {src, weights, dst, pd.scratchpad_desc()};
+    if (bias) memory_descs.push_back(*bias);
+  }
+  size_t scratch_bytes() const override { return scratch_; }
+  void run(const RunContext& ctx) const override {
+    void* src = ctx.data(info_.inputs[0]);
+    void* w = ctx.data(info_.inputs[1]);
+    void* dst = ctx.data(info_.outputs[0]);
+    if (has_bias_)
+      execute(prim_, ctx,
+              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
+               {DNNL_ARG_BIAS, ctx.data(info_.inputs[2])}},
+              info_);
+    else
+      execute(prim_, ctx,
+              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}},
+              info_);
+  }
+
+ private:
+  NodeInfo info_;
+  dnnl::matmul prim_;
+  size_t scratch_ = 0;
+  bool has_bias_;
+};
+
+// Row-major strides of `dims`.
+Dims dense_strides(std::span<const int64_t> dims) {
+  Dims s(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;) s[i - 1] = s[i] * std::max<int64_t>(dims[i], 1);
+  return s;
+}
+
+// The logical [..., rows, cols] view of a row-major tensor padded to `rank` dims, swapping the
+// last two dims (by strides) when `transposed`.
+std::pair<Dims, Dims> logical_view(std::span<const int64_t> physical, size_t rank, bool transposed) {
+  Dims d(rank - physical.size(), 1);
+  d.insert(d.end(), physical.begin(), physical.end());
+  Dims s = dense_strides(d);
+  if (transposed) {
+    std::swap(d[rank - 1], d[rank - 2]);
+    std::swap(s[rank - 1], s[rank - 2]);
+  }
+  return {d, s};
+}
+
+class MatmulKernel final : public NodeKernel {
+ public:
+  MatmulKernel(NodeInfo info, bool ta, bool tb, float alpha)
+      : NodeKernel(std::move(info)), ta_(ta), tb_(tb), alpha_(alpha) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto a = in_dims(shapes, 0), b = in_dims(shapes, 1);
+    const size_t ra = a.size(), rb = b.size();
+    const int64_t m = ta_ ? a[ra - 1] : a[ra - 2], k = ta_ ? a[ra - 2] : a[ra - 1];
+    const int64_t kb = tb_ ? b[rb - 1] : b[rb - 2], n = tb_ ? b[rb - 2] : b[rb - 1];
+    if (k != kb)
+      info_.fail("inner dims differ: a " + dims_str(a) + (ta_ ? " (transposed)" : "") + ", b " + dims_str(b) +
+                 (tb_ ? " (transposed)" : ""));
+    auto batch = broadcast_dims(a.first(ra - 2), b.first(rb - 2));
+    if (!batch) info_.fail("batch dims of " + dims_str(a) + " and " + dims_str(b) + " do not broadcast");
+    Dims out = *batch;
+    out.push_back(m);
+    out.push_back(n);
+    expect_output(shapes, 0, out);
+    if (count(out) == 0) return std::make_unique<NoStep>();
+    if (k == 0) info_.fail("inner dim is 0");
+    if (out.size() > static_cast<size_t>(kMaxDnnlRank))
+      info_.fail("rank " + std::to_string(out.size()) + " exceeds oneDNN's " + std::to_string(kMaxDnnlRank));
+    auto [ad, as] = logical_view(a, out.size(), ta_);
+    auto [bd, bs] = logical_view(b, out.size(), tb_);
+    dnnl::primitive_attr attr = user_scratchpad_attr();
+    if (alpha_ != 1.0f) attr.set_output_scales(0, {alpha_});
+    return std::make_unique<MatmulStep>(info_, strided_md(ad, as, dt::f32), strided_md(bd, bs, dt::f32), nullptr,
+                                        plain_md(out, dt::f32), attr);
+  }
+
+ private:
+  bool ta_, tb_;
+  float alpha_;
+};
+
+std::optional<std::string> check_matmul(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 2, 2, 1)) return r;
+  for (size_t i = 0; i < 2; ++i) {
+    if (auto r = check_dtype(node, i, {LOOM_DTYPE_F32})) return r;
+    if (auto r = check_rank(node, i, kMaxDnnlRank)) return r;
+    if (node.input(i).rank() < 2)
+      return "input '" + std::string(node.input(i).name()) + "' has rank " + std::to_string(node.input(i).rank()) +
+             ", matmul needs rank >= 2";
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_matmul(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<MatmulKernel>(std::move(info), attr_bool(node, "transpose_a", false),
+                                        attr_bool(node, "transpose_b", false),
+                                        static_cast<float>(attr_float(node, "alpha", 1.0)));
+}
+
+// ---------------------------------------------------------------- linear
+
+std::optional<dnnl::algorithm> activation_alg(std::string_view act) {
+  if (act == "relu") return dnnl::algorithm::eltwise_relu;
+  if (act == "gelu") return dnnl::algorithm::eltwise_gelu_erf;
+  if (act == "gelu_tanh") return dnnl::algorithm::eltwise_gelu_tanh;
+  if (act == "tanh") return dnnl::algorithm::eltwise_tanh;
+  return std::nullopt;
+}
+
+class LinearKernel final : public NodeKernel {
+ public:
+  LinearKernel(NodeInfo info, std::optional<dnnl::algorithm> act) : NodeKernel(std::move(info)), act_(act) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto x = in_dims(shapes, 0), w = in_dims(shapes, 1);
+    const int64_t k = x.back(), n = w[0];
+    if (w[1] != k) info_.fail("weight " + dims_str(w) + " does not match x " + dims_str(x) + " (weight is [N, K])");
+    if (has_input(2)) {
+      auto b = in_dims(shapes, 2);
+      if (b.size() != 1 || b[0] != n) info_.fail("bias " + dims_str(b) + " does not match weight " + dims_str(w));
+    }
+    Dims out(x.begin(), x.end());
+    out.back() = n;
+    expect_output(shapes, 0, out);
+    const int64_t m = count(x.first(x.size() - 1));
+    if (m == 0 || n == 0) return std::make_unique<NoStep>();
+    if (k == 0) info_.fail("inner dim is 0");
+    const int64_t src_dims[] = {m, k}, w_dims[] = {k, n}, w_strides[] = {1, k}, dst_dims[] = {m, n},
+                  bias_dims[] = {1, n};
+    dnnl::primitive_attr attr = user_scratchpad_attr();
+    if (act_) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, *act_, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    auto bias = plain_md(bias_dims, dt::f32);
+    return std::make_unique<MatmulStep>(info_, plain_md(src_dims, dt::f32), strided_md(w_dims, w_strides, dt::f32),
+                                        has_input(2) ? &bias : nullptr, plain_md(dst_dims, dt::f32), attr);
+  }
+
+ private:
+  std::optional<dnnl::algorithm> act_;
+};
+
+std::optional<std::string> check_linear(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 2, 3, 1)) return r;
+  for (size_t i = 0; i < node.num_inputs(); ++i)
+    if (auto r = check_dtype(node, i, {LOOM_DTYPE_F32})) return r;
+  if (node.input(0).rank() < 1) return "input '" + std::string(node.input(0).name()) + "' is a scalar";
+  if (node.input(1).rank() != 2)
+    return "weight '" + std::string(node.input(1).name()) + "' has rank " + std::to_string(node.input(1).rank()) +
+           ", linear needs [N, K]";
+  if (node.has_input(2) && node.input(2).rank() != 1)
+    return "bias '" + std::string(node.input(2).name()) + "' has rank " + std::to_string(node.input(2).rank()) +
+           ", linear needs [N]";
+  std::string act = attr_string(node, "activation", "none");
+  if (act != "none" && !activation_alg(act))
+    return "activation='" + act + "' is not one of none, relu, gelu, gelu_tanh, tanh";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_linear(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<LinearKernel>(std::move(info), activation_alg(attr_string(node, "activation", "none")));
+}
+
+}  // namespace
+
+std::vector<OpEntry> matmul_ops() {
+  return {{"matmul", check_matmul, compile_matmul}, {"linear", check_linear, compile_linear}};
+}
+
+}  // namespace loom::onednn

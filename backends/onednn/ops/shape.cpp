@@ -1,0 +1,324 @@
+// Data movement: reshape, transpose, slice, concat, for every dtype (elements move as bytes).
+// transpose runs on oneDNN's reorder over strided descriptors; the others are row copies.
+#include "kernel.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace loom::onednn {
+namespace {
+
+using dt = dnnl::memory::data_type;
+
+// Copies the whole input when the host did not place the output on top of it.
+class CopyStep final : public Step {
+ public:
+  CopyStep(const NodeInfo& info, size_t bytes) : x_(info.inputs[0]), y_(info.outputs[0]), bytes_(bytes) {}
+  void run(const RunContext& ctx) const override {
+    const void* x = ctx.data(x_);
+    void* y = ctx.data(y_);
+    if (x != y && bytes_) std::memmove(y, x, bytes_);
+  }
+
+ private:
+  int32_t x_, y_;
+  size_t bytes_;
+};
+
+size_t elem_bytes(const NodeInfo& info) { return sdk::dtype_size(info.input_dtypes[0]); }
+
+std::optional<std::string> check_movable(const sdk::NodeView& node) {
+  for (size_t i = 0; i < node.num_inputs(); ++i) {
+    if (!node.has_input(i)) return "input " + std::to_string(i) + " is absent";
+    if (!movable_dtype(node.input(i).dtype()))
+      return "dtype " + dtype_name(node.input(i).dtype()) + " of input '" + std::string(node.input(i).name()) +
+             "' is not supported";
+    if (node.input(i).dtype() != node.input(0).dtype()) return "inputs have different dtypes";
+  }
+  if (node.output(0).dtype() != node.input(0).dtype()) return "output dtype differs from the input's";
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- reshape
+
+class ReshapeKernel final : public NodeKernel {
+ public:
+  ReshapeKernel(NodeInfo info, std::vector<int64_t> shape) : NodeKernel(std::move(info)), shape_(std::move(shape)) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto x = in_dims(shapes, 0);
+    Dims out(shape_.size());
+    int64_t known = 1, infer = -1;
+    for (size_t i = 0; i < shape_.size(); ++i) {
+      if (shape_[i] == 0) {
+        if (i >= x.size()) info_.fail("shape[" + std::to_string(i) + "] = 0 copies a dim the input " + dims_str(x) + " lacks");
+        out[i] = x[i];
+      } else if (shape_[i] == -1) {
+        infer = static_cast<int64_t>(i);
+        continue;
+      } else {
+        out[i] = shape_[i];
+      }
+      known *= out[i];
+    }
+    const int64_t n = count(x);
+    if (infer >= 0) {
+      if (known == 0 || n % known != 0)
+        info_.fail("cannot infer the -1 dim of " + dims_str(shape_) + " for " + std::to_string(n) + " elements");
+      out[static_cast<size_t>(infer)] = n / known;
+    } else if (known != n) {
+      info_.fail("shape " + dims_str(out) + " does not hold the " + std::to_string(n) + " elements of " + dims_str(x));
+    }
+    expect_output(shapes, 0, out);
+    return std::make_unique<CopyStep>(info_, static_cast<size_t>(n) * elem_bytes(info_));
+  }
+
+ private:
+  std::vector<int64_t> shape_;
+};
+
+std::optional<std::string> check_reshape(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 1, 1, 1)) return r;
+  if (auto r = check_movable(node)) return r;
+  auto shape = attr_ints(node, "shape");
+  if (std::count(shape.begin(), shape.end(), -1) > 1) return "shape has more than one -1";
+  for (int64_t d : shape)
+    if (d < -1) return "shape has a negative dim " + std::to_string(d);
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_reshape(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<ReshapeKernel>(std::move(info), attr_ints(node, "shape"));
+}
+
+// ---------------------------------------------------------------- transpose
+
+class ReorderStep final : public Step {
+ public:
+  ReorderStep(const NodeInfo& info, const dnnl::memory::desc& src, const dnnl::memory::desc& dst) : info_(info) {
+    dnnl::reorder::primitive_desc pd(cpu_engine(), src, cpu_engine(), dst, user_scratchpad_attr());
+    prim_ = dnnl::reorder(pd);
+    scratch_ = pd.scratchpad_desc().get_size();
+    memory_descs = {src, dst, pd.scratchpad_desc()};
+  }
+  size_t scratch_bytes() const override { return scratch_; }
+  void run(const RunContext& ctx) const override {
+    execute(prim_, ctx,
+            {{DNNL_ARG_FROM, ctx.data(info_.inputs[0])}, {DNNL_ARG_TO, ctx.data(info_.outputs[0])},
+             {DNNL_ARG_SCRATCHPAD, ctx.scratch}},
+            info_);
+  }
+
+ private:
+  NodeInfo info_;
+  dnnl::reorder prim_;
+  size_t scratch_ = 0;
+};
+
+class TransposeKernel final : public NodeKernel {
+ public:
+  TransposeKernel(NodeInfo info, std::vector<int64_t> perm) : NodeKernel(std::move(info)), perm_(std::move(perm)) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto x = in_dims(shapes, 0);
+    const size_t r = x.size();
+    Dims in_strides(r, 1), out(r), src_strides(r);
+    for (size_t i = r; i-- > 1;) in_strides[i - 1] = in_strides[i] * x[i];
+    for (size_t i = 0; i < r; ++i) {
+      out[i] = x[static_cast<size_t>(perm_[i])];
+      src_strides[i] = in_strides[static_cast<size_t>(perm_[i])];
+    }
+    expect_output(shapes, 0, out);
+    const size_t esize = elem_bytes(info_);
+    const int64_t n = count(x);
+    // Dims of size 1 do not move data: when the others keep their order, it is a plain copy.
+    Dims moved;
+    for (size_t i = 0; i < r; ++i)
+      if (out[i] != 1) moved.push_back(perm_[i]);
+    if (n == 0 || std::is_sorted(moved.begin(), moved.end()))
+      return std::make_unique<CopyStep>(info_, static_cast<size_t>(n) * esize);
+    // Elements move as opaque bytes: 4-byte words where the size allows, else single bytes,
+    // with a trailing dim for the words of one element.
+    const dt type = esize % 4 == 0 ? dt::s32 : dt::u8;
+    const int64_t words = static_cast<int64_t>(type == dt::s32 ? esize / 4 : esize);
+    for (auto& s : src_strides) s *= words;
+    Dims dst_strides(r + 1, 1);
+    out.push_back(words);
+    src_strides.push_back(1);
+    for (size_t i = r + 1; i-- > 1;) dst_strides[i - 1] = dst_strides[i] * out[i];
+    return std::make_unique<ReorderStep>(info_, strided_md(out, src_strides, type), strided_md(out, dst_strides, type));
+  }
+
+ private:
+  std::vector<int64_t> perm_;
+};
+
+std::optional<std::string> check_transpose(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 1, 1, 1)) return r;
+  if (auto r = check_movable(node)) return r;
+  if (auto r = check_rank(node, 0, kMaxDnnlRank - 1)) return r;
+  auto perm = attr_ints(node, "perm");
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  bool ok = static_cast<int64_t>(perm.size()) == node.input(0).rank();
+  for (size_t i = 0; ok && i < sorted.size(); ++i) ok = sorted[i] == static_cast<int64_t>(i);
+  if (!ok) return "perm " + dims_str(perm) + " is not a permutation of the " + std::to_string(node.input(0).rank()) + " dims";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_transpose(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<TransposeKernel>(std::move(info), attr_ints(node, "perm"));
+}
+
+// ---------------------------------------------------------------- slice
+
+class SliceStep final : public Step {
+ public:
+  SliceStep(const NodeInfo& info, int64_t outer, int64_t len, int64_t start, int64_t num, int64_t step, size_t row)
+      : x_(info.inputs[0]), y_(info.outputs[0]), outer_(outer), len_(len), start_(start), num_(num), step_(step),
+        row_(row) {}
+  void run(const RunContext& ctx) const override {
+    const auto* x = ctx.as<const std::byte>(x_);
+    auto* y = ctx.as<std::byte>(y_);
+    for (int64_t o = 0; o < outer_; ++o) {
+      const std::byte* src = x + static_cast<size_t>(o * len_ + start_) * row_;
+      if (step_ == 1) {
+        std::memcpy(y, src, static_cast<size_t>(num_) * row_);
+        y += static_cast<size_t>(num_) * row_;
+        continue;
+      }
+      for (int64_t k = 0; k < num_; ++k, y += row_) std::memcpy(y, src + static_cast<size_t>(k * step_) * row_, row_);
+    }
+  }
+
+ private:
+  int32_t x_, y_;
+  int64_t outer_, len_, start_, num_, step_;
+  size_t row_;
+};
+
+class SliceKernel final : public NodeKernel {
+ public:
+  SliceKernel(NodeInfo info, int64_t axis, int64_t start, int64_t end, int64_t step)
+      : NodeKernel(std::move(info)), axis_(axis), start_(start), end_(end), step_(step) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto x = in_dims(shapes, 0);
+    auto axis = normalize_axis(axis_, static_cast<int64_t>(x.size()));
+    if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(x.size()));
+    const size_t a = static_cast<size_t>(*axis);
+    const int64_t len = x[a];
+    // Python's slice.indices() for a positive step.
+    auto clamp = [len](int64_t v) {
+      if (v < 0) v = v < -len ? 0 : v + len;
+      return std::min(v, len);
+    };
+    const int64_t start = clamp(start_), end = clamp(end_);
+    const int64_t num = end > start ? (end - start + step_ - 1) / step_ : 0;
+    Dims out(x.begin(), x.end());
+    out[a] = num;
+    expect_output(shapes, 0, out);
+    const size_t row = static_cast<size_t>(count(x.subspan(a + 1))) * elem_bytes(info_);
+    if (count(out) == 0) return std::make_unique<NoStep>();
+    return std::make_unique<SliceStep>(info_, count(x.first(a)), len, start, num, step_, row);
+  }
+
+ private:
+  int64_t axis_, start_, end_, step_;
+};
+
+std::optional<std::string> check_slice(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 1, 1, 1)) return r;
+  if (auto r = check_movable(node)) return r;
+  if (!node.find_attr("axis")) return "attribute 'axis' is missing";
+  if (!normalize_axis(attr_int(node, "axis", 0), node.input(0).rank()))
+    return "axis " + std::to_string(attr_int(node, "axis", 0)) + " is out of range for rank " +
+           std::to_string(node.input(0).rank());
+  if (attr_int(node, "step", 1) < 1) return "step " + std::to_string(attr_int(node, "step", 1)) + " is not >= 1";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_slice(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<SliceKernel>(std::move(info), attr_int(node, "axis", 0), attr_int(node, "start", 0),
+                                       attr_int(node, "end", INT64_MAX), attr_int(node, "step", 1));
+}
+
+// ---------------------------------------------------------------- concat
+
+class ConcatStep final : public Step {
+ public:
+  ConcatStep(const NodeInfo& info, int64_t outer, std::vector<size_t> rows)
+      : inputs_(info.inputs), y_(info.outputs[0]), outer_(outer), rows_(std::move(rows)) {}
+  void run(const RunContext& ctx) const override {
+    auto* y = ctx.as<std::byte>(y_);
+    for (int64_t o = 0; o < outer_; ++o)
+      for (size_t i = 0; i < inputs_.size(); ++i) {
+        if (!rows_[i]) continue;
+        std::memcpy(y, ctx.as<const std::byte>(inputs_[i]) + static_cast<size_t>(o) * rows_[i], rows_[i]);
+        y += rows_[i];
+      }
+  }
+
+ private:
+  std::vector<int32_t> inputs_;
+  int32_t y_;
+  int64_t outer_;
+  std::vector<size_t> rows_;  // bytes of one input per outer index
+};
+
+class ConcatKernel final : public NodeKernel {
+ public:
+  ConcatKernel(NodeInfo info, int64_t axis) : NodeKernel(std::move(info)), axis_(axis) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto first = in_dims(shapes, 0);
+    auto axis = normalize_axis(axis_, static_cast<int64_t>(first.size()));
+    if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(first.size()));
+    const size_t a = static_cast<size_t>(*axis);
+    Dims out(first.begin(), first.end());
+    out[a] = 0;
+    std::vector<size_t> rows;
+    for (size_t i = 0; i < info_.inputs.size(); ++i) {
+      auto d = in_dims(shapes, i);
+      bool ok = d.size() == first.size();
+      for (size_t k = 0; ok && k < d.size(); ++k) ok = k == a || d[k] == first[k];
+      if (!ok) info_.fail("input " + std::to_string(i) + " " + dims_str(d) + " does not match input 0 " + dims_str(first) +
+                          " outside axis " + std::to_string(a));
+      out[a] += d[a];
+      rows.push_back(static_cast<size_t>(count(d.subspan(a))) * elem_bytes(info_));
+    }
+    expect_output(shapes, 0, out);
+    if (count(out) == 0) return std::make_unique<NoStep>();
+    return std::make_unique<ConcatStep>(info_, count(first.first(a)), std::move(rows));
+  }
+
+ private:
+  int64_t axis_;
+};
+
+std::optional<std::string> check_concat(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 1, SIZE_MAX, 1)) return r;
+  if (auto r = check_movable(node)) return r;
+  for (size_t i = 1; i < node.num_inputs(); ++i)
+    if (node.input(i).rank() != node.input(0).rank()) return "inputs have different ranks";
+  if (!node.find_attr("axis")) return "attribute 'axis' is missing";
+  if (!normalize_axis(attr_int(node, "axis", 0), node.input(0).rank()))
+    return "axis " + std::to_string(attr_int(node, "axis", 0)) + " is out of range for rank " +
+           std::to_string(node.input(0).rank());
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_concat(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<ConcatKernel>(std::move(info), attr_int(node, "axis", 0));
+}
+
+}  // namespace
+
+std::vector<OpEntry> shape_ops() {
+  return {{"reshape", check_reshape, compile_reshape},
+          {"transpose", check_transpose, compile_transpose},
+          {"slice", check_slice, compile_slice},
+          {"concat", check_concat, compile_concat}};
+}
+
+}  // namespace loom::onednn

@@ -1,0 +1,257 @@
+// The oneDNN CPU backend plugin: descriptor, device, and the Backend / Executable / Plan
+// classes of the SDK. Kernels live in ops/<family>.cpp behind the interface of kernel.hpp.
+#include "kernel.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <map>
+
+namespace loom::onednn {
+namespace {
+
+const std::map<std::string_view, OpEntry>& op_table() {
+  static const std::map<std::string_view, OpEntry> table = [] {
+    std::map<std::string_view, OpEntry> t;
+    for (auto family : {elementwise_ops, cast_ops, matmul_ops, norm_ops, indexing_ops, shape_ops})
+      for (const OpEntry& e : family()) t.emplace(e.name, e);
+    return t;
+  }();
+  return table;
+}
+
+const char* isa_name(dnnl_cpu_isa_t isa) {
+  switch (isa) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    default: return "generic";
+  }
+}
+
+// oneDNN streams are per thread: a CPU stream is cheap but creating one allocates, and run()
+// must not allocate after a thread's first run.
+dnnl_stream_t thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream.get();
+}
+
+constexpr size_t kScratchAlign = 64;
+
+class OnednnPlan final : public sdk::Plan {
+ public:
+  OnednnPlan(std::vector<std::unique_ptr<Step>> steps, std::vector<const void*> constants,
+             std::vector<bool> nonempty, int num_threads)
+      : steps_(std::move(steps)), constants_(std::move(constants)), nonempty_(std::move(nonempty)),
+        num_threads_(num_threads) {
+    for (const auto& s : steps_) {
+      first_memory_.push_back(descs_.size());
+      descs_.insert(descs_.end(), s->memory_descs.begin(), s->memory_descs.end());
+      step_scratch_ = std::max(step_scratch_, s->scratch_bytes());
+    }
+  }
+
+  // Steps run one after another, so they share one scratch region; the extra bytes let run()
+  // align whatever pointer it is given.
+  uint64_t scratch_bytes() const override { return step_scratch_ ? step_scratch_ + kScratchAlign : 0; }
+
+  void run(const loom_run_args& args) const override {
+    if (args.num_values != constants_.size())
+      throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " +
+                  std::to_string(constants_.size()) + " values", LOOM_STATUS_INVALID_ARGUMENT);
+    for (size_t i = 0; i < constants_.size(); ++i)
+      if (nonempty_[i] && !args.tensors[i].data && !constants_[i])
+        throw Error("run: value " + std::to_string(i) + " has no data", LOOM_STATUS_INVALID_ARGUMENT);
+    std::byte* scratch = nullptr;
+    if (step_scratch_) {
+      if (!args.scratch || args.scratch_bytes < scratch_bytes())
+        throw Error("run: scratch of " + std::to_string(args.scratch_bytes) + " bytes given, the plan needs " +
+                    std::to_string(scratch_bytes()), LOOM_STATUS_INVALID_ARGUMENT);
+      auto p = reinterpret_cast<uintptr_t>(args.scratch);
+      scratch = reinterpret_cast<std::byte*>((p + kScratchAlign - 1) & ~(kScratchAlign - 1));
+    }
+    if (num_threads_ > 0) omp_set_num_threads(num_threads_);
+
+    RunContext ctx{args.tensors, constants_.data(), scratch, nullptr, nullptr};
+    if (descs_.empty()) {
+      for (const auto& s : steps_) s->run(ctx);
+      return;
+    }
+    ctx.stream = thread_stream();
+    MemorySet lease(*this);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      ctx.memories = lease.memories + first_memory_[i];
+      steps_[i]->run(ctx);
+    }
+  }
+
+ private:
+  // One set of oneDNN memory objects per concurrent run, taken without locking; only a run that
+  // finds every set busy (more concurrent runs than sets) makes a set of its own.
+  struct Slot {
+    std::atomic<bool> busy{false};
+    std::atomic<bool> ready{false};
+    std::vector<dnnl::memory> memories;
+  };
+  static constexpr size_t kSlots = 16;
+
+  std::vector<dnnl::memory> make_memories() const {
+    std::vector<dnnl::memory> m;
+    m.reserve(descs_.size());
+    for (const auto& d : descs_) m.emplace_back(d, cpu_engine(), static_cast<void*>(DNNL_MEMORY_NONE));
+    return m;
+  }
+
+  class MemorySet {
+   public:
+    explicit MemorySet(const OnednnPlan& plan) {
+      for (Slot& s : plan.slots_) {
+        bool expected = false;
+        if (s.busy.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+          if (!s.ready.load(std::memory_order_relaxed)) {
+            s.memories = plan.make_memories();
+            s.ready.store(true, std::memory_order_relaxed);
+          }
+          slot_ = &s;
+          memories = s.memories.data();
+          return;
+        }
+      }
+      own_ = plan.make_memories();
+      memories = own_.data();
+    }
+    ~MemorySet() {
+      if (slot_) slot_->busy.store(false, std::memory_order_release);
+    }
+    MemorySet(const MemorySet&) = delete;
+    MemorySet& operator=(const MemorySet&) = delete;
+    const dnnl::memory* memories = nullptr;
+
+   private:
+    Slot* slot_ = nullptr;
+    std::vector<dnnl::memory> own_;
+  };
+
+  std::vector<std::unique_ptr<Step>> steps_;
+  std::vector<const void*> constants_;
+  std::vector<bool> nonempty_;
+  int num_threads_;
+  std::vector<size_t> first_memory_;
+  std::vector<dnnl::memory::desc> descs_;
+  size_t step_scratch_ = 0;
+  mutable std::array<Slot, kSlots> slots_;
+};
+
+class OnednnExecutable final : public sdk::Executable {
+ public:
+  OnednnExecutable(const sdk::GraphView& g, int num_threads) : num_threads_(num_threads) {
+    for (size_t i = 0; i < g.num_values(); ++i) {
+      sdk::ValueView v = g.value(i);
+      names_.emplace_back(v.name());
+      ranks_.push_back(v.rank());
+      dims_.emplace_back(v.dims().begin(), v.dims().end());
+      constants_.push_back(v.is_constant() ? v.data() : nullptr);
+      if (v.is_constant()) {
+        uint64_t expected = sdk::dtype_size(v.dtype());
+        for (int64_t d : v.dims()) expected *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
+        if (!v.data() || v.nbytes() != expected)
+          throw Error("constant '" + names_.back() + "' holds " + std::to_string(v.nbytes()) +
+                      " bytes, its shape " + dims_str(v.dims()) + " needs " + std::to_string(expected),
+                      LOOM_STATUS_INVALID_ARGUMENT);
+      }
+    }
+    for (size_t i = 0; i < g.num_nodes(); ++i) {
+      sdk::NodeView node = g.node(i);
+      auto it = op_table().find(node.op());
+      if (it == op_table().end())
+        throw Error("node '" + std::string(node.name()) + "': op '" + std::string(node.op()) +
+                    "' is unknown to the onednn backend", LOOM_STATUS_UNSUPPORTED);
+      if (auto why = it->second.check(node))
+        throw Error("node '" + std::string(node.name()) + "' (" + std::string(node.op()) + "): " + *why,
+                    LOOM_STATUS_UNSUPPORTED);
+      kernels_.push_back(it->second.compile(node, NodeInfo::from(node)));
+    }
+  }
+
+  std::unique_ptr<sdk::Plan> prepare(const sdk::ShapeSet& shapes) override {
+    if (shapes.size() != names_.size())
+      throw Error("prepare: shapes for " + std::to_string(shapes.size()) + " values given, the partition has " +
+                  std::to_string(names_.size()), LOOM_STATUS_INVALID_ARGUMENT);
+    std::vector<bool> nonempty(names_.size());
+    for (size_t i = 0; i < names_.size(); ++i) {
+      auto d = shapes.dims(i);
+      bool ok = static_cast<int32_t>(d.size()) == ranks_[i];
+      for (size_t k = 0; ok && k < d.size(); ++k) ok = d[k] >= 0 && (dims_[i][k] < 0 || dims_[i][k] == d[k]);
+      if (!ok)
+        throw Error("prepare: value '" + names_[i] + "' gets shape " + dims_str(d) + ", which does not fit " +
+                    dims_str(dims_[i]), LOOM_STATUS_INVALID_ARGUMENT);
+      nonempty[i] = shapes.numel(i) > 0;
+    }
+    std::vector<std::unique_ptr<Step>> steps;
+    steps.reserve(kernels_.size());
+    for (const auto& k : kernels_) steps.push_back(k->prepare(shapes));
+    return std::make_unique<OnednnPlan>(std::move(steps), constants_, std::move(nonempty), num_threads_);
+  }
+
+ private:
+  int num_threads_;
+  std::vector<std::string> names_;
+  std::vector<int32_t> ranks_;
+  std::vector<Dims> dims_;
+  std::vector<const void*> constants_;
+  std::vector<std::unique_ptr<NodeKernel>> kernels_;
+};
+
+class OnednnBackend final : public sdk::Backend {
+ public:
+  explicit OnednnBackend(int num_threads) : num_threads_(num_threads) {}
+
+  std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
+    if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
+    sdk::NodeView node = graph.node(node_index);
+    auto it = op_table().find(node.op());
+    if (it == op_table().end()) return "op '" + std::string(node.op()) + "' is unknown to the onednn backend";
+    return it->second.check(node);
+  }
+
+  std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options&) override {
+    return std::make_unique<OnednnExecutable>(partition, num_threads_);
+  }
+
+ private:
+  int num_threads_;
+};
+
+class OnednnPlugin final : public sdk::BackendPlugin {
+ public:
+  std::vector<sdk::DeviceInfo> devices() override {
+    const dnnl_version_t* v = dnnl_version();
+    std::string desc = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                       std::to_string(v->patch) + ", " + isa_name(dnnl_get_effective_cpu_isa()) + ", " +
+                       std::to_string(omp_get_max_threads()) + " threads";
+    return {sdk::DeviceInfo{"CPU", desc, LOOM_MEMORY_HOST}};
+  }
+
+  std::unique_ptr<sdk::Backend> create_backend(size_t device, const loom_backend_options& options) override {
+    if (device != 0) throw Error("the onednn backend has one device (CPU), not " + std::to_string(device),
+                                 LOOM_STATUS_INVALID_ARGUMENT);
+    if (options.num_threads < 0)
+      throw Error("num_threads must be >= 0, got " + std::to_string(options.num_threads), LOOM_STATUS_INVALID_ARGUMENT);
+    return std::make_unique<OnednnBackend>(options.num_threads);
+  }
+};
+
+}  // namespace
+}  // namespace loom::onednn
+
+LOOM_BACKEND_PLUGIN(loom::onednn::OnednnPlugin, "onednn", "0.1.0",
+                    "CPU backend on oneDNN: fused matmul, norms, softmax, element-wise and data movement")

@@ -1,0 +1,411 @@
+// The oneDNN backend plugin, driven through the C ABI only: every op against PyTorch's results
+// (tests/fixtures/ops, written by tools/fixtures/make_op_fixtures.py), placement answers,
+// run-time errors, and one plan run from several threads at once.
+#include "onednn_harness.hpp"
+
+#include <loom/io.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+namespace fs = std::filesystem;
+using loom::DType;
+using loom::Tensor;
+using loom::test::Attr;
+using loom::test::GraphBuilder;
+using loom::test::OnednnPlugin;
+using loom::test::PluginError;
+
+namespace {
+
+const fs::path kFixtures = fs::path(LOOM_TEST_DATA_DIR) / "fixtures" / "ops";
+
+int32_t dtype_of(const std::string& name) {
+  auto d = loom::parse_dtype(name);
+  if (!d) throw std::runtime_error("unknown dtype " + name);
+  return static_cast<int32_t>(*d);
+}
+
+Attr attr_of(const nlohmann::json& j) {
+  const std::string name = j.at("name"), type = j.at("type");
+  if (type == "int") return Attr::integer(name, j.at("value").get<int64_t>());
+  if (type == "bool") return Attr::boolean(name, j.at("value").get<bool>());
+  if (type == "float") return Attr::real(name, j.at("value").get<double>());
+  if (type == "string") return Attr::string(name, j.at("value").get<std::string>());
+  if (type == "ints") return Attr::list(name, j.at("value").get<std::vector<int64_t>>());
+  throw std::runtime_error("unknown attribute type " + type);
+}
+
+// Largest violation of |out - ref| <= atol + rtol*|ref| (0 when all hold); NaN must meet NaN.
+double worst_error(const Tensor& out, const Tensor& ref, double atol, double rtol, std::string& where) {
+  REQUIRE(out.dtype() == ref.dtype());
+  REQUIRE(out.shape() == ref.shape());
+  double worst = 0;
+  auto visit = [&](auto tag) {
+    using T = decltype(tag);
+    const T* o = out.data_as<T>();
+    const T* r = ref.data_as<T>();
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      double a = static_cast<double>(o[i]), b = static_cast<double>(r[i]);
+      if (std::isnan(a) || std::isnan(b)) {
+        if (std::isnan(a) != std::isnan(b)) { where = "NaN mismatch at " + std::to_string(i); return (void)(worst = INFINITY); }
+        continue;
+      }
+      if constexpr (std::is_integral_v<T>) {
+        if (o[i] != r[i]) { where = "element " + std::to_string(i); worst = INFINITY; return; }
+        continue;
+      }
+      double excess = std::fabs(a - b) - (atol + rtol * std::fabs(b));
+      if (excess > worst) {
+        worst = excess;
+        where = "element " + std::to_string(i) + ": " + std::to_string(a) + " vs " + std::to_string(b);
+      }
+    }
+  };
+  switch (out.dtype()) {
+    case DType::f32: visit(float{}); break;
+    case DType::i64: visit(int64_t{}); break;
+    case DType::i32: visit(int32_t{}); break;
+    case DType::u8: visit(uint8_t{}); break;
+    default: FAIL("unexpected dtype");
+  }
+  return worst;
+}
+
+struct FixtureCase {
+  std::string name;
+  nlohmann::json spec;
+  std::vector<Tensor> inputs, outputs;
+};
+
+FixtureCase load_case(const fs::path& dir) {
+  FixtureCase c;
+  c.name = dir.filename().string();
+  std::ifstream in(dir / "case.json");
+  c.spec = nlohmann::json::parse(in);
+  for (const auto& i : c.spec.at("inputs")) c.inputs.push_back(loom::read_npy(dir / i.at("file").get<std::string>()));
+  for (const auto& o : c.spec.at("outputs")) c.outputs.push_back(loom::read_npy(dir / o.at("file").get<std::string>()));
+  return c;
+}
+
+// Runs a fixture as a one-node graph. With `symbolic`, the activations' first dim is -1 at
+// compile time, so that the concrete shape is known only to prepare().
+std::vector<Tensor> run_case(OnednnPlugin& plugin, const FixtureCase& c, bool symbolic) {
+  GraphBuilder g;
+  std::vector<int32_t> ins, outs;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<Tensor*> tensors;
+  std::vector<Tensor> results;
+  const auto& spec = c.spec;
+  auto compile_dims = [&](const loom::Shape& s, bool constant) {
+    std::vector<int64_t> d = s;
+    if (symbolic && !constant && !d.empty()) d[0] = -1;
+    return d;
+  };
+  for (size_t k = 0; k < c.inputs.size(); ++k) {
+    const auto& j = spec.at("inputs")[k];
+    bool constant = j.value("constant", false);
+    ins.push_back(g.value(j.at("name"), constant ? LOOM_VALUE_CONSTANT : LOOM_VALUE_INPUT, dtype_of(j.at("dtype")),
+                          compile_dims(c.inputs[k].shape(), constant), constant ? &c.inputs[k] : nullptr));
+    shapes.push_back(c.inputs[k].shape());
+    tensors.push_back(constant ? nullptr : const_cast<Tensor*>(&c.inputs[k]));
+  }
+  results.reserve(c.outputs.size());
+  for (size_t k = 0; k < c.outputs.size(); ++k) {
+    const auto& j = spec.at("outputs")[k];
+    outs.push_back(g.value(j.at("name"), LOOM_VALUE_OUTPUT, dtype_of(j.at("dtype")),
+                           compile_dims(c.outputs[k].shape(), false)));
+    shapes.push_back(c.outputs[k].shape());
+    results.emplace_back(c.outputs[k].dtype(), c.outputs[k].shape());
+  }
+  for (auto& r : results) tensors.push_back(&r);
+  std::vector<Attr> attrs;
+  for (const auto& a : spec.at("attrs")) attrs.push_back(attr_of(a));
+  g.node(spec.at("op"), ins, outs, attrs, c.name);
+  loom::test::Executable exe(plugin.backend(), g);
+  auto plan = exe.prepare(shapes);
+  plan.run(tensors);
+  return results;
+}
+
+}  // namespace
+
+TEST_CASE("onednn plugin: descriptor, one CPU device, only the entry point exported") {
+  OnednnPlugin plugin;
+  const loom_plugin& d = plugin.descriptor();
+  CHECK(d.abi_major == LOOM_ABI_VERSION_MAJOR);
+  CHECK(d.kind == LOOM_PLUGIN_BACKEND);
+  CHECK(std::string(d.name) == "onednn");
+  REQUIRE(d.backend);
+  CHECK(d.backend->device_count(plugin.state()) == 1);
+  loom_device_info info{};
+  loom::test::check(d.backend->device_info(plugin.state(), 0, &info), "device_info");
+  CHECK(std::string(info.name) == "CPU");
+  CHECK(std::string(info.description).find("oneDNN 2.") == 0);
+  CHECK(info.memory_kind == LOOM_MEMORY_HOST);
+  CHECK(plugin.backend().memory_kind == LOOM_MEMORY_HOST);
+  loom_device_info none{};
+  CHECK_THROWS_AS(loom::test::check(d.backend->device_info(plugin.state(), 1, &none), "device_info"), PluginError);
+  // Hidden visibility: kernel classes are not reachable from outside.
+  CHECK(dlsym(plugin.library(), "_ZN4loom6onednn10cpu_engineEv") == nullptr);
+}
+
+TEST_CASE("onednn ops match PyTorch on every fixture") {
+  OnednnPlugin plugin;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(kFixtures))
+    if (fs::exists(e.path() / "case.json")) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  REQUIRE(dirs.size() >= 50);
+  std::map<std::string, int> per_op;
+  for (const auto& dir : dirs) {
+    FixtureCase c = load_case(dir);
+    CAPTURE(c.name);
+    per_op[c.spec.at("op")]++;
+    const double atol = c.spec.at("tolerance").at("atol"), rtol = c.spec.at("tolerance").at("rtol");
+    for (bool symbolic : {false, true}) {
+      CAPTURE(symbolic);
+      std::vector<Tensor> got;
+      try {
+        got = run_case(plugin, c, symbolic);
+      } catch (const std::exception& e) {
+        FAIL_CHECK(e.what());
+        continue;
+      }
+      REQUIRE(got.size() == c.outputs.size());
+      for (size_t k = 0; k < got.size(); ++k) {
+        std::string where;
+        double err = worst_error(got[k], c.outputs[k], atol, rtol, where);
+        CAPTURE(where);
+        CHECK(err == 0.0);
+      }
+    }
+  }
+  // Every op of docs/ops.md has at least one case.
+  for (const char* op : {"add", "sub", "mul", "div", "relu", "tanh", "sigmoid", "gelu", "cast", "matmul", "linear",
+                         "layer_norm", "softmax", "gather", "positions", "reshape", "transpose", "slice", "concat"}) {
+    CAPTURE(op);
+    CHECK(per_op[op] >= 1);
+  }
+}
+
+TEST_CASE("onednn supports_node says precisely why it refuses") {
+  OnednnPlugin plugin;
+  auto reason = [&](const std::string& op, int32_t dtype, std::vector<int64_t> dims, std::vector<Attr> attrs,
+                    int inputs = 1) {
+    GraphBuilder g;
+    std::vector<int32_t> in;
+    for (int i = 0; i < inputs; ++i) in.push_back(g.value("x" + std::to_string(i), LOOM_VALUE_INPUT, dtype, dims));
+    int y = g.value("y", LOOM_VALUE_OUTPUT, dtype, dims);
+    g.node(op, in, {y}, attrs, "n");
+    return loom::test::unsupported_reason(plugin.backend(), g);
+  };
+  CHECK(reason("relu", LOOM_DTYPE_F32, {2, 3}, {}) == "");
+  CHECK(reason("frobnicate", LOOM_DTYPE_F32, {2}, {}) == "op 'frobnicate' is unknown to the onednn backend");
+  CHECK(reason("gelu", LOOM_DTYPE_F16, {2}, {Attr::string("approximate", "none")}) ==
+        "dtype f16 of input 'x0' is not supported (onednn runs gelu on f32)");
+  CHECK(reason("add", LOOM_DTYPE_U8, {2}, {}, 2) ==
+        "dtype u8 of input 'x0' is not supported (onednn runs add on f32, i64, i32)");
+  CHECK(reason("add", LOOM_DTYPE_F32, std::vector<int64_t>(9, 1), {}, 2) ==
+        "rank 9 of input 'x0' is too high (onednn runs add up to rank 8)");
+  CHECK(reason("gelu", LOOM_DTYPE_F32, {2}, {Attr::string("approximate", "sigmoid")}) ==
+        "approximate='sigmoid' is not one of none, tanh");
+  CHECK(reason("transpose", LOOM_DTYPE_F32, {2, 3}, {Attr::list("perm", {0, 0})}) ==
+        "perm [0, 0] is not a permutation of the 2 dims");
+  CHECK(reason("softmax", LOOM_DTYPE_F32, {2, 3}, {Attr::integer("axis", 2)}) == "axis 2 is out of range for rank 2");
+  CHECK(reason("slice", LOOM_DTYPE_F32, {4}, {Attr::integer("axis", 0), Attr::integer("step", 0)}) ==
+        "step 0 is not >= 1");
+  CHECK(reason("add", LOOM_DTYPE_F32, {2}, {}, 1) == "takes 2 inputs, the node has 1");
+  // Data movement runs on every dtype.
+  CHECK(reason("transpose", LOOM_DTYPE_BF16, {2, 3}, {Attr::list("perm", {1, 0})}) == "");
+}
+
+TEST_CASE("onednn gather with an index out of range is an error naming the node") {
+  OnednnPlugin plugin;
+  Tensor table(DType::f32, {10, 4}), ids(DType::i64, {3}), out(DType::f32, {3, 4});
+  GraphBuilder g;
+  int t = g.value("table", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {10, 4}, &table);
+  int i = g.value("ids", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {-1});
+  int y = g.value("emb", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, 4});
+  g.node("gather", {t, i}, {y}, {Attr::integer("axis", 0)}, "embeddings.word");
+  loom::test::Executable exe(plugin.backend(), g);
+  auto plan = exe.prepare({{10, 4}, {3}, {3, 4}});
+  for (int64_t bad : {10, -11, INT64_MIN}) {
+    CAPTURE(bad);
+    ids.data_as<int64_t>()[0] = 1;
+    ids.data_as<int64_t>()[1] = bad;
+    ids.data_as<int64_t>()[2] = 2;
+    try {
+      plan.run({nullptr, &ids, &out});
+      FAIL("no error");
+    } catch (const PluginError& e) {
+      std::string msg = e.what();
+      CHECK(msg.find("node 'embeddings.word' (gather)") != std::string::npos);
+      CHECK(msg.find("index " + std::to_string(bad)) != std::string::npos);
+      CHECK(msg.find("size 10") != std::string::npos);
+    }
+  }
+  ids.data_as<int64_t>()[1] = -10;
+  CHECK_NOTHROW(plan.run({nullptr, &ids, &out}));
+}
+
+TEST_CASE("onednn prepare and run reject what does not fit") {
+  OnednnPlugin plugin;
+  GraphBuilder g;
+  int a = g.value("a", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {-1});
+  int b = g.value("b", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {-1});
+  int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_I64, {-1});
+  g.node("div", {a, b}, {y}, {}, "ratio");
+  loom::test::Executable exe(plugin.backend(), g);
+  CHECK_THROWS_WITH_AS(exe.prepare({{4}, {4}, {5}}),
+                       "prepare: node 'ratio' (div): output 0 has shape [5], expected [4]", PluginError);
+  CHECK_THROWS_WITH_AS(exe.prepare({{4}, {3}, {4}}), "prepare: node 'ratio' (div): shapes [4] and [3] do not broadcast",
+                       PluginError);
+  CHECK_THROWS_AS(exe.prepare({{4}, {4}}), PluginError);
+  auto plan = exe.prepare({{2}, {2}, {2}});
+  Tensor ta(DType::i64, {2}), tb(DType::i64, {2}), ty(DType::i64, {2});
+  ta.data_as<int64_t>()[0] = 7;
+  tb.data_as<int64_t>()[0] = 2;
+  CHECK_THROWS_WITH_AS(plan.run({&ta, &tb, &ty}), "run: node 'ratio' (div): integer division by zero", PluginError);
+  tb.data_as<int64_t>()[1] = -1;
+  ta.data_as<int64_t>()[1] = INT64_MIN;
+  plan.run({&ta, &tb, &ty});
+  CHECK(ty.data_as<int64_t>()[0] == 3);
+  CHECK(ty.data_as<int64_t>()[1] == INT64_MIN);
+  CHECK_THROWS_AS(plan.run({&ta, &tb}), PluginError);
+  CHECK_THROWS_AS(plan.run({&ta, nullptr, &ty}), PluginError);
+}
+
+namespace {
+
+// linear+gelu -> layer_norm -> softmax(mask) -> mul: a bit of everything that has oneDNN
+// primitives with scratchpads and hand-written loops.
+struct Block {
+  Tensor w{DType::f32, {32, 16}}, bias{DType::f32, {32}}, gamma{DType::f32, {32}}, beta{DType::f32, {32}};
+  GraphBuilder g;
+  Block() {
+    for (Tensor* t : {&w, &bias, &gamma, &beta})
+      for (int64_t i = 0; i < t->numel(); ++i) t->data_as<float>()[i] = std::sin(0.37f * static_cast<float>(i + 1));
+    int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, 16});
+    int mask = g.value("mask", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 32});
+    int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {32, 16}, &w);
+    int bv = g.value("b", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {32}, &bias);
+    int gv = g.value("gamma", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {32}, &gamma);
+    int bev = g.value("beta", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {32}, &beta);
+    int h = g.value("h", LOOM_VALUE_ACTIVATION, LOOM_DTYPE_F32, {-1, 32});
+    int n = g.value("n", LOOM_VALUE_ACTIVATION, LOOM_DTYPE_F32, {-1, 32});
+    int s = g.value("s", LOOM_VALUE_ACTIVATION, LOOM_DTYPE_F32, {-1, 32});
+    int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, 32});
+    g.node("linear", {x, wv, bv}, {h}, {Attr::string("activation", "gelu")});
+    g.node("layer_norm", {h, gv, bev}, {n}, {Attr::integer("axis", -1), Attr::real("epsilon", 1e-12)});
+    g.node("softmax", {n, mask}, {s}, {Attr::integer("axis", -1)});
+    g.node("mul", {s, n}, {y}, {});
+  }
+  static constexpr int64_t kRows = 24;
+  std::vector<std::vector<int64_t>> shapes() const {
+    return {{kRows, 16}, {1, 32}, {32, 16}, {32}, {32}, {32}, {kRows, 32}, {kRows, 32}, {kRows, 32}, {kRows, 32}};
+  }
+};
+
+struct Buffers {
+  Tensor x{DType::f32, {Block::kRows, 16}}, mask{DType::f32, {1, 32}};
+  Tensor h{DType::f32, {Block::kRows, 32}}, n{DType::f32, {Block::kRows, 32}}, s{DType::f32, {Block::kRows, 32}};
+  Tensor y{DType::f32, {Block::kRows, 32}};
+  explicit Buffers(int seed) {
+    for (int64_t i = 0; i < x.numel(); ++i) x.data_as<float>()[i] = std::cos(0.11f * static_cast<float>(i * (seed + 1)));
+    for (int64_t i = 0; i < 32; ++i) mask.data_as<float>()[i] = (i + seed) % 5 == 0 ? -1e9f : 0.0f;
+  }
+  std::vector<Tensor*> args() { return {&x, &mask, nullptr, nullptr, nullptr, nullptr, &h, &n, &s, &y}; }
+};
+
+}  // namespace
+
+TEST_CASE("onednn one plan runs from 4 threads at once, each with its own scratch") {
+  OnednnPlugin plugin(1);
+  Block block;
+  loom::test::Executable exe(plugin.backend(), block.g);
+  auto plan = exe.prepare(block.shapes());
+  constexpr int kThreads = 4, kRuns = 50;
+  std::vector<Tensor> expected;
+  for (int t = 0; t < kThreads; ++t) {
+    Buffers b(t);
+    plan.run(b.args());
+    expected.push_back(b.y.clone());
+  }
+  // The threads' inputs differ, so a run that saw another's data or scratch shows.
+  CHECK(std::memcmp(expected[0].data(), expected[1].data(), expected[0].nbytes()) != 0);
+  std::vector<int> mismatches(kThreads, 0), errors(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      Buffers b(t);
+      std::vector<std::byte> scratch(plan.scratch_bytes() + 1);
+      for (int r = 0; r < kRuns; ++r) {
+        std::fill(b.y.data_as<float>(), b.y.data_as<float>() + b.y.numel(), 0.0f);
+        try {
+          // An odd offset: the plan aligns the scratch it is given.
+          plan.run(b.args(), scratch.data() + 1);
+        } catch (...) {
+          ++errors[t];
+          continue;
+        }
+        if (std::memcmp(b.y.data(), expected[t].data(), b.y.nbytes()) != 0) ++mismatches[t];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    CAPTURE(t);
+    CHECK(errors[t] == 0);
+    CHECK(mismatches[t] == 0);
+  }
+}
+
+TEST_CASE("onednn plan asks for scratch and refuses too little" * doctest::description("scratchpad_mode::user")) {
+  OnednnPlugin plugin;
+  Block block;
+  loom::test::Executable exe(plugin.backend(), block.g);
+  auto plan = exe.prepare(block.shapes());
+  Buffers b(0);
+  REQUIRE(plan.scratch_bytes() > 0);
+  std::vector<std::byte> scratch(plan.scratch_bytes());
+  CHECK_THROWS_AS(plan.run(b.args(), scratch.data(), plan.scratch_bytes() - 1), PluginError);
+  CHECK_THROWS_AS(plan.run(b.args(), nullptr, plan.scratch_bytes()), PluginError);
+  CHECK_NOTHROW(plan.run(b.args()));
+}
+
+// Executor overhead: a chain of tiny element-wise nodes. A benchmark, not a test: run it with
+// `loom_unit_tests -tc="*overhead*" --no-skip`.
+TEST_CASE("onednn per-node overhead of a 1000-node add/mul chain" * doctest::skip()) {
+  OnednnPlugin plugin(1);
+  GraphBuilder g;
+  int prev = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 16});
+  int c = g.value("c", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 16});
+  constexpr int kNodes = 1000;
+  for (int i = 0; i < kNodes; ++i) {
+    int y = g.value("v" + std::to_string(i), i + 1 == kNodes ? LOOM_VALUE_OUTPUT : LOOM_VALUE_ACTIVATION,
+                    LOOM_DTYPE_F32, {1, 16});
+    g.node(i % 2 ? "mul" : "add", {prev, c}, {y}, {});
+    prev = y;
+  }
+  loom::test::Executable exe(plugin.backend(), g);
+  std::vector<std::vector<int64_t>> shapes(g.num_values(), {1, 16});
+  auto plan = exe.prepare(shapes);
+  std::vector<Tensor> tensors;
+  for (size_t i = 0; i < g.num_values(); ++i) tensors.emplace_back(DType::f32, loom::Shape{1, 16});
+  std::vector<Tensor*> args;
+  for (auto& t : tensors) args.push_back(&t);
+  for (int i = 0; i < 100; ++i) plan.run(args);
+  constexpr int kRuns = 2000;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kRuns; ++i) plan.run(args);
+  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("per node: " << us / kRuns / kNodes << " us");
+}
