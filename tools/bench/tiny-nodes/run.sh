@@ -11,7 +11,8 @@
 # graphs and results go to BUILD_DIR/bench/tiny-nodes. Settings (environment):
 #   ROUNDS=5         rounds; each runs every contender once, in turn (the machine may be shared)
 #   NODES=1000       nodes in the chain; WIDTH=16 elements per tensor
-#   ITERATIONS=200 REPEAT=5 WARMUP=200   timed samples, runs per sample, untimed runs first
+#   ITERATIONS=1000 REPEAT=1 WARMUP=200  timed samples, runs per sample, untimed runs first; one
+#                                        run per sample keeps most samples between two preemptions
 #   PYTHON=/usr/bin/python3
 # Exits non-zero on errors (missing tools, a failed run, outputs that disagree), never because
 # of the timings.
@@ -22,8 +23,8 @@ BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "run.sh: build folder '${
 ROUNDS=${ROUNDS:-5}
 NODES=${NODES:-1000}
 WIDTH=${WIDTH:-16}
-ITERATIONS=${ITERATIONS:-200}
-REPEAT=${REPEAT:-5}
+ITERATIONS=${ITERATIONS:-1000}
+REPEAT=${REPEAT:-1}
 WARMUP=${WARMUP:-200}
 PYTHON=${PYTHON:-/usr/bin/python3}
 LOOM=$BUILD/bin/loom
@@ -98,7 +99,7 @@ record() {  # tag, then a command printing one JSON object
     "$WORK/last.json" "$tag" >>"$RESULTS"
 }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-short_repeat=$((REPEAT * 20))
+short_repeat=$((REPEAT * 10))
 for ((r = 1; r <= ROUNDS; ++r)); do
   echo "== round $r of $ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))"
   record loom "$LOOM" bench "$WORK/chain/chain.yaml" --backend onednn --threads 1 --warmup "$WARMUP" \
@@ -128,9 +129,6 @@ for r in rows:
 def med(tag, key="median_us"):
     return statistics.median(r[key] for r in by[tag])
 
-def best(tag, key="median_us"):
-    return min(r[key] for r in by[tag])
-
 cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
 model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("Model name")), "?")
 ops = {o: json.load(open(f"{work}/ort_{o}_ops.json")) for o in ("all", "disabled")}
@@ -144,12 +142,13 @@ summary = {
 print()
 print(f"tiny-node chain: {nodes} add/mul nodes on f32 [1, {width}], 1 thread, {rounds} interleaved rounds")
 print(f"cpu: {model}; load average {load_before} before, {load_after} after")
-print(f"{'':36}{'per run (us)':>14}{'per node (us)':>15}{'best round':>12}")
+print(f"{'':36}{'per run (us)':>14}{'per node (us)':>15}{'min per node':>14}")
 for tag, label in (("loom", "loom (onednn backend)"), ("ort_all", f"{ort_version}, opt all"),
                    ("ort_disabled", f"{ort_version}, opt disabled")):
-    m, b = med(tag), best(tag)
-    summary[tag] = {"median_us": m, "per_node_us": m / int(nodes), "best_round_per_node_us": b / int(nodes)}
-    print(f"{label:36}{m:14.2f}{m / int(nodes):15.4f}{b / int(nodes):12.4f}")
+    m, lo = med(tag), min(r["min_us"] for r in by[tag])
+    summary[tag] = {"median_us": m, "per_node_us": m / int(nodes), "min_per_node_us": lo / int(nodes),
+                    "round_medians_us": [r["median_us"] for r in by[tag]]}
+    print(f"{label:36}{m:14.2f}{m / int(nodes):15.4f}{lo / int(nodes):14.4f}")
 pe = statistics.median(r["execute_us"]["median"] for r in prim)
 pb = statistics.median(r["bind_execute_us"]["median"] for r in prim)
 summary["onednn_primitive"] = {"execute_us": pe, "bind_execute_us": pb, "version": prim[0]["onednn"], "impl": prim[0]["impl"]}
