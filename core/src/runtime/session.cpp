@@ -146,6 +146,19 @@ class ShapePlan {
       scratch_bytes_.push_back(scratch[a]);
       arena_bytes_[a] = scratch_offset_[a] + aligned(scratch[a]);
     }
+
+    // The run-time patches: a host partition reads graph inputs where the caller keeps them, a
+    // device partition reads them from its copies, and both see state in place.
+    patches_.resize(s.parts().size());
+    for (size_t pi = 0; pi < s.parts().size(); ++pi) {
+      const bool host = s.backends()[s.parts()[pi].backend]->host_memory();
+      const auto& values = s.parts()[pi].view->values();
+      for (size_t k = 0; k < values.size(); ++k) {
+        const Location& loc = location_for(pi, values[k]);
+        if ((host && loc.kind == Location::Input) || loc.kind == Location::State)
+          patches_[pi].push_back({k, loc.kind, loc.index});
+      }
+    }
   }
 
   ~ShapePlan() {
@@ -175,7 +188,9 @@ class ShapePlan {
     pool_.push_back(std::move(b));
   }
 
-  // Runs every partition; inputs and state pointers are patched into the prepared tensors.
+  // Runs every partition; inputs and state pointers are patched into the prepared tensors. Only
+  // the patch list is walked: scanning every value of a partition on each run cost as much as
+  // the work of a graph of tiny nodes (docs/performance.md).
   void execute(RunBuffers& rb, const std::vector<const void*>& inputs, const std::vector<void*>& state) const {
     const Program& p = session_.program();
     for (size_t pi = 0; pi < session_.parts().size(); ++pi) {
@@ -183,24 +198,17 @@ class ShapePlan {
       const auto& backend = *session_.backends()[part.backend];
       const loom_backend& api = backend.api();
       auto& tensors = rb.tensors[pi];
-      const auto& values = part.view->values();
-      if (backend.host_memory()) {
-        for (size_t k = 0; k < values.size(); ++k) {
-          const Location& loc = location_for(pi, values[k]);
-          if (loc.kind == Location::Input) tensors[k].data = const_cast<void*>(inputs[loc.index]);
-          else if (loc.kind == Location::State) tensors[k].data = state[loc.index];
-        }
-      } else {
+      if (!backend.host_memory()) {
         for (int v : part.copy_in) {
           const Location& dst = device_copy_.at({static_cast<int>(pi), v});
           plugins::check_status(api.buffer_write(api.self, rb.arena[dst.index], dst.offset, host_pointer(rb, v, inputs, state),
                                                  byte_size(v)),
                                 backend.name() + ": copying '" + p.values[v].name + "' to the device");
         }
-        for (size_t k = 0; k < values.size(); ++k) {
-          const Location& loc = location_for(pi, values[k]);
-          if (loc.kind == Location::State) tensors[k].data = state[loc.index];
-        }
+      }
+      for (const Patch& patch : patches_[pi]) {
+        if (patch.kind == Location::Input) tensors[patch.tensor].data = const_cast<void*>(inputs[patch.index]);
+        else tensors[patch.tensor].data = state[patch.index];
       }
       loom_run_args args{sizeof(loom_run_args), tensors.size(), tensors.data(), nullptr, nullptr, 0, scratch_bytes_[part.backend]};
       if (backend.host_memory()) {
@@ -309,6 +317,13 @@ class ShapePlan {
   std::map<std::pair<int, int>, Location> device_copy_;  // (partition, value) -> device copy
   std::vector<uint64_t> arena_bytes_, unplanned_bytes_, scratch_offset_, scratch_bytes_;
   std::vector<BackendPlan> plans_;
+  // A tensor of a partition's run arguments whose pointer changes from run to run.
+  struct Patch {
+    size_t tensor;         // index into the partition's tensors
+    Location::Kind kind;   // Input or State
+    int index;             // graph input number or state number
+  };
+  std::vector<std::vector<Patch>> patches_;  // per partition
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<RunBuffers>> pool_;
 };
