@@ -41,6 +41,7 @@ class SafetensorsFile : public std::enable_shared_from_this<SafetensorsFile> {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::string& header_json() const { return header_; }
   // A zero-copy view into the mapping; the tensor keeps the file mapped. Throws if absent.
+  // Data the file leaves misaligned for its dtype (an unpadded header) is copied instead.
   Tensor tensor(std::string_view name) const;
 
  private:

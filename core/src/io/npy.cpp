@@ -37,8 +37,8 @@ struct Value {
   enum Kind { string, boolean, none, integer, tuple, list, dict } kind = none;
   std::string text;  // string contents, or an integer's digits with its sign
   bool flag = false;
-  std::vector<Value> items;                            // tuple and list elements
-  std::vector<std::pair<std::string, Value>> entries;  // dict, in order
+  std::vector<Value> items;      // tuple and list elements, or dict values
+  std::vector<std::string> keys;  // dict keys, in order, beside their values in `items`
 };
 
 const char* kind_name(Value::Kind k) {
@@ -188,11 +188,12 @@ class LiteralParser {
       if (i_ >= s_.size()) error("truncated: expected a key or '}'");
       Value key = parse_value(depth + 1);
       if (key.kind != Value::string) error("dict keys must be strings");
-      for (const auto& [k, _] : v.entries)
+      for (const auto& k : v.keys)
         if (k == key.text) error("key '" + k + "' appears twice");
       expect(':');
       Value val = parse_value(depth + 1);
-      v.entries.emplace_back(key.text, std::move(val));
+      v.keys.push_back(key.text);
+      v.items.push_back(std::move(val));
       skip_space();
       comma = peek() == ',';
       if (comma) ++i_;
@@ -284,8 +285,8 @@ std::optional<DType> npy_dtype(std::string_view descr) {
 }
 
 const Value* dict_get(const Value& dict, std::string_view key) {
-  for (const auto& [k, v] : dict.entries)
-    if (k == key) return &v;
+  for (size_t i = 0; i < dict.keys.size(); ++i)
+    if (dict.keys[i] == key) return &dict.items[i];
   return nullptr;
 }
 
@@ -296,7 +297,7 @@ NpyHeader parse_header(std::string_view bytes, uint64_t total, const std::string
   if (pre.major == 3 && !valid_utf8(text)) fail(path, "header is not valid UTF-8");
 
   const Value dict = LiteralParser(text, path).parse_header();
-  for (const auto& [k, _] : dict.entries)
+  for (const auto& k : dict.keys)
     if (k != "descr" && k != "fortran_order" && k != "shape") fail(path, "header: unexpected key '" + k + "'");
   const Value* descr = dict_get(dict, "descr");
   const Value* fortran = dict_get(dict, "fortran_order");
