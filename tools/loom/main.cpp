@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     if (validate->parsed()) return cmd_validate(plugin_opts, validate_args);
     if (run->parsed()) return cmd_run(plugin_opts, run_args);
     if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
-    std::cout << app.help();
+    std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "loom: %s\n", e.what());

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -23,8 +25,10 @@ class EngineImpl {
 namespace {
 
 std::string read_text(const std::filesystem::path& file, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) throw Error(file.string() + ": cannot read " + what + ": it is a folder");
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open " + what);
+  if (!in) throw Error(file.string() + ": cannot open " + what + " (" + std::strerror(errno) + ")");
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
