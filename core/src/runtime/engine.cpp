@@ -121,7 +121,9 @@ std::vector<std::string> Engine::backend_names() const {
 Graph Engine::load_graph(const std::filesystem::path& file) const {
   const std::string text = read_text(file, "the graph");
   if (auto m = read_manifest(file, text)) return expand_manifest(impl_->registry, file, *m);
-  return parse_graph_yaml(text, file.string(), file.parent_path());
+  Graph g = parse_graph_yaml(text, file.string(), file.parent_path());
+  g.path = file;
+  return g;
 }
 
 void Engine::validate(const Graph& graph) const { build_program(graph, true); }
