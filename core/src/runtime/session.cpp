@@ -129,6 +129,19 @@ class ShapePlan {
     for (size_t v = 0; v < nv; ++v)
       if (host_[v].kind == Location::None) host_[v] = home_[v];
 
+    // The run-time patches: a host partition reads graph inputs where the caller keeps them, a
+    // device partition reads them from its copies, and both see state in place.
+    patches_.resize(s.parts().size());
+    for (size_t pi = 0; pi < s.parts().size(); ++pi) {
+      const bool host = s.backends()[s.parts()[pi].backend]->host_memory();
+      const auto& values = s.parts()[pi].view->values();
+      for (size_t k = 0; k < values.size(); ++k) {
+        const Location& loc = location_for(pi, values[k]);
+        if ((host && loc.kind == Location::Input) || loc.kind == Location::State)
+          patches_[pi].push_back({k, loc.kind, loc.index});
+      }
+    }
+
     // Backend plans, and scratch at the end of each backend's arena.
     std::vector<uint64_t> scratch(narenas, 0);
     try {
@@ -150,19 +163,6 @@ class ShapePlan {
       scratch_offset_[a] = aligned(arena_bytes_[a]);
       scratch_bytes_.push_back(scratch[a]);
       arena_bytes_[a] = scratch_offset_[a] + aligned(scratch[a]);
-    }
-
-    // The run-time patches: a host partition reads graph inputs where the caller keeps them, a
-    // device partition reads them from its copies, and both see state in place.
-    patches_.resize(s.parts().size());
-    for (size_t pi = 0; pi < s.parts().size(); ++pi) {
-      const bool host = s.backends()[s.parts()[pi].backend]->host_memory();
-      const auto& values = s.parts()[pi].view->values();
-      for (size_t k = 0; k < values.size(); ++k) {
-        const Location& loc = location_for(pi, values[k]);
-        if ((host && loc.kind == Location::Input) || loc.kind == Location::State)
-          patches_[pi].push_back({k, loc.kind, loc.index});
-      }
     }
   }
 
