@@ -1,0 +1,27 @@
+// How a plain (unquoted) YAML scalar of a Loom graph reads: int, float, bool or string. The
+// reader and the writer share these rules so that the writer quotes exactly the strings that
+// would otherwise read back as something else.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace loom::yaml {
+
+enum class PlainKind { Int, Float, Bool, String };
+
+// YAML 1.2 core schema, restricted: decimal integers, decimal floats with `.inf`/`.nan`, and
+// true/false only (no yes/no/on/off, no hex or octal, no digit separators).
+PlainKind plain_kind(std::string_view text);
+
+// For text of kind Int / Float / Bool; nullopt when the number is out of range.
+std::optional<int64_t> parse_int(std::string_view text);
+std::optional<double> parse_float(std::string_view text);
+bool parse_bool(std::string_view text);
+
+// The shortest text that reads back as exactly `v` and as a float (never as an int).
+std::string format_float(double v);
+
+}  // namespace loom::yaml
