@@ -114,9 +114,12 @@ std::vector<int64_t> attr_ints(const sdk::NodeView& node, std::string_view name)
 std::optional<std::string> check_arity(const sdk::NodeView& node, size_t min_inputs, size_t max_inputs,
                                        size_t outputs) {
   if (node.num_inputs() < min_inputs || node.num_inputs() > max_inputs)
-    return "takes " + std::to_string(min_inputs) +
-           (max_inputs == min_inputs ? "" : max_inputs == SIZE_MAX ? " or more" : "-" + std::to_string(max_inputs)) +
-           " inputs, the node has " + std::to_string(node.num_inputs());
+  {
+    std::string range = std::to_string(min_inputs);
+    if (max_inputs == SIZE_MAX) range.append(" or more");
+    else if (max_inputs != min_inputs) range.append("-").append(std::to_string(max_inputs));
+    return "takes " + range + " inputs, the node has " + std::to_string(node.num_inputs());
+  }
   for (size_t i = 0; i < min_inputs; ++i)
     if (!node.has_input(i)) return "input " + std::to_string(i) + " is required";
   if (node.num_outputs() != outputs)

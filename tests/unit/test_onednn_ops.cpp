@@ -285,6 +285,26 @@ TEST_CASE("onednn prepare and run reject what does not fit") {
   CHECK_THROWS_AS(plan.run({&ta, nullptr, &ty}), PluginError);
 }
 
+TEST_CASE("onednn softmax of a row that is all -inf gives NaN, as PyTorch") {
+  OnednnPlugin plugin;
+  GraphBuilder g;
+  int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {2, 3});
+  int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {2, 3});
+  g.node("softmax", {x}, {y}, {Attr::integer("axis", -1)});
+  loom::test::Executable exe(plugin.backend(), g);
+  auto plan = exe.prepare({{2, 3}, {2, 3}});
+  Tensor tx(DType::f32, {2, 3}), ty(DType::f32, {2, 3});
+  float* px = tx.data_as<float>();
+  for (int i = 0; i < 3; ++i) px[i] = -INFINITY;
+  px[3] = 0.0f, px[4] = -INFINITY, px[5] = 0.0f;
+  plan.run({&tx, &ty});
+  const float* py = ty.data_as<float>();
+  for (int i = 0; i < 3; ++i) CHECK(std::isnan(py[i]));
+  CHECK(py[3] == doctest::Approx(0.5f));
+  CHECK(py[4] == 0.0f);
+  CHECK(py[5] == doctest::Approx(0.5f));
+}
+
 namespace {
 
 // linear+gelu -> layer_norm -> softmax(mask) -> mul: a bit of everything that has oneDNN

@@ -29,12 +29,12 @@ int cmd_validate(const PluginOptions& p, const ValidateArgs& a) {
 }
 
 int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
+  const auto bindings = parse_dims(a.dims);
   Engine engine = make_engine(p);
   Graph g = engine.load_graph(a.graph);
   SessionOptions so;
   so.backends = a.backends;
   Session s = engine.compile(g, so);
-  const auto bindings = parse_dims(a.dims);
   MemoryReport mem = s.plan_memory(bindings);
   const PlacementReport& pl = s.placement();
   std::map<std::string, int> op_counts;

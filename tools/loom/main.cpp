@@ -5,8 +5,42 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <climits>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
+
+namespace {
+
+// CLI11's own range checks print their bounds as enormous doubles; these say what is wanted.
+CLI::Validator whole_number_at_least(int min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        long long v = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size() || v < min || v > INT_MAX)
+          return "expected a whole number >= " + std::to_string(min) + ", got '" + text + "'";
+        return "";
+      },
+      min == 0 ? "NONNEGATIVE" : "POSITIVE");
+}
+
+CLI::Validator non_negative_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < 0)
+          return "expected a number >= 0, got '" + text + "'";
+        return "";
+      },
+      "NONNEGATIVE");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace loom::cli;
@@ -52,11 +86,11 @@ int main(int argc, char** argv) {
   run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeatable)")->type_name("NAME=FILE.npy");
   run->add_option("--output-dir", run_args.output_dir, "Write every output as DIR/NAME.npy")->type_name("DIR");
   run->add_option("--backend", run_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
-  run->add_option("--threads", run_args.threads, "Threads for the session (0: backend default)")->check(CLI::NonNegativeNumber);
+  run->add_option("--threads", run_args.threads, "Threads for the session (0: backend default)")->check(whole_number_at_least(0));
   run->add_flag("--json", run_args.json, "Print outputs' names, shapes and dtypes as JSON");
   run->add_option("--expect", run_args.expect, "Compare output NAME with a reference .npy; fail if it differs (repeatable)")->type_name("NAME=FILE.npy");
-  run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(CLI::NonNegativeNumber);
-  run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(CLI::NonNegativeNumber);
+  run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(non_negative_number());
+  run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(non_negative_number());
   add_plugin_options(run);
 
   // bench
@@ -66,10 +100,10 @@ int main(int argc, char** argv) {
   bench->add_option("--input", bench_args.inputs, "Graph input from a .npy file (repeatable); others are generated")->type_name("NAME=FILE.npy");
   bench->add_option("--dim", bench_args.dims, "Symbol value for generated inputs, e.g. seq=128")->type_name("NAME=N");
   bench->add_option("--backend", bench_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
-  bench->add_option("--threads", bench_args.threads, "Threads for the session (0: backend default)")->check(CLI::NonNegativeNumber);
-  bench->add_option("--warmup", bench_args.warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
-  bench->add_option("--iterations", bench_args.iterations, "Timed runs")->check(CLI::PositiveNumber);
-  bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(CLI::PositiveNumber);
+  bench->add_option("--threads", bench_args.threads, "Threads for the session (0: backend default)")->check(whole_number_at_least(0));
+  bench->add_option("--warmup", bench_args.warmup, "Untimed runs first")->check(whole_number_at_least(0));
+  bench->add_option("--iterations", bench_args.iterations, "Timed runs")->check(whole_number_at_least(1));
+  bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_at_least(1));
   bench->add_flag("--json", bench_args.json, "Machine-readable output");
   add_plugin_options(bench);
 
@@ -96,7 +130,7 @@ int main(int argc, char** argv) {
     if (validate->parsed()) return cmd_validate(plugin_opts, validate_args);
     if (run->parsed()) return cmd_run(plugin_opts, run_args);
     if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
-    std::cout << app.help();
+    std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "loom: %s\n", e.what());

@@ -57,10 +57,24 @@ std::string compare(const std::string& name, const Tensor& out, const Tensor& re
   }
   if (!bad) return "";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%s: %lld of %lld elements differ beyond %g + %g*|ref| (max |out-ref| = %g; first at flat index %lld: %g vs %g)",
-                name.c_str(), static_cast<long long>(bad), static_cast<long long>(out.numel()), atol, rtol, max_err,
+  std::snprintf(buf, sizeof buf, "%lld of %lld elements differ beyond %g + %g*|ref| (max |out-ref| = %g; first at flat index %lld: %g vs %g)",
+                static_cast<long long>(bad), static_cast<long long>(out.numel()), atol, rtol, max_err,
                 static_cast<long long>(first_bad), element(out, first_bad), element(ref, first_bad));
-  return buf;
+  return name + ": " + buf;
+}
+
+// Runs the session; a failure names the graph file and the .npy file of every input it mentions.
+TensorMap run_or_explain(Session& s, const TensorMap& inputs, const std::string& graph, const std::vector<std::string>& input_args) {
+  try {
+    return s.run(inputs);
+  } catch (const Error& e) {
+    std::string msg = e.what(), files;
+    for (const auto& arg : input_args) {
+      auto [name, file] = split_assignment(arg, "--input");
+      if (msg.find("'" + name + "'") != std::string::npos) files += (files.empty() ? "" : ", ") + name + " from " + file;
+    }
+    throw Error(graph + ": " + msg + (files.empty() ? "" : " (" + files + ")"));
+  }
 }
 
 Tensor generated_input(const GraphInput& in, const std::map<std::string, int64_t>& dims, std::mt19937& rng) {
@@ -84,18 +98,22 @@ Tensor generated_input(const GraphInput& in, const std::map<std::string, int64_t
 int cmd_run(const PluginOptions& p, const RunArgs& a) {
   Engine engine = make_engine(p);
   TensorMap inputs = read_inputs(a.inputs);
-  std::vector<std::pair<std::string, Tensor>> expected;
+  struct Reference {
+    std::string name, file;
+    Tensor tensor;
+  };
+  std::vector<Reference> expected;
   for (const auto& e : a.expect) {
     auto [name, file] = split_assignment(e, "--expect");
-    expected.emplace_back(name, read_npy(file));
+    expected.push_back({name, file, read_npy(file)});
   }
   Session s = engine.load(a.graph, session_options(a.backends, a.threads));
-  for (const auto& [name, ref] : expected) {
+  for (const auto& [name, file, ref] : expected) {
     bool found = false;
     for (const auto& o : s.graph().outputs) found |= o.name == name;
     if (!found) throw UsageError("--expect " + name + ": the graph has no output of that name");
   }
-  TensorMap outputs = s.run(inputs);
+  TensorMap outputs = run_or_explain(s, inputs, a.graph, a.inputs);
 
   if (!a.output_dir.empty()) {
     std::filesystem::create_directories(a.output_dir);
@@ -119,9 +137,9 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
     }
   }
   int status = 0;
-  for (const auto& [name, ref] : expected) {
+  for (const auto& [name, file, ref] : expected) {
     double max_err = 0;
-    std::string diff = compare(name, outputs.at(name), ref, a.atol, a.rtol, max_err);
+    std::string diff = compare(name + " (reference " + file + ")", outputs.at(name), ref, a.atol, a.rtol, max_err);
     j["checks"].push_back({{"name", name}, {"ok", diff.empty()}, {"max_abs_error", max_err}});
     if (!diff.empty()) {
       std::fprintf(stderr, "loom: mismatch: %s\n", diff.c_str());
@@ -135,20 +153,20 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
 }
 
 int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
+  const auto dims = parse_dims(a.dims);
   Engine engine = make_engine(p);
   TensorMap inputs = read_inputs(a.inputs);
-  const auto dims = parse_dims(a.dims);
   Session s = engine.load(a.graph, session_options(a.backends, a.threads));
   std::mt19937 rng(42);
   for (const auto& in : s.graph().inputs)
     if (!inputs.count(in.name)) inputs.emplace(in.name, generated_input(in, dims, rng));
 
   using clock = std::chrono::steady_clock;
-  for (int i = 0; i < a.warmup; ++i) s.run(inputs);
+  for (int i = 0; i < a.warmup; ++i) run_or_explain(s, inputs, a.graph, a.inputs);
   std::vector<double> samples;
   for (int i = 0; i < a.iterations; ++i) {
     auto t0 = clock::now();
-    for (int r = 0; r < a.repeat; ++r) s.run(inputs);
+    for (int r = 0; r < a.repeat; ++r) run_or_explain(s, inputs, a.graph, a.inputs);
     samples.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count() / a.repeat);
   }
   std::sort(samples.begin(), samples.end());

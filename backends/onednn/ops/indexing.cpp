@@ -70,6 +70,7 @@ std::optional<std::string> check_gather(const sdk::NodeView& node) {
     return "dtype " + dtype_name(node.input(0).dtype()) + " of input '" + std::string(node.input(0).name()) +
            "' is not supported";
   if (auto r = check_dtype(node, 1, {LOOM_DTYPE_I64, LOOM_DTYPE_I32})) return r;
+  if (node.output(0).dtype() != node.input(0).dtype()) return "output dtype differs from the data's";
   if (!normalize_axis(attr_int(node, "axis", 0), node.input(0).rank()))
     return "axis " + std::to_string(attr_int(node, "axis", 0)) + " is out of range for rank " +
            std::to_string(node.input(0).rank());

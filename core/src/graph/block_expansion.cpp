@@ -74,10 +74,14 @@ struct Bound {
 };
 using Scope = std::unordered_map<std::string, Bound>;
 
+// A node of the expanded graph and what its error messages need, kept cheap because a graph
+// may hold many instances: the entry it came from, its instance, and for each input the `use`
+// binding that supplied it, if any.
 struct FlatNode {
   Node node;
-  std::vector<Where> input_where;
-  Where where;
+  const OpEntry* entry = nullptr;
+  size_t instance = 0;               // index into Expander::instances_
+  std::vector<const Where*> origins;  // empty, or one per input (null: the entry's own input)
 };
 
 class Expander {
@@ -91,7 +95,16 @@ class Expander {
   void check_recursion(const std::string& block, std::vector<std::string>& stack, std::map<std::string, int>& state) const;
   void check_prefixes(const std::vector<Entry>& entries) const;
 
-  void add_node(const OpEntry& e, const Scope* scope, const std::string& prefix, const std::string& instance);
+  void add_node(const OpEntry& e, const Scope* scope, const std::string& prefix, size_t instance);
+  Where in_instance(Where w, size_t instance) const {
+    if (!instances_[instance].empty()) w.key += " (in " + instances_[instance] + ")";
+    return w;
+  }
+  Where node_where(const FlatNode& f) const { return in_instance(f.entry->where, f.instance); }
+  Where input_where(const FlatNode& f, size_t input) const {
+    if (!f.origins.empty() && f.origins[input]) return *f.origins[input];
+    return in_instance(f.entry->input_where[input], f.instance);
+  }
   using Outer = std::function<Bound(const NameRef&)>;
   void expand_use(const UseEntry& u, const Outer& outer, const std::string& outer_prefix);
   // Nodes, initializers and states that one instance of a block expands to, saturating just
@@ -105,6 +118,7 @@ class Expander {
   Document doc_;
   Graph g_;
   std::vector<FlatNode> flat_;
+  std::vector<std::string> instances_{""};  // instance names ("layer.3"); "" for the top level
   std::vector<Where> init_where_, state_where_, update_where_;
   std::map<std::string, int64_t> sizes_;
 };
@@ -219,24 +233,22 @@ void Expander::check_recursion(const std::string& block, std::vector<std::string
   state[block] = 2;
 }
 
-void Expander::add_node(const OpEntry& e, const Scope* scope, const std::string& prefix, const std::string& instance) {
+void Expander::add_node(const OpEntry& e, const Scope* scope, const std::string& prefix, size_t instance) {
   FlatNode f;
   f.node = e.node;
   f.node.name = prefix + (e.node.name.empty() ? e.node.outputs[0] : e.node.name);
-  f.where = e.where;
-  if (!instance.empty()) f.where.key += " (in " + instance + ")";
-  for (size_t k = 0; k < e.node.inputs.size(); ++k) {
-    Where w = e.input_where[k];
-    if (!instance.empty()) w.key += " (in " + instance + ")";
-    if (scope && !e.node.inputs[k].empty()) {
+  f.entry = &e;
+  f.instance = instance;
+  if (scope) {
+    f.origins.assign(e.node.inputs.size(), nullptr);
+    for (size_t k = 0; k < e.node.inputs.size(); ++k) {
+      if (e.node.inputs[k].empty()) continue;
       const Bound& b = scope->at(e.node.inputs[k]);
       f.node.inputs[k] = b.global;
-      if (b.origin) w = *b.origin;
+      f.origins[k] = b.origin;
     }
-    f.input_where.push_back(std::move(w));
-  }
-  if (scope)
     for (auto& out : f.node.outputs) out = scope->at(out).global;
+  }
   flat_.push_back(std::move(f));
 }
 
@@ -269,6 +281,8 @@ void Expander::expand_use(const UseEntry& u, const Outer& outer, const std::stri
         for (const auto& [formal, ref] : std::get<UseEntry>(e).outputs) local(ref.name);
       }
     }
+    instances_.push_back(instance);
+    const size_t instance_index = instances_.size() - 1;
     const std::string in_instance = " (in " + instance + ")";
     for (const auto& e : b.initializers) {
       Initializer init = e.init;
@@ -290,7 +304,7 @@ void Expander::expand_use(const UseEntry& u, const Outer& outer, const std::stri
     }
     for (const Entry& e : b.nodes) {
       if (const auto* op = std::get_if<OpEntry>(&e)) {
-        add_node(*op, &s, prefix, instance);
+        add_node(*op, &s, prefix, instance_index);
       } else {
         expand_use(std::get<UseEntry>(e), [&s](const NameRef& r) { return s.at(r.name); }, prefix);
       }
@@ -311,7 +325,7 @@ int64_t Expander::block_size(const std::string& name) {
 
 [[noreturn]] void Expander::report_forward_reference(size_t consumer, size_t input, size_t producer) {
   const std::string& value = flat_[consumer].node.inputs[input];
-  const Where& where = flat_[consumer].input_where[input];
+  const Where where = input_where(flat_[consumer], input);
   if (producer == consumer) fail(where, "node '" + flat_[consumer].node.name + "' reads its own output '" + value + "' (a cycle)");
   // Is there a path consumer -> ... -> producer? Then the producer needs the consumer: a cycle.
   std::unordered_map<std::string, std::vector<size_t>> readers;
@@ -329,7 +343,7 @@ int64_t Expander::block_size(const std::string& name) {
   }
   const Node& p = flat_[producer].node;
   if (parent[producer] == SIZE_MAX)
-    fail(where, "'" + value + "' is read before node '" + p.name + "'" + at_line(flat_[producer].where.loc) +
+    fail(where, "'" + value + "' is read before node '" + p.name + "'" + at_line(flat_[producer].entry->where.loc) +
                     " produces it: nodes run in the order they are written, so list '" + p.name + "' first");
   std::vector<std::string> path;
   for (size_t k = producer; k != consumer; k = parent[k]) path.push_back(flat_[k].node.name);
@@ -340,30 +354,47 @@ int64_t Expander::block_size(const std::string& name) {
 }
 
 void Expander::check_flat() {
+  // Where each value is defined: what kind of definition and its index.
+  enum class Kind { Input, Initializer, State, NodeOutput };
   struct Def {
-    const Where* where;
-    std::string what;
-    size_t producer = SIZE_MAX;
+    Kind kind;
+    size_t index;
   };
-  std::unordered_map<std::string, Def> defined;
-  auto define = [&](const std::string& name, const Where& where, std::string what, size_t producer) {
-    auto [it, fresh] = defined.emplace(name, Def{&where, std::move(what), producer});
-    if (!fresh) {
-      const Def& prev = it->second;
-      fail(where, "'" + name + "' is already defined as " + prev.what + (prev.where->loc.line > 0 ? " at " + prev.where->loc.str() : ""));
+  auto where_of = [&](Def d) {
+    switch (d.kind) {
+      case Kind::Input: return doc_.input_where[d.index];
+      case Kind::Initializer: return init_where_[d.index];
+      case Kind::State: return state_where_[d.index];
+      default: return node_where(flat_[d.index]);
     }
   };
-  for (size_t k = 0; k < g_.inputs.size(); ++k) define(g_.inputs[k].name, doc_.input_where[k], "a graph input", SIZE_MAX);
-  for (size_t k = 0; k < g_.initializers.size(); ++k) define(g_.initializers[k].name, init_where_[k], "an initializer", SIZE_MAX);
-  for (size_t k = 0; k < g_.states.size(); ++k) define(g_.states[k].name, state_where_[k], "a state", SIZE_MAX);
+  auto what_of = [&](Def d) -> std::string {
+    switch (d.kind) {
+      case Kind::Input: return "a graph input";
+      case Kind::Initializer: return "an initializer";
+      case Kind::State: return "a state";
+      default: return "an output of node '" + flat_[d.index].node.name + "'";
+    }
+  };
+  std::unordered_map<std::string, Def> defined;
+  auto define = [&](const std::string& name, Def d) {
+    auto [it, fresh] = defined.emplace(name, d);
+    if (!fresh) {
+      Where prev = where_of(it->second);
+      fail(where_of(d), "'" + name + "' is already defined as " + what_of(it->second) + (prev.loc.line > 0 ? " at " + prev.loc.str() : ""));
+    }
+  };
+  for (size_t k = 0; k < g_.inputs.size(); ++k) define(g_.inputs[k].name, Def{Kind::Input, k});
+  for (size_t k = 0; k < g_.initializers.size(); ++k) define(g_.initializers[k].name, Def{Kind::Initializer, k});
+  for (size_t k = 0; k < g_.states.size(); ++k) define(g_.states[k].name, Def{Kind::State, k});
   std::unordered_map<std::string, size_t> node_names;
   for (size_t k = 0; k < flat_.size(); ++k) {
     const Node& n = flat_[k].node;
     auto [it, fresh] = node_names.emplace(n.name, k);
     if (!fresh)
-      fail(flat_[k].where, "node name '" + n.name + "' is already used" + at_line(flat_[it->second].where.loc) +
-                               " (a node is named after its first output unless it has a `name`)");
-    for (const auto& out : n.outputs) define(out, flat_[k].where, "an output of node '" + n.name + "'", k);
+      fail(node_where(flat_[k]), "node name '" + n.name + "' is already used" + at_line(flat_[it->second].entry->where.loc) +
+                                     " (a node is named after its first output unless it has a `name`)");
+    for (const auto& out : n.outputs) define(out, Def{Kind::NodeOutput, k});
   }
   for (size_t k = 0; k < flat_.size(); ++k) {
     const Node& n = flat_[k].node;
@@ -371,8 +402,8 @@ void Expander::check_flat() {
       if (n.inputs[j].empty()) continue;
       auto it = defined.find(n.inputs[j]);
       if (it == defined.end())
-        fail(flat_[k].input_where[j], "'" + n.inputs[j] + "' is not defined: no graph input, initializer, state or node output has this name");
-      if (it->second.producer != SIZE_MAX && it->second.producer >= k) report_forward_reference(k, j, it->second.producer);
+        fail(input_where(flat_[k], j), "'" + n.inputs[j] + "' is not defined: no graph input, initializer, state or node output has this name");
+      if (it->second.kind == Kind::NodeOutput && it->second.index >= k) report_forward_reference(k, j, it->second.index);
     }
   }
   std::set<std::string> outputs;
@@ -417,7 +448,7 @@ Graph Expander::run() {
   }
   for (const Entry& e : doc_.nodes) {
     if (const auto* op = std::get_if<OpEntry>(&e)) {
-      add_node(*op, nullptr, "", "");
+      add_node(*op, nullptr, "", 0);
     } else {
       expand_use(std::get<UseEntry>(e), [](const NameRef& r) { return Bound{r.name, &r.where}; }, "");
     }

@@ -286,6 +286,7 @@ std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weigh
 ConcreteShapes infer_concrete(const Program& p, const std::vector<Shape>& input_shapes) {
   if (input_shapes.size() != p.inputs.size()) throw Error("expected " + std::to_string(p.inputs.size()) + " input shapes");
   ConcreteShapes cs;
+  std::map<std::string, std::string> bound_by;  // symbol -> "input 'x' (dim d)" that bound it
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     const ProgramValue& v = p.values[p.inputs[i]];
     const Shape& s = input_shapes[i];
@@ -298,10 +299,12 @@ ConcreteShapes infer_concrete(const Program& p, const std::vector<Shape>& input_
         throw Error("input '" + v.name + "' has shape " + shape_str(s) + ", expected " + sym_shape_str(v.info.shape));
       if (want.is_symbolic() && want.symbols().size() == 1 && want.factor() == 1) {
         const std::string& sym = want.symbols()[0];
+        const std::string where = "input '" + v.name + "' (dim " + std::to_string(d) + ")";
         auto [it, fresh] = cs.bindings.emplace(sym, s[d]);
-        if (!fresh && it->second != s[d])
-          throw Error("input '" + v.name + "' has " + sym + " = " + std::to_string(s[d]) + " (dim " + std::to_string(d) +
-                      ") but another input gave " + sym + " = " + std::to_string(it->second));
+        if (fresh) bound_by.emplace(sym, where);
+        else if (it->second != s[d])
+          throw Error(where + " has " + sym + " = " + std::to_string(s[d]) + " but " + bound_by[sym] + " has " + sym +
+                      " = " + std::to_string(it->second));
       }
     }
   }

@@ -84,7 +84,7 @@ struct Document {
 
 // Most instances and nodes one graph may expand to; guards against `repeat` inside `repeat`.
 inline constexpr int64_t kMaxRepeat = 100000;
-inline constexpr int64_t kMaxExpandedEntries = 250000;
+inline constexpr int64_t kMaxExpandedEntries = 100000;
 inline constexpr int kMaxBlockNesting = 32;
 
 // Expands blocks and checks names and references: unique names, every input defined by an

@@ -6,6 +6,7 @@
 #include <loom/error.hpp>
 #include <loom/graph.hpp>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -69,6 +70,27 @@ class AliasCheck : public YAML::EventHandler {
  private:
   int documents_ = 0;
 };
+
+// Length of the valid UTF-8 sequence at `p`, or 0 (overlong forms, surrogates and code points
+// past U+10FFFF are invalid).
+size_t utf8_length(const unsigned char* p, const unsigned char* end) {
+  auto cont = [&](size_t i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
+  if (p[0] < 0x80) return 1;
+  if (p[0] >= 0xC2 && p[0] <= 0xDF) return cont(1) ? 2 : 0;
+  if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (p[0] == 0xE0 && p[1] < 0xA0) return 0;
+    if (p[0] == 0xED && p[1] >= 0xA0) return 0;
+    return 3;
+  }
+  if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (p[0] == 0xF0 && p[1] < 0x90) return 0;
+    if (p[0] == 0xF4 && p[1] >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
 
 class Reader {
  public:
@@ -449,6 +471,20 @@ BlockDef Reader::block(const YAML::Node& n, const Where& w, std::string name) co
 }
 
 Document Reader::read() {
+  // The YAML parser passes invalid UTF-8 through into strings, and no writer can give it back.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text_.data());
+  int line = 0, column = 0;
+  for (size_t i = 0; i < text_.size();) {
+    size_t n = utf8_length(bytes + i, bytes + text_.size());
+    if (n == 0) fail(Where{"", SourceLoc{file_, line + 1, column + 1}}, "the file is not valid UTF-8");
+    if (bytes[i] == '\n') {
+      ++line;
+      column = 0;
+    } else {
+      ++column;
+    }
+    i += n;
+  }
   YAML::Node root;
   try {
     std::istringstream stream{std::string(text_)};
@@ -459,6 +495,8 @@ Document Reader::read() {
     root = YAML::Load(std::string(text_));
   } catch (const AliasCheck::Found& f) {
     fail(Where{"", loc_at(f.mark)}, f.what);
+  } catch (const YAML::DeepRecursion& e) {
+    fail(Where{"", loc_at(e.mark)}, "YAML nesting is too deep (" + std::to_string(e.depth()) + " levels)");
   } catch (const YAML::Exception& e) {
     fail(Where{"", e.mark.is_null() ? SourceLoc{file_, 0, 0} : loc_at(e.mark)}, "YAML syntax error: " + e.msg);
   }
@@ -531,12 +569,24 @@ Document Reader::read() {
 
 Graph parse_graph_yaml(std::string_view text, const std::string& source_name, const std::filesystem::path& base_dir) {
   yaml::Reader reader(source_name, text);
-  Graph g = yaml::expand_document(reader.read());
+  yaml::Document doc;
+  try {
+    doc = reader.read();
+  } catch (const YAML::Exception& e) {
+    // The reader checks node kinds before it looks inside them; this is the safety net that
+    // keeps yaml-cpp's exceptions inside the library whatever slips past those checks.
+    SourceLoc loc{source_name, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
+    throw Error(loc.str() + ": " + e.msg);
+  }
+  Graph g = yaml::expand_document(std::move(doc));
   g.base_dir = base_dir;
   return g;
 }
 
 Graph read_graph_yaml(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec))
+    throw Error(file.string() + ": not a regular file");
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(file.string() + ": cannot open the graph file");
   std::ostringstream text;

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -23,8 +25,10 @@ class EngineImpl {
 namespace {
 
 std::string read_text(const std::filesystem::path& file, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) throw Error(file.string() + ": cannot read " + what + ": it is a folder");
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open " + what);
+  if (!in) throw Error(file.string() + ": cannot open " + what + " (" + std::strerror(errno) + ")");
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
@@ -117,7 +121,9 @@ std::vector<std::string> Engine::backend_names() const {
 Graph Engine::load_graph(const std::filesystem::path& file) const {
   const std::string text = read_text(file, "the graph");
   if (auto m = read_manifest(file, text)) return expand_manifest(impl_->registry, file, *m);
-  return parse_graph_yaml(text, file.string(), file.parent_path());
+  Graph g = parse_graph_yaml(text, file.string(), file.parent_path());
+  g.path = file;
+  return g;
 }
 
 void Engine::validate(const Graph& graph) const { build_program(graph, true); }

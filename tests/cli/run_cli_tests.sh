@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# Holds the `loom` command line to its contract: exit status 0 on success, 1 on a failure, 2 on
+# a usage error; every failure prints a message on stderr that names the file at fault; never a
+# crash or a hang. Malformed files are made here, in a temporary folder, from the shipped
+# encoder (graphs/encoder/) and the small graphs of tests/cli/data/.
+#
+#   run_cli_tests.sh LOOM SOURCE_DIR AREA
+#
+# AREA: usage | plugins | graphs | weights | inputs | run (one ctest test each).
+set -uo pipefail
+
+if [ $# -ne 3 ]; then
+  echo "usage: $0 LOOM SOURCE_DIR AREA" >&2
+  exit 2
+fi
+LOOM=$1
+SRC=$2
+AREA=$3
+DATA=$SRC/tests/cli/data
+ENC=$SRC/graphs/encoder
+unset LOOM_PLUGIN_PATH  # the build-tree loom finds loom-onednn.so in its own folder
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/loom-cli.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+OUT=$TMP/stdout
+ERR=$TMP/stderr
+
+checks=0
+failures=0
+
+fail() {
+  failures=$((failures + 1))
+  echo "FAIL: $*" >&2
+  if [ -s "$ERR" ]; then sed 's/^/    stderr: /' "$ERR" | head -n 20 >&2; fi
+  if [ -s "$OUT" ]; then sed 's/^/    stdout: /' "$OUT" | head -n 20 >&2; fi
+}
+
+# Runs loom with a time limit; sets $status.
+loom() {
+  timeout 120 "$LOOM" "$@" >"$OUT" 2>"$ERR"
+  status=$?
+}
+
+# expect_ok DESCRIPTION ARGS...: exit 0.
+expect_ok() {
+  local what=$1
+  shift
+  checks=$((checks + 1))
+  loom "$@"
+  [ "$status" -eq 0 ] || fail "$what: exit status $status, expected 0 (loom $*)"
+}
+
+# expect_error STATUS NEEDLE DESCRIPTION ARGS...: exit status exactly STATUS (1 or 2), a message
+# on stderr that contains NEEDLE (usually the file at fault), and nothing that looks like a crash.
+expect_error() {
+  local want=$1 needle=$2 what=$3
+  shift 3
+  checks=$((checks + 1))
+  loom "$@"
+  if [ "$status" -ne "$want" ]; then
+    fail "$what: exit status $status, expected $want (loom $*)"
+  elif [ ! -s "$ERR" ]; then
+    fail "$what: nothing on stderr (loom $*)"
+  elif ! grep -qF -- "$needle" "$ERR"; then
+    fail "$what: stderr does not mention '$needle' (loom $*)"
+  elif grep -qiE 'terminate called|segmentation|sanitizer|std::bad_|what\(\):' "$ERR"; then
+    fail "$what: stderr looks like a crash (loom $*)"
+  fi
+}
+
+# expect_stdout NEEDLE DESCRIPTION: the last command's stdout contains NEEDLE.
+expect_stdout() {
+  checks=$((checks + 1))
+  grep -qF -- "$1" "$OUT" || fail "$2: stdout does not contain '$1'"
+}
+
+# json FILE QUERY [OP]: a value of a JSON file (CMake's parser); fails the check on bad JSON.
+json() {
+  cmake -DFILE="$1" -DQUERY="$2" -DOP="${3:-GET}" -P "$SRC/tests/cli/json_query.cmake" 2>"$TMP/json.err"
+}
+
+# ---- binary files, written byte by byte so that no other tool is needed
+
+# le_bytes N WIDTH: N as WIDTH little-endian bytes, as printf escapes.
+le_bytes() {
+  local n=$1 width=$2 out="" i
+  for ((i = 0; i < width; i++)); do out+=$(printf '\\x%02x' $(((n >> (8 * i)) & 255))); done
+  printf '%s' "$out"
+}
+
+# write_npy FILE HEADER_DICT DATA_BYTES: a version 1.0 .npy with zero-filled data.
+write_npy() {
+  local file=$1 dict=$2 bytes=$3
+  local header="$dict"
+  while [ $(((10 + ${#header} + 1) % 64)) -ne 0 ]; do header+=" "; done
+  header+=$'\n'
+  {
+    printf '\x93NUMPY\x01\x00'
+    printf "$(le_bytes ${#header} 2)"
+    printf '%s' "$header"
+    head -c "$bytes" /dev/zero
+  } >"$file"
+}
+
+# write_safetensors FILE HEADER_JSON DATA_BYTES: zero-filled tensor data.
+write_safetensors() {
+  local file=$1 header=$2 bytes=$3
+  {
+    printf "$(le_bytes ${#header} 8)"
+    printf '%s' "$header"
+    head -c "$bytes" /dev/zero
+  } >"$file"
+}
+
+ENCODER_INPUTS=(--input "input_ids=$ENC/input_ids.npy" --input "token_type_ids=$ENC/token_type_ids.npy"
+  --input "attention_mask=$ENC/attention_mask.npy")
+
+# ---------------------------------------------------------------- areas
+
+area_usage() {
+  expect_ok "--version" --version
+  expect_stdout "loom " "--version"
+  expect_ok "--help" --help
+  expect_stdout "Usage" "--help"
+  for cmd in plugins inspect validate run bench; do
+    expect_ok "$cmd --help" "$cmd" --help
+    expect_stdout "Usage" "$cmd --help"
+    expect_stdout "$cmd" "$cmd --help"
+  done
+
+  local g=$ENC/encoder.yaml
+  expect_error 2 "frobnicate" "unknown subcommand" frobnicate "$g"
+  expect_error 2 "--bogus" "unknown top-level option" --bogus
+  expect_error 2 "--bogus" "unknown option of run" run "$g" --bogus
+  expect_error 2 "--colour" "unknown option of plugins" plugins --colour
+  expect_error 2 "graph" "run without its graph" run
+  expect_error 2 "graph" "inspect without its graph" inspect
+  expect_error 2 "graph" "validate without its graph" validate
+  expect_error 2 "--input" "--input without a value" run "$g" --input
+  expect_error 2 "--output-dir" "--output-dir without a value" run "$g" --output-dir
+  expect_error 2 "input_ids.npy" "--input without NAME=" run "$g" --input "$ENC/input_ids.npy"
+  expect_error 2 "--input" "--input with an empty name" run "$g" --input "=$ENC/input_ids.npy"
+  expect_error 2 "--input" "--input with an empty file" run "$g" --input "input_ids="
+  expect_error 2 "input_ids" "--input given twice" run "$g" --input "input_ids=$ENC/input_ids.npy" \
+    --input "input_ids=$ENC/input_ids.npy"
+  expect_error 2 "--expect" "--expect without NAME=" run "$g" "${ENCODER_INPUTS[@]}" --expect "$ENC/input_ids.npy"
+  expect_error 2 "nosuch" "--expect of an output the graph lacks" run "$g" "${ENCODER_INPUTS[@]}" \
+    --expect "nosuch=$ENC/expected_pooler_output.npy"
+  expect_error 2 "--dim" "--dim without =" inspect "$g" --dim seq
+  expect_error 2 "--dim" "--dim with a non-number" inspect "$g" --dim seq=abc
+  expect_error 2 "--dim" "--dim with a negative number" bench "$g" --dim seq=-3
+  expect_error 2 "--dim" "a bad --dim is a usage error even when the graph is missing" inspect "$TMP/none.yaml" --dim seq=x
+  expect_error 2 "--threads" "negative --threads" run "$g" --threads -1
+  expect_error 2 "--threads" "non-numeric --threads" run "$g" --threads many
+  expect_error 2 "--iterations" "zero --iterations" bench "$g" --iterations 0
+  expect_error 2 "--atol" "negative --atol" run "$g" --atol -1
+  expect_error 2 "Usage" "no subcommand" 
+}
+
+area_plugins() {
+  expect_ok "plugins" plugins
+  expect_stdout "onednn" "plugins"
+  expect_stdout " loaded, " "plugins"
+
+  expect_ok "plugins --json" plugins --json
+  cp "$OUT" "$TMP/plugins.json"
+  local n i found=0
+  checks=$((checks + 1))
+  if ! n=$(json "$TMP/plugins.json" "" LENGTH); then
+    fail "plugins --json is not valid JSON: $(cat "$TMP/json.err")"
+  else
+    for ((i = 0; i < n; i++)); do
+      if [ "$(json "$TMP/plugins.json" "$i;name")" = onednn ] && [ "$(json "$TMP/plugins.json" "$i;loaded")" = ON ] &&
+        [ "$(json "$TMP/plugins.json" "$i;kind")" = backend ]; then
+        found=1
+        [ "$(json "$TMP/plugins.json" "$i;devices" LENGTH)" -ge 1 ] || fail "plugins --json: onednn lists no device"
+      fi
+    done
+    [ "$found" -eq 1 ] || fail "plugins --json does not list a loaded onednn backend"
+  fi
+
+  # --no-default-plugins finds nothing; a named plugin file is then the only one.
+  expect_ok "plugins --no-default-plugins" plugins --no-default-plugins --json
+  checks=$((checks + 1))
+  [ "$(json "$OUT" "" LENGTH)" = 0 ] || fail "plugins --no-default-plugins lists plugins"
+  expect_ok "plugins --plugin FILE" plugins --no-default-plugins --plugin "$(dirname "$LOOM")/loom-onednn.so"
+  expect_stdout "onednn" "plugins --plugin FILE"
+
+  # A plugin file that is not a library: listed as failed by `plugins`, an error elsewhere.
+  printf 'not a library\n' >"$TMP/libfake.so"
+  expect_ok "plugins with a broken --plugin" plugins --plugin "$TMP/libfake.so"
+  expect_stdout "FAILED" "plugins with a broken --plugin"
+  expect_stdout "libfake.so" "plugins with a broken --plugin"
+  expect_error 1 "libfake.so" "validate with a broken --plugin" validate "$ENC/encoder.yaml" --plugin "$TMP/libfake.so"
+  expect_error 1 "missing.so" "run with a missing --plugin" run "$ENC/encoder.yaml" --plugin "$TMP/missing.so" "${ENCODER_INPUTS[@]}"
+  # Without any backend, compiling fails with a hint.
+  expect_error 1 "onednn" "run without plugins" run "$ENC/encoder.yaml" --no-default-plugins --backend onednn "${ENCODER_INPUTS[@]}"
+  expect_error 1 "vulkan" "run on a backend that is not loaded" run "$ENC/encoder.yaml" --backend vulkan "${ENCODER_INPUTS[@]}"
+}
+
+area_graphs() {
+  expect_ok "validate the shipped encoder" validate "$ENC/encoder.yaml"
+  expect_stdout "ok" "validate"
+  expect_ok "validate --json" validate --json "$ENC/encoder.yaml"
+  checks=$((checks + 1))
+  [ "$(json "$OUT" "valid")" = ON ] || fail "validate --json does not say valid: true"
+
+  expect_ok "inspect" inspect "$ENC/encoder.yaml" --dim batch=1 --dim seq=16
+  expect_stdout "input_ids" "inspect"
+  expect_stdout "onednn arena" "inspect"
+  expect_ok "inspect --placement" inspect "$ENC/encoder.yaml" --placement
+  expect_stdout "placement:" "inspect --placement"
+
+  expect_ok "inspect --placement --json" inspect "$ENC/encoder.yaml" --placement --json --dim batch=2 --dim seq=8
+  cp "$OUT" "$TMP/inspect.json"
+  checks=$((checks + 1))
+  local nodes placed i backend
+  if ! nodes=$(json "$TMP/inspect.json" nodes); then
+    fail "inspect --json is not valid JSON: $(cat "$TMP/json.err")"
+  else
+    placed=$(json "$TMP/inspect.json" placement LENGTH)
+    [ "$nodes" -gt 20 ] || fail "inspect --json: only $nodes nodes"
+    [ "$placed" = "$nodes" ] || fail "inspect --json: $placed placements for $nodes nodes"
+    for ((i = 0; i < placed; i++)); do
+      backend=$(json "$TMP/inspect.json" "placement;$i;backend")
+      [ "$backend" = onednn ] || fail "inspect --json: node $i is placed on '$backend'"
+    done
+    [ "$(json "$TMP/inspect.json" "memory;bindings;seq")" = 8 ] || fail "inspect --json: seq binding missing"
+    [ "$(json "$TMP/inspect.json" "partitions;0;backend")" = onednn ] || fail "inspect --json: partition 0 is not on onednn"
+  fi
+
+  # Files that do not exist or are not graphs.
+  expect_error 1 "$TMP/none.yaml" "a missing graph file" validate "$TMP/none.yaml"
+  expect_error 1 "$TMP/none.yaml" "run on a missing graph file" run "$TMP/none.yaml"
+  expect_error 1 "$TMP" "a folder instead of a graph" validate "$TMP"
+  printf '' >"$TMP/empty.yaml"
+  expect_error 1 "empty.yaml" "an empty graph file" validate "$TMP/empty.yaml"
+  printf 'loom: 1\nname: x\ninputs: [\n' >"$TMP/unclosed.yaml"
+  expect_error 1 "unclosed.yaml:" "a YAML syntax error" validate "$TMP/unclosed.yaml"
+  printf '\x00\xff\xfe binary' >"$TMP/binary.yaml"
+  expect_error 1 "binary.yaml" "a binary file" validate "$TMP/binary.yaml"
+
+  # Malformed graphs (tests/cli/data/): each error names file:line.
+  local bad
+  for bad in unknown_key cycle unknown_op unknown_input unknown_attr bad_perm no_outputs; do
+    expect_error 1 "$bad.yaml:" "graph $bad.yaml" validate "$DATA/$bad.yaml"
+    expect_error 1 "$bad.yaml:" "inspect graph $bad.yaml" inspect "$DATA/$bad.yaml"
+  done
+  expect_error 1 "colour" "the unknown key is named" validate "$DATA/unknown_key.yaml"
+  expect_error 1 "cycle" "the cycle is named" validate "$DATA/cycle.yaml"
+  expect_error 1 "attention" "the unknown op is named" validate "$DATA/unknown_op.yaml"
+
+  # The encoder with one mistake, edited in a copy.
+  sed 's/op: softmax, inputs: \[scores, mask\]/op: softmax, inputs: [scores, mask, mask]/' "$ENC/encoder.yaml" >"$TMP/encoder.yaml"
+  cp "$ENC/encoder.safetensors" "$TMP/"
+  expect_error 1 "encoder.yaml:" "too many inputs in a block node" validate "$TMP/encoder.yaml"
+}
+
+area_weights() {
+  # The encoder beside a damaged copy of its weights.
+  mkdir -p "$TMP/enc"
+  cp "$ENC/encoder.yaml" "$TMP/enc/"
+  expect_error 1 "encoder.safetensors" "a missing weights file" validate "$TMP/enc/encoder.yaml"
+  expect_error 1 "encoder.safetensors" "run with a missing weights file" run "$TMP/enc/encoder.yaml" "${ENCODER_INPUTS[@]}"
+
+  head -c 100000 "$ENC/encoder.safetensors" >"$TMP/enc/encoder.safetensors"
+  expect_error 1 "encoder.safetensors" "truncated weights" validate "$TMP/enc/encoder.yaml"
+  expect_error 1 "encoder.safetensors" "run with truncated weights" run "$TMP/enc/encoder.yaml" "${ENCODER_INPUTS[@]}"
+  head -c 5 "$ENC/encoder.safetensors" >"$TMP/enc/encoder.safetensors"
+  expect_error 1 "encoder.safetensors" "weights shorter than their header length" validate "$TMP/enc/encoder.yaml"
+  printf '' >"$TMP/enc/encoder.safetensors"
+  expect_error 1 "encoder.safetensors" "empty weights" validate "$TMP/enc/encoder.yaml"
+  write_safetensors "$TMP/enc/encoder.safetensors" '{"a":' 0
+  expect_error 1 "encoder.safetensors" "weights whose header is not JSON" validate "$TMP/enc/encoder.yaml"
+  write_safetensors "$TMP/enc/encoder.safetensors" '{}' 0
+  expect_error 1 "encoder.safetensors" "weights without the graph's tensors" validate "$TMP/enc/encoder.yaml"
+  expect_error 1 "word_embeddings" "the missing tensor is named" validate "$TMP/enc/encoder.yaml"
+
+  # tests/cli/data/weights.yaml declares w as f32 [2, 3]; the file is made here.
+  cp "$DATA/weights.yaml" "$TMP/"
+  write_safetensors "$TMP/weights.safetensors" '{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}' 24
+  expect_ok "a well-formed small weights file" validate "$TMP/weights.yaml"
+  write_safetensors "$TMP/weights.safetensors" '{"w":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]}}' 24
+  expect_error 1 "weights.safetensors" "a tensor whose shape differs from the initializer's" validate "$TMP/weights.yaml"
+  expect_error 1 "[3, 2]" "the file's shape is named" validate "$TMP/weights.yaml"
+  expect_error 1 "weights.yaml:" "the initializer's line is named" validate "$TMP/weights.yaml"
+  write_safetensors "$TMP/weights.safetensors" '{"w":{"dtype":"I32","shape":[2,3],"data_offsets":[0,24]}}' 24
+  expect_error 1 "weights.safetensors" "a tensor whose dtype differs from the initializer's" validate "$TMP/weights.yaml"
+  write_safetensors "$TMP/weights.safetensors" '{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}' 20
+  expect_error 1 "weights.safetensors" "tensor data past the end of the file" validate "$TMP/weights.yaml"
+  write_safetensors "$TMP/weights.safetensors" '{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}}' 20
+  expect_error 1 "weights.safetensors" "offsets that disagree with the shape" validate "$TMP/weights.yaml"
+}
+
+area_inputs() {
+  local g=$ENC/encoder.yaml
+  local ids=$ENC/input_ids.npy types=$ENC/token_type_ids.npy mask=$ENC/attention_mask.npy
+
+  expect_error 1 "$TMP/missing.npy" "a missing .npy input" run "$g" --input "input_ids=$TMP/missing.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  head -c 200 "$ids" >"$TMP/truncated.npy"
+  expect_error 1 "truncated.npy" "a truncated .npy input" run "$g" --input "input_ids=$TMP/truncated.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  head -c 60 "$ids" >"$TMP/header_only.npy"
+  expect_error 1 "header_only.npy" "a .npy cut inside its header" run "$g" --input "input_ids=$TMP/header_only.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  write_npy "$TMP/bigendian.npy" "{'descr': '>i8', 'fortran_order': False, 'shape': (2, 8), }" 128
+  expect_error 1 "bigendian.npy" "a big-endian .npy input" run "$g" --input "input_ids=$TMP/bigendian.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  write_npy "$TMP/fortran.npy" "{'descr': '<i8', 'fortran_order': True, 'shape': (2, 8), }" 128
+  expect_error 1 "fortran.npy" "a Fortran-order .npy input" run "$g" --input "input_ids=$TMP/fortran.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  printf 'hello' >"$TMP/text.npy"
+  expect_error 1 "text.npy" "a file that is not .npy" run "$g" --input "input_ids=$TMP/text.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  write_npy "$TMP/shape_lies.npy" "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 8), }" 64
+  expect_error 1 "shape_lies.npy" "a .npy whose data is shorter than its shape" run "$g" --input "input_ids=$TMP/shape_lies.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  expect_error 1 "truncated.npy" "a truncated --expect reference" run "$g" "${ENCODER_INPUTS[@]}" \
+    --expect "pooler_output=$TMP/truncated.npy"
+
+  # Well-formed files that do not fit the graph: the run names the input and its file.
+  write_npy "$TMP/ids_f32.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 8), }" 64
+  expect_error 1 "ids_f32.npy" "an input of the wrong dtype" run "$g" --input "input_ids=$TMP/ids_f32.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  expect_error 1 "dtype" "the dtype is named" run "$g" --input "input_ids=$TMP/ids_f32.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  write_npy "$TMP/ids_rank3.npy" "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 8, 1), }" 128
+  expect_error 1 "ids_rank3.npy" "an input of the wrong rank" run "$g" --input "input_ids=$TMP/ids_rank3.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+  write_npy "$TMP/mask_seq5.npy" "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 5), }" 80
+  expect_error 1 "mask_seq5.npy" "inputs that disagree on seq" run "$g" --input "input_ids=$ids" \
+    --input "token_type_ids=$types" --input "attention_mask=$TMP/mask_seq5.npy"
+  expect_error 1 "input_ids" "the other input is named too" run "$g" --input "input_ids=$ids" \
+    --input "token_type_ids=$types" --input "attention_mask=$TMP/mask_seq5.npy"
+  expect_error 1 "attention_mask" "a missing input is named" run "$g" --input "input_ids=$ids" --input "token_type_ids=$types"
+  expect_error 1 "encoder.yaml" "a missing input names the graph" run "$g" --input "input_ids=$ids" --input "token_type_ids=$types"
+  expect_error 1 "extra" "an input the graph lacks" run "$g" "${ENCODER_INPUTS[@]}" --input "extra=$ids"
+  # Ids past the embedding table: a run-time error naming the node, not a crash.
+  write_npy "$TMP/ids_big.npy" "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 8), }" 0
+  printf "$(le_bytes 5000 8)" >>"$TMP/ids_big.npy"
+  head -c 120 /dev/zero >>"$TMP/ids_big.npy"
+  expect_error 1 "gather" "an id past the vocabulary" run "$g" --input "input_ids=$TMP/ids_big.npy" \
+    --input "token_type_ids=$types" --input "attention_mask=$mask"
+}
+
+area_run() {
+  local g=$ENC/encoder.yaml
+
+  expect_ok "run against the PyTorch reference" run "$g" "${ENCODER_INPUTS[@]}" \
+    --expect "last_hidden_state=$ENC/expected_last_hidden_state.npy" --expect "pooler_output=$ENC/expected_pooler_output.npy"
+  expect_stdout "matches the reference" "run --expect"
+
+  expect_ok "run --output-dir" run "$g" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/out/nested"
+  local name
+  for name in last_hidden_state pooler_output; do
+    checks=$((checks + 1))
+    if [ ! -f "$TMP/out/nested/$name.npy" ]; then
+      fail "run --output-dir did not write $name.npy"
+    elif [ "$(head -c 6 "$TMP/out/nested/$name.npy" | tail -c 5)" != NUMPY ]; then
+      fail "run --output-dir: $name.npy is not a .npy file"
+    fi
+  done
+  checks=$((checks + 1))
+  [ "$(find "$TMP/out/nested" -type f | wc -l)" -eq 2 ] || fail "run --output-dir wrote other files"
+  # What it wrote is what it computed: compare it with the reference through --expect.
+  expect_ok "written outputs match the reference" run "$g" "${ENCODER_INPUTS[@]}" --atol 0 --rtol 0 \
+    --expect "pooler_output=$TMP/out/nested/pooler_output.npy" --expect "last_hidden_state=$TMP/out/nested/last_hidden_state.npy"
+
+  expect_ok "run --json" run "$g" "${ENCODER_INPUTS[@]}" --json --output-dir "$TMP/out2" \
+    --expect "pooler_output=$ENC/expected_pooler_output.npy"
+  cp "$OUT" "$TMP/run.json"
+  checks=$((checks + 1))
+  if ! [ "$(json "$TMP/run.json" "outputs" LENGTH)" = 2 ]; then
+    fail "run --json: outputs is not a list of 2: $(cat "$TMP/json.err")"
+  else
+    [ "$(json "$TMP/run.json" "outputs;0;name")" = last_hidden_state ] || fail "run --json: first output"
+    [ "$(json "$TMP/run.json" "outputs;0;shape;2")" = 64 ] || fail "run --json: shape"
+    [ "$(json "$TMP/run.json" "outputs;1;file")" = "$TMP/out2/pooler_output.npy" ] || fail "run --json: file"
+    [ "$(json "$TMP/run.json" "checks;0;ok")" = ON ] || fail "run --json: check"
+  fi
+
+  # A reference that differs: exit 1, naming the output and the reference file.
+  cp "$ENC/expected_pooler_output.npy" "$TMP/wrong_pooler.npy"
+  printf '\x00\x00\x80\x3f' | dd of="$TMP/wrong_pooler.npy" bs=1 seek=200 conv=notrunc status=none
+  expect_error 1 "wrong_pooler.npy" "--expect mismatch" run "$g" "${ENCODER_INPUTS[@]}" --expect "pooler_output=$TMP/wrong_pooler.npy"
+  expect_error 1 "pooler_output" "--expect mismatch names the output" run "$g" "${ENCODER_INPUTS[@]}" \
+    --expect "pooler_output=$TMP/wrong_pooler.npy"
+  expect_error 1 "expected_pooler_output.npy" "--expect with the wrong shape" run "$g" "${ENCODER_INPUTS[@]}" \
+    --expect "last_hidden_state=$ENC/expected_pooler_output.npy"
+  expect_error 1 "input_ids.npy" "--expect with the wrong dtype" run "$g" "${ENCODER_INPUTS[@]}" \
+    --expect "pooler_output=$ENC/input_ids.npy"
+
+  # --output-dir that cannot be created.
+  printf 'x' >"$TMP/a_file"
+  expect_error 1 "a_file" "--output-dir under a file" run "$g" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/a_file/out"
+
+  expect_ok "bench" bench "$g" --dim batch=1 --dim seq=8 --warmup 1 --iterations 3 --threads 1
+  expect_stdout "median" "bench"
+  expect_ok "bench --json with given inputs" bench "$g" "${ENCODER_INPUTS[@]}" --iterations 2 --warmup 0 --json
+  checks=$((checks + 1))
+  json "$OUT" median_us >/dev/null || fail "bench --json: no median_us: $(cat "$TMP/json.err")"
+  expect_error 1 "gather" "bench past the position table" bench "$g" --dim batch=1 --dim seq=64 --iterations 1 --warmup 0
+}
+
+case "$AREA" in
+  usage | plugins | graphs | weights | inputs | run) "area_$AREA" ;;
+  *)
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run)" >&2
+    exit 2
+    ;;
+esac
+
+echo "$AREA: $checks checks, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,295 @@
+// The op registry against docs/ops.md: every documented op exists, its shape inference works on
+// symbolic shapes, and schema violations are reported with the node's name and location.
+#include <doctest/doctest.h>
+
+#include "graph/program.hpp"
+#include "ops/registry.hpp"
+
+#include <loom/error.hpp>
+#include <loom/graph.hpp>
+
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace loom;
+
+namespace {
+
+TensorInfo t(DType dtype, const std::vector<std::string>& shape) {
+  TensorInfo info{dtype, {}};
+  for (const auto& d : shape) info.shape.push_back(Dim::parse(d));
+  return info;
+}
+TensorInfo f32(const std::vector<std::string>& shape) { return t(DType::f32, shape); }
+TensorInfo i64(const std::vector<std::string>& shape) { return t(DType::i64, shape); }
+
+Node make_node(const std::string& op, size_t num_inputs, std::map<std::string, AttrValue> attrs = {}) {
+  Node n;
+  n.name = "n." + op;
+  n.op = op;
+  for (size_t i = 0; i < num_inputs; ++i) n.inputs.push_back("in" + std::to_string(i));
+  n.outputs = {"out"};
+  n.attrs = std::move(attrs);
+  n.loc = {"ops.yaml", 7, 5};
+  return n;
+}
+
+// Normalises the node against its schema and infers its single output.
+TensorInfo infer(const std::string& op, const std::vector<TensorInfo>& inputs, std::map<std::string, AttrValue> attrs = {}) {
+  Node n = make_node(op, inputs.size(), std::move(attrs));
+  ops::normalize_attrs(n);
+  std::vector<const TensorInfo*> ptrs;
+  for (const auto& i : inputs) ptrs.push_back(&i);
+  auto outs = ops::infer(n, ptrs);
+  REQUIRE(outs.size() == 1);
+  return outs[0];
+}
+
+std::string shape(const TensorInfo& info) { return sym_shape_str(info.shape); }
+
+// The message of the loom::Error that inference throws (empty when none is thrown).
+std::string infer_error(const std::string& op, const std::vector<TensorInfo>& inputs,
+                        std::map<std::string, AttrValue> attrs = {}) {
+  try {
+    infer(op, inputs, std::move(attrs));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool names_node(const std::string& message, const std::string& op) {
+  return message.find("ops.yaml:7:5: node 'n." + op + "' (" + op + "): ") == 0;
+}
+
+using Ints = std::vector<int64_t>;
+const int64_t kEnd = std::numeric_limits<int64_t>::max();
+
+}  // namespace
+
+TEST_CASE("ops: the registry holds exactly the ops of docs/ops.md") {
+  std::ifstream in(std::string(LOOM_SOURCE_DIR) + "/docs/ops.md");
+  REQUIRE(in);
+  std::set<std::string> documented;
+  std::regex row(R"(^\| (`[a-z_]+`(, `[a-z_]+`)*) \|)"), name(R"(`([a-z_]+)`)");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_search(line, m, row)) continue;
+    const std::string cell = m[1];
+    for (std::sregex_iterator it(cell.begin(), cell.end(), name), end; it != end; ++it) documented.insert((*it)[1]);
+  }
+  std::set<std::string> registered;
+  for (const auto& op : ops::all_ops()) registered.insert(op.name);
+  CHECK(documented.size() >= 19);
+  CHECK(documented == registered);
+}
+
+TEST_CASE("ops: element-wise shape inference") {
+  for (const char* op : {"add", "sub", "mul", "div"}) {
+    CAPTURE(op);
+    CHECK(shape(infer(op, {f32({"batch", "seq", "768"}), f32({"768"})})) == "[batch, seq, 768]");
+    CHECK(shape(infer(op, {f32({"batch", "1", "seq"}), f32({"batch", "seq", "1"})})) == "[batch, seq, seq]");
+    CHECK(shape(infer(op, {f32({}), f32({"batch*seq", "4"})})) == "[batch*seq, 4]");
+    CHECK(infer(op, {i64({"seq"}), i64({"1"})}).dtype == DType::i64);
+    std::string e = infer_error(op, {f32({"batch", "seq"}), f32({"batch", "3"})});
+    CHECK(names_node(e, op));
+    CHECK(e.find("do not broadcast") != std::string::npos);
+    CHECK(names_node(infer_error(op, {f32({"4"}), i64({"4"})}), op));
+  }
+  for (const char* op : {"relu", "tanh", "sigmoid", "gelu"}) {
+    CAPTURE(op);
+    CHECK(shape(infer(op, {f32({"batch", "seq", "3072"})})) == "[batch, seq, 3072]");
+    CHECK(names_node(infer_error(op, {i64({"4"})}), op));
+  }
+  CHECK(shape(infer("gelu", {f32({"seq", "4"})}, {{"approximate", std::string("tanh")}})) == "[seq, 4]");
+  CHECK(infer_error("gelu", {f32({"4"})}, {{"approximate", std::string("fast")}}).find("approximate") != std::string::npos);
+
+  TensorInfo c = infer("cast", {i64({"batch", "seq"})}, {{"to", std::string("f32")}});
+  CHECK(c.dtype == DType::f32);
+  CHECK(shape(c) == "[batch, seq]");
+  CHECK(names_node(infer_error("cast", {i64({"4"})}, {{"to", std::string("f64")}}), "cast"));
+}
+
+TEST_CASE("ops: matmul and linear shape inference") {
+  CHECK(shape(infer("matmul", {f32({"batch", "12", "seq", "64"}), f32({"batch", "12", "64", "seq"})})) ==
+        "[batch, 12, seq, seq]");
+  CHECK(shape(infer("matmul", {f32({"batch", "12", "seq", "64"}), f32({"batch", "12", "seq", "64"})},
+                    {{"transpose_b", true}, {"alpha", 0.125}})) == "[batch, 12, seq, seq]");
+  CHECK(shape(infer("matmul", {f32({"64", "seq"}), f32({"64", "32"})}, {{"transpose_a", true}})) == "[seq, 32]");
+  // Leading dims broadcast, either side may have fewer.
+  CHECK(shape(infer("matmul", {f32({"batch", "seq", "768"}), f32({"768", "3072"})})) == "[batch, seq, 3072]");
+  CHECK(shape(infer("matmul", {f32({"2", "1", "seq", "8"}), f32({"3", "8", "5"})})) == "[2, 3, seq, 5]");
+  // An int alpha is accepted where a float is expected.
+  CHECK(shape(infer("matmul", {f32({"4", "8"}), f32({"8", "2"})}, {{"alpha", int64_t(2)}})) == "[4, 2]");
+  CHECK(infer_error("matmul", {f32({"seq", "64"}), f32({"32", "seq"})}).find("inner dimensions") != std::string::npos);
+  CHECK(names_node(infer_error("matmul", {f32({"2", "4", "8"}), f32({"3", "8", "5"})}), "matmul"));
+  CHECK(names_node(infer_error("matmul", {f32({"8"}), f32({"8", "5"})}), "matmul"));
+
+  CHECK(shape(infer("linear", {f32({"batch", "seq", "768"}), f32({"3072", "768"}), f32({"3072"})},
+                    {{"activation", std::string("gelu")}})) == "[batch, seq, 3072]");
+  CHECK(shape(infer("linear", {f32({"batch", "768"}), f32({"2", "768"})})) == "[batch, 2]");
+  CHECK(infer_error("linear", {f32({"batch", "768"}), f32({"2", "512"})}).find("does not match weight") != std::string::npos);
+  CHECK(infer_error("linear", {f32({"batch", "768"}), f32({"2", "768"}), f32({"3"})}).find("bias") != std::string::npos);
+  CHECK(infer_error("linear", {f32({"batch", "768"}), f32({"2", "768"})}, {{"activation", std::string("swish")}})
+            .find("activation") != std::string::npos);
+}
+
+TEST_CASE("ops: normalisation, softmax and indexing shape inference") {
+  CHECK(shape(infer("layer_norm", {f32({"batch", "seq", "768"}), f32({"768"}), f32({"768"})}, {{"epsilon", 1e-12}})) ==
+        "[batch, seq, 768]");
+  CHECK(shape(infer("layer_norm", {f32({"batch", "seq", "768"}), f32({"seq", "768"})}, {{"axis", int64_t(-2)}})) ==
+        "[batch, seq, 768]");
+  CHECK(infer_error("layer_norm", {f32({"batch", "seq", "768"}), f32({"64"})}).find("expected [768]") != std::string::npos);
+  CHECK(names_node(infer_error("layer_norm", {f32({"4"})}, {{"axis", int64_t(1)}}), "layer_norm"));
+
+  CHECK(shape(infer("softmax", {f32({"batch", "12", "seq", "seq"}), f32({"batch", "1", "1", "seq"})})) ==
+        "[batch, 12, seq, seq]");
+  CHECK(infer_error("softmax", {f32({"batch", "12", "seq", "seq"}), f32({"batch", "12", "seq", "seq", "2"})})
+            .find("does not broadcast") != std::string::npos);
+
+  CHECK(shape(infer("gather", {f32({"30522", "768"}), i64({"batch", "seq"})})) == "[batch, seq, 768]");
+  CHECK(shape(infer("gather", {f32({"batch", "seq", "768"}), t(DType::i32, {"4"})}, {{"axis", int64_t(-1)}})) ==
+        "[batch, seq, 4]");
+  CHECK(shape(infer("gather", {f32({"batch", "seq", "768"}), i64({})}, {{"axis", int64_t(1)}})) == "[batch, 768]");
+  CHECK(names_node(infer_error("gather", {f32({"10", "4"}), f32({"seq"})}), "gather"));
+  CHECK(infer_error("gather", {f32({"10", "4"}), i64({"seq"})}, {{"axis", int64_t(2)}}).find("out of range") != std::string::npos);
+
+  TensorInfo pos = infer("positions", {i64({"batch", "seq"})});
+  CHECK(pos.dtype == DType::i64);
+  CHECK(shape(pos) == "[seq]");
+  CHECK(shape(infer("positions", {i64({"batch", "seq"}), i64({"1"})})) == "[seq]");
+  CHECK(infer_error("positions", {i64({"batch", "seq"}), i64({"2"})}).find("one element") != std::string::npos);
+}
+
+TEST_CASE("ops: reshape and transpose shape inference") {
+  CHECK(shape(infer("reshape", {f32({"batch", "seq", "768"})}, {{"shape", Ints{0, 0, 12, -1}}})) == "[batch, seq, 12, 64]");
+  CHECK(shape(infer("reshape", {f32({"batch", "seq", "12", "64"})}, {{"shape", Ints{0, 0, 768}}})) == "[batch, seq, 768]");
+  CHECK(shape(infer("reshape", {f32({"batch", "seq", "768"})}, {{"shape", Ints{-1, 768}}})) == "[batch*seq, 768]");
+  CHECK(shape(infer("reshape", {f32({"batch", "seq", "768"})}, {{"shape", Ints{0, -1}}})) == "[batch, 768*seq]");
+  CHECK(shape(infer("reshape", {f32({"batch", "seq"})}, {{"shape", Ints{0, 1, 1, -1}}})) == "[batch, 1, 1, seq]");
+  CHECK(infer_error("reshape", {f32({"3", "7"})}, {{"shape", Ints{5, -1}}}).find("cannot reshape") != std::string::npos);
+  CHECK(infer_error("reshape", {f32({"3", "7"})}, {{"shape", Ints{4, 5}}}).find("21 elements") != std::string::npos);
+  CHECK(infer_error("reshape", {f32({"batch", "seq"})}, {{"shape", Ints{0, 4}}}).find("cannot prove") != std::string::npos);
+  CHECK(infer_error("reshape", {f32({"4", "6"})}, {{"shape", Ints{-1, -1}}}).find("more than one -1") != std::string::npos);
+  CHECK(infer_error("reshape", {f32({"24"})}, {{"shape", Ints{0, 0}}}).find("rank 1") != std::string::npos);
+
+  CHECK(shape(infer("transpose", {f32({"batch", "seq", "12", "64"})}, {{"perm", Ints{0, 2, 1, 3}}})) == "[batch, 12, seq, 64]");
+  CHECK(shape(infer("transpose", {f32({"a", "b"})}, {{"perm", Ints{1, 0}}})) == "[b, a]");
+}
+
+TEST_CASE("ops: slice clamps like Python and stays symbolic where it can") {
+  auto sliced = [](std::vector<std::string> in, int64_t axis, int64_t start, int64_t end, int64_t step = 1) {
+    return shape(infer("slice", {f32(in)}, {{"axis", axis}, {"start", start}, {"end", end}, {"step", step}}));
+  };
+  CHECK(sliced({"batch", "10"}, 1, -3, kEnd) == "[batch, 3]");
+  CHECK(sliced({"batch", "10"}, -1, 2, 100) == "[batch, 8]");
+  CHECK(sliced({"batch", "10"}, 1, -100, 3) == "[batch, 3]");
+  CHECK(sliced({"batch", "10"}, 1, 5, 2) == "[batch, 0]");
+  CHECK(sliced({"batch", "10"}, 1, 0, kEnd, 3) == "[batch, 4]");
+  CHECK(sliced({"batch", "10"}, 1, 1, -1, 2) == "[batch, 4]");
+  CHECK(sliced({"batch", "seq", "64"}, 1, 0, 1) == "[batch, ?, 64]");  // known once seq is
+  CHECK(sliced({"batch", "seq", "64"}, 1, 0, kEnd) == "[batch, seq, 64]");
+  CHECK(shape(infer("slice", {f32({"4", "seq"})}, {{"axis", int64_t(0)}, {"start", int64_t(1)}})) == "[3, seq]");
+  CHECK(infer_error("slice", {f32({"4"})}, {{"axis", int64_t(0)}, {"step", int64_t(0)}}).find("step") != std::string::npos);
+  CHECK(infer_error("slice", {f32({"4"})}, {{"axis", int64_t(1)}}).find("out of range") != std::string::npos);
+}
+
+TEST_CASE("ops: concat adds symbolic sizes along its axis") {
+  CHECK(shape(infer("concat", {f32({"batch", "seq", "4"}), f32({"batch", "seq", "4"})}, {{"axis", int64_t(1)}})) ==
+        "[batch, 2*seq, 4]");
+  CHECK(shape(infer("concat", {f32({"batch", "seq", "4"}), f32({"batch", "seq", "4"}), f32({"batch", "seq", "4"})},
+                    {{"axis", int64_t(-2)}})) == "[batch, 3*seq, 4]");
+  CHECK(shape(infer("concat", {f32({"batch", "3"}), f32({"batch", "5"})}, {{"axis", int64_t(1)}})) == "[batch, 8]");
+  CHECK(shape(infer("concat", {f32({"batch", "past", "4"}), f32({"batch", "seq", "4"})}, {{"axis", int64_t(1)}})) ==
+        "[batch, ?, 4]");
+  CHECK(shape(infer("concat", {f32({"seq", "4"})}, {{"axis", int64_t(0)}})) == "[seq, 4]");
+  CHECK(infer_error("concat", {f32({"batch", "3"}), f32({"2", "5"})}, {{"axis", int64_t(1)}}).find("outside axis 1") !=
+        std::string::npos);
+  CHECK(infer_error("concat", {f32({"batch", "3"}), f32({"3"})}, {{"axis", int64_t(0)}}).find("rank") != std::string::npos);
+  CHECK(names_node(infer_error("concat", {f32({"3"}), i64({"3"})}, {{"axis", int64_t(0)}}), "concat"));
+}
+
+TEST_CASE("ops: schema violations name the node and where it was written") {
+  CHECK(names_node(infer_error("softmax", {f32({"4"})}, {{"dim", int64_t(0)}}), "softmax"));
+  CHECK(infer_error("softmax", {f32({"4"})}, {{"dim", int64_t(0)}}).find("unknown attribute 'dim'") != std::string::npos);
+  CHECK(infer_error("transpose", {f32({"4", "2"})}, {{"perm", std::string("1,0")}}).find("must be of type ints, not string") !=
+        std::string::npos);
+  CHECK(infer_error("transpose", {f32({"4", "2"})}, {{"perm", true}}).find("must be of type ints, not bool") != std::string::npos);
+  CHECK(infer_error("reshape", {f32({"4"})}).find("required attribute 'shape' is missing") != std::string::npos);
+  CHECK(infer_error("cast", {f32({"4"})}).find("required attribute 'to'") != std::string::npos);
+  CHECK(infer_error("transpose", {f32({"4", "2", "3"})}, {{"perm", Ints{0, 0, 1}}}).find("not a permutation") != std::string::npos);
+  CHECK(infer_error("transpose", {f32({"4", "2", "3"})}, {{"perm", Ints{0, 1, 3}}}).find("not a permutation") != std::string::npos);
+  CHECK(infer_error("transpose", {f32({"4", "2", "3"})}, {{"perm", Ints{1, 0}}}).find("2 entries") != std::string::npos);
+  CHECK(infer_error("relu", {f32({"4"}), f32({"4"})}).find("takes inputs (x), got 2") != std::string::npos);
+  CHECK(infer_error("linear", {f32({"4"})}).find("takes inputs (x, weight, bias?), got 1") != std::string::npos);
+
+  Node unknown = make_node("attention", 1);
+  try {
+    ops::normalize_attrs(unknown);
+    FAIL("an unknown op was accepted");
+  } catch (const Error& e) {
+    CHECK(names_node(e.what(), "attention"));
+    CHECK(std::string(e.what()).find("unknown op 'attention'") != std::string::npos);
+  }
+  Node two_outputs = make_node("relu", 1);
+  two_outputs.outputs = {"a", "b"};
+  try {
+    ops::normalize_attrs(two_outputs);
+    FAIL("two outputs were accepted for relu");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("has 1 output(s), got 2") != std::string::npos);
+  }
+}
+
+// The same violations in a graph file: the location comes from the parser.
+namespace {
+
+std::string graph_error(const std::string& node_line, const std::string& inputs = "  - {name: x, dtype: f32, shape: [batch, seq, 8]}\n") {
+  const std::string text = "loom: 1\nname: bad\ninputs:\n" + inputs + "outputs: [y]\nnodes:\n" + node_line + "\n";
+  try {
+    Graph g = parse_graph_yaml(text, "bad.yaml");
+    build_program(g, false);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("ops: schema violations in YAML name the node and its file:line:column") {
+  struct Case {
+    const char* what;
+    std::string node;
+    const char* expected;
+  };
+  const std::vector<Case> cases = {
+      {"unknown op", "  - {name: n1, op: attention, inputs: [x], outputs: [y]}", "unknown op 'attention'"},
+      {"unknown attribute", "  - {name: n1, op: softmax, inputs: [x], outputs: [y], attrs: {dim: 1}}", "unknown attribute 'dim'"},
+      {"wrong attribute type", "  - {name: n1, op: transpose, inputs: [x], outputs: [y], attrs: {perm: first}}",
+       "attribute 'perm' must be of type ints"},
+      {"missing attribute", "  - {name: n1, op: reshape, inputs: [x], outputs: [y]}", "required attribute 'shape' is missing"},
+      {"bad perm", "  - {name: n1, op: transpose, inputs: [x], outputs: [y], attrs: {perm: [0, 2, 2]}}", "not a permutation"},
+      {"too many inputs", "  - {name: n1, op: relu, inputs: [x, x], outputs: [y]}", "takes inputs (x), got 2"},
+      {"bad axis", "  - {name: n1, op: softmax, inputs: [x], outputs: [y], attrs: {axis: 3}}", "out of range"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    std::string e = graph_error(c.node);
+    CHECK(e.rfind("bad.yaml:7:", 0) == 0);
+    CHECK(e.find("node 'n1'") != std::string::npos);
+    CHECK(e.find(c.expected) != std::string::npos);
+  }
+  std::string e = graph_error("  - {name: n1, op: add, inputs: [x, m], outputs: [y]}",
+                              "  - {name: x, dtype: f32, shape: [batch, seq, 8]}\n  - {name: m, dtype: f32, shape: [batch, 3, 8]}\n");
+  CAPTURE(e);
+  CHECK(e.rfind("bad.yaml:8:", 0) == 0);
+  CHECK(e.find("node 'n1' (add)") != std::string::npos);
+  CHECK(e.find("do not broadcast") != std::string::npos);
+}
