@@ -31,6 +31,7 @@ build_against_prefix() {
   [ -n "${LOOM_TEST_CXX_FLAGS:-}" ] && args+=(-DCMAKE_CXX_FLAGS="$LOOM_TEST_CXX_FLAGS"
     -DCMAKE_MODULE_LINKER_FLAGS="$LOOM_TEST_CXX_FLAGS" -DCMAKE_EXE_LINKER_FLAGS="$LOOM_TEST_CXX_FLAGS")
   echo "== configuring $src against $prefix"
+  rm -rf "$build"  # nothing cached from an earlier prefix or build
   cmake "${args[@]}" >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; fail "configuring $src"; }
   local found
   found=$(sed -n 's/^loom_DIR:PATH=//p' "$build/CMakeCache.txt")
