@@ -91,6 +91,16 @@ bool broadcastable(std::span<const int64_t> a, std::span<const int64_t> b) {
   return true;
 }
 
+// Whether concrete `in` broadcasts to concrete `out`: each trailing dim is 1 or equal.
+bool broadcasts_to(std::span<const int64_t> in, std::span<const int64_t> out) {
+  if (in.size() > out.size()) return false;
+  for (size_t i = 1; i <= in.size(); ++i) {
+    const int64_t d = in[in.size() - i];
+    if (d != 1 && d != out[out.size() - i]) return false;
+  }
+  return true;
+}
+
 // Element strides of `in` as seen from `out`'s index space: 0 along broadcast dims.
 std::vector<int64_t> broadcast_strides(std::span<const int64_t> in, std::span<const int64_t> out) {
   std::vector<int64_t> strides(out.size(), 0);
@@ -234,7 +244,7 @@ class ExternalExecutable : public Executable {
       b.count = shapes.numel(s.out);
       if (binary(s.op)) {
         auto a = shapes.dims(s.a), bb = shapes.dims(s.b);
-        if (a.size() > out.size() || bb.size() > out.size() || !broadcastable(a, out) || !broadcastable(bb, out))
+        if (!broadcasts_to(a, out) || !broadcasts_to(bb, out))
           throw Error(s.node + ": input shapes do not broadcast to the output's");
         b.a_strides = broadcast_strides(a, out);
         b.b_strides = broadcast_strides(bb, out);
