@@ -131,15 +131,20 @@ class ShapePlan {
 
     // Backend plans, and scratch at the end of each backend's arena.
     std::vector<uint64_t> scratch(narenas, 0);
-    for (const auto& part : s.parts()) {
-      auto shape_set = std::make_unique<plugins::GraphViewStorage::Shapes>(*part.view, shapes_.shapes);
-      const loom_backend& api = s.backends()[part.backend]->api();
-      void* handle = nullptr;
-      uint64_t scratch_bytes = 0;
-      plugins::check_status(api.prepare(api.self, part.executable, shape_set->set(), &handle, &scratch_bytes),
-                            s.backends()[part.backend]->name() + ": preparing a partition");
-      plans_.push_back({handle, scratch_bytes, std::move(shape_set)});
-      scratch[part.backend] = std::max(scratch[part.backend], scratch_bytes);
+    try {
+      for (const auto& part : s.parts()) {
+        auto shape_set = std::make_unique<plugins::GraphViewStorage::Shapes>(*part.view, shapes_.shapes);
+        const loom_backend& api = s.backends()[part.backend]->api();
+        void* handle = nullptr;
+        uint64_t scratch_bytes = 0;
+        plugins::check_status(api.prepare(api.self, part.executable, shape_set->set(), &handle, &scratch_bytes),
+                              s.backends()[part.backend]->name() + ": preparing a partition");
+        plans_.push_back({handle, scratch_bytes, std::move(shape_set)});
+        scratch[part.backend] = std::max(scratch[part.backend], scratch_bytes);
+      }
+    } catch (...) {
+      release_plans();  // the destructor does not run when the constructor throws
+      throw;
     }
     for (int a = 0; a < narenas; ++a) {
       scratch_offset_[a] = aligned(arena_bytes_[a]);
@@ -148,11 +153,14 @@ class ShapePlan {
     }
   }
 
-  ~ShapePlan() {
+  ~ShapePlan() { release_plans(); }
+
+  void release_plans() {
     for (size_t i = 0; i < plans_.size(); ++i) {
       const loom_backend& api = session_.backends()[session_.parts()[i].backend]->api();
       if (plans_[i].handle) api.release_plan(api.self, plans_[i].handle);
     }
+    plans_.clear();
   }
 
   const ConcreteShapes& shapes() const { return shapes_; }
