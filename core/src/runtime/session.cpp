@@ -390,7 +390,12 @@ SessionImpl::~SessionImpl() {
   }
 }
 
-int SessionImpl::producer_part(int value) const { return node_part_[program_->values[value].producer]; }
+// -1 for values no node produces (graph inputs, constants, state): copies of those into a device
+// partition must never be mistaken for the partition's own outputs.
+int SessionImpl::producer_part(int value) const {
+  const int producer = program_->values[value].producer;
+  return producer < 0 ? -1 : node_part_[producer];
+}
 
 void SessionImpl::decide_in_place_updates() {
   const Program& p = *program_;

@@ -1,0 +1,322 @@
+// "external": a third-party backend built only against the installed SDK. It plays a device
+// backend (LOOM_MEMORY_DEVICE): its "device buffers" are host allocations hidden behind an
+// opaque handle, so every tensor the engine hands it must come as buffer + offset, and every
+// value that crosses to or from another backend must be copied by the engine through
+// buffer_write / buffer_read. Constants arrive as host bytes at compile time and are uploaded
+// into buffers the executable owns.
+//
+// Ops: add, sub, mul, div (f32, NumPy broadcasting) and relu (f32).
+#include <loom/plugin_sdk.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace loom::sdk;
+
+// ---------------------------------------------------------------- device memory
+
+// A buffer handle. The magic number catches a host pointer passed where a handle belongs.
+struct DeviceBuffer {
+  static constexpr uint64_t kMagic = 0x6c6f6f6d2d657874ull;  // "loom-ext"
+  uint64_t magic = kMagic;
+  std::vector<unsigned char> bytes;
+};
+
+// Owns every buffer of one backend instance and checks each handle and range it is given.
+class DeviceMemory {
+ public:
+  ~DeviceMemory() {
+    for (DeviceBuffer* b : live_) delete b;
+  }
+  void* alloc(uint64_t n) {
+    auto* b = new DeviceBuffer;
+    b->bytes.assign(n, 0);
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_.insert(b);
+    return b;
+  }
+  void free(void* handle) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = live_.find(static_cast<DeviceBuffer*>(handle));
+    if (it == live_.end()) throw Error("buffer_free: unknown buffer handle", LOOM_STATUS_INVALID_ARGUMENT);
+    delete *it;
+    live_.erase(it);
+  }
+  // The bytes [offset, offset + n) of a live buffer.
+  unsigned char* range(void* handle, uint64_t offset, uint64_t n, const std::string& what) const {
+    auto* b = static_cast<DeviceBuffer*>(handle);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!live_.count(b) || b->magic != DeviceBuffer::kMagic)
+        throw Error(what + ": not a buffer of this device (freed, or a host pointer?)", LOOM_STATUS_INVALID_ARGUMENT);
+    }
+    if (offset > b->bytes.size() || n > b->bytes.size() - offset)
+      throw Error(what + ": bytes [" + std::to_string(offset) + ", " + std::to_string(offset + n) +
+                      ") lie outside a buffer of " + std::to_string(b->bytes.size()) + " bytes",
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    return b->bytes.data() + offset;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::set<DeviceBuffer*> live_;
+};
+
+// ---------------------------------------------------------------- ops
+
+enum class Op { Add, Sub, Mul, Div, Relu };
+
+const std::map<std::string, Op, std::less<>>& op_table() {
+  static const std::map<std::string, Op, std::less<>> ops = {
+      {"add", Op::Add}, {"sub", Op::Sub}, {"mul", Op::Mul}, {"div", Op::Div}, {"relu", Op::Relu}};
+  return ops;
+}
+
+bool binary(Op op) { return op != Op::Relu; }
+
+// NumPy broadcasting of two (possibly symbolic, -1) shapes: false when known dims clash.
+bool broadcastable(std::span<const int64_t> a, std::span<const int64_t> b) {
+  for (size_t i = 1; i <= std::min(a.size(), b.size()); ++i) {
+    int64_t x = a[a.size() - i], y = b[b.size() - i];
+    if (x >= 0 && y >= 0 && x != y && x != 1 && y != 1) return false;
+  }
+  return true;
+}
+
+// Whether concrete `in` broadcasts to concrete `out`: each trailing dim is 1 or equal.
+bool broadcasts_to(std::span<const int64_t> in, std::span<const int64_t> out) {
+  if (in.size() > out.size()) return false;
+  for (size_t i = 1; i <= in.size(); ++i) {
+    const int64_t d = in[in.size() - i];
+    if (d != 1 && d != out[out.size() - i]) return false;
+  }
+  return true;
+}
+
+// Element strides of `in` as seen from `out`'s index space: 0 along broadcast dims.
+std::vector<int64_t> broadcast_strides(std::span<const int64_t> in, std::span<const int64_t> out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  int64_t stride = 1;
+  for (size_t i = 1; i <= in.size(); ++i) {
+    const size_t o = out.size() - i;
+    const int64_t d = in[in.size() - i];
+    if (d != 1) strides[o] = stride;
+    stride *= d;
+  }
+  return strides;
+}
+
+struct Step {
+  Op op = Op::Add;
+  std::string node;
+  int32_t a = -1, b = -1, out = -1;  // value indices in the partition
+};
+
+// A step bound to concrete shapes.
+struct BoundStep {
+  Step step;
+  std::vector<int64_t> out_dims, a_strides, b_strides;
+  int64_t count = 0;
+};
+
+// ---------------------------------------------------------------- plan
+
+class ExternalPlan : public Plan {
+ public:
+  ExternalPlan(const DeviceMemory& memory, std::vector<BoundStep> steps, std::vector<int64_t> bytes,
+               std::vector<void*> constants, std::vector<std::string> names)
+      : memory_(memory), steps_(std::move(steps)), bytes_(std::move(bytes)), constants_(std::move(constants)),
+        names_(std::move(names)) {}
+
+  void run(const loom_run_args& args) const override {
+    if (args.num_values != bytes_.size())
+      throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " +
+                      std::to_string(bytes_.size()),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    std::vector<unsigned char*> ptr(bytes_.size(), nullptr);
+    auto resolve = [&](int32_t v) -> unsigned char* {
+      if (ptr[v]) return ptr[v];
+      if (constants_[v]) return ptr[v] = memory_.range(constants_[v], 0, bytes_[v], "constant '" + names_[v] + "'");
+      const loom_tensor& t = args.tensors[v];
+      if (t.data || !t.buffer)
+        throw Error("value '" + names_[v] + "' came in host memory; a device backend needs a device buffer",
+                    LOOM_STATUS_INVALID_ARGUMENT);
+      return ptr[v] = memory_.range(t.buffer, t.offset, bytes_[v], "value '" + names_[v] + "'");
+    };
+    for (const BoundStep& s : steps_) {
+      const float* a = reinterpret_cast<const float*>(resolve(s.step.a));
+      const float* b = binary(s.step.op) ? reinterpret_cast<const float*>(resolve(s.step.b)) : nullptr;
+      float* out = reinterpret_cast<float*>(resolve(s.step.out));
+      if (!binary(s.step.op)) {
+        for (int64_t i = 0; i < s.count; ++i) out[i] = a[i] > 0.f ? a[i] : 0.f;
+        continue;
+      }
+      run_binary(s, a, b, out);
+    }
+  }
+
+ private:
+  static float apply(Op op, float x, float y) {
+    switch (op) {
+      case Op::Add: return x + y;
+      case Op::Sub: return x - y;
+      case Op::Mul: return x * y;
+      case Op::Div: return x / y;
+      case Op::Relu: break;
+    }
+    return 0.f;
+  }
+
+  // Walks the output in row-major order with a multi-index, advancing both input offsets.
+  static void run_binary(const BoundStep& s, const float* a, const float* b, float* out) {
+    const size_t rank = s.out_dims.size();
+    std::vector<int64_t> index(rank, 0);
+    int64_t ia = 0, ib = 0;
+    for (int64_t i = 0; i < s.count; ++i) {
+      out[i] = apply(s.step.op, a[ia], b[ib]);
+      for (size_t d = rank; d-- > 0;) {
+        ia += s.a_strides[d];
+        ib += s.b_strides[d];
+        if (++index[d] < s.out_dims[d]) break;
+        ia -= s.a_strides[d] * s.out_dims[d];
+        ib -= s.b_strides[d] * s.out_dims[d];
+        index[d] = 0;
+      }
+    }
+  }
+
+  const DeviceMemory& memory_;
+  std::vector<BoundStep> steps_;
+  std::vector<int64_t> bytes_;
+  std::vector<void*> constants_;  // borrowed from the executable, which outlives its plans
+  std::vector<std::string> names_;
+};
+
+// ---------------------------------------------------------------- executable
+
+class ExternalExecutable : public Executable {
+ public:
+  ExternalExecutable(DeviceMemory& memory, const GraphView& g) : memory_(memory) {
+    constants_.assign(g.num_values(), nullptr);
+    for (size_t v = 0; v < g.num_values(); ++v) {
+      ValueView value = g.value(v);
+      names_.emplace_back(value.name());
+      if (!value.is_constant()) continue;
+      if (!value.data()) throw Error("constant '" + names_.back() + "' has no data");
+      // Upload once; the host's bytes are not needed after this.
+      void* buf = memory_.alloc(value.nbytes());
+      if (value.nbytes()) std::memcpy(memory_.range(buf, 0, value.nbytes(), "upload"), value.data(), value.nbytes());
+      constants_[v] = buf;
+    }
+    for (size_t n = 0; n < g.num_nodes(); ++n) {
+      NodeView node = g.node(n);
+      Step s;
+      s.op = op_table().find(node.op())->second;
+      s.node = std::string(node.name());
+      s.a = node.input_index(0);
+      if (binary(s.op)) s.b = node.input_index(1);
+      s.out = node.output_index(0);
+      steps_.push_back(s);
+    }
+  }
+  ~ExternalExecutable() override {
+    for (void* b : constants_)
+      if (b) memory_.free(b);
+  }
+
+  std::unique_ptr<Plan> prepare(const ShapeSet& shapes) override {
+    std::vector<int64_t> bytes(shapes.size());
+    for (size_t v = 0; v < shapes.size(); ++v) bytes[v] = shapes.numel(v) * static_cast<int64_t>(sizeof(float));
+    std::vector<BoundStep> bound;
+    for (const Step& s : steps_) {
+      BoundStep b;
+      b.step = s;
+      auto out = shapes.dims(s.out);
+      b.out_dims.assign(out.begin(), out.end());
+      b.count = shapes.numel(s.out);
+      if (binary(s.op)) {
+        auto a = shapes.dims(s.a), bb = shapes.dims(s.b);
+        if (!broadcasts_to(a, out) || !broadcasts_to(bb, out))
+          throw Error(s.node + ": input shapes do not broadcast to the output's");
+        b.a_strides = broadcast_strides(a, out);
+        b.b_strides = broadcast_strides(bb, out);
+      } else if (shapes.numel(s.a) != b.count) {
+        throw Error(s.node + ": input and output sizes differ");
+      }
+      bound.push_back(std::move(b));
+    }
+    return std::make_unique<ExternalPlan>(memory_, std::move(bound), std::move(bytes), constants_, names_);
+  }
+
+ private:
+  DeviceMemory& memory_;
+  std::vector<void*> constants_;  // per value: the uploaded copy of a constant, else null
+  std::vector<std::string> names_;
+  std::vector<Step> steps_;
+};
+
+// ---------------------------------------------------------------- backend
+
+class ExternalBackend : public Backend {
+ public:
+  int32_t memory_kind() const override { return LOOM_MEMORY_DEVICE; }
+
+  std::optional<std::string> unsupported_reason(const GraphView& graph, size_t index) override {
+    NodeView node = graph.node(index);
+    auto it = op_table().find(node.op());
+    if (it == op_table().end()) return "op '" + std::string(node.op()) + "' is not implemented (add, sub, mul, div, relu only)";
+    const size_t arity = binary(it->second) ? 2 : 1;
+    for (size_t i = 0; i < arity; ++i) {
+      if (!node.has_input(i)) return "input " + std::to_string(i) + " is absent";
+      ValueView v = node.input(i);
+      if (v.dtype() != LOOM_DTYPE_F32) return "only f32 (input '" + std::string(v.name()) + "')";
+      if (v.kind() == LOOM_VALUE_STATE) return "session state is not kept on this device";
+    }
+    if (node.num_outputs() != 1 || node.output(0).dtype() != LOOM_DTYPE_F32) return "only one f32 output";
+    if (arity == 2 && !broadcastable(node.input(0).dims(), node.input(1).dims())) return "input shapes do not broadcast";
+    return std::nullopt;
+  }
+
+  std::unique_ptr<Executable> compile(const GraphView& partition, const loom_compile_options&) override {
+    for (size_t n = 0; n < partition.num_nodes(); ++n)
+      if (auto why = unsupported_reason(partition, n))
+        throw Error(std::string(partition.node(n).name()) + ": " + *why, LOOM_STATUS_UNSUPPORTED);
+    return std::make_unique<ExternalExecutable>(memory_, partition);
+  }
+
+  void* buffer_alloc(uint64_t bytes) override { return memory_.alloc(bytes); }
+  void buffer_free(void* buffer) override { memory_.free(buffer); }
+  void buffer_write(void* buffer, uint64_t offset, const void* src, uint64_t bytes) override {
+    if (bytes) std::memcpy(memory_.range(buffer, offset, bytes, "buffer_write"), src, bytes);
+  }
+  void buffer_read(void* buffer, uint64_t offset, void* dst, uint64_t bytes) override {
+    if (bytes) std::memcpy(dst, memory_.range(buffer, offset, bytes, "buffer_read"), bytes);
+  }
+
+ private:
+  DeviceMemory memory_;
+};
+
+class ExternalPlugin : public BackendPlugin {
+ public:
+  std::vector<DeviceInfo> devices() override {
+    return {{"emulated-device", "host memory behind device buffer handles; add, sub, mul, div, relu on f32",
+             LOOM_MEMORY_DEVICE}};
+  }
+  std::unique_ptr<Backend> create_backend(size_t device, const loom_backend_options&) override {
+    if (device != 0) throw Error("no device " + std::to_string(device), LOOM_STATUS_INVALID_ARGUMENT);
+    return std::make_unique<ExternalBackend>();
+  }
+};
+
+}  // namespace
+
+LOOM_BACKEND_PLUGIN(ExternalPlugin, "external", "0.1.0", "example device-memory backend built outside the Loom tree")

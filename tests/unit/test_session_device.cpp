@@ -1,0 +1,129 @@
+// Sessions that mix a device-memory backend with a host one: the copies the core inserts
+// between memories, and the results. The device backend is tests/external-backend's plugin
+// (add, sub, mul, div, relu on f32, buffers behind opaque handles; it refuses host pointers),
+// built in-tree as loom-test-device.so.
+#include <doctest/doctest.h>
+
+#include <loom/engine.hpp>
+#include <loom/error.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <tuple>
+
+namespace {
+
+using namespace loom;
+namespace fs = std::filesystem;
+
+Engine device_engine() {
+  EngineOptions o;
+  o.plugin_files = {fs::path(LOOM_TEST_DEVICE_PLUGIN), fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so"};
+  o.search_default_paths = false;
+  Engine e(o);
+  for (const auto& r : e.plugins()) REQUIRE_MESSAGE(r.loaded, r.path.string() << ": " << r.error);
+  return e;
+}
+
+Tensor filled(Shape shape, float start, float step) {
+  Tensor t(DType::f32, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = start + step * static_cast<float>(i);
+  return t;
+}
+
+std::set<std::tuple<std::string, std::string, std::string>> copies(const Session& s) {
+  std::set<std::tuple<std::string, std::string, std::string>> out;
+  for (const auto& c : s.placement().copies) out.emplace(c.value, c.from_backend, c.to_backend);
+  return out;
+}
+
+void check_close(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  for (int64_t i = 0; i < a.numel(); ++i)
+    REQUIRE_MESSAGE(std::abs(a.data_as<float>()[i] - b.data_as<float>()[i]) <= 1e-5f, "at flat index " << i);
+}
+
+// The first partition runs on the device and reads the graph input directly.
+constexpr const char* kDeviceFirst = R"(
+loom: 1
+name: device-first
+inputs:
+  - {name: x, dtype: f32, shape: [batch, 3]}
+outputs: [a, b]
+initializers:
+  - {name: c, dtype: f32, shape: [3], values: [1, -2, 3]}
+nodes:
+  - {op: relu, inputs: [x], outputs: [a]}
+  - {op: add, inputs: [a, c], outputs: [b]}
+)";
+
+// Values go host -> device -> host -> device, a graph input feeds three device partitions, and
+// device values (a) stay on the device across a host partition.
+constexpr const char* kAlternating = R"(
+loom: 1
+name: alternating
+inputs:
+  - {name: x, dtype: f32, shape: [batch, 4]}
+  - {name: w, dtype: f32, shape: [4, 4]}
+outputs: [a, d, e, f]
+initializers:
+  - {name: c, dtype: f32, shape: [4], values: [1, -2, 3, -4]}
+nodes:
+  - {op: relu, inputs: [x], outputs: [a]}
+  - {op: add, inputs: [a, c], outputs: [b]}
+  - {op: matmul, inputs: [b, w], outputs: [m]}
+  - {op: mul, inputs: [m, x], outputs: [d]}
+  - {op: sub, inputs: [d, a], outputs: [d2]}
+  - {op: softmax, inputs: [d2], outputs: [e]}
+  - {op: div, inputs: [e, c], outputs: [f0]}
+  - {op: add, inputs: [f0, x], outputs: [f1]}
+  - {op: matmul, inputs: [f1, w], outputs: [f2], attrs: {transpose_b: true}}
+  - {op: relu, inputs: [f2], outputs: [f]}
+)";
+
+}  // namespace
+
+TEST_CASE("session device: a device partition first reads the graph input through a copy") {
+  Engine engine = device_engine();
+  Session s = engine.compile(parse_graph_yaml(kDeviceFirst, "device-first.yaml"), {.backends = {"external"}});
+  CHECK(copies(s) == std::set<std::tuple<std::string, std::string, std::string>>{
+                         {"x", "host", "external"}, {"a", "external", "host"}, {"b", "external", "host"}});
+  const Tensor x = filled({2, 3}, -2.5f, 1.f);
+  for (int run = 0; run < 2; ++run) {  // the second run reuses the pooled device buffers
+    TensorMap out = s.run({{"x", x}});
+    const float c[3] = {1, -2, 3};
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const float a = std::max(x.data_as<float>()[i], 0.f);
+      CHECK(out.at("a").data_as<float>()[i] == a);
+      CHECK(out.at("b").data_as<float>()[i] == a + c[i % 3]);
+    }
+  }
+}
+
+TEST_CASE("session device: values cross between device and host partitions in both directions") {
+  Engine engine = device_engine();
+  const Graph g = parse_graph_yaml(kAlternating, "alternating.yaml");
+  Session mixed = engine.compile(g, {.backends = {"external", "onednn"}});
+  Session host = engine.compile(g, {.backends = {"onednn"}});
+
+  std::vector<std::string> partitions;
+  for (const auto& p : mixed.placement().partitions) partitions.push_back(p.backend);
+  CHECK(partitions == std::vector<std::string>{"external", "onednn", "external", "onednn", "external", "onednn", "external"});
+  CHECK(copies(mixed) == std::set<std::tuple<std::string, std::string, std::string>>{
+                             {"x", "host", "external"}, {"a", "external", "host"}, {"b", "external", "host"},
+                             {"m", "onednn", "external"}, {"d", "external", "host"}, {"d2", "external", "host"},
+                             {"e", "onednn", "external"}, {"f1", "external", "host"}, {"f2", "onednn", "external"},
+                             {"f", "external", "host"}});
+
+  for (int64_t batch : {3, 1, 3}) {  // two shape signatures, one of them planned twice
+    TensorMap in{{"x", filled({batch, 4}, -1.f, 0.37f)}, {"w", filled({4, 4}, 0.5f, -0.11f)}};
+    TensorMap want = host.run(in), got = mixed.run(in);
+    for (const char* name : {"a", "d", "e", "f"}) {
+      CAPTURE(name);
+      check_close(got.at(name), want.at(name));
+    }
+  }
+}
