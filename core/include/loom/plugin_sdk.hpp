@@ -355,12 +355,12 @@ struct ModelEntry {
       auto str = [](const char* s) { return std::string(s ? s : ""); };
       ModelRequest req{str(r->model_type), str(r->config_json), str(r->checkpoint_dir),
                        str(r->weights_file), str(r->task), str(r->weights_header)};
-      auto* h = new ModelResultHolder{};
+      auto h = std::make_unique<ModelResultHolder>();
       h->owned = static_cast<State*>(state)->impl.expand(req);
       h->struct_size = sizeof(loom_model_result);
       h->graph_yaml = h->owned.graph_yaml.c_str();
       h->processing_json = h->owned.processing_json.empty() ? nullptr : h->owned.processing_json.c_str();
-      *out = h;
+      *out = h.release();
     });
   }
   static void release_result(void*, loom_model_result* r) noexcept {
