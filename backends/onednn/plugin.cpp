@@ -2,6 +2,7 @@
 // classes of the SDK. Kernels live in ops/<family>.cpp behind the interface of kernel.hpp.
 #include "kernel.hpp"
 
+#include <dlfcn.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -236,6 +237,15 @@ class OnednnBackend final : public sdk::Backend {
 
 class OnednnPlugin final : public sdk::BackendPlugin {
  public:
+  // The OpenMP runtime keeps a pool of worker threads and their teams for the life of the
+  // process; unloading it with this plugin would leave those threads parked in unmapped code and
+  // their memory unowned. So the plugin may unload, but its OpenMP runtime stays.
+  OnednnPlugin() {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&omp_get_max_threads), &info) && info.dli_fname)
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+  }
+
   std::vector<sdk::DeviceInfo> devices() override {
     const dnnl_version_t* v = dnnl_version();
     std::string desc = "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
