@@ -5,32 +5,17 @@ The graph alternates between oneDNN (linear, matmul, softmax) and the external d
 (relu, mul, add), so values cross between host and device memory in both directions.
 Run: /usr/bin/python3 tests/external-backend/make_data.py (Debian python3-torch, python3-numpy).
 """
-import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "fixtures"))
+from safetensors_writer import write_safetensors  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH, ROWS, IN, HIDDEN = 2, 4, 8, 16
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"source": "tests/external-backend/make_data.py"}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def save(name, t):
@@ -61,7 +46,7 @@ def main():
     v = u * o
     gated = v * half
 
-    write_safetensors(os.path.join(HERE, "graph.safetensors"), w)
+    write_safetensors(os.path.join(HERE, "graph.safetensors"), w, {"source": "tests/external-backend/make_data.py"})
     save("x", x)
     save("shift", shift)
     save("expected_probs", probs)

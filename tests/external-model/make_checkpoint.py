@@ -6,10 +6,13 @@ Run: /usr/bin/python3 tests/external-model/make_checkpoint.py (Debian python3-to
 """
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "fixtures"))
+from safetensors_writer import write_safetensors  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = {
@@ -42,23 +45,6 @@ class ToyMLP(torch.nn.Module):
         return last_hidden_state, logits, torch.softmax(logits, dim=-1)
 
 
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = {"format": "pt", "source": "tests/external-model/make_checkpoint.py"}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
-
-
 def main():
     torch.manual_seed(11)
     model = ToyMLP(CONFIG).eval()
@@ -74,7 +60,7 @@ def main():
     with open(os.path.join(ckpt, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=2)
         f.write("\n")
-    write_safetensors(os.path.join(ckpt, "model.safetensors"), model.state_dict())
+    write_safetensors(os.path.join(ckpt, "model.safetensors"), model.state_dict(), {"format": "pt", "source": "tests/external-model/make_checkpoint.py"})
     for name, t in [("features", features), ("expected_last_hidden_state", last_hidden_state),
                     ("expected_logits", logits), ("expected_probs", probs)]:
         np.save(os.path.join(HERE, name + ".npy"), t.numpy().astype(np.float32))
