@@ -66,7 +66,9 @@ void normalize_attrs(Node& node) {
     for (const auto& s : all_ops()) known += (known.empty() ? "" : ", ") + s.name;
     throw Error(node_prefix(node) + "unknown op '" + node.op + "' (known ops: " + known + ")");
   }
-  for (auto& [name, value] : node.attrs) {
+  for (auto& entry : node.attrs) {
+    const std::string& name = entry.first;
+    AttrValue& value = entry.second;
     auto spec = std::find_if(op->attrs.begin(), op->attrs.end(), [&](const AttrSpec& a) { return a.name == name; });
     if (spec == op->attrs.end())
       throw Error(node_prefix(node) + "unknown attribute '" + name + "' (" + node.op + " takes: " + list_names(op->attrs) + ")");
