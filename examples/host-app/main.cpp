@@ -9,7 +9,6 @@
 #include <loom/loom.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -81,36 +80,12 @@ Options parse_args(int argc, char** argv) {
   return o;
 }
 
-double element(const loom::Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case loom::DType::f32: return t.data_as<float>()[i];
-    case loom::DType::i64: return static_cast<double>(t.data_as<int64_t>()[i]);
-    case loom::DType::i32: return t.data_as<int32_t>()[i];
-    case loom::DType::u8: return t.data_as<uint8_t>()[i];
-    default: throw loom::Error("printing " + std::string(loom::dtype_name(t.dtype())) + " tensors is not supported");
-  }
-}
-
 std::string first_values(const loom::Tensor& t, int64_t count) {
   std::ostringstream s;
   s << "[";
-  for (int64_t i = 0; i < std::min(count, t.numel()); ++i) s << (i ? ", " : "") << element(t, i);
+  for (int64_t i = 0; i < std::min(count, t.numel()); ++i) s << (i ? ", " : "") << loom::element_as_double(t, i);
   s << (t.numel() > count ? ", ...]" : "]");
   return s.str();
-}
-
-// Largest |out - ref|, and whether every element lies within atol + rtol*|ref|.
-bool matches(const loom::Tensor& out, const loom::Tensor& ref, const Options& o, double& max_err) {
-  max_err = 0;
-  if (out.shape() != ref.shape() || out.dtype() != ref.dtype()) return false;
-  bool ok = true;
-  for (int64_t i = 0; i < out.numel(); ++i) {
-    const double x = element(out, i), r = element(ref, i);
-    const double err = std::abs(x - r);
-    if (!(err <= o.atol + o.rtol * std::abs(r))) ok = false;
-    max_err = std::max(max_err, std::isnan(err) ? INFINITY : err);
-  }
-  return ok;
 }
 
 int run(const Options& o) {
@@ -152,10 +127,10 @@ int run(const Options& o) {
       std::cout << "  no reference " << ref_file.string() << "\n";
       continue;
     }
-    double max_err = 0;
-    const bool ok = matches(t, loom::read_npy(ref_file), o, max_err);
+    const loom::Comparison c = loom::compare(t, loom::read_npy(ref_file), o.atol, o.rtol);
+    const bool ok = c.ok();
     std::cout << "  " << (ok ? "matches " : "DIFFERS from ") << ref_file.filename().string()
-              << " (max |out-ref| = " << max_err << ")\n";
+              << (c.mismatch.empty() ? "" : ": " + c.mismatch) << " (max |out-ref| = " << c.max_abs_error << ")\n";
     if (!ok) status = 1;
   }
   return status;

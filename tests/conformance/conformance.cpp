@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -23,27 +22,12 @@ struct Outcome {
   int passed = 0, failed = 0, unsupported = 0;
 };
 
-double element(const loom::Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case loom::DType::f32: return t.data_as<float>()[i];
-    case loom::DType::i64: return static_cast<double>(t.data_as<int64_t>()[i]);
-    case loom::DType::i32: return t.data_as<int32_t>()[i];
-    case loom::DType::u8: return t.data_as<uint8_t>()[i];
-    default: return NAN;
-  }
-}
-
-std::string compare(const loom::Tensor& out, const loom::Tensor& ref, double atol, double rtol) {
-  if (out.dtype() != ref.dtype() || out.shape() != ref.shape())
-    return "got " + std::string(loom::dtype_name(out.dtype())) + " " + loom::shape_str(out.shape()) + ", expected " +
-           std::string(loom::dtype_name(ref.dtype())) + " " + loom::shape_str(ref.shape());
-  for (int64_t i = 0; i < out.numel(); ++i) {
-    double o = element(out, i), r = element(ref, i);
-    bool both_nan = std::isnan(o) && std::isnan(r);
-    if (!both_nan && !(std::abs(o - r) <= atol + rtol * std::abs(r)))
-      return "element " + std::to_string(i) + ": " + std::to_string(o) + " vs " + std::to_string(r);
-  }
-  return "";
+std::string difference(const loom::Tensor& out, const loom::Tensor& ref, double atol, double rtol) {
+  const loom::Comparison c = loom::compare(out, ref, atol, rtol);
+  if (!c.mismatch.empty()) return c.mismatch;
+  if (c.ok()) return "";
+  return "element " + std::to_string(c.first) + ": " + std::to_string(loom::element_as_double(out, c.first)) + " vs " +
+         std::to_string(loom::element_as_double(ref, c.first));
 }
 
 loom::AttrValue attr_value(const nlohmann::json& a) {
@@ -80,7 +64,7 @@ loom::Graph case_graph(const std::filesystem::path& dir, const nlohmann::json& c
       init.name = name;
       init.dtype = t.dtype();
       init.shape = t.shape();
-      for (int64_t i = 0; i < t.numel(); ++i) init.values.push_back(element(t, i));
+      for (int64_t i = 0; i < t.numel(); ++i) init.values.push_back(loom::element_as_double(t, i));
       g.initializers.push_back(std::move(init));
     } else {
       g.inputs.push_back({name, {t.dtype(), loom::to_sym_shape(t.shape())}, {}});
@@ -155,7 +139,7 @@ int main(int argc, char** argv) {
         loom::TensorMap out = s->run(inputs);
         std::string diff;
         for (const auto& [name, ref] : expected) {
-          diff = compare(out.at(name), ref, atol, rtol);
+          diff = difference(out.at(name), ref, atol, rtol);
           if (!diff.empty()) break;
         }
         if (diff.empty()) {

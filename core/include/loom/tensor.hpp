@@ -61,4 +61,18 @@ class Tensor {
   void* data_ = nullptr;
 };
 
+// Element i (row-major) of any dtype, as a double.
+double element_as_double(const Tensor& t, int64_t i);
+
+// How `out` compares with a reference: every element must satisfy
+// |out - ref| <= atol + rtol * |ref|, a NaN matching only a NaN.
+struct Comparison {
+  std::string mismatch;      // why the tensors cannot be compared (shape or dtype), else empty
+  int64_t differing = 0;     // elements beyond the tolerance
+  int64_t first = -1;        // flat index of the first of them
+  double max_abs_error = 0;  // NaN against a number counts as infinite, NaN against NaN as 0
+  bool ok() const { return mismatch.empty() && differing == 0; }
+};
+Comparison compare(const Tensor& out, const Tensor& ref, double atol, double rtol);
+
 }  // namespace loom
