@@ -10,6 +10,7 @@ void register_linalg(std::vector<OpSchema>& ops);       // matmul linear
 void register_norm(std::vector<OpSchema>& ops);         // layer_norm softmax
 void register_indexing(std::vector<OpSchema>& ops);     // gather positions
 void register_shape(std::vector<OpSchema>& ops);        // reshape transpose slice concat
+void register_attention(std::vector<OpSchema>& ops);    // attention cache_write
 
 inline constexpr std::initializer_list<DType> kFloat = {DType::f32, DType::f16, DType::bf16};
 inline constexpr std::initializer_list<DType> kNumeric = {DType::f32, DType::f16, DType::bf16,

@@ -18,19 +18,33 @@ void register_indexing(std::vector<OpSchema>& ops) {
       }});
 
   ops.push_back(OpSchema{
-      "positions", "i64 [like.shape[axis]] = offset, offset+1, ...", {{"like"}, {"offset", true}}, {{"out"}},
-      {{"axis", AttrType::Int, AttrValue{int64_t(1)}}},
+      "positions", "i64 [like.shape[axis]] = offset, offset+1, ... (or [batch, ...] with one offset per row)",
+      {{"like"}, {"offset", true}}, {{"out"}},
+      {{"axis", AttrType::Int, AttrValue{int64_t(1)}}, {"per_row", AttrType::Bool, AttrValue{false}}},
       [](InferContext& c) {
         const SymShape& like = c.input(0).shape;
         int64_t axis = c.axis(c.attr_int("axis"), like.size(), "axis");
+        const bool per_row = c.attr_bool("per_row");
+        if (per_row) {
+          if (!c.has_input(1)) c.fail("per_row needs the 'offset' input (one offset per batch row)");
+          if (axis == 0) c.fail("per_row positions run along an axis other than the batch axis 0");
+        }
         if (c.has_input(1)) {
           c.expect_dtype(1, {DType::i64});
-          Dim n = Dim::known(1);
-          for (const Dim& d : c.input(1).shape) n = n * d;
-          if (n.is_known() && n.value() != 1)
-            c.fail("offset '" + c.node().inputs[1] + "' must hold one element, has shape " + sym_shape_str(c.input(1).shape));
+          const SymShape& off = c.input(1).shape;
+          if (per_row) {
+            if (off.size() != 1 || !(off[0] == like[0] || off[0].is_unknown() || like[0].is_unknown()))
+              c.fail("offset '" + c.node().inputs[1] + "' must be [" + like[0].str() + "] (one per batch row), has shape " +
+                     sym_shape_str(off));
+          } else {
+            Dim n = Dim::known(1);
+            for (const Dim& d : off) n = n * d;
+            if (n.is_known() && n.value() != 1)
+              c.fail("offset '" + c.node().inputs[1] + "' must hold one element, has shape " + sym_shape_str(off));
+          }
         }
-        c.set_output(0, {DType::i64, {like[axis]}});
+        if (per_row) c.set_output(0, {DType::i64, {like[0], like[axis]}});
+        else c.set_output(0, {DType::i64, {like[axis]}});
       }});
 }
 

@@ -16,6 +16,7 @@ const std::vector<OpSchema>& all_ops() {
     register_norm(v);
     register_indexing(v);
     register_shape(v);
+    register_attention(v);
     std::sort(v.begin(), v.end(), [](const OpSchema& a, const OpSchema& b) { return a.name < b.name; });
     return v;
   }();

@@ -34,6 +34,10 @@ struct OpSchema {
   std::vector<PortSpec> outputs;
   std::vector<AttrSpec> attrs;
   std::function<void(InferContext&)> infer;
+  // Output i may be written over input in_place[i] (-1: never). A backend given the same memory
+  // for both must produce the same result as with separate memory; the session uses this to
+  // update a state (a KV cache) where it lives instead of copying it.
+  std::vector<int> in_place = {};
 };
 
 // What shape inference sees of one node. Works the same on symbolic and on concrete shapes.

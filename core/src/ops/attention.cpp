@@ -1,0 +1,84 @@
+// The ops of generation with a KV cache: fused scaled dot-product attention that reads only the
+// filled prefix of a cache, and the in-place write of new rows into a cache at a per-row offset.
+#include "ops/families.hpp"
+
+namespace loom::ops {
+
+namespace {
+
+bool compatible(const Dim& a, const Dim& b) { return a == b || a.is_unknown() || b.is_unknown(); }
+
+// A per-row i64 vector [batch] (offsets, valid lengths).
+void expect_per_row(InferContext& c, size_t input, const Dim& batch) {
+  c.expect_dtype(input, {DType::i64});
+  const SymShape& s = c.input(input).shape;
+  if (s.size() != 1 || !compatible(s[0], batch))
+    c.fail("'" + c.node().inputs[input] + "' must be i64 [" + batch.str() + "] (one value per batch row), got " +
+           sym_shape_str(s));
+}
+
+}  // namespace
+
+void register_attention(std::vector<OpSchema>& ops) {
+  ops.push_back(OpSchema{
+      "attention",
+      "softmax(scale * q @ k^T + mask, keys limited by valid_length and causality) @ v, per head",
+      {{"q"}, {"k"}, {"v"}, {"mask", true}, {"valid_length", true}},
+      {{"out"}},
+      {{"causal", AttrType::Bool, AttrValue{false}}, {"scale", AttrType::Float, AttrValue{0.0}}},
+      [](InferContext& c) {
+        c.expect_dtype(0, kFloat);
+        c.expect_same_dtype(0, 1);
+        c.expect_same_dtype(0, 2);
+        const SymShape &q = c.input(0).shape, &k = c.input(1).shape, &v = c.input(2).shape;
+        for (size_t i = 0; i < 3; ++i)
+          if (c.input(i).shape.size() != 4)
+            c.fail("'" + c.node().inputs[i] + "' must be 4-D [batch, heads, positions, head_dim], got " +
+                   sym_shape_str(c.input(i).shape));
+        if (!compatible(q[0], k[0]) || !compatible(q[1], k[1]) || !compatible(q[3], k[3]))
+          c.fail("q " + sym_shape_str(q) + " and k " + sym_shape_str(k) + " must agree in batch, heads and head_dim");
+        if (!compatible(k[0], v[0]) || !compatible(k[1], v[1]) || !compatible(k[2], v[2]))
+          c.fail("k " + sym_shape_str(k) + " and v " + sym_shape_str(v) + " must agree in batch, heads and positions");
+        if (c.has_input(3)) {
+          c.expect_same_dtype(0, 3);
+          SymShape scores = {q[0], q[1], q[2], k[2]};
+          auto b = broadcast(scores, c.input(3).shape);
+          if (!b || !(*b == scores))
+            c.fail("mask " + sym_shape_str(c.input(3).shape) + " does not broadcast to the scores " + sym_shape_str(scores));
+        }
+        if (c.has_input(4)) expect_per_row(c, 4, q[0]);
+        if (c.attr_float("scale") < 0) c.fail("attribute 'scale' must not be negative (0 means 1/sqrt(head_dim))");
+        c.set_output(0, {c.input(0).dtype, {q[0], q[1], q[2], v[3]}});
+      }});
+
+  OpSchema write{
+      "cache_write", "cache with update written at offset[b] along axis, row by row (in place)",
+      {{"cache"}, {"update"}, {"offset"}},
+      {{"out"}},
+      {{"axis", AttrType::Int, AttrValue{int64_t(2)}}},
+      [](InferContext& c) {
+        c.expect_same_dtype(0, 1);
+        const SymShape &cache = c.input(0).shape, &update = c.input(1).shape;
+        if (cache.size() < 2) c.fail("cache must have a batch dim and at least one more, got " + sym_shape_str(cache));
+        const int64_t axis = c.axis(c.attr_int("axis"), cache.size(), "axis");
+        if (axis == 0) c.fail("attribute 'axis' must not be the batch axis 0");
+        if (update.size() != cache.size())
+          c.fail("update " + sym_shape_str(update) + " must have the rank of cache " + sym_shape_str(cache));
+        for (size_t i = 0; i < cache.size(); ++i) {
+          if (static_cast<int64_t>(i) == axis) {
+            if (cache[i].is_known() && update[i].is_known() && update[i].value() > cache[i].value())
+              c.fail("update " + sym_shape_str(update) + " has more positions than cache " + sym_shape_str(cache));
+            continue;
+          }
+          if (!compatible(cache[i], update[i]))
+            c.fail("update " + sym_shape_str(update) + " must match cache " + sym_shape_str(cache) + " except along axis " +
+                   std::to_string(axis));
+        }
+        expect_per_row(c, 2, cache[0]);
+        c.set_output(0, c.input(0));
+      },
+      {0}};
+  ops.push_back(std::move(write));
+}
+
+}  // namespace loom::ops
