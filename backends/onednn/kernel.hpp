@@ -44,6 +44,7 @@ struct NodeInfo {
   std::vector<int32_t> input_dtypes;
   std::vector<int32_t> output_dtypes;
   std::vector<int32_t> input_ranks;
+  int threads = 0;  // the backend's thread count (0: OpenMP's default), for kernels that size per-thread scratch
 
   static NodeInfo from(const sdk::NodeView& node);
   // "node 'encoder.0.attn.q' (linear)"
@@ -133,6 +134,7 @@ std::vector<OpEntry> matmul_ops();
 std::vector<OpEntry> norm_ops();
 std::vector<OpEntry> indexing_ops();
 std::vector<OpEntry> shape_ops();
+std::vector<OpEntry> attention_ops();
 
 // ---------------------------------------------------------------- oneDNN helpers
 

@@ -16,7 +16,7 @@ namespace {
 const std::map<std::string_view, OpEntry>& op_table() {
   static const std::map<std::string_view, OpEntry> table = [] {
     std::map<std::string_view, OpEntry> t;
-    for (auto family : {elementwise_ops, cast_ops, matmul_ops, norm_ops, indexing_ops, shape_ops})
+    for (auto family : {elementwise_ops, cast_ops, matmul_ops, norm_ops, indexing_ops, shape_ops, attention_ops})
       for (const OpEntry& e : family()) t.emplace(e.name, e);
     return t;
   }();
@@ -182,7 +182,9 @@ class OnednnExecutable final : public sdk::Executable {
       if (auto why = it->second.check(node))
         throw Error("node '" + std::string(node.name()) + "' (" + std::string(node.op()) + "): " + *why,
                     LOOM_STATUS_UNSUPPORTED);
-      kernels_.push_back(it->second.compile(node, NodeInfo::from(node)));
+      NodeInfo info = NodeInfo::from(node);
+      info.threads = num_threads;
+      kernels_.push_back(it->second.compile(node, std::move(info)));
     }
   }
 

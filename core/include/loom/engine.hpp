@@ -109,11 +109,48 @@ class State {
   // Copies of the current state tensors, by state name.
   TensorMap snapshot() const;
   void reset();  // back to zeros
+  // An independent copy of this state, for the same session: a branch of a conversation, or a
+  // beam of a beam search. Runs through the copy leave this state alone.
+  State copy() const;
+  // For a state written by `cache_write` (a KV cache): how many positions of each batch row
+  // have been written since the state was made or reset (the largest offset + rows written).
+  // Throws loom::Error for any other state.
+  std::vector<int64_t> filled(const std::string& state_name) const;
 
  private:
   friend class SessionImpl;
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// Inputs and outputs bound once and reused by every run through them, so that a steady-state
+// run (a decode step) makes no heap allocation, as ONNX Runtime's IoBinding. Input tensors are
+// shared, not copied: write the next step's values into them. Outputs are written into the
+// bound tensors; an output left unbound gets a tensor of its own on the first run (and again
+// only when its shape changes). A binding is used by one thread at a time.
+class Binding {
+ public:
+  Binding();
+  ~Binding();
+  Binding(Binding&&) noexcept;
+  Binding& operator=(Binding&&) noexcept;
+  void bind_input(const std::string& name, Tensor tensor);
+  // The tensor must have the output's dtype and, at each run, its shape.
+  void bind_output(const std::string& name, Tensor tensor);
+  const Tensor& output(const std::string& name) const;
+
+ private:
+  friend class SessionImpl;
+  friend class Session;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// What a session has done so far (loom inspect shows it too).
+struct SessionStats {
+  uint64_t plans_made = 0;    // shape plans made (one per distinct input-shape signature)
+  uint64_t plans_cached = 0;  // plans held now
+  uint64_t runs = 0;
 };
 
 class Session {
@@ -127,7 +164,11 @@ class Session {
   // serialised; use separate State objects to run conversations in parallel.
   TensorMap run(const TensorMap& inputs);
   TensorMap run(const TensorMap& inputs, State& state);
+  // Runs with bound inputs and outputs (see Binding); through the default state or `state`.
+  void run(Binding& binding);
+  void run(Binding& binding, State& state);
 
+  Binding new_binding() const;
   State new_state() const;
   State& default_state();
 
@@ -136,6 +177,7 @@ class Session {
   // Plans memory for the given symbol values (unbound symbols count as 1).
   MemoryReport plan_memory(const std::map<std::string, int64_t>& bindings) const;
   int threads() const;
+  SessionStats stats() const;
 
  private:
   friend class Engine;

@@ -12,7 +12,7 @@ void register_elementwise(std::vector<OpSchema>& ops) {
                         c.fail("shapes " + sym_shape_str(c.input(0).shape) + " and " +
                                sym_shape_str(c.input(1).shape) + " do not broadcast");
                       c.set_output(0, {c.input(0).dtype, *shape});
-                    }};
+                    }, {0}};
   };
   ops.push_back(binary("add", "a + b with broadcasting"));
   ops.push_back(binary("sub", "a - b with broadcasting"));
@@ -23,7 +23,7 @@ void register_elementwise(std::vector<OpSchema>& ops) {
     return OpSchema{name, summary, {{"x"}}, {{"out"}}, std::move(attrs), [](InferContext& c) {
                       c.expect_dtype(0, kFloat);
                       c.set_output(0, c.input(0));
-                    }};
+                    }, {0}};
   };
   ops.push_back(unary_float("relu", "max(x, 0)"));
   ops.push_back(unary_float("tanh", "tanh(x)"));
@@ -43,7 +43,7 @@ void register_elementwise(std::vector<OpSchema>& ops) {
                            auto to = parse_dtype(c.attr_string("to"));
                            if (!to) c.fail("attribute 'to' is not a dtype: \"" + c.attr_string("to") + "\"");
                            c.set_output(0, {*to, c.input(0).shape});
-                         }});
+                         }, {0}});
 }
 
 }  // namespace loom::ops

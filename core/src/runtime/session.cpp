@@ -1,5 +1,6 @@
 #include "runtime/session_impl.hpp"
 
+#include "ops/registry.hpp"
 #include "plan/memory_plan.hpp"
 
 #include <loom/error.hpp>
@@ -16,11 +17,13 @@ namespace {
 constexpr uint64_t kAlign = 64;
 uint64_t aligned(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-// Ops that read each element of their first input only to write the same element of the
-// output: a state update may then overwrite the state it reads.
-bool elementwise(const std::string& op) {
-  static const std::set<std::string> ops = {"add", "sub", "mul", "div", "relu", "tanh", "sigmoid", "gelu", "cast"};
-  return ops.count(op) > 0;
+// Whether output `out` of a node may be written over its input `in`, by the op's schema
+// (element-wise ops over their first input, cache_write over its cache).
+bool may_overwrite(const ProgramNode& node, size_t out, int in) {
+  const ops::OpSchema* schema = ops::find_op(node.node.op);
+  if (!schema || out >= schema->in_place.size() || schema->in_place[out] < 0) return false;
+  const size_t input = static_cast<size_t>(schema->in_place[out]);
+  return input < node.inputs.size() && node.inputs[input] == in;
 }
 
 }  // namespace
@@ -225,7 +228,7 @@ class ShapePlan {
         args.scratch_buffer = rb.arena[part.backend];
         args.scratch_offset = scratch_offset_[part.backend];
       }
-      plugins::check_status(api.run(api.self, plans_[pi].handle, &args), backend.name());
+      if (loom_status* st = api.run(api.self, plans_[pi].handle, &args)) plugins::check_status(st, backend.name());
       for (int v : part.copy_out) {
         const Location& src = home_[v];
         plugins::check_status(api.buffer_read(api.self, rb.arena[src.index], src.offset,
@@ -378,6 +381,7 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
     plugins::check_status(be.api().compile(be.api().self, part.view->view(), &opts, &part.executable),
                           be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
   }
+  find_cache_writes();
   default_state = new_state();
 }
 
@@ -406,8 +410,12 @@ void SessionImpl::decide_in_place_updates() {
     const ProgramValue& s = p.values[st.value];
     if (!backends_[parts_[node_part_[u.producer]].backend]->host_memory() || s.graph_output) continue;
     const ProgramNode& producer = p.nodes[u.producer];
-    bool reads_state = std::find(producer.inputs.begin(), producer.inputs.end(), st.value) != producer.inputs.end();
-    bool safe = !reads_state || (elementwise(producer.node.op) && producer.inputs[0] == st.value);
+    const size_t out = static_cast<size_t>(std::find(producer.outputs.begin(), producer.outputs.end(), st.update) - producer.outputs.begin());
+    const auto reads = std::count(producer.inputs.begin(), producer.inputs.end(), st.value);
+    const ProgramValue& state_value = p.values[st.value];
+    // In place needs the same bytes: a cast to another dtype or a broadcast cannot share them.
+    bool safe = reads == 0 || (reads == 1 && may_overwrite(producer, out, st.value) &&
+                               u.info.dtype == state_value.info.dtype && u.info.shape == state_value.info.shape);
     for (int c : s.consumers) safe &= c <= u.producer;
     in_place_[st.update] = safe;
   }
@@ -449,42 +457,68 @@ std::shared_ptr<ShapePlan> SessionImpl::plan_for(const std::vector<Shape>& input
   if (it != plans_.end()) return it->second;
   auto plan = std::make_shared<ShapePlan>(*this, infer_concrete(*program_, input_shapes));
   plans_.emplace(input_shapes, plan);
+  ++plans_made_;
   return plan;
+}
+
+void SessionImpl::find_cache_writes() {
+  const Program& p = *program_;
+  for (size_t si = 0; si < p.states.size(); ++si) {
+    const ProgramState& st = p.states[si];
+    if (st.update < 0) continue;
+    const ProgramNode& producer = p.nodes[p.values[st.update].producer];
+    if (producer.node.op != "cache_write" || producer.inputs[0] != st.value) continue;
+    const int64_t rank = static_cast<int64_t>(st.decl.shape.size());
+    int64_t axis = std::get<int64_t>(producer.node.attrs.at("axis"));
+    if (axis < 0) axis += rank;
+    cache_writes_.push_back({static_cast<int>(si), producer.inputs[2], producer.inputs[1], static_cast<int>(axis)});
+  }
 }
 
 State SessionImpl::new_state() const {
   State s;
   s.impl_->program = program_;
   for (const auto& st : program_->states) s.impl_->tensors.emplace_back(st.decl.dtype, st.decl.shape);
+  s.impl_->filled.resize(program_->states.size());
+  s.impl_->is_cache.assign(program_->states.size(), false);
+  for (const CacheWrite& cw : cache_writes_) {
+    s.impl_->is_cache[cw.state] = true;
+    s.impl_->filled[cw.state].assign(static_cast<size_t>(program_->states[cw.state].decl.shape[0]), 0);
+  }
   return s;
 }
 
-TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
+Binding SessionImpl::new_binding() const {
+  Binding b;
+  b.impl_->program = program_;
+  b.impl_->inputs.resize(program_->inputs.size());
+  b.impl_->outputs.resize(program_->outputs.size());
+  b.impl_->output_bound.assign(program_->outputs.size(), false);
+  return b;
+}
+
+SessionStats SessionImpl::stats() const {
+  SessionStats st;
+  st.plans_made = plans_made_.load();
+  st.runs = runs_.load();
+  std::lock_guard<std::mutex> lock(plans_mutex_);
+  st.plans_cached = plans_.size();
+  return st;
+}
+
+void SessionImpl::check_input(int value, const Tensor& t) const {
+  const ProgramValue& v = program_->values[value];
+  if (t.dtype() != v.info.dtype)
+    throw Error("run: input '" + v.name + "' has dtype " + std::string(dtype_name(t.dtype())) + ", expected " +
+                std::string(dtype_name(v.info.dtype)));
+  if (!t.defined()) throw Error("run: input '" + v.name + "' has no data");
+}
+
+template <class TakeOutputs>
+void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
   const Program& p = *program_;
   if (state.impl_->program != program_) throw Error("run: the state belongs to another session");
-  for (const auto& [name, t] : inputs) {
-    int v = p.find(name);
-    if (v < 0 || p.values[v].kind != ValueKind::Input) {
-      std::string names;
-      for (int in : p.inputs) names += (names.empty() ? "" : ", ") + p.values[in].name;
-      throw Error("run: '" + name + "' is not an input of graph '" + p.graph.name + "' (inputs: " + names + ")");
-    }
-  }
-  std::vector<Shape> shapes;
-  std::vector<const void*> ptrs;
-  for (int in : p.inputs) {
-    const ProgramValue& v = p.values[in];
-    auto it = inputs.find(v.name);
-    if (it == inputs.end()) throw Error("run: input '" + v.name + "' is missing");
-    const Tensor& t = it->second;
-    if (t.dtype() != v.info.dtype)
-      throw Error("run: input '" + v.name + "' has dtype " + std::string(dtype_name(t.dtype())) + ", expected " +
-                  std::string(dtype_name(v.info.dtype)));
-    if (!t.defined()) throw Error("run: input '" + v.name + "' has no data");
-    shapes.push_back(t.shape());
-    ptrs.push_back(t.data());
-  }
-  auto plan = plan_for(shapes);
+  auto plan = plan_for(io.shapes);
   auto rb = plan->acquire();
   struct Return {
     const ShapePlan& plan;
@@ -494,23 +528,85 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
 
   std::unique_lock<std::mutex> state_lock(state.impl_->mutex, std::defer_lock);
   if (!p.states.empty()) state_lock.lock();
-  std::vector<void*> state_ptrs;
-  for (auto& t : state.impl_->tensors) state_ptrs.push_back(t.data());
+  io.state.resize(state.impl_->tensors.size());
+  for (size_t i = 0; i < state.impl_->tensors.size(); ++i) io.state[i] = state.impl_->tensors[i].data();
 
-  plan->execute(*rb, ptrs, state_ptrs);
+  plan->execute(*rb, io.inputs, io.state);
+  ++runs_;
 
-  TensorMap out;
-  for (int v : p.outputs) {
-    Tensor t(p.values[v].info.dtype, plan->shapes().shapes[v]);
-    if (t.nbytes()) std::memcpy(t.data(), plan->host_pointer(*rb, v, ptrs, state_ptrs), t.nbytes());
-    out.emplace(p.values[v].name, std::move(t));
-  }
+  take_outputs(*plan, *rb);
   for (const auto& st : p.states) {
     if (st.update < 0 || in_place_[st.update]) continue;
     const int idx = p.values[st.value].state;
-    std::memcpy(state_ptrs[idx], plan->host_pointer(*rb, st.update, ptrs, state_ptrs), plan->byte_size(st.update));
+    std::memcpy(io.state[idx], plan->host_pointer(*rb, st.update, io.inputs, io.state), plan->byte_size(st.update));
   }
+  for (const CacheWrite& cw : cache_writes_) {
+    auto& filled = state.impl_->filled[cw.state];
+    const auto* offsets = static_cast<const int64_t*>(plan->host_pointer(*rb, cw.offset, io.inputs, io.state));
+    const int64_t rows = plan->shapes().shapes[cw.update][static_cast<size_t>(cw.axis)];
+    for (size_t b = 0; b < filled.size(); ++b) filled[b] = std::max(filled[b], offsets[b] + rows);
+  }
+}
+
+TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
+  const Program& p = *program_;
+  for (const auto& [name, t] : inputs) {
+    int v = p.find(name);
+    if (v < 0 || p.values[v].kind != ValueKind::Input) {
+      std::string names;
+      for (int in : p.inputs) names += (names.empty() ? "" : ", ") + p.values[in].name;
+      throw Error("run: '" + name + "' is not an input of graph '" + p.graph.name + "' (inputs: " + names + ")");
+    }
+  }
+  RunIO io;
+  for (int in : p.inputs) {
+    auto it = inputs.find(p.values[in].name);
+    if (it == inputs.end()) throw Error("run: input '" + p.values[in].name + "' is missing");
+    check_input(in, it->second);
+    io.shapes.push_back(it->second.shape());
+    io.inputs.push_back(it->second.data());
+  }
+  TensorMap out;
+  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb) {
+    for (int v : p.outputs) {
+      Tensor t(p.values[v].info.dtype, plan.shapes().shapes[v]);
+      if (t.nbytes()) std::memcpy(t.data(), plan.host_pointer(rb, v, io.inputs, io.state), t.nbytes());
+      out.emplace(p.values[v].name, std::move(t));
+    }
+  });
   return out;
+}
+
+// Allocates nothing once the plan exists, the binding's outputs have their shapes and the
+// vectors of its RunIO have their sizes: the steady state of a decode loop.
+void SessionImpl::run(Binding::Impl& b, State& state) {
+  const Program& p = *program_;
+  if (b.program != program_) throw Error("run: the binding belongs to another session");
+  RunIO& io = b.io;
+  io.shapes.resize(p.inputs.size());
+  io.inputs.resize(p.inputs.size());
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const Tensor& t = b.inputs[i];
+    if (t.numel() == 0 && !t.data() && t.shape().empty()) throw Error("run: input '" + p.values[p.inputs[i]].name + "' is not bound");
+    check_input(p.inputs[i], t);
+    if (io.shapes[i] != t.shape()) io.shapes[i] = t.shape();
+    io.inputs[i] = t.data();
+  }
+  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb) {
+    for (size_t k = 0; k < p.outputs.size(); ++k) {
+      const int v = p.outputs[k];
+      const Shape& shape = plan.shapes().shapes[v];
+      Tensor& t = b.outputs[k];
+      if (t.shape() != shape || t.dtype() != p.values[v].info.dtype || !t.defined()) {
+        if (b.output_bound[k])
+          throw Error("run: the tensor bound to output '" + p.values[v].name + "' is " +
+                      std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) + ", the output is " +
+                      std::string(dtype_name(p.values[v].info.dtype)) + " " + shape_str(shape));
+        t = Tensor(p.values[v].info.dtype, shape);
+      }
+      if (t.nbytes()) std::memcpy(t.data(), plan.host_pointer(rb, v, io.inputs, io.state), t.nbytes());
+    }
+  });
 }
 
 MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bindings) const {
@@ -551,6 +647,60 @@ void State::reset() {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   for (auto& t : impl_->tensors)
     if (t.nbytes()) std::memset(t.data(), 0, t.nbytes());
+  for (auto& f : impl_->filled) std::fill(f.begin(), f.end(), 0);
+}
+
+State State::copy() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  State s;
+  s.impl_->program = impl_->program;
+  for (const auto& t : impl_->tensors) s.impl_->tensors.push_back(t.clone());
+  s.impl_->filled = impl_->filled;
+  s.impl_->is_cache = impl_->is_cache;
+  return s;
+}
+
+std::vector<int64_t> State::filled(const std::string& state_name) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->program)
+    for (size_t i = 0; i < impl_->program->states.size(); ++i) {
+      if (impl_->program->states[i].decl.name != state_name) continue;
+      if (!impl_->is_cache[i]) throw Error("state '" + state_name + "' is not written by cache_write, so it has no filled positions");
+      return impl_->filled[i];
+    }
+  throw Error("no state named '" + state_name + "'");
+}
+
+Binding::Binding() : impl_(std::make_unique<Impl>()) {}
+Binding::~Binding() = default;
+Binding::Binding(Binding&&) noexcept = default;
+Binding& Binding::operator=(Binding&&) noexcept = default;
+
+namespace {
+size_t port_index(const Program& p, const std::vector<int>& ports, const std::string& name, const char* what) {
+  for (size_t i = 0; i < ports.size(); ++i)
+    if (p.values[ports[i]].name == name) return i;
+  std::string names;
+  for (int v : ports) names += (names.empty() ? "" : ", ") + p.values[v].name;
+  throw Error("binding: '" + name + "' is not an " + what + " of graph '" + p.graph.name + "' (" + what + "s: " + names + ")");
+}
+}  // namespace
+
+void Binding::bind_input(const std::string& name, Tensor tensor) {
+  if (!impl_->program) throw Error("binding: not made by a session (Session::new_binding)");
+  impl_->inputs[port_index(*impl_->program, impl_->program->inputs, name, "input")] = std::move(tensor);
+}
+
+void Binding::bind_output(const std::string& name, Tensor tensor) {
+  if (!impl_->program) throw Error("binding: not made by a session (Session::new_binding)");
+  const size_t k = port_index(*impl_->program, impl_->program->outputs, name, "output");
+  impl_->outputs[k] = std::move(tensor);
+  impl_->output_bound[k] = true;
+}
+
+const Tensor& Binding::output(const std::string& name) const {
+  if (!impl_->program) throw Error("binding: not made by a session (Session::new_binding)");
+  return impl_->outputs[port_index(*impl_->program, impl_->program->outputs, name, "output")];
 }
 
 Session::Session(std::shared_ptr<SessionImpl> impl) : impl_(std::move(impl)) {}
@@ -560,6 +710,10 @@ Session::~Session() = default;
 
 TensorMap Session::run(const TensorMap& inputs) { return impl_->run(inputs, impl_->default_state); }
 TensorMap Session::run(const TensorMap& inputs, State& state) { return impl_->run(inputs, state); }
+void Session::run(Binding& binding) { impl_->run(*binding.impl_, impl_->default_state); }
+void Session::run(Binding& binding, State& state) { impl_->run(*binding.impl_, state); }
+Binding Session::new_binding() const { return impl_->new_binding(); }
+SessionStats Session::stats() const { return impl_->stats(); }
 State Session::new_state() const { return impl_->new_state(); }
 State& Session::default_state() { return impl_->default_state; }
 const Graph& Session::graph() const { return impl_->program().graph; }

@@ -9,6 +9,7 @@
 
 #include <loom/engine.hpp>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,7 +20,35 @@ namespace loom {
 struct State::Impl {
   std::shared_ptr<const Program> program;
   std::vector<Tensor> tensors;  // one per program state, host memory
-  std::mutex mutex;             // one run at a time per state
+  // Per state written by cache_write: positions written per batch row; empty for other states.
+  std::vector<std::vector<int64_t>> filled;
+  std::vector<bool> is_cache;
+  mutable std::mutex mutex;     // one run at a time per state
+};
+
+// What one run needs besides the plan: the input shapes (the plan's key) and pointers, and the
+// state pointers. A Binding keeps one so that its runs reuse the vectors' storage.
+struct RunIO {
+  std::vector<Shape> shapes;
+  std::vector<const void*> inputs;
+  std::vector<void*> state;
+};
+
+struct Binding::Impl {
+  std::shared_ptr<const Program> program;
+  std::vector<Tensor> inputs;        // per program input
+  std::vector<Tensor> outputs;       // per program output
+  std::vector<bool> output_bound;    // bound by the caller (else the binding's own)
+  RunIO io;
+};
+
+// A cache_write whose output is the update of a state: the session follows its offsets to say
+// how much of the cache is filled.
+struct CacheWrite {
+  int state = -1;   // program state index
+  int offset = -1;  // value index of the offsets
+  int update = -1;  // value index of the rows written
+  int axis = 0;
 };
 
 // Where a value's bytes are during a run.
@@ -38,7 +67,10 @@ class SessionImpl {
   ~SessionImpl();
 
   TensorMap run(const TensorMap& inputs, State& state);
+  void run(Binding::Impl& binding, State& state);
+  Binding new_binding() const;
   State new_state() const;
+  SessionStats stats() const;
   MemoryReport plan_memory(const std::map<std::string, int64_t>& bindings) const;
 
   struct Part {
@@ -68,6 +100,12 @@ class SessionImpl {
   std::shared_ptr<ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
   void decide_copies();
   void decide_in_place_updates();
+  void find_cache_writes();
+  // Runs the plan for io's input shapes; `take_outputs(plan, buffers)` reads the outputs before
+  // the run's buffers go back to the pool.
+  template <class TakeOutputs>
+  void execute(RunIO& io, State& state, TakeOutputs&& take_outputs);
+  void check_input(int value, const Tensor& t) const;
 
   std::shared_ptr<const Program> program_;
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends_;
@@ -75,8 +113,11 @@ class SessionImpl {
   std::vector<Part> parts_;
   std::vector<int> node_part_;
   std::vector<bool> in_place_;
+  std::vector<CacheWrite> cache_writes_;
   mutable std::mutex plans_mutex_;
   mutable std::map<std::vector<Shape>, std::shared_ptr<ShapePlan>> plans_;
+  mutable std::atomic<uint64_t> plans_made_{0};
+  std::atomic<uint64_t> runs_{0};
 };
 
 }  // namespace loom

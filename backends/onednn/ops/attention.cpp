@@ -1,0 +1,250 @@
+// attention (fused scaled dot-product over heads) and cache_write (new rows into a KV cache at a
+// per-row offset). Both are plain loops: attention reads only the keys a query may see, so a
+// decode step over a cache sized for the maximum length costs what the filled prefix costs.
+#include "kernel.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace loom::onednn {
+namespace {
+
+// Strides (in elements) of a tensor broadcast to a 4-D [B, H, Tq, Tk] view: 0 where it repeats.
+std::array<int64_t, 4> broadcast_strides(std::span<const int64_t> dims, const std::array<int64_t, 4>& to) {
+  std::array<int64_t, 4> strides{};
+  int64_t s = 1;
+  for (int k = 3, i = static_cast<int>(dims.size()) - 1; k >= 0; --k, --i) {
+    const int64_t d = i >= 0 ? dims[static_cast<size_t>(i)] : 1;
+    strides[static_cast<size_t>(k)] = (d == 1 && to[static_cast<size_t>(k)] != 1) ? 0 : s;
+    s *= d;
+  }
+  return strides;
+}
+
+struct AttentionShape {
+  int64_t batch, heads, tq, tk, d, dv;
+  float scale;
+  bool causal;
+  bool has_mask, has_lengths;
+  std::array<int64_t, 4> mask_strides;
+};
+
+class AttentionStep final : public Step {
+ public:
+  AttentionStep(const NodeInfo& info, AttentionShape s, int threads) : info_(info), s_(s), threads_(threads) {}
+
+  size_t scratch_bytes() const override { return static_cast<size_t>(threads_ * s_.tk) * sizeof(float); }
+
+  void run(const RunContext& ctx) const override {
+    const float* q = ctx.as<const float>(info_.inputs[0]);
+    const float* k = ctx.as<const float>(info_.inputs[1]);
+    const float* v = ctx.as<const float>(info_.inputs[2]);
+    const float* mask = s_.has_mask ? ctx.as<const float>(info_.inputs[3]) : nullptr;
+    const int64_t* lengths = s_.has_lengths ? ctx.as<const int64_t>(info_.inputs[4]) : nullptr;
+    float* out = ctx.as<float>(info_.outputs[0]);
+    if (lengths)
+      for (int64_t b = 0; b < s_.batch; ++b)
+        if (lengths[b] < 0 || lengths[b] > s_.tk)
+          info_.fail("valid_length[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) +
+                     " is outside 0.." + std::to_string(s_.tk) + " (the keys' positions)");
+    float* scores_all = reinterpret_cast<float*>(ctx.scratch);
+    const int64_t jobs = s_.batch * s_.heads;
+    // Even a parallel region that its `if` clause serialises allocates in libgomp: stay out of
+    // OpenMP entirely where one thread does the work.
+    if (jobs == 1 || threads_ == 1) {
+      for (int64_t job = 0; job < jobs; ++job) head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scores_all);
+      return;
+    }
+#pragma omp parallel for num_threads(threads_) schedule(static)
+    for (int64_t job = 0; job < jobs; ++job) {
+      float* scores = scores_all + static_cast<int64_t>(omp_get_thread_num()) * s_.tk;
+      head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scores);
+    }
+  }
+
+ private:
+  void head(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
+            const int64_t* lengths, float* out, float* scores) const {
+    const int64_t bh = b * s_.heads + h;
+    const float* kh = k + bh * s_.tk * s_.d;
+    const float* vh = v + bh * s_.tk * s_.dv;
+    const int64_t valid = lengths ? lengths[b] : s_.tk;
+    for (int64_t i = 0; i < s_.tq; ++i) {
+      const float* qi = q + (bh * s_.tq + i) * s_.d;
+      float* oi = out + (bh * s_.tq + i) * s_.dv;
+      int64_t visible = valid;
+      if (s_.causal) visible = std::clamp<int64_t>(valid - s_.tq + i + 1, 0, valid);
+      if (visible == 0) {
+        std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
+        continue;
+      }
+      const float* mrow = mask ? mask + b * s_.mask_strides[0] + h * s_.mask_strides[1] + i * s_.mask_strides[2] : nullptr;
+      float top = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < visible; ++j) {
+        const float* kj = kh + j * s_.d;
+        float dot = 0;
+        for (int64_t c = 0; c < s_.d; ++c) dot += qi[c] * kj[c];
+        float sc = dot * s_.scale;
+        if (mrow) sc += mrow[j * s_.mask_strides[3]];
+        scores[j] = sc;
+        top = std::max(top, sc);
+      }
+      std::fill(oi, oi + s_.dv, 0.0f);
+      if (top == -std::numeric_limits<float>::infinity()) {  // every visible key masked with -inf
+        std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
+        continue;
+      }
+      float sum = 0;
+      for (int64_t j = 0; j < visible; ++j) {
+        scores[j] = std::exp(scores[j] - top);
+        sum += scores[j];
+      }
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j < visible; ++j) {
+        const float p = scores[j] * inv;
+        const float* vj = vh + j * s_.dv;
+        for (int64_t c = 0; c < s_.dv; ++c) oi[c] += p * vj[c];
+      }
+    }
+  }
+
+  NodeInfo info_;
+  AttentionShape s_;
+  int threads_;
+};
+
+class AttentionKernel final : public NodeKernel {
+ public:
+  AttentionKernel(NodeInfo info, bool causal, double scale, int threads)
+      : NodeKernel(std::move(info)), causal_(causal), scale_(scale), threads_(threads) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto q = in_dims(shapes, 0), k = in_dims(shapes, 1), v = in_dims(shapes, 2);
+    if (q.size() != 4 || k.size() != 4 || v.size() != 4)
+      info_.fail("q, k and v must be 4-D, got " + dims_str(q) + ", " + dims_str(k) + ", " + dims_str(v));
+    if (q[0] != k[0] || q[1] != k[1] || q[3] != k[3] || k[0] != v[0] || k[1] != v[1] || k[2] != v[2])
+      info_.fail("q " + dims_str(q) + ", k " + dims_str(k) + " and v " + dims_str(v) + " do not agree");
+    AttentionShape s{q[0], q[1], q[2], k[2], q[3], v[3], 0, causal_, has_input(3), has_input(4), {}};
+    s.scale = static_cast<float>(scale_ > 0 ? scale_ : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(s.d, 1))));
+    const std::array<int64_t, 4> scores = {s.batch, s.heads, s.tq, s.tk};
+    if (s.has_mask) {
+      auto m = in_dims(shapes, 3);
+      auto b = broadcast_dims(scores, m);
+      if (m.size() > 4 || !b || !std::equal(b->begin(), b->end(), scores.begin()))
+        info_.fail("mask " + dims_str(m) + " does not broadcast to the scores " + dims_str(scores));
+      s.mask_strides = broadcast_strides(m, scores);
+    }
+    if (s.has_lengths && count(in_dims(shapes, 4)) != s.batch)
+      info_.fail("valid_length has shape " + dims_str(in_dims(shapes, 4)) + ", expected [" + std::to_string(s.batch) + "]");
+    const int64_t o[] = {s.batch, s.heads, s.tq, s.dv};
+    expect_output(shapes, 0, o);
+    if (count(o) == 0) return std::make_unique<NoStep>();
+    const int threads = std::max(1, threads_ > 0 ? threads_ : omp_get_max_threads());
+    return std::make_unique<AttentionStep>(info_, s, threads);
+  }
+
+ private:
+  bool causal_;
+  double scale_;
+  int threads_;
+};
+
+std::optional<std::string> check_attention(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 3, 5, 1)) return r;
+  for (size_t i = 0; i < 4; ++i)
+    if (node.has_input(i))
+      if (auto r = check_dtype(node, i, {LOOM_DTYPE_F32})) return r;
+  if (auto r = check_dtype(node, 4, {LOOM_DTYPE_I64})) return r;
+  for (size_t i = 0; i < 3; ++i)
+    if (node.input(i).rank() != 4) return "input '" + std::string(node.input(i).name()) + "' must be 4-D";
+  if (node.has_input(3) && node.input(3).rank() > 4) return "mask must have rank 4 or less";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_attention(const sdk::NodeView& node, NodeInfo info) {
+  const int threads = info.threads;
+  return std::make_unique<AttentionKernel>(std::move(info), attr_bool(node, "causal", false),
+                                           attr_float(node, "scale", 0.0), threads);
+}
+
+// ---------------------------------------------------------------- cache_write
+
+class CacheWriteStep final : public Step {
+ public:
+  CacheWriteStep(const NodeInfo& info, int64_t batch, int64_t outer, int64_t len, int64_t rows, size_t row_bytes)
+      : info_(info), batch_(batch), outer_(outer), len_(len), rows_(rows), row_bytes_(row_bytes) {}
+
+  void run(const RunContext& ctx) const override {
+    const auto* cache = ctx.as<const std::byte>(info_.inputs[0]);
+    const auto* update = ctx.as<const std::byte>(info_.inputs[1]);
+    const int64_t* offset = ctx.as<const int64_t>(info_.inputs[2]);
+    auto* out = ctx.as<std::byte>(info_.outputs[0]);
+    for (int64_t b = 0; b < batch_; ++b)
+      if (offset[b] < 0 || offset[b] > len_ - rows_)
+        info_.fail("offset[" + std::to_string(b) + "] = " + std::to_string(offset[b]) + " leaves no room for " +
+                   std::to_string(rows_) + " position(s) in a cache of " + std::to_string(len_));
+    // Written in place when the host gives the cache's own memory as the output.
+    if (out != cache) std::memcpy(out, cache, static_cast<size_t>(batch_ * outer_ * len_) * row_bytes_);
+    for (int64_t b = 0; b < batch_; ++b)
+      for (int64_t o = 0; o < outer_; ++o) {
+        const int64_t slab = b * outer_ + o;
+        std::memcpy(out + static_cast<size_t>(slab * len_ + offset[b]) * row_bytes_,
+                    update + static_cast<size_t>(slab * rows_) * row_bytes_, static_cast<size_t>(rows_) * row_bytes_);
+      }
+  }
+
+ private:
+  NodeInfo info_;
+  int64_t batch_, outer_, len_, rows_;
+  size_t row_bytes_;
+};
+
+class CacheWriteKernel final : public NodeKernel {
+ public:
+  CacheWriteKernel(NodeInfo info, int64_t axis) : NodeKernel(std::move(info)), axis_(axis) {}
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto cache = in_dims(shapes, 0), update = in_dims(shapes, 1);
+    auto axis = normalize_axis(axis_, static_cast<int64_t>(cache.size()));
+    if (!axis || *axis == 0) info_.fail("axis " + std::to_string(axis_) + " is not a non-batch axis of " + dims_str(cache));
+    const size_t a = static_cast<size_t>(*axis);
+    bool ok = update.size() == cache.size() && update[a] <= cache[a];
+    for (size_t i = 0; ok && i < cache.size(); ++i) ok = i == a || update[i] == cache[i];
+    if (!ok) info_.fail("update " + dims_str(update) + " does not fit cache " + dims_str(cache) + " along axis " + std::to_string(a));
+    if (count(in_dims(shapes, 2)) != cache[0])
+      info_.fail("offset has shape " + dims_str(in_dims(shapes, 2)) + ", expected [" + std::to_string(cache[0]) + "]");
+    expect_output(shapes, 0, cache);
+    if (count(cache) == 0) return std::make_unique<NoStep>();
+    const size_t row_bytes = static_cast<size_t>(count(cache.subspan(a + 1))) * sdk::dtype_size(info_.input_dtypes[0]);
+    return std::make_unique<CacheWriteStep>(info_, cache[0], count(cache.subspan(1, a - 1)), cache[a], update[a], row_bytes);
+  }
+
+ private:
+  int64_t axis_;
+};
+
+std::optional<std::string> check_cache_write(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 3, 3, 1)) return r;
+  if (!movable_dtype(node.input(0).dtype()))
+    return "dtype " + dtype_name(node.input(0).dtype()) + " of the cache is not supported";
+  if (node.input(1).dtype() != node.input(0).dtype()) return "update dtype differs from the cache's";
+  if (auto r = check_dtype(node, 2, {LOOM_DTYPE_I64})) return r;
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_cache_write(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<CacheWriteKernel>(std::move(info), attr_int(node, "axis", 2));
+}
+
+}  // namespace
+
+std::vector<OpEntry> attention_ops() {
+  return {{"attention", check_attention, compile_attention}, {"cache_write", check_cache_write, compile_cache_write}};
+}
+
+}  // namespace loom::onednn
