@@ -70,14 +70,18 @@ bool movable_dtype(int32_t dtype);
 
 // What a step sees during one run.
 struct RunContext {
-  const loom_tensor* tensors;       // one per partition value
+  const loom_tensor* tensors;       // one per partition value, tensor_stride bytes apart (abi.h)
   const void* const* constants;     // per value: the compile-time data of CONSTANT values, else null
   std::byte* scratch;               // 64-byte aligned, at least the step's scratch_bytes()
   dnnl_stream_t stream;
   const dnnl::memory* memories;     // this step's memory objects, in memory_descs order
+  size_t tensor_stride = sizeof(loom_tensor);
 
+  const loom_tensor& tensor(int32_t value) const {
+    return *reinterpret_cast<const loom_tensor*>(reinterpret_cast<const char*>(tensors) + static_cast<size_t>(value) * tensor_stride);
+  }
   void* data(int32_t value) const {
-    void* p = tensors[value].data;
+    void* p = tensor(value).data;
     return p ? p : const_cast<void*>(constants[value]);
   }
   template <class T> T* as(int32_t value) const { return static_cast<T*>(data(value)); }

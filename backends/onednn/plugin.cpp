@@ -72,8 +72,11 @@ class OnednnPlan final : public sdk::Plan {
     if (args.num_values != constants_.size())
       throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " +
                   std::to_string(constants_.size()) + " values", LOOM_STATUS_INVALID_ARGUMENT);
+    const size_t stride = args.num_values ? args.tensors[0].struct_size : sizeof(loom_tensor);
+    if (stride < sizeof(loom_tensor))
+      throw Error("run: the host's tensors are older than this plugin's ABI", LOOM_STATUS_INVALID_ARGUMENT);
     for (size_t i : needs_data_)
-      if (!args.tensors[i].data)
+      if (!sdk::record(args.tensors, i).data)
         throw Error("run: value " + std::to_string(i) + " has no data", LOOM_STATUS_INVALID_ARGUMENT);
     std::byte* scratch = nullptr;
     if (step_scratch_) {
@@ -85,7 +88,7 @@ class OnednnPlan final : public sdk::Plan {
     }
     if (num_threads_ > 0) omp_set_num_threads(num_threads_);
 
-    RunContext ctx{args.tensors, constants_.data(), scratch, nullptr, nullptr};
+    RunContext ctx{args.tensors, constants_.data(), scratch, nullptr, nullptr, stride};
     if (descs_.empty()) {
       for (const auto& s : steps_) s->run(ctx);
       return;
@@ -256,12 +259,16 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     return {sdk::DeviceInfo{"CPU", desc, LOOM_MEMORY_HOST}};
   }
 
-  std::unique_ptr<sdk::Backend> create_backend(size_t device, const loom_backend_options& options) override {
+  std::unique_ptr<sdk::Backend> create_backend(size_t device, sdk::BackendOptions& options) override {
     if (device != 0) throw Error("the onednn backend has one device (CPU), not " + std::to_string(device),
                                  LOOM_STATUS_INVALID_ARGUMENT);
-    if (options.num_threads < 0)
-      throw Error("num_threads must be >= 0, got " + std::to_string(options.num_threads), LOOM_STATUS_INVALID_ARGUMENT);
-    return std::make_unique<OnednnBackend>(options.num_threads);
+    if (options.threads < 0)
+      throw Error("num_threads must be >= 0, got " + std::to_string(options.threads), LOOM_STATUS_INVALID_ARGUMENT);
+    if (options.get("precision", "f32", {"f32", "bf16"}) == "bf16")
+      throw Error("option precision=bf16: this onednn backend computes in f32 only (bf16 is not implemented yet)",
+                  LOOM_STATUS_UNSUPPORTED);
+    options.finish("onednn");
+    return std::make_unique<OnednnBackend>(options.threads);
   }
 };
 

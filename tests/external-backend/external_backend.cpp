@@ -9,6 +9,7 @@
 #include <loom/plugin_sdk.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -65,9 +66,22 @@ class DeviceMemory {
     return b->bytes.data() + offset;
   }
 
+  // A way to test what the engine does when a device goes away: with the backend option
+  // lose_device_after_runs=N, the run after the first N fails with LOOM_STATUS_DEVICE_LOST, and
+  // so does every run after it.
+  void set_runs_before_loss(int64_t n) { runs_before_loss_ = n; }
+  void run_started() const {
+    if (runs_before_loss_.load() < 0) return;
+    if (runs_before_loss_.fetch_sub(1) <= 0) {
+      runs_before_loss_.store(0);
+      throw Error("the emulated device is gone (backend option lose_device_after_runs)", LOOM_STATUS_DEVICE_LOST);
+    }
+  }
+
  private:
   mutable std::mutex mutex_;
   std::set<DeviceBuffer*> live_;
+  mutable std::atomic<int64_t> runs_before_loss_{-1};
 };
 
 // ---------------------------------------------------------------- ops
@@ -141,11 +155,12 @@ class ExternalPlan : public Plan {
       throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " +
                       std::to_string(bytes_.size()),
                   LOOM_STATUS_INVALID_ARGUMENT);
+    memory_.run_started();
     std::vector<unsigned char*> ptr(bytes_.size(), nullptr);
     auto resolve = [&](int32_t v) -> unsigned char* {
       if (ptr[v]) return ptr[v];
       if (constants_[v]) return ptr[v] = memory_.range(constants_[v], 0, bytes_[v], "constant '" + names_[v] + "'");
-      const loom_tensor& t = args.tensors[v];
+      const loom_tensor& t = record(args.tensors, static_cast<size_t>(v));
       if (t.data || !t.buffer)
         throw Error("value '" + names_[v] + "' came in host memory; a device backend needs a device buffer",
                     LOOM_STATUS_INVALID_ARGUMENT);
@@ -300,6 +315,7 @@ class ExternalBackend : public Backend {
   void buffer_read(void* buffer, uint64_t offset, void* dst, uint64_t bytes) override {
     if (bytes) std::memcpy(dst, memory_.range(buffer, offset, bytes, "buffer_read"), bytes);
   }
+  DeviceMemory& device() { return memory_; }
 
  private:
   DeviceMemory memory_;
@@ -311,9 +327,23 @@ class ExternalPlugin : public BackendPlugin {
     return {{"emulated-device", "host memory behind device buffer handles; add, sub, mul, div, relu on f32",
              LOOM_MEMORY_DEVICE}};
   }
-  std::unique_ptr<Backend> create_backend(size_t device, const loom_backend_options&) override {
+  std::unique_ptr<Backend> create_backend(size_t device, loom::sdk::BackendOptions& options) override {
     if (device != 0) throw Error("no device " + std::to_string(device), LOOM_STATUS_INVALID_ARGUMENT);
-    return std::make_unique<ExternalBackend>();
+    options.get("precision", "f32", {"f32"});
+    const std::string runs = options.get("lose_device_after_runs", "-1");
+    int64_t n = -1;
+    try {
+      size_t used = 0;
+      n = std::stoll(runs, &used);
+      if (used != runs.size() || n < -1) throw std::invalid_argument(runs);
+    } catch (const std::exception&) {
+      throw Error("option lose_device_after_runs=" + runs + ": expected a whole number of runs (-1: never)",
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    }
+    options.finish("external");
+    auto backend = std::make_unique<ExternalBackend>();
+    backend->device().set_runs_before_loss(n);
+    return backend;
   }
 };
 

@@ -5,6 +5,10 @@
 #include <cstring>
 #include <vector>
 
+#ifndef TEST_PLUGIN_NAME
+#define TEST_PLUGIN_NAME "test-good"
+#endif
+
 namespace {
 
 using namespace loom::sdk;
@@ -71,16 +75,14 @@ class AddBackend : public Backend {
 class TestBackendPlugin : public BackendPlugin {
  public:
   std::vector<DeviceInfo> devices() override { return {{"TestCPU", "plain loops, add only", LOOM_MEMORY_HOST}}; }
-  std::unique_ptr<Backend> create_backend(size_t device, const loom_backend_options&) override {
+  std::unique_ptr<Backend> create_backend(size_t device, loom::sdk::BackendOptions& options) override {
     if (device != 0) throw Error("no device " + std::to_string(device), LOOM_STATUS_INVALID_ARGUMENT);
+    options.get("precision", "f32", {"f32"});
+    options.finish(TEST_PLUGIN_NAME);
     return std::make_unique<AddBackend>();
   }
 };
 
 }  // namespace
-
-#ifndef TEST_PLUGIN_NAME
-#define TEST_PLUGIN_NAME "test-good"
-#endif
 
 LOOM_BACKEND_PLUGIN(TestBackendPlugin, TEST_PLUGIN_NAME, "1.2.3", "add on f32, for the plugin tests")

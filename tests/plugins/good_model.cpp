@@ -10,7 +10,6 @@ class TwoArchitectures : public loom::sdk::ModelPlugin {
     if (request.task == "unknown-task") throw loom::sdk::Error("task 'unknown-task' is not supported", LOOM_STATUS_UNSUPPORTED);
     loom::sdk::ModelResult result;
     result.graph_yaml = "format: 1\nname: " + request.model_type + "-" + request.task + "\n";
-    result.processing_json = R"({"task": ")" + request.task + R"("})";
     return result;
   }
 };

@@ -11,7 +11,7 @@ class NeedsGone : public loom::sdk::BackendPlugin {
   std::vector<loom::sdk::DeviceInfo> devices() override {
     return {{"Gone" + std::to_string(loom_test_gone_value()), "", LOOM_MEMORY_HOST}};
   }
-  std::unique_ptr<loom::sdk::Backend> create_backend(size_t, const loom_backend_options&) override {
+  std::unique_ptr<loom::sdk::Backend> create_backend(size_t, loom::sdk::BackendOptions&) override {
     throw loom::sdk::Error("unreachable");
   }
 };

@@ -6,7 +6,7 @@ namespace {
 class NoDevices : public loom::sdk::BackendPlugin {
  public:
   std::vector<loom::sdk::DeviceInfo> devices() override { return {}; }
-  std::unique_ptr<loom::sdk::Backend> create_backend(size_t, const loom_backend_options&) override {
+  std::unique_ptr<loom::sdk::Backend> create_backend(size_t, loom::sdk::BackendOptions&) override {
     throw loom::sdk::Error("no device", LOOM_STATUS_DEVICE_UNAVAILABLE);
   }
 };

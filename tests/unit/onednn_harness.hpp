@@ -42,7 +42,7 @@ class OnednnPlugin {
     desc_ = entry();
     loom_host host{sizeof(loom_host), LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR, "test"};
     check(desc_->init(&host, &state_), "init");
-    loom_backend_options opts{sizeof(loom_backend_options), num_threads};
+    loom_backend_options opts{sizeof(loom_backend_options), num_threads, 0, nullptr};
     check(desc_->backend->create_backend(state_, 0, &opts, &backend_), "create_backend");
   }
   ~OnednnPlugin() {
@@ -102,6 +102,7 @@ class GraphBuilder {
     c_values_.clear();
     for (auto& v : values_) {
       loom_value c{};
+      c.struct_size = sizeof(loom_value);
       c.name = v.name.c_str();
       c.kind = v.kind;
       c.dtype = v.dtype;
@@ -118,6 +119,7 @@ class GraphBuilder {
       n.c_attrs.clear();
       for (auto& a : n.attrs) {
         loom_attr c{};
+        c.struct_size = sizeof(loom_attr);
         c.name = a.name.c_str();
         c.type = a.type;
         c.i = a.i;
@@ -128,7 +130,7 @@ class GraphBuilder {
         c.floats = a.floats.data();
         n.c_attrs.push_back(c);
       }
-      c_nodes_.push_back({n.name.c_str(), n.op.c_str(), n.inputs.size(), n.inputs.data(), n.outputs.size(),
+      c_nodes_.push_back({sizeof(loom_node), n.name.c_str(), n.op.c_str(), n.inputs.size(), n.inputs.data(), n.outputs.size(),
                           n.outputs.data(), n.c_attrs.size(), n.c_attrs.data()});
     }
     view_ = {sizeof(loom_graph_view), c_values_.size(), c_values_.data(), c_nodes_.size(), c_nodes_.data()};
@@ -201,12 +203,13 @@ class Plan {
     std::vector<loom_tensor> t(tensors.size());
     for (size_t i = 0; i < tensors.size(); ++i) {
       Tensor* x = tensors[i];
+      t[i].struct_size = sizeof(loom_tensor);
       t[i].dtype = x ? static_cast<int32_t>(x->dtype()) : LOOM_DTYPE_INVALID;
       t[i].rank = x ? static_cast<int32_t>(x->rank()) : 0;
       t[i].dims = x ? x->shape().data() : nullptr;
       t[i].data = x ? x->data() : nullptr;
     }
-    loom_run_args args{sizeof(loom_run_args), t.size(), t.data(), scratch, nullptr, 0, scratch_bytes};
+    loom_run_args args{sizeof(loom_run_args), t.size(), t.data(), scratch, nullptr, 0, scratch_bytes, nullptr, nullptr};
     check(b_->run(b_->self, plan_, &args), "run");
   }
   // Runs with scratch of its own.

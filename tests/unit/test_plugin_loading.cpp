@@ -171,6 +171,15 @@ TEST_CASE("plugins: another ABI major is refused naming both versions and the fi
   CHECK(r.name.empty());
 }
 
+TEST_CASE("plugins: a plugin built for ABI 1 is refused with a message that says to rebuild it") {
+  const PluginRecord r = load_alone(plugin("abi-one"));
+  CHECK_FALSE(r.loaded);
+  CHECK(r.abi_major == 1);
+  CHECK(r.error == plugin("abi-one").string() + ": built for plugin ABI 1.0, this Loom speaks " +
+                       std::to_string(LOOM_ABI_VERSION_MAJOR) + "." + std::to_string(LOOM_ABI_VERSION_MINOR) +
+                       ": rebuild the plugin against this Loom's SDK");
+}
+
 TEST_CASE("plugins: a newer ABI minor loads") {
   const PluginRecord r = load_alone(plugin("abi-minor"));
   INFO(r.error);
@@ -373,7 +382,6 @@ TEST_CASE("plugins: a model plugin lists its architectures and expands through t
   loom::plugins::check_status(model.expand(lib->state(), &request, &result), "expand");
   REQUIRE(result);
   CHECK(std::string(result->graph_yaml) == "format: 1\nname: test-arch-b-fill-mask\n");
-  CHECK(std::string(result->processing_json) == R"({"task": "fill-mask"})");
   model.release_result(lib->state(), result);
 
   request.task = "unknown-task";
@@ -403,11 +411,11 @@ std::vector<float> run_add(const loom::plugins::BackendInstance& instance, std::
   const loom_backend& api = instance.api();
   const int64_t dims[1] = {static_cast<int64_t>(a.size())};
   const loom_value values[3] = {
-      {"a", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0},
-      {"b", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0},
-      {"c", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0}};
+      {sizeof(loom_value), "a", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0},
+      {sizeof(loom_value), "b", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0},
+      {sizeof(loom_value), "c", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0}};
   const int32_t inputs[2] = {0, 1}, outputs[1] = {2};
-  const loom_node node{"sum", "add", 2, inputs, 1, outputs, 0, nullptr};
+  const loom_node node{sizeof(loom_node), "sum", "add", 2, inputs, 1, outputs, 0, nullptr};
   const loom_graph_view graph{sizeof(loom_graph_view), 3, values, 1, &node};
 
   loom_status* reason = nullptr;
@@ -422,10 +430,10 @@ std::vector<float> run_add(const loom::plugins::BackendInstance& instance, std::
   uint64_t scratch = 0;
   loom::plugins::check_status(api.prepare(api.self, executable, &shapes, &plan, &scratch), "prepare");
   std::vector<float> c(a.size());
-  const loom_tensor tensors[3] = {{LOOM_DTYPE_F32, 1, dims, a.data(), nullptr, 0},
-                                  {LOOM_DTYPE_F32, 1, dims, b.data(), nullptr, 0},
-                                  {LOOM_DTYPE_F32, 1, dims, c.data(), nullptr, 0}};
-  const loom_run_args args{sizeof(loom_run_args), 3, tensors, nullptr, nullptr, 0, 0};
+  const loom_tensor tensors[3] = {{sizeof(loom_tensor), LOOM_DTYPE_F32, 1, dims, nullptr, a.data(), nullptr, 0},
+                                  {sizeof(loom_tensor), LOOM_DTYPE_F32, 1, dims, nullptr, b.data(), nullptr, 0},
+                                  {sizeof(loom_tensor), LOOM_DTYPE_F32, 1, dims, nullptr, c.data(), nullptr, 0}};
+  const loom_run_args args{sizeof(loom_run_args), 3, tensors, nullptr, nullptr, 0, 0, nullptr, nullptr};
   loom::plugins::check_status(api.run(api.self, plan, &args), "run");
   api.release_plan(api.self, plan);
   api.release_executable(api.self, executable);
@@ -450,9 +458,9 @@ TEST_CASE("plugins: a library stays loaded while a backend instance from it live
     CHECK(in_link_map(file));
     // A node the backend cannot run is declined with its reason.
     const int64_t dims[1] = {2};
-    const loom_value v{"x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0};
+    const loom_value v{sizeof(loom_value), "x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, 1, dims, nullptr, nullptr, 0};
     const int32_t io[1] = {0};
-    const loom_node node{"m", "matmul", 1, io, 1, io, 0, nullptr};
+    const loom_node node{sizeof(loom_node), "m", "matmul", 1, io, 1, io, 0, nullptr};
     const loom_graph_view graph{sizeof(loom_graph_view), 1, &v, 1, &node};
     loom_status* reason = nullptr;
     CHECK(instance->api().supports_node(instance->api().self, &graph, 0, &reason) == 0);

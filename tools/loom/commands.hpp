@@ -25,19 +25,19 @@ struct PluginsArgs { bool json = false; };
 struct InspectArgs {
   std::string graph;
   bool placement = false, json = false;
-  std::vector<std::string> backends, dims;
+  std::vector<std::string> backends, dims, options;
 };
 struct ValidateArgs { std::string graph; bool json = false; };
 struct RunArgs {
   std::string graph, output_dir;
-  std::vector<std::string> inputs, backends, expect;
+  std::vector<std::string> inputs, backends, expect, options;
   int threads = 0;
   bool json = false;
   double atol = 1e-5, rtol = 1e-5;
 };
 struct BenchArgs {
   std::string graph;
-  std::vector<std::string> inputs, dims, backends;
+  std::vector<std::string> inputs, dims, backends, options;
   int threads = 0, warmup = 5, iterations = 50, repeat = 1;
   bool json = false;
 };
@@ -54,6 +54,8 @@ Engine make_engine(const PluginOptions& p, bool strict = true);
 // "NAME=VALUE" -> {NAME, VALUE}; throws UsageError naming the option.
 std::pair<std::string, std::string> split_assignment(const std::string& text, const char* option);
 std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& dims);
+// --option KEY=VALUE (repeatable) -> SessionOptions::options; a key given twice is a usage error.
+std::map<std::string, std::string> parse_options(const std::vector<std::string>& options);
 TensorMap read_inputs(const std::vector<std::string>& inputs);
 std::string human_bytes(uint64_t bytes);
 

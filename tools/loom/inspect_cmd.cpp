@@ -34,8 +34,10 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   Graph g = engine.load_graph(a.graph);
   SessionOptions so;
   so.backends = a.backends;
+  so.options = parse_options(a.options);
   Session s = engine.compile(g, so);
   MemoryReport mem = s.plan_memory(bindings);
+  const SessionStats stats = s.stats();
   const PlacementReport& pl = s.placement();
   std::map<std::string, int> op_counts;
   for (const auto& n : g.nodes) ++op_counts[n.op];
@@ -51,6 +53,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["initializers"] = g.initializers.size();
     j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"without_reuse_bytes", mem.unplanned_bytes},
                    {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
+    j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}};
     j["partitions"] = nlohmann::json::array();
     for (const auto& part : pl.partitions) j["partitions"].push_back({{"backend", part.backend}, {"nodes", part.nodes}});
     if (a.placement) {
@@ -83,6 +86,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   for (const auto& [backend, bytes] : mem.arena_bytes)
     std::cout << "  " << backend << " arena: " << human_bytes(bytes) << " (" << human_bytes(mem.unplanned_bytes[backend])
               << " without reuse)\n";
+  std::cout << "plans made: " << stats.plans_made << " (one per input-shape signature; " << stats.plans_cached << " cached)\n";
   std::cout << "partitions: " << pl.partitions.size() << "\n";
   for (size_t i = 0; i < pl.partitions.size(); ++i)
     std::cout << "  #" << i << " " << pl.partitions[i].backend << ": " << pl.partitions[i].nodes.size() << " nodes\n";

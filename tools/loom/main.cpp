@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   inspect->add_flag("--placement", inspect_args.placement, "Explain where each node runs and why");
   inspect->add_flag("--json", inspect_args.json, "Machine-readable output");
   inspect->add_option("--backend", inspect_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
+  inspect->add_option("--option", inspect_args.options, "Session or backend option KEY=VALUE (repeatable): precision=f32|bf16, NAME.KEY=VALUE for one backend, fallback=on|off")->type_name("KEY=VALUE");
   inspect->add_option("--dim", inspect_args.dims, "Symbol value for memory planning, e.g. seq=128 (others count as 1)")->type_name("NAME=N");
   add_plugin_options(inspect);
 
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
   run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeatable)")->type_name("NAME=FILE.npy");
   run->add_option("--output-dir", run_args.output_dir, "Write every output as DIR/NAME.npy")->type_name("DIR");
   run->add_option("--backend", run_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
+  run->add_option("--option", run_args.options, "Session or backend option KEY=VALUE (repeatable): precision=f32|bf16, NAME.KEY=VALUE for one backend, fallback=on|off")->type_name("KEY=VALUE");
   run->add_option("--threads", run_args.threads, "Threads for the session (0: backend default)")->check(whole_number_at_least(0));
   run->add_flag("--json", run_args.json, "Print outputs' names, shapes and dtypes as JSON");
   run->add_option("--expect", run_args.expect, "Compare output NAME with a reference .npy; fail if it differs (repeatable)")->type_name("NAME=FILE.npy");
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
   bench->add_option("--input", bench_args.inputs, "Graph input from a .npy file (repeatable); others are generated")->type_name("NAME=FILE.npy");
   bench->add_option("--dim", bench_args.dims, "Symbol value for generated inputs, e.g. seq=128")->type_name("NAME=N");
   bench->add_option("--backend", bench_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
+  bench->add_option("--option", bench_args.options, "Session or backend option KEY=VALUE (repeatable): precision=f32|bf16, NAME.KEY=VALUE for one backend, fallback=on|off")->type_name("KEY=VALUE");
   bench->add_option("--threads", bench_args.threads, "Threads for the session (0: backend default)")->check(whole_number_at_least(0));
   bench->add_option("--warmup", bench_args.warmup, "Untimed runs first")->check(whole_number_at_least(0));
   bench->add_option("--iterations", bench_args.iterations, "Timed runs")->check(whole_number_at_least(1));

@@ -18,10 +18,11 @@ namespace loom::cli {
 
 namespace {
 
-SessionOptions session_options(const std::vector<std::string>& backends, int threads) {
+SessionOptions session_options(const std::vector<std::string>& backends, int threads, const std::vector<std::string>& options) {
   SessionOptions o;
   o.backends = backends;
   o.threads = threads;
+  o.options = parse_options(options);
   return o;
 }
 
@@ -81,7 +82,7 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
     auto [name, file] = split_assignment(e, "--expect");
     expected.push_back({name, file, read_npy(file)});
   }
-  Session s = engine.load(a.graph, session_options(a.backends, a.threads));
+  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options));
   for (const auto& [name, file, ref] : expected) {
     bool found = false;
     for (const auto& o : s.graph().outputs) found |= o.name == name;
@@ -132,7 +133,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   const auto dims = parse_dims(a.dims);
   Engine engine = make_engine(p);
   TensorMap inputs = read_inputs(a.inputs);
-  Session s = engine.load(a.graph, session_options(a.backends, a.threads));
+  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options));
   std::mt19937 rng(42);
   for (const auto& in : s.graph().inputs)
     if (!inputs.count(in.name)) inputs.emplace(in.name, generated_input(in, dims, rng));

@@ -26,6 +26,15 @@ std::pair<std::string, std::string> split_assignment(const std::string& text, co
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
+std::map<std::string, std::string> parse_options(const std::vector<std::string>& options) {
+  std::map<std::string, std::string> out;
+  for (const auto& text : options) {
+    auto [key, value] = split_assignment(text, "--option");
+    if (!out.emplace(key, value).second) throw UsageError("--option " + key + " is given twice");
+  }
+  return out;
+}
+
 std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& dims) {
   std::map<std::string, int64_t> out;
   for (const auto& d : dims) {

@@ -2,9 +2,13 @@
  *
  * Rules (docs/plugins.md explains them with a walk-through):
  *  - Plain C only: no C++ object, exception, std:: type or allocator crosses this boundary.
- *  - Every struct below starts with `struct_size` (or, for the plugin descriptor, the ABI
- *    version). Structs are append-only: a reader checks struct_size before touching a member
+ *  - Every struct below starts with `struct_size` (the plugin descriptor alone starts with the
+ *    ABI version). Structs are append-only: a reader checks struct_size before touching a member
  *    that was added in a later minor version. Members marked (optional) may be NULL.
+ *  - Arrays of records (the tensors of a run, the values, nodes and attributes of a graph view,
+ *    options) are walked by their elements' struct_size, which is the same for every element of
+ *    one array: element i sits at (const char*)array + i * array[0].struct_size. So a record can
+ *    gain members without a major bump. The SDK's loom::sdk::record() does this.
  *  - Functions that can fail return a loom_status*: NULL means success. A non-NULL status was
  *    created by the callee and is released by the caller through status->release.
  *  - Whoever creates an object releases it, through the function of the side that made it.
@@ -22,8 +26,13 @@
 extern "C" {
 #endif
 
-#define LOOM_ABI_VERSION_MAJOR 1u
+#define LOOM_ABI_VERSION_MAJOR 2u
 #define LOOM_ABI_VERSION_MINOR 0u
+
+/* The version of the op registry (docs/ops.md) this header was released with. A backend states
+ * the version it was built against; the host never places on it a node that uses an op
+ * attribute added in a later version. */
+#define LOOM_OPSET_VERSION 2u
 
 /* The one symbol a plugin exports: `const loom_plugin* loom_plugin_entry(void)`. */
 #define LOOM_PLUGIN_ENTRY_SYMBOL "loom_plugin_entry"
@@ -48,7 +57,9 @@ enum {
   LOOM_STATUS_INVALID_ARGUMENT = 2,
   LOOM_STATUS_UNSUPPORTED = 3,     /* the plugin cannot do what was asked */
   LOOM_STATUS_OUT_OF_MEMORY = 4,
-  LOOM_STATUS_DEVICE_UNAVAILABLE = 5
+  LOOM_STATUS_DEVICE_UNAVAILABLE = 5,
+  LOOM_STATUS_DEVICE_LOST = 6,     /* the device is gone: the host stops using this backend */
+  LOOM_STATUS_CANCELLED = 7        /* the run was stopped through loom_run_args.should_stop */
 };
 
 /* ------------------------------------------------------------------ tensors */
@@ -63,15 +74,17 @@ typedef enum loom_dtype {
   LOOM_DTYPE_U8 = 6
 } loom_dtype;
 
-/* A tensor with concrete dims, in row-major (C) order, densely packed.
- * Host-memory backends get `data`; device-memory backends get `buffer` + `offset`. */
+/* A tensor with concrete dims. Host-memory backends get `data`; device-memory backends get
+ * `buffer` + `offset`. */
 typedef struct loom_tensor {
-  int32_t dtype;        /* loom_dtype */
+  uint32_t struct_size;
+  int32_t dtype;           /* loom_dtype */
   int32_t rank;
-  const int64_t* dims;  /* rank entries */
-  void* data;           /* host pointer, or NULL for device memory */
-  void* buffer;         /* device buffer from buffer_alloc, or NULL for host memory */
-  uint64_t offset;      /* byte offset into buffer */
+  const int64_t* dims;     /* rank entries */
+  const int64_t* strides;  /* (optional) rank entries, in elements; NULL: dense row-major */
+  void* data;              /* host pointer, or NULL for device memory */
+  void* buffer;            /* device buffer from buffer_alloc, or NULL for host memory */
+  uint64_t offset;         /* byte offset into buffer */
 } loom_tensor;
 
 /* ------------------------------------------------------------------ graphs */
@@ -87,6 +100,7 @@ typedef enum loom_attr_type {
 
 /* Every attribute of a node's schema is present, with its default filled in by the host. */
 typedef struct loom_attr {
+  uint32_t struct_size;
   const char* name;
   int32_t type;           /* loom_attr_type */
   int64_t i;              /* INT, BOOL (0/1) */
@@ -106,6 +120,7 @@ typedef enum loom_value_kind {
 } loom_value_kind;
 
 typedef struct loom_value {
+  uint32_t struct_size;
   const char* name;
   int32_t kind;                   /* loom_value_kind */
   int32_t dtype;                  /* loom_dtype */
@@ -117,6 +132,7 @@ typedef struct loom_value {
 } loom_value;
 
 typedef struct loom_node {
+  uint32_t struct_size;
   const char* name;
   const char* op;
   size_t num_inputs;
@@ -147,11 +163,16 @@ typedef struct loom_shape_set {
 typedef struct loom_run_args {
   uint32_t struct_size;
   size_t num_values;
-  const loom_tensor* tensors;  /* one per value of the partition, same order as the view */
+  const loom_tensor* tensors;  /* one per value of the partition, same order as the view; their
+                                * dims are this run's (below a plan's bounds, see LOOM_BACKEND_BOUNDED_SHAPES) */
   void* scratch;               /* host scratch of the plan's scratch_bytes (host backends) */
   void* scratch_buffer;        /* device scratch buffer (device backends) */
   uint64_t scratch_offset;
   uint64_t scratch_bytes;
+  /* (optional) Polled by the backend between nodes (or other units of work of its choosing):
+   * nonzero means stop now and return LOOM_STATUS_CANCELLED. Cheap and thread-safe. */
+  int32_t (*should_stop)(void* stop_context);
+  void* stop_context;
 } loom_run_args;
 
 /* ------------------------------------------------------------------ backends */
@@ -168,9 +189,19 @@ typedef struct loom_device_info {
   int32_t memory_kind;      /* LOOM_MEMORY_* */
 } loom_device_info;
 
+/* One key/value option (docs/plugins.md lists the keys every backend understands). */
+typedef struct loom_option {
+  uint32_t struct_size;
+  const char* key;
+  const char* value;
+} loom_option;
+
 typedef struct loom_backend_options {
   uint32_t struct_size;
-  int32_t num_threads;      /* 0: the backend's default */
+  int32_t num_threads;        /* 0: the backend's default */
+  size_t num_options;
+  const loom_option* options; /* validated by create_backend: an unknown key or a value the backend
+                               * cannot honour fails with a status that names it */
 } loom_backend_options;
 
 typedef struct loom_compile_options {
@@ -183,10 +214,19 @@ typedef struct loom_compile_options {
  * prepare()     -> a plan for concrete shapes, with the scratch bytes each run needs;
  * run()         -> executes a plan; may be called from several threads at once, each call
  *                  with its own tensors and scratch. */
+enum {
+  /* The backend accepts plans made at a symbol's upper bound: prepare() gets the shapes at the
+   * bound, and each run passes the actual dims (each at most the bound) in its tensors. Without
+   * the flag, the host prepares a plan per exact shape. */
+  LOOM_BACKEND_BOUNDED_SHAPES = 1u << 0
+};
+
 typedef struct loom_backend {
   uint32_t struct_size;
   void* self;
-  int32_t memory_kind;  /* LOOM_MEMORY_* */
+  int32_t memory_kind;     /* LOOM_MEMORY_* */
+  uint32_t opset_version;  /* LOOM_OPSET_VERSION the backend was built against */
+  uint32_t flags;          /* LOOM_BACKEND_* */
 
   /* Returns 1 if the backend can run node `node_index` of `graph`; otherwise 0 and, (optional)
    * through *reason, a status saying why. */
@@ -209,6 +249,9 @@ typedef struct loom_backend {
                               uint64_t bytes);
 
   void (*release)(void* self);
+  /* (optional) A feature outside the core ABI, by name ("vendor.feature.v1"): a pointer to a
+   * table the name defines, valid while the backend lives; NULL when unknown. */
+  const void* (*get_extension)(void* self, const char* name);
 } loom_backend;
 
 typedef struct loom_backend_plugin {
@@ -234,8 +277,8 @@ typedef struct loom_model_request {
 
 typedef struct loom_model_result {
   uint32_t struct_size;
-  const char* graph_yaml;        /* a graph in the YAML format v1 (docs/graph-format.md) */
-  const char* processing_json;   /* (optional) pre/post-processing spec, JSON */
+  const char* graph_yaml;  /* a graph in the YAML format (docs/graph-format.md), with its
+                            * `processing:` section (tokenizer, image processor, generation, tasks) */
 } loom_model_result;
 
 typedef struct loom_model_plugin {
@@ -275,6 +318,8 @@ typedef struct loom_plugin {
   void (*shutdown)(void* plugin_state);
   const loom_backend_plugin* backend;  /* kind == BACKEND */
   const loom_model_plugin* model;      /* kind == MODEL */
+  /* (optional) A feature outside the core ABI, by name; NULL when unknown. */
+  const void* (*get_extension)(void* plugin_state, const char* name);
 } loom_plugin;
 
 typedef const loom_plugin* (*loom_plugin_entry_fn)(void);

@@ -6,6 +6,7 @@
 //   loom::TensorMap out = s.run({{"input_ids", ids}, {"attention_mask", mask}});
 #pragma once
 
+#include <loom/error.hpp>
 #include <loom/graph.hpp>
 #include <loom/tensor.hpp>
 
@@ -57,6 +58,13 @@ struct SessionOptions {
   std::vector<std::string> backends;
   // Threads for this session's backends; 0 = the backend's default.
   int threads = 0;
+  // Options as key/value strings (the CLI's --option KEY=VALUE), validated when the session is
+  // made: an unknown key or a value that cannot be honoured is an error that names it.
+  //   precision=f32|bf16     every backend (a backend that cannot honour it refuses the session)
+  //   NAME.KEY=VALUE         backend NAME only, as KEY (e.g. onednn.precision=f32)
+  //   fallback=on|off        the session itself: when a backend loses its device, re-place the
+  //                          graph on the remaining backends for later runs (default off)
+  std::map<std::string, std::string> options;
 };
 
 // ---- placement and planning reports (loom inspect)
@@ -151,6 +159,14 @@ struct SessionStats {
   uint64_t plans_made = 0;    // shape plans made (one per distinct input-shape signature)
   uint64_t plans_cached = 0;  // plans held now
   uint64_t runs = 0;
+};
+
+// A run failed because a backend's device was lost (LOOM_STATUS_DEVICE_LOST). With the
+// session option fallback=on the session has already re-placed the graph on its other backends,
+// and the next run goes there.
+class DeviceLostError : public Error {
+ public:
+  using Error::Error;
 };
 
 class Session {

@@ -5,7 +5,9 @@
 
 #include <loom/abi.h>
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -58,6 +60,21 @@ loom_status* guard(F&& f) noexcept {
 
 // ---------------------------------------------------------------- views over the C structs
 
+// Element i of an array of records (loom_tensor, loom_value, loom_node, loom_attr, loom_option):
+// arrays are walked by their elements' struct_size, so that the host can add members to a record
+// without breaking plugins built before (see abi.h). A record smaller than this plugin's struct
+// (an older host) is refused rather than read past its end.
+template <class T>
+const T& record(const T* array, size_t i) {
+  if (array->struct_size < sizeof(T))
+    throw std::runtime_error("the host's records are older than this plugin's ABI: rebuild the host or the plugin");
+  return *reinterpret_cast<const T*>(reinterpret_cast<const char*>(array) + i * array->struct_size);
+}
+template <class T>
+T& record(T* array, size_t i) {
+  return const_cast<T&>(record(static_cast<const T*>(array), i));
+}
+
 inline size_t dtype_size(int32_t dtype) {
   switch (dtype) {
     case LOOM_DTYPE_F32: case LOOM_DTYPE_I32: return 4;
@@ -87,7 +104,7 @@ class ValueView {
 
 class NodeView {
  public:
-  NodeView(const loom_graph_view* g, size_t index) : g_(g), n_(&g->nodes[index]) {}
+  NodeView(const loom_graph_view* g, size_t index) : g_(g), n_(&record(g->nodes, index)) {}
   std::string_view name() const { return n_->name; }
   std::string_view op() const { return n_->op; }
   size_t num_inputs() const { return n_->num_inputs; }
@@ -97,13 +114,13 @@ class NodeView {
   int32_t output_index(size_t i) const { return n_->outputs[i]; }
   ValueView input(size_t i) const {
     if (!has_input(i)) throw Error(std::string(name()) + ": input " + std::to_string(i) + " is absent");
-    return ValueView(&g_->values[n_->inputs[i]]);
+    return ValueView(&record(g_->values, static_cast<size_t>(n_->inputs[i])));
   }
-  ValueView output(size_t i) const { return ValueView(&g_->values[n_->outputs[i]]); }
+  ValueView output(size_t i) const { return ValueView(&record(g_->values, static_cast<size_t>(n_->outputs[i]))); }
 
   const loom_attr* find_attr(std::string_view attr) const {
     for (size_t i = 0; i < n_->num_attrs; ++i)
-      if (attr == n_->attrs[i].name) return &n_->attrs[i];
+      if (attr == record(n_->attrs, i).name) return &record(n_->attrs, i);
     return nullptr;
   }
   const loom_attr& attr(std::string_view attr, int32_t type) const {
@@ -137,7 +154,7 @@ class GraphView {
   size_t num_nodes() const { return g_->num_nodes; }
   size_t num_values() const { return g_->num_values; }
   NodeView node(size_t i) const { return NodeView(g_, i); }
-  ValueView value(size_t i) const { return ValueView(&g_->values[i]); }
+  ValueView value(size_t i) const { return ValueView(&record(g_->values, i)); }
   const loom_graph_view* raw() const { return g_; }
 
  private:
@@ -164,6 +181,54 @@ class ShapeSet {
 
 // ---------------------------------------------------------------- backend classes
 
+// The options a session passes to create_backend (loom_backend_options): the thread count and
+// key/value strings. A backend reads the keys it knows with get(), then calls finish(), which
+// refuses any key left unread, naming it: a typo never passes silently.
+class BackendOptions {
+ public:
+  BackendOptions() = default;
+  explicit BackendOptions(const loom_backend_options* o) {
+    if (!o) return;
+    threads = o->num_threads;
+    for (size_t i = 0; i < o->num_options; ++i) {
+      const loom_option& opt = record(o->options, i);
+      entries_.push_back({opt.key ? opt.key : "", opt.value ? opt.value : "", false});
+    }
+  }
+  int32_t threads = 0;
+  // The value of `key`, or `fallback` when the session did not set it. When `allowed` is not
+  // empty, any other value is refused with a message that lists the allowed ones.
+  std::string get(std::string_view key, std::string fallback, std::initializer_list<std::string_view> allowed = {}) {
+    // A key given twice (for every backend, then as NAME.KEY for this one) takes its last value.
+    const Entry* found = nullptr;
+    for (Entry& e : entries_)
+      if (e.key == key) {
+        e.used = true;
+        found = &e;
+      }
+    if (!found) return fallback;
+    if (allowed.size() && std::find(allowed.begin(), allowed.end(), found->value) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      throw Error("option " + found->key + "=" + found->value + ": the value must be one of " + list, LOOM_STATUS_INVALID_ARGUMENT);
+    }
+    return found->value;
+  }
+  // Refuses the keys no get() asked for; `backend` names the backend in the message.
+  void finish(std::string_view backend) const {
+    for (const Entry& e : entries_)
+      if (!e.used)
+        throw Error("option '" + e.key + "' is unknown to the " + std::string(backend) + " backend", LOOM_STATUS_INVALID_ARGUMENT);
+  }
+
+ private:
+  struct Entry {
+    std::string key, value;
+    bool used;
+  };
+  std::vector<Entry> entries_;
+};
+
 class Plan {
  public:
   virtual ~Plan() = default;
@@ -182,6 +247,10 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual int32_t memory_kind() const { return LOOM_MEMORY_HOST; }
+  // LOOM_BACKEND_* flags (LOOM_BACKEND_BOUNDED_SHAPES: plans made at symbol bounds are fine).
+  virtual uint32_t flags() const { return 0; }
+  // A feature outside the core ABI, by name; nullptr when unknown.
+  virtual const void* extension(std::string_view) { return nullptr; }
   // std::nullopt if the node can run here, else why not (shown by `loom inspect --placement`).
   virtual std::optional<std::string> unsupported_reason(const GraphView& graph, size_t node) = 0;
   virtual std::unique_ptr<Executable> compile(const GraphView& partition,
@@ -203,7 +272,10 @@ class BackendPlugin {
  public:
   virtual ~BackendPlugin() = default;
   virtual std::vector<DeviceInfo> devices() = 0;
-  virtual std::unique_ptr<Backend> create_backend(size_t device, const loom_backend_options& options) = 0;
+  // Read the options you know from `options` and call options.finish(name) before returning.
+  virtual std::unique_ptr<Backend> create_backend(size_t device, BackendOptions& options) = 0;
+  // A feature outside the core ABI, by name; nullptr when unknown.
+  virtual const void* extension(std::string_view) { return nullptr; }
   std::vector<DeviceInfo> device_cache;  // filled once, so device_info() can hand out stable strings
 };
 
@@ -219,8 +291,7 @@ struct ModelRequest {
 };
 
 struct ModelResult {
-  std::string graph_yaml;
-  std::string processing_json;
+  std::string graph_yaml;  // with its `processing:` section (docs/graph-format.md)
 };
 
 class ModelPlugin {
@@ -244,6 +315,8 @@ inline loom_backend* wrap_backend(std::unique_ptr<Backend> impl) {
   h->struct_size = sizeof(loom_backend);
   h->self = h;
   h->memory_kind = h->impl->memory_kind();
+  h->opset_version = LOOM_OPSET_VERSION;
+  h->flags = h->impl->flags();
   h->supports_node = [](void* self, const loom_graph_view* g, size_t node, loom_status** reason) noexcept -> int32_t {
     std::optional<std::string> why;
     loom_status* st = guard([&] { why = static_cast<BackendHandle*>(self)->impl->unsupported_reason(GraphView(g), node); });
@@ -291,6 +364,9 @@ inline loom_backend* wrap_backend(std::unique_ptr<Backend> impl) {
     };
   }
   h->release = [](void* self) noexcept { delete static_cast<BackendHandle*>(self); };
+  h->get_extension = [](void* self, const char* name) noexcept -> const void* {
+    try { return name ? static_cast<BackendHandle*>(self)->impl->extension(name) : nullptr; } catch (...) { return nullptr; }
+  };
   return h;
 }
 
@@ -322,13 +398,15 @@ struct BackendEntry {
   static loom_status* create_backend(void* state, size_t device, const loom_backend_options* o,
                                      loom_backend** out) noexcept {
     return guard([&] {
-      loom_backend_options opts{sizeof(loom_backend_options), 0};
-      if (o) opts = *o;
+      BackendOptions opts(o);
       *out = wrap_backend(plugin(state).create_backend(device, opts));
     });
   }
   static void release_backend(void*, loom_backend* b) noexcept {
     if (b && b->release) b->release(b->self);
+  }
+  static const void* get_extension(void* state, const char* name) noexcept {
+    try { return name ? plugin(state).extension(name) : nullptr; } catch (...) { return nullptr; }
   }
   static const loom_backend_plugin* table() {
     static const loom_backend_plugin t{sizeof(loom_backend_plugin), &device_count, &device_info,
@@ -359,7 +437,6 @@ struct ModelEntry {
       h->owned = static_cast<State*>(state)->impl.expand(req);
       h->struct_size = sizeof(loom_model_result);
       h->graph_yaml = h->owned.graph_yaml.c_str();
-      h->processing_json = h->owned.processing_json.empty() ? nullptr : h->owned.processing_json.c_str();
       *out = h.release();
     });
   }
@@ -390,7 +467,7 @@ struct ModelEntry {
     static const loom_plugin descriptor{LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR,    \
                                         LOOM_PLUGIN_BACKEND, NAME, VERSION, DESCRIPTION,   \
                                         &Entry::init, &Entry::shutdown, Entry::table(),    \
-                                        nullptr};                                          \
+                                        nullptr, &Entry::get_extension};                   \
     return &descriptor;                                                                    \
   }
 
@@ -401,6 +478,6 @@ struct ModelEntry {
     static const loom_plugin descriptor{LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR,    \
                                         LOOM_PLUGIN_MODEL, NAME, VERSION, DESCRIPTION,     \
                                         &Entry::init, &Entry::shutdown, nullptr,           \
-                                        Entry::table()};                                   \
+                                        Entry::table(), nullptr};                          \
     return &descriptor;                                                                    \
   }

@@ -106,6 +106,19 @@ void normalize_attrs(Node& node) {
                 std::to_string(node.outputs.size()));
 }
 
+std::optional<std::string> newer_attribute(const Node& node, uint32_t opset) {
+  const OpSchema* op = find_op(node.op);
+  if (!op) return std::nullopt;
+  for (const AttrSpec& spec : op->attrs) {
+    if (spec.since <= opset) continue;
+    auto it = node.attrs.find(spec.name);
+    if (it == node.attrs.end() || (spec.default_value && it->second == *spec.default_value)) continue;
+    return "attribute '" + spec.name + "' of " + node.op + " is from op set " + std::to_string(spec.since) +
+           "; the backend was built for op set " + std::to_string(opset) + " (rebuild it against this Loom's SDK)";
+  }
+  return std::nullopt;
+}
+
 std::vector<TensorInfo> infer(const Node& node, const std::vector<const TensorInfo*>& inputs) {
   const OpSchema* op = find_op(node.op);
   if (!op) throw Error(node_prefix(node) + "unknown op '" + node.op + "'");

@@ -13,10 +13,16 @@
 
 namespace loom::ops {
 
+// The registry's op-set version (LOOM_OPSET_VERSION of abi.h). An attribute added to an
+// existing op carries the version that added it; a backend built against an older op set may
+// not know it, so a node that sets it to anything but its default is never placed there.
+inline constexpr uint32_t kOpsetVersion = LOOM_OPSET_VERSION;
+
 struct AttrSpec {
   std::string name;
   AttrType type;
   std::optional<AttrValue> default_value;  // nullopt: required
+  uint32_t since = 1;                      // op-set version that added the attribute
 };
 
 struct PortSpec {
@@ -83,6 +89,9 @@ const std::vector<OpSchema>& all_ops();
 // Checks the node's inputs/outputs count and attributes against its schema (unknown attribute,
 // wrong type) and fills in defaults. Errors name the node's file:line:column.
 void normalize_attrs(Node& node);
+// Why a backend built against op set `opset` must not run this node (it sets an attribute added
+// later), or nullopt.
+std::optional<std::string> newer_attribute(const Node& node, uint32_t opset);
 // Runs the op's shape inference; returns the outputs' dtype and shape.
 std::vector<TensorInfo> infer(const Node& node, const std::vector<const TensorInfo*>& inputs);
 

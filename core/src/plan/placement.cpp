@@ -42,6 +42,14 @@ Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::Bac
     if (!node.backend.empty() && !hinted)
       np.declined.push_back(node.backend + ": hinted, but not among this session's backends");
     for (int b : order) {
+      if (auto newer = ops::newer_attribute(node, backends[b]->opset_version())) {
+        np.declined.push_back(backends[b]->name() + ": " + *newer);
+        continue;
+      }
+      if (backends[b]->lost()) {
+        np.declined.push_back(backends[b]->name() + ": its device was lost");
+        continue;
+      }
       const loom_backend& api = backends[b]->api();
       loom_status* why = nullptr;
       if (api.supports_node(api.self, whole.view(), n, &why)) {

@@ -26,6 +26,7 @@ GraphViewStorage::GraphViewStorage(const Program& program, const std::vector<int
       exprs.push_back(d.is_known() ? nullptr : strings_.emplace_back(d.str()).c_str());
     }
     loom_value cv{};
+    cv.struct_size = sizeof(loom_value);
     cv.name = v.name.c_str();
     cv.kind = kinds.at(pv);
     cv.dtype = static_cast<int32_t>(v.info.dtype);
@@ -48,6 +49,7 @@ GraphViewStorage::GraphViewStorage(const Program& program, const std::vector<int
     auto& attrs = attrs_.emplace_back();
     for (const auto& [name, value] : pn.node.attrs) {
       loom_attr a{};
+      a.struct_size = sizeof(loom_attr);
       a.name = name.c_str();
       std::visit(
           [&](const auto& x) {
@@ -66,6 +68,7 @@ GraphViewStorage::GraphViewStorage(const Program& program, const std::vector<int
       attrs.push_back(a);
     }
     loom_node cn{};
+    cn.struct_size = sizeof(loom_node);
     cn.name = pn.node.name.c_str();
     cn.op = pn.node.op.c_str();
     cn.num_inputs = ins.size();

@@ -6,6 +6,7 @@
 #include <loom/abi.h>
 #include <loom/engine.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -63,12 +64,18 @@ class BackendInstance {
   std::string name() const { return lib_->name(); }
   const std::string& device() const { return device_; }
   bool host_memory() const { return backend_->memory_kind != LOOM_MEMORY_DEVICE; }
+  uint32_t opset_version() const { return backend_->opset_version; }
+  uint32_t flags() const { return backend_->flags; }
+  // Set once the backend reported LOOM_STATUS_DEVICE_LOST: nothing runs on it again.
+  bool lost() const { return lost_.load(); }
+  void mark_lost() { lost_.store(true); }
   const std::shared_ptr<PluginLibrary>& library() const { return lib_; }
 
  private:
   std::shared_ptr<PluginLibrary> lib_;
   loom_backend* backend_;
   std::string device_;
+  std::atomic<bool> lost_{false};
 };
 
 // Every plugin the engine tried, and the ones that loaded.
@@ -91,8 +98,10 @@ class PluginRegistry {
   std::shared_ptr<PluginLibrary> model_for(const std::string& arch) const;
   std::shared_ptr<PluginLibrary> model_named(const std::string& name) const;
 
-  // Creates a backend instance on the plugin's first device.
-  std::shared_ptr<BackendInstance> create_backend(const std::string& name, int threads) const;
+  // Creates a backend instance on the plugin's first device, with the options meant for it
+  // (keys without the backend's prefix).
+  std::shared_ptr<BackendInstance> create_backend(const std::string& name, int threads,
+                                                  const std::vector<std::pair<std::string, std::string>>& options = {}) const;
 
  private:
   void search_folder(const std::filesystem::path& dir, const std::string& origin, bool must_exist);

@@ -169,7 +169,8 @@ std::shared_ptr<PluginLibrary> PluginRegistry::model_named(const std::string& na
   return nullptr;
 }
 
-std::shared_ptr<BackendInstance> PluginRegistry::create_backend(const std::string& name, int threads) const {
+std::shared_ptr<BackendInstance> PluginRegistry::create_backend(const std::string& name, int threads,
+                                                                const std::vector<std::pair<std::string, std::string>>& options) const {
   std::shared_ptr<PluginLibrary> lib = backend(name);
   if (!lib) {
     std::string known;
@@ -186,9 +187,11 @@ std::shared_ptr<BackendInstance> PluginRegistry::create_backend(const std::strin
   check_status(api.device_info(lib->state(), 0, &info), where + ": device_info(0)");
   const std::string device = info.name ? info.name : "device 0";
 
-  const loom_backend_options options{sizeof(loom_backend_options), threads};
+  std::vector<loom_option> c_options;
+  for (const auto& [key, value] : options) c_options.push_back({sizeof(loom_option), key.c_str(), value.c_str()});
+  const loom_backend_options c{sizeof(loom_backend_options), threads, c_options.size(), c_options.empty() ? nullptr : c_options.data()};
   loom_backend* raw = nullptr;
-  check_status(api.create_backend(lib->state(), 0, &options, &raw), where + ": create_backend on " + device);
+  check_status(api.create_backend(lib->state(), 0, &c, &raw), where + ": creating the backend on " + device);
   if (!raw) throw Error(where + ": create_backend returned no backend and no error");
   // Owned from here, so a malformed backend is still released through its plugin.
   auto instance = std::make_shared<BackendInstance>(lib, raw, device);

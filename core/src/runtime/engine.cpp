@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -131,16 +132,38 @@ void Engine::validate(const Graph& graph) const { build_program(graph, true); }
 Session Engine::compile(const Graph& graph, const SessionOptions& options) const {
   auto program = build_program(graph, true);
   std::vector<std::string> names = options.backends.empty() ? backend_names() : options.backends;
-  std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
   for (const auto& name : names) {
     if (!impl_->registry.backend(name)) {
       std::string loaded;
       for (const auto& n : backend_names()) loaded += (loaded.empty() ? "" : ", ") + n;
       throw Error("backend '" + name + "' is not loaded (loaded backends: " + (loaded.empty() ? "none" : loaded) + "; see `loom plugins`)");
     }
-    backends.push_back(impl_->registry.create_backend(name, options.threads));
   }
-  return Session(std::make_shared<SessionImpl>(std::move(program), std::move(backends), options.threads));
+  // Session options: the session's own keys, keys for every backend, and NAME.KEY for backend NAME.
+  bool fallback = false;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> per_backend;
+  for (const auto& [key, value] : options.options) {
+    if (key == "fallback") {
+      if (value != "on" && value != "off") throw Error("option fallback=" + value + ": the value must be on or off");
+      fallback = value == "on";
+      continue;
+    }
+    const auto dot = key.find('.');
+    if (dot == std::string::npos) {
+      for (const auto& name : names) per_backend[name].emplace_back(key, value);
+      continue;
+    }
+    const std::string backend = key.substr(0, dot);
+    if (std::find(names.begin(), names.end(), backend) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      throw Error("option '" + key + "' is for backend '" + backend + "', which this session does not use (its backends: " + list + ")");
+    }
+    per_backend[backend].emplace_back(key.substr(dot + 1), value);
+  }
+  std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
+  for (const auto& name : names) backends.push_back(impl_->registry.create_backend(name, options.threads, per_backend[name]));
+  return Session(std::make_shared<SessionImpl>(std::move(program), std::move(backends), options.threads, fallback));
 }
 
 Session Engine::load(const std::filesystem::path& file, const SessionOptions& options) const {

@@ -221,14 +221,20 @@ class ShapePlan {
         if (patch.kind == Location::Input) tensors[patch.tensor].data = const_cast<void*>(inputs[patch.index]);
         else tensors[patch.tensor].data = state[patch.index];
       }
-      loom_run_args args{sizeof(loom_run_args), tensors.size(), tensors.data(), nullptr, nullptr, 0, scratch_bytes_[part.backend]};
+      loom_run_args args{sizeof(loom_run_args), tensors.size(), tensors.data(), nullptr, nullptr, 0, scratch_bytes_[part.backend], nullptr, nullptr};
       if (backend.host_memory()) {
         args.scratch = static_cast<uint8_t*>(rb.arena[part.backend]) + scratch_offset_[part.backend];
       } else {
         args.scratch_buffer = rb.arena[part.backend];
         args.scratch_offset = scratch_offset_[part.backend];
       }
-      if (loom_status* st = api.run(api.self, plans_[pi].handle, &args)) plugins::check_status(st, backend.name());
+      if (loom_status* st = api.run(api.self, plans_[pi].handle, &args)) {
+        if (st->code == LOOM_STATUS_DEVICE_LOST) {
+          session_.backends()[part.backend]->mark_lost();
+          throw DeviceLostError(backend.name() + ": the device was lost: " + plugins::take_status(st));
+        }
+        plugins::check_status(st, backend.name());
+      }
       for (int v : part.copy_out) {
         const Location& src = home_[v];
         plugins::check_status(api.buffer_read(api.self, rb.arena[src.index], src.offset,
@@ -299,7 +305,7 @@ class ShapePlan {
       const auto* set = plans_[pi].shapes->set();
       for (size_t k = 0; k < part.view->values().size(); ++k) {
         const int v = part.view->values()[k];
-        loom_tensor t{static_cast<int32_t>(p.values[v].info.dtype), set->ranks[k], set->dims[k], nullptr, nullptr, 0};
+        loom_tensor t{sizeof(loom_tensor), static_cast<int32_t>(p.values[v].info.dtype), set->ranks[k], set->dims[k], nullptr, nullptr, nullptr, 0};
         const Location& loc = location_for(pi, v);
         if (loc.kind == Location::Constant) t.data = const_cast<void*>(p.values[v].constant.data());
         if (loc.kind == Location::Arena) {
@@ -342,8 +348,8 @@ class ShapePlan {
 // ---------------------------------------------------------------- SessionImpl
 
 SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
-                         std::vector<std::shared_ptr<plugins::BackendInstance>> backends, int threads_)
-    : threads(threads_), program_(std::move(program)), backends_(std::move(backends)) {
+                         std::vector<std::shared_ptr<plugins::BackendInstance>> backends, int threads_, bool fallback)
+    : threads(threads_), program_(std::move(program)), backends_(std::move(backends)), fallback_(fallback) {
   placement_ = plan::place(*program_, backends_);
   const Program& p = *program_;
   node_part_.assign(p.nodes.size(), -1);
@@ -382,7 +388,54 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
                           be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
   }
   find_cache_writes();
-  default_state = new_state();
+  default_state = std::make_shared<State>(new_state());
+}
+
+std::shared_ptr<SessionImpl> SessionImpl::replacement() const {
+  std::lock_guard<std::mutex> lock(replacement_mutex_);
+  return replacement_;
+}
+
+void SessionImpl::check_backends() const {
+  for (const auto& b : backends_)
+    if (b->lost())
+      throw DeviceLostError("run: backend '" + b->name() + "' lost its device in an earlier run; this session cannot run "
+                            "(the session option fallback=on re-places the graph on the remaining backends)");
+}
+
+void SessionImpl::device_lost(const DeviceLostError& e) {
+  if (!fallback_)
+    throw DeviceLostError(std::string(e.what()) + " (later runs of this session fail; the session option fallback=on "
+                          "re-places the graph on the remaining backends)");
+  std::vector<std::shared_ptr<plugins::BackendInstance>> remaining;
+  std::string names;
+  for (const auto& b : backends_)
+    if (!b->lost()) {
+      remaining.push_back(b);
+      names += (names.empty() ? "" : ", ") + b->name();
+    }
+  std::lock_guard<std::mutex> lock(replacement_mutex_);
+  if (!replacement_) {
+    if (remaining.empty()) throw DeviceLostError(std::string(e.what()) + " (no other backend is left to fall back to)");
+    try {
+      auto next = std::make_shared<SessionImpl>(program_, remaining, threads, fallback_);
+      next->default_state = default_state;
+      replacement_ = std::move(next);
+    } catch (const Error& placing) {
+      throw DeviceLostError(std::string(e.what()) + " (falling back failed: " + placing.what() + ")");
+    }
+  }
+  throw DeviceLostError(std::string(e.what()) + " (the session now runs on " + names + "; later runs go there)");
+}
+
+template <class F>
+auto SessionImpl::guarded(F&& f) -> decltype(f()) {
+  check_backends();
+  try {
+    return f();
+  } catch (const DeviceLostError& e) {
+    device_lost(e);
+  }
 }
 
 SessionImpl::~SessionImpl() {
@@ -708,17 +761,32 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
-TensorMap Session::run(const TensorMap& inputs) { return impl_->run(inputs, impl_->default_state); }
-TensorMap Session::run(const TensorMap& inputs, State& state) { return impl_->run(inputs, state); }
-void Session::run(Binding& binding) { impl_->run(*binding.impl_, impl_->default_state); }
-void Session::run(Binding& binding, State& state) { impl_->run(*binding.impl_, state); }
+namespace {
+// The session that runs now: the last replacement made after device losses, if any.
+std::shared_ptr<SessionImpl> current(const std::shared_ptr<SessionImpl>& impl) {
+  std::shared_ptr<SessionImpl> s = impl;
+  while (auto next = s->replacement()) s = next;
+  return s;
+}
+}  // namespace
+
+TensorMap Session::run(const TensorMap& inputs) { return run(inputs, *impl_->default_state); }
+TensorMap Session::run(const TensorMap& inputs, State& state) {
+  auto s = current(impl_);
+  return s->guarded([&] { return s->run(inputs, state); });
+}
+void Session::run(Binding& binding) { run(binding, *impl_->default_state); }
+void Session::run(Binding& binding, State& state) {
+  auto s = current(impl_);
+  s->guarded([&] { s->run(*binding.impl_, state); });
+}
 Binding Session::new_binding() const { return impl_->new_binding(); }
-SessionStats Session::stats() const { return impl_->stats(); }
+SessionStats Session::stats() const { return current(impl_)->stats(); }
 State Session::new_state() const { return impl_->new_state(); }
-State& Session::default_state() { return impl_->default_state; }
+State& Session::default_state() { return *impl_->default_state; }
 const Graph& Session::graph() const { return impl_->program().graph; }
-const PlacementReport& Session::placement() const { return impl_->placement().report; }
-MemoryReport Session::plan_memory(const std::map<std::string, int64_t>& bindings) const { return impl_->plan_memory(bindings); }
+const PlacementReport& Session::placement() const { return current(impl_)->placement().report; }
+MemoryReport Session::plan_memory(const std::map<std::string, int64_t>& bindings) const { return current(impl_)->plan_memory(bindings); }
 int Session::threads() const { return impl_->threads; }
 
 }  // namespace loom

@@ -63,7 +63,7 @@ class ShapePlan;
 class SessionImpl {
  public:
   SessionImpl(std::shared_ptr<const Program> program,
-              std::vector<std::shared_ptr<plugins::BackendInstance>> backends, int threads);
+              std::vector<std::shared_ptr<plugins::BackendInstance>> backends, int threads, bool fallback = false);
   ~SessionImpl();
 
   TensorMap run(const TensorMap& inputs, State& state);
@@ -93,8 +93,15 @@ class SessionImpl {
   int producer_part(int value) const;
 
   std::shared_ptr<const Program> program_ptr() const { return program_; }
-  State default_state;
+  // Shared with a replacement made after a device loss, so the conversation goes on there.
+  std::shared_ptr<State> default_state;
   int threads = 0;
+  // The session that took over after a device loss (fallback=on), or null.
+  std::shared_ptr<SessionImpl> replacement() const;
+  // Runs `f` on this session; a device loss marks the backend lost and, with fallback, makes
+  // the replacement before the error reaches the caller.
+  template <class F>
+  auto guarded(F&& f) -> decltype(f());
 
  private:
   std::shared_ptr<ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
@@ -113,7 +120,13 @@ class SessionImpl {
   std::vector<Part> parts_;
   std::vector<int> node_part_;
   std::vector<bool> in_place_;
+  [[noreturn]] void device_lost(const DeviceLostError& e);
+  void check_backends() const;
+
   std::vector<CacheWrite> cache_writes_;
+  bool fallback_ = false;
+  mutable std::mutex replacement_mutex_;
+  std::shared_ptr<SessionImpl> replacement_;
   mutable std::mutex plans_mutex_;
   mutable std::map<std::vector<Shape>, std::shared_ptr<ShapePlan>> plans_;
   mutable std::atomic<uint64_t> plans_made_{0};
