@@ -3,6 +3,7 @@
 // The YAML format (docs/graph-format.md) reads into and writes from exactly these structs.
 #pragma once
 
+#include <loom/processing.hpp>
 #include <loom/tensor.hpp>
 
 #include <cstdint>
@@ -127,6 +128,7 @@ struct Graph {
   std::vector<Initializer> initializers;
   std::vector<StateDecl> states;
   std::vector<Node> nodes;
+  std::optional<Processing> processing;  // tokenizer, image processor, generation, tasks
 };
 
 // Reads a YAML graph (format v1). Errors name file:line:column and the key.
