@@ -6,7 +6,8 @@
 #
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
-# AREA: usage | plugins | graphs | weights | inputs | run (one ctest test each).
+# AREA: usage | plugins | graphs | weights | inputs | run | export (one ctest test each).
+# The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP.
 set -uo pipefail
 
 if [ $# -ne 3 ]; then
@@ -122,7 +123,7 @@ area_usage() {
   expect_stdout "loom " "--version"
   expect_ok "--help" --help
   expect_stdout "Usage" "--help"
-  for cmd in plugins inspect validate run bench; do
+  for cmd in plugins inspect validate run bench export; do
     expect_ok "$cmd --help" "$cmd" --help
     expect_stdout "Usage" "$cmd --help"
     expect_stdout "$cmd" "$cmd --help"
@@ -403,10 +404,93 @@ area_run() {
   expect_error 1 "gather" "bench past the position table" bench "$g" --dim batch=1 --dim seq=64 --iterations 1 --warmup 0
 }
 
+# same_outputs DESCRIPTION DIR_A DIR_B NAME...: the .npy files NAME.npy of both folders are equal
+# byte for byte.
+same_outputs() {
+  local what=$1 a=$2 b=$3 name
+  shift 3
+  for name in "$@"; do
+    checks=$((checks + 1))
+    cmp -s "$a/$name.npy" "$b/$name.npy" || fail "$what: $name.npy differs between $a and $b"
+  done
+}
+
+area_export() {
+  local toy=$SRC/tests/external-model
+  local plugin=(--plugin "${LOOM_TEST_TOYMLP:?the toymlp test plugin}")
+
+  # The shipped encoder: exported into another folder, it runs and gives the same bytes.
+  expect_ok "export the encoder" export "$ENC/encoder.yaml" -o "$TMP/exported/deeper/encoder.yaml"
+  expect_stdout "$TMP/exported/deeper/encoder.yaml" "export names what it wrote"
+  checks=$((checks + 1))
+  grep -q "^weights: .*encoder.safetensors$" "$TMP/exported/deeper/encoder.yaml" || fail "the exported encoder has no weights line"
+  checks=$((checks + 1))
+  grep -q "use:\|blocks:" "$TMP/exported/deeper/encoder.yaml" && fail "the exported encoder still has blocks"
+  expect_ok "run the encoder" run "$ENC/encoder.yaml" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/enc.orig"
+  expect_ok "run the exported encoder" run "$TMP/exported/deeper/encoder.yaml" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/enc.exp" \
+    --expect "last_hidden_state=$ENC/expected_last_hidden_state.npy" --expect "pooler_output=$ENC/expected_pooler_output.npy"
+  same_outputs "exported encoder" "$TMP/enc.orig" "$TMP/enc.exp" last_hidden_state pooler_output
+  # Exporting what was exported, into the same folder, writes the same graph.
+  expect_ok "export the exported encoder" export "$TMP/exported/deeper/encoder.yaml" -o "$TMP/exported/deeper/again.yaml"
+  checks=$((checks + 1))
+  cmp -s <(tail -n +2 "$TMP/exported/deeper/encoder.yaml") <(tail -n +2 "$TMP/exported/deeper/again.yaml") ||
+    fail "a second export differs from the first"
+
+  # A model manifest: the exported graph keeps the plugin's processing section and runs without
+  # the plugin.
+  expect_ok "inspect the toymlp manifest" inspect "$toy/manifest.yaml" "${plugin[@]}"
+  expect_stdout "task tabular-classification (default): output logits, softmax, 4 labels (low, medium, high, very high), top_k 1" \
+    "inspect shows the processing section"
+  expect_ok "inspect --json the toymlp manifest" inspect "$toy/manifest.yaml" "${plugin[@]}" --json
+  cp "$OUT" "$TMP/toy.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/toy.json" "processing;tasks;0;id2label;3")" = "very high" ] || fail "inspect --json: id2label: $(cat "$TMP/json.err")"
+  [ "$(json "$TMP/toy.json" "processing;tasks;0;function")" = softmax ] || fail "inspect --json: function"
+  [ "$(json "$TMP/toy.json" "processing;version")" = 1 ] || fail "inspect --json: version"
+  expect_ok "export the toymlp manifest" export "$toy/manifest.yaml" "${plugin[@]}" -o "$TMP/toy/graph.yaml"
+  expect_stdout "processing section" "export of a manifest"
+  expect_ok "inspect the exported toymlp graph, without the plugin" inspect "$TMP/toy/graph.yaml"
+  expect_stdout "task tabular-classification (default): output logits, softmax, 4 labels" "the exported graph keeps its processing"
+  expect_ok "run the toymlp manifest" run "$toy/manifest.yaml" "${plugin[@]}" --input "features=$toy/features.npy" \
+    --output-dir "$TMP/toy.orig"
+  expect_ok "run the exported toymlp graph" run "$TMP/toy/graph.yaml" --input "features=$toy/features.npy" --output-dir "$TMP/toy.exp" \
+    --expect "logits=$toy/expected_logits.npy" --expect "probs=$toy/expected_probs.npy"
+  same_outputs "exported toymlp" "$TMP/toy.orig" "$TMP/toy.exp" logits probs
+
+  # A checkpoint folder: the plugin of its model_type, its default task (feature extraction).
+  expect_ok "export a checkpoint folder" export "$toy/checkpoint" "${plugin[@]}" -o "$TMP/ckpt.yaml"
+  expect_ok "run the exported checkpoint" run "$TMP/ckpt.yaml" --input "features=$toy/features.npy" \
+    --expect "last_hidden_state=$toy/expected_last_hidden_state.npy"
+  expect_ok "run a checkpoint folder" run "$toy/checkpoint" "${plugin[@]}" --input "features=$toy/features.npy" \
+    --expect "last_hidden_state=$toy/expected_last_hidden_state.npy"
+  expect_error 1 "no loaded model plugin accepts model_type 'toymlp'" "a checkpoint folder without its plugin" \
+    export "$toy/checkpoint" -o "$TMP/ckpt2.yaml"
+  mkdir -p "$TMP/not-a-checkpoint"
+  expect_error 1 "has no config.json" "a folder without config.json" export "$TMP/not-a-checkpoint" -o "$TMP/x.yaml"
+
+  # What export refuses: overwriting what the graph is read from, a folder as output, no -o.
+  cp "$ENC/encoder.yaml" "$ENC/encoder.safetensors" "$TMP/"
+  expect_error 2 "$TMP/encoder.yaml" "export over its own input" export "$TMP/encoder.yaml" -o "$TMP/encoder.yaml"
+  expect_error 2 "refusing to overwrite" "export over its own input (message)" export "$TMP/encoder.yaml" -o "$TMP/./encoder.yaml"
+  expect_error 2 "$TMP/encoder.safetensors" "export over the weights" export "$TMP/encoder.yaml" -o "$TMP/encoder.safetensors"
+  checks=$((checks + 1))
+  cmp -s "$ENC/encoder.safetensors" "$TMP/encoder.safetensors" || fail "export changed the weights it refused to overwrite"
+  expect_error 2 "$toy/manifest.yaml" "export over the manifest" export "$toy/manifest.yaml" "${plugin[@]}" -o "$toy/manifest.yaml"
+  expect_error 2 "is a folder" "export into a folder" export "$ENC/encoder.yaml" -o "$TMP/exported"
+  expect_error 2 "--output" "export without -o" export "$ENC/encoder.yaml"
+  expect_error 1 "$TMP/none.yaml" "export of a missing graph" export "$TMP/none.yaml" -o "$TMP/out.yaml"
+  printf 'x' >"$TMP/a_file"
+  expect_error 1 "$TMP/a_file/out.yaml" "export under a file" export "$ENC/encoder.yaml" -o "$TMP/a_file/out.yaml"
+  # A graph that does not validate is not written.
+  expect_error 1 "unknown_op.yaml" "export of an invalid graph" export "$DATA/unknown_op.yaml" -o "$TMP/invalid.yaml"
+  checks=$((checks + 1))
+  [ ! -e "$TMP/invalid.yaml" ] || fail "export wrote a graph that does not validate"
+}
+
 case "$AREA" in
-  usage | plugins | graphs | weights | inputs | run) "area_$AREA" ;;
+  usage | plugins | graphs | weights | inputs | run | export) "area_$AREA" ;;
   *)
-    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run)" >&2
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, export)" >&2
     exit 2
     ;;
 esac

@@ -21,6 +21,7 @@ CONFIG = {
     "hidden_size": 12,
     "num_hidden_layers": 3,
     "num_labels": 4,
+    "id2label": {"0": "low", "1": "medium", "2": "high", "3": "very high"},
     "hidden_act": "gelu",
     "layer_norm_eps": 1e-05,
 }

@@ -9,7 +9,8 @@
 //   logits = classifier(last_hidden_state)         classifier: Linear(hidden_size, num_labels)
 //   probs = softmax(logits)
 // Tasks: "feature-extraction" (the default) returns last_hidden_state; "tabular-classification"
-// returns logits and probs.
+// returns logits and probs. The graph's processing section names the task, the output it reads
+// and, for classification, the softmax over the logits and config.json's id2label.
 #include <loom/plugin_sdk.hpp>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,7 @@ struct Config {
   int64_t input_size = 0, hidden_size = 0, num_hidden_layers = 0, num_labels = 0;
   std::string activation;  // the linear op's name for hidden_act
   double layer_norm_eps = 1e-5;
+  std::vector<std::string> labels;  // id2label, by class id
 };
 
 // HF's hidden_act names -> the `activation` attribute of the linear op (docs/ops.md).
@@ -66,7 +68,9 @@ Config read_config(const loom::sdk::ModelRequest& r) {
   c.input_size = count("input_size", 1);
   c.hidden_size = count("hidden_size", 1);
   c.num_hidden_layers = count("num_hidden_layers", 0);
-  c.num_labels = count("num_labels", 1, 2);  // HF's default
+  // HF's default: as many as id2label names, else 2.
+  const bool has_labels = j.contains("id2label") && j["id2label"].is_object();
+  c.num_labels = count("num_labels", 1, has_labels ? static_cast<int64_t>(j["id2label"].size()) : 2);
   const json act = j.value("hidden_act", json("gelu"));
   if (!act.is_string() || !activations().count(act.get<std::string>())) {
     std::string known;
@@ -75,6 +79,21 @@ Config read_config(const loom::sdk::ModelRequest& r) {
                 LOOM_STATUS_UNSUPPORTED);
   }
   c.activation = activations().at(act.get<std::string>());
+  // HF's id2label: {"0": "label", ...}, one entry per class; without it, LABEL_0, LABEL_1, ...
+  if (j.contains("id2label")) {
+    const json& m = j["id2label"];
+    if (!m.is_object() || static_cast<int64_t>(m.size()) != c.num_labels)
+      throw Error(file + ": id2label: expected an object with one label per class (num_labels " + std::to_string(c.num_labels) + ")",
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    for (int64_t i = 0; i < c.num_labels; ++i) {
+      const std::string id = std::to_string(i);
+      if (!m.contains(id) || !m[id].is_string())
+        throw Error(file + ": id2label: no string label for class \"" + id + "\"", LOOM_STATUS_INVALID_ARGUMENT);
+      c.labels.push_back(m[id].get<std::string>());
+    }
+  } else {
+    for (int64_t i = 0; i < c.num_labels; ++i) c.labels.push_back("LABEL_" + std::to_string(i));
+  }
   if (j.contains("layer_norm_eps")) {
     if (!j["layer_norm_eps"].is_number() || !(j["layer_norm_eps"].get<double>() > 0))
       throw Error(file + ": layer_norm_eps: expected a positive number", LOOM_STATUS_INVALID_ARGUMENT);
@@ -176,6 +195,20 @@ std::string emit_graph(const loom::sdk::ModelRequest& r, const Config& c, bool c
   if (classify)
     y << "  - {op: linear, inputs: [last_hidden_state, classifier.weight, classifier.bias], outputs: [logits]}\n"
       << "  - {op: softmax, inputs: [logits], outputs: [probs]}\n";
+  // No tokenizer or image processor: the input is a feature vector.
+  y << "processing:\n"
+    << "  version: 1\n"
+    << "  tasks:\n";
+  if (classify) {
+    y << "    - task: tabular-classification\n"
+      << "      output: logits\n"
+      << "      function: softmax\n"
+      << "      top_k: 1\n"
+      << "      id2label:\n";
+    for (size_t i = 0; i < c.labels.size(); ++i) y << "        " << i << ": " << quoted(c.labels[i]) << "\n";
+  } else {
+    y << "    - {task: feature-extraction, output: last_hidden_state, function: none}\n";
+  }
   return y.str();
 }
 

@@ -136,6 +136,14 @@ case "$step" in
     "$LOOM" run "$DIR/features.yaml" --plugin "$PLUGIN" --input features="$DIR/features.npy" \
       --expect last_hidden_state="$DIR/expected_last_hidden_state.npy"
 
+    # The graph carries the plugin's processing section; exported, it runs without the plugin.
+    "$LOOM" inspect "$DIR/manifest.yaml" --plugin "$PLUGIN" | tee "$WORK/inspect.txt"
+    grep -qF "task tabular-classification (default): output logits, softmax, 4 labels" "$WORK/inspect.txt" ||
+      fail "loom inspect does not show the processing section of the toymlp graph"
+    "$LOOM" export "$DIR/manifest.yaml" --plugin "$PLUGIN" -o "$WORK/exported/toymlp.yaml"
+    "$LOOM" run "$WORK/exported/toymlp.yaml" --input features="$DIR/features.npy" \
+      --expect logits="$DIR/expected_logits.npy" --expect probs="$DIR/expected_probs.npy"
+
     # Broken checkpoints: a copy with one config.json key changed each time.
     broken() {  # broken NAME SED-EXPRESSION -> a manifest whose checkpoint has that change
       local dir="$WORK/$1"

@@ -2,7 +2,7 @@
 #include <loom/error.hpp>
 #include <loom/graph.hpp>
 
-#include "graph/graph_compare.hpp"
+#include "graph_yaml_helpers.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -15,34 +15,17 @@
 using loom::AttrValue;
 using loom::Graph;
 using loom::parse_graph_yaml;
+using loom::test::check_round_trip;
+using loom::test::error_of;
+using loom::test::parse;
 
 namespace {
-
-Graph parse(const std::string& text) { return parse_graph_yaml(text, "g.yaml"); }
-
-std::string error_of(const std::string& text) {
-  try {
-    parse(text);
-  } catch (const loom::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 const loom::Node& node_named(const Graph& g, const std::string& name) {
   for (const auto& n : g.nodes)
     if (n.name == name) return n;
   FAIL("no node " << name);
   throw 0;
-}
-
-void check_round_trip(const Graph& g) {
-  std::string text = loom::write_graph_yaml(g);
-  Graph back = parse_graph_yaml(text, "written.yaml");
-  INFO(text);
-  CHECK(loom::graph_difference(g, back) == "");
-  // Writing is stable: the second write is the first.
-  CHECK(loom::write_graph_yaml(back) == text);
 }
 
 const char* kMlp = R"(loom: 1

@@ -300,7 +300,7 @@ TEST_CASE("plugins: a folder on LOOM_PLUGIN_PATH tries only loom-NAME.so files s
   CHECK(registry.backend("test-good")->path().filename() == "loom-test-good-copy.so");
   for (const auto& r : registry.records()) {
     INFO(ends_of(r));
-    const bool should_load = r.name == "test-abi-minor" || r.name == "test-model" ||
+    const bool should_load = r.name == "test-abi-minor" || r.name == "test-model" || r.name == "toymlp" ||
                              r.name == "test-no-devices" ||
                              (r.name == "test-good" && r.path.filename() == "loom-test-good-copy.so");
     CHECK(r.loaded == should_load);

@@ -3,7 +3,10 @@
 
 #include <loom/engine.hpp>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <map>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -35,6 +38,9 @@ struct RunArgs {
   bool json = false;
   double atol = 1e-5, rtol = 1e-5;
 };
+struct ExportArgs {
+  std::string graph, output;
+};
 struct BenchArgs {
   std::string graph;
   std::vector<std::string> inputs, dims, backends, options;
@@ -47,6 +53,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a);
 int cmd_validate(const PluginOptions& p, const ValidateArgs& a);
 int cmd_run(const PluginOptions& p, const RunArgs& a);
 int cmd_bench(const PluginOptions& p, const BenchArgs& a);
+int cmd_export(const PluginOptions& p, const ExportArgs& a);
 
 // Shared helpers (util.cpp).
 // strict: a --plugin file that fails to load is an error (all commands but `plugins`).
@@ -58,5 +65,8 @@ std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& dims);
 std::map<std::string, std::string> parse_options(const std::vector<std::string>& options);
 TensorMap read_inputs(const std::vector<std::string>& inputs);
 std::string human_bytes(uint64_t bytes);
+// A graph's processing section: a summary (inspect) and every field (inspect --json).
+void print_processing(std::ostream& os, const Processing& p);
+nlohmann::json processing_json(const Processing& p);
 
 }  // namespace loom::cli

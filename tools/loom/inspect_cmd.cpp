@@ -54,6 +54,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"without_reuse_bytes", mem.unplanned_bytes},
                    {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
     j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}};
+    j["processing"] = g.processing ? processing_json(*g.processing) : nlohmann::json();
     j["partitions"] = nlohmann::json::array();
     for (const auto& part : pl.partitions) j["partitions"].push_back({{"backend", part.backend}, {"nodes", part.nodes}});
     if (a.placement) {
@@ -90,6 +91,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   std::cout << "partitions: " << pl.partitions.size() << "\n";
   for (size_t i = 0; i < pl.partitions.size(); ++i)
     std::cout << "  #" << i << " " << pl.partitions[i].backend << ": " << pl.partitions[i].nodes.size() << " nodes\n";
+  if (g.processing) print_processing(std::cout, *g.processing);
   if (a.placement) {
     std::cout << "placement:\n";
     for (const auto& n : pl.nodes) {

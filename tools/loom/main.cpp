@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   // inspect
   InspectArgs inspect_args;
   CLI::App* inspect = app.add_subcommand("inspect", "Describe a graph: inputs, outputs, ops, placement and planned memory");
-  inspect->add_option("graph", inspect_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  inspect->add_option("graph", inspect_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   inspect->add_flag("--placement", inspect_args.placement, "Explain where each node runs and why");
   inspect->add_flag("--json", inspect_args.json, "Machine-readable output");
   inspect->add_option("--backend", inspect_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
@@ -76,14 +76,14 @@ int main(int argc, char** argv) {
   // validate
   ValidateArgs validate_args;
   CLI::App* validate = app.add_subcommand("validate", "Check a graph and every file it references");
-  validate->add_option("graph", validate_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  validate->add_option("graph", validate_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   validate->add_flag("--json", validate_args.json, "Machine-readable output");
   add_plugin_options(validate);
 
   // run
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "Run a graph on .npy inputs and write its outputs as .npy");
-  run->add_option("graph", run_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  run->add_option("graph", run_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeatable)")->type_name("NAME=FILE.npy");
   run->add_option("--output-dir", run_args.output_dir, "Write every output as DIR/NAME.npy")->type_name("DIR");
   run->add_option("--backend", run_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   // bench
   BenchArgs bench_args;
   CLI::App* bench = app.add_subcommand("bench", "Time repeated runs of a graph: median latency, per-node cost, peak memory");
-  bench->add_option("graph", bench_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  bench->add_option("graph", bench_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   bench->add_option("--input", bench_args.inputs, "Graph input from a .npy file (repeatable); others are generated")->type_name("NAME=FILE.npy");
   bench->add_option("--dim", bench_args.dims, "Symbol value for generated inputs, e.g. seq=128")->type_name("NAME=N");
   bench->add_option("--backend", bench_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
@@ -109,6 +109,13 @@ int main(int argc, char** argv) {
   bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_at_least(1));
   bench->add_flag("--json", bench_args.json, "Machine-readable output");
   add_plugin_options(bench);
+
+  // export
+  ExportArgs export_args;
+  CLI::App* export_cmd = app.add_subcommand("export", "Write a graph, manifest or checkpoint as one flat YAML graph");
+  export_cmd->add_option("graph", export_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
+  export_cmd->add_option("-o,--output", export_args.output, "The graph file to write")->required()->type_name("FILE");
+  add_plugin_options(export_cmd);
 
   try {
     app.parse(argc, argv);
@@ -133,6 +140,7 @@ int main(int argc, char** argv) {
     if (validate->parsed()) return cmd_validate(plugin_opts, validate_args);
     if (run->parsed()) return cmd_run(plugin_opts, run_args);
     if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
+    if (export_cmd->parsed()) return cmd_export(plugin_opts, export_args);
     std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;
   } catch (const UsageError& e) {

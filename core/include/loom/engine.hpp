@@ -214,10 +214,12 @@ class Engine {
   const PluginRecord& load_plugin(const std::filesystem::path& file);
   std::vector<std::string> backend_names() const;
 
-  // Reads a YAML graph, or a model manifest (`model: NAME`, `checkpoint: DIR`, `task: T`) that
-  // a model plugin expands into a graph.
+  // Reads a YAML graph, a model manifest (`model: NAME`, `checkpoint: DIR`, `task: T`) that a
+  // model plugin expands into a graph, or a checkpoint folder (config.json and
+  // model.safetensors), expanded by the plugin that accepts its model_type for its default task.
   Graph load_graph(const std::filesystem::path& file) const;
-  // Validates the graph and every file it references (weight headers, dtypes, shapes).
+  // Validates the graph and every file it references (weight headers, dtypes, shapes; the
+  // processing section's tokenizer and image-processor files exist).
   void validate(const Graph& graph) const;
 
   Session compile(const Graph& graph, const SessionOptions& options = {}) const;

@@ -3,6 +3,7 @@
 // The YAML format (docs/graph-format.md) reads into and writes from exactly these structs.
 #pragma once
 
+#include <loom/processing.hpp>
 #include <loom/tensor.hpp>
 
 #include <cstdint>
@@ -127,6 +128,7 @@ struct Graph {
   std::vector<Initializer> initializers;
   std::vector<StateDecl> states;
   std::vector<Node> nodes;
+  std::optional<Processing> processing;  // tokenizer, image processor, generation, tasks
 };
 
 // Reads a YAML graph (format v1). Errors name file:line:column and the key.
@@ -136,5 +138,13 @@ Graph parse_graph_yaml(std::string_view text, const std::string& source_name,
                        const std::filesystem::path& base_dir = {});
 // Writes the same format (blocks expanded). read(write(g)) == g apart from source locations.
 std::string write_graph_yaml(const Graph& g);
+
+// Every file the graph names (initializers' weights, the processing section's tokenizer and
+// image-processor files), resolved against base_dir.
+std::vector<std::filesystem::path> graph_files(const Graph& g);
+// Rewrites the graph's relative file names so that the graph, written into folder `dir`, names
+// the same files: relative to `dir` where possible, absolute otherwise. Absolute names stay as
+// they are. base_dir becomes `dir`.
+void rebase_graph_files(Graph& g, const std::filesystem::path& dir);
 
 }  // namespace loom

@@ -43,6 +43,20 @@ std::string names(const std::vector<T>& v) {
   return "[" + out + "]";
 }
 
+// The processing structs compare member by member (operator==); this names the part that differs.
+std::string processing_difference(const std::optional<Processing>& a, const std::optional<Processing>& b) {
+  if (a == b) return "";
+  if (!a || !b) return std::string("processing: ") + (a ? "present" : "absent") + " vs " + (b ? "present" : "absent");
+  if (a->version != b->version) return "processing.version differs";
+  if (a->tokenizer != b->tokenizer) return "processing.tokenizer differs";
+  if (a->image != b->image) return "processing.image differs";
+  if (a->generation != b->generation) return "processing.generation differs";
+  if (a->tasks.size() != b->tasks.size()) return "processing.tasks: " + std::to_string(a->tasks.size()) + " vs " + std::to_string(b->tasks.size());
+  for (size_t i = 0; i < a->tasks.size(); ++i)
+    if (a->tasks[i] != b->tasks[i]) return "processing.tasks[" + std::to_string(i) + "] differs";
+  return "processing differs";
+}
+
 }  // namespace
 
 std::string graph_difference(const Graph& a, const Graph& b) {
@@ -101,7 +115,7 @@ std::string graph_difference(const Graph& a, const Graph& b) {
     for (const auto& [k, v] : y.attrs)
       if (!x.attrs.count(k)) return diff(at + ".attrs." + k, "absent", attr_text(v));
   }
-  return "";
+  return processing_difference(a.processing, b.processing);
 }
 
 }  // namespace loom

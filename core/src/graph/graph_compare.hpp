@@ -1,5 +1,6 @@
 // Field-by-field comparison of graphs, ignoring source locations: what "read(write(g)) == g"
-// means for the YAML round trip. Floats compare bit for bit (NaN equals itself, -0 is not 0).
+// means for the YAML round trip. Floats of nodes and initializers compare bit for bit (NaN equals
+// itself, -0 is not 0); the processing section, whose numbers are finite, compares with ==.
 #pragma once
 
 #include <loom/graph.hpp>

@@ -1,5 +1,6 @@
 #include "graph/program.hpp"
 
+#include "graph/processing.hpp"
 #include "ops/registry.hpp"
 
 #include <loom/error.hpp>
@@ -280,6 +281,7 @@ ConcreteShapes infer_from(const Program& p, ConcreteShapes cs, const std::vector
 }  // namespace
 
 std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights) {
+  check_processing(graph);  // a graph read from YAML was checked with positions; one built in code is checked here
   return Builder(graph, load_weights).build();
 }
 

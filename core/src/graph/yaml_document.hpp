@@ -79,6 +79,7 @@ struct Document {
   std::vector<StateEntry> states;
   std::map<std::string, BlockDef> blocks;
   std::vector<Entry> nodes;
+  std::map<std::string, SourceLoc> processing_positions;  // by key path, for check_processing
   Where root;
 };
 

@@ -1,5 +1,6 @@
 // Reads the YAML graph format v1 (docs/graph-format.md) into a Document, checking each entry's
 // keys and the kinds of its YAML nodes; expand_document() then resolves blocks and names.
+#include "graph/processing.hpp"
 #include "graph/yaml_document.hpp"
 #include "graph/yaml_scalar.hpp"
 
@@ -511,7 +512,8 @@ Document Reader::read() {
   Where vw = at(version, "loom", w);
   if (!version.IsScalar() || version.Scalar() != "1")
     fail(vw, "unsupported format version '" + (version.IsScalar() ? version.Scalar() : kind_name(version)) + "' (this reader reads `loom: 1`)");
-  expect_map(root, w, {"loom", "name", "metadata", "weights", "inputs", "outputs", "initializers", "state", "blocks", "nodes"});
+  expect_map(root, w,
+             {"loom", "name", "metadata", "weights", "inputs", "outputs", "initializers", "state", "blocks", "nodes", "processing"});
 
   Graph& g = doc.header;
   if (YAML::Node n = root["name"]) g.name = scalar_text(n, at(n, "name", w), "a string");
@@ -560,6 +562,7 @@ Document Reader::read() {
   }
   YAML::Node nodes = require(root, w, "nodes");
   doc.nodes = entries(nodes, at(nodes, "nodes", w));
+  if (YAML::Node p = root["processing"]) g.processing = read_processing(p, at(p, "processing", w), doc.processing_positions);
   return doc;
 }
 
@@ -578,7 +581,9 @@ Graph parse_graph_yaml(std::string_view text, const std::string& source_name, co
     SourceLoc loc{source_name, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1};
     throw Error(loc.str() + ": " + e.msg);
   }
+  const yaml::Positions processing_positions = std::move(doc.processing_positions);
   Graph g = yaml::expand_document(std::move(doc));
+  check_processing(g, processing_positions);  // after expansion: caches may be states of blocks
   g.base_dir = base_dir;
   return g;
 }

@@ -85,6 +85,10 @@ std::optional<double> parse_float(std::string_view text) {
 
 bool parse_bool(std::string_view text) { return text == "true" || text == "True" || text == "TRUE"; }
 
+bool needs_quotes(std::string_view text) {
+  return text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL" || plain_kind(text) != PlainKind::String;
+}
+
 std::string format_float(double v) {
   if (std::isnan(v)) return ".nan";
   if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";

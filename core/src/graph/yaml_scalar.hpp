@@ -21,6 +21,9 @@ std::optional<int64_t> parse_int(std::string_view text);
 std::optional<double> parse_float(std::string_view text);
 bool parse_bool(std::string_view text);
 
+// Whether a string must be quoted so that it reads back as a string (not null, a number or a bool).
+bool needs_quotes(std::string_view text);
+
 // The shortest text that reads back as exactly `v` and as a float (never as an int).
 std::string format_float(double v);
 

@@ -1,5 +1,6 @@
 // Writes a Graph in the YAML format v1, flat (blocks are a reading convenience), in a stable,
 // diff-friendly layout: block-style mappings, one entry per list item, flow-style short lists.
+#include "graph/processing.hpp"
 #include "graph/yaml_scalar.hpp"
 
 #include <loom/error.hpp>
@@ -13,11 +14,9 @@ namespace loom {
 
 namespace {
 
-bool reads_as_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
-
 // Quotes exactly the strings that, written plain, would read back as something else.
 void put_string(YAML::Emitter& out, const std::string& s) {
-  if (reads_as_null(s) || yaml::plain_kind(s) != yaml::PlainKind::String) {
+  if (yaml::needs_quotes(s)) {
     out << YAML::DoubleQuoted << s;
   } else {
     out << s;
@@ -141,6 +140,7 @@ std::string write_graph_yaml(const Graph& g) {
   for (const auto& o : g.outputs) outputs.push_back(o.name);
   out << YAML::Key << "outputs" << YAML::Value;
   put_names(out, outputs);
+  if (g.processing) yaml::write_processing(out, *g.processing);
   if (!g.initializers.empty()) {
     out << YAML::Key << "initializers" << YAML::Value << YAML::BeginSeq;
     for (const auto& init : g.initializers) {

@@ -1,3 +1,4 @@
+#include "graph/processing.hpp"
 #include "graph/program.hpp"
 #include "plugins/plugin_host.hpp"
 #include "runtime/session_impl.hpp"
@@ -36,7 +37,9 @@ std::string read_text(const std::filesystem::path& file, const std::string& what
 }
 
 // A model manifest: `model: <plugin name>`, `checkpoint: <folder>`, optional `task:` and
-// `weights:` (default model.safetensors). Paths are relative to the manifest's folder.
+// `weights:` (default model.safetensors). Paths are relative to the manifest's folder. A
+// checkpoint folder read without a manifest is one with no `model` (the plugin is the one that
+// accepts config.json's model_type) and the plugin's default task.
 struct Manifest {
   std::string model, task, weights = "model.safetensors";
   std::filesystem::path checkpoint;
@@ -81,8 +84,10 @@ Graph expand_manifest(const plugins::PluginRegistry& registry, const std::filesy
   } catch (const nlohmann::json::exception& e) {
     throw Error(config_path.string() + ": not valid JSON: " + e.what());
   }
-  auto plugin = registry.model_named(m.model);
-  if (!plugin) plugin = registry.model_for(m.model);
+  auto plugin = m.model.empty() ? registry.model_for(model_type) : registry.model_named(m.model);
+  if (!plugin && !m.model.empty()) plugin = registry.model_for(m.model);
+  if (!plugin && m.model.empty())
+    throw Error(config_path.string() + ": no loaded model plugin accepts model_type '" + model_type + "' (see `loom plugins`)");
   if (!plugin) throw Error(file.string() + ": model: no loaded model plugin is named '" + m.model + "' (see `loom plugins`)");
   const loom_model_plugin* api = plugin->descriptor().model;
   bool accepts = false;
@@ -95,6 +100,7 @@ Graph expand_manifest(const plugins::PluginRegistry& registry, const std::filesy
                          m.weights.c_str(), m.task.c_str(), weights->header_json().c_str()};
   loom_model_result* result = nullptr;
   plugins::check_status(api->expand(plugin->state(), &req, &result), "model plugin '" + plugin->name() + "' expanding " + file.string());
+  // The processing spec comes inside the graph, as its `processing:` section.
   std::string yaml = result && result->graph_yaml ? result->graph_yaml : "";
   api->release_result(plugin->state(), result);
   Graph g = parse_graph_yaml(yaml, file.string() + " (expanded by " + plugin->name() + ")", m.checkpoint);
@@ -120,6 +126,14 @@ std::vector<std::string> Engine::backend_names() const {
 }
 
 Graph Engine::load_graph(const std::filesystem::path& file) const {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    if (!std::filesystem::exists(file / "config.json", ec))
+      throw Error(file.string() + ": a folder is read as a checkpoint, but it has no config.json");
+    Manifest checkpoint;
+    checkpoint.checkpoint = file;
+    return expand_manifest(impl_->registry, file, checkpoint);
+  }
   const std::string text = read_text(file, "the graph");
   if (auto m = read_manifest(file, text)) return expand_manifest(impl_->registry, file, *m);
   Graph g = parse_graph_yaml(text, file.string(), file.parent_path());
@@ -127,7 +141,10 @@ Graph Engine::load_graph(const std::filesystem::path& file) const {
   return g;
 }
 
-void Engine::validate(const Graph& graph) const { build_program(graph, true); }
+void Engine::validate(const Graph& graph) const {
+  build_program(graph, true);
+  check_processing_files(graph);
+}
 
 Session Engine::compile(const Graph& graph, const SessionOptions& options) const {
   auto program = build_program(graph, true);

@@ -1,0 +1,140 @@
+// The processing section of a graph (docs/graph-format.md, "Processing"): how text or images
+// become the graph's inputs, how a decoder graph is driven token by token, and what each task
+// does with the graph's outputs. It is data only: the engine keeps, checks and writes it; the
+// tokenizers, image processors and generation loops that read it live elsewhere.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loom {
+
+enum class TokenizerKind {
+  WordPiece,     // BERT: vocab.txt, basic tokenizer then greedy longest-match WordPiece
+  ByteLevelBpe,  // GPT-2: vocab.json + merges.txt over bytes mapped to printable characters
+  ClipBpe,       // CLIP: lower-cased, whitespace-collapsed BPE with an end-of-word marker
+};
+enum class Padding { None, Longest, MaxLength };
+enum class Truncation { None, LongestFirst, OnlyFirst, OnlySecond };
+enum class Side { Right, Left };
+enum class Resample { Nearest, Bilinear, Bicubic };
+enum class ScoreFunction { None, Softmax, Sigmoid };
+
+struct SpecialToken {
+  std::string token;  // its text, "[CLS]", "<|endoftext|>"
+  int64_t id = 0;
+  bool operator==(const SpecialToken&) const = default;
+};
+
+// File names are relative to the graph's folder (Graph::base_dir), like weights files.
+struct TokenizerFiles {
+  std::string vocab;      // vocab.txt (WordPiece) or vocab.json (BPE)
+  std::string merges;     // merges.txt (BPE)
+  std::string tokenizer;  // tokenizer.json (Hugging Face tokenizers), instead of the two above
+  bool operator==(const TokenizerFiles&) const = default;
+};
+
+// How special tokens frame one sequence ($A) or a pair ($A, $B). Items are special-token roles
+// ("cls", "sep", "bos", "eos", ...) or "$A" / "$B"; pair_type_ids gives each item's token type.
+struct TokenizerTemplate {
+  std::vector<std::string> single;
+  std::vector<std::string> pair;
+  std::vector<int64_t> pair_type_ids;
+  bool operator==(const TokenizerTemplate&) const = default;
+};
+
+struct TokenizerSpec {
+  TokenizerKind kind = TokenizerKind::WordPiece;
+  TokenizerFiles files;
+  int64_t vocab_size = 0;
+  bool lowercase = false;
+  std::optional<bool> strip_accents;     // unset: strip when lower-casing (Hugging Face's rule)
+  bool tokenize_chinese_chars = true;    // WordPiece: spaces around CJK ideographs
+  bool add_prefix_space = false;         // byte-level BPE: a space before the first word
+  std::map<std::string, SpecialToken> special_tokens;  // by role: bos eos unk sep pad cls mask
+  std::optional<TokenizerTemplate> post_processor;     // unset: no special tokens are added
+  int64_t max_length = 0;
+  Padding padding = Padding::None;
+  Side padding_side = Side::Right;
+  Truncation truncation = Truncation::None;
+  Side truncation_side = Side::Right;
+  // The graph inputs the encoding feeds: ids (required), token types and attention mask.
+  std::string input_ids, token_type_ids, attention_mask;
+  bool operator==(const TokenizerSpec&) const = default;
+};
+
+// An image size: height and width, or the shortest edge (the other keeps the aspect ratio,
+// truncated as Hugging Face's int()).
+struct ImageSize {
+  int64_t height = 0, width = 0;
+  int64_t shortest_edge = 0;  // non-zero: this form
+  bool operator==(const ImageSize&) const = default;
+};
+
+// Hugging Face image processors, in their order: convert to RGB, resize, centre crop, rescale,
+// normalize, and for ImageGPT colour quantization (nearest of the clusters, as token ids).
+struct ImageProcessorSpec {
+  std::string input;  // the graph input: f32 [batch, 3, H, W], or i64 [batch, H*W] when quantized
+  bool do_convert_rgb = false;
+  bool do_resize = false;
+  std::optional<ImageSize> size;
+  std::optional<Resample> resample;
+  bool do_center_crop = false;
+  std::optional<ImageSize> crop_size;  // height and width
+  bool do_rescale = false;
+  std::optional<double> rescale_factor;
+  bool do_normalize = false;
+  std::vector<double> image_mean, image_std;  // one per channel
+  bool do_color_quantize = false;
+  std::vector<std::array<double, 3>> clusters;  // inline RGB clusters in [-1, 1]
+  std::string clusters_file;                    // or a JSON file with a "clusters" array
+  bool operator==(const ImageProcessorSpec&) const = default;
+};
+
+// How a decoder graph is driven: per step the new ids go to `input_ids` [batch, seq] and the
+// positions already filled in the caches to `past_length` [batch]; the caches are session
+// states written in place; `logits` [batch, seq, vocab] scores the next token.
+struct GenerationSpec {
+  std::string input_ids, past_length;
+  std::string position_ids, attention_mask;  // optional inputs
+  std::vector<std::string> caches;           // state names
+  std::string logits;                        // graph output
+  std::optional<int64_t> bos_token_id, pad_token_id;
+  std::vector<int64_t> eos_token_ids;
+  int64_t max_length = 0;                    // prompt and generated tokens together
+  bool operator==(const GenerationSpec&) const = default;
+};
+
+// What a task (a Hugging Face pipeline name) reads and how it scores it.
+struct TaskSpec {
+  std::string task;                   // "text-classification", "fill-mask", ...
+  std::string output;                 // graph output
+  ScoreFunction function = ScoreFunction::None;
+  std::vector<std::string> id2label;  // label of class i; empty: none
+  std::optional<int64_t> top_k;
+  bool operator==(const TaskSpec&) const = default;
+};
+
+struct Processing {
+  int64_t version = 1;
+  std::optional<TokenizerSpec> tokenizer;
+  std::optional<ImageProcessorSpec> image;
+  std::optional<GenerationSpec> generation;
+  std::vector<TaskSpec> tasks;  // the first is the graph's default task
+  bool operator==(const Processing&) const = default;
+};
+
+// The YAML spellings of the enums ("wordpiece", "longest_first", "bicubic", "softmax", ...).
+std::string_view enum_name(TokenizerKind v);
+std::string_view enum_name(Padding v);
+std::string_view enum_name(Truncation v);
+std::string_view enum_name(Side v);
+std::string_view enum_name(Resample v);
+std::string_view enum_name(ScoreFunction v);
+
+}  // namespace loom

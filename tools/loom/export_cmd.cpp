@@ -1,0 +1,87 @@
+// `loom export`: writes a graph, a model manifest or a checkpoint folder as one flat YAML graph
+// (blocks expanded, processing section kept) that reads the same weights from its new folder.
+#include "commands.hpp"
+
+#include <loom/error.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace loom::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path canonical_or_absolute(const fs::path& p) {
+  std::error_code ec;
+  fs::path c = fs::weakly_canonical(fs::absolute(p), ec);
+  return ec ? fs::absolute(p) : c;
+}
+
+// The files export must not write over: the input itself and every file the graph reads.
+void refuse_overwrite(const fs::path& out, const std::string& input, const Graph& g) {
+  const fs::path target = canonical_or_absolute(out);
+  std::vector<fs::path> taken = graph_files(g);
+  taken.emplace_back(input);
+  std::error_code ec;
+  if (fs::is_directory(input, ec)) taken.push_back(fs::path(input) / "config.json");
+  for (const auto& f : taken)
+    if (canonical_or_absolute(f) == target)
+      throw UsageError("-o " + out.string() + ": refusing to overwrite " + f.string() + ", which the graph is read from");
+  if (fs::is_directory(out, ec)) throw UsageError("-o " + out.string() + ": is a folder; give the graph file to write");
+}
+
+// Writes beside the target and renames, so that a failure never leaves half a graph behind.
+void write_file(const fs::path& out, const std::string& text) {
+  const fs::path dir = out.parent_path();
+  std::error_code ec;
+  if (!dir.empty()) fs::create_directories(dir, ec);
+  if (ec) throw Error(out.string() + ": cannot create its folder " + dir.string() + ": " + ec.message());
+  const fs::path tmp = out.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(out.string() + ": cannot write (" + std::strerror(errno) + ")");
+    f << text;
+    f.close();
+    if (!f) {
+      fs::remove(tmp, ec);
+      throw Error(out.string() + ": cannot write (" + std::strerror(errno) + ")");
+    }
+  }
+  fs::rename(tmp, out, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw Error(out.string() + ": cannot write: " + ec.message());
+  }
+}
+
+}  // namespace
+
+int cmd_export(const PluginOptions& p, const ExportArgs& a) {
+  const fs::path out(a.output);
+  if (out.empty() || out.filename().empty()) throw UsageError("-o: expected the path of the graph file to write");
+  Engine engine = make_engine(p);
+  Graph g = engine.load_graph(a.graph);
+  // What is written must run: the graph, its weights and its processing files are checked first.
+  engine.validate(g);
+  refuse_overwrite(out, a.graph, g);
+
+  // Graph passes (--optimize LEVEL) transform `g` here, once validated and before it is written.
+
+  const fs::path out_dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  rebase_graph_files(g, out_dir);
+  std::string source = a.graph;
+  for (char& c : source)
+    if (static_cast<unsigned char>(c) < 0x20) c = '?';  // keeps the comment one line
+  write_file(out, "# Written by `loom export` from " + source + "\n" + write_graph_yaml(g));
+  std::cout << a.graph << " -> " << out.string() << " (" << g.nodes.size() << " nodes, " << g.initializers.size()
+            << " initializers" << (g.processing ? ", processing section" : "") << ")\n";
+  return 0;
+}
+
+}  // namespace loom::cli

@@ -1,0 +1,164 @@
+// How `loom inspect` shows a graph's processing section: a summary for people, every field as
+// JSON for programs.
+#include "commands.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace loom::cli {
+
+namespace {
+
+std::string str(std::string_view s) { return std::string(s); }
+
+std::string size_text(const ImageSize& s) {
+  if (s.shortest_edge) return "shortest edge " + std::to_string(s.shortest_edge);
+  return std::to_string(s.height) + "x" + std::to_string(s.width);
+}
+
+nlohmann::json size_json(const ImageSize& s) {
+  if (s.shortest_edge) return {{"shortest_edge", s.shortest_edge}};
+  return {{"height", s.height}, {"width", s.width}};
+}
+
+std::string numbers_text(const std::vector<double>& v) {
+  std::string out;
+  char buf[32];
+  for (double x : v) {
+    std::snprintf(buf, sizeof buf, "%.6g", x);
+    out += (out.empty() ? "" : ", ") + std::string(buf);
+  }
+  return "[" + out + "]";
+}
+
+std::string names_text(const std::vector<std::string>& v, size_t most) {
+  std::string out;
+  for (size_t i = 0; i < v.size() && i < most; ++i) out += (i ? ", " : "") + v[i];
+  if (v.size() > most) out += ", ... (" + std::to_string(v.size()) + ")";
+  return out;
+}
+
+nlohmann::json tokenizer_json(const TokenizerSpec& t) {
+  nlohmann::json j{{"kind", str(enum_name(t.kind))},
+                   {"files", nlohmann::json::object()},
+                   {"vocab_size", t.vocab_size},
+                   {"lowercase", t.lowercase},
+                   {"strip_accents", t.strip_accents ? nlohmann::json(*t.strip_accents) : nlohmann::json()},
+                   {"max_length", t.max_length},
+                   {"padding", str(enum_name(t.padding))},
+                   {"padding_side", str(enum_name(t.padding_side))},
+                   {"truncation", str(enum_name(t.truncation))},
+                   {"truncation_side", str(enum_name(t.truncation_side))},
+                   {"special_tokens", nlohmann::json::object()},
+                   {"inputs", {{"input_ids", t.input_ids}}}};
+  if (!t.files.vocab.empty()) j["files"]["vocab"] = t.files.vocab;
+  if (!t.files.merges.empty()) j["files"]["merges"] = t.files.merges;
+  if (!t.files.tokenizer.empty()) j["files"]["tokenizer"] = t.files.tokenizer;
+  if (t.kind == TokenizerKind::WordPiece) j["tokenize_chinese_chars"] = t.tokenize_chinese_chars;
+  if (t.kind == TokenizerKind::ByteLevelBpe) j["add_prefix_space"] = t.add_prefix_space;
+  for (const auto& [role, s] : t.special_tokens) j["special_tokens"][role] = {{"token", s.token}, {"id", s.id}};
+  if (t.post_processor)
+    j["post_processor"] = {{"single", t.post_processor->single}, {"pair", t.post_processor->pair}, {"pair_type_ids", t.post_processor->pair_type_ids}};
+  if (!t.token_type_ids.empty()) j["inputs"]["token_type_ids"] = t.token_type_ids;
+  if (!t.attention_mask.empty()) j["inputs"]["attention_mask"] = t.attention_mask;
+  return j;
+}
+
+nlohmann::json image_json(const ImageProcessorSpec& p) {
+  nlohmann::json j{{"input", p.input},
+                   {"do_convert_rgb", p.do_convert_rgb},
+                   {"do_resize", p.do_resize},
+                   {"do_center_crop", p.do_center_crop},
+                   {"do_rescale", p.do_rescale},
+                   {"do_normalize", p.do_normalize},
+                   {"image_mean", p.image_mean},
+                   {"image_std", p.image_std},
+                   {"do_color_quantize", p.do_color_quantize},
+                   {"clusters", p.clusters.size()}};
+  if (p.size) j["size"] = size_json(*p.size);
+  if (p.resample) j["resample"] = str(enum_name(*p.resample));
+  if (p.crop_size) j["crop_size"] = size_json(*p.crop_size);
+  if (p.rescale_factor) j["rescale_factor"] = *p.rescale_factor;
+  if (!p.clusters_file.empty()) j["clusters_file"] = p.clusters_file;
+  return j;
+}
+
+nlohmann::json generation_json(const GenerationSpec& g) {
+  nlohmann::json j{{"input_ids", g.input_ids}, {"past_length", g.past_length}, {"caches", g.caches},
+                   {"logits", g.logits},       {"eos_token_id", g.eos_token_ids}, {"max_length", g.max_length}};
+  if (!g.position_ids.empty()) j["position_ids"] = g.position_ids;
+  if (!g.attention_mask.empty()) j["attention_mask"] = g.attention_mask;
+  if (g.bos_token_id) j["bos_token_id"] = *g.bos_token_id;
+  if (g.pad_token_id) j["pad_token_id"] = *g.pad_token_id;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json processing_json(const Processing& p) {
+  nlohmann::json j{{"version", p.version}, {"tasks", nlohmann::json::array()}};
+  if (p.tokenizer) j["tokenizer"] = tokenizer_json(*p.tokenizer);
+  if (p.image) j["image"] = image_json(*p.image);
+  if (p.generation) j["generation"] = generation_json(*p.generation);
+  for (const auto& t : p.tasks) {
+    nlohmann::json task{{"task", t.task}, {"output", t.output}, {"function", str(enum_name(t.function))}, {"id2label", t.id2label}};
+    if (t.top_k) task["top_k"] = *t.top_k;
+    j["tasks"].push_back(task);
+  }
+  return j;
+}
+
+void print_processing(std::ostream& os, const Processing& p) {
+  os << "processing (version " << p.version << "):\n";
+  if (const auto& t = p.tokenizer) {
+    os << "  tokenizer: " << enum_name(t->kind) << ", vocab_size " << t->vocab_size << ", files";
+    for (const auto& f : {t->files.vocab, t->files.merges, t->files.tokenizer})
+      if (!f.empty()) os << " " << f;
+    os << (t->lowercase ? ", lowercase" : "") << (t->strip_accents.value_or(t->lowercase) ? ", strip accents" : "")
+       << ", max_length " << t->max_length << ", padding " << enum_name(t->padding) << " (" << enum_name(t->padding_side)
+       << "), truncation " << enum_name(t->truncation) << " (" << enum_name(t->truncation_side) << ")\n";
+    if (!t->special_tokens.empty()) {
+      os << "    special tokens:";
+      for (const auto& [role, s] : t->special_tokens) os << " " << role << " " << s.token << "=" << s.id;
+      os << "\n";
+    }
+    if (t->post_processor) os << "    single: " << names_text(t->post_processor->single, 8) << "\n";
+    os << "    feeds: input_ids -> " << t->input_ids;
+    if (!t->token_type_ids.empty()) os << ", token_type_ids -> " << t->token_type_ids;
+    if (!t->attention_mask.empty()) os << ", attention_mask -> " << t->attention_mask;
+    os << "\n";
+  }
+  if (const auto& im = p.image) {
+    os << "  image -> " << im->input << ":";
+    if (im->do_convert_rgb) os << " convert to RGB;";
+    if (im->do_resize && im->size) os << " resize " << size_text(*im->size) << " " << enum_name(im->resample.value_or(Resample::Bilinear)) << ";";
+    if (im->do_center_crop && im->crop_size) os << " centre crop " << size_text(*im->crop_size) << ";";
+    if (im->do_rescale && im->rescale_factor) os << " rescale " << numbers_text({*im->rescale_factor}) << ";";
+    if (im->do_normalize) os << " normalize mean " << numbers_text(im->image_mean) << " std " << numbers_text(im->image_std) << ";";
+    if (im->do_color_quantize)
+      os << " colour quantize (" << (im->clusters_file.empty() ? std::to_string(im->clusters.size()) + " clusters" : im->clusters_file) << ");";
+    os << "\n";
+  }
+  if (const auto& g = p.generation) {
+    os << "  generation: input_ids " << g->input_ids << ", past_length " << g->past_length;
+    if (!g->position_ids.empty()) os << ", position_ids " << g->position_ids;
+    if (!g->attention_mask.empty()) os << ", attention_mask " << g->attention_mask;
+    os << ", logits " << g->logits << ", max_length " << g->max_length << "\n";
+    os << "    caches: " << names_text(g->caches, 4) << "\n";
+    os << "    ids:";
+    if (g->bos_token_id) os << " bos " << *g->bos_token_id;
+    for (int64_t id : g->eos_token_ids) os << " eos " << id;
+    if (g->pad_token_id) os << " pad " << *g->pad_token_id;
+    os << "\n";
+  }
+  for (size_t i = 0; i < p.tasks.size(); ++i) {
+    const TaskSpec& t = p.tasks[i];
+    os << "  task " << t.task << (i == 0 ? " (default)" : "") << ": output " << t.output << ", " << enum_name(t.function);
+    if (!t.id2label.empty()) os << ", " << t.id2label.size() << " labels (" << names_text(t.id2label, 6) << ")";
+    if (t.top_k) os << ", top_k " << *t.top_k;
+    os << "\n";
+  }
+}
+
+}  // namespace loom::cli
