@@ -133,6 +133,7 @@ std::vector<OpEntry> matmul_ops();
 std::vector<OpEntry> norm_ops();
 std::vector<OpEntry> indexing_ops();
 std::vector<OpEntry> shape_ops();
+std::vector<OpEntry> mask_ops();
 
 // ---------------------------------------------------------------- oneDNN helpers
 

@@ -83,37 +83,52 @@ std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, NodeInfo i
 
 // ---------------------------------------------------------------- positions
 
+// Row b of the output counts from offset[b] with per_row, from the one offset otherwise.
 class PositionsStep final : public Step {
  public:
-  PositionsStep(const NodeInfo& info, int64_t n) : info_(info), n_(n) {}
+  PositionsStep(const NodeInfo& info, int64_t rows, int64_t n, bool per_row)
+      : info_(info), rows_(rows), n_(n), per_row_(per_row) {}
   void run(const RunContext& ctx) const override {
-    int64_t offset = info_.inputs.size() > 1 && info_.inputs[1] >= 0 ? *ctx.as<const int64_t>(info_.inputs[1]) : 0;
+    const int64_t* offset = info_.inputs.size() > 1 && info_.inputs[1] >= 0 ? ctx.as<const int64_t>(info_.inputs[1]) : nullptr;
     int64_t* out = ctx.as<int64_t>(info_.outputs[0]);
-    for (int64_t i = 0; i < n_; ++i) out[i] = offset + i;
+    for (int64_t b = 0; b < rows_; ++b) {
+      const int64_t start = offset ? offset[per_row_ ? b : 0] : 0;
+      for (int64_t i = 0; i < n_; ++i) *out++ = start + i;
+    }
   }
 
  private:
   NodeInfo info_;
-  int64_t n_;
+  int64_t rows_, n_;
+  bool per_row_;
 };
 
 class PositionsKernel final : public NodeKernel {
  public:
-  PositionsKernel(NodeInfo info, int64_t axis) : NodeKernel(std::move(info)), axis_(axis) {}
+  PositionsKernel(NodeInfo info, int64_t axis, bool per_row) : NodeKernel(std::move(info)), axis_(axis), per_row_(per_row) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto like = in_dims(shapes, 0);
     auto axis = normalize_axis(axis_, static_cast<int64_t>(like.size()));
     if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(like.size()));
+    const int64_t n = like[static_cast<size_t>(*axis)];
+    if (per_row_) {
+      if (!has_input(1) || in_dims(shapes, 1).size() != 1 || in_dims(shapes, 1)[0] != like[0])
+        info_.fail("per_row needs an offset of shape [" + std::to_string(like[0]) + "] (one per batch row)");
+      const int64_t out[] = {like[0], n};
+      expect_output(shapes, 0, out);
+      return std::make_unique<PositionsStep>(info_, like[0], n, true);
+    }
     if (has_input(1) && count(in_dims(shapes, 1)) != 1)
       info_.fail("offset has shape " + dims_str(in_dims(shapes, 1)) + ", expected one element");
-    const int64_t out[] = {like[static_cast<size_t>(*axis)]};
+    const int64_t out[] = {n};
     expect_output(shapes, 0, out);
-    return std::make_unique<PositionsStep>(info_, out[0]);
+    return std::make_unique<PositionsStep>(info_, 1, n, false);
   }
 
  private:
   int64_t axis_;
+  bool per_row_;
 };
 
 std::optional<std::string> check_positions(const sdk::NodeView& node) {
@@ -127,7 +142,7 @@ std::optional<std::string> check_positions(const sdk::NodeView& node) {
 }
 
 std::unique_ptr<NodeKernel> compile_positions(const sdk::NodeView& node, NodeInfo info) {
-  return std::make_unique<PositionsKernel>(std::move(info), attr_int(node, "axis", 1));
+  return std::make_unique<PositionsKernel>(std::move(info), attr_int(node, "axis", 1), attr_bool(node, "per_row", false));
 }
 
 }  // namespace
