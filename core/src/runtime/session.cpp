@@ -563,6 +563,7 @@ TensorMap Session::run(const TensorMap& inputs, State& state) { return impl_->ru
 State Session::new_state() const { return impl_->new_state(); }
 State& Session::default_state() { return impl_->default_state; }
 const Graph& Session::graph() const { return impl_->program().graph; }
+const OptimizationReport& Session::optimization() const { return impl_->optimization; }
 const PlacementReport& Session::placement() const { return impl_->placement().report; }
 MemoryReport Session::plan_memory(const std::map<std::string, int64_t>& bindings) const { return impl_->plan_memory(bindings); }
 int Session::threads() const { return impl_->threads; }

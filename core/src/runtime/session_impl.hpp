@@ -63,6 +63,7 @@ class SessionImpl {
   std::shared_ptr<const Program> program_ptr() const { return program_; }
   State default_state;
   int threads = 0;
+  OptimizationReport optimization;  // what the graph passes and decompositions changed
 
  private:
   std::shared_ptr<ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
