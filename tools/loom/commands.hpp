@@ -23,20 +23,20 @@ struct PluginOptions {
 
 struct PluginsArgs { bool json = false; };
 struct InspectArgs {
-  std::string graph;
+  std::string graph, optimize = "all";
   bool placement = false, json = false;
   std::vector<std::string> backends, dims;
 };
 struct ValidateArgs { std::string graph; bool json = false; };
 struct RunArgs {
-  std::string graph, output_dir;
+  std::string graph, output_dir, optimize = "all";
   std::vector<std::string> inputs, backends, expect;
   int threads = 0;
   bool json = false;
   double atol = 1e-5, rtol = 1e-5;
 };
 struct BenchArgs {
-  std::string graph;
+  std::string graph, optimize = "all";
   std::vector<std::string> inputs, dims, backends;
   int threads = 0, warmup = 5, iterations = 50, repeat = 1;
   bool json = false;
@@ -56,5 +56,7 @@ std::pair<std::string, std::string> split_assignment(const std::string& text, co
 std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& dims);
 TensorMap read_inputs(const std::vector<std::string>& inputs);
 std::string human_bytes(uint64_t bytes);
+// --optimize LEVEL (validated by the parser).
+OptimizeLevel optimize_level(const std::string& level);
 
 }  // namespace loom::cli
