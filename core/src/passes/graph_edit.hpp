@@ -66,7 +66,7 @@ class GraphEdit {
   std::set<int> taken_;
   std::set<int> removed_;
   std::map<int, Node> updated_;
-  std::map<int, std::vector<Node>> inserted_;  // before-or-at position: emitted after node n
+  std::map<int, std::vector<Node>> inserted_;  // new nodes, emitted right after (removed) node n
   std::vector<Initializer> added_;
   std::set<std::string> dropped_initializers_;
   std::set<std::string> names_;
