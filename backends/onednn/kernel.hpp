@@ -139,6 +139,7 @@ std::vector<OpEntry> norm_ops();
 std::vector<OpEntry> indexing_ops();
 std::vector<OpEntry> shape_ops();
 std::vector<OpEntry> attention_ops();
+std::vector<OpEntry> mask_ops();
 
 // ---------------------------------------------------------------- oneDNN helpers
 

@@ -6,7 +6,7 @@
 #
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
-# AREA: usage | plugins | graphs | weights | inputs | run | export (one ctest test each).
+# AREA: usage | plugins | graphs | weights | inputs | run | export | optimize (one ctest test each).
 # The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP.
 set -uo pipefail
 
@@ -487,10 +487,52 @@ area_export() {
   [ ! -e "$TMP/invalid.yaml" ] || fail "export wrote a graph that does not validate"
 }
 
+# --optimize LEVEL on run, bench and inspect: same outputs at every level, and inspect shows what
+# the passes did.
+area_optimize() {
+  local g=$ENC/encoder.yaml level
+  for level in none basic all; do
+    expect_ok "run --optimize $level against the PyTorch reference" run "$g" "${ENCODER_INPUTS[@]}" --optimize "$level" \
+      --expect "last_hidden_state=$ENC/expected_last_hidden_state.npy" --expect "pooler_output=$ENC/expected_pooler_output.npy"
+    expect_ok "bench --optimize $level" bench "$g" --dim batch=1 --dim seq=8 --warmup 0 --iterations 2 --optimize "$level"
+    expect_stdout "--optimize $level" "bench --optimize $level"
+  done
+  expect_error 2 "--optimize" "an unknown level" run "$g" "${ENCODER_INPUTS[@]}" --optimize fast
+  expect_error 2 "--optimize" "--optimize without a level" inspect "$g" --optimize
+  expect_error 2 "--optimize" "an unknown level on bench" bench "$g" --optimize ALL
+
+  expect_ok "inspect --optimize none" inspect "$g" --optimize none
+  expect_stdout "optimize none: 56 nodes as written, 56 after the passes" "inspect --optimize none"
+  checks=$((checks + 1))
+  ! grep -q "fused nodes" "$OUT" || fail "inspect --optimize none lists fused nodes"
+  expect_ok "inspect (default level all)" inspect "$g"
+  expect_stdout "optimize all: 56 nodes as written, 47 after the passes" "inspect"
+  expect_stdout "layer.0.context.heads (attention) replaced layer.0.scores, layer.0.probs, layer.0.context.heads" "inspect"
+  expect_stdout "layer.1.y (add_layer_norm) replaced layer.1.ffn.residual, layer.1.y" "inspect"
+  expect_stdout "fuse-attention: 56 -> 52 nodes (2 rewrites)" "inspect"
+
+  expect_ok "inspect --optimize all --json" inspect "$g" --optimize all --json --placement
+  cp "$OUT" "$TMP/inspect.json"
+  checks=$((checks + 1))
+  if ! level=$(json "$TMP/inspect.json" "optimize;level"); then
+    fail "inspect --json has no optimize.level: $(cat "$TMP/json.err")"
+  else
+    [ "$level" = all ] || fail "inspect --json: optimize.level is '$level'"
+    [ "$(json "$TMP/inspect.json" "optimize;nodes_before")" = 56 ] || fail "inspect --json: nodes_before"
+    [ "$(json "$TMP/inspect.json" "optimize;nodes_after")" = 47 ] || fail "inspect --json: nodes_after"
+    [ "$(json "$TMP/inspect.json" "optimize;fused" LENGTH)" = 7 ] || fail "inspect --json: 7 fused nodes"
+    [ "$(json "$TMP/inspect.json" "optimize;fused;0;op")" = attention ] || fail "inspect --json: first fused op"
+    [ "$(json "$TMP/inspect.json" "optimize;fused;0;replaced" LENGTH)" = 3 ] || fail "inspect --json: replaced nodes"
+    [ "$(json "$TMP/inspect.json" "optimize;passes;0;pass")" = remove-dead-nodes ] || fail "inspect --json: first pass"
+    # What the session runs: placement lists every node of it.
+    [ "$(json "$TMP/inspect.json" placement LENGTH)" = "$(json "$TMP/inspect.json" nodes)" ] || fail "inspect --json: placement vs nodes"
+  fi
+}
+
 case "$AREA" in
-  usage | plugins | graphs | weights | inputs | run | export) "area_$AREA" ;;
+  usage | plugins | graphs | weights | inputs | run | export | optimize) "area_$AREA" ;;
   *)
-    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, export)" >&2
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, export, optimize)" >&2
     exit 2
     ;;
 esac

@@ -108,12 +108,15 @@ case "$step" in
     "$LOOM" plugins --plugin "$PLUGIN" --json >"$WORK/plugins.json"
     grep -q '"memory": "device"' "$WORK/plugins.json" || fail "the external backend is not listed with device memory"
 
-    "$LOOM" inspect "$DIR/graph.yaml" --plugin "$PLUGIN" --backend external,onednn --placement --json >"$WORK/inspect.json"
+    # The placement of the graph as written (at --optimize all, linear h and relu r fuse).
+    "$LOOM" inspect "$DIR/graph.yaml" --plugin "$PLUGIN" --backend external,onednn --placement --json --optimize none \
+      >"$WORK/inspect.json"
     cmake -DJSON="$WORK/inspect.json" -DEXPECTED="$DIR/expected_placement.txt" -P "$SRC/tests/install/check_placement.cmake"
 
     run=("$LOOM" run "$DIR/graph.yaml" --plugin "$PLUGIN" --input x="$DIR/x.npy" --input shift="$DIR/shift.npy"
       --expect probs="$DIR/expected_probs.npy" --expect gated="$DIR/expected_gated.npy")
     "${run[@]}" --backend external,onednn
+    "${run[@]}" --backend external,onednn --optimize none
     # The same graph on oneDNN alone gives the same results; the external backend alone cannot
     # run linear and says so.
     "${run[@]}" --backend onednn

@@ -293,3 +293,38 @@ TEST_CASE("ops: schema violations in YAML name the node and its file:line:column
   CHECK(e.find("node 'n1' (add)") != std::string::npos);
   CHECK(e.find("do not broadcast") != std::string::npos);
 }
+
+TEST_CASE("ops: add_layer_norm infers the sum's shape and outputs the sum only when the node lists it") {
+  CHECK(shape(infer("add_layer_norm", {f32({"batch", "seq", "64"}), f32({"batch", "seq", "64"}), f32({"64"}), f32({"64"})})) ==
+        "[batch, seq, 64]");
+  CHECK(shape(infer("add_layer_norm", {f32({"batch", "seq", "64"}), f32({"64"})})) == "[batch, seq, 64]");
+  CHECK(infer_error("add_layer_norm", {f32({"2", "64"}), f32({"2", "64"}), f32({"32"})}).find("expected [64]") != std::string::npos);
+  CHECK(names_node(infer_error("add_layer_norm", {f32({"2", "64"}), f32({"3", "64"})}), "add_layer_norm"));
+  CHECK(infer_error("add_layer_norm", {i64({"4"}), i64({"4"})}).find("dtype") != std::string::npos);
+
+  // Two outputs: out and sum, both of the sum's shape.
+  Node n = make_node("add_layer_norm", 2);
+  n.outputs = {"y", "s"};
+  ops::normalize_attrs(n);
+  const TensorInfo a = f32({"batch", "8"}), b = f32({"8"});
+  auto outs = ops::infer(n, {&a, &b});
+  REQUIRE(outs.size() == 2);
+  CHECK(shape(outs[1]) == "[batch, 8]");
+  // A required output cannot be left out, and there is no third one.
+  n.outputs = {};
+  CHECK_THROWS_WITH_AS(ops::normalize_attrs(n), doctest::Contains("has 1 to 2 output(s), got 0"), Error);
+  n.outputs = {"y", "s", "t"};
+  CHECK_THROWS_WITH_AS(ops::normalize_attrs(n), doctest::Contains("has 1 to 2 output(s), got 3"), Error);
+  // An op without optional outputs keeps its exact count.
+  Node ln = make_node("layer_norm", 1);
+  ln.outputs = {"y", "s"};
+  CHECK_THROWS_WITH_AS(ops::normalize_attrs(ln), doctest::Contains("has 1 output(s), got 2"), Error);
+}
+
+TEST_CASE("ops: key_mask is [batch, 1.., queries, keys]") {
+  CHECK(shape(infer("key_mask", {f32({"batch", "12", "q", "k"})})) == "[batch, 1, q, k]");
+  CHECK(shape(infer("key_mask", {f32({"batch", "q", "k"}), i64({"batch"})}, {{"causal", true}})) == "[batch, q, k]");
+  CHECK(infer_error("key_mask", {f32({"2", "4", "4"}), i64({"3"})}).find("one length per batch row") != std::string::npos);
+  CHECK(infer_error("key_mask", {f32({"4", "4"})}).find("rank >= 3") != std::string::npos);
+  CHECK(infer_error("key_mask", {f32({"2", "4", "4"}), t(DType::i32, {"2"})}).find("i64") != std::string::npos);
+}

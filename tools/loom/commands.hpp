@@ -26,23 +26,23 @@ struct PluginOptions {
 
 struct PluginsArgs { bool json = false; };
 struct InspectArgs {
-  std::string graph;
+  std::string graph, optimize = "all";
   bool placement = false, json = false;
   std::vector<std::string> backends, dims, options;
 };
 struct ValidateArgs { std::string graph; bool json = false; };
 struct RunArgs {
-  std::string graph, output_dir;
+  std::string graph, output_dir, optimize = "all";
   std::vector<std::string> inputs, backends, expect, options;
   int threads = 0;
   bool json = false;
   double atol = 1e-5, rtol = 1e-5;
 };
 struct ExportArgs {
-  std::string graph, output;
+  std::string graph, output, optimize = "all";
 };
 struct BenchArgs {
-  std::string graph;
+  std::string graph, optimize = "all";
   std::vector<std::string> inputs, dims, backends, options;
   int threads = 0, warmup = 5, iterations = 50, repeat = 1;
   bool json = false;
@@ -68,5 +68,7 @@ std::string human_bytes(uint64_t bytes);
 // A graph's processing section: a summary (inspect) and every field (inspect --json).
 void print_processing(std::ostream& os, const Processing& p);
 nlohmann::json processing_json(const Processing& p);
+// --optimize LEVEL (validated by the parser).
+OptimizeLevel optimize_level(const std::string& level);
 
 }  // namespace loom::cli

@@ -71,7 +71,10 @@ int cmd_export(const PluginOptions& p, const ExportArgs& a) {
   engine.validate(g);
   refuse_overwrite(out, a.graph, g);
 
-  // Graph passes (--optimize LEVEL) transform `g` here, once validated and before it is written.
+  // The graph passes of --optimize, on the validated graph (no decomposition: that depends on the
+  // backends of a session, and the file must run on any).
+  OptimizationReport report;
+  g = engine.optimize(g, optimize_level(a.optimize), &report);
 
   const fs::path out_dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   rebase_graph_files(g, out_dir);
@@ -79,7 +82,8 @@ int cmd_export(const PluginOptions& p, const ExportArgs& a) {
   for (char& c : source)
     if (static_cast<unsigned char>(c) < 0x20) c = '?';  // keeps the comment one line
   write_file(out, "# Written by `loom export` from " + source + "\n" + write_graph_yaml(g));
-  std::cout << a.graph << " -> " << out.string() << " (" << g.nodes.size() << " nodes, " << g.initializers.size()
+  std::cout << a.graph << " -> " << out.string() << " (optimize " << a.optimize << ": " << report.nodes_before << " -> "
+            << g.nodes.size() << " nodes, " << g.initializers.size()
             << " initializers" << (g.processing ? ", processing section" : "") << ")\n";
   return 0;
 }

@@ -12,6 +12,33 @@ namespace {
 
 std::string info_str(const TensorInfo& t) { return std::string(dtype_name(t.dtype)) + " " + sym_shape_str(t.shape); }
 
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+nlohmann::json optimization_json(const OptimizationReport& r) {
+  nlohmann::json j{{"level", optimize_level_name(r.level)}, {"nodes_before", r.nodes_before}, {"nodes_after", r.nodes_after},
+                   {"passes", nlohmann::json::array()}, {"fused", nlohmann::json::array()}, {"decomposed", nlohmann::json::array()}};
+  for (const auto& p : r.passes)
+    j["passes"].push_back({{"pass", p.pass}, {"nodes_before", p.nodes_before}, {"nodes_after", p.nodes_after}, {"rewrites", p.rewrites}});
+  for (const auto& f : r.fused) j["fused"].push_back({{"node", f.node}, {"op", f.op}, {"replaced", f.nodes}});
+  for (const auto& d : r.decomposed) j["decomposed"].push_back({{"node", d.node}, {"op", d.op}, {"into", d.nodes}});
+  return j;
+}
+
+void print_optimization(const OptimizationReport& r) {
+  std::cout << "optimize " << optimize_level_name(r.level) << ": " << r.nodes_before << " nodes as written, " << r.nodes_after
+            << " after the passes\n";
+  for (const auto& p : r.passes)
+    std::cout << "  " << p.pass << ": " << p.nodes_before << " -> " << p.nodes_after << " nodes (" << p.rewrites << " rewrites)\n";
+  if (!r.fused.empty()) std::cout << "fused nodes:\n";
+  for (const auto& f : r.fused) std::cout << "  " << f.node << " (" << f.op << ") replaced " << joined(f.nodes) << "\n";
+  if (!r.decomposed.empty()) std::cout << "decomposed (no backend of the session runs the fused op):\n";
+  for (const auto& d : r.decomposed) std::cout << "  " << d.node << " (" << d.op << ") into " << joined(d.nodes) << "\n";
+}
+
 }  // namespace
 
 int cmd_validate(const PluginOptions& p, const ValidateArgs& a) {
@@ -35,12 +62,16 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   SessionOptions so;
   so.backends = a.backends;
   so.options = parse_options(a.options);
+  so.optimize = optimize_level(a.optimize);
   Session s = engine.compile(g, so);
   MemoryReport mem = s.plan_memory(bindings);
   const SessionStats stats = s.stats();
   const PlacementReport& pl = s.placement();
+  const OptimizationReport& opt = s.optimization();
+  // What the session runs: the graph after the passes and any decomposition.
+  const Graph& run_graph = s.graph();
   std::map<std::string, int> op_counts;
-  for (const auto& n : g.nodes) ++op_counts[n.op];
+  for (const auto& n : run_graph.nodes) ++op_counts[n.op];
 
   if (a.json) {
     nlohmann::json j;
@@ -48,9 +79,10 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["file"] = a.graph;
     for (const auto& in : g.inputs) j["inputs"].push_back({{"name", in.name}, {"dtype", dtype_name(in.info.dtype)}, {"shape", sym_shape_str(in.info.shape)}});
     for (const auto& out : g.outputs) j["outputs"].push_back(out.name);
-    j["nodes"] = g.nodes.size();
+    j["nodes"] = run_graph.nodes.size();
     j["ops"] = op_counts;
-    j["initializers"] = g.initializers.size();
+    j["optimize"] = optimization_json(opt);
+    j["initializers"] = run_graph.initializers.size();
     j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"without_reuse_bytes", mem.unplanned_bytes},
                    {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
     j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}};
@@ -72,13 +104,15 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   for (const auto& in : g.inputs) std::cout << "  " << in.name << ": " << info_str(in.info) << "\n";
   std::cout << "outputs:";
   for (const auto& out : g.outputs) std::cout << " " << out.name;
-  std::cout << "\nnodes: " << g.nodes.size() << " (";
+  std::cout << "\nnodes: " << run_graph.nodes.size() << " (";
   bool first = true;
   for (const auto& [op, n] : op_counts) {
     std::cout << (first ? "" : ", ") << op << " " << n;
     first = false;
   }
-  std::cout << ")\ninitializers: " << g.initializers.size() << ", weights " << human_bytes(mem.weight_bytes)
+  std::cout << ")\n";
+  print_optimization(opt);
+  std::cout << "initializers: " << run_graph.initializers.size() << ", weights " << human_bytes(mem.weight_bytes)
             << (mem.state_bytes ? ", state " + human_bytes(mem.state_bytes) : "") << "\n";
   std::cout << "memory plan for";
   for (const auto& [sym, v] : mem.bindings) std::cout << " " << sym << "=" << v;

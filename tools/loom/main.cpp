@@ -49,6 +49,12 @@ int main(int argc, char** argv) {
   bool version = false;
   app.add_flag("--version", version, "Print the version and exit");
 
+  const char* optimize_help = "Graph passes before placement: none, basic (dead nodes, constants, transposes into matmul) "
+                              "or all (basic and fusions); default all";
+  auto add_optimize_option = [&](CLI::App* cmd, std::string& level) {
+    cmd->add_option("--optimize", level, optimize_help)->type_name("LEVEL")->check(CLI::IsMember({"none", "basic", "all"}));
+  };
+
   PluginOptions plugin_opts;
   auto add_plugin_options = [&](CLI::App* cmd) {
     cmd->add_option("--plugin", plugin_opts.files, "Load this plugin file first (repeatable)")->type_name("FILE");
@@ -71,6 +77,7 @@ int main(int argc, char** argv) {
   inspect->add_option("--backend", inspect_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
   inspect->add_option("--option", inspect_args.options, "Session or backend option KEY=VALUE (repeatable): precision=f32|bf16, NAME.KEY=VALUE for one backend, fallback=on|off")->type_name("KEY=VALUE");
   inspect->add_option("--dim", inspect_args.dims, "Symbol value for memory planning, e.g. seq=128 (others count as 1)")->type_name("NAME=N");
+  add_optimize_option(inspect, inspect_args.optimize);
   add_plugin_options(inspect);
 
   // validate
@@ -93,6 +100,7 @@ int main(int argc, char** argv) {
   run->add_option("--expect", run_args.expect, "Compare output NAME with a reference .npy; fail if it differs (repeatable)")->type_name("NAME=FILE.npy");
   run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(non_negative_number());
   run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(non_negative_number());
+  add_optimize_option(run, run_args.optimize);
   add_plugin_options(run);
 
   // bench
@@ -108,6 +116,7 @@ int main(int argc, char** argv) {
   bench->add_option("--iterations", bench_args.iterations, "Timed runs")->check(whole_number_at_least(1));
   bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_at_least(1));
   bench->add_flag("--json", bench_args.json, "Machine-readable output");
+  add_optimize_option(bench, bench_args.optimize);
   add_plugin_options(bench);
 
   // export
@@ -115,6 +124,7 @@ int main(int argc, char** argv) {
   CLI::App* export_cmd = app.add_subcommand("export", "Write a graph, manifest or checkpoint as one flat YAML graph");
   export_cmd->add_option("graph", export_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   export_cmd->add_option("-o,--output", export_args.output, "The graph file to write")->required()->type_name("FILE");
+  add_optimize_option(export_cmd, export_args.optimize);
   add_plugin_options(export_cmd);
 
   try {

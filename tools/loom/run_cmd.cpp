@@ -18,11 +18,13 @@ namespace loom::cli {
 
 namespace {
 
-SessionOptions session_options(const std::vector<std::string>& backends, int threads, const std::vector<std::string>& options) {
+SessionOptions session_options(const std::vector<std::string>& backends, int threads, const std::vector<std::string>& options,
+                               const std::string& optimize) {
   SessionOptions o;
   o.backends = backends;
   o.threads = threads;
   o.options = parse_options(options);
+  o.optimize = optimize_level(optimize);
   return o;
 }
 
@@ -82,7 +84,7 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
     auto [name, file] = split_assignment(e, "--expect");
     expected.push_back({name, file, read_npy(file)});
   }
-  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options));
+  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize));
   for (const auto& [name, file, ref] : expected) {
     bool found = false;
     for (const auto& o : s.graph().outputs) found |= o.name == name;
@@ -133,7 +135,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   const auto dims = parse_dims(a.dims);
   Engine engine = make_engine(p);
   TensorMap inputs = read_inputs(a.inputs);
-  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options));
+  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize));
   std::mt19937 rng(42);
   for (const auto& in : s.graph().inputs)
     if (!inputs.count(in.name)) inputs.emplace(in.name, generated_input(in, dims, rng));
@@ -158,14 +160,14 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
     if (backends.find(part.backend) == std::string::npos) backends += (backends.empty() ? "" : ",") + part.backend;
 
   if (a.json) {
-    nlohmann::json j{{"graph", a.graph}, {"backends", backends}, {"threads", a.threads}, {"nodes", nodes},
+    nlohmann::json j{{"graph", a.graph}, {"backends", backends}, {"threads", a.threads}, {"optimize", a.optimize}, {"nodes", nodes},
                      {"iterations", a.iterations}, {"repeat", a.repeat}, {"median_us", median}, {"p10_us", pct(0.1)},
                      {"p90_us", pct(0.9)}, {"min_us", samples.front()}, {"per_node_us", nodes ? median / nodes : 0.0},
                      {"peak_rss_bytes", peak_rss}};
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("%s on %s, %d thread(s), %zu nodes, %d x %d runs\n", a.graph.c_str(), backends.c_str(), a.threads, nodes,
-                a.iterations, a.repeat);
+    std::printf("%s on %s, %d thread(s), --optimize %s, %zu nodes, %d x %d runs\n", a.graph.c_str(), backends.c_str(), a.threads,
+                a.optimize.c_str(), nodes, a.iterations, a.repeat);
     std::printf("  median %.3f us  (p10 %.3f, p90 %.3f, min %.3f)\n", median, pct(0.1), pct(0.9), samples.front());
     if (nodes) std::printf("  per node %.4f us\n", median / nodes);
     std::printf("  peak RSS %s\n", human_bytes(peak_rss).c_str());

@@ -67,4 +67,10 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
+OptimizeLevel optimize_level(const std::string& level) {
+  auto l = parse_optimize_level(level);
+  if (!l) throw UsageError("--optimize " + level + ": expected none, basic or all");
+  return *l;
+}
+
 }  // namespace loom::cli

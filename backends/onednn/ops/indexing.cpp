@@ -83,6 +83,7 @@ std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, NodeInfo i
 
 // ---------------------------------------------------------------- positions
 
+// Row b of the output counts from offset[b] with per_row, from the one offset otherwise.
 class PositionsStep final : public Step {
  public:
   PositionsStep(const NodeInfo& info, int64_t rows, int64_t n, bool per_row)

@@ -1,5 +1,6 @@
-// layer_norm and softmax on oneDNN's layer_normalization_forward and softmax_v2_forward.
-// The tensor is viewed as [outer, inner] for layer norm (normalising dims axis..rank-1 at once);
+// layer_norm, add_layer_norm and softmax on oneDNN's layer_normalization_forward and
+// softmax_v2_forward. The tensor is viewed as [outer, inner] for layer norm (normalising dims
+// axis..rank-1 at once); add_layer_norm's residual add is a broadcasting loop before it;
 // softmax's additive mask is broadcast-added into the output first, then softmax runs in place.
 #include "kernel.hpp"
 
@@ -10,15 +11,25 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 
+// Which partition values a layer norm step reads and writes. add_layer_norm first adds a and b
+// into its `sum` output, or into its normalised output when the node has no sum output (oneDNN
+// normalises in place), and normalises that.
+struct LayerNormPorts {
+  int32_t x = -1;                   // layer_norm's input
+  int32_t a = -1, b = -1, sum = -1;  // add_layer_norm's; sum is -1 when the node leaves it out
+  std::optional<Broadcast> add;
+  int32_t scale = -1, shift = -1, out = -1;
+};
+
 class LayerNormStep final : public Step {
  public:
-  LayerNormStep(const NodeInfo& info, int64_t outer, int64_t inner, float eps, bool scale, bool shift)
-      : info_(info), scale_(scale), shift_(shift) {
+  LayerNormStep(const NodeInfo& info, LayerNormPorts ports, int64_t outer, int64_t inner, float eps)
+      : info_(info), ports_(std::move(ports)) {
     const int64_t dims[] = {outer, inner}, c[] = {inner};
     auto md = plain_md(dims, dt::f32), cmd = plain_md(c, dt::f32);
     auto flags = dnnl::normalization_flags::none;
-    if (scale) flags |= dnnl::normalization_flags::use_scale;
-    if (shift) flags |= dnnl::normalization_flags::use_shift;
+    if (ports_.scale >= 0) flags |= dnnl::normalization_flags::use_scale;
+    if (ports_.shift >= 0) flags |= dnnl::normalization_flags::use_shift;
     dnnl::layer_normalization_forward::primitive_desc pd(
         {dnnl::prop_kind::forward_inference, md, eps, flags}, user_scratchpad_attr(), cpu_engine());
     prim_ = dnnl::layer_normalization_forward(pd);
@@ -27,22 +38,31 @@ class LayerNormStep final : public Step {
   }
   size_t scratch_bytes() const override { return scratch_; }
   void run(const RunContext& ctx) const override {
-    void* src = ctx.data(info_.inputs[0]);
-    void* dst = ctx.data(info_.outputs[0]);
-    if (scale_ && shift_)
+    void* dst = ctx.data(ports_.out);
+    void* src;
+    if (ports_.add) {
+      float* sum = ports_.sum >= 0 ? ctx.as<float>(ports_.sum) : static_cast<float*>(dst);
+      ports_.add->apply(ctx.as<const float>(ports_.a), ctx.as<const float>(ports_.b), sum,
+                        [](float x, float y) { return x + y; });
+      src = sum;
+    } else {
+      src = ctx.data(ports_.x);
+    }
+    const bool scale = ports_.scale >= 0, shift = ports_.shift >= 0;
+    if (scale && shift)
       execute(prim_, ctx,
               {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
-               {DNNL_ARG_SCALE, ctx.data(info_.inputs[1])}, {DNNL_ARG_SHIFT, ctx.data(info_.inputs[2])}},
+               {DNNL_ARG_SCALE, ctx.data(ports_.scale)}, {DNNL_ARG_SHIFT, ctx.data(ports_.shift)}},
               info_);
-    else if (scale_)
+    else if (scale)
       execute(prim_, ctx,
               {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
-               {DNNL_ARG_SCALE, ctx.data(info_.inputs[1])}},
+               {DNNL_ARG_SCALE, ctx.data(ports_.scale)}},
               info_);
-    else if (shift_)
+    else if (shift)
       execute(prim_, ctx,
               {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
-               {DNNL_ARG_SHIFT, ctx.data(info_.inputs[2])}},
+               {DNNL_ARG_SHIFT, ctx.data(ports_.shift)}},
               info_);
     else
       execute(prim_, ctx, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}}, info_);
@@ -50,52 +70,95 @@ class LayerNormStep final : public Step {
 
  private:
   NodeInfo info_;
+  LayerNormPorts ports_;
   dnnl::layer_normalization_forward prim_;
   size_t scratch_ = 0;
-  bool scale_, shift_;
 };
 
+// layer_norm (x, weight, bias) and add_layer_norm (a, b, weight, bias; out, sum).
 class LayerNormKernel final : public NodeKernel {
  public:
-  LayerNormKernel(NodeInfo info, int64_t axis, float eps) : NodeKernel(std::move(info)), axis_(axis), eps_(eps) {}
+  LayerNormKernel(NodeInfo info, int64_t axis, float eps, bool fused_add)
+      : NodeKernel(std::move(info)), axis_(axis), eps_(eps), fused_add_(fused_add) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
-    auto x = in_dims(shapes, 0);
+    LayerNormPorts ports;
+    Dims x;
+    const size_t first_param = fused_add_ ? 2 : 1;
+    if (fused_add_) {
+      auto a = in_dims(shapes, 0), b = in_dims(shapes, 1);
+      auto sum = broadcast_dims(a, b);
+      if (!sum) info_.fail("a " + dims_str(a) + " and b " + dims_str(b) + " do not broadcast");
+      x = *sum;
+      ports.add = Broadcast::make(x, a, b);
+      if (!ports.add) info_.fail("a " + dims_str(a) + " and b " + dims_str(b) + " need more than " + std::to_string(kMaxLoopRank) + " dims");
+      ports.a = info_.inputs[0];
+      ports.b = info_.inputs[1];
+      if (info_.outputs.size() > 1) {
+        expect_output(shapes, 1, x);
+        ports.sum = info_.outputs[1];
+      }
+    } else {
+      auto in = in_dims(shapes, 0);
+      x.assign(in.begin(), in.end());
+      ports.x = info_.inputs[0];
+    }
     expect_output(shapes, 0, x);
+    ports.out = info_.outputs[0];
     auto axis = normalize_axis(axis_, static_cast<int64_t>(x.size()));
     if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(x.size()));
-    auto norm = x.subspan(static_cast<size_t>(*axis));
-    for (size_t i = 1; i <= 2; ++i) {
+    auto norm = std::span<const int64_t>(x).subspan(static_cast<size_t>(*axis));
+    for (size_t i = first_param; i <= first_param + 1; ++i) {
       if (!has_input(i)) continue;
       auto p = in_dims(shapes, i);
       if (!std::equal(p.begin(), p.end(), norm.begin(), norm.end()))
-        info_.fail(std::string(i == 1 ? "weight " : "bias ") + dims_str(p) + " must have shape " + dims_str(norm));
+        info_.fail(std::string(i == first_param ? "weight " : "bias ") + dims_str(p) + " must have shape " + dims_str(norm));
+      (i == first_param ? ports.scale : ports.shift) = info_.inputs[i];
     }
-    const int64_t inner = count(norm), outer = count(x.first(static_cast<size_t>(*axis)));
+    const int64_t inner = count(norm), outer = count(std::span<const int64_t>(x).first(static_cast<size_t>(*axis)));
     if (inner == 0 || outer == 0) return std::make_unique<NoStep>();
-    return std::make_unique<LayerNormStep>(info_, outer, inner, eps_, has_input(1), has_input(2));
+    return std::make_unique<LayerNormStep>(info_, std::move(ports), outer, inner, eps_);
   }
 
  private:
   int64_t axis_;
   float eps_;
+  bool fused_add_;
 };
+
+// f32 inputs up to `max_rank`, and an axis inside the normalised value's `rank`.
+std::optional<std::string> check_norm_node(const sdk::NodeView& node, int64_t rank, int64_t max_rank) {
+  for (size_t i = 0; i < node.num_inputs(); ++i) {
+    if (auto r = check_dtype(node, i, {LOOM_DTYPE_F32})) return r;
+    if (auto r = check_rank(node, i, max_rank)) return r;
+  }
+  if (!normalize_axis(attr_int(node, "axis", -1), rank))
+    return "axis " + std::to_string(attr_int(node, "axis", -1)) + " is out of range for rank " + std::to_string(rank);
+  return std::nullopt;
+}
 
 std::optional<std::string> check_layer_norm(const sdk::NodeView& node) {
   if (auto r = check_arity(node, 1, 3, 1)) return r;
-  for (size_t i = 0; i < node.num_inputs(); ++i) {
-    if (auto r = check_dtype(node, i, {LOOM_DTYPE_F32})) return r;
-    if (auto r = check_rank(node, i, kMaxDnnlRank)) return r;
-  }
-  if (!normalize_axis(attr_int(node, "axis", -1), node.input(0).rank()))
-    return "axis " + std::to_string(attr_int(node, "axis", -1)) + " is out of range for rank " +
-           std::to_string(node.input(0).rank());
-  return std::nullopt;
+  return check_norm_node(node, node.input(0).rank(), kMaxDnnlRank);
+}
+
+std::optional<std::string> check_add_layer_norm(const sdk::NodeView& node) {
+  if (node.num_outputs() != 1 && node.num_outputs() != 2)
+    return "has 1 or 2 outputs (out, sum), the node has " + std::to_string(node.num_outputs());
+  if (auto r = check_arity(node, 2, 4, node.num_outputs())) return r;
+  // The add runs as a broadcasting loop, the norm as a oneDNN primitive on the sum's shape.
+  return check_norm_node(node, std::max(node.input(0).rank(), node.input(1).rank()),
+                         std::min<int64_t>(kMaxLoopRank, kMaxDnnlRank));
 }
 
 std::unique_ptr<NodeKernel> compile_layer_norm(const sdk::NodeView& node, NodeInfo info) {
   return std::make_unique<LayerNormKernel>(std::move(info), attr_int(node, "axis", -1),
-                                           static_cast<float>(attr_float(node, "epsilon", 1e-5)));
+                                           static_cast<float>(attr_float(node, "epsilon", 1e-5)), false);
+}
+
+std::unique_ptr<NodeKernel> compile_add_layer_norm(const sdk::NodeView& node, NodeInfo info) {
+  return std::make_unique<LayerNormKernel>(std::move(info), attr_int(node, "axis", -1),
+                                           static_cast<float>(attr_float(node, "epsilon", 1e-5)), true);
 }
 
 // ---------------------------------------------------------------- softmax
@@ -178,7 +241,9 @@ std::unique_ptr<NodeKernel> compile_softmax(const sdk::NodeView& node, NodeInfo 
 }  // namespace
 
 std::vector<OpEntry> norm_ops() {
-  return {{"layer_norm", check_layer_norm, compile_layer_norm}, {"softmax", check_softmax, compile_softmax}};
+  return {{"layer_norm", check_layer_norm, compile_layer_norm},
+          {"add_layer_norm", check_add_layer_norm, compile_add_layer_norm},
+          {"softmax", check_softmax, compile_softmax}};
 }
 
 }  // namespace loom::onednn

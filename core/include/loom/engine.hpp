@@ -14,7 +14,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loom {
@@ -53,6 +55,17 @@ struct EngineOptions {
   bool search_default_paths = true;
 };
 
+// How much the core rewrites a graph between validation and placement (docs/architecture.md,
+// "Graph passes"). Every level computes the same outputs.
+//   none:  the graph as written.
+//   basic: dead nodes removed, small constant subgraphs folded into initializers, transposes of
+//          the last two dims folded into matmul's transpose_a / transpose_b.
+//   all:   basic, then patterns fused into fused registry ops (attention, linear with its
+//          activation, add_layer_norm).
+enum class OptimizeLevel { none, basic, all };
+std::string_view optimize_level_name(OptimizeLevel level);             // "none", "basic", "all"
+std::optional<OptimizeLevel> parse_optimize_level(std::string_view name);
+
 struct SessionOptions {
   // Backend plugin names in priority order; empty = every loaded backend in load order.
   std::vector<std::string> backends;
@@ -65,6 +78,31 @@ struct SessionOptions {
   //   fallback=on|off        the session itself: when a backend loses its device, re-place the
   //                          graph on the remaining backends for later runs (default off)
   std::map<std::string, std::string> options;
+  OptimizeLevel optimize = OptimizeLevel::all;
+};
+
+// ---- graph passes (loom inspect --optimize)
+
+struct PassReport {
+  std::string pass;                 // "fold-constants", "fuse-attention", ...
+  size_t nodes_before = 0, nodes_after = 0;
+  size_t rewrites = 0;              // matches rewritten (nodes folded, patterns fused, ...)
+};
+
+// A node that stands for others: a fused node and the nodes of the pattern it replaced, or a
+// fused node that no backend of a session runs and the basic nodes it was decomposed into.
+struct RewrittenNode {
+  std::string node;
+  std::string op;
+  std::vector<std::string> nodes;   // replaced nodes (fused) or the nodes it became (decomposed)
+};
+
+struct OptimizationReport {
+  OptimizeLevel level = OptimizeLevel::all;
+  size_t nodes_before = 0, nodes_after = 0;   // before and after the passes
+  std::vector<PassReport> passes;             // in the order they ran
+  std::vector<RewrittenNode> fused;
+  std::vector<RewrittenNode> decomposed;      // by Engine::compile, for this session's backends
 };
 
 // ---- placement and planning reports (loom inspect)
@@ -188,7 +226,10 @@ class Session {
   State new_state() const;
   State& default_state();
 
+  // The graph the session runs: after the passes of SessionOptions::optimize and after the
+  // decomposition of fused nodes that none of its backends runs.
   const Graph& graph() const;
+  const OptimizationReport& optimization() const;
   const PlacementReport& placement() const;
   // Plans memory for the given symbol values (unbound symbols count as 1).
   MemoryReport plan_memory(const std::map<std::string, int64_t>& bindings) const;
@@ -221,6 +262,9 @@ class Engine {
   // Validates the graph and every file it references (weight headers, dtypes, shapes; the
   // processing section's tokenizer and image-processor files exist).
   void validate(const Graph& graph) const;
+  // The graph after the passes of `level` (what compile() places, before any decomposition for
+  // a session's backends); it reads the graph's weights. `report`, when given, says what changed.
+  Graph optimize(const Graph& graph, OptimizeLevel level, OptimizationReport* report = nullptr) const;
 
   Session compile(const Graph& graph, const SessionOptions& options = {}) const;
   Session load(const std::filesystem::path& file, const SessionOptions& options = {}) const;

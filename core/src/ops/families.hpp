@@ -7,10 +7,11 @@ namespace loom::ops {
 
 void register_elementwise(std::vector<OpSchema>& ops);  // add sub mul div relu tanh sigmoid gelu cast
 void register_linalg(std::vector<OpSchema>& ops);       // matmul linear
-void register_norm(std::vector<OpSchema>& ops);         // layer_norm softmax
+void register_norm(std::vector<OpSchema>& ops);         // layer_norm add_layer_norm softmax
 void register_indexing(std::vector<OpSchema>& ops);     // gather positions
 void register_shape(std::vector<OpSchema>& ops);        // reshape transpose slice concat
 void register_attention(std::vector<OpSchema>& ops);    // attention cache_write
+void register_masks(std::vector<OpSchema>& ops);        // key_mask
 
 inline constexpr std::initializer_list<DType> kFloat = {DType::f32, DType::f16, DType::bf16};
 inline constexpr std::initializer_list<DType> kNumeric = {DType::f32, DType::f16, DType::bf16,

@@ -2,25 +2,58 @@
 
 namespace loom::ops {
 
+namespace {
+
+// layer_norm over dims axis.. of `x`: checks weight and bias (inputs first_param and the next)
+// against the normalised dims.
+void check_norm_params(InferContext& c, const TensorInfo& x, size_t first_param) {
+  if (!(x.dtype == DType::f32 || x.dtype == DType::f16 || x.dtype == DType::bf16))
+    c.fail("the normalised value has dtype " + std::string(dtype_name(x.dtype)) + ", expected a float dtype");
+  if (x.shape.empty()) c.fail("the normalised value is a scalar; layer norm needs rank >= 1");
+  const int64_t axis = c.axis(c.attr_int("axis"), x.shape.size(), "axis");
+  const SymShape normalized(x.shape.begin() + axis, x.shape.end());
+  for (size_t i = first_param; i <= first_param + 1; ++i) {
+    if (!c.has_input(i)) continue;
+    if (c.input(i).dtype != x.dtype)
+      c.fail("'" + c.node().inputs[i] + "' has dtype " + std::string(dtype_name(c.input(i).dtype)) + ", expected " +
+             std::string(dtype_name(x.dtype)));
+    if (!(c.input(i).shape == normalized))
+      c.fail("'" + c.node().inputs[i] + "' has shape " + sym_shape_str(c.input(i).shape) + ", expected " +
+             sym_shape_str(normalized));
+  }
+  if (c.attr_float("epsilon") < 0) c.fail("attribute 'epsilon' must not be negative");
+}
+
+}  // namespace
+
 void register_norm(std::vector<OpSchema>& ops) {
+  const std::vector<AttrSpec> norm_attrs = {{"axis", AttrType::Int, AttrValue{int64_t(-1)}},
+                                            {"epsilon", AttrType::Float, AttrValue{1e-5}}};
   ops.push_back(OpSchema{
       "layer_norm", "(x - mean) / sqrt(var + epsilon) * weight + bias over dims axis..", {{"x"}, {"weight", true}, {"bias", true}},
-      {{"out"}}, {{"axis", AttrType::Int, AttrValue{int64_t(-1)}}, {"epsilon", AttrType::Float, AttrValue{1e-5}}},
+      {{"out"}}, norm_attrs,
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
-        const SymShape& x = c.input(0).shape;
         c.expect_rank_at_least(0, 1);
-        int64_t axis = c.axis(c.attr_int("axis"), x.size(), "axis");
-        SymShape normalized(x.begin() + axis, x.end());
-        for (size_t i = 1; i <= 2; ++i) {
-          if (!c.has_input(i)) continue;
-          c.expect_same_dtype(0, i);
-          if (!(c.input(i).shape == normalized))
-            c.fail("'" + c.node().inputs[i] + "' has shape " + sym_shape_str(c.input(i).shape) + ", expected " +
-                   sym_shape_str(normalized));
-        }
-        if (c.attr_float("epsilon") < 0) c.fail("attribute 'epsilon' must not be negative");
+        check_norm_params(c, c.input(0), 1);
         c.set_output(0, c.input(0));
+      }});
+
+  // The residual add and the layer norm after it, as in every post-norm encoder layer; `sum`
+  // (a + b) is an output only when something else reads it (a pre-norm residual stream).
+  ops.push_back(OpSchema{
+      "add_layer_norm", "layer_norm(a + b) over dims axis.., and optionally the sum a + b",
+      {{"a"}, {"b"}, {"weight", true}, {"bias", true}}, {{"out"}, {"sum", true}}, norm_attrs,
+      [](InferContext& c) {
+        c.expect_dtype(0, kFloat);
+        c.expect_same_dtype(0, 1);
+        auto shape = broadcast(c.input(0).shape, c.input(1).shape);
+        if (!shape)
+          c.fail("a " + sym_shape_str(c.input(0).shape) + " and b " + sym_shape_str(c.input(1).shape) + " do not broadcast");
+        const TensorInfo sum{c.input(0).dtype, *shape};
+        check_norm_params(c, sum, 2);
+        c.set_output(0, sum);
+        c.set_output(1, sum);
       }});
 
   ops.push_back(OpSchema{

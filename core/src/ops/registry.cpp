@@ -17,6 +17,7 @@ const std::vector<OpSchema>& all_ops() {
     register_indexing(v);
     register_shape(v);
     register_attention(v);
+    register_masks(v);
     std::sort(v.begin(), v.end(), [](const OpSchema& a, const OpSchema& b) { return a.name < b.name; });
     return v;
   }();
@@ -101,9 +102,15 @@ void normalize_attrs(Node& node) {
     if (node.inputs[i].empty() && !p.optional)
       throw Error(node_prefix(node) + "input '" + p.name + "' is required");
   }
-  if (node.outputs.size() != op->outputs.size())
-    throw Error(node_prefix(node) + "has " + std::to_string(op->outputs.size()) + " output(s), got " +
-                std::to_string(node.outputs.size()));
+  // Optional outputs come last; a node leaves out those it does not need.
+  size_t required_outputs = 0;
+  for (const auto& p : op->outputs) required_outputs += p.optional ? 0 : 1;
+  if (node.outputs.size() < required_outputs || node.outputs.size() > op->outputs.size()) {
+    const std::string count = required_outputs == op->outputs.size()
+                                  ? std::to_string(required_outputs)
+                                  : std::to_string(required_outputs) + " to " + std::to_string(op->outputs.size());
+    throw Error(node_prefix(node) + "has " + count + " output(s), got " + std::to_string(node.outputs.size()));
+  }
 }
 
 std::optional<std::string> newer_attribute(const Node& node, uint32_t opset) {
@@ -122,7 +129,7 @@ std::optional<std::string> newer_attribute(const Node& node, uint32_t opset) {
 std::vector<TensorInfo> infer(const Node& node, const std::vector<const TensorInfo*>& inputs) {
   const OpSchema* op = find_op(node.op);
   if (!op) throw Error(node_prefix(node) + "unknown op '" + node.op + "'");
-  InferContext ctx(node, inputs, op->outputs.size());
+  InferContext ctx(node, inputs, node.outputs.size());
   op->infer(ctx);
   return std::move(ctx.outputs());
 }
@@ -168,6 +175,7 @@ const std::vector<int64_t>& InferContext::attr_ints(std::string_view n) const {
 }
 
 void InferContext::set_output(size_t i, TensorInfo info) {
+  if (i >= outputs_.size()) return;  // an optional output the node leaves out
   outputs_.at(i) = std::move(info);
   set_.at(i) = true;
 }

@@ -27,6 +27,8 @@ struct AttrSpec {
 
 struct PortSpec {
   std::string name;
+  // An optional input may be "" (absent); optional outputs come last and a node may leave them
+  // out (add_layer_norm's `sum`, wanted only when the residual stream goes on).
   bool optional = false;
   bool variadic = false;  // last input only: one or more values
 };

@@ -7,8 +7,7 @@
 
 namespace loom::plan {
 
-Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
-  // The whole graph as backends see it when asked about one node.
+std::unique_ptr<plugins::GraphViewStorage> whole_program_view(const Program& p) {
   std::vector<int> all(p.nodes.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
   std::vector<int32_t> kinds(p.values.size(), LOOM_VALUE_ACTIVATION);
@@ -20,7 +19,23 @@ Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::Bac
       case ValueKind::Activation: kinds[v] = p.values[v].graph_output ? LOOM_VALUE_OUTPUT : LOOM_VALUE_ACTIVATION; break;
     }
   }
-  plugins::GraphViewStorage whole(p, all, kinds);
+  return std::make_unique<plugins::GraphViewStorage>(p, all, kinds);
+}
+
+bool supports(const plugins::BackendInstance& backend, const plugins::GraphViewStorage& view, size_t node, std::string* why) {
+  const loom_backend& api = backend.api();
+  loom_status* status = nullptr;
+  if (api.supports_node(api.self, view.view(), node, &status)) {
+    plugins::take_status(status);
+    return true;
+  }
+  std::string reason = plugins::take_status(status);
+  if (why) *why = reason.empty() ? "not supported" : reason;
+  return false;
+}
+
+Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
+  const auto whole = whole_program_view(p);
 
   Placement out;
   out.node_backend.assign(p.nodes.size(), -1);
@@ -50,9 +65,8 @@ Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::Bac
         np.declined.push_back(backends[b]->name() + ": its device was lost");
         continue;
       }
-      const loom_backend& api = backends[b]->api();
-      loom_status* why = nullptr;
-      if (api.supports_node(api.self, whole.view(), n, &why)) {
+      std::string why;
+      if (supports(*backends[b], *whole, n, &why)) {
         out.node_backend[n] = b;
         np.backend = backends[b]->name();
         if (hinted && b == order.front()) np.reason = "backend hint";
@@ -60,8 +74,7 @@ Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::Bac
         else np.reason = "fallback";
         break;
       }
-      std::string reason = plugins::take_status(why);
-      np.declined.push_back(backends[b]->name() + ": " + (reason.empty() ? "not supported" : reason));
+      np.declined.push_back(backends[b]->name() + ": " + why);
     }
     if (out.node_backend[n] < 0) {
       std::string all_reasons;

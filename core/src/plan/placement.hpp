@@ -4,6 +4,7 @@
 #pragma once
 
 #include "graph/program.hpp"
+#include "plugins/graph_view.hpp"
 #include "plugins/plugin_host.hpp"
 
 #include <loom/engine.hpp>
@@ -23,6 +24,11 @@ struct Placement {
   std::vector<Partition> partitions;
   PlacementReport report;
 };
+
+// The whole program as backends see it when asked whether they run one node.
+std::unique_ptr<plugins::GraphViewStorage> whole_program_view(const Program& program);
+// Whether `backend` says it runs node `node` of `view`; `why` (may be null) gets its reason when not.
+bool supports(const plugins::BackendInstance& backend, const plugins::GraphViewStorage& view, size_t node, std::string* why);
 
 Placement place(const Program& program, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
 

@@ -1,5 +1,6 @@
 #include "graph/processing.hpp"
 #include "graph/program.hpp"
+#include "passes/passes.hpp"
 #include "plugins/plugin_host.hpp"
 #include "runtime/session_impl.hpp"
 
@@ -146,8 +147,16 @@ void Engine::validate(const Graph& graph) const {
   check_processing_files(graph);
 }
 
+Graph Engine::optimize(const Graph& graph, OptimizeLevel level, OptimizationReport* report) const {
+  OptimizationReport r;
+  Graph g = passes::optimize(graph, level, r)->graph;
+  if (report) *report = std::move(r);
+  return g;
+}
+
 Session Engine::compile(const Graph& graph, const SessionOptions& options) const {
-  auto program = build_program(graph, true);
+  OptimizationReport report;
+  auto program = passes::optimize(graph, options.optimize, report);
   std::vector<std::string> names = options.backends.empty() ? backend_names() : options.backends;
   for (const auto& name : names) {
     if (!impl_->registry.backend(name)) {
@@ -180,7 +189,10 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   }
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
   for (const auto& name : names) backends.push_back(impl_->registry.create_backend(name, options.threads, per_backend[name]));
-  return Session(std::make_shared<SessionImpl>(std::move(program), std::move(backends), options.threads, fallback));
+  program = passes::decompose_unsupported(std::move(program), backends, report.decomposed);
+  auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends), options.threads, fallback);
+  impl->optimization = std::move(report);
+  return Session(std::move(impl));
 }
 
 Session Engine::load(const std::filesystem::path& file, const SessionOptions& options) const {

@@ -1,6 +1,7 @@
 #include "runtime/session_impl.hpp"
 
 #include "ops/registry.hpp"
+#include "passes/passes.hpp"
 #include "plan/memory_plan.hpp"
 
 #include <loom/error.hpp>
@@ -349,7 +350,7 @@ class ShapePlan {
 
 SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
                          std::vector<std::shared_ptr<plugins::BackendInstance>> backends, int threads_, bool fallback)
-    : threads(threads_), program_(std::move(program)), backends_(std::move(backends)), fallback_(fallback) {
+    : threads(threads_), program_(std::move(program)), state_program_(program_), backends_(std::move(backends)), fallback_(fallback) {
   placement_ = plan::place(*program_, backends_);
   const Program& p = *program_;
   node_part_.assign(p.nodes.size(), -1);
@@ -418,7 +419,11 @@ void SessionImpl::device_lost(const DeviceLostError& e) {
   if (!replacement_) {
     if (remaining.empty()) throw DeviceLostError(std::string(e.what()) + " (no other backend is left to fall back to)");
     try {
-      auto next = std::make_shared<SessionImpl>(program_, remaining, threads, fallback_);
+      OptimizationReport report = optimization;
+      auto program = passes::decompose_unsupported(program_, remaining, report.decomposed);
+      auto next = std::make_shared<SessionImpl>(program, remaining, threads, fallback_);
+      next->optimization = std::move(report);
+      next->state_program_ = state_program_;
       next->default_state = default_state;
       replacement_ = std::move(next);
     } catch (const Error& placing) {
@@ -530,7 +535,7 @@ void SessionImpl::find_cache_writes() {
 
 State SessionImpl::new_state() const {
   State s;
-  s.impl_->program = program_;
+  s.impl_->program = state_program_;
   for (const auto& st : program_->states) s.impl_->tensors.emplace_back(st.decl.dtype, st.decl.shape);
   s.impl_->filled.resize(program_->states.size());
   s.impl_->is_cache.assign(program_->states.size(), false);
@@ -543,7 +548,7 @@ State SessionImpl::new_state() const {
 
 Binding SessionImpl::new_binding() const {
   Binding b;
-  b.impl_->program = program_;
+  b.impl_->program = state_program_;
   b.impl_->inputs.resize(program_->inputs.size());
   b.impl_->outputs.resize(program_->outputs.size());
   b.impl_->output_bound.assign(program_->outputs.size(), false);
@@ -570,7 +575,7 @@ void SessionImpl::check_input(int value, const Tensor& t) const {
 template <class TakeOutputs>
 void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
   const Program& p = *program_;
-  if (state.impl_->program != program_) throw Error("run: the state belongs to another session");
+  if (state.impl_->program != state_program_) throw Error("run: the state belongs to another session");
   auto plan = plan_for(io.shapes);
   auto rb = plan->acquire();
   struct Return {
@@ -634,7 +639,7 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
 // vectors of its RunIO have their sizes: the steady state of a decode loop.
 void SessionImpl::run(Binding::Impl& b, State& state) {
   const Program& p = *program_;
-  if (b.program != program_) throw Error("run: the binding belongs to another session");
+  if (b.program != state_program_) throw Error("run: the binding belongs to another session");
   RunIO& io = b.io;
   io.shapes.resize(p.inputs.size());
   io.inputs.resize(p.inputs.size());
@@ -785,6 +790,7 @@ SessionStats Session::stats() const { return current(impl_)->stats(); }
 State Session::new_state() const { return impl_->new_state(); }
 State& Session::default_state() { return *impl_->default_state; }
 const Graph& Session::graph() const { return impl_->program().graph; }
+const OptimizationReport& Session::optimization() const { return current(impl_)->optimization; }
 const PlacementReport& Session::placement() const { return current(impl_)->placement().report; }
 MemoryReport Session::plan_memory(const std::map<std::string, int64_t>& bindings) const { return current(impl_)->plan_memory(bindings); }
 int Session::threads() const { return impl_->threads; }

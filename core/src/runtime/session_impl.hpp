@@ -102,6 +102,7 @@ class SessionImpl {
   // the replacement before the error reaches the caller.
   template <class F>
   auto guarded(F&& f) -> decltype(f());
+  OptimizationReport optimization;  // what the graph passes and decompositions changed
 
  private:
   std::shared_ptr<ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
@@ -115,6 +116,9 @@ class SessionImpl {
   void check_input(int value, const Tensor& t) const;
 
   std::shared_ptr<const Program> program_;
+  // The program whose states this session runs: its own, or that of the session it replaced
+  // after a device loss (a decomposition there changes the program, not its states).
+  std::shared_ptr<const Program> state_program_;
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends_;
   plan::Placement placement_;
   std::vector<Part> parts_;

@@ -1,0 +1,125 @@
+// Reference decompositions: each fused op rewritten into the basic ops it stands for, so that a
+// session whose backends lack a fused op still runs the graph (docs/architecture.md).
+//
+//   attention(q, k, v, mask, valid_length; causal, scale)
+//     -> scores = matmul(q, k, transpose_b, alpha = scale or 1/sqrt(D))
+//        [keys = key_mask(scores, valid_length; causal)]   with valid_length or causal
+//        [mask = add(mask, keys)]                          with both
+//        probs = softmax(scores, mask)
+//        out = matmul(probs, v)
+//   add_layer_norm(a, b, weight, bias) -> sum = add(a, b); out = layer_norm(sum, weight, bias)
+#include "passes/passes.hpp"
+
+#include "ops/registry.hpp"
+#include "plan/placement.hpp"
+
+#include <loom/error.hpp>
+
+#include <cmath>
+
+namespace loom::passes {
+
+namespace {
+
+Node make_node(const Node& from, std::string name, std::string op, std::vector<std::string> inputs,
+               std::vector<std::string> outputs, std::map<std::string, AttrValue> attrs) {
+  Node n;
+  n.name = std::move(name);
+  n.op = std::move(op);
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  n.attrs = std::move(attrs);
+  n.backend = from.backend;
+  n.loc = from.loc;
+  ops::normalize_attrs(n);  // defaults filled in, absent trailing inputs dropped
+  return n;
+}
+
+std::string input_or_empty(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : ""; }
+
+std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
+  const ProgramNode& pn = edit.program_node(index);
+  const Node& node = pn.node;
+  double scale = attr_float(node, "scale");
+  if (scale == 0) {
+    const Dim& d = edit.info(pn.inputs[0]).shape[3];
+    if (!d.is_known() || d.value() <= 0)
+      throw Error(ops::node_prefix(node) + "cannot be decomposed into basic ops: 'scale' is 0 (1/sqrt(head_dim)) and head_dim " +
+                  d.str() + " is not known; give 'scale' explicitly");
+    scale = 1.0 / std::sqrt(static_cast<double>(d.value()));
+  }
+  const std::string mask = input_or_empty(node, 3), valid_length = input_or_empty(node, 4);
+  const bool causal = attr_bool(node, "causal");
+  std::vector<Node> out;
+  const std::string scores = edit.unique_name(node.name + ".scores");
+  out.push_back(make_node(node, scores, "matmul", {node.inputs[0], node.inputs[1]}, {scores},
+                          {{"transpose_a", false}, {"transpose_b", true}, {"alpha", scale}}));
+  std::string softmax_mask = mask;
+  if (!valid_length.empty() || causal) {
+    const std::string keys = edit.unique_name(node.name + ".key_mask");
+    out.push_back(make_node(node, keys, "key_mask", {scores, valid_length}, {keys}, {{"causal", causal}}));
+    softmax_mask = keys;
+    if (!mask.empty()) {
+      softmax_mask = edit.unique_name(node.name + ".mask");
+      out.push_back(make_node(node, softmax_mask, "add", {mask, keys}, {softmax_mask}, {}));
+    }
+  }
+  const std::string probs = edit.unique_name(node.name + ".probs");
+  out.push_back(make_node(node, probs, "softmax", {scores, softmax_mask}, {probs}, {{"axis", int64_t(-1)}}));
+  out.push_back(make_node(node, node.name, "matmul", {probs, node.inputs[2]}, node.outputs,
+                          {{"transpose_a", false}, {"transpose_b", false}, {"alpha", 1.0}}));
+  return out;
+}
+
+std::vector<Node> decompose_add_layer_norm(GraphEdit& edit, int index) {
+  const Node& node = edit.node(index);
+  const std::string sum = node.outputs.size() > 1 ? node.outputs[1] : edit.unique_name(node.name + ".sum");
+  return {make_node(node, sum, "add", {node.inputs[0], node.inputs[1]}, {sum}, {}),
+          make_node(node, node.name, "layer_norm", {sum, input_or_empty(node, 2), input_or_empty(node, 3)}, {node.outputs[0]},
+                    {{"axis", attr_int(node, "axis")}, {"epsilon", attr_float(node, "epsilon")}})};
+}
+
+using Decomposition = std::vector<Node> (*)(GraphEdit&, int);
+
+Decomposition decomposition_of(std::string_view op) {
+  if (op == "attention") return decompose_attention;
+  if (op == "add_layer_norm") return decompose_add_layer_norm;
+  return nullptr;
+}
+
+}  // namespace
+
+bool has_decomposition(std::string_view op) { return decomposition_of(op) != nullptr; }
+
+std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const std::function<bool(int)>& which,
+                                         std::vector<RewrittenNode>& decomposed) {
+  GraphEdit edit(*program);
+  for (size_t i = 0; i < program->nodes.size(); ++i) {
+    const int n = static_cast<int>(i);
+    const Decomposition d = decomposition_of(program->nodes[i].node.op);
+    if (!d || !which(n)) continue;
+    std::vector<Node> nodes = d(edit, n);
+    RewrittenNode record{program->nodes[i].node.name, program->nodes[i].node.op, {}};
+    for (const auto& node : nodes) record.nodes.push_back(node.name);
+    edit.expand(n, std::move(nodes));
+    decomposed.push_back(std::move(record));
+  }
+  if (!edit.changed()) return program;
+  return build_program(edit.result(), true);
+}
+
+std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Program> program,
+                                                     const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
+                                                     std::vector<RewrittenNode>& decomposed) {
+  bool any = false;
+  for (const auto& pn : program->nodes) any |= has_decomposition(pn.node.op);
+  if (!any) return program;
+  const auto view = plan::whole_program_view(*program);
+  return decompose(program, [&](int n) {
+    for (const auto& b : backends)
+      if (plan::supports(*b, *view, static_cast<size_t>(n), nullptr)) return false;
+    return true;
+  }, decomposed);
+}
+
+}  // namespace loom::passes

@@ -1,0 +1,53 @@
+// The graph passes between validation and placement (docs/architecture.md, "Graph passes"):
+// one file per pass, a small manager that runs the passes of a level, and the reference
+// decompositions of the fused ops.
+#pragma once
+
+#include "graph/program.hpp"
+#include "passes/graph_edit.hpp"
+#include "plugins/plugin_host.hpp"
+
+#include <loom/engine.hpp>
+
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace loom::passes {
+
+struct Pass {
+  const char* name;
+  void (*run)(GraphEdit& edit);
+  bool fuses;  // its rewrites are fused nodes (listed by loom inspect)
+};
+
+void remove_dead_nodes(GraphEdit& edit);       // dead_nodes.cpp
+void fold_constants(GraphEdit& edit);          // constant_folding.cpp
+void fold_matmul_transposes(GraphEdit& edit);  // matmul_transposes.cpp
+void fuse_attention(GraphEdit& edit);          // fuse_attention.cpp
+void fuse_linear_activation(GraphEdit& edit);  // fuse_linear_activation.cpp
+void fuse_add_layer_norm(GraphEdit& edit);     // fuse_add_layer_norm.cpp
+
+// The passes of a level, in the order they run.
+std::vector<Pass> pipeline(OptimizeLevel level);
+
+// Validates `graph`, runs the passes of `level` and returns the program of the result.
+std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level, OptimizationReport& report);
+
+// ---- reference decompositions (decompose.cpp)
+
+// Whether `op` is a fused op with a reference decomposition into basic ops.
+bool has_decomposition(std::string_view op);
+// Rewrites the nodes for which `which(node index)` holds into their decompositions and returns
+// the program of the result (the same program when nothing was rewritten); each rewrite is
+// appended to `decomposed`.
+std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const std::function<bool(int)>& which,
+                                         std::vector<RewrittenNode>& decomposed);
+// Decomposes the fused nodes that none of `backends` says it runs, so that the graph runs on
+// backends without them.
+std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Program> program,
+                                                     const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
+                                                     std::vector<RewrittenNode>& decomposed);
+
+}  // namespace loom::passes
