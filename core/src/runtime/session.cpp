@@ -1,6 +1,7 @@
 #include "runtime/session_impl.hpp"
 
 #include "plan/memory_plan.hpp"
+#include "runtime/memory_limit.hpp"
 
 #include <loom/error.hpp>
 
@@ -14,7 +15,16 @@ namespace loom {
 namespace {
 
 constexpr uint64_t kAlign = 64;
-uint64_t aligned(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+// Device memory is not known to the host; an arena past this is refused before a plugin sees it.
+constexpr uint64_t kMaxArenaBytes = uint64_t(1) << 62;
+
+uint64_t aligned(uint64_t n) { return n > UINT64_MAX - (kAlign - 1) ? UINT64_MAX : (n + kAlign - 1) / kAlign * kAlign; }
+
+// Bytes of a concrete tensor, saturating (validation keeps every value under 2^62 bytes).
+uint64_t tensor_bytes(const Shape& shape, DType dtype) {
+  const auto n = static_cast<uint64_t>(shape_numel(shape)), item = dtype_size(dtype);
+  return n > UINT64_MAX / item ? UINT64_MAX : n * item;
+}
 
 // Ops that read each element of their first input only to write the same element of the
 // output: a state update may then overwrite the state it reads.
@@ -64,7 +74,7 @@ class ShapePlan {
     const int narenas = s.staging_arena() + 1;
     struct Request { int value; int part; int arena; plan::Lifetime life; bool host_copy; };
     std::vector<Request> requests;
-    auto bytes_of = [&](int v) { return static_cast<uint64_t>(shape_numel(shapes_.shapes[v])) * dtype_size(p.values[v].info.dtype); };
+    auto bytes_of = [&](int v) { return tensor_bytes(shapes_.shapes[v], p.values[v].info.dtype); };
     auto needed_until_end = [&](int v) {
       if (p.values[v].graph_output) return true;
       for (const auto& st : p.states)
@@ -162,7 +172,7 @@ class ShapePlan {
     for (int a = 0; a < narenas; ++a) {
       scratch_offset_[a] = aligned(arena_bytes_[a]);
       scratch_bytes_.push_back(scratch[a]);
-      arena_bytes_[a] = scratch_offset_[a] + aligned(scratch[a]);
+      arena_bytes_[a] = saturating_add(scratch_offset_[a], aligned(scratch[a]));
     }
   }
 
@@ -277,15 +287,23 @@ class ShapePlan {
     const int narenas = session_.staging_arena() + 1;
     rb->arena.assign(narenas, nullptr);
     rb->owners.assign(narenas, nullptr);
+    // Arena sizes follow from the input shapes: checked before they are allocated.
+    const std::string graph = "graph '" + session_.program().graph.name + "'";
     for (int a = 0; a < narenas; ++a) {
       const uint64_t bytes = std::max<uint64_t>(arena_bytes_[a], kAlign);
-      if (a < session_.staging_arena() && !session_.backends()[a]->host_memory()) {
+      const bool device = a < session_.staging_arena() && !session_.backends()[a]->host_memory();
+      const std::string what = "running " + graph + " with these input shapes: the activations and scratch of " +
+                               (a < session_.staging_arena() ? "backend '" + session_.backends()[a]->name() + "'" : "the host staging");
+      if (device) {
         const auto& b = *session_.backends()[a];
+        if (bytes > kMaxArenaBytes) throw Error(what + " need " + std::to_string(bytes) + " bytes, more than " + std::to_string(kMaxArenaBytes));
         rb->owners[a] = &b;
-        plugins::check_status(b.api().buffer_alloc(b.api().self, bytes, &rb->arena[a]), b.name() + ": allocating the arena");
+        plugins::check_status(b.api().buffer_alloc(b.api().self, bytes, &rb->arena[a]),
+                              b.name() + ": allocating the arena of " + std::to_string(bytes) + " bytes");
       } else {
+        check_fits_in_memory(bytes, what);
         rb->arena[a] = std::aligned_alloc(kAlign, aligned(bytes));
-        if (!rb->arena[a]) throw Error("out of memory allocating a " + std::to_string(bytes) + "-byte arena");
+        if (!rb->arena[a]) throw Error(what + ": cannot allocate " + std::to_string(bytes) + " bytes (out of memory)");
       }
     }
     const Program& p = session_.program();
@@ -453,6 +471,16 @@ std::shared_ptr<ShapePlan> SessionImpl::plan_for(const std::vector<Shape>& input
 }
 
 State SessionImpl::new_state() const {
+  // State sizes come from the graph: the whole state is checked before any of it is allocated.
+  uint64_t total = 0;
+  for (const auto& st : program_->states) {
+    const uint64_t bytes = tensor_bytes(st.decl.shape, st.decl.dtype);
+    check_fits_in_memory(bytes, printable("state '" + st.decl.name + "' of graph '" + program_->graph.name + "' (shape " +
+                                          shape_str(st.decl.shape) + " of " + std::string(dtype_name(st.decl.dtype)) + ")"));
+    total = saturating_add(total, bytes);
+  }
+  check_fits_in_memory(total, printable("the state of graph '" + program_->graph.name + "' (" +
+                                        std::to_string(program_->states.size()) + " tensors)"));
   State s;
   s.impl_->program = program_;
   for (const auto& st : program_->states) s.impl_->tensors.emplace_back(st.decl.dtype, st.decl.shape);
@@ -528,7 +556,7 @@ MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bind
     r.unplanned_bytes[name] += plan->unplanned_bytes()[a];
   }
   r.weight_bytes = p.weight_bytes;
-  for (const auto& st : p.states) r.state_bytes += shape_numel(st.decl.shape) * dtype_size(st.decl.dtype);
+  for (const auto& st : p.states) r.state_bytes = saturating_add(r.state_bytes, tensor_bytes(st.decl.shape, st.decl.dtype));
   return r;
 }
 
@@ -558,8 +586,15 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
-TensorMap Session::run(const TensorMap& inputs) { return impl_->run(inputs, impl_->default_state); }
-TensorMap Session::run(const TensorMap& inputs, State& state) { return impl_->run(inputs, state); }
+// Input names come from the caller and value names from the graph: messages are kept printable.
+TensorMap Session::run(const TensorMap& inputs) { return run(inputs, impl_->default_state); }
+TensorMap Session::run(const TensorMap& inputs, State& state) {
+  try {
+    return impl_->run(inputs, state);
+  } catch (const Error& e) {
+    throw Error(printable(e.what()));
+  }
+}
 State Session::new_state() const { return impl_->new_state(); }
 State& Session::default_state() { return impl_->default_state; }
 const Graph& Session::graph() const { return impl_->program().graph; }

@@ -65,7 +65,8 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   size_t alloc = (bytes + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;
   void* p = std::aligned_alloc(64, alloc);
-  if (!p) throw std::bad_alloc();
+  if (!p) throw Error("cannot allocate " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_str(shape_) + " of " +
+                      std::string(dtype_name(dtype_)) + " (out of memory)");
   std::memset(p, 0, alloc);
   owner_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
   data_ = p;
