@@ -53,7 +53,7 @@ TEST_CASE("session limits: a state larger than memory is refused with its size b
                        "nodes: [{op: relu, inputs: [x], outputs: [y]}]\n");
   engine.validate(g);  // a valid graph: only this machine is too small for it
   const std::string message = error_of([&] { engine.compile(g, on_onednn()); });
-  CHECK_MESSAGE(message.find("state 'cache' of graph 'big' (shape [1000000, 1000000] of f32) needs 4000000000000 bytes, "
+  CHECK_MESSAGE(message.find("big.yaml:5:9: state 'cache' (shape [1000000, 1000000] of f32) needs 4000000000000 bytes, "
                              "more than this machine's memory (" + std::to_string(physical_memory_bytes()) + " bytes)") == 0,
                 message);
 }
@@ -72,8 +72,8 @@ TEST_CASE("session limits: a plan larger than memory says how many bytes it need
   CHECK(s.run({{"a", Tensor(DType::f32, {1, 2})}, {"b", Tensor(DType::f32, {2, 1})}}).at("y").shape() == Shape{2, 2});
 }
 
-TEST_CASE("session limits: a tensor that cannot be allocated is a loom::Error with its size") {
+TEST_CASE("session limits: a tensor larger than memory is a loom::Error with its size, never attempted") {
   const std::string message = error_of([] { Tensor t(DType::f32, {int64_t(1) << 40, int64_t(1) << 20}); });
-  CHECK_MESSAGE(message.find("cannot allocate 4611686018427387904 bytes for a tensor of shape [1099511627776, 1048576] of f32") == 0,
-                message);
+  CHECK_MESSAGE(message.find("a tensor of shape [1099511627776, 1048576] of f32 needs 4611686018427387904 bytes, more than this "
+                             "machine's memory") == 0, message);
 }

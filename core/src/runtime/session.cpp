@@ -26,6 +26,12 @@ uint64_t tensor_bytes(const Shape& shape, DType dtype) {
   return n > UINT64_MAX / item ? UINT64_MAX : n * item;
 }
 
+// How messages name a graph: by its name, else its file.
+std::string graph_label(const Program& p) {
+  if (!p.graph.name.empty()) return "graph '" + p.graph.name + "'";
+  return p.graph.path.empty() ? "the graph" : p.graph.path.string();
+}
+
 // Ops that read each element of their first input only to write the same element of the
 // output: a state update may then overwrite the state it reads.
 bool elementwise(const std::string& op) {
@@ -288,7 +294,7 @@ class ShapePlan {
     rb->arena.assign(narenas, nullptr);
     rb->owners.assign(narenas, nullptr);
     // Arena sizes follow from the input shapes: checked before they are allocated.
-    const std::string graph = "graph '" + session_.program().graph.name + "'";
+    const std::string graph = graph_label(session_.program());
     for (int a = 0; a < narenas; ++a) {
       const uint64_t bytes = std::max<uint64_t>(arena_bytes_[a], kAlign);
       const bool device = a < session_.staging_arena() && !session_.backends()[a]->host_memory();
@@ -475,12 +481,12 @@ State SessionImpl::new_state() const {
   uint64_t total = 0;
   for (const auto& st : program_->states) {
     const uint64_t bytes = tensor_bytes(st.decl.shape, st.decl.dtype);
-    check_fits_in_memory(bytes, printable("state '" + st.decl.name + "' of graph '" + program_->graph.name + "' (shape " +
+    const std::string at = st.decl.loc.str();
+    check_fits_in_memory(bytes, printable((at.empty() ? "" : at + ": ") + "state '" + st.decl.name + "' (shape " +
                                           shape_str(st.decl.shape) + " of " + std::string(dtype_name(st.decl.dtype)) + ")"));
     total = saturating_add(total, bytes);
   }
-  check_fits_in_memory(total, printable("the state of graph '" + program_->graph.name + "' (" +
-                                        std::to_string(program_->states.size()) + " tensors)"));
+  check_fits_in_memory(total, printable("the state of " + graph_label(*program_) + " (" + std::to_string(program_->states.size()) + " tensors)"));
   State s;
   s.impl_->program = program_;
   for (const auto& st : program_->states) s.impl_->tensors.emplace_back(st.decl.dtype, st.decl.shape);
