@@ -1,9 +1,12 @@
 // The graph reader against hostile files: block nesting in any order, the node cap, YAML
 // features the format refuses (tags, anchors), control bytes in what it prints.
 #include <doctest/doctest.h>
+#include <loom/engine.hpp>
 #include <loom/error.hpp>
 #include <loom/graph.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 using loom::parse_graph_yaml;
@@ -88,6 +91,36 @@ TEST_CASE("graph limits: YAML tags and anchors are refused everywhere with file:
   }
   // !!str stays allowed on a scalar: it only says what a plain scalar already is here.
   CHECK(parse_graph_yaml(head + "name: !!str 12\n" + relu, "g.yaml").name == "12");
+}
+
+TEST_CASE("graph limits: model manifests follow the same YAML rules") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "manifests";
+  fs::create_directories(dir);
+  loom::EngineOptions options;
+  options.search_default_paths = false;
+  const loom::Engine engine(options);
+  auto error_loading = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    try {
+      engine.load_graph(dir / name);
+    } catch (const loom::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string tag = error_loading("tag.yaml", "model: toy\ncheckpoint: !!python/object:os.system ck\n");
+  CHECK_MESSAGE(tag.find("tag.yaml:2:13: YAML tag !!python/object:os.system is not supported") != std::string::npos, tag);
+  const std::string anchor = error_loading("anchor.yaml", "model: &m toy\ncheckpoint: ck\n");
+  CHECK_MESSAGE(anchor.find("anchor.yaml:1:8: YAML anchors") != std::string::npos, anchor);
+  // yaml-cpp says only "bad file" when nesting is too deep; the reader says what and where.
+  const std::string deep = error_loading("deep.yaml", "model: toy\ncheckpoint: " + std::string(10000, '[') + "\n");
+  CHECK_MESSAGE(deep.find("deep.yaml:") != std::string::npos, deep);
+  CHECK_MESSAGE(deep.find("YAML nesting is too deep") != std::string::npos, deep);
+  const std::string key = error_loading("key.yaml", "model: toy\n[a]: b\n");
+  CHECK_MESSAGE(key.find("key.yaml:2:1: the keys of a model manifest are strings") != std::string::npos, key);
+  const std::string twice = error_loading("twice.yaml", "model: toy\nmodel: toy\ncheckpoint: ck\n");
+  CHECK_MESSAGE(twice.find("twice.yaml:2:1: model: duplicate key") != std::string::npos, twice);
 }
 
 TEST_CASE("graph limits: control bytes from the file are escaped in messages") {
