@@ -45,7 +45,7 @@ std::string kind_name(const YAML::Node& n) {
 
 class Reader {
  public:
-  Reader(std::string file, std::string_view text) : file_(std::move(file)), text_(text) {}
+  Reader(std::string file, YAML::Node root) : file_(std::move(file)), root_(std::move(root)) {}
 
   Document read();
 
@@ -96,7 +96,7 @@ class Reader {
   std::vector<Entry> entries(const YAML::Node& n, const Where& w) const;
 
   std::string file_;
-  std::string_view text_;
+  YAML::Node root_;
   std::string weights_;  // the top-level default weights file
 };
 
@@ -422,7 +422,7 @@ BlockDef Reader::block(const YAML::Node& n, const Where& w, std::string name) co
 }
 
 Document Reader::read() {
-  YAML::Node root = load_document(text_, file_);
+  const YAML::Node& root = root_;
 
   Document doc;
   doc.root = Where{"", loc_of(root, SourceLoc{file_, 1, 1})};
@@ -491,7 +491,11 @@ Document Reader::read() {
 }  // namespace yaml
 
 Graph parse_graph_yaml(std::string_view text, const std::string& source_name, const std::filesystem::path& base_dir) {
-  yaml::Reader reader(source_name, text);
+  return yaml::read_graph_document(yaml::load_document(text, source_name), source_name, base_dir);
+}
+
+Graph yaml::read_graph_document(const YAML::Node& root, const std::string& source_name, const std::filesystem::path& base_dir) {
+  yaml::Reader reader(source_name, root);
   yaml::Document doc;
   try {
     doc = reader.read();

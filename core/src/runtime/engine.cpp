@@ -32,9 +32,8 @@ struct Manifest {
   std::filesystem::path checkpoint;
 };
 
-std::optional<Manifest> read_manifest(const std::filesystem::path& file, const std::string& text) {
-  // The same YAML rules as a graph file (one document, no anchors, aliases or tags).
-  const YAML::Node root = yaml::load_document(text, file.string());
+// A model manifest is told from a graph by its keys; both were read by yaml::load_document.
+std::optional<Manifest> read_manifest(const std::filesystem::path& file, const YAML::Node& root) {
   if (!root.IsMap() || !root["model"] || root["loom"]) return std::nullopt;
   auto where = [&](const YAML::Node& n) {
     return printable(file.string()) + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
@@ -116,9 +115,9 @@ std::vector<std::string> Engine::backend_names() const {
 }
 
 Graph Engine::load_graph(const std::filesystem::path& file) const {
-  const std::string text = io::read_text_file(file, "the graph");
-  if (auto m = read_manifest(file, text)) return expand_manifest(impl_->registry, file, *m);
-  Graph g = parse_graph_yaml(text, file.string(), file.parent_path());
+  const YAML::Node root = yaml::load_document(io::read_text_file(file, "the graph"), file.string());
+  if (auto m = read_manifest(file, root)) return expand_manifest(impl_->registry, file, *m);
+  Graph g = yaml::read_graph_document(root, file.string(), file.parent_path());
   g.path = file;
   return g;
 }
