@@ -23,9 +23,9 @@ class AddPlan : public Plan {
       : nodes_(std::move(nodes)), counts_(std::move(counts)) {}
   void run(const loom_run_args& args) const override {
     for (const AddNode& n : nodes_) {
-      const auto* a = static_cast<const float*>(args.tensors[n.a].data);
-      const auto* b = static_cast<const float*>(args.tensors[n.b].data);
-      auto* out = static_cast<float*>(args.tensors[n.out].data);
+      const auto* a = static_cast<const float*>(loom::sdk::record(args.tensors, static_cast<size_t>(n.a)).data);
+      const auto* b = static_cast<const float*>(loom::sdk::record(args.tensors, static_cast<size_t>(n.b)).data);
+      auto* out = static_cast<float*>(loom::sdk::record(args.tensors, static_cast<size_t>(n.out)).data);
       for (int64_t i = 0; i < counts_[n.out]; ++i) out[i] = a[i] + b[i];
     }
   }

@@ -51,3 +51,11 @@ TEST_CASE("memory plan: random lifetimes never collide and offsets are aligned")
     }
   }
 }
+
+TEST_CASE("memory plan: sizes past 2^64 saturate instead of wrapping to a small arena") {
+  const uint64_t huge = uint64_t(1) << 62;
+  std::vector<Lifetime> t = {{huge, 0, 4}, {huge, 0, 4}, {huge, 0, 4}, {huge, 0, 4}, {64, 0, 4}};
+  auto l = plan_arena(t);
+  CHECK(l.size == UINT64_MAX);
+  CHECK(l.unplanned == UINT64_MAX);
+}

@@ -2,6 +2,7 @@
 #include <loom/error.hpp>
 #include <loom/io.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -268,4 +269,23 @@ TEST_CASE("npy: read_npy checks truncation before allocating") {
   const std::string tiny = bytes.substr(0, 11);
   std::ofstream(p, std::ios::binary | std::ios::trunc).write(tiny.data(), static_cast<std::streamsize>(tiny.size()));
   CHECK_THROWS_WITH_AS(loom::read_npy(p), doctest::Contains("short.npy: truncated: header of"), loom::Error);
+}
+
+TEST_CASE("npy: headers are bounded, parsed in linear time, and printed safely") {
+  // A header length past 1 MiB is refused before the header is parsed.
+  const std::string huge = npy_file("{" + std::string((1 << 20) + 10, ' ') + "}", "", 2);
+  CHECK_THROWS_WITH_AS(loom::parse_npy(huge, "big.npy"),
+                       doctest::Contains("big.npy: header length 1048589 is larger than the 1048576 bytes this reader accepts"),
+                       loom::Error);
+  // 80000 distinct keys: the duplicate check used to compare each key with every earlier one.
+  std::string keys = "{";
+  for (int i = 0; i < 80000; ++i) keys += "'k" + std::to_string(i) + "': 1, ";
+  keys += "'k7': 1}";
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(loom::parse_npy(npy_file(keys, "", 2), "keys.npy"), doctest::Contains("keys.npy: header: key 'k7' appears twice"),
+                       loom::Error);
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 2.0);
+  // Control bytes of a descr are escaped in the message.
+  CHECK_THROWS_WITH_AS(loom::parse_npy(npy_file(dict("<f4\x1b[2J", "(1,)"), std::string(4, '\0')), "ctl.npy"),
+                       doctest::Contains("dtype '<f4\\x1b[2J' is not supported"), loom::Error);
 }

@@ -3,6 +3,7 @@
 // run-time errors, and one plan run from several threads at once.
 #ifdef LOOM_TEST_ONEDNN
 #include "onednn_harness.hpp"
+#include "slice_reference.hpp"
 
 #include <loom/io.hpp>
 
@@ -245,6 +246,36 @@ TEST_CASE("onednn supports_node says precisely why it refuses") {
   CHECK(reason("add", LOOM_DTYPE_F32, {2}, {}, 1) == "takes 2 inputs, the node has 1");
   // Data movement runs on every dtype.
   CHECK(reason("transpose", LOOM_DTYPE_BF16, {2, 3}, {Attr::list("perm", {1, 0})}) == "");
+}
+
+TEST_CASE("onednn slice takes what Python takes for every start, end and step, the int64 limits included") {
+  OnednnPlugin plugin;
+  for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}}) {
+    Tensor x(DType::i32, {2, n});
+    for (int64_t i = 0; i < 2 * n; ++i) x.data_as<int32_t>()[i] = static_cast<int32_t>(100 * (i / n) + i % n);
+    for (int64_t start : loom::test::extreme_bounds(n))
+      for (int64_t end : loom::test::extreme_bounds(n))
+        for (int64_t step : loom::test::extreme_steps(n)) {
+          if (step < 1) continue;
+          CAPTURE(n);
+          CAPTURE(start);
+          CAPTURE(end);
+          CAPTURE(step);
+          const std::vector<int64_t> want = loom::test::python_slice(n, start, end, step);
+          const auto count = static_cast<int64_t>(want.size());
+          GraphBuilder g;
+          int xi = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_I32, {2, n});
+          int yi = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_I32, {2, count});
+          g.node("slice", {xi}, {yi},
+                 {Attr::integer("axis", 1), Attr::integer("start", start), Attr::integer("end", end), Attr::integer("step", step)}, "s");
+          loom::test::Executable exe(plugin.backend(), g);
+          auto plan = exe.prepare({{2, n}, {2, count}});
+          Tensor y(DType::i32, {2, count});
+          plan.run({&x, &y});
+          for (int64_t r = 0; r < 2; ++r)
+            for (int64_t k = 0; k < count; ++k) CHECK(y.data_as<int32_t>()[r * count + k] == 100 * r + want[k]);
+        }
+  }
 }
 
 TEST_CASE("onednn gather with an index out of range is an error naming the node") {

@@ -4,6 +4,7 @@
 
 #include "graph/program.hpp"
 #include "ops/registry.hpp"
+#include "slice_reference.hpp"
 
 #include <loom/error.hpp>
 #include <loom/graph.hpp>
@@ -198,6 +199,24 @@ TEST_CASE("ops: slice clamps like Python and stays symbolic where it can") {
   CHECK(shape(infer("slice", {f32({"4", "seq"})}, {{"axis", int64_t(0)}, {"start", int64_t(1)}})) == "[3, seq]");
   CHECK(infer_error("slice", {f32({"4"})}, {{"axis", int64_t(0)}, {"step", int64_t(0)}}).find("step") != std::string::npos);
   CHECK(infer_error("slice", {f32({"4"})}, {{"axis", int64_t(1)}}).find("out of range") != std::string::npos);
+}
+
+TEST_CASE("ops: slice follows Python for every start, end and step, the int64 limits included") {
+  for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}}) {
+    for (int64_t start : loom::test::extreme_bounds(n))
+      for (int64_t end : loom::test::extreme_bounds(n))
+        for (int64_t step : loom::test::extreme_steps(n)) {
+          if (step < 1) continue;
+          CAPTURE(n);
+          CAPTURE(start);
+          CAPTURE(end);
+          CAPTURE(step);
+          const auto want = static_cast<int64_t>(loom::test::python_slice(n, start, end, step).size());
+          TensorInfo out = infer("slice", {f32({"2", std::to_string(n)})}, {{"axis", int64_t(1)}, {"start", start}, {"end", end}, {"step", step}});
+          REQUIRE(out.shape[1].is_known());
+          CHECK(out.shape[1].value() == want);
+        }
+  }
 }
 
 TEST_CASE("ops: concat adds symbolic sizes along its axis") {

@@ -225,6 +225,26 @@ TEST_CASE("plugins: malformed descriptors are recorded") {
   CHECK(r.error.find(": backend plugin without a backend table") != std::string::npos);
 }
 
+TEST_CASE("plugins: counts and strings from a plugin are checked before they are used") {
+  // 2^62 devices would have been read one by one into a list.
+  const PluginRecord huge = load_alone(plugin("huge-device-count"));
+  CHECK_FALSE(huge.loaded);
+  CHECK(huge.error.find("loom-test-huge-device-count.so: device_count() returned 4611686018427387904, more than 4096 devices") !=
+        std::string::npos);
+  CHECK(huge.devices.empty());
+  // A name is what users type after --backend: it may not hold control bytes.
+  const PluginRecord named = load_alone(plugin("control-name"));
+  CHECK_FALSE(named.loaded);
+  CHECK(named.error.find("the plugin name 'test-\\x1b[31mred' holds control characters") != std::string::npos);
+  CHECK(named.error.find('\x1b') == std::string::npos);
+  // Device names and descriptions are only shown: kept, escaped.
+  const PluginRecord odd = load_alone(plugin("odd-device"));
+  CHECK(odd.loaded);
+  REQUIRE(odd.devices.size() == 1);
+  CHECK(odd.devices[0].name == "dev\\x1b[2J");
+  CHECK(odd.devices[0].description == "desc \\u202e reversed");
+}
+
 TEST_CASE("plugins: a backend that finds no device loads and lists none and cannot be created") {
   PluginRegistry registry(explicit_only({plugin("no-devices")}));
   const PluginRecord& r = registry.records().at(0);
@@ -301,7 +321,7 @@ TEST_CASE("plugins: a folder on LOOM_PLUGIN_PATH tries only loom-NAME.so files s
   for (const auto& r : registry.records()) {
     INFO(ends_of(r));
     const bool should_load = r.name == "test-abi-minor" || r.name == "test-model" || r.name == "toymlp" ||
-                             r.name == "test-no-devices" ||
+                             r.name == "test-no-devices" || r.name == "test-odd-device" ||
                              (r.name == "test-good" && r.path.filename() == "loom-test-good-copy.so");
     CHECK(r.loaded == should_load);
   }

@@ -208,13 +208,7 @@ class SliceKernel final : public NodeKernel {
     if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(x.size()));
     const size_t a = static_cast<size_t>(*axis);
     const int64_t len = x[a];
-    // Python's slice.indices() for a positive step.
-    auto clamp = [len](int64_t v) {
-      if (v < 0) v = v < -len ? 0 : v + len;
-      return std::min(v, len);
-    };
-    const int64_t start = clamp(start_), end = clamp(end_);
-    const int64_t num = end > start ? (end - start + step_ - 1) / step_ : 0;
+    const auto [start, num] = sdk::slice_range(len, start_, end_, step_);
     Dims out(x.begin(), x.end());
     out[a] = num;
     expect_output(shapes, 0, out);

@@ -58,6 +58,23 @@ loom_status* guard(F&& f) noexcept {
   }
 }
 
+// ---------------------------------------------------------------- op semantics shared with the core
+
+// The elements `slice` takes from a dimension of size n (docs/ops.md): Python's
+// slice(start, end, step).indices(n) for step >= 1, for every int64 start and end. Negative
+// start and end count from the end; both are clamped to [0, n]. The core's shape inference and
+// backends use this one function, so they agree on every value, the int64 limits included.
+struct SliceRange {
+  int64_t first = 0;  // index of the first element taken
+  int64_t count = 0;  // number of elements taken
+};
+inline SliceRange slice_range(int64_t n, int64_t start, int64_t end, int64_t step) {
+  // v + n cannot overflow: v < 0 <= n. The count is computed without end - start + step.
+  auto clamp = [n](int64_t v) { return v < 0 ? (v < -n ? 0 : v + n) : (v > n ? n : v); };
+  const int64_t s = clamp(start), e = clamp(end);
+  return {s, e > s ? (e - s - 1) / step + 1 : 0};
+}
+
 // ---------------------------------------------------------------- views over the C structs
 
 // Element i of an array of records (loom_tensor, loom_value, loom_node, loom_attr, loom_option):

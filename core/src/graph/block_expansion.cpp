@@ -92,7 +92,7 @@ class Expander {
  private:
   void check_use(const UseEntry& u) const;
   void check_block(const BlockDef& b) const;
-  void check_recursion(const std::string& block, std::vector<std::string>& stack, std::map<std::string, int>& state) const;
+  void check_nesting() const;
   void check_prefixes(const std::vector<Entry>& entries) const;
 
   void add_node(const OpEntry& e, const Scope* scope, const std::string& prefix, size_t instance);
@@ -212,25 +212,81 @@ void Expander::check_block(const BlockDef& b) const {
   check_prefixes(b.nodes);
 }
 
-// Depth-first over "block uses block"; `state`: 1 while on the stack, 2 when done.
-void Expander::check_recursion(const std::string& block, std::vector<std::string>& stack, std::map<std::string, int>& state) const {
-  state[block] = 1;
-  stack.push_back(block);
-  for (const Entry& e : doc_.blocks.at(block).nodes) {
-    const auto* u = std::get_if<UseEntry>(&e);
-    if (!u) continue;
-    const std::string& target = u->block.name;
-    if (state[target] == 1) {
-      std::string path;
-      for (auto it = std::find(stack.begin(), stack.end(), target); it != stack.end(); ++it) path += *it + " -> ";
-      fail(u->block.where, "block '" + target + "' uses itself: " + path + target);
+// Checks "block uses block" for cycles and for nesting deeper than kMaxBlockNesting, whatever
+// order the blocks are visited in: every block's height (1 + the highest height among the
+// blocks it uses) is computed once and reused, so a chain seen from its middle first still
+// counts in full. Depth-first with an explicit stack, so the depth of the input is never the
+// depth of the call stack; a path longer than the limit is refused as soon as it is on the stack.
+void Expander::check_nesting() const {
+  struct Frame {
+    explicit Frame(const BlockDef* b) : block(b) {}
+    const BlockDef* block;
+    size_t next = 0;  // the entry of block->nodes to look at next
+    int height = 1;
+    std::string deepest;  // the used block that gives `height`
+  };
+  std::map<std::string, int> height;  // 0 while the block is on the stack
+  std::map<std::string, std::string> deepest;
+  auto chain_from = [&](std::string name) {
+    std::string text = name;
+    for (int i = 0; i < kMaxBlockNesting + 1 && deepest.count(name) && !deepest.at(name).empty(); ++i) {
+      name = deepest.at(name);
+      text += " -> " + name;
     }
-    if (stack.size() >= static_cast<size_t>(kMaxBlockNesting))
-      fail(u->block.where, "blocks nest deeper than " + std::to_string(kMaxBlockNesting) + " levels");
-    if (state[target] == 0) check_recursion(target, stack, state);
+    return text;
+  };
+  auto too_deep = [&](const UseEntry& u, const std::string& chain) {
+    fail(u.block.where, "blocks nest deeper than " + std::to_string(kMaxBlockNesting) + " levels: " + chain);
+  };
+  for (const auto& [root_name, root] : doc_.blocks) {
+    if (height.count(root_name)) continue;
+    std::vector<Frame> stack{Frame{&root}};
+    height[root_name] = 0;
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.next < f.block->nodes.size()) {
+        const auto* u = std::get_if<UseEntry>(&f.block->nodes[f.next++]);
+        if (!u) continue;
+        const std::string& target = u->block.name;
+        auto it = height.find(target);
+        if (it != height.end() && it->second == 0) {
+          std::string path;
+          for (auto s = std::find_if(stack.begin(), stack.end(), [&](const Frame& x) { return x.block->name == target; }); s != stack.end(); ++s)
+            path += s->block->name + " -> ";
+          fail(u->block.where, "block '" + target + "' uses itself: " + path + target);
+        }
+        if (it == height.end()) {
+          if (stack.size() >= static_cast<size_t>(kMaxBlockNesting)) {
+            std::string path;
+            for (const Frame& x : stack) path += x.block->name + " -> ";
+            too_deep(*u, path + target + " -> ...");
+          }
+          height[target] = 0;
+          stack.push_back(Frame{&doc_.blocks.at(target)});
+          continue;
+        }
+        if (it->second + 1 > f.height) f.height = it->second + 1, f.deepest = target;
+        if (f.height > kMaxBlockNesting) {
+          deepest[f.block->name] = f.deepest;
+          too_deep(*u, chain_from(f.block->name));
+        }
+        continue;
+      }
+      // Done with this block: its height counts for the block that uses it.
+      height[f.block->name] = f.height;
+      deepest[f.block->name] = f.deepest;
+      const std::string done = f.block->name;
+      const int h = f.height;
+      stack.pop_back();
+      if (stack.empty()) break;
+      Frame& parent = stack.back();
+      if (h + 1 > parent.height) parent.height = h + 1, parent.deepest = done;
+      if (parent.height > kMaxBlockNesting) {
+        deepest[parent.block->name] = parent.deepest;
+        too_deep(std::get<UseEntry>(parent.block->nodes[parent.next - 1]), chain_from(parent.block->name));
+      }
+    }
   }
-  stack.pop_back();
-  state[block] = 2;
 }
 
 void Expander::add_node(const OpEntry& e, const Scope* scope, const std::string& prefix, size_t instance) {
@@ -421,11 +477,7 @@ void Expander::check_flat() {
 
 Graph Expander::run() {
   for (const auto& [name, b] : doc_.blocks) check_block(b);
-  std::map<std::string, int> state;
-  for (const auto& [name, b] : doc_.blocks) {
-    std::vector<std::string> stack;
-    if (state[name] == 0) check_recursion(name, stack, state);
-  }
+  check_nesting();
   for (const Entry& e : doc_.nodes)
     if (const auto* u = std::get_if<UseEntry>(&e)) check_use(*u);
   check_prefixes(doc_.nodes);
@@ -440,11 +492,13 @@ Graph Expander::run() {
     state_where_.push_back(e.where);
     update_where_.push_back(e.update_where);
   }
-  int64_t total = static_cast<int64_t>(g_.initializers.size() + g_.states.size());
+  const std::string too_many = "the graph has more than " + std::to_string(kMaxExpandedEntries) +
+                               " nodes, initializers and states (counted with blocks expanded)";
+  int64_t total = capped(static_cast<int64_t>(g_.initializers.size() + g_.states.size()));
+  if (total > kMaxExpandedEntries) fail(doc_.root, too_many);
   for (const Entry& e : doc_.nodes) {
     total = capped(total + (std::holds_alternative<OpEntry>(e) ? 1 : use_size(std::get<UseEntry>(e))));
-    if (total > kMaxExpandedEntries)
-      fail(std::get<UseEntry>(e).where, "expanding blocks gives more than " + std::to_string(kMaxExpandedEntries) + " nodes, initializers and states");
+    if (total > kMaxExpandedEntries) fail(std::visit([](const auto& x) -> const Where& { return x.where; }, e), too_many);
   }
   for (const Entry& e : doc_.nodes) {
     if (const auto* op = std::get_if<OpEntry>(&e)) {

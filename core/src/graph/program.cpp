@@ -6,6 +6,8 @@
 #include <loom/error.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 #include <cstring>
 #include <queue>
 
@@ -16,6 +18,29 @@ namespace {
 std::string at(const SourceLoc& loc) {
   std::string s = loc.str();
   return s.empty() ? "" : s + ": ";
+}
+
+// Most bytes one tensor may hold, as in Tensor and the file readers.
+constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 62;
+
+// The bytes a tensor of `shape` holds at the least, with every symbol and unknown dim at 1 (0
+// when a dim is 0); nullopt when even that is over kMaxTensorBytes.
+std::optional<uint64_t> least_bytes(const SymShape& shape, DType dtype) {
+  uint64_t bytes = dtype_size(dtype);
+  bool over = false;
+  for (const Dim& d : shape) {
+    const int64_t f = d.is_unknown() ? 1 : d.is_known() ? d.value() : d.factor();
+    if (f <= 0) return 0;  // an empty tensor (a negative factor is refused elsewhere)
+    if (bytes > kMaxTensorBytes / static_cast<uint64_t>(f)) over = true;
+    else bytes *= static_cast<uint64_t>(f);
+  }
+  if (over) return std::nullopt;
+  return bytes;
+}
+
+std::string too_large(const std::string& what, const std::string& shape, DType dtype) {
+  return what + " has shape " + shape + " of " + std::string(dtype_name(dtype)) + ", more than " +
+         std::to_string(kMaxTensorBytes) + " bytes (2^62, the most a tensor may hold)";
 }
 
 template <class T>
@@ -83,11 +108,15 @@ class Builder {
   void declare_values() {
     for (const auto& in : p_.graph.inputs) {
       int v = add_value(in.name, ValueKind::Input, in.loc, "graph input");
+      if (!least_bytes(in.info.shape, in.info.dtype))
+        throw Error(at(in.loc) + too_large("graph input '" + in.name + "'", sym_shape_str(in.info.shape), in.info.dtype));
       p_.values[v].info = in.info;
       p_.inputs.push_back(v);
     }
     for (const auto& init : p_.graph.initializers) {
       int v = add_value(init.name, ValueKind::Constant, init.loc, "initializer");
+      if (init.dtype && init.shape && !least_bytes(to_sym_shape(*init.shape), *init.dtype))
+        throw Error(at(init.loc) + too_large("initializer '" + init.name + "'", shape_str(*init.shape), *init.dtype));
       ProgramValue& val = p_.values[v];
       if (init.file.empty()) {
         val.constant = inline_tensor(init);
@@ -115,7 +144,7 @@ class Builder {
     for (size_t i = 0; i < p_.graph.states.size(); ++i) {
       const StateDecl& s = p_.graph.states[i];
       int v = add_value(s.name, ValueKind::State, s.loc, "state");
-      shape_numel(s.shape);
+      if (!least_bytes(to_sym_shape(s.shape), s.dtype)) throw Error(at(s.loc) + too_large("state '" + s.name + "'", shape_str(s.shape), s.dtype));
       p_.values[v].info = {s.dtype, to_sym_shape(s.shape)};
       p_.values[v].state = static_cast<int>(i);
       p_.states.push_back({v, -1, s});
@@ -192,7 +221,11 @@ class Builder {
       std::vector<const TensorInfo*> ins;
       for (int v : pn.inputs) ins.push_back(v >= 0 ? &p_.values[v].info : nullptr);
       auto outs = ops::infer(pn.node, ins);
-      for (size_t i = 0; i < outs.size(); ++i) p_.values[pn.outputs[i]].info = std::move(outs[i]);
+      for (size_t i = 0; i < outs.size(); ++i) {
+        if (!least_bytes(outs[i].shape, outs[i].dtype))
+          throw Error(ops::node_prefix(pn.node) + too_large("output '" + pn.node.outputs[i] + "'", sym_shape_str(outs[i].shape), outs[i].dtype));
+        p_.values[pn.outputs[i]].info = std::move(outs[i]);
+      }
     }
   }
 
@@ -266,10 +299,14 @@ ConcreteShapes infer_from(const Program& p, ConcreteShapes cs, const std::vector
   }
   for (size_t i = 0; i < p.values.size(); ++i) {
     auto s = to_shape(info[i].shape);
-    if (s) {
-      shape_numel(*s);
-      cs.shapes[i] = *s;
+    if (!s) continue;
+    if (!least_bytes(info[i].shape, info[i].dtype)) {
+      const ProgramValue& v = p.values[i];
+      const std::string what = v.kind == ValueKind::Input ? "graph input '" + v.name + "'" : "value '" + v.name + "'";
+      throw Error((v.producer >= 0 ? ops::node_prefix(p.nodes[v.producer].node) : "") + too_large(what, shape_str(*s), info[i].dtype) +
+                  " for these input shapes");
     }
+    cs.shapes[i] = *s;
   }
   for (const auto& st : p.states)
     if (st.update >= 0 && cs.shapes[st.update] != cs.shapes[st.value])
@@ -280,12 +317,26 @@ ConcreteShapes infer_from(const Program& p, ConcreteShapes cs, const std::vector
 
 }  // namespace
 
+static ConcreteShapes infer_concrete_checked(const Program& p, const std::vector<Shape>& input_shapes);
+
 std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights) {
-  check_processing(graph);  // a graph read from YAML was checked with positions; one built in code is checked here
-  return Builder(graph, load_weights).build();
+  try {
+    check_processing(graph);  // a graph read from YAML was checked with positions; one built in code is checked here
+    return Builder(graph, load_weights).build();
+  } catch (const Error& e) {
+    throw Error(printable(e.what()));  // names come from the graph: keep the message printable
+  }
 }
 
 ConcreteShapes infer_concrete(const Program& p, const std::vector<Shape>& input_shapes) {
+  try {
+    return infer_concrete_checked(p, input_shapes);
+  } catch (const Error& e) {
+    throw Error(printable(e.what()));
+  }
+}
+
+static ConcreteShapes infer_concrete_checked(const Program& p, const std::vector<Shape>& input_shapes) {
   if (input_shapes.size() != p.inputs.size()) throw Error("expected " + std::to_string(p.inputs.size()) + " input shapes");
   ConcreteShapes cs;
   std::map<std::string, std::string> bound_by;  // symbol -> "input 'x' (dim d)" that bound it

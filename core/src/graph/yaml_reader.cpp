@@ -2,19 +2,17 @@
 // keys and the kinds of its YAML nodes; expand_document() then resolves blocks and names.
 #include "graph/processing.hpp"
 #include "graph/yaml_document.hpp"
+#include "graph/yaml_load.hpp"
 #include "graph/yaml_scalar.hpp"
+#include "io/regular_file.hpp"
 
 #include <loom/error.hpp>
 #include <loom/graph.hpp>
 
-#include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <initializer_list>
 #include <set>
-#include <sstream>
 
 namespace loom {
 
@@ -23,7 +21,7 @@ namespace yaml {
 void fail(const Where& where, const std::string& what) {
   std::string prefix = where.loc.str();
   if (!where.key.empty()) prefix += (prefix.empty() ? "" : ": ") + where.key;
-  throw Error(prefix.empty() ? what : prefix + ": " + what);
+  throw Error(printable(prefix.empty() ? what : prefix + ": " + what));
 }
 
 namespace {
@@ -46,56 +44,9 @@ std::string kind_name(const YAML::Node& n) {
   }
 }
 
-// Refuses aliases (blocks are the format's way to reuse a part, and aliases let a small file
-// expand to an enormous one) and files with more than one document.
-class AliasCheck : public YAML::EventHandler {
- public:
-  struct Found {
-    YAML::Mark mark;
-    std::string what;
-  };
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (++documents_ > 1) throw Found{mark, "a graph file holds one YAML document"};
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
-    throw Found{mark, "YAML aliases (*name) are not supported: use `blocks` to reuse parts of a graph"};
-  }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-
- private:
-  int documents_ = 0;
-};
-
-// Length of the valid UTF-8 sequence at `p`, or 0 (overlong forms, surrogates and code points
-// past U+10FFFF are invalid).
-size_t utf8_length(const unsigned char* p, const unsigned char* end) {
-  auto cont = [&](size_t i) { return p + i < end && (p[i] & 0xC0) == 0x80; };
-  if (p[0] < 0x80) return 1;
-  if (p[0] >= 0xC2 && p[0] <= 0xDF) return cont(1) ? 2 : 0;
-  if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (p[0] == 0xE0 && p[1] < 0xA0) return 0;
-    if (p[0] == 0xED && p[1] >= 0xA0) return 0;
-    return 3;
-  }
-  if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (p[0] == 0xF0 && p[1] < 0x90) return 0;
-    if (p[0] == 0xF4 && p[1] >= 0x90) return 0;
-    return 4;
-  }
-  return 0;
-}
-
 class Reader {
  public:
-  Reader(std::string file, std::string_view text) : file_(std::move(file)), text_(text) {}
+  Reader(std::string file, YAML::Node root) : file_(std::move(file)), root_(std::move(root)) {}
 
   Document read();
 
@@ -146,7 +97,7 @@ class Reader {
   std::vector<Entry> entries(const YAML::Node& n, const Where& w) const;
 
   std::string file_;
-  std::string_view text_;
+  YAML::Node root_;
   std::string weights_;  // the top-level default weights file
 };
 
@@ -179,8 +130,8 @@ std::string Reader::scalar_text(const YAML::Node& n, const Where& w, const char*
 std::string Reader::name_of(const YAML::Node& n, const Where& w) const {
   std::string s = scalar_text(n, w, "a name");
   if (s.empty()) fail(w, "a name may not be empty");
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f) fail(w, "a name may not hold control characters");
+  // Control characters include C1 and the bidirectional controls, which reorder printed text.
+  if (printable(s) != s) fail(w, "a name may not hold control characters ('" + printable(s) + "')");
   return s;
 }
 
@@ -472,35 +423,7 @@ BlockDef Reader::block(const YAML::Node& n, const Where& w, std::string name) co
 }
 
 Document Reader::read() {
-  // The YAML parser passes invalid UTF-8 through into strings, and no writer can give it back.
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text_.data());
-  int line = 0, column = 0;
-  for (size_t i = 0; i < text_.size();) {
-    size_t n = utf8_length(bytes + i, bytes + text_.size());
-    if (n == 0) fail(Where{"", SourceLoc{file_, line + 1, column + 1}}, "the file is not valid UTF-8");
-    if (bytes[i] == '\n') {
-      ++line;
-      column = 0;
-    } else {
-      ++column;
-    }
-    i += n;
-  }
-  YAML::Node root;
-  try {
-    std::istringstream stream{std::string(text_)};
-    YAML::Parser parser(stream);
-    AliasCheck check;
-    while (parser.HandleNextDocument(check)) {
-    }
-    root = YAML::Load(std::string(text_));
-  } catch (const AliasCheck::Found& f) {
-    fail(Where{"", loc_at(f.mark)}, f.what);
-  } catch (const YAML::DeepRecursion& e) {
-    fail(Where{"", loc_at(e.mark)}, "YAML nesting is too deep (" + std::to_string(e.depth()) + " levels)");
-  } catch (const YAML::Exception& e) {
-    fail(Where{"", e.mark.is_null() ? SourceLoc{file_, 0, 0} : loc_at(e.mark)}, "YAML syntax error: " + e.msg);
-  }
+  const YAML::Node& root = root_;
 
   Document doc;
   doc.root = Where{"", loc_of(root, SourceLoc{file_, 1, 1})};
@@ -571,7 +494,11 @@ Document Reader::read() {
 }  // namespace yaml
 
 Graph parse_graph_yaml(std::string_view text, const std::string& source_name, const std::filesystem::path& base_dir) {
-  yaml::Reader reader(source_name, text);
+  return yaml::read_graph_document(yaml::load_document(text, source_name), source_name, base_dir);
+}
+
+Graph yaml::read_graph_document(const YAML::Node& root, const std::string& source_name, const std::filesystem::path& base_dir) {
+  yaml::Reader reader(source_name, root);
   yaml::Document doc;
   try {
     doc = reader.read();
@@ -589,15 +516,7 @@ Graph parse_graph_yaml(std::string_view text, const std::string& source_name, co
 }
 
 Graph read_graph_yaml(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec))
-    throw Error(file.string() + ": not a regular file");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open the graph file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw Error(file.string() + ": cannot read the graph file");
-  Graph g = parse_graph_yaml(text.str(), file.string(), file.parent_path());
+  Graph g = parse_graph_yaml(io::read_text_file(file, "the graph"), file.string(), file.parent_path());
   g.path = file;
   return g;
 }

@@ -4,10 +4,13 @@
 #include <loom/error.hpp>
 #include <loom/io.hpp>
 
+#include "io/regular_file.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <unordered_set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,9 +24,12 @@ constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr size_t kAlign = 64;
 constexpr size_t kGrowthAxisDigits = 21;
 constexpr int kMaxNesting = 32;
+// NumPy writes headers of a few hundred bytes (and reads at most 10000 by default); a longer
+// one is a corrupt length, and the header is parsed in memory.
+constexpr uint64_t kMaxHeaderBytes = 1 << 20;
 
 [[noreturn]] void fail(const std::string& path, const std::string& problem) {
-  throw Error(path + ": " + problem);
+  throw Error(printable(path + ": " + problem));
 }
 
 uint32_t read_le(const char* p, int bytes) {
@@ -177,6 +183,7 @@ class LiteralParser {
     ++i_;
     Value v;
     v.kind = Value::dict;
+    std::unordered_set<std::string> seen;
     bool comma = true;
     while (true) {
       skip_space();
@@ -188,8 +195,7 @@ class LiteralParser {
       if (i_ >= s_.size()) error("truncated: expected a key or '}'");
       Value key = parse_value(depth + 1);
       if (key.kind != Value::string) error("dict keys must be strings");
-      for (const auto& k : v.keys)
-        if (k == key.text) error("key '" + k + "' appears twice");
+      if (!seen.insert(key.text).second) error("key '" + key.text + "' appears twice");
       expect(':');
       Value val = parse_value(depth + 1);
       v.keys.push_back(key.text);
@@ -233,6 +239,9 @@ Preamble parse_preamble(std::string_view head, uint64_t total, const std::string
   if (p.header_end > total)
     fail(path, "truncated: header of " + std::to_string(header_len) + " bytes runs past the end of the file (" +
                    std::to_string(total) + " bytes)");
+  if (header_len > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(header_len) + " is larger than the " + std::to_string(kMaxHeaderBytes) +
+                   " bytes this reader accepts (a corrupt length?)");
   return p;
 }
 
@@ -416,30 +425,20 @@ Tensor parse_npy(std::string_view bytes, const std::string& name) {
 }
 
 Tensor read_npy(const std::filesystem::path& file) {
+  const io::RegularFile in(file, "the .npy file");
   const std::string path = file.string();
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) fail(path, "not a regular file");
-  const uint64_t total = std::filesystem::file_size(file, ec);
-  if (ec) fail(path, "cannot read the file size: " + ec.message());
+  const uint64_t total = in.size();
 
   // Read the preamble first so a corrupt header length cannot make us allocate the file size.
   std::string head(std::min<uint64_t>(total, 12), '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  if (!in) fail(path, "read error");
+  in.read_exact(0, head.data(), head.size());
   const Preamble pre = parse_preamble(head, total, path);
   head.resize(pre.header_end);
-  in.seekg(0);
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  if (!in) fail(path, "read error");
+  in.read_exact(0, head.data(), head.size());
   const NpyHeader h = parse_header(head, total, path);
 
   Tensor t(h.dtype, h.shape);
-  if (h.nbytes) {
-    in.read(static_cast<char*>(t.data()), static_cast<std::streamsize>(h.nbytes));
-    if (!in) fail(path, "read error: the file changed while it was read");
-  }
+  if (h.nbytes) in.read_exact(h.data_offset, t.data(), h.nbytes);
   return t;
 }
 

@@ -1,5 +1,7 @@
 #include "ops/families.hpp"
 
+#include <loom/plugin_sdk.hpp>
+
 #include <algorithm>
 #include <limits>
 
@@ -71,10 +73,7 @@ void infer_slice(InferContext& c) {
   SymShape out = in;
   const Dim& d = in[axis];
   if (d.is_known()) {
-    const int64_t n = d.value();
-    auto clamp = [n](int64_t v) { return v < 0 ? std::max<int64_t>(v + n, 0) : std::min(v, n); };
-    int64_t s = clamp(start), e = clamp(end);
-    out[axis] = Dim::known(e > s ? (e - s + step - 1) / step : 0);
+    out[axis] = Dim::known(sdk::slice_range(d.value(), start, end, step).count);
   } else if (start == 0 && end == std::numeric_limits<int64_t>::max() && step == 1) {
     out[axis] = d;
   } else {

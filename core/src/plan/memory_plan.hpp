@@ -20,7 +20,8 @@ struct ArenaLayout {
 };
 
 // Greedy by size: largest tensors first, each at the lowest aligned offset that does not
-// collide with an already placed tensor whose lifetime overlaps.
+// collide with an already placed tensor whose lifetime overlaps. Sizes and offsets saturate at
+// UINT64_MAX instead of wrapping, so an absurd plan reads as too large, never as small.
 ArenaLayout plan_arena(const std::vector<Lifetime>& tensors, uint64_t alignment = 64);
 
 }  // namespace loom::plan

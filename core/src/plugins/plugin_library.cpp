@@ -3,6 +3,8 @@
 // file; nothing here throws out of load().
 #include "plugins/plugin_host.hpp"
 
+#include "io/regular_file.hpp"
+
 #include <loom/error.hpp>
 
 #include <cstddef>
@@ -73,6 +75,10 @@ std::string describe_load_failure(const fs::path& file, std::string text) {
   return "cannot be loaded: " + text;
 }
 
+// Most devices or architectures one plugin may list: counts come from the plugin's own code and
+// are checked before a list is sized by them.
+constexpr size_t kMaxListed = 4096;
+
 std::string version_string(uint32_t major, uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
@@ -80,6 +86,7 @@ std::string version_string(uint32_t major, uint32_t minor) {
 // Checks the parts of the descriptor that the host relies on; returns what is wrong, or "".
 std::string descriptor_problem(const loom_plugin& d) {
   if (!d.name || !*d.name) return "the descriptor has no name";
+  if (printable(d.name) != d.name) return "the plugin name '" + printable(d.name) + "' holds control characters";
   if (d.kind == LOOM_PLUGIN_BACKEND) {
     if (!d.backend) return "backend plugin without a backend table (descriptor.backend is NULL)";
     const loom_backend_plugin& t = *d.backend;
@@ -98,9 +105,15 @@ std::string descriptor_problem(const loom_plugin& d) {
     if (!t.expand || !t.release_result)
       return "model table has a NULL function (expand and release_result are required)";
     if (t.num_architectures > 0 && !t.architectures) return "model table lists architectures but the array is NULL";
-    for (size_t i = 0; i < t.num_architectures; ++i)
+    if (t.num_architectures > kMaxListed)
+      return "model table lists " + std::to_string(t.num_architectures) + " architectures, more than " +
+             std::to_string(kMaxListed) + " (a corrupt count?)";
+    for (size_t i = 0; i < t.num_architectures; ++i) {
       if (!t.architectures[i] || !*t.architectures[i])
         return "model table: architecture " + std::to_string(i) + " is NULL or empty";
+      if (printable(t.architectures[i]) != t.architectures[i])
+        return "model table: architecture '" + printable(t.architectures[i]) + "' holds control characters";
+    }
     return "";
   }
   return "unknown plugin kind " + std::to_string(d.kind) + " (expected 1 = backend or 2 = model)";
@@ -113,16 +126,21 @@ std::string describe_offer(const loom_plugin& d, void* state, PluginRecord& reco
       record.architectures.emplace_back(d.model->architectures[i]);
     return "";
   }
+  // The count comes from the plugin: checked before anything is sized by it.
   const size_t count = d.backend->device_count(state);
+  if (count > kMaxListed)
+    return "device_count() returned " + std::to_string(count) + ", more than " + std::to_string(kMaxListed) +
+           " devices (a corrupt count?)";
   for (size_t i = 0; i < count; ++i) {
     loom_device_info info{};
     info.struct_size = sizeof(loom_device_info);
     if (loom_status* st = d.backend->device_info(state, i, &info))
       return "device_info(" + std::to_string(i) + ") failed: " + take_status(st);
     DeviceRecord device;
-    device.name = info.name ? info.name : "device " + std::to_string(i);
+    // Names and descriptions are only shown, so they are kept printable.
+    device.name = info.name ? printable(info.name) : "device " + std::to_string(i);
     if (LOOM_HAS_MEMBER(info, loom_device_info, description) && info.description)
-      device.description = info.description;
+      device.description = printable(info.description);
     if (LOOM_HAS_MEMBER(info, loom_device_info, memory_kind))
       device.host_memory = info.memory_kind != LOOM_MEMORY_DEVICE;
     record.devices.push_back(std::move(device));
@@ -134,7 +152,7 @@ std::string describe_offer(const loom_plugin& d, void* state, PluginRecord& reco
 
 std::string take_status(loom_status* status) {
   if (!status) return "";
-  std::string message = status->message && *status->message ? status->message : "(no message)";
+  std::string message = status->message && *status->message ? printable(status->message) : "(no message)";
   if (status->release) status->release(status);
   return message;
 }
@@ -157,13 +175,13 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& given, Plugin
   record.path = ec ? given : file;
   record.loaded = false;
   auto fail = [&](const std::string& why) -> std::shared_ptr<PluginLibrary> {
-    record.error = record.path.string() + ": " + why;
+    record.error = printable(record.path.string() + ": " + why);
     return nullptr;
   };
   try {
     const fs::file_status status = fs::status(record.path, ec);
     if (ec || !fs::exists(status)) return fail("no such file");
-    if (!fs::is_regular_file(status)) return fail("not a regular file");
+    if (auto kind = io::non_regular_kind(record.path)) return fail("not a regular file (" + *kind + ")");
 
     std::shared_ptr<PluginLibrary> lib(new PluginLibrary);
     lib->path_ = record.path;
@@ -191,9 +209,9 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& given, Plugin
                   ": rebuild the plugin against this Loom's SDK");
     if (desc->kind == LOOM_PLUGIN_BACKEND) record.kind = "backend";
     if (desc->kind == LOOM_PLUGIN_MODEL) record.kind = "model";
-    if (desc->name) record.name = desc->name;
-    if (desc->version) record.version = desc->version;
-    if (desc->description) record.description = desc->description;
+    if (desc->name) record.name = printable(desc->name);
+    if (desc->version) record.version = printable(desc->version);
+    if (desc->description) record.description = printable(desc->description);
     if (std::string problem = descriptor_problem(*desc); !problem.empty()) return fail(problem);
 
     if (owner) {

@@ -175,11 +175,11 @@ std::shared_ptr<BackendInstance> PluginRegistry::create_backend(const std::strin
   if (!lib) {
     std::string known;
     for (const auto& b : backends()) known += (known.empty() ? "" : ", ") + b->name();
-    throw Error("no backend plugin named '" + name + "' is loaded (loaded: " +
+    throw Error("no backend plugin named '" + printable(name) + "' is loaded (loaded: " +
                 (known.empty() ? std::string("none") : known) + ")");
   }
   const loom_backend_plugin& api = *lib->descriptor().backend;
-  const std::string where = "backend '" + name + "' (" + lib->path().string() + ")";
+  const std::string where = "backend '" + name + "' (" + printable(lib->path().string()) + ")";
   if (api.device_count(lib->state()) == 0) throw Error(where + ": no devices available");
 
   loom_device_info info{};

@@ -1,6 +1,8 @@
 #include "graph/processing.hpp"
 #include "graph/program.hpp"
 #include "passes/passes.hpp"
+#include "graph/yaml_load.hpp"
+#include "io/regular_file.hpp"
 #include "plugins/plugin_host.hpp"
 #include "runtime/session_impl.hpp"
 
@@ -14,8 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <set>
 
 namespace loom {
 
@@ -27,16 +28,6 @@ class EngineImpl {
 
 namespace {
 
-std::string read_text(const std::filesystem::path& file, const std::string& what) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(file, ec)) throw Error(file.string() + ": cannot read " + what + ": it is a folder");
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot open " + what + " (" + std::strerror(errno) + ")");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A model manifest: `model: <plugin name>`, `checkpoint: <folder>`, optional `task:` and
 // `weights:` (default model.safetensors). Paths are relative to the manifest's folder. A
 // checkpoint folder read without a manifest is one with no `model` (the plugin is the one that
@@ -46,27 +37,25 @@ struct Manifest {
   std::filesystem::path checkpoint;
 };
 
-std::optional<Manifest> read_manifest(const std::filesystem::path& file, const std::string& text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw Error(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-  if (!root.IsMap() || !root["model"]) return std::nullopt;
+// A model manifest is told from a graph by its keys; both were read by yaml::load_document.
+std::optional<Manifest> read_manifest(const std::filesystem::path& file, const YAML::Node& root) {
+  if (!root.IsMap() || !root["model"] || root["loom"]) return std::nullopt;
   auto where = [&](const YAML::Node& n) {
-    return file.string() + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    return printable(file.string()) + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
   };
   Manifest m;
+  std::set<std::string> seen;
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
-    if (!kv.second.IsScalar()) throw Error(where(kv.second) + ": " + key + ": expected a string");
-    const std::string value = kv.second.as<std::string>();
+    if (!kv.first.IsScalar()) throw Error(where(kv.first) + ": the keys of a model manifest are strings (model, checkpoint, task, weights)");
+    const std::string key = kv.first.Scalar();
+    if (!seen.insert(key).second) throw Error(where(kv.first) + ": " + printable(key) + ": duplicate key");
+    if (!kv.second.IsScalar()) throw Error(where(kv.second) + ": " + printable(key) + ": expected a string");
+    const std::string value = kv.second.Scalar();
     if (key == "model") m.model = value;
     else if (key == "checkpoint") m.checkpoint = value;
     else if (key == "task") m.task = value;
     else if (key == "weights") m.weights = value;
-    else throw Error(where(kv.first) + ": " + key + ": unknown key in a model manifest (allowed: model, checkpoint, task, weights)");
+    else throw Error(where(kv.first) + ": " + printable(key) + ": unknown key in a model manifest (allowed: model, checkpoint, task, weights)");
   }
   if (m.checkpoint.empty()) throw Error(where(root) + ": checkpoint: missing (the folder holding config.json and the weights)");
   if (m.checkpoint.is_relative()) m.checkpoint = file.parent_path() / m.checkpoint;
@@ -75,26 +64,27 @@ std::optional<Manifest> read_manifest(const std::filesystem::path& file, const s
 
 Graph expand_manifest(const plugins::PluginRegistry& registry, const std::filesystem::path& file, const Manifest& m) {
   const auto config_path = m.checkpoint / "config.json";
-  const std::string config = read_text(config_path, "the checkpoint's config.json");
+  const std::string config = io::read_text_file(config_path, "the checkpoint's config.json");
+  const std::string config_name = printable(config_path.string());
   std::string model_type;
   try {
     auto j = nlohmann::json::parse(config);
     if (!j.is_object() || !j.contains("model_type") || !j["model_type"].is_string())
-      throw Error(config_path.string() + ": no \"model_type\" string");
+      throw Error(config_name + ": no \"model_type\" string");
     model_type = j["model_type"].get<std::string>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(config_path.string() + ": not valid JSON: " + e.what());
+    throw Error(config_name + ": not valid JSON: " + e.what());
   }
   auto plugin = m.model.empty() ? registry.model_for(model_type) : registry.model_named(m.model);
   if (!plugin && !m.model.empty()) plugin = registry.model_for(m.model);
   if (!plugin && m.model.empty())
-    throw Error(config_path.string() + ": no loaded model plugin accepts model_type '" + model_type + "' (see `loom plugins`)");
-  if (!plugin) throw Error(file.string() + ": model: no loaded model plugin is named '" + m.model + "' (see `loom plugins`)");
+    throw Error(printable(config_path.string() + ": no loaded model plugin accepts model_type '" + model_type + "' (see `loom plugins`)"));
+  if (!plugin) throw Error(printable(file.string() + ": model: no loaded model plugin is named '" + m.model + "' (see `loom plugins`)"));
   const loom_model_plugin* api = plugin->descriptor().model;
   bool accepts = false;
   for (size_t i = 0; i < api->num_architectures; ++i) accepts |= model_type == api->architectures[i];
   if (!accepts)
-    throw Error(config_path.string() + ": model_type '" + model_type + "' is not accepted by model plugin '" + plugin->name() + "'");
+    throw Error(printable(config_name + ": model_type '" + model_type + "' is not accepted by model plugin '" + plugin->name() + "'"));
   auto weights = SafetensorsFile::open(m.checkpoint / m.weights);
   const std::string dir = m.checkpoint.string();
   loom_model_request req{sizeof(loom_model_request), model_type.c_str(), config.c_str(), dir.c_str(),
@@ -102,9 +92,14 @@ Graph expand_manifest(const plugins::PluginRegistry& registry, const std::filesy
   loom_model_result* result = nullptr;
   plugins::check_status(api->expand(plugin->state(), &req, &result), "model plugin '" + plugin->name() + "' expanding " + file.string());
   // The processing spec comes inside the graph, as its `processing:` section.
-  std::string yaml = result && result->graph_yaml ? result->graph_yaml : "";
+  const std::string expanded_by = printable(file.string()) + " (expanded by " + printable(plugin->name()) + ")";
+  // The plugin's text is held to the limit of a graph file read from disk.
+  const size_t length = result && result->graph_yaml ? ::strnlen(result->graph_yaml, io::kMaxTextFileBytes + 1) : 0;
+  std::string yaml = length ? std::string(result->graph_yaml, length) : "";
   api->release_result(plugin->state(), result);
-  Graph g = parse_graph_yaml(yaml, file.string() + " (expanded by " + plugin->name() + ")", m.checkpoint);
+  if (length > io::kMaxTextFileBytes)
+    throw Error(expanded_by + ": the graph is larger than " + std::to_string(io::kMaxTextFileBytes) + " bytes, the most a graph may be");
+  Graph g = parse_graph_yaml(yaml, expanded_by, m.checkpoint);
   g.path = file;
   return g;
 }
@@ -130,14 +125,14 @@ Graph Engine::load_graph(const std::filesystem::path& file) const {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) {
     if (!std::filesystem::exists(file / "config.json", ec))
-      throw Error(file.string() + ": a folder is read as a checkpoint, but it has no config.json");
+      throw Error(printable(file.string()) + ": a folder is read as a checkpoint, but it has no config.json");
     Manifest checkpoint;
     checkpoint.checkpoint = file;
     return expand_manifest(impl_->registry, file, checkpoint);
   }
-  const std::string text = read_text(file, "the graph");
-  if (auto m = read_manifest(file, text)) return expand_manifest(impl_->registry, file, *m);
-  Graph g = parse_graph_yaml(text, file.string(), file.parent_path());
+  const YAML::Node root = yaml::load_document(io::read_text_file(file, "the graph"), file.string());
+  if (auto m = read_manifest(file, root)) return expand_manifest(impl_->registry, file, *m);
+  Graph g = yaml::read_graph_document(root, file.string(), file.parent_path());
   g.path = file;
   return g;
 }

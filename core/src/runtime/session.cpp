@@ -3,6 +3,7 @@
 #include "ops/registry.hpp"
 #include "passes/passes.hpp"
 #include "plan/memory_plan.hpp"
+#include "runtime/memory_limit.hpp"
 
 #include <loom/error.hpp>
 
@@ -16,7 +17,22 @@ namespace loom {
 namespace {
 
 constexpr uint64_t kAlign = 64;
-uint64_t aligned(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+// Device memory is not known to the host; an arena past this is refused before a plugin sees it.
+constexpr uint64_t kMaxArenaBytes = uint64_t(1) << 62;
+
+uint64_t aligned(uint64_t n) { return n > UINT64_MAX - (kAlign - 1) ? UINT64_MAX : (n + kAlign - 1) / kAlign * kAlign; }
+
+// Bytes of a concrete tensor, saturating (validation keeps every value under 2^62 bytes).
+uint64_t tensor_bytes(const Shape& shape, DType dtype) {
+  const auto n = static_cast<uint64_t>(shape_numel(shape)), item = dtype_size(dtype);
+  return n > UINT64_MAX / item ? UINT64_MAX : n * item;
+}
+
+// How messages name a graph: by its name, else its file.
+std::string graph_label(const Program& p) {
+  if (!p.graph.name.empty()) return "graph '" + p.graph.name + "'";
+  return p.graph.path.empty() ? "the graph" : p.graph.path.string();
+}
 
 // Whether output `out` of a node may be written over its input `in`, by the op's schema
 // (element-wise ops over their first input, cache_write over its cache).
@@ -68,7 +84,7 @@ class ShapePlan {
     const int narenas = s.staging_arena() + 1;
     struct Request { int value; int part; int arena; plan::Lifetime life; bool host_copy; };
     std::vector<Request> requests;
-    auto bytes_of = [&](int v) { return static_cast<uint64_t>(shape_numel(shapes_.shapes[v])) * dtype_size(p.values[v].info.dtype); };
+    auto bytes_of = [&](int v) { return tensor_bytes(shapes_.shapes[v], p.values[v].info.dtype); };
     auto needed_until_end = [&](int v) {
       if (p.values[v].graph_output) return true;
       for (const auto& st : p.states)
@@ -166,7 +182,7 @@ class ShapePlan {
     for (int a = 0; a < narenas; ++a) {
       scratch_offset_[a] = aligned(arena_bytes_[a]);
       scratch_bytes_.push_back(scratch[a]);
-      arena_bytes_[a] = scratch_offset_[a] + aligned(scratch[a]);
+      arena_bytes_[a] = saturating_add(scratch_offset_[a], aligned(scratch[a]));
     }
   }
 
@@ -287,15 +303,23 @@ class ShapePlan {
     const int narenas = session_.staging_arena() + 1;
     rb->arena.assign(narenas, nullptr);
     rb->owners.assign(narenas, nullptr);
+    // Arena sizes follow from the input shapes: checked before they are allocated.
+    const std::string graph = graph_label(session_.program());
     for (int a = 0; a < narenas; ++a) {
       const uint64_t bytes = std::max<uint64_t>(arena_bytes_[a], kAlign);
-      if (a < session_.staging_arena() && !session_.backends()[a]->host_memory()) {
+      const bool device = a < session_.staging_arena() && !session_.backends()[a]->host_memory();
+      const std::string what = "running " + graph + " with these input shapes: the activations and scratch of " +
+                               (a < session_.staging_arena() ? "backend '" + session_.backends()[a]->name() + "'" : "the host staging");
+      if (device) {
         const auto& b = *session_.backends()[a];
+        if (bytes > kMaxArenaBytes) throw Error(what + " need " + std::to_string(bytes) + " bytes, more than " + std::to_string(kMaxArenaBytes));
         rb->owners[a] = &b;
-        plugins::check_status(b.api().buffer_alloc(b.api().self, bytes, &rb->arena[a]), b.name() + ": allocating the arena");
+        plugins::check_status(b.api().buffer_alloc(b.api().self, bytes, &rb->arena[a]),
+                              b.name() + ": allocating the arena of " + std::to_string(bytes) + " bytes");
       } else {
+        check_fits_in_memory(bytes, what);
         rb->arena[a] = std::aligned_alloc(kAlign, aligned(bytes));
-        if (!rb->arena[a]) throw Error("out of memory allocating a " + std::to_string(bytes) + "-byte arena");
+        if (!rb->arena[a]) throw Error(what + ": cannot allocate " + std::to_string(bytes) + " bytes (out of memory)");
       }
     }
     const Program& p = session_.program();
@@ -534,6 +558,16 @@ void SessionImpl::find_cache_writes() {
 }
 
 State SessionImpl::new_state() const {
+  // State sizes come from the graph: the whole state is checked before any of it is allocated.
+  uint64_t total = 0;
+  for (const auto& st : program_->states) {
+    const uint64_t bytes = tensor_bytes(st.decl.shape, st.decl.dtype);
+    const std::string at = st.decl.loc.str();
+    check_fits_in_memory(bytes, printable((at.empty() ? "" : at + ": ") + "state '" + st.decl.name + "' (shape " +
+                                          shape_str(st.decl.shape) + " of " + std::string(dtype_name(st.decl.dtype)) + ")"));
+    total = saturating_add(total, bytes);
+  }
+  check_fits_in_memory(total, printable("the state of " + graph_label(*program_) + " (" + std::to_string(program_->states.size()) + " tensors)"));
   State s;
   s.impl_->program = state_program_;
   for (const auto& st : program_->states) s.impl_->tensors.emplace_back(st.decl.dtype, st.decl.shape);
@@ -682,7 +716,7 @@ MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bind
     r.unplanned_bytes[name] += plan->unplanned_bytes()[a];
   }
   r.weight_bytes = p.weight_bytes;
-  for (const auto& st : p.states) r.state_bytes += shape_numel(st.decl.shape) * dtype_size(st.decl.dtype);
+  for (const auto& st : p.states) r.state_bytes = saturating_add(r.state_bytes, tensor_bytes(st.decl.shape, st.decl.dtype));
   return r;
 }
 
@@ -775,10 +809,17 @@ std::shared_ptr<SessionImpl> current(const std::shared_ptr<SessionImpl>& impl) {
 }
 }  // namespace
 
+// Input names come from the caller and value names from the graph: messages are kept printable.
 TensorMap Session::run(const TensorMap& inputs) { return run(inputs, *impl_->default_state); }
 TensorMap Session::run(const TensorMap& inputs, State& state) {
   auto s = current(impl_);
-  return s->guarded([&] { return s->run(inputs, state); });
+  try {
+    return s->guarded([&] { return s->run(inputs, state); });
+  } catch (const DeviceLostError&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(printable(e.what()));
+  }
 }
 void Session::run(Binding& binding) { run(binding, *impl_->default_state); }
 void Session::run(Binding& binding, State& state) {

@@ -1,6 +1,8 @@
 #include <loom/error.hpp>
 #include <loom/tensor.hpp>
 
+#include "runtime/memory_limit.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -62,10 +64,13 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   if (static_cast<uint64_t>(n) > (uint64_t(1) << 62) / dtype_size(dtype_))
     throw Error("tensor of shape " + shape_str(shape_) + " is too large");
   size_t bytes = static_cast<size_t>(n) * dtype_size(dtype_);
+  // Zero-filling touches every page: a size past physical memory is refused, not attempted.
+  check_fits_in_memory(bytes, "a tensor of shape " + shape_str(shape_) + " of " + std::string(dtype_name(dtype_)));
   size_t alloc = (bytes + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;
   void* p = std::aligned_alloc(64, alloc);
-  if (!p) throw std::bad_alloc();
+  if (!p) throw Error("cannot allocate " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_str(shape_) + " of " +
+                      std::string(dtype_name(dtype_)) + " (out of memory)");
   std::memset(p, 0, alloc);
   owner_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
   data_ = p;

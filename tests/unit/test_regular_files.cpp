@@ -1,0 +1,116 @@
+// Every reader opens files through one helper that refuses anything but a regular file: a FIFO
+// would block a reader forever and a device such as /dev/zero never ends.
+#include <doctest/doctest.h>
+#include <loom/loom.hpp>
+
+#include "io/regular_file.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <string>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir() {
+  fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "regular_files";
+  fs::create_directories(dir);
+  return dir;
+}
+
+fs::path make_fifo(const std::string& name) {
+  const fs::path p = temp_dir() / name;
+  fs::remove(p);
+  REQUIRE(::mkfifo(p.c_str(), 0600) == 0);
+  return p;
+}
+
+// Runs `read` on a FIFO with a deadline. A reader that blocks is failed, then released by
+// opening the FIFO's other end, so the test ends either way.
+std::string error_reading_fifo(const std::string& name, const std::function<void(const fs::path&)>& read) {
+  const fs::path fifo = make_fifo(name);
+  auto result = std::async(std::launch::async, [&] {
+    try {
+      read(fifo);
+    } catch (const loom::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  });
+  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    FAIL_CHECK("reading the FIFO " << name << " blocked");
+    const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer >= 0) ::close(writer);
+  }
+  return result.get();
+}
+
+loom::Engine bare_engine() {
+  loom::EngineOptions options;
+  options.search_default_paths = false;
+  return loom::Engine(options);
+}
+
+}  // namespace
+
+TEST_CASE("regular files: every reader refuses a FIFO at once, naming the file and what it is") {
+  const loom::Engine engine = bare_engine();
+  const std::pair<const char*, std::function<void(const fs::path&)>> readers[] = {
+      {"graph.yaml", [](const fs::path& p) { loom::read_graph_yaml(p); }},
+      {"engine.yaml", [&](const fs::path& p) { engine.load_graph(p); }},
+      {"input.npy", [](const fs::path& p) { loom::read_npy(p); }},
+      {"weights.safetensors", [](const fs::path& p) { loom::SafetensorsFile::open(p); }},
+  };
+  for (const auto& [name, read] : readers) {
+    const std::string message = error_reading_fifo(name, read);
+    CHECK_MESSAGE(message.find(name) != std::string::npos, message);
+    CHECK_MESSAGE(message.find("is a FIFO (named pipe), not a regular file") != std::string::npos, message);
+  }
+}
+
+TEST_CASE("regular files: character devices and folders are refused before a byte is read") {
+  const loom::Engine engine = bare_engine();
+  // /dev/zero never ends: a reader that read it would grow until memory ran out.
+  CHECK_THROWS_WITH_AS(loom::read_npy("/dev/zero"), doctest::Contains("/dev/zero: the .npy file is a character device"), loom::Error);
+  CHECK_THROWS_WITH_AS(loom::SafetensorsFile::open("/dev/zero"), doctest::Contains("/dev/zero: the safetensors file is a character device"),
+                       loom::Error);
+  CHECK_THROWS_WITH_AS(loom::read_graph_yaml("/dev/zero"), doctest::Contains("/dev/zero: the graph is a character device"), loom::Error);
+  // /dev/null ends at once, so a reader without the check would only report an empty graph.
+  CHECK_THROWS_WITH_AS(engine.load_graph("/dev/null"), doctest::Contains("/dev/null: the graph is a character device, not a regular file"),
+                       loom::Error);
+  CHECK_THROWS_WITH_AS(engine.load_graph(temp_dir()), doctest::Contains("the graph is a folder, not a regular file"), loom::Error);
+}
+
+TEST_CASE("regular files: a manifest's checkpoint files are held to the same rule") {
+  const loom::Engine engine = bare_engine();
+  const fs::path dir = temp_dir() / "checkpoint";
+  fs::create_directories(dir);
+  fs::remove(dir / "config.json");
+  fs::create_symlink("/dev/zero", dir / "config.json");
+  std::ofstream(temp_dir() / "manifest.yaml") << "model: toy\ncheckpoint: checkpoint\n";
+  CHECK_THROWS_WITH_AS(engine.load_graph(temp_dir() / "manifest.yaml"),
+                       doctest::Contains("config.json: the checkpoint's config.json is a character device"), loom::Error);
+}
+
+TEST_CASE("regular files: text files are read up to a limit") {
+  const fs::path big = temp_dir() / "big.yaml";
+  std::ofstream(big) << "loom: 1\n";
+  fs::resize_file(big, loom::io::kMaxTextFileBytes + 1);  // sparse: nothing is written
+  CHECK_THROWS_WITH_AS(loom::read_graph_yaml(big),
+                       doctest::Contains("big.yaml: the graph is 67108865 bytes, more than the 67108864 bytes this reader reads"),
+                       loom::Error);
+  fs::remove(big);
+  // Files whose size the file system does not tell are still cut at the limit.
+  const std::string status = loom::io::RegularFile("/proc/self/status", "a test file").read_all(1 << 20);
+  CHECK(status.find("Name:") == 0);
+  CHECK_THROWS_WITH_AS(loom::io::RegularFile("/proc/self/status", "a test file").read_all(16),
+                       doctest::Contains("a test file is larger than 16 bytes"), loom::Error);
+}
