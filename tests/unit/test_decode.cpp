@@ -62,7 +62,7 @@ TEST_CASE("decode: 64 greedy tokens through the KV cache equal full recomputatio
   TensorMap out = session.run({{"input_ids", prompt}, {"past_length", scalar_row(0)}}, state);
   const Tensor& prefill = out.at("logits");
   REQUIRE(prefill.shape() == ref_prefill.shape());
-  CHECK(max_diff(prefill.data_as<float>(), ref_prefill.data_as<float>(), prefill.numel()) <= 1e-5);
+  CHECK(max_diff(prefill.data_as<float>(), ref_prefill.data_as<float>(), prefill.numel()) <= 3e-5);
   CHECK(state.filled("layer.0.k_cache") == std::vector<int64_t>{prompt_len});
 
   std::vector<int64_t> sequence(prompt.data_as<int64_t>(), prompt.data_as<int64_t>() + prompt_len);
@@ -102,7 +102,9 @@ TEST_CASE("decode: 64 greedy tokens through the KV cache equal full recomputatio
           << ", of the last " << allocations.back() << " (inside oneDNN's primitive execution: " << onednn_allocations.back() << ")"
           << std::string(test::counts_malloc() ? " (malloc and new counted)" : " (operator new counted)"));
   CHECK(worst_engine <= 1e-5);
-  CHECK(worst_torch <= 1e-5);
+  // Against PyTorch the summation orders differ (oneDNN's kernels change with the CPU): a little
+  // more room than against the engine's own recomputation.
+  CHECK(worst_torch <= 3e-5);
   const std::vector<int64_t> generated(sequence.begin() + prompt_len, sequence.end());
   CHECK(generated == std::vector<int64_t>(ref_tokens.data_as<int64_t>(), ref_tokens.data_as<int64_t>() + kNew));
   // One plan for the prefill's shape, one for every decode step.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -26,6 +27,21 @@ std::array<int64_t, 4> broadcast_strides(std::span<const int64_t> dims, const st
   return strides;
 }
 
+// exp(x) for x <= 0 (scores minus their maximum), in a form the compiler vectorises: Cephes'
+// range reduction and polynomial (relative error about 1e-7), exactly 0 below -87 (and for -inf).
+inline float exp_nonpositive(float x) {
+  const float clamped = std::max(x, -87.0f);
+  // Round to nearest with the 1.5 * 2^23 trick: no rounding instruction needed.
+  const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = clamped - n * 0.693359375f + n * 2.12194440e-4f;
+  const float z = r * r;
+  const float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
+                   1.6666665459e-1f) * r + 5.0000001201e-1f;
+  const float y = p * z + r + 1.0f;
+  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  return x < -87.0f ? 0.0f : y * scale;
+}
+
 struct AttentionShape {
   int64_t batch, heads, tq, tk, d, dv;
   float scale;
@@ -38,7 +54,9 @@ class AttentionStep final : public Step {
  public:
   AttentionStep(const NodeInfo& info, AttentionShape s, int threads) : info_(info), s_(s), threads_(threads) {}
 
-  size_t scratch_bytes() const override { return static_cast<size_t>(threads_ * s_.tk) * sizeof(float); }
+  // Per thread: a row of scores, and (for several queries) the keys of one head transposed.
+  int64_t per_thread() const { return s_.tk + (s_.tq > 1 ? s_.tk * s_.d : 0); }
+  size_t scratch_bytes() const override { return static_cast<size_t>(threads_ * per_thread()) * sizeof(float); }
 
   void run(const RunContext& ctx) const override {
     const float* q = ctx.as<const float>(info_.inputs[0]);
@@ -62,7 +80,7 @@ class AttentionStep final : public Step {
     }
 #pragma omp parallel for num_threads(threads_) schedule(static)
     for (int64_t job = 0; job < jobs; ++job) {
-      float* scores = scores_all + static_cast<int64_t>(omp_get_thread_num()) * s_.tk;
+      float* scores = scores_all + static_cast<int64_t>(omp_get_thread_num()) * per_thread();
       head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scores);
     }
   }
@@ -74,6 +92,14 @@ class AttentionStep final : public Step {
     const float* kh = k + bh * s_.tk * s_.d;
     const float* vh = v + bh * s_.tk * s_.dv;
     const int64_t valid = lengths ? lengths[b] : s_.tk;
+    // With several queries, the head's keys are transposed once ([d, valid]) so that each query's
+    // scores are a few contiguous multiply-adds; one query (a decode step) reads them as they are.
+    float* kt = nullptr;
+    if (s_.tq > 1 && valid > 0) {
+      kt = scores + s_.tk;
+      for (int64_t j = 0; j < valid; ++j)
+        for (int64_t c = 0; c < s_.d; ++c) kt[c * valid + j] = kh[j * s_.d + c];
+    }
     for (int64_t i = 0; i < s_.tq; ++i) {
       const float* qi = q + (bh * s_.tq + i) * s_.d;
       float* oi = out + (bh * s_.tq + i) * s_.dv;
@@ -84,30 +110,45 @@ class AttentionStep final : public Step {
         continue;
       }
       const float* mrow = mask ? mask + b * s_.mask_strides[0] + h * s_.mask_strides[1] + i * s_.mask_strides[2] : nullptr;
-      float top = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* kj = kh + j * s_.d;
-        float dot = 0;
-        for (int64_t c = 0; c < s_.d; ++c) dot += qi[c] * kj[c];
-        float sc = dot * s_.scale;
-        if (mrow) sc += mrow[j * s_.mask_strides[3]];
-        scores[j] = sc;
-        top = std::max(top, sc);
+      if (kt) {
+        // scores = (scale * q) . k over the transposed keys: contiguous, vectorised rows.
+        std::fill(scores, scores + visible, 0.0f);
+        for (int64_t c = 0; c < s_.d; ++c) {
+          const float qc = qi[c] * s_.scale;
+          const float* row = kt + c * valid;
+#pragma omp simd
+          for (int64_t j = 0; j < visible; ++j) scores[j] += qc * row[j];
+        }
+      } else {
+        for (int64_t j = 0; j < visible; ++j) {
+          const float* kj = kh + j * s_.d;
+          float dot = 0;
+#pragma omp simd reduction(+ : dot)
+          for (int64_t c = 0; c < s_.d; ++c) dot += qi[c] * kj[c];
+          scores[j] = dot * s_.scale;
+        }
       }
+      if (mrow)
+        for (int64_t j = 0; j < visible; ++j) scores[j] += mrow[j * s_.mask_strides[3]];
+      float top = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : top)
+      for (int64_t j = 0; j < visible; ++j) top = std::max(top, scores[j]);
       std::fill(oi, oi + s_.dv, 0.0f);
       if (top == -std::numeric_limits<float>::infinity()) {  // every visible key masked with -inf
         std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
       float sum = 0;
+#pragma omp simd reduction(+ : sum)
       for (int64_t j = 0; j < visible; ++j) {
-        scores[j] = std::exp(scores[j] - top);
+        scores[j] = exp_nonpositive(scores[j] - top);
         sum += scores[j];
       }
       const float inv = 1.0f / sum;
       for (int64_t j = 0; j < visible; ++j) {
         const float p = scores[j] * inv;
         const float* vj = vh + j * s_.dv;
+#pragma omp simd
         for (int64_t c = 0; c < s_.dv; ++c) oi[c] += p * vj[c];
       }
     }
