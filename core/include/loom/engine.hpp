@@ -55,8 +55,10 @@ struct EngineOptions {
 struct SessionOptions {
   // Backend plugin names in priority order; empty = every loaded backend in load order.
   std::vector<std::string> backends;
-  // Threads for this session's backends; 0 = the backend's default.
+  // Threads for this session's backends; 0 = the backend's default. At most max_threads:
+  // beyond that OpenMP runtimes fail to create their teams (or crash) rather than refuse.
   int threads = 0;
+  static constexpr int max_threads = 1024;
 };
 
 // ---- placement and planning reports (loom inspect)
@@ -88,10 +90,27 @@ struct PlacementReport {
 
 struct MemoryReport {
   std::map<std::string, int64_t> bindings;            // symbol values used
-  std::map<std::string, uint64_t> arena_bytes;        // per backend: planned activations + scratch
-  std::map<std::string, uint64_t> unplanned_bytes;    // per backend: sum of activation sizes without reuse
+  // Per backend. The arena holds the activations, placed with reuse, then the backend's scratch:
+  // arena_bytes = activation_bytes + scratch_bytes. Compare activation_bytes (with reuse) with
+  // unplanned_bytes (the same activations without reuse); scratch is the same either way.
+  std::map<std::string, uint64_t> arena_bytes;
+  std::map<std::string, uint64_t> activation_bytes;
+  std::map<std::string, uint64_t> unplanned_bytes;
+  std::map<std::string, uint64_t> scratch_bytes;
   uint64_t weight_bytes = 0;
   uint64_t state_bytes = 0;
+};
+
+// An upper bound that the graph itself puts on a symbol: a gather of position ids 0..seq-1
+// from a table of 32 rows takes seq <= 32. A run whose inputs bind the symbol higher fails
+// before it starts; `loom inspect` and `loom bench` check --dim against these.
+struct SymbolLimit {
+  std::string symbol;
+  int64_t max = 0;
+  std::string node;  // the node that sets it
+  std::string why;   // what that node does, e.g. "gathers position ids 0..seq-1 from 'pos' [32, 64]"
+  // "seq <= 32 (node 'positions' gathers position ids 0..seq-1 from 'pos' [32, 64])"
+  std::string str() const;
 };
 
 // ---- sessions
@@ -135,6 +154,8 @@ class Session {
   const PlacementReport& placement() const;
   // Plans memory for the given symbol values (unbound symbols count as 1).
   MemoryReport plan_memory(const std::map<std::string, int64_t>& bindings) const;
+  // The bounds the graph puts on its symbols, the tightest one per symbol.
+  const std::vector<SymbolLimit>& symbol_limits() const;
   int threads() const;
 
  private:

@@ -129,6 +129,9 @@ Graph Engine::load_graph(const std::filesystem::path& file) const {
 void Engine::validate(const Graph& graph) const { build_program(graph, true); }
 
 Session Engine::compile(const Graph& graph, const SessionOptions& options) const {
+  if (options.threads < 0 || options.threads > SessionOptions::max_threads)
+    throw Error("session options: threads must be from 0 (the backend's default) to " +
+                std::to_string(SessionOptions::max_threads) + ", got " + std::to_string(options.threads));
   auto program = build_program(graph, true);
   std::vector<std::string> names = options.backends.empty() ? backend_names() : options.backends;
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends;

@@ -179,6 +179,9 @@ class ShapePlan {
   const ConcreteShapes& shapes() const { return shapes_; }
   const std::vector<uint64_t>& arena_bytes() const { return arena_bytes_; }
   const std::vector<uint64_t>& unplanned_bytes() const { return unplanned_bytes_; }
+  // Per arena: the activations' part (what unplanned_bytes is without reuse) and the scratch.
+  uint64_t activation_bytes(size_t arena) const { return scratch_offset_[arena]; }
+  uint64_t scratch_bytes(size_t arena) const { return aligned(scratch_bytes_[arena]); }
 
   std::unique_ptr<RunBuffers> acquire() const {
     {
@@ -343,6 +346,7 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
     : threads(threads_), program_(std::move(program)), backends_(std::move(backends)) {
   placement_ = plan::place(*program_, backends_);
   const Program& p = *program_;
+  symbol_limits_ = find_symbol_limits(p);
   node_part_.assign(p.nodes.size(), -1);
   for (const auto& part : placement_.partitions) {
     Part pr;
@@ -447,7 +451,9 @@ std::shared_ptr<ShapePlan> SessionImpl::plan_for(const std::vector<Shape>& input
   std::lock_guard<std::mutex> lock(plans_mutex_);
   auto it = plans_.find(input_shapes);
   if (it != plans_.end()) return it->second;
-  auto plan = std::make_shared<ShapePlan>(*this, infer_concrete(*program_, input_shapes));
+  ConcreteShapes shapes = infer_concrete(*program_, input_shapes);
+  check_symbol_limits(symbol_limits_, shapes.bindings, program_->graph.name, "run");
+  auto plan = std::make_shared<ShapePlan>(*this, std::move(shapes));
   plans_.emplace(input_shapes, plan);
   return plan;
 }
@@ -470,13 +476,22 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
       throw Error("run: '" + name + "' is not an input of graph '" + p.graph.name + "' (inputs: " + names + ")");
     }
   }
+  // Every missing input at once: one run of the caller's loop, not one per name.
+  std::string missing;
+  size_t missing_count = 0;
+  for (int in : p.inputs)
+    if (!inputs.count(p.values[in].name)) {
+      missing += (missing.empty() ? "'" : ", '") + p.values[in].name + "'";
+      ++missing_count;
+    }
+  if (missing_count)
+    throw Error("run: graph '" + p.graph.name + "' " + (missing_count == 1 ? "input " : "inputs ") + missing +
+                (missing_count == 1 ? " is" : " are") + " missing");
   std::vector<Shape> shapes;
   std::vector<const void*> ptrs;
   for (int in : p.inputs) {
     const ProgramValue& v = p.values[in];
-    auto it = inputs.find(v.name);
-    if (it == inputs.end()) throw Error("run: input '" + v.name + "' is missing");
-    const Tensor& t = it->second;
+    const Tensor& t = inputs.at(v.name);
     if (t.dtype() != v.info.dtype)
       throw Error("run: input '" + v.name + "' has dtype " + std::string(dtype_name(t.dtype())) + ", expected " +
                   std::string(dtype_name(v.info.dtype)));
@@ -515,6 +530,7 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
 
 MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bindings) const {
   const Program& p = *program_;
+  check_symbol_limits(symbol_limits_, bindings, p.graph.name, "plan_memory");
   ConcreteShapes cs = infer_concrete(p, bindings);
   std::vector<Shape> input_shapes;
   for (int in : p.inputs) input_shapes.push_back(cs.shapes[in]);
@@ -525,7 +541,9 @@ MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bind
     std::string name = a < backends_.size() ? backends_[a]->name() : "host staging";
     if (plan->arena_bytes()[a] == 0) continue;
     r.arena_bytes[name] += plan->arena_bytes()[a];
+    r.activation_bytes[name] += plan->activation_bytes(a);
     r.unplanned_bytes[name] += plan->unplanned_bytes()[a];
+    r.scratch_bytes[name] += plan->scratch_bytes(a);
   }
   r.weight_bytes = p.weight_bytes;
   for (const auto& st : p.states) r.state_bytes += shape_numel(st.decl.shape) * dtype_size(st.decl.dtype);
@@ -565,6 +583,7 @@ State& Session::default_state() { return impl_->default_state; }
 const Graph& Session::graph() const { return impl_->program().graph; }
 const PlacementReport& Session::placement() const { return impl_->placement().report; }
 MemoryReport Session::plan_memory(const std::map<std::string, int64_t>& bindings) const { return impl_->plan_memory(bindings); }
+const std::vector<SymbolLimit>& Session::symbol_limits() const { return impl_->symbol_limits(); }
 int Session::threads() const { return impl_->threads; }
 
 }  // namespace loom

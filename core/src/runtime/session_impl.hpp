@@ -3,6 +3,7 @@
 #pragma once
 
 #include "graph/program.hpp"
+#include "graph/symbol_limits.hpp"
 #include "plan/placement.hpp"
 #include "plugins/graph_view.hpp"
 #include "plugins/plugin_host.hpp"
@@ -59,6 +60,7 @@ class SessionImpl {
   // Values whose update is written in place into the state's memory.
   bool updates_in_place(int value) const { return in_place_[value]; }
   int producer_part(int value) const;
+  const std::vector<SymbolLimit>& symbol_limits() const { return symbol_limits_; }
 
   std::shared_ptr<const Program> program_ptr() const { return program_; }
   State default_state;
@@ -75,6 +77,7 @@ class SessionImpl {
   std::vector<Part> parts_;
   std::vector<int> node_part_;
   std::vector<bool> in_place_;
+  std::vector<SymbolLimit> symbol_limits_;
   mutable std::mutex plans_mutex_;
   mutable std::map<std::vector<Shape>, std::shared_ptr<ShapePlan>> plans_;
 };
