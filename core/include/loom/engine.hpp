@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,11 @@ struct EngineOptions {
   // Then LOOM_PLUGIN_PATH (colon-separated folders), the install's plugin folder and the
   // executable's folder. System folders are never searched.
   bool search_default_paths = true;
+  // Optional: asked about each plugin file before it is loaded into this process; a non-empty
+  // answer is recorded as the file's error and the file is not loaded. Loading in-process cannot
+  // survive a plugin that crashes or hangs while it loads: `loom plugins` answers here by
+  // loading each file in a child process first.
+  std::function<std::string(const std::filesystem::path& file)> screen;
 };
 
 struct SessionOptions {
