@@ -32,9 +32,8 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   const auto bindings = parse_dims(a.dims);
   Engine engine = make_engine(p);
   Graph g = engine.load_graph(a.graph);
-  SessionOptions so;
-  so.backends = a.backends;
-  Session s = engine.compile(g, so);
+  Session s = engine.compile(g, session_options(a.backends, 0));
+  check_dims(s, bindings);
   MemoryReport mem = s.plan_memory(bindings);
   const PlacementReport& pl = s.placement();
   std::map<std::string, int> op_counts;
@@ -49,8 +48,12 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["nodes"] = g.nodes.size();
     j["ops"] = op_counts;
     j["initializers"] = g.initializers.size();
-    j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"without_reuse_bytes", mem.unplanned_bytes},
+    j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"activation_bytes", mem.activation_bytes},
+                   {"without_reuse_bytes", mem.unplanned_bytes}, {"scratch_bytes", mem.scratch_bytes},
                    {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
+    j["symbol_limits"] = nlohmann::json::array();
+    for (const auto& l : s.symbol_limits())
+      j["symbol_limits"].push_back({{"symbol", l.symbol}, {"max", l.max}, {"node", l.node}, {"why", l.why}});
     j["partitions"] = nlohmann::json::array();
     for (const auto& part : pl.partitions) j["partitions"].push_back({{"backend", part.backend}, {"nodes", part.nodes}});
     if (a.placement) {
@@ -80,9 +83,13 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   for (const auto& [sym, v] : mem.bindings) std::cout << " " << sym << "=" << v;
   if (mem.bindings.empty()) std::cout << " the declared shapes";
   std::cout << ":\n";
+  // Like with like: the activations with reuse against the same activations without; the
+  // backend's scratch, the same either way, apart.
   for (const auto& [backend, bytes] : mem.arena_bytes)
-    std::cout << "  " << backend << " arena: " << human_bytes(bytes) << " (" << human_bytes(mem.unplanned_bytes[backend])
-              << " without reuse)\n";
+    std::cout << "  " << backend << " arena: " << human_bytes(bytes) << " = activations " << human_bytes(mem.activation_bytes[backend])
+              << " (" << human_bytes(mem.unplanned_bytes[backend]) << " without reuse) + scratch "
+              << human_bytes(mem.scratch_bytes[backend]) << "\n";
+  for (const auto& l : s.symbol_limits()) std::cout << "limit: " << l.str() << "\n";
   std::cout << "partitions: " << pl.partitions.size() << "\n";
   for (size_t i = 0; i < pl.partitions.size(); ++i)
     std::cout << "  #" << i << " " << pl.partitions[i].backend << ": " << pl.partitions[i].nodes.size() << " nodes\n";
