@@ -5,7 +5,7 @@ namespace loom::ops {
 void register_norm(std::vector<OpSchema>& ops) {
   ops.push_back(OpSchema{
       "layer_norm", "(x - mean) / sqrt(var + epsilon) * weight + bias over dims axis..", {{"x"}, {"weight", true}, {"bias", true}},
-      {{"out"}}, {{"axis", AttrType::Int, AttrValue{int64_t(-1)}}, {"epsilon", AttrType::Float, AttrValue{1e-5}}},
+      {{"out"}}, {attr_with_default("axis", int64_t(-1)), attr_with_default("epsilon", 1e-5)},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         const SymShape& x = c.input(0).shape;
@@ -25,7 +25,7 @@ void register_norm(std::vector<OpSchema>& ops) {
 
   ops.push_back(OpSchema{
       "softmax", "softmax(x + mask) along axis", {{"x"}, {"mask", true}}, {{"out"}},
-      {{"axis", AttrType::Int, AttrValue{int64_t(-1)}}},
+      {attr_with_default("axis", int64_t(-1))},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         c.expect_rank_at_least(0, 1);

@@ -19,6 +19,21 @@ struct AttrSpec {
   std::optional<AttrValue> default_value;  // nullopt: required
 };
 
+// An attribute the node must give.
+inline AttrSpec required_attr(std::string name, AttrType type) { return {std::move(name), type, std::nullopt}; }
+
+// An attribute with a default, its type that of the default (int64_t, double, std::string, bool,
+// std::vector<int64_t>, std::vector<double>). The default is built in place from the value:
+// moving a temporary AttrValue into the optional makes GCC 12 warn (-Wmaybe-uninitialized, in the
+// sanitizer build) about the variant's other alternatives, which that move never reads.
+template <class T>
+AttrSpec attr_with_default(std::string name, T value) {
+  AttrSpec spec{std::move(name), AttrType::Int, std::nullopt};
+  spec.default_value.emplace(std::in_place_type<T>, std::move(value));
+  spec.type = attr_type(*spec.default_value);
+  return spec;
+}
+
 struct PortSpec {
   std::string name;
   bool optional = false;
