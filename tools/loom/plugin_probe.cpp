@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -35,7 +36,15 @@ std::string signal_text(int sig) {
   return (abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(sig)) + " (" + (text ? text : "unknown") + ")";
 }
 
-// The last non-empty line of the child's output other than the marker, escaped, or "".
+// A line of a stack trace ("    #3 0x4f2a in init ..."), as sanitizers and glibc print after the
+// line that says what happened.
+bool stack_frame(const std::string& line) {
+  const size_t at = line.find_first_not_of(" \t");
+  return at != std::string::npos && line[at] == '#' && at + 1 < line.size() && std::isdigit(static_cast<unsigned char>(line[at + 1]));
+}
+
+// The last non-empty line of the child's output other than the marker and stack frames,
+// escaped, or "".
 std::string last_words(const std::string& output) {
   size_t end = output.size();
   while (end > 0) {
@@ -43,7 +52,7 @@ std::string last_words(const std::string& output) {
     const size_t from = begin == std::string::npos ? 0 : begin + 1;
     std::string line = output.substr(from, end - from);
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty() && line != kLoadedMarker) {
+    if (!line.empty() && line != kLoadedMarker && !stack_frame(line)) {
       if (line.size() > 200) line = line.substr(0, 200) + "...";
       return printable(line);
     }
