@@ -25,7 +25,7 @@ struct Options {
   std::vector<std::filesystem::path> plugins;
   int threads = 0;
   bool check = false;
-  double atol = 1e-4, rtol = 1e-4;
+  double atol = 1e-5, rtol = 1e-5;  // as `loom run --expect`
 };
 
 [[noreturn]] void usage(const std::string& why) {

@@ -6,8 +6,10 @@
 #
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
-# AREA: usage | plugins | graphs | weights | inputs | run | export | optimize (one ctest test each).
+# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize (one ctest test each).
 # The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP.
+# LOOM_TEST_CRASHING_PLUGINS names the folder of the plugins that crash or hang while loading
+# (tests/plugins/crashing.cpp), for the plugins area.
 set -uo pipefail
 
 if [ $# -ne 3 ]; then
@@ -73,6 +75,12 @@ expect_error() {
 expect_stdout() {
   checks=$((checks + 1))
   grep -qF -- "$1" "$OUT" || fail "$2: stdout does not contain '$1'"
+}
+
+# expect_no_stdout NEEDLE DESCRIPTION: the last command's stdout does not contain NEEDLE.
+expect_no_stdout() {
+  checks=$((checks + 1))
+  ! grep -qF -- "$1" "$OUT" || fail "$2: stdout contains '$1'"
 }
 
 # json FILE QUERY [OP]: a value of a JSON file (CMake's parser); fails the check on bad JSON.
@@ -156,6 +164,43 @@ area_usage() {
   expect_error 2 "--iterations" "zero --iterations" bench "$g" --iterations 0
   expect_error 2 "--atol" "negative --atol" run "$g" --atol -1
   expect_error 2 "Usage" "no subcommand" 
+
+  # A mistyped subcommand is named as unknown, with the nearest one.
+  expect_error 2 "unknown subcommand 'runn'; did you mean 'run'?" "a mistyped subcommand" runn "$g"
+  expect_error 2 "did you mean 'bench'?" "a mistyped subcommand" bnech "$g"
+  expect_error 2 "unknown subcommand 'frobnicate' (subcommands: " "an unknown subcommand lists them" frobnicate
+
+  # Every numeric option has a range, and a value outside it is a usage error that says it.
+  local cmd
+  for cmd in run bench; do
+    expect_error 2 "from 0 to 1024" "$cmd --threads past the bound" "$cmd" "$g" --threads 65536
+    expect_error 2 "from 0 to 1024" "$cmd --threads just past the bound" "$cmd" "$g" --threads 1025
+    expect_error 2 "from 0 to 1024" "$cmd --threads beyond int" "$cmd" "$g" --threads 99999999999999999999
+  done
+  expect_error 2 "from 0 to 1000000" "--warmup past the bound" bench "$g" --warmup 1000001
+  expect_error 2 "from 1 to 1000000" "--iterations past the bound" bench "$g" --iterations 2000000
+  expect_error 2 "from 1 to 1000000" "--repeat past the bound" bench "$g" --repeat 1000001
+  expect_error 2 "from 1 to 1000000" "zero --repeat" bench "$g" --repeat 0
+  expect_error 2 "--atol" "NaN --atol" run "$g" --atol nan
+  expect_error 2 "--rtol" "infinite --rtol" run "$g" --rtol inf
+  expect_error 2 "from 1 to 600" "--probe-timeout of 0" plugins --probe-timeout 0
+  expect_error 2 "--dim" "--dim of 0 is refused before the graph is read" bench "$TMP/none.yaml" --dim seq=0
+  expect_error 2 "given twice" "--dim given twice" inspect "$g" --dim seq=4 --dim seq=8
+  expect_error 2 "has no symbol 'sq' (its symbols: batch, seq)" "--dim of a symbol the graph lacks" inspect "$g" --dim sq=3
+  expect_error 2 "has no symbol 'sq'" "bench --dim of a symbol the graph lacks" bench "$g" --dim sq=3
+  expect_error 2 "--backend" "--backend given twice" run "$g" --backend onednn --backend onednn
+  expect_error 2 "empty backend name" "--backend with an empty name" run "$g" "${ENCODER_INPUTS[@]}" --backend onednn,
+
+  # --help shows the defaults and ranges; --backend takes one comma-separated list.
+  expect_ok "bench --help" bench --help
+  expect_stdout "1..1000000=50" "bench --help shows --iterations' range and default"
+  expect_stdout "0..1024=0" "bench --help shows --threads' range and default"
+  expect_ok "run --help" run --help
+  expect_stdout "=1e-05" "run --help shows the default tolerance"
+  checks=$((checks + 1))
+  if ! grep -q -- "--backend NAME\[,NAME...\] " "$OUT" || grep -- "--backend" "$OUT" | grep -qF " ..."; then
+    fail "run --help: --backend should read as one comma-separated list"
+  fi
 }
 
 area_plugins() {
@@ -197,6 +242,41 @@ area_plugins() {
   # Without any backend, compiling fails with a hint.
   expect_error 1 "onednn" "run without plugins" run "$ENC/encoder.yaml" --no-default-plugins --backend onednn "${ENCODER_INPUTS[@]}"
   expect_error 1 "vulkan" "run on a backend that is not loaded" run "$ENC/encoder.yaml" --backend vulkan "${ENCODER_INPUTS[@]}"
+
+  # Plugins that abort, segfault or hang while loading: `plugins` lists each with what happened
+  # beside the plugins that loaded, and exits 0.
+  local crashing=${LOOM_TEST_CRASHING_PLUGINS:-}
+  checks=$((checks + 1))
+  if [ -z "$crashing" ] || [ ! -f "$crashing/loom-test-crash-init-hangs.so" ]; then
+    fail "LOOM_TEST_CRASHING_PLUGINS does not name the folder of the crashing test plugins ('$crashing')"
+    return
+  fi
+  LOOM_PLUGIN_PATH=$crashing expect_ok "plugins beside crashing plugins" plugins --probe-timeout 2
+  local what
+  for what in "entry-aborts.so: crashed while loading: SIGABRT" "constructor-aborts.so: crashed while loading: SIGABRT" \
+    "init-hangs.so: did not finish loading within 2 s"; do
+    expect_stdout "loom-test-crash-$what" "plugins lists a crashing plugin"
+  done
+  # The segfault, or in a sanitizer build the sanitizer's report of it, which ends the probe.
+  local segv="loom-test-crash-init-segfaults.so: (crashed while loading: SIGSEGV|ended the probe process while loading with exit status [0-9]+; its last output: .*(null pointer|undefined-behavior|SEGV))"
+  checks=$((checks + 1))
+  grep -qE -- "$segv" "$OUT" || fail "plugins does not list the plugin that segfaults in init() with its signal"
+  expect_stdout "its last output: test-crash-constructor: giving up as the library is mapped" "plugins shows a crash's last output"
+  expect_stdout "onednn  backend" "plugins still lists the good plugin beside crashing ones"
+  expect_stdout "1 loaded, 4 failed" "plugins counts crashing plugins as failed"
+  LOOM_PLUGIN_PATH=$crashing expect_ok "plugins --json beside crashing plugins" plugins --probe-timeout 2 --json
+  cp "$OUT" "$TMP/crash.json"
+  checks=$((checks + 1))
+  if ! n=$(json "$TMP/crash.json" "" LENGTH); then
+    fail "plugins --json beside crashing plugins is not valid JSON: $(cat "$TMP/json.err")"
+  else
+    [ "$n" = 5 ] || fail "plugins --json beside crashing plugins lists $n files, expected 5"
+    grep -qE -- "$segv" "$TMP/crash.json" || fail "plugins --json does not give the segfault"
+  fi
+  # A crashing plugin named with --plugin: the same, under `plugins`.
+  expect_ok "plugins --plugin of a crashing plugin" plugins --no-default-plugins --plugin "$crashing/loom-test-crash-init-segfaults.so"
+  checks=$((checks + 1))
+  grep -qE -- "$segv" "$OUT" || fail "plugins --plugin of a crashing plugin does not give the segfault"
 }
 
 area_graphs() {
@@ -334,9 +414,24 @@ area_inputs() {
     --input "token_type_ids=$types" --input "attention_mask=$TMP/mask_seq5.npy"
   expect_error 1 "input_ids" "the other input is named too" run "$g" --input "input_ids=$ids" \
     --input "token_type_ids=$types" --input "attention_mask=$TMP/mask_seq5.npy"
-  expect_error 1 "attention_mask" "a missing input is named" run "$g" --input "input_ids=$ids" --input "token_type_ids=$types"
-  expect_error 1 "encoder.yaml" "a missing input names the graph" run "$g" --input "input_ids=$ids" --input "token_type_ids=$types"
-  expect_error 1 "extra" "an input the graph lacks" run "$g" "${ENCODER_INPUTS[@]}" --input "extra=$ids"
+  # Names on the command line are checked against the graph alike (exit 2, the graph's names
+  # listed): an --input or --expect the graph lacks, a graph input not given.
+  expect_error 2 "no --input for 'attention_mask'" "a missing input is named" run "$g" --input "input_ids=$ids" --input "token_type_ids=$types"
+  expect_error 2 "tiny-bert-encoder" "a missing input names the graph" run "$g" --input "input_ids=$ids" --input "token_type_ids=$types"
+  expect_error 2 "no --input for 'input_ids', 'token_type_ids', 'attention_mask'" "every missing input at once" run "$g"
+  expect_error 2 "'extra' is not an input (its inputs: input_ids, token_type_ids, attention_mask)" "an input the graph lacks" \
+    run "$g" "${ENCODER_INPUTS[@]}" --input "extra=$ids"
+  expect_error 2 "'extra' is not an input" "bench: an input the graph lacks" bench "$g" --input "extra=$ids" --iterations 1
+  expect_error 2 "has no output of that name (its outputs: last_hidden_state, pooler_output)" "an --expect the graph lacks" \
+    run "$g" "${ENCODER_INPUTS[@]}" --expect "nosuch=$ENC/expected_pooler_output.npy"
+  # Inputs longer than the position table: refused before the run, naming the node and the limit.
+  local in
+  for in in input_ids token_type_ids attention_mask; do
+    write_npy "$TMP/$in.33.npy" "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 33), }" 264
+  done
+  expect_error 1 "seq = 33 is more than graph 'tiny-bert-encoder' takes: seq <= 32 (node 'positions'" "inputs past the position table" \
+    run "$g" --input "input_ids=$TMP/input_ids.33.npy" --input "token_type_ids=$TMP/token_type_ids.33.npy" \
+    --input "attention_mask=$TMP/attention_mask.33.npy"
   # Ids past the embedding table: a run-time error naming the node, not a crash.
   write_npy "$TMP/ids_big.npy" "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 8), }" 0
   printf "$(le_bytes 5000 8)" >>"$TMP/ids_big.npy"
@@ -392,16 +487,151 @@ area_run() {
   expect_error 1 "input_ids.npy" "--expect with the wrong dtype" run "$g" "${ENCODER_INPUTS[@]}" \
     --expect "pooler_output=$ENC/input_ids.npy"
 
-  # --output-dir that cannot be created.
+  # --output-dir that cannot be created: the folder and why.
   printf 'x' >"$TMP/a_file"
-  expect_error 1 "a_file" "--output-dir under a file" run "$g" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/a_file/out"
+  expect_error 1 "--output-dir $TMP/a_file/out: cannot create the folder: Not a directory" "--output-dir under a file" \
+    run "$g" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/a_file/out"
+  expect_error 1 "--output-dir $TMP/a_file: cannot create the folder" "--output-dir that is a file" \
+    run "$g" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/a_file"
 
-  expect_ok "bench" bench "$g" --dim batch=1 --dim seq=8 --warmup 1 --iterations 3 --threads 1
-  expect_stdout "median" "bench"
+  # run --output-dir says what it wrote.
+  expect_ok "run --output-dir reports its files" run "$g" "${ENCODER_INPUTS[@]}" --output-dir "$TMP/out3"
+  expect_stdout "pooler_output: f32 [2, 64]" "run --output-dir"
+  expect_stdout "-> $TMP/out3/pooler_output.npy" "run --output-dir names each file"
+  expect_stdout "wrote 2 file(s) to $TMP/out3" "run --output-dir says what it wrote"
+
+  # Output names from the graph never leave --output-dir: '/', '\', '%', control bytes and a
+  # leading '.' are percent-encoded, and the mapping is printed.
+  mkdir -p "$TMP/trap/inner"
+  cat >"$TMP/trap/inner/names.yaml" <<EOF
+loom: 1
+name: names
+inputs:
+  - {name: x, dtype: f32, shape: [2]}
+outputs: [../../escaped, "$TMP/trap/absolute", .hidden, 'a\b', 100%, plain]
+nodes:
+  - {op: add, inputs: [x, x], outputs: [../../escaped]}
+  - {op: mul, inputs: [x, x], outputs: ["$TMP/trap/absolute"]}
+  - {op: sub, inputs: [x, x], outputs: [.hidden]}
+  - {op: add, inputs: [x, x], outputs: ['a\b']}
+  - {op: mul, inputs: [x, x], outputs: [100%]}
+  - {op: sub, inputs: [x, x], outputs: [plain]}
+EOF
+  write_npy "$TMP/trap/x.npy" "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }" 8
+  expect_ok "run with output names that climb out" run "$TMP/trap/inner/names.yaml" --input "x=$TMP/trap/x.npy" \
+    --output-dir "$TMP/trap/inner/out"
+  local abs_encoded=${TMP//\//%2F}
+  for name in "%2E.%2F..%2Fescaped.npy" "${abs_encoded}%2Ftrap%2Fabsolute.npy" "%2Ehidden.npy" "a%5Cb.npy" "100%25.npy" "plain.npy"; do
+    checks=$((checks + 1))
+    [ -f "$TMP/trap/inner/out/$name" ] || fail "run --output-dir did not write $name inside the folder"
+  done
+  expect_stdout "../../escaped: f32 [2]  [0, 0]  -> $TMP/trap/inner/out/%2E.%2F..%2Fescaped.npy" "run --output-dir prints the encoded name"
+  checks=$((checks + 1))
+  [ "$(find "$TMP/trap" -type f | wc -l)" -eq 8 ] || fail "run --output-dir wrote outside the folder: $(find "$TMP/trap" -type f)"
+  checks=$((checks + 1))
+  [ ! -e "$TMP/trap/absolute" ] && [ ! -e "$TMP/trap/absolute.npy" ] && [ ! -e "$TMP/escaped.npy" ] ||
+    fail "run --output-dir followed a path in an output name"
+
+  # A mismatch prints enough digits to tell the two values apart (9 for f32): the reference
+  # differs from the output in the last bit of its first element.
+  local header_len data
+  header_len=$(od -An -tu2 -j8 -N2 "$TMP/out3/pooler_output.npy" | tr -d ' ')
+  data=$((10 + header_len))
+  cp "$TMP/out3/pooler_output.npy" "$TMP/one_ulp.npy"
+  printf "$(printf '\\x%02x' $(($(od -An -tu1 -j$data -N1 "$TMP/one_ulp.npy") ^ 1)))" |
+    dd of="$TMP/one_ulp.npy" bs=1 seek=$data conv=notrunc status=none
+  expect_error 1 "first at flat index 0:" "a mismatch of one ulp" run "$g" "${ENCODER_INPUTS[@]}" --atol 0 --rtol 0 \
+    --expect "pooler_output=$TMP/one_ulp.npy"
+  checks=$((checks + 1))
+  local pair left right
+  pair=$(sed -n 's/.*first at flat index 0: \([^ ]*\) vs \([^)]*\)).*/\1 \2/p' "$ERR")
+  if [ -z "$pair" ]; then
+    fail "a mismatch does not print the first differing pair"
+  else
+    read -r left right <<<"$pair"
+    [ "$left" != "$right" ] || fail "a mismatch of one ulp prints two equal values: $pair"
+  fi
+
+  # bench says what it ran (shapes, threads, device) and names each figure for what it is.
+  expect_ok "bench" bench "$g" --dim batch=1 --dim seq=8 --warmup 1 --iterations 3 --threads 1 --optimize none
+  expect_stdout "latency per run: median" "bench"
+  expect_stdout "shapes: batch=1 seq=8" "bench prints the dims it used"
+  expect_stdout "threads: 1 (--threads)" "bench prints the threads it asked for"
+  expect_stdout "backend onednn on CPU" "bench prints the device"
+  expect_stdout "median / 56 nodes" "bench names the median over nodes for what it is"
+  expect_no_stdout "per node " "bench does not call the median over nodes a per-node cost"
+  expect_ok "bench with the backend's default threads" bench "$g" --dim seq=4 --warmup 0 --iterations 1
+  expect_stdout "threads: each backend's default" "bench without --threads"
+  expect_stdout "shapes: batch=1 seq=4" "bench: unbound symbols count as 1"
   expect_ok "bench --json with given inputs" bench "$g" "${ENCODER_INPUTS[@]}" --iterations 2 --warmup 0 --json
   checks=$((checks + 1))
-  json "$OUT" median_us >/dev/null || fail "bench --json: no median_us: $(cat "$TMP/json.err")"
-  expect_error 1 "gather" "bench past the position table" bench "$g" --dim batch=1 --dim seq=64 --iterations 1 --warmup 0
+  if json "$OUT" median_us >/dev/null; then
+    [ "$(json "$OUT" "dims;seq")" = 8 ] || fail "bench --json: dims.seq is not the inputs' 8"
+    [ "$(json "$OUT" threads)" = default ] || fail "bench --json: threads is not 'default'"
+    [ "$(json "$OUT" "devices;0;backend")" = onednn ] || fail "bench --json: no device"
+    [ "$(json "$OUT" generated_inputs LENGTH)" = 0 ] || fail "bench --json: inputs were given, none generated"
+  else
+    fail "bench --json: no median_us: $(cat "$TMP/json.err")"
+  fi
+  # A symbol past what the graph takes: a usage error naming the limit and the node.
+  expect_error 2 "--dim seq=64: graph 'tiny-bert-encoder' takes seq <= 32 (node 'positions' gathers position ids 0..seq-1 from 'position_embeddings' [32, 64])" \
+    "bench past the position table" bench "$g" --dim batch=1 --dim seq=64 --iterations 1 --warmup 0
+  expect_error 2 "takes seq <= 32" "inspect past the position table" inspect "$g" --dim seq=33
+  expect_ok "inspect at the position table's limit" inspect "$g" --dim seq=32
+  expect_stdout "limit: seq <= 32 (node 'positions'" "inspect lists the graph's limits"
+  # inspect compares like with like: the activations with and without reuse, scratch apart.
+  expect_stdout "= activations " "inspect splits the arena"
+  checks=$((checks + 1))
+  local line
+  line=$(grep "onednn arena:" "$OUT")
+  if [[ $line =~ arena:\ ([0-9.]+\ [KMG]?i?B)\ =\ activations\ ([0-9.]+\ [KMG]?i?B)\ \(([0-9.]+\ [KMG]?i?B)\ without\ reuse\)\ \+\ scratch\ ([0-9.]+\ [KMG]?i?B) ]]; then
+    expect_ok "inspect --json" inspect "$g" --dim seq=32 --json
+    local arena activations unplanned scratch
+    arena=$(json "$OUT" "memory;arena_bytes;onednn")
+    activations=$(json "$OUT" "memory;activation_bytes;onednn")
+    unplanned=$(json "$OUT" "memory;without_reuse_bytes;onednn")
+    scratch=$(json "$OUT" "memory;scratch_bytes;onednn")
+    [ "$arena" -eq $((activations + scratch)) ] || fail "inspect: arena $arena != activations $activations + scratch $scratch"
+    [ "$activations" -le "$unplanned" ] || fail "inspect: activations with reuse ($activations) exceed without ($unplanned)"
+  else
+    fail "inspect: the arena line does not read 'arena: X = activations Y (Z without reuse) + scratch W': $line"
+  fi
+}
+
+# The commands of the README and the examples of docs/cli.md, as written, run from a folder
+# that holds the shipped graphs (prefix/bin/loom is the build's loom).
+area_readme() {
+  mkdir -p "$TMP/readme"
+  ln -s "$SRC/graphs" "$TMP/readme/graphs"
+  cd "$TMP/readme" || return
+  local commands=() line joined="" doc pattern
+  for doc in README.md docs/cli.md; do
+    # README: indented `prefix/bin/loom ...` lines; docs/cli.md: indented examples on graphs/.
+    if [ "$doc" = README.md ]; then pattern='^ {4}prefix/bin/loom '; else pattern='^ {4}loom .*graphs/'; fi
+    while IFS= read -r line; do
+      if [[ $line =~ $pattern ]] || [ -n "$joined" ]; then
+        line=${line%%#*}
+        joined+="$line "
+        if [[ $line =~ \\\ *$ ]]; then
+          joined=${joined%\\*}
+          continue
+        fi
+        commands+=("$joined")
+        joined=""
+      fi
+    done <"$SRC/$doc"
+  done
+  checks=$((checks + 1))
+  [ "${#commands[@]}" -ge 7 ] || fail "found only ${#commands[@]} commands in README.md and docs/cli.md"
+  local c args
+  for c in "${commands[@]}"; do
+    read -ra args <<<"$c"
+    expect_ok "documented command: $c" "${args[@]:1}"
+    checks=$((checks + 1))
+    [ -s "$OUT" ] || fail "documented command printed nothing: $c"
+  done
+  checks=$((checks + 1))
+  [ -f "$TMP/readme/out/last_hidden_state.npy" ] || fail "the documented run did not write out/last_hidden_state.npy"
 }
 
 # same_outputs DESCRIPTION DIR_A DIR_B NAME...: the .npy files NAME.npy of both folders are equal
@@ -530,9 +760,9 @@ area_optimize() {
 }
 
 case "$AREA" in
-  usage | plugins | graphs | weights | inputs | run | export | optimize) "area_$AREA" ;;
+  usage | plugins | graphs | weights | inputs | run | readme | export | optimize) "area_$AREA" ;;
   *)
-    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, export, optimize)" >&2
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize)" >&2
     exit 2
     ;;
 esac

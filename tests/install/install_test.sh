@@ -91,6 +91,32 @@ case "$step" in
     grep -q "^output last_hidden_state: f32 \[" "$WORK/encoder.txt" || fail "no last_hidden_state printed"
     grep -q "^output pooler_output: f32 \[" "$WORK/encoder.txt" || fail "no pooler_output printed"
     [ "$(grep -c "matches expected_" "$WORK/encoder.txt")" -eq 2 ] || fail "the outputs were not both checked"
+    # The README shows the program's real output: each output line it shows starts as printed.
+    shown=""
+    while IFS= read -r shown; do
+      grep -qF -- "$shown" "$WORK/encoder.txt" || fail "examples/host-app/README.md shows '$shown', the program prints otherwise"
+    done < <(sed -n 's/^\(output [a-z_]*: [a-z0-9]* \[[0-9, ]*\]\).*/\1/p; s/^\(placement: .*\)$/\1/p' \
+      "$SRC/examples/host-app/README.md")
+    # --check holds outputs to the same default tolerance as `loom run --expect` (1e-5 + 1e-5*|ref|):
+    # a reference 1024 ulps (about 6e-5) off its first element fails both.
+    mkdir -p "$WORK/enc"
+    cp "$SRC"/graphs/encoder/* "$WORK/enc/"
+    ref="$WORK/enc/expected_pooler_output.npy"
+    header_len=$(od -An -tu2 -j8 -N2 "$ref" | tr -d ' ')
+    data=$((10 + header_len))
+    bits=$(($(od -An -tu4 -j$data -N4 "$ref") + 1024))
+    for ((i = 0; i < 4; i++)); do
+      printf "$(printf '\\x%02x' $(((bits >> (8 * i)) & 255)))"
+    done | dd of="$ref" bs=1 seek=$data conv=notrunc status=none
+    status=0
+    "$APP" "$WORK/enc/encoder.yaml" --check >"$WORK/off.txt" || status=$?
+    [ "$status" -eq 1 ] && grep -q "DIFFERS from expected_pooler_output.npy" "$WORK/off.txt" ||
+      fail "loom-host-app --check accepts a reference that loom run --expect refuses: $(cat "$WORK/off.txt")"
+    status=0
+    "$PREFIX/bin/loom" run "$WORK/enc/encoder.yaml" --input input_ids="$WORK/enc/input_ids.npy" \
+      --input token_type_ids="$WORK/enc/token_type_ids.npy" --input attention_mask="$WORK/enc/attention_mask.npy" \
+      --expect pooler_output="$ref" >/dev/null 2>&1 || status=$?
+    [ "$status" -eq 1 ] || fail "loom run --expect accepts the reference 1024 ulps off (exit $status)"
     "$APP" "$SRC/graphs/encoder/encoder.yaml" --backend onednn >/dev/null
     expect_failure "no-such-backend" "$APP" "$SRC/graphs/encoder/encoder.yaml" --backend no-such-backend
     expect_failure "missing.yaml" "$APP" "$WORK/missing.yaml"

@@ -268,6 +268,23 @@ TEST_CASE("plugins: failures are not fatal and good plugins around them still lo
                        doctest::Contains("no backend plugin named 'onednn' is loaded (loaded: test-good)"), loom::Error);
 }
 
+TEST_CASE("plugins: a screen asked before each load can refuse a file, which is then not loaded") {
+  std::vector<fs::path> asked;
+  loom::EngineOptions options = explicit_only({plugin("good"), plugin("model")});
+  options.screen = [&](const fs::path& file) -> std::string {
+    asked.push_back(file);
+    return file == plugin("good") ? "crashed while loading (signal SIGSEGV)" : "";
+  };
+  PluginRegistry registry(options);
+  CHECK(asked == std::vector<fs::path>{plugin("good"), plugin("model")});
+  REQUIRE(registry.records().size() == 2);
+  CHECK_FALSE(registry.records()[0].loaded);
+  CHECK(registry.records()[0].error == plugin("good").string() + ": crashed while loading (signal SIGSEGV)");
+  CHECK(registry.records()[0].origin == "--plugin");
+  CHECK(registry.backends().empty());
+  CHECK(registry.records()[1].loaded);
+}
+
 TEST_CASE("plugins: a second plugin of the same name is a duplicate and the first wins") {
   PluginRegistry registry(explicit_only({plugin("good"), plugin("good-copy")}));
   REQUIRE(registry.records().size() == 2);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <filesystem>
 #include <map>
 #include <ostream>
 #include <stdexcept>
@@ -19,21 +20,28 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Ranges of the numeric options, shown in --help and in their errors.
+inline constexpr int kMaxRuns = 1'000'000;        // --warmup, --iterations, --repeat
+inline constexpr int kMaxProbeSeconds = 600;      // plugins --probe-timeout
+
 struct PluginOptions {
   std::vector<std::string> files;
   bool no_default_paths = false;
 };
 
-struct PluginsArgs { bool json = false; };
+struct PluginsArgs {
+  bool json = false;
+  int probe_timeout = 10;  // seconds
+};
 struct InspectArgs {
-  std::string graph, optimize = "all";
+  std::string graph, backends, optimize = "all";
   bool placement = false, json = false;
-  std::vector<std::string> backends, dims, options;
+  std::vector<std::string> dims, options;
 };
 struct ValidateArgs { std::string graph; bool json = false; };
 struct RunArgs {
-  std::string graph, output_dir, optimize = "all";
-  std::vector<std::string> inputs, backends, expect, options;
+  std::string graph, output_dir, backends, optimize = "all";
+  std::vector<std::string> inputs, expect, options;
   int threads = 0;
   bool json = false;
   double atol = 1e-5, rtol = 1e-5;
@@ -42,8 +50,8 @@ struct ExportArgs {
   std::string graph, output, optimize = "all";
 };
 struct BenchArgs {
-  std::string graph, optimize = "all";
-  std::vector<std::string> inputs, dims, backends, options;
+  std::string graph, backends, optimize = "all";
+  std::vector<std::string> inputs, dims, options;
   int threads = 0, warmup = 5, iterations = 50, repeat = 1;
   bool json = false;
 };
@@ -55,20 +63,45 @@ int cmd_run(const PluginOptions& p, const RunArgs& a);
 int cmd_bench(const PluginOptions& p, const BenchArgs& a);
 int cmd_export(const PluginOptions& p, const ExportArgs& a);
 
+// `loom probe-plugin FILE` (hidden): the child process of `loom plugins` that loads one plugin
+// file, says so on stdout, unloads it and exits 0, unless the plugin takes it down first.
+int cmd_probe_plugin(const std::string& file);
+// Runs `loom probe-plugin FILE` and waits at most `timeout_s` seconds: "" when the child loaded
+// and unloaded the file and exited normally, else what happened (signal, exit status, time out).
+std::string probe_plugin(const std::filesystem::path& file, int timeout_s);
+
 // Shared helpers (util.cpp).
 // strict: a --plugin file that fails to load is an error (all commands but `plugins`).
-Engine make_engine(const PluginOptions& p, bool strict = true);
+// screen: see EngineOptions::screen.
+Engine make_engine(const PluginOptions& p, bool strict = true, decltype(EngineOptions::screen) screen = {});
 // "NAME=VALUE" -> {NAME, VALUE}; throws UsageError naming the option.
 std::pair<std::string, std::string> split_assignment(const std::string& text, const char* option);
+// "--dim NAME=N" values, each N >= 1.
 std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& dims);
-// --option KEY=VALUE (repeatable) -> SessionOptions::options; a key given twice is a usage error.
-std::map<std::string, std::string> parse_options(const std::vector<std::string>& options);
+// Refuses a --dim the graph has no symbol for, or beyond a limit the graph sets (UsageError).
+void check_dims(const Session& s, const std::map<std::string, int64_t>& dims);
+// The --input NAME=FILE.npy arguments read; a name given twice is a UsageError.
 TensorMap read_inputs(const std::vector<std::string>& inputs);
-std::string human_bytes(uint64_t bytes);
+// Refuses --input names that are not graph inputs and, when `all_required`, graph inputs not
+// given, listing every one at once (UsageError).
+void check_input_names(const Graph& g, const TensorMap& inputs, bool all_required);
+// The session options of --backend, --threads, --option KEY=VALUE (a key given twice is a
+// UsageError) and --optimize LEVEL.
+SessionOptions session_options(const std::string& backends, int threads, const std::vector<std::string>& options = {},
+                               const std::string& optimize = "all");
+// --optimize LEVEL (validated by the parser).
+OptimizeLevel optimize_level(const std::string& level);
 // A graph's processing section: a summary (inspect) and every field (inspect --json).
 void print_processing(std::ostream& os, const Processing& p);
 nlohmann::json processing_json(const Processing& p);
-// --optimize LEVEL (validated by the parser).
-OptimizeLevel optimize_level(const std::string& level);
+// Runs the session; a failure names the graph file and the .npy file of each input it mentions.
+TensorMap run_graph(Session& s, const TensorMap& inputs, const std::string& graph, const std::vector<std::string>& input_args);
+std::string human_bytes(uint64_t bytes);
+// A name from a graph as printed: control bytes and backslashes escaped (\n, \x1b, \\).
+std::string printable(const std::string& name);
+// 'name', printable
+std::string quoted(const std::string& name);
+// "a, b, c"
+std::string join(const std::vector<std::string>& items, const char* separator = ", ");
 
 }  // namespace loom::cli

@@ -59,11 +59,8 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   const auto bindings = parse_dims(a.dims);
   Engine engine = make_engine(p);
   Graph g = engine.load_graph(a.graph);
-  SessionOptions so;
-  so.backends = a.backends;
-  so.options = parse_options(a.options);
-  so.optimize = optimize_level(a.optimize);
-  Session s = engine.compile(g, so);
+  Session s = engine.compile(g, session_options(a.backends, 0, a.options, a.optimize));
+  check_dims(s, bindings);
   MemoryReport mem = s.plan_memory(bindings);
   const SessionStats stats = s.stats();
   const PlacementReport& pl = s.placement();
@@ -83,10 +80,14 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["ops"] = op_counts;
     j["optimize"] = optimization_json(opt);
     j["initializers"] = run_graph.initializers.size();
-    j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"without_reuse_bytes", mem.unplanned_bytes},
+    j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"activation_bytes", mem.activation_bytes},
+                   {"without_reuse_bytes", mem.unplanned_bytes}, {"scratch_bytes", mem.scratch_bytes},
                    {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
     j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}};
     j["processing"] = g.processing ? processing_json(*g.processing) : nlohmann::json();
+    j["symbol_limits"] = nlohmann::json::array();
+    for (const auto& l : s.symbol_limits())
+      j["symbol_limits"].push_back({{"symbol", l.symbol}, {"max", l.max}, {"node", l.node}, {"why", l.why}});
     j["partitions"] = nlohmann::json::array();
     for (const auto& part : pl.partitions) j["partitions"].push_back({{"backend", part.backend}, {"nodes", part.nodes}});
     if (a.placement) {
@@ -118,9 +119,13 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   for (const auto& [sym, v] : mem.bindings) std::cout << " " << sym << "=" << v;
   if (mem.bindings.empty()) std::cout << " the declared shapes";
   std::cout << ":\n";
+  // Like with like: the activations with reuse against the same activations without; the
+  // backend's scratch, the same either way, apart.
   for (const auto& [backend, bytes] : mem.arena_bytes)
-    std::cout << "  " << backend << " arena: " << human_bytes(bytes) << " (" << human_bytes(mem.unplanned_bytes[backend])
-              << " without reuse)\n";
+    std::cout << "  " << backend << " arena: " << human_bytes(bytes) << " = activations " << human_bytes(mem.activation_bytes[backend])
+              << " (" << human_bytes(mem.unplanned_bytes[backend]) << " without reuse) + scratch "
+              << human_bytes(mem.scratch_bytes[backend]) << "\n";
+  for (const auto& l : s.symbol_limits()) std::cout << "limit: " << l.str() << "\n";
   std::cout << "plans made: " << stats.plans_made << " (one per input-shape signature; " << stats.plans_cached << " cached)\n";
   std::cout << "partitions: " << pl.partitions.size() << "\n";
   for (size_t i = 0; i < pl.partitions.size(); ++i)

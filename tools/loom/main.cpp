@@ -5,27 +5,31 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 namespace {
 
 // CLI11's own range checks print their bounds as enormous doubles; these say what is wanted.
-CLI::Validator whole_number_at_least(int min) {
+CLI::Validator whole_number_in(long long min, long long max, const std::string& note = "") {
+  const std::string range = "a whole number from " + std::to_string(min) + " to " + std::to_string(max) + note;
   return CLI::Validator(
-      [min](std::string& text) -> std::string {
+      [min, max, range](std::string& text) -> std::string {
         long long v = 0;
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec != std::errc() || end != text.data() + text.size() || v < min || v > INT_MAX)
-          return "expected a whole number >= " + std::to_string(min) + ", got '" + text + "'";
+        if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max)
+          return "expected " + range + ", got '" + text + "'";
         return "";
       },
-      min == 0 ? "NONNEGATIVE" : "POSITIVE");
+      std::to_string(min) + ".." + std::to_string(max));
 }
 
 CLI::Validator non_negative_number() {
@@ -34,10 +38,49 @@ CLI::Validator non_negative_number() {
         char* end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
         if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < 0)
-          return "expected a number >= 0, got '" + text + "'";
+          return "expected a finite number >= 0, got '" + text + "'";
         return "";
       },
-      "NONNEGATIVE");
+      ">= 0");
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first argument that is not an option names the subcommand (no top-level option takes a
+// value). An unknown one is named, with the nearest subcommand when it is a likely typo;
+// CLI11 alone would only say that an argument "was not expected".
+std::string unknown_subcommand(int argc, char** argv, const CLI::App& app) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.empty() || arg[0] == '-') continue;
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      if (!sub->get_group().empty()) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), arg) != names.end() || arg == "probe-plugin") return "";
+    std::string nearest;
+    size_t best = 3;  // suggest only within two edits
+    for (const auto& n : names)
+      if (size_t d = edit_distance(arg, n); d < best || (n.rfind(arg, 0) == 0 && d == best)) {
+        best = d;
+        nearest = n;
+      }
+    return "unknown subcommand '" + std::string(arg) + "'" + (nearest.empty() ? "" : "; did you mean '" + nearest + "'?") +
+           " (subcommands: " + loom::cli::join(names) + ")";
+  }
+  return "";
 }
 
 }  // namespace
@@ -46,76 +89,103 @@ int main(int argc, char** argv) {
   using namespace loom::cli;
   CLI::App app{"loom: run transformer graphs and models on pluggable backends"};
   app.require_subcommand(0, 1);
+  // --help shows each option's default.
+  app.option_defaults()->always_capture_default();
   bool version = false;
   app.add_flag("--version", version, "Print the version and exit");
 
-  const char* optimize_help = "Graph passes before placement: none, basic (dead nodes, constants, transposes into matmul) "
-                              "or all (basic and fusions); default all";
-  auto add_optimize_option = [&](CLI::App* cmd, std::string& level) {
-    cmd->add_option("--optimize", level, optimize_help)->type_name("LEVEL")->check(CLI::IsMember({"none", "basic", "all"}));
-  };
-
   PluginOptions plugin_opts;
   auto add_plugin_options = [&](CLI::App* cmd) {
-    cmd->add_option("--plugin", plugin_opts.files, "Load this plugin file first (repeatable)")->type_name("FILE");
+    cmd->add_option("--plugin", plugin_opts.files, "Load this plugin file first (repeat the option for each file)")
+        ->type_name("FILE")->allow_extra_args(false)->default_str("");
     cmd->add_flag("--no-default-plugins", plugin_opts.no_default_paths,
                   "Do not search LOOM_PLUGIN_PATH, the install's plugin folder or the executable's folder");
   };
+  // One comma-separated value, given once: --backend onednn,vulkan.
+  auto add_backend_option = [](CLI::App* cmd, std::string& backends) {
+    cmd->add_option("--backend", backends,
+                    "Backends in priority order, comma-separated (default: every loaded backend in load order)")
+        ->type_name("NAME[,NAME...]");
+  };
+  auto add_optimize_option = [](CLI::App* cmd, std::string& level) {
+    cmd->add_option("--optimize", level,
+                    "Graph passes before placement: none, basic (dead nodes, constants, transposes into matmul) or all "
+                    "(basic and fusions)")
+        ->type_name("LEVEL")->check(CLI::IsMember({"none", "basic", "all"}))->capture_default_str();
+  };
+  // Repeatable KEY=VALUE session and backend options.
+  auto add_session_options = [](CLI::App* cmd, std::vector<std::string>& options) {
+    cmd->add_option("--option", options,
+                    "Session or backend option KEY=VALUE (repeat the option for each): precision=f32|bf16, "
+                    "NAME.KEY=VALUE for backend NAME only, fallback=on|off")
+        ->type_name("KEY=VALUE")->allow_extra_args(false)->default_str("");
+  };
+  const std::string threads_help = "Threads for the session's backends, 0 = each backend's default (at most " +
+                                   std::to_string(loom::SessionOptions::max_threads) + ")";
+  const CLI::Validator threads_range = whole_number_in(0, loom::SessionOptions::max_threads, " (0: the backend's default)");
 
   // plugins
   PluginsArgs plugins_args;
   CLI::App* plugins = app.add_subcommand("plugins", "List every plugin found, loaded or not, and why not");
   plugins->add_flag("--json", plugins_args.json, "Machine-readable output");
+  plugins->add_option("--probe-timeout", plugins_args.probe_timeout,
+                      "Seconds a plugin may take to load in its probe process before it counts as hung")
+      ->check(whole_number_in(1, kMaxProbeSeconds))->type_name("SECONDS");
   add_plugin_options(plugins);
 
   // inspect
   InspectArgs inspect_args;
   CLI::App* inspect = app.add_subcommand("inspect", "Describe a graph: inputs, outputs, ops, placement and planned memory");
-  inspect->add_option("graph", inspect_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
+  inspect->add_option("graph", inspect_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
   inspect->add_flag("--placement", inspect_args.placement, "Explain where each node runs and why");
   inspect->add_flag("--json", inspect_args.json, "Machine-readable output");
-  inspect->add_option("--backend", inspect_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
-  inspect->add_option("--option", inspect_args.options, "Session or backend option KEY=VALUE (repeatable): precision=f32|bf16, NAME.KEY=VALUE for one backend, fallback=on|off")->type_name("KEY=VALUE");
-  inspect->add_option("--dim", inspect_args.dims, "Symbol value for memory planning, e.g. seq=128 (others count as 1)")->type_name("NAME=N");
+  add_backend_option(inspect, inspect_args.backends);
+  add_session_options(inspect, inspect_args.options);
   add_optimize_option(inspect, inspect_args.optimize);
+  inspect->add_option("--dim", inspect_args.dims, "Symbol value for memory planning, e.g. seq=32 (repeat the option for each symbol; others count as 1)")
+      ->type_name("NAME=N")->allow_extra_args(false)->default_str("");
   add_plugin_options(inspect);
 
   // validate
   ValidateArgs validate_args;
   CLI::App* validate = app.add_subcommand("validate", "Check a graph and every file it references");
-  validate->add_option("graph", validate_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
+  validate->add_option("graph", validate_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
   validate->add_flag("--json", validate_args.json, "Machine-readable output");
   add_plugin_options(validate);
 
   // run
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "Run a graph on .npy inputs and write its outputs as .npy");
-  run->add_option("graph", run_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
-  run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeatable)")->type_name("NAME=FILE.npy");
-  run->add_option("--output-dir", run_args.output_dir, "Write every output as DIR/NAME.npy")->type_name("DIR");
-  run->add_option("--backend", run_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
-  run->add_option("--option", run_args.options, "Session or backend option KEY=VALUE (repeatable): precision=f32|bf16, NAME.KEY=VALUE for one backend, fallback=on|off")->type_name("KEY=VALUE");
-  run->add_option("--threads", run_args.threads, "Threads for the session (0: backend default)")->check(whole_number_at_least(0));
+  run->add_option("graph", run_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeat the option for each input)")
+      ->type_name("NAME=FILE.npy")->allow_extra_args(false)->default_str("");
+  run->add_option("--output-dir", run_args.output_dir, "Write every output into DIR as NAME.npy (names encoded to stay inside DIR)")->type_name("DIR");
+  add_backend_option(run, run_args.backends);
+  run->add_option("--threads", run_args.threads, threads_help)->check(threads_range)->type_name("N");
   run->add_flag("--json", run_args.json, "Print outputs' names, shapes and dtypes as JSON");
-  run->add_option("--expect", run_args.expect, "Compare output NAME with a reference .npy; fail if it differs (repeatable)")->type_name("NAME=FILE.npy");
-  run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(non_negative_number());
-  run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(non_negative_number());
+  run->add_option("--expect", run_args.expect, "Compare output NAME with a reference .npy; fail if it differs (repeat the option for each output)")
+      ->type_name("NAME=FILE.npy")->allow_extra_args(false)->default_str("");
+  run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(non_negative_number())->type_name("X");
+  run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(non_negative_number())->type_name("X");
+  add_session_options(run, run_args.options);
   add_optimize_option(run, run_args.optimize);
   add_plugin_options(run);
 
   // bench
   BenchArgs bench_args;
-  CLI::App* bench = app.add_subcommand("bench", "Time repeated runs of a graph: median latency, per-node cost, peak memory");
-  bench->add_option("graph", bench_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
-  bench->add_option("--input", bench_args.inputs, "Graph input from a .npy file (repeatable); others are generated")->type_name("NAME=FILE.npy");
-  bench->add_option("--dim", bench_args.dims, "Symbol value for generated inputs, e.g. seq=128")->type_name("NAME=N");
-  bench->add_option("--backend", bench_args.backends, "Backends in priority order (comma-separated)")->delimiter(',')->type_name("LIST");
-  bench->add_option("--option", bench_args.options, "Session or backend option KEY=VALUE (repeatable): precision=f32|bf16, NAME.KEY=VALUE for one backend, fallback=on|off")->type_name("KEY=VALUE");
-  bench->add_option("--threads", bench_args.threads, "Threads for the session (0: backend default)")->check(whole_number_at_least(0));
-  bench->add_option("--warmup", bench_args.warmup, "Untimed runs first")->check(whole_number_at_least(0));
-  bench->add_option("--iterations", bench_args.iterations, "Timed runs")->check(whole_number_at_least(1));
-  bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_at_least(1));
+  CLI::App* bench = app.add_subcommand("bench", "Time repeated runs of a graph: latency per run, peak memory");
+  bench->add_option("graph", bench_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  bench->add_option("--input", bench_args.inputs, "Graph input from a .npy file (repeat the option for each input); others are generated")
+      ->type_name("NAME=FILE.npy")->allow_extra_args(false)->default_str("");
+  bench->add_option("--dim", bench_args.dims, "Symbol value for generated inputs, e.g. seq=32 (repeat the option for each symbol; others count as 1)")
+      ->type_name("NAME=N")->allow_extra_args(false)->default_str("");
+  add_backend_option(bench, bench_args.backends);
+  bench->add_option("--threads", bench_args.threads, threads_help)->check(threads_range)->type_name("N");
+  bench->add_option("--warmup", bench_args.warmup, "Untimed runs first")->check(whole_number_in(0, kMaxRuns))->type_name("N");
+  bench->add_option("--iterations", bench_args.iterations, "Timed samples")->check(whole_number_in(1, kMaxRuns))->type_name("N");
+  bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_in(1, kMaxRuns))->type_name("N");
   bench->add_flag("--json", bench_args.json, "Machine-readable output");
+  add_session_options(bench, bench_args.options);
   add_optimize_option(bench, bench_args.optimize);
   add_plugin_options(bench);
 
@@ -127,6 +197,16 @@ int main(int argc, char** argv) {
   add_optimize_option(export_cmd, export_args.optimize);
   add_plugin_options(export_cmd);
 
+  // probe-plugin: the child process of `loom plugins`; not for people, so not in --help.
+  std::string probe_file;
+  CLI::App* probe = app.add_subcommand("probe-plugin", "Load one plugin file and unload it (used by `loom plugins`)");
+  probe->group("");
+  probe->add_option("file", probe_file)->required();
+
+  if (std::string unknown = unknown_subcommand(argc, argv, app); !unknown.empty()) {
+    std::fprintf(stderr, "loom: %s\nRun with --help for usage.\n", unknown.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -151,6 +231,7 @@ int main(int argc, char** argv) {
     if (run->parsed()) return cmd_run(plugin_opts, run_args);
     if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
     if (export_cmd->parsed()) return cmd_export(plugin_opts, export_args);
+    if (probe->parsed()) return cmd_probe_plugin(probe_file);
     std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;
   } catch (const UsageError& e) {

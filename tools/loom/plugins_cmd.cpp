@@ -7,7 +7,10 @@
 namespace loom::cli {
 
 int cmd_plugins(const PluginOptions& p, const PluginsArgs& a) {
-  Engine engine = make_engine(p, /*strict=*/false);
+  // Each file is loaded in a child process first: one that crashes or hangs is listed with what
+  // happened, and only the files that survived are loaded here.
+  Engine engine = make_engine(p, /*strict=*/false,
+                              [&](const std::filesystem::path& file) { return probe_plugin(file, a.probe_timeout); });
   const auto& records = engine.plugins();
   if (a.json) {
     nlohmann::json out = nlohmann::json::array();

@@ -5,27 +5,27 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sys/resource.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <random>
+#include <system_error>
 
 namespace loom::cli {
 
 namespace {
 
-SessionOptions session_options(const std::vector<std::string>& backends, int threads, const std::vector<std::string>& options,
-                               const std::string& optimize) {
-  SessionOptions o;
-  o.backends = backends;
-  o.threads = threads;
-  o.options = parse_options(options);
-  o.optimize = optimize_level(optimize);
-  return o;
+namespace fs = std::filesystem;
+
+// Enough significant digits that two different values of the dtype never print alike
+// (max_digits10: 9 for f32); integers print whole.
+int significant_digits(DType t) {
+  switch (t) {
+    case DType::f32: return 9;
+    case DType::f16: return 5;
+    case DType::bf16: return 4;
+    default: return 19;
+  }
 }
 
 // Returns "" when `out` matches `ref` within atol + rtol*|ref|, else a description.
@@ -33,15 +33,19 @@ std::string describe_mismatch(const std::string& name, const Comparison& c, cons
                               double atol, double rtol) {
   if (!c.mismatch.empty()) return name + ": " + c.mismatch;
   if (c.ok()) return "";
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%lld of %lld elements differ beyond %g + %g*|ref| (max |out-ref| = %g; first at flat index %lld: %g vs %g)",
+  const int digits = std::max(significant_digits(out.dtype()), significant_digits(ref.dtype()));
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%lld of %lld elements differ beyond %g + %g*|ref| (max |out-ref| = %.3g; first at flat index %lld: %.*g vs %.*g)",
                 static_cast<long long>(c.differing), static_cast<long long>(out.numel()), atol, rtol, c.max_abs_error,
-                static_cast<long long>(c.first), element_as_double(out, c.first), element_as_double(ref, c.first));
+                static_cast<long long>(c.first), digits, element_as_double(out, c.first), digits,
+                element_as_double(ref, c.first));
   return name + ": " + buf;
 }
 
-// Runs the session; a failure names the graph file and the .npy file of every input it mentions.
-TensorMap run_or_explain(Session& s, const TensorMap& inputs, const std::string& graph, const std::vector<std::string>& input_args) {
+}  // namespace
+
+TensorMap run_graph(Session& s, const TensorMap& inputs, const std::string& graph, const std::vector<std::string>& input_args) {
   try {
     return s.run(inputs);
   } catch (const Error& e) {
@@ -54,20 +58,14 @@ TensorMap run_or_explain(Session& s, const TensorMap& inputs, const std::string&
   }
 }
 
-Tensor generated_input(const GraphInput& in, const std::map<std::string, int64_t>& dims, std::mt19937& rng) {
-  Shape shape;
-  for (const Dim& d : in.info.shape) {
-    Dim b = d.bind(dims);
-    shape.push_back(b.is_known() ? b.value() : 1);
-  }
-  Tensor t(in.info.dtype, shape);
-  if (in.info.dtype == DType::f32) {
-    std::uniform_real_distribution<float> u(-1.f, 1.f);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = u(rng);
-  } else if (in.info.dtype == DType::i64) {
-    for (int64_t i = 0; i < t.numel(); ++i) t.data_as<int64_t>()[i] = 1;  // valid ids and a full attention mask
-  }
-  return t;
+namespace {
+
+// Creates --output-dir, or says which folder could not be made and why.
+void make_output_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!ec && !fs::is_directory(dir, ec)) ec = std::make_error_code(std::errc::not_a_directory);
+  if (ec) throw Error("--output-dir " + dir.string() + ": cannot create the folder: " + ec.message());
 }
 
 }  // namespace
@@ -85,34 +83,48 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
     expected.push_back({name, file, read_npy(file)});
   }
   Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize));
-  for (const auto& [name, file, ref] : expected) {
-    bool found = false;
-    for (const auto& o : s.graph().outputs) found |= o.name == name;
-    if (!found) throw UsageError("--expect " + name + ": the graph has no output of that name");
-  }
-  TensorMap outputs = run_or_explain(s, inputs, a.graph, a.inputs);
+  const Graph& g = s.graph();
+  // Names on the command line that the graph lacks are usage errors, --input and --expect alike.
+  check_input_names(g, inputs, /*all_required=*/true);
+  std::vector<std::string> output_names;
+  for (const auto& o : g.outputs) output_names.push_back(printable(o.name));
+  for (const auto& ref : expected)
+    if (std::none_of(g.outputs.begin(), g.outputs.end(), [&](const GraphOutput& o) { return o.name == ref.name; }))
+      throw UsageError("--expect " + printable(ref.name) + ": graph '" + g.name + "' has no output of that name (its outputs: " +
+                       join(output_names) + ")");
+  if (!a.output_dir.empty()) make_output_dir(a.output_dir);
+  TensorMap outputs = run_graph(s, inputs, a.graph, a.inputs);
 
-  if (!a.output_dir.empty()) {
-    std::filesystem::create_directories(a.output_dir);
-    for (const auto& [name, t] : outputs) write_npy(std::filesystem::path(a.output_dir) / (name + ".npy"), t);
-  }
   nlohmann::json j;
   j["outputs"] = nlohmann::json::array();
-  for (const auto& o : s.graph().outputs) {
+  for (const auto& o : g.outputs) {
     const Tensor& t = outputs.at(o.name);
     nlohmann::json item{{"name", o.name}, {"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}};
-    if (!a.output_dir.empty()) item["file"] = (std::filesystem::path(a.output_dir) / (o.name + ".npy")).string();
+    if (!a.output_dir.empty()) {
+      // The file name comes from the graph: file_name_for keeps it inside --output-dir.
+      const fs::path file = fs::path(a.output_dir) / file_name_for(o.name, ".npy");
+      write_npy(file, t);
+      item["file"] = file.string();
+    }
     j["outputs"].push_back(item);
     if (!a.json) {
-      std::cout << o.name << ": " << dtype_name(t.dtype()) << " " << shape_str(t.shape());
+      std::cout << printable(o.name) << ": " << dtype_name(t.dtype()) << " " << shape_str(t.shape());
       if (t.dtype() == DType::f32 && t.numel() > 0) {
         std::cout << "  [";
-        for (int64_t i = 0; i < std::min<int64_t>(t.numel(), 4); ++i) std::printf("%s%.6g", i ? ", " : "", t.data_as<float>()[i]);
+        for (int64_t i = 0; i < std::min<int64_t>(t.numel(), 4); ++i) {
+          char value[32];
+          std::snprintf(value, sizeof value, "%s%.6g", i ? ", " : "", t.data_as<float>()[i]);
+          std::cout << value;
+        }
         std::cout << (t.numel() > 4 ? ", ...]" : "]");
       }
-      std::cout << std::endl;
+      if (item.contains("file")) std::cout << "  -> " << item["file"].get<std::string>();
+      std::cout << "\n";
     }
   }
+  if (!a.json && !a.output_dir.empty())
+    std::cout << "wrote " << g.outputs.size() << " file(s) to " << a.output_dir << "\n";
+  std::cout.flush();
   int status = 0;
   for (const auto& [name, file, ref] : expected) {
     const Tensor& out = outputs.at(name);
@@ -129,50 +141,6 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
   }
   if (a.json) std::cout << j.dump(2) << "\n";
   return status;
-}
-
-int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
-  const auto dims = parse_dims(a.dims);
-  Engine engine = make_engine(p);
-  TensorMap inputs = read_inputs(a.inputs);
-  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize));
-  std::mt19937 rng(42);
-  for (const auto& in : s.graph().inputs)
-    if (!inputs.count(in.name)) inputs.emplace(in.name, generated_input(in, dims, rng));
-
-  using clock = std::chrono::steady_clock;
-  for (int i = 0; i < a.warmup; ++i) run_or_explain(s, inputs, a.graph, a.inputs);
-  std::vector<double> samples;
-  for (int i = 0; i < a.iterations; ++i) {
-    auto t0 = clock::now();
-    for (int r = 0; r < a.repeat; ++r) run_or_explain(s, inputs, a.graph, a.inputs);
-    samples.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count() / a.repeat);
-  }
-  std::sort(samples.begin(), samples.end());
-  auto pct = [&](double q) { return samples[std::min(samples.size() - 1, static_cast<size_t>(q * (samples.size() - 1) + 0.5))]; };
-  const double median = pct(0.5);
-  const size_t nodes = s.graph().nodes.size();
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  const uint64_t peak_rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
-  std::string backends;
-  for (const auto& part : s.placement().partitions)
-    if (backends.find(part.backend) == std::string::npos) backends += (backends.empty() ? "" : ",") + part.backend;
-
-  if (a.json) {
-    nlohmann::json j{{"graph", a.graph}, {"backends", backends}, {"threads", a.threads}, {"optimize", a.optimize}, {"nodes", nodes},
-                     {"iterations", a.iterations}, {"repeat", a.repeat}, {"median_us", median}, {"p10_us", pct(0.1)},
-                     {"p90_us", pct(0.9)}, {"min_us", samples.front()}, {"per_node_us", nodes ? median / nodes : 0.0},
-                     {"peak_rss_bytes", peak_rss}};
-    std::cout << j.dump(2) << "\n";
-  } else {
-    std::printf("%s on %s, %d thread(s), --optimize %s, %zu nodes, %d x %d runs\n", a.graph.c_str(), backends.c_str(), a.threads,
-                a.optimize.c_str(), nodes, a.iterations, a.repeat);
-    std::printf("  median %.3f us  (p10 %.3f, p90 %.3f, min %.3f)\n", median, pct(0.1), pct(0.9), samples.front());
-    if (nodes) std::printf("  per node %.4f us\n", median / nodes);
-    std::printf("  peak RSS %s\n", human_bytes(peak_rss).c_str());
-  }
-  return 0;
 }
 
 }  // namespace loom::cli

@@ -2,15 +2,18 @@
 
 #include <loom/io.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <set>
 
 namespace loom::cli {
 
-Engine make_engine(const PluginOptions& p, bool strict) {
+Engine make_engine(const PluginOptions& p, bool strict, decltype(EngineOptions::screen) screen) {
   EngineOptions o;
   for (const auto& f : p.files) o.plugin_files.emplace_back(f);
   o.search_default_paths = !p.no_default_paths;
+  o.screen = std::move(screen);
   Engine engine(o);
   // An explicitly named plugin that fails to load is an error, not a silent fallback.
   if (strict)
@@ -26,26 +29,35 @@ std::pair<std::string, std::string> split_assignment(const std::string& text, co
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-std::map<std::string, std::string> parse_options(const std::vector<std::string>& options) {
-  std::map<std::string, std::string> out;
-  for (const auto& text : options) {
-    auto [key, value] = split_assignment(text, "--option");
-    if (!out.emplace(key, value).second) throw UsageError("--option " + key + " is given twice");
-  }
-  return out;
-}
-
 std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& dims) {
   std::map<std::string, int64_t> out;
   for (const auto& d : dims) {
     auto [name, value] = split_assignment(d, "--dim");
     int64_t v = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-    if (ec != std::errc() || p != value.data() + value.size() || v < 0)
-      throw UsageError("--dim " + d + ": the value must be a non-negative integer");
+    if (ec != std::errc() || p != value.data() + value.size() || v < 1)
+      throw UsageError("--dim " + d + ": the value must be a whole number >= 1");
+    if (out.count(name)) throw UsageError("--dim " + name + " is given twice");
     out[name] = v;
   }
   return out;
+}
+
+void check_dims(const Session& s, const std::map<std::string, int64_t>& dims) {
+  const Graph& g = s.graph();
+  std::set<std::string> symbols;
+  for (const auto& in : g.inputs)
+    for (const Dim& d : in.info.shape) symbols.insert(d.symbols().begin(), d.symbols().end());
+  for (const auto& [name, value] : dims)
+    if (!symbols.count(name))
+      throw UsageError("--dim " + name + "=" + std::to_string(value) + ": graph '" + g.name + "' has no symbol '" + name +
+                       "' (" + (symbols.empty() ? "its shapes are all fixed" : "its symbols: " + join({symbols.begin(), symbols.end()})) + ")");
+  for (const SymbolLimit& limit : s.symbol_limits()) {
+    auto it = dims.find(limit.symbol);
+    if (it != dims.end() && it->second > limit.max)
+      throw UsageError("--dim " + limit.symbol + "=" + std::to_string(it->second) + ": graph '" + g.name + "' takes " +
+                       limit.str());
+  }
 }
 
 TensorMap read_inputs(const std::vector<std::string>& inputs) {
@@ -58,6 +70,46 @@ TensorMap read_inputs(const std::vector<std::string>& inputs) {
   return out;
 }
 
+void check_input_names(const Graph& g, const TensorMap& inputs, bool all_required) {
+  std::vector<std::string> names, unknown, missing;
+  for (const auto& in : g.inputs) {
+    names.push_back(printable(in.name));
+    if (all_required && !inputs.count(in.name)) missing.push_back(quoted(in.name));
+  }
+  for (const auto& [name, t] : inputs)
+    if (std::none_of(g.inputs.begin(), g.inputs.end(), [&](const GraphInput& in) { return in.name == name; })) unknown.push_back(quoted(name));
+  std::string problems;
+  if (!unknown.empty()) problems = "--input " + join(unknown) + (unknown.size() == 1 ? " is not an input" : " are not inputs");
+  if (!missing.empty())
+    problems += (problems.empty() ? "" : "; ") + std::string("no --input for ") + join(missing);
+  if (!problems.empty())
+    throw UsageError("graph '" + g.name + "': " + problems + " (its inputs: " + join(names) + ")");
+}
+
+SessionOptions session_options(const std::string& backends, int threads, const std::vector<std::string>& options,
+                               const std::string& optimize) {
+  SessionOptions o;
+  for (size_t start = 0; !backends.empty() && start <= backends.size();) {
+    const size_t comma = std::min(backends.find(',', start), backends.size());
+    if (comma == start) throw UsageError("--backend " + backends + ": an empty backend name (expected NAME[,NAME...])");
+    o.backends.push_back(backends.substr(start, comma - start));
+    start = comma + 1;
+  }
+  o.threads = threads;
+  for (const auto& text : options) {
+    auto [key, value] = split_assignment(text, "--option");
+    if (!o.options.emplace(key, value).second) throw UsageError("--option " + key + " is given twice");
+  }
+  o.optimize = optimize_level(optimize);
+  return o;
+}
+
+OptimizeLevel optimize_level(const std::string& level) {
+  auto l = parse_optimize_level(level);
+  if (!l) throw UsageError("--optimize " + level + ": expected none, basic or all");
+  return *l;
+}
+
 std::string human_bytes(uint64_t bytes) {
   char buf[64];
   if (bytes >= (uint64_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(uint64_t(1) << 30));
@@ -67,10 +119,33 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
-OptimizeLevel optimize_level(const std::string& level) {
-  auto l = parse_optimize_level(level);
-  if (!l) throw UsageError("--optimize " + level + ": expected none, basic or all");
-  return *l;
+std::string printable(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      char esc[5];
+      std::snprintf(esc, sizeof esc, "\\x%02x", c);
+      out += esc;
+    } else out += static_cast<char>(c);
+  }
+  return out;
+}
+
+std::string quoted(const std::string& name) {
+  // Appended rather than "'" + ...: GCC 12 warns (-Wrestrict) about that form in error paths.
+  std::string out = "'";
+  out += printable(name);
+  out += "'";
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
 }
 
 }  // namespace loom::cli

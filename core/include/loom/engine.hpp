@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +54,11 @@ struct EngineOptions {
   // Then LOOM_PLUGIN_PATH (colon-separated folders), the install's plugin folder and the
   // executable's folder. System folders are never searched.
   bool search_default_paths = true;
+  // Optional: asked about each plugin file before it is loaded into this process; a non-empty
+  // answer is recorded as the file's error and the file is not loaded. Loading in-process cannot
+  // survive a plugin that crashes or hangs while it loads: `loom plugins` answers here by
+  // loading each file in a child process first.
+  std::function<std::string(const std::filesystem::path& file)> screen;
 };
 
 // How much the core rewrites a graph between validation and placement (docs/architecture.md,
@@ -69,8 +75,10 @@ std::optional<OptimizeLevel> parse_optimize_level(std::string_view name);
 struct SessionOptions {
   // Backend plugin names in priority order; empty = every loaded backend in load order.
   std::vector<std::string> backends;
-  // Threads for this session's backends; 0 = the backend's default.
+  // Threads for this session's backends; 0 = the backend's default. At most max_threads:
+  // beyond that OpenMP runtimes fail to create their teams (or crash) rather than refuse.
   int threads = 0;
+  static constexpr int max_threads = 1024;
   // Options as key/value strings (the CLI's --option KEY=VALUE), validated when the session is
   // made: an unknown key or a value that cannot be honoured is an error that names it.
   //   precision=f32|bf16     every backend (a backend that cannot honour it refuses the session)
@@ -134,10 +142,27 @@ struct PlacementReport {
 
 struct MemoryReport {
   std::map<std::string, int64_t> bindings;            // symbol values used
-  std::map<std::string, uint64_t> arena_bytes;        // per backend: planned activations + scratch
-  std::map<std::string, uint64_t> unplanned_bytes;    // per backend: sum of activation sizes without reuse
+  // Per backend. The arena holds the activations, placed with reuse, then the backend's scratch:
+  // arena_bytes = activation_bytes + scratch_bytes. Compare activation_bytes (with reuse) with
+  // unplanned_bytes (the same activations without reuse); scratch is the same either way.
+  std::map<std::string, uint64_t> arena_bytes;
+  std::map<std::string, uint64_t> activation_bytes;
+  std::map<std::string, uint64_t> unplanned_bytes;
+  std::map<std::string, uint64_t> scratch_bytes;
   uint64_t weight_bytes = 0;
   uint64_t state_bytes = 0;
+};
+
+// An upper bound that the graph itself puts on a symbol: a gather of position ids 0..seq-1
+// from a table of 32 rows takes seq <= 32. A run whose inputs bind the symbol higher fails
+// before it starts; `loom inspect` and `loom bench` check --dim against these.
+struct SymbolLimit {
+  std::string symbol;
+  int64_t max = 0;
+  std::string node;  // the node that sets it
+  std::string why;   // what that node does, e.g. "gathers position ids 0..seq-1 from 'pos' [32, 64]"
+  // "seq <= 32 (node 'positions' gathers position ids 0..seq-1 from 'pos' [32, 64])"
+  std::string str() const;
 };
 
 // ---- sessions
@@ -233,6 +258,8 @@ class Session {
   const PlacementReport& placement() const;
   // Plans memory for the given symbol values (unbound symbols count as 1).
   MemoryReport plan_memory(const std::map<std::string, int64_t>& bindings) const;
+  // The bounds the graph puts on its symbols, the tightest one per symbol.
+  const std::vector<SymbolLimit>& symbol_limits() const;
   int threads() const;
   SessionStats stats() const;
 

@@ -1,4 +1,5 @@
-// Tensor files: safetensors (read, memory-mapped, zero-copy) and NumPy .npy (read and write).
+// Tensor files: safetensors (read, memory-mapped, zero-copy) and NumPy .npy (read and write),
+// and the file names under which named tensors are written.
 // Every reader validates strictly and throws loom::Error naming the file and the problem.
 #pragma once
 
@@ -64,5 +65,18 @@ Tensor read_npy(const std::filesystem::path& file);
 Tensor parse_npy(std::string_view bytes, const std::string& name);
 void write_npy(const std::filesystem::path& file, const Tensor& t);
 std::string serialize_npy(const Tensor& t);
+
+// ---- file names from names that come from data
+
+// The file name (one path component, no folder) under which something named `name` by a graph
+// or a model is written into a folder the user chose, followed by `suffix` (".npy"). Every
+// command that writes files from such names goes through here, so that whatever the names say
+// (`../../x`, `/tmp/x`), the files land inside that folder:
+//   * '/', '\\', '%', control bytes (0x00-0x1f, 0x7f) and a leading '.' are percent-encoded
+//     ("a/b" -> "a%2Fb", "../x" -> "%2E.%2Fx"); every other byte, UTF-8 included, is kept;
+//   * a name whose encoding is longer than 200 bytes keeps its first bytes and ends in "%~"
+//     and a 64-bit hash of the whole name, to stay within the file system's 255-byte limit.
+// Distinct names give distinct file names. Throws loom::Error for an empty name.
+std::string file_name_for(std::string_view name, std::string_view suffix = "");
 
 }  // namespace loom

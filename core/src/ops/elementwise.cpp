@@ -29,7 +29,7 @@ void register_elementwise(std::vector<OpSchema>& ops) {
   ops.push_back(unary_float("tanh", "tanh(x)"));
   ops.push_back(unary_float("sigmoid", "1 / (1 + exp(-x))"));
   OpSchema gelu = unary_float("gelu", "GELU, exact (erf) or tanh approximation",
-                              {{"approximate", AttrType::String, AttrValue{std::string("none")}}});
+                              {attr_with_default("approximate", std::string("none"))});
   gelu.infer = [](InferContext& c) {
     c.expect_dtype(0, kFloat);
     const std::string& a = c.attr_string("approximate");
@@ -39,7 +39,7 @@ void register_elementwise(std::vector<OpSchema>& ops) {
   ops.push_back(std::move(gelu));
 
   ops.push_back(OpSchema{"cast", "converts x to another dtype", {{"x"}}, {{"out"}},
-                         {{"to", AttrType::String, std::nullopt}}, [](InferContext& c) {
+                         {required_attr("to", AttrType::String)}, [](InferContext& c) {
                            auto to = parse_dtype(c.attr_string("to"));
                            if (!to) c.fail("attribute 'to' is not a dtype: \"" + c.attr_string("to") + "\"");
                            c.set_output(0, {*to, c.input(0).shape});

@@ -5,7 +5,7 @@ namespace loom::ops {
 void register_indexing(std::vector<OpSchema>& ops) {
   ops.push_back(OpSchema{
       "gather", "rows of data picked by indices (embedding lookup)", {{"data"}, {"indices"}}, {{"out"}},
-      {{"axis", AttrType::Int, AttrValue{int64_t(0)}}},
+      {attr_with_default("axis", int64_t(0))},
       [](InferContext& c) {
         c.expect_dtype(1, kIndex);
         const SymShape& d = c.input(0).shape;
@@ -20,7 +20,7 @@ void register_indexing(std::vector<OpSchema>& ops) {
   ops.push_back(OpSchema{
       "positions", "i64 [like.shape[axis]] = offset, offset+1, ... (or [batch, ...] with one offset per row)",
       {{"like"}, {"offset", true}}, {{"out"}},
-      {{"axis", AttrType::Int, AttrValue{int64_t(1)}}, {"per_row", AttrType::Bool, AttrValue{false}, 2}},
+      {attr_with_default("axis", int64_t(1)), attr_with_default("per_row", false, 2)},
       [](InferContext& c) {
         const SymShape& like = c.input(0).shape;
         int64_t axis = c.axis(c.attr_int("axis"), like.size(), "axis");

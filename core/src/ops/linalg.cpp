@@ -9,9 +9,9 @@ const char* const kActivations[] = {"none", "relu", "gelu", "gelu_tanh", "tanh"}
 void register_linalg(std::vector<OpSchema>& ops) {
   ops.push_back(OpSchema{
       "matmul", "batched a @ b with optional transposes and scale", {{"a"}, {"b"}}, {{"out"}},
-      {{"transpose_a", AttrType::Bool, AttrValue{false}},
-       {"transpose_b", AttrType::Bool, AttrValue{false}},
-       {"alpha", AttrType::Float, AttrValue{1.0}}},
+      {attr_with_default("transpose_a", false),
+       attr_with_default("transpose_b", false),
+       attr_with_default("alpha", 1.0)},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         c.expect_same_dtype(0, 1);
@@ -32,7 +32,7 @@ void register_linalg(std::vector<OpSchema>& ops) {
 
   ops.push_back(OpSchema{
       "linear", "act(x @ weight^T + bias), weight in [out, in] layout", {{"x"}, {"weight"}, {"bias", true}},
-      {{"out"}}, {{"activation", AttrType::String, AttrValue{std::string("none")}}},
+      {{"out"}}, {attr_with_default("activation", std::string("none"))},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         c.expect_same_dtype(0, 1);

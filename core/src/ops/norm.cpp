@@ -27,8 +27,8 @@ void check_norm_params(InferContext& c, const TensorInfo& x, size_t first_param)
 }  // namespace
 
 void register_norm(std::vector<OpSchema>& ops) {
-  const std::vector<AttrSpec> norm_attrs = {{"axis", AttrType::Int, AttrValue{int64_t(-1)}},
-                                            {"epsilon", AttrType::Float, AttrValue{1e-5}}};
+  const std::vector<AttrSpec> norm_attrs = {attr_with_default("axis", int64_t(-1)),
+                                            attr_with_default("epsilon", 1e-5)};
   ops.push_back(OpSchema{
       "layer_norm", "(x - mean) / sqrt(var + epsilon) * weight + bias over dims axis..", {{"x"}, {"weight", true}, {"bias", true}},
       {{"out"}}, norm_attrs,
@@ -58,7 +58,7 @@ void register_norm(std::vector<OpSchema>& ops) {
 
   ops.push_back(OpSchema{
       "softmax", "softmax(x + mask) along axis", {{"x"}, {"mask", true}}, {{"out"}},
-      {{"axis", AttrType::Int, AttrValue{int64_t(-1)}}},
+      {attr_with_default("axis", int64_t(-1))},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         c.expect_rank_at_least(0, 1);

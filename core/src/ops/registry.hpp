@@ -25,6 +25,21 @@ struct AttrSpec {
   uint32_t since = 1;                      // op-set version that added the attribute
 };
 
+// An attribute the node must give.
+inline AttrSpec required_attr(std::string name, AttrType type) { return {std::move(name), type, std::nullopt}; }
+
+// An attribute with a default, its type that of the default (int64_t, double, std::string, bool,
+// std::vector<int64_t>, std::vector<double>). The default is built in place from the value:
+// moving a temporary AttrValue into the optional makes GCC 12 warn (-Wmaybe-uninitialized, in the
+// sanitizer build) about the variant's other alternatives, which that move never reads.
+template <class T>
+AttrSpec attr_with_default(std::string name, T value, uint32_t since = 1) {
+  AttrSpec spec{std::move(name), AttrType::Int, std::nullopt, since};
+  spec.default_value.emplace(std::in_place_type<T>, std::move(value));
+  spec.type = attr_type(*spec.default_value);
+  return spec;
+}
+
 struct PortSpec {
   std::string name;
   // An optional input may be "" (absent); optional outputs come last and a node may leave them

@@ -107,17 +107,17 @@ void infer_concat(InferContext& c) {
 
 void register_shape(std::vector<OpSchema>& ops) {
   ops.push_back(OpSchema{"reshape", "same data, new shape (0 copies a dim, -1 is inferred)", {{"x"}}, {{"out"}},
-                         {{"shape", AttrType::Ints, std::nullopt}}, infer_reshape});
+                         {required_attr("shape", AttrType::Ints)}, infer_reshape});
   ops.push_back(OpSchema{"transpose", "permutes dimensions", {{"x"}}, {{"out"}},
-                         {{"perm", AttrType::Ints, std::nullopt}}, infer_transpose});
+                         {required_attr("perm", AttrType::Ints)}, infer_transpose});
   ops.push_back(OpSchema{"slice", "x[..., start:end:step, ...] along axis", {{"x"}}, {{"out"}},
-                         {{"axis", AttrType::Int, std::nullopt},
-                          {"start", AttrType::Int, AttrValue{int64_t(0)}},
-                          {"end", AttrType::Int, AttrValue{std::numeric_limits<int64_t>::max()}},
-                          {"step", AttrType::Int, AttrValue{int64_t(1)}}},
+                         {required_attr("axis", AttrType::Int),
+                          attr_with_default("start", int64_t(0)),
+                          attr_with_default("end", std::numeric_limits<int64_t>::max()),
+                          attr_with_default("step", int64_t(1))},
                          infer_slice});
   ops.push_back(OpSchema{"concat", "joins inputs along axis", {{"inputs", false, true}}, {{"out"}},
-                         {{"axis", AttrType::Int, std::nullopt}}, infer_concat});
+                         {required_attr("axis", AttrType::Int)}, infer_concat});
 }
 
 }  // namespace loom::ops

@@ -108,6 +108,7 @@ class PluginRegistry {
   std::vector<PluginRecord> records_;
   std::vector<std::filesystem::path> tried_;  // canonical paths, parallel to records_
   std::vector<std::shared_ptr<PluginLibrary>> loaded_;
+  std::function<std::string(const std::filesystem::path&)> screen_;
 };
 
 // The folder of libloom.so itself (via dladdr), used to find the install's plugin folder.

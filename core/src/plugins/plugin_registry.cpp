@@ -88,7 +88,7 @@ std::vector<std::pair<fs::path, std::string>> default_search_folders() {
   return folders;
 }
 
-PluginRegistry::PluginRegistry(const EngineOptions& options) {
+PluginRegistry::PluginRegistry(const EngineOptions& options) : screen_(options.screen) {
   for (const fs::path& file : options.plugin_files) load_file(file, "--plugin");
   if (!options.search_default_paths) return;
   for (const auto& [dir, origin] : default_search_folders())
@@ -102,6 +102,17 @@ const PluginRecord& PluginRegistry::load_file(const fs::path& file, const std::s
 
   PluginRecord record;
   record.origin = origin;
+  if (screen_) {
+    if (std::string refused = screen_(file); !refused.empty()) {
+      std::error_code ec;
+      const fs::path absolute = fs::absolute(file, ec).lexically_normal();
+      record.path = ec ? file : absolute;
+      record.error = record.path.string() + ": " + refused;
+      records_.push_back(std::move(record));
+      tried_.push_back(id);
+      return records_.back();
+    }
+  }
   auto owner = [this](std::string_view name) -> std::optional<fs::path> {
     for (const auto& lib : loaded_)
       if (lib->name() == name) return lib->path();

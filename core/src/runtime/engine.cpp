@@ -150,6 +150,9 @@ Graph Engine::optimize(const Graph& graph, OptimizeLevel level, OptimizationRepo
 }
 
 Session Engine::compile(const Graph& graph, const SessionOptions& options) const {
+  if (options.threads < 0 || options.threads > SessionOptions::max_threads)
+    throw Error("session options: threads must be from 0 (the backend's default) to " +
+                std::to_string(SessionOptions::max_threads) + ", got " + std::to_string(options.threads));
   OptimizationReport report;
   auto program = passes::optimize(graph, options.optimize, report);
   std::vector<std::string> names = options.backends.empty() ? backend_names() : options.backends;

@@ -199,6 +199,9 @@ class ShapePlan {
   const ConcreteShapes& shapes() const { return shapes_; }
   const std::vector<uint64_t>& arena_bytes() const { return arena_bytes_; }
   const std::vector<uint64_t>& unplanned_bytes() const { return unplanned_bytes_; }
+  // Per arena: the activations' part (what unplanned_bytes is without reuse) and the scratch.
+  uint64_t activation_bytes(size_t arena) const { return scratch_offset_[arena]; }
+  uint64_t scratch_bytes(size_t arena) const { return aligned(scratch_bytes_[arena]); }
 
   std::unique_ptr<RunBuffers> acquire() const {
     {
@@ -377,6 +380,7 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
     : threads(threads_), program_(std::move(program)), state_program_(program_), backends_(std::move(backends)), fallback_(fallback) {
   placement_ = plan::place(*program_, backends_);
   const Program& p = *program_;
+  symbol_limits_ = find_symbol_limits(p);
   node_part_.assign(p.nodes.size(), -1);
   for (const auto& part : placement_.partitions) {
     Part pr;
@@ -537,7 +541,9 @@ std::shared_ptr<ShapePlan> SessionImpl::plan_for(const std::vector<Shape>& input
   std::lock_guard<std::mutex> lock(plans_mutex_);
   auto it = plans_.find(input_shapes);
   if (it != plans_.end()) return it->second;
-  auto plan = std::make_shared<ShapePlan>(*this, infer_concrete(*program_, input_shapes));
+  ConcreteShapes shapes = infer_concrete(*program_, input_shapes);
+  check_symbol_limits(symbol_limits_, shapes.bindings, program_->graph.name, "run");
+  auto plan = std::make_shared<ShapePlan>(*this, std::move(shapes));
   plans_.emplace(input_shapes, plan);
   ++plans_made_;
   return plan;
@@ -650,10 +656,20 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
       throw Error("run: '" + name + "' is not an input of graph '" + p.graph.name + "' (inputs: " + names + ")");
     }
   }
+  // Every missing input at once: one run of the caller's loop, not one per name.
+  std::string missing;
+  size_t missing_count = 0;
+  for (int in : p.inputs)
+    if (!inputs.count(p.values[in].name)) {
+      missing += (missing.empty() ? "'" : ", '") + p.values[in].name + "'";
+      ++missing_count;
+    }
+  if (missing_count)
+    throw Error("run: graph '" + p.graph.name + "' " + (missing_count == 1 ? "input " : "inputs ") + missing +
+                (missing_count == 1 ? " is" : " are") + " missing");
   RunIO io;
   for (int in : p.inputs) {
     auto it = inputs.find(p.values[in].name);
-    if (it == inputs.end()) throw Error("run: input '" + p.values[in].name + "' is missing");
     check_input(in, it->second);
     io.shapes.push_back(it->second.shape());
     io.inputs.push_back(it->second.data());
@@ -703,6 +719,7 @@ void SessionImpl::run(Binding::Impl& b, State& state) {
 
 MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bindings) const {
   const Program& p = *program_;
+  check_symbol_limits(symbol_limits_, bindings, p.graph.name, "plan_memory");
   ConcreteShapes cs = infer_concrete(p, bindings);
   std::vector<Shape> input_shapes;
   for (int in : p.inputs) input_shapes.push_back(cs.shapes[in]);
@@ -713,7 +730,9 @@ MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bind
     std::string name = a < backends_.size() ? backends_[a]->name() : "host staging";
     if (plan->arena_bytes()[a] == 0) continue;
     r.arena_bytes[name] += plan->arena_bytes()[a];
+    r.activation_bytes[name] += plan->activation_bytes(a);
     r.unplanned_bytes[name] += plan->unplanned_bytes()[a];
+    r.scratch_bytes[name] += plan->scratch_bytes(a);
   }
   r.weight_bytes = p.weight_bytes;
   for (const auto& st : p.states) r.state_bytes = saturating_add(r.state_bytes, tensor_bytes(st.decl.shape, st.decl.dtype));
@@ -834,6 +853,7 @@ const Graph& Session::graph() const { return impl_->program().graph; }
 const OptimizationReport& Session::optimization() const { return current(impl_)->optimization; }
 const PlacementReport& Session::placement() const { return current(impl_)->placement().report; }
 MemoryReport Session::plan_memory(const std::map<std::string, int64_t>& bindings) const { return current(impl_)->plan_memory(bindings); }
+const std::vector<SymbolLimit>& Session::symbol_limits() const { return current(impl_)->symbol_limits(); }
 int Session::threads() const { return impl_->threads; }
 
 }  // namespace loom

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "graph/program.hpp"
+#include "graph/symbol_limits.hpp"
 #include "plan/placement.hpp"
 #include "plugins/graph_view.hpp"
 #include "plugins/plugin_host.hpp"
@@ -91,6 +92,7 @@ class SessionImpl {
   // Values whose update is written in place into the state's memory.
   bool updates_in_place(int value) const { return in_place_[value]; }
   int producer_part(int value) const;
+  const std::vector<SymbolLimit>& symbol_limits() const { return symbol_limits_; }
 
   std::shared_ptr<const Program> program_ptr() const { return program_; }
   // Shared with a replacement made after a device loss, so the conversation goes on there.
@@ -131,6 +133,7 @@ class SessionImpl {
   bool fallback_ = false;
   mutable std::mutex replacement_mutex_;
   std::shared_ptr<SessionImpl> replacement_;
+  std::vector<SymbolLimit> symbol_limits_;
   mutable std::mutex plans_mutex_;
   mutable std::map<std::vector<Shape>, std::shared_ptr<ShapePlan>> plans_;
   mutable std::atomic<uint64_t> plans_made_{0};
