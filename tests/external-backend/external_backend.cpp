@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -141,14 +142,44 @@ struct BoundStep {
   int64_t count = 0;
 };
 
+// Binds steps to concrete shapes; dims(v) gives the dims of partition value v.
+template <class DimsOf>
+std::vector<BoundStep> bind_steps(const std::vector<Step>& steps, DimsOf dims, int64_t (*numel)(std::span<const int64_t>)) {
+  std::vector<BoundStep> bound;
+  for (const Step& s : steps) {
+    BoundStep b;
+    b.step = s;
+    auto out = dims(s.out);
+    b.out_dims.assign(out.begin(), out.end());
+    b.count = numel(out);
+    if (binary(s.op)) {
+      auto a = dims(s.a), bb = dims(s.b);
+      if (!broadcasts_to(a, out) || !broadcasts_to(bb, out))
+        throw Error(s.node + ": input shapes do not broadcast to the output's");
+      b.a_strides = broadcast_strides(a, out);
+      b.b_strides = broadcast_strides(bb, out);
+    } else if (numel(dims(s.a)) != b.count) {
+      throw Error(s.node + ": input and output sizes differ");
+    }
+    bound.push_back(std::move(b));
+  }
+  return bound;
+}
+
+int64_t numel_of(std::span<const int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
 // ---------------------------------------------------------------- plan
 
 class ExternalPlan : public Plan {
  public:
-  ExternalPlan(const DeviceMemory& memory, std::vector<BoundStep> steps, std::vector<int64_t> bytes,
+  ExternalPlan(const DeviceMemory& memory, std::vector<Step> steps, std::vector<BoundStep> bound, std::vector<int64_t> bytes,
                std::vector<void*> constants, std::vector<std::string> names)
-      : memory_(memory), steps_(std::move(steps)), bytes_(std::move(bytes)), constants_(std::move(constants)),
-        names_(std::move(names)) {}
+      : memory_(memory), steps_(std::move(steps)), bound_(std::move(bound)), bytes_(std::move(bytes)),
+        constants_(std::move(constants)), names_(std::move(names)) {}
 
   void run(const loom_run_args& args) const override {
     if (args.num_values != bytes_.size())
@@ -156,17 +187,34 @@ class ExternalPlan : public Plan {
                       std::to_string(bytes_.size()),
                   LOOM_STATUS_INVALID_ARGUMENT);
     memory_.run_started();
+    // The plan may have been prepared at symbol bounds (LOOM_BACKEND_BOUNDED_SHAPES): the run's
+    // tensors carry the actual dims, at most the prepared ones.
+    std::vector<int64_t> bytes(bytes_.size());
+    bool same = true;
+    for (size_t v = 0; v < bytes.size(); ++v) {
+      const loom_tensor& t = record(args.tensors, v);
+      bytes[v] = numel_of({t.dims, static_cast<size_t>(t.rank)}) * static_cast<int64_t>(sizeof(float));
+      if (bytes[v] > bytes_[v])
+        throw Error("value '" + names_[v] + "' is larger than the plan was prepared for", LOOM_STATUS_INVALID_ARGUMENT);
+      same &= bytes[v] == bytes_[v];
+    }
+    std::vector<BoundStep> rebound;
+    if (!same)
+      rebound = bind_steps(steps_, [&](int32_t v) {
+        const loom_tensor& t = record(args.tensors, static_cast<size_t>(v));
+        return std::span<const int64_t>(t.dims, static_cast<size_t>(t.rank));
+      }, numel_of);
     std::vector<unsigned char*> ptr(bytes_.size(), nullptr);
     auto resolve = [&](int32_t v) -> unsigned char* {
       if (ptr[v]) return ptr[v];
-      if (constants_[v]) return ptr[v] = memory_.range(constants_[v], 0, bytes_[v], "constant '" + names_[v] + "'");
+      if (constants_[v]) return ptr[v] = memory_.range(constants_[v], 0, bytes[v], "constant '" + names_[v] + "'");
       const loom_tensor& t = record(args.tensors, static_cast<size_t>(v));
       if (t.data || !t.buffer)
         throw Error("value '" + names_[v] + "' came in host memory; a device backend needs a device buffer",
                     LOOM_STATUS_INVALID_ARGUMENT);
-      return ptr[v] = memory_.range(t.buffer, t.offset, bytes_[v], "value '" + names_[v] + "'");
+      return ptr[v] = memory_.range(t.buffer, t.offset, bytes[v], "value '" + names_[v] + "'");
     };
-    for (const BoundStep& s : steps_) {
+    for (const BoundStep& s : same ? bound_ : rebound) {
       const float* a = reinterpret_cast<const float*>(resolve(s.step.a));
       const float* b = binary(s.step.op) ? reinterpret_cast<const float*>(resolve(s.step.b)) : nullptr;
       float* out = reinterpret_cast<float*>(resolve(s.step.out));
@@ -209,7 +257,8 @@ class ExternalPlan : public Plan {
   }
 
   const DeviceMemory& memory_;
-  std::vector<BoundStep> steps_;
+  std::vector<Step> steps_;
+  std::vector<BoundStep> bound_;
   std::vector<int64_t> bytes_;
   std::vector<void*> constants_;  // borrowed from the executable, which outlives its plans
   std::vector<std::string> names_;
@@ -250,25 +299,8 @@ class ExternalExecutable : public Executable {
   std::unique_ptr<Plan> prepare(const ShapeSet& shapes) override {
     std::vector<int64_t> bytes(shapes.size());
     for (size_t v = 0; v < shapes.size(); ++v) bytes[v] = shapes.numel(v) * static_cast<int64_t>(sizeof(float));
-    std::vector<BoundStep> bound;
-    for (const Step& s : steps_) {
-      BoundStep b;
-      b.step = s;
-      auto out = shapes.dims(s.out);
-      b.out_dims.assign(out.begin(), out.end());
-      b.count = shapes.numel(s.out);
-      if (binary(s.op)) {
-        auto a = shapes.dims(s.a), bb = shapes.dims(s.b);
-        if (!broadcasts_to(a, out) || !broadcasts_to(bb, out))
-          throw Error(s.node + ": input shapes do not broadcast to the output's");
-        b.a_strides = broadcast_strides(a, out);
-        b.b_strides = broadcast_strides(bb, out);
-      } else if (shapes.numel(s.a) != b.count) {
-        throw Error(s.node + ": input and output sizes differ");
-      }
-      bound.push_back(std::move(b));
-    }
-    return std::make_unique<ExternalPlan>(memory_, std::move(bound), std::move(bytes), constants_, names_);
+    auto bound = bind_steps(steps_, [&](int32_t v) { return shapes.dims(static_cast<size_t>(v)); }, numel_of);
+    return std::make_unique<ExternalPlan>(memory_, steps_, std::move(bound), std::move(bytes), constants_, names_);
   }
 
  private:
@@ -283,6 +315,8 @@ class ExternalExecutable : public Executable {
 class ExternalBackend : public Backend {
  public:
   int32_t memory_kind() const override { return LOOM_MEMORY_DEVICE; }
+  // Its loops read the sizes of each run from the run's tensors: plans made at bounds are fine.
+  uint32_t flags() const override { return LOOM_BACKEND_BOUNDED_SHAPES; }
 
   std::optional<std::string> unsupported_reason(const GraphView& graph, size_t index) override {
     NodeView node = graph.node(index);

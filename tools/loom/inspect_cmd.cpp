@@ -83,7 +83,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"activation_bytes", mem.activation_bytes},
                    {"without_reuse_bytes", mem.unplanned_bytes}, {"scratch_bytes", mem.scratch_bytes},
                    {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
-    j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}};
+    j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}, {"at_bounds", stats.plans_at_bounds}};
     j["processing"] = g.processing ? processing_json(*g.processing) : nlohmann::json();
     j["symbol_limits"] = nlohmann::json::array();
     for (const auto& l : s.symbol_limits())

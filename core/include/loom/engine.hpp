@@ -222,6 +222,9 @@ struct SessionStats {
   uint64_t plans_made = 0;    // shape plans made (one per distinct input-shape signature)
   uint64_t plans_cached = 0;  // plans held now
   uint64_t runs = 0;
+  // Plans are made at the graph's symbol bounds (every backend of the session accepts that), so
+  // one plan serves every size up to the bounds.
+  bool plans_at_bounds = false;
 };
 
 // A run failed because a backend's device was lost (LOOM_STATUS_DEVICE_LOST). With the

@@ -118,6 +118,15 @@ struct StateDecl {
   SourceLoc loc;
 };
 
+// An upper bound on a symbolic dim ("seq at most 1024"). A session whose backends all accept
+// plans made at bounds plans once at the bound and passes each run's actual sizes; every session
+// refuses inputs past a bound.
+struct SymbolBound {
+  std::string name;
+  int64_t max = 0;
+  SourceLoc loc;
+};
+
 struct Graph {
   std::string name;
   std::filesystem::path path;        // file it came from (empty when parsed from text)
@@ -125,6 +134,7 @@ struct Graph {
   std::map<std::string, std::string> metadata;
   std::vector<GraphInput> inputs;
   std::vector<GraphOutput> outputs;
+  std::vector<SymbolBound> symbols;      // bounds of symbols of the inputs' shapes
   std::vector<Initializer> initializers;
   std::vector<StateDecl> states;
   std::vector<Node> nodes;

@@ -89,6 +89,12 @@ std::string graph_difference(const Graph& a, const Graph& b) {
       if (!same_bits(x.values[k], y.values[k]))
         return diff(at + ".values[" + std::to_string(k) + "]", std::to_string(x.values[k]), std::to_string(y.values[k]));
   }
+  if (a.symbols.size() != b.symbols.size()) return diff("symbols", std::to_string(a.symbols.size()), std::to_string(b.symbols.size()));
+  for (size_t i = 0; i < a.symbols.size(); ++i) {
+    if (a.symbols[i].name != b.symbols[i].name) return diff("symbols[" + std::to_string(i) + "]", a.symbols[i].name, b.symbols[i].name);
+    if (a.symbols[i].max != b.symbols[i].max)
+      return diff("symbols." + a.symbols[i].name + ".max", std::to_string(a.symbols[i].max), std::to_string(b.symbols[i].max));
+  }
   if (a.states.size() != b.states.size()) return diff("state", std::to_string(a.states.size()), std::to_string(b.states.size()));
   for (size_t i = 0; i < a.states.size(); ++i) {
     const auto &x = a.states[i], &y = b.states[i];

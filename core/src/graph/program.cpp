@@ -10,6 +10,7 @@
 #include <optional>
 #include <cstring>
 #include <queue>
+#include <set>
 
 namespace loom {
 
@@ -74,6 +75,7 @@ class Builder {
 
   std::shared_ptr<const Program> build() {
     declare_values();
+    check_symbols();
     resolve_nodes();
     order_nodes();
     infer_symbolic();
@@ -82,6 +84,22 @@ class Builder {
   }
 
  private:
+  // A bound must name a symbol that a graph input binds on its own (a dim written as just the
+  // symbol), and name it once.
+  void check_symbols() {
+    std::set<std::string> seen;
+    for (const SymbolBound& b : p_.graph.symbols) {
+      if (!seen.insert(b.name).second) throw Error(at(b.loc) + "symbol '" + b.name + "' is bounded twice");
+      if (b.max < 1) throw Error(at(b.loc) + "the bound of symbol '" + b.name + "' must be at least 1");
+      bool bound_by_input = false;
+      for (const auto& in : p_.graph.inputs)
+        for (const Dim& d : in.info.shape)
+          bound_by_input |= d.is_symbolic() && d.factor() == 1 && d.symbols().size() == 1 && d.symbols()[0] == b.name;
+      if (!bound_by_input)
+        throw Error(at(b.loc) + "symbol '" + b.name + "' has a bound, but no graph input has a dim that is just '" + b.name + "'");
+    }
+  }
+
   int add_value(const std::string& name, ValueKind kind, const SourceLoc& loc, const std::string& what) {
     if (name.empty()) throw Error(at(loc) + what + " has an empty name");
     auto [it, fresh] = p_.index.emplace(name, static_cast<int>(p_.values.size()));
@@ -360,6 +378,12 @@ static ConcreteShapes infer_concrete_checked(const Program& p, const std::vector
                       " = " + std::to_string(it->second));
       }
     }
+  }
+  for (const SymbolBound& b : p.graph.symbols) {
+    auto it = cs.bindings.find(b.name);
+    if (it != cs.bindings.end() && it->second > b.max)
+      throw Error(bound_by[b.name] + " has " + b.name + " = " + std::to_string(it->second) + ", past the graph's bound " +
+                  b.name + " <= " + std::to_string(b.max) + (b.loc.str().empty() ? "" : " (" + b.loc.str() + ")"));
   }
   // Dims written as products ("batch*seq") are checked once every symbol is bound.
   for (size_t i = 0; i < p.inputs.size(); ++i) {

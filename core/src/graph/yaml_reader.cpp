@@ -436,7 +436,8 @@ Document Reader::read() {
   if (!version.IsScalar() || version.Scalar() != "1")
     fail(vw, "unsupported format version '" + (version.IsScalar() ? version.Scalar() : kind_name(version)) + "' (this reader reads `loom: 1`)");
   expect_map(root, w,
-             {"loom", "name", "metadata", "weights", "inputs", "outputs", "initializers", "state", "blocks", "nodes", "processing"});
+             {"loom", "name", "metadata", "weights", "inputs", "outputs", "symbols", "initializers", "state", "blocks", "nodes",
+              "processing"});
 
   Graph& g = doc.header;
   if (YAML::Node n = root["name"]) g.name = scalar_text(n, at(n, "name", w), "a string");
@@ -471,6 +472,23 @@ Document Reader::read() {
   for (NameRef& r : name_list(out, at(out, "outputs", w))) {
     g.outputs.push_back(GraphOutput{r.name, r.where.loc});
     doc.output_where.push_back(r.where);
+  }
+  if (YAML::Node sy = root["symbols"]) {
+    Where sw = at(sy, "symbols", w);
+    expect_map(sy, sw);
+    for (auto it = sy.begin(); it != sy.end(); ++it) {
+      Where kw = at(it->first, child_key(sw, it->first.Scalar()), sw);
+      SymbolBound b;
+      b.name = name_of(it->first, kw);
+      b.loc = kw.loc;
+      Where vw = at(it->second, kw.key, kw);
+      expect_map(it->second, vw, {"max"});
+      YAML::Node max = require(it->second, vw, "max");
+      Where mw = at(max, child_key(vw, "max"), vw);
+      b.max = int_of(max, mw);
+      if (b.max < 1) fail(mw, "the bound of symbol '" + b.name + "' must be at least 1, got " + std::to_string(b.max));
+      g.symbols.push_back(std::move(b));
+    }
   }
   if (YAML::Node i = root["initializers"]) doc.initializers = initializers(i, at(i, "initializers", w));
   if (YAML::Node s = root["state"]) doc.states = states(s, at(s, "state", w));

@@ -140,6 +140,15 @@ std::string write_graph_yaml(const Graph& g) {
   for (const auto& o : g.outputs) outputs.push_back(o.name);
   out << YAML::Key << "outputs" << YAML::Value;
   put_names(out, outputs);
+  if (!g.symbols.empty()) {
+    out << YAML::Key << "symbols" << YAML::Value << YAML::BeginMap;
+    for (const auto& sym : g.symbols) {
+      out << YAML::Key;
+      put_string(out, sym.name);
+      out << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "max" << YAML::Value << sym.max << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+  }
   if (g.processing) yaml::write_processing(out, *g.processing);
   if (!g.initializers.empty()) {
     out << YAML::Key << "initializers" << YAML::Value << YAML::BeginSeq;

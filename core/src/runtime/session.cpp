@@ -63,9 +63,23 @@ struct RunBuffers {
   }
 };
 
+// The sizes of one run: a plan's own, or, for a plan made at symbol bounds, the actual sizes of
+// a run below them, with the dims every partition's tensors point at during that run.
+struct RunShapes {
+  ConcreteShapes shapes;
+  std::vector<std::unique_ptr<plugins::GraphViewStorage::Shapes>> parts;  // per partition
+  RunShapes(const SessionImpl& s, ConcreteShapes cs) : shapes(std::move(cs)) {
+    for (const auto& part : s.parts()) parts.push_back(std::make_unique<plugins::GraphViewStorage::Shapes>(*part.view, shapes.shapes));
+  }
+  uint64_t byte_size(const Program& p, int v) const {
+    return static_cast<uint64_t>(shape_numel(shapes.shapes[v])) * dtype_size(p.values[v].info.dtype);
+  }
+};
+
 class ShapePlan {
  public:
-  ShapePlan(const SessionImpl& s, ConcreteShapes shapes) : session_(s), shapes_(std::move(shapes)) {
+  ShapePlan(const SessionImpl& s, ConcreteShapes shapes, bool bounded)
+      : session_(s), shapes_(std::move(shapes)), bounded_(bounded), own_(std::make_shared<const RunShapes>(s, shapes_)) {
     const Program& p = s.program();
     const size_t nv = p.values.size();
     home_.assign(nv, {});
@@ -222,18 +236,24 @@ class ShapePlan {
   // Runs every partition; inputs and state pointers are patched into the prepared tensors. Only
   // the patch list is walked: scanning every value of a partition on each run cost as much as
   // the work of a graph of tiny nodes (docs/performance.md).
-  void execute(RunBuffers& rb, const std::vector<const void*>& inputs, const std::vector<void*>& state) const {
+  void execute(RunBuffers& rb, const std::vector<const void*>& inputs, const std::vector<void*>& state,
+               const RunShapes& sizes) const {
     const Program& p = session_.program();
     for (size_t pi = 0; pi < session_.parts().size(); ++pi) {
       const auto& part = session_.parts()[pi];
       const auto& backend = *session_.backends()[part.backend];
       const loom_backend& api = backend.api();
       auto& tensors = rb.tensors[pi];
+      if (bounded_) {
+        // A plan made at the bounds runs at this run's sizes: every tensor gets its actual dims.
+        const loom_shape_set* set = sizes.parts[pi]->set();
+        for (size_t k = 0; k < tensors.size(); ++k) tensors[k].dims = set->dims[k];
+      }
       if (!backend.host_memory()) {
         for (int v : part.copy_in) {
           const Location& dst = device_copy_.at({static_cast<int>(pi), v});
           plugins::check_status(api.buffer_write(api.self, rb.arena[dst.index], dst.offset, host_pointer(rb, v, inputs, state),
-                                                 byte_size(v)),
+                                                 sizes.byte_size(p, v)),
                                 backend.name() + ": copying '" + p.values[v].name + "' to the device");
         }
       }
@@ -258,7 +278,7 @@ class ShapePlan {
       for (int v : part.copy_out) {
         const Location& src = home_[v];
         plugins::check_status(api.buffer_read(api.self, rb.arena[src.index], src.offset,
-                                              const_cast<void*>(host_pointer(rb, v, inputs, state)), byte_size(v)),
+                                              const_cast<void*>(host_pointer(rb, v, inputs, state)), sizes.byte_size(p, v)),
                               backend.name() + ": copying '" + p.values[v].name + "' from the device");
       }
     }
@@ -276,8 +296,18 @@ class ShapePlan {
     throw Error("internal: value '" + session_.program().values[v].name + "' has no host location");
   }
 
-  uint64_t byte_size(int v) const {
-    return static_cast<uint64_t>(shape_numel(shapes_.shapes[v])) * dtype_size(session_.program().values[v].info.dtype);
+  // The sizes of a run with these input shapes: the plan's own, or for a plan made at symbol
+  // bounds, the actual ones (inferred once per input-shape signature and kept, a few hundred at
+  // most; shared_ptr so that a run keeps its entry while it is dropped).
+  std::shared_ptr<const RunShapes> run_shapes(const std::vector<Shape>& input_shapes) const {
+    if (!bounded_) return own_;
+    std::lock_guard<std::mutex> lock(sizes_mutex_);
+    auto it = sizes_.find(input_shapes);
+    if (it != sizes_.end()) return it->second;
+    if (sizes_.size() >= kMaxRunShapes) sizes_.clear();
+    auto rs = std::make_shared<const RunShapes>(session_, infer_concrete(session_.program(), input_shapes));
+    sizes_.emplace(input_shapes, rs);
+    return rs;
   }
 
  private:
@@ -357,6 +387,11 @@ class ShapePlan {
 
   const SessionImpl& session_;
   ConcreteShapes shapes_;
+  bool bounded_ = false;
+  std::shared_ptr<const RunShapes> own_;
+  static constexpr size_t kMaxRunShapes = 256;
+  mutable std::mutex sizes_mutex_;
+  mutable std::map<std::vector<Shape>, std::shared_ptr<const RunShapes>> sizes_;
   std::vector<Location> home_;   // where the producer writes
   std::vector<Location> host_;   // where host code reads
   std::map<std::pair<int, int>, Location> device_copy_;  // (partition, value) -> device copy
@@ -417,6 +452,9 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
                           be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
   }
   find_cache_writes();
+  for (const SymbolBound& b : p.graph.symbols) symbol_bounds_[b.name] = b.max;
+  bounded_ = !symbol_bounds_.empty();
+  for (const auto& part : parts_) bounded_ &= (backends_[part.backend]->flags() & LOOM_BACKEND_BOUNDED_SHAPES) != 0;
   default_state = std::make_shared<State>(new_state());
 }
 
@@ -542,8 +580,9 @@ std::shared_ptr<ShapePlan> SessionImpl::plan_for(const std::vector<Shape>& input
   auto it = plans_.find(input_shapes);
   if (it != plans_.end()) return it->second;
   ConcreteShapes shapes = infer_concrete(*program_, input_shapes);
-  check_symbol_limits(symbol_limits_, shapes.bindings, program_->graph.name, "run");
-  auto plan = std::make_shared<ShapePlan>(*this, std::move(shapes));
+  // A plan made at the bounds is checked per run, at the run's own sizes (execute).
+  if (!bounded_) check_symbol_limits(symbol_limits_, shapes.bindings, program_->graph.name, "run");
+  auto plan = std::make_shared<ShapePlan>(*this, std::move(shapes), bounded_);
   plans_.emplace(input_shapes, plan);
   ++plans_made_;
   return plan;
@@ -599,6 +638,7 @@ SessionStats SessionImpl::stats() const {
   SessionStats st;
   st.plans_made = plans_made_.load();
   st.runs = runs_.load();
+  st.plans_at_bounds = bounded_;
   std::lock_guard<std::mutex> lock(plans_mutex_);
   st.plans_cached = plans_.size();
   return st;
@@ -612,11 +652,35 @@ void SessionImpl::check_input(int value, const Tensor& t) const {
   if (!t.defined()) throw Error("run: input '" + v.name + "' has no data");
 }
 
+// For a plan made at symbol bounds: the input shapes with every dim whose symbols are all bounded
+// at its bound. Written into io.key, whose storage later runs reuse.
+const std::vector<Shape>& SessionImpl::plan_key(RunIO& io) const {
+  const Program& p = *program_;
+  // Check the actual sizes (and the bounds) first: the key must not hide a bad input.
+  io.key.resize(p.inputs.size());
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const SymShape& declared = p.values[p.inputs[i]].info.shape;
+    const Shape& actual = io.shapes[i];
+    io.key[i].resize(actual.size());
+    for (size_t d = 0; d < actual.size(); ++d) {
+      int64_t at_bound = actual[d];
+      if (d < declared.size() && declared[d].is_symbolic()) {
+        const Dim b = declared[d].bind(symbol_bounds_);
+        if (b.is_known()) at_bound = b.value();
+      }
+      io.key[i][d] = at_bound;
+    }
+  }
+  return io.key;
+}
+
 template <class TakeOutputs>
 void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
   const Program& p = *program_;
   if (state.impl_->program != state_program_) throw Error("run: the state belongs to another session");
-  auto plan = plan_for(io.shapes);
+  auto plan = plan_for(bounded_ ? plan_key(io) : io.shapes);
+  auto sizes = plan->run_shapes(io.shapes);
+  if (bounded_) check_symbol_limits(symbol_limits_, sizes->shapes.bindings, p.graph.name, "run");
   auto rb = plan->acquire();
   struct Return {
     const ShapePlan& plan;
@@ -629,19 +693,19 @@ void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
   io.state.resize(state.impl_->tensors.size());
   for (size_t i = 0; i < state.impl_->tensors.size(); ++i) io.state[i] = state.impl_->tensors[i].data();
 
-  plan->execute(*rb, io.inputs, io.state);
+  plan->execute(*rb, io.inputs, io.state, *sizes);
   ++runs_;
 
-  take_outputs(*plan, *rb);
+  take_outputs(*plan, *rb, sizes->shapes);
   for (const auto& st : p.states) {
     if (st.update < 0 || in_place_[st.update]) continue;
     const int idx = p.values[st.value].state;
-    std::memcpy(io.state[idx], plan->host_pointer(*rb, st.update, io.inputs, io.state), plan->byte_size(st.update));
+    std::memcpy(io.state[idx], plan->host_pointer(*rb, st.update, io.inputs, io.state), sizes->byte_size(p, st.update));
   }
   for (const CacheWrite& cw : cache_writes_) {
     auto& filled = state.impl_->filled[cw.state];
     const auto* offsets = static_cast<const int64_t*>(plan->host_pointer(*rb, cw.offset, io.inputs, io.state));
-    const int64_t rows = plan->shapes().shapes[cw.update][static_cast<size_t>(cw.axis)];
+    const int64_t rows = sizes->shapes.shapes[cw.update][static_cast<size_t>(cw.axis)];
     for (size_t b = 0; b < filled.size(); ++b) filled[b] = std::max(filled[b], offsets[b] + rows);
   }
 }
@@ -675,9 +739,9 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
     io.inputs.push_back(it->second.data());
   }
   TensorMap out;
-  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb) {
+  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
     for (int v : p.outputs) {
-      Tensor t(p.values[v].info.dtype, plan.shapes().shapes[v]);
+      Tensor t(p.values[v].info.dtype, sizes.shapes[v]);
       if (t.nbytes()) std::memcpy(t.data(), plan.host_pointer(rb, v, io.inputs, io.state), t.nbytes());
       out.emplace(p.values[v].name, std::move(t));
     }
@@ -700,10 +764,10 @@ void SessionImpl::run(Binding::Impl& b, State& state) {
     if (io.shapes[i] != t.shape()) io.shapes[i] = t.shape();
     io.inputs[i] = t.data();
   }
-  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb) {
+  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
     for (size_t k = 0; k < p.outputs.size(); ++k) {
       const int v = p.outputs[k];
-      const Shape& shape = plan.shapes().shapes[v];
+      const Shape& shape = sizes.shapes[v];
       Tensor& t = b.outputs[k];
       if (t.shape() != shape || t.dtype() != p.values[v].info.dtype || !t.defined()) {
         if (b.output_bound[k])

@@ -31,6 +31,7 @@ struct State::Impl {
 // state pointers. A Binding keeps one so that its runs reuse the vectors' storage.
 struct RunIO {
   std::vector<Shape> shapes;
+  std::vector<Shape> key;  // the plan's key when plans are made at symbol bounds
   std::vector<const void*> inputs;
   std::vector<void*> state;
 };
@@ -72,6 +73,7 @@ class SessionImpl {
   Binding new_binding() const;
   State new_state() const;
   SessionStats stats() const;
+  bool plans_at_bounds() const { return bounded_; }
   MemoryReport plan_memory(const std::map<std::string, int64_t>& bindings) const;
 
   struct Part {
@@ -116,6 +118,7 @@ class SessionImpl {
   template <class TakeOutputs>
   void execute(RunIO& io, State& state, TakeOutputs&& take_outputs);
   void check_input(int value, const Tensor& t) const;
+  const std::vector<Shape>& plan_key(RunIO& io) const;
 
   std::shared_ptr<const Program> program_;
   // The program whose states this session runs: its own, or that of the session it replaced
@@ -130,6 +133,9 @@ class SessionImpl {
   void check_backends() const;
 
   std::vector<CacheWrite> cache_writes_;
+  // Plans are made at the graph's symbol bounds when every backend accepts that.
+  bool bounded_ = false;
+  std::map<std::string, int64_t> symbol_bounds_;
   bool fallback_ = false;
   mutable std::mutex replacement_mutex_;
   std::shared_ptr<SessionImpl> replacement_;
