@@ -444,3 +444,29 @@ TEST_CASE("session: a graph output read by later nodes keeps its value") {
 }
 
 #endif  // LOOM_TEST_ONEDNN
+
+TEST_CASE("session: a reshape is a view: no bytes of its own, its input kept alive while it is read") {
+  Graph g;
+  g.name = "views";
+  g.inputs = {input("x", DType::f32, {"4", "64"})};
+  // a -> (view) b -> (view) c, and a is overwritten by nothing while c is read at the end.
+  g.nodes = {node("t1", "tanh", {"x"}, {"a"}), node("r1", "reshape", {"a"}, {"b"}, {{"shape", std::vector<int64_t>{16, 16}}}),
+             node("r2", "reshape", {"b"}, {"c"}, {{"shape", std::vector<int64_t>{4, 64}}}), node("t2", "tanh", {"x"}, {"d"}),
+             node("t3", "tanh", {"d"}, {"e"}), node("add", "add", {"c", "e"}, {"y"}, {})};
+  g.outputs = {{"y", {}}, {"b", {}}};
+  Engine engine = onednn_engine();
+  Session s = engine.compile(g, on_onednn());
+  MemoryReport r = s.plan_memory({});
+  const uint64_t activation = 256 * 4;
+  // a, d, e, y own bytes; b and c are a's.
+  CHECK(r.unplanned_bytes.at("onednn") == 4 * activation);
+  Tensor x(DType::f32, {4, 64});
+  for (int i = 0; i < 256; ++i) x.data_as<float>()[i] = static_cast<float>(i % 17) * 0.1f - 0.8f;
+  TensorMap out = s.run({{"x", x}});
+  for (int i = 0; i < 256; ++i) {
+    const float t = std::tanh(x.data_as<float>()[i]);
+    CHECK(out.at("y").data_as<float>()[i] == doctest::Approx(t + std::tanh(t)).epsilon(1e-6));
+    CHECK(out.at("b").data_as<float>()[i] == doctest::Approx(t).epsilon(1e-6));
+  }
+  CHECK(out.at("b").shape() == Shape{16, 16});
+}

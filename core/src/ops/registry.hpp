@@ -61,6 +61,9 @@ struct OpSchema {
   // for both must produce the same result as with separate memory; the session uses this to
   // update a state (a KV cache) where it lives instead of copying it.
   std::vector<int> in_place = {};
+  // Output 0 is input 0's bytes in the same order, only the shape differs (reshape): the memory
+  // planner gives it no bytes of its own, and the backend's copy becomes a no-op.
+  bool view = false;
 };
 
 // What shape inference sees of one node. Works the same on symbolic and on concrete shapes.

@@ -106,8 +106,10 @@ void infer_concat(InferContext& c) {
 }  // namespace
 
 void register_shape(std::vector<OpSchema>& ops) {
-  ops.push_back(OpSchema{"reshape", "same data, new shape (0 copies a dim, -1 is inferred)", {{"x"}}, {{"out"}},
-                         {required_attr("shape", AttrType::Ints)}, infer_reshape});
+  OpSchema reshape{"reshape", "same data, new shape (0 copies a dim, -1 is inferred)", {{"x"}}, {{"out"}},
+                   {required_attr("shape", AttrType::Ints)}, infer_reshape};
+  reshape.view = true;
+  ops.push_back(std::move(reshape));
   ops.push_back(OpSchema{"transpose", "permutes dimensions", {{"x"}}, {{"out"}},
                          {required_attr("perm", AttrType::Ints)}, infer_transpose});
   ops.push_back(OpSchema{"slice", "x[..., start:end:step, ...] along axis", {{"x"}}, {{"out"}},

@@ -105,8 +105,30 @@ class ShapePlan {
         if (st.update == v) return true;
       return false;
     };
+    // Views (reshape) on host memory get no bytes of their own: they are their input's bytes,
+    // and the input lives as long as its last view is read. root[v] is the value that owns them.
+    std::vector<int> root(nv, -1);
+    std::vector<int> view_last(nv, -1);
+    for (const ProgramNode& n : p.nodes) {
+      const ops::OpSchema* schema = ops::find_op(n.node.op);
+      if (!schema || !schema->view || n.inputs.empty() || n.inputs[0] < 0) continue;
+      const int in = n.inputs[0], out = n.outputs[0];
+      if (p.values[in].kind != ValueKind::Activation || home_[in].kind != Location::None || home_[out].kind != Location::None)
+        continue;
+      const int in_part = s.producer_part(in), out_part = s.producer_part(out);
+      const int backend = s.parts()[out_part].backend;
+      if (s.parts()[in_part].backend != backend || !s.backends()[backend]->host_memory()) continue;
+      root[out] = root[in] >= 0 ? root[in] : in;
+    }
     for (size_t v = 0; v < nv; ++v) {
-      if (p.values[v].kind != ValueKind::Activation || home_[v].kind != Location::None) continue;
+      if (root[v] < 0) continue;
+      int last = p.values[v].producer;
+      for (int c : p.values[v].consumers) last = std::max(last, c);
+      if (needed_until_end(static_cast<int>(v))) last = end;
+      view_last[root[v]] = std::max(view_last[root[v]], last);
+    }
+    for (size_t v = 0; v < nv; ++v) {
+      if (p.values[v].kind != ValueKind::Activation || home_[v].kind != Location::None || root[v] >= 0) continue;
       const int producer = p.values[v].producer;
       const int part = s.producer_part(static_cast<int>(v));
       const int backend = s.parts()[part].backend;
@@ -116,6 +138,7 @@ class ShapePlan {
         if (!device || s.parts()[part_of(c)].backend == backend) last = std::max(last, c);
       if (device) last = std::max(last, s.parts()[part].nodes.back());
       if (!device && needed_until_end(static_cast<int>(v))) last = end;
+      last = std::max(last, view_last[v]);
       requests.push_back({static_cast<int>(v), part, backend, {bytes_of(static_cast<int>(v)), producer, last}, false});
       if (device) {
         const auto& out = s.parts()[part].copy_out;
@@ -160,6 +183,8 @@ class ShapePlan {
       arena_bytes_[a] = layout.size;
       unplanned_bytes_[a] = layout.unplanned;
     }
+    for (size_t v = 0; v < nv; ++v)
+      if (root[v] >= 0) home_[v] = home_[root[v]];
     for (size_t v = 0; v < nv; ++v)
       if (host_[v].kind == Location::None) host_[v] = home_[v];
 
