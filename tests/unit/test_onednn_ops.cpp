@@ -107,7 +107,7 @@ FixtureCase load_case(const fs::path& dir) {
 const std::set<std::string> kBackendOps = {"add", "sub", "mul", "div", "relu", "tanh", "sigmoid", "gelu",
                                            "cast", "matmul", "linear", "layer_norm", "add_layer_norm", "softmax",
                                            "gather", "positions", "reshape", "transpose", "slice", "concat", "key_mask",
-                                           "attention", "cache_write"};
+                                           "cache_write"};
 
 // Runs a fixture as a one-node graph. With `symbolic`, the activations' first dim is -1 at
 // compile time, so that the concrete shape is known only to prepare(). nullopt: the backend

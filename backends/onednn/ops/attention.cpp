@@ -204,6 +204,10 @@ std::optional<std::string> check_attention(const sdk::NodeView& node) {
   for (size_t i = 0; i < 3; ++i)
     if (node.input(i).rank() != 4) return "input '" + std::string(node.input(i).name()) + "' must be 4-D";
   if (node.has_input(3) && node.input(3).rank() > 4) return "mask must have rank 4 or less";
+  // Without a cache to read a prefix of, or a causal mask to skip keys with, this kernel only
+  // does what oneDNN's JIT matmul and softmax do faster: the session decomposes such a node.
+  if (!node.has_input(4) && !attr_bool(node, "causal", false))
+    return "attention without valid_length or causal runs faster here as matmul, softmax and matmul (decomposed)";
   return std::nullopt;
 }
 
