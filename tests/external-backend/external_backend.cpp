@@ -327,7 +327,6 @@ class ExternalBackend : public Backend {
       if (!node.has_input(i)) return "input " + std::to_string(i) + " is absent";
       ValueView v = node.input(i);
       if (v.dtype() != LOOM_DTYPE_F32) return "only f32 (input '" + std::string(v.name()) + "')";
-      if (v.kind() == LOOM_VALUE_STATE) return "session state is not kept on this device";
     }
     if (node.num_outputs() != 1 || node.output(0).dtype() != LOOM_DTYPE_F32) return "only one f32 output";
     if (arity == 2 && !broadcastable(node.input(0).dims(), node.input(1).dims())) return "input shapes do not broadcast";

@@ -127,3 +127,47 @@ TEST_CASE("session device: values cross between device and host partitions in bo
     }
   }
 }
+
+// A running sum whose every node runs on the device: its state lives in the device's memory,
+// is updated there in place, and is never copied in or out around a run.
+constexpr const char* kDeviceState = R"(
+loom: 1
+name: device-state
+inputs:
+  - {name: x, dtype: f32, shape: [1, 4]}
+outputs: [y]
+state:
+  - {name: total, dtype: f32, shape: [1, 4], update: sum}
+nodes:
+  - {op: add, inputs: [total, x], outputs: [sum]}
+  - {op: relu, inputs: [sum], outputs: [y]}
+)";
+
+TEST_CASE("session device: state lives in the device's memory and is updated there in place") {
+  Engine e = device_engine();
+  SessionOptions o;
+  o.backends = {"external", "onednn"};
+  Session s = e.compile(parse_graph_yaml(kDeviceState, "device-state.yaml"), o);
+  for (const auto& n : s.placement().nodes) CHECK(n.backend == "external");
+  // Only the input goes in and the output comes out: nothing of the state crosses.
+  CHECK(copies(s) == std::set<std::tuple<std::string, std::string, std::string>>{{"x", "host", "external"}, {"y", "external", "host"}});
+
+  State a = s.new_state();
+  float expected[4] = {0, 0, 0, 0};
+  for (int step = 1; step <= 3; ++step) {
+    Tensor x = filled({1, 4}, -2.0f * static_cast<float>(step), 1.5f);
+    for (int i = 0; i < 4; ++i) expected[i] += x.data_as<float>()[i];
+    const Tensor y = s.run({{"x", x}}, a).at("y");
+    for (int i = 0; i < 4; ++i) CHECK(y.data_as<float>()[i] == doctest::Approx(std::max(expected[i], 0.0f)));
+  }
+  const Tensor total = a.snapshot().at("total");
+  for (int i = 0; i < 4; ++i) CHECK(total.data_as<float>()[i] == doctest::Approx(expected[i]));
+
+  // A copy branches on the device; the original goes on unchanged.
+  State b = a.copy();
+  s.run({{"x", filled({1, 4}, 100.0f, 0.0f)}}, b);
+  CHECK(a.snapshot().at("total").data_as<float>()[0] == doctest::Approx(expected[0]));
+  CHECK(b.snapshot().at("total").data_as<float>()[0] == doctest::Approx(expected[0] + 100.0f));
+  b.reset();
+  CHECK(b.snapshot().at("total").data_as<float>()[3] == 0.0f);
+}

@@ -284,7 +284,8 @@ class ShapePlan {
       }
       for (const Patch& patch : patches_[pi]) {
         if (patch.kind == Location::Input) tensors[patch.tensor].data = const_cast<void*>(inputs[patch.index]);
-        else tensors[patch.tensor].data = state[patch.index];
+        else if (backend.host_memory()) tensors[patch.tensor].data = state[patch.index];
+        else tensors[patch.tensor].buffer = state[patch.index];  // the state's device buffer, offset 0
       }
       loom_run_args args{sizeof(loom_run_args), tensors.size(), tensors.data(), nullptr, nullptr, 0, scratch_bytes_[part.backend], nullptr, nullptr};
       if (backend.host_memory()) {
@@ -450,6 +451,7 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
     parts_.push_back(std::move(pr));
   }
   decide_in_place_updates();
+  decide_state_homes();
   decide_copies();
   // Views and compilation: value kinds as each partition sees them.
   for (size_t pi = 0; pi < parts_.size(); ++pi) {
@@ -557,7 +559,16 @@ void SessionImpl::decide_in_place_updates() {
     if (st.update < 0) continue;
     const ProgramValue& u = p.values[st.update];
     const ProgramValue& s = p.values[st.value];
-    if (!backends_[parts_[node_part_[u.producer]].backend]->host_memory() || s.graph_output) continue;
+    if (s.graph_output) continue;
+    const int backend = parts_[node_part_[u.producer]].backend;
+    if (!backends_[backend]->host_memory()) {
+      // On a device the state lives in the device's memory, so every node that reads it, or reads
+      // its new value, must run there, and nobody on the host may need the new value.
+      bool device_only = !u.graph_output;
+      for (int c : s.consumers) device_only &= parts_[node_part_[c]].backend == backend;
+      for (int c : u.consumers) device_only &= parts_[node_part_[c]].backend == backend;
+      if (!device_only) continue;
+    }
     const ProgramNode& producer = p.nodes[u.producer];
     const size_t out = static_cast<size_t>(std::find(producer.outputs.begin(), producer.outputs.end(), st.update) - producer.outputs.begin());
     const auto reads = std::count(producer.inputs.begin(), producer.inputs.end(), st.value);
@@ -567,6 +578,29 @@ void SessionImpl::decide_in_place_updates() {
                                u.info.dtype == state_value.info.dtype && u.info.shape == state_value.info.shape);
     for (int c : s.consumers) safe &= c <= u.producer;
     in_place_[st.update] = safe;
+  }
+}
+
+// A state lives on a device backend when that backend writes its update in place (above), or,
+// for a state nobody updates, when every reader runs there; otherwise in host memory.
+void SessionImpl::decide_state_homes() {
+  const Program& p = *program_;
+  state_home_.assign(p.states.size(), -1);
+  for (size_t si = 0; si < p.states.size(); ++si) {
+    const ProgramState& st = p.states[si];
+    const ProgramValue& s = p.values[st.value];
+    int backend = -1;
+    if (st.update >= 0) {
+      if (!in_place_[st.update]) continue;
+      backend = parts_[node_part_[p.values[st.update].producer]].backend;
+    } else {
+      if (s.consumers.empty() || s.graph_output) continue;
+      backend = parts_[node_part_[s.consumers.front()]].backend;
+      for (int c : s.consumers)
+        if (parts_[node_part_[c]].backend != backend) backend = -1;
+      if (backend < 0) continue;
+    }
+    if (!backends_[backend]->host_memory()) state_home_[si] = backend;
   }
 }
 
@@ -580,12 +614,13 @@ void SessionImpl::decide_copies() {
       for (int v : p.nodes[n].inputs) {
         if (v < 0 || !device || p.values[v].kind == ValueKind::Constant) continue;
         if (p.values[v].kind == ValueKind::Activation && parts_[node_part_[p.values[v].producer]].backend == part.backend) continue;
+        if (p.values[v].kind == ValueKind::State && state_home_[p.values[v].state] == part.backend) continue;
         in.insert(v);
       }
       if (!device) continue;
       for (int v : p.nodes[n].outputs) {
         bool host_needed = p.values[v].graph_output;
-        for (const auto& st : p.states) host_needed |= st.update == v;
+        for (const auto& st : p.states) host_needed |= st.update == v && !in_place_[v];
         for (int c : p.values[v].consumers) host_needed |= parts_[node_part_[c]].backend != part.backend;
         if (host_needed) out.insert(v);
       }
@@ -640,7 +675,25 @@ State SessionImpl::new_state() const {
   check_fits_in_memory(total, printable("the state of " + graph_label(*program_) + " (" + std::to_string(program_->states.size()) + " tensors)"));
   State s;
   s.impl_->program = state_program_;
-  for (const auto& st : program_->states) s.impl_->tensors.emplace_back(st.decl.dtype, st.decl.shape);
+  const size_t n = program_->states.size();
+  s.impl_->tensors.resize(n);
+  s.impl_->device.assign(n, nullptr);
+  s.impl_->owner.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const StateDecl& decl = program_->states[i].decl;
+    if (state_home_[i] < 0) {
+      s.impl_->tensors[i] = Tensor(decl.dtype, decl.shape);
+      continue;
+    }
+    // On its device: allocated there and zeroed there, never copied in or out around a run.
+    s.impl_->tensors[i] = Tensor(decl.dtype, Shape(decl.shape.size(), 0));  // keeps dtype and rank, no bytes
+    const auto& backend = backends_[state_home_[i]];
+    const uint64_t bytes = std::max<uint64_t>(tensor_bytes(decl.shape, decl.dtype), 1);
+    plugins::check_status(backend->api().buffer_alloc(backend->api().self, bytes, &s.impl_->device[i]),
+                          backend->name() + ": allocating state '" + decl.name + "'");
+    s.impl_->owner[i] = backend;
+    s.impl_->zero(i);
+  }
   s.impl_->filled.resize(program_->states.size());
   s.impl_->is_cache.assign(program_->states.size(), false);
   for (const CacheWrite& cw : cache_writes_) {
@@ -716,7 +769,16 @@ void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
   std::unique_lock<std::mutex> state_lock(state.impl_->mutex, std::defer_lock);
   if (!p.states.empty()) state_lock.lock();
   io.state.resize(state.impl_->tensors.size());
-  for (size_t i = 0; i < state.impl_->tensors.size(); ++i) io.state[i] = state.impl_->tensors[i].data();
+  for (size_t i = 0; i < state.impl_->tensors.size(); ++i) {
+    // A state made on a device this session does not keep it on (a replacement after a device
+    // loss) cannot be read here.
+    const plugins::BackendInstance* want = state_home_[i] < 0 ? nullptr : backends_[state_home_[i]].get();
+    if (state.impl_->owner[i].get() != want)
+      throw Error("run: state '" + p.states[i].decl.name + "' lives " +
+                  (state.impl_->owner[i] ? "on backend '" + state.impl_->owner[i]->name() + "'" : std::string("in host memory")) +
+                  ", not where this session keeps it (after a device loss, make a new State)");
+    io.state[i] = state.impl_->pointer(i);
+  }
 
   plan->execute(*rb, io.inputs, io.state, *sizes);
   ++runs_;
@@ -835,18 +897,50 @@ State::~State() = default;
 State::State(State&&) noexcept = default;
 State& State::operator=(State&&) noexcept = default;
 
+State::Impl::~Impl() {
+  for (size_t i = 0; i < device.size(); ++i)
+    if (device[i]) owner[i]->api().buffer_free(owner[i]->api().self, device[i]);
+}
+
+uint64_t State::Impl::bytes(size_t i) const {
+  const StateDecl& decl = program->states[i].decl;
+  return tensor_bytes(decl.shape, decl.dtype);
+}
+
+Tensor State::Impl::read(size_t i) const {
+  const StateDecl& decl = program->states[i].decl;
+  if (!device[i]) return tensors[i].clone();
+  Tensor t(decl.dtype, decl.shape);
+  const loom_backend& api = owner[i]->api();
+  if (t.nbytes())
+    plugins::check_status(api.buffer_read(api.self, device[i], 0, t.data(), t.nbytes()),
+                          owner[i]->name() + ": reading state '" + decl.name + "'");
+  return t;
+}
+
+void State::Impl::zero(size_t i) {
+  if (!device[i]) {
+    if (tensors[i].nbytes()) std::memset(tensors[i].data(), 0, tensors[i].nbytes());
+    return;
+  }
+  const std::vector<uint8_t> zeros(bytes(i), 0);
+  const loom_backend& api = owner[i]->api();
+  if (!zeros.empty())
+    plugins::check_status(api.buffer_write(api.self, device[i], 0, zeros.data(), zeros.size()),
+                          owner[i]->name() + ": clearing state '" + program->states[i].decl.name + "'");
+}
+
 TensorMap State::snapshot() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   TensorMap out;
   if (!impl_->program) return out;
-  for (size_t i = 0; i < impl_->tensors.size(); ++i) out.emplace(impl_->program->states[i].decl.name, impl_->tensors[i].clone());
+  for (size_t i = 0; i < impl_->tensors.size(); ++i) out.emplace(impl_->program->states[i].decl.name, impl_->read(i));
   return out;
 }
 
 void State::reset() {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  for (auto& t : impl_->tensors)
-    if (t.nbytes()) std::memset(t.data(), 0, t.nbytes());
+  for (size_t i = 0; i < impl_->tensors.size(); ++i) impl_->zero(i);
   for (auto& f : impl_->filled) std::fill(f.begin(), f.end(), 0);
 }
 
@@ -854,7 +948,23 @@ State State::copy() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   State s;
   s.impl_->program = impl_->program;
-  for (const auto& t : impl_->tensors) s.impl_->tensors.push_back(t.clone());
+  s.impl_->device.assign(impl_->device.size(), nullptr);
+  s.impl_->owner = impl_->owner;
+  for (size_t i = 0; i < impl_->tensors.size(); ++i) {
+    if (!impl_->device[i]) {
+      s.impl_->tensors.push_back(impl_->tensors[i].clone());
+      continue;
+    }
+    // A device state is copied through the host: branching a conversation is rare next to its steps.
+    s.impl_->tensors.push_back(impl_->tensors[i]);
+    const Tensor host = impl_->read(i);
+    const loom_backend& api = impl_->owner[i]->api();
+    plugins::check_status(api.buffer_alloc(api.self, std::max<uint64_t>(host.nbytes(), 1), &s.impl_->device[i]),
+                          impl_->owner[i]->name() + ": allocating a copy of a state");
+    if (host.nbytes())
+      plugins::check_status(api.buffer_write(api.self, s.impl_->device[i], 0, host.data(), host.nbytes()),
+                            impl_->owner[i]->name() + ": copying a state");
+  }
   s.impl_->filled = impl_->filled;
   s.impl_->is_cache = impl_->is_cache;
   return s;
@@ -936,7 +1046,7 @@ void Session::run(Binding& binding, State& state) {
 }
 Binding Session::new_binding() const { return impl_->new_binding(); }
 SessionStats Session::stats() const { return current(impl_)->stats(); }
-State Session::new_state() const { return impl_->new_state(); }
+State Session::new_state() const { return current(impl_)->new_state(); }
 State& Session::default_state() { return *impl_->default_state; }
 const Graph& Session::graph() const { return impl_->program().graph; }
 const OptimizationReport& Session::optimization() const { return current(impl_)->optimization; }

@@ -20,7 +20,15 @@ namespace loom {
 
 struct State::Impl {
   std::shared_ptr<const Program> program;
-  std::vector<Tensor> tensors;  // one per program state, host memory
+  std::vector<Tensor> tensors;  // one per program state, host memory (empty for a state on a device)
+  // Per state on a device: its buffer and the backend that owns it (null for host states).
+  std::vector<void*> device;
+  std::vector<std::shared_ptr<plugins::BackendInstance>> owner;
+  ~Impl();
+  void* pointer(size_t i) { return device[i] ? device[i] : tensors[i].data(); }
+  uint64_t bytes(size_t i) const;
+  Tensor read(size_t i) const;   // a host copy of state i
+  void zero(size_t i);
   // Per state written by cache_write: positions written per batch row; empty for other states.
   std::vector<std::vector<int64_t>> filled;
   std::vector<bool> is_cache;
@@ -112,6 +120,7 @@ class SessionImpl {
   std::shared_ptr<ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
   void decide_copies();
   void decide_in_place_updates();
+  void decide_state_homes();
   void find_cache_writes();
   // Runs the plan for io's input shapes; `take_outputs(plan, buffers)` reads the outputs before
   // the run's buffers go back to the pool.
@@ -129,6 +138,7 @@ class SessionImpl {
   std::vector<Part> parts_;
   std::vector<int> node_part_;
   std::vector<bool> in_place_;
+  std::vector<int> state_home_;  // per state: the device backend it lives on, or -1 (host)
   [[noreturn]] void device_lost(const DeviceLostError& e);
   void check_backends() const;
 
