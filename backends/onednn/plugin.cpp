@@ -89,13 +89,23 @@ class OnednnPlan final : public sdk::Plan {
     if (num_threads_ > 0) omp_set_num_threads(num_threads_);
 
     RunContext ctx{args.tensors, constants_.data(), scratch, nullptr, nullptr, stride};
+    // The host's stop poll, between steps: one indirect call per step, only when it passed one.
+    const auto should_stop = args.should_stop;
+    auto poll = [&](size_t i) {
+      if (i > 0 && should_stop && should_stop(args.stop_context))
+        sdk::stopped("after " + std::to_string(i) + " of " + std::to_string(steps_.size()) + " steps");
+    };
     if (descs_.empty()) {
-      for (const auto& s : steps_) s->run(ctx);
+      for (size_t i = 0; i < steps_.size(); ++i) {
+        poll(i);
+        steps_[i]->run(ctx);
+      }
       return;
     }
     ctx.stream = thread_stream();
     MemorySet lease(*this);
     for (size_t i = 0; i < steps_.size(); ++i) {
+      poll(i);
       ctx.memories = lease.memories + first_memory_[i];
       steps_[i]->run(ctx);
     }

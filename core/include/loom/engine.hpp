@@ -10,6 +10,8 @@
 #include <loom/graph.hpp>
 #include <loom/tensor.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -79,6 +81,9 @@ struct SessionOptions {
   //                          graph on the remaining backends for later runs (default off)
   std::map<std::string, std::string> options;
   OptimizeLevel optimize = OptimizeLevel::all;
+  // The most shape plans (one per input-shape signature) the session keeps; past it, the least
+  // recently used plan is dropped and made again if its shapes come back. At least 1.
+  size_t max_plans = 16;
 };
 
 // ---- graph passes (loom inspect --optimize)
@@ -194,8 +199,9 @@ class Binding {
 
 // What a session has done so far (loom inspect shows it too).
 struct SessionStats {
-  uint64_t plans_made = 0;    // shape plans made (one per distinct input-shape signature)
-  uint64_t plans_cached = 0;  // plans held now
+  uint64_t plans_made = 0;    // shape plans made (one per input-shape signature, again after an eviction)
+  uint64_t plans_cached = 0;  // plans held now (at most SessionOptions::max_plans)
+  uint64_t plans_evicted = 0; // plans dropped, least recently used first, to stay within max_plans
   uint64_t runs = 0;
 };
 
@@ -205,6 +211,26 @@ struct SessionStats {
 class DeviceLostError : public Error {
  public:
   using Error::Error;
+};
+
+// A run stopped through its RunOptions: cancelled ("run cancelled") or past its deadline ("run
+// passed its deadline of 20 ms"). The session stays usable; see RunOptions for the state.
+class CancelledError : public Error {
+ public:
+  using Error::Error;
+};
+
+// How one run may be stopped early. The core checks both before the run starts and between
+// partitions, and hands backends a poll they call between nodes (the oneDNN backend does), so a
+// run stops within about one node of the request. A stopped run throws loom::CancelledError and
+// writes no outputs. Its state may be partially updated: states a partition updates in place
+// (a KV cache append) keep what the partitions that ran wrote, while the others keep their
+// values from before the run. Copy the state first (State::copy) when that matters.
+struct RunOptions {
+  // The run stops once *cancel is true; set it from any thread. Null: not cancellable.
+  const std::atomic<bool>* cancel = nullptr;
+  // The run stops once steady_clock passes it.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 class Session {
@@ -221,6 +247,11 @@ class Session {
   // Runs with bound inputs and outputs (see Binding); through the default state or `state`.
   void run(Binding& binding);
   void run(Binding& binding, State& state);
+  // The same, stoppable through `options` (a cancel flag, a deadline).
+  TensorMap run(const TensorMap& inputs, const RunOptions& options);
+  TensorMap run(const TensorMap& inputs, State& state, const RunOptions& options);
+  void run(Binding& binding, const RunOptions& options);
+  void run(Binding& binding, State& state, const RunOptions& options);
 
   Binding new_binding() const;
   State new_state() const;

@@ -246,6 +246,15 @@ class BackendOptions {
   std::vector<Entry> entries_;
 };
 
+// Whether the host asks the run to stop (loom_run_args.should_stop: a cancel flag or a
+// deadline). Poll it between nodes or other units of work; it is cheap when set and costs one
+// comparison when the host passes none.
+inline bool stop_requested(const loom_run_args& args) {
+  return args.should_stop && args.should_stop(args.stop_context) != 0;
+}
+// Throws the error that makes the run return LOOM_STATUS_CANCELLED; `where` says how far it got.
+[[noreturn]] inline void stopped(const std::string& where) { throw Error("run stopped " + where, LOOM_STATUS_CANCELLED); }
+
 class Plan {
  public:
   virtual ~Plan() = default;

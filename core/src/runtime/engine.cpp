@@ -150,6 +150,7 @@ Graph Engine::optimize(const Graph& graph, OptimizeLevel level, OptimizationRepo
 }
 
 Session Engine::compile(const Graph& graph, const SessionOptions& options) const {
+  if (options.max_plans == 0) throw Error("session option max_plans is 0: a session keeps at least one shape plan");
   OptimizationReport report;
   auto program = passes::optimize(graph, options.optimize, report);
   std::vector<std::string> names = options.backends.empty() ? backend_names() : options.backends;
@@ -185,7 +186,8 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
   for (const auto& name : names) backends.push_back(impl_->registry.create_backend(name, options.threads, per_backend[name]));
   program = passes::decompose_unsupported(std::move(program), backends, report.decomposed);
-  auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends), options.threads, fallback);
+  auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends),
+                                            SessionImpl::Setup{options.threads, fallback, options.max_plans});
   impl->optimization = std::move(report);
   return Session(std::move(impl));
 }
