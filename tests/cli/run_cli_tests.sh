@@ -401,6 +401,14 @@ area_run() {
   expect_ok "bench --json with given inputs" bench "$g" "${ENCODER_INPUTS[@]}" --iterations 2 --warmup 0 --json
   checks=$((checks + 1))
   json "$OUT" median_us >/dev/null || fail "bench --json: no median_us: $(cat "$TMP/json.err")"
+  # --threads 1 holds the runs to the calling thread even with OMP_NUM_THREADS unset: no thread
+  # pool is started (the oneDNN primitives were once made for every core).
+  omp_threads=${OMP_NUM_THREADS-} omp_set=${OMP_NUM_THREADS+set}
+  unset OMP_NUM_THREADS
+  expect_ok "bench --threads 1 --json" bench "$g" --dim batch=1 --dim seq=32 --iterations 20 --threads 1 --json
+  [ -n "$omp_set" ] && export OMP_NUM_THREADS=$omp_threads
+  threads=$(json "$OUT" process_threads)
+  [ "$threads" = 1 ] || fail "bench --threads 1: $threads threads in the process, expected 1"
   expect_error 1 "gather" "bench past the position table" bench "$g" --dim batch=1 --dim seq=64 --iterations 1 --warmup 0
 }
 

@@ -11,12 +11,23 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 
 namespace loom::cli {
 
 namespace {
+
+// The threads of this process now (Linux: /proc/self/status); 0 when unknown. After the runs it
+// counts the thread pools the backends started, which --threads bounds.
+int process_threads() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  return 0;
+}
 
 SessionOptions session_options(const std::vector<std::string>& backends, int threads, const std::vector<std::string>& options,
                                const std::string& optimize) {
@@ -163,14 +174,14 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
     nlohmann::json j{{"graph", a.graph}, {"backends", backends}, {"threads", a.threads}, {"optimize", a.optimize}, {"nodes", nodes},
                      {"iterations", a.iterations}, {"repeat", a.repeat}, {"median_us", median}, {"p10_us", pct(0.1)},
                      {"p90_us", pct(0.9)}, {"min_us", samples.front()}, {"per_node_us", nodes ? median / nodes : 0.0},
-                     {"peak_rss_bytes", peak_rss}};
+                     {"peak_rss_bytes", peak_rss}, {"process_threads", process_threads()}};
     std::cout << j.dump(2) << "\n";
   } else {
     std::printf("%s on %s, %d thread(s), --optimize %s, %zu nodes, %d x %d runs\n", a.graph.c_str(), backends.c_str(), a.threads,
                 a.optimize.c_str(), nodes, a.iterations, a.repeat);
     std::printf("  median %.3f us  (p10 %.3f, p90 %.3f, min %.3f)\n", median, pct(0.1), pct(0.9), samples.front());
     if (nodes) std::printf("  per node %.4f us\n", median / nodes);
-    std::printf("  peak RSS %s\n", human_bytes(peak_rss).c_str());
+    std::printf("  peak RSS %s, %d threads in the process\n", human_bytes(peak_rss).c_str(), process_threads());
   }
   return 0;
 }

@@ -71,7 +71,8 @@ std::optional<OptimizeLevel> parse_optimize_level(std::string_view name);
 struct SessionOptions {
   // Backend plugin names in priority order; empty = every loaded backend in load order.
   std::vector<std::string> backends;
-  // Threads for this session's backends; 0 = the backend's default.
+  // Threads for this session's backends; 0 = the backend's default. A run never uses more, and
+  // concurrent runs of the session take turns for them (docs/architecture.md, "Threads").
   int threads = 0;
   // Options as key/value strings (the CLI's --option KEY=VALUE), validated when the session is
   // made: an unknown key or a value that cannot be honoured is an error that names it.
@@ -240,7 +241,7 @@ class Session {
   ~Session();
 
   // Runs the graph. Thread-safe: several threads may run one session at once, each run with
-  // its own activations. Runs of a stateful graph through the session's own state are
+  // its own activations (sharing the session's threads, see SessionOptions::threads). Runs of a stateful graph through the session's own state are
   // serialised; use separate State objects to run conversations in parallel.
   TensorMap run(const TensorMap& inputs);
   TensorMap run(const TensorMap& inputs, State& state);
