@@ -7,7 +7,8 @@
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
 # AREA: usage | plugins | graphs | weights | inputs | run | export | optimize (one ctest test each).
-# The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP.
+# The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP, the graphs area
+# the device backend of tests/external-backend named by $LOOM_TEST_DEVICE.
 set -uo pipefail
 
 if [ $# -ne 3 ]; then
@@ -228,7 +229,17 @@ area_graphs() {
     done
     [ "$(json "$TMP/inspect.json" "memory;bindings;seq")" = 8 ] || fail "inspect --json: seq binding missing"
     [ "$(json "$TMP/inspect.json" "partitions;0;backend")" = onednn ] || fail "inspect --json: partition 0 is not on onednn"
+    [ "$(json "$TMP/inspect.json" "memory;packed_bytes")" = 0 ] || fail "inspect --json: oneDNN packs no constants yet"
   fi
+
+  # The device backend keeps its uploads of constants in the engine's packed-constant cache:
+  # scale (16 floats) and half (1 float) of tests/external-backend/graph.yaml.
+  local device=(--plugin "${LOOM_TEST_DEVICE:?the device test plugin}" --backend external,onednn)
+  expect_ok "inspect a graph split with the device backend" inspect "$SRC/tests/external-backend/graph.yaml" "${device[@]}" --json
+  cp "$OUT" "$TMP/device.json"
+  [ "$(json "$TMP/device.json" "memory;packed_bytes")" = 68 ] || fail "inspect --json: packed_bytes of the device uploads"
+  expect_ok "inspect a graph split with the device backend, as text" inspect "$SRC/tests/external-backend/graph.yaml" "${device[@]}"
+  expect_stdout "packed copies 68 B (shared by sessions of the engine)" "inspect shows the packed copies"
 
   # Files that do not exist or are not graphs.
   expect_error 1 "$TMP/none.yaml" "a missing graph file" validate "$TMP/none.yaml"

@@ -144,6 +144,9 @@ struct MemoryReport {
   std::map<std::string, uint64_t> unplanned_bytes;    // per backend: sum of activation sizes without reuse
   uint64_t weight_bytes = 0;
   uint64_t state_bytes = 0;
+  // Packed copies of constants the session's backends keep (a layout of their own, a device
+  // upload), held by the engine and shared with its other sessions over the same weights.
+  uint64_t packed_bytes = 0;
 };
 
 // ---- sessions
@@ -300,6 +303,10 @@ class Engine {
 
   Session compile(const Graph& graph, const SessionOptions& options = {}) const;
   Session load(const std::filesystem::path& file, const SessionOptions& options = {}) const;
+
+  // Bytes of packed constant copies the engine holds for its live sessions: each copy once,
+  // however many sessions use it (MemoryReport::packed_bytes counts per session).
+  uint64_t packed_bytes() const;
 
   // The folder searched for installed plugins (from the library's own location).
   static std::filesystem::path install_plugin_dir();

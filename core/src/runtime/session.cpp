@@ -381,7 +381,7 @@ class ShapePlan {
 SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
                          std::vector<std::shared_ptr<plugins::BackendInstance>> backends, const Setup& setup_)
     : setup(setup_), program_(std::move(program)), state_program_(program_), backends_(std::move(backends)),
-      plans_(setup_.max_plans) {
+      plans_(setup_.max_plans), packed_(setup_.packed) {
   placement_ = plan::place(*program_, backends_);
   const Program& p = *program_;
   node_part_.assign(p.nodes.size(), -1);
@@ -415,7 +415,8 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
     }
     part.view = std::make_unique<plugins::GraphViewStorage>(p, part.nodes, kinds);
     const auto& be = *backends_[part.backend];
-    loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str()};
+    loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str(), nullptr, nullptr, nullptr};
+    packed_.attach(opts);
     plugins::check_status(be.api().compile(be.api().self, part.view->view(), &opts, &part.executable),
                           be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
   }
@@ -734,6 +735,7 @@ MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bind
     r.unplanned_bytes[name] += plan->unplanned_bytes()[a];
   }
   r.weight_bytes = p.weight_bytes;
+  r.packed_bytes = packed_.bytes();
   for (const auto& st : p.states) r.state_bytes = saturating_add(r.state_bytes, tensor_bytes(st.decl.shape, st.decl.dtype));
   return r;
 }

@@ -6,6 +6,7 @@
 #include "plan/placement.hpp"
 #include "plugins/graph_view.hpp"
 #include "plugins/plugin_host.hpp"
+#include "runtime/packed_constants.hpp"
 #include "runtime/plan_cache.hpp"
 
 #include <loom/engine.hpp>
@@ -89,6 +90,7 @@ class SessionImpl {
     int threads = 0;
     bool fallback = false;
     size_t max_plans = 16;
+    std::shared_ptr<PackedConstants> packed;  // the engine's packed-constant cache, or null
   };
   SessionImpl(std::shared_ptr<const Program> program, std::vector<std::shared_ptr<plugins::BackendInstance>> backends,
               const Setup& setup);
@@ -159,6 +161,8 @@ class SessionImpl {
   mutable std::mutex replacement_mutex_;
   std::shared_ptr<SessionImpl> replacement_;
   mutable PlanCache<std::vector<Shape>, ShapePlan> plans_;
+  // Declared before nothing that outlives the executables: released after them.
+  PackedHoldings packed_;
   std::atomic<uint64_t> runs_{0};
 };
 
