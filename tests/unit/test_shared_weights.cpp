@@ -5,12 +5,16 @@
 #include "io/weight_files.hpp"
 
 #include <loom/engine.hpp>
+#include <loom/plugin_sdk.hpp>
 
 #include <doctest/doctest.h>
 
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace {
 
@@ -120,4 +124,32 @@ TEST_CASE("shared weights: an engine's copies go with its last session") {
     CHECK(engine.packed_bytes() == 64);
   }
   CHECK(engine.packed_bytes() == 0);
+}
+
+TEST_CASE("shared weights: an SDK backend compiled by a 2.0 host sees no cache and reads nothing past the options") {
+  // A backend that records whether the host offered the cache.
+  struct Probe : loom::sdk::Backend {
+    bool* offered;
+    explicit Probe(bool* o) : offered(o) {}
+    std::optional<std::string> unsupported_reason(const loom::sdk::GraphView&, size_t) override { return std::nullopt; }
+    std::unique_ptr<loom::sdk::Executable> compile(const loom::sdk::GraphView&, const loom_compile_options& o) override {
+      *offered = loom::sdk::ConstantCache(o).available();
+      return nullptr;
+    }
+  };
+  bool offered = true;
+  loom_backend* b = loom::sdk::detail::wrap_backend(std::make_unique<Probe>(&offered));
+  loom_graph_view view{sizeof(loom_graph_view), 0, nullptr, 0, nullptr};
+  // A 2.0 host's options end before packed_context: held in exactly that many bytes, so that a
+  // read past them is a heap overflow the sanitizer build reports.
+  loom_compile_options old{};
+  old.struct_size = offsetof(loom_compile_options, packed_context);
+  std::vector<std::byte> bytes(old.struct_size);
+  old.graph_name = "old";
+  std::memcpy(bytes.data(), &old, old.struct_size);
+  void* exe = nullptr;
+  loom_status* st = b->compile(b->self, &view, reinterpret_cast<const loom_compile_options*>(bytes.data()), &exe);
+  CHECK(st == nullptr);
+  CHECK_FALSE(offered);
+  b->release(b->self);
 }
