@@ -1,6 +1,7 @@
 // The oneDNN CPU backend plugin: descriptor, device, and the Backend / Executable / Plan
 // classes of the SDK. Kernels live in ops/<family>.cpp behind the interface of kernel.hpp.
 #include "kernel.hpp"
+#include "threads.hpp"
 
 #include <dlfcn.h>
 #include <omp.h>
@@ -51,8 +52,8 @@ constexpr size_t kScratchAlign = 64;
 class OnednnPlan final : public sdk::Plan {
  public:
   OnednnPlan(std::vector<std::unique_ptr<Step>> steps, std::vector<const void*> constants,
-             std::vector<bool> nonempty, int num_threads)
-      : steps_(std::move(steps)), constants_(std::move(constants)), num_threads_(num_threads) {
+             std::vector<bool> nonempty, std::shared_ptr<ThreadBudget> budget)
+      : steps_(std::move(steps)), constants_(std::move(constants)), budget_(std::move(budget)) {
     // The values the host must give data for: the check runs on every run, so it walks only
     // these rather than every value of the partition.
     for (size_t i = 0; i < constants_.size(); ++i)
@@ -86,16 +87,29 @@ class OnednnPlan final : public sdk::Plan {
       auto p = reinterpret_cast<uintptr_t>(args.scratch);
       scratch = reinterpret_cast<std::byte*>((p + kScratchAlign - 1) & ~(kScratchAlign - 1));
     }
-    if (num_threads_ > 0) omp_set_num_threads(num_threads_);
+    // The session's threads, one partition run at a time (threads.hpp).
+    ThreadBudget::Lease turn(*budget_, args);
+    if (!turn.acquired()) sdk::stopped("while waiting for the session's threads");
+    ThreadScope threads(budget_->threads());
 
     RunContext ctx{args.tensors, constants_.data(), scratch, nullptr, nullptr, stride};
+    // The host's stop poll, between steps: one indirect call per step, only when it passed one.
+    const auto should_stop = args.should_stop;
+    auto poll = [&](size_t i) {
+      if (i > 0 && should_stop && should_stop(args.stop_context))
+        sdk::stopped("after " + std::to_string(i) + " of " + std::to_string(steps_.size()) + " steps");
+    };
     if (descs_.empty()) {
-      for (const auto& s : steps_) s->run(ctx);
+      for (size_t i = 0; i < steps_.size(); ++i) {
+        poll(i);
+        steps_[i]->run(ctx);
+      }
       return;
     }
     ctx.stream = thread_stream();
     MemorySet lease(*this);
     for (size_t i = 0; i < steps_.size(); ++i) {
+      poll(i);
       ctx.memories = lease.memories + first_memory_[i];
       steps_[i]->run(ctx);
     }
@@ -151,7 +165,7 @@ class OnednnPlan final : public sdk::Plan {
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<const void*> constants_;
   std::vector<size_t> needs_data_;  // values with elements and no compile-time data
-  int num_threads_;
+  std::shared_ptr<ThreadBudget> budget_;
   std::vector<size_t> first_memory_;
   std::vector<dnnl::memory::desc> descs_;
   size_t step_scratch_ = 0;
@@ -160,7 +174,7 @@ class OnednnPlan final : public sdk::Plan {
 
 class OnednnExecutable final : public sdk::Executable {
  public:
-  OnednnExecutable(const sdk::GraphView& g, int num_threads) : num_threads_(num_threads) {
+  OnednnExecutable(const sdk::GraphView& g, std::shared_ptr<ThreadBudget> budget) : budget_(std::move(budget)) {
     for (size_t i = 0; i < g.num_values(); ++i) {
       sdk::ValueView v = g.value(i);
       names_.emplace_back(v.name());
@@ -186,7 +200,7 @@ class OnednnExecutable final : public sdk::Executable {
         throw Error("node '" + std::string(node.name()) + "' (" + std::string(node.op()) + "): " + *why,
                     LOOM_STATUS_UNSUPPORTED);
       NodeInfo info = NodeInfo::from(node);
-      info.threads = num_threads;
+      info.threads = budget_->threads();
       kernels_.push_back(it->second.compile(node, std::move(info)));
     }
   }
@@ -205,14 +219,16 @@ class OnednnExecutable final : public sdk::Executable {
                     dims_str(dims_[i]), LOOM_STATUS_INVALID_ARGUMENT);
       nonempty[i] = shapes.numel(i) > 0;
     }
+    // Primitives take their thread count from the ICV in force when they are created.
+    ThreadScope threads(budget_->threads());
     std::vector<std::unique_ptr<Step>> steps;
     steps.reserve(kernels_.size());
     for (const auto& k : kernels_) steps.push_back(k->prepare(shapes));
-    return std::make_unique<OnednnPlan>(std::move(steps), constants_, std::move(nonempty), num_threads_);
+    return std::make_unique<OnednnPlan>(std::move(steps), constants_, std::move(nonempty), budget_);
   }
 
  private:
-  int num_threads_;
+  std::shared_ptr<ThreadBudget> budget_;
   std::vector<std::string> names_;
   std::vector<int32_t> ranks_;
   std::vector<Dims> dims_;
@@ -222,7 +238,7 @@ class OnednnExecutable final : public sdk::Executable {
 
 class OnednnBackend final : public sdk::Backend {
  public:
-  explicit OnednnBackend(int num_threads) : num_threads_(num_threads) {}
+  explicit OnednnBackend(int num_threads) : budget_(std::make_shared<ThreadBudget>(num_threads)) {}
 
   std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
     if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
@@ -233,11 +249,11 @@ class OnednnBackend final : public sdk::Backend {
   }
 
   std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options&) override {
-    return std::make_unique<OnednnExecutable>(partition, num_threads_);
+    return std::make_unique<OnednnExecutable>(partition, budget_);
   }
 
  private:
-  int num_threads_;
+  std::shared_ptr<ThreadBudget> budget_;  // shared by the session's executables and plans
 };
 
 class OnednnPlugin final : public sdk::BackendPlugin {
@@ -268,7 +284,8 @@ class OnednnPlugin final : public sdk::BackendPlugin {
       throw Error("option precision=bf16: this onednn backend computes in f32 only (bf16 is not implemented yet)",
                   LOOM_STATUS_UNSUPPORTED);
     options.finish("onednn");
-    return std::make_unique<OnednnBackend>(options.threads);
+    // 0: OpenMP's default as the session is made (OMP_NUM_THREADS, else every core).
+    return std::make_unique<OnednnBackend>(options.threads > 0 ? options.threads : omp_get_max_threads());
   }
 };
 

@@ -7,7 +7,8 @@
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
 # AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize (one ctest test each).
-# The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP.
+# The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP, the graphs area
+# the device backend of tests/external-backend named by $LOOM_TEST_DEVICE.
 # LOOM_TEST_CRASHING_PLUGINS names the folder of the plugins that crash or hang while loading
 # (tests/plugins/crashing.cpp), for the plugins area.
 set -uo pipefail
@@ -308,7 +309,17 @@ area_graphs() {
     done
     [ "$(json "$TMP/inspect.json" "memory;bindings;seq")" = 8 ] || fail "inspect --json: seq binding missing"
     [ "$(json "$TMP/inspect.json" "partitions;0;backend")" = onednn ] || fail "inspect --json: partition 0 is not on onednn"
+    [ "$(json "$TMP/inspect.json" "memory;packed_bytes")" = 0 ] || fail "inspect --json: oneDNN packs no constants yet"
   fi
+
+  # The device backend keeps its uploads of constants in the engine's packed-constant cache:
+  # scale (16 floats) and half (1 float) of tests/external-backend/graph.yaml.
+  local device=(--plugin "${LOOM_TEST_DEVICE:?the device test plugin}" --backend external,onednn)
+  expect_ok "inspect a graph split with the device backend" inspect "$SRC/tests/external-backend/graph.yaml" "${device[@]}" --json
+  cp "$OUT" "$TMP/device.json"
+  [ "$(json "$TMP/device.json" "memory;packed_bytes")" = 68 ] || fail "inspect --json: packed_bytes of the device uploads"
+  expect_ok "inspect a graph split with the device backend, as text" inspect "$SRC/tests/external-backend/graph.yaml" "${device[@]}"
+  expect_stdout "packed copies 68 B (shared by sessions of the engine)" "inspect shows the packed copies"
 
   # Files that do not exist or are not graphs.
   expect_error 1 "$TMP/none.yaml" "a missing graph file" validate "$TMP/none.yaml"
@@ -573,6 +584,14 @@ EOF
   else
     fail "bench --json: no median_us: $(cat "$TMP/json.err")"
   fi
+  # --threads 1 holds the runs to the calling thread even with OMP_NUM_THREADS unset: no thread
+  # pool is started (the oneDNN primitives were once made for every core).
+  omp_threads=${OMP_NUM_THREADS-} omp_set=${OMP_NUM_THREADS+set}
+  unset OMP_NUM_THREADS
+  expect_ok "bench --threads 1 --json" bench "$g" --dim batch=1 --dim seq=32 --iterations 20 --threads 1 --json
+  [ -n "$omp_set" ] && export OMP_NUM_THREADS=$omp_threads
+  threads=$(json "$OUT" process_threads)
+  [ "$threads" = 1 ] || fail "bench --threads 1: $threads threads in the process, expected 1"
   # A symbol past what the graph takes: a usage error naming the limit and the node.
   expect_error 2 "--dim seq=64: graph 'tiny-bert-encoder' takes seq <= 32 (node 'positions' gathers position ids 0..seq-1 from 'position_embeddings' [32, 64])" \
     "bench past the position table" bench "$g" --dim batch=1 --dim seq=64 --iterations 1 --warmup 0

@@ -3,7 +3,11 @@
 // opaque handle, so every tensor the engine hands it must come as buffer + offset, and every
 // value that crosses to or from another backend must be copied by the engine through
 // buffer_write / buffer_read. Constants arrive as host bytes at compile time and are uploaded
-// into buffers the executable owns.
+// once: the emulated device is one per process, as a real one is, so an upload can serve every
+// session. When the host offers its packed-constant cache (ABI 2.1), each constant is uploaded
+// under the layout key "device-upload" into the host-owned copy, which stands for device memory
+// shared by all sessions of the engine: two sessions over one graph hold one copy. Without the
+// cache, each executable uploads into buffers of its own.
 //
 // Ops: add, sub, mul, div (f32, NumPy broadcasting) and relu (f32).
 #include <loom/plugin_sdk.hpp>
@@ -177,7 +181,7 @@ int64_t numel_of(std::span<const int64_t> dims) {
 class ExternalPlan : public Plan {
  public:
   ExternalPlan(const DeviceMemory& memory, std::vector<Step> steps, std::vector<BoundStep> bound, std::vector<int64_t> bytes,
-               std::vector<void*> constants, std::vector<std::string> names)
+               std::vector<const unsigned char*> constants, std::vector<std::string> names)
       : memory_(memory), steps_(std::move(steps)), bound_(std::move(bound)), bytes_(std::move(bytes)),
         constants_(std::move(constants)), names_(std::move(names)) {}
 
@@ -207,7 +211,7 @@ class ExternalPlan : public Plan {
     std::vector<unsigned char*> ptr(bytes_.size(), nullptr);
     auto resolve = [&](int32_t v) -> unsigned char* {
       if (ptr[v]) return ptr[v];
-      if (constants_[v]) return ptr[v] = memory_.range(constants_[v], 0, bytes[v], "constant '" + names_[v] + "'");
+      if (constants_[v]) return ptr[v] = const_cast<unsigned char*>(constants_[v]);
       const loom_tensor& t = record(args.tensors, static_cast<size_t>(v));
       if (t.data || !t.buffer)
         throw Error("value '" + names_[v] + "' came in host memory; a device backend needs a device buffer",
@@ -260,7 +264,7 @@ class ExternalPlan : public Plan {
   std::vector<Step> steps_;
   std::vector<BoundStep> bound_;
   std::vector<int64_t> bytes_;
-  std::vector<void*> constants_;  // borrowed from the executable, which outlives its plans
+  std::vector<const unsigned char*> constants_;  // the uploads, which outlive the plans
   std::vector<std::string> names_;
 };
 
@@ -268,17 +272,34 @@ class ExternalPlan : public Plan {
 
 class ExternalExecutable : public Executable {
  public:
-  ExternalExecutable(DeviceMemory& memory, const GraphView& g) : memory_(memory) {
+  ExternalExecutable(DeviceMemory& memory, const GraphView& g, const loom_compile_options& options) : memory_(memory) {
+    const ConstantCache cache(options);
     constants_.assign(g.num_values(), nullptr);
     for (size_t v = 0; v < g.num_values(); ++v) {
       ValueView value = g.value(v);
       names_.emplace_back(value.name());
       if (!value.is_constant()) continue;
       if (!value.data()) throw Error("constant '" + names_.back() + "' has no data");
-      // Upload once; the host's bytes are not needed after this.
+      const auto bytes = std::span(static_cast<const std::byte*>(value.data()), value.nbytes());
+      if (bytes.empty()) {  // nothing to upload, but a constant all the same
+        static const unsigned char nothing = 0;
+        constants_[v] = &nothing;
+        continue;
+      }
+      if (cache.available()) {
+        // Uploaded once per engine: an earlier session's upload of the same constant is reused.
+        auto upload = cache.find(value, "device-upload");
+        if (upload.empty()) upload = cache.store(value, "device-upload", bytes);
+        if (upload.size() != bytes.size()) throw Error("constant '" + names_.back() + "': the cached upload has another size");
+        constants_[v] = reinterpret_cast<const unsigned char*>(upload.data());
+        continue;
+      }
+      // Upload into a buffer of this executable's own; the host's bytes are not needed after this.
       void* buf = memory_.alloc(value.nbytes());
-      if (value.nbytes()) std::memcpy(memory_.range(buf, 0, value.nbytes(), "upload"), value.data(), value.nbytes());
-      constants_[v] = buf;
+      own_.push_back(buf);
+      unsigned char* upload = memory_.range(buf, 0, value.nbytes(), "upload");
+      std::memcpy(upload, value.data(), value.nbytes());
+      constants_[v] = upload;
     }
     for (size_t n = 0; n < g.num_nodes(); ++n) {
       NodeView node = g.node(n);
@@ -292,8 +313,7 @@ class ExternalExecutable : public Executable {
     }
   }
   ~ExternalExecutable() override {
-    for (void* b : constants_)
-      if (b) memory_.free(b);
+    for (void* b : own_) memory_.free(b);
   }
 
   std::unique_ptr<Plan> prepare(const ShapeSet& shapes) override {
@@ -305,7 +325,8 @@ class ExternalExecutable : public Executable {
 
  private:
   DeviceMemory& memory_;
-  std::vector<void*> constants_;  // per value: the uploaded copy of a constant, else null
+  std::vector<const unsigned char*> constants_;  // per value: the uploaded copy of a constant, else null
+  std::vector<void*> own_;                       // buffers of uploads made without the host's cache
   std::vector<std::string> names_;
   std::vector<Step> steps_;
 };
@@ -333,11 +354,11 @@ class ExternalBackend : public Backend {
     return std::nullopt;
   }
 
-  std::unique_ptr<Executable> compile(const GraphView& partition, const loom_compile_options&) override {
+  std::unique_ptr<Executable> compile(const GraphView& partition, const loom_compile_options& options) override {
     for (size_t n = 0; n < partition.num_nodes(); ++n)
       if (auto why = unsupported_reason(partition, n))
         throw Error(std::string(partition.node(n).name()) + ": " + *why, LOOM_STATUS_UNSUPPORTED);
-    return std::make_unique<ExternalExecutable>(memory_, partition);
+    return std::make_unique<ExternalExecutable>(memory_, partition, options);
   }
 
   void* buffer_alloc(uint64_t bytes) override { return memory_.alloc(bytes); }

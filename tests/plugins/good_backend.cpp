@@ -1,9 +1,69 @@
 // The smallest real backend: element-wise `add` of two f32 tensors of one shape, on one host
 // device. The plugin tests load it, create it and run it through the C ABI.
+//
+// Built with TEST_GATE it is "test-gate": prepare() and run() stop at a gate that the tests
+// close and open through the exported loom_test_gate_* functions, so that a test knows for
+// certain that a plan is being made, or a run is under way, while it acts from another thread.
+// A run waiting at its gate polls the host's should_stop and returns LOOM_STATUS_CANCELLED
+// when asked to stop.
 #include <loom/plugin_sdk.hpp>
 
 #include <cstring>
 #include <vector>
+
+#ifdef TEST_GATE
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace {
+
+// Gate 0 holds prepare(), gate 1 holds run(). Both start open.
+struct Gates {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool closed[2] = {false, false};
+  int waiting[2] = {0, 0};
+};
+Gates& gates() {
+  static Gates g;
+  return g;
+}
+
+// Waits while gate `which` is closed. `stop` (run only) is polled meanwhile: true when the host
+// asked the run to stop.
+template <class Stop>
+bool pass_gate(int which, Stop&& stop) {
+  Gates& g = gates();
+  std::unique_lock<std::mutex> lock(g.mutex);
+  ++g.waiting[which];
+  g.changed.notify_all();
+  bool stopped = false;
+  while (g.closed[which] && !stopped) {
+    g.changed.wait_for(lock, std::chrono::milliseconds(1));
+    stopped = stop();
+  }
+  --g.waiting[which];
+  g.changed.notify_all();
+  return !stopped;
+}
+
+}  // namespace
+
+extern "C" LOOM_PLUGIN_EXPORT void loom_test_gate_set(int which, int closed) {
+  Gates& g = gates();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  g.closed[which] = closed != 0;
+  g.changed.notify_all();
+}
+
+// Waits until `count` calls wait at gate `which`; 0 when that did not happen within 30 s.
+extern "C" LOOM_PLUGIN_EXPORT int loom_test_gate_wait_for(int which, int count) {
+  Gates& g = gates();
+  std::unique_lock<std::mutex> lock(g.mutex);
+  return g.changed.wait_for(lock, std::chrono::seconds(30), [&] { return g.waiting[which] >= count; }) ? 1 : 0;
+}
+#endif
 
 #ifndef TEST_PLUGIN_NAME
 #define TEST_PLUGIN_NAME "test-good"
@@ -22,6 +82,9 @@ class AddPlan : public Plan {
   AddPlan(std::vector<AddNode> nodes, std::vector<int64_t> counts)
       : nodes_(std::move(nodes)), counts_(std::move(counts)) {}
   void run(const loom_run_args& args) const override {
+#ifdef TEST_GATE
+    if (!pass_gate(1, [&] { return stop_requested(args); })) stopped("at the test gate");
+#endif
     for (const AddNode& n : nodes_) {
       const auto* a = static_cast<const float*>(loom::sdk::record(args.tensors, static_cast<size_t>(n.a)).data);
       const auto* b = static_cast<const float*>(loom::sdk::record(args.tensors, static_cast<size_t>(n.b)).data);
@@ -39,6 +102,9 @@ class AddExecutable : public Executable {
  public:
   explicit AddExecutable(std::vector<AddNode> nodes) : nodes_(std::move(nodes)) {}
   std::unique_ptr<Plan> prepare(const ShapeSet& shapes) override {
+#ifdef TEST_GATE
+    pass_gate(0, [] { return false; });
+#endif
     std::vector<int64_t> counts(shapes.size());
     for (size_t v = 0; v < shapes.size(); ++v) counts[v] = shapes.numel(v);
     for (const AddNode& n : nodes_)

@@ -199,7 +199,9 @@ class Plan {
   // One tensor per value (constants may be passed as empty Tensors: the plan uses the data it
   // was compiled with). `scratch` must hold scratch_bytes().
   void run(std::vector<Tensor*> tensors, void* scratch) const { run(std::move(tensors), scratch, scratch_); }
-  void run(std::vector<Tensor*> tensors, void* scratch, uint64_t scratch_bytes) const {
+  // `should_stop` and `stop_context` go into loom_run_args as the host's stop poll.
+  void run(std::vector<Tensor*> tensors, void* scratch, uint64_t scratch_bytes, int32_t (*should_stop)(void*) = nullptr,
+           void* stop_context = nullptr) const {
     std::vector<loom_tensor> t(tensors.size());
     for (size_t i = 0; i < tensors.size(); ++i) {
       Tensor* x = tensors[i];
@@ -209,7 +211,7 @@ class Plan {
       t[i].dims = x ? x->shape().data() : nullptr;
       t[i].data = x ? x->data() : nullptr;
     }
-    loom_run_args args{sizeof(loom_run_args), t.size(), t.data(), scratch, nullptr, 0, scratch_bytes, nullptr, nullptr};
+    loom_run_args args{sizeof(loom_run_args), t.size(), t.data(), scratch, nullptr, 0, scratch_bytes, should_stop, stop_context};
     check(b_->run(b_->self, plan_, &args), "run");
   }
   // Runs with scratch of its own.

@@ -248,7 +248,7 @@ TEST_CASE("processing: malformed sections name file:line:column, the key and the
       {"{task: feature-extraction,", "{task: text-classification,", "processing.tasks[1].task: task 'text-classification' is listed twice"},
       {"      mask: {token: \"[MASK]\", id: 103}\n", "", "processing.tasks[2].task: fill-mask needs a tokenizer with a `mask` special token"},
       {"  tasks:\n", "  tasks:\n    - {task: text-generation, output: logits}\n  unused:\n", "processing.unused: unknown key"},
-      {"    truncation: longest_first\n", "    truncation: !!int 3\n", "YAML tag !!int is not supported"},
+      {"    truncation: longest_first\n", "    truncation: !!int 3\n", ":17: YAML tag !!int is not supported"},
   };
   for (const auto& c : cases) {
     const std::string error = error_of(edited(c.from, c.to));

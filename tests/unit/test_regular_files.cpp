@@ -86,7 +86,8 @@ TEST_CASE("regular files: character devices and folders are refused before a byt
   // /dev/null ends at once, so a reader without the check would only report an empty graph.
   CHECK_THROWS_WITH_AS(engine.load_graph("/dev/null"), doctest::Contains("/dev/null: the graph is a character device, not a regular file"),
                        loom::Error);
-  // A folder is read as a checkpoint folder, which needs its config.json.
+  CHECK_THROWS_WITH_AS(loom::read_graph_yaml(temp_dir()), doctest::Contains("the graph is a folder, not a regular file"), loom::Error);
+  // The engine reads a folder as a checkpoint, which must hold config.json.
   CHECK_THROWS_WITH_AS(engine.load_graph(temp_dir()), doctest::Contains("a folder is read as a checkpoint, but it has no config.json"),
                        loom::Error);
 }

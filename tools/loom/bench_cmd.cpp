@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <cstdio>
 #include <iostream>
 #include <new>
@@ -16,6 +18,16 @@
 namespace loom::cli {
 
 namespace {
+
+// The threads of this process now (Linux: /proc/self/status); 0 when unknown. After the runs it
+// counts the thread pools the backends started, which --threads bounds.
+int process_threads() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  return 0;
+}
 
 Tensor generated_input(const GraphInput& in, const std::map<std::string, int64_t>& dims, std::mt19937& rng) {
   Shape shape;
@@ -107,7 +119,8 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
                      {"dims", bound}, {"generated_inputs", generated}, {"nodes", nodes}, {"optimize", a.optimize},
                      {"warmup", a.warmup}, {"iterations", a.iterations}, {"repeat", a.repeat},
                      {"median_us", median}, {"p10_us", pct(0.1)}, {"p90_us", pct(0.9)}, {"min_us", samples.front()},
-                     {"median_over_nodes_us", per_node}, {"peak_rss_bytes", peak_rss}};
+                     {"median_over_nodes_us", per_node}, {"peak_rss_bytes", peak_rss},
+                     {"process_threads", process_threads()}};
     if (a.threads > 0) j["threads"] = a.threads;
     else j["threads"] = "default";
     std::cout << j.dump(2) << "\n";
@@ -129,7 +142,8 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   if (nodes)
     std::printf("  median / %zu nodes: %.4f us (the median spread evenly over the nodes, not a per-node measurement)\n",
                 nodes, per_node);
-  std::printf("  peak resident memory of the process: %s\n", human_bytes(peak_rss).c_str());
+  std::printf("  peak resident memory of the process: %s; %d threads in the process\n", human_bytes(peak_rss).c_str(),
+              process_threads());
   return 0;
 }
 

@@ -82,8 +82,9 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["initializers"] = run_graph.initializers.size();
     j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"activation_bytes", mem.activation_bytes},
                    {"without_reuse_bytes", mem.unplanned_bytes}, {"scratch_bytes", mem.scratch_bytes},
-                   {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}};
-    j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}, {"at_bounds", stats.plans_at_bounds}};
+                   {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}, {"packed_bytes", mem.packed_bytes}};
+    j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}, {"evicted", stats.plans_evicted},
+                  {"at_bounds", stats.plans_at_bounds}};
     j["processing"] = g.processing ? processing_json(*g.processing) : nlohmann::json();
     j["symbol_limits"] = nlohmann::json::array();
     for (const auto& l : s.symbol_limits())
@@ -114,7 +115,8 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   std::cout << ")\n";
   print_optimization(opt);
   std::cout << "initializers: " << run_graph.initializers.size() << ", weights " << human_bytes(mem.weight_bytes)
-            << (mem.state_bytes ? ", state " + human_bytes(mem.state_bytes) : "") << "\n";
+            << (mem.state_bytes ? ", state " + human_bytes(mem.state_bytes) : "")
+            << (mem.packed_bytes ? ", packed copies " + human_bytes(mem.packed_bytes) + " (shared by sessions of the engine)" : "") << "\n";
   std::cout << "memory plan for";
   for (const auto& [sym, v] : mem.bindings) std::cout << " " << sym << "=" << v;
   if (mem.bindings.empty()) std::cout << " the declared shapes";

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LOOM_ABI_VERSION_MAJOR 2u
-#define LOOM_ABI_VERSION_MINOR 0u
+#define LOOM_ABI_VERSION_MINOR 1u
 
 /* The version of the op registry (docs/ops.md) this header was released with. A backend states
  * the version it was built against; the host never places on it a node that uses an op
@@ -207,6 +207,23 @@ typedef struct loom_backend_options {
 typedef struct loom_compile_options {
   uint32_t struct_size;
   const char* graph_name;
+  /* Since 2.1 (check struct_size). (optional) The host's cache of packed constants: copies of a
+   * CONSTANT value in a layout of the backend's own (blocked weights, a device upload), shared
+   * by every session of one engine. A copy is keyed by the constant's `data` and `nbytes` (the
+   * sessions of an engine over one weights file see the same addresses) and by `layout_key`,
+   * a string that names everything the copy depends on besides the constant's bytes
+   * ("onednn.matmul.AB16b64a:K=768:N=3072"). Call them during compile() only, with
+   * `packed_context`. The host owns each copy (64-byte aligned, immutable) and keeps it for at
+   * least the lifetime of the executable compiled with these options. */
+  void* packed_context;
+  /* The stored copy and its size in *packed_bytes, or NULL when there is none. */
+  const void* (*find_packed)(void* packed_context, const void* constant_data, uint64_t constant_bytes,
+                             const char* layout_key, uint64_t* packed_bytes);
+  /* Stores `packed_bytes` bytes at `packed` as the copy and returns the host's copy, which is
+   * one stored earlier under the same key when another session got there first (use the
+   * returned pointer, not `packed`); NULL when the host cannot store it (out of memory). */
+  const void* (*store_packed)(void* packed_context, const void* constant_data, uint64_t constant_bytes,
+                              const char* layout_key, const void* packed, uint64_t packed_bytes);
 } loom_compile_options;
 
 /* A backend instance bound to one device, created per session. All functions take `self`.

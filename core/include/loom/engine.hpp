@@ -10,6 +10,8 @@
 #include <loom/graph.hpp>
 #include <loom/tensor.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -75,8 +77,9 @@ std::optional<OptimizeLevel> parse_optimize_level(std::string_view name);
 struct SessionOptions {
   // Backend plugin names in priority order; empty = every loaded backend in load order.
   std::vector<std::string> backends;
-  // Threads for this session's backends; 0 = the backend's default. At most max_threads:
-  // beyond that OpenMP runtimes fail to create their teams (or crash) rather than refuse.
+  // Threads for this session's backends; 0 = the backend's default, at most max_threads (beyond
+  // that OpenMP runtimes fail to create their teams, or crash, rather than refuse). A run never
+  // uses more, and concurrent runs of the session take turns for them (docs/architecture.md, "Threads").
   int threads = 0;
   static constexpr int max_threads = 1024;
   // Options as key/value strings (the CLI's --option KEY=VALUE), validated when the session is
@@ -87,6 +90,9 @@ struct SessionOptions {
   //                          graph on the remaining backends for later runs (default off)
   std::map<std::string, std::string> options;
   OptimizeLevel optimize = OptimizeLevel::all;
+  // The most shape plans (one per input-shape signature) the session keeps; past it, the least
+  // recently used plan is dropped and made again if its shapes come back. At least 1.
+  size_t max_plans = 16;
 };
 
 // ---- graph passes (loom inspect --optimize)
@@ -151,6 +157,9 @@ struct MemoryReport {
   std::map<std::string, uint64_t> scratch_bytes;
   uint64_t weight_bytes = 0;
   uint64_t state_bytes = 0;
+  // Packed copies of constants the session's backends keep (a layout of their own, a device
+  // upload), held by the engine and shared with its other sessions over the same weights.
+  uint64_t packed_bytes = 0;
 };
 
 // An upper bound that the graph itself puts on a symbol: a gather of position ids 0..seq-1
@@ -219,8 +228,9 @@ class Binding {
 
 // What a session has done so far (loom inspect shows it too).
 struct SessionStats {
-  uint64_t plans_made = 0;    // shape plans made (one per distinct input-shape signature)
-  uint64_t plans_cached = 0;  // plans held now
+  uint64_t plans_made = 0;    // shape plans made (one per input-shape signature, again after an eviction)
+  uint64_t plans_cached = 0;  // plans held now (at most SessionOptions::max_plans)
+  uint64_t plans_evicted = 0; // plans dropped, least recently used first, to stay within max_plans
   uint64_t runs = 0;
   // Plans are made at the graph's symbol bounds (every backend of the session accepts that), so
   // one plan serves every size up to the bounds.
@@ -235,6 +245,26 @@ class DeviceLostError : public Error {
   using Error::Error;
 };
 
+// A run stopped through its RunOptions: cancelled ("run cancelled") or past its deadline ("run
+// passed its deadline of 20 ms"). The session stays usable; see RunOptions for the state.
+class CancelledError : public Error {
+ public:
+  using Error::Error;
+};
+
+// How one run may be stopped early. The core checks both before the run starts and between
+// partitions, and hands backends a poll they call between nodes (the oneDNN backend does), so a
+// run stops within about one node of the request. A stopped run throws loom::CancelledError and
+// writes no outputs. Its state may be partially updated: states a partition updates in place
+// (a KV cache append) keep what the partitions that ran wrote, while the others keep their
+// values from before the run. Copy the state first (State::copy) when that matters.
+struct RunOptions {
+  // The run stops once *cancel is true; set it from any thread. Null: not cancellable.
+  const std::atomic<bool>* cancel = nullptr;
+  // The run stops once steady_clock passes it.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
 class Session {
  public:
   Session(Session&&) noexcept;
@@ -242,13 +272,18 @@ class Session {
   ~Session();
 
   // Runs the graph. Thread-safe: several threads may run one session at once, each run with
-  // its own activations. Runs of a stateful graph through the session's own state are
+  // its own activations (sharing the session's threads, see SessionOptions::threads). Runs of a stateful graph through the session's own state are
   // serialised; use separate State objects to run conversations in parallel.
   TensorMap run(const TensorMap& inputs);
   TensorMap run(const TensorMap& inputs, State& state);
   // Runs with bound inputs and outputs (see Binding); through the default state or `state`.
   void run(Binding& binding);
   void run(Binding& binding, State& state);
+  // The same, stoppable through `options` (a cancel flag, a deadline).
+  TensorMap run(const TensorMap& inputs, const RunOptions& options);
+  TensorMap run(const TensorMap& inputs, State& state, const RunOptions& options);
+  void run(Binding& binding, const RunOptions& options);
+  void run(Binding& binding, State& state, const RunOptions& options);
 
   Binding new_binding() const;
   State new_state() const;
@@ -298,6 +333,10 @@ class Engine {
 
   Session compile(const Graph& graph, const SessionOptions& options = {}) const;
   Session load(const std::filesystem::path& file, const SessionOptions& options = {}) const;
+
+  // Bytes of packed constant copies the engine holds for its live sessions: each copy once,
+  // however many sessions use it (MemoryReport::packed_bytes counts per session).
+  uint64_t packed_bytes() const;
 
   // The folder searched for installed plugins (from the library's own location).
   static std::filesystem::path install_plugin_dir();

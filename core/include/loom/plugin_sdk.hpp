@@ -6,6 +6,7 @@
 #include <loom/abi.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <initializer_list>
 #include <exception>
@@ -246,6 +247,51 @@ class BackendOptions {
   std::vector<Entry> entries_;
 };
 
+// Whether the host asks the run to stop (loom_run_args.should_stop: a cancel flag or a
+// deadline). Poll it between nodes or other units of work; it is cheap when set and costs one
+// comparison when the host passes none.
+inline bool stop_requested(const loom_run_args& args) {
+  return args.should_stop && args.should_stop(args.stop_context) != 0;
+}
+// Throws the error that makes the run return LOOM_STATUS_CANCELLED; `where` says how far it got.
+[[noreturn]] inline void stopped(const std::string& where) { throw Error("run stopped " + where, LOOM_STATUS_CANCELLED); }
+
+// The host's cache of packed constants (loom_compile_options, ABI 2.1), for a backend that keeps
+// constants in a layout of its own: the sessions of one engine then share one copy. Use it in
+// compile() only. A layout key names everything the copy depends on besides the constant's
+// bytes; copies are 64-byte aligned and live at least as long as the executable.
+class ConstantCache {
+ public:
+  explicit ConstantCache(const loom_compile_options& o) {
+    if (o.struct_size >= offsetof(loom_compile_options, store_packed) + sizeof(o.store_packed) && o.find_packed &&
+        o.store_packed) {
+      o_ = &o;
+    }
+  }
+  // Whether the host offers a cache (else keep copies of your own).
+  bool available() const { return o_ != nullptr; }
+  // The stored copy of `value` in `layout`, or an empty span.
+  std::span<const std::byte> find(const ValueView& value, const std::string& layout) const {
+    uint64_t n = 0;
+    const void* p = o_ ? o_->find_packed(o_->packed_context, value.data(), value.nbytes(), layout.c_str(), &n) : nullptr;
+    return p ? std::span<const std::byte>(static_cast<const std::byte*>(p), n) : std::span<const std::byte>();
+  }
+  // Stores `packed` as `value` in `layout`; returns the host's copy (perhaps one another
+  // session stored first: use it, not `packed`). Throws when the host cannot store it.
+  std::span<const std::byte> store(const ValueView& value, const std::string& layout, std::span<const std::byte> packed) const {
+    if (!o_) throw Error("store_packed: the host offers no constant cache", LOOM_STATUS_UNSUPPORTED);
+    const void* p = o_->store_packed(o_->packed_context, value.data(), value.nbytes(), layout.c_str(), packed.data(), packed.size());
+    if (!p) throw Error("the host could not store a packed copy of '" + std::string(value.name()) + "' (" +
+                        std::to_string(packed.size()) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
+    uint64_t n = packed.size();  // the stored copy's own size (it may be another session's)
+    o_->find_packed(o_->packed_context, value.data(), value.nbytes(), layout.c_str(), &n);
+    return {static_cast<const std::byte*>(p), static_cast<size_t>(n)};
+  }
+
+ private:
+  const loom_compile_options* o_ = nullptr;
+};
+
 class Plan {
  public:
   virtual ~Plan() = default;
@@ -349,8 +395,11 @@ inline loom_backend* wrap_backend(std::unique_ptr<Backend> impl) {
   };
   h->compile = [](void* self, const loom_graph_view* g, const loom_compile_options* o, void** exe) noexcept {
     return guard([&] {
-      loom_compile_options opts{sizeof(loom_compile_options), ""};
-      if (o) opts = *o;
+      // An older host's options are shorter: copy what it gave, leave the rest NULL.
+      loom_compile_options opts{};
+      if (o) std::memcpy(&opts, o, std::min<size_t>(o->struct_size, sizeof(opts)));
+      opts.struct_size = o ? std::min<uint32_t>(o->struct_size, sizeof(opts)) : sizeof(opts);
+      if (!opts.graph_name) opts.graph_name = "";
       *exe = static_cast<BackendHandle*>(self)->impl->compile(GraphView(g), opts).release();
     });
   };

@@ -71,7 +71,10 @@ Tensor inline_tensor(const Initializer& init) {
 
 class Builder {
  public:
-  Builder(const Graph& g, bool load_weights) : load_weights_(load_weights) { p_.graph = g; }
+  Builder(const Graph& g, bool load_weights, std::shared_ptr<WeightFiles> files) : load_weights_(load_weights) {
+    p_.graph = g;
+    p_.weight_files = std::move(files);
+  }
 
   std::shared_ptr<const Program> build() {
     declare_values();
@@ -116,7 +119,7 @@ class Builder {
     for (const auto& f : p_.files)
       if (f->path() == path.string()) return f;
     try {
-      p_.files.push_back(SafetensorsFile::open(path));
+      p_.files.push_back(p_.weight_files ? p_.weight_files->open(path) : SafetensorsFile::open(path));
     } catch (const Error& e) {
       throw Error(at(loc) + e.what());
     }
@@ -337,10 +340,10 @@ ConcreteShapes infer_from(const Program& p, ConcreteShapes cs, const std::vector
 
 static ConcreteShapes infer_concrete_checked(const Program& p, const std::vector<Shape>& input_shapes);
 
-std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights) {
+std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights, std::shared_ptr<WeightFiles> files) {
   try {
     check_processing(graph);  // a graph read from YAML was checked with positions; one built in code is checked here
-    return Builder(graph, load_weights).build();
+    return Builder(graph, load_weights, std::move(files)).build();
   } catch (const Error& e) {
     throw Error(printable(e.what()));  // names come from the graph: keep the message printable
   }

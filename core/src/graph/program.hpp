@@ -3,6 +3,8 @@
 // to their bytes (memory-mapped safetensors or inline values). Sessions are built from it.
 #pragma once
 
+#include "io/weight_files.hpp"
+
 #include <loom/graph.hpp>
 #include <loom/io.hpp>
 
@@ -48,6 +50,9 @@ struct Program {
   std::vector<ProgramState> states;
   std::unordered_map<std::string, int> index;
   std::vector<std::shared_ptr<SafetensorsFile>> files;
+  // The engine's mapped files the program was built with (null: files opened on their own);
+  // programs rebuilt from this one (graph passes, decompositions) map through it too.
+  std::shared_ptr<WeightFiles> weight_files;
   uint64_t weight_bytes = 0;
 
   int find(const std::string& name) const {
@@ -58,7 +63,9 @@ struct Program {
 
 // Validates `graph` and binds its initializers. With load_weights == false, file initializers
 // must declare dtype and shape and no file is opened (used by tools that only read the graph).
-std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights = true);
+// Weight files are mapped through `files` when given, so that programs share their mappings.
+std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights = true,
+                                             std::shared_ptr<WeightFiles> files = nullptr);
 
 // Concrete shapes of every value for the given graph input shapes, checking them against the
 // declared dtypes and shapes (a symbol must have one value across all inputs).

@@ -105,7 +105,7 @@ std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program,
     decomposed.push_back(std::move(record));
   }
   if (!edit.changed()) return program;
-  return build_program(edit.result(), true);
+  return build_program(edit.result(), true, program->weight_files);
 }
 
 std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Program> program,

@@ -24,8 +24,9 @@ std::vector<Pass> pipeline(OptimizeLevel level) {
   return passes;
 }
 
-std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level, OptimizationReport& report) {
-  auto program = build_program(graph, true);
+std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level, OptimizationReport& report,
+                                        std::shared_ptr<WeightFiles> files) {
+  auto program = build_program(graph, true, std::move(files));
   report.level = level;
   report.nodes_before = report.nodes_after = program->nodes.size();
   for (const Pass& pass : pipeline(level)) {
@@ -34,7 +35,7 @@ std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level,
     PassReport r{pass.name, program->nodes.size(), program->nodes.size(), edit.rewrites()};
     if (edit.changed()) {
       try {
-        program = build_program(edit.result(), true);
+        program = build_program(edit.result(), true, program->weight_files);
       } catch (const Error& e) {
         throw Error("graph pass " + std::string(pass.name) + " made an invalid graph (optimisation level none skips the passes): " +
                     e.what());

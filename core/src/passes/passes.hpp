@@ -32,8 +32,10 @@ void fuse_add_layer_norm(GraphEdit& edit);     // fuse_add_layer_norm.cpp
 // The passes of a level, in the order they run.
 std::vector<Pass> pipeline(OptimizeLevel level);
 
-// Validates `graph`, runs the passes of `level` and returns the program of the result.
-std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level, OptimizationReport& report);
+// Validates `graph`, runs the passes of `level` and returns the program of the result. Weight
+// files are mapped through `files` when given.
+std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level, OptimizationReport& report,
+                                        std::shared_ptr<WeightFiles> files = nullptr);
 
 // ---- reference decompositions (decompose.cpp)
 

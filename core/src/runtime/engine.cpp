@@ -24,6 +24,9 @@ class EngineImpl {
  public:
   explicit EngineImpl(const EngineOptions& o) : registry(o) {}
   plugins::PluginRegistry registry;
+  // What the engine's sessions share: weight files mapped once, backends' packed constants.
+  std::shared_ptr<WeightFiles> weight_files = std::make_shared<WeightFiles>();
+  std::shared_ptr<PackedConstants> packed = std::make_shared<PackedConstants>();
 };
 
 namespace {
@@ -138,13 +141,13 @@ Graph Engine::load_graph(const std::filesystem::path& file) const {
 }
 
 void Engine::validate(const Graph& graph) const {
-  build_program(graph, true);
+  build_program(graph, true, impl_->weight_files);
   check_processing_files(graph);
 }
 
 Graph Engine::optimize(const Graph& graph, OptimizeLevel level, OptimizationReport* report) const {
   OptimizationReport r;
-  Graph g = passes::optimize(graph, level, r)->graph;
+  Graph g = passes::optimize(graph, level, r, impl_->weight_files)->graph;
   if (report) *report = std::move(r);
   return g;
 }
@@ -153,8 +156,9 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   if (options.threads < 0 || options.threads > SessionOptions::max_threads)
     throw Error("session options: threads must be from 0 (the backend's default) to " +
                 std::to_string(SessionOptions::max_threads) + ", got " + std::to_string(options.threads));
+  if (options.max_plans == 0) throw Error("session option max_plans is 0: a session keeps at least one shape plan");
   OptimizationReport report;
-  auto program = passes::optimize(graph, options.optimize, report);
+  auto program = passes::optimize(graph, options.optimize, report, impl_->weight_files);
   std::vector<std::string> names = options.backends.empty() ? backend_names() : options.backends;
   for (const auto& name : names) {
     if (!impl_->registry.backend(name)) {
@@ -188,7 +192,8 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
   for (const auto& name : names) backends.push_back(impl_->registry.create_backend(name, options.threads, per_backend[name]));
   program = passes::decompose_unsupported(std::move(program), backends, report.decomposed);
-  auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends), options.threads, fallback);
+  auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends),
+                                            SessionImpl::Setup{options.threads, fallback, options.max_plans, impl_->packed});
   impl->optimization = std::move(report);
   return Session(std::move(impl));
 }
@@ -198,6 +203,8 @@ Session Engine::load(const std::filesystem::path& file, const SessionOptions& op
 }
 
 const char* Engine::version() { return LOOM_VERSION; }
+
+uint64_t Engine::packed_bytes() const { return impl_->packed->bytes(); }
 
 std::filesystem::path Engine::install_plugin_dir() { return plugins::install_plugin_dir(); }
 

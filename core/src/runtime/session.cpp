@@ -262,9 +262,10 @@ class ShapePlan {
   // the patch list is walked: scanning every value of a partition on each run cost as much as
   // the work of a graph of tiny nodes (docs/performance.md).
   void execute(RunBuffers& rb, const std::vector<const void*>& inputs, const std::vector<void*>& state,
-               const RunShapes& sizes) const {
+               const RunShapes& sizes, const RunStop& stop) const {
     const Program& p = session_.program();
     for (size_t pi = 0; pi < session_.parts().size(); ++pi) {
+      stop.check();
       const auto& part = session_.parts()[pi];
       const auto& backend = *session_.backends()[part.backend];
       const loom_backend& api = backend.api();
@@ -287,7 +288,8 @@ class ShapePlan {
         else if (backend.host_memory()) tensors[patch.tensor].data = state[patch.index];
         else tensors[patch.tensor].buffer = state[patch.index];  // the state's device buffer, offset 0
       }
-      loom_run_args args{sizeof(loom_run_args), tensors.size(), tensors.data(), nullptr, nullptr, 0, scratch_bytes_[part.backend], nullptr, nullptr};
+      loom_run_args args{sizeof(loom_run_args), tensors.size(), tensors.data(), nullptr, nullptr, 0, scratch_bytes_[part.backend],
+                         stop.active() ? &RunStop::poll : nullptr, const_cast<RunStop*>(&stop)};
       if (backend.host_memory()) {
         args.scratch = static_cast<uint8_t*>(rb.arena[part.backend]) + scratch_offset_[part.backend];
       } else {
@@ -298,6 +300,10 @@ class ShapePlan {
         if (st->code == LOOM_STATUS_DEVICE_LOST) {
           session_.backends()[part.backend]->mark_lost();
           throw DeviceLostError(backend.name() + ": the device was lost: " + plugins::take_status(st));
+        }
+        if (st->code == LOOM_STATUS_CANCELLED && stop.active() && stop.requested()) {
+          plugins::take_status(st);
+          stop.raise();
         }
         plugins::check_status(st, backend.name());
       }
@@ -437,8 +443,9 @@ class ShapePlan {
 // ---------------------------------------------------------------- SessionImpl
 
 SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
-                         std::vector<std::shared_ptr<plugins::BackendInstance>> backends, int threads_, bool fallback)
-    : threads(threads_), program_(std::move(program)), state_program_(program_), backends_(std::move(backends)), fallback_(fallback) {
+                         std::vector<std::shared_ptr<plugins::BackendInstance>> backends, const Setup& setup_)
+    : setup(setup_), program_(std::move(program)), state_program_(program_), backends_(std::move(backends)),
+      plans_(setup_.max_plans), packed_(setup_.packed) {
   placement_ = plan::place(*program_, backends_);
   const Program& p = *program_;
   symbol_limits_ = find_symbol_limits(p);
@@ -474,7 +481,8 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
     }
     part.view = std::make_unique<plugins::GraphViewStorage>(p, part.nodes, kinds);
     const auto& be = *backends_[part.backend];
-    loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str()};
+    loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str(), nullptr, nullptr, nullptr};
+    packed_.attach(opts);
     plugins::check_status(be.api().compile(be.api().self, part.view->view(), &opts, &part.executable),
                           be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
   }
@@ -498,7 +506,7 @@ void SessionImpl::check_backends() const {
 }
 
 void SessionImpl::device_lost(const DeviceLostError& e) {
-  if (!fallback_)
+  if (!setup.fallback)
     throw DeviceLostError(std::string(e.what()) + " (later runs of this session fail; the session option fallback=on "
                           "re-places the graph on the remaining backends)");
   std::vector<std::shared_ptr<plugins::BackendInstance>> remaining;
@@ -514,7 +522,7 @@ void SessionImpl::device_lost(const DeviceLostError& e) {
     try {
       OptimizationReport report = optimization;
       auto program = passes::decompose_unsupported(program_, remaining, report.decomposed);
-      auto next = std::make_shared<SessionImpl>(program, remaining, threads, fallback_);
+      auto next = std::make_shared<SessionImpl>(program, remaining, setup);
       next->optimization = std::move(report);
       next->state_program_ = state_program_;
       next->default_state = default_state;
@@ -636,16 +644,12 @@ void SessionImpl::decide_copies() {
 }
 
 std::shared_ptr<ShapePlan> SessionImpl::plan_for(const std::vector<Shape>& input_shapes) const {
-  std::lock_guard<std::mutex> lock(plans_mutex_);
-  auto it = plans_.find(input_shapes);
-  if (it != plans_.end()) return it->second;
-  ConcreteShapes shapes = infer_concrete(*program_, input_shapes);
-  // A plan made at the bounds is checked per run, at the run's own sizes (execute).
-  if (!bounded_) check_symbol_limits(symbol_limits_, shapes.bindings, program_->graph.name, "run");
-  auto plan = std::make_shared<ShapePlan>(*this, std::move(shapes), bounded_);
-  plans_.emplace(input_shapes, plan);
-  ++plans_made_;
-  return plan;
+  return plans_.get(input_shapes, [&] {
+    ConcreteShapes shapes = infer_concrete(*program_, input_shapes);
+    // A plan made at the bounds is checked per run, at the run's own sizes (execute).
+    if (!bounded_) check_symbol_limits(symbol_limits_, shapes.bindings, program_->graph.name, "run");
+    return std::make_shared<ShapePlan>(*this, std::move(shapes), bounded_);
+  });
 }
 
 void SessionImpl::find_cache_writes() {
@@ -713,12 +717,13 @@ Binding SessionImpl::new_binding() const {
 }
 
 SessionStats SessionImpl::stats() const {
+  const auto counts = plans_.counts();
   SessionStats st;
-  st.plans_made = plans_made_.load();
+  st.plans_made = counts.made;
+  st.plans_cached = counts.cached;
+  st.plans_evicted = counts.evicted;
   st.runs = runs_.load();
   st.plans_at_bounds = bounded_;
-  std::lock_guard<std::mutex> lock(plans_mutex_);
-  st.plans_cached = plans_.size();
   return st;
 }
 
@@ -752,10 +757,26 @@ const std::vector<Shape>& SessionImpl::plan_key(RunIO& io) const {
   return io.key;
 }
 
+RunStop::RunStop(const RunOptions& o)
+    : cancel(o.cancel), has_deadline(o.deadline.has_value()), start(std::chrono::steady_clock::now()) {
+  if (o.deadline) deadline = *o.deadline;
+}
+
+void RunStop::raise() const {
+  if (cancel && cancel->load()) throw CancelledError("run cancelled");
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  if (deadline < start)
+    throw CancelledError("run passed its deadline before it started (the deadline was " +
+                         std::to_string(duration_cast<milliseconds>(start - deadline).count()) + " ms earlier)");
+  throw CancelledError("run passed its deadline of " + std::to_string(duration_cast<milliseconds>(deadline - start).count()) + " ms");
+}
+
 template <class TakeOutputs>
-void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
+void SessionImpl::execute(RunIO& io, State& state, const RunStop& stop, TakeOutputs&& take_outputs) {
   const Program& p = *program_;
   if (state.impl_->program != state_program_) throw Error("run: the state belongs to another session");
+  stop.check();
   auto plan = plan_for(bounded_ ? plan_key(io) : io.shapes);
   auto sizes = plan->run_shapes(io.shapes);
   if (bounded_) check_symbol_limits(symbol_limits_, sizes->shapes.bindings, p.graph.name, "run");
@@ -780,7 +801,7 @@ void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
     io.state[i] = state.impl_->pointer(i);
   }
 
-  plan->execute(*rb, io.inputs, io.state, *sizes);
+  plan->execute(*rb, io.inputs, io.state, *sizes, stop);
   ++runs_;
 
   take_outputs(*plan, *rb, sizes->shapes);
@@ -797,7 +818,7 @@ void SessionImpl::execute(RunIO& io, State& state, TakeOutputs&& take_outputs) {
   }
 }
 
-TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
+TensorMap SessionImpl::run(const TensorMap& inputs, State& state, const RunStop& stop) {
   const Program& p = *program_;
   for (const auto& [name, t] : inputs) {
     int v = p.find(name);
@@ -826,7 +847,7 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
     io.inputs.push_back(it->second.data());
   }
   TensorMap out;
-  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
+  execute(io, state, stop, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
     for (int v : p.outputs) {
       Tensor t(p.values[v].info.dtype, sizes.shapes[v]);
       if (t.nbytes()) std::memcpy(t.data(), plan.host_pointer(rb, v, io.inputs, io.state), t.nbytes());
@@ -838,7 +859,7 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state) {
 
 // Allocates nothing once the plan exists, the binding's outputs have their shapes and the
 // vectors of its RunIO have their sizes: the steady state of a decode loop.
-void SessionImpl::run(Binding::Impl& b, State& state) {
+void SessionImpl::run(Binding::Impl& b, State& state, const RunStop& stop) {
   const Program& p = *program_;
   if (b.program != state_program_) throw Error("run: the binding belongs to another session");
   RunIO& io = b.io;
@@ -851,7 +872,7 @@ void SessionImpl::run(Binding::Impl& b, State& state) {
     if (io.shapes[i] != t.shape()) io.shapes[i] = t.shape();
     io.inputs[i] = t.data();
   }
-  execute(io, state, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
+  execute(io, state, stop, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
     for (size_t k = 0; k < p.outputs.size(); ++k) {
       const int v = p.outputs[k];
       const Shape& shape = sizes.shapes[v];
@@ -886,6 +907,7 @@ MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bind
     r.scratch_bytes[name] += plan->scratch_bytes(a);
   }
   r.weight_bytes = p.weight_bytes;
+  r.packed_bytes = packed_.bytes();
   for (const auto& st : p.states) r.state_bytes = saturating_add(r.state_bytes, tensor_bytes(st.decl.shape, st.decl.dtype));
   return r;
 }
@@ -1028,21 +1050,29 @@ std::shared_ptr<SessionImpl> current(const std::shared_ptr<SessionImpl>& impl) {
 }  // namespace
 
 // Input names come from the caller and value names from the graph: messages are kept printable.
-TensorMap Session::run(const TensorMap& inputs) { return run(inputs, *impl_->default_state); }
-TensorMap Session::run(const TensorMap& inputs, State& state) {
+TensorMap Session::run(const TensorMap& inputs) { return run(inputs, *impl_->default_state, RunOptions{}); }
+TensorMap Session::run(const TensorMap& inputs, State& state) { return run(inputs, state, RunOptions{}); }
+TensorMap Session::run(const TensorMap& inputs, const RunOptions& options) { return run(inputs, *impl_->default_state, options); }
+TensorMap Session::run(const TensorMap& inputs, State& state, const RunOptions& options) {
   auto s = current(impl_);
+  const RunStop stop(options);
   try {
-    return s->guarded([&] { return s->run(inputs, state); });
+    return s->guarded([&] { return s->run(inputs, state, stop); });
   } catch (const DeviceLostError&) {
+    throw;
+  } catch (const CancelledError&) {
     throw;
   } catch (const Error& e) {
     throw Error(printable(e.what()));
   }
 }
-void Session::run(Binding& binding) { run(binding, *impl_->default_state); }
-void Session::run(Binding& binding, State& state) {
+void Session::run(Binding& binding) { run(binding, *impl_->default_state, RunOptions{}); }
+void Session::run(Binding& binding, State& state) { run(binding, state, RunOptions{}); }
+void Session::run(Binding& binding, const RunOptions& options) { run(binding, *impl_->default_state, options); }
+void Session::run(Binding& binding, State& state, const RunOptions& options) {
   auto s = current(impl_);
-  s->guarded([&] { s->run(*binding.impl_, state); });
+  const RunStop stop(options);
+  s->guarded([&] { s->run(*binding.impl_, state, stop); });
 }
 Binding Session::new_binding() const { return impl_->new_binding(); }
 SessionStats Session::stats() const { return current(impl_)->stats(); }
@@ -1053,6 +1083,6 @@ const OptimizationReport& Session::optimization() const { return current(impl_)-
 const PlacementReport& Session::placement() const { return current(impl_)->placement().report; }
 MemoryReport Session::plan_memory(const std::map<std::string, int64_t>& bindings) const { return current(impl_)->plan_memory(bindings); }
 const std::vector<SymbolLimit>& Session::symbol_limits() const { return current(impl_)->symbol_limits(); }
-int Session::threads() const { return impl_->threads; }
+int Session::threads() const { return impl_->setup.threads; }
 
 }  // namespace loom

@@ -7,6 +7,8 @@
 #include "plan/placement.hpp"
 #include "plugins/graph_view.hpp"
 #include "plugins/plugin_host.hpp"
+#include "runtime/packed_constants.hpp"
+#include "runtime/plan_cache.hpp"
 
 #include <loom/engine.hpp>
 
@@ -68,16 +70,44 @@ struct Location {
   uint64_t offset = 0;   // Arena only
 };
 
+// A run's RunOptions as the run sees them: checked by the core before the run and between
+// partitions, and polled by backends through loom_run_args.should_stop.
+struct RunStop {
+  explicit RunStop(const RunOptions& o);
+  const std::atomic<bool>* cancel = nullptr;
+  bool has_deadline = false;
+  std::chrono::steady_clock::time_point deadline, start;
+
+  bool active() const { return cancel || has_deadline; }
+  bool requested() const {
+    return (cancel && cancel->load(std::memory_order_relaxed)) ||
+           (has_deadline && std::chrono::steady_clock::now() >= deadline);
+  }
+  static int32_t poll(void* self) noexcept { return static_cast<const RunStop*>(self)->requested() ? 1 : 0; }
+  // Throws CancelledError saying which of the two stopped the run.
+  [[noreturn]] void raise() const;
+  void check() const {
+    if (active() && requested()) raise();
+  }
+};
+
 class ShapePlan;
 
 class SessionImpl {
  public:
-  SessionImpl(std::shared_ptr<const Program> program,
-              std::vector<std::shared_ptr<plugins::BackendInstance>> backends, int threads, bool fallback = false);
+  // How a session is set up besides its program and backends (from SessionOptions).
+  struct Setup {
+    int threads = 0;
+    bool fallback = false;
+    size_t max_plans = 16;
+    std::shared_ptr<PackedConstants> packed;  // the engine's packed-constant cache, or null
+  };
+  SessionImpl(std::shared_ptr<const Program> program, std::vector<std::shared_ptr<plugins::BackendInstance>> backends,
+              const Setup& setup);
   ~SessionImpl();
 
-  TensorMap run(const TensorMap& inputs, State& state);
-  void run(Binding::Impl& binding, State& state);
+  TensorMap run(const TensorMap& inputs, State& state, const RunStop& stop);
+  void run(Binding::Impl& binding, State& state, const RunStop& stop);
   Binding new_binding() const;
   State new_state() const;
   SessionStats stats() const;
@@ -107,7 +137,7 @@ class SessionImpl {
   std::shared_ptr<const Program> program_ptr() const { return program_; }
   // Shared with a replacement made after a device loss, so the conversation goes on there.
   std::shared_ptr<State> default_state;
-  int threads = 0;
+  Setup setup;
   // The session that took over after a device loss (fallback=on), or null.
   std::shared_ptr<SessionImpl> replacement() const;
   // Runs `f` on this session; a device loss marks the backend lost and, with fallback, makes
@@ -125,7 +155,7 @@ class SessionImpl {
   // Runs the plan for io's input shapes; `take_outputs(plan, buffers)` reads the outputs before
   // the run's buffers go back to the pool.
   template <class TakeOutputs>
-  void execute(RunIO& io, State& state, TakeOutputs&& take_outputs);
+  void execute(RunIO& io, State& state, const RunStop& stop, TakeOutputs&& take_outputs);
   void check_input(int value, const Tensor& t) const;
   const std::vector<Shape>& plan_key(RunIO& io) const;
 
@@ -146,13 +176,12 @@ class SessionImpl {
   // Plans are made at the graph's symbol bounds when every backend accepts that.
   bool bounded_ = false;
   std::map<std::string, int64_t> symbol_bounds_;
-  bool fallback_ = false;
   mutable std::mutex replacement_mutex_;
   std::shared_ptr<SessionImpl> replacement_;
   std::vector<SymbolLimit> symbol_limits_;
-  mutable std::mutex plans_mutex_;
-  mutable std::map<std::vector<Shape>, std::shared_ptr<ShapePlan>> plans_;
-  mutable std::atomic<uint64_t> plans_made_{0};
+  mutable PlanCache<std::vector<Shape>, ShapePlan> plans_;
+  // Declared before nothing that outlives the executables: released after them.
+  PackedHoldings packed_;
   std::atomic<uint64_t> runs_{0};
 };
 

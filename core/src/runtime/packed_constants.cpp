@@ -1,0 +1,100 @@
+#include "runtime/packed_constants.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace loom {
+
+namespace {
+constexpr uint64_t kAlign = 64;
+}
+
+PackedConstants::Copy::Copy(const void* from, uint64_t n) : bytes(n) {
+  data = std::aligned_alloc(kAlign, std::max<uint64_t>(kAlign, (n + kAlign - 1) / kAlign * kAlign));
+  if (!data) throw std::bad_alloc();
+  if (n) std::memcpy(data, from, n);
+}
+
+PackedConstants::Copy::~Copy() { std::free(data); }
+
+std::shared_ptr<const PackedConstants::Copy> PackedConstants::find(const void* constant, uint64_t constant_bytes,
+                                                                    std::string_view layout) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = copies_.find(std::make_tuple(reinterpret_cast<uintptr_t>(constant), constant_bytes, layout));
+  return it == copies_.end() ? nullptr : it->second.lock();
+}
+
+std::shared_ptr<const PackedConstants::Copy> PackedConstants::store(const void* constant, uint64_t constant_bytes,
+                                                                     std::string_view layout, const void* packed,
+                                                                     uint64_t packed_bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = copies_.begin(); it != copies_.end();) it = it->second.expired() ? copies_.erase(it) : std::next(it);
+  Key key(reinterpret_cast<uintptr_t>(constant), constant_bytes, std::string(layout));
+  if (auto it = copies_.find(key); it != copies_.end())
+    if (auto earlier = it->second.lock()) return earlier;
+  auto copy = std::make_shared<const Copy>(packed, packed_bytes);
+  copies_[std::move(key)] = copy;
+  return copy;
+}
+
+uint64_t PackedConstants::bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  uint64_t n = 0;
+  for (const auto& [key, copy] : copies_)
+    if (auto c = copy.lock()) n += c->bytes;
+  return n;
+}
+
+void PackedHoldings::attach(loom_compile_options& options) {
+  if (!cache_) return;
+  options.packed_context = this;
+  options.find_packed = &PackedHoldings::find;
+  options.store_packed = &PackedHoldings::store;
+}
+
+void PackedHoldings::hold(std::shared_ptr<const PackedConstants::Copy> copy) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (std::find(held_.begin(), held_.end(), copy) == held_.end()) held_.push_back(std::move(copy));
+}
+
+uint64_t PackedHoldings::bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  uint64_t n = 0;
+  for (const auto& c : held_) n += c->bytes;
+  return n;
+}
+
+// Both are called by plugins: nothing may escape them, and a malformed call gets NULL.
+const void* PackedHoldings::find(void* self, const void* constant, uint64_t constant_bytes, const char* layout,
+                                 uint64_t* packed_bytes) noexcept {
+  if (!self || !constant || !layout || !packed_bytes) return nullptr;
+  auto& h = *static_cast<PackedHoldings*>(self);
+  try {
+    auto copy = h.cache_->find(constant, constant_bytes, layout);
+    if (!copy) return nullptr;
+    *packed_bytes = copy->bytes;
+    const void* data = copy->data;
+    h.hold(std::move(copy));
+    return data;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+const void* PackedHoldings::store(void* self, const void* constant, uint64_t constant_bytes, const char* layout,
+                                  const void* packed, uint64_t packed_bytes) noexcept {
+  if (!self || !constant || !layout || (!packed && packed_bytes)) return nullptr;
+  auto& h = *static_cast<PackedHoldings*>(self);
+  try {
+    auto copy = h.cache_->store(constant, constant_bytes, layout, packed, packed_bytes);
+    const void* data = copy->data;
+    h.hold(std::move(copy));
+    return data;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+}  // namespace loom
