@@ -1,5 +1,5 @@
 // Every heap allocation of the unit-test process is counted (counting_allocator.cpp replaces
-// operator new and, outside sanitizer builds, malloc and its relatives), so that a test can
+// malloc, its relatives and operator new; not in sanitizer builds), so that a test can
 // assert that some code allocates nothing. Allocations made directly by code of one chosen
 // shared library (a third-party library whose internals we do not control) are counted apart.
 #pragma once
@@ -15,6 +15,8 @@ uint64_t set_aside_allocations();
 // Sets aside the loaded library whose file name contains `name` (e.g. "libdnnl.so"); false if
 // no loaded library matches.
 bool set_aside_library(const std::string& name);
+// Whether allocations are counted at all (not under sanitizers, whose runtimes own malloc).
+bool counting();
 // Whether malloc and friends are counted too, not only operator new.
 bool counts_malloc();
 // While watching, every counted allocation also calls allocation_while_watching(): a place for a
