@@ -461,36 +461,42 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
   decide_state_homes();
   decide_copies();
   // Views and compilation: value kinds as each partition sees them.
-  for (size_t pi = 0; pi < parts_.size(); ++pi) {
-    Part& part = parts_[pi];
-    std::vector<int32_t> kinds(p.values.size(), LOOM_VALUE_ACTIVATION);
-    for (size_t v = 0; v < p.values.size(); ++v) {
-      const ProgramValue& val = p.values[v];
-      switch (val.kind) {
-        case ValueKind::Input: kinds[v] = LOOM_VALUE_INPUT; break;
-        case ValueKind::Constant: kinds[v] = LOOM_VALUE_CONSTANT; break;
-        case ValueKind::State: kinds[v] = LOOM_VALUE_STATE; break;
-        case ValueKind::Activation: {
-          if (node_part_[val.producer] != static_cast<int>(pi)) { kinds[v] = LOOM_VALUE_INPUT; break; }
-          bool outside = val.graph_output;
-          for (const auto& st : p.states) outside |= st.update == static_cast<int>(v);
-          for (int c : val.consumers) outside |= node_part_[c] != static_cast<int>(pi);
-          kinds[v] = outside ? LOOM_VALUE_OUTPUT : LOOM_VALUE_ACTIVATION;
+  // The destructor does not run when the constructor throws: what was compiled is released here.
+  try {
+    for (size_t pi = 0; pi < parts_.size(); ++pi) {
+      Part& part = parts_[pi];
+      std::vector<int32_t> kinds(p.values.size(), LOOM_VALUE_ACTIVATION);
+      for (size_t v = 0; v < p.values.size(); ++v) {
+        const ProgramValue& val = p.values[v];
+        switch (val.kind) {
+          case ValueKind::Input: kinds[v] = LOOM_VALUE_INPUT; break;
+          case ValueKind::Constant: kinds[v] = LOOM_VALUE_CONSTANT; break;
+          case ValueKind::State: kinds[v] = LOOM_VALUE_STATE; break;
+          case ValueKind::Activation: {
+            if (node_part_[val.producer] != static_cast<int>(pi)) { kinds[v] = LOOM_VALUE_INPUT; break; }
+            bool outside = val.graph_output;
+            for (const auto& st : p.states) outside |= st.update == static_cast<int>(v);
+            for (int c : val.consumers) outside |= node_part_[c] != static_cast<int>(pi);
+            kinds[v] = outside ? LOOM_VALUE_OUTPUT : LOOM_VALUE_ACTIVATION;
+          }
         }
       }
+      part.view = std::make_unique<plugins::GraphViewStorage>(p, part.nodes, kinds);
+      const auto& be = *backends_[part.backend];
+      loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str(), nullptr, nullptr, nullptr};
+      packed_.attach(opts);
+      plugins::check_status(be.api().compile(be.api().self, part.view->view(), &opts, &part.executable),
+                            be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
     }
-    part.view = std::make_unique<plugins::GraphViewStorage>(p, part.nodes, kinds);
-    const auto& be = *backends_[part.backend];
-    loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str(), nullptr, nullptr, nullptr};
-    packed_.attach(opts);
-    plugins::check_status(be.api().compile(be.api().self, part.view->view(), &opts, &part.executable),
-                          be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
+    find_cache_writes();
+    for (const SymbolBound& b : p.graph.symbols) symbol_bounds_[b.name] = b.max;
+    bounded_ = !symbol_bounds_.empty();
+    for (const auto& part : parts_) bounded_ &= (backends_[part.backend]->flags() & LOOM_BACKEND_BOUNDED_SHAPES) != 0;
+    default_state = std::make_shared<State>(new_state());
+  } catch (...) {
+    release_executables();
+    throw;
   }
-  find_cache_writes();
-  for (const SymbolBound& b : p.graph.symbols) symbol_bounds_[b.name] = b.max;
-  bounded_ = !symbol_bounds_.empty();
-  for (const auto& part : parts_) bounded_ &= (backends_[part.backend]->flags() & LOOM_BACKEND_BOUNDED_SHAPES) != 0;
-  default_state = std::make_shared<State>(new_state());
 }
 
 std::shared_ptr<SessionImpl> SessionImpl::replacement() const {
@@ -546,10 +552,15 @@ auto SessionImpl::guarded(F&& f) -> decltype(f()) {
 
 SessionImpl::~SessionImpl() {
   plans_.clear();  // backend plans first, then executables, then the backends themselves
+  release_executables();
+}
+
+void SessionImpl::release_executables() {
   for (auto& part : parts_) {
     if (!part.executable) continue;
     const auto& api = backends_[part.backend]->api();
     api.release_executable(api.self, part.executable);
+    part.executable = nullptr;
   }
 }
 

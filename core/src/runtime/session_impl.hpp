@@ -150,6 +150,7 @@ class SessionImpl {
   std::shared_ptr<ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
   void decide_copies();
   void decide_in_place_updates();
+  void release_executables();
   void decide_state_homes();
   void find_cache_writes();
   // Runs the plan for io's input shapes; `take_outputs(plan, buffers)` reads the outputs before
