@@ -22,7 +22,8 @@ PackedConstants::Copy::~Copy() { std::free(data); }
 std::shared_ptr<const PackedConstants::Copy> PackedConstants::find(const void* constant, uint64_t constant_bytes,
                                                                     std::string_view layout) {
   std::lock_guard<std::mutex> lock(mutex_);
-  auto it = copies_.find(std::make_tuple(reinterpret_cast<uintptr_t>(constant), constant_bytes, layout));
+  // Looked up when a partition compiles, not on a run: the key's string may be built here.
+  auto it = copies_.find(Key(reinterpret_cast<uintptr_t>(constant), constant_bytes, std::string(layout)));
   return it == copies_.end() ? nullptr : it->second.lock();
 }
 

@@ -40,7 +40,7 @@ class PackedConstants {
  private:
   using Key = std::tuple<uintptr_t, uint64_t, std::string>;
   mutable std::mutex mutex_;
-  std::map<Key, std::weak_ptr<const Copy>, std::less<>> copies_;
+  std::map<Key, std::weak_ptr<const Copy>> copies_;
 };
 
 // The copies one session holds, and the packed_context its compile options carry.
