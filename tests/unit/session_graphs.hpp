@@ -25,6 +25,16 @@ inline Engine onednn_engine() {
   return engine;
 }
 
+// The test device backend (tests/external-backend, built in-tree) beside the oneDNN plugin.
+inline Engine device_engine() {
+  EngineOptions options;
+  options.plugin_files = {std::filesystem::path(LOOM_TEST_DEVICE_PLUGIN), std::filesystem::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so"};
+  options.search_default_paths = false;
+  Engine engine(options);
+  for (const auto& r : engine.plugins()) REQUIRE_MESSAGE(r.loaded, r.path.string() << ": " << r.error);
+  return engine;
+}
+
 inline SessionOptions on_onednn() {
   SessionOptions o;
   o.backends = {"onednn"};

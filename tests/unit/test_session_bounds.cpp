@@ -31,13 +31,6 @@ nodes:
   - {op: relu, inputs: [s], outputs: [y]}
 )";
 
-Engine engine_with_device() {
-  EngineOptions o;
-  o.plugin_files = {fs::path(LOOM_TEST_DEVICE_PLUGIN), fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so"};
-  o.search_default_paths = false;
-  return Engine(o);
-}
-
 Tensor ramp(int64_t n) {
   Tensor t(DType::f32, {2, n});
   for (int64_t i = 0; i < 2 * n; ++i) t.data_as<float>()[i] = static_cast<float>(i) - 7.5f;
@@ -56,7 +49,7 @@ void check_result(const Tensor& x, const Tensor& y) {
 }  // namespace
 
 TEST_CASE("bounds: backends that accept plans at bounds run every size up to the bound on one plan") {
-  Engine e = engine_with_device();
+  Engine e = test::device_engine();
   SessionOptions o;
   o.backends = {"external"};
   Session s = e.compile(parse_graph_yaml(kBounded, "bounded.yaml"), o);
@@ -71,7 +64,7 @@ TEST_CASE("bounds: backends that accept plans at bounds run every size up to the
 }
 
 TEST_CASE("bounds: other backends plan per exact shape, and the bound holds there too") {
-  Engine e = engine_with_device();
+  Engine e = test::device_engine();
   SessionOptions o;
   o.backends = {"onednn"};
   Session s = e.compile(parse_graph_yaml(kBounded, "bounded.yaml"), o);

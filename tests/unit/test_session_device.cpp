@@ -2,6 +2,8 @@
 // between memories, and the results. The device backend is tests/external-backend's plugin
 // (add, sub, mul, div, relu on f32, buffers behind opaque handles; it refuses host pointers),
 // built in-tree as loom-test-device.so.
+#include "session_graphs.hpp"
+
 #include <doctest/doctest.h>
 
 #include <loom/engine.hpp>
@@ -18,15 +20,6 @@ namespace {
 
 using namespace loom;
 namespace fs = std::filesystem;
-
-Engine device_engine() {
-  EngineOptions o;
-  o.plugin_files = {fs::path(LOOM_TEST_DEVICE_PLUGIN), fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so"};
-  o.search_default_paths = false;
-  Engine e(o);
-  for (const auto& r : e.plugins()) REQUIRE_MESSAGE(r.loaded, r.path.string() << ": " << r.error);
-  return e;
-}
 
 Tensor filled(Shape shape, float start, float step) {
   Tensor t(DType::f32, std::move(shape));
@@ -87,7 +80,7 @@ nodes:
 }  // namespace
 
 TEST_CASE("session device: a device partition first reads the graph input through a copy") {
-  Engine engine = device_engine();
+  Engine engine = test::device_engine();
   Session s = engine.compile(parse_graph_yaml(kDeviceFirst, "device-first.yaml"), {.backends = {"external"}});
   CHECK(copies(s) == std::set<std::tuple<std::string, std::string, std::string>>{
                          {"x", "host", "external"}, {"a", "external", "host"}, {"b", "external", "host"}});
@@ -104,7 +97,7 @@ TEST_CASE("session device: a device partition first reads the graph input throug
 }
 
 TEST_CASE("session device: values cross between device and host partitions in both directions") {
-  Engine engine = device_engine();
+  Engine engine = test::device_engine();
   const Graph g = parse_graph_yaml(kAlternating, "alternating.yaml");
   Session mixed = engine.compile(g, {.backends = {"external", "onednn"}});
   Session host = engine.compile(g, {.backends = {"onednn"}});
@@ -144,7 +137,7 @@ nodes:
 )";
 
 TEST_CASE("session device: state lives in the device's memory and is updated there in place") {
-  Engine e = device_engine();
+  Engine e = test::device_engine();
   SessionOptions o;
   o.backends = {"external", "onednn"};
   Session s = e.compile(parse_graph_yaml(kDeviceState, "device-state.yaml"), o);

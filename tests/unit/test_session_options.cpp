@@ -29,13 +29,6 @@ nodes:
   - {op: relu, inputs: [s], outputs: [y]}
 )";
 
-Engine device_engine() {
-  EngineOptions o;
-  o.plugin_files = {fs::path(LOOM_TEST_DEVICE_PLUGIN), fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so"};
-  o.search_default_paths = false;
-  return Engine(o);
-}
-
 Session with_options(const Engine& e, std::vector<std::string> backends, std::map<std::string, std::string> options) {
   SessionOptions so;
   so.backends = std::move(backends);
@@ -85,7 +78,7 @@ TEST_CASE("options: a node that sets an attribute newer than a backend's op set 
 }
 
 TEST_CASE("device loss: the run fails saying so; with fallback=on later runs succeed on the remaining backends") {
-  Engine e = device_engine();
+  Engine e = test::device_engine();
   for (const auto& r : e.plugins()) REQUIRE_MESSAGE(r.loaded, r.error);
   Session reference = with_options(e, {"onednn"}, {});
   const Tensor expected = reference.run({{"x", input()}}).at("y");
