@@ -3,6 +3,7 @@
 // hundred elements of work, and graphs are full of tiny element-wise nodes. Large f32 tensors
 // go to oneDNN's binary and eltwise primitives, which are vectorised and threaded.
 #include "kernel.hpp"
+#include "rows.hpp"
 
 #include <cmath>
 #include <type_traits>
@@ -173,11 +174,6 @@ std::optional<std::string> check_binary(const sdk::NodeView& node) {
 
 enum class UnOp { relu, tanh, sigmoid, gelu_erf, gelu_tanh };
 
-inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
-inline float gelu_tanh(float x) {
-  constexpr float k = 0.79788456080286535588f;  // sqrt(2/pi)
-  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-}
 
 template <UnOp O>
 class UnaryLoop final : public Step {
@@ -188,7 +184,7 @@ class UnaryLoop final : public Step {
     float* y = ctx.as<float>(y_);
     for (int64_t i = 0; i < n_; ++i) {
       float v = x[i];
-      if constexpr (O == UnOp::relu) y[i] = v > 0.0f ? v : (v == v ? 0.0f : v);
+      if constexpr (O == UnOp::relu) y[i] = relu(v);
       if constexpr (O == UnOp::tanh) y[i] = std::tanh(v);
       if constexpr (O == UnOp::sigmoid) y[i] = 1.0f / (1.0f + std::exp(-v));
       if constexpr (O == UnOp::gelu_erf) y[i] = gelu_erf(v);

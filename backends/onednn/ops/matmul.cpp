@@ -1,8 +1,10 @@
 // matmul and linear on oneDNN's matmul primitive. Transposes are strided memory descriptors
 // (nothing is copied: weights are read where the host mapped them), batch dims broadcast
 // through size-1 dims, alpha is an output scale, and linear's bias and activation are fused
-// (bias argument, eltwise post-op).
+// (bias argument, eltwise post-op). A linear layer over a few rows (a decode step) runs on the
+// row kernel instead (rows.hpp), which makes no oneDNN call.
 #include "kernel.hpp"
+#include "rows.hpp"
 
 #include <utility>
 
@@ -122,22 +124,53 @@ std::unique_ptr<NodeKernel> compile_matmul(const sdk::NodeView& node, NodeInfo i
 
 // ---------------------------------------------------------------- linear
 
-std::optional<dnnl::algorithm> activation_alg(std::string_view act) {
-  if (act == "relu") return dnnl::algorithm::eltwise_relu;
-  if (act == "gelu") return dnnl::algorithm::eltwise_gelu_erf;
-  if (act == "gelu_tanh") return dnnl::algorithm::eltwise_gelu_tanh;
-  if (act == "tanh") return dnnl::algorithm::eltwise_tanh;
+// An activation name of linear's schema; nullopt for an unknown one.
+std::optional<Activation> activation_of(std::string_view act) {
+  if (act == "none") return Activation::none;
+  if (act == "relu") return Activation::relu;
+  if (act == "gelu") return Activation::gelu_erf;
+  if (act == "gelu_tanh") return Activation::gelu_tanh;
+  if (act == "tanh") return Activation::tanh;
   return std::nullopt;
 }
 
+std::optional<dnnl::algorithm> activation_alg(Activation act) {
+  switch (act) {
+    case Activation::none: return std::nullopt;
+    case Activation::relu: return dnnl::algorithm::eltwise_relu;
+    case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::tanh: return dnnl::algorithm::eltwise_tanh;
+  }
+  return std::nullopt;
+}
+
+class RowLinearStep final : public Step {
+ public:
+  RowLinearStep(const NodeInfo& info, int64_t m, int64_t n, int64_t k, bool kn, Activation act)
+      : info_(info), m_(m), n_(n), k_(k), kn_(kn), act_(act) {}
+  void run(const RunContext& ctx) const override {
+    const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
+    linear_rows(ctx.as<const float>(info_.inputs[0]), ctx.as<const float>(info_.inputs[1]), bias,
+                ctx.as<float>(info_.outputs[0]), m_, n_, k_, kn_, act_, std::max(1, info_.threads));
+  }
+
+ private:
+  NodeInfo info_;
+  int64_t m_, n_, k_;
+  bool kn_;
+  Activation act_;
+};
+
 class LinearKernel final : public NodeKernel {
  public:
-  LinearKernel(NodeInfo info, std::optional<dnnl::algorithm> act) : NodeKernel(std::move(info)), act_(act) {}
+  LinearKernel(NodeInfo info, Activation act, bool kn) : NodeKernel(std::move(info)), act_(act), kn_(kn) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto x = in_dims(shapes, 0), w = in_dims(shapes, 1);
-    const int64_t k = x.back(), n = w[0];
-    if (w[1] != k) info_.fail("weight " + dims_str(w) + " does not match x " + dims_str(x) + " (weight is [N, K])");
+    const int64_t k = x.back(), n = kn_ ? w[1] : w[0];
+    if ((kn_ ? w[0] : w[1]) != k)
+      info_.fail("weight " + dims_str(w) + " does not match x " + dims_str(x) + (kn_ ? " (weight is [K, N])" : " (weight is [N, K])"));
     if (has_input(2)) {
       auto b = in_dims(shapes, 2);
       if (b.size() != 1 || b[0] != n) info_.fail("bias " + dims_str(b) + " does not match weight " + dims_str(w));
@@ -148,12 +181,13 @@ class LinearKernel final : public NodeKernel {
     const int64_t m = count(x.first(x.size() - 1));
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
-    const int64_t src_dims[] = {m, k}, w_dims[] = {k, n}, w_strides[] = {1, k}, dst_dims[] = {m, n},
-                  bias_dims[] = {1, n};
+    if (m <= kRowKernelMaxRows) return std::make_unique<RowLinearStep>(info_, m, n, k, kn_, act_);
+    const int64_t src_dims[] = {m, k}, w_dims[] = {k, n}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
+    const int64_t w_strides[] = {kn_ ? n : 1, kn_ ? 1 : k};
     dnnl::primitive_attr attr = user_scratchpad_attr();
-    if (act_) {
+    if (auto alg = activation_alg(act_)) {
       dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, *act_, 0.0f, 0.0f);
+      ops.append_eltwise(1.0f, *alg, 0.0f, 0.0f);
       attr.set_post_ops(ops);
     }
     auto bias = plain_md(bias_dims, dt::f32);
@@ -162,7 +196,8 @@ class LinearKernel final : public NodeKernel {
   }
 
  private:
-  std::optional<dnnl::algorithm> act_;
+  Activation act_;
+  bool kn_;
 };
 
 std::optional<std::string> check_linear(const sdk::NodeView& node) {
@@ -172,18 +207,19 @@ std::optional<std::string> check_linear(const sdk::NodeView& node) {
   if (node.input(0).rank() < 1) return "input '" + std::string(node.input(0).name()) + "' is a scalar";
   if (node.input(1).rank() != 2)
     return "weight '" + std::string(node.input(1).name()) + "' has rank " + std::to_string(node.input(1).rank()) +
-           ", linear needs [N, K]";
+           ", linear needs [N, K] (or [K, N] with weight_transposed)";
   if (node.has_input(2) && node.input(2).rank() != 1)
     return "bias '" + std::string(node.input(2).name()) + "' has rank " + std::to_string(node.input(2).rank()) +
            ", linear needs [N]";
   std::string act = attr_string(node, "activation", "none");
-  if (act != "none" && !activation_alg(act))
+  if (!activation_of(act))
     return "activation='" + act + "' is not one of none, relu, gelu, gelu_tanh, tanh";
   return std::nullopt;
 }
 
 std::unique_ptr<NodeKernel> compile_linear(const sdk::NodeView& node, NodeInfo info) {
-  return std::make_unique<LinearKernel>(std::move(info), activation_alg(attr_string(node, "activation", "none")));
+  return std::make_unique<LinearKernel>(std::move(info), *activation_of(attr_string(node, "activation", "none")),
+                                        attr_bool(node, "weight_transposed", false));
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 // softmax_v2_forward. The tensor is viewed as [outer, inner] for layer norm (normalising dims
 // axis..rank-1 at once); add_layer_norm's residual add is a broadcasting loop before it;
 // softmax's additive mask is broadcast-added into the output first, then softmax runs in place.
+// A layer norm of a few rows (a decode step) runs on the row kernel instead (rows.hpp), which
+// makes no oneDNN call.
 #include "kernel.hpp"
+#include "rows.hpp"
 
 #include <algorithm>
 
@@ -19,6 +22,32 @@ struct LayerNormPorts {
   int32_t a = -1, b = -1, sum = -1;  // add_layer_norm's; sum is -1 when the node leaves it out
   std::optional<Broadcast> add;
   int32_t scale = -1, shift = -1, out = -1;
+};
+
+// The value a layer norm step normalises: x, or a + b written into sum (or into out).
+const float* layer_norm_source(const LayerNormPorts& ports, const RunContext& ctx) {
+  if (!ports.add) return ctx.as<const float>(ports.x);
+  float* sum = ctx.as<float>(ports.sum >= 0 ? ports.sum : ports.out);
+  ports.add->apply(ctx.as<const float>(ports.a), ctx.as<const float>(ports.b), sum,
+                   [](float x, float y) { return x + y; });
+  return sum;
+}
+
+class RowLayerNormStep final : public Step {
+ public:
+  RowLayerNormStep(LayerNormPorts ports, int64_t rows, int64_t inner, float eps)
+      : ports_(std::move(ports)), rows_(rows), inner_(inner), eps_(eps) {}
+  void run(const RunContext& ctx) const override {
+    const float* src = layer_norm_source(ports_, ctx);
+    layer_norm_rows(src, ctx.as<float>(ports_.out), rows_, inner_, eps_,
+                    ports_.scale >= 0 ? ctx.as<const float>(ports_.scale) : nullptr,
+                    ports_.shift >= 0 ? ctx.as<const float>(ports_.shift) : nullptr);
+  }
+
+ private:
+  LayerNormPorts ports_;
+  int64_t rows_, inner_;
+  float eps_;
 };
 
 class LayerNormStep final : public Step {
@@ -39,15 +68,7 @@ class LayerNormStep final : public Step {
   size_t scratch_bytes() const override { return scratch_; }
   void run(const RunContext& ctx) const override {
     void* dst = ctx.data(ports_.out);
-    void* src;
-    if (ports_.add) {
-      float* sum = ports_.sum >= 0 ? ctx.as<float>(ports_.sum) : static_cast<float*>(dst);
-      ports_.add->apply(ctx.as<const float>(ports_.a), ctx.as<const float>(ports_.b), sum,
-                        [](float x, float y) { return x + y; });
-      src = sum;
-    } else {
-      src = ctx.data(ports_.x);
-    }
+    void* src = const_cast<float*>(layer_norm_source(ports_, ctx));
     const bool scale = ports_.scale >= 0, shift = ports_.shift >= 0;
     if (scale && shift)
       execute(prim_, ctx,
@@ -117,6 +138,7 @@ class LayerNormKernel final : public NodeKernel {
     }
     const int64_t inner = count(norm), outer = count(std::span<const int64_t>(x).first(static_cast<size_t>(*axis)));
     if (inner == 0 || outer == 0) return std::make_unique<NoStep>();
+    if (outer <= kRowKernelMaxRows) return std::make_unique<RowLayerNormStep>(std::move(ports), outer, inner, eps_);
     return std::make_unique<LayerNormStep>(info_, std::move(ports), outer, inner, eps_);
   }
 

@@ -32,28 +32,34 @@ void register_linalg(std::vector<OpSchema>& ops) {
 
   ops.push_back(OpSchema{
       "linear", "act(x @ weight^T + bias), weight in [out, in] layout", {{"x"}, {"weight"}, {"bias", true}},
-      {{"out"}}, {attr_with_default("activation", std::string("none"))},
+      // weight_transposed: the weight is stored [in, out] (GPT-2's Conv1D) and read as it is.
+      {{"out"}}, {attr_with_default("activation", std::string("none")), attr_with_default("weight_transposed", false, 3)},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         c.expect_same_dtype(0, 1);
         c.expect_rank_at_least(0, 1);
         const SymShape& x = c.input(0).shape;
         const SymShape& w = c.input(1).shape;
-        if (w.size() != 2) c.fail("weight '" + c.node().inputs[1] + "' must be 2-D [out, in], got " + sym_shape_str(w));
-        if (!(x.back() == w[1]) && !x.back().is_unknown() && !w[1].is_unknown())
-          c.fail("x " + sym_shape_str(x) + " does not match weight " + sym_shape_str(w) + " (last dim of x must equal weight's dim 1)");
+        const bool kn = c.attr_bool("weight_transposed");
+        if (w.size() != 2)
+          c.fail("weight '" + c.node().inputs[1] + "' must be 2-D " + (kn ? "[in, out]" : "[out, in]") + ", got " + sym_shape_str(w));
+        const Dim& in = kn ? w[0] : w[1];
+        const Dim& out_dim = kn ? w[1] : w[0];
+        if (!(x.back() == in) && !x.back().is_unknown() && !in.is_unknown())
+          c.fail("x " + sym_shape_str(x) + " does not match weight " + sym_shape_str(w) + " (last dim of x must equal weight's dim " +
+                 (kn ? "0" : "1") + ")");
         if (c.has_input(2)) {
           c.expect_same_dtype(0, 2);
           const SymShape& b = c.input(2).shape;
-          if (b.size() != 1 || !(b[0] == w[0]))
-            c.fail("bias " + sym_shape_str(b) + " must have shape [" + w[0].str() + "]");
+          if (b.size() != 1 || !(b[0] == out_dim))
+            c.fail("bias " + sym_shape_str(b) + " must have shape [" + out_dim.str() + "]");
         }
         const std::string& act = c.attr_string("activation");
         bool ok = false;
         for (const char* a : kActivations) ok |= act == a;
         if (!ok) c.fail("attribute 'activation' must be one of none, relu, gelu, gelu_tanh, tanh; not \"" + act + "\"");
         SymShape out = x;
-        out.back() = w[0];
+        out.back() = out_dim;
         c.set_output(0, {c.input(0).dtype, out});
       }});
 }

@@ -2,13 +2,18 @@
 // causality when attention runs as separate ops (its reference decomposition).
 #include "ops/families.hpp"
 
+#include <limits>
+
 namespace loom::ops {
 
 void register_masks(std::vector<OpSchema>& ops) {
   ops.push_back(OpSchema{
       "key_mask", "additive mask [B, 1.., Tq, Tk]: -inf for keys past valid_length[b] or (causal) after the query",
       {{"scores"}, {"valid_length", true}}, {{"out"}},
-      {{"causal", AttrType::Bool, AttrValue{false}}},
+      {{"causal", AttrType::Bool, AttrValue{false}},
+       // Hugging Face's causal masks hold finfo(float32).min rather than -inf: with it a row
+       // whose keys are all excluded averages them instead of giving NaN.
+       attr_with_default("fill", -std::numeric_limits<double>::infinity(), 3)},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         c.expect_rank_at_least(0, 3);
