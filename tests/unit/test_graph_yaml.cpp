@@ -537,3 +537,29 @@ TEST_CASE("graph yaml: deep nesting is refused, not a crash") {
   deep_block += "x\n";
   CHECK_THROWS_WITH_AS(parse(deep_block), doctest::Contains("YAML nesting is too deep"), loom::Error);
 }
+
+TEST_CASE("graph yaml: input defaults (a fill value or a range along an axis) read, round-trip and are checked") {
+  const std::string head = "loom: 1\nname: d\noutputs: [y]\nnodes:\n  - {op: add, inputs: [x, m], outputs: [y]}\ninputs:\n"
+                           "  - {name: x, dtype: i64, shape: [b, s]}\n";
+  Graph g = parse(head + "  - {name: m, dtype: i64, shape: [b, s], default: 1}\n");
+  REQUIRE(g.inputs[1].default_value);
+  CHECK(g.inputs[1].default_value->kind == loom::InputDefault::Kind::Fill);
+  CHECK(g.inputs[1].default_value->fill == 1.0);
+  CHECK(!g.inputs[0].default_value);
+  check_round_trip(g);
+  g = parse(head + "  - {name: m, dtype: i64, shape: [b, s], default: {range: 1}}\n");
+  REQUIRE(g.inputs[1].default_value);
+  CHECK(g.inputs[1].default_value->kind == loom::InputDefault::Kind::Range);
+  CHECK(g.inputs[1].default_value->axis == 1);
+  check_round_trip(g);
+
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: {range: 2}}\n")
+            .find("g.yaml:8:59: inputs[1].default.range: axis 2 is not an axis of a rank-2 input") != std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: f32, shape: [b, s], default: {range: 0}}\n").find("needs an i64 or i32 input") !=
+        std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: 0.5}\n").find("must be a whole number") !=
+        std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: .nan}\n").find("must be finite") != std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: {step: 1}}\n").find("unknown key") != std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: ones}\n").find("inputs[1].default") != std::string::npos);
+}

@@ -99,4 +99,54 @@ TEST_CASE("session runs read each run's own inputs and state in every partition"
   check_state(s.default_state(), td);
 }
 
+
+TEST_CASE("session runs give inputs left out their defaults, by the run's shapes, through maps and bindings") {
+  loom::EngineOptions options;
+  options.plugin_files = {std::filesystem::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so"};
+  options.search_default_paths = false;
+  loom::Engine engine(options);
+  const loom::Graph g = loom::parse_graph_yaml(R"(loom: 1
+name: defaults
+inputs:
+  - {name: x, dtype: i64, shape: [b, s]}
+  - {name: mask, dtype: i64, shape: [b, s], default: 1}
+  - {name: positions, dtype: i64, shape: [b, s], default: {range: 1}}
+  - {name: extra, dtype: i64, shape: [t], default: 0}
+outputs: [y]
+nodes:
+  - {op: add, inputs: [x, mask], outputs: [xm]}
+  - {op: add, inputs: [xm, positions], outputs: [y]}
+  - {op: reshape, inputs: [extra], outputs: [unused], attrs: {shape: [-1]}}
+)", "defaults.yaml");
+  // `extra` is read by nothing that reaches y, but its shape's symbol t is bound by no other input.
+  loom::Session s = engine.compile(g, {.backends = {"onednn"}});
+  Tensor x(DType::i64, {2, 3}), extra(DType::i64, {5});
+  for (int64_t i = 0; i < 6; ++i) x.data_as<int64_t>()[i] = 10 * i;
+  loom::TensorMap out = s.run({{"x", x}, {"extra", extra}});
+  for (int64_t i = 0; i < 6; ++i) CHECK(out.at("y").data_as<int64_t>()[i] == 10 * i + 1 + i % 3);
+  // Given, an input is used as it is.
+  Tensor mask(DType::i64, {2, 3});
+  for (int64_t i = 0; i < 6; ++i) mask.data_as<int64_t>()[i] = 100;
+  out = s.run({{"x", x}, {"extra", extra}, {"mask", mask}});
+  for (int64_t i = 0; i < 6; ++i) CHECK(out.at("y").data_as<int64_t>()[i] == 10 * i + 100 + i % 3);
+  try {
+    s.run({{"x", x}});
+    FAIL("no error");
+  } catch (const loom::Error& e) {
+    CHECK(std::string(e.what()).find("input 'extra' is left out, and its default's shape [t] is not set by the inputs given") !=
+          std::string::npos);
+  }
+  // A binding makes the default for the bound shapes and remakes it when they change.
+  loom::Binding b = s.new_binding();
+  b.bind_input("x", x);
+  b.bind_input("extra", extra);
+  s.run(b);
+  for (int64_t i = 0; i < 6; ++i) CHECK(b.output("y").data_as<int64_t>()[i] == 10 * i + 1 + i % 3);
+  Tensor wide(DType::i64, {1, 4});
+  for (int64_t i = 0; i < 4; ++i) wide.data_as<int64_t>()[i] = 0;
+  b.bind_input("x", wide);
+  s.run(b);
+  for (int64_t i = 0; i < 4; ++i) CHECK(b.output("y").data_as<int64_t>()[i] == 1 + i);
+}
+
 #endif  // LOOM_TEST_ONEDNN

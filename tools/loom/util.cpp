@@ -74,7 +74,8 @@ void check_input_names(const Graph& g, const TensorMap& inputs, bool all_require
   std::vector<std::string> names, unknown, missing;
   for (const auto& in : g.inputs) {
     names.push_back(printable(in.name));
-    if (all_required && !inputs.count(in.name)) missing.push_back(quoted(in.name));
+    // An input with a default may be left out (docs/graph-format.md).
+    if (all_required && !in.default_value && !inputs.count(in.name)) missing.push_back(quoted(in.name));
   }
   for (const auto& [name, t] : inputs)
     if (std::none_of(g.inputs.begin(), g.inputs.end(), [&](const GraphInput& in) { return in.name == name; })) unknown.push_back(quoted(name));

@@ -324,6 +324,10 @@ class Engine {
   // model plugin expands into a graph, or a checkpoint folder (config.json and
   // model.safetensors), expanded by the plugin that accepts its model_type for its default task.
   Graph load_graph(const std::filesystem::path& file) const;
+  // The same for `task`, a Hugging Face pipeline name ("text-generation"): a checkpoint or a
+  // manifest is expanded for that task (a manifest's own `task` is replaced); a YAML graph must
+  // list it in its processing section. "" is the default task.
+  Graph load_graph(const std::filesystem::path& file, const std::string& task) const;
   // Validates the graph and every file it references (weight headers, dtypes, shapes; the
   // processing section's tokenizer and image-processor files exist).
   void validate(const Graph& graph) const;
@@ -343,6 +347,7 @@ class Engine {
   static const char* version();
 
  private:
+  Graph load_graph_for(const std::filesystem::path& file, const std::optional<std::string>& task) const;
   std::shared_ptr<EngineImpl> impl_;
 };
 

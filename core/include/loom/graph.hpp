@@ -85,10 +85,21 @@ struct Node {
   SourceLoc loc;
 };
 
+// What a run uses for an input the caller leaves out (docs/graph-format.md, "Graph inputs"):
+// every element `fill`, or with `range` each element's index along `axis` (position ids).
+struct InputDefault {
+  enum class Kind { Fill, Range };
+  Kind kind = Kind::Fill;
+  double fill = 0;
+  int64_t axis = 0;  // Range: a non-negative axis of the input
+  bool operator==(const InputDefault&) const = default;
+};
+
 struct GraphInput {
   std::string name;
   TensorInfo info;
   SourceLoc loc;
+  std::optional<InputDefault> default_value;  // unset: the input is required
 };
 
 struct GraphOutput {

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <initializer_list>
+#include <cmath>
 #include <set>
 
 namespace loom {
@@ -92,6 +93,7 @@ class Reader {
   StateEntry state(const YAML::Node& n, const Where& w) const;
   Entry entry(const YAML::Node& n, const Where& w) const;
   BlockDef block(const YAML::Node& n, const Where& w, std::string name) const;
+  InputDefault input_default(const YAML::Node& n, const Where& w, const TensorInfo& info) const;
   std::vector<InitEntry> initializers(const YAML::Node& n, const Where& w) const;
   std::vector<StateEntry> states(const YAML::Node& n, const Where& w) const;
   std::vector<Entry> entries(const YAML::Node& n, const Where& w) const;
@@ -120,6 +122,31 @@ void Reader::expect_map(const YAML::Node& n, const Where& w, Keys allowed) const
     for (auto a : allowed) ok = ok || a == k;
     if (!ok) fail(Where{child_key(w, k), loc_of(it->first, w.loc)}, "unknown key (allowed: " + join(allowed) + ")");
   }
+}
+
+// `default: 0` (every element) or `default: {range: AXIS}` (each element's index along AXIS).
+InputDefault Reader::input_default(const YAML::Node& n, const Where& w, const TensorInfo& info) const {
+  InputDefault d;
+  if (n.IsMap()) {
+    expect_map(n, w, {"range"});
+    YAML::Node a = require(n, w, "range");
+    const Where aw = at(a, child_key(w, "range"), w);
+    const int64_t rank = static_cast<int64_t>(info.shape.size());
+    d.kind = InputDefault::Kind::Range;
+    d.axis = int_of(a, aw);
+    if (d.axis < 0 || d.axis >= rank) fail(aw, "axis " + std::to_string(d.axis) + " is not an axis of a rank-" + std::to_string(rank) + " input");
+    if (info.dtype != DType::i64 && info.dtype != DType::i32) fail(w, "a range default needs an i64 or i32 input");
+    return d;
+  }
+  d.fill = number_of(n, w);
+  if (!std::isfinite(d.fill)) fail(w, "the fill value must be finite");
+  if (info.dtype == DType::i64 || info.dtype == DType::i32 || info.dtype == DType::u8) {
+    const double lo = info.dtype == DType::u8 ? 0 : info.dtype == DType::i32 ? -2147483648.0 : -9007199254740992.0;
+    const double hi = info.dtype == DType::u8 ? 255 : info.dtype == DType::i32 ? 2147483647.0 : 9007199254740992.0;
+    if (d.fill != std::floor(d.fill) || d.fill < lo || d.fill > hi)
+      fail(w, "the fill value of an " + std::string(dtype_name(info.dtype)) + " input must be a whole number that fits it");
+  }
+  return d;
 }
 
 std::string Reader::scalar_text(const YAML::Node& n, const Where& w, const char* what) const {
@@ -455,7 +482,7 @@ Document Reader::read() {
     expect_seq(in, iw);
     for (size_t i = 0; i < in.size(); ++i) {
       Where ew = at(in[i], item_key(iw, i), iw);
-      expect_map(in[i], ew, {"name", "dtype", "shape"});
+      expect_map(in[i], ew, {"name", "dtype", "shape", "default"});
       GraphInput gi;
       gi.loc = ew.loc;
       YAML::Node name = require(in[i], ew, "name");
@@ -464,6 +491,7 @@ Document Reader::read() {
       gi.info.dtype = dtype_of(d, at(d, child_key(ew, "dtype"), ew));
       YAML::Node s = require(in[i], ew, "shape");
       gi.info.shape = sym_shape_of(s, at(s, child_key(ew, "shape"), ew));
+      if (YAML::Node d = in[i]["default"]) gi.default_value = input_default(d, at(d, child_key(ew, "default"), ew), gi.info);
       g.inputs.push_back(std::move(gi));
       doc.input_where.push_back(ew);
     }

@@ -132,6 +132,13 @@ std::string write_graph_yaml(const Graph& g) {
       out << YAML::Key << "dtype" << YAML::Value << std::string(dtype_name(in.info.dtype));
       out << YAML::Key << "shape" << YAML::Value;
       put_dims(out, in.info.shape);
+      if (in.default_value) {
+        out << YAML::Key << "default" << YAML::Value;
+        if (in.default_value->kind == InputDefault::Kind::Range)
+          out << YAML::Flow << YAML::BeginMap << YAML::Key << "range" << YAML::Value << in.default_value->axis << YAML::EndMap;
+        else
+          out << yaml::format_float(in.default_value->fill);
+      }
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;

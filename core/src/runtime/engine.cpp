@@ -124,19 +124,38 @@ std::vector<std::string> Engine::backend_names() const {
   return names;
 }
 
-Graph Engine::load_graph(const std::filesystem::path& file) const {
+Graph Engine::load_graph(const std::filesystem::path& file) const { return load_graph_for(file, std::nullopt); }
+
+Graph Engine::load_graph(const std::filesystem::path& file, const std::string& task) const { return load_graph_for(file, task); }
+
+Graph Engine::load_graph_for(const std::filesystem::path& file, const std::optional<std::string>& task) const {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) {
     if (!std::filesystem::exists(file / "config.json", ec))
       throw Error(printable(file.string()) + ": a folder is read as a checkpoint, but it has no config.json");
     Manifest checkpoint;
     checkpoint.checkpoint = file;
+    if (task) checkpoint.task = *task;
     return expand_manifest(impl_->registry, file, checkpoint);
   }
   const YAML::Node root = yaml::load_document(io::read_text_file(file, "the graph"), file.string());
-  if (auto m = read_manifest(file, root)) return expand_manifest(impl_->registry, file, *m);
+  if (auto m = read_manifest(file, root)) {
+    if (task) m->task = *task;
+    return expand_manifest(impl_->registry, file, *m);
+  }
   Graph g = yaml::read_graph_document(root, file.string(), file.parent_path());
   g.path = file;
+  if (task && !task->empty()) {
+    bool offered = false;
+    std::string list;
+    for (const auto& t : g.processing ? g.processing->tasks : std::vector<TaskSpec>{}) {
+      offered |= t.task == *task;
+      list += (list.empty() ? "" : ", ") + t.task;
+    }
+    if (!offered)
+      throw Error(printable(file.string()) + ": the graph does not offer task '" + printable(*task) + "' (" +
+                  (list.empty() ? std::string("it lists no tasks") : "its tasks: " + list) + ")");
+  }
   return g;
 }
 

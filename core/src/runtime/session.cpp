@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <set>
 
 namespace loom {
@@ -417,6 +418,52 @@ void SessionImpl::execute(RunIO& io, State& state, const RunStop& stop, TakeOutp
   }
 }
 
+void SessionImpl::make_default_input(size_t i, const std::vector<const Shape*>& given, Tensor& t) const {
+  const Program& p = *program_;
+  const GraphInput& in = p.graph.inputs[i];
+  const InputDefault& d = *in.default_value;
+  // Each dim of its shape: known, or a symbol that a given input's dim binds. Looked up in place
+  // (no map), so that a binding's default already made costs no allocation.
+  auto size_of = [&](const Dim& dim) -> std::optional<int64_t> {
+    if (dim.is_known()) return dim.value();
+    if (!dim.is_symbolic() || dim.symbols().size() != 1 || dim.factor() != 1) return std::nullopt;
+    for (size_t j = 0; j < p.inputs.size(); ++j) {
+      if (!given[j]) continue;
+      const SymShape& declared = p.values[p.inputs[j]].info.shape;
+      for (size_t k = 0; k < declared.size() && k < given[j]->size(); ++k)
+        if (declared[k].is_symbolic() && declared[k].symbols().size() == 1 && declared[k].factor() == 1 &&
+            declared[k].symbols()[0] == dim.symbols()[0])
+          return (*given[j])[k];
+    }
+    return std::nullopt;
+  };
+  bool same = t.defined() && t.shape().size() == in.info.shape.size();
+  for (size_t k = 0; k < in.info.shape.size(); ++k) {
+    auto v = size_of(in.info.shape[k]);
+    if (!v)
+      throw Error("run: input '" + in.name + "' is left out, and its default's shape " + sym_shape_str(in.info.shape) +
+                  " is not set by the inputs given (" + in.info.shape[k].str() + " is unbound)");
+    same = same && t.shape()[k] == *v;
+  }
+  if (same) return;  // a binding's default, filled before
+  Shape shape;
+  for (const Dim& dim : in.info.shape) shape.push_back(*size_of(dim));
+  t = Tensor(in.info.dtype, shape);
+  const int64_t n = t.numel();
+  // Range: each element's index along the axis; the elements after the axis repeat it.
+  int64_t inner = 1;
+  for (size_t k = static_cast<size_t>(d.axis) + 1; k < shape.size(); ++k) inner *= shape[k];
+  const int64_t len = d.kind == InputDefault::Kind::Range ? shape[static_cast<size_t>(d.axis)] : 1;
+  auto value = [&](int64_t e) { return d.kind == InputDefault::Kind::Range ? static_cast<double>((e / inner) % len) : d.fill; };
+  switch (in.info.dtype) {
+    case DType::f32: for (int64_t e = 0; e < n; ++e) t.data_as<float>()[e] = static_cast<float>(value(e)); break;
+    case DType::i64: for (int64_t e = 0; e < n; ++e) t.data_as<int64_t>()[e] = static_cast<int64_t>(value(e)); break;
+    case DType::i32: for (int64_t e = 0; e < n; ++e) t.data_as<int32_t>()[e] = static_cast<int32_t>(value(e)); break;
+    case DType::u8: for (int64_t e = 0; e < n; ++e) t.data_as<uint8_t>()[e] = static_cast<uint8_t>(value(e)); break;
+    default: throw Error("run: input '" + in.name + "' is left out, and a default of dtype " + std::string(dtype_name(in.info.dtype)) + " cannot be made");
+  }
+}
+
 TensorMap SessionImpl::run(const TensorMap& inputs, State& state, const RunStop& stop) {
   const Program& p = *program_;
   for (const auto& [name, t] : inputs) {
@@ -430,20 +477,31 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state, const RunStop&
   // Every missing input at once: one run of the caller's loop, not one per name.
   std::string missing;
   size_t missing_count = 0;
-  for (int in : p.inputs)
-    if (!inputs.count(p.values[in].name)) {
-      missing += (missing.empty() ? "'" : ", '") + p.values[in].name + "'";
+  std::vector<const Shape*> given(p.inputs.size(), nullptr);
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    auto it = inputs.find(p.values[p.inputs[i]].name);
+    if (it != inputs.end()) given[i] = &it->second.shape();
+    else if (!p.graph.inputs[i].default_value) {
+      missing += (missing.empty() ? "'" : ", '") + p.values[p.inputs[i]].name + "'";
       ++missing_count;
     }
+  }
   if (missing_count)
     throw Error("run: graph '" + p.graph.name + "' " + (missing_count == 1 ? "input " : "inputs ") + missing +
                 (missing_count == 1 ? " is" : " are") + " missing");
   RunIO io;
-  for (int in : p.inputs) {
+  std::vector<Tensor> defaults(p.inputs.size());
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const int in = p.inputs[i];
     auto it = inputs.find(p.values[in].name);
-    check_input(in, it->second);
-    io.shapes.push_back(it->second.shape());
-    io.inputs.push_back(it->second.data());
+    const Tensor* t = it != inputs.end() ? &it->second : nullptr;
+    if (!t) {
+      make_default_input(i, given, defaults[i]);
+      t = &defaults[i];
+    }
+    check_input(in, *t);
+    io.shapes.push_back(t->shape());
+    io.inputs.push_back(t->data());
   }
   TensorMap out;
   execute(io, state, stop, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
@@ -464,9 +522,19 @@ void SessionImpl::run(Binding::Impl& b, State& state, const RunStop& stop) {
   RunIO& io = b.io;
   io.shapes.resize(p.inputs.size());
   io.inputs.resize(p.inputs.size());
+  b.given.resize(p.inputs.size());
+  b.defaults.resize(p.inputs.size());
+  for (size_t i = 0; i < p.inputs.size(); ++i)
+    // Unbound: still the binding's empty tensor (no data, no dims; a bound scalar has data).
+    b.given[i] = !b.inputs[i].data() && b.inputs[i].shape().empty() ? nullptr : &b.inputs[i].shape();
   for (size_t i = 0; i < p.inputs.size(); ++i) {
-    const Tensor& t = b.inputs[i];
-    if (t.numel() == 0 && !t.data() && t.shape().empty()) throw Error("run: input '" + p.values[p.inputs[i]].name + "' is not bound");
+    const Tensor* bound = &b.inputs[i];
+    if (!b.given[i]) {
+      if (!p.graph.inputs[i].default_value) throw Error("run: input '" + p.values[p.inputs[i]].name + "' is not bound");
+      make_default_input(i, b.given, b.defaults[i]);
+      bound = &b.defaults[i];
+    }
+    const Tensor& t = *bound;
     check_input(p.inputs[i], t);
     if (io.shapes[i] != t.shape()) io.shapes[i] = t.shape();
     io.inputs[i] = t.data();

@@ -51,6 +51,8 @@ struct Binding::Impl {
   std::vector<Tensor> inputs;        // per program input
   std::vector<Tensor> outputs;       // per program output
   std::vector<bool> output_bound;    // bound by the caller (else the binding's own)
+  std::vector<Tensor> defaults;      // per program input left unbound: its default, kept across runs
+  std::vector<const Shape*> given;   // per program input: the bound shape, or null
   RunIO io;
 };
 
@@ -158,6 +160,9 @@ class SessionImpl {
   template <class TakeOutputs>
   void execute(RunIO& io, State& state, const RunStop& stop, TakeOutputs&& take_outputs);
   void check_input(int value, const Tensor& t) const;
+  // The default of program input i (it has one), shaped by the `given` input shapes (null: left
+  // out); `t` is kept when it already has that shape (a binding's default, filled before).
+  void make_default_input(size_t i, const std::vector<const Shape*>& given, Tensor& t) const;
   const std::vector<Shape>& plan_key(RunIO& io) const;
 
   std::shared_ptr<const Program> program_;
