@@ -1,0 +1,150 @@
+#include "config.hpp"
+
+#include <loom/plugin_sdk.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace loom::models {
+
+using sdk::Error;
+using Json = nlohmann::json;
+
+namespace {
+// The largest text file a checkpoint folder may hold beside its weights (tokenizer.json of a
+// large vocabulary is tens of megabytes).
+constexpr std::streamoff kMaxFileBytes = 256 << 20;
+}  // namespace
+
+JsonFile::JsonFile(std::string file, const std::string& text) : file_(std::move(file)) {
+  try {
+    json_ = Json::parse(text);
+  } catch (const Json::exception& e) {
+    throw Error(file_ + ": not valid JSON: " + e.what(), LOOM_STATUS_INVALID_ARGUMENT);
+  }
+  if (!json_.is_object()) throw Error(file_ + ": expected a JSON object", LOOM_STATUS_INVALID_ARGUMENT);
+}
+
+std::string read_checkpoint_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(path + ": cannot be opened", LOOM_STATUS_INVALID_ARGUMENT);
+  const std::streamoff size = in.tellg();
+  if (size < 0 || size > kMaxFileBytes)
+    throw Error(path + ": larger than " + std::to_string(kMaxFileBytes) + " bytes, or unreadable", LOOM_STATUS_INVALID_ARGUMENT);
+  in.seekg(0);
+  std::string text(static_cast<size_t>(size), '\0');
+  if (!in.read(text.data(), size)) throw Error(path + ": could not be read", LOOM_STATUS_INVALID_ARGUMENT);
+  return text;
+}
+
+JsonFile JsonFile::read_optional(const std::string& dir, const std::string& name) {
+  const std::string path = dir + "/" + name;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    JsonFile f(path, "{}");
+    f.exists_ = false;
+    return f;
+  }
+  return JsonFile(path, read_checkpoint_file(path));
+}
+
+bool JsonFile::has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
+
+void JsonFile::fail(const std::string& key, const std::string& what) const {
+  throw Error(file_ + ": " + key + ": " + what, LOOM_STATUS_INVALID_ARGUMENT);
+}
+
+int64_t JsonFile::integer(const std::string& key, int64_t min, int64_t max, std::optional<int64_t> fallback) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail(key, "missing");
+  }
+  const nlohmann::json& v = json_[key];
+  if (!v.is_number_integer()) fail(key, "expected an integer, got " + v.dump());
+  // Unsigned values above INT64_MAX read back negative through get<int64_t>: check the sign first.
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max))
+    fail(key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
+  const int64_t i = v.get<int64_t>();
+  if (i < min || i > max)
+    fail(key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
+  return i;
+}
+
+double JsonFile::number(const std::string& key, std::optional<double> fallback, bool positive) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail(key, "missing");
+  }
+  const nlohmann::json& v = json_[key];
+  if (!v.is_number()) fail(key, "expected a number, got " + v.dump());
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || (positive && !(d > 0))) fail(key, std::string("expected a finite") + (positive ? " positive" : "") + " number, got " + v.dump());
+  return d;
+}
+
+std::string JsonFile::string(const std::string& key, std::optional<std::string> fallback) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail(key, "missing");
+  }
+  const nlohmann::json& v = json_[key];
+  if (!v.is_string()) fail(key, "expected a string, got " + v.dump());
+  return v.get<std::string>();
+}
+
+bool JsonFile::boolean(const std::string& key, std::optional<bool> fallback) const {
+  if (!has(key)) {
+    if (fallback) return *fallback;
+    fail(key, "missing");
+  }
+  const nlohmann::json& v = json_[key];
+  if (!v.is_boolean()) fail(key, "expected true or false, got " + v.dump());
+  return v.get<bool>();
+}
+
+std::string JsonFile::first_of(std::initializer_list<const char*> keys) const {
+  for (const char* k : keys)
+    if (has(k)) return k;
+  return "";
+}
+
+std::optional<std::string> JsonFile::token(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  const nlohmann::json& v = json_[key];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  fail(key, "expected a token string or an object with a \"content\" string, got " + v.dump());
+}
+
+std::vector<std::string> read_labels(const JsonFile& config) {
+  std::vector<std::string> labels;
+  const bool has_map = config.has("id2label");
+  if (has_map && !config.json()["id2label"].is_object()) config.fail("id2label", "expected an object {\"0\": label, ...}");
+  const int64_t from_map = has_map ? static_cast<int64_t>(config.json()["id2label"].size()) : 2;
+  const int64_t n = config.integer("num_labels", 1, 1 << 20, from_map);
+  if (!has_map) {
+    for (int64_t i = 0; i < n; ++i) labels.push_back("LABEL_" + std::to_string(i));
+    return labels;
+  }
+  const Json& m = config.json()["id2label"];
+  if (static_cast<int64_t>(m.size()) != n)
+    config.fail("id2label", "has " + std::to_string(m.size()) + " labels, num_labels is " + std::to_string(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string id = std::to_string(i);
+    if (!m.contains(id) || !m[id].is_string()) config.fail("id2label", "no string label for class \"" + id + "\"");
+    labels.push_back(m[id].get<std::string>());
+  }
+  return labels;
+}
+
+std::optional<std::string> linear_activation(const std::string& hf_name) {
+  if (hf_name == "gelu") return "gelu";
+  if (hf_name == "gelu_new" || hf_name == "gelu_pytorch_tanh" || hf_name == "gelu_fast") return "gelu_tanh";
+  if (hf_name == "relu") return "relu";
+  if (hf_name == "tanh") return "tanh";
+  return std::nullopt;
+}
+
+}  // namespace loom::models

@@ -1,0 +1,57 @@
+// A checkpoint's config.json (and its other JSON files: tokenizer_config.json,
+// generation_config.json), read with errors that name the file and the key.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loom::models {
+
+// A checkpoint file's whole text; an error names the file when it cannot be read or is larger
+// than any tokenizer or config file of a real checkpoint (256 MiB).
+std::string read_checkpoint_file(const std::string& path);
+
+class JsonFile {
+ public:
+  // Parses `text`; `file` names it in errors. A file that is not a JSON object is an error.
+  JsonFile(std::string file, const std::string& text);
+  // Reads `dir/name` when it exists (an empty object otherwise; `exists()` tells).
+  static JsonFile read_optional(const std::string& dir, const std::string& name);
+
+  const std::string& file() const { return file_; }
+  bool exists() const { return exists_; }
+  const nlohmann::json& json() const { return json_; }
+  // Whether the key is present and not null.
+  bool has(const std::string& key) const;
+
+  // An integer in [min, max]; `fallback` when absent (an error when there is none).
+  int64_t integer(const std::string& key, int64_t min, int64_t max, std::optional<int64_t> fallback = std::nullopt) const;
+  // A finite number; `positive` refuses 0 and negatives.
+  double number(const std::string& key, std::optional<double> fallback = std::nullopt, bool positive = false) const;
+  std::string string(const std::string& key, std::optional<std::string> fallback = std::nullopt) const;
+  bool boolean(const std::string& key, std::optional<bool> fallback = std::nullopt) const;
+  // The first present key of several aliases (GPT-2's n_embd / hidden_size), or "".
+  std::string first_of(std::initializer_list<const char*> keys) const;
+  // A special token: a string, or an AddedToken object {"content": ...}; nullopt when absent or null.
+  std::optional<std::string> token(const std::string& key) const;
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+
+ private:
+  std::string file_;
+  nlohmann::json json_;
+  bool exists_ = true;
+};
+
+// Hugging Face's id2label: labels by class id 0..n-1 (num_labels from config, or len(id2label),
+// or 2: PretrainedConfig's default); LABEL_i where the config has none.
+std::vector<std::string> read_labels(const JsonFile& config);
+
+// HF activation names -> the linear op's `activation` attribute; nullopt for one Loom lacks.
+std::optional<std::string> linear_activation(const std::string& hf_name);
+
+}  // namespace loom::models

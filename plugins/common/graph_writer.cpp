@@ -1,0 +1,139 @@
+#include "graph_writer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <cstdio>
+
+namespace loom::models {
+
+std::string quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+
+std::string float_literal(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  std::string s = buf;
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+namespace {
+std::string list(const std::vector<std::string>& items) {
+  std::string s = "[";
+  for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + items[i];
+  return s + "]";
+}
+std::string int_list(const std::vector<int64_t>& v) {
+  std::vector<std::string> items;
+  for (int64_t x : v) items.push_back(std::to_string(x));
+  return list(items);
+}
+std::string name_list(const std::vector<std::string>& names) {
+  std::vector<std::string> items;
+  for (const auto& n : names) items.push_back(quoted(n));
+  return list(items);
+}
+}  // namespace
+
+Attrs& Attrs::set(const std::string& key, int64_t v) {
+  items_.push_back(quoted(key) + ": " + std::to_string(v));
+  return *this;
+}
+Attrs& Attrs::set(const std::string& key, double v) {
+  items_.push_back(quoted(key) + ": " + float_literal(v));
+  return *this;
+}
+Attrs& Attrs::set(const std::string& key, bool v) {
+  items_.push_back(quoted(key) + ": " + (v ? "true" : "false"));
+  return *this;
+}
+Attrs& Attrs::set(const std::string& key, const std::string& v) {
+  items_.push_back(quoted(key) + ": " + quoted(v));
+  return *this;
+}
+Attrs& Attrs::set(const std::string& key, const std::vector<int64_t>& v) {
+  items_.push_back(quoted(key) + ": " + int_list(v));
+  return *this;
+}
+std::string Attrs::yaml() const {
+  std::string s = "{";
+  for (size_t i = 0; i < items_.size(); ++i) s += (i ? ", " : "") + items_[i];
+  return s + "}";
+}
+
+GraphWriter::GraphWriter(std::string name, std::string comment) : name_(std::move(name)), comment_(std::move(comment)) {}
+
+void GraphWriter::metadata(const std::string& key, const std::string& value) {
+  metadata_.push_back(quoted(key) + ": " + quoted(value));
+}
+
+void GraphWriter::input(const std::string& name, const std::string& dtype, const std::vector<std::string>& shape,
+                        const std::string& default_yaml) {
+  std::vector<std::string> dims;
+  for (const auto& d : shape) dims.push_back(!d.empty() && std::isdigit(static_cast<unsigned char>(d[0])) ? d : quoted(d));
+  inputs_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + list(dims) +
+                    (default_yaml.empty() ? "" : ", default: " + default_yaml) + "}");
+}
+
+void GraphWriter::output(const std::string& name) { outputs_.push_back(quoted(name)); }
+
+void GraphWriter::bound(const std::string& symbol, int64_t max) {
+  bounds_.push_back(quoted(symbol) + ": {max: " + std::to_string(max) + "}");
+}
+
+void GraphWriter::weight(const std::string& name, const Weight& w) {
+  initializers_.push_back("{name: " + quoted(name) + ", file: " + quoted(w.file) + ", tensor: " + quoted(w.tensor) +
+                          ", dtype: f32, shape: " + int_list(w.shape) + "}");
+}
+
+void GraphWriter::constant(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
+                           const std::vector<double>& values) {
+  std::vector<std::string> vs;
+  for (double v : values) vs.push_back(dtype == "f32" ? float_literal(v) : std::to_string(static_cast<int64_t>(v)));
+  initializers_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + int_list(shape) + ", values: " + list(vs) + "}");
+}
+
+void GraphWriter::state(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
+                        const std::string& update) {
+  states_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + int_list(shape) + ", update: " + quoted(update) + "}");
+}
+
+void GraphWriter::node(const std::string& op, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
+                       const Attrs& attrs) {
+  std::string s = "{op: " + quoted(op) + ", inputs: " + name_list(inputs) + ", outputs: " + name_list(outputs);
+  if (!attrs.empty()) s += ", attrs: " + attrs.yaml();
+  nodes_.push_back(s + "}");
+}
+
+void GraphWriter::processing(const std::string& yaml) { processing_ = yaml; }
+
+std::string GraphWriter::str() const {
+  std::ostringstream y;
+  y << "# " << comment_ << "\n";
+  y << "loom: 1\nname: " << quoted(name_) << "\n";
+  if (!metadata_.empty()) {
+    std::string m = list(metadata_);
+    y << "metadata: {" << m.substr(1, m.size() - 2) << "}\n";
+  }
+  if (!bounds_.empty()) {
+    y << "symbols:\n";
+    for (const auto& b : bounds_) y << "  " << b << "\n";
+  }
+  y << "inputs:\n";
+  for (const auto& i : inputs_) y << "  - " << i << "\n";
+  y << "outputs: " << list(outputs_) << "\n";
+  if (!initializers_.empty()) {
+    y << "initializers:\n";
+    for (const auto& i : initializers_) y << "  - " << i << "\n";
+  }
+  if (!states_.empty()) {
+    y << "state:\n";
+    for (const auto& s : states_) y << "  - " << s << "\n";
+  }
+  y << "nodes:\n";
+  for (const auto& n : nodes_) y << "  - " << n << "\n";
+  if (!processing_.empty()) y << "processing:\n" << processing_;
+  return y.str();
+}
+
+}  // namespace loom::models

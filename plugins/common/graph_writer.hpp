@@ -1,0 +1,69 @@
+// Writes a graph in Loom's YAML format (docs/graph-format.md) one entry at a time, so that a
+// model plugin reads as the architecture it expands: inputs, weights, then nodes in order.
+// Every name and string is written as a double-quoted scalar (JSON's string syntax is valid
+// YAML), so no checkpoint text can change the graph's structure.
+#pragma once
+
+#include "weights.hpp"
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace loom::models {
+
+// A YAML double-quoted scalar.
+std::string quoted(const std::string& s);
+// A float that reads back as a float attribute (17 significant digits, always with a fraction
+// or an exponent).
+std::string float_literal(double v);
+
+// Attributes of a node: `attrs().set("axis", 1).set("causal", true)`.
+class Attrs {
+ public:
+  Attrs& set(const std::string& key, int64_t v);
+  Attrs& set(const std::string& key, int v) { return set(key, static_cast<int64_t>(v)); }
+  Attrs& set(const std::string& key, double v);
+  Attrs& set(const std::string& key, bool v);
+  Attrs& set(const std::string& key, const char* v) { return set(key, std::string(v)); }
+  Attrs& set(const std::string& key, const std::string& v);
+  Attrs& set(const std::string& key, const std::vector<int64_t>& v);
+  bool empty() const { return items_.empty(); }
+  std::string yaml() const;
+
+ private:
+  std::vector<std::string> items_;
+};
+
+class GraphWriter {
+ public:
+  GraphWriter(std::string name, std::string comment);
+
+  void metadata(const std::string& key, const std::string& value);
+  // `shape` holds dims: numbers or symbol names. `default_yaml`: what a run uses when the input
+  // is left out ("1", "{range: 1}"; docs/graph-format.md), "" for a required input.
+  void input(const std::string& name, const std::string& dtype, const std::vector<std::string>& shape,
+             const std::string& default_yaml = "");
+  void output(const std::string& name);
+  void bound(const std::string& symbol, int64_t max);
+  // A checkpoint tensor, read as f32 (f16 and bf16 files are widened on load).
+  void weight(const std::string& name, const Weight& w);
+  void constant(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
+                const std::vector<double>& values);
+  void state(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape, const std::string& update);
+  // One node; an empty input name leaves out an optional input.
+  void node(const std::string& op, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
+            const Attrs& attrs = {});
+  // The `processing:` section, already in YAML (indented by two spaces under the key).
+  void processing(const std::string& yaml);
+
+  std::string str() const;
+
+ private:
+  std::string name_, comment_;
+  std::vector<std::string> metadata_, inputs_, outputs_, bounds_, initializers_, states_, nodes_;
+  std::string processing_;
+};
+
+}  // namespace loom::models

@@ -1,0 +1,141 @@
+#include "tokenizer_section.hpp"
+
+#include "graph_writer.hpp"
+
+#include <loom/plugin_sdk.hpp>
+
+#include <filesystem>
+#include <sstream>
+
+namespace loom::models {
+
+using sdk::Error;
+using nlohmann::json;
+
+namespace {
+
+bool exists(const std::string& dir, const std::string& name) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(std::filesystem::path(dir) / name, ec);
+}
+
+// Which file the vocabulary comes from: the per-kind files, else tokenizer.json; "" when none.
+struct VocabSource {
+  std::string vocab, merges, tokenizer_json;
+  bool empty() const { return vocab.empty() && tokenizer_json.empty(); }
+};
+
+VocabSource find_files(const std::string& dir, const std::string& kind) {
+  VocabSource s;
+  if (kind == "wordpiece" && exists(dir, "vocab.txt")) s.vocab = "vocab.txt";
+  else if (kind == "byte_level_bpe" && exists(dir, "vocab.json") && exists(dir, "merges.txt")) {
+    s.vocab = "vocab.json";
+    s.merges = "merges.txt";
+  } else if (exists(dir, "tokenizer.json")) {
+    s.tokenizer_json = "tokenizer.json";
+  }
+  return s;
+}
+
+// The id of `token` in the source's vocabulary (added tokens of tokenizer.json included).
+std::optional<int64_t> lookup(const std::string& dir, const VocabSource& s, const std::string& token) {
+  if (!s.vocab.empty() && s.vocab == "vocab.txt") {
+    std::istringstream lines(read_checkpoint_file(dir + "/vocab.txt"));
+    std::string line;
+    for (int64_t id = 0; std::getline(lines, line); ++id) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line == token) return id;
+    }
+    return std::nullopt;
+  }
+  const std::string file = dir + "/" + (s.vocab.empty() ? s.tokenizer_json : s.vocab);
+  const JsonFile j(file, read_checkpoint_file(file));
+  const json* vocab = &j.json();
+  if (!s.tokenizer_json.empty()) {
+    if (j.has("added_tokens") && j.json()["added_tokens"].is_array())
+      for (const auto& t : j.json()["added_tokens"])
+        if (t.is_object() && t.value("content", json()) == json(token) && t.contains("id") && t["id"].is_number_integer())
+          return t["id"].get<int64_t>();
+    if (!j.has("model") || !j.json()["model"].is_object() || !j.json()["model"].contains("vocab") ||
+        !j.json()["model"]["vocab"].is_object())
+      throw Error(file + ": model.vocab: expected an object of token ids", LOOM_STATUS_INVALID_ARGUMENT);
+    vocab = &j.json()["model"]["vocab"];
+  }
+  auto it = vocab->find(token);
+  if (it == vocab->end()) return std::nullopt;
+  if (!it->is_number_integer()) throw Error(file + ": the id of " + quoted(token) + " is not an integer", LOOM_STATUS_INVALID_ARGUMENT);
+  return it->get<int64_t>();
+}
+
+}  // namespace
+
+std::optional<int64_t> token_id(const std::string& dir, const std::string& kind, const std::string& token) {
+  const VocabSource s = find_files(dir, kind);
+  if (s.empty()) return std::nullopt;
+  return lookup(dir, s, token);
+}
+
+std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
+  const VocabSource source = find_files(dir, setup.kind);
+  if (source.empty()) return "";
+  const JsonFile config = JsonFile::read_optional(dir, "tokenizer_config.json");
+  const JsonFile specials = JsonFile::read_optional(dir, "special_tokens_map.json");
+
+  // Special tokens: the class defaults, then special_tokens_map.json, then tokenizer_config.json.
+  for (auto& [role, text] : setup.special_tokens) {
+    const std::string key = role + "_token";
+    if (auto t = specials.token(key)) text = *t;
+    if (auto t = config.token(key)) text = *t;
+  }
+  const bool lowercase = config.boolean("do_lower_case", setup.lowercase);
+  std::optional<bool> strip_accents;
+  if (config.has("strip_accents")) strip_accents = config.boolean("strip_accents");
+  const bool chinese = config.boolean("tokenize_chinese_chars", true);
+  const bool prefix_space = config.boolean("add_prefix_space", setup.add_prefix_space);
+  // model_max_length is often int(1e30) ("no limit"): the position table is the real limit.
+  int64_t max_length = setup.max_positions;
+  if (config.has("model_max_length") && config.json()["model_max_length"].is_number()) {
+    const double m = config.json()["model_max_length"].get<double>();
+    if (m >= 1 && m < static_cast<double>(max_length)) max_length = static_cast<int64_t>(m);
+  }
+
+  std::ostringstream y;
+  y << "  tokenizer:\n"
+    << "    kind: " << setup.kind << "\n";
+  if (!source.tokenizer_json.empty()) y << "    files: {tokenizer: " << quoted(source.tokenizer_json) << "}\n";
+  else if (source.merges.empty()) y << "    files: {vocab: " << quoted(source.vocab) << "}\n";
+  else y << "    files: {vocab: " << quoted(source.vocab) << ", merges: " << quoted(source.merges) << "}\n";
+  y << "    vocab_size: " << setup.vocab_size << "\n";
+  if (setup.kind == "wordpiece") {
+    y << "    lowercase: " << (lowercase ? "true" : "false") << "\n";
+    if (strip_accents) y << "    strip_accents: " << (*strip_accents ? "true" : "false") << "\n";
+    y << "    tokenize_chinese_chars: " << (chinese ? "true" : "false") << "\n";
+  } else {
+    y << "    add_prefix_space: " << (prefix_space ? "true" : "false") << "\n";
+  }
+  y << "    special_tokens:\n";
+  const std::string vocab_file = dir + "/" + (source.vocab.empty() ? source.tokenizer_json : source.vocab);
+  for (const auto& [role, text] : setup.special_tokens) {
+    auto id = lookup(dir, source, text);
+    if (!id) throw Error(vocab_file + ": the " + role + " token " + quoted(text) + " is not in the vocabulary", LOOM_STATUS_INVALID_ARGUMENT);
+    if (*id < 0 || *id >= setup.vocab_size)
+      throw Error(vocab_file + ": the " + role + " token " + quoted(text) + " has id " + std::to_string(*id) +
+                      ", outside config.json's vocab_size " + std::to_string(setup.vocab_size),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    y << "      " << role << ": {token: " << quoted(text) << ", id: " << *id << "}\n";
+  }
+  if (setup.frame_with_cls_sep)
+    y << "    post_processor:\n"
+      << "      single: [cls, $A, sep]\n"
+      << "      pair: [cls, $A, sep, $B, sep]\n"
+      << "      pair_type_ids: [0, 0, 0, 1, 1]\n";
+  y << "    max_length: " << max_length << "\n";
+  if (setup.pad_to_longest && setup.special_tokens.count("pad")) y << "    padding: longest\n";
+  y << "    inputs: {input_ids: " << quoted(setup.input_ids);
+  if (!setup.token_type_ids.empty()) y << ", token_type_ids: " << quoted(setup.token_type_ids);
+  if (!setup.attention_mask.empty()) y << ", attention_mask: " << quoted(setup.attention_mask);
+  y << "}\n";
+  return y.str();
+}
+
+}  // namespace loom::models

@@ -1,0 +1,181 @@
+// The BERT and GPT-2 model plugins on the checkpoints of tests/models (made by
+// tools/fixtures/make_text_models.py, whose PyTorch forward follows transformers'): every output
+// Hugging Face returns, within |out - ref| <= 1e-4 + 1e-5 |ref|, for the layouts a loader can get
+// wrong (prefixes, legacy names, tied weights, f16 and bf16 files, shards, padding, token types),
+// greedy generation through the KV cache, and the errors of broken checkpoints.
+#include "session_graphs.hpp"
+
+#include <loom/io.hpp>
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace loom;
+
+namespace {
+
+const std::filesystem::path kModels = std::filesystem::path(LOOM_TEST_DATA_DIR) / "models";
+
+Engine text_engine() {
+  EngineOptions options;
+  for (const char* p : {"loom-onednn.so", "loom-bert.so", "loom-gpt2.so"})
+    options.plugin_files.push_back(std::filesystem::path(LOOM_BUILD_PLUGIN_DIR) / p);
+  options.search_default_paths = false;
+  Engine engine(options);
+  for (const auto& r : engine.plugins()) REQUIRE_MESSAGE(r.loaded, r.path.string() << ": " << r.error);
+  return engine;
+}
+
+// Runs the checkpoint on the inputs saved beside it and compares every expected_<name>.npy.
+void check_outputs(const std::string& name, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs) {
+  Engine engine = text_engine();
+  const auto dir = kModels / name;
+  Session s = engine.load(dir, test::on_onednn());
+  TensorMap in;
+  for (const auto& i : inputs) in.emplace(i, read_npy(dir / (i + ".npy")));
+  TensorMap out = s.run(in);
+  for (const auto& o : outputs) {
+    INFO(name << ": " << o);
+    REQUIRE(out.count(o));
+    const Tensor ref = read_npy(dir / ("expected_" + o + ".npy"));
+    const Comparison c = compare(out.at(o), ref, 1e-4, 1e-5);
+    MESSAGE(name << " " << o << ": largest difference " << c.max_abs_error);
+    CHECK_MESSAGE(c.ok(), c.mismatch << " " << c.differing << " elements differ, largest by " << c.max_abs_error);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("text models: BertForMaskedLM with the bert. prefix, gamma/beta names and a tied decoder") {
+  check_outputs("bert-mlm", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "last_hidden_state"});
+}
+
+TEST_CASE("text models: BertForNextSentencePrediction") {
+  check_outputs("bert-nsp", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "pooler_output"});
+}
+
+TEST_CASE("text models: GPT2LMHeadModel with a right-padded batch") {
+  check_outputs("gpt2", {"input_ids", "attention_mask"}, {"logits", "last_hidden_state"});
+}
+
+TEST_CASE("text models: optional inputs left out take Hugging Face's defaults") {
+  Engine engine = text_engine();
+  Session s = engine.load(kModels / "bert-nsp", test::on_onednn());
+  const Tensor ids = read_npy(kModels / "bert-nsp" / "input_ids.npy");
+  Tensor ones(DType::i64, ids.shape()), zeros(DType::i64, ids.shape()), positions(DType::i64, ids.shape());
+  const int64_t seq = ids.shape()[1];
+  for (int64_t i = 0; i < ids.numel(); ++i) {
+    ones.data_as<int64_t>()[i] = 1;
+    zeros.data_as<int64_t>()[i] = 0;
+    positions.data_as<int64_t>()[i] = i % seq;
+  }
+  TensorMap given = s.run({{"input_ids", ids}, {"attention_mask", ones}, {"token_type_ids", zeros}, {"position_ids", positions}});
+  TensorMap left_out = s.run({{"input_ids", ids}});
+  for (const char* o : {"logits", "last_hidden_state", "pooler_output"}) {
+    INFO(o);
+    CHECK(compare(left_out.at(o), given.at(o), 0, 0).ok());
+  }
+}
+
+TEST_CASE("text models: GPT-2 generates greedily through the KV cache as a full recomputation does") {
+  Engine engine = text_engine();
+  const auto dir = kModels / "gpt2";
+  Graph g = engine.load_graph(dir, "text-generation");
+  REQUIRE(g.processing);
+  REQUIRE(g.processing->generation);
+  Session s = engine.compile(g, test::on_onednn());
+  const Tensor prompt = read_npy(dir / "prompt_ids.npy");
+  const Tensor expected = read_npy(dir / "expected_generated.npy");
+  State state = s.new_state();
+  Tensor past(DType::i64, {1});
+  past.data_as<int64_t>()[0] = 0;
+  TensorMap out = s.run({{"input_ids", prompt}, {"past_length", past}}, state);
+  std::vector<int64_t> seq(prompt.data_as<int64_t>(), prompt.data_as<int64_t>() + prompt.numel());
+  const int64_t vocab = out.at("logits").shape().back();
+  auto next = [&](const Tensor& logits) {
+    const float* l = logits.data_as<float>() + logits.numel() - vocab;
+    return static_cast<int64_t>(std::max_element(l, l + vocab) - l);
+  };
+  seq.push_back(next(out.at("logits")));
+  const uint64_t plans = s.stats().plans_made;
+  while (static_cast<int64_t>(seq.size()) < prompt.numel() + expected.numel()) {
+    Tensor token(DType::i64, {1, 1});
+    token.data_as<int64_t>()[0] = seq.back();
+    past.data_as<int64_t>()[0] = static_cast<int64_t>(seq.size()) - 1;
+    out = s.run({{"input_ids", token}, {"past_length", past}}, state);
+    seq.push_back(next(out.at("logits")));
+  }
+  const std::vector<int64_t> generated(seq.begin() + prompt.numel(), seq.end());
+  CHECK(generated == std::vector<int64_t>(expected.data_as<int64_t>(), expected.data_as<int64_t>() + expected.numel()));
+  // The prefill's shape is one plan, every decode step shares the other.
+  CHECK(s.stats().plans_made == plans + 1);
+}
+
+TEST_CASE("text models: broken checkpoints are errors that name the file and what is wrong") {
+  Engine engine = text_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-text-models-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  auto copy = [&](const std::string& from) {
+    const auto dir = tmp / from;
+    std::filesystem::create_directories(dir);
+    for (const auto& e : std::filesystem::directory_iterator(kModels / from)) std::filesystem::copy_file(e.path(), dir / e.path().filename());
+    return dir;
+  };
+  auto write = [](const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; };
+  auto error_of = [&](const std::filesystem::path& dir) -> std::string {
+    try {
+      engine.load(dir, test::on_onednn());
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  auto config = [](const std::string& extra) {
+    return std::string("{\"model_type\": \"bert\", \"architectures\": [\"BertForMaskedLM\"], \"vocab_size\": 64, ") +
+           "\"hidden_size\": 32, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 64, " +
+           "\"max_position_embeddings\": 32" + extra + "}";
+  };
+  const auto dir = copy("bert-mlm");
+
+  write(dir / "config.json", config(", \"hidden_act\": \"swiglu\""));
+  std::string e = error_of(dir);
+  CHECK(e.find("config.json: hidden_act: 'swiglu' is not supported") != std::string::npos);
+
+  write(dir / "config.json", config("").replace(config("").find("\"hidden_size\": 32"), 17, "\"hidden_size\": \"32\""));
+  e = error_of(dir);
+  CHECK(e.find("config.json: hidden_size: expected an integer") != std::string::npos);
+
+  write(dir / "config.json", config(", \"num_attention_heads\": 5").replace(config("").find("\"num_attention_heads\": 4, "), 26, ""));
+  e = error_of(dir);
+  CHECK(e.find("num_attention_heads: 5 does not divide hidden_size 32") != std::string::npos);
+
+  write(dir / "config.json", config("").replace(config("").find("BertForMaskedLM"), 15, "BertForQuestionAnswering"));
+  e = error_of(dir);
+  CHECK(e.find("'BertForQuestionAnswering' is not supported") != std::string::npos);
+
+  // Sizes that disagree with the weights name the tensor, its shape and the config key.
+  write(dir / "config.json", config("").replace(config("").find("\"intermediate_size\": 64"), 23, "\"intermediate_size\": 48"));
+  e = error_of(dir);
+  CHECK(e.find("model.safetensors: tensor 'bert.encoder.layer.0.intermediate.dense.weight' has shape [64,32], expected [48,32]") !=
+        std::string::npos);
+
+  write(dir / "config.json", "{\"model_type\": \"llama\"}");
+  e = error_of(dir);
+  CHECK(e.find("no loaded model plugin accepts model_type 'llama'") != std::string::npos);
+
+  write(dir / "config.json", "{\"model_type\": \"bert\", ");
+  e = error_of(dir);
+  CHECK(e.find("config.json: not valid JSON") != std::string::npos);
+
+  // A missing tensor is named; the special tokens must be in the vocabulary.
+  const auto gpt = copy("gpt2");
+  std::filesystem::remove(gpt / "vocab.json");
+  std::filesystem::remove(gpt / "merges.txt");
+  CHECK_NOTHROW(engine.load(gpt, test::on_onednn()));  // no tokenizer files: no tokenizer section
+  write(gpt / "tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0}}}");
+  e = error_of(gpt);
+  CHECK(e.find("tokenizer.json: the bos token \"<|endoftext|>\" is not in the vocabulary") != std::string::npos);
+  std::filesystem::remove_all(tmp);
+}
