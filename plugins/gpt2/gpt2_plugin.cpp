@@ -253,6 +253,16 @@ class Expander {
       if (bos) y << "    bos_token_id: " << *bos << "\n";
       if (eos) y << "    eos_token_id: " << *eos << "\n";
       y << "    max_length: " << c_.positions << "\n";
+      // The decoding defaults the checkpoint ships, checked as transformers checks them.
+      if (gen.has("do_sample")) y << "    do_sample: " << (gen.boolean("do_sample") ? "true" : "false") << "\n";
+      if (gen.has("temperature")) y << "    temperature: " << float_literal(gen.number("temperature", std::nullopt, true)) << "\n";
+      if (gen.has("top_k")) y << "    top_k: " << gen.integer("top_k", 0, c_.vocab) << "\n";
+      if (gen.has("top_p")) {
+        const double p = gen.number("top_p", std::nullopt, true);
+        if (p > 1) gen.fail("top_p", "expected a number in (0, 1], got " + float_literal(p));
+        y << "    top_p: " << float_literal(p) << "\n";
+      }
+      if (gen.has("max_new_tokens")) y << "    max_new_tokens: " << gen.integer("max_new_tokens", 1, c_.positions) << "\n";
       y << "  tasks:\n    - {task: text-generation, output: logits}\n";
     } else {
       y << "  tasks:\n    - {task: feature-extraction, output: last_hidden_state}\n";

@@ -88,6 +88,11 @@ const std::string kProcessing = R"(processing:
     bos_token_id: 101
     eos_token_id: [102, 0]
     max_length: 16
+    do_sample: true
+    temperature: 0.7
+    top_k: 40
+    top_p: 0.9
+    max_new_tokens: 8
   tasks:
     - task: text-classification
       output: logits
@@ -148,6 +153,12 @@ TEST_CASE("processing: the section reads into typed members") {
   CHECK_FALSE(p.generation->pad_token_id);
   CHECK(p.generation->position_ids.empty());
 
+  REQUIRE(p.generation);
+  CHECK(p.generation->do_sample == true);
+  CHECK(p.generation->temperature == 0.7);
+  CHECK(p.generation->top_k == 40);
+  CHECK(p.generation->top_p == 0.9);
+  CHECK(p.generation->max_new_tokens == 8);
   REQUIRE(p.tasks.size() == 3);
   CHECK(p.tasks[0].task == "text-classification");
   CHECK(p.tasks[0].function == loom::ScoreFunction::Softmax);
@@ -238,7 +249,11 @@ TEST_CASE("processing: malformed sections name file:line:column, the key and the
       {"eos_token_id: [102, 0]", "eos_token_id: [102, 40000]", "g.yaml:62:25: processing.generation.eos_token_id[1]: token id 40000 is outside the vocabulary"},
       {"eos_token_id: [102, 0]", "eos_token_id: -3", "processing.generation.eos_token_id: a token id may not be negative"},
       {"    max_length: 16\n", "", "processing.generation: missing key 'max_length'"},
-      {"      output: logits\n", "      output: probs\n", "g.yaml:66:15: processing.tasks[0].output: 'probs' is not a graph output"},
+      {"    temperature: 0.7\n", "    temperature: 0\n", "processing.generation.temperature: expected a finite positive number, found 0"},
+      {"    top_p: 0.9\n", "    top_p: 1.5\n", "processing.generation.top_p: expected a number in (0, 1], found 1.5"},
+      {"    top_k: 40\n", "    top_k: -1\n", "processing.generation.top_k: expected at least 0, found -1"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 0\n", "processing.generation.max_new_tokens: expected at least 1, found 0"},
+      {"      output: logits\n", "      output: probs\n", "g.yaml:71:15: processing.tasks[0].output: 'probs' is not a graph output"},
       {"      function: softmax\n", "      function: log_softmax\n", "processing.tasks[0].function: unknown value 'log_softmax' (expected one of: none, softmax, sigmoid)"},
       {"{0: negative, 1: \"true\", 2: \"3\"}", "{0: negative, 2: \"3\"}", "processing.tasks[0].id2label.2: class ids must run from 0 to 1 without gaps; 1 is missing"},
       {"{0: negative, 1: \"true\", 2: \"3\"}", "{0: negative, one: x}", "processing.tasks[0].id2label: expected an integer, found 'one'"},

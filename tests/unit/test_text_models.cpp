@@ -179,3 +179,58 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   CHECK(e.find("tokenizer.json: the bos token \"<|endoftext|>\" is not in the vocabulary") != std::string::npos);
   std::filesystem::remove_all(tmp);
 }
+
+TEST_CASE("text models: the Generator decodes greedily as the reference, samples by seed, and allocates nothing per step") {
+  Engine engine = text_engine();
+  const auto dir = kModels / "gpt2";
+  Session s = engine.compile(engine.load_graph(dir, "text-generation"), test::on_onednn());
+  Generator gen(s);
+  const Tensor prompt = read_npy(dir / "prompt_ids.npy");
+  const Tensor expected = read_npy(dir / "expected_generated.npy");
+  const std::span<const int64_t> ids(prompt.data_as<int64_t>(), static_cast<size_t>(prompt.numel()));
+  GenerationOptions greedy;
+  greedy.max_new_tokens = expected.numel();
+  greedy.stop_at_eos = false;
+  std::vector<int64_t> streamed;
+  GenerationResult r = gen.generate(ids, greedy, [&](int64_t id) {
+    streamed.push_back(id);
+    return true;
+  });
+  const std::vector<int64_t> want(expected.data_as<int64_t>(), expected.data_as<int64_t>() + expected.numel());
+  CHECK(r.tokens == want);
+  CHECK(streamed == want);
+  CHECK(r.stop_reason == "max_new_tokens");
+
+  // Sampling with top_k 1 is greedy; one seed gives one sequence, another seed another.
+  GenerationOptions top1 = greedy;
+  top1.do_sample = true;
+  top1.top_k = 1;
+  CHECK(gen.generate(ids, top1).tokens == want);
+  GenerationOptions sample = greedy;
+  sample.do_sample = true;
+  sample.temperature = 1.5;
+  sample.top_p = 0.95;
+  sample.seed = 7;
+  const auto a = gen.generate(ids, sample).tokens, b = gen.generate(ids, sample).tokens;
+  CHECK(a == b);
+  sample.seed = 8;
+  CHECK(gen.generate(ids, sample).tokens != a);
+
+  // A callback stops it; eos stops it; the caches' end stops it.
+  CHECK(gen.generate(ids, greedy, [](int64_t) { return false; }).stop_reason == "callback");
+  GenerationOptions many = greedy;
+  many.max_new_tokens = 1000;
+  const GenerationResult full = gen.generate(ids, many);
+  CHECK(full.stop_reason == "max_length");
+  CHECK(static_cast<int64_t>(full.tokens.size()) == gen.spec().max_length - prompt.numel());
+
+  CHECK_THROWS_WITH_AS(gen.generate({}, greedy), doctest::Contains("the prompt is empty"), Error);
+  std::vector<int64_t> bad(ids.begin(), ids.end());
+  bad[2] = 100000;
+  CHECK_THROWS_WITH_AS(gen.generate(bad, greedy), doctest::Contains("prompt token 2 is id 100000, outside the vocabulary"), Error);
+  std::vector<int64_t> too_long(static_cast<size_t>(gen.spec().max_length), 5);
+  CHECK_THROWS_WITH_AS(gen.generate(too_long, greedy), doctest::Contains("holds at most 48 positions"), Error);
+  GenerationOptions cold = greedy;
+  cold.temperature = 0.0;
+  CHECK_THROWS_WITH_AS(gen.generate(ids, cold), doctest::Contains("temperature must be a finite number > 0"), Error);
+}

@@ -3,6 +3,7 @@
 
 #include <loom/engine.hpp>
 #include <loom/error.hpp>
+#include <loom/generation.hpp>
 #include <loom/graph.hpp>
 #include <loom/io.hpp>
 #include <loom/tensor.hpp>

@@ -107,6 +107,12 @@ struct GenerationSpec {
   std::optional<int64_t> bos_token_id, pad_token_id;
   std::vector<int64_t> eos_token_ids;
   int64_t max_length = 0;                    // prompt and generated tokens together
+  // Decoding defaults, as generation_config.json gives them (a caller's options override them):
+  // sample rather than take the most likely token, and how.
+  std::optional<bool> do_sample;
+  std::optional<double> temperature, top_p;  // temperature > 0; 0 < top_p <= 1
+  std::optional<int64_t> top_k;              // >= 0; 0: no limit
+  std::optional<int64_t> max_new_tokens;     // >= 1
   bool operator==(const GenerationSpec&) const = default;
 };
 

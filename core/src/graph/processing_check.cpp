@@ -231,6 +231,11 @@ class Checker {
       token_id(positions_.count(item) || gen.eos_token_ids.size() > 1 ? item : ek, gen.eos_token_ids[i], t);
     }
     at_least(k + ".max_length", gen.max_length, 1);
+    if (gen.temperature) finite(k + ".temperature", *gen.temperature, true);
+    if (gen.top_k) at_least(k + ".top_k", *gen.top_k, 0);
+    if (gen.top_p && !(*gen.top_p > 0 && *gen.top_p <= 1))
+      fail(k + ".top_p", "expected a number in (0, 1], found " + yaml::format_float(*gen.top_p));
+    if (gen.max_new_tokens) at_least(k + ".max_new_tokens", *gen.max_new_tokens, 1);
   }
 
   void task(const TaskSpec& t, const std::string& k, const Processing& p, std::set<std::string>& seen) const {

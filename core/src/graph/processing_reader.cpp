@@ -300,7 +300,7 @@ ImageProcessorSpec SectionReader::image(const YAML::Node& n, const Where& w) {
 GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   mapping(n, w,
           {"input_ids", "past_length", "position_ids", "attention_mask", "caches", "logits", "bos_token_id", "eos_token_id",
-           "pad_token_id", "max_length"});
+           "pad_token_id", "max_length", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens"});
   GenerationSpec g;
   Field ids = require(n, w, "input_ids");
   g.input_ids = name(ids.node, ids.where);
@@ -317,6 +317,11 @@ GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   if (Field f = get(n, w, "pad_token_id")) g.pad_token_id = integer(f.node, f.where);
   Field max_length = require(n, w, "max_length");
   g.max_length = integer(max_length.node, max_length.where);
+  if (Field f = get(n, w, "do_sample")) g.do_sample = boolean(f.node, f.where);
+  if (Field f = get(n, w, "temperature")) g.temperature = number(f.node, f.where);
+  if (Field f = get(n, w, "top_k")) g.top_k = integer(f.node, f.where);
+  if (Field f = get(n, w, "top_p")) g.top_p = number(f.node, f.where);
+  if (Field f = get(n, w, "max_new_tokens")) g.max_new_tokens = integer(f.node, f.where);
   return g;
 }
 

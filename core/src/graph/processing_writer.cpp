@@ -141,6 +141,11 @@ void put_generation(YAML::Emitter& out, const GenerationSpec& g) {
   if (g.eos_token_ids.size() > 1) put_list(out, "eos_token_id", g.eos_token_ids);
   if (g.pad_token_id) put(out, "pad_token_id", *g.pad_token_id);
   put(out, "max_length", g.max_length);
+  if (g.do_sample) put_bool(out, "do_sample", *g.do_sample);
+  if (g.temperature) put_float(out, "temperature", *g.temperature);
+  if (g.top_k) put(out, "top_k", *g.top_k);
+  if (g.top_p) put_float(out, "top_p", *g.top_p);
+  if (g.max_new_tokens) put(out, "max_new_tokens", *g.max_new_tokens);
   out << YAML::EndMap;
 }
 

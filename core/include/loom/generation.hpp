@@ -1,0 +1,85 @@
+// Token-by-token generation over a decoder graph's processing.generation section: one prefill
+// run for the prompt, then one decode step per new token through the session's KV caches, on
+// one plan and without heap allocation per step (a Binding holds the step's tensors).
+//
+//   loom::Graph g = engine.load_graph("gpt2/", "text-generation");
+//   loom::Session s = engine.compile(g);
+//   loom::Generator gen(s);
+//   auto r = gen.generate(prompt_ids, {.max_new_tokens = 32}, [&](int64_t id) { ...; return true; });
+//
+// Sampling follows transformers' generate(): greedy unless sampling is asked for; when sampling,
+// the logits are divided by the temperature, then only the top_k most likely tokens are kept,
+// then the smallest set whose probability reaches top_p, and one token is drawn from the rest.
+#pragma once
+
+#include <loom/engine.hpp>
+#include <loom/processing.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace loom {
+
+// Unset fields take the graph's generation defaults (generation_config.json), then
+// transformers' GenerationConfig defaults (greedy; temperature 1, top_k 50, top_p 1; 20 new
+// tokens).
+struct GenerationOptions {
+  std::optional<bool> do_sample;
+  std::optional<double> temperature;  // > 0
+  std::optional<int64_t> top_k;       // >= 0 (0: no limit)
+  std::optional<double> top_p;        // (0, 1]
+  std::optional<int64_t> max_new_tokens;  // >= 1
+  uint64_t seed = 0;                  // the sampler's seed: one seed, one sequence
+  bool stop_at_eos = true;            // stop after an eos token (it is kept in the output)
+};
+
+struct GenerationResult {
+  std::vector<int64_t> tokens;   // the new tokens
+  std::string stop_reason;       // "eos", "max_new_tokens", "max_length" (the caches are full), "callback"
+  double prefill_ms = 0;         // the prompt's run
+  double decode_ms = 0;          // every decode step together
+};
+
+// The settings a run uses: options over the graph's defaults over transformers' defaults.
+struct ResolvedGeneration {
+  bool do_sample = false;
+  double temperature = 1.0;
+  int64_t top_k = 50;
+  double top_p = 1.0;
+  int64_t max_new_tokens = 20;
+};
+// Checks the values (a clear Error naming the option at fault).
+ResolvedGeneration resolve_generation(const GenerationSpec& spec, const GenerationOptions& options);
+
+class Generator {
+ public:
+  // `session` is compiled from a graph with a processing.generation section; the generator
+  // keeps a reference to it and must not outlive it.
+  explicit Generator(Session& session);
+
+  // Generates after `prompt` in `state` (its caches; a fresh state of the session when null),
+  // calling `on_token` with each new token as soon as it is chosen; a false return stops.
+  // Errors: an empty prompt, ids outside the vocabulary, a prompt that fills the caches.
+  GenerationResult generate(std::span<const int64_t> prompt, const GenerationOptions& options = {},
+                            const std::function<bool(int64_t)>& on_token = {}, State* state = nullptr);
+
+  const GenerationSpec& spec() const { return spec_; }
+  int64_t vocab_size() const { return vocab_; }
+
+ private:
+  int64_t choose(const float* logits, const ResolvedGeneration& r, std::mt19937_64& rng);
+
+  Session& session_;
+  GenerationSpec spec_;
+  int64_t vocab_ = 0;
+  Binding step_;
+  Tensor token_, past_, logits_;
+  std::vector<std::pair<float, int64_t>> candidates_;  // sampling scratch, sized once
+};
+
+}  // namespace loom
