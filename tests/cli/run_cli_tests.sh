@@ -6,7 +6,8 @@
 #
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
-# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize (one ctest test each).
+# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess
+# (one ctest test each).
 # The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP, the graphs area
 # the device backend of tests/external-backend named by $LOOM_TEST_DEVICE.
 # LOOM_TEST_CRASHING_PLUGINS names the folder of the plugins that crash or hang while loading
@@ -132,7 +133,7 @@ area_usage() {
   expect_stdout "loom " "--version"
   expect_ok "--help" --help
   expect_stdout "Usage" "--help"
-  for cmd in plugins inspect validate run bench export; do
+  for cmd in plugins inspect validate run bench export preprocess; do
     expect_ok "$cmd --help" "$cmd" --help
     expect_stdout "Usage" "$cmd --help"
     expect_stdout "$cmd" "$cmd --help"
@@ -737,6 +738,59 @@ area_export() {
   [ ! -e "$TMP/invalid.yaml" ] || fail "export wrote a graph that does not validate"
 }
 
+# `loom preprocess`: texts -> the graph's tokenizer inputs as int64 .npy files, which `loom run`
+# takes as they are. The graph (tests/cli/data/tokenizer.yaml) uses tests/tokenizers/tiny-wordpiece:
+# [PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, hello 5, world 6, ! 7, "," 8, un 11, ##aff 12, ##able 13,
+# the 17, cafe 14; its outputs show each input value it was given.
+area_preprocess() {
+  local g=$DATA/tokenizer.yaml
+  expect_ok "preprocess two texts" preprocess "$g" --text "Hello, World!" --text "unaffable" --output-dir "$TMP/pre" --json
+  cp "$OUT" "$TMP/pre.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/pre.json" "input_ids;0")" = "[ 2, 5, 8, 6, 7, 3 ]" ] || fail "preprocess --json: input_ids row 0: $(cat "$TMP/pre.json")"
+  [ "$(json "$TMP/pre.json" "input_ids;1")" = "[ 2, 11, 12, 13, 3, 0 ]" ] || fail "preprocess --json: input_ids row 1 (padded)"
+  [ "$(json "$TMP/pre.json" "attention_mask;1")" = "[ 1, 1, 1, 1, 1, 0 ]" ] || fail "preprocess --json: attention_mask row 1"
+  [ "$(json "$TMP/pre.json" "token_type_ids;0")" = "[ 0, 0, 0, 0, 0, 0 ]" ] || fail "preprocess --json: token_type_ids row 0"
+  # The files hold the same int64 values (the last bytes of a .npy are its data).
+  checks=$((checks + 1))
+  [ "$(tail -c 96 "$TMP/pre/input_ids.npy" | od -An -t d8 -v | xargs)" = "2 5 8 6 7 3 2 11 12 13 3 0" ] ||
+    fail "preprocess: input_ids.npy holds $(tail -c 96 "$TMP/pre/input_ids.npy" | od -An -t d8 -v | xargs)"
+  # ... and `loom run` takes them under the graph's input names.
+  expect_ok "run on what preprocess wrote" run "$g" --input "input_ids=$TMP/pre/input_ids.npy" \
+    --input "token_type_ids=$TMP/pre/token_type_ids.npy" --input "attention_mask=$TMP/pre/attention_mask.npy" --output-dir "$TMP/pre.run"
+  checks=$((checks + 1))
+  [ "$(tail -c 48 "$TMP/pre.run/ids_seen.npy" | od -An -t f4 -v | xargs)" = "2 5 8 6 7 3 2 11 12 13 3 0" ] || fail "run: ids_seen"
+  [ "$(tail -c 48 "$TMP/pre.run/mask_seen.npy" | od -An -t f4 -v | xargs)" = "1 1 1 1 1 1 1 1 1 1 1 0" ] || fail "run: mask_seen"
+
+  # Pairs: types 1 for the second text; max_length 8 truncates the longer text first.
+  expect_ok "preprocess a pair" preprocess "$g" --text "Hello, World!" --text-pair "the cafe" --output-dir "$TMP/pair" --json
+  cp "$OUT" "$TMP/pair.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/pair.json" "input_ids;0")" = "[ 2, 5, 8, 6, 3, 17, 14, 3 ]" ] || fail "preprocess a pair: input_ids: $(cat "$TMP/pair.json")"
+  [ "$(json "$TMP/pair.json" "token_type_ids;0")" = "[ 0, 0, 0, 0, 0, 1, 1, 1 ]" ] || fail "preprocess a pair: token_type_ids"
+  expect_ok "preprocess without --json" preprocess "$g" --text "hello" --output-dir "$TMP/plain"
+  expect_stdout "input_ids: i64 [1, 3]" "preprocess lists what it wrote"
+  expect_stdout "wrote 3 file(s) to $TMP/plain" "preprocess says where"
+
+  expect_error 2 "1 --text-pair for 2 --text" "preprocess with fewer pairs than texts" preprocess "$g" --text a --text b \
+    --text-pair c --output-dir "$TMP/x"
+  expect_error 2 "--text" "preprocess without a text" preprocess "$g" --output-dir "$TMP/x"
+  expect_error 2 "--output-dir" "preprocess without --output-dir" preprocess "$g" --text a
+  expect_error 1 "$ENC/encoder.yaml: the graph has no tokenizer" "preprocess of a graph without a tokenizer" \
+    preprocess "$ENC/encoder.yaml" --text a --output-dir "$TMP/x"
+  expect_error 1 "--text #2: not valid UTF-8" "preprocess of a text that is not UTF-8" preprocess "$g" --text ok \
+    --text $'bad \xff' --output-dir "$TMP/x"
+  printf 'x' >"$TMP/a_file"
+  expect_error 1 "--output-dir $TMP/a_file/out" "preprocess into a folder under a file" preprocess "$g" --text a \
+    --output-dir "$TMP/a_file/out"
+  # A hostile vocabulary is named with its line.
+  mkdir -p "$TMP/bad"
+  sed "s|../../tokenizers/tiny-wordpiece/vocab.txt|vocab.txt|" "$g" >"$TMP/bad/tokenizer.yaml"
+  printf '[PAD]\n[UNK]\n[CLS]\n[UNK]\n' >"$TMP/bad/vocab.txt"
+  expect_error 1 "vocab.txt:4: token '[UNK]' is already on line 2" "preprocess with a duplicate in vocab.txt" \
+    preprocess "$TMP/bad/tokenizer.yaml" --text a --output-dir "$TMP/x"
+}
+
 # --optimize LEVEL on run, bench and inspect: same outputs at every level, and inspect shows what
 # the passes did.
 area_optimize() {
@@ -780,9 +834,9 @@ area_optimize() {
 }
 
 case "$AREA" in
-  usage | plugins | graphs | weights | inputs | run | readme | export | optimize) "area_$AREA" ;;
+  usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess) "area_$AREA" ;;
   *)
-    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize)" >&2
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize, preprocess)" >&2
     exit 2
     ;;
 esac

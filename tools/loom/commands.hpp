@@ -49,6 +49,11 @@ struct RunArgs {
 struct ExportArgs {
   std::string graph, output, optimize = "all";
 };
+struct PreprocessArgs {
+  std::string model, output_dir;
+  std::vector<std::string> texts, pairs;
+  bool json = false;
+};
 struct BenchArgs {
   std::string graph, backends, optimize = "all";
   std::vector<std::string> inputs, dims, options;
@@ -62,6 +67,7 @@ int cmd_validate(const PluginOptions& p, const ValidateArgs& a);
 int cmd_run(const PluginOptions& p, const RunArgs& a);
 int cmd_bench(const PluginOptions& p, const BenchArgs& a);
 int cmd_export(const PluginOptions& p, const ExportArgs& a);
+int cmd_preprocess(const PluginOptions& p, const PreprocessArgs& a);
 
 // `loom probe-plugin FILE` (hidden): the child process of `loom plugins` that loads one plugin
 // file, says so on stdout, unloads it and exits 0, unless the plugin takes it down first.

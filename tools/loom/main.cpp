@@ -197,6 +197,20 @@ int main(int argc, char** argv) {
   add_optimize_option(export_cmd, export_args.optimize);
   add_plugin_options(export_cmd);
 
+  // preprocess
+  PreprocessArgs preprocess_args;
+  CLI::App* preprocess = app.add_subcommand("preprocess", "Encode texts with the graph's tokenizer into its inputs as int64 .npy files");
+  preprocess->add_option("model", preprocess_args.model, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("MODEL");
+  preprocess->add_option("--text", preprocess_args.texts, "A text to encode, one row each (repeat the option for each text)")
+      ->type_name("TEXT")->allow_extra_args(false)->default_str("");
+  preprocess->add_option("--text-pair", preprocess_args.pairs,
+                         "The second text of a pair, one per --text in the same order (repeat the option)")
+      ->type_name("TEXT")->allow_extra_args(false)->default_str("");
+  preprocess->add_option("--output-dir", preprocess_args.output_dir, "Write each tokenizer output into DIR as NAME.npy (the graph's input names)")
+      ->required()->type_name("DIR");
+  preprocess->add_flag("--json", preprocess_args.json, "Also print the arrays as one JSON object, by input name");
+  add_plugin_options(preprocess);
+
   // probe-plugin: the child process of `loom plugins`; not for people, so not in --help.
   std::string probe_file;
   CLI::App* probe = app.add_subcommand("probe-plugin", "Load one plugin file and unload it (used by `loom plugins`)");
@@ -231,6 +245,7 @@ int main(int argc, char** argv) {
     if (run->parsed()) return cmd_run(plugin_opts, run_args);
     if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
     if (export_cmd->parsed()) return cmd_export(plugin_opts, export_args);
+    if (preprocess->parsed()) return cmd_preprocess(plugin_opts, preprocess_args);
     if (probe->parsed()) return cmd_probe_plugin(probe_file);
     std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;

@@ -7,3 +7,4 @@
 #include <loom/graph.hpp>
 #include <loom/io.hpp>
 #include <loom/tensor.hpp>
+#include <loom/tokenizer.hpp>

@@ -1,0 +1,130 @@
+#include "tokenizer/vocabulary.hpp"
+#include "tokenizer/json_text.hpp"
+#include "tokenizer/unicode_text.hpp"
+
+#include <loom/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+namespace loom::tok {
+
+namespace {
+
+// "'text'" for a message: printable, and cut short when long.
+std::string quote(std::string_view token) {
+  constexpr size_t kShown = 60;
+  std::string shown(token.substr(0, kShown));
+  if (token.size() > kShown) {
+    // Cut at a character boundary so that the shown text stays UTF-8.
+    while (!shown.empty() && (static_cast<unsigned char>(shown.back()) & 0xC0) == 0x80) shown.pop_back();
+    if (!shown.empty() && static_cast<unsigned char>(shown.back()) >= 0xC0) shown.pop_back();
+    shown += "...";
+  }
+  return std::string(1, '\'').append(printable(shown)).append(1, '\'');
+}
+
+// Calls fn(line_number, line) for each line of `text`: '\n' ends a line, a '\r' before it is
+// dropped, and the empty piece after a final newline is not a line.
+template <class Fn>
+void for_each_line(std::string_view text, Fn fn) {
+  size_t number = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    fn(++number, line);
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+void Vocabulary::reserve(size_t n) {
+  ids_.reserve(n);
+  tokens_.reserve(n);
+}
+
+bool Vocabulary::add(const std::string& token, int32_t id) {
+  if (tokens_.count(id) || ids_.count(token)) return false;
+  auto [it, fresh] = ids_.emplace(token, id);
+  tokens_.emplace(id, &it->first);
+  if (id > max_id_) max_id_ = id;
+  return fresh;
+}
+
+std::optional<int32_t> Vocabulary::find(std::string_view token) const {
+  auto it = ids_.find(token);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+const std::string* Vocabulary::token(int32_t id) const {
+  auto it = tokens_.find(id);
+  return it == tokens_.end() ? nullptr : it->second;
+}
+
+std::string token_text_problem(std::string_view token) {
+  if (token.empty()) return "an empty token";
+  if (token.size() > kMaxTokenBytes)
+    return "a token of " + std::to_string(token.size()) + " bytes (at most " + std::to_string(kMaxTokenBytes) + ")";
+  if (auto bad = text::first_invalid_utf8(token)) return "a token that is not UTF-8 (at byte " + std::to_string(*bad) + ")";
+  return "";
+}
+
+Vocabulary read_vocab_txt(std::string_view text, const std::string& name) {
+  Vocabulary v;
+  std::unordered_map<std::string_view, size_t> line_of;  // for the message about a duplicate
+  for_each_line(text, [&](size_t number, std::string_view line) {
+    const std::string where = printable(name) + ":" + std::to_string(number) + ": ";
+    if (line.empty()) throw Error(where + "an empty line (vocab.txt holds one token a line; the line number is the id)");
+    if (std::string problem = token_text_problem(line); !problem.empty()) throw Error(where + problem);
+    if (number - 1 > static_cast<size_t>(kMaxTokenId)) throw Error(where + "too many tokens");
+    if (auto [it, fresh] = line_of.emplace(line, number); !fresh)
+      throw Error(where + "token " + quote(line) + " is already on line " + std::to_string(it->second));
+    v.add(std::string(line), static_cast<int32_t>(number - 1));
+  });
+  if (v.size() == 0) throw Error(printable(name) + ": the vocabulary is empty");
+  return v;
+}
+
+Vocabulary read_vocab_json(std::string_view text, const std::string& name) {
+  return vocabulary_from_json(parse_json_text(text, name), printable(name));
+}
+
+Vocabulary vocabulary_from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": expected a JSON object {token: id}, found " + json_kind(j));
+  Vocabulary v;
+  v.reserve(j.size());
+  for (const auto& [token, value] : j.items()) {
+    const std::string at = where + ": " + quote(token) + ": ";
+    if (std::string problem = token_text_problem(token); !problem.empty()) throw Error(at + problem);
+    if (!value.is_number_integer())
+      throw Error(at + "the id must be a whole number, found " + json_kind(value) + " " + printable(value.dump()));
+    if (!value.is_number_unsigned() || value.get<uint64_t>() > static_cast<uint64_t>(kMaxTokenId))
+      throw Error(at + "id " + value.dump() + " is out of range (0 to " + std::to_string(kMaxTokenId) + ")");
+    const auto id = static_cast<int32_t>(value.get<uint64_t>());
+    if (!v.add(token, id)) throw Error(at + "id " + std::to_string(id) + " is already " + quote(*v.token(id)));
+  }
+  if (v.size() == 0) throw Error(where + ": the vocabulary is empty");
+  return v;
+}
+
+std::vector<Merge> read_merges_txt(std::string_view text, const std::string& name) {
+  std::vector<Merge> merges;
+  for_each_line(text, [&](size_t number, std::string_view line) {
+    if (line.rfind("#version", 0) == 0) return;  // the header line of the format
+    const std::string where = printable(name) + ":" + std::to_string(number) + ": ";
+    const size_t space = line.find(' ');
+    if (line.empty() || space == std::string_view::npos || space == 0 || space + 1 == line.size() ||
+        line.find(' ', space + 1) != std::string_view::npos)
+      throw Error(where + "expected two tokens separated by one space, found '" + printable(line.substr(0, 80)) +
+                  (line.size() > 80 ? "...'" : "'"));
+    for (std::string_view part : {line.substr(0, space), line.substr(space + 1)})
+      if (std::string problem = token_text_problem(part); !problem.empty()) throw Error(where + problem);
+    merges.push_back(Merge{std::string(line.substr(0, space)), std::string(line.substr(space + 1)), number});
+  });
+  return merges;
+}
+
+}  // namespace loom::tok
