@@ -206,6 +206,8 @@ const char* Engine::version() { return LOOM_VERSION; }
 
 uint64_t Engine::packed_bytes() const { return impl_->packed->bytes(); }
 
+uint64_t Engine::converted_bytes() const { return impl_->weight_files->widened_bytes(); }
+
 std::filesystem::path Engine::install_plugin_dir() { return plugins::install_plugin_dir(); }
 
 }  // namespace loom
