@@ -1,6 +1,7 @@
 #include "graph/program.hpp"
 
 #include "graph/processing.hpp"
+#include "io/checkpoint_weights.hpp"
 #include "ops/registry.hpp"
 #include "runtime/memory_limit.hpp"
 
@@ -115,8 +116,11 @@ class Builder {
     return it->second;
   }
 
-  std::shared_ptr<SafetensorsFile> open_file(const std::string& file, const SourceLoc& loc) {
+  // The file that holds `tensor` for an initializer naming `file`: that file, or, for a
+  // safetensors index, the shard its weight_map names (every shard opened and checked once).
+  std::shared_ptr<SafetensorsFile> open_file(const std::string& file, const std::string& tensor, const SourceLoc& loc) {
     std::filesystem::path path = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : p_.graph.base_dir / file;
+    if (is_safetensors_index(path)) path = shard_of(path, tensor, loc);
     for (const auto& f : p_.files)
       if (f->path() == path.string()) return f;
     try {
@@ -125,6 +129,22 @@ class Builder {
       throw Error(at(loc) + e.what());
     }
     return p_.files.back();
+  }
+
+  std::filesystem::path shard_of(const std::filesystem::path& index, const std::string& tensor, const SourceLoc& loc) {
+    auto it = indexes_.find(index.string());
+    if (it == indexes_.end()) {
+      try {
+        it = indexes_.emplace(index.string(), open_checkpoint_weights(index.parent_path(), index.filename().string(), files())).first;
+      } catch (const Error& e) {
+        throw Error(at(loc) + e.what());
+      }
+    }
+    const auto& tensors = it->second.checkpoint->tensors;  // by name
+    auto t = std::lower_bound(tensors.begin(), tensors.end(), tensor, [](const CheckpointTensor& c, const std::string& n) { return c.name < n; });
+    if (t == tensors.end() || t->name != tensor)
+      throw Error(at(loc) + index.string() + ": tensor '" + tensor + "' is in none of the index's shards");
+    return index.parent_path() / t->file;
   }
 
   // The engine's weight files, or the builder's own when the program is built without them.
@@ -166,8 +186,8 @@ class Builder {
       if (init.file.empty()) {
         val.constant = inline_tensor(init);
       } else if (load_weights_) {
-        auto file = open_file(init.file, init.loc);
         const std::string& tname = init.tensor.empty() ? init.name : init.tensor;
+        auto file = open_file(init.file, tname, init.loc);
         if (!file->find(tname))
           throw Error(at(init.loc) + "initializer '" + init.name + "': tensor '" + tname + "' is not in " + file->path());
         val.constant = file->tensor(tname);
@@ -313,6 +333,7 @@ class Builder {
   Program p_;
   bool load_weights_;
   std::shared_ptr<WeightFiles> own_files_;
+  std::map<std::string, CheckpointWeights> indexes_;  // safetensors indexes named by initializers
 };
 
 ConcreteShapes infer_from(const Program& p, ConcreteShapes cs, const std::vector<Shape>* given) {

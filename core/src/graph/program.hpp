@@ -65,7 +65,8 @@ struct Program {
 // Validates `graph` and binds its initializers. With load_weights == false, file initializers
 // must declare dtype and shape and no file is opened (used by tools that only read the graph).
 // Weight files are mapped through `files` when given, so that programs share their mappings and
-// the f32 copies of f16 and bf16 tensors declared f32.
+// the f32 copies of f16 and bf16 tensors declared f32. An initializer's file may be a
+// safetensors index: the tensor is read from the shard it names.
 std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights = true,
                                              std::shared_ptr<WeightFiles> files = nullptr);
 
