@@ -102,9 +102,11 @@ Config read_config(const loom::sdk::ModelRequest& r) {
   return c;
 }
 
-// Checks that the checkpoint holds every tensor the config implies, as F32 of the right shape,
-// so that a mismatch names the tensor and the config key rather than failing later in a node.
-void check_weights(const loom::sdk::ModelRequest& r, const Config& c) {
+// Checks that the checkpoint holds every tensor the config implies, as F32, F16 or BF16 (the
+// graph declares f32, and Loom widens the others when it loads them) of the right shape, so that
+// a mismatch names the tensor and the config key rather than failing later in a node. Returns the
+// header: name -> {dtype, shape, data_offsets}, and "file" (the shard) in a sharded checkpoint.
+json check_weights(const loom::sdk::ModelRequest& r, const Config& c) {
   const std::string file = r.checkpoint_dir + "/" + r.weights_file;
   json header;
   try {
@@ -115,8 +117,9 @@ void check_weights(const loom::sdk::ModelRequest& r, const Config& c) {
   auto expect = [&](const std::string& name, std::vector<int64_t> shape, const std::string& why) {
     if (!header.contains(name)) throw Error(file + ": tensor '" + name + "' is missing (" + why + ")", LOOM_STATUS_INVALID_ARGUMENT);
     const json& t = header[name];
-    if (t.value("dtype", "") != "F32")
-      throw Error(file + ": tensor '" + name + "' is " + t.value("dtype", "?") + "; toymlp reads F32 weights",
+    const std::string dtype = t.value("dtype", "?");
+    if (dtype != "F32" && dtype != "F16" && dtype != "BF16")
+      throw Error(file + ": tensor '" + name + "' is " + dtype + "; toymlp reads F32, F16 or BF16 weights",
                   LOOM_STATUS_INVALID_ARGUMENT);
     if (!t.contains("shape") || t["shape"] != json(shape))
       throw Error(file + ": tensor '" + name + "' has shape " + t.value("shape", json()).dump() + ", expected " +
@@ -138,6 +141,7 @@ void check_weights(const loom::sdk::ModelRequest& r, const Config& c) {
   const std::string labels = "config.json: num_labels " + std::to_string(c.num_labels);
   expect("classifier.weight", {c.num_labels, c.hidden_size}, labels);
   expect("classifier.bias", {c.num_labels}, labels);
+  return header;
 }
 
 // A YAML double-quoted scalar: JSON's string syntax is valid YAML.
@@ -152,9 +156,16 @@ std::string float_literal(double v) {
   return s;
 }
 
-std::string emit_graph(const loom::sdk::ModelRequest& r, const Config& c, bool classify) {
+std::string emit_graph(const loom::sdk::ModelRequest& r, const Config& c, const json& header, bool classify) {
   const std::string H = std::to_string(c.hidden_size), I = std::to_string(c.input_size), L = std::to_string(c.num_labels);
   const std::string act = c.activation;
+  // In a sharded checkpoint the header names each tensor's shard, and the weights file is the
+  // index: a top-level initializer names its shard, and the block's initializers, whose tensor
+  // names vary with the layer, read through the index (`weights:`), which Loom resolves per tensor.
+  auto file_of = [&](const std::string& name) {
+    const json& e = header[name];
+    return e.contains("file") && e["file"].is_string() ? ", file: " + quoted(e["file"].get<std::string>()) : std::string();
+  };
   std::ostringstream y;
   y << "# Expanded by the toymlp model plugin from " << quoted(r.checkpoint_dir + "/config.json") << "\n"
     << "loom: 1\n"
@@ -166,13 +177,13 @@ std::string emit_graph(const loom::sdk::ModelRequest& r, const Config& c, bool c
     << "  - {name: features, dtype: f32, shape: [batch, " << I << "]}\n"
     << "outputs: " << (classify ? "[logits, probs]" : "[last_hidden_state]") << "\n"
     << "initializers:\n"
-    << "  - {name: embed.weight, dtype: f32, shape: [" << H << ", " << I << "]}\n"
-    << "  - {name: embed.bias, dtype: f32, shape: [" << H << "]}\n"
-    << "  - {name: norm.weight, dtype: f32, shape: [" << H << "]}\n"
-    << "  - {name: norm.bias, dtype: f32, shape: [" << H << "]}\n";
+    << "  - {name: embed.weight, dtype: f32, shape: [" << H << ", " << I << "]" << file_of("embed.weight") << "}\n"
+    << "  - {name: embed.bias, dtype: f32, shape: [" << H << "]" << file_of("embed.bias") << "}\n"
+    << "  - {name: norm.weight, dtype: f32, shape: [" << H << "]" << file_of("norm.weight") << "}\n"
+    << "  - {name: norm.bias, dtype: f32, shape: [" << H << "]" << file_of("norm.bias") << "}\n";
   if (classify)
-    y << "  - {name: classifier.weight, dtype: f32, shape: [" << L << ", " << H << "]}\n"
-      << "  - {name: classifier.bias, dtype: f32, shape: [" << L << "]}\n";
+    y << "  - {name: classifier.weight, dtype: f32, shape: [" << L << ", " << H << "]" << file_of("classifier.weight") << "}\n"
+      << "  - {name: classifier.bias, dtype: f32, shape: [" << L << "]" << file_of("classifier.bias") << "}\n";
   y << "blocks:\n"
     << "  layer:\n"
     << "    inputs: [x]\n"
@@ -222,9 +233,9 @@ class ToyMlp : public loom::sdk::ModelPlugin {
       throw Error("task '" + request.task + "' is not supported by toymlp (feature-extraction, tabular-classification)",
                   LOOM_STATUS_UNSUPPORTED);
     const Config config = read_config(request);
-    check_weights(request, config);
+    const json header = check_weights(request, config);
     loom::sdk::ModelResult result;
-    result.graph_yaml = emit_graph(request, config, classify);
+    result.graph_yaml = emit_graph(request, config, header, classify);
     return result;
   }
 };

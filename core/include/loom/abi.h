@@ -287,9 +287,13 @@ typedef struct loom_model_request {
   const char* model_type;      /* config.json's "model_type" */
   const char* config_json;     /* the whole config.json text */
   const char* checkpoint_dir;  /* folder holding config.json and the weights */
-  const char* weights_file;    /* the safetensors file, relative to checkpoint_dir */
+  const char* weights_file;    /* relative to checkpoint_dir: the safetensors file, or the
+                                * index of a sharded checkpoint (model.safetensors.index.json) */
   const char* task;            /* HF pipeline name, e.g. "fill-mask"; "" for the default */
-  const char* weights_header;  /* the safetensors JSON header, so plugins can see tensor names */
+  const char* weights_header;  /* JSON {name: {dtype, shape, data_offsets}}: the safetensors
+                                * header as it is; for a sharded checkpoint every shard's entries
+                                * merged, each with "file" (its shard), without __metadata__
+                                * (docs/plugins.md, "Sharded checkpoints") */
 } loom_model_request;
 
 typedef struct loom_model_result {

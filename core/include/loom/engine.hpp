@@ -155,7 +155,13 @@ struct MemoryReport {
   std::map<std::string, uint64_t> activation_bytes;
   std::map<std::string, uint64_t> unplanned_bytes;
   std::map<std::string, uint64_t> scratch_bytes;
+  // Bytes of the constants read from weight files, as the session reads them: a tensor stored as
+  // F16 or BF16 and declared f32 counts as its f32 copy.
   uint64_t weight_bytes = 0;
+  // Of weight_bytes, the f32 copies of F16 and BF16 tensors made on load (docs/graph-format.md,
+  // "Initializers"). They are host memory the session holds, shared with the engine's other
+  // sessions over the same file (Engine::converted_bytes counts each once).
+  uint64_t converted_bytes = 0;
   uint64_t state_bytes = 0;
   // Packed copies of constants the session's backends keep (a layout of their own, a device
   // upload), held by the engine and shared with its other sessions over the same weights.
@@ -341,6 +347,9 @@ class Engine {
   // Bytes of packed constant copies the engine holds for its live sessions: each copy once,
   // however many sessions use it (MemoryReport::packed_bytes counts per session).
   uint64_t packed_bytes() const;
+  // Bytes of the f32 copies of F16 and BF16 weights made on load that the engine holds for its
+  // live sessions and graphs being built: each copy once, however many sessions read it.
+  uint64_t converted_bytes() const;
 
   // The folder searched for installed plugins (from the library's own location).
   static std::filesystem::path install_plugin_dir();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -138,6 +139,24 @@ struct SymbolBound {
   SourceLoc loc;
 };
 
+// One tensor of the weights of a checkpoint.
+struct CheckpointTensor {
+  std::string name;
+  std::string file;     // the safetensors file holding it, relative to the checkpoint's folder
+  DType dtype = DType::f32;
+  Shape shape;
+  uint64_t bytes = 0;   // as stored
+};
+
+// The Hugging Face checkpoint a model plugin expanded a graph from (Engine::load_graph of a
+// model manifest or a checkpoint folder): every tensor the plugin was offered, so that those
+// its graph leaves out can be told (unused_checkpoint_tensors).
+struct Checkpoint {
+  std::filesystem::path dir;               // the folder of config.json
+  std::string weights_file;                // model.safetensors, or the index of a sharded checkpoint
+  std::vector<CheckpointTensor> tensors;   // by name
+};
+
 struct Graph {
   std::string name;
   std::filesystem::path path;        // file it came from (empty when parsed from text)
@@ -150,6 +169,9 @@ struct Graph {
   std::vector<StateDecl> states;
   std::vector<Node> nodes;
   std::optional<Processing> processing;  // tokenizer, image processor, generation, tasks
+  // Set by Engine::load_graph for a graph a model plugin expanded from a checkpoint; null for a
+  // graph read from YAML (the format has no key for it, so an exported graph has none).
+  std::shared_ptr<const Checkpoint> checkpoint;
 };
 
 // Reads a YAML graph (format v1). Errors name file:line:column and the key.
@@ -159,6 +181,11 @@ Graph parse_graph_yaml(std::string_view text, const std::string& source_name,
                        const std::filesystem::path& base_dir = {});
 // Writes the same format (blocks expanded). read(write(g)) == g apart from source locations.
 std::string write_graph_yaml(const Graph& g);
+
+// The tensors of g.checkpoint that no initializer of `g` reads (none read the tensor of that name
+// from the file that holds it), by name; empty without a checkpoint. Nothing is left out by its
+// name: which tensors a graph reads is the model plugin's decision.
+std::vector<CheckpointTensor> unused_checkpoint_tensors(const Graph& g);
 
 // Every file the graph names (initializers' weights, the processing section's tokenizer and
 // image-processor files), resolved against base_dir.

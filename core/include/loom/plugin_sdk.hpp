@@ -344,13 +344,14 @@ class BackendPlugin {
 
 // ---------------------------------------------------------------- model classes
 
+// What loom_model_request carries (abi.h; docs/plugins.md, "Model plugins").
 struct ModelRequest {
   std::string model_type;
   std::string config_json;
   std::string checkpoint_dir;
-  std::string weights_file;
+  std::string weights_file;    // model.safetensors, or the index of a sharded checkpoint
   std::string task;
-  std::string weights_header;
+  std::string weights_header;  // {name: {dtype, shape, data_offsets}}; sharded: each entry also has "file"
 };
 
 struct ModelResult {

@@ -1,7 +1,9 @@
 #include "graph/program.hpp"
 
 #include "graph/processing.hpp"
+#include "io/checkpoint_weights.hpp"
 #include "ops/registry.hpp"
+#include "runtime/memory_limit.hpp"
 
 #include <loom/error.hpp>
 
@@ -114,16 +116,58 @@ class Builder {
     return it->second;
   }
 
-  std::shared_ptr<SafetensorsFile> open_file(const std::string& file, const SourceLoc& loc) {
+  // The file that holds `tensor` for an initializer naming `file`: that file, or, for a
+  // safetensors index, the shard its weight_map names (every shard opened and checked once).
+  std::shared_ptr<SafetensorsFile> open_file(const std::string& file, const std::string& tensor, const SourceLoc& loc) {
     std::filesystem::path path = std::filesystem::path(file).is_absolute() ? std::filesystem::path(file) : p_.graph.base_dir / file;
+    if (is_safetensors_index(path)) path = shard_of(path, tensor, loc);
     for (const auto& f : p_.files)
       if (f->path() == path.string()) return f;
     try {
-      p_.files.push_back(p_.weight_files ? p_.weight_files->open(path) : SafetensorsFile::open(path));
+      p_.files.push_back(files().open(path));
     } catch (const Error& e) {
       throw Error(at(loc) + e.what());
     }
     return p_.files.back();
+  }
+
+  std::filesystem::path shard_of(const std::filesystem::path& index, const std::string& tensor, const SourceLoc& loc) {
+    auto it = indexes_.find(index.string());
+    if (it == indexes_.end()) {
+      try {
+        it = indexes_.emplace(index.string(), open_checkpoint_weights(index.parent_path(), index.filename().string(), files())).first;
+      } catch (const Error& e) {
+        throw Error(at(loc) + e.what());
+      }
+    }
+    const auto& tensors = it->second.checkpoint->tensors;  // by name
+    auto t = std::lower_bound(tensors.begin(), tensors.end(), tensor, [](const CheckpointTensor& c, const std::string& n) { return c.name < n; });
+    if (t == tensors.end() || t->name != tensor)
+      throw Error(at(loc) + index.string() + ": tensor '" + tensor + "' is in none of the index's shards");
+    return index.parent_path() / t->file;
+  }
+
+  // The engine's weight files, or the builder's own when the program is built without them.
+  WeightFiles& files() {
+    if (!p_.weight_files && !own_files_) own_files_ = std::make_shared<WeightFiles>();
+    return p_.weight_files ? *p_.weight_files : *own_files_;
+  }
+
+  // An f16 or bf16 file tensor declared f32: read as the f32 copy the engine's weight files
+  // share between programs. The copies of one program are held to the machine's memory
+  // together, as they all live while its sessions do.
+  void widen_constant(ProgramValue& val, const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor,
+                      const Initializer& init) {
+    const uint64_t bytes = static_cast<uint64_t>(val.constant.numel()) * dtype_size(DType::f32);
+    try {
+      check_fits_in_memory(saturating_add(p_.converted_bytes, bytes),
+                           "initializer '" + init.name + "': the weights converted to f32 on load (up to '" + tensor + "' of " +
+                               file->path() + ")");
+      val.constant = files().widened(file, tensor);
+    } catch (const Error& e) {
+      throw Error(at(init.loc) + e.what());
+    }
+    p_.converted_bytes += bytes;
   }
 
   void declare_values() {
@@ -142,17 +186,21 @@ class Builder {
       if (init.file.empty()) {
         val.constant = inline_tensor(init);
       } else if (load_weights_) {
-        auto file = open_file(init.file, init.loc);
         const std::string& tname = init.tensor.empty() ? init.name : init.tensor;
+        auto file = open_file(init.file, tname, init.loc);
         if (!file->find(tname))
           throw Error(at(init.loc) + "initializer '" + init.name + "': tensor '" + tname + "' is not in " + file->path());
         val.constant = file->tensor(tname);
-        if (init.dtype && *init.dtype != val.constant.dtype())
+        const DType stored = val.constant.dtype();
+        const bool widen = init.dtype == DType::f32 && (stored == DType::f16 || stored == DType::bf16);
+        if (init.dtype && *init.dtype != stored && !widen)
           throw Error(at(init.loc) + "initializer '" + init.name + "': declared dtype " + std::string(dtype_name(*init.dtype)) +
-                      " but " + file->path() + " holds '" + tname + "' as " + std::string(dtype_name(val.constant.dtype())));
+                      " but " + file->path() + " holds '" + tname + "' as " + std::string(dtype_name(stored)) +
+                      " (a file tensor is read as stored; only f16 and bf16 are converted, to a declared f32)");
         if (init.shape && *init.shape != val.constant.shape())
           throw Error(at(init.loc) + "initializer '" + init.name + "': declared shape " + shape_str(*init.shape) + " but " +
                       file->path() + " holds '" + tname + "' as " + shape_str(val.constant.shape()));
+        if (widen) widen_constant(val, file, tname, init);
         p_.weight_bytes += val.constant.nbytes();
       } else {
         if (!init.dtype || !init.shape)
@@ -284,6 +332,8 @@ class Builder {
 
   Program p_;
   bool load_weights_;
+  std::shared_ptr<WeightFiles> own_files_;
+  std::map<std::string, CheckpointWeights> indexes_;  // safetensors indexes named by initializers
 };
 
 ConcreteShapes infer_from(const Program& p, ConcreteShapes cs, const std::vector<Shape>* given) {

@@ -53,7 +53,8 @@ struct Program {
   // The engine's mapped files the program was built with (null: files opened on their own);
   // programs rebuilt from this one (graph passes, decompositions) map through it too.
   std::shared_ptr<WeightFiles> weight_files;
-  uint64_t weight_bytes = 0;
+  uint64_t weight_bytes = 0;      // bytes of the file constants as read (widened ones as f32)
+  uint64_t converted_bytes = 0;   // of which widened from f16 or bf16 on load
 
   int find(const std::string& name) const {
     auto it = index.find(name);
@@ -63,7 +64,9 @@ struct Program {
 
 // Validates `graph` and binds its initializers. With load_weights == false, file initializers
 // must declare dtype and shape and no file is opened (used by tools that only read the graph).
-// Weight files are mapped through `files` when given, so that programs share their mappings.
+// Weight files are mapped through `files` when given, so that programs share their mappings and
+// the f32 copies of f16 and bf16 tensors declared f32. An initializer's file may be a
+// safetensors index: the tensor is read from the shard it names.
 std::shared_ptr<const Program> build_program(const Graph& graph, bool load_weights = true,
                                              std::shared_ptr<WeightFiles> files = nullptr);
 

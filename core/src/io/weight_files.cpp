@@ -1,5 +1,7 @@
 #include "io/weight_files.hpp"
 
+#include "tensor/widen.hpp"
+
 #include <sys/stat.h>
 
 #include <optional>
@@ -33,6 +35,37 @@ std::shared_ptr<SafetensorsFile> WeightFiles::open(const std::filesystem::path& 
   // A file replaced between the look and the mapping is used, but not shared under the old identity.
   if (identity(path) == before) files_[*before] = file;
   return file;
+}
+
+struct WeightFiles::Widened {
+  std::shared_ptr<SafetensorsFile> file;
+  Tensor tensor;
+};
+
+Tensor WeightFiles::widened(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Entries of copies that are gone are dropped once they could make up half of the cache, so
+  // that loading a model of many tensors stays linear.
+  if (widened_.size() >= 2 * widened_live_ + 64) {
+    for (auto it = widened_.begin(); it != widened_.end();) it = it->second.expired() ? widened_.erase(it) : std::next(it);
+    widened_live_ = widened_.size();
+  }
+  auto& slot = widened_[{file.get(), tensor}];
+  std::shared_ptr<const Widened> copy = slot.lock();
+  if (!copy) {
+    // Made under the lock: two sessions loading the same weights at once convert them once.
+    copy = std::make_shared<const Widened>(Widened{file, widen_to_f32(file->tensor(tensor))});
+    slot = copy;
+  }
+  return Tensor::view(DType::f32, copy->tensor.shape(), copy->tensor.data(), copy);
+}
+
+uint64_t WeightFiles::widened_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  uint64_t n = 0;
+  for (const auto& [key, copy] : widened_)
+    if (auto c = copy.lock()) n += c->tensor.nbytes();
+  return n;
 }
 
 size_t WeightFiles::mapped() const {

@@ -4,6 +4,11 @@
 // at the same addresses (which the packed-constant cache keys on). The cache holds weak
 // references: a file no session uses is unmapped. A file replaced or rewritten on disk (another
 // device, inode, size or modification time) is mapped anew.
+//
+// It also holds the f32 copies of F16 and BF16 tensors that graphs declare as f32 (widened on
+// load, docs/graph-format.md "Initializers"), one per mapped file and tensor, so that sessions
+// over the same weights read one copy, at one address. Those are held weakly as well: a copy
+// goes with the last constant that uses it.
 #pragma once
 
 #include <loom/io.hpp>
@@ -15,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <utility>
 
 namespace loom {
 
@@ -29,9 +35,20 @@ class WeightFiles {
   // Files mapped now (held by some program).
   size_t mapped() const;
 
+  // Tensor `tensor` of `file`, stored as F16 or BF16, widened to f32: the copy already made from
+  // this mapping while anything holds it, else a new one. The copy keeps `file` mapped (so the
+  // mapping a copy is keyed by is not unmapped, nor its address reused, while the copy lives).
+  // Throws loom::Error as SafetensorsFile::tensor, or for a tensor of another dtype.
+  Tensor widened(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor);
+  // Bytes of the widened copies held now, each counted once.
+  uint64_t widened_bytes() const;
+
  private:
+  struct Widened;
   mutable std::mutex mutex_;
   std::map<Key, std::weak_ptr<SafetensorsFile>> files_;
+  std::map<std::pair<const SafetensorsFile*, std::string>, std::weak_ptr<const Widened>> widened_;
+  size_t widened_live_ = 0;  // entries after the last pruning
 };
 
 }  // namespace loom

@@ -1,4 +1,5 @@
 #include "graph/processing.hpp"
+#include "io/checkpoint_weights.hpp"
 #include "graph/program.hpp"
 #include "passes/passes.hpp"
 #include "graph/yaml_load.hpp"
@@ -32,11 +33,12 @@ class EngineImpl {
 namespace {
 
 // A model manifest: `model: <plugin name>`, `checkpoint: <folder>`, optional `task:` and
-// `weights:` (default model.safetensors). Paths are relative to the manifest's folder. A
-// checkpoint folder read without a manifest is one with no `model` (the plugin is the one that
-// accepts config.json's model_type) and the plugin's default task.
+// `weights:` (a safetensors file or index in the checkpoint folder; default model.safetensors, or
+// model.safetensors.index.json when only that is there). Paths are relative to the manifest's
+// folder. A checkpoint folder read without a manifest is one with no `model` (the plugin is the
+// one that accepts config.json's model_type) and the plugin's default task.
 struct Manifest {
-  std::string model, task, weights = "model.safetensors";
+  std::string model, task, weights;
   std::filesystem::path checkpoint;
 };
 
@@ -65,7 +67,8 @@ std::optional<Manifest> read_manifest(const std::filesystem::path& file, const Y
   return m;
 }
 
-Graph expand_manifest(const plugins::PluginRegistry& registry, const std::filesystem::path& file, const Manifest& m) {
+Graph expand_manifest(const EngineImpl& engine, const std::filesystem::path& file, const Manifest& m) {
+  const plugins::PluginRegistry& registry = engine.registry;
   const auto config_path = m.checkpoint / "config.json";
   const std::string config = io::read_text_file(config_path, "the checkpoint's config.json");
   const std::string config_name = printable(config_path.string());
@@ -88,10 +91,12 @@ Graph expand_manifest(const plugins::PluginRegistry& registry, const std::filesy
   for (size_t i = 0; i < api->num_architectures; ++i) accepts |= model_type == api->architectures[i];
   if (!accepts)
     throw Error(printable(config_name + ": model_type '" + model_type + "' is not accepted by model plugin '" + plugin->name() + "'"));
-  auto weights = SafetensorsFile::open(m.checkpoint / m.weights);
+  const std::string weights_file = m.weights.empty() ? default_checkpoint_weights(m.checkpoint) : m.weights;
+  // Mapped through the engine's weight files: the sessions made from the graph find them mapped.
+  const CheckpointWeights weights = open_checkpoint_weights(m.checkpoint, weights_file, *engine.weight_files);
   const std::string dir = m.checkpoint.string();
   loom_model_request req{sizeof(loom_model_request), model_type.c_str(), config.c_str(), dir.c_str(),
-                         m.weights.c_str(), m.task.c_str(), weights->header_json().c_str()};
+                         weights_file.c_str(), m.task.c_str(), weights.header_json.c_str()};
   loom_model_result* result = nullptr;
   plugins::check_status(api->expand(plugin->state(), &req, &result), "model plugin '" + plugin->name() + "' expanding " + file.string());
   // The processing spec comes inside the graph, as its `processing:` section.
@@ -104,6 +109,7 @@ Graph expand_manifest(const plugins::PluginRegistry& registry, const std::filesy
     throw Error(expanded_by + ": the graph is larger than " + std::to_string(io::kMaxTextFileBytes) + " bytes, the most a graph may be");
   Graph g = parse_graph_yaml(yaml, expanded_by, m.checkpoint);
   g.path = file;
+  g.checkpoint = weights.checkpoint;
   return g;
 }
 
@@ -136,12 +142,12 @@ Graph Engine::load_graph_for(const std::filesystem::path& file, const std::optio
     Manifest checkpoint;
     checkpoint.checkpoint = file;
     if (task) checkpoint.task = *task;
-    return expand_manifest(impl_->registry, file, checkpoint);
+    return expand_manifest(*impl_, file, checkpoint);
   }
   const YAML::Node root = yaml::load_document(io::read_text_file(file, "the graph"), file.string());
   if (auto m = read_manifest(file, root)) {
     if (task) m->task = *task;
-    return expand_manifest(impl_->registry, file, *m);
+    return expand_manifest(*impl_, file, *m);
   }
   Graph g = yaml::read_graph_document(root, file.string(), file.parent_path());
   g.path = file;
@@ -224,6 +230,8 @@ Session Engine::load(const std::filesystem::path& file, const SessionOptions& op
 const char* Engine::version() { return LOOM_VERSION; }
 
 uint64_t Engine::packed_bytes() const { return impl_->packed->bytes(); }
+
+uint64_t Engine::converted_bytes() const { return impl_->weight_files->widened_bytes(); }
 
 std::filesystem::path Engine::install_plugin_dir() { return plugins::install_plugin_dir(); }
 

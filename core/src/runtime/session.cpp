@@ -574,6 +574,7 @@ MemoryReport SessionImpl::plan_memory(const std::map<std::string, int64_t>& bind
     r.scratch_bytes[name] += plan->scratch_bytes(a);
   }
   r.weight_bytes = p.weight_bytes;
+  r.converted_bytes = p.converted_bytes;
   r.packed_bytes = packed_.bytes();
   for (const auto& st : p.states) r.state_bytes = saturating_add(r.state_bytes, tensor_bytes(st.decl.shape, st.decl.dtype));
   return r;
