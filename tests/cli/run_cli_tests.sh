@@ -384,6 +384,28 @@ area_weights() {
   expect_error 1 "weights.safetensors" "tensor data past the end of the file" validate "$TMP/weights.yaml"
   write_safetensors "$TMP/weights.safetensors" '{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}}' 20
   expect_error 1 "weights.safetensors" "offsets that disagree with the shape" validate "$TMP/weights.yaml"
+
+  # Half-precision weights that the graph declares f32 are converted on load, and inspect says how
+  # many bytes that made; a half-precision file declared as another dtype stays an error.
+  local dtype
+  for dtype in F16 BF16; do
+    write_safetensors "$TMP/weights.safetensors" '{"w":{"dtype":"'$dtype'","shape":[2,3],"data_offsets":[0,12]}}' 12
+    expect_ok "$dtype weights declared f32" validate "$TMP/weights.yaml"
+    expect_ok "inspect $dtype weights declared f32" inspect "$TMP/weights.yaml"
+    expect_stdout "initializers: 1, weights 24 B (24 B of them converted to f32 on load)" "inspect shows the $dtype weights converted"
+    expect_ok "inspect --json $dtype weights declared f32" inspect "$TMP/weights.yaml" --json
+    cp "$OUT" "$TMP/converted.json"
+    checks=$((checks + 1))
+    [ "$(json "$TMP/converted.json" "memory;converted_bytes")" = 24 ] || fail "inspect --json: converted_bytes of $dtype weights"
+    [ "$(json "$TMP/converted.json" checkpoint TYPE)" = NULL ] || fail "inspect --json: a YAML graph has no checkpoint"
+  done
+  expect_ok "inspect f32 weights" inspect "$ENC/encoder.yaml" --json
+  cp "$OUT" "$TMP/f32.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/f32.json" "memory;converted_bytes")" = 0 ] || fail "inspect --json: converted_bytes of f32 weights"
+  sed 's/dtype: f32, shape: \[2, 3\]/dtype: i32, shape: [2, 3]/' "$DATA/weights.yaml" >"$TMP/weights.yaml"
+  expect_error 1 "declared dtype i32 but $TMP/weights.safetensors holds 'w' as bf16" "BF16 weights declared i32" \
+    validate "$TMP/weights.yaml"
 }
 
 area_inputs() {
@@ -707,6 +729,28 @@ area_export() {
   expect_ok "run the exported toymlp graph" run "$TMP/toy/graph.yaml" --input "features=$toy/features.npy" --output-dir "$TMP/toy.exp" \
     --expect "logits=$toy/expected_logits.npy" --expect "probs=$toy/expected_probs.npy"
   same_outputs "exported toymlp" "$TMP/toy.orig" "$TMP/toy.exp" logits probs
+
+  # The checkpoint's tensors that the graph does not read: none for classification, the
+  # classifier's for feature extraction (the default task of a checkpoint folder).
+  expect_ok "inspect the toymlp manifest" inspect "$toy/manifest.yaml" "${plugin[@]}"
+  expect_stdout "checkpoint $toy/checkpoint (model.safetensors): 12 tensors, 2.5 KiB; unused by the graph: 0 tensors, 0 B" \
+    "inspect of a manifest lists no unused tensors"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/toy.json" "checkpoint;unused;count")" = 0 ] || fail "inspect --json: unused tensors of the manifest"
+  [ "$(json "$TMP/toy.json" "checkpoint;tensors")" = 12 ] || fail "inspect --json: checkpoint tensors"
+  [ "$(json "$TMP/toy.json" "checkpoint;weights")" = model.safetensors ] || fail "inspect --json: checkpoint weights"
+  expect_ok "inspect a checkpoint folder" inspect "$toy/checkpoint" "${plugin[@]}"
+  expect_stdout "unused by the graph: 2 tensors, 208 B:" "inspect lists the tensors the graph does not read"
+  expect_stdout "  classifier.bias: f32 [4]" "inspect lists an unused tensor"
+  expect_stdout "  classifier.weight: f32 [4, 12]" "inspect lists an unused tensor with its shape"
+  expect_ok "inspect --json a checkpoint folder" inspect "$toy/checkpoint" "${plugin[@]}" --json
+  cp "$OUT" "$TMP/ckpt.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/ckpt.json" "checkpoint;unused;count")" = 2 ] || fail "inspect --json: unused count"
+  [ "$(json "$TMP/ckpt.json" "checkpoint;unused;bytes")" = 208 ] || fail "inspect --json: unused bytes"
+  [ "$(json "$TMP/ckpt.json" "checkpoint;unused;tensors;1;name")" = classifier.weight ] || fail "inspect --json: unused name"
+  [ "$(json "$TMP/ckpt.json" "checkpoint;unused;tensors;1;dtype")" = f32 ] || fail "inspect --json: unused dtype"
+  [ "$(json "$TMP/ckpt.json" "checkpoint;unused;tensors;1;shape;0")" = 4 ] || fail "inspect --json: unused shape"
 
   # A checkpoint folder: the plugin of its model_type, its default task (feature extraction).
   expect_ok "export a checkpoint folder" export "$toy/checkpoint" "${plugin[@]}" -o "$TMP/ckpt.yaml"

@@ -39,6 +39,36 @@ void print_optimization(const OptimizationReport& r) {
   for (const auto& d : r.decomposed) std::cout << "  " << d.node << " (" << d.op << ") into " << joined(d.nodes) << "\n";
 }
 
+// The checkpoint a model plugin expanded the graph from, and the tensors of it that no initializer reads.
+nlohmann::json checkpoint_json(const Graph& g) {
+  if (!g.checkpoint) return nullptr;
+  uint64_t bytes = 0, unused_bytes = 0;
+  for (const auto& t : g.checkpoint->tensors) bytes += t.bytes;
+  nlohmann::json unused = nlohmann::json::array();
+  for (const auto& t : unused_checkpoint_tensors(g)) {
+    unused.push_back({{"name", t.name}, {"file", t.file}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.bytes}});
+    unused_bytes += t.bytes;
+  }
+  return {{"dir", g.checkpoint->dir.string()}, {"weights", g.checkpoint->weights_file}, {"tensors", g.checkpoint->tensors.size()},
+          {"bytes", bytes}, {"unused", {{"count", unused.size()}, {"bytes", unused_bytes}, {"tensors", unused}}}};
+}
+
+void print_checkpoint(const Graph& g) {
+  if (!g.checkpoint) return;
+  const Checkpoint& c = *g.checkpoint;
+  uint64_t bytes = 0, unused_bytes = 0;
+  for (const auto& t : c.tensors) bytes += t.bytes;
+  const auto unused = unused_checkpoint_tensors(g);
+  for (const auto& t : unused) unused_bytes += t.bytes;
+  std::cout << "checkpoint " << printable(c.dir.string()) << " (" << printable(c.weights_file) << "): " << c.tensors.size() << " tensors, "
+            << human_bytes(bytes) << "; unused by the graph: " << unused.size() << " tensors, " << human_bytes(unused_bytes)
+            << (unused.empty() ? "" : ":") << "\n";
+  // A tensor's file is named when it is not the weights file itself (a shard of an index).
+  for (const auto& t : unused)
+    std::cout << "  " << printable(t.name) << ": " << dtype_name(t.dtype) << " " << shape_str(t.shape)
+              << (t.file == c.weights_file ? "" : " (" + printable(t.file) + ")") << "\n";
+}
+
 }  // namespace
 
 int cmd_validate(const PluginOptions& p, const ValidateArgs& a) {
@@ -82,7 +112,9 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["initializers"] = run_graph.initializers.size();
     j["memory"] = {{"bindings", mem.bindings}, {"arena_bytes", mem.arena_bytes}, {"activation_bytes", mem.activation_bytes},
                    {"without_reuse_bytes", mem.unplanned_bytes}, {"scratch_bytes", mem.scratch_bytes},
-                   {"weight_bytes", mem.weight_bytes}, {"state_bytes", mem.state_bytes}, {"packed_bytes", mem.packed_bytes}};
+                   {"weight_bytes", mem.weight_bytes}, {"converted_bytes", mem.converted_bytes}, {"state_bytes", mem.state_bytes},
+                   {"packed_bytes", mem.packed_bytes}};
+    j["checkpoint"] = checkpoint_json(g);
     j["plans"] = {{"made", stats.plans_made}, {"cached", stats.plans_cached}, {"evicted", stats.plans_evicted},
                   {"at_bounds", stats.plans_at_bounds}};
     j["processing"] = g.processing ? processing_json(*g.processing) : nlohmann::json();
@@ -115,8 +147,10 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   std::cout << ")\n";
   print_optimization(opt);
   std::cout << "initializers: " << run_graph.initializers.size() << ", weights " << human_bytes(mem.weight_bytes)
+            << (mem.converted_bytes ? " (" + human_bytes(mem.converted_bytes) + " of them converted to f32 on load)" : "")
             << (mem.state_bytes ? ", state " + human_bytes(mem.state_bytes) : "")
             << (mem.packed_bytes ? ", packed copies " + human_bytes(mem.packed_bytes) + " (shared by sessions of the engine)" : "") << "\n";
+  print_checkpoint(g);
   std::cout << "memory plan for";
   for (const auto& [sym, v] : mem.bindings) std::cout << " " << sym << "=" << v;
   if (mem.bindings.empty()) std::cout << " the declared shapes";
