@@ -6,7 +6,7 @@
 #
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
-# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess
+# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks
 # (one ctest test each).
 # The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP, the graphs area
 # the device backend of tests/external-backend named by $LOOM_TEST_DEVICE.
@@ -133,7 +133,7 @@ area_usage() {
   expect_stdout "loom " "--version"
   expect_ok "--help" --help
   expect_stdout "Usage" "--help"
-  for cmd in plugins inspect validate run bench export preprocess; do
+  for cmd in plugins inspect validate run bench export preprocess fill-mask next-sentence classify embed generate; do
     expect_ok "$cmd --help" "$cmd" --help
     expect_stdout "Usage" "$cmd --help"
     expect_stdout "$cmd" "$cmd --help"
@@ -877,10 +877,80 @@ area_optimize() {
   fi
 }
 
+# The text tasks on the checkpoints of tests/models (tools/fixtures/make_text_models.py): what
+# each prints, its JSON keys (transformers' pipelines'), and its mistakes.
+area_tasks() {
+  local m=$SRC/tests/models
+  expect_ok "fill-mask --json" fill-mask "$m/bert-mlm" "the cat [MASK] on the mat ." --top-k 3 --json
+  cp "$OUT" "$TMP/fill.json"
+  checks=$((checks + 1))
+  if ! n=$(json "$TMP/fill.json" "" LENGTH); then
+    fail "fill-mask --json is not valid JSON: $(cat "$TMP/json.err")"
+  else
+    [ "$n" = 3 ] || fail "fill-mask --top-k 3 gave $n predictions"
+    for key in score token token_str sequence; do
+      json "$TMP/fill.json" "0;$key" >/dev/null || fail "fill-mask --json: no '$key' in a prediction"
+    done
+    local s0 s1 tok str seq
+    s0=$(json "$TMP/fill.json" "0;score"); s1=$(json "$TMP/fill.json" "1;score")
+    awk -v a="$s0" -v b="$s1" 'BEGIN { exit !(a >= b && a <= 1 && b > 0) }' || fail "fill-mask scores are not probabilities, best first ($s0, $s1)"
+    # Random weights choose the token; the sequence is the text around it, special tokens left out.
+    seq=$(json "$TMP/fill.json" "0;sequence")
+    case "$seq" in "the cat"*"on the mat.") ;; *) fail "fill-mask: sequence '$seq' is not the text around the filled mask" ;; esac
+    [[ "$seq" != *"[CLS]"* && "$seq" != *"[MASK]"* ]] || fail "fill-mask: sequence '$seq' keeps special tokens"
+  fi
+  expect_ok "fill-mask prints" fill-mask "$m/bert-mlm" "hello [MASK] !"
+  expect_stdout "hello" "fill-mask prints the filled sequences"
+  expect_error 1 "has no [MASK] token to fill" "fill-mask of a text without a mask" fill-mask "$m/bert-mlm" "hello world"
+  expect_error 1 "does not offer fill-mask" "fill-mask on a model without the head" fill-mask "$m/bert-nsp" "a [MASK] b"
+
+  expect_ok "next-sentence --json" next-sentence "$m/bert-nsp" --text "the cat sat" --text-pair "on the mat" --json
+  cp "$OUT" "$TMP/nsp.json"
+  checks=$((checks + 1))
+  local p; p=$(json "$TMP/nsp.json" "is_next") || fail "next-sentence --json: no is_next: $(cat "$TMP/nsp.json")"
+  awk -v a="$p" 'BEGIN { exit !(a > 0 && a < 1) }' || fail "next-sentence: is_next $p is not a probability"
+  [ "$(json "$TMP/nsp.json" "scores" LENGTH)" = 2 ] || fail "next-sentence --json: two scores"
+  expect_error 2 "one --text A and one --text-pair B" "next-sentence without a pair" next-sentence "$m/bert-nsp" --text "a"
+
+  expect_ok "classify --json" classify "$m/bert-seqcls" --text "good day" --text "bad night" --json
+  cp "$OUT" "$TMP/cls.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/cls.json" "" LENGTH)" = 2 ] || fail "classify of two texts: $(cat "$TMP/cls.json")"
+  [ "$(json "$TMP/cls.json" "0" LENGTH)" = 3 ] || fail "classify: every label of id2label"
+  case "$(json "$TMP/cls.json" "0;0;label")" in positive | negative | neutral) ;; *) fail "classify: label not from id2label" ;; esac
+  expect_ok "classify --top-k 1" classify "$m/bert-seqcls" --text "good day" --top-k 1
+  expect_stdout "  " "classify prints score and label"
+
+  expect_ok "embed --json" embed "$m/bert-base" --text "hello world" --text "the cat" --normalize --json
+  cp "$OUT" "$TMP/embed.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/embed.json" "dim")" = 32 ] || fail "embed: dim: $(cat "$TMP/embed.json")"
+  [ "$(json "$TMP/embed.json" "embeddings" LENGTH)" = 2 ] || fail "embed: two vectors"
+  [ "$(json "$TMP/embed.json" "pooling")" = mean ] || fail "embed: mean pooling by default"
+  expect_error 2 "pooling" "embed --pooling max" embed "$m/bert-base" --text a --pooling max
+
+  expect_ok "generate --json" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 6 --json
+  cp "$OUT" "$TMP/gen.json"
+  checks=$((checks + 1))
+  for key in token_ids text tokens_per_s; do json "$TMP/gen.json" "$key" >/dev/null || fail "generate --json: no '$key'"; done
+  # Six new tokens, unless the model says eos first.
+  local new reason
+  new=$(json "$TMP/gen.json" "new_tokens"); reason=$(json "$TMP/gen.json" "stop_reason")
+  { [ "$new" = 6 ] && [ "$reason" = max_new_tokens ]; } || { [ "$new" -le 6 ] && [ "$reason" = eos ]; } ||
+    fail "generate --max-new-tokens 6: $(cat "$TMP/gen.json")"
+  [ "$(json "$TMP/gen.json" "token_ids" LENGTH)" -gt "$new" ] || fail "generate --json: token_ids holds the prompt and the new tokens"
+  expect_ok "generate streams text" generate "$m/gpt2" --prompt "Hello world" --max-new-tokens 4 --seed 3 --temperature 0.8
+  expect_stdout "Hello world" "generate prints the prompt and what follows"
+  expect_error 1 "holds at most 48 positions" "generate with a prompt longer than the positions" \
+    generate "$m/gpt2" --prompt "$(printf 'the cat %.0s' $(seq 30))"
+  expect_error 2 "temperature" "generate --temperature 0" generate "$m/gpt2" --prompt a --temperature 0
+  expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
+}
+
 case "$AREA" in
-  usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess) "area_$AREA" ;;
+  usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks) "area_$AREA" ;;
   *)
-    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize, preprocess)" >&2
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize, preprocess, tasks)" >&2
     exit 2
     ;;
 esac

@@ -52,12 +52,23 @@ TEST_CASE("text models: BertForMaskedLM with the bert. prefix, gamma/beta names 
   check_outputs("bert-mlm", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "last_hidden_state"});
 }
 
-TEST_CASE("text models: BertForNextSentencePrediction") {
-  check_outputs("bert-nsp", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "pooler_output"});
+TEST_CASE("text models: BertForPreTraining from f16 weights with gelu_new") {
+  check_outputs("bert-pretraining", {"input_ids", "attention_mask", "token_type_ids"},
+                {"prediction_logits", "seq_relationship_logits", "last_hidden_state", "pooler_output"});
 }
 
-TEST_CASE("text models: GPT2LMHeadModel with a right-padded batch") {
+TEST_CASE("text models: BertModel without prefix, sharded in two files") {
+  check_outputs("bert-base", {"input_ids", "attention_mask", "token_type_ids"}, {"last_hidden_state", "pooler_output"});
+}
+
+TEST_CASE("text models: BertForNextSentencePrediction and BertForSequenceClassification from bf16") {
+  check_outputs("bert-nsp", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "pooler_output"});
+  check_outputs("bert-seqcls", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "last_hidden_state"});
+}
+
+TEST_CASE("text models: GPT2LMHeadModel with a right-padded batch and GPT2Model with a left-padded row") {
   check_outputs("gpt2", {"input_ids", "attention_mask"}, {"logits", "last_hidden_state"});
+  check_outputs("gpt2-base", {"input_ids", "attention_mask", "position_ids"}, {"last_hidden_state"});
 }
 
 TEST_CASE("text models: optional inputs left out take Hugging Face's defaults") {

@@ -61,12 +61,37 @@ struct BenchArgs {
   bool json = false;
 };
 
+// The text task commands (task_cmds.cpp).
+struct TaskArgs {
+  std::string model, backends;
+  std::vector<std::string> texts, pairs, options;
+  int threads = 0;
+  int64_t top_k = 0;  // 0: the task's default
+  bool json = false;
+  std::string pooling = "mean";  // embed
+  bool normalize = false;        // embed
+};
+struct GenerateArgs : TaskArgs {
+  std::string prompt;
+  int64_t max_new_tokens = 0;   // 0: the model's default
+  double temperature = -1;      // < 0: unset (also top_p)
+  double top_p = -1;
+  int64_t sample_top_k = -1;    // < 0: unset
+  uint64_t seed = 0;
+  bool greedy = false;
+};
+
 int cmd_plugins(const PluginOptions& p, const PluginsArgs& a);
 int cmd_inspect(const PluginOptions& p, const InspectArgs& a);
 int cmd_validate(const PluginOptions& p, const ValidateArgs& a);
 int cmd_run(const PluginOptions& p, const RunArgs& a);
 int cmd_bench(const PluginOptions& p, const BenchArgs& a);
 int cmd_export(const PluginOptions& p, const ExportArgs& a);
+int cmd_fill_mask(const PluginOptions& p, const TaskArgs& a);
+int cmd_next_sentence(const PluginOptions& p, const TaskArgs& a);
+int cmd_classify(const PluginOptions& p, const TaskArgs& a);
+int cmd_embed(const PluginOptions& p, const TaskArgs& a);
+int cmd_generate(const PluginOptions& p, const GenerateArgs& a);
 int cmd_preprocess(const PluginOptions& p, const PreprocessArgs& a);
 
 // `loom probe-plugin FILE` (hidden): the child process of `loom plugins` that loads one plugin

@@ -211,6 +211,71 @@ int main(int argc, char** argv) {
   preprocess->add_flag("--json", preprocess_args.json, "Also print the arrays as one JSON object, by input name");
   add_plugin_options(preprocess);
 
+  // The text tasks: a checkpoint (or graph, or manifest) and text in, the pipeline's answer out.
+  TaskArgs fill_args, nsp_args, classify_args, embed_args;
+  GenerateArgs generate_args;
+  auto add_task_options = [&](CLI::App* cmd, TaskArgs& a) {
+    add_backend_option(cmd, a.backends);
+    cmd->add_option("--threads", a.threads, threads_help)->check(threads_range)->type_name("N");
+    add_session_options(cmd, a.options);
+    cmd->add_flag("--json", a.json, "Print the result as JSON, with the keys of Hugging Face's pipelines");
+    add_plugin_options(cmd);
+  };
+  auto add_model = [](CLI::App* cmd, TaskArgs& a) {
+    cmd->add_option("model", a.model, "Checkpoint folder (config.json, weights, tokenizer files), manifest or graph")
+        ->required()->type_name("MODEL");
+  };
+  auto add_texts = [](CLI::App* cmd, TaskArgs& a, const char* what) {
+    cmd->add_option("--text", a.texts, what)->type_name("TEXT")->allow_extra_args(false)->default_str("");
+  };
+  const CLI::Validator top_k_range = whole_number_in(1, 1 << 20, "");
+
+  CLI::App* fill = app.add_subcommand("fill-mask", "Predict the tokens at the mask token of a text (BERT's masked LM)");
+  add_model(fill, fill_args);
+  fill->add_option("text", fill_args.texts, "The text, with the tokenizer's mask token ([MASK]) where a word is missing")
+      ->required()->type_name("TEXT");
+  fill->add_option("--top-k", fill_args.top_k, "How many predictions per mask (default 5)")->check(top_k_range)->type_name("K");
+  add_task_options(fill, fill_args);
+
+  CLI::App* nsp = app.add_subcommand("next-sentence", "The probability that --text-pair follows --text (BERT's next-sentence head)");
+  add_model(nsp, nsp_args);
+  add_texts(nsp, nsp_args, "The first sentence A (repeat with --text-pair for several pairs)");
+  nsp->add_option("--text-pair", nsp_args.pairs, "The sentence B that may follow A, one per --text")
+      ->type_name("TEXT")->allow_extra_args(false)->default_str("");
+  add_task_options(nsp, nsp_args);
+
+  CLI::App* classify = app.add_subcommand("classify", "Labels and scores of texts (a sequence-classification checkpoint's id2label)");
+  add_model(classify, classify_args);
+  add_texts(classify, classify_args, "A text to classify (repeat the option for each text)");
+  classify->add_option("--text-pair", classify_args.pairs, "A second text per --text, for pair classification")
+      ->type_name("TEXT")->allow_extra_args(false)->default_str("");
+  classify->add_option("--top-k", classify_args.top_k, "Show the K best labels (default: all)")->check(top_k_range)->type_name("K");
+  add_task_options(classify, classify_args);
+
+  CLI::App* embed = app.add_subcommand("embed", "Feature vectors of texts: last_hidden_state pooled over the tokens");
+  add_model(embed, embed_args);
+  add_texts(embed, embed_args, "A text to embed (repeat the option for each text)");
+  embed->add_option("--pooling", embed_args.pooling, "mean (over the attention mask) or cls (the first token)")
+      ->check(CLI::IsMember({"mean", "cls"}))->capture_default_str()->type_name("MODE");
+  embed->add_flag("--normalize", embed_args.normalize, "Scale each vector to unit length");
+  add_task_options(embed, embed_args);
+
+  CLI::App* generate = app.add_subcommand("generate", "Continue a prompt token by token through the KV cache (GPT-2)");
+  add_model(generate, generate_args);
+  generate->add_option("--prompt", generate_args.prompt, "The text to continue")->required()->type_name("TEXT");
+  generate->add_option("--max-new-tokens", generate_args.max_new_tokens,
+                       "Stop after N new tokens (default: generation_config.json's, else 20)")
+      ->check(whole_number_in(1, 1 << 20, ""))->type_name("N");
+  generate->add_option("--temperature", generate_args.temperature, "Sample with this temperature (> 0)")
+      ->check(CLI::PositiveNumber)->type_name("T");
+  generate->add_option("--top-k", generate_args.sample_top_k, "Sample from the K most likely tokens (0: all)")
+      ->check(whole_number_in(0, 1 << 24, ""))->type_name("K");
+  generate->add_option("--top-p", generate_args.top_p, "Sample from the most likely tokens whose probability reaches P")
+      ->check(CLI::Range(0.0, 1.0))->type_name("P");
+  generate->add_option("--seed", generate_args.seed, "The sampler's seed")->type_name("N");
+  generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
+  add_task_options(generate, generate_args);
+
   // probe-plugin: the child process of `loom plugins`; not for people, so not in --help.
   std::string probe_file;
   CLI::App* probe = app.add_subcommand("probe-plugin", "Load one plugin file and unload it (used by `loom plugins`)");
@@ -246,6 +311,11 @@ int main(int argc, char** argv) {
     if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
     if (export_cmd->parsed()) return cmd_export(plugin_opts, export_args);
     if (preprocess->parsed()) return cmd_preprocess(plugin_opts, preprocess_args);
+    if (fill->parsed()) return cmd_fill_mask(plugin_opts, fill_args);
+    if (nsp->parsed()) return cmd_next_sentence(plugin_opts, nsp_args);
+    if (classify->parsed()) return cmd_classify(plugin_opts, classify_args);
+    if (embed->parsed()) return cmd_embed(plugin_opts, embed_args);
+    if (generate->parsed()) return cmd_generate(plugin_opts, generate_args);
     if (probe->parsed()) return cmd_probe_plugin(probe_file);
     std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;

@@ -1,0 +1,202 @@
+// The text task commands: fill-mask, next-sentence, classify, embed and generate. Each loads a
+// checkpoint (or graph, or manifest), encodes text with its tokenizer, runs it and prints what
+// transformers' pipelines would, as text or (--json) with their keys. The work is library API
+// (loom/tokenizer.hpp, loom/tasks.hpp, loom/generation.hpp); this file only prints.
+#include "commands.hpp"
+
+#include <loom/error.hpp>
+#include <loom/generation.hpp>
+#include <loom/tasks.hpp>
+#include <loom/tokenizer.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace loom::cli {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+struct Loaded {
+  Graph graph;
+  Session session;
+  Tokenizer tokenizer;
+};
+
+// The model's graph for `task` (the default graph when the plugin offers it there), compiled,
+// with its tokenizer; `needs` names the graph output the task reads.
+Loaded load(const PluginOptions& p, const TaskArgs& a, const std::string& task, const std::string& expand_for = "") {
+  Engine engine = make_engine(p);
+  Graph g = expand_for.empty() ? engine.load_graph(a.model) : engine.load_graph(a.model, expand_for);
+  if (!g.processing || !g.processing->tokenizer)
+    throw Error(printable(a.model) + ": the model has no tokenizer (no vocab.txt, vocab.json + merges.txt or tokenizer.json "
+                                     "beside config.json), so " + task + " cannot read text");
+  Tokenizer tok = Tokenizer::from_graph(g);
+  Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all"));
+  return {std::move(g), std::move(s), std::move(tok)};
+}
+
+// The graph's entry for `task`; an Error naming the tasks it has otherwise.
+const TaskSpec& task_of(const Graph& g, const std::string& model, const std::string& task) {
+  std::string have;
+  for (const TaskSpec& t : g.processing->tasks) {
+    if (t.task == task) return t;
+    have += (have.empty() ? "" : ", ") + t.task;
+  }
+  throw Error(printable(model) + ": the model does not offer " + task + " (" + (have.empty() ? "it lists no tasks" : "it offers: " + have) + ")");
+}
+
+std::string fixed(double v, int digits = 4) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+}  // namespace
+
+int cmd_fill_mask(const PluginOptions& p, const TaskArgs& a) {
+  if (a.texts.empty()) throw UsageError("fill-mask: give the text with its mask token, e.g. \"Paris is the [MASK] of France.\"");
+  Loaded m = load(p, a, "fill-mask");
+  const TaskSpec& t = task_of(m.graph, a.model, "fill-mask");
+  const Encoding e = m.tokenizer.encode(a.texts);
+  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  const auto preds = fill_mask(out.at(t.output), e, m.tokenizer, a.top_k > 0 ? a.top_k : t.top_k.value_or(5));
+  Json all = Json::array();
+  for (size_t r = 0; r < preds.size(); ++r) {
+    Json per_mask = Json::array();
+    for (const auto& mask : preds[r]) {
+      Json list = Json::array();
+      for (const auto& pr : mask) {
+        list.push_back({{"score", pr.score}, {"token", pr.token}, {"token_str", pr.token_str}, {"sequence", pr.sequence}});
+        if (!a.json) std::cout << fixed(pr.score) << "  " << printable(pr.token_str) << "  " << printable(pr.sequence) << "\n";
+      }
+      if (!a.json && preds[r].size() > 1) std::cout << "\n";
+      per_mask.push_back(std::move(list));
+    }
+    // One mask: its list, as the pipeline returns; several: a list per mask.
+    all.push_back(per_mask.size() == 1 ? per_mask[0] : per_mask);
+    if (!a.json && r + 1 < preds.size()) std::cout << "\n";
+  }
+  if (a.json) std::cout << dump(all.size() == 1 ? all[0] : all) << "\n";
+  return 0;
+}
+
+int cmd_next_sentence(const PluginOptions& p, const TaskArgs& a) {
+  if (a.texts.empty() || a.texts.size() != a.pairs.size())
+    throw UsageError("next-sentence: give one --text A and one --text-pair B (repeat both for several pairs)");
+  Loaded m = load(p, a, "next-sentence-prediction");
+  const TaskSpec& t = task_of(m.graph, a.model, "next-sentence-prediction");
+  const Encoding e = m.tokenizer.encode(a.texts, a.pairs);
+  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  TaskSpec probs = t;
+  probs.function = ScoreFunction::Softmax;
+  const auto rows = classify(out.at(t.output), probs, 0);
+  Json all = Json::array();
+  const Tensor& logits = out.at(t.output);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    // Class 0 is "B follows A" (IsNext), as BERT's pre-training labels it.
+    const float* x = logits.data_as<float>() + static_cast<int64_t>(r) * logits.shape()[1];
+    const double is_next = 1.0 / (1.0 + std::exp(static_cast<double>(x[1]) - static_cast<double>(x[0])));
+    Json scores = Json::array();
+    for (const auto& ls : rows[r]) scores.push_back({{"label", ls.label}, {"score", ls.score}});
+    all.push_back({{"is_next", is_next}, {"label", rows[r][0].label}, {"scores", scores}});
+    if (!a.json) std::cout << "P(B follows A) = " << fixed(is_next) << "  (" << rows[r][0].label << ")\n";
+  }
+  if (a.json) std::cout << dump(all.size() == 1 ? all[0] : all) << "\n";
+  return 0;
+}
+
+int cmd_classify(const PluginOptions& p, const TaskArgs& a) {
+  if (a.texts.empty()) throw UsageError("classify: give the text with --text TEXT (repeat the option for each text)");
+  Loaded m = load(p, a, "text-classification");
+  const TaskSpec& t = task_of(m.graph, a.model, "text-classification");
+  const Encoding e = m.tokenizer.encode(a.texts, a.pairs);
+  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  const auto rows = classify(out.at(t.output), t, a.top_k > 0 ? a.top_k : t.top_k.value_or(0));
+  Json all = Json::array();
+  for (size_t r = 0; r < rows.size(); ++r) {
+    Json list = Json::array();
+    for (const auto& ls : rows[r]) {
+      list.push_back({{"label", ls.label}, {"score", ls.score}});
+      if (!a.json) std::cout << fixed(ls.score) << "  " << printable(ls.label) << "\n";
+    }
+    all.push_back(std::move(list));
+    if (!a.json && r + 1 < rows.size()) std::cout << "\n";
+  }
+  if (a.json) std::cout << dump(all.size() == 1 ? all[0] : all) << "\n";
+  return 0;
+}
+
+int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
+  if (a.texts.empty()) throw UsageError("embed: give the text with --text TEXT (repeat the option for each text)");
+  if (a.pooling != "mean" && a.pooling != "cls") throw UsageError("--pooling " + a.pooling + ": expected mean or cls");
+  Loaded m = load(p, a, "embeddings");
+  const Encoding e = m.tokenizer.encode(a.texts);
+  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  if (!out.count("last_hidden_state"))
+    throw Error(printable(a.model) + ": the model has no output last_hidden_state to pool embeddings from");
+  const Tensor v = pool(out.at("last_hidden_state"), e, a.pooling == "cls" ? Pooling::Cls : Pooling::Mean, a.normalize);
+  const int64_t dim = v.shape()[1];
+  Json rows = Json::array();
+  for (int64_t r = 0; r < v.shape()[0]; ++r) {
+    const float* x = v.data_as<float>() + r * dim;
+    rows.push_back(std::vector<float>(x, x + dim));
+    if (!a.json) {
+      std::cout << "[" << r << "] dim " << dim << ":";
+      for (int64_t c = 0; c < std::min<int64_t>(dim, 6); ++c) std::cout << " " << fixed(x[c]);
+      std::cout << (dim > 6 ? " ..." : "") << "\n";
+    }
+  }
+  if (a.json) std::cout << dump({{"pooling", a.pooling}, {"normalized", a.normalize}, {"dim", dim}, {"embeddings", rows}}) << "\n";
+  return 0;
+}
+
+int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
+  Loaded m = load(p, a, "generation", "text-generation");
+  Generator gen(m.session);
+  const std::vector<int64_t> prompt = m.tokenizer.encode_text(a.prompt);
+  if (prompt.empty()) throw UsageError("generate: the prompt is empty (give --prompt TEXT)");
+  GenerationOptions o;
+  if (a.max_new_tokens > 0) o.max_new_tokens = a.max_new_tokens;
+  // Any sampling setting asks for sampling, as a user of transformers' generate() means it.
+  if (a.temperature >= 0) o.temperature = a.temperature, o.do_sample = true;
+  if (a.sample_top_k >= 0) o.top_k = a.sample_top_k, o.do_sample = true;
+  if (a.top_p >= 0) o.top_p = a.top_p, o.do_sample = true;
+  if (a.greedy) o.do_sample = false;
+  o.seed = a.seed;
+  StreamDecoder stream(m.tokenizer);
+  std::string text;
+  if (!a.json) std::cout << a.prompt << std::flush;
+  GenerationResult r = gen.generate(prompt, o, [&](int64_t id) {
+    const std::string piece = stream.step(id);
+    text += piece;
+    if (!a.json) std::cout << piece << std::flush;
+    return true;
+  });
+  const std::string rest = stream.finish();
+  text += rest;
+  // The prefill's token comes with the prompt's run; the rate is that of the decode steps.
+  const double steps = static_cast<double>(r.tokens.size()) - 1;
+  const double rate = steps > 0 && r.decode_ms > 0 ? steps / (r.decode_ms / 1000.0) : 0.0;
+  if (a.json) {
+    std::vector<int64_t> ids = prompt;
+    ids.insert(ids.end(), r.tokens.begin(), r.tokens.end());
+    Json j = {{"token_ids", ids},       {"text", a.prompt + text},    {"new_tokens", r.tokens.size()},
+              {"tokens_per_s", rate},    {"prefill_ms", r.prefill_ms}, {"stop_reason", r.stop_reason}};
+    std::cout << dump(j) << "\n";
+  } else {
+    std::cout << rest << "\n";
+    std::fprintf(stderr, "%zu new tokens (%s); prompt %zu tokens in %.1f ms; %.2f tokens/s\n", r.tokens.size(), r.stop_reason.c_str(),
+                 prompt.size(), r.prefill_ms, rate);
+  }
+  return 0;
+}
+
+}  // namespace loom::cli
