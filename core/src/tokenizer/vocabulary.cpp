@@ -50,6 +50,7 @@ bool Vocabulary::add(const std::string& token, int32_t id) {
   auto [it, fresh] = ids_.emplace(token, id);
   tokens_.emplace(id, &it->first);
   if (id > max_id_) max_id_ = id;
+  if (token.size() > longest_) longest_ = token.size();
   return fresh;
 }
 

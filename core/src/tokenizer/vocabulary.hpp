@@ -37,11 +37,13 @@ class Vocabulary {
   const std::string* token(int32_t id) const;  // null when no token has the id
   size_t size() const { return ids_.size(); }
   int32_t max_id() const { return max_id_; }  // -1 when empty
+  size_t longest_token_bytes() const { return longest_; }
 
  private:
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> ids_;
   std::unordered_map<int32_t, const std::string*> tokens_;  // points at the keys of ids_
   int32_t max_id_ = -1;
+  size_t longest_ = 0;
 };
 
 // One line of merges.txt or one entry of tokenizer.json's model.merges, in rank order.

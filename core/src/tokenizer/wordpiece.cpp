@@ -106,7 +106,11 @@ void WordPieceModel::encode_word(std::u32string_view word, std::vector<int32_t>&
   std::string candidate;
   for (size_t start = 0; start < word.size();) {
     std::optional<int32_t> id;
+    // No piece is longer than the longest token: start there, so that a word costs its length
+    // times that, not its length squared.
+    const size_t prefix = start > 0 ? options_.continuing_subword_prefix.size() : 0;
     size_t end = word.size();
+    while (end > start && prefix + offsets[end] - offsets[start] > vocab_.longest_token_bytes()) --end;
     for (; end > start; --end) {
       candidate.assign(start > 0 ? options_.continuing_subword_prefix : "");
       candidate.append(utf8, offsets[start], offsets[end] - offsets[start]);
