@@ -3,6 +3,7 @@
 // Hugging Face returns, within |out - ref| <= 1e-4 + 1e-5 |ref|, for the layouts a loader can get
 // wrong (prefixes, legacy names, tied weights, f16 and bf16 files, shards, padding, token types),
 // greedy generation through the KV cache, and the errors of broken checkpoints.
+#include "counting_allocator.hpp"
 #include "session_graphs.hpp"
 
 #include <loom/io.hpp>
@@ -211,6 +212,23 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
   CHECK(r.tokens == want);
   CHECK(streamed == want);
   CHECK(r.stop_reason == "max_new_tokens");
+
+  // Every decode step runs through the Generator's binding: 5 tokens or 20, the same allocations
+  // (those of the prefill and of the result).
+  if (test::counting()) {
+    GenerationOptions few = greedy, more = greedy;
+    few.max_new_tokens = 5;
+    more.max_new_tokens = 20;
+    gen.generate(ids, more);  // the decode plan and the binding's outputs exist from here on
+    uint64_t before = test::heap_allocations();
+    gen.generate(ids, few);
+    const uint64_t five = test::heap_allocations() - before;
+    before = test::heap_allocations();
+    gen.generate(ids, more);
+    const uint64_t twenty = test::heap_allocations() - before;
+    MESSAGE("allocations of a generation of 5 tokens: " << five << ", of 20 tokens: " << twenty);
+    CHECK(twenty == five);
+  }
 
   // Sampling with top_k 1 is greedy; one seed gives one sequence, another seed another.
   GenerationOptions top1 = greedy;
