@@ -37,16 +37,19 @@ VocabSource find_files(const std::string& dir, const std::string& kind) {
   return s;
 }
 
-// The id of `token` in the source's vocabulary (added tokens of tokenizer.json included).
-std::optional<int64_t> lookup(const std::string& dir, const VocabSource& s, const std::string& token) {
+// The ids of `tokens` in the source's vocabulary (added tokens of tokenizer.json included),
+// from one read of its file; nullopt for a token it lacks.
+std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSource& s, const std::vector<std::string>& tokens) {
+  std::vector<std::optional<int64_t>> ids(tokens.size());
   if (!s.vocab.empty() && s.vocab == "vocab.txt") {
     std::istringstream lines(read_checkpoint_file(dir + "/vocab.txt"));
     std::string line;
     for (int64_t id = 0; std::getline(lines, line); ++id) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line == token) return id;
+      for (size_t i = 0; i < tokens.size(); ++i)
+        if (!ids[i] && line == tokens[i]) ids[i] = id;  // the first line that holds it
     }
-    return std::nullopt;
+    return ids;
   }
   const std::string file = dir + "/" + (s.vocab.empty() ? s.tokenizer_json : s.vocab);
   const JsonFile j(file, read_checkpoint_file(file));
@@ -54,26 +57,27 @@ std::optional<int64_t> lookup(const std::string& dir, const VocabSource& s, cons
   if (!s.tokenizer_json.empty()) {
     if (j.has("added_tokens") && j.json()["added_tokens"].is_array())
       for (const auto& t : j.json()["added_tokens"])
-        if (t.is_object() && t.value("content", json()) == json(token) && t.contains("id") && t["id"].is_number_integer())
-          return t["id"].get<int64_t>();
+        for (size_t i = 0; i < tokens.size(); ++i)
+          if (!ids[i] && t.is_object() && t.value("content", json()) == json(tokens[i]) && t.contains("id") &&
+              t["id"].is_number_integer())
+            ids[i] = t["id"].get<int64_t>();
     if (!j.has("model") || !j.json()["model"].is_object() || !j.json()["model"].contains("vocab") ||
         !j.json()["model"]["vocab"].is_object())
       throw Error(file + ": model.vocab: expected an object of token ids", LOOM_STATUS_INVALID_ARGUMENT);
     vocab = &j.json()["model"]["vocab"];
   }
-  auto it = vocab->find(token);
-  if (it == vocab->end()) return std::nullopt;
-  if (!it->is_number_integer()) throw Error(file + ": the id of " + quoted(token) + " is not an integer", LOOM_STATUS_INVALID_ARGUMENT);
-  return it->get<int64_t>();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (ids[i]) continue;
+    auto it = vocab->find(tokens[i]);
+    if (it == vocab->end()) continue;
+    if (!it->is_number_integer())
+      throw Error(file + ": the id of " + quoted(tokens[i]) + " is not an integer", LOOM_STATUS_INVALID_ARGUMENT);
+    ids[i] = it->get<int64_t>();
+  }
+  return ids;
 }
 
 }  // namespace
-
-std::optional<int64_t> token_id(const std::string& dir, const std::string& kind, const std::string& token) {
-  const VocabSource s = find_files(dir, kind);
-  if (s.empty()) return std::nullopt;
-  return lookup(dir, s, token);
-}
 
 std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   const VocabSource source = find_files(dir, setup.kind);
@@ -115,8 +119,12 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   }
   y << "    special_tokens:\n";
   const std::string vocab_file = dir + "/" + (source.vocab.empty() ? source.tokenizer_json : source.vocab);
+  std::vector<std::string> texts;
+  for (const auto& [role, text] : setup.special_tokens) texts.push_back(text);
+  const auto ids = lookup(dir, source, texts);
+  size_t next = 0;
   for (const auto& [role, text] : setup.special_tokens) {
-    auto id = lookup(dir, source, text);
+    const std::optional<int64_t>& id = ids[next++];
     if (!id) throw Error(vocab_file + ": the " + role + " token " + quoted(text) + " is not in the vocabulary", LOOM_STATUS_INVALID_ARGUMENT);
     if (*id < 0 || *id >= setup.vocab_size)
       throw Error(vocab_file + ": the " + role + " token " + quoted(text) + " has id " + std::to_string(*id) +

@@ -30,7 +30,4 @@ struct TokenizerSetup {
 // files. Reads tokenizer_config.json and special_tokens_map.json when present.
 std::string tokenizer_section(const std::string& checkpoint_dir, TokenizerSetup setup);
 
-// The id of a special token in the checkpoint's vocabulary, for the generation section.
-std::optional<int64_t> token_id(const std::string& checkpoint_dir, const std::string& kind, const std::string& token);
-
 }  // namespace loom::models
