@@ -22,6 +22,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "scratch_dir.hpp"
 
 namespace {
 
@@ -35,7 +36,7 @@ const std::string kShard1 = "model-00001-of-00002.safetensors", kShard2 = "model
 const std::string kIndex = "model.safetensors.index.json";
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "checkpoint_weights" / name;
+  const fs::path dir = loom::test::scratch_dir("checkpoint_weights") / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

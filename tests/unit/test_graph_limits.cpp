@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include "scratch_dir.hpp"
 
 using loom::parse_graph_yaml;
 
@@ -95,8 +96,7 @@ TEST_CASE("graph limits: YAML tags and anchors are refused everywhere with file:
 
 TEST_CASE("graph limits: model manifests follow the same YAML rules") {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "manifests";
-  fs::create_directories(dir);
+  const fs::path dir = loom::test::scratch_dir("manifests");
   loom::EngineOptions options;
   options.search_default_paths = false;
   const loom::Engine engine(options);

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <string>
 #include <vector>
+#include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 using loom::DType;
@@ -27,9 +28,7 @@ std::string slurp(const fs::path& p) {
 }
 
 fs::path temp_dir() {
-  fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "npy";
-  fs::create_directories(dir);
-  return dir;
+  return loom::test::scratch_dir("npy");
 }
 
 // A file with the given header text (newline added) in format `major`, unpadded.

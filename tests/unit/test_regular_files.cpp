@@ -15,15 +15,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
 fs::path temp_dir() {
-  fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "regular_files";
-  fs::create_directories(dir);
-  return dir;
+  return loom::test::scratch_dir("regular_files");
 }
 
 fs::path make_fifo(const std::string& name) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 #include <vector>
+#include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 using loom::DType;
@@ -32,9 +33,7 @@ std::string bytes_of(const std::vector<T>& v) {
 }
 
 fs::path temp_dir() {
-  fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "safetensors";
-  fs::create_directories(dir);
-  return dir;
+  return loom::test::scratch_dir("safetensors");
 }
 
 fs::path write_file(const std::string& name, const std::string& bytes) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <vector>
+#include "scratch_dir.hpp"
 
 namespace {
 
@@ -24,9 +25,7 @@ namespace fs = std::filesystem;
 const fs::path kWeights = fs::path(LOOM_TEST_DATA_DIR) / "external-backend" / "graph.safetensors";
 
 fs::path temp_dir() {
-  const fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "shared_weights";
-  fs::create_directories(dir);
-  return dir;
+  return loom::test::scratch_dir("shared_weights");
 }
 
 // y = x * scale on the device backend; scale (16 floats, 64 bytes) comes from the weights file.

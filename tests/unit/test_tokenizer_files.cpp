@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include "scratch_dir.hpp"
 
 using namespace tokenizer_test;
 using nlohmann::json;
@@ -221,8 +222,7 @@ TEST_CASE("tokenizer files: the spec's special tokens against the vocabulary") {
 }
 
 TEST_CASE("tokenizer files: missing, special and oversized files") {
-  const fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "tokenizer_files";
-  fs::create_directories(dir);
+  const fs::path dir = loom::test::scratch_dir("tokenizer_files");
   loom::TokenizerSpec spec = plain_wordpiece();
   CHECK_THROWS_WITH_AS(loom::Tokenizer(spec, dir / "nowhere"), doctest::Contains("cannot open the tokenizer's vocabulary file"),
                        loom::Error);

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include "scratch_dir.hpp"
 
 namespace {
 
@@ -28,9 +29,7 @@ using loom::test::StTensor;
 namespace fs = std::filesystem;
 
 fs::path temp_dir() {
-  const fs::path dir = fs::path(LOOM_BUILD_DIR) / "test_tmp" / "weight_conversion";
-  fs::create_directories(dir);
-  return dir;
+  return loom::test::scratch_dir("weight_conversion");
 }
 
 // Bit patterns with the f32 value each one stands for, worked out from the formats' definitions
