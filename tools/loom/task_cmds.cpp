@@ -173,13 +173,20 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   o.seed = a.seed;
   StreamDecoder stream(m.tokenizer);
   std::string text;
-  if (!a.json) std::cout << a.prompt << std::flush;
+  // The prompt is echoed with the first token, once the generator has accepted it.
+  bool echoed = a.json;
+  auto echo = [&] {
+    if (!echoed) std::cout << a.prompt;
+    echoed = true;
+  };
   GenerationResult r = gen.generate(prompt, o, [&](int64_t id) {
     const std::string piece = stream.step(id);
     text += piece;
+    echo();
     if (!a.json) std::cout << piece << std::flush;
     return true;
   });
+  echo();
   const std::string rest = stream.finish();
   text += rest;
   // The prefill's token comes with the prompt's run; the rate is that of the decode steps.

@@ -80,6 +80,7 @@ class Generator {
   Binding step_;
   Tensor token_, past_, logits_;
   std::vector<std::pair<float, int64_t>> candidates_;  // sampling scratch, sized once
+  std::vector<double> weights_;                         // exp(logit - top) of the kept candidates
 };
 
 }  // namespace loom

@@ -59,26 +59,28 @@ int64_t Generator::choose(const float* logits, const ResolvedGeneration& r, std:
   } else {
     std::sort(candidates_.begin(), candidates_.end(), by_logit);
   }
+  // Each kept candidate's unnormalised probability, computed once.
   const float top = candidates_[0].first;
+  weights_.reserve(static_cast<size_t>(n));  // once: no step allocates
+  weights_.resize(keep);
   double total = 0;
-  for (size_t i = 0; i < keep; ++i) total += std::exp(static_cast<double>(candidates_[i].first - top));
+  for (size_t i = 0; i < keep; ++i) total += weights_[i] = std::exp(static_cast<double>(candidates_[i].first - top));
   if (r.top_p < 1) {
     // Keep the most likely tokens until their probability reaches top_p (at least one): what
     // transformers keeps when it drops the least likely tokens whose total is <= 1 - top_p.
+    const double reach = r.top_p * total;
     double mass = 0;
     size_t k = 0;
     while (k < keep) {
-      mass += std::exp(static_cast<double>(candidates_[k].first - top)) / total;
-      ++k;
-      if (mass >= r.top_p) break;
+      mass += weights_[k++];
+      if (mass >= reach) break;
     }
     keep = k;
-    total = 0;
-    for (size_t i = 0; i < keep; ++i) total += std::exp(static_cast<double>(candidates_[i].first - top));
+    total = mass;
   }
   double u = std::uniform_real_distribution<double>(0.0, total)(rng);
   for (size_t i = 0; i < keep; ++i) {
-    u -= std::exp(static_cast<double>(candidates_[i].first - top));
+    u -= weights_[i];
     if (u <= 0) return candidates_[i].second;
   }
   return candidates_[keep - 1].second;

@@ -83,10 +83,14 @@ std::vector<std::vector<std::vector<MaskPrediction>>> fill_mask(const Tensor& lo
     if (positions.empty())
       throw Error("fill-mask: text " + std::to_string(r) + " has no " + mask->second.token + " token to fill");
     // The row without its padding: transformers' pipeline tokenizes each text alone.
-    std::vector<int64_t> row;
+    // `unpadded[i]`: where the padded row's token i lies in it.
+    std::vector<int64_t> row, unpadded(ids.size(), -1);
     const auto& keep = encoding.attention_mask[static_cast<size_t>(r)];
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (keep.empty() || keep[i]) row.push_back(ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!keep.empty() && !keep[i]) continue;
+      unpadded[i] = static_cast<int64_t>(row.size());
+      row.push_back(ids[i]);
+    }
     const bool single = positions.size() == 1;
     for (int64_t pos : positions) {
       const std::vector<double> p = softmax(logits.data_as<float>() + (r * seq + pos) * vocab, vocab);
@@ -98,10 +102,8 @@ std::vector<std::vector<std::vector<MaskPrediction>>> fill_mask(const Tensor& lo
         const int64_t one[] = {id};
         m.token_str = tokenizer.decode(one);
         std::vector<int64_t> filled = row;
-        // The same position in the unpadded row: padding is only ever at one end.
-        const int64_t offset = static_cast<int64_t>(std::find(keep.begin(), keep.end(), 1) - keep.begin());
-        const int64_t at = keep.empty() ? pos : pos - offset;
-        if (at >= 0 && at < static_cast<int64_t>(filled.size())) filled[static_cast<size_t>(at)] = id;
+        const int64_t at = unpadded[static_cast<size_t>(pos)];
+        if (at >= 0) filled[static_cast<size_t>(at)] = id;
         DecodeOptions d;
         d.skip_special_tokens = single;
         m.sequence = tokenizer.decode(filled, d);
