@@ -35,12 +35,7 @@ struct BertConfig {
 };
 
 Head head_of(const JsonFile& c, std::string& name) {
-  name = "BertModel";
-  if (c.has("architectures")) {
-    const auto& a = c.json()["architectures"];
-    if (!a.is_array() || a.empty() || !a[0].is_string()) c.fail("architectures", "expected a list of class names");
-    name = a[0].get<std::string>();
-  }
+  name = c.architecture("BertModel");
   if (name == "BertModel") return Head::Base;
   if (name == "BertForPreTraining") return Head::PreTraining;
   if (name == "BertForMaskedLM") return Head::MaskedLM;
@@ -97,11 +92,15 @@ class Expander {
     g_.metadata("hidden_size", s(H));
     g_.metadata("num_hidden_layers", s(c_.layers));
     g_.bound("seq", c_.positions);
+    // Ids index the embedding tables: a run refuses one past a table's rows, naming the input.
     g_.input("input_ids", "i64", {"batch", "seq"});
+    g_.values(0, c_.vocab - 1);
     // Hugging Face's defaults: every token attended, token type 0, positions 0, 1, 2, ...
     g_.input("attention_mask", "i64", {"batch", "seq"}, "1");
     g_.input("token_type_ids", "i64", {"batch", "seq"}, "0");
+    g_.values(0, c_.types - 1);
     g_.input("position_ids", "i64", {"batch", "seq"}, "{range: 1}");
+    g_.values(0, c_.positions - 1);
 
     // Embeddings: (word + token type) + position, then LayerNorm.
     const std::string emb = "config.json: vocab_size " + s(c_.vocab) + ", hidden_size " + s(H);

@@ -110,6 +110,13 @@ std::string JsonFile::first_of(std::initializer_list<const char*> keys) const {
   return "";
 }
 
+std::string JsonFile::architecture(const std::string& fallback) const {
+  if (!has("architectures")) return fallback;
+  const auto& a = json_["architectures"];
+  if (!a.is_array() || a.empty() || !a[0].is_string()) fail("architectures", "expected a list of class names");
+  return a[0].get<std::string>();
+}
+
 std::optional<std::string> JsonFile::token(const std::string& key) const {
   if (!has(key)) return std::nullopt;
   const nlohmann::json& v = json_[key];

@@ -36,6 +36,8 @@ class JsonFile {
   bool boolean(const std::string& key, std::optional<bool> fallback = std::nullopt) const;
   // The first present key of several aliases (GPT-2's n_embd / hidden_size), or "".
   std::string first_of(std::initializer_list<const char*> keys) const;
+  // `architectures[0]`, the class a checkpoint was saved from; `fallback` when the key is absent.
+  std::string architecture(const std::string& fallback) const;
   // A special token: a string, or an AddedToken object {"content": ...}; nullopt when absent or null.
   std::optional<std::string> token(const std::string& key) const;
 

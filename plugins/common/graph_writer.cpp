@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <stdexcept>
 
 namespace loom::models {
 
@@ -73,6 +74,12 @@ void GraphWriter::input(const std::string& name, const std::string& dtype, const
   for (const auto& d : shape) dims.push_back(!d.empty() && std::isdigit(static_cast<unsigned char>(d[0])) ? d : quoted(d));
   inputs_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + list(dims) +
                     (default_yaml.empty() ? "" : ", default: " + default_yaml) + "}");
+}
+
+void GraphWriter::values(int64_t min, int64_t max) {
+  if (inputs_.empty()) throw std::logic_error("GraphWriter::values: no input declared yet");
+  std::string& last = inputs_.back();
+  last.insert(last.size() - 1, ", values: {min: " + std::to_string(min) + ", max: " + std::to_string(max) + "}");
 }
 
 void GraphWriter::output(const std::string& name) { outputs_.push_back(quoted(name)); }

@@ -45,6 +45,8 @@ class GraphWriter {
   // is left out ("1", "{range: 1}"; docs/graph-format.md), "" for a required input.
   void input(const std::string& name, const std::string& dtype, const std::vector<std::string>& shape,
              const std::string& default_yaml = "");
+  // The values the input just declared may hold, both ends included (ids below a table's rows).
+  void values(int64_t min, int64_t max);
   void output(const std::string& name);
   void bound(const std::string& symbol, int64_t max);
   // A checkpoint tensor, read as f32 (f16 and bf16 files are widened on load).

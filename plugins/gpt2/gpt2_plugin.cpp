@@ -39,12 +39,7 @@ struct Gpt2Config {
 Gpt2Config read_config(const sdk::ModelRequest& r) {
   const JsonFile c(r.checkpoint_dir + "/config.json", r.config_json);
   Gpt2Config g;
-  g.architecture = "GPT2LMHeadModel";
-  if (c.has("architectures")) {
-    const auto& a = c.json()["architectures"];
-    if (!a.is_array() || a.empty() || !a[0].is_string()) c.fail("architectures", "expected a list of class names");
-    g.architecture = a[0].get<std::string>();
-  }
+  g.architecture = c.architecture("GPT2LMHeadModel");
   if (g.architecture == "GPT2LMHeadModel") g.lm_head = true;
   else if (g.architecture != "GPT2Model")
     c.fail("architectures", "'" + g.architecture + "' is not supported (GPT2Model, GPT2LMHeadModel)");
@@ -97,7 +92,9 @@ class Expander {
 
     if (generation_) {
       g_.input("input_ids", "i64", {"1", "seq"});
+      g_.values(0, c_.vocab - 1);
       g_.input("past_length", "i64", {"1"});
+      g_.values(0, c_.positions - 1);
       g_.constant("one", "i64", {1}, {1});
       // Positions continue where the cache ends; a query sees keys up to its own position.
       g_.node("positions", {"input_ids", "past_length"}, {"position_ids"}, Attrs().set("axis", 1).set("per_row", true));
@@ -105,10 +102,13 @@ class Expander {
       g_.node("reshape", {"last_position"}, {"last_position.flat"}, Attrs().set("shape", Ints{-1}));
       g_.node("add", {"last_position.flat", "one"}, {"valid_length"});
     } else {
+      // Ids index the embedding tables: a run refuses one past a table's rows, naming the input.
       g_.input("input_ids", "i64", {"batch", "seq"});
+      g_.values(0, c_.vocab - 1);
       // Hugging Face's defaults: every token attended, positions 0, 1, 2, ... (not padding-aware).
       g_.input("attention_mask", "i64", {"batch", "seq"}, "1");
       g_.input("position_ids", "i64", {"batch", "seq"}, "{range: 1}");
+      g_.values(0, c_.positions - 1);
       masks();
     }
     g_.node("gather", {"wte", "input_ids"}, {"embeddings.tokens"});

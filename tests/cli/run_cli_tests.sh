@@ -943,6 +943,13 @@ area_tasks() {
   expect_stdout "Hello world" "generate prints the prompt and what follows"
   expect_error 1 "holds at most 48 positions" "generate with a prompt longer than the positions" \
     generate "$m/gpt2" --prompt "$(printf 'the cat %.0s' $(seq 30))"
+  [ ! -s "$OUT" ] || fail "generate echoes a prompt it refuses: $(head -c 200 "$OUT")"
+  checks=$((checks + 1))
+  # Ids past the vocabulary are refused by the input's declared values, naming the input.
+  write_npy "$TMP/ids_oob.npy" "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 2), }" 8
+  printf "$(le_bytes 64 8)" >>"$TMP/ids_oob.npy"
+  expect_error 1 "input 'input_ids' holds 64 at [0, 1], outside its values 0..63" "run with an id past the vocabulary" \
+    run "$m/bert-mlm" --input "input_ids=$TMP/ids_oob.npy" --output-dir "$TMP/oob"
   expect_error 2 "temperature" "generate --temperature 0" generate "$m/gpt2" --prompt a --temperature 0
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
 }

@@ -563,3 +563,28 @@ TEST_CASE("graph yaml: input defaults (a fill value or a range along an axis) re
   CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: {step: 1}}\n").find("unknown key") != std::string::npos);
   CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: ones}\n").find("inputs[1].default") != std::string::npos);
 }
+
+TEST_CASE("graph yaml: input values (both ends included) read, round-trip and are checked") {
+  const std::string head = "loom: 1\nname: v\noutputs: [y]\nnodes:\n  - {op: add, inputs: [x, m], outputs: [y]}\ninputs:\n"
+                           "  - {name: x, dtype: i64, shape: [b, s]}\n";
+  Graph g = parse(head + "  - {name: m, dtype: i64, shape: [b, s], default: 0, values: {min: -3, max: 30521}}\n");
+  REQUIRE(g.inputs[1].values);
+  CHECK(g.inputs[1].values->min == -3);
+  CHECK(g.inputs[1].values->max == 30521);
+  CHECK(!g.inputs[0].values);
+  check_round_trip(g);
+  CHECK(parse(head + "  - {name: m, dtype: u8, shape: [b, s], values: {min: 1, max: 1}}\n").inputs[1].values->max == 1);
+
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], values: {min: 2, max: 1}}\n")
+            .find("inputs[1].values: min 2 is above max 1") != std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: f32, shape: [b, s], values: {min: 0, max: 1}}\n")
+            .find("values bound an integer input (i64, i32 or u8), not one of f32") != std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], default: 5, values: {min: 0, max: 1}}\n")
+            .find("the input's default 5.0 is outside them") != std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], values: {min: 0}}\n").find("inputs[1].values") != std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], values: {min: 0, max: 1.5}}\n").find("expected an integer") !=
+        std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], values: {min: 0, max: 1, step: 1}}\n").find("unknown key") !=
+        std::string::npos);
+  CHECK(error_of(head + "  - {name: m, dtype: i64, shape: [b, s], values: [0, 1]}\n").find("inputs[1].values") != std::string::npos);
+}

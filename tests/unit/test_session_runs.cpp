@@ -149,4 +149,53 @@ nodes:
   for (int64_t i = 0; i < 4; ++i) CHECK(b.output("y").data_as<int64_t>()[i] == 1 + i);
 }
 
+TEST_CASE("session runs refuse an input element outside the input's declared values, by name and index") {
+  loom::EngineOptions options;
+  options.plugin_files = {std::filesystem::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so"};
+  options.search_default_paths = false;
+  loom::Engine engine(options);
+  const loom::Graph g = loom::parse_graph_yaml(R"(loom: 1
+name: ids
+inputs:
+  - {name: ids, dtype: i64, shape: [b, s], values: {min: 0, max: 3}}
+  - {name: small, dtype: i32, shape: [b, s], default: 0, values: {min: -1, max: 1}}
+initializers:
+  - {name: table, dtype: f32, shape: [4, 2], values: [0, 1, 2, 3, 4, 5, 6, 7]}
+outputs: [y, z]
+nodes:
+  - {op: gather, inputs: [table, ids], outputs: [y]}
+  - {op: cast, inputs: [small], outputs: [z], attrs: {to: f32}}
+)", "ids.yaml");
+  loom::Session s = engine.compile(g, {.backends = {"onednn"}});
+  Tensor ids(DType::i64, {2, 3});
+  for (int64_t i = 0; i < 6; ++i) ids.data_as<int64_t>()[i] = i % 4;
+  CHECK(s.run({{"ids", ids}}).at("y").data_as<float>()[11] == 3.0f);  // ids[1][2] = 1: row 1
+  auto refused = [&](const loom::TensorMap& inputs) -> std::string {
+    try {
+      s.run(inputs);
+    } catch (const loom::Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  ids.data_as<int64_t>()[4] = 4;
+  CHECK(refused({{"ids", ids}}) == "run: input 'ids' holds 4 at [1, 1], outside its values 0..3");
+  ids.data_as<int64_t>()[4] = -1;  // a negative id would be read from the end by gather: refused before
+  CHECK(refused({{"ids", ids}}) == "run: input 'ids' holds -1 at [1, 1], outside its values 0..3");
+  ids.data_as<int64_t>()[4] = 0;
+  Tensor small(DType::i32, {2, 3});
+  for (int64_t i = 0; i < 6; ++i) small.data_as<int32_t>()[i] = -1;
+  small.data_as<int32_t>()[5] = 2;
+  CHECK(refused({{"ids", ids}, {"small", small}}) == "run: input 'small' holds 2 at [1, 2], outside its values -1..1");
+  // Through a binding too.
+  loom::Binding b = s.new_binding();
+  ids.data_as<int64_t>()[0] = 9;
+  b.bind_input("ids", ids);
+  CHECK_THROWS_WITH_AS(s.run(b), "run: input 'ids' holds 9 at [0, 0], outside its values 0..3", loom::Error);
+  ids.data_as<int64_t>()[0] = 2;
+  b.bind_input("ids", ids);
+  s.run(b);
+  CHECK(b.output("y").data_as<float>()[0] == 4.0f);
+}
+
 #endif  // LOOM_TEST_ONEDNN

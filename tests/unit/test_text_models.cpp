@@ -9,7 +9,9 @@
 #include <loom/io.hpp>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -181,7 +183,31 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   e = error_of(dir);
   CHECK(e.find("config.json: not valid JSON") != std::string::npos);
 
-  // A missing tensor is named; the special tokens must be in the vocabulary.
+  // A tensor the checkpoint lacks is named, with the file that should hold it: the header of
+  // model.safetensors rewritten with one tensor under another name (the data stays where it was).
+  const auto lacking = copy("gpt2-base");
+  {
+    std::ifstream in(lacking / "model.safetensors", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+    const std::string name = header.contains("h.1.mlp.c_proj.bias") ? "h.1.mlp.c_proj.bias" : "transformer.h.1.mlp.c_proj.bias";
+    REQUIRE(header.contains(name));
+    header[name + "_renamed"] = header[name];
+    header.erase(name);
+    const std::string text = header.dump();
+    const uint64_t m = text.size();
+    std::string out(8, '\0');
+    std::memcpy(out.data(), &m, 8);
+    std::ofstream(lacking / "model.safetensors", std::ios::binary | std::ios::trunc) << out << text << bytes.substr(8 + n);
+  }
+  e = error_of(lacking);
+  CHECK_MESSAGE(e.find("model.safetensors") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("h.1.mlp.c_proj.bias") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("_renamed") == std::string::npos, e);
+
+  // The special tokens must be in the vocabulary.
   const auto gpt = copy("gpt2");
   std::filesystem::remove(gpt / "vocab.json");
   std::filesystem::remove(gpt / "merges.txt");
@@ -190,6 +216,30 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   e = error_of(gpt);
   CHECK(e.find("tokenizer.json: the bos token \"<|endoftext|>\" is not in the vocabulary") != std::string::npos);
   std::filesystem::remove_all(tmp);
+}
+
+TEST_CASE("text models: ids past an embedding table are refused by the input's name, before any node runs") {
+  Engine engine = text_engine();
+  Session bert = engine.load(kModels / "bert-mlm", test::on_onednn());
+  Tensor ids(loom::DType::i64, {1, 3});
+  ids.data_as<int64_t>()[0] = 1;
+  ids.data_as<int64_t>()[1] = 63;
+  ids.data_as<int64_t>()[2] = 64;  // vocab_size 64
+  CHECK_THROWS_WITH_AS(bert.run({{"input_ids", ids}}), "run: input 'input_ids' holds 64 at [0, 2], outside its values 0..63", Error);
+  ids.data_as<int64_t>()[2] = -1;
+  CHECK_THROWS_WITH_AS(bert.run({{"input_ids", ids}}), "run: input 'input_ids' holds -1 at [0, 2], outside its values 0..63", Error);
+  ids.data_as<int64_t>()[2] = 5;
+  Tensor types(loom::DType::i64, {1, 3});
+  for (int i = 0; i < 3; ++i) types.data_as<int64_t>()[i] = i == 1 ? 2 : 0;  // type_vocab_size 2
+  CHECK_THROWS_WITH_AS(bert.run({{"input_ids", ids}, {"token_type_ids", types}}),
+                       "run: input 'token_type_ids' holds 2 at [0, 1], outside its values 0..1", Error);
+  CHECK(bert.run({{"input_ids", ids}}).count("logits") == 1);
+
+  Session gpt = engine.load(kModels / "gpt2", test::on_onednn());
+  Tensor positions(loom::DType::i64, {1, 3});
+  for (int i = 0; i < 3; ++i) positions.data_as<int64_t>()[i] = i == 2 ? 48 : i;  // n_positions 48
+  CHECK_THROWS_WITH_AS(gpt.run({{"input_ids", ids}, {"position_ids", positions}}),
+                       "run: input 'position_ids' holds 48 at [0, 2], outside its values 0..47", Error);
 }
 
 TEST_CASE("text models: the Generator decodes greedily as the reference, samples by seed, and allocates nothing per step") {

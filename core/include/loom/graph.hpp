@@ -96,11 +96,20 @@ struct InputDefault {
   bool operator==(const InputDefault&) const = default;
 };
 
+// The values an integer input may hold, both ends included (token ids below the vocabulary's
+// size, say). A run given a value outside them fails, naming the input and the element.
+struct InputValues {
+  int64_t min = 0;
+  int64_t max = 0;
+  bool operator==(const InputValues&) const = default;
+};
+
 struct GraphInput {
   std::string name;
   TensorInfo info;
   SourceLoc loc;
   std::optional<InputDefault> default_value;  // unset: the input is required
+  std::optional<InputValues> values;          // unset: any value of its dtype
 };
 
 struct GraphOutput {

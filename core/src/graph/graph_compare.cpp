@@ -71,6 +71,7 @@ std::string graph_difference(const Graph& a, const Graph& b) {
     if (x.info.dtype != y.info.dtype) return diff(at + ".dtype", std::string(dtype_name(x.info.dtype)), std::string(dtype_name(y.info.dtype)));
     if (x.info.shape != y.info.shape) return diff(at + ".shape", sym_shape_str(x.info.shape), sym_shape_str(y.info.shape));
     if (x.default_value != y.default_value) return at + ".default differs";
+    if (x.values != y.values) return at + ".values differs";
   }
   if (a.outputs.size() != b.outputs.size()) return diff("outputs", std::to_string(a.outputs.size()), std::to_string(b.outputs.size()));
   for (size_t i = 0; i < a.outputs.size(); ++i)

@@ -94,6 +94,7 @@ class Reader {
   Entry entry(const YAML::Node& n, const Where& w) const;
   BlockDef block(const YAML::Node& n, const Where& w, std::string name) const;
   InputDefault input_default(const YAML::Node& n, const Where& w, const TensorInfo& info) const;
+  InputValues input_values(const YAML::Node& n, const Where& w, const GraphInput& in) const;
   std::vector<InitEntry> initializers(const YAML::Node& n, const Where& w) const;
   std::vector<StateEntry> states(const YAML::Node& n, const Where& w) const;
   std::vector<Entry> entries(const YAML::Node& n, const Where& w) const;
@@ -122,6 +123,23 @@ void Reader::expect_map(const YAML::Node& n, const Where& w, Keys allowed) const
     for (auto a : allowed) ok = ok || a == k;
     if (!ok) fail(Where{child_key(w, k), loc_of(it->first, w.loc)}, "unknown key (allowed: " + join(allowed) + ")");
   }
+}
+
+// `values: {min: 0, max: 30521}`: both ends included, an integer input's only, min <= max, and a
+// fill default inside them.
+InputValues Reader::input_values(const YAML::Node& n, const Where& w, const GraphInput& in) const {
+  expect_map(n, w, {"min", "max"});
+  if (in.info.dtype != DType::i64 && in.info.dtype != DType::i32 && in.info.dtype != DType::u8)
+    fail(w, "values bound an integer input (i64, i32 or u8), not one of " + std::string(dtype_name(in.info.dtype)));
+  InputValues v;
+  YAML::Node lo = require(n, w, "min"), hi = require(n, w, "max");
+  v.min = int_of(lo, at(lo, child_key(w, "min"), w));
+  v.max = int_of(hi, at(hi, child_key(w, "max"), w));
+  if (v.min > v.max) fail(w, "min " + std::to_string(v.min) + " is above max " + std::to_string(v.max));
+  if (in.default_value && in.default_value->kind == InputDefault::Kind::Fill &&
+      (in.default_value->fill < static_cast<double>(v.min) || in.default_value->fill > static_cast<double>(v.max)))
+    fail(w, "the input's default " + yaml::format_float(in.default_value->fill) + " is outside them");
+  return v;
 }
 
 // `default: 0` (every element) or `default: {range: AXIS}` (each element's index along AXIS).
@@ -482,7 +500,7 @@ Document Reader::read() {
     expect_seq(in, iw);
     for (size_t i = 0; i < in.size(); ++i) {
       Where ew = at(in[i], item_key(iw, i), iw);
-      expect_map(in[i], ew, {"name", "dtype", "shape", "default"});
+      expect_map(in[i], ew, {"name", "dtype", "shape", "default", "values"});
       GraphInput gi;
       gi.loc = ew.loc;
       YAML::Node name = require(in[i], ew, "name");
@@ -492,6 +510,7 @@ Document Reader::read() {
       YAML::Node s = require(in[i], ew, "shape");
       gi.info.shape = sym_shape_of(s, at(s, child_key(ew, "shape"), ew));
       if (YAML::Node d = in[i]["default"]) gi.default_value = input_default(d, at(d, child_key(ew, "default"), ew), gi.info);
+      if (YAML::Node v = in[i]["values"]) gi.values = input_values(v, at(v, child_key(ew, "values"), ew), gi);
       g.inputs.push_back(std::move(gi));
       doc.input_where.push_back(ew);
     }

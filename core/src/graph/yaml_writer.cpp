@@ -139,6 +139,10 @@ std::string write_graph_yaml(const Graph& g) {
         else
           out << yaml::format_float(in.default_value->fill);
       }
+      if (in.values) {
+        out << YAML::Key << "values" << YAML::Value << YAML::Flow << YAML::BeginMap << YAML::Key << "min" << YAML::Value
+            << in.values->min << YAML::Key << "max" << YAML::Value << in.values->max << YAML::EndMap;
+      }
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;

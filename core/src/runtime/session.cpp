@@ -327,12 +327,44 @@ SessionStats SessionImpl::stats() const {
   return st;
 }
 
-void SessionImpl::check_input(int value, const Tensor& t) const {
-  const ProgramValue& v = program_->values[value];
+namespace {
+
+// The first element outside the input's declared values, named with its index.
+template <class T>
+void check_values(const GraphInput& in, const Tensor& t) {
+  const T* data = t.data_as<T>();
+  const int64_t n = t.numel();
+  for (int64_t e = 0; e < n; ++e) {
+    const auto v = static_cast<int64_t>(data[e]);
+    if (v >= in.values->min && v <= in.values->max) continue;
+    std::string index;
+    int64_t rest = e;
+    for (size_t k = t.shape().size(); k-- > 0;) {
+      const int64_t dim = t.shape()[k];
+      index = std::to_string(dim ? rest % dim : 0) + (index.empty() ? "" : ", ") + index;
+      rest = dim ? rest / dim : 0;
+    }
+    throw Error("run: input '" + in.name + "' holds " + std::to_string(v) + " at [" + index + "], outside its values " +
+                std::to_string(in.values->min) + ".." + std::to_string(in.values->max));
+  }
+}
+
+}  // namespace
+
+void SessionImpl::check_input(size_t i, const Tensor& t) const {
+  const ProgramValue& v = program_->values[program_->inputs[i]];
   if (t.dtype() != v.info.dtype)
     throw Error("run: input '" + v.name + "' has dtype " + std::string(dtype_name(t.dtype())) + ", expected " +
                 std::string(dtype_name(v.info.dtype)));
   if (!t.defined()) throw Error("run: input '" + v.name + "' has no data");
+  const GraphInput& in = program_->graph.inputs[i];
+  if (!in.values) return;
+  switch (t.dtype()) {
+    case DType::i64: check_values<int64_t>(in, t); break;
+    case DType::i32: check_values<int32_t>(in, t); break;
+    case DType::u8: check_values<uint8_t>(in, t); break;
+    default: break;  // the reader allows values on integer inputs only
+  }
 }
 
 // For a plan made at symbol bounds: the input shapes with every dim whose symbols are all bounded
@@ -499,7 +531,7 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state, const RunStop&
       make_default_input(i, given, defaults[i]);
       t = &defaults[i];
     }
-    check_input(in, *t);
+    check_input(i, *t);
     io.shapes.push_back(t->shape());
     io.inputs.push_back(t->data());
   }
@@ -535,7 +567,7 @@ void SessionImpl::run(Binding::Impl& b, State& state, const RunStop& stop) {
       bound = &b.defaults[i];
     }
     const Tensor& t = *bound;
-    check_input(p.inputs[i], t);
+    check_input(i, t);
     if (io.shapes[i] != t.shape()) io.shapes[i] = t.shape();
     io.inputs[i] = t.data();
   }

@@ -159,7 +159,8 @@ class SessionImpl {
   // the run's buffers go back to the pool.
   template <class TakeOutputs>
   void execute(RunIO& io, State& state, const RunStop& stop, TakeOutputs&& take_outputs);
-  void check_input(int value, const Tensor& t) const;
+  // The given tensor of graph input i: its dtype, its data, its declared values.
+  void check_input(size_t i, const Tensor& t) const;
   // The default of program input i (it has one), shaped by the `given` input shapes (null: left
   // out); `t` is kept when it already has that shape (a binding's default, filled before).
   void make_default_input(size_t i, const std::vector<const Shape*>& given, Tensor& t) const;
