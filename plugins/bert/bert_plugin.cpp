@@ -275,8 +275,12 @@ class Expander {
     t.vocab_size = c_.vocab;
     t.token_type_ids = "token_type_ids";
     t.attention_mask = "attention_mask";
+    // Every task of a head reads text: a checkpoint without tokenizer files offers none, and
+    // runs on ids alone.
+    const std::string tokenizer = tokenizer_section(r_.checkpoint_dir, t);
+    if (tokenizer.empty()) return "";
     std::ostringstream y;
-    y << "  version: 1\n" << tokenizer_section(r_.checkpoint_dir, t) << "  tasks:\n";
+    y << "  version: 1\n" << tokenizer << "  tasks:\n";
     switch (c_.head) {
       case Head::Base:
         y << "    - {task: feature-extraction, output: last_hidden_state}\n";

@@ -131,8 +131,8 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   Engine engine = text_engine();
   const auto tmp = std::filesystem::temp_directory_path() / ("loom-text-models-" + std::to_string(::getpid()));
   std::filesystem::remove_all(tmp);
-  auto copy = [&](const std::string& from) {
-    const auto dir = tmp / from;
+  auto copy = [&](const std::string& from, const std::string& as = "") {
+    const auto dir = tmp / (as.empty() ? from : as);
     std::filesystem::create_directories(dir);
     for (const auto& e : std::filesystem::directory_iterator(kModels / from)) std::filesystem::copy_file(e.path(), dir / e.path().filename());
     return dir;
@@ -206,6 +206,11 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   CHECK_MESSAGE(e.find("model.safetensors") != std::string::npos, e);
   CHECK_MESSAGE(e.find("h.1.mlp.c_proj.bias") != std::string::npos, e);
   CHECK_MESSAGE(e.find("_renamed") == std::string::npos, e);
+
+  // Without tokenizer files a checkpoint still runs on ids; it offers no text task.
+  const auto no_vocab = copy("bert-mlm", "bert-mlm-ids-only");
+  std::filesystem::remove(no_vocab / "vocab.txt");
+  CHECK_NOTHROW(engine.load(no_vocab, test::on_onednn()));
 
   // The special tokens must be in the vocabulary.
   const auto gpt = copy("gpt2");
