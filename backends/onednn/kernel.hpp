@@ -140,6 +140,8 @@ std::vector<OpEntry> indexing_ops();
 std::vector<OpEntry> shape_ops();
 std::vector<OpEntry> attention_ops();
 std::vector<OpEntry> mask_ops();
+std::vector<OpEntry> vector_norm_ops();
+std::vector<OpEntry> reduce_ops();
 
 // ---------------------------------------------------------------- oneDNN helpers
 

@@ -23,6 +23,7 @@ inline float activate(float v, Activation act) {
     case Activation::relu: return relu(v);
     case Activation::gelu_erf: return gelu_erf(v);
     case Activation::gelu_tanh: return gelu_tanh(v);
+    case Activation::quick_gelu: return quick_gelu(v);
     case Activation::tanh: return std::tanh(v);
   }
   return v;

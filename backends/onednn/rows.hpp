@@ -15,13 +15,16 @@
 namespace loom::onednn {
 
 // Activations fused into linear; the same formulas as the element-wise ops.
-enum class Activation { none, relu, gelu_erf, gelu_tanh, tanh };
+enum class Activation { none, relu, gelu_erf, gelu_tanh, quick_gelu, tanh };
 
 inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
 inline float gelu_tanh(float x) {
   constexpr float k = 0.79788456080286535588f;  // sqrt(2/pi)
   return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
 }
+// x * sigmoid(1.702 x): oneDNN's swish with alpha 1.702.
+inline constexpr float kQuickGeluAlpha = 1.702f;
+inline float quick_gelu(float x) { return x / (1.0f + std::exp(-kQuickGeluAlpha * x)); }
 inline float relu(float v) { return v > 0.0f ? v : (v == v ? 0.0f : v); }
 
 // Rows of a linear layer that the row kernel takes instead of oneDNN's matmul.

@@ -78,7 +78,7 @@ TEST_CASE("ops: the registry holds exactly the ops of docs/ops.md") {
   std::ifstream in(std::string(LOOM_SOURCE_DIR) + "/docs/ops.md");
   REQUIRE(in);
   std::set<std::string> documented;
-  std::regex row(R"(^\| (`[a-z_]+`(, `[a-z_]+`)*) \|)"), name(R"(`([a-z_]+)`)");
+  std::regex row(R"(^\| (`[a-z0-9_]+`(, `[a-z0-9_]+`)*) \|)"), name(R"(`([a-z0-9_]+)`)");
   for (std::string line; std::getline(in, line);) {
     std::smatch m;
     if (!std::regex_search(line, m, row)) continue;
@@ -346,4 +346,46 @@ TEST_CASE("ops: key_mask is [batch, 1.., queries, keys]") {
   CHECK(infer_error("key_mask", {f32({"2", "4", "4"}), i64({"3"})}).find("one length per batch row") != std::string::npos);
   CHECK(infer_error("key_mask", {f32({"4", "4"})}).find("rank >= 3") != std::string::npos);
   CHECK(infer_error("key_mask", {f32({"2", "4", "4"}), t(DType::i32, {"2"})}).find("i64") != std::string::npos);
+}
+
+TEST_CASE("ops: op set 4 shapes (quick_gelu, exp, rms_norm, l2_normalize, reduce_mean, argmax, topk, gather_rows)") {
+  CHECK(shape(infer("quick_gelu", {f32({"batch", "seq", "3072"})})) == "[batch, seq, 3072]");
+  CHECK(shape(infer("exp", {f32({"1"})})) == "[1]");
+  CHECK(shape(infer("rms_norm", {f32({"batch", "seq", "512"}), f32({"512"})})) == "[batch, seq, 512]");
+  CHECK(infer_error("rms_norm", {f32({"batch", "seq", "512"}), f32({"511"})}).find("expected [512]") != std::string::npos);
+  CHECK(shape(infer("l2_normalize", {f32({"batch", "512"})}, {{"axis", int64_t(0)}})) == "[batch, 512]");
+  CHECK(infer_error("l2_normalize", {f32({"4"})}, {{"epsilon", -1.0}}).find("must not be negative") != std::string::npos);
+  CHECK(shape(infer("reduce_mean", {f32({"batch", "seq", "768"})}, {{"axes", Ints{1}}})) == "[batch, 768]");
+  CHECK(shape(infer("reduce_mean", {f32({"b", "3", "4", "5"})}, {{"axes", Ints{-1, 1}}, {"keepdims", true}})) == "[b, 1, 4, 1]");
+  CHECK(infer_error("reduce_mean", {f32({"2", "3"})}, {{"axes", Ints{1, -1}}}).find("names axis -1 twice") != std::string::npos);
+  CHECK(infer_error("reduce_mean", {f32({"2", "3"})}, {{"axes", Ints{}}}).find("names no axis") != std::string::npos);
+  CHECK(infer_error("reduce_mean", {f32({"2", "3"})}, {{"axes", Ints{2}}}).find("axes") != std::string::npos);
+  TensorInfo am = infer("argmax", {i64({"batch", "seq"})});
+  CHECK(shape(am) == "[batch]");
+  CHECK(am.dtype == DType::i64);
+  CHECK(shape(infer("argmax", {f32({"2", "7"})}, {{"axis", int64_t(0)}, {"keepdims", true}})) == "[1, 7]");
+  CHECK(infer_error("argmax", {f32({"2", "0"})}).find("axis of size 0") != std::string::npos);
+  TensorInfo rows = infer("gather_rows", {f32({"batch", "seq", "512"}), i64({"batch"})});
+  CHECK(shape(rows) == "[batch, 512]");
+  CHECK(infer_error("gather_rows", {f32({"2", "5", "8"}), i64({"3"})}).find("must be [2]") != std::string::npos);
+  CHECK(infer_error("gather_rows", {f32({"2", "5", "8"}), f32({"2"})}).find("dtype") != std::string::npos);
+
+  // topk has two outputs.
+  auto topk = [](const TensorInfo& x, int64_t k, int64_t axis) {
+    Node n = make_node("topk", 1, {{"k", k}, {"axis", axis}});
+    n.outputs = {"values", "indices"};
+    ops::normalize_attrs(n);
+    return ops::infer(n, {&x});
+  };
+  auto outs = topk(f32({"batch", "1000"}), 5, -1);
+  REQUIRE(outs.size() == 2);
+  CHECK(shape(outs[0]) == "[batch, 5]");
+  CHECK(outs[0].dtype == DType::f32);
+  CHECK(outs[1].dtype == DType::i64);
+  CHECK_THROWS_WITH_AS(topk(f32({"2", "4"}), 5, -1), doctest::Contains("k = 5 is larger than the axis (4)"), Error);
+  CHECK_THROWS_WITH_AS(topk(f32({"2", "4"}), 0, -1), doctest::Contains("'k' must be at least 1"), Error);
+  CHECK(shape(topk(f32({"2", "seq"}), 3, 1)[1]) == "[2, 3]");
+
+  // linear takes quick_gelu as its activation.
+  CHECK(shape(infer("linear", {f32({"2", "8"}), f32({"4", "8"})}, {{"activation", std::string("quick_gelu")}})) == "[2, 4]");
 }

@@ -1,4 +1,4 @@
-// Element-wise ops: add, sub, mul, div (f32, i64, i32) and relu, tanh, sigmoid, gelu (f32).
+// Element-wise ops: add, sub, mul, div (f32, i64, i32) and relu, tanh, sigmoid, exp, gelu, quick_gelu (f32).
 // Small tensors take direct loops: a oneDNN primitive call costs about as much as a few
 // hundred elements of work, and graphs are full of tiny element-wise nodes. Large f32 tensors
 // go to oneDNN's binary and eltwise primitives, which are vectorised and threaded.
@@ -172,7 +172,7 @@ std::optional<std::string> check_binary(const sdk::NodeView& node) {
 
 // ---------------------------------------------------------------- unary
 
-enum class UnOp { relu, tanh, sigmoid, gelu_erf, gelu_tanh };
+enum class UnOp { relu, tanh, sigmoid, gelu_erf, gelu_tanh, exp, quick_gelu };
 
 
 template <UnOp O>
@@ -189,6 +189,8 @@ class UnaryLoop final : public Step {
       if constexpr (O == UnOp::sigmoid) y[i] = 1.0f / (1.0f + std::exp(-v));
       if constexpr (O == UnOp::gelu_erf) y[i] = gelu_erf(v);
       if constexpr (O == UnOp::gelu_tanh) y[i] = gelu_tanh(v);
+      if constexpr (O == UnOp::exp) y[i] = std::exp(v);
+      if constexpr (O == UnOp::quick_gelu) y[i] = quick_gelu(v);
     }
   }
 
@@ -199,10 +201,10 @@ class UnaryLoop final : public Step {
 
 class DnnlEltwise final : public Step {
  public:
-  DnnlEltwise(const NodeInfo& info, dnnl::algorithm alg, int64_t n) : info_(info) {
+  DnnlEltwise(const NodeInfo& info, dnnl::algorithm alg, float alpha, int64_t n) : info_(info) {
     const int64_t dims[] = {n};
     auto md = plain_md(dims, dnnl::memory::data_type::f32);
-    dnnl::eltwise_forward::primitive_desc pd({dnnl::prop_kind::forward_inference, alg, md, 0.0f, 0.0f},
+    dnnl::eltwise_forward::primitive_desc pd({dnnl::prop_kind::forward_inference, alg, md, alpha, 0.0f},
                                              user_scratchpad_attr(), cpu_engine());
     prim_ = dnnl::eltwise_forward(pd);
     scratch_ = pd.scratchpad_desc().get_size();
@@ -233,8 +235,10 @@ class UnaryKernel final : public NodeKernel {
     if (n >= kDnnlEltwiseMin) {
       static constexpr dnnl::algorithm algs[] = {dnnl::algorithm::eltwise_relu, dnnl::algorithm::eltwise_tanh,
                                                  dnnl::algorithm::eltwise_logistic, dnnl::algorithm::eltwise_gelu_erf,
-                                                 dnnl::algorithm::eltwise_gelu_tanh};
-      return std::make_unique<DnnlEltwise>(info_, algs[static_cast<int>(op_)], n);
+                                                 dnnl::algorithm::eltwise_gelu_tanh, dnnl::algorithm::eltwise_exp,
+                                                 dnnl::algorithm::eltwise_swish};
+      const float alpha = op_ == UnOp::quick_gelu ? kQuickGeluAlpha : 0.0f;
+      return std::make_unique<DnnlEltwise>(info_, algs[static_cast<int>(op_)], alpha, n);
     }
     switch (op_) {
       case UnOp::relu: return std::make_unique<UnaryLoop<UnOp::relu>>(info_, n);
@@ -242,6 +246,8 @@ class UnaryKernel final : public NodeKernel {
       case UnOp::sigmoid: return std::make_unique<UnaryLoop<UnOp::sigmoid>>(info_, n);
       case UnOp::gelu_erf: return std::make_unique<UnaryLoop<UnOp::gelu_erf>>(info_, n);
       case UnOp::gelu_tanh: return std::make_unique<UnaryLoop<UnOp::gelu_tanh>>(info_, n);
+      case UnOp::exp: return std::make_unique<UnaryLoop<UnOp::exp>>(info_, n);
+      case UnOp::quick_gelu: return std::make_unique<UnaryLoop<UnOp::quick_gelu>>(info_, n);
     }
     return nullptr;
   }
@@ -264,6 +270,8 @@ std::unique_ptr<NodeKernel> compile_unary(const sdk::NodeView& node, NodeInfo in
   UnOp op = UnOp::relu;
   if (node.op() == "tanh") op = UnOp::tanh;
   else if (node.op() == "sigmoid") op = UnOp::sigmoid;
+  else if (node.op() == "exp") op = UnOp::exp;
+  else if (node.op() == "quick_gelu") op = UnOp::quick_gelu;
   else if (node.op() == "gelu") op = attr_string(node, "approximate", "none") == "tanh" ? UnOp::gelu_tanh : UnOp::gelu_erf;
   return std::make_unique<UnaryKernel>(std::move(info), op);
 }
@@ -278,7 +286,8 @@ std::vector<OpEntry> elementwise_ops() {
   return {{"add", check_binary, compile_binary},   {"sub", check_binary, compile_binary},
           {"mul", check_binary, compile_binary},   {"div", check_binary, compile_binary},
           {"relu", check_unary, compile_unary},    {"tanh", check_unary, compile_unary},
-          {"sigmoid", check_unary, compile_unary}, {"gelu", check_unary, compile_unary}};
+          {"sigmoid", check_unary, compile_unary}, {"gelu", check_unary, compile_unary},
+          {"exp", check_unary, compile_unary},     {"quick_gelu", check_unary, compile_unary}};
 }
 
 }  // namespace loom::onednn

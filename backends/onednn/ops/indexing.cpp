@@ -1,4 +1,5 @@
-// gather (embedding lookups and friends) and positions (position ids): plain loops, since
+// gather (embedding lookups and friends), gather_rows (one row per batch entry) and positions
+// (position ids): plain loops, since
 // oneDNN has no gather. Every index is checked before it is used.
 #include "kernel.hpp"
 
@@ -39,6 +40,63 @@ class GatherStep final : public Step {
   int64_t outer_, axis_size_, num_indices_;
   size_t row_bytes_;
 };
+
+// gather_rows: out[b] = data[b, indices[b]], each index checked (negative ones count from the end).
+template <class I>
+class GatherRowsStep final : public Step {
+ public:
+  GatherRowsStep(const NodeInfo& info, int64_t batch, int64_t rows, size_t row_bytes)
+      : info_(info), batch_(batch), rows_(rows), row_bytes_(row_bytes) {}
+
+  void run(const RunContext& ctx) const override {
+    const auto* data = ctx.as<const std::byte>(info_.inputs[0]);
+    const I* indices = ctx.as<const I>(info_.inputs[1]);
+    auto* out = ctx.as<std::byte>(info_.outputs[0]);
+    for (int64_t b = 0; b < batch_; ++b) {
+      int64_t v = static_cast<int64_t>(indices[b]);
+      if (v < -rows_ || v >= rows_)
+        info_.fail("index " + std::to_string(v) + " of batch entry " + std::to_string(b) + " is out of range for " +
+                   std::to_string(rows_) + " rows");
+      if (v < 0) v += rows_;
+      std::memcpy(out + static_cast<size_t>(b) * row_bytes_, data + static_cast<size_t>(b * rows_ + v) * row_bytes_, row_bytes_);
+    }
+  }
+
+ private:
+  NodeInfo info_;
+  int64_t batch_, rows_;
+  size_t row_bytes_;
+};
+
+class GatherRowsKernel final : public NodeKernel {
+ public:
+  using NodeKernel::NodeKernel;
+
+  std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
+    auto data = in_dims(shapes, 0), idx = in_dims(shapes, 1);
+    if (data.size() < 2 || idx.size() != 1 || idx[0] != data[0])
+      info_.fail("indices " + dims_str(idx) + " must hold one index per batch entry of data " + dims_str(data));
+    Dims out(data.begin(), data.end());
+    out.erase(out.begin() + 1);
+    expect_output(shapes, 0, out);
+    if (count(out) == 0) return std::make_unique<NoStep>();
+    if (data[1] == 0) info_.fail("data " + dims_str(data) + " has no rows to pick");
+    const size_t row_bytes = static_cast<size_t>(count(data.subspan(2))) * sdk::dtype_size(info_.input_dtypes[0]);
+    if (info_.input_dtypes[1] == LOOM_DTYPE_I64) return std::make_unique<GatherRowsStep<int64_t>>(info_, data[0], data[1], row_bytes);
+    return std::make_unique<GatherRowsStep<int32_t>>(info_, data[0], data[1], row_bytes);
+  }
+};
+
+std::optional<std::string> check_gather_rows(const sdk::NodeView& node) {
+  if (auto r = check_arity(node, 2, 2, 1)) return r;
+  if (!movable_dtype(node.input(0).dtype()))
+    return "dtype " + dtype_name(node.input(0).dtype()) + " of input '" + std::string(node.input(0).name()) + "' is not supported";
+  return check_dtype(node, 1, {LOOM_DTYPE_I64, LOOM_DTYPE_I32});
+}
+
+std::unique_ptr<NodeKernel> compile_gather_rows(const sdk::NodeView&, NodeInfo info) {
+  return std::make_unique<GatherRowsKernel>(std::move(info));
+}
 
 class GatherKernel final : public NodeKernel {
  public:
@@ -148,7 +206,9 @@ std::unique_ptr<NodeKernel> compile_positions(const sdk::NodeView& node, NodeInf
 }  // namespace
 
 std::vector<OpEntry> indexing_ops() {
-  return {{"gather", check_gather, compile_gather}, {"positions", check_positions, compile_positions}};
+  return {{"gather", check_gather, compile_gather},
+          {"gather_rows", check_gather_rows, compile_gather_rows},
+          {"positions", check_positions, compile_positions}};
 }
 
 }  // namespace loom::onednn

@@ -130,6 +130,7 @@ std::optional<Activation> activation_of(std::string_view act) {
   if (act == "relu") return Activation::relu;
   if (act == "gelu") return Activation::gelu_erf;
   if (act == "gelu_tanh") return Activation::gelu_tanh;
+  if (act == "quick_gelu") return Activation::quick_gelu;
   if (act == "tanh") return Activation::tanh;
   return std::nullopt;
 }
@@ -140,6 +141,7 @@ std::optional<dnnl::algorithm> activation_alg(Activation act) {
     case Activation::relu: return dnnl::algorithm::eltwise_relu;
     case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
     case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::quick_gelu: return dnnl::algorithm::eltwise_swish;
     case Activation::tanh: return dnnl::algorithm::eltwise_tanh;
   }
   return std::nullopt;
@@ -187,7 +189,7 @@ class LinearKernel final : public NodeKernel {
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (auto alg = activation_alg(act_)) {
       dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, *alg, 0.0f, 0.0f);
+      ops.append_eltwise(1.0f, *alg, act_ == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f);
       attr.set_post_ops(ops);
     }
     auto bias = plain_md(bias_dims, dt::f32);
@@ -213,7 +215,7 @@ std::optional<std::string> check_linear(const sdk::NodeView& node) {
            ", linear needs [N]";
   std::string act = attr_string(node, "activation", "none");
   if (!activation_of(act))
-    return "activation='" + act + "' is not one of none, relu, gelu, gelu_tanh, tanh";
+    return "activation='" + act + "' is not one of none, relu, gelu, gelu_tanh, quick_gelu, tanh";
   return std::nullopt;
 }
 

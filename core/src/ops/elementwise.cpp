@@ -28,6 +28,9 @@ void register_elementwise(std::vector<OpSchema>& ops) {
   ops.push_back(unary_float("relu", "max(x, 0)"));
   ops.push_back(unary_float("tanh", "tanh(x)"));
   ops.push_back(unary_float("sigmoid", "1 / (1 + exp(-x))"));
+  ops.push_back(unary_float("exp", "e^x"));
+  // CLIP's and ImageGPT's activation (transformers' QuickGELUActivation).
+  ops.push_back(unary_float("quick_gelu", "x * sigmoid(1.702 x)"));
   OpSchema gelu = unary_float("gelu", "GELU, exact (erf) or tanh approximation",
                               {attr_with_default("approximate", std::string("none"))});
   gelu.infer = [](InferContext& c) {

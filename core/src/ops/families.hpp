@@ -5,10 +5,11 @@
 
 namespace loom::ops {
 
-void register_elementwise(std::vector<OpSchema>& ops);  // add sub mul div relu tanh sigmoid gelu cast
+void register_elementwise(std::vector<OpSchema>& ops);  // add sub mul div relu tanh sigmoid exp quick_gelu gelu cast
 void register_linalg(std::vector<OpSchema>& ops);       // matmul linear
-void register_norm(std::vector<OpSchema>& ops);         // layer_norm add_layer_norm softmax
-void register_indexing(std::vector<OpSchema>& ops);     // gather positions
+void register_norm(std::vector<OpSchema>& ops);         // layer_norm add_layer_norm rms_norm l2_normalize softmax
+void register_reduce(std::vector<OpSchema>& ops);       // reduce_mean argmax topk
+void register_indexing(std::vector<OpSchema>& ops);     // gather gather_rows positions
 void register_shape(std::vector<OpSchema>& ops);        // reshape transpose slice concat
 void register_attention(std::vector<OpSchema>& ops);    // attention cache_write
 void register_masks(std::vector<OpSchema>& ops);        // key_mask

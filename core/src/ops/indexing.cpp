@@ -17,6 +17,22 @@ void register_indexing(std::vector<OpSchema>& ops) {
         c.set_output(0, {c.input(0).dtype, out});
       }});
 
+  // One row of each batch entry, at an index of its own: CLIP's pooling at the eos token,
+  // last_hidden_state[arange(B), index].
+  ops.push_back(OpSchema{
+      "gather_rows", "out[b] = data[b, indices[b]]: one row per batch entry along axis 1", {{"data"}, {"indices"}}, {{"out"}}, {},
+      [](InferContext& c) {
+        c.expect_dtype(1, kIndex);
+        c.expect_rank_at_least(0, 2);
+        const SymShape& d = c.input(0).shape;
+        const SymShape& i = c.input(1).shape;
+        if (i.size() != 1 || !(i[0] == d[0] || i[0].is_unknown() || d[0].is_unknown()))
+          c.fail("indices '" + c.node().inputs[1] + "' must be [" + d[0].str() + "] (one per batch entry), has shape " + sym_shape_str(i));
+        SymShape out = d;
+        out.erase(out.begin() + 1);
+        c.set_output(0, {c.input(0).dtype, out});
+      }});
+
   ops.push_back(OpSchema{
       "positions", "i64 [like.shape[axis]] = offset, offset+1, ... (or [batch, ...] with one offset per row)",
       {{"like"}, {"offset", true}}, {{"out"}},

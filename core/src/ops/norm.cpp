@@ -56,6 +56,29 @@ void register_norm(std::vector<OpSchema>& ops) {
         c.set_output(1, sum);
       }});
 
+  // ImageGPT's LayerNorm (and T5's, Llama's): no centring and no bias.
+  ops.push_back(OpSchema{
+      "rms_norm", "x / sqrt(mean(x^2) + epsilon) * weight over dims axis..", {{"x"}, {"weight", true}}, {{"out"}}, norm_attrs,
+      [](InferContext& c) {
+        c.expect_dtype(0, kFloat);
+        c.expect_rank_at_least(0, 1);
+        check_norm_params(c, c.input(0), 1);
+        c.set_output(0, c.input(0));
+      }});
+
+  // CLIP's embeddings: x / ||x||_2 along an axis; with epsilon > 0, x / max(||x||, epsilon)
+  // (torch.nn.functional.normalize). A zero vector with epsilon 0 gives NaN, as x / x.norm() does.
+  ops.push_back(OpSchema{
+      "l2_normalize", "x / max(||x||_2, epsilon) along axis", {{"x"}}, {{"out"}},
+      {attr_with_default("axis", int64_t(-1)), attr_with_default("epsilon", 0.0)},
+      [](InferContext& c) {
+        c.expect_dtype(0, kFloat);
+        c.expect_rank_at_least(0, 1);
+        c.axis(c.attr_int("axis"), c.input(0).shape.size(), "axis");
+        if (c.attr_float("epsilon") < 0) c.fail("attribute 'epsilon' must not be negative");
+        c.set_output(0, c.input(0));
+      }});
+
   ops.push_back(OpSchema{
       "softmax", "softmax(x + mask) along axis", {{"x"}, {"mask", true}}, {{"out"}},
       {attr_with_default("axis", int64_t(-1))},

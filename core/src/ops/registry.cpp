@@ -14,6 +14,7 @@ const std::vector<OpSchema>& all_ops() {
     register_elementwise(v);
     register_linalg(v);
     register_norm(v);
+    register_reduce(v);
     register_indexing(v);
     register_shape(v);
     register_attention(v);
