@@ -6,12 +6,13 @@
 #
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
-# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks
+# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks | conformance
 # (one ctest test each).
 # The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP, the graphs area
 # the device backend of tests/external-backend named by $LOOM_TEST_DEVICE.
 # LOOM_TEST_CRASHING_PLUGINS names the folder of the plugins that crash or hang while loading
-# (tests/plugins/crashing.cpp), for the plugins area.
+# (tests/plugins/crashing.cpp), for the plugins area. LOOM_TEST_PERTURBED names the reference backend
+# built with a wrong `add` (tests/plugins), for the conformance area.
 set -uo pipefail
 
 if [ $# -ne 3 ]; then
@@ -954,10 +955,45 @@ area_tasks() {
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
 }
 
+# ---- loom conformance: the generated op cases against the reference backend
+
+area_conformance() {
+  expect_ok "conformance --op add" conformance --op add
+  expect_stdout "reference" "conformance shows the reference backend's column"
+  expect_stdout "onednn" "conformance shows the onednn backend's column"
+  expect_no_stdout "softmax" "conformance --op add shows only add"
+  expect_ok "conformance --op softmax --json" conformance --op softmax --backend onednn --json
+  cp "$OUT" "$TMP/conformance.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/conformance.json" ok)" = ON ] || fail "conformance --json: ok is not true: $(head -c 400 "$TMP/conformance.json")"
+  [ "$(json "$TMP/conformance.json" "ops;0;op")" = softmax ] || fail "conformance --json: ops[0] is not softmax"
+  [ "$(json "$TMP/conformance.json" "ops;0;backends;onednn;status")" = pass ] || fail "conformance --json: softmax on onednn"
+  expect_error 2 "no op 'nosuch'" "conformance --op with an unknown op" conformance --op nosuch
+  expect_error 2 "layer_norm" "conformance --op names the ops there are" conformance --op nosuch
+  expect_error 2 "no backend 'nosuch' is loaded" "conformance --backend with an unknown backend" conformance --backend nosuch
+  expect_error 2 "onednn" "conformance --backend names the loaded backends" conformance --backend nosuch
+  expect_error 1 "reference backend" "conformance without the reference backend" \
+    conformance --no-default-plugins --plugin "$(dirname "$LOOM")/loom-onednn.so"
+
+  # A backend with one wrong kernel fails on that op only, naming the case and the element.
+  loom conformance --plugin "$LOOM_TEST_PERTURBED" --backend perturbed --op add
+  checks=$((checks + 1))
+  [ "$status" -eq 1 ] || fail "conformance of a wrong add: exit status $status, expected 1"
+  expect_stdout "FAILED add on perturbed" "conformance reports the wrong add"
+  expect_stdout "expected" "conformance names the element that differs"
+  expect_ok "conformance of the perturbed backend's right mul" conformance --plugin "$LOOM_TEST_PERTURBED" --backend perturbed --op mul
+  loom conformance --plugin "$LOOM_TEST_PERTURBED" --backend perturbed --op add --json
+  cp "$OUT" "$TMP/perturbed.json"
+  checks=$((checks + 1))
+  [ "$status" -eq 1 ] && [ "$(json "$TMP/perturbed.json" ok)" = OFF ] &&
+    [ "$(json "$TMP/perturbed.json" "ops;0;backends;perturbed;status")" = fail ] ||
+    fail "conformance --json of a wrong add: status $status, $(head -c 400 "$TMP/perturbed.json")"
+}
+
 case "$AREA" in
-  usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks) "area_$AREA" ;;
+  usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks | conformance) "area_$AREA" ;;
   *)
-    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize, preprocess, tasks)" >&2
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize, preprocess, tasks, conformance)" >&2
     exit 2
     ;;
 esac

@@ -94,6 +94,14 @@ int cmd_embed(const PluginOptions& p, const TaskArgs& a);
 int cmd_generate(const PluginOptions& p, const GenerateArgs& a);
 int cmd_preprocess(const PluginOptions& p, const PreprocessArgs& a);
 
+// `loom conformance` (conformance_cmd.cpp): the generated op cases on every backend against the
+// reference backend.
+struct ConformanceArgs {
+  std::string backends, op;
+  bool json = false;
+};
+int cmd_conformance(const PluginOptions& p, const ConformanceArgs& a);
+
 // `loom probe-plugin FILE` (hidden): the child process of `loom plugins` that loads one plugin
 // file, says so on stdout, unloads it and exits 0, unless the plugin takes it down first.
 int cmd_probe_plugin(const std::string& file);

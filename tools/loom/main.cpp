@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
   // One comma-separated value, given once: --backend onednn,vulkan.
   auto add_backend_option = [](CLI::App* cmd, std::string& backends) {
     cmd->add_option("--backend", backends,
-                    "Backends in priority order, comma-separated (default: every loaded backend in load order)")
+                    "Backends in priority order, comma-separated (default: every loaded backend in load order, but for those "
+                    "used only on request, such as reference)")
         ->type_name("NAME[,NAME...]");
   };
   auto add_optimize_option = [](CLI::App* cmd, std::string& level) {
@@ -276,6 +277,15 @@ int main(int argc, char** argv) {
   generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
   add_task_options(generate, generate_args);
 
+  // conformance
+  ConformanceArgs conformance_args;
+  CLI::App* conformance = app.add_subcommand("conformance", "Run the generated op cases on every backend against the reference backend");
+  conformance->add_option("--backend", conformance_args.backends,
+                          "Only these backends, comma-separated (default: every loaded backend)")->type_name("NAME[,NAME...]");
+  conformance->add_option("--op", conformance_args.op, "Only this op of the registry")->type_name("OP");
+  conformance->add_flag("--json", conformance_args.json, "Machine-readable output: one JSON document");
+  add_plugin_options(conformance);
+
   // probe-plugin: the child process of `loom plugins`; not for people, so not in --help.
   std::string probe_file;
   CLI::App* probe = app.add_subcommand("probe-plugin", "Load one plugin file and unload it (used by `loom plugins`)");
@@ -316,6 +326,7 @@ int main(int argc, char** argv) {
     if (classify->parsed()) return cmd_classify(plugin_opts, classify_args);
     if (embed->parsed()) return cmd_embed(plugin_opts, embed_args);
     if (generate->parsed()) return cmd_generate(plugin_opts, generate_args);
+    if (conformance->parsed()) return cmd_conformance(plugin_opts, conformance_args);
     if (probe->parsed()) return cmd_probe_plugin(probe_file);
     std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;

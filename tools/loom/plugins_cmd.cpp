@@ -23,6 +23,7 @@ int cmd_plugins(const PluginOptions& p, const PluginsArgs& a) {
       if (!r.description.empty()) j["description"] = r.description;
       if (r.abi_major || r.abi_minor) j["abi"] = std::to_string(r.abi_major) + "." + std::to_string(r.abi_minor);
       if (r.kind == "backend") {
+        j["on_request"] = r.on_request;
         j["devices"] = nlohmann::json::array();
         for (const auto& d : r.devices)
           j["devices"].push_back({{"name", d.name}, {"description", d.description}, {"memory", d.host_memory ? "host" : "device"}});
@@ -49,6 +50,7 @@ int cmd_plugins(const PluginOptions& p, const PluginsArgs& a) {
         std::cout << "      device: " << d.name << (d.description.empty() ? "" : " - " + d.description)
                   << (d.host_memory ? "" : " (device memory)") << "\n";
       if (r.kind == "backend" && r.devices.empty()) std::cout << "      no devices available\n";
+      if (r.on_request) std::cout << "      used only where a session names it (--backend " << r.name << ")\n";
       if (!r.architectures.empty()) {
         std::cout << "      architectures:";
         for (const auto& arch : r.architectures) std::cout << " " << arch;

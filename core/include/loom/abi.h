@@ -345,6 +345,13 @@ typedef struct loom_plugin {
 
 typedef const loom_plugin* (*loom_plugin_entry_fn)(void);
 
+/* Extension names of loom_plugin.get_extension that the host asks about.
+ * LOOM_EXTENSION_ON_REQUEST: a backend plugin that answers non-NULL (the pointer is not read) runs
+ * only in sessions that name it (SessionOptions.backends, `--backend`), never by default
+ * placement: an oracle or debugging backend that must not be chosen over a fast one. */
+#define LOOM_EXTENSION_ON_REQUEST "loom.backend.on_request.v1"
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,7 @@ struct PluginRecord {
   uint32_t abi_major = 0;
   uint32_t abi_minor = 0;
   std::vector<DeviceRecord> devices;        // backends
+  bool on_request = false;                  // backend used only where a session names it (LOOM_EXTENSION_ON_REQUEST)
   std::vector<std::string> architectures;   // model plugins: HF model_type names
 };
 
@@ -75,7 +76,8 @@ std::string_view optimize_level_name(OptimizeLevel level);             // "none"
 std::optional<OptimizeLevel> parse_optimize_level(std::string_view name);
 
 struct SessionOptions {
-  // Backend plugin names in priority order; empty = every loaded backend in load order.
+  // Backend plugin names in priority order; empty = every loaded backend in load order, except
+  // those used only on request (Engine::default_backend_names()).
   std::vector<std::string> backends;
   // Threads for this session's backends; 0 = the backend's default, at most max_threads (beyond
   // that OpenMP runtimes fail to create their teams, or crash, rather than refuse). A run never
@@ -325,6 +327,9 @@ class Engine {
   // Loads one more plugin file; the outcome is recorded and returned.
   const PluginRecord& load_plugin(const std::filesystem::path& file);
   std::vector<std::string> backend_names() const;
+  // The backends of a session that names none: backend_names() without those a plugin marks as
+  // used only on request (the reference backend, LOOM_EXTENSION_ON_REQUEST).
+  std::vector<std::string> default_backend_names() const;
 
   // Reads a YAML graph, a model manifest (`model: NAME`, `checkpoint: DIR`, `task: T`) that a
   // model plugin expands into a graph, or a checkpoint folder (config.json and

@@ -27,6 +27,8 @@ class PluginLibrary {
   void* state() const { return state_; }
   const std::filesystem::path& path() const { return path_; }
   std::string name() const { return desc_->name ? desc_->name : ""; }
+  // A backend that runs only where a session names it (LOOM_EXTENSION_ON_REQUEST).
+  bool on_request() const { return on_request_; }
 
   // Where a plugin name is already held: the file that holds it, or nullopt if it is free.
   using NameOwner = std::function<std::optional<std::filesystem::path>(std::string_view name)>;
@@ -45,6 +47,7 @@ class PluginLibrary {
   const loom_plugin* desc_ = nullptr;
   void* state_ = nullptr;
   std::filesystem::path path_;
+  bool on_request_ = false;
 };
 
 // Turns a status returned by a plugin into a message and releases it ("" for NULL).

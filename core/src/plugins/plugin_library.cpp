@@ -228,6 +228,9 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& given, Plugin
     lib->desc_ = desc;
     lib->state_ = state;
     if (std::string problem = describe_offer(*desc, state, record); !problem.empty()) return fail(problem);
+    if (desc->kind == LOOM_PLUGIN_BACKEND && desc->get_extension)
+      record.on_request = desc->get_extension(state, LOOM_EXTENSION_ON_REQUEST) != nullptr;
+    lib->on_request_ = record.on_request;
     record.loaded = true;
     record.error.clear();
     return lib;

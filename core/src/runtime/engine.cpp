@@ -130,6 +130,13 @@ std::vector<std::string> Engine::backend_names() const {
   return names;
 }
 
+std::vector<std::string> Engine::default_backend_names() const {
+  std::vector<std::string> names;
+  for (const auto& b : impl_->registry.backends())
+    if (!b->on_request()) names.push_back(b->name());
+  return names;
+}
+
 Graph Engine::load_graph(const std::filesystem::path& file) const { return load_graph_for(file, std::nullopt); }
 
 Graph Engine::load_graph(const std::filesystem::path& file, const std::string& task) const { return load_graph_for(file, task); }
@@ -184,7 +191,7 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   if (options.max_plans == 0) throw Error("session option max_plans is 0: a session keeps at least one shape plan");
   OptimizationReport report;
   auto program = passes::optimize(graph, options.optimize, report, impl_->weight_files);
-  std::vector<std::string> names = options.backends.empty() ? backend_names() : options.backends;
+  std::vector<std::string> names = options.backends.empty() ? default_backend_names() : options.backends;
   for (const auto& name : names) {
     if (!impl_->registry.backend(name)) {
       std::string loaded;

@@ -1,0 +1,117 @@
+// attention (fused and decomposed, with every mask, valid length and causality), cache_write and
+// key_mask.
+#include "op_case.hpp"
+
+#include <limits>
+
+namespace loom::conformance {
+
+namespace {
+
+struct AttentionCase {
+  int64_t b, h, tq, tk, d, dv;
+  bool causal = false;
+  bool valid_length = false;
+  Shape mask;       // empty: none
+  double scale = 0;
+};
+
+std::string describe(const AttentionCase& c) {
+  std::string s = "B" + std::to_string(c.b) + " H" + std::to_string(c.h) + " Tq" + std::to_string(c.tq) + " Tk" +
+                  std::to_string(c.tk) + " D" + std::to_string(c.d) + (c.dv != c.d ? " Dv" + std::to_string(c.dv) : "");
+  if (c.causal) s += " causal";
+  if (c.valid_length) s += " valid_length";
+  if (!c.mask.empty()) s += " mask " + dims(c.mask);
+  if (c.scale) s += " scale " + std::to_string(c.scale);
+  return s;
+}
+
+void attention(std::vector<OpCase>& out) {
+  const AttentionCase cases[] = {
+      {1, 1, 1, 1, 1, 1},
+      {2, 3, 5, 5, 8, 8},
+      {1, 2, 7, 7, 16, 16, true},
+      {2, 2, 1, 9, 8, 8, false, true},             // a decode step reading a cache's prefix
+      {2, 2, 3, 9, 8, 8, true, true},              // causal over the last Tq positions
+      {2, 1, 4, 6, 5, 3, false, false, {2, 1, 1, 6}},
+      {1, 2, 3, 4, 8, 8, false, false, {1, 2, 3, 4}, 0.5},
+      {2, 2, 5, 5, 9, 9, true, true, {2, 1, 1, 5}},
+      {1, 3, 17, 17, 33, 33, true},
+      {2, 4, 33, 65, 40, 40, false, true, {2, 1, 1, 65}},  // large
+  };
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const AttentionCase& c : cases)
+      for (bool decompose : {false, true}) {
+        if (t != DType::f32 && c.tk > 20) continue;
+        CaseBuilder b("attention", std::string(dtype_name(t)) + " " + describe(c));
+        b.input("q", t, {c.b, c.h, c.tq, c.d}).input("k", t, {c.b, c.h, c.tk, c.d}).input("v", t, {c.b, c.h, c.tk, c.dv});
+        if (!c.mask.empty()) b.input("mask", t, c.mask, {-3, 0});
+        else if (c.valid_length) b.absent();
+        if (c.valid_length) {
+          // One row sees every key; the others fewer (a causal row needs at least Tq).
+          Tensor lengths = b.random(DType::i64, {c.b}, {static_cast<double>(c.tq), static_cast<double>(c.tk)});
+          set_element(lengths, 0, static_cast<double>(c.tk));
+          b.input("valid_length", lengths);
+        }
+        b.attr("causal", c.causal).attr("scale", c.scale);
+        if (decompose) b.decomposed();
+        out.push_back(b.build());
+      }
+  // A row with no key to see gives NaN, as PyTorch.
+  CaseBuilder b("attention", "f32 valid_length 0");
+  Tensor lengths(DType::i64, {2});
+  set_element(lengths, 1, 3);
+  out.push_back(b.input("q", DType::f32, {2, 1, 2, 4}).input("k", DType::f32, {2, 1, 3, 4}).input("v", DType::f32, {2, 1, 3, 4})
+                    .absent().input("valid_length", lengths).build());
+}
+
+void cache_write(std::vector<OpCase>& out) {
+  struct CacheCase {
+    Shape cache;
+    int64_t t, axis;
+  };
+  const CacheCase cases[] = {{{2, 3, 8, 4}, 1, 2}, {{2, 3, 8, 4}, 3, 2}, {{1, 2, 5, 3}, 5, 2}, {{3, 7, 5}, 2, 1}, {{2, 2, 9, 17}, 4, -2}};
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::i64})
+    for (const auto& c : cases) {
+      if (t != DType::f32 && c.cache.size() != 4) continue;
+      const int64_t axis = c.axis < 0 ? c.axis + static_cast<int64_t>(c.cache.size()) : c.axis;
+      Shape update = c.cache;
+      update[axis] = c.t;
+      CaseBuilder b("cache_write", std::string(dtype_name(t)) + " cache " + dims(c.cache) + " update " + dims(update) + " axis " +
+                                       std::to_string(c.axis));
+      b.input("cache", t, c.cache, {-9, 9}).input("update", t, update, {10, 20});
+      b.input("offset", DType::i64, {c.cache[0]}, {0, static_cast<double>(c.cache[axis] - c.t)});
+      out.push_back(b.attr("axis", c.axis).build());
+    }
+}
+
+void key_mask(std::vector<OpCase>& out) {
+  const double lowest = std::numeric_limits<float>::lowest();
+  struct MaskCase {
+    Shape scores;
+    bool valid_length, causal;
+    double fill;
+  };
+  const MaskCase cases[] = {{{2, 1, 3, 5}, true, false, -INFINITY}, {{2, 4, 3, 5}, false, true, -INFINITY},
+                            {{3, 2, 4, 7}, true, true, -INFINITY},  {{2, 3, 6}, true, true, lowest},
+                            {{1, 1, 1, 1}, false, true, -INFINITY}};
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const auto& c : cases) {
+      const int64_t tq = c.scores[c.scores.size() - 2], tk = c.scores.back();
+      CaseBuilder b("key_mask", std::string(dtype_name(t)) + " " + dims(c.scores) + (c.valid_length ? " valid_length" : "") +
+                                    (c.causal ? " causal" : "") + (c.fill == lowest ? " fill lowest" : ""));
+      b.input("scores", t, c.scores);
+      if (c.valid_length) b.input("valid_length", DType::i64, {c.scores[0]}, {static_cast<double>(c.causal ? tq : 0), static_cast<double>(tk)});
+      out.push_back(b.attr("causal", c.causal).attr("fill", c.fill).build());
+    }
+}
+
+}  // namespace
+
+void attention_cases(std::vector<OpCase>& out) {
+  attention(out);
+  cache_write(out);
+  key_mask(out);
+}
+
+}  // namespace loom::conformance

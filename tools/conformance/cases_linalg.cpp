@@ -1,0 +1,77 @@
+// matmul and linear.
+#include "op_case.hpp"
+
+namespace loom::conformance {
+
+namespace {
+
+struct MatmulShape {
+  Shape a, b;
+  bool ta = false, tb = false;
+  double alpha = 1.0;
+};
+
+std::string describe(const MatmulShape& m) {
+  std::string s = dims(m.a) + " @ " + dims(m.b);
+  if (m.ta) s += " transpose_a";
+  if (m.tb) s += " transpose_b";
+  if (m.alpha != 1.0) s += " alpha=" + std::to_string(m.alpha);
+  return s;
+}
+
+void matmul(std::vector<OpCase>& out) {
+  const MatmulShape shapes[] = {
+      {{1, 1}, {1, 1}},
+      {{3, 5}, {5, 7}},
+      {{17, 33}, {33, 15}},
+      {{8, 16}, {16, 16}},
+      {{2, 3, 7, 9}, {9, 5}},            // b broadcast over a's batch
+      {{4, 1, 5, 8}, {3, 8, 6}},         // both batches broadcast
+      {{2, 9, 3}, {2, 9, 4}, true},      // a read transposed
+      {{2, 3, 9}, {2, 4, 9}, false, true},
+      {{9, 3}, {4, 9}, true, true, 0.125},
+      {{1, 7}, {7, 1}, false, false, -2.0},
+      {{67, 129}, {129, 71}},            // large
+  };
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const MatmulShape& m : shapes) {
+      if (t != DType::f32 && shape_numel(m.a) > 1000) continue;
+      out.push_back(CaseBuilder("matmul", std::string(dtype_name(t)) + " " + describe(m))
+                        .input("a", t, m.a).input("b", t, m.b)
+                        .attr("transpose_a", m.ta).attr("transpose_b", m.tb).attr("alpha", m.alpha).build());
+    }
+}
+
+void linear(std::vector<OpCase>& out) {
+  struct Shape3 {
+    Shape x;
+    int64_t n;
+  };
+  const Shape3 shapes[] = {{{5, 16}, 8}, {{16}, 8}, {{1, 1}, 1}, {{2, 3, 17}, 9}, {{7, 31}, 33}, {{33, 257}, 65}};
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const auto& [x, n] : shapes)
+      for (bool bias : {true, false})
+        for (bool transposed : {false, true})
+          for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "tanh"}) {
+            const bool large = shape_numel(x) > 1000;
+            // Every activation on one shape; the other shapes with none (and relu when large).
+            if (std::string(act) != "none" && x != Shape{5, 16} && !(large && std::string(act) == "relu")) continue;
+            if (t != DType::f32 && (large || !bias)) continue;
+            const int64_t k = x.back();
+            CaseBuilder b("linear", std::string(dtype_name(t)) + " " + dims(x) + " -> " + std::to_string(n) +
+                                        (bias ? " bias" : "") + (transposed ? " weight_transposed" : "") + " " + act);
+            b.input("x", t, x).input("weight", t, transposed ? Shape{k, n} : Shape{n, k});
+            if (bias) b.input("bias", t, {n});
+            b.attr("activation", std::string(act)).attr("weight_transposed", transposed);
+            out.push_back(b.build());
+          }
+}
+
+}  // namespace
+
+void linalg_cases(std::vector<OpCase>& out) {
+  matmul(out);
+  linear(out);
+}
+
+}  // namespace loom::conformance
