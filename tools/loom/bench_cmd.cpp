@@ -211,6 +211,9 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
     std::map<std::string, int64_t> prompt_dims;
     for (const auto& in : g.inputs)
       if (in.name == spec->input_ids && in.info.shape.size() == 2) {
+        if (in.info.shape[0].is_known() && in.info.shape[0].value() != batch)
+          throw UsageError("--batch " + std::to_string(batch) + ": the text-generation graph of " + printable(a.graph) +
+                           " takes " + std::to_string(in.info.shape[0].value()) + " row(s) per step");
         for (size_t axis = 0; axis < 2; ++axis)
           if (in.info.shape[axis].is_symbolic() && in.info.shape[axis].symbols().size() == 1)
             prompt_dims[in.info.shape[axis].symbols()[0]] = axis == 0 ? batch : a.past;
