@@ -640,6 +640,74 @@ EOF
   else
     fail "inspect: the arena line does not read 'arena: X = activations Y (Z without reuse) + scratch W': $line"
   fi
+  bench_checkpoints
+}
+
+# bench on the checkpoints of tests/models: generated token inputs (--seq, --batch), decode steps
+# through the KV-cache graph (--decode, --past), the JSON keys, a per-node trace, and the values
+# each model refuses. Timings are never asserted.
+bench_checkpoints() {
+  local m=$SRC/tests/models key
+  expect_ok "bench --seq on a checkpoint" bench "$m/bert-mlm" --seq 16 --batch 2 --warmup 1 --iterations 3 --threads 1 --json
+  cp "$OUT" "$TMP/bench.json"
+  checks=$((checks + 1))
+  [ "$(wc -l <"$TMP/bench.json")" -eq 1 ] || fail "bench --json is not one line"
+  for key in median_ms p90_ms min_ms load_ms peak_rss_mb tokens_per_s runs_per_s median_us p10_us p90_us min_us              peak_rss_bytes median_over_nodes_us process_threads generated_inputs nodes graph backends dims; do
+    json "$TMP/bench.json" "$key" >/dev/null || fail "bench --json: no '$key'"
+  done
+  [ "$(json "$TMP/bench.json" "dims;seq")" = 16 ] || fail "bench --seq 16: dims.seq is $(json "$TMP/bench.json" "dims;seq")"
+  [ "$(json "$TMP/bench.json" "dims;batch")" = 2 ] || fail "bench --batch 2: dims.batch is $(json "$TMP/bench.json" "dims;batch")"
+  [ "$(json "$TMP/bench.json" tokens)" = 32 ] || fail "bench --seq 16 --batch 2: tokens is not 32"
+  [ "$(json "$TMP/bench.json" precision)" = f32 ] || fail "bench: precision is not f32"
+  expect_ok "bench --seq, text report" bench "$m/bert-mlm" --seq 8 --warmup 0 --iterations 2
+  expect_stdout "tokens/s" "bench reports tokens per second"
+  expect_stdout "loaded in" "bench reports the load time"
+  expect_stdout "latency per run: median" "bench reports the latency"
+  expect_error 2 "takes seq <= 32" "bench --seq past the model's positions" bench "$m/bert-mlm" --seq 33 --iterations 1
+  expect_error 2 "has no text-generation graph" "bench --decode without a generation graph" \
+    bench "$m/bert-mlm" --decode 2 --past 4 --iterations 1
+  expect_error 2 "--decode needs --past" "bench --decode without --past" bench "$m/gpt2" --decode 2 --iterations 1
+  expect_error 2 "needs --decode" "bench --past without --decode" bench "$m/gpt2" --past 4 --iterations 1
+  expect_error 2 "holds at most 48" "bench --past + --decode past the positions" bench "$m/gpt2" --decode 8 --past 41 --iterations 1
+  expect_error 2 "takes 1 row(s) per step" "bench --decode with a batch the generation graph does not take" \
+    bench "$m/gpt2" --decode 2 --past 3 --batch 2 --iterations 1
+  expect_error 2 "--precision" "bench --precision of an unknown value" bench "$m/gpt2" --precision f16
+  expect_error 2 "--precision and --option precision" "bench --precision twice" \
+    bench "$m/gpt2" --precision f32 --option precision=f32
+
+  expect_ok "bench --decode --past" bench "$m/gpt2" --decode 3 --past 5 --warmup 1 --iterations 2 --threads 1 --json
+  cp "$OUT" "$TMP/decode.json"
+  checks=$((checks + 1))
+  for key in median_ms p90_ms min_ms load_ms peak_rss_mb prefill_ms tokens_per_s; do
+    json "$TMP/decode.json" "$key" >/dev/null || fail "bench --decode --json: no '$key'"
+  done
+  [ "$(json "$TMP/decode.json" mode)" = decode ] || fail "bench --decode: mode is not decode"
+  [ "$(json "$TMP/decode.json" samples)" = 6 ] || fail "bench --decode 3 --iterations 2: $(json "$TMP/decode.json" samples) samples, expected 6 (one per step)"
+  [ "$(json "$TMP/decode.json" past)" = 5 ] || fail "bench --past 5: past is not 5"
+  expect_ok "bench --decode up to the last position" bench "$m/gpt2" --decode 8 --past 40 --warmup 0 --iterations 1
+  expect_stdout "latency per decode step" "bench --decode reports per step"
+
+  # --profile: a Chrome trace with one complete event per node of one run.
+  expect_ok "bench --profile" bench "$m/bert-mlm" --seq 8 --warmup 0 --iterations 1 --profile "$TMP/trace.json"
+  checks=$((checks + 1))
+  local events nodes first
+  if events=$(json "$TMP/trace.json" traceEvents LENGTH); then
+    expect_ok "bench --json for the node count" bench "$m/bert-mlm" --seq 8 --warmup 0 --iterations 1 --json
+    nodes=$(json "$OUT" nodes)
+    # Two metadata events (process and thread names), then one per node.
+    [ "$events" -eq $((nodes + 2)) ] || fail "bench --profile: $events events for $nodes nodes (expected one per node and 2 metadata)"
+    first=$(json "$TMP/trace.json" "traceEvents;2;ph")
+    [ "$first" = X ] || fail "bench --profile: event 2 has ph '$first', expected X"
+    for key in name cat ts dur pid tid; do json "$TMP/trace.json" "traceEvents;2;$key" >/dev/null || fail "bench --profile: no '$key' in an event"; done
+    json "$TMP/trace.json" "traceEvents;2;args;op" >/dev/null || fail "bench --profile: no op in an event's args"
+  else
+    fail "bench --profile: the trace is not JSON with traceEvents: $(cat "$TMP/json.err")"
+  fi
+  expect_ok "bench --decode --profile" bench "$m/gpt2" --decode 1 --past 4 --warmup 0 --iterations 1 --profile "$TMP/decode-trace.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/decode-trace.json" traceEvents LENGTH)" -gt 10 ] 2>/dev/null || fail "bench --decode --profile: no per-node events"
+  expect_error 1 "--profile $TMP/no/such/trace.json" "bench --profile into a missing folder" \
+    bench "$m/bert-mlm" --seq 8 --iterations 1 --profile "$TMP/no/such/trace.json"
 }
 
 # The commands of the README and the examples of docs/cli.md, as written, run from a folder

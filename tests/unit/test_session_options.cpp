@@ -96,3 +96,33 @@ TEST_CASE("device loss: the run fails saying so; with fallback=on later runs suc
   CHECK_THROWS_WITH_AS(with_options(e, {"external"}, {{"external.lose_device_after_runs", "soon"}}),
                        doctest::Contains("option lose_device_after_runs=soon"), Error);
 }
+
+TEST_CASE("profile=on: every node is a partition of its own, timed per run through RunOptions::timings") {
+  Engine e = test::onednn_engine();
+  CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"profile", "yes"}}),
+                       doctest::Contains("option profile=yes: the value must be on or off"), Error);
+  Session plain = with_options(e, {"onednn"}, {});
+  Session profiled = with_options(e, {"onednn"}, {{"profile", "on"}});
+  REQUIRE(plain.placement().partitions.size() == 1);
+  REQUIRE(profiled.placement().partitions.size() == 2);
+  CHECK(profiled.placement().partitions[1].nodes == std::vector<std::string>{profiled.graph().nodes[1].name});
+
+  std::vector<PartitionTiming> timings;
+  RunOptions record;
+  record.timings = &timings;
+  const Tensor want = plain.run({{"x", input()}}).at("y");
+  const Tensor got = profiled.run({{"x", input()}}, record).at("y");
+  for (int i = 0; i < 6; ++i) CHECK(got.data_as<float>()[i] == want.data_as<float>()[i]);
+  REQUIRE(timings.size() == 2);
+  CHECK(timings[0].partition == 0);
+  CHECK(timings[1].partition == 1);
+  for (const auto& t : timings) CHECK(t.end >= t.start);
+  CHECK(timings[1].start >= timings[0].end);
+  // Without the option a run records its one partition; without timings nothing is recorded.
+  timings.clear();
+  (void)plain.run({{"x", input()}}, record);
+  CHECK(timings.size() == 1);
+  timings.clear();
+  (void)profiled.run({{"x", input()}});
+  CHECK(timings.empty());
+}

@@ -1,23 +1,29 @@
+#include "bench.hpp"
 #include "commands.hpp"
 
 #include <loom/error.hpp>
+#include <loom/processing.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <cstdio>
+#include <functional>
 #include <iostream>
-#include <new>
+#include <optional>
 #include <random>
 
 namespace loom::cli {
 
 namespace {
+
+using clock = std::chrono::steady_clock;
 
 // The threads of this process now (Linux: /proc/self/status); 0 when unknown. After the runs it
 // counts the thread pools the backends started, which --threads bounds.
@@ -29,35 +35,13 @@ int process_threads() {
   return 0;
 }
 
-Tensor generated_input(const GraphInput& in, const std::map<std::string, int64_t>& dims, std::mt19937& rng) {
-  Shape shape;
-  for (const Dim& d : in.info.shape) {
-    Dim b = d.bind(dims);
-    shape.push_back(b.is_known() ? b.value() : 1);
-  }
-  Tensor t;
-  try {
-    t = Tensor(in.info.dtype, shape);
-  } catch (const std::bad_alloc&) {
-    throw Error("input '" + printable(in.name) + "' generated from --dim as " + std::string(dtype_name(in.info.dtype)) + " " +
-                shape_str(shape) + ": cannot allocate " + std::to_string(shape_numel(shape) * dtype_size(in.info.dtype)) + " bytes");
-  } catch (const Error& e) {
-    throw Error("input '" + printable(in.name) + "' generated from --dim: " + e.what());
-  }
-  if (in.info.dtype == DType::f32) {
-    std::uniform_real_distribution<float> u(-1.f, 1.f);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = u(rng);
-  } else if (in.info.dtype == DType::i64) {
-    for (int64_t i = 0; i < t.numel(); ++i) t.data_as<int64_t>()[i] = 1;  // valid ids and a full attention mask
-  }
-  return t;
-}
-
 // The symbol values the inputs actually bind (given or generated), for the report.
 std::map<std::string, int64_t> bound_symbols(const Graph& g, const TensorMap& inputs) {
   std::map<std::string, int64_t> out;
   for (const auto& in : g.inputs) {
-    const Shape& shape = inputs.at(in.name).shape();
+    auto it = inputs.find(in.name);
+    if (it == inputs.end()) continue;
+    const Shape& shape = it->second.shape();
     for (size_t i = 0; i < in.info.shape.size() && i < shape.size(); ++i) {
       const Dim& d = in.info.shape[i];
       if (d.is_symbolic() && d.symbols().size() == 1 && d.factor() == 1) out.emplace(d.symbols()[0], shape[i]);
@@ -66,39 +50,258 @@ std::map<std::string, int64_t> bound_symbols(const Graph& g, const TensorMap& in
   return out;
 }
 
+// "[#####.....] 12/50" on stderr, redrawn at most ten times a second, only on a terminal.
+class Progress {
+ public:
+  explicit Progress(int total) : total_(total), on_(isatty(STDERR_FILENO) == 1) {}
+  ~Progress() { done(); }
+  void step(int done_count) {
+    if (!on_) return;
+    const auto now = clock::now();
+    if (done_count < total_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const int width = 30, filled = total_ ? static_cast<int>(static_cast<int64_t>(width) * done_count / total_) : width;
+    std::fprintf(stderr, "\rbench [%s%s] %d/%d", std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                 done_count, total_);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void done() {
+    if (drawn_) std::fprintf(stderr, "\r\033[K");
+    drawn_ = false;
+  }
+
+ private:
+  int total_;
+  bool on_;
+  bool drawn_ = false;
+  clock::time_point last_{};
+};
+
+double ms(clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// Where --seq and --batch go: the symbols of the token input's dims [batch, seq].
+void bind_text_dims(const Graph& g, const BenchArgs& a, std::map<std::string, int64_t>& dims) {
+  if (!a.seq && !a.batch) return;
+  const GraphInput* ids = bench::token_input(g);
+  if (!ids || ids->info.shape.size() != 2)
+    throw UsageError(std::string(a.seq ? "--seq" : "--batch") + ": graph '" + printable(g.name) +
+                     "' has no token-id input [batch, seq] (use --dim NAME=N for its symbols)");
+  auto bind = [&](size_t axis, int64_t value, const char* option) {
+    if (!value) return;
+    const Dim& d = ids->info.shape[axis];
+    if (d.is_known()) {
+      if (d.value() != value)
+        throw UsageError(std::string(option) + " " + std::to_string(value) + ": input '" + printable(ids->name) +
+                         "' has a fixed size of " + std::to_string(d.value()) + " there");
+      return;
+    }
+    if (!(d.is_symbolic() && d.symbols().size() == 1 && d.factor() == 1))
+      throw UsageError(std::string(option) + ": input '" + printable(ids->name) + "' has no plain symbol there");
+    const std::string& sym = d.symbols()[0];
+    auto [it, fresh] = dims.emplace(sym, value);
+    if (!fresh && it->second != value)
+      throw UsageError(std::string(option) + " " + std::to_string(value) + " and --dim " + sym + "=" +
+                       std::to_string(it->second) + " disagree");
+  };
+  bind(0, a.batch, "--batch");
+  bind(1, a.seq, "--seq");
+}
+
+// The checkpoint's text-generation graph; a model without one is a usage error (exit 2), a
+// model that cannot be read at all stays a plain error.
+Graph generation_graph(const Engine& engine, const std::string& model) {
+  std::string why;
+  try {
+    Graph g = engine.load_graph(model, "text-generation");
+    if (g.processing && g.processing->generation) return g;
+    why = "its graph has no processing.generation section";
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  (void)engine.load_graph(model);  // unreadable: that error, exit 1
+  throw UsageError("--decode: " + printable(model) + " has no text-generation graph with KV caches (" + why + ")");
+}
+
+struct Timing {
+  std::vector<double> samples;  // microseconds, sorted
+  double pct(double q) const {
+    return samples[std::min(samples.size() - 1, static_cast<size_t>(q * static_cast<double>(samples.size() - 1) + 0.5))];
+  }
+};
+
+// A prompt of `past` tokens through a fresh state, then decode steps through `step` at
+// positions past, past+1, ...: what `--decode` times and `--profile` traces.
+struct Decoder {
+  Session& s;
+  const GenerationSpec& spec;
+  int64_t batch, past, vocab;
+  State state;
+  Binding step;
+  Tensor token, position;
+  std::mt19937 rng{42};
+
+  Decoder(Session& session, const GenerationSpec& g, int64_t b, int64_t p, int64_t v)
+      : s(session), spec(g), batch(b), past(p), vocab(v), state(session.new_state()), step(session.new_binding()),
+        token(DType::i64, {b, 1}), position(DType::i64, {b}) {
+    step.bind_input(spec.input_ids, token);
+    step.bind_input(spec.past_length, position);
+  }
+  double prefill() {
+    Tensor ids(DType::i64, {batch, past}), zero(DType::i64, {batch});
+    bench::fill_ids(ids, rng, vocab);
+    for (int64_t b = 0; b < batch; ++b) zero.data_as<int64_t>()[b] = 0;
+    const auto t0 = clock::now();
+    s.run({{spec.input_ids, ids}, {spec.past_length, zero}}, state);
+    return ms(clock::now() - t0);
+  }
+  // Step `k` (0-based) after the prompt; untimed set-up of its token and position.
+  void prepare(int64_t k) {
+    bench::fill_ids(token, rng, vocab);
+    for (int64_t b = 0; b < batch; ++b) position.data_as<int64_t>()[b] = past + k;
+  }
+  void run(const RunOptions& o = {}) { s.run(step, state, o); }
+};
+
 }  // namespace
 
 int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
-  const auto dims = parse_dims(a.dims);
+  auto dims = parse_dims(a.dims);
+  const bool decode = a.decode > 0;
+  if (a.past && !decode) throw UsageError("--past " + std::to_string(a.past) + " needs --decode N (decode steps after the prompt)");
+  if (decode && !a.past) throw UsageError("--decode needs --past P (the prompt's length, at least 1)");
+  if (decode && a.seq) throw UsageError("--seq is for a whole run; with --decode, --past sets the prompt's length");
+  if (decode && (!a.inputs.empty() || !a.dims.empty())) throw UsageError("--decode generates its inputs: --input and --dim do not apply");
+  SessionOptions options = session_options(a.backends, a.threads, a.options, a.optimize);
+  if (!a.precision.empty()) {
+    // The session option every backend understands (docs/plugins.md); a backend that cannot
+    // compute in it refuses the session.
+    if (options.options.count("precision")) throw UsageError("--precision and --option precision= are both given");
+    options.options["precision"] = a.precision;
+  }
+  // Opened first: a trace that cannot be written fails before minutes of timing.
+  std::ofstream trace;
+  if (!a.profile.empty()) {
+    trace.open(a.profile, std::ios::binary | std::ios::trunc);
+    if (!trace) throw Error("--profile " + a.profile + ": cannot open the file for writing");
+  }
+
   Engine engine = make_engine(p);
   TensorMap inputs = read_inputs(a.inputs);
-  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize));
+  const auto load_start = clock::now();
+  Graph graph = decode ? generation_graph(engine, a.graph) : engine.load_graph(a.graph);
+  Session s = engine.compile(graph, options);
+  const double load_ms = ms(clock::now() - load_start);
   const Graph& g = s.graph();
-  check_input_names(g, inputs, /*all_required=*/false);
-  check_dims(s, dims);
+  const int64_t batch = a.batch ? a.batch : 1;
+
   std::mt19937 rng(42);
   std::vector<std::string> generated;
-  for (const auto& in : g.inputs)
-    if (!inputs.count(in.name)) {
-      inputs.emplace(in.name, generated_input(in, dims, rng));
-      generated.push_back(printable(in.name));
-    }
-
-  using clock = std::chrono::steady_clock;
-  for (int i = 0; i < a.warmup; ++i) run_graph(s, inputs, a.graph, a.inputs);
-  std::vector<double> samples;
-  for (int i = 0; i < a.iterations; ++i) {
-    auto t0 = clock::now();
-    for (int r = 0; r < a.repeat; ++r) run_graph(s, inputs, a.graph, a.inputs);
-    samples.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count() / a.repeat);
+  std::optional<GenerationSpec> spec;
+  int64_t vocab = 0;
+  if (decode) {
+    spec = *g.processing->generation;
+    const GraphInput* ids = bench::token_input(g);
+    vocab = ids ? bench::vocabulary(g, ids->name) : 0;
+    if (g.processing->tokenizer && g.processing->tokenizer->vocab_size > 0) vocab = g.processing->tokenizer->vocab_size;
+    if (spec->max_length > 0 && a.past + a.decode > spec->max_length)
+      throw UsageError("--past " + std::to_string(a.past) + " + --decode " + std::to_string(a.decode) + " = " +
+                       std::to_string(a.past + a.decode) + " positions: " + printable(a.graph) + " holds at most " +
+                       std::to_string(spec->max_length));
+    std::map<std::string, int64_t> prompt_dims;
+    for (const auto& in : g.inputs)
+      if (in.name == spec->input_ids && in.info.shape.size() == 2) {
+        if (in.info.shape[0].is_known() && in.info.shape[0].value() != batch)
+          throw UsageError("--batch " + std::to_string(batch) + ": the text-generation graph of " + printable(a.graph) +
+                           " takes " + std::to_string(in.info.shape[0].value()) + " row(s) per step");
+        for (size_t axis = 0; axis < 2; ++axis)
+          if (in.info.shape[axis].is_symbolic() && in.info.shape[axis].symbols().size() == 1)
+            prompt_dims[in.info.shape[axis].symbols()[0]] = axis == 0 ? batch : a.past;
+      }
+    check_dims(s, prompt_dims);  // the prompt within the position table
+    generated = {printable(spec->input_ids), printable(spec->past_length)};
+  } else {
+    bind_text_dims(g, a, dims);
+    check_input_names(g, inputs, /*all_required=*/false);
+    check_dims(s, dims);
+    const GraphInput* ids = bench::token_input(g);
+    for (const auto& in : g.inputs)
+      if (!inputs.count(in.name)) {
+        const int64_t v = ids && ids->name == in.name ? bench::vocabulary(g, in.name) : 0;
+        inputs.emplace(in.name, bench::generated_input(in, dims, rng, v));
+        generated.push_back(printable(in.name));
+      }
   }
-  std::sort(samples.begin(), samples.end());
-  auto pct = [&](double q) { return samples[std::min(samples.size() - 1, static_cast<size_t>(q * (samples.size() - 1) + 0.5))]; };
-  const double median = pct(0.5);
+
+  // Timing: a sample is --repeat runs (or decode steps at one position), its mean per run.
+  Timing timing;
+  double prefill_ms = 0;
+  Progress progress(a.iterations);
+  std::optional<Decoder> decoder;
+  if (decode) {
+    decoder.emplace(s, *spec, batch, a.past, vocab);
+    prefill_ms = decoder->prefill();
+    // Each round runs the N steps after the prompt; the caches' rows past the prompt are
+    // rewritten each round, as each step reads only the positions before its own.
+    for (int i = 0; i < a.warmup; ++i)
+      for (int64_t k = 0; k < a.decode; ++k) {
+        decoder->prepare(k);
+        decoder->run();
+      }
+    for (int i = 0; i < a.iterations; ++i) {
+      for (int64_t k = 0; k < a.decode; ++k) {
+        decoder->prepare(k);
+        const auto t0 = clock::now();
+        for (int r = 0; r < a.repeat; ++r) decoder->run();
+        timing.samples.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count() / a.repeat);
+      }
+      progress.step(i + 1);
+    }
+  } else {
+    for (int i = 0; i < a.warmup; ++i) run_graph(s, inputs, a.graph, a.inputs);
+    for (int i = 0; i < a.iterations; ++i) {
+      const auto t0 = clock::now();
+      for (int r = 0; r < a.repeat; ++r) run_graph(s, inputs, a.graph, a.inputs);
+      timing.samples.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count() / a.repeat);
+      progress.step(i + 1);
+    }
+  }
+  progress.done();
+  std::sort(timing.samples.begin(), timing.samples.end());
+  const double median = timing.pct(0.5);
   const size_t nodes = g.nodes.size();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const uint64_t peak_rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+  const int threads_now = process_threads();
+
+  // --profile: one more run on a session whose every node is a partition of its own, timed per
+  // partition by the core (RunOptions::timings), after one untimed run that makes its plan.
+  if (trace.is_open()) {
+    SessionOptions profiled = options;
+    profiled.options["profile"] = "on";
+    Session ps = engine.compile(graph, profiled);
+    std::vector<PartitionTiming> timings;
+    timings.reserve(ps.placement().partitions.size());
+    RunOptions record;
+    record.timings = &timings;
+    std::string what;
+    if (decode) {
+      Decoder d(ps, *spec, batch, a.past, vocab);
+      d.prefill();
+      d.prepare(0);
+      d.run();
+      d.run(record);
+      what = "decode step after " + std::to_string(a.past) + " tokens";
+    } else {
+      (void)ps.run(inputs);
+      (void)ps.run(inputs, record);
+      what = "one run";
+    }
+    bench::write_trace(trace, ps, timings, a.graph, what);
+    trace.close();
+    if (!trace) throw Error("--profile " + a.profile + ": writing the trace failed");
+  }
 
   // The backends that ran partitions, with the device each one created: with --threads 0 the
   // device description is where the backend's default thread count shows.
@@ -111,39 +314,78 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
       if (r.loaded && r.name == part.backend && !r.devices.empty())
         devices.push_back({{"backend", part.backend}, {"device", r.devices[0].name}, {"description", r.devices[0].description}});
   }
-  const auto bound = bound_symbols(g, inputs);
+  std::map<std::string, int64_t> bound = decode ? std::map<std::string, int64_t>{} : bound_symbols(g, inputs);
   const double per_node = nodes ? median / static_cast<double>(nodes) : 0.0;
+  // Tokens per second: a text run handles batch x seq tokens, a decode step one per row.
+  int64_t tokens = 0;
+  if (decode) {
+    tokens = batch;
+  } else if (const GraphInput* ids = bench::token_input(g)) {
+    auto it = inputs.find(ids->name);
+    if (it != inputs.end()) tokens = it->second.numel();
+  }
+  const double runs_per_s = median > 0 ? 1e6 / median : 0.0;
+  const double tokens_per_s = runs_per_s * static_cast<double>(tokens);
+  const std::string precision = options.options.count("precision") ? options.options.at("precision") : "f32";
 
   if (a.json) {
     nlohmann::json j{{"graph", a.graph}, {"backends", join(backends, ",")}, {"devices", devices},
                      {"dims", bound}, {"generated_inputs", generated}, {"nodes", nodes}, {"optimize", a.optimize},
                      {"warmup", a.warmup}, {"iterations", a.iterations}, {"repeat", a.repeat},
-                     {"median_us", median}, {"p10_us", pct(0.1)}, {"p90_us", pct(0.9)}, {"min_us", samples.front()},
-                     {"median_over_nodes_us", per_node}, {"peak_rss_bytes", peak_rss},
-                     {"process_threads", process_threads()}};
+                     {"median_us", median}, {"p10_us", timing.pct(0.1)}, {"p90_us", timing.pct(0.9)},
+                     {"min_us", timing.samples.front()}, {"median_over_nodes_us", per_node}, {"peak_rss_bytes", peak_rss},
+                     {"process_threads", threads_now},
+                     {"mode", decode ? "decode" : "run"}, {"precision", precision}, {"samples", timing.samples.size()},
+                     {"median_ms", median / 1e3}, {"p90_ms", timing.pct(0.9) / 1e3}, {"min_ms", timing.samples.front() / 1e3},
+                     {"load_ms", load_ms}, {"peak_rss_mb", static_cast<double>(peak_rss) / (1024.0 * 1024.0)},
+                     {"runs_per_s", runs_per_s}};
+    if (tokens) {
+      j["tokens"] = tokens;
+      j["tokens_per_s"] = tokens_per_s;
+    }
+    if (decode) {
+      j["batch"] = batch;
+      j["decode"] = a.decode;
+      j["past"] = a.past;
+      j["prefill_ms"] = prefill_ms;
+    }
+    if (!a.profile.empty()) j["profile"] = a.profile;
     if (a.threads > 0) j["threads"] = a.threads;
     else j["threads"] = "default";
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump() << "\n";
     return 0;
   }
   std::string dims_text;
   for (const auto& [sym, v] : bound) dims_text += (dims_text.empty() ? "" : " ") + sym + "=" + std::to_string(v);
-  std::printf("%s: graph '%s', %zu nodes (--optimize %s)\n", a.graph.c_str(), printable(g.name).c_str(), nodes,
-              a.optimize.c_str());
-  std::printf("  shapes: %s; inputs generated: %s\n", dims_text.empty() ? "all fixed" : dims_text.c_str(),
-              generated.empty() ? "none" : join(generated).c_str());
+  std::printf("%s: graph '%s', %zu nodes (--optimize %s, precision %s), loaded in %.1f ms\n", a.graph.c_str(),
+              printable(g.name).c_str(), nodes, a.optimize.c_str(), precision.c_str(), load_ms);
+  if (decode)
+    std::printf("  decode: %lld step(s) after a prompt of %lld token(s), batch %lld (prompt run: %.3f ms); inputs generated: %s\n",
+                static_cast<long long>(a.decode), static_cast<long long>(a.past), static_cast<long long>(batch), prefill_ms,
+                join(generated).c_str());
+  else
+    std::printf("  shapes: %s; inputs generated: %s\n", dims_text.empty() ? "all fixed" : dims_text.c_str(),
+                generated.empty() ? "none" : join(generated).c_str());
   if (a.threads > 0) std::printf("  threads: %d (--threads)\n", a.threads);
   else std::printf("  threads: each backend's default (see its device below)\n");
   for (const auto& d : devices)
     std::printf("  backend %s on %s: %s\n", d["backend"].get<std::string>().c_str(), d["device"].get<std::string>().c_str(),
                 d["description"].get<std::string>().c_str());
-  std::printf("  %d timed samples of %d run(s) each, after %d untimed warm-up run(s)\n", a.iterations, a.repeat, a.warmup);
-  std::printf("  latency per run: median %.3f us (p10 %.3f, p90 %.3f, min %.3f)\n", median, pct(0.1), pct(0.9), samples.front());
+  const char* unit = decode ? "decode step" : "run";
+  std::printf("  %zu timed samples of %d %s(s) each, after %d untimed warm-up %s\n", timing.samples.size(), a.repeat, unit,
+              a.warmup, decode ? "round(s)" : "run(s)");
+  std::printf("  latency per %s: median %.3f ms (p90 %.3f, min %.3f)\n", unit, median / 1e3, timing.pct(0.9) / 1e3,
+              timing.samples.front() / 1e3);
+  std::printf("  latency per run: median %.3f us (p10 %.3f, p90 %.3f, min %.3f)\n", median, timing.pct(0.1), timing.pct(0.9),
+              timing.samples.front());
+  if (tokens) std::printf("  throughput: %.2f %s/s, %.1f tokens/s\n", runs_per_s, decode ? "steps" : "runs", tokens_per_s);
+  else std::printf("  throughput: %.2f runs/s\n", runs_per_s);
   if (nodes)
     std::printf("  median / %zu nodes: %.4f us (the median spread evenly over the nodes, not a per-node measurement)\n",
                 nodes, per_node);
   std::printf("  peak resident memory of the process: %s; %d threads in the process\n", human_bytes(peak_rss).c_str(),
-              process_threads());
+              threads_now);
+  if (!a.profile.empty()) std::printf("  per-node trace of one %s: %s\n", unit, a.profile.c_str());
   return 0;
 }
 

@@ -54,10 +54,15 @@ struct PreprocessArgs {
   std::vector<std::string> texts, pairs;
   bool json = false;
 };
+inline constexpr int64_t kMaxTokens = 1'000'000;  // bench --seq, --batch, --decode, --past
 struct BenchArgs {
   std::string graph, backends, optimize = "all";
   std::vector<std::string> inputs, dims, options;
   int threads = 0, warmup = 5, iterations = 50, repeat = 1;
+  int64_t seq = 0, batch = 0;      // 0: not given (--dim or 1)
+  int64_t decode = 0, past = 0;    // decode steps after a prompt of `past` tokens; 0: a whole run
+  std::string precision;           // "": the session's default (f32)
+  std::string profile;             // Chrome trace file
   bool json = false;
 };
 

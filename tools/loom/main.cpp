@@ -174,8 +174,8 @@ int main(int argc, char** argv) {
 
   // bench
   BenchArgs bench_args;
-  CLI::App* bench = app.add_subcommand("bench", "Time repeated runs of a graph: latency per run, peak memory");
-  bench->add_option("graph", bench_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  CLI::App* bench = app.add_subcommand("bench", "Time repeated runs of a graph, manifest or checkpoint (or its decode steps): latency, throughput, load time, peak memory");
+  bench->add_option("graph", bench_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("MODEL");
   bench->add_option("--input", bench_args.inputs, "Graph input from a .npy file (repeat the option for each input); others are generated")
       ->type_name("NAME=FILE.npy")->allow_extra_args(false)->default_str("");
   bench->add_option("--dim", bench_args.dims, "Symbol value for generated inputs, e.g. seq=32 (repeat the option for each symbol; others count as 1)")
@@ -185,7 +185,21 @@ int main(int argc, char** argv) {
   bench->add_option("--warmup", bench_args.warmup, "Untimed runs first")->check(whole_number_in(0, kMaxRuns))->type_name("N");
   bench->add_option("--iterations", bench_args.iterations, "Timed samples")->check(whole_number_in(1, kMaxRuns))->type_name("N");
   bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_in(1, kMaxRuns))->type_name("N");
-  bench->add_flag("--json", bench_args.json, "Machine-readable output");
+  bench->add_option("--seq", bench_args.seq, "Tokens per row of a text model's generated ids (its seq symbol)")
+      ->check(whole_number_in(1, kMaxTokens))->type_name("N");
+  bench->add_option("--batch", bench_args.batch, "Rows of a text model's generated ids (its batch symbol)")
+      ->check(whole_number_in(1, kMaxTokens))->type_name("B");
+  bench->add_option("--decode", bench_args.decode, "Time decode steps through the model's text-generation graph: N steps after --past tokens")
+      ->check(whole_number_in(1, kMaxTokens))->type_name("N");
+  bench->add_option("--past", bench_args.past, "With --decode: the prompt's length in tokens")
+      ->check(whole_number_in(1, kMaxTokens))->type_name("P");
+  // The values of the session option `precision` (docs/plugins.md); a backend that cannot
+  // compute in one refuses the session. A new precision is one more entry here.
+  bench->add_option("--precision", bench_args.precision, "Compute precision: f32 or bf16 (the session option precision=P)")
+      ->check(CLI::IsMember({"f32", "bf16"}))->type_name("P");
+  bench->add_option("--profile", bench_args.profile, "Write a Chrome trace (chrome://tracing, Perfetto) of one run, one event per node")
+      ->type_name("FILE");
+  bench->add_flag("--json", bench_args.json, "Machine-readable output (one line)");
   add_session_options(bench, bench_args.options);
   add_optimize_option(bench, bench_args.optimize);
   add_plugin_options(bench);

@@ -52,6 +52,13 @@ void check_dims(const Session& s, const std::map<std::string, int64_t>& dims) {
     if (!symbols.count(name))
       throw UsageError("--dim " + name + "=" + std::to_string(value) + ": graph '" + g.name + "' has no symbol '" + name +
                        "' (" + (symbols.empty() ? "its shapes are all fixed" : "its symbols: " + join({symbols.begin(), symbols.end()})) + ")");
+  // The bounds the graph declares (a checkpoint's position table) and those its nodes imply.
+  for (const SymbolBound& b : g.symbols) {
+    auto it = dims.find(b.name);
+    if (it != dims.end() && it->second > b.max)
+      throw UsageError("--dim " + b.name + "=" + std::to_string(it->second) + ": graph '" + g.name + "' takes " + b.name +
+                       " <= " + std::to_string(b.max) + " (its declared bound)");
+  }
   for (const SymbolLimit& limit : s.symbol_limits()) {
     auto it = dims.find(limit.symbol);
     if (it != dims.end() && it->second > limit.max)

@@ -90,6 +90,9 @@ struct SessionOptions {
   //   NAME.KEY=VALUE         backend NAME only, as KEY (e.g. onednn.precision=f32)
   //   fallback=on|off        the session itself: when a backend loses its device, re-place the
   //                          graph on the remaining backends for later runs (default off)
+  //   profile=on|off         the session itself: every node becomes a partition of its own, so
+  //                          that RunOptions::timings times each node (default off; a run then
+  //                          crosses a partition boundary per node, a little slower)
   std::map<std::string, std::string> options;
   OptimizeLevel optimize = OptimizeLevel::all;
   // The most shape plans (one per input-shape signature) the session keeps; past it, the least
@@ -260,6 +263,13 @@ class CancelledError : public Error {
   using Error::Error;
 };
 
+// One partition's run as RunOptions::timings records it: from before its inputs are bound (and
+// copied to a device) to after its outputs are back in host memory.
+struct PartitionTiming {
+  size_t partition = 0;  // index into Session::placement().partitions
+  std::chrono::steady_clock::time_point start, end;
+};
+
 // How one run may be stopped early. The core checks both before the run starts and between
 // partitions, and hands backends a poll they call between nodes (the oneDNN backend does), so a
 // run stops within about one node of the request. A stopped run throws loom::CancelledError and
@@ -271,6 +281,10 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   // The run stops once steady_clock passes it.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  // When set, each partition the run executes appends its timing here, in execution order
+  // (reserve room first to keep the run free of allocations). With the session option
+  // profile=on each partition is one node: a per-node profile (`loom bench --profile`).
+  std::vector<PartitionTiming>* timings = nullptr;
 };
 
 class Session {

@@ -34,7 +34,8 @@ bool supports(const plugins::BackendInstance& backend, const plugins::GraphViewS
   return false;
 }
 
-Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
+Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
+                bool node_partitions) {
   const auto whole = whole_program_view(p);
 
   Placement out;
@@ -86,7 +87,7 @@ Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::Bac
   }
 
   for (size_t n = 0; n < p.nodes.size(); ++n) {
-    if (out.partitions.empty() || out.partitions.back().backend != out.node_backend[n])
+    if (out.partitions.empty() || out.partitions.back().backend != out.node_backend[n] || node_partitions)
       out.partitions.push_back({out.node_backend[n], {}});
     out.partitions.back().nodes.push_back(static_cast<int>(n));
   }

@@ -1,6 +1,7 @@
 // Partitioning: each node goes to the first backend, in the session's priority order (a node's
 // `backend:` hint moves that backend to the front), that says it can run it. Consecutive nodes
-// on one backend form a partition, which that backend compiles as a whole.
+// on one backend form a partition, which that backend compiles as a whole (or, to profile each
+// node, every node is a partition of its own).
 #pragma once
 
 #include "graph/program.hpp"
@@ -30,6 +31,7 @@ std::unique_ptr<plugins::GraphViewStorage> whole_program_view(const Program& pro
 // Whether `backend` says it runs node `node` of `view`; `why` (may be null) gets its reason when not.
 bool supports(const plugins::BackendInstance& backend, const plugins::GraphViewStorage& view, size_t node, std::string* why);
 
-Placement place(const Program& program, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
+Placement place(const Program& program, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
+                bool node_partitions = false);
 
 }  // namespace loom::plan

@@ -200,12 +200,17 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
     }
   }
   // Session options: the session's own keys, keys for every backend, and NAME.KEY for backend NAME.
-  bool fallback = false;
+  bool fallback = false, profile = false;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> per_backend;
   for (const auto& [key, value] : options.options) {
     if (key == "fallback") {
       if (value != "on" && value != "off") throw Error("option fallback=" + value + ": the value must be on or off");
       fallback = value == "on";
+      continue;
+    }
+    if (key == "profile") {
+      if (value != "on" && value != "off") throw Error("option profile=" + value + ": the value must be on or off");
+      profile = value == "on";
       continue;
     }
     const auto dot = key.find('.');
@@ -225,7 +230,7 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   for (const auto& name : names) backends.push_back(impl_->registry.create_backend(name, options.threads, per_backend[name]));
   program = passes::decompose_unsupported(std::move(program), backends, report.decomposed);
   auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends),
-                                            SessionImpl::Setup{options.threads, fallback, options.max_plans, impl_->packed});
+                                            SessionImpl::Setup{options.threads, fallback, options.max_plans, impl_->packed, profile});
   impl->optimization = std::move(report);
   return Session(std::move(impl));
 }

@@ -35,7 +35,7 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
                          std::vector<std::shared_ptr<plugins::BackendInstance>> backends, const Setup& setup_)
     : setup(setup_), program_(std::move(program)), state_program_(program_), backends_(std::move(backends)),
       plans_(setup_.max_plans), packed_(setup_.packed) {
-  placement_ = plan::place(*program_, backends_);
+  placement_ = plan::place(*program_, backends_, setup.node_partitions);
   const Program& p = *program_;
   symbol_limits_ = find_symbol_limits(p);
   node_part_.assign(p.nodes.size(), -1);
@@ -390,7 +390,7 @@ const std::vector<Shape>& SessionImpl::plan_key(RunIO& io) const {
 }
 
 RunStop::RunStop(const RunOptions& o)
-    : cancel(o.cancel), has_deadline(o.deadline.has_value()), start(std::chrono::steady_clock::now()) {
+    : cancel(o.cancel), timings(o.timings), has_deadline(o.deadline.has_value()), start(std::chrono::steady_clock::now()) {
   if (o.deadline) deadline = *o.deadline;
 }
 

@@ -77,6 +77,7 @@ struct Location {
 struct RunStop {
   explicit RunStop(const RunOptions& o);
   const std::atomic<bool>* cancel = nullptr;
+  std::vector<PartitionTiming>* timings = nullptr;
   bool has_deadline = false;
   std::chrono::steady_clock::time_point deadline, start;
 
@@ -103,6 +104,7 @@ class SessionImpl {
     bool fallback = false;
     size_t max_plans = 16;
     std::shared_ptr<PackedConstants> packed;  // the engine's packed-constant cache, or null
+    bool node_partitions = false;             // profile=on: one partition per node
   };
   SessionImpl(std::shared_ptr<const Program> program, std::vector<std::shared_ptr<plugins::BackendInstance>> backends,
               const Setup& setup);

@@ -259,6 +259,7 @@ class ShapePlan {
     const Program& p = session_.program();
     for (size_t pi = 0; pi < session_.parts().size(); ++pi) {
       stop.check();
+      const auto started = stop.timings ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       const auto& part = session_.parts()[pi];
       const auto& backend = *session_.backends()[part.backend];
       const loom_backend& api = backend.api();
@@ -306,6 +307,7 @@ class ShapePlan {
                                               const_cast<void*>(host_pointer(rb, v, inputs, state)), sizes.byte_size(p, v)),
                               backend.name() + ": copying '" + p.values[v].name + "' from the device");
       }
+      if (stop.timings) stop.timings->push_back({pi, started, std::chrono::steady_clock::now()});
     }
   }
 

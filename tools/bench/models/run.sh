@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Whole models on Loom, ONNX Runtime and PyTorch, same weights, same machine, same run, beside
+# the machine's limits measured in that run (docs/performance.md, "Whole models"):
+#   bert         BERT-base masked LM, 128 tokens
+#   gpt2-prompt  GPT-2 small, a 128-token prompt, logits for every position
+#   gpt2-decode  GPT-2 small, one decode step after 128 cached tokens
+# at 1 and 2 threads. A workload's limit is its matmul FLOPs at the oneDNN f32 GEMM ceiling
+# (prefill) or its weight bytes at the memory read bandwidth (decode step).
+#
+#   tools/bench/models/run.sh [BUILD_DIR]        (default: ./build)
+#
+# Needs BUILD_DIR/bin/loom and loom-onednn.so (cmake --build BUILD_DIR --target loom_cli
+# loom_onednn), /usr/bin/python3 with torch and numpy, node and npm, c++ with libdnnl-dev.
+# Random-weight checkpoints, ONNX files and results go to BUILD_DIR/bench/models;
+# onnxruntime-node goes to BUILD_DIR/bench/ort. Settings (environment):
+#   ROUNDS=3 ITERATIONS=20 WARMUP=3 THREADS="1 2" PYTHON=/usr/bin/python3 ORT_VERSION=1.30
+# Exits non-zero on errors, never because of the timings. Nothing here runs in CI.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "run.sh: build folder '${1:-build}' not found" >&2; exit 1; }
+ROUNDS=${ROUNDS:-3}
+ITERATIONS=${ITERATIONS:-20}
+WARMUP=${WARMUP:-3}
+THREADS=${THREADS:-1 2}
+PYTHON=${PYTHON:-/usr/bin/python3}
+ORT_VERSION=${ORT_VERSION:-1.30}
+LOOM=$BUILD/bin/loom
+WORK=$BUILD/bench/models
+ORT_DIR=$BUILD/bench/ort
+SEQ=128
+PAST=128
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+[[ -x $LOOM ]] || die "$LOOM not found: cmake --build $BUILD --target loom_cli loom_onednn"
+[[ -f $BUILD/bin/loom-onednn.so ]] || die "$BUILD/bin/loom-onednn.so not found: cmake --build $BUILD --target loom_onednn"
+for tool in node npm c++ "$PYTHON"; do command -v "$tool" >/dev/null || die "'$tool' not found"; done
+for n in ROUNDS ITERATIONS WARMUP; do [[ ${!n} =~ ^[0-9]+$ && ${!n} -ge 1 ]] || die "$n must be a positive integer"; done
+mkdir -p "$WORK"
+
+# ---------------------------------------------------------------- checkpoints, ONNX, tools
+
+for m in bert gpt2; do
+  if [[ ! -f $WORK/$m/model.safetensors ]]; then
+    echo "== random-weight $m checkpoint in $WORK/$m"
+    "$PYTHON" "$HERE/../make_random_checkpoint.py" "$m" "$WORK/$m" >/dev/null
+  fi
+done
+# BERT's fill-mask graph needs a tokenizer with a [MASK] token: the small one of the tests does
+# (the generated ids then come from its 64 words, which changes no timing).
+for f in vocab.txt tokenizer_config.json; do
+  [[ -f $WORK/bert/$f ]] || cp "$HERE/../../../tests/models/bert-mlm/$f" "$WORK/bert/$f"
+done
+export_onnx() {  # checkpoint workload
+  local out=$WORK/$2.onnx
+  [[ -f $out && $out -nt $HERE/torch_models.py ]] && return
+  echo "== exporting $2 to $out"
+  "$PYTHON" "$HERE/torch_models.py" export "$WORK/$1" "$2" "$out" --seq $SEQ --past $PAST >"$WORK/$2.export.log" 2>&1 ||
+    { tail -20 "$WORK/$2.export.log" >&2; die "ONNX export of $2 failed"; }
+}
+export_onnx bert bert
+export_onnx gpt2 gpt2-prompt
+export_onnx gpt2 gpt2-decode
+
+if [[ ! -f $ORT_DIR/node_modules/onnxruntime-node/package.json ]]; then
+  echo "== installing onnxruntime-node@$ORT_VERSION into $ORT_DIR"
+  mkdir -p "$ORT_DIR"
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$ORT_DIR" --no-audit --no-fund "onnxruntime-node@$ORT_VERSION" >"$ORT_DIR/npm.log" 2>&1 ||
+    { cat "$ORT_DIR/npm.log" >&2; die "npm install onnxruntime-node@$ORT_VERSION failed"; }
+fi
+LIMITS=$BUILD/bench/limits
+if [[ ! -x $LIMITS || $HERE/limits.cpp -nt $LIMITS ]]; then
+  echo "== compiling $LIMITS"
+  c++ -O3 -march=native -fopenmp -std=c++17 "$HERE/limits.cpp" -ldnnl -o "$LIMITS"
+fi
+
+# ---------------------------------------------------------------- rounds, alternating
+
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+record() {  # workload threads contender, then a command printing one JSON line
+  local w=$1 t=$2 c=$3; shift 3
+  "$@" >"$WORK/last.json" 2>"$WORK/last.err" || { cat "$WORK/last.err" >&2; die "$c on $w failed: $*"; }
+  "$PYTHON" -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); d.update(workload=sys.argv[2], threads_asked=int(sys.argv[3]), contender=sys.argv[4]); print(json.dumps(d))' \
+    "$WORK/last.json" "$w" "$t" "$c" >>"$RESULTS"
+}
+loom_args() {  # workload
+  case $1 in
+    bert) echo "$WORK/bert --seq $SEQ" ;;
+    gpt2-prompt) echo "$WORK/gpt2 --seq $SEQ" ;;
+    gpt2-decode) echo "$WORK/gpt2 --decode 1 --past $PAST" ;;
+  esac
+}
+vocab() { case $1 in bert) echo 30522 ;; *) echo 50257 ;; esac; }
+ckpt() { case $1 in bert) echo bert ;; *) echo gpt2 ;; esac; }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 1; r <= ROUNDS; ++r)); do
+  for t in $THREADS; do
+    echo "== round $r of $ROUNDS, $t thread(s) (load $(cut -d' ' -f1 /proc/loadavg))"
+    export OMP_NUM_THREADS=$t
+    record limits "$t" limits "$LIMITS"
+    for w in bert gpt2-prompt gpt2-decode; do
+      # shellcheck disable=SC2046
+      record "$w" "$t" loom "$LOOM" bench $(loom_args "$w") --backend onednn --threads "$t" --warmup "$WARMUP" \
+        --iterations "$ITERATIONS" --json
+      record "$w" "$t" ort node "$HERE/bench_ort.js" --ort-dir "$ORT_DIR" --model "$WORK/$w.onnx" --threads "$t" \
+        --vocab "$(vocab "$w")" --warmup "$WARMUP" --iterations "$ITERATIONS"
+      record "$w" "$t" pytorch "$PYTHON" "$HERE/torch_models.py" bench "$WORK/$(ckpt "$w")" "$w" --threads "$t" \
+        --seq $SEQ --past $PAST --warmup "$WARMUP" --iterations "$ITERATIONS"
+    done
+  done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- table
+
+"$PYTHON" "$HERE/summary.py" "$RESULTS" "$WORK" "$ROUNDS" "$ITERATIONS" "$load_before" "$load_after"

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""The table of tools/bench/models/run.sh: per workload and thread count, the median over the
+rounds of each round's median latency for Loom, ONNX Runtime and PyTorch, the workload's limit
+in the same run and the ratios. Writes summary.json beside the results.
+
+  summary.py RESULTS.jsonl WORK_DIR ROUNDS ITERATIONS LOAD_BEFORE LOAD_AFTER
+"""
+import datetime
+import json
+import statistics
+import subprocess
+import sys
+
+H, L, I_BERT, SEQ, PAST = 768, 12, 3072, 128, 128
+V_BERT, V_GPT2 = 30522, 50257
+
+
+def bert_flops(T=SEQ):
+    layer = 4 * 2 * T * H * H + 2 * 2 * T * H * I_BERT + 2 * 2 * T * T * H
+    return L * layer + 2 * T * H * H + 2 * T * H * V_BERT  # + the MLM head (transform, decoder)
+
+
+def gpt2_prompt_flops(T=SEQ):
+    layer = 2 * T * H * 3 * H + 2 * T * H * H + 2 * 2 * T * H * 4 * H + 2 * 2 * T * T * H
+    return L * layer + 2 * T * H * V_GPT2
+
+
+def gpt2_decode_bytes():
+    layer = (H * 3 * H + H * H + 2 * H * 4 * H) * 4  # f32 matmul weights read once per step
+    return L * layer + V_GPT2 * H * 4  # + the tied LM head
+
+
+def main():
+    results, work, rounds, iterations, load_before, load_after = sys.argv[1:]
+    rows = [json.loads(l) for l in open(results)]
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("Model name")), "?")
+    flags = next((l.split(":", 1)[1].split() for l in cpu.splitlines() if l.startswith("Flags")), [])
+    isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags)
+    versions = {r["contender"]: r.get("runtime") for r in rows if r.get("runtime")}
+    loom_dev = next((r["devices"][0]["description"] for r in rows if r["contender"] == "loom" and r.get("devices")), "?")
+
+    def med(workload, threads, contender, key="median_ms"):
+        v = [r[key] for r in rows if r["workload"] == workload and r["threads_asked"] == threads and r["contender"] == contender]
+        return statistics.median(v) if v else float("nan")
+
+    threads = sorted({r["threads_asked"] for r in rows})
+    summary = {"date": datetime.date.today().isoformat(), "cpu": model, "isa": isa, "rounds": int(rounds),
+               "iterations": int(iterations), "load_before": load_before, "load_after": load_after,
+               "loom_device": loom_dev, "versions": versions, "limits": {}, "workloads": []}
+    print()
+    print(f"{datetime.date.today()}  cpu: {model} ({isa}); loom: {loom_dev}")
+    print(f"{', '.join(f'{k}: {v}' for k, v in versions.items())}")
+    print(f"{rounds} rounds x {iterations} timed runs each; load average {load_before} before, {load_after} after")
+    for t in threads:
+        g, bw = med("limits", t, "limits", "gemm_gflops"), med("limits", t, "limits", "read_gbps")
+        summary["limits"][t] = {"gemm_gflops": g, "read_gbps": bw}
+        print(f"{t} thread(s): oneDNN f32 GEMM ceiling {g:.1f} GFLOP/s, memory read bandwidth {bw:.1f} GB/s")
+    print()
+    head = "| workload | threads | Loom (ms) | ONNX Runtime (ms) | PyTorch (ms) | limit (ms) | Loom / limit | ORT / limit | Loom / ORT |"
+    print(head)
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    work_of = {"bert": ("BERT-base, 128 tokens", bert_flops(), "flops"),
+               "gpt2-prompt": ("GPT-2 prompt, 128 tokens", gpt2_prompt_flops(), "flops"),
+               "gpt2-decode": ("GPT-2 decode step after 128", gpt2_decode_bytes(), "bytes")}
+    for w, (label, amount, kind) in work_of.items():
+        for t in threads:
+            lo, ort, pt = med(w, t, "loom"), med(w, t, "ort"), med(w, t, "pytorch")
+            lim = summary["limits"][t]
+            limit = amount / (lim["gemm_gflops"] * 1e9) * 1e3 if kind == "flops" else amount / (lim["read_gbps"] * 1e9) * 1e3
+            summary["workloads"].append({"workload": w, "threads": t, "loom_ms": lo, "ort_ms": ort, "pytorch_ms": pt,
+                                         "limit_ms": limit, kind: amount, "loom_peak_rss_mb": med(w, t, "loom", "peak_rss_mb")})
+            print(f"| {label} | {t} | {lo:.2f} | {ort:.2f} | {pt:.2f} | {limit:.2f} | {lo / limit:.2f} | {ort / limit:.2f} | {lo / ort:.2f} |")
+    print()
+    print(f"limits: BERT {bert_flops() / 1e9:.2f} GFLOP, GPT-2 prompt {gpt2_prompt_flops() / 1e9:.2f} GFLOP (matmuls, with the "
+          f"LM heads), GPT-2 decode step {gpt2_decode_bytes() / 1e6:.1f} MB of f32 weights")
+    json.dump(summary, open(f"{work}/summary.json", "w"), indent=2)
+    print(f"details: {results}, {work}/summary.json")
+
+
+if __name__ == "__main__":
+    main()
