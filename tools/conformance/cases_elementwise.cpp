@@ -1,4 +1,4 @@
-// add sub mul div relu tanh sigmoid gelu cast.
+// add sub mul div relu tanh sigmoid exp quick_gelu gelu cast.
 #include "op_case.hpp"
 
 #include <cmath>
@@ -84,6 +84,8 @@ void elementwise_cases(std::vector<OpCase>& out) {
   unary(out, "relu");
   unary(out, "tanh");
   unary(out, "sigmoid");
+  unary(out, "exp");
+  unary(out, "quick_gelu");
   unary(out, "gelu");
   unary(out, "gelu", {{"approximate", std::string("tanh")}});
   cast(out);

@@ -1,4 +1,4 @@
-// gather and positions.
+// gather, gather_rows and positions.
 #include "op_case.hpp"
 
 namespace loom::conformance {
@@ -27,6 +27,19 @@ void gather(std::vector<OpCase>& out) {
       }
 }
 
+void gather_rows(std::vector<OpCase>& out) {
+  const std::pair<Shape, DType> shapes[] = {{{2, 6, 8}, DType::f32}, {{3, 4, 2, 5}, DType::f32}, {{1, 1, 3}, DType::f32},
+                                            {{4, 77, 512}, DType::f32}, {{3, 5}, DType::i64}, {{2, 9, 4}, DType::f16}};
+  for (const auto& [data, t] : shapes)
+    for (DType it : {DType::i64, DType::i32}) {
+      const int64_t rows = data[1];
+      CaseBuilder b("gather_rows", std::string(dtype_name(t)) + " " + dims(data) + " " + std::string(dtype_name(it)) + " indices");
+      b.input("data", t, data, {-50, 50});
+      // Negative indices count from the end.
+      out.push_back(b.input("indices", it, {data[0]}, {static_cast<double>(-rows), static_cast<double>(rows - 1)}).build());
+    }
+}
+
 void positions(std::vector<OpCase>& out) {
   out.push_back(CaseBuilder("positions", "like [2, 9] axis 1").input("like", DType::i64, {2, 9}).build());
   out.push_back(CaseBuilder("positions", "like f32 [3, 5, 4] axis -1").input("like", DType::f32, {3, 5, 4})
@@ -45,6 +58,7 @@ void positions(std::vector<OpCase>& out) {
 
 void indexing_cases(std::vector<OpCase>& out) {
   gather(out);
+  gather_rows(out);
   positions(out);
 }
 

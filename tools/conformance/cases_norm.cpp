@@ -1,4 +1,4 @@
-// layer_norm, add_layer_norm (fused and decomposed), softmax.
+// layer_norm, add_layer_norm (fused and decomposed), rms_norm, l2_normalize, softmax.
 #include "op_case.hpp"
 
 #include <limits>
@@ -51,6 +51,35 @@ void add_layer_norm(std::vector<OpCase>& out) {
                     .input("b", DType::f32, {2, 5, 9}).attr("axis", int64_t(1)).build());
 }
 
+void rms_norm(std::vector<OpCase>& out) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const NormShape& s : kNormShapes)
+      for (bool weight : {true, false}) {
+        if (t != DType::f32 && (shape_numel(s.x) > 1000 || !weight)) continue;
+        CaseBuilder b("rms_norm", std::string(dtype_name(t)) + " " + dims(s.x) + " axis " + std::to_string(s.axis) +
+                                      (weight ? " weight" : ""));
+        b.input("x", t, s.x, {-3, 5});
+        if (weight) b.input("weight", t, normalized(s));
+        out.push_back(b.attr("axis", s.axis).build());
+      }
+}
+
+void l2_normalize(std::vector<OpCase>& out) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const NormShape& s : kNormShapes) {
+      if (t != DType::f32 && shape_numel(s.x) > 1000) continue;
+      CaseBuilder b("l2_normalize", std::string(dtype_name(t)) + " " + dims(s.x) + " axis " + std::to_string(s.axis));
+      out.push_back(b.input("x", t, s.x, {-3, 3}).attr("axis", s.axis).build());
+    }
+  // A zero vector: NaN without epsilon, zeros with it.
+  for (double eps : {0.0, 1e-12}) {
+    CaseBuilder b("l2_normalize", "f32 [3, 5] a zero row, epsilon " + std::to_string(eps));
+    Tensor x = b.random(DType::f32, {3, 5}, {-1, 1});
+    for (int64_t j = 5; j < 10; ++j) set_element(x, j, 0.0);
+    out.push_back(b.input("x", x).attr("epsilon", eps).build());
+  }
+}
+
 void softmax(std::vector<OpCase>& out) {
   struct SoftmaxShape {
     Shape x, mask;
@@ -79,6 +108,8 @@ void softmax(std::vector<OpCase>& out) {
 void norm_cases(std::vector<OpCase>& out) {
   layer_norm(out);
   add_layer_norm(out);
+  rms_norm(out);
+  l2_normalize(out);
   softmax(out);
 }
 

@@ -1,4 +1,4 @@
-// add sub mul div (float and integer, broadcasting), relu tanh sigmoid gelu, cast.
+// add sub mul div (float and integer, broadcasting), relu tanh sigmoid exp quick_gelu gelu, cast.
 #include "kernel.hpp"
 
 #include <cmath>
@@ -11,6 +11,7 @@ double gelu_tanh(double x) {
   const double c = std::sqrt(2.0 / M_PI);
   return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
 }
+double quick_gelu(double x) { return x / (1.0 + std::exp(-1.702 * x)); }
 
 namespace {
 
@@ -71,6 +72,7 @@ void unary(const Node& node, const Io& io) {
 double relu(double x) { return x > 0 ? x : (std::isnan(x) ? x : 0.0); }
 double tanh_(double x) { return std::tanh(x); }
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double exp_(double x) { return std::exp(x); }
 
 void gelu(const Node& node, const Io& io) {
   const bool approximate = node.attr_string("approximate") == "tanh";
@@ -104,6 +106,8 @@ std::vector<OpEntry> elementwise_ops() {
           {"relu", unary<relu>},
           {"tanh", unary<tanh_>},
           {"sigmoid", unary<sigmoid>},
+          {"exp", unary<exp_>},
+          {"quick_gelu", unary<quick_gelu>},
           {"gelu", gelu, check_gelu},
           {"cast", cast}};
 }

@@ -1,4 +1,4 @@
-// gather (any dtype, i64 or i32 indices, any axis, negative indices) and positions.
+// gather (any dtype, i64 or i32 indices, any axis, negative indices), gather_rows and positions.
 #include "kernel.hpp"
 
 #include <cstring>
@@ -33,6 +33,29 @@ void gather(const Node& node, const Io& io) {
   write_raw(io.out[0], out);
 }
 
+// out[b] = data[b, indices[b]].
+void gather_rows(const Node& node, const Io& io) {
+  const View &data = io.in[0], &indices = io.in[1];
+  if (data.dims.size() < 2 || indices.dims != Dims{data.dims[0]})
+    node.fail("indices " + dims_str(indices.dims) + " must hold one index per batch entry of data " + dims_str(data.dims));
+  Dims dims = data.dims;
+  dims.erase(dims.begin() + 1);
+  node.expect_dims(io.out[0], dims);
+  const int64_t batch = data.dims[0], rows = data.dims[1];
+  const int64_t inner = batch ? numel(dims) / batch : 0;
+  const auto idx = read_int(indices);
+  const auto src = read_raw(data);
+  const size_t size = sdk::dtype_size(data.dtype);
+  std::vector<std::byte> out(static_cast<size_t>(numel(dims)) * size);
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t i = idx[b];
+    if (i < -rows || i >= rows) node.fail("index " + std::to_string(i) + " of batch entry " + std::to_string(b) + " is out of range for " + std::to_string(rows) + " rows");
+    if (i < 0) i += rows;
+    std::memcpy(out.data() + b * inner * size, src.data() + (b * rows + i) * inner * size, inner * size);
+  }
+  write_raw(io.out[0], out);
+}
+
 void positions(const Node& node, const Io& io) {
   const Dims& like = io.in[0].dims;
   const int64_t axis = node.axis(node.attr_int("axis"), like.size(), "axis");
@@ -51,6 +74,6 @@ void positions(const Node& node, const Io& io) {
 
 }  // namespace
 
-std::vector<OpEntry> indexing_ops() { return {{"gather", gather}, {"positions", positions}}; }
+std::vector<OpEntry> indexing_ops() { return {{"gather", gather}, {"gather_rows", gather_rows}, {"positions", positions}}; }
 
 }  // namespace loom::reference

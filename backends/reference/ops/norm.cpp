@@ -2,6 +2,7 @@
 // the variance biased), rounded once to the output dtype.
 #include "kernel.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -64,6 +65,51 @@ void add_layer_norm(const Node& node, const Io& io) {
   if (io.out.size() > 1) write_real(io.out[1], sum);
 }
 
+// rms_norm: x / sqrt(mean(x^2) + epsilon) * weight over dims axis...
+void rms_norm(const Node& node, const Io& io) {
+  const Dims& dims = io.in[0].dims;
+  node.expect_dims(io.out[0], dims);
+  const int64_t axis = node.axis(node.attr_int("axis"), dims.size(), "axis");
+  const Dims normalized(dims.begin() + axis, dims.end());
+  std::vector<double> weight;
+  if (io.in.size() > 1 && io.in[1].present) {
+    if (io.in[1].dims != normalized)
+      node.fail("weight has shape " + dims_str(io.in[1].dims) + ", expected " + dims_str(normalized));
+    weight = read_real(io.in[1]);
+  }
+  std::vector<double> x = read_real(io.in[0]);
+  const int64_t inner = numel(normalized);
+  for (size_t row = 0; inner && row < x.size() / inner; ++row) {
+    double* v = x.data() + row * inner;
+    double sq = 0;
+    for (int64_t i = 0; i < inner; ++i) sq += v[i] * v[i];
+    const double inv = 1.0 / std::sqrt(sq / inner + node.attr_float("epsilon"));
+    for (int64_t i = 0; i < inner; ++i) v[i] = v[i] * inv * (weight.empty() ? 1.0 : weight[i]);
+  }
+  write_real(io.out[0], x);
+}
+
+// l2_normalize: x / max(||x||_2, epsilon) along one axis.
+void l2_normalize(const Node& node, const Io& io) {
+  const Dims& dims = io.in[0].dims;
+  node.expect_dims(io.out[0], dims);
+  const int64_t axis = node.axis(node.attr_int("axis"), dims.size(), "axis");
+  const int64_t n = dims[axis];
+  int64_t inner = 1;
+  for (size_t d = axis + 1; d < dims.size(); ++d) inner *= dims[d];
+  const int64_t outer = n * inner ? numel(dims) / (n * inner) : 0;
+  std::vector<double> x = read_real(io.in[0]);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in) {
+      auto at = [&](int64_t i) { return (o * n + i) * inner + in; };
+      double sq = 0;
+      for (int64_t i = 0; i < n; ++i) sq += x[at(i)] * x[at(i)];
+      const double norm = std::max(std::sqrt(sq), node.attr_float("epsilon"));
+      for (int64_t i = 0; i < n; ++i) x[at(i)] /= norm;
+    }
+  write_real(io.out[0], x);
+}
+
 // softmax(x + mask) along axis; a row whose entries are all -inf gives NaN, as PyTorch.
 void softmax(const Node& node, const Io& io) {
   const View& xv = io.in[0];
@@ -97,7 +143,11 @@ void softmax(const Node& node, const Io& io) {
 }  // namespace
 
 std::vector<OpEntry> norm_ops() {
-  return {{"layer_norm", layer_norm}, {"add_layer_norm", add_layer_norm}, {"softmax", softmax}};
+  return {{"layer_norm", layer_norm},
+          {"add_layer_norm", add_layer_norm},
+          {"rms_norm", rms_norm},
+          {"l2_normalize", l2_normalize},
+          {"softmax", softmax}};
 }
 
 }  // namespace loom::reference

@@ -1,0 +1,78 @@
+// reduce_mean, argmax and topk: odd sizes, every axis, keepdims, ties and NaN (torch's order).
+#include "op_case.hpp"
+
+#include <limits>
+
+namespace loom::conformance {
+
+namespace {
+
+void reduce_mean(std::vector<OpCase>& out) {
+  struct MeanShape {
+    Shape x;
+    std::vector<int64_t> axes;
+  };
+  const MeanShape shapes[] = {{{2, 197, 12}, {1}}, {{3, 17}, {-1}}, {{2, 3, 4, 5}, {-1, 1}}, {{1, 1}, {0}},
+                              {{4, 9, 7}, {0, 1, 2}}, {{8, 1031}, {1}}};
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const auto& s : shapes)
+      for (bool keep : {false, true}) {
+        if (t != DType::f32 && (shape_numel(s.x) > 1000 || keep)) continue;
+        std::string axes;
+        for (int64_t a : s.axes) axes += (axes.empty() ? "" : ",") + std::to_string(a);
+        CaseBuilder b("reduce_mean", std::string(dtype_name(t)) + " " + dims(s.x) + " axes " + axes + (keep ? " keepdims" : ""));
+        out.push_back(b.input("x", t, s.x, {-3, 5}).attr("axes", s.axes).attr("keepdims", keep).build());
+      }
+}
+
+// Integer data in a small range has many ties; float data gets NaN in places.
+Tensor with_ties(CaseBuilder& b, DType t, const Shape& shape) {
+  const bool integer = t == DType::i64 || t == DType::i32 || t == DType::u8;
+  Tensor x = b.random(t, shape, integer ? Range{0, 4} : Range{-2, 2});
+  if (!integer && shape_numel(shape) > 7) {
+    set_element(x, 3, std::numeric_limits<double>::quiet_NaN());
+    set_element(x, 6, 2.0);
+    set_element(x, 7, 2.0);
+  }
+  return x;
+}
+
+void argmax(std::vector<OpCase>& out) {
+  struct ArgShape {
+    Shape x;
+    int64_t axis;
+  };
+  const ArgShape shapes[] = {{{2, 6}, -1}, {{3, 4, 5}, 0}, {{3, 4, 5}, 1}, {{1}, 0}, {{4, 1000}, -1}, {{2, 77}, 1}};
+  for (DType t : {DType::f32, DType::i64, DType::i32, DType::f16, DType::u8})
+    for (const auto& s : shapes)
+      for (bool keep : {false, true}) {
+        if (t != DType::f32 && t != DType::i64 && (shape_numel(s.x) > 1000 || keep)) continue;
+        CaseBuilder b("argmax", std::string(dtype_name(t)) + " " + dims(s.x) + " axis " + std::to_string(s.axis) +
+                                    (keep ? " keepdims" : ""));
+        out.push_back(b.input("x", with_ties(b, t, s.x)).attr("axis", s.axis).attr("keepdims", keep).build());
+      }
+}
+
+void topk(std::vector<OpCase>& out) {
+  struct TopkShape {
+    Shape x;
+    int64_t k, axis;
+  };
+  const TopkShape shapes[] = {{{2, 1000}, 5, -1}, {{3, 6, 2}, 6, 1}, {{4, 9}, 1, -1}, {{5, 3}, 2, 0}, {{1, 1}, 1, -1}, {{2, 33}, 17, 1}};
+  for (DType t : {DType::f32, DType::i64, DType::i32, DType::bf16})
+    for (const auto& s : shapes) {
+      if (t != DType::f32 && shape_numel(s.x) > 1000) continue;
+      CaseBuilder b("topk", std::string(dtype_name(t)) + " " + dims(s.x) + " k " + std::to_string(s.k) + " axis " + std::to_string(s.axis));
+      out.push_back(b.input("x", with_ties(b, t, s.x)).attr("k", s.k).attr("axis", s.axis).outputs(2).build());
+    }
+}
+
+}  // namespace
+
+void reduce_cases(std::vector<OpCase>& out) {
+  reduce_mean(out);
+  argmax(out);
+  topk(out);
+}
+
+}  // namespace loom::conformance
