@@ -142,6 +142,7 @@ std::vector<OpEntry> attention_ops();
 std::vector<OpEntry> mask_ops();
 std::vector<OpEntry> vector_norm_ops();
 std::vector<OpEntry> reduce_ops();
+std::vector<OpEntry> layout_ops();
 
 // ---------------------------------------------------------------- oneDNN helpers
 

@@ -61,6 +61,7 @@ std::vector<OpEntry> elementwise_ops();  // add sub mul div relu tanh sigmoid ex
 std::vector<OpEntry> linalg_ops();       // matmul linear
 std::vector<OpEntry> norm_ops();         // layer_norm add_layer_norm rms_norm l2_normalize softmax
 std::vector<OpEntry> reduce_ops();       // reduce_mean argmax topk
+std::vector<OpEntry> layout_ops();       // roll pad
 std::vector<OpEntry> indexing_ops();     // gather gather_rows positions
 std::vector<OpEntry> shape_ops();        // reshape transpose slice concat
 std::vector<OpEntry> attention_ops();    // attention cache_write

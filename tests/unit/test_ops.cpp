@@ -389,3 +389,15 @@ TEST_CASE("ops: op set 4 shapes (quick_gelu, exp, rms_norm, l2_normalize, reduce
   // linear takes quick_gelu as its activation.
   CHECK(shape(infer("linear", {f32({"2", "8"}), f32({"4", "8"})}, {{"activation", std::string("quick_gelu")}})) == "[2, 4]");
 }
+
+TEST_CASE("ops: roll keeps the shape and pad adds before and after each axis") {
+  CHECK(shape(infer("roll", {f32({"batch", "56", "56", "96"})}, {{"shifts", Ints{-3, -3}}, {"axes", Ints{1, 2}}})) ==
+        "[batch, 56, 56, 96]");
+  CHECK(infer_error("roll", {f32({"4", "4"})}, {{"shifts", Ints{1}}, {"axes", Ints{0, 1}}}).find("as many shifts as axes") !=
+        std::string::npos);
+  CHECK(infer_error("roll", {f32({"4", "4"})}, {{"shifts", Ints{1}}, {"axes", Ints{2}}}).find("axes") != std::string::npos);
+  CHECK(shape(infer("pad", {f32({"1", "5", "6", "3"})}, {{"before", Ints{0, 0, 0, 0}}, {"after", Ints{0, 2, 1, 0}}})) == "[1, 7, 7, 3]");
+  CHECK(shape(infer("pad", {f32({"b", "9"})}, {{"before", Ints{0, 1}}, {"after", Ints{0, 1}}})) == "[b, 11]");
+  CHECK(infer_error("pad", {f32({"4"})}, {{"before", Ints{-1}}, {"after", Ints{0}}}).find("between 0 and 2^40") != std::string::npos);
+  CHECK(infer_error("pad", {f32({"4", "2"})}, {{"before", Ints{0}}, {"after", Ints{0}}}).find("one entry per axis") != std::string::npos);
+}

@@ -9,7 +9,7 @@ Tolerance tolerance_for(const std::string& op, DType dtype) {
   // Data movement and masks copy or pick exact values: any difference is a bug.
   static const std::set<std::string> exact = {"cast",    "concat", "gather", "positions", "reshape",
                                               "slice",   "transpose", "cache_write", "key_mask", "relu",
-                                              "gather_rows", "argmax", "topk"};
+                                              "gather_rows", "argmax", "topk", "roll", "pad"};
   if (exact.count(op) || dtype == DType::i64 || dtype == DType::i32 || dtype == DType::u8) return {0, 0};
   // One rounding of a correctly rounded result: f32 add, sub, mul, div are exact to the ulp.
   const bool arithmetic = op == "add" || op == "sub" || op == "mul" || op == "div";
@@ -28,6 +28,7 @@ std::vector<OpCase> all_cases() {
   linalg_cases(cases);
   norm_cases(cases);
   reduce_cases(cases);
+  layout_cases(cases);
   indexing_cases(cases);
   shape_cases(cases);
   attention_cases(cases);

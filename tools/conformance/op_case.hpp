@@ -74,6 +74,7 @@ void elementwise_cases(std::vector<OpCase>& out);
 void linalg_cases(std::vector<OpCase>& out);
 void norm_cases(std::vector<OpCase>& out);
 void reduce_cases(std::vector<OpCase>& out);  // reduce_mean, argmax, topk
+void layout_cases(std::vector<OpCase>& out);  // roll, pad
 void indexing_cases(std::vector<OpCase>& out);
 void shape_cases(std::vector<OpCase>& out);
 void attention_cases(std::vector<OpCase>& out);  // attention, cache_write, key_mask

@@ -10,6 +10,7 @@ void register_linalg(std::vector<OpSchema>& ops);       // matmul linear
 void register_norm(std::vector<OpSchema>& ops);         // layer_norm add_layer_norm rms_norm l2_normalize softmax
 void register_reduce(std::vector<OpSchema>& ops);       // reduce_mean argmax topk
 void register_indexing(std::vector<OpSchema>& ops);     // gather gather_rows positions
+void register_layout(std::vector<OpSchema>& ops);       // roll pad
 void register_shape(std::vector<OpSchema>& ops);        // reshape transpose slice concat
 void register_attention(std::vector<OpSchema>& ops);    // attention cache_write
 void register_masks(std::vector<OpSchema>& ops);        // key_mask

@@ -17,6 +17,7 @@ const std::vector<OpSchema>& all_ops() {
     register_reduce(v);
     register_indexing(v);
     register_shape(v);
+    register_layout(v);
     register_attention(v);
     register_masks(v);
     std::sort(v.begin(), v.end(), [](const OpSchema& a, const OpSchema& b) { return a.name < b.name; });
