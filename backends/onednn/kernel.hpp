@@ -135,6 +135,7 @@ struct OpEntry {
 std::vector<OpEntry> elementwise_ops();
 std::vector<OpEntry> cast_ops();
 std::vector<OpEntry> matmul_ops();
+std::vector<OpEntry> conv_ops();
 std::vector<OpEntry> norm_ops();
 std::vector<OpEntry> indexing_ops();
 std::vector<OpEntry> shape_ops();

@@ -18,7 +18,7 @@ const std::map<std::string_view, OpEntry>& op_table() {
   static const std::map<std::string_view, OpEntry> table = [] {
     std::map<std::string_view, OpEntry> t;
     for (auto family : {elementwise_ops, cast_ops, matmul_ops, norm_ops, indexing_ops, shape_ops, attention_ops, mask_ops,
-                        vector_norm_ops, reduce_ops, layout_ops})
+                        vector_norm_ops, reduce_ops, layout_ops, conv_ops})
       for (const OpEntry& e : family()) t.emplace(e.name, e);
     return t;
   }();

@@ -59,6 +59,7 @@ struct OpEntry {
 
 std::vector<OpEntry> elementwise_ops();  // add sub mul div relu tanh sigmoid exp quick_gelu gelu cast
 std::vector<OpEntry> linalg_ops();       // matmul linear
+std::vector<OpEntry> conv_ops();         // conv2d
 std::vector<OpEntry> norm_ops();         // layer_norm add_layer_norm rms_norm l2_normalize softmax
 std::vector<OpEntry> reduce_ops();       // reduce_mean argmax topk
 std::vector<OpEntry> layout_ops();       // roll pad

@@ -19,7 +19,7 @@ namespace {
 const std::map<std::string_view, OpEntry>& op_table() {
   static const std::map<std::string_view, OpEntry> table = [] {
     std::map<std::string_view, OpEntry> t;
-    for (auto family : {elementwise_ops, linalg_ops, norm_ops, reduce_ops, layout_ops, indexing_ops, shape_ops, attention_ops, mask_ops})
+    for (auto family : {elementwise_ops, linalg_ops, conv_ops, norm_ops, reduce_ops, layout_ops, indexing_ops, shape_ops, attention_ops, mask_ops})
       for (const OpEntry& e : family()) t.emplace(e.name, e);
     return t;
   }();

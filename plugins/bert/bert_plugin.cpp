@@ -7,6 +7,7 @@
 // the MLM transform and its decoder tied to the word embeddings.
 #include "config.hpp"
 #include "graph_writer.hpp"
+#include "task_section.hpp"
 #include "tokenizer_section.hpp"
 #include "weights.hpp"
 
@@ -63,17 +64,14 @@ BertConfig read_config(const sdk::ModelRequest& r) {
   b.eps = c.number("layer_norm_eps", 1e-12, true);
   const std::string act = c.string("hidden_act", "gelu");
   auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, tanh)");
+  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh)");
   b.act = *op_act;
   const std::string pos_type = c.string("position_embedding_type", "absolute");
   if (pos_type != "absolute") c.fail("position_embedding_type", "'" + pos_type + "' is not supported (absolute)");
   if (c.boolean("is_decoder", false)) c.fail("is_decoder", "decoder BERT is not supported");
   if (b.head == Head::SequenceClassification) {
     b.labels = read_labels(c);
-    b.problem_type = c.string("problem_type", "");
-    if (!b.problem_type.empty() && b.problem_type != "single_label_classification" &&
-        b.problem_type != "multi_label_classification" && b.problem_type != "regression")
-      c.fail("problem_type", "'" + b.problem_type + "' is not one of single_label_classification, multi_label_classification, regression");
+    b.problem_type = read_problem_type(c);
   }
   return b;
 }
@@ -297,14 +295,7 @@ class Expander {
         y << "    - {task: next-sentence-prediction, output: logits, function: softmax, id2label: {0: IsNext, 1: NotNext}}\n";
         break;
       case Head::SequenceClassification: {
-        // transformers' text-classification pipeline: sigmoid for multi-label or a single
-        // label, softmax for single-label or several labels, nothing for regression.
-        const size_t n = c_.labels.size();
-        std::string f = "none";
-        if (c_.problem_type == "multi_label_classification" || (c_.problem_type.empty() && n == 1)) f = "sigmoid";
-        else if (c_.problem_type == "single_label_classification" || (c_.problem_type.empty() && n > 1)) f = "softmax";
-        y << "    - task: text-classification\n      output: logits\n      function: " << f << "\n      id2label:\n";
-        for (size_t i = 0; i < n; ++i) y << "        " << i << ": " << quoted(c_.labels[i]) << "\n";
+        y << classification_task("text-classification", "logits", c_.labels, c_.problem_type);
         y << "    - {task: feature-extraction, output: last_hidden_state}\n";
         break;
       }
@@ -337,11 +328,7 @@ class BertPlugin : public sdk::ModelPlugin {
     const BertConfig config = read_config(request);
     // One graph serves every task of its head; a task it lacks is refused here, by name.
     const auto tasks = tasks_of(config.head);
-    if (!request.task.empty() && std::find(tasks.begin(), tasks.end(), request.task) == tasks.end()) {
-      std::string list;
-      for (const auto& t : tasks) list += (list.empty() ? "" : ", ") + t;
-      throw Error("task '" + request.task + "' is not offered by " + config.architecture + " (" + list + ")", LOOM_STATUS_UNSUPPORTED);
-    }
+    check_task(request.task, tasks, config.architecture);
     sdk::ModelResult result;
     result.graph_yaml = Expander(request, config).run();
     return result;

@@ -53,7 +53,20 @@ JsonFile JsonFile::read_optional(const std::string& dir, const std::string& name
 bool JsonFile::has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
 
 void JsonFile::fail(const std::string& key, const std::string& what) const {
-  throw Error(file_ + ": " + key + ": " + what, LOOM_STATUS_INVALID_ARGUMENT);
+  throw Error(file_ + ": " + prefix_ + key + ": " + what, LOOM_STATUS_INVALID_ARGUMENT);
+}
+
+JsonFile JsonFile::section(const std::string& key, const std::string& legacy_key) const {
+  JsonFile s;
+  s.file_ = file_;
+  s.prefix_ = prefix_ + key + ".";
+  s.json_ = Json::object();
+  for (const std::string& k : {key, legacy_key}) {
+    if (k.empty() || !has(k)) continue;
+    if (!json_[k].is_object()) fail(k, "expected an object, got " + json_[k].dump());
+    for (const auto& [name, value] : json_[k].items()) s.json_[name] = value;
+  }
+  return s;
 }
 
 int64_t JsonFile::integer(const std::string& key, int64_t min, int64_t max, std::optional<int64_t> fallback) const {
@@ -149,6 +162,7 @@ std::vector<std::string> read_labels(const JsonFile& config) {
 std::optional<std::string> linear_activation(const std::string& hf_name) {
   if (hf_name == "gelu") return "gelu";
   if (hf_name == "gelu_new" || hf_name == "gelu_pytorch_tanh" || hf_name == "gelu_fast") return "gelu_tanh";
+  if (hf_name == "quick_gelu") return "quick_gelu";
   if (hf_name == "relu") return "relu";
   if (hf_name == "tanh") return "tanh";
   return std::nullopt;

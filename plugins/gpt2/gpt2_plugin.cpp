@@ -60,7 +60,7 @@ Gpt2Config read_config(const sdk::ModelRequest& r) {
   g.eps = c.number("layer_norm_epsilon", 1e-5, true);
   const std::string act = c.string("activation_function", "gelu_new");
   auto op_act = linear_activation(act);
-  if (!op_act) c.fail("activation_function", "'" + act + "' is not supported (gelu_new, gelu, gelu_pytorch_tanh, gelu_fast, relu, tanh)");
+  if (!op_act) c.fail("activation_function", "'" + act + "' is not supported (gelu_new, gelu, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh)");
   g.act = *op_act;
   g.scale_attn = c.boolean("scale_attn_weights", true);
   g.scale_by_layer = c.boolean("scale_attn_by_inverse_layer_idx", false);

@@ -4,6 +4,7 @@
 // wrong (prefixes, legacy names, tied weights, f16 and bf16 files, shards, padding, token types),
 // greedy generation through the KV cache, and the errors of broken checkpoints.
 #include "counting_allocator.hpp"
+#include "model_checks.hpp"
 #include "session_graphs.hpp"
 
 #include <loom/io.hpp>
@@ -19,34 +20,13 @@ using namespace loom;
 
 namespace {
 
-const std::filesystem::path kModels = std::filesystem::path(LOOM_TEST_DATA_DIR) / "models";
+using test::kModels;
 
-Engine text_engine() {
-  EngineOptions options;
-  for (const char* p : {"loom-onednn.so", "loom-bert.so", "loom-gpt2.so"})
-    options.plugin_files.push_back(std::filesystem::path(LOOM_BUILD_PLUGIN_DIR) / p);
-  options.search_default_paths = false;
-  Engine engine(options);
-  for (const auto& r : engine.plugins()) REQUIRE_MESSAGE(r.loaded, r.path.string() << ": " << r.error);
-  return engine;
-}
+Engine text_engine() { return test::model_engine({"loom-onednn.so", "loom-bert.so", "loom-gpt2.so"}); }
 
-// Runs the checkpoint on the inputs saved beside it and compares every expected_<name>.npy.
 void check_outputs(const std::string& name, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs) {
   Engine engine = text_engine();
-  const auto dir = kModels / name;
-  Session s = engine.load(dir, test::on_onednn());
-  TensorMap in;
-  for (const auto& i : inputs) in.emplace(i, read_npy(dir / (i + ".npy")));
-  TensorMap out = s.run(in);
-  for (const auto& o : outputs) {
-    INFO(name << ": " << o);
-    REQUIRE(out.count(o));
-    const Tensor ref = read_npy(dir / ("expected_" + o + ".npy"));
-    const Comparison c = compare(out.at(o), ref, 1e-4, 1e-5);
-    MESSAGE(name << " " << o << ": largest difference " << c.max_abs_error);
-    CHECK_MESSAGE(c.ok(), c.mismatch << " " << c.differing << " elements differ, largest by " << c.max_abs_error);
-  }
+  test::check_outputs(engine, name, inputs, outputs);
 }
 
 }  // namespace

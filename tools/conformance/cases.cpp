@@ -16,7 +16,7 @@ Tolerance tolerance_for(const std::string& op, DType dtype) {
   // Long f32 sums (matmul, linear, attention, the norms' means) round at every step; oneDNN's
   // tanh, erf and exp are polynomial approximations to about 1e-6 relative.
   double atol = arithmetic ? 0 : 1e-5, rtol = arithmetic ? 1.2e-7 : 1e-5;
-  if (op == "matmul" || op == "linear" || op == "attention") atol = 1e-4, rtol = 1e-4;
+  if (op == "matmul" || op == "linear" || op == "conv2d" || op == "attention") atol = 1e-4, rtol = 1e-4;
   if (dtype == DType::f16) atol = std::max(atol, 2e-3), rtol = std::max(rtol, 2e-3);
   if (dtype == DType::bf16) atol = std::max(atol, 1.6e-2), rtol = std::max(rtol, 1.6e-2);
   return {atol, rtol};

@@ -1,4 +1,4 @@
-// matmul and linear.
+// matmul, linear and conv2d.
 #include "op_case.hpp"
 
 namespace loom::conformance {
@@ -67,11 +67,38 @@ void linear(std::vector<OpCase>& out) {
           }
 }
 
+void conv2d(std::vector<OpCase>& out) {
+  struct ConvCase {
+    Shape x, w;
+    std::vector<int64_t> stride, padding;
+  };
+  const ConvCase cases[] = {
+      {{2, 3, 32, 32}, {16, 3, 8, 8}, {8, 8}, {0, 0}},    // patch embedding
+      {{1, 3, 30, 30}, {24, 3, 16, 16}, {16, 16}, {0, 0}}, // a grid that drops the last pixels
+      {{1, 4, 7, 9}, {5, 4, 3, 3}, {1, 1}, {1, 1}},       // padded, odd sizes
+      {{2, 6, 5, 5}, {3, 6, 1, 1}, {1, 1}, {0, 0}},       // 1x1
+      {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1}, {0, 0}},
+      {{1, 2, 9, 6}, {3, 2, 3, 2}, {2, 3}, {1, 0}},       // unequal strides and paddings
+      {{1, 3, 64, 64}, {48, 3, 16, 16}, {16, 16}, {0, 0}}, // large
+  };
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const ConvCase& c : cases)
+      for (bool bias : {true, false}) {
+        if (t != DType::f32 && (shape_numel(c.x) > 1000 || !bias)) continue;
+        CaseBuilder b("conv2d", std::string(dtype_name(t)) + " " + dims(c.x) + " * " + dims(c.w) + " stride " + dims(c.stride) +
+                                    " padding " + dims(c.padding) + (bias ? " bias" : ""));
+        b.input("x", t, c.x).input("weight", t, c.w);
+        if (bias) b.input("bias", t, {c.w[0]});
+        out.push_back(b.attr("stride", c.stride).attr("padding", c.padding).build());
+      }
+}
+
 }  // namespace
 
 void linalg_cases(std::vector<OpCase>& out) {
   matmul(out);
   linear(out);
+  conv2d(out);
 }
 
 }  // namespace loom::conformance

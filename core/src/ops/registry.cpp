@@ -13,6 +13,7 @@ const std::vector<OpSchema>& all_ops() {
     std::vector<OpSchema> v;
     register_elementwise(v);
     register_linalg(v);
+    register_conv(v);
     register_norm(v);
     register_reduce(v);
     register_indexing(v);

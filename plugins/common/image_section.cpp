@@ -1,0 +1,119 @@
+#include "image_section.hpp"
+
+#include "config.hpp"
+#include "graph_writer.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace loom::models {
+namespace {
+
+struct Size {
+  int64_t height = 0, width = 0, shortest_edge = 0;
+};
+
+constexpr int64_t kMaxSide = 1 << 16;
+
+int64_t side(const JsonFile& f, const std::string& key, const nlohmann::json& v) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > kMaxSide)
+    f.fail(key, "expected a size between 1 and " + std::to_string(kMaxSide) + ", got " + v.dump());
+  return v.get<int64_t>();
+}
+
+// `size` or `crop_size`: an int (square, or the shortest edge where the class reads it so), or
+// {height, width}, or {shortest_edge}.
+Size read_size(const JsonFile& f, const std::string& key, Size fallback, bool square) {
+  if (!f.has(key)) return fallback;
+  const nlohmann::json& v = f.json()[key];
+  Size s;
+  if (v.is_number()) {
+    const int64_t n = side(f, key, v);
+    if (square) s.height = s.width = n;
+    else s.shortest_edge = n;
+    return s;
+  }
+  if (!v.is_object()) f.fail(key, "expected a number or an object, got " + v.dump());
+  if (v.contains("height") || v.contains("width")) {
+    if (!v.contains("height") || !v.contains("width") || v.size() != 2)
+      f.fail(key, "expected {\"height\": H, \"width\": W}, got " + v.dump());
+    s.height = side(f, key + ".height", v["height"]);
+    s.width = side(f, key + ".width", v["width"]);
+    return s;
+  }
+  if (v.contains("shortest_edge")) {
+    if (v.contains("longest_edge") && !v["longest_edge"].is_null())
+      f.fail(key, "a longest_edge is not supported (shortest_edge alone, or height and width)");
+    s.shortest_edge = side(f, key + ".shortest_edge", v["shortest_edge"]);
+    return s;
+  }
+  f.fail(key, "expected height and width, or shortest_edge; got " + v.dump());
+}
+
+std::array<double, 3> per_channel(const JsonFile& f, const std::string& key, const std::array<double, 3>& fallback, bool positive) {
+  if (!f.has(key)) return fallback;
+  const nlohmann::json& v = f.json()[key];
+  std::array<double, 3> out{};
+  if (v.is_number()) {
+    out.fill(v.get<double>());
+  } else {
+    if (!v.is_array() || v.size() != 3) f.fail(key, "expected three numbers (one per channel), got " + v.dump());
+    for (size_t i = 0; i < 3; ++i) {
+      if (!v[i].is_number()) f.fail(key, "expected three numbers (one per channel), got " + v.dump());
+      out[i] = v[i].get<double>();
+    }
+  }
+  for (double x : out)
+    if (!std::isfinite(x) || (positive && x <= 0)) f.fail(key, "expected finite" + std::string(positive ? " positive" : "") + " numbers, got " + v.dump());
+  return out;
+}
+
+const char* resample_name(const JsonFile& f, int64_t code) {
+  switch (code) {
+    case 0: return "nearest";
+    case 2: return "bilinear";
+    case 3: return "bicubic";
+    default: f.fail("resample", "PIL filter " + std::to_string(code) + " is not supported (0 nearest, 2 bilinear, 3 bicubic)");
+  }
+}
+
+std::string size_yaml(const Size& s) {
+  if (s.shortest_edge) return "{shortest_edge: " + std::to_string(s.shortest_edge) + "}";
+  return "{height: " + std::to_string(s.height) + ", width: " + std::to_string(s.width) + "}";
+}
+
+std::string triple(const std::array<double, 3>& v) {
+  return "[" + float_literal(v[0]) + ", " + float_literal(v[1]) + ", " + float_literal(v[2]) + "]";
+}
+
+}  // namespace
+
+std::string image_section(const std::string& checkpoint_dir, const ImageDefaults& d) {
+  const JsonFile f = JsonFile::read_optional(checkpoint_dir, "preprocessor_config.json");
+  if (!f.exists()) return "";
+  const bool do_resize = f.boolean("do_resize", d.do_resize);
+  const Size size = read_size(f, "size", {d.height, d.width, d.shortest_edge}, d.default_to_square);
+  const int64_t resample = f.integer("resample", 0, 5, d.resample);
+  const bool do_crop = f.boolean("do_center_crop", d.do_center_crop);
+  const Size crop = read_size(f, "crop_size", {d.crop_height, d.crop_width, 0}, true);
+  if (crop.shortest_edge) f.fail("crop_size", "a centre crop needs a height and a width");
+  const bool do_rescale = f.boolean("do_rescale", d.do_rescale);
+  const double factor = f.number("rescale_factor", d.rescale_factor, true);
+  const bool do_normalize = f.boolean("do_normalize", d.do_normalize);
+  const auto mean = per_channel(f, "image_mean", d.mean, false);
+  const auto std = per_channel(f, "image_std", d.std, true);
+  const bool rgb = f.boolean("do_convert_rgb", d.do_convert_rgb);
+
+  std::ostringstream y;
+  y << "  image:\n    input: " << quoted(d.input) << "\n";
+  if (rgb) y << "    do_convert_rgb: true\n";
+  y << "    do_resize: " << (do_resize ? "true" : "false") << "\n    size: " << size_yaml(size)
+    << "\n    resample: " << resample_name(f, resample) << "\n";
+  if (do_crop) y << "    do_center_crop: true\n    crop_size: " << size_yaml(crop) << "\n";
+  y << "    do_rescale: " << (do_rescale ? "true" : "false") << "\n    rescale_factor: " << float_literal(factor) << "\n";
+  y << "    do_normalize: " << (do_normalize ? "true" : "false") << "\n    image_mean: " << triple(mean)
+    << "\n    image_std: " << triple(std) << "\n";
+  return y.str();
+}
+
+}  // namespace loom::models

@@ -1,0 +1,32 @@
+// The `processing.image` section of an expanded graph, from a checkpoint's
+// preprocessor_config.json over the defaults of its Hugging Face image processor class (the
+// file overrides every default: ARCHITECTURES.md 0.5).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace loom::models {
+
+// An image processor class's defaults (ViTImageProcessor's unless set).
+struct ImageDefaults {
+  std::string input = "pixel_values";
+  bool do_resize = true;
+  int64_t height = 224, width = 224, shortest_edge = 0;  // shortest_edge != 0: that form
+  bool default_to_square = true;  // how an int `size` reads: square, or the shortest edge (CLIP)
+  int resample = 2;               // PIL's code: 0 nearest, 2 bilinear, 3 bicubic
+  bool do_center_crop = false;
+  int64_t crop_height = 224, crop_width = 224;
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;
+  bool do_normalize = true;
+  std::array<double, 3> mean = {0.5, 0.5, 0.5}, std = {0.5, 0.5, 0.5};  // IMAGENET_STANDARD
+  bool do_convert_rgb = false;
+};
+
+// The YAML of the section (under `processing:`), or "" when the checkpoint has no
+// preprocessor_config.json. A setting Loom cannot reproduce is an error naming the file and key.
+std::string image_section(const std::string& checkpoint_dir, const ImageDefaults& defaults);
+
+}  // namespace loom::models

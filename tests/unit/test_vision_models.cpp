@@ -1,0 +1,179 @@
+// The vision model plugins on the checkpoints of tests/models (made by
+// tools/fixtures/make_vision_models.py, whose PyTorch forward follows transformers'): every output
+// Hugging Face returns, within |out - ref| <= 1e-4 + 1e-5 |ref| on oneDNN and on the reference
+// backend, the processing section written from preprocessor_config.json, and the errors of broken
+// checkpoints.
+#include "model_checks.hpp"
+#include "scratch_dir.hpp"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <tuple>
+
+using namespace loom;
+using test::kModels;
+
+namespace {
+
+Engine vision_engine() { return test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-vit.so"}); }
+
+SessionOptions on_reference() {
+  SessionOptions o;
+  o.backends = {"reference"};
+  return o;
+}
+
+std::filesystem::path copy(const std::string& from) {
+  const auto dir = test::scratch_dir("vision-models") / from;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const auto& e : std::filesystem::directory_iterator(kModels / from)) std::filesystem::copy_file(e.path(), dir / e.path().filename());
+  return dir;
+}
+
+void write(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+std::string error_of(Engine& engine, const std::filesystem::path& dir) {
+  try {
+    engine.load(dir, test::on_onednn());
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("vision models: ViTForImageClassification with the vit. prefix and a non-square patch grid") {
+  Engine engine = vision_engine();
+  test::check_outputs(engine, "vit-cls", {"pixel_values"}, {"logits", "last_hidden_state"});
+  test::check_outputs(engine, "vit-cls", {"pixel_values"}, {"logits", "last_hidden_state"}, on_reference());
+}
+
+TEST_CASE("vision models: ViTModel without prefix, f16 weights, no qkv bias, quick_gelu and its pooler") {
+  Engine engine = vision_engine();
+  test::check_outputs(engine, "vit-base", {"pixel_values"}, {"last_hidden_state", "pooler_output"});
+  test::check_outputs(engine, "vit-base", {"pixel_values"}, {"last_hidden_state", "pooler_output"}, on_reference());
+}
+
+TEST_CASE("vision models: ViT's processing section comes from preprocessor_config.json") {
+  Engine engine = vision_engine();
+  const Graph g = engine.load_graph(kModels / "vit-cls");
+  REQUIRE(g.processing.has_value());
+  REQUIRE(g.processing->image.has_value());
+  const ImageProcessorSpec& im = *g.processing->image;
+  CHECK(im.input == "pixel_values");
+  CHECK(im.do_resize);
+  REQUIRE(im.size.has_value());
+  CHECK(im.size->height == 32);
+  CHECK(im.size->width == 24);
+  CHECK(im.resample == Resample::Bilinear);
+  CHECK(im.do_rescale);
+  CHECK(*im.rescale_factor == doctest::Approx(1.0 / 255));
+  CHECK(im.image_mean == std::vector<double>{0.5, 0.5, 0.5});
+  REQUIRE(g.processing->tasks.size() == 2);
+  CHECK(g.processing->tasks[0].task == "image-classification");
+  CHECK(g.processing->tasks[0].function == ScoreFunction::Softmax);
+  CHECK(g.processing->tasks[0].id2label == std::vector<std::string>{"cat", "dog", "bird"});
+  CHECK(g.processing->tasks[1].task == "image-feature-extraction");
+  // Without preprocessor_config.json the graph runs on pixel values alone.
+  CHECK_FALSE(engine.load_graph(kModels / "vit-base").processing.has_value());
+}
+
+TEST_CASE("vision models: broken ViT checkpoints are errors that name the file and what is wrong") {
+  Engine engine = vision_engine();
+  const auto dir = copy("vit-cls");
+  std::ifstream in(kModels / "vit-cls" / "config.json");
+  const std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string c = config;
+    const size_t at = c.find(from);
+    REQUIRE(at != std::string::npos);
+    return c.replace(at, from.size(), to);
+  };
+
+  write(dir / "config.json", with("\"patch_size\": 8", "\"patch_size\": 5"));
+  CHECK(error_of(engine, dir).find("config.json: patch_size: 5 does not divide image_size 32x24") != std::string::npos);
+
+  // Sizes that disagree with the weights name the tensor and where the expected shape comes from.
+  write(dir / "config.json", with("\"patch_size\": 8", "\"patch_size\": 4"));
+  CHECK(error_of(engine, dir).find("tensor 'vit.embeddings.patch_embeddings.projection.weight' has shape [32,3,8,8], expected [32,3,4,4]") !=
+        std::string::npos);
+
+  write(dir / "config.json", with("ViTForImageClassification", "ViTForMaskedImageModeling"));
+  CHECK(error_of(engine, dir).find("'ViTForMaskedImageModeling' is not supported") != std::string::npos);
+
+  write(dir / "config.json", config);
+  write(dir / "preprocessor_config.json", "{\"resample\": 1}");
+  CHECK(error_of(engine, dir).find("preprocessor_config.json: resample: PIL filter 1 is not supported") != std::string::npos);
+  write(dir / "preprocessor_config.json", "{\"image_mean\": [0.5, 0.5]}");
+  CHECK(error_of(engine, dir).find("preprocessor_config.json: image_mean: expected three numbers") != std::string::npos);
+  write(dir / "preprocessor_config.json", "{\"size\": {\"height\": 32}}");
+  CHECK(error_of(engine, dir).find("preprocessor_config.json: size: expected {\"height\": H, \"width\": W}") != std::string::npos);
+  // A processed size other than the model's is refused when the graph is checked.
+  write(dir / "preprocessor_config.json", "{\"size\": 224}");
+  CHECK(error_of(engine, dir).find("224") != std::string::npos);
+
+  // Pixel values of another size are refused by name before anything runs.
+  std::filesystem::copy_file(kModels / "vit-cls" / "preprocessor_config.json", dir / "preprocessor_config.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  Session s = engine.load(dir, test::on_onednn());
+  TensorMap inputs;
+  inputs.emplace("pixel_values", Tensor(DType::f32, {1, 3, 24, 32}));
+  CHECK_THROWS_WITH_AS(s.run(inputs), doctest::Contains("pixel_values"), Error);
+}
+
+TEST_CASE("vision models: CLIPModel's logits and normalised embeddings, pooled at the first eos of a padded batch") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-clip.so"});
+  const std::vector<std::string> outputs = {"logits_per_image", "logits_per_text", "text_embeds", "image_embeds"};
+  test::check_outputs(engine, "clip", {"input_ids", "attention_mask", "pixel_values"}, outputs);
+  test::check_outputs(engine, "clip", {"input_ids", "attention_mask", "pixel_values"}, outputs, on_reference());
+}
+
+TEST_CASE("vision models: CLIPModel's embedding tasks run one tower on its own inputs") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-clip.so"});
+  const auto dir = kModels / "clip";
+  for (const auto& [task, input, output] : {std::tuple{"feature-extraction", "input_ids", "text_embeds"},
+                                            std::tuple{"image-feature-extraction", "pixel_values", "image_embeds"}}) {
+    INFO(task);
+    const Graph g = engine.load_graph(dir, task);
+    REQUIRE(g.inputs.size() == (std::string(input) == "input_ids" ? 2u : 1u));
+    CHECK(g.inputs[0].name == input);
+    REQUIRE(g.outputs.size() == 1);
+    CHECK(g.outputs[0].name == output);
+    Session s = engine.compile(g, test::on_onednn());
+    TensorMap in;
+    for (const auto& i : g.inputs) in.emplace(i.name, read_npy(dir / (i.name + ".npy")));
+    const Comparison c = compare(s.run(in).at(output), read_npy(dir / ("expected_" + std::string(output) + ".npy")), 1e-4, 1e-5);
+    CHECK_MESSAGE(c.ok(), c.mismatch);
+  }
+  CHECK_THROWS_WITH_AS(engine.load_graph(dir, "text-generation"), doctest::Contains("task 'text-generation' is not offered by CLIPModel"), Error);
+}
+
+TEST_CASE("vision models: CLIPTextModelWithProjection (legacy eos 2: the largest id) and CLIPVisionModelWithProjection") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-clip.so"});
+  test::check_outputs(engine, "clip-text", {"input_ids", "attention_mask"}, {"text_embeds", "last_hidden_state"});
+  test::check_outputs(engine, "clip-vision", {"pixel_values"}, {"image_embeds", "last_hidden_state"});
+  test::check_outputs(engine, "clip-vision", {"pixel_values"}, {"image_embeds", "last_hidden_state"}, on_reference());
+}
+
+TEST_CASE("vision models: broken CLIP configs name the key path") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-clip.so"});
+  const auto dir = copy("clip");
+  std::ifstream in(kModels / "clip" / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  // The legacy text_config_dict wins over text_config, as transformers reads it.
+  config["text_config_dict"] = {{"hidden_size", 48}};
+  write(dir / "config.json", config.dump());
+  CHECK(error_of(engine, dir).find("tensor 'text_model.embeddings.token_embedding.weight' has shape") != std::string::npos);
+  config["text_config_dict"] = {{"num_attention_heads", 5}};
+  write(dir / "config.json", config.dump());
+  CHECK(error_of(engine, dir).find("config.json: text_config.num_attention_heads: 5 does not divide hidden_size 32") != std::string::npos);
+  config.erase("text_config_dict");
+  config["vision_config"]["patch_size"] = 7;
+  write(dir / "config.json", config.dump());
+  CHECK(error_of(engine, dir).find("config.json: vision_config.patch_size: 7 does not divide image_size 32") != std::string::npos);
+}
