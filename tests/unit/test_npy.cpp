@@ -218,7 +218,7 @@ TEST_CASE("npy: malformed files are refused with the file and the problem") {
       {npy_file(dict("|O", "(3,)"), f24), "bad.npy: object arrays ('|O') are not supported"},
       {npy_file(dict("|i1", "(24,)"), f24), "bad.npy: dtype '|i1' is not supported"},
       {npy_file(dict("<f8", "(3,)"), f24), "dtype '<f8' is not supported"},
-      {npy_file(dict("|b1", "(24,)"), f24), "dtype '|b1' is not supported"},
+      {npy_file(dict("|b1", "(24,)"), std::string(24, '\x02')), "bool element 0 holds the byte 2, not 0 or 1"},
       {npy_file("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (6,), }", f24),
        "bad.npy: structured dtypes are not supported"},
       {npy_file("{'descr': 4, 'fortran_order': False, 'shape': (6,), }", f24),
@@ -287,4 +287,12 @@ TEST_CASE("npy: headers are bounded, parsed in linear time, and printed safely")
   // Control bytes of a descr are escaped in the message.
   CHECK_THROWS_WITH_AS(loom::parse_npy(npy_file(dict("<f4\x1b[2J", "(1,)"), std::string(4, '\0')), "ctl.npy"),
                        doctest::Contains("dtype '<f4\\x1b[2J' is not supported"), loom::Error);
+}
+
+TEST_CASE("npy: NumPy bools ('|b1') read as u8 0 and 1") {
+  const loom::Tensor t = loom::parse_npy(npy_file(dict("|b1", "(2, 3)"), std::string("\x01\x00\x00\x01\x01\x00", 6)), "mask.npy");
+  CHECK(t.dtype() == loom::DType::u8);
+  CHECK(t.shape() == loom::Shape{2, 3});
+  const auto* p = static_cast<const uint8_t*>(t.data());
+  CHECK(std::vector<uint8_t>(p, p + 6) == std::vector<uint8_t>{1, 0, 0, 1, 1, 0});
 }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <tuple>
 
@@ -176,4 +177,34 @@ TEST_CASE("vision models: broken CLIP configs name the key path") {
   config["vision_config"]["patch_size"] = 7;
   write(dir / "config.json", config.dump());
   CHECK(error_of(engine, dir).find("config.json: vision_config.patch_size: 7 does not divide image_size 32") != std::string::npos);
+}
+
+TEST_CASE("vision models: BEiT classification, masked image modeling and the base model, with every form of relative bias") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-beit.so"});
+  for (const auto& options : {test::on_onednn(), on_reference()}) {
+    test::check_outputs(engine, "beit-cls", {"pixel_values"}, {"logits", "last_hidden_state"}, options);
+    test::check_outputs(engine, "beit-mim", {"pixel_values", "bool_masked_pos"}, {"logits", "last_hidden_state"}, options);
+    test::check_outputs(engine, "beit-base", {"pixel_values"}, {"pooler_output", "last_hidden_state"}, options);
+  }
+  const Graph g = engine.load_graph(kModels / "beit-cls");
+  REQUIRE(g.processing.has_value());
+  REQUIRE(g.processing->image.has_value());
+  CHECK(g.processing->image->resample == Resample::Bicubic);
+  CHECK(g.processing->image->do_center_crop);
+  CHECK(g.processing->image->crop_size->height == 32);
+}
+
+TEST_CASE("vision models: BEiT's bool_masked_pos is optional, 0 or 1, and its absence masks nothing") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-beit.so"});
+  const auto dir = kModels / "beit-mim";
+  Session s = engine.load(dir, test::on_onednn());
+  const Tensor pixels = read_npy(dir / "pixel_values.npy");
+  Tensor none(DType::u8, {2, 16});
+  std::memset(none.data(), 0, none.nbytes());
+  TensorMap explicit_inputs{{"pixel_values", pixels}, {"bool_masked_pos", none}};
+  TensorMap default_inputs{{"pixel_values", pixels}};
+  CHECK(compare(s.run(explicit_inputs).at("logits"), s.run(default_inputs).at("logits"), 0, 0).ok());
+  static_cast<uint8_t*>(none.data())[3] = 2;
+  CHECK_THROWS_WITH_AS(s.run(explicit_inputs = {{"pixel_values", pixels}, {"bool_masked_pos", none}}),
+                       doctest::Contains("bool_masked_pos"), Error);
 }

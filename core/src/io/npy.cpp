@@ -279,6 +279,7 @@ bool valid_utf8(std::string_view s) {
 
 struct NpyHeader {
   DType dtype = DType::f32;
+  bool boolean = false;  // '|b1': read as u8, each byte 0 or 1
   Shape shape;
   uint64_t nbytes = 0;
   size_t data_offset = 0;
@@ -289,7 +290,7 @@ std::optional<DType> npy_dtype(std::string_view descr) {
   if (descr == "<f2") return DType::f16;
   if (descr == "<i8") return DType::i64;
   if (descr == "<i4") return DType::i32;
-  if (descr == "|u1" || descr == "<u1") return DType::u8;
+  if (descr == "|u1" || descr == "<u1" || descr == "|b1") return DType::u8;
   return std::nullopt;
 }
 
@@ -324,9 +325,10 @@ NpyHeader parse_header(std::string_view bytes, uint64_t total, const std::string
     if (d.size() >= 2 && d[0] == '>' && d != ">u1" && d != ">i1")
       fail(path, "big-endian dtype '" + d + "' is not supported");
     if (d.find('O') != std::string::npos) fail(path, "object arrays ('" + d + "') are not supported");
-    fail(path, "dtype '" + d + "' is not supported (supported: '<f4', '<f2', '<i8', '<i4', '|u1')");
+    fail(path, "dtype '" + d + "' is not supported (supported: '<f4', '<f2', '<i8', '<i4', '|u1', '|b1')");
   }
   h.dtype = *dtype;
+  h.boolean = d == "|b1";
 
   if (shape->kind != Value::tuple)
     fail(path, std::string("header: 'shape' must be a tuple, got ") + kind_name(shape->kind));
@@ -369,6 +371,14 @@ NpyHeader parse_header(std::string_view bytes, uint64_t total, const std::string
   if (available > h.nbytes)
     fail(path, std::to_string(available - h.nbytes) + " bytes of trailing data after the array");
   return h;
+}
+
+// NumPy's bools are the bytes 0 and 1 (read as u8); any other byte is a corrupt file.
+void check_booleans(const NpyHeader& h, const Tensor& t, const std::string& path) {
+  if (!h.boolean) return;
+  const auto* p = static_cast<const uint8_t*>(t.data());
+  for (uint64_t i = 0; i < h.nbytes; ++i)
+    if (p[i] > 1) fail(path, "bool element " + std::to_string(i) + " holds the byte " + std::to_string(p[i]) + ", not 0 or 1");
 }
 
 std::string npy_descr(DType t, const std::string& what) {
@@ -421,6 +431,7 @@ Tensor parse_npy(std::string_view bytes, const std::string& name) {
   const NpyHeader h = parse_header(bytes, bytes.size(), path);
   Tensor t(h.dtype, h.shape);
   if (h.nbytes) std::memcpy(t.data(), bytes.data() + h.data_offset, h.nbytes);
+  check_booleans(h, t, path);
   return t;
 }
 
@@ -439,6 +450,7 @@ Tensor read_npy(const std::filesystem::path& file) {
 
   Tensor t(h.dtype, h.shape);
   if (h.nbytes) in.read_exact(h.data_offset, t.data(), h.nbytes);
+  check_booleans(h, t, path);
   return t;
 }
 
