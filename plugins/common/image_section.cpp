@@ -86,6 +86,32 @@ std::string triple(const std::array<double, 3>& v) {
   return "[" + float_literal(v[0]) + ", " + float_literal(v[1]) + ", " + float_literal(v[2]) + "]";
 }
 
+std::string resize_yaml(const JsonFile& f, bool do_resize, const Size& size, int64_t resample) {
+  return "    do_resize: " + std::string(do_resize ? "true" : "false") + "\n    size: " + size_yaml(size) + "\n    resample: " +
+         resample_name(f, resample) + "\n";
+}
+
+// ImageGPT's steps: resize, x / 127.5 − 1 (a rescale by 1/127.5, then a normalisation with
+// mean and std 1), nearest colour cluster of the file's `clusters`.
+std::string imagegpt_section(const JsonFile& f, const ImageDefaults& d, bool do_resize, const Size& size, int64_t resample) {
+  const bool normalize = f.boolean("do_normalize", true);
+  const bool quantize = f.boolean("do_color_quantize", true);
+  if (!normalize || !quantize)
+    f.fail(normalize ? "do_color_quantize" : "do_normalize", "false is not supported (ImageGPT's inputs are cluster ids of normalised pixels)");
+  if (!f.has("clusters") || !f.json()["clusters"].is_array())
+    f.fail("clusters", "expected an array of [r, g, b] colour clusters");
+  const nlohmann::json& c = f.json()["clusters"];
+  if (static_cast<int64_t>(c.size()) != d.clusters)
+    f.fail("clusters", "holds " + std::to_string(c.size()) + " clusters; the model's vocabulary has " + std::to_string(d.clusters) +
+                           " (vocab_size − 1)");
+  std::ostringstream y;
+  y << "  image:\n    input: " << quoted(d.input) << "\n" << resize_yaml(f, do_resize, size, resample)
+    << "    do_rescale: true\n    rescale_factor: " << float_literal(1.0 / 127.5) << "\n"
+    << "    do_normalize: true\n    image_mean: [1.0, 1.0, 1.0]\n    image_std: [1.0, 1.0, 1.0]\n"
+    << "    do_color_quantize: true\n    clusters_file: \"preprocessor_config.json\"\n";
+  return y.str();
+}
+
 }  // namespace
 
 std::string image_section(const std::string& checkpoint_dir, const ImageDefaults& d) {
@@ -97,6 +123,7 @@ std::string image_section(const std::string& checkpoint_dir, const ImageDefaults
   const bool do_crop = f.boolean("do_center_crop", d.do_center_crop);
   const Size crop = read_size(f, "crop_size", {d.crop_height, d.crop_width, 0}, true);
   if (crop.shortest_edge) f.fail("crop_size", "a centre crop needs a height and a width");
+  if (d.imagegpt) return imagegpt_section(f, d, do_resize, size, resample);
   const bool do_rescale = f.boolean("do_rescale", d.do_rescale);
   const double factor = f.number("rescale_factor", d.rescale_factor, true);
   const bool do_normalize = f.boolean("do_normalize", d.do_normalize);
@@ -107,8 +134,7 @@ std::string image_section(const std::string& checkpoint_dir, const ImageDefaults
   std::ostringstream y;
   y << "  image:\n    input: " << quoted(d.input) << "\n";
   if (rgb) y << "    do_convert_rgb: true\n";
-  y << "    do_resize: " << (do_resize ? "true" : "false") << "\n    size: " << size_yaml(size)
-    << "\n    resample: " << resample_name(f, resample) << "\n";
+  y << resize_yaml(f, do_resize, size, resample);
   if (do_crop) y << "    do_center_crop: true\n    crop_size: " << size_yaml(crop) << "\n";
   y << "    do_rescale: " << (do_rescale ? "true" : "false") << "\n    rescale_factor: " << float_literal(factor) << "\n";
   y << "    do_normalize: " << (do_normalize ? "true" : "false") << "\n    image_mean: " << triple(mean)

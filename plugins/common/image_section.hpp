@@ -23,6 +23,11 @@ struct ImageDefaults {
   bool do_normalize = true;
   std::array<double, 3> mean = {0.5, 0.5, 0.5}, std = {0.5, 0.5, 0.5};  // IMAGENET_STANDARD
   bool do_convert_rgb = false;
+  // ImageGPTImageProcessor: normalisation is x / 127.5 − 1 (no mean, std or rescale keys), then
+  // each pixel becomes the id of its nearest colour cluster (`clusters` of the file, which must
+  // hold `clusters` of them).
+  bool imagegpt = false;
+  int64_t clusters = 0;
 };
 
 // The YAML of the section (under `processing:`), or "" when the checkpoint has no

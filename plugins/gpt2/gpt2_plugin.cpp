@@ -1,24 +1,19 @@
 // The GPT-2 model plugin: expands a Hugging Face GPT-2 checkpoint (config.json, the safetensors
 // weights, vocab.json + merges.txt or tokenizer.json) into a Loom graph for GPT2Model or
-// GPT2LMHeadModel, with transformers' modeling_gpt2.py semantics (docs/models.md): pre-LN
-// blocks, Conv1D weights stored [in, out] and read as they are, Q|K|V split along c_attn's
-// output, tanh GELU, ln_f, and lm_head tied to wte.
+// GPT2LMHeadModel, with transformers' modeling_gpt2.py semantics (docs/models.md): the decoder
+// of plugins/common/gpt_decoder.hpp (pre-LN blocks, Conv1D weights read as they are, tanh GELU,
+// ln_f) and lm_head tied to wte.
 //
-// Two graphs come from one checkpoint:
-// - the default one (`loom run`): any batch, the whole sequence at once, Hugging Face's masks
-//   (causal positions and padded keys at finfo(float32).min, added), position_ids an input;
-// - task "text-generation": one sequence driven step by step through KV caches held as session
-//   state (cache_write at past_length, attention over the filled prefix only), so that every
-//   new token costs one decode step with one plan; logits only for the last position.
+// Two graphs come from one checkpoint (gpt_decoder.hpp): the default one (`loom run`) over whole
+// sequences, and task "text-generation", driven step by step through KV caches.
 #include "config.hpp"
+#include "gpt_decoder.hpp"
 #include "graph_writer.hpp"
 #include "tokenizer_section.hpp"
 #include "weights.hpp"
 
 #include <loom/plugin_sdk.hpp>
 
-#include <cmath>
-#include <limits>
 #include <sstream>
 
 namespace loom::models {
@@ -29,10 +24,7 @@ using sdk::Error;
 struct Gpt2Config {
   std::string architecture;
   bool lm_head = false;
-  int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, inner = 0, positions = 0;
-  double eps = 1e-5;
-  std::string act;
-  bool scale_attn = true, scale_by_layer = false;
+  DecoderConfig decoder;
   std::optional<int64_t> bos, eos;
 };
 
@@ -43,91 +35,32 @@ Gpt2Config read_config(const sdk::ModelRequest& r) {
   if (g.architecture == "GPT2LMHeadModel") g.lm_head = true;
   else if (g.architecture != "GPT2Model")
     c.fail("architectures", "'" + g.architecture + "' is not supported (GPT2Model, GPT2LMHeadModel)");
-  // GPT2Config's attribute_map: hidden_size = n_embd, max_position_embeddings = n_positions, ...
-  auto alias = [&](const char* a, const char* b) {
-    const std::string k = c.first_of({a, b});
-    return k.empty() ? std::string(a) : k;
-  };
-  g.vocab = c.integer("vocab_size", 1, int64_t{1} << 24, 50257);
-  g.hidden = c.integer(alias("n_embd", "hidden_size"), 1, 1 << 16, 768);
-  g.layers = c.integer(alias("n_layer", "num_hidden_layers"), 0, 1024, 12);
-  const std::string heads_key = alias("n_head", "num_attention_heads");
-  g.heads = c.integer(heads_key, 1, 1024, 12);
-  if (g.hidden % g.heads != 0)
-    c.fail(heads_key, std::to_string(g.heads) + " does not divide n_embd " + std::to_string(g.hidden));
-  g.inner = c.has("n_inner") ? c.integer("n_inner", 1, 1 << 18) : 4 * g.hidden;
-  g.positions = c.integer(alias("n_positions", "max_position_embeddings"), 1, 1 << 20, 1024);
-  g.eps = c.number("layer_norm_epsilon", 1e-5, true);
-  const std::string act = c.string("activation_function", "gelu_new");
-  auto op_act = linear_activation(act);
-  if (!op_act) c.fail("activation_function", "'" + act + "' is not supported (gelu_new, gelu, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh)");
-  g.act = *op_act;
-  g.scale_attn = c.boolean("scale_attn_weights", true);
-  g.scale_by_layer = c.boolean("scale_attn_by_inverse_layer_idx", false);
-  if (c.has("bos_token_id")) g.bos = c.integer("bos_token_id", 0, g.vocab - 1);
-  if (c.has("eos_token_id")) g.eos = c.integer("eos_token_id", 0, g.vocab - 1);
+  g.decoder = read_decoder_config(c, 50257, "gelu_new");
+  if (c.has("bos_token_id")) g.bos = c.integer("bos_token_id", 0, g.decoder.vocab - 1);
+  if (c.has("eos_token_id")) g.eos = c.integer("eos_token_id", 0, g.decoder.vocab - 1);
   return g;
 }
 
 std::string s(int64_t v) { return std::to_string(v); }
-using Ints = std::vector<int64_t>;
 
 class Expander {
  public:
   Expander(const sdk::ModelRequest& r, const Gpt2Config& c, bool generation)
       : r_(r), c_(c), generation_(generation), w_(r, "transformer."),
         g_("gpt2", "Expanded by the gpt2 model plugin from " + r.checkpoint_dir + "/config.json (" + c.architecture +
-                       (generation ? ", text-generation through KV caches)" : ")")) {}
+                       (generation ? ", text-generation through KV caches)" : ")")),
+        decoder_(g_, w_, c.decoder, generation) {}
 
   std::string run() {
-    const int64_t H = c_.hidden;
+    const DecoderConfig& d = c_.decoder;
     g_.metadata("architecture", c_.architecture);
-    g_.metadata("hidden_size", s(H));
-    g_.metadata("num_hidden_layers", s(c_.layers));
-    g_.bound("seq", c_.positions);
-    weight("wte", "wte.weight", {c_.vocab, H}, "config.json: vocab_size " + s(c_.vocab) + ", n_embd " + s(H));
-    weight("wpe", "wpe.weight", {c_.positions, H}, "config.json: n_positions " + s(c_.positions) + ", n_embd " + s(H));
-    weight("ln_f.weight", "ln_f.weight", {H}, "n_embd " + s(H));
-    weight("ln_f.bias", "ln_f.bias", {H}, "n_embd " + s(H));
-
-    if (generation_) {
-      g_.input("input_ids", "i64", {"1", "seq"});
-      g_.values(0, c_.vocab - 1);
-      g_.input("past_length", "i64", {"1"});
-      g_.values(0, c_.positions - 1);
-      g_.constant("one", "i64", {1}, {1});
-      // Positions continue where the cache ends; a query sees keys up to its own position.
-      g_.node("positions", {"input_ids", "past_length"}, {"position_ids"}, Attrs().set("axis", 1).set("per_row", true));
-      g_.node("slice", {"position_ids"}, {"last_position"}, Attrs().set("axis", 1).set("start", -1));
-      g_.node("reshape", {"last_position"}, {"last_position.flat"}, Attrs().set("shape", Ints{-1}));
-      g_.node("add", {"last_position.flat", "one"}, {"valid_length"});
-    } else {
-      // Ids index the embedding tables: a run refuses one past a table's rows, naming the input.
-      g_.input("input_ids", "i64", {"batch", "seq"});
-      g_.values(0, c_.vocab - 1);
-      // Hugging Face's defaults: every token attended, positions 0, 1, 2, ... (not padding-aware).
-      g_.input("attention_mask", "i64", {"batch", "seq"}, "1");
-      g_.input("position_ids", "i64", {"batch", "seq"}, "{range: 1}");
-      g_.values(0, c_.positions - 1);
-      masks();
-    }
-    g_.node("gather", {"wte", "input_ids"}, {"embeddings.tokens"});
-    g_.node("gather", {"wpe", "position_ids"}, {"embeddings.positions"});
-    g_.node("add", {"embeddings.tokens", "embeddings.positions"}, {"hidden.0"});
-    std::string h = "hidden.0";
-    for (int64_t i = 0; i < c_.layers; ++i) h = block(i, h);
-    std::string last = h;
-    if (generation_) {
-      // Only the last position scores the next token.
-      g_.node("slice", {h}, {"hidden.last"}, Attrs().set("axis", 1).set("start", -1));
-      last = "hidden.last";
-    }
-    const std::string final_norm = generation_ ? "hidden.final" : "last_hidden_state";
-    g_.node("layer_norm", {last, "ln_f.weight", "ln_f.bias"}, {final_norm}, Attrs().set("epsilon", c_.eps));
+    g_.metadata("hidden_size", s(d.hidden));
+    g_.metadata("num_hidden_layers", s(d.layers));
+    const std::string final_norm = decoder_.write();
     if (c_.lm_head) {
       // Tied: lm_head reads wte when the file does not store it.
       std::string head = "wte";
-      if (auto w = w_.head("lm_head.weight", {c_.vocab, H}, "lm_head, vocab_size " + s(c_.vocab))) {
+      if (auto w = w_.head("lm_head.weight", {d.vocab, d.hidden}, "lm_head, vocab_size " + s(d.vocab))) {
         g_.weight("lm_head.weight", *w);
         head = "lm_head.weight";
       }
@@ -141,128 +74,17 @@ class Expander {
   }
 
  private:
-  void weight(const std::string& value, const std::string& tensor, const Ints& shape, const std::string& why) {
-    g_.weight(value, w_.require_base(tensor, shape, why));
-  }
-
-  // Hugging Face's mask for a whole sequence: finfo.min where a key is after the query
-  // (causal), plus finfo.min where a key is padding; both at once overflow to -inf, as there.
-  void masks() {
-    g_.constant("one.f", "f32", {}, {1.0});
-    g_.constant("zero.f", "f32", {}, {0.0});
-    g_.constant("mask_min", "f32", {}, {static_cast<double>(std::numeric_limits<float>::lowest())});
-    g_.node("cast", {"attention_mask"}, {"mask.f"}, Attrs().set("to", "f32"));
-    g_.node("sub", {"one.f", "mask.f"}, {"mask.inverted"});
-    g_.node("mul", {"mask.inverted", "mask_min"}, {"mask.additive"});
-    g_.node("reshape", {"mask.additive"}, {"mask.padding"}, Attrs().set("shape", Ints{0, 1, 1, -1}));
-    // A [1, 1, seq, 1] of zeros gives the padding mask its query axis: [batch, 1, seq, seq].
-    g_.node("positions", {"input_ids"}, {"query.index"}, Attrs().set("axis", 1));
-    g_.node("cast", {"query.index"}, {"query.index.f"}, Attrs().set("to", "f32"));
-    g_.node("mul", {"query.index.f", "zero.f"}, {"query.zeros"});
-    g_.node("reshape", {"query.zeros"}, {"query.zeros.column"}, Attrs().set("shape", Ints{1, 1, -1, 1}));
-    g_.node("add", {"mask.padding", "query.zeros.column"}, {"mask.padding.square"});
-    g_.node("key_mask", {"mask.padding.square"}, {"mask.causal"},
-            Attrs().set("causal", true).set("fill", static_cast<double>(std::numeric_limits<float>::lowest())));
-    g_.node("add", {"mask.causal", "mask.padding.square"}, {"mask"});
-  }
-
-  void linear(const std::string& x, const std::string& params, const std::string& out, const std::string& act = "none") {
-    Attrs a;
-    a.set("weight_transposed", true);
-    if (act != "none") a.set("activation", act);
-    g_.node("linear", {x, params + ".weight", params + ".bias"}, {out}, a);
-  }
-
-  void heads(const std::string& x, const std::string& out) {
-    const int64_t d = c_.hidden / c_.heads;
-    g_.node("reshape", {x}, {x + ".heads"}, Attrs().set("shape", Ints{0, 0, c_.heads, d}));
-    g_.node("transpose", {x + ".heads"}, {out}, Attrs().set("perm", Ints{0, 2, 1, 3}));
-  }
-
-  // One pre-LN block; returns its output's name.
-  std::string block(int64_t i, const std::string& x) {
-    const int64_t H = c_.hidden, I = c_.inner, d = H / c_.heads;
-    const std::string p = "h." + s(i) + ".";
-    const std::string why = "config.json: n_embd " + s(H) + ", n_layer " + s(c_.layers);
-    const std::string why_i = why + ", n_inner " + s(I);
-    weight(p + "ln_1.weight", p + "ln_1.weight", {H}, why);
-    weight(p + "ln_1.bias", p + "ln_1.bias", {H}, why);
-    weight(p + "c_attn.weight", p + "attn.c_attn.weight", {H, 3 * H}, why + " (Conv1D: [in, out])");
-    weight(p + "c_attn.bias", p + "attn.c_attn.bias", {3 * H}, why);
-    weight(p + "attn_proj.weight", p + "attn.c_proj.weight", {H, H}, why);
-    weight(p + "attn_proj.bias", p + "attn.c_proj.bias", {H}, why);
-    weight(p + "ln_2.weight", p + "ln_2.weight", {H}, why);
-    weight(p + "ln_2.bias", p + "ln_2.bias", {H}, why);
-    weight(p + "c_fc.weight", p + "mlp.c_fc.weight", {H, I}, why_i + " (Conv1D: [in, out])");
-    weight(p + "c_fc.bias", p + "mlp.c_fc.bias", {I}, why_i);
-    weight(p + "mlp_proj.weight", p + "mlp.c_proj.weight", {I, H}, why_i + " (Conv1D: [in, out])");
-    weight(p + "mlp_proj.bias", p + "mlp.c_proj.bias", {H}, why_i);
-
-    g_.node("layer_norm", {x, p + "ln_1.weight", p + "ln_1.bias"}, {p + "a"}, Attrs().set("epsilon", c_.eps));
-    linear(p + "a", p + "c_attn", p + "qkv");
-    // c_attn's output columns: [0, H) queries, [H, 2H) keys, [2H, 3H) values.
-    const char* parts[] = {"q", "k", "v"};
-    for (int64_t j = 0; j < 3; ++j) {
-      g_.node("slice", {p + "qkv"}, {p + parts[j]}, Attrs().set("axis", 2).set("start", j * H).set("end", (j + 1) * H));
-      heads(p + parts[j], p + parts[j] + ".t");
-    }
-    double scale = c_.scale_attn ? 1.0 / std::sqrt(static_cast<double>(d)) : 1.0;
-    if (c_.scale_by_layer) scale /= static_cast<double>(i + 1);
-    if (generation_) {
-      const Ints cache{1, c_.heads, c_.positions, d};
-      g_.state(p + "key_cache", "f32", cache, p + "keys");
-      g_.state(p + "value_cache", "f32", cache, p + "values");
-      caches_.push_back(p + "key_cache");
-      caches_.push_back(p + "value_cache");
-      g_.node("cache_write", {p + "key_cache", p + "k.t", "past_length"}, {p + "keys"}, Attrs().set("axis", 2));
-      g_.node("cache_write", {p + "value_cache", p + "v.t", "past_length"}, {p + "values"}, Attrs().set("axis", 2));
-      g_.node("attention", {p + "q.t", p + "keys", p + "values", "", "valid_length"}, {p + "context.heads"},
-              Attrs().set("causal", true).set("scale", scale));
-    } else {
-      g_.node("attention", {p + "q.t", p + "k.t", p + "v.t", "mask"}, {p + "context.heads"}, Attrs().set("scale", scale));
-    }
-    g_.node("transpose", {p + "context.heads"}, {p + "context.t"}, Attrs().set("perm", Ints{0, 2, 1, 3}));
-    g_.node("reshape", {p + "context.t"}, {p + "context"}, Attrs().set("shape", Ints{0, 0, H}));
-    linear(p + "context", p + "attn_proj", p + "attn");
-    g_.node("add", {x, p + "attn"}, {p + "h"});
-    g_.node("layer_norm", {p + "h", p + "ln_2.weight", p + "ln_2.bias"}, {p + "b"}, Attrs().set("epsilon", c_.eps));
-    linear(p + "b", p + "c_fc", p + "mlp", c_.act);
-    linear(p + "mlp", p + "mlp_proj", p + "mlp.out");
-    g_.node("add", {p + "h", p + "mlp.out"}, {p + "out"});
-    return p + "out";
-  }
-
   std::string processing() {
     TokenizerSetup t;
     t.kind = "byte_level_bpe";
     t.special_tokens = {{"bos", "<|endoftext|>"}, {"eos", "<|endoftext|>"}, {"unk", "<|endoftext|>"}};
-    t.max_positions = c_.positions;
-    t.vocab_size = c_.vocab;
+    t.max_positions = c_.decoder.positions;
+    t.vocab_size = c_.decoder.vocab;
     if (!generation_) t.attention_mask = "attention_mask";
     std::ostringstream y;
     y << "  version: 1\n" << tokenizer_section(r_.checkpoint_dir, t);
     if (generation_ && c_.lm_head) {
-      // generation_config.json overrides config.json's ids, as transformers' generate() reads it.
-      const JsonFile gen = JsonFile::read_optional(r_.checkpoint_dir, "generation_config.json");
-      std::optional<int64_t> bos = c_.bos, eos = c_.eos;
-      if (gen.has("bos_token_id")) bos = gen.integer("bos_token_id", 0, c_.vocab - 1);
-      if (gen.has("eos_token_id")) eos = gen.integer("eos_token_id", 0, c_.vocab - 1);
-      y << "  generation:\n    input_ids: input_ids\n    past_length: past_length\n    caches: [";
-      for (size_t i = 0; i < caches_.size(); ++i) y << (i ? ", " : "") << quoted(caches_[i]);
-      y << "]\n    logits: logits\n";
-      if (bos) y << "    bos_token_id: " << *bos << "\n";
-      if (eos) y << "    eos_token_id: " << *eos << "\n";
-      y << "    max_length: " << c_.positions << "\n";
-      // The decoding defaults the checkpoint ships, checked as transformers checks them.
-      if (gen.has("do_sample")) y << "    do_sample: " << (gen.boolean("do_sample") ? "true" : "false") << "\n";
-      if (gen.has("temperature")) y << "    temperature: " << float_literal(gen.number("temperature", std::nullopt, true)) << "\n";
-      if (gen.has("top_k")) y << "    top_k: " << gen.integer("top_k", 0, c_.vocab) << "\n";
-      if (gen.has("top_p")) {
-        const double p = gen.number("top_p", std::nullopt, true);
-        if (p > 1) gen.fail("top_p", "expected a number in (0, 1], got " + float_literal(p));
-        y << "    top_p: " << float_literal(p) << "\n";
-      }
-      if (gen.has("max_new_tokens")) y << "    max_new_tokens: " << gen.integer("max_new_tokens", 1, c_.positions) << "\n";
+      y << generation_section(r_.checkpoint_dir, decoder_.caches(), c_.bos, c_.eos, c_.decoder.vocab, c_.decoder.positions);
       y << "  tasks:\n    - {task: text-generation, output: logits}\n";
     } else {
       y << "  tasks:\n    - {task: feature-extraction, output: last_hidden_state}\n";
@@ -275,7 +97,7 @@ class Expander {
   bool generation_;
   Weights w_;
   GraphWriter g_;
-  std::vector<std::string> caches_;
+  DecoderGraph decoder_;
 };
 
 class Gpt2Plugin : public sdk::ModelPlugin {

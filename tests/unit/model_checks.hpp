@@ -4,6 +4,7 @@
 
 #include "session_graphs.hpp"
 
+#include <loom/generation.hpp>
 #include <loom/io.hpp>
 
 #include <doctest/doctest.h>

@@ -208,3 +208,41 @@ TEST_CASE("vision models: BEiT's bool_masked_pos is optional, 0 or 1, and its ab
   CHECK_THROWS_WITH_AS(s.run(explicit_inputs = {{"pixel_values", pixels}, {"bool_masked_pos", none}}),
                        doctest::Contains("bool_masked_pos"), Error);
 }
+
+TEST_CASE("vision models: ImageGPT's logits over the colour clusters, its classifier, and a whole image generated from SOS") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-imagegpt.so"});
+  for (const auto& options : {test::on_onednn(), on_reference()}) {
+    test::check_outputs(engine, "imagegpt", {"input_ids", "attention_mask"}, {"logits", "last_hidden_state"}, options);
+    test::check_outputs(engine, "imagegpt-cls", {"input_ids", "attention_mask"}, {"logits", "last_hidden_state"}, options);
+  }
+  const auto dir = kModels / "imagegpt";
+  const Graph g = engine.load_graph(dir, "image-generation");
+  REQUIRE(g.processing.has_value());
+  REQUIRE(g.processing->generation.has_value());
+  CHECK(g.processing->generation->bos_token_id == 8);
+  CHECK(g.processing->generation->max_length == 17);
+  REQUIRE(g.processing->image.has_value());
+  CHECK(g.processing->image->do_color_quantize);
+  CHECK(g.processing->image->clusters_file == "preprocessor_config.json");
+  Session s = engine.compile(g, test::on_onednn());
+  Generator gen(s);
+  GenerationOptions o;
+  o.do_sample = false;
+  o.max_new_tokens = 100;
+  const std::vector<int64_t> sos = {8};
+  const GenerationResult r = gen.generate(sos, o);
+  CHECK(r.stop_reason == "max_length");
+  const Tensor expected = read_npy(dir / "expected_generated.npy");
+  CHECK(r.tokens == std::vector<int64_t>(expected.data_as<int64_t>(), expected.data_as<int64_t>() + expected.numel()));
+}
+
+TEST_CASE("vision models: ImageGPT's clusters must match its vocabulary") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-imagegpt.so"});
+  const auto dir = copy("imagegpt");
+  write(dir / "preprocessor_config.json", "{\"clusters\": [[0, 0, 0], [1, 1, 1]]}");
+  CHECK(error_of(engine, dir).find("preprocessor_config.json: clusters: holds 2 clusters; the model's vocabulary has 8") != std::string::npos);
+  write(dir / "preprocessor_config.json", "{\"do_color_quantize\": false}");
+  CHECK(error_of(engine, dir).find("do_color_quantize: false is not supported") != std::string::npos);
+  CHECK_THROWS_WITH_AS(engine.load_graph(kModels / "imagegpt-cls", "image-generation"),
+                       doctest::Contains("task 'image-generation' is not offered by ImageGPTForImageClassification"), Error);
+}
