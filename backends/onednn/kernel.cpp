@@ -6,31 +6,22 @@
 
 namespace loom::onednn {
 
-std::string dtype_name(int32_t dtype) {
-  switch (dtype) {
-    case LOOM_DTYPE_F32: return "f32";
-    case LOOM_DTYPE_F16: return "f16";
-    case LOOM_DTYPE_BF16: return "bf16";
-    case LOOM_DTYPE_I64: return "i64";
-    case LOOM_DTYPE_I32: return "i32";
-    case LOOM_DTYPE_U8: return "u8";
-    default: return "dtype#" + std::to_string(dtype);
-  }
-}
-
-std::string dims_str(std::span<const int64_t> dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) {
-    if (i) s += ", ";
-    s += dims[i] < 0 ? std::string("?") : std::to_string(dims[i]);
-  }
-  return s + "]";
-}
-
 int64_t count(std::span<const int64_t> dims) {
   int64_t n = 1;
   for (int64_t d : dims) n *= d;
   return n;
+}
+
+AxisView view_around(std::span<const int64_t> dims, int64_t axis, bool to_end) {
+  AxisView v;
+  for (int64_t i = 0; i < axis; ++i) v.outer *= dims[static_cast<size_t>(i)];
+  if (to_end) {
+    for (size_t i = static_cast<size_t>(axis); i < dims.size(); ++i) v.n *= dims[i];
+  } else {
+    v.n = dims[static_cast<size_t>(axis)];
+    for (size_t i = static_cast<size_t>(axis) + 1; i < dims.size(); ++i) v.inner *= dims[i];
+  }
+  return v;
 }
 
 std::optional<int64_t> normalize_axis(int64_t axis, int64_t rank) {

@@ -28,8 +28,8 @@ using Dims = std::vector<int64_t>;
 inline constexpr int kMaxLoopRank = 8;
 inline constexpr int kMaxDnnlRank = DNNL_MAX_NDIMS;
 
-std::string dtype_name(int32_t dtype);
-std::string dims_str(std::span<const int64_t> dims);
+using sdk::dims_str;
+using sdk::dtype_name;
 int64_t count(std::span<const int64_t> dims);
 // Normalises a possibly negative axis; nullopt when out of range.
 std::optional<int64_t> normalize_axis(int64_t axis, int64_t rank);
@@ -65,6 +65,13 @@ std::optional<std::string> check_arity(const sdk::NodeView& node, size_t min_inp
 std::optional<std::string> check_dtype(const sdk::NodeView& node, size_t input,
                                        std::initializer_list<int32_t> allowed);
 std::optional<std::string> check_rank(const sdk::NodeView& node, size_t input, int64_t max_rank);
+// A tensor seen as [outer, n, inner] around one axis: the elements of one vector along it lie
+// `inner` apart. With `to_end`, the axis and every later one are the vector (n), inner is 1.
+struct AxisView {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+AxisView view_around(std::span<const int64_t> dims, int64_t axis, bool to_end = false);
+
 // A dtype whose elements can be moved as bytes.
 bool movable_dtype(int32_t dtype);
 

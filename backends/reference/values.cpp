@@ -6,24 +6,6 @@
 
 namespace loom::reference {
 
-std::string dtype_name(int32_t dtype) {
-  switch (dtype) {
-    case LOOM_DTYPE_F32: return "f32";
-    case LOOM_DTYPE_F16: return "f16";
-    case LOOM_DTYPE_BF16: return "bf16";
-    case LOOM_DTYPE_I64: return "i64";
-    case LOOM_DTYPE_I32: return "i32";
-    case LOOM_DTYPE_U8: return "u8";
-    default: return "dtype#" + std::to_string(dtype);
-  }
-}
-
-std::string dims_str(std::span<const int64_t> dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
-}
-
 int64_t numel(std::span<const int64_t> dims) {
   int64_t n = 1;
   for (int64_t d : dims) n *= d;

@@ -17,8 +17,8 @@ namespace loom::reference {
 using sdk::Error;
 using Dims = std::vector<int64_t>;
 
-std::string dtype_name(int32_t dtype);
-std::string dims_str(std::span<const int64_t> dims);
+using sdk::dims_str;
+using sdk::dtype_name;
 int64_t numel(std::span<const int64_t> dims);
 bool is_float(int32_t dtype);
 bool is_integer(int32_t dtype);

@@ -10,19 +10,6 @@
 namespace loom::onednn {
 namespace {
 
-// [outer, n, inner] around one axis.
-struct Around {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-Around around(std::span<const int64_t> dims, int64_t axis) {
-  Around a;
-  for (int64_t i = 0; i < axis; ++i) a.outer *= dims[static_cast<size_t>(i)];
-  a.n = dims[static_cast<size_t>(axis)];
-  for (size_t i = static_cast<size_t>(axis) + 1; i < dims.size(); ++i) a.inner *= dims[i];
-  return a;
-}
-
 // torch's order for argmax and topk: NaN above every number, then by value.
 template <class T>
 bool above(T a, T b) {
@@ -111,7 +98,7 @@ class ReduceMeanKernel final : public NodeKernel {
 template <class T>
 class ArgmaxStep final : public Step {
  public:
-  ArgmaxStep(const NodeInfo& info, Around a) : info_(info), a_(a) {}
+  ArgmaxStep(const NodeInfo& info, AxisView a) : info_(info), a_(a) {}
   void run(const RunContext& ctx) const override {
     const T* x = ctx.as<const T>(info_.inputs[0]);
     auto* y = ctx.as<int64_t>(info_.outputs[0]);
@@ -127,13 +114,13 @@ class ArgmaxStep final : public Step {
 
  private:
   NodeInfo info_;
-  Around a_;
+  AxisView a_;
 };
 
 template <class T>
 class TopkStep final : public Step {
  public:
-  TopkStep(const NodeInfo& info, Around a, int64_t k) : info_(info), a_(a), k_(k) {}
+  TopkStep(const NodeInfo& info, AxisView a, int64_t k) : info_(info), a_(a), k_(k) {}
   size_t scratch_bytes() const override { return static_cast<size_t>(a_.n) * sizeof(int64_t); }
   void run(const RunContext& ctx) const override {
     const T* x = ctx.as<const T>(info_.inputs[0]);
@@ -159,7 +146,7 @@ class TopkStep final : public Step {
 
  private:
   NodeInfo info_;
-  Around a_;
+  AxisView a_;
   int64_t k_;
 };
 
@@ -180,7 +167,7 @@ class ArgKernel final : public NodeKernel {
     auto x = in_dims(shapes, 0);
     const auto axis = normalize_axis(axis_, static_cast<int64_t>(x.size()));
     if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for " + dims_str(x));
-    const Around a = around(x, *axis);
+    const AxisView a = view_around(x, *axis);
     Dims out(x.begin(), x.end());
     if (k_ > 0) {  // topk
       if (k_ > a.n) info_.fail("k = " + std::to_string(k_) + " is larger than axis " + std::to_string(*axis) + " of " + dims_str(x));

@@ -9,23 +9,6 @@
 namespace loom::onednn {
 namespace {
 
-// [outer, n, inner] around `axis`: the elements of one vector lie `inner` apart.
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisView view_around(std::span<const int64_t> dims, int64_t axis, bool to_end) {
-  AxisView v;
-  for (int64_t i = 0; i < axis; ++i) v.outer *= dims[static_cast<size_t>(i)];
-  if (to_end) {
-    for (size_t i = static_cast<size_t>(axis); i < dims.size(); ++i) v.n *= dims[i];
-  } else {
-    v.n = dims[static_cast<size_t>(axis)];
-    for (size_t i = static_cast<size_t>(axis) + 1; i < dims.size(); ++i) v.inner *= dims[i];
-  }
-  return v;
-}
-
 // rms_norm: x / sqrt(mean(x^2) + eps) * weight over dims axis.. (one contiguous run per row).
 class RmsNormStep final : public Step {
  public:

@@ -103,6 +103,29 @@ inline size_t dtype_size(int32_t dtype) {
   }
 }
 
+// "f32", "i64", ... as the registry and docs spell them.
+inline std::string dtype_name(int32_t dtype) {
+  switch (dtype) {
+    case LOOM_DTYPE_F32: return "f32";
+    case LOOM_DTYPE_F16: return "f16";
+    case LOOM_DTYPE_BF16: return "bf16";
+    case LOOM_DTYPE_I64: return "i64";
+    case LOOM_DTYPE_I32: return "i32";
+    case LOOM_DTYPE_U8: return "u8";
+    default: return "dtype#" + std::to_string(dtype);
+  }
+}
+
+// "[2, 128, 768]"; a negative dim (not yet known) prints as "?".
+inline std::string dims_str(std::span<const int64_t> dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += ", ";
+    s += dims[i] < 0 ? std::string("?") : std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
 class ValueView {
  public:
   explicit ValueView(const loom_value* v) : v_(v) {}
