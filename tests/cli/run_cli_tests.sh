@@ -905,6 +905,30 @@ area_preprocess() {
   printf '[PAD]\n[UNK]\n[CLS]\n[UNK]\n' >"$TMP/bad/vocab.txt"
   expect_error 1 "vocab.txt:4: token '[UNK]' is already on line 2" "preprocess with a duplicate in vocab.txt" \
     preprocess "$TMP/bad/tokenizer.yaml" --text a --output-dir "$TMP/x"
+
+  # CLIP's BPE (tests/cli/data/clip_tokenizer.yaml, OpenAI's vocabulary): <|startoftext|> 49406,
+  # a</w> 320, photo</w> 1125, of</w> 539, cat</w> 2368, 2</w> 273, 0</w> 271, 4</w> 275, and
+  # <|endoftext|> 49407, also the pad. Upper case is lower-cased; each digit is a word.
+  local clip=$DATA/clip_tokenizer.yaml
+  expect_ok "preprocess with CLIP's tokenizer" preprocess "$clip" --text "A photo of a CAT" --text "2024" --output-dir "$TMP/clip" --json
+  cp "$OUT" "$TMP/clip.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/clip.json" "input_ids;0")" = "[ 49406, 320, 1125, 539, 320, 2368, 49407 ]" ] ||
+    fail "preprocess with CLIP's tokenizer: input_ids row 0: $(cat "$TMP/clip.json")"
+  [ "$(json "$TMP/clip.json" "input_ids;1")" = "[ 49406, 273, 271, 273, 275, 49407, 49407 ]" ] ||
+    fail "preprocess with CLIP's tokenizer: input_ids row 1 (padded)"
+  [ "$(json "$TMP/clip.json" "attention_mask;1")" = "[ 1, 1, 1, 1, 1, 1, 0 ]" ] || fail "preprocess with CLIP's tokenizer: attention_mask row 1"
+  expect_ok "run on what preprocess wrote for CLIP" run "$clip" --input "input_ids=$TMP/clip/input_ids.npy" \
+    --input "attention_mask=$TMP/clip/attention_mask.npy" --output-dir "$TMP/clip.run"
+  checks=$((checks + 1))
+  [ "$(tail -c 28 "$TMP/clip.run/ids_seen.npy" | od -An -t f4 -v | xargs)" = "49406 273 271 273 275 49407 49407" ] || fail "run: CLIP's ids_seen"
+  # A CLIP merges.txt that names a token its vocab.json lacks is named with its line.
+  mkdir -p "$TMP/badclip"
+  sed "s|../../tokenizers/clip/merges.txt|merges.txt|" "$clip" | sed "s|../../tokenizers/clip/vocab.json|$SRC/tests/tokenizers/clip/vocab.json|" \
+    >"$TMP/badclip/clip.yaml"
+  printf '#version: 0.2\ni n\nzz top</w>\n' >"$TMP/badclip/merges.txt"
+  expect_error 1 "merges.txt:3: the result 'zztop</w>' of the merge 'zz top</w>' is not in the vocabulary" \
+    "preprocess with a CLIP merge outside the vocabulary" preprocess "$TMP/badclip/clip.yaml" --text a --output-dir "$TMP/x"
 }
 
 # --optimize LEVEL on run, bench and inspect: same outputs at every level, and inspect shows what

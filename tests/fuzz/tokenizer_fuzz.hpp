@@ -17,7 +17,7 @@ inline const std::vector<std::string>& sample_texts() {
   static const std::vector<std::string> texts = {
       "Hello, World! it's [MASK] <|endoftext|> <mask>", "Héllo Café naïve ΟΔΟΣ İ 中文字 한국어 😀👍🏽",
       "a  b\n\nc \t\r\n   ", std::string(120, 'a') + " " + std::string(40, '!'), std::string("x\0y\xEF\xBF\xBDz", 8), "", " ",
-      "unaffable the thes aaa hello world"};
+      "unaffable the thes aaa hello world", "<|STARTOFTEXT|> A Photo of 2024 CATS!!! it's ſ x</w>y ΟΔΟΣ 👨\u200d👩\u200d👧"};
   return texts;
 }
 
@@ -49,7 +49,7 @@ inline loom::TokenizerSpec spec(loom::TokenizerKind kind, loom::TokenizerFiles f
   loom::TokenizerSpec s;
   s.kind = kind;
   s.files = std::move(files);
-  s.lowercase = kind == loom::TokenizerKind::WordPiece;
+  s.lowercase = kind != loom::TokenizerKind::ByteLevelBpe;
   s.max_length = 12;
   s.truncation = loom::Truncation::LongestFirst;
   s.input_ids = "input_ids";

@@ -1,5 +1,5 @@
-// Any bytes given as a Hugging Face tokenizer.json, read for a WordPiece and for a byte-level BPE
-// tokenizer, either load or give loom::Error; a file that loads encodes and decodes the sample
+// Any bytes given as a Hugging Face tokenizer.json, read for a WordPiece, a byte-level BPE and a
+// CLIP BPE tokenizer, either load or give loom::Error; a file that loads encodes and decodes the sample
 // texts without failing.
 #include "tokenizer_fuzz.hpp"
 
@@ -9,7 +9,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string json(reinterpret_cast<const char*>(data), size);
-  for (loom::TokenizerKind kind : {loom::TokenizerKind::WordPiece, loom::TokenizerKind::ByteLevelBpe}) {
+  for (loom::TokenizerKind kind : {loom::TokenizerKind::WordPiece, loom::TokenizerKind::ByteLevelBpe, loom::TokenizerKind::ClipBpe}) {
     loom::TokenizerSpec s = tokenizer_fuzz::spec(kind, {.tokenizer = "tokenizer.json"});
     try {
       tokenizer_fuzz::exercise(loom::Tokenizer::from_texts(s, {.tokenizer = json}));

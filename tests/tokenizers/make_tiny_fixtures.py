@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the two tiny tokenizers of tests/tokenizers/, each twice: as vocabulary files and as a
+"""Writes the three tiny tokenizers of tests/tokenizers/, each twice: as vocabulary files and as a
 Hugging Face tokenizer.json that says the same (test_tokenizer_files.cpp checks that both give
 the same ids). Written by hand here, from the formats' descriptions; no Hugging Face code runs.
 
@@ -82,3 +82,41 @@ bpe_json = {
               "fuse_unk": False, "byte_fallback": False, "vocab": vocab, "merges": [f"{a} {b}" for a, b in MERGES]},
 }
 write("tiny-bpe/tokenizer.json", json.dumps(bpe_json, ensure_ascii=False, indent=1) + "\n")
+
+
+# ---- tiny-clip: CLIP's layout: byte b's symbol has id b, the same with "</w>" id 256 + b, then
+# the merges, then <|startoftext|> and <|endoftext|>. Its tokenizer.json is what Hugging Face's
+# CLIP converter writes: CLIP's normalizer, pre-tokenizer, decoder and post-processor.
+CLIP_MERGES = [("h", "e"), ("l", "l"), ("he", "ll"), ("hell", "o</w>"), ("l", "d</w>"), ("r", "ld</w>"), ("w", "o"),
+               ("wo", "rld</w>"), ("'", "s</w>"), ("!", "!</w>")]
+clip_vocab = {SYMBOLS[b]: b for b in range(256)}
+clip_vocab.update({SYMBOLS[b] + "</w>": 256 + b for b in range(256)})
+for a, b in CLIP_MERGES:
+    clip_vocab[a + b] = len(clip_vocab)
+clip_vocab["<|startoftext|>"] = len(clip_vocab)
+clip_vocab["<|endoftext|>"] = len(clip_vocab)
+os.makedirs(os.path.join(HERE, "tiny-clip"), exist_ok=True)
+write("tiny-clip/vocab.json", json.dumps(clip_vocab, ensure_ascii=False) + "\n")
+write("tiny-clip/merges.txt", "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in CLIP_MERGES))
+sot, eot = clip_vocab["<|startoftext|>"], clip_vocab["<|endoftext|>"]
+clip_json = {
+    "version": "1.0",
+    "truncation": None,
+    "padding": None,
+    "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": True,
+                      "special": True} for i, t in [(sot, "<|startoftext|>"), (eot, "<|endoftext|>")]],
+    "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"},
+                                                       {"type": "Replace", "pattern": {"Regex": r"\s+"}, "content": " "},
+                                                       {"type": "Lowercase"}]},
+    "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""},
+         "behavior": "Removed", "invert": True},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
+    "post_processor": {"type": "RobertaProcessing", "sep": ["<|endoftext|>", eot], "cls": ["<|startoftext|>", sot],
+                       "trim_offsets": False, "add_prefix_space": False},
+    "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+    "model": {"type": "BPE", "dropout": None, "unk_token": "<|endoftext|>", "continuing_subword_prefix": "",
+              "end_of_word_suffix": "</w>", "fuse_unk": False, "byte_fallback": False, "vocab": clip_vocab,
+              "merges": [f"{a} {b}" for a, b in CLIP_MERGES]},
+}
+write("tiny-clip/tokenizer.json", json.dumps(clip_json, ensure_ascii=False, indent=1) + "\n")

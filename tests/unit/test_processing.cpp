@@ -217,6 +217,8 @@ TEST_CASE("processing: malformed sections name file:line:column, the key and the
       {"pair_type_ids: [0, 0, 0, 1, 1]", "pair_type_ids: [0, 0, 1, 1]", "processing.tokenizer.post_processor.pair_type_ids: one token type per item of `pair`: expected 5, found 4"},
       {"    files: {vocab: vocab.txt}\n", "    files: {vocab: vocab.txt, merges: merges.txt}\n", "processing.tokenizer.files.merges: `merges` applies to BPE tokenizers only"},
       {"    kind: wordpiece\n", "    kind: byte_level_bpe\n", "processing.tokenizer.files: a BPE tokenizer needs `merges` (merges.txt) beside `vocab`"},
+      {"    kind: wordpiece\n    files: {vocab: vocab.txt}\n", "    kind: clip_bpe\n    files: {vocab: vocab.json, merges: merges.txt}\n    strip_accents: true\n",
+       "processing.tokenizer.strip_accents: CLIP's tokenizer never strips accents"},
       {"    max_length: 512\n", "    max_length: 0\n", "g.yaml:39:17: processing.tokenizer.max_length: expected at least 1, found 0"},
       {"      pad: {token: \"[PAD]\", id: 0}\n", "", "processing.tokenizer.padding: padding needs a `pad` entry in special_tokens"},
       {"{input_ids: input_ids, token_type_ids: token_type_ids,", "{input_ids: ids, token_type_ids: token_type_ids,",

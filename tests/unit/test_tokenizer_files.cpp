@@ -69,7 +69,7 @@ std::string json_error(loom::TokenizerKind kind, const std::string& text) {
   s.kind = kind;
   s.files.tokenizer = "tokenizer.json";
   s.input_ids = "input_ids";
-  if (kind == loom::TokenizerKind::WordPiece) s.lowercase = true;
+  if (kind != loom::TokenizerKind::ByteLevelBpe) s.lowercase = true;
   return error_of(s, {.tokenizer = text});
 }
 
@@ -81,6 +81,15 @@ std::string edited_json_error(const std::string& fixture, loom::TokenizerKind ki
 
 constexpr auto kWordPiece = loom::TokenizerKind::WordPiece;
 constexpr auto kBpe = loom::TokenizerKind::ByteLevelBpe;
+constexpr auto kClip = loom::TokenizerKind::ClipBpe;
+
+// CLIP's BPE without special tokens (and so without an unknown token): only the files are under test.
+loom::TokenizerSpec plain_clip() {
+  loom::TokenizerSpec s = plain_bpe();
+  s.kind = kClip;
+  s.lowercase = true;
+  return s;
+}
 
 }  // namespace
 
@@ -185,6 +194,48 @@ TEST_CASE("tokenizer files: tokenizer.json") {
         "tokenizer.json: the unknown token '<unk>' is not in the vocabulary");
 }
 
+TEST_CASE("tokenizer files: CLIP's tokenizer.json") {
+  const char* fixture = "tiny-clip/tokenizer.json";
+  const std::string normalizer = "(Loom reads CLIP's Sequence of NFC, Replace(\\s+, \" \") and Lowercase)";
+  const std::string pre_tokenizer = "(Loom reads CLIP's Sequence of Split and ByteLevel)";
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["model"]["end_of_word_suffix"] = ""; }) ==
+        "tokenizer.json: model.end_of_word_suffix: CLIP's BPE marks the end of a word (expected \"</w>\")");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["model"]["continuing_subword_prefix"] = "##"; }) ==
+        "tokenizer.json: model.continuing_subword_prefix: not supported with CLIP's BPE (expected null or \"\")");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["model"]["type"] = "WordPiece"; }) ==
+        "tokenizer.json: model.type: 'WordPiece', but processing.tokenizer.kind is clip_bpe (which needs a BPE model)");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["normalizer"] = nullptr; }) == "tokenizer.json: normalizer: missing " + normalizer);
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["normalizer"] = {{"type", "BertNormalizer"}}; }) ==
+        "tokenizer.json: normalizer.type: 'BertNormalizer' is not supported with CLIP's BPE " + normalizer);
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["normalizer"]["normalizers"][0]["type"] = "NFKC"; }) ==
+        "tokenizer.json: normalizer.normalizers[0].type: 'NFKC' is not supported here " + normalizer);
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["normalizer"]["normalizers"].erase(1); }) ==
+        "tokenizer.json: normalizer.normalizers[1].type: 'Lowercase' is not supported here " + normalizer);
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["normalizer"]["normalizers"].push_back({{"type", "Strip"}}); }) ==
+        "tokenizer.json: normalizer.normalizers[3].type: 'Strip' is not supported here " + normalizer);
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["normalizer"]["normalizers"][1]["pattern"] = {{"String", " "}}; }) ==
+        "tokenizer.json: normalizer.normalizers[1].pattern: expected {\"Regex\": \"\\s+\"}");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["normalizer"]["normalizers"][1]["content"] = "_"; }) ==
+        "tokenizer.json: normalizer.normalizers[1].content: expected \" \" (CLIP's white space becomes one space)");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["pre_tokenizer"] = {{"type", "ByteLevel"}}; }) ==
+        "tokenizer.json: pre_tokenizer.type: 'ByteLevel' is not supported with CLIP's BPE " + pre_tokenizer);
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["pre_tokenizer"]["pretokenizers"] = json::array(); }) ==
+        "tokenizer.json: pre_tokenizer.pretokenizers: too few steps " + pre_tokenizer);
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+"; }) ==
+        "tokenizer.json: pre_tokenizer.pretokenizers[0].pattern.Regex: '\\w+' is not CLIP's "
+        "''s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+'");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "Isolated"; }) ==
+        "tokenizer.json: pre_tokenizer.pretokenizers[0].behavior: expected \"Removed\" (CLIP keeps only the regex's matches)");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["pre_tokenizer"]["pretokenizers"][0]["invert"] = false; }) ==
+        "tokenizer.json: pre_tokenizer.pretokenizers[0].invert: expected true (CLIP keeps only the regex's matches)");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["pre_tokenizer"]["pretokenizers"][1]["add_prefix_space"] = true; }) ==
+        "tokenizer.json: pre_tokenizer.pretokenizers[1].add_prefix_space: expected false (CLIP adds no space)");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["decoder"] = {{"type", "WordPiece"}}; }) ==
+        "tokenizer.json: decoder.type: 'WordPiece' is not supported with CLIP's BPE (Loom reads ByteLevel)");
+  CHECK(edited_json_error(fixture, kClip, [](json& j) { j["model"]["merges"][3] = "hell o"; }) ==
+        "tokenizer.json: model.merges[3]: the result 'hello' of the merge 'hell o' is not in the vocabulary");
+}
+
 TEST_CASE("tokenizer files: the spec's special tokens against the vocabulary") {
   loom::TokenizerSpec wrong_id = tiny_wordpiece_spec(false);
   wrong_id.special_tokens["cls"].id = 5;
@@ -216,9 +267,35 @@ TEST_CASE("tokenizer files: the spec's special tokens against the vocabulary") {
   no_role.post_processor->single = {"bos", "$A"};
   CHECK_THROWS_WITH_AS(loom::Tokenizer(no_role, data_dir()),
                        doctest::Contains("post_processor.single[0]: 'bos' is neither $A, $B nor a role of special_tokens"), loom::Error);
-  loom::TokenizerSpec clip = tiny_bpe_spec(false);
-  clip.kind = loom::TokenizerKind::ClipBpe;
-  CHECK_THROWS_WITH_AS(loom::Tokenizer(clip, data_dir()), doctest::Contains("clip_bpe is not supported yet"), loom::Error);
+}
+
+TEST_CASE("tokenizer files: CLIP's vocab.json and merges.txt") {
+  // GPT-2's byte symbols are not enough: CLIP's words end in "</w>".
+  CHECK(error_of(plain_clip(), {.vocab = tiny_bpe_vocab(), .merges = tiny_bpe_merges()}) ==
+        "vocab.json: the symbol '\u0100</w>' of byte 0x00 at a word's end is not in the vocabulary (BPE over bytes with an "
+        "end-of-word suffix and no unknown token needs all 512)");
+  // ... unless there is an unknown token for what is missing.
+  const std::string vocab = read("tiny-clip/vocab.json"), merges = read("tiny-clip/merges.txt");
+  json no_x = json::parse(vocab);
+  no_x.erase("x</w>");
+  CHECK(error_of(plain_clip(), {.vocab = no_x.dump(), .merges = merges}).find("the symbol 'x</w>' of byte 0x78 at a word's end") !=
+        std::string::npos);
+  loom::TokenizerSpec with_unk = plain_clip();
+  with_unk.special_tokens["unk"] = {"<|endoftext|>", 523};
+  const loom::Tokenizer unk = loom::Tokenizer::from_texts(with_unk, {.vocab = no_x.dump(), .merges = merges});
+  CHECK(unk.encode_text("ax x") == Ids{97, 523, 523});
+  CHECK(error_of(plain_clip(), {.vocab = vocab, .merges = "#version: 0.2\nhe llo</w>\n"}) ==
+        "merges.txt:2: the right part 'llo</w>' of the merge 'he llo</w>' is not in the vocabulary");
+  // CLIPTokenizer reads no more than 48,894 merges; those after them are not looked at.
+  const std::string real_vocab = read("clip/vocab.json");
+  const std::string real_merges = read("clip/merges.txt");
+  const loom::Tokenizer more = loom::Tokenizer::from_texts(plain_clip(), {.vocab = real_vocab, .merges = real_merges + "zzz qqq\nc at</w>\n"});
+  CHECK(more.encode_text("a photo of a cat") == Ids{320, 1125, 539, 320, 2368});
+  // CLIP never strips accents.
+  loom::TokenizerSpec strip = tiny_clip_spec(false);
+  strip.strip_accents = true;
+  CHECK_THROWS_WITH_AS(loom::Tokenizer(strip, data_dir()),
+                       doctest::Contains("processing.tokenizer.strip_accents: CLIP's tokenizer never strips accents"), loom::Error);
 }
 
 TEST_CASE("tokenizer files: missing, special and oversized files") {

@@ -29,6 +29,19 @@ std::string read(const std::string& relative) {
 
 json read_json(const std::string& relative) { return json::parse(read(relative)); }
 
+// The tokenizer.json `fixture` with the vocabulary and merges of the folder `files` (vocab.json,
+// merges.txt) in place of its own.
+json with_bpe_files(const std::string& fixture, const std::string& files) {
+  json j = read_json(fixture);
+  j["model"]["vocab"] = json::parse(read(files + "/vocab.json"));
+  j["model"]["merges"] = json::array();
+  std::ifstream in(data_dir() / files / "merges.txt");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("#version", 0) != 0 && !line.empty()) j["model"]["merges"].push_back(line);
+  return j;
+}
+
 loom::Tokenizer from_json(loom::TokenizerSpec spec, const json& j) {
   return loom::Tokenizer::from_texts(spec, {.tokenizer = j.dump()});
 }
@@ -84,8 +97,47 @@ TEST_CASE("tokenizer.json: the tiny byte-level BPE gives the ids of its vocab.js
   CHECK(from_json(tiny_bpe_spec(true), j).encode_text("Hello world") == Ids{267, 260});
 }
 
+TEST_CASE("tokenizer.json: the tiny CLIP BPE gives the ids of its vocab.json and merges.txt") {
+  const loom::Tokenizer files(tiny_clip_spec(false), data_dir());
+  const loom::Tokenizer from_file(tiny_clip_spec(true), data_dir());
+  // Byte b's symbol is id b and ends a word as 256 + b (i 105, t</w> 372, h 104, i</w> 361, 2</w>
+  // 306, 0</w> 304, 4</w> 308, Ã 195, ©</w> 425); the merges follow from 512: he, ll, hell,
+  // hello</w> 515, ld</w>, rld</w>, wo, world</w> 519, 's</w> 520, !!</w> 521; <|startoftext|>
+  // 522, <|endoftext|> 523.
+  for (const loom::Tokenizer* t : {&files, &from_file}) {
+    CHECK(t->encode_text("Hello World!!") == Ids{515, 519, 521});
+    CHECK(t->encode_text("it's") == Ids{105, 372, 520});
+    CHECK(t->encode_text("2024") == Ids{306, 304, 306, 308});
+    CHECK(t->encode_text("<|STARTOFTEXT|>hi") == Ids{522, 104, 361});
+    CHECK(t->encode_text("é") == Ids{195, 425});
+    const loom::Encoding e = t->encode({"hello"}, {"world"});
+    CHECK(e.input_ids[0] == Ids{522, 515, 523, 523, 519, 523, 523, 523, 523, 523, 523, 523, 523, 523, 523, 523});
+    CHECK(t->decode(e.input_ids[0], {.skip_special_tokens = true}) == "hello world");
+  }
+  for (const std::string& text : kTexts) CHECK(files.encode_text(text) == from_file.encode_text(text));
+  // Without Lowercase in the normalizer (and in the spec) upper case stays: H 72 E 69 L 76 L 76 O</w> 335.
+  json j = read_json("tiny-clip/tokenizer.json");
+  j["normalizer"]["normalizers"].erase(2);
+  loom::TokenizerSpec cased = tiny_clip_spec(true);
+  cased.lowercase = false;
+  CHECK(from_json(cased, j).encode_text("HELLO") == Ids{72, 69, 76, 76, 335});
+  CHECK_THROWS_WITH_AS(from_json(tiny_clip_spec(true), j),
+                       doctest::Contains("tokenizer.json: the normalizer does not lower-case but processing.tokenizer.lowercase is true"),
+                       loom::Error);
+  CHECK_THROWS_WITH_AS(loom::Tokenizer(cased, data_dir()),
+                       doctest::Contains("tokenizer.json: the normalizer lower-cases but processing.tokenizer.lowercase is false"),
+                       loom::Error);
+  // The unknown token of the spec and the file's must agree.
+  j = read_json("tiny-clip/tokenizer.json");
+  j["model"]["unk_token"] = nullptr;
+  CHECK_THROWS_WITH_AS(from_json(tiny_clip_spec(true), j),
+                       doctest::Contains("tokenizer.json: model.unk_token is null but processing.tokenizer.special_tokens.unk is '<|endoftext|>'"),
+                       loom::Error);
+}
+
 TEST_CASE("tokenizer.json: the real vocabularies written as tokenizer.json give the same ids") {
-  // bert-base-uncased's vocab.txt as a WordPiece tokenizer.json, GPT-2's files as a BPE one.
+  // bert-base-uncased's vocab.txt as a WordPiece tokenizer.json, GPT-2's and CLIP's files as BPE
+  // ones.
   json bert_json = read_json("tiny-wordpiece/tokenizer.json");
   bert_json["model"]["vocab"] = json::object();
   {
@@ -98,24 +150,26 @@ TEST_CASE("tokenizer.json: the real vocabularies written as tokenizer.json give 
   bert_json_spec.files = {.tokenizer = "tokenizer.json"};
   const loom::Tokenizer bert_from_json = from_json(bert_json_spec, bert_json);
 
-  json gpt2_json = read_json("tiny-bpe/tokenizer.json");
-  gpt2_json["model"]["vocab"] = json::parse(read("gpt2/vocab.json"));
-  gpt2_json["model"]["merges"] = json::array();
-  {
-    std::ifstream in(data_dir() / "gpt2" / "merges.txt");
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("#version", 0) != 0 && !line.empty()) gpt2_json["model"]["merges"].push_back(line);
-  }
+  json gpt2_json = with_bpe_files("tiny-bpe/tokenizer.json", "gpt2");
   gpt2_json["added_tokens"][0]["id"] = 50256;
   loom::TokenizerSpec gpt2_json_spec = gpt2_spec();
   gpt2_json_spec.files = {.tokenizer = "tokenizer.json"};
   const loom::Tokenizer gpt2_from_json = from_json(gpt2_json_spec, gpt2_json);
 
+  // CLIP's files as the tokenizer.json of its checkpoints.
+  json clip_json = with_bpe_files("tiny-clip/tokenizer.json", "clip");
+  clip_json["added_tokens"][0]["id"] = 49406;
+  clip_json["added_tokens"][1]["id"] = 49407;
+  loom::TokenizerSpec clip_json_spec = clip_spec();
+  clip_json_spec.files = {.tokenizer = "tokenizer.json"};
+  const loom::Tokenizer clip_from_json = from_json(clip_json_spec, clip_json);
+
   for (const std::string& text : kTexts) {
     CHECK(bert_from_json.encode_text(text) == bert().encode_text(text));
     CHECK(gpt2_from_json.encode_text(text) == gpt2().encode_text(text));
+    CHECK(clip_from_json.encode_text(text) == clip().encode_text(text));
   }
+  CHECK(clip_from_json.encode({"a photo of a cat"}).input_ids == clip().encode({"a photo of a cat"}).input_ids);
   CHECK(gpt2_from_json.encode_text("Hello world") == Ids{15496, 995});
   CHECK(bert_from_json.encode_text("Hello, World!") == Ids{7592, 1010, 2088, 999});
 }

@@ -1,6 +1,7 @@
 // The tokenizer specs of the tokenizer tests, over the vocabularies of tests/tokenizers/ (see
 // its README): bert-base-uncased and GPT-2 as their model plugins describe them
-// (docs/graph-format.md, "Processing"), and the tiny hand-written tokenizers.
+// (docs/graph-format.md, "Processing"), OpenAI's CLIP as its tokenizer_config.json does, and
+// the tiny hand-written tokenizers.
 #pragma once
 
 #include <loom/tokenizer.hpp>
@@ -50,6 +51,43 @@ inline loom::TokenizerSpec gpt2_spec() {
   return s;
 }
 
+// CLIP (openai/clip-vit-base-patch32): vocab.json + merges.txt, lower case, <|startoftext|>=49406
+// as bos, <|endoftext|>=49407 as eos, unk and pad; bos $A eos (pairs: bos $A eos eos $B eos, all
+// type 0), truncated and padded to 77.
+inline loom::TokenizerSpec clip_spec() {
+  loom::TokenizerSpec s;
+  s.kind = loom::TokenizerKind::ClipBpe;
+  s.files.vocab = "clip/vocab.json";
+  s.files.merges = "clip/merges.txt";
+  s.vocab_size = 49408;
+  s.lowercase = true;
+  s.special_tokens["bos"] = {"<|startoftext|>", 49406};
+  for (const char* role : {"eos", "unk", "pad"}) s.special_tokens[role] = {"<|endoftext|>", 49407};
+  s.post_processor = loom::TokenizerTemplate{{"bos", "$A", "eos"}, {"bos", "$A", "eos", "eos", "$B", "eos"}, {0, 0, 0, 0, 0, 0}};
+  s.max_length = 77;
+  s.padding = loom::Padding::MaxLength;
+  s.truncation = loom::Truncation::LongestFirst;
+  s.input_ids = "input_ids";
+  s.attention_mask = "attention_mask";
+  return s;
+}
+
+// tests/tokenizers/tiny-clip: byte b's symbol has id b, with "</w>" 256 + b; 10 merges (ids
+// 512-521); <|startoftext|>=522, <|endoftext|>=523. The spec frames and pads as CLIP's does.
+inline loom::TokenizerSpec tiny_clip_spec(bool tokenizer_json) {
+  loom::TokenizerSpec s = clip_spec();
+  if (tokenizer_json) {
+    s.files = {.tokenizer = "tiny-clip/tokenizer.json"};
+  } else {
+    s.files = {.vocab = "tiny-clip/vocab.json", .merges = "tiny-clip/merges.txt"};
+  }
+  s.vocab_size = 524;
+  s.special_tokens["bos"].id = 522;
+  for (const char* role : {"eos", "unk", "pad"}) s.special_tokens[role].id = 523;
+  s.max_length = 16;
+  return s;
+}
+
 // tests/tokenizers/tiny-wordpiece: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, then hello=5 world=6 ...
 inline loom::TokenizerSpec tiny_wordpiece_spec(bool tokenizer_json) {
   loom::TokenizerSpec s;
@@ -89,6 +127,10 @@ inline const loom::Tokenizer& bert() {
 }
 inline const loom::Tokenizer& gpt2() {
   static const loom::Tokenizer t(gpt2_spec(), data_dir());
+  return t;
+}
+inline const loom::Tokenizer& clip() {
+  static const loom::Tokenizer t(clip_spec(), data_dir());
   return t;
 }
 

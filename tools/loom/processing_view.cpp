@@ -115,7 +115,9 @@ void print_processing(std::ostream& os, const Processing& p) {
     os << "  tokenizer: " << enum_name(t->kind) << ", vocab_size " << t->vocab_size << ", files";
     for (const auto& f : {t->files.vocab, t->files.merges, t->files.tokenizer})
       if (!f.empty()) os << " " << f;
-    os << (t->lowercase ? ", lowercase" : "") << (t->strip_accents.value_or(t->lowercase) ? ", strip accents" : "")
+    // Only WordPiece strips accents (by default when lower-casing); the BPE kinds never do.
+    const bool strips = t->kind == TokenizerKind::WordPiece && t->strip_accents.value_or(t->lowercase);
+    os << (t->lowercase ? ", lowercase" : "") << (strips ? ", strip accents" : "")
        << ", max_length " << t->max_length << ", padding " << enum_name(t->padding) << " (" << enum_name(t->padding_side)
        << "), truncation " << enum_name(t->truncation) << " (" << enum_name(t->truncation_side) << ")\n";
     if (!t->special_tokens.empty()) {

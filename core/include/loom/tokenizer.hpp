@@ -6,8 +6,8 @@
 //   loom::Encoding e = tok.encode({"Hello world!"});          // [CLS] hello world ! [SEP]
 //   loom::TensorMap inputs = tok.tensors(e);                  // input_ids, token_type_ids, ...
 //
-// Kinds: WordPiece (BERT: vocab.txt) and byte-level BPE (GPT-2: vocab.json + merges.txt), each
-// also from a Hugging Face tokenizer.json. A Tokenizer is immutable once made and its methods
+// Kinds: WordPiece (BERT: vocab.txt), byte-level BPE (GPT-2: vocab.json + merges.txt) and CLIP's
+// BPE (vocab.json + merges.txt), each also from a Hugging Face tokenizer.json. A Tokenizer is immutable once made and its methods
 // may be called from any number of threads; copies share one loaded vocabulary.
 #pragma once
 
@@ -80,8 +80,9 @@ class Tokenizer {
   std::map<std::string, Tensor> tensors(const Encoding& e) const;
 
   // Ids -> text. Byte-level BPE: the bytes the tokens stand for, each ill-formed UTF-8 sequence
-  // replaced by U+FFFD (Python's errors="replace"). WordPiece: tokens joined by spaces, "##"
-  // continuations glued. An id outside the vocabulary is an Error.
+  // replaced by U+FFFD (Python's errors="replace"). CLIP: the same, each "</w>" a space, the ends
+  // stripped. WordPiece: tokens joined by spaces, "##" continuations glued. An id outside the
+  // vocabulary is an Error.
   std::string decode(std::span<const int64_t> ids, const DecodeOptions& options = {}) const;
 
   std::optional<int64_t> token_to_id(std::string_view token) const;  // added tokens, then the vocabulary
@@ -97,8 +98,9 @@ class Tokenizer {
 };
 
 // Decodes generated ids one at a time: step() returns the text that became complete with `id`
-// (bytes of a UTF-8 character split over tokens are held until it is whole), finish() what is
-// left (held bytes that never completed, as U+FFFD). The texts together equal
+// (bytes of a UTF-8 character split over tokens are held until it is whole; with CLIP, spaces
+// that may still turn out to end the text are held too), finish() what is left (held bytes that
+// never completed, as U+FFFD). The texts together equal
 // decode(ids, {skip_special_tokens, clean_up_tokenization_spaces = false}). One stream per
 // sequence; it keeps the tokenizer alive.
 class StreamDecoder {
@@ -108,10 +110,14 @@ class StreamDecoder {
   std::string finish();
 
  private:
+  std::string finish_text(const std::string& text, bool at_end);
+
   std::shared_ptr<const tok::TokenizerImpl> impl_;
   bool skip_special_ = false;
   bool first_ = true;
-  std::string held_;  // the start of an incomplete UTF-8 character
+  std::string held_;       // the start of an incomplete UTF-8 character
+  std::string held_text_;  // text the decoder's last pass may still change
+  bool started_ = false;   // some text was given out
 };
 
 }  // namespace loom

@@ -68,7 +68,8 @@ void Bpe::encode_word(std::string_view word, std::vector<int32_t>& ids) const {
 void Bpe::merge_word(std::string_view word, std::vector<int32_t>& ids) const {
   const std::string& suffix = options_.end_of_word_suffix;
   if (options_.ignore_merges) {
-    if (auto id = vocab_.find(std::string(word) + suffix)) {
+    // As tokenizers looks it up: the word as it is, without the end-of-word suffix.
+    if (auto id = vocab_.find(word)) {
       ids.push_back(*id);
       return;
     }

@@ -1,7 +1,7 @@
 // The BPE merge loop over one word: its characters start as symbols and the adjacent pair of
 // lowest merge rank is merged until no listed pair remains (leftmost first among equal ranks, as
-// Hugging Face tokenizers does). Shared by byte-level BPE (GPT-2) and, later, CLIP's BPE, which
-// marks a word's last symbol with an end-of-word suffix.
+// Hugging Face tokenizers does). Shared by byte-level BPE (GPT-2) and CLIP's BPE, which marks a
+// word's last symbol with an end-of-word suffix.
 #pragma once
 
 #include "tokenizer/vocabulary.hpp"
@@ -20,7 +20,7 @@ namespace loom::tok {
 struct BpeOptions {
   std::optional<std::string> unk_token;  // for characters outside the vocabulary; unset: dropped
   bool fuse_unk = false;                 // consecutive unknown characters become one unk
-  bool ignore_merges = false;            // a word found whole in the vocabulary is one token
+  bool ignore_merges = false;            // a word found whole in the vocabulary (no suffix added) is one token
   std::string end_of_word_suffix;        // appended to a word's last character (CLIP: "</w>")
 };
 

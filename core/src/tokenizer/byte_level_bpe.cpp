@@ -44,43 +44,16 @@ int byte_of_symbol(char32_t c) {
   return c < kSymbolLimit ? inverse[c] : -1;
 }
 
-ByteLevelBpeModel::ByteLevelBpeModel(Vocabulary vocab, const std::vector<Merge>& merges, BpeOptions options, bool add_prefix_space,
-                                     const std::function<std::string(size_t)>& merge_where, const std::string& vocab_name)
-    : vocab_(std::move(vocab)),
-      bpe_(vocab_, merges, options, merge_where, vocab_name),
-      add_prefix_space_(add_prefix_space),
-      pre_tokenizer_(kGpt2Pattern) {
-  if (options.unk_token) return;
-  for (int b = 0; b < 256; ++b) {
-    std::string symbol;
-    text::append_utf8(symbol, byte_symbols()[b]);
-    if (!vocab_.find(symbol)) {
-      char byte[8];
-      std::snprintf(byte, sizeof byte, "0x%02x", b);
-      throw Error(printable(vocab_name) + ": the symbol '" + symbol + "' of byte " + byte +
-                  " is not in the vocabulary (byte-level BPE without an unknown token needs all 256)");
-    }
-  }
-}
-
-void ByteLevelBpeModel::encode(std::string_view normalized, std::vector<int32_t>& ids) const {
-  std::string prefixed;
-  if (add_prefix_space_ && !normalized.empty() && normalized.front() != ' ') {
-    prefixed.reserve(normalized.size() + 1);
-    prefixed.append(1, ' ').append(normalized);
-    normalized = prefixed;
-  }
+void encode_byte_pieces(const Bpe& bpe, const std::vector<std::string_view>& pieces, std::vector<int32_t>& ids) {
   std::string symbols;
-  for (std::string_view piece : pre_tokenizer_.split(normalized)) {
+  for (std::string_view piece : pieces) {
     symbols.clear();
     for (char byte : piece) text::append_utf8(symbols, byte_symbols()[static_cast<unsigned char>(byte)]);
-    bpe_.encode_word(symbols, ids);
+    bpe.encode_word(symbols, ids);
   }
 }
 
-void ByteLevelBpeModel::decode_token(std::string_view token, bool, std::string& bytes) const {
-  // A token with a character outside the map (an added token written in other characters)
-  // stands for its own UTF-8 text, as in Hugging Face's ByteLevel decoder.
+void append_symbol_bytes(std::string_view token, std::string& bytes) {
   const size_t start = bytes.size();
   for (char32_t c : text::decode_utf8(token)) {
     const int b = byte_of_symbol(c);
@@ -92,5 +65,43 @@ void ByteLevelBpeModel::decode_token(std::string_view token, bool, std::string& 
     bytes.push_back(static_cast<char>(b));
   }
 }
+
+void check_byte_symbols(const Vocabulary& vocab, const std::string& suffix, const std::string& vocab_name) {
+  for (int pass = 0; pass < (suffix.empty() ? 1 : 2); ++pass) {
+    for (int b = 0; b < 256; ++b) {
+      std::string symbol;
+      text::append_utf8(symbol, byte_symbols()[b]);
+      if (pass == 1) symbol += suffix;
+      if (vocab.find(symbol)) continue;
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02x", b);
+      throw Error(printable(vocab_name) + ": the symbol '" + printable(symbol) + "' of byte " + byte +
+                  (pass == 1 ? " at a word's end" : "") + " is not in the vocabulary (" +
+                  (suffix.empty() ? "byte-level BPE without an unknown token needs all 256)"
+                                  : "BPE over bytes with an end-of-word suffix and no unknown token needs all 512)"));
+    }
+  }
+}
+
+ByteLevelBpeModel::ByteLevelBpeModel(Vocabulary vocab, const std::vector<Merge>& merges, BpeOptions options, bool add_prefix_space,
+                                     const std::function<std::string(size_t)>& merge_where, const std::string& vocab_name)
+    : vocab_(std::move(vocab)),
+      bpe_(vocab_, merges, options, merge_where, vocab_name),
+      add_prefix_space_(add_prefix_space),
+      pre_tokenizer_(kGpt2Pattern) {
+  if (!options.unk_token) check_byte_symbols(vocab_, "", vocab_name);
+}
+
+void ByteLevelBpeModel::encode(std::string_view normalized, std::vector<int32_t>& ids) const {
+  std::string prefixed;
+  if (add_prefix_space_ && !normalized.empty() && normalized.front() != ' ') {
+    prefixed.reserve(normalized.size() + 1);
+    prefixed.append(1, ' ').append(normalized);
+    normalized = prefixed;
+  }
+  encode_byte_pieces(bpe_, pre_tokenizer_.split(normalized), ids);
+}
+
+void ByteLevelBpeModel::decode_token(std::string_view token, bool, std::string& bytes) const { append_symbol_bytes(token, bytes); }
 
 }  // namespace loom::tok

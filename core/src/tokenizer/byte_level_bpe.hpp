@@ -21,10 +21,20 @@ const std::array<char32_t, 256>& byte_symbols();
 // The byte a symbol stands for, or -1.
 int byte_of_symbol(char32_t c);
 
+// Appends the ids of `pieces`, each a word of bytes: its symbols merged by `bpe`.
+void encode_byte_pieces(const Bpe& bpe, const std::vector<std::string_view>& pieces, std::vector<int32_t>& ids);
+// Appends the bytes `token` stands for. A token with a character outside the map (an added token
+// written in other characters) stands for its own UTF-8 text, as in Hugging Face's ByteLevel
+// decoder.
+void append_symbol_bytes(std::string_view token, std::string& bytes);
+// Without an unknown token every byte's symbol must be in the vocabulary, and with an
+// end-of-word suffix each symbol followed by it too, so that no byte of any text can be lost.
+// Throws an Error naming `vocab_name` and the first that is missing.
+void check_byte_symbols(const Vocabulary& vocab, const std::string& end_of_word_suffix, const std::string& vocab_name);
+
 class ByteLevelBpeModel final : public TokenModel {
  public:
-  // Without an unknown token every byte symbol must be in the vocabulary (checked here, naming
-  // `vocab_name`), so that no byte of any text is lost.
+  // Without an unknown token every byte symbol must be in the vocabulary (check_byte_symbols).
   ByteLevelBpeModel(Vocabulary vocab, const std::vector<Merge>& merges, BpeOptions options, bool add_prefix_space,
                     const std::function<std::string(size_t)>& merge_where, const std::string& vocab_name);
 

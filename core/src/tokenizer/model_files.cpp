@@ -159,7 +159,9 @@ void read_wordpiece_json(const json& root, const Fields& model, const std::strin
   }
 }
 
-void read_bpe_json(const json& root, const Fields& model, const std::string& name, ModelFiles& files) {
+// The model of both BPE kinds: byte-level BPE has no end-of-word suffix, CLIP's has one.
+void read_bpe_model(const Fields& model, TokenizerKind kind, ModelFiles& files) {
+  const char* kind_name = kind == TokenizerKind::ClipBpe ? "CLIP's BPE" : "byte-level BPE";
   files.vocab = vocabulary_from_json(model.find("vocab") ? *model.find("vocab") : json::object(), model.at("vocab"));
   files.merges = read_json_merges(model.find("merges"), model.at("merges"));
   const std::string merges_where = model.at("merges");
@@ -167,14 +169,23 @@ void read_bpe_json(const json& root, const Fields& model, const std::string& nam
   if (const json* dropout = model.find("dropout"))
     throw Error(model.at("dropout") + ": BPE dropout (" + printable(dropout->dump()) +
                 ") samples merges at random; Loom encodes deterministically and reads only null");
-  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
-    if (!model.string(key).value_or("").empty())
-      throw Error(model.at(key) + ": not supported with byte-level BPE (expected null or \"\")");
-  if (model.boolean("byte_fallback", false)) throw Error(model.at("byte_fallback") + ": not supported with byte-level BPE (expected false)");
+  if (!model.string("continuing_subword_prefix").value_or("").empty())
+    throw Error(model.at("continuing_subword_prefix") + ": not supported with " + kind_name + " (expected null or \"\")");
+  const std::string suffix = model.string("end_of_word_suffix").value_or("");
+  if (kind != TokenizerKind::ClipBpe && !suffix.empty())
+    throw Error(model.at("end_of_word_suffix") + ": not supported with byte-level BPE (expected null or \"\")");
+  if (kind == TokenizerKind::ClipBpe && suffix.empty())
+    throw Error(model.at("end_of_word_suffix") + ": CLIP's BPE marks the end of a word (expected \"</w>\")");
+  if (suffix.size() > kMaxTokenBytes) throw Error(model.at("end_of_word_suffix") + ": too long");
+  files.bpe.end_of_word_suffix = suffix;
+  if (model.boolean("byte_fallback", false)) throw Error(model.at("byte_fallback") + ": not supported with " + kind_name + " (expected false)");
   files.bpe.unk_token = model.string("unk_token");
   files.bpe.fuse_unk = model.boolean("fuse_unk", false);
   files.bpe.ignore_merges = model.boolean("ignore_merges", false);
+}
 
+void read_bpe_json(const json& root, const Fields& model, const std::string& name, ModelFiles& files) {
+  read_bpe_model(model, TokenizerKind::ByteLevelBpe, files);
   if (auto it = root.find("normalizer"); it != root.end() && !it->is_null()) {
     const Fields n(*it, printable(name) + ": normalizer");
     throw Error(n.at("type") + ": " + in_quotes(n.type("(no type)")) + " is not supported with byte-level BPE (expected null)");
@@ -189,6 +200,61 @@ void read_bpe_json(const json& root, const Fields& model, const std::string& nam
   files.add_prefix_space = p.boolean("add_prefix_space", true);  // the ByteLevel default
 }
 
+// The members of a Sequence normalizer or pre-tokenizer (`key`: "normalizers", "pretokenizers"),
+// which must be `expected` in that order, with the optional `last` after them.
+std::vector<Fields> sequence_steps(const json& root, const char* part, const char* key, const std::string& name,
+                                   const std::vector<std::string>& expected, const char* last, const char* what) {
+  auto it = root.find(part);
+  if (it == root.end() || it->is_null()) throw Error(printable(name) + ": " + part + ": missing (Loom reads " + what + ")");
+  const Fields sequence(*it, printable(name) + ": " + part);
+  if (const std::string type = sequence.type(); type != "Sequence")
+    throw Error(sequence.at("type") + ": " + in_quotes(type) + " is not supported with CLIP's BPE (Loom reads " + what + ")");
+  const json* steps = sequence.find(key);
+  if (!steps || !steps->is_array()) throw Error(sequence.at(key) + ": expected a list of " + what);
+  std::vector<Fields> out;
+  for (size_t i = 0; i < steps->size(); ++i) {
+    out.emplace_back((*steps)[i], sequence.at(key) + "[" + std::to_string(i) + "]");
+    const std::string type = out.back().type();
+    const bool fits = i < expected.size() ? type == expected[i] : i == expected.size() && last && type == last;
+    if (!fits) throw Error(out.back().at("type") + ": " + in_quotes(type) + " is not supported here (Loom reads " + what + ")");
+  }
+  if (out.size() < expected.size()) throw Error(sequence.at(key) + ": too few steps (Loom reads " + what + ")");
+  return out;
+}
+
+// A {"Regex": ...} pattern of a Replace or Split step, which must be `wanted`.
+void expect_regex(const Fields& step, const std::string& wanted) {
+  const json* pattern = step.find("pattern");
+  const std::string where = step.at("pattern");
+  if (!pattern || !pattern->is_object() || pattern->size() != 1 || !pattern->contains("Regex") || !(*pattern)["Regex"].is_string())
+    throw Error(where + ": expected {\"Regex\": \"" + printable(wanted) + "\"}");
+  if (const std::string found = (*pattern)["Regex"].get<std::string>(); found != wanted)
+    throw Error(where + ".Regex: " + in_quotes(found) + " is not CLIP's " + in_quotes(wanted));
+}
+
+void read_clip_json(const json& root, const Fields& model, const std::string& name, ModelFiles& files) {
+  read_bpe_model(model, TokenizerKind::ClipBpe, files);
+  const char* normalizer = "CLIP's Sequence of NFC, Replace(\\s+, \" \") and Lowercase";
+  const std::vector<Fields> n = sequence_steps(root, "normalizer", "normalizers", name, {"NFC", "Replace"}, "Lowercase", normalizer);
+  expect_regex(n[1], R"(\s+)");
+  if (n[1].string("content") != " ") throw Error(n[1].at("content") + ": expected \" \" (CLIP's white space becomes one space)");
+  files.lowercase = n.size() == 3;
+
+  const char* pre_tokenizer = "CLIP's Sequence of Split and ByteLevel";
+  const std::vector<Fields> p = sequence_steps(root, "pre_tokenizer", "pretokenizers", name, {"Split", "ByteLevel"}, nullptr, pre_tokenizer);
+  expect_regex(p[0], R"('s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+)");
+  if (p[0].string("behavior") != "Removed") throw Error(p[0].at("behavior") + ": expected \"Removed\" (CLIP keeps only the regex's matches)");
+  if (!p[0].boolean("invert", false)) throw Error(p[0].at("invert") + ": expected true (CLIP keeps only the regex's matches)");
+  // ByteLevel's own regex (GPT-2's) leaves each of CLIP's pieces whole, so use_regex does not matter.
+  if (p[1].boolean("add_prefix_space", true)) throw Error(p[1].at("add_prefix_space") + ": expected false (CLIP adds no space)");
+
+  if (auto it = root.find("decoder"); it != root.end() && !it->is_null()) {
+    const Fields d(*it, printable(name) + ": decoder");
+    if (const std::string type = d.type(); type != "ByteLevel")
+      throw Error(d.at("type") + ": " + in_quotes(type) + " is not supported with CLIP's BPE (Loom reads ByteLevel)");
+  }
+}
+
 ModelFiles read_tokenizer_json_checked(const json& root, const std::string& name, TokenizerKind kind) {
   const Fields top(root, printable(name));  // the file must be an object
   auto model_it = root.find("model");
@@ -196,7 +262,7 @@ ModelFiles read_tokenizer_json_checked(const json& root, const std::string& name
   const Fields model(*model_it, printable(name) + ": model");
   // Files written by old versions of tokenizers have no model.type: BPE is the one with merges.
   const std::string type = model.type(model.find("merges") ? "BPE" : "WordPiece");
-  const char* wanted = kind == TokenizerKind::WordPiece ? "WordPiece" : "BPE";
+  const char* wanted = kind == TokenizerKind::WordPiece ? "WordPiece" : "BPE";  // a CLIP one too
   if (type != "WordPiece" && type != "BPE")
     throw Error(model.at("type") + ": " + in_quotes(type) + " is not supported (Loom reads WordPiece and BPE models)");
   if (type != wanted)
@@ -206,6 +272,7 @@ ModelFiles read_tokenizer_json_checked(const json& root, const std::string& name
   files.vocab_name = name;
   read_added_tokens(root, name, files);
   if (kind == TokenizerKind::WordPiece) read_wordpiece_json(root, model, name, files);
+  else if (kind == TokenizerKind::ClipBpe) read_clip_json(root, model, name, files);
   else read_bpe_json(root, model, name, files);
   return files;
 }

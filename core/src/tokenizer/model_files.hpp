@@ -25,17 +25,20 @@ struct ModelFiles {
   std::vector<AddedToken> added;                      // tokenizer.json's added_tokens
   WordPieceOptions wordpiece;                         // its model's unk token, prefix, word limit, decoder
   BpeOptions bpe;                                     // its model's options
-  // tokenizer.json only (unset for the vocabulary files): its normalizer (null: none) and its
-  // ByteLevel pre-tokenizer's add_prefix_space, to be checked against the spec.
+  // tokenizer.json only (unset for the vocabulary files), to be checked against the spec: its
+  // BertNormalizer (null: none), its ByteLevel pre-tokenizer's add_prefix_space, and whether
+  // CLIP's normalizer lower-cases.
   std::optional<BertNormalizerOptions> normalizer;
   std::optional<bool> add_prefix_space;
+  std::optional<bool> lowercase;
 };
 
 // The vocabulary files' contents; the names (the spec's file names, resolved) are for messages.
 ModelFiles read_wordpiece_files(std::string_view vocab_txt, const std::string& vocab_name);
 ModelFiles read_bpe_files(std::string_view vocab_json, const std::string& vocab_name, std::string_view merges_txt,
                           const std::string& merges_name);
-// A Hugging Face tokenizer.json whose model suits `kind` (WordPiece, or BPE for byte-level BPE).
+// A Hugging Face tokenizer.json whose model suits `kind` (WordPiece, or BPE for byte-level BPE
+// and CLIP's BPE, each with its normalizer, pre-tokenizer and decoder).
 ModelFiles read_tokenizer_json(std::string_view text, const std::string& name, TokenizerKind kind);
 
 }  // namespace loom::tok

@@ -39,13 +39,12 @@ Regex::Regex(const std::string& pattern) : code_(std::make_unique<Code>()) {
 
 Regex::~Regex() = default;
 
-std::vector<std::string_view> Regex::split(std::string_view text) const {
-  std::vector<std::string_view> pieces;
+template <class OnMatch>
+void Regex::for_each_match(std::string_view text, OnMatch on_match) const {
   std::unique_ptr<pcre2_match_data, MatchDataDeleter> match(pcre2_match_data_create_from_pattern(code_->code, nullptr));
   if (!match) throw std::bad_alloc();
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  size_t at = 0;       // where the next search starts
-  size_t pending = 0;  // the start of text not yet in a piece
+  size_t at = 0;  // where the next search starts
   while (at < text.size()) {
     // The text was checked to be UTF-8 once, by the caller.
     const int rc = pcre2_match(code_->code, subject, text.size(), at, PCRE2_NO_UTF_CHECK, match.get(), nullptr);
@@ -58,11 +57,26 @@ std::vector<std::string_view> Regex::split(std::string_view text) const {
       while (at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) ++at;
       continue;
     }
+    on_match(start, end);
+    at = end;
+  }
+}
+
+std::vector<std::string_view> Regex::split(std::string_view text) const {
+  std::vector<std::string_view> pieces;
+  size_t pending = 0;  // the start of text not yet in a piece
+  for_each_match(text, [&](size_t start, size_t end) {
     if (start > pending) pieces.push_back(text.substr(pending, start - pending));
     pieces.push_back(text.substr(start, end - start));
-    pending = at = end;
-  }
+    pending = end;
+  });
   if (pending < text.size()) pieces.push_back(text.substr(pending));
+  return pieces;
+}
+
+std::vector<std::string_view> Regex::matches(std::string_view text) const {
+  std::vector<std::string_view> pieces;
+  for_each_match(text, [&](size_t start, size_t end) { pieces.push_back(text.substr(start, end - start)); });
   return pieces;
 }
 

@@ -115,7 +115,8 @@ std::string Tokenizer::decode(std::span<const int64_t> ids, const DecodeOptions&
     impl_->model().decode_token(token, first, bytes);
     first = false;
   }
-  std::string text = tok::text::repair_utf8(bytes);
+  std::string text, held;
+  impl_->model().finish_text(tok::text::repair_utf8(bytes), true, true, text, held);
   if (options.clean_up_tokenization_spaces.value_or(impl_->model().clean_up_by_default())) text = tok::clean_up_tokenization(std::move(text));
   return text;
 }
@@ -143,15 +144,22 @@ std::string StreamDecoder::step(int64_t id) {
   impl_->model().decode_token(token, first_, bytes);
   first_ = false;
   size_t hold = 0;
-  std::string text = tok::text::repair_utf8(bytes, &hold);
+  std::string text = held_text_ + tok::text::repair_utf8(bytes, &hold);
   held_ = bytes.substr(bytes.size() - hold);
-  return text;
+  return finish_text(text, false);
 }
 
 std::string StreamDecoder::finish() {
-  std::string text = tok::text::repair_utf8(held_);
+  std::string text = held_text_ + tok::text::repair_utf8(held_);
   held_.clear();
-  return text;
+  return finish_text(text, true);
+}
+
+std::string StreamDecoder::finish_text(const std::string& text, bool at_end) {
+  std::string out;
+  impl_->model().finish_text(text, !started_, at_end, out, held_text_);
+  started_ = started_ || !out.empty();
+  return out;
 }
 
 }  // namespace loom

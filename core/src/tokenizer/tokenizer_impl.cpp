@@ -1,5 +1,6 @@
 #include "tokenizer/tokenizer_impl.hpp"
 #include "tokenizer/byte_level_bpe.hpp"
+#include "tokenizer/clip_bpe.hpp"
 #include "tokenizer/unicode_text.hpp"
 #include "tokenizer/wordpiece.hpp"
 
@@ -34,6 +35,20 @@ void check_agrees(const TokenizerSpec& spec, const ModelFiles& files) {
   if (files.add_prefix_space && *files.add_prefix_space != spec.add_prefix_space)
     throw Error(file + ": pre_tokenizer.add_prefix_space is " + yes_no(*files.add_prefix_space) + " but " + kSpecKey +
                 ".add_prefix_space is " + yes_no(spec.add_prefix_space) + " (make the graph's tokenizer spec agree with its tokenizer.json)");
+  if (files.lowercase && *files.lowercase != spec.lowercase)
+    throw Error(file + ": the normalizer " + (*files.lowercase ? "lower-cases" : "does not lower-case") + " but " + kSpecKey +
+                ".lowercase is " + yes_no(spec.lowercase) + " (make the graph's tokenizer spec agree with its tokenizer.json)");
+}
+
+// The spec's unknown token is the model's with the vocabulary files; a tokenizer.json names its
+// own, which must be the same.
+void take_unk(const TokenizerSpec& spec, bool from_json, const std::string& vocab_name, std::optional<std::string>& model_unk) {
+  auto unk = spec.special_tokens.find("unk");
+  if (unk == spec.special_tokens.end()) return;
+  if (!from_json) model_unk = unk->second.token;
+  else if (model_unk != unk->second.token)
+    throw Error(printable(vocab_name) + ": model.unk_token is " + (model_unk ? in_quotes(*model_unk) : "null") + " but " + kSpecKey +
+                ".special_tokens.unk is " + in_quotes(unk->second.token));
 }
 
 std::unique_ptr<TokenModel> make_model(const TokenizerSpec& spec, ModelFiles& files, bool from_json) {
@@ -47,12 +62,23 @@ std::unique_ptr<TokenModel> make_model(const TokenizerSpec& spec, ModelFiles& fi
       normalizer.strip_accents = spec.strip_accents.value_or(spec.lowercase);
     }
     WordPieceOptions options = files.wordpiece;
-    auto unk = spec.special_tokens.find("unk");
-    if (!from_json && unk != spec.special_tokens.end()) options.unk_token = unk->second.token;
-    if (from_json && unk != spec.special_tokens.end() && unk->second.token != options.unk_token)
-      throw Error(printable(files.vocab_name) + ": model.unk_token is " + in_quotes(options.unk_token) + " but " + kSpecKey +
-                  ".special_tokens.unk is " + in_quotes(unk->second.token));
+    std::optional<std::string> unk = options.unk_token;
+    take_unk(spec, from_json, files.vocab_name, unk);
+    options.unk_token = *unk;
     return std::make_unique<WordPieceModel>(std::move(files.vocab), normalizer, options, files.vocab_name);
+  }
+  if (spec.kind == TokenizerKind::ClipBpe) {
+    if (spec.strip_accents.value_or(false))
+      throw Error(kSpecKey + ".strip_accents: CLIP's tokenizer never strips accents (expected false or nothing)");
+    BpeOptions options = files.bpe;
+    take_unk(spec, from_json, files.vocab_name, options.unk_token);
+    if (!from_json) {
+      options.end_of_word_suffix = "</w>";
+      // CLIPTokenizer reads no more merges than OpenAI's vocabulary has; the rest are not used.
+      if (files.merges.size() > kClipMergesRead) files.merges.resize(kClipMergesRead);
+    }
+    return std::make_unique<ClipBpeModel>(std::move(files.vocab), files.merges, options, spec.lowercase, files.merge_where,
+                                          files.vocab_name);
   }
   return std::make_unique<ByteLevelBpeModel>(std::move(files.vocab), files.merges, files.bpe, spec.add_prefix_space,
                                              files.merge_where, files.vocab_name);
@@ -113,8 +139,10 @@ void TokenizerImpl::add_spec_special_tokens(const ModelFiles& files) {
       throw Error(key + ": " + in_quotes(s.token) + " is not in " + file + ", and its id " + std::to_string(id) + " is the added token " +
                   in_quotes(added_[other_added->second].content));
     }
-    // Special tokens are matched in the raw text: never lower-cased or split.
-    added_.push_back(AddedToken{s.token, id, true, false, false, false, false});
+    // Special tokens are matched in the raw text: never lower-cased or split. CLIP's are matched
+    // in the normalized text, as CLIPTokenizer's pattern and CLIP's tokenizer.json have them
+    // ("<|STARTOFTEXT|>" is the token too).
+    added_.push_back(AddedToken{s.token, id, true, false, false, false, spec_.kind == TokenizerKind::ClipBpe});
     added_by_id_.emplace(id, added_.size() - 1);
     added_by_content_.emplace(s.token, added_.size() - 1);
   }
@@ -189,8 +217,6 @@ std::shared_ptr<const TokenizerImpl> load_tokenizer(const TokenizerSpec& spec,
                                                     const std::function<std::string(const std::string&, const char*)>& read,
                                                     const std::function<std::string(const std::string&)>& name) {
   const TokenizerFiles& f = spec.files;
-  if (spec.kind == TokenizerKind::ClipBpe)
-    throw Error(kSpecKey + ".kind: clip_bpe is not supported yet (Loom's tokenizers: wordpiece, byte_level_bpe)");
   ModelFiles files;
   if (!f.tokenizer.empty()) {
     if (!f.vocab.empty() || !f.merges.empty())

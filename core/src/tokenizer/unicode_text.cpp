@@ -182,6 +182,8 @@ bool is_white_space(char32_t c) {
          c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+bool is_python_space(char32_t c) { return is_white_space(c) || (c >= 0x1C && c <= 0x1F); }
+
 bool is_word_char(char32_t c) {
   switch (category(c)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
@@ -209,19 +211,39 @@ std::u32string nfd(std::u32string_view text) {
   return out;
 }
 
+std::string nfc(std::string_view text) {
+  utf8proc_uint8_t* composed = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), static_cast<utf8proc_ssize_t>(text.size()),
+                                          &composed, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  const std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(composed, &std::free);
+  if (n < 0) throw Error(std::string("NFC: ") + utf8proc_errmsg(n));
+  return std::string(reinterpret_cast<const char*>(composed), static_cast<size_t>(n));
+}
+
+namespace {
+
+// `c`'s full lower case, the Final_Sigma context aside.
+void append_lower(std::u32string& out, char32_t c) {
+  if (c == 0x130) out += U"i\u0307";  // the one unconditional multi-character lower case of SpecialCasing.txt
+  else out.push_back(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+}
+
+}  // namespace
+
 std::u32string python_lower(std::u32string_view text) {
   std::u32string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
-    const char32_t c = text[i];
-    if (c == 0x130) {  // the one unconditional multi-character lower case of SpecialCasing.txt
-      out += U"i\u0307";
-    } else if (c == 0x3A3) {
-      out.push_back(is_final_sigma(text, i) ? 0x3C2 : 0x3C3);
-    } else {
-      out.push_back(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
-    }
+    if (text[i] == 0x3A3) out.push_back(is_final_sigma(text, i) ? 0x3C2 : 0x3C3);
+    else append_lower(out, text[i]);
   }
+  return out;
+}
+
+std::u32string lower_each(std::u32string_view text) {
+  std::u32string out;
+  out.reserve(text.size());
+  for (char32_t c : text) append_lower(out, c);
   return out;
 }
 

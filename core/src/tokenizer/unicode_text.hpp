@@ -1,5 +1,6 @@
 // The Unicode the tokenizers need: UTF-8 in and out, character classes (utf8proc's tables),
-// NFD, Python's str.lower(), and UTF-8 repair as Python's errors="replace" does it.
+// NFD and NFC, Python's str.lower() and Rust's char::to_lowercase(), and UTF-8 repair as
+// Python's errors="replace" does it.
 #pragma once
 
 #include <cstddef>
@@ -29,17 +30,24 @@ bool is_category_c(char32_t c);    // Cc Cf Cs Co Cn
 bool is_category_p(char32_t c);    // Pc Pd Ps Pe Pi Pf Po
 bool is_category_zs(char32_t c);
 bool is_nonspacing_mark(char32_t c);  // Mn
-// Unicode's White_Space property (Rust's char::is_whitespace).
+// Unicode's White_Space property (Rust's char::is_whitespace, the tokenizers library's \s).
 bool is_white_space(char32_t c);
+// Python's str.isspace(): White_Space and the separators U+001C..U+001F (what str.strip() drops).
+bool is_python_space(char32_t c);
 // A regex \w character: letters, marks, decimal digits, letter numbers, connector punctuation.
 bool is_word_char(char32_t c);
 
 // NFD (canonical decomposition and ordering).
 std::u32string nfd(std::u32string_view text);
+// NFC (canonical decomposition, then composition) of valid UTF-8.
+std::string nfc(std::string_view text);
 // Python's str.lower(): the full lower-case mapping (U+0130 becomes "i" U+0307) and the
 // Final_Sigma rule for U+03A3. Cased and case-ignorable are approximated from the general
 // categories (Lu Ll Lt; Mn Me Cf Lm Sk and the word-internal punctuation of Word_Break).
 std::u32string python_lower(std::u32string_view text);
+// Each character's full lower case alone (Rust's char::to_lowercase, which the tokenizers
+// library's Lowercase normalizer applies): as python_lower but without the Final_Sigma rule.
+std::u32string lower_each(std::u32string_view text);
 
 // `s` with every `from` replaced by `to`, left to right (Python's str.replace).
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to);
