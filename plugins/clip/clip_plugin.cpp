@@ -15,6 +15,7 @@
 #include "graph_writer.hpp"
 #include "image_section.hpp"
 #include "task_section.hpp"
+#include "tokenizer_section.hpp"
 #include "vision_blocks.hpp"
 #include "weights.hpp"
 
@@ -331,21 +332,39 @@ class Expander {
   }
 
   std::string processing() {
-    ImageDefaults d;  // CLIPImageProcessor's
-    d.shortest_edge = 224;
-    d.default_to_square = false;
-    d.resample = 3;
-    d.do_center_crop = true;
-    d.mean = {0.48145466, 0.4578275, 0.40821073};
-    d.std = {0.26862954, 0.26130258, 0.27577711};
-    d.do_convert_rgb = true;
-    const std::string image = vision_ ? image_section(r_.checkpoint_dir, d) : "";
-    if (image.empty()) return "";
+    std::string tokenizer;
+    if (text_) {
+      TokenizerSetup t;  // CLIPTokenizer's defaults, then tokenizer_config.json's
+      t.kind = "clip_bpe";
+      t.special_tokens = {{"bos", "<|startoftext|>"}, {"eos", "<|endoftext|>"}, {"unk", "<|endoftext|>"}, {"pad", "<|endoftext|>"}};
+      t.lowercase = true;
+      t.frame_with_bos_eos = true;
+      t.pad_to_longest = true;
+      t.truncate = true;
+      t.max_positions = c_.text.positions;
+      t.vocab_size = c_.text.vocab;
+      t.attention_mask = "attention_mask";
+      tokenizer = tokenizer_section(r_.checkpoint_dir, t);
+    }
+    std::string image;
+    if (vision_) {
+      ImageDefaults d;  // CLIPImageProcessor's
+      d.shortest_edge = 224;
+      d.default_to_square = false;
+      d.resample = 3;
+      d.do_center_crop = true;
+      d.mean = {0.48145466, 0.4578275, 0.40821073};
+      d.std = {0.26862954, 0.26130258, 0.27577711};
+      d.do_convert_rgb = true;
+      image = image_section(r_.checkpoint_dir, d);
+    }
+    // A task needs every reader of its graph's inputs.
+    if ((text_ && tokenizer.empty()) || (vision_ && image.empty())) return "";
     std::ostringstream y;
-    y << "  version: 1\n" << image << "  tasks:\n";
+    y << "  version: 1\n" << tokenizer << image << "  tasks:\n";
     if (text_ && vision_) y << "    - {task: zero-shot-image-classification, output: logits_per_image, function: softmax}\n";
-    else
-      y << "    - {task: image-feature-extraction, output: " << (c_.kind == Kind::Vision ? "pooler_output" : "image_embeds") << "}\n";
+    else if (text_) y << "    - {task: feature-extraction, output: " << (c_.kind == Kind::Text ? "pooler_output" : "text_embeds") << "}\n";
+    else y << "    - {task: image-feature-extraction, output: " << (c_.kind == Kind::Vision ? "pooler_output" : "image_embeds") << "}\n";
     return y.str();
   }
 

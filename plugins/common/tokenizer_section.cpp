@@ -28,7 +28,7 @@ struct VocabSource {
 VocabSource find_files(const std::string& dir, const std::string& kind) {
   VocabSource s;
   if (kind == "wordpiece" && exists(dir, "vocab.txt")) s.vocab = "vocab.txt";
-  else if (kind == "byte_level_bpe" && exists(dir, "vocab.json") && exists(dir, "merges.txt")) {
+  else if ((kind == "byte_level_bpe" || kind == "clip_bpe") && exists(dir, "vocab.json") && exists(dir, "merges.txt")) {
     s.vocab = "vocab.json";
     s.merges = "merges.txt";
   } else if (exists(dir, "tokenizer.json")) {
@@ -114,6 +114,8 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
     y << "    lowercase: " << (lowercase ? "true" : "false") << "\n";
     if (strip_accents) y << "    strip_accents: " << (*strip_accents ? "true" : "false") << "\n";
     y << "    tokenize_chinese_chars: " << (chinese ? "true" : "false") << "\n";
+  } else if (setup.kind == "clip_bpe") {
+    y << "    lowercase: true\n";  // CLIP's normalizer always lower-cases
   } else {
     y << "    add_prefix_space: " << (prefix_space ? "true" : "false") << "\n";
   }
@@ -137,8 +139,14 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
       << "      single: [cls, $A, sep]\n"
       << "      pair: [cls, $A, sep, $B, sep]\n"
       << "      pair_type_ids: [0, 0, 0, 1, 1]\n";
+  if (setup.frame_with_bos_eos)
+    y << "    post_processor:\n"
+      << "      single: [bos, $A, eos]\n"
+      << "      pair: [bos, $A, eos, eos, $B, eos]\n"
+      << "      pair_type_ids: [0, 0, 0, 0, 0, 0]\n";
   y << "    max_length: " << max_length << "\n";
   if (setup.pad_to_longest && setup.special_tokens.count("pad")) y << "    padding: longest\n";
+  if (setup.truncate) y << "    truncation: longest_first\n";
   y << "    inputs: {input_ids: " << quoted(setup.input_ids);
   if (!setup.token_type_ids.empty()) y << ", token_type_ids: " << quoted(setup.token_type_ids);
   if (!setup.attention_mask.empty()) y << ", attention_mask: " << quoted(setup.attention_mask);

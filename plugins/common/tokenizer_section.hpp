@@ -15,11 +15,13 @@
 namespace loom::models {
 
 struct TokenizerSetup {
-  std::string kind;                  // "wordpiece" or "byte_level_bpe"
+  std::string kind;                  // "wordpiece", "byte_level_bpe" or "clip_bpe"
   std::map<std::string, std::string> special_tokens;  // role -> token text (defaults, then the config's)
   bool lowercase = false;            // the default of do_lower_case
   bool add_prefix_space = false;
   bool frame_with_cls_sep = false;   // [CLS] $A [SEP] / [CLS] $A [SEP] $B [SEP]
+  bool frame_with_bos_eos = false;   // CLIP's <|startoftext|> $A <|endoftext|> (pairs: bos A eos eos B eos)
+  bool truncate = false;             // truncate to max_length (longest_first), keeping the frame
   bool pad_to_longest = false;
   int64_t max_positions = 0;         // config.json's limit; caps model_max_length
   int64_t vocab_size = 0;            // config.json's

@@ -6,6 +6,7 @@
 
 #include <loom/generation.hpp>
 #include <loom/io.hpp>
+#include <loom/tokenizer.hpp>
 
 #include <doctest/doctest.h>
 

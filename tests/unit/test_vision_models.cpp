@@ -246,3 +246,32 @@ TEST_CASE("vision models: ImageGPT's clusters must match its vocabulary") {
   CHECK_THROWS_WITH_AS(engine.load_graph(kModels / "imagegpt-cls", "image-generation"),
                        doctest::Contains("task 'image-generation' is not offered by ImageGPTForImageClassification"), Error);
 }
+
+TEST_CASE("vision models: CLIP's processing section: the clip_bpe tokenizer and CLIPImageProcessor's steps") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-clip.so"});
+  const auto dir = kModels / "clip";
+  const Graph g = engine.load_graph(dir);
+  REQUIRE(g.processing.has_value());
+  REQUIRE(g.processing->tokenizer.has_value());
+  CHECK(g.processing->tokenizer->kind == TokenizerKind::ClipBpe);
+  REQUIRE(g.processing->image.has_value());
+  CHECK(g.processing->image->do_convert_rgb);
+  CHECK(g.processing->image->size->shortest_edge == 32);
+  CHECK(g.processing->image->resample == Resample::Bicubic);
+  REQUIRE(g.processing->tasks.size() == 1);
+  CHECK(g.processing->tasks[0].task == "zero-shot-image-classification");
+  // The text of the checkpoint's first row encodes to its ids, bos and eos included.
+  const Tokenizer tok = Tokenizer::from_graph(g);
+  const Encoding e = tok.encode({"a photo of a cat"});
+  const Tensor ids = read_npy(dir / "input_ids.npy");
+  CHECK(e.input_ids[0] == std::vector<int64_t>(ids.data_as<int64_t>(), ids.data_as<int64_t>() + 7));
+  // The text tower's graph has the tokenizer and no image section; the vision tower's the reverse.
+  const Graph text = engine.load_graph(dir, "feature-extraction");
+  REQUIRE(text.processing.has_value());
+  CHECK(text.processing->tokenizer.has_value());
+  CHECK_FALSE(text.processing->image.has_value());
+  const Graph vision = engine.load_graph(dir, "image-feature-extraction");
+  REQUIRE(vision.processing.has_value());
+  CHECK_FALSE(vision.processing->tokenizer.has_value());
+  CHECK(vision.processing->tasks[0].output == "image_embeds");
+}
