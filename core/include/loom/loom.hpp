@@ -5,6 +5,7 @@
 #include <loom/error.hpp>
 #include <loom/generation.hpp>
 #include <loom/graph.hpp>
+#include <loom/image.hpp>
 #include <loom/io.hpp>
 #include <loom/tensor.hpp>
 #include <loom/tokenizer.hpp>

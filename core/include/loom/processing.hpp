@@ -23,7 +23,9 @@ enum class TokenizerKind {
 enum class Padding { None, Longest, MaxLength };
 enum class Truncation { None, LongestFirst, OnlyFirst, OnlySecond };
 enum class Side { Right, Left };
-enum class Resample { Nearest, Bilinear, Bicubic };
+// Pillow's filters (Image.Resampling 0, 2, 3, 4, 5, 1), each computed as Pillow 9.4 computes it
+// (loom/image.hpp).
+enum class Resample { Nearest, Bilinear, Bicubic, Box, Hamming, Lanczos };
 enum class ScoreFunction { None, Softmax, Sigmoid };
 
 struct SpecialToken {

@@ -48,7 +48,8 @@ std::span<const std::pair<Side, std::string_view>> enum_entries() {
 template <>
 std::span<const std::pair<Resample, std::string_view>> enum_entries() {
   static constexpr std::pair<Resample, std::string_view> table[] = {
-      {Resample::Nearest, "nearest"}, {Resample::Bilinear, "bilinear"}, {Resample::Bicubic, "bicubic"}};
+      {Resample::Nearest, "nearest"}, {Resample::Bilinear, "bilinear"}, {Resample::Bicubic, "bicubic"},
+      {Resample::Box, "box"},         {Resample::Hamming, "hamming"},   {Resample::Lanczos, "lanczos"}};
   return span_of(table);
 }
 
