@@ -71,9 +71,12 @@ std::array<double, 3> per_channel(const JsonFile& f, const std::string& key, con
 const char* resample_name(const JsonFile& f, int64_t code) {
   switch (code) {
     case 0: return "nearest";
+    case 1: return "lanczos";
     case 2: return "bilinear";
     case 3: return "bicubic";
-    default: f.fail("resample", "PIL filter " + std::to_string(code) + " is not supported (0 nearest, 2 bilinear, 3 bicubic)");
+    case 4: return "box";
+    case 5: return "hamming";
+    default: f.fail("resample", "PIL filter " + std::to_string(code) + " is not one of 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming");
   }
 }
 
@@ -119,7 +122,7 @@ std::string image_section(const std::string& checkpoint_dir, const ImageDefaults
   if (!f.exists()) return "";
   const bool do_resize = f.boolean("do_resize", d.do_resize);
   const Size size = read_size(f, "size", {d.height, d.width, d.shortest_edge}, d.default_to_square);
-  const int64_t resample = f.integer("resample", 0, 5, d.resample);
+  const int64_t resample = f.integer("resample", 0, 1 << 30, d.resample);
   const bool do_crop = f.boolean("do_center_crop", d.do_center_crop);
   const Size crop = read_size(f, "crop_size", {d.crop_height, d.crop_width, 0}, true);
   if (crop.shortest_edge) f.fail("crop_size", "a centre crop needs a height and a width");

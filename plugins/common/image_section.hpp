@@ -15,7 +15,7 @@ struct ImageDefaults {
   bool do_resize = true;
   int64_t height = 224, width = 224, shortest_edge = 0;  // shortest_edge != 0: that form
   bool default_to_square = true;  // how an int `size` reads: square, or the shortest edge (CLIP)
-  int resample = 2;               // PIL's code: 0 nearest, 2 bilinear, 3 bicubic
+  int resample = 2;               // PIL's code: 0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming
   bool do_center_crop = false;
   int64_t crop_height = 224, crop_width = 224;
   bool do_rescale = true;

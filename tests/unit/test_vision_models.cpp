@@ -108,8 +108,8 @@ TEST_CASE("vision models: broken ViT checkpoints are errors that name the file a
   CHECK(error_of(engine, dir).find("'ViTForMaskedImageModeling' is not supported") != std::string::npos);
 
   write(dir / "config.json", config);
-  write(dir / "preprocessor_config.json", "{\"resample\": 1}");
-  CHECK(error_of(engine, dir).find("preprocessor_config.json: resample: PIL filter 1 is not supported") != std::string::npos);
+  write(dir / "preprocessor_config.json", "{\"resample\": 6}");
+  CHECK(error_of(engine, dir).find("preprocessor_config.json: resample: PIL filter 6 is not one of") != std::string::npos);
   write(dir / "preprocessor_config.json", "{\"image_mean\": [0.5, 0.5]}");
   CHECK(error_of(engine, dir).find("preprocessor_config.json: image_mean: expected three numbers") != std::string::npos);
   write(dir / "preprocessor_config.json", "{\"size\": {\"height\": 32}}");

@@ -75,6 +75,12 @@ struct TaskArgs {
   bool json = false;
   std::string pooling = "mean";  // embed
   bool normalize = false;        // embed
+  std::vector<std::string> images;  // classify, embed, zero-shot, fill-image
+  std::string labels;               // zero-shot: "a cat,a dog"
+  std::string hypothesis = "This is a photo of {}.";  // zero-shot --template
+  std::string folder;               // search
+  double mask_ratio = 0.4;          // fill-image
+  uint64_t seed = 0;                // fill-image's mask, generate's sampler
 };
 struct GenerateArgs : TaskArgs {
   std::string prompt;
@@ -82,8 +88,10 @@ struct GenerateArgs : TaskArgs {
   double temperature = -1;      // < 0: unset (also top_p)
   double top_p = -1;
   int64_t sample_top_k = -1;    // < 0: unset
-  uint64_t seed = 0;
   bool greedy = false;
+  int64_t image_count = 0;      // ImageGPT: images to generate
+  std::string output_dir;       // ... written there as PNG files
+  std::string prime;            // ... completing the lower half of this image
 };
 
 int cmd_plugins(const PluginOptions& p, const PluginsArgs& a);
@@ -98,6 +106,14 @@ int cmd_classify(const PluginOptions& p, const TaskArgs& a);
 int cmd_embed(const PluginOptions& p, const TaskArgs& a);
 int cmd_generate(const PluginOptions& p, const GenerateArgs& a);
 int cmd_preprocess(const PluginOptions& p, const PreprocessArgs& a);
+// The image tasks (image_task_cmds.cpp); classify, embed and generate hand their image forms to
+// the first three.
+int classify_images(const PluginOptions& p, const TaskArgs& a);
+int embed_images(const PluginOptions& p, const TaskArgs& a);
+int generate_images(const PluginOptions& p, const GenerateArgs& a);
+int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a);
+int cmd_search(const PluginOptions& p, const TaskArgs& a);
+int cmd_fill_image(const PluginOptions& p, const TaskArgs& a);
 
 // `loom conformance` (conformance_cmd.cpp): the generated op cases on every backend against the
 // reference backend.

@@ -227,7 +227,7 @@ int main(int argc, char** argv) {
   add_plugin_options(preprocess);
 
   // The text tasks: a checkpoint (or graph, or manifest) and text in, the pipeline's answer out.
-  TaskArgs fill_args, nsp_args, classify_args, embed_args;
+  TaskArgs fill_args, nsp_args, classify_args, embed_args, zero_shot_args, search_args, fill_image_args;
   GenerateArgs generate_args;
   auto add_task_options = [&](CLI::App* cmd, TaskArgs& a) {
     add_backend_option(cmd, a.backends);
@@ -243,7 +243,13 @@ int main(int argc, char** argv) {
   auto add_texts = [](CLI::App* cmd, TaskArgs& a, const char* what) {
     cmd->add_option("--text", a.texts, what)->type_name("TEXT")->allow_extra_args(false)->default_str("");
   };
+  auto add_images = [](CLI::App* cmd, TaskArgs& a, const char* what) {
+    cmd->add_option("--image", a.images, what)->type_name("FILE")->allow_extra_args(false)->default_str("");
+  };
   const CLI::Validator top_k_range = whole_number_in(1, 1 << 20, "");
+  auto add_top_k = [&](CLI::App* cmd, TaskArgs& a, const char* what) {
+    cmd->add_option("--top-k", a.top_k, what)->check(top_k_range)->type_name("K");
+  };
 
   CLI::App* fill = app.add_subcommand("fill-mask", "Predict the tokens at the mask token of a text (BERT's masked LM)");
   add_model(fill, fill_args);
@@ -259,25 +265,32 @@ int main(int argc, char** argv) {
       ->type_name("TEXT")->allow_extra_args(false)->default_str("");
   add_task_options(nsp, nsp_args);
 
-  CLI::App* classify = app.add_subcommand("classify", "Labels and scores of texts (a sequence-classification checkpoint's id2label)");
+  CLI::App* classify = app.add_subcommand("classify", "Labels and scores of texts or images (a classification checkpoint's id2label)");
   add_model(classify, classify_args);
   add_texts(classify, classify_args, "A text to classify (repeat the option for each text)");
+  add_images(classify, classify_args, "A PNG or JPEG image to classify (repeat the option for each image; top 5 labels by default)");
   classify->add_option("--text-pair", classify_args.pairs, "A second text per --text, for pair classification")
       ->type_name("TEXT")->allow_extra_args(false)->default_str("");
-  classify->add_option("--top-k", classify_args.top_k, "Show the K best labels (default: all)")->check(top_k_range)->type_name("K");
+  add_top_k(classify, classify_args, "Show the K best labels (default: all for texts, 5 for images)");
   add_task_options(classify, classify_args);
 
-  CLI::App* embed = app.add_subcommand("embed", "Feature vectors of texts: last_hidden_state pooled over the tokens");
+  CLI::App* embed = app.add_subcommand("embed", "Feature vectors of texts or images: the model's own (CLIP) or its last_hidden_state pooled");
   add_model(embed, embed_args);
   add_texts(embed, embed_args, "A text to embed (repeat the option for each text)");
-  embed->add_option("--pooling", embed_args.pooling, "mean (over the attention mask) or cls (the first token)")
+  add_images(embed, embed_args, "A PNG or JPEG image to embed (repeat the option for each image)");
+  embed->add_option("--pooling", embed_args.pooling, "mean (over the attention mask, or every patch) or cls (the first token)")
       ->check(CLI::IsMember({"mean", "cls"}))->capture_default_str()->type_name("MODE");
   embed->add_flag("--normalize", embed_args.normalize, "Scale each vector to unit length");
   add_task_options(embed, embed_args);
 
-  CLI::App* generate = app.add_subcommand("generate", "Continue a prompt token by token through the KV cache (GPT-2)");
+  CLI::App* generate = app.add_subcommand("generate", "Continue a prompt token by token through the KV cache (GPT-2), or generate images (ImageGPT)");
   add_model(generate, generate_args);
-  generate->add_option("--prompt", generate_args.prompt, "The text to continue")->required()->type_name("TEXT");
+  generate->add_option("--prompt", generate_args.prompt, "The text to continue")->type_name("TEXT");
+  generate->add_option("--image-count", generate_args.image_count, "ImageGPT: generate N images, pixel by pixel, as PNG files")
+      ->check(whole_number_in(1, 1 << 16, ""))->type_name("N");
+  generate->add_option("-o,--output-dir", generate_args.output_dir, "ImageGPT: the folder the images are written to (image-I.png)")
+      ->type_name("DIR");
+  generate->add_option("--prime", generate_args.prime, "ImageGPT: complete the lower half of this image (PNG or JPEG)")->type_name("FILE");
   generate->add_option("--max-new-tokens", generate_args.max_new_tokens,
                        "Stop after N new tokens (default: generation_config.json's, else 20)")
       ->check(whole_number_in(1, 1 << 20, ""))->type_name("N");
@@ -290,6 +303,31 @@ int main(int argc, char** argv) {
   generate->add_option("--seed", generate_args.seed, "The sampler's seed")->type_name("N");
   generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
   add_task_options(generate, generate_args);
+
+  CLI::App* zero_shot = app.add_subcommand("zero-shot", "Score candidate labels for images by text-image similarity (CLIP)");
+  add_model(zero_shot, zero_shot_args);
+  add_images(zero_shot, zero_shot_args, "A PNG or JPEG image (repeat the option for each image)");
+  zero_shot->add_option("--labels", zero_shot_args.labels, "The candidate labels, comma-separated: \"a cat,a dog\"")
+      ->required()->type_name("LABELS");
+  zero_shot->add_option("--template", zero_shot_args.hypothesis, "The text made of each label, {} standing for it")
+      ->capture_default_str()->type_name("TEXT");
+  add_top_k(zero_shot, zero_shot_args, "Show the K best labels (default: all)");
+  add_task_options(zero_shot, zero_shot_args);
+
+  CLI::App* search = app.add_subcommand("search", "Rank the images of a folder by their similarity to a text (CLIP)");
+  add_model(search, search_args);
+  search->add_option("folder", search_args.folder, "The folder of PNG and JPEG images")->required()->type_name("DIR");
+  add_texts(search, search_args, "The query");
+  add_top_k(search, search_args, "Show the K best images (default: all)");
+  add_task_options(search, search_args);
+
+  CLI::App* fill_image = app.add_subcommand("fill-image", "Mask random patches of an image and predict their visual tokens (BEiT)");
+  add_model(fill_image, fill_image_args);
+  add_images(fill_image, fill_image_args, "The PNG or JPEG image");
+  fill_image->add_option("--mask-ratio", fill_image_args.mask_ratio, "The share of patches to mask, in (0, 1]")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->type_name("R");
+  fill_image->add_option("--seed", fill_image_args.seed, "The seed that picks the masked patches")->type_name("N");
+  add_task_options(fill_image, fill_image_args);
 
   // conformance
   ConformanceArgs conformance_args;
@@ -340,6 +378,9 @@ int main(int argc, char** argv) {
     if (classify->parsed()) return cmd_classify(plugin_opts, classify_args);
     if (embed->parsed()) return cmd_embed(plugin_opts, embed_args);
     if (generate->parsed()) return cmd_generate(plugin_opts, generate_args);
+    if (zero_shot->parsed()) return cmd_zero_shot(plugin_opts, zero_shot_args);
+    if (search->parsed()) return cmd_search(plugin_opts, search_args);
+    if (fill_image->parsed()) return cmd_fill_image(plugin_opts, fill_image_args);
     if (conformance->parsed()) return cmd_conformance(plugin_opts, conformance_args);
     if (probe->parsed()) return cmd_probe_plugin(probe_file);
     std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());

@@ -1,8 +1,10 @@
-// The text task commands: fill-mask, next-sentence, classify, embed and generate. Each loads a
+// The text task commands: fill-mask, next-sentence, classify, embed and generate (their image
+// forms are in image_task_cmds.cpp). Each loads a
 // checkpoint (or graph, or manifest), encodes text with its tokenizer, runs it and prints what
 // transformers' pipelines would, as text or (--json) with their keys. The work is library API
 // (loom/tokenizer.hpp, loom/tasks.hpp, loom/generation.hpp); this file only prints.
 #include "commands.hpp"
+#include "task_common.hpp"
 
 #include <loom/error.hpp>
 #include <loom/generation.hpp>
@@ -19,10 +21,6 @@
 namespace loom::cli {
 
 namespace {
-
-using Json = nlohmann::ordered_json;
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 struct Loaded {
   Graph graph;
@@ -41,22 +39,6 @@ Loaded load(const PluginOptions& p, const TaskArgs& a, const std::string& task, 
   Tokenizer tok = Tokenizer::from_graph(g);
   Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all"));
   return {std::move(g), std::move(s), std::move(tok)};
-}
-
-// The graph's entry for `task`; an Error naming the tasks it has otherwise.
-const TaskSpec& task_of(const Graph& g, const std::string& model, const std::string& task) {
-  std::string have;
-  for (const TaskSpec& t : g.processing->tasks) {
-    if (t.task == task) return t;
-    have += (have.empty() ? "" : ", ") + t.task;
-  }
-  throw Error(printable(model) + ": the model does not offer " + task + " (" + (have.empty() ? "it lists no tasks" : "it offers: " + have) + ")");
-}
-
-std::string fixed(double v, int digits = 4) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
 }
 
 }  // namespace
@@ -114,7 +96,11 @@ int cmd_next_sentence(const PluginOptions& p, const TaskArgs& a) {
 }
 
 int cmd_classify(const PluginOptions& p, const TaskArgs& a) {
-  if (a.texts.empty()) throw UsageError("classify: give the text with --text TEXT (repeat the option for each text)");
+  if (!a.images.empty()) {
+    if (!a.texts.empty()) throw UsageError("classify: give texts (--text) or images (--image), not both");
+    return classify_images(p, a);
+  }
+  if (a.texts.empty()) throw UsageError("classify: give the text with --text TEXT or the image with --image FILE (repeat the option for each)");
   Loaded m = load(p, a, "text-classification");
   const TaskSpec& t = task_of(m.graph, a.model, "text-classification");
   const Encoding e = m.tokenizer.encode(a.texts, a.pairs);
@@ -135,30 +121,41 @@ int cmd_classify(const PluginOptions& p, const TaskArgs& a) {
 }
 
 int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
-  if (a.texts.empty()) throw UsageError("embed: give the text with --text TEXT (repeat the option for each text)");
+  if (!a.images.empty()) {
+    if (!a.texts.empty()) throw UsageError("embed: give texts (--text) or images (--image), not both");
+    return embed_images(p, a);
+  }
+  if (a.texts.empty()) throw UsageError("embed: give the text with --text TEXT or the image with --image FILE (repeat the option for each)");
   if (a.pooling != "mean" && a.pooling != "cls") throw UsageError("--pooling " + a.pooling + ": expected mean or cls");
-  Loaded m = load(p, a, "embeddings");
-  const Encoding e = m.tokenizer.encode(a.texts);
-  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  Engine engine = make_engine(p);
+  Graph g = graph_for(engine, a.model, "feature-extraction");
+  if (!g.processing || !g.processing->tokenizer)
+    throw Error(printable(a.model) + ": the model has no tokenizer (no vocab.txt, vocab.json + merges.txt or tokenizer.json "
+                                     "beside config.json), so embeddings cannot read text");
+  const Tokenizer tok = Tokenizer::from_graph(g);
+  Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all"));
+  const Encoding e = tok.encode(a.texts);
+  TensorMap out = s.run(tok.tensors(e));
+  // A model with its own sentence vector (CLIP's text_embeds) gives it; others are pooled.
+  const TaskSpec* t = find_task(g, "feature-extraction");
+  if (t && out.count(t->output) && out.at(t->output).shape().size() == 2) {
+    const Tensor& v = out.at(t->output);
+    print_embeddings(a.normalize ? unit_rows(v) : v, a.json, t->output, a.normalize);
+    return 0;
+  }
   if (!out.count("last_hidden_state"))
     throw Error(printable(a.model) + ": the model has no output last_hidden_state to pool embeddings from");
   const Tensor v = pool(out.at("last_hidden_state"), e, a.pooling == "cls" ? Pooling::Cls : Pooling::Mean, a.normalize);
-  const int64_t dim = v.shape()[1];
-  Json rows = Json::array();
-  for (int64_t r = 0; r < v.shape()[0]; ++r) {
-    const float* x = v.data_as<float>() + r * dim;
-    rows.push_back(std::vector<float>(x, x + dim));
-    if (!a.json) {
-      std::cout << "[" << r << "] dim " << dim << ":";
-      for (int64_t c = 0; c < std::min<int64_t>(dim, 6); ++c) std::cout << " " << fixed(x[c]);
-      std::cout << (dim > 6 ? " ..." : "") << "\n";
-    }
-  }
-  if (a.json) std::cout << dump({{"pooling", a.pooling}, {"normalized", a.normalize}, {"dim", dim}, {"embeddings", rows}}) << "\n";
+  print_embeddings(v, a.json, a.pooling, a.normalize);
   return 0;
 }
 
 int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
+  if (a.image_count > 0 || !a.prime.empty()) {
+    if (!a.prompt.empty()) throw UsageError("generate: give a text --prompt or images (--image-count, --prime), not both");
+    return generate_images(p, a);
+  }
+  if (a.prompt.empty()) throw UsageError("generate: give the text to continue with --prompt TEXT (or --image-count N for ImageGPT)");
   Loaded m = load(p, a, "generation", "text-generation");
   Generator gen(m.session);
   const std::vector<int64_t> prompt = m.tokenizer.encode_text(a.prompt);

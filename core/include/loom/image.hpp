@@ -71,6 +71,11 @@ Image read_image(const std::filesystem::path& path, const ImageReadOptions& opti
 // The same from bytes in memory; `name` names them in messages.
 Image decode_image(std::span<const uint8_t> bytes, std::string_view name, const ImageReadOptions& options = {});
 
+// The image as a PNG file (8-bit RGB), in memory or written to `path` (an Error naming the file
+// when it cannot be written).
+std::vector<uint8_t> encode_png(const Image& image);
+void write_png(const std::filesystem::path& path, const Image& image);
+
 // Pillow 9.4's Image.resize((size.width, size.height), filter) on an RGB image, byte for byte
 // (the same fixed-point arithmetic). With size.shortest_edge set, the shorter side becomes it and
 // the other int(shortest_edge * long / short), as transformers' get_resize_output_image_size.

@@ -94,10 +94,15 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   if (length >= spec_.max_length)
     throw Error("generation: the prompt has " + std::to_string(length) + " tokens, but the model holds at most " +
                 std::to_string(spec_.max_length) + " positions, prompt and new tokens together");
+  // Prompt ids are bounded by the ids input's values where the graph states them (ImageGPT's SOS
+  // token is an input id past its last output class), else by the vocabulary.
+  int64_t limit = vocab_;
+  for (const auto& in : session_.graph().inputs)
+    if (in.name == spec_.input_ids && in.values) limit = in.values->max + 1;
   for (size_t i = 0; i < prompt.size(); ++i)
-    if (prompt[i] < 0 || (vocab_ > 0 && prompt[i] >= vocab_))
+    if (prompt[i] < 0 || (limit > 0 && prompt[i] >= limit))
       throw Error("generation: prompt token " + std::to_string(i) + " is id " + std::to_string(prompt[i]) +
-                  ", outside the vocabulary (0.." + std::to_string(vocab_ - 1) + ")");
+                  ", outside the vocabulary (0.." + std::to_string(limit - 1) + ")");
   State fresh = state_in ? State() : session_.new_state();
   State& state = state_in ? *state_in : fresh;
   std::mt19937_64 rng(options.seed);
