@@ -899,6 +899,34 @@ area_preprocess() {
   printf 'x' >"$TMP/a_file"
   expect_error 1 "--output-dir $TMP/a_file/out" "preprocess into a folder under a file" preprocess "$g" --text a \
     --output-dir "$TMP/a_file/out"
+  # Images: pixel values beside the text inputs, in the graph's input order, as `loom run` takes them.
+  local ti=$DATA/text_image.yaml px=$SRC/tests/fixtures/images/src
+  expect_ok "preprocess text and images" preprocess "$ti" --text "hello" --image "$px/one_pixel.png" \
+    --image "$px/rgb.png" --output-dir "$TMP/ti" --json
+  cp "$OUT" "$TMP/ti.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/ti.json" "pixel_values" LENGTH)" = "2" ] || fail "preprocess --image: two images: $(cat "$TMP/ti.json")"
+  [ "$(json "$TMP/ti.json" "pixel_values;0;0;1")" = "[ 134.0, 134.0 ]" ] || fail "preprocess --image: red of one_pixel.png"
+  [ "$(json "$TMP/ti.json" "pixel_values;0;1;0")" = "[ 0.0, 0.0 ]" ] || fail "preprocess --image: green of one_pixel.png"
+  [ "$(json "$TMP/ti.json" "input_ids;0" LENGTH)" = "3" ] || fail "preprocess --image: the text beside it"
+  expect_ok "run on the pixel values preprocess wrote" run "$ti" --input "input_ids=$TMP/ti/input_ids.npy" \
+    --input "pixel_values=$TMP/ti/pixel_values.npy" --output-dir "$TMP/ti.run"
+  checks=$((checks + 1))
+  [ "$(tail -c 48 "$TMP/ti.run/pixels_seen.npy" | od -An -t f4 -v | xargs)" = "$(tail -c 48 "$TMP/ti/pixel_values.npy" | od -An -t f4 -v | xargs)" ] ||
+    fail "run: pixels_seen"
+  expect_ok "preprocess images alone" preprocess "$ti" --image "$px/color420.jpg" --output-dir "$TMP/im"
+  expect_stdout "pixel_values: f32 [1, 3, 2, 2]" "preprocess lists the pixel values"
+  expect_stdout "wrote 1 file(s) to $TMP/im" "preprocess counts the image file"
+  expect_error 1 "$ENC/encoder.yaml: the graph has no image processor" "preprocess --image of a graph without one" \
+    preprocess "$ENC/encoder.yaml" --image "$px/rgb.png" --output-dir "$TMP/x"
+  expect_error 1 "$g: the graph has no image processor" "preprocess --image of a text-only graph" \
+    preprocess "$g" --image "$px/rgb.png" --output-dir "$TMP/x"
+  expect_error 1 "$SRC/tests/fixtures/images/hostile/bad_crc.png: cannot decode the PNG image: IHDR: CRC error" \
+    "preprocess of a PNG with a bad CRC" preprocess "$ti" --image "$SRC/tests/fixtures/images/hostile/bad_crc.png" --output-dir "$TMP/x"
+  expect_error 1 "$TMP: the image is a folder" "preprocess of a folder as an image" preprocess "$ti" --image "$TMP" --output-dir "$TMP/x"
+  sed "s|size: {height: 2, width: 2}|size: {shortest_edge: 2}|; s|../../tokenizers|$SRC/tests/tokenizers|" "$ti" >"$TMP/shortest.yaml"
+  expect_error 1 "--image #2 is 3x2 after resize and crop, the first image 2x2" "preprocess of images that end at two sizes" \
+    preprocess "$TMP/shortest.yaml" --image "$px/one_pixel.png" --image "$px/rgb.png" --output-dir "$TMP/x"
   # A hostile vocabulary is named with its line.
   mkdir -p "$TMP/bad"
   sed "s|../../tokenizers/tiny-wordpiece/vocab.txt|vocab.txt|" "$g" >"$TMP/bad/tokenizer.yaml"

@@ -202,7 +202,7 @@ processing:
   crop_free.resample = loom::Resample::Bicubic;
   const ImageProcessor shortest(crop_free, {});
   CHECK(error_message([&] { shortest.tensors({Image(20, 10), Image(10, 20)}); }) ==
-        "image 1 is 8x16 after resize and crop but image 0 is 16x8: a batch needs one size (give the images one at a time, or a spec "
+        "image 1 is 8x16 after resize and crop, the first image 16x8: a batch needs one size (give the images one at a time, or a spec "
         "that resizes to a fixed size)");
   CHECK(shortest.tensors({Image(20, 10), Image(40, 20)}).at("pixel_values").shape() == loom::Shape{2, 3, 8, 16});
   CHECK(error_message([&] { shortest.tensors(std::span<const Image>()); }) == "processing.image: no images to process");

@@ -51,7 +51,7 @@ struct ExportArgs {
 };
 struct PreprocessArgs {
   std::string model, output_dir;
-  std::vector<std::string> texts, pairs;
+  std::vector<std::string> texts, pairs, images;
   bool json = false;
 };
 inline constexpr int64_t kMaxTokens = 1'000'000;  // bench --seq, --batch, --decode, --past

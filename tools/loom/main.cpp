@@ -214,14 +214,18 @@ int main(int argc, char** argv) {
 
   // preprocess
   PreprocessArgs preprocess_args;
-  CLI::App* preprocess = app.add_subcommand("preprocess", "Encode texts with the graph's tokenizer into its inputs as int64 .npy files");
+  CLI::App* preprocess = app.add_subcommand(
+      "preprocess", "Encode texts with the graph's tokenizer and images with its image processor into its inputs as .npy files");
   preprocess->add_option("model", preprocess_args.model, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("MODEL");
   preprocess->add_option("--text", preprocess_args.texts, "A text to encode, one row each (repeat the option for each text)")
       ->type_name("TEXT")->allow_extra_args(false)->default_str("");
   preprocess->add_option("--text-pair", preprocess_args.pairs,
                          "The second text of a pair, one per --text in the same order (repeat the option)")
       ->type_name("TEXT")->allow_extra_args(false)->default_str("");
-  preprocess->add_option("--output-dir", preprocess_args.output_dir, "Write each tokenizer output into DIR as NAME.npy (the graph's input names)")
+  preprocess->add_option("--image", preprocess_args.images,
+                         "A PNG or JPEG file to process, one row each (repeat the option for each image)")
+      ->type_name("FILE")->allow_extra_args(false)->default_str("");
+  preprocess->add_option("--output-dir", preprocess_args.output_dir, "Write each input made into DIR as NAME.npy (the graph's input names)")
       ->required()->type_name("DIR");
   preprocess->add_flag("--json", preprocess_args.json, "Also print the arrays as one JSON object, by input name");
   add_plugin_options(preprocess);

@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <span>
 #include <string>
@@ -110,7 +111,7 @@ class ImageProcessor {
   Image prepare(const Image& image) const;
   // The graph input for a batch, under spec().input: f32 [batch, 3, H, W], or i64 [batch, H * W]
   // with do_color_quantize (raster order). Images that end at different sizes are an Error
-  // ("image 1 is 20x16 after resize and crop but image 0 is 24x24"), as is an empty batch.
+  // ("image 1 is 20x16 after resize and crop, the first image 24x24"), as is an empty batch.
   TensorMap tensors(std::span<const Image> images) const;
   TensorMap tensors(std::initializer_list<Image> images) const {
     return tensors(std::span<const Image>(images.begin(), images.size()));

@@ -1,8 +1,8 @@
 // The processing section of a graph (docs/graph-format.md, "Processing"): how text or images
 // become the graph's inputs, how a decoder graph is driven token by token, and what each task
 // does with the graph's outputs. It is data only: the engine keeps, checks and writes it;
-// loom::Tokenizer (loom/tokenizer.hpp) follows TokenizerSpec, and the image processors and
-// generation loops that read the rest live elsewhere.
+// loom::Tokenizer (loom/tokenizer.hpp) follows TokenizerSpec, loom::ImageProcessor
+// (loom/image.hpp) ImageProcessorSpec, and the generation loops that read the rest live elsewhere.
 #pragma once
 
 #include <array>

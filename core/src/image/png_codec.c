@@ -91,11 +91,12 @@ static enum loom_codec_status decode(png_structp png, png_infop info, struct png
     format.palette = s->palette;
     format.palette_entries = entries;
   }
+  /* Before libpng takes its row buffers: a refused size costs nothing. */
+  if (!sink->begin(sink->user, &format)) return LOOM_CODEC_REFUSED;
   if (bit_depth < 8) png_set_packing(png); /* one byte per sample, values kept */
   passes = png_set_interlace_handling(png);
   png_read_update_info(png, info);
   row_bytes = png_get_rowbytes(png, info);
-  if (!sink->begin(sink->user, &format)) return LOOM_CODEC_REFUSED;
 
   if (passes == 1) {
     s->rows = (uint8_t *)malloc(row_bytes);

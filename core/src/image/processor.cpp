@@ -87,7 +87,7 @@ TensorMap ImageProcessor::tensors(std::span<const Image> images) const {
       throw Error("image " + std::to_string(i) + ": " + e.what());
     }
     if (i > 0 && (prepared[i].width() != prepared[0].width() || prepared[i].height() != prepared[0].height()))
-      throw Error("image " + std::to_string(i) + " is " + size_text(prepared[i]) + " after resize and crop but image 0 is " +
+      throw Error("image " + std::to_string(i) + " is " + size_text(prepared[i]) + " after resize and crop, the first image " +
                   size_text(prepared[0]) + ": a batch needs one size (give the images one at a time, or a spec that resizes to a fixed size)");
   }
   const auto batch = static_cast<int64_t>(prepared.size());
