@@ -89,8 +89,9 @@ void GraphWriter::bound(const std::string& symbol, int64_t max) {
 }
 
 void GraphWriter::weight(const std::string& name, const Weight& w) {
+  const std::string dtype = w.dtype == "I64" ? "i64" : w.dtype == "I32" ? "i32" : "f32";
   initializers_.push_back("{name: " + quoted(name) + ", file: " + quoted(w.file) + ", tensor: " + quoted(w.tensor) +
-                          ", dtype: f32, shape: " + int_list(w.shape) + "}");
+                          ", dtype: " + dtype + ", shape: " + int_list(w.shape) + "}");
 }
 
 void GraphWriter::constant(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,

@@ -49,7 +49,8 @@ class GraphWriter {
   void values(int64_t min, int64_t max);
   void output(const std::string& name);
   void bound(const std::string& symbol, int64_t max);
-  // A checkpoint tensor, read as f32 (f16 and bf16 files are widened on load).
+  // A checkpoint tensor, read as f32 (f16 and bf16 files are widened on load); an integer one
+  // (I64, I32) as it is stored.
   void weight(const std::string& name, const Weight& w);
   void constant(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
                 const std::vector<double>& values);

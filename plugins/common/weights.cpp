@@ -54,7 +54,7 @@ Weights::Weights(const sdk::ModelRequest& request, std::string prefix)
 }
 
 std::optional<Weight> Weights::lookup(const std::vector<std::string>& names, const std::vector<int64_t>& shape,
-                                      const std::string& why) const {
+                                      const std::string& why, bool integer) const {
   for (const std::string& n : names) {
     auto it = entries_.find(n);
     if (it == entries_.end()) continue;
@@ -63,7 +63,9 @@ std::optional<Weight> Weights::lookup(const std::vector<std::string>& names, con
       throw Error(where_ + ": tensor '" + n + "' has shape " + shape_str(w.shape) + ", expected " + shape_str(shape) + " (" +
                       why + ")",
                   LOOM_STATUS_INVALID_ARGUMENT);
-    if (w.dtype != "F32" && w.dtype != "F16" && w.dtype != "BF16")
+    if (integer && w.dtype != "I64" && w.dtype != "I32")
+      throw Error(where_ + ": tensor '" + n + "' is " + w.dtype + "; an index must be I64 or I32", LOOM_STATUS_INVALID_ARGUMENT);
+    if (!integer && w.dtype != "F32" && w.dtype != "F16" && w.dtype != "BF16")
       throw Error(where_ + ": tensor '" + n + "' is " + w.dtype + "; weights must be F32, F16 or BF16", LOOM_STATUS_INVALID_ARGUMENT);
     return w;
   }
@@ -77,6 +79,10 @@ std::optional<Weight> Weights::base(const std::string& name, const std::vector<i
     names.push_back(s);
   }
   return lookup(names, shape, why);
+}
+
+std::optional<Weight> Weights::base_index(const std::string& name, const std::vector<int64_t>& shape, const std::string& why) const {
+  return lookup({prefix_ + name, name}, shape, why, true);
 }
 
 std::optional<Weight> Weights::head(const std::string& name, const std::vector<int64_t>& shape, const std::string& why) const {

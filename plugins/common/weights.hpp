@@ -30,6 +30,9 @@ class Weights {
   // A tensor of the base model (`embeddings.word_embeddings.weight`), found with or without the
   // prefix; nullopt when absent. A found tensor must have `shape` and a float dtype.
   std::optional<Weight> base(const std::string& name, const std::vector<int64_t>& shape, const std::string& why) const;
+  // An integer tensor of the base model (I64 or I32: a saved index buffer such as Swin's
+  // relative_position_index), found as `base` finds it.
+  std::optional<Weight> base_index(const std::string& name, const std::vector<int64_t>& shape, const std::string& why) const;
   // A tensor of a head, named as written (`cls.predictions.bias`, `lm_head.weight`).
   std::optional<Weight> head(const std::string& name, const std::vector<int64_t>& shape, const std::string& why) const;
   // As above, but a missing tensor is an error that names it and `why` it is needed.
@@ -42,7 +45,7 @@ class Weights {
 
  private:
   std::optional<Weight> lookup(const std::vector<std::string>& names, const std::vector<int64_t>& shape,
-                               const std::string& why) const;
+                               const std::string& why, bool integer = false) const;
 
   std::string where_, default_file_, prefix_;
   std::map<std::string, Weight> entries_;
