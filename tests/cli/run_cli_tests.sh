@@ -6,7 +6,7 @@
 #
 #   run_cli_tests.sh LOOM SOURCE_DIR AREA
 #
-# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks | conformance
+# AREA: usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks | images | conformance
 # (one ctest test each).
 # The export area also loads the toymlp model plugin named by $LOOM_TEST_TOYMLP, the graphs area
 # the device backend of tests/external-backend named by $LOOM_TEST_DEVICE.
@@ -718,6 +718,7 @@ bench_checkpoints() {
 area_readme() {
   mkdir -p "$TMP/readme"
   ln -s "$SRC/graphs" "$TMP/readme/graphs"
+  ln -s "$SRC/tests" "$TMP/readme/tests"
   cd "$TMP/readme" || return
   local commands=() line joined="" doc pattern
   for doc in README.md docs/cli.md; do
@@ -1113,10 +1114,134 @@ area_conformance() {
     fail "conformance --json of a wrong add: status $status, $(head -c 400 "$TMP/perturbed.json")"
 }
 
+# The image tasks on the small checkpoints of tests/models (tools/fixtures/make_vision_models.py)
+# and the images of tests/fixtures/images.
+area_images() {
+  local m=$SRC/tests/models px=$SRC/tests/fixtures/images/src hostile=$SRC/tests/fixtures/images/hostile
+  expect_ok "classify --image --json" classify "$m/vit-cls" --image "$px/color444.jpg" --top-k 2 --json
+  cp "$OUT" "$TMP/icls.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/icls.json" "" LENGTH)" = 2 ] || fail "classify --image --top-k 2: $(cat "$TMP/icls.json")"
+  case "$(json "$TMP/icls.json" "0;label")" in cat | dog | bird) ;; *) fail "classify --image: label not from id2label" ;; esac
+  expect_ok "classify of two images" classify "$m/swin-cls" --image "$px/color444.jpg" --image "$px/grey.png"
+  expect_stdout "$px/grey.png:" "classify names each of several images"
+  expect_ok "classify of two images --json" classify "$m/beit-cls" --image "$px/color444.jpg" --image "$px/grey.png" --json
+  cp "$OUT" "$TMP/icls2.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/icls2.json" "" LENGTH)" = 2 ] && [ "$(json "$TMP/icls2.json" "1" LENGTH)" = 3 ] ||
+    fail "classify of two images: a list per image: $(cat "$TMP/icls2.json")"
+  expect_error 1 "it lists no tasks: they come with its processing files, preprocessor_config.json for images" "classify --image on a checkpoint without preprocessor_config.json" \
+    classify "$m/vit-base" --image "$px/rgb.png"
+  expect_error 1 "cannot decode the PNG image" "classify of a broken PNG" classify "$m/vit-cls" --image "$hostile/bad_crc.png"
+  expect_error 1 "huge.png" "classify of a PNG whose header claims a huge size" classify "$m/vit-cls" --image "$hostile/huge.png"
+  expect_error 1 "no_such.png" "classify of a missing image" classify "$m/vit-cls" --image "$TMP/no_such.png"
+
+  expect_ok "zero-shot --json" zero-shot "$m/clip" --image "$px/color444.jpg" --labels "a cat, a dog,a bird" --json
+  cp "$OUT" "$TMP/zs.json"
+  checks=$((checks + 1))
+  if [ "$(json "$TMP/zs.json" "" LENGTH)" != 3 ]; then
+    fail "zero-shot: a score per label: $(cat "$TMP/zs.json")"
+  else
+    local a b c
+    a=$(json "$TMP/zs.json" "0;score"); b=$(json "$TMP/zs.json" "1;score"); c=$(json "$TMP/zs.json" "2;score")
+    awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { s = a + b + c; exit !(a >= b && b >= c && s > 0.999999 && s < 1.000001) }' ||
+      fail "zero-shot: scores are not a softmax over the labels, best first ($a $b $c)"
+    case "$(json "$TMP/zs.json" "0;label")" in "a cat" | "a dog" | "a bird") ;; *) fail "zero-shot: labels are the given ones, trimmed" ;; esac
+  fi
+  expect_ok "zero-shot --template" zero-shot "$m/clip" --image "$px/color444.jpg" --labels "cat,dog" --template "a photo of a {}."
+  expect_error 2 "it must hold {}" "zero-shot --template without {}" zero-shot "$m/clip" --image "$px/rgb.png" --labels "a,b" --template "x"
+  expect_error 2 "an empty label" "zero-shot --labels with an empty one" zero-shot "$m/clip" --image "$px/rgb.png" --labels "a,,b"
+  expect_error 2 "--image" "zero-shot without an image" zero-shot "$m/clip" --labels "a,b"
+  expect_error 1 "does not offer zero-shot-image-classification" "zero-shot on a ViT" zero-shot "$m/vit-cls" --image "$px/rgb.png" --labels "a,b"
+
+  expect_ok "embed --image --normalize --json" embed "$m/clip" --image "$px/color444.jpg" --image "$px/rgb.png" --normalize --json
+  cp "$OUT" "$TMP/iemb.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/iemb.json" "embeddings" LENGTH)" = 2 ] && [ "$(json "$TMP/iemb.json" "pooling")" = image_embeds ] ||
+    fail "embed --image on CLIP: two image_embeds vectors: $(head -c 300 "$TMP/iemb.json")"
+  local dim; dim=$(json "$TMP/iemb.json" "dim")
+  local sq=0 i v
+  for ((i = 0; i < dim; i++)); do
+    v=$(json "$TMP/iemb.json" "embeddings;0;$i")
+    sq=$(awk -v s="$sq" -v v="$v" 'BEGIN { printf "%.9f", s + v * v }')
+  done
+  awk -v s="$sq" 'BEGIN { exit !(s > 0.99999 && s < 1.00001) }' || fail "embed --normalize: squared length $sq"
+  expect_ok "embed --image of ViT" embed "$m/vit-cls" --image "$px/rgb.png" --pooling cls --json
+  cp "$OUT" "$TMP/vemb.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/vemb.json" "pooling")" = cls ] || fail "embed --image of ViT: cls pooling of last_hidden_state"
+
+  mkdir -p "$TMP/folder"
+  cp "$px/color444.jpg" "$px/rgb.png" "$px/grey.png" "$TMP/folder/"
+  echo "not an image" >"$TMP/folder/notes.txt"
+  expect_ok "search --json" search "$m/clip" "$TMP/folder" --text "a red square" --json
+  cp "$OUT" "$TMP/search.json"
+  checks=$((checks + 1))
+  if [ "$(json "$TMP/search.json" "" LENGTH)" != 3 ]; then
+    fail "search: every image of the folder, and nothing else: $(cat "$TMP/search.json")"
+  else
+    local s0 s2
+    s0=$(json "$TMP/search.json" "0;score"); s2=$(json "$TMP/search.json" "2;score")
+    awk -v a="$s0" -v b="$s2" 'BEGIN { exit !(a >= b && a <= 1 && b >= -1) }' || fail "search: cosine scores, best first ($s0, $s2)"
+  fi
+  expect_ok "search --top-k 1" search "$m/clip" "$TMP/folder" --text "a red square" --top-k 1
+  expect_stdout "$TMP/folder/" "search prints the files"
+  expect_error 2 "is not a folder of images" "search of a file" search "$m/clip" "$px/rgb.png" --text "x"
+  mkdir -p "$TMP/empty"
+  expect_error 2 "holds no .png, .jpg or .jpeg file" "search of an empty folder" search "$m/clip" "$TMP/empty" --text "x"
+  expect_error 2 "one query" "search without a query" search "$m/clip" "$TMP/folder"
+
+  expect_ok "fill-image --json" fill-image "$m/beit-mim" --image "$px/color444.jpg" --mask-ratio 0.25 --seed 7 --json
+  cp "$OUT" "$TMP/fill.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/fill.json" "num_patches")" = 16 ] && [ "$(json "$TMP/fill.json" "masked_positions" LENGTH)" = 4 ] &&
+    [ "$(json "$TMP/fill.json" "predicted_tokens" LENGTH)" = 4 ] || fail "fill-image: 4 of 16 patches masked: $(cat "$TMP/fill.json")"
+  local t; t=$(json "$TMP/fill.json" "predicted_tokens;0")
+  awk -v t="$t" 'BEGIN { exit !(t >= 0 && t < 40) }' || fail "fill-image: token $t outside the visual vocabulary (40)"
+  expect_ok "fill-image again" fill-image "$m/beit-mim" --image "$px/color444.jpg" --mask-ratio 0.25 --seed 7 --json
+  checks=$((checks + 1))
+  cmp -s "$OUT" "$TMP/fill.json" || fail "fill-image: the same seed masks the same patches"
+  expect_error 2 "--mask-ratio" "fill-image --mask-ratio 0" fill-image "$m/beit-mim" --image "$px/rgb.png" --mask-ratio 0
+  expect_error 2 "--mask-ratio" "fill-image --mask-ratio 1.5" fill-image "$m/beit-mim" --image "$px/rgb.png" --mask-ratio 1.5
+  expect_error 1 "does not offer masked-image-modeling" "fill-image on a classifier" fill-image "$m/beit-cls" --image "$px/rgb.png"
+
+  # ImageGPT: each PNG read back through the colour clusters gives the ids that were sampled.
+  expect_ok "generate images --json" generate "$m/imagegpt" --image-count 2 --seed 3 -o "$TMP/gen" --json
+  cp "$OUT" "$TMP/gen.json"
+  checks=$((checks + 1))
+  if [ "$(json "$TMP/gen.json" "images" LENGTH)" != 2 ] || [ ! -s "$TMP/gen/image-1.png" ]; then
+    fail "generate --image-count 2: $(head -c 300 "$TMP/gen.json")"
+  else
+    local k ids
+    for k in 0 1; do
+      ids=$(json "$TMP/gen.json" "images;$k;token_ids")
+      expect_ok "preprocess of a generated image" preprocess "$m/imagegpt" --image "$TMP/gen/image-$k.png" --output-dir "$TMP/genpp" --json
+      cp "$OUT" "$TMP/genpp.json"
+      checks=$((checks + 1))
+      [ "$(json "$TMP/genpp.json" "input_ids;0")" = "$ids" ] || fail "generate: image-$k.png does not hold the sampled ids $ids"
+    done
+    [ "$(json "$TMP/gen.json" "images;0;token_ids")" != "$(json "$TMP/gen.json" "images;1;token_ids")" ] ||
+      fail "generate: two images from seeds 3 and 4 are the same"
+  fi
+  expect_ok "generate --prime" generate "$m/imagegpt" --prime "$px/color444.jpg" -o "$TMP/prime" --json
+  cp "$OUT" "$TMP/prime.json"
+  expect_ok "preprocess of the prime" preprocess "$m/imagegpt" --image "$px/color444.jpg" --output-dir "$TMP/primepp" --json
+  cp "$OUT" "$TMP/primepp.json"
+  checks=$((checks + 1))
+  for k in 0 1 2 3 4 5 6 7; do
+    [ "$(json "$TMP/prime.json" "images;0;token_ids;$k")" = "$(json "$TMP/primepp.json" "input_ids;0;$k")" ] ||
+      { fail "generate --prime: pixel $k of the upper half is not the prime's"; break; }
+  done
+  expect_ok "generate images prints" generate "$m/imagegpt" --image-count 1 -o "$TMP/gen2"
+  expect_stdout "pixels/s" "generate reports pixels per second"
+  expect_error 2 "-o DIR" "generate images without -o" generate "$m/imagegpt" --image-count 1
+  expect_error 1 "task 'image-generation' is not supported by gpt2" "generate --image-count on GPT-2" generate "$m/gpt2" --image-count 1 -o "$TMP/g"
+}
+
 case "$AREA" in
-  usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks | conformance) "area_$AREA" ;;
+  usage | plugins | graphs | weights | inputs | run | readme | export | optimize | preprocess | tasks | images | conformance) "area_$AREA" ;;
   *)
-    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize, preprocess, tasks, conformance)" >&2
+    echo "unknown area '$AREA' (usage, plugins, graphs, weights, inputs, run, readme, export, optimize, preprocess, tasks, images, conformance)" >&2
     exit 2
     ;;
 esac

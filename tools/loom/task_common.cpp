@@ -42,7 +42,7 @@ const TaskSpec& task_of(const Graph& g, const std::string& model, const std::str
   std::string have;
   if (g.processing)
     for (const TaskSpec& t : g.processing->tasks) have += (have.empty() ? "" : ", ") + t.task;
-  throw Error(printable(model) + ": the model does not offer " + task + " (" + (have.empty() ? "it lists no tasks" : "it offers: " + have) + ")");
+  throw Error(printable(model) + ": the model does not offer " + task + " (" + (have.empty() ? "it lists no tasks: they come with its processing files, preprocessor_config.json for images, the tokenizer's files for text" : "it offers: " + have) + ")");
 }
 
 }  // namespace loom::cli
