@@ -1154,10 +1154,12 @@ area_images() {
   expect_error 2 "--image" "zero-shot without an image" zero-shot "$m/clip" --labels "a,b"
   expect_error 1 "does not offer zero-shot-image-classification" "zero-shot on a ViT" zero-shot "$m/vit-cls" --image "$px/rgb.png" --labels "a,b"
 
-  expect_ok "embed --image --normalize --json" embed "$m/clip" --image "$px/color444.jpg" --image "$px/rgb.png" --normalize --json
+  # CLIP's own embeddings come at unit length without --normalize.
+  expect_ok "embed --image --json" embed "$m/clip" --image "$px/color444.jpg" --image "$px/rgb.png" --json
   cp "$OUT" "$TMP/iemb.json"
   checks=$((checks + 1))
-  [ "$(json "$TMP/iemb.json" "embeddings" LENGTH)" = 2 ] && [ "$(json "$TMP/iemb.json" "pooling")" = image_embeds ] ||
+  [ "$(json "$TMP/iemb.json" "embeddings" LENGTH)" = 2 ] && [ "$(json "$TMP/iemb.json" "pooling")" = image_embeds ] &&
+    [ "$(json "$TMP/iemb.json" "normalized")" = ON ] ||
     fail "embed --image on CLIP: two image_embeds vectors: $(head -c 300 "$TMP/iemb.json")"
   local dim; dim=$(json "$TMP/iemb.json" "dim")
   local sq=0 i v
@@ -1165,7 +1167,12 @@ area_images() {
     v=$(json "$TMP/iemb.json" "embeddings;0;$i")
     sq=$(awk -v s="$sq" -v v="$v" 'BEGIN { printf "%.9f", s + v * v }')
   done
-  awk -v s="$sq" 'BEGIN { exit !(s > 0.99999 && s < 1.00001) }' || fail "embed --normalize: squared length $sq"
+  awk -v s="$sq" 'BEGIN { exit !(s > 0.99999 && s < 1.00001) }' || fail "embed --image on CLIP: squared length $sq"
+  expect_ok "embed --text on CLIP" embed "$m/clip" --text "a photo of a cat" --json
+  cp "$OUT" "$TMP/temb.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/temb.json" "pooling")" = text_embeds ] && [ "$(json "$TMP/temb.json" "normalized")" = ON ] &&
+    [ "$(json "$TMP/temb.json" "dim")" = "$dim" ] || fail "embed --text on CLIP: text_embeds at unit length, as wide as image_embeds"
   expect_ok "embed --image of ViT" embed "$m/vit-cls" --image "$px/rgb.png" --pooling cls --json
   cp "$OUT" "$TMP/vemb.json"
   checks=$((checks + 1))

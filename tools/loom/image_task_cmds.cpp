@@ -140,7 +140,10 @@ int embed_images(const PluginOptions& p, const TaskArgs& a) {
   Session s = engine.compile(g, options_of(a));
   std::string used;
   const Tensor v = image_vectors(s, g, proc, read_images(a.images), a.pooling, a.model, &used);
-  print_embeddings(a.normalize ? unit_rows(v) : v, a.json, used, a.normalize);
+  // The model's own vectors (CLIP's image_embeds) at unit length, as CLIP compares them; pooled
+  // hidden states only under --normalize.
+  const bool unit = a.normalize || used != a.pooling;
+  print_embeddings(unit ? unit_rows(v) : v, a.json, used, unit);
   return 0;
 }
 

@@ -136,11 +136,11 @@ int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
   Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all"));
   const Encoding e = tok.encode(a.texts);
   TensorMap out = s.run(tok.tensors(e));
-  // A model with its own sentence vector (CLIP's text_embeds) gives it; others are pooled.
+  // A model with its own sentence vector (CLIP's text_embeds) gives it, at unit length as CLIP
+  // compares them; others are pooled, and scaled only under --normalize.
   const TaskSpec* t = find_task(g, "feature-extraction");
   if (t && out.count(t->output) && out.at(t->output).shape().size() == 2) {
-    const Tensor& v = out.at(t->output);
-    print_embeddings(a.normalize ? unit_rows(v) : v, a.json, t->output, a.normalize);
+    print_embeddings(unit_rows(out.at(t->output)), a.json, t->output, true);
     return 0;
   }
   if (!out.count("last_hidden_state"))
