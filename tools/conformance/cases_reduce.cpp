@@ -19,7 +19,10 @@ void reduce_mean(std::vector<OpCase>& out) {
       for (bool keep : {false, true}) {
         if (t != DType::f32 && (shape_numel(s.x) > 1000 || keep)) continue;
         std::string axes;
-        for (int64_t a : s.axes) axes += (axes.empty() ? "" : ",") + std::to_string(a);
+        for (int64_t a : s.axes) {
+          if (!axes.empty()) axes += ',';
+          axes += std::to_string(a);
+        }
         CaseBuilder b("reduce_mean", std::string(dtype_name(t)) + " " + dims(s.x) + " axes " + axes + (keep ? " keepdims" : ""));
         out.push_back(b.input("x", t, s.x, {-3, 5}).attr("axes", s.axes).attr("keepdims", keep).build());
       }
