@@ -9,6 +9,7 @@
 #   clip-text    CLIP ViT-B/32's text tower, 77 tokens (text_embeds)
 # at 1 and 2 threads. A workload's limit is its matmul FLOPs at the oneDNN f32 GEMM ceiling
 # (prefill, images) or its weight bytes at the memory read bandwidth (decode step).
+# Before the rounds, Loom's outputs on the image checkpoints are checked against PyTorch's.
 #
 #   tools/bench/models/run.sh [BUILD_DIR]        (default: ./build)
 #
@@ -85,6 +86,29 @@ export_onnx() {  # workload
     >"$WORK/$1.export.log" 2>&1 || { tail -20 "$WORK/$1.export.log" >&2; die "ONNX export of $1 failed"; }
 }
 for w in $WORKLOADS; do export_onnx "$w"; done
+
+# The image checkpoints compute what the PyTorch modules compute (timed, and exported to ONNX):
+# Loom's outputs on the modules' inputs against the modules' outputs. CLIP's default graph runs
+# both towers, so it takes both workloads' inputs at once.
+check_outputs() {  # checkpoint, then its workloads
+  local ck=$1 w f n dir args=()
+  shift
+  for w in "$@"; do
+    dir=$WORK/check/$w
+    "$PYTHON" "$HERE/torch_models.py" reference "$WORK/$ck" "$w" "$dir" --seq "$(seq_of "$w")" >/dev/null ||
+      die "PyTorch's reference outputs of $w failed"
+    for f in "$dir"/*.npy; do
+      n=$(basename "$f" .npy)
+      if [[ $n == expected_* ]]; then args+=(--expect "${n#expected_}=$f"); else args+=(--input "$n=$f"); fi
+    done
+  done
+  echo "== checking Loom's outputs on $ck against PyTorch's"
+  "$LOOM" run "$WORK/$ck" "${args[@]}" --atol 1e-4 --rtol 1e-3 --backend onednn >"$WORK/check/$ck.log" 2>&1 ||
+    { cat "$WORK/check/$ck.log" >&2; die "Loom's outputs on $ck differ from PyTorch's"; }
+}
+for m in $checkpoints; do
+  case $m in vit) check_outputs vit vit ;; clip) check_outputs clip clip-image clip-text ;; esac
+done
 
 if [[ ! -f $ORT_DIR/node_modules/onnxruntime-node/package.json ]]; then
   echo "== installing onnxruntime-node@$ORT_VERSION into $ORT_DIR"

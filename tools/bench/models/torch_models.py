@@ -8,11 +8,14 @@ both peers run the same weights.
 
   torch_models.py export CHECKPOINT WORKLOAD OUT.onnx [--seq 128] [--past 128]
   torch_models.py bench  CHECKPOINT WORKLOAD --threads N [--seq 128] [--past 128] [--warmup 3] [--iterations 20]
+  torch_models.py reference CHECKPOINT WORKLOAD OUT_DIR [--seq 128] [--past 128]
 
 WORKLOAD is bert (seq tokens), gpt2-prompt (seq tokens, all logits), gpt2-decode (one token
 after `past` cached positions), vit (ViTForImageClassification: one image at the configured size,
 logits), clip-image (CLIPModel's vision tower: one image, image_embeds) or clip-text (its text
-tower: seq tokens, text_embeds). `bench` prints one JSON line with median_ms, p90_ms, min_ms.
+tower: seq tokens, text_embeds). `bench` prints one JSON line with median_ms, p90_ms, min_ms. `reference` writes the workload's
+inputs (NAME.npy) and this module's outputs (expected_NAME.npy) into OUT_DIR, for `loom run
+--expect`.
 """
 import argparse
 import json
@@ -203,7 +206,7 @@ def workload(checkpoint, name, seq, past):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["export", "bench"])
+    ap.add_argument("command", choices=["export", "bench", "reference"])
     ap.add_argument("checkpoint")
     ap.add_argument("workload", choices=WORKLOADS)
     ap.add_argument("out", nargs="?")
@@ -222,6 +225,17 @@ def main():
         with torch.no_grad():
             torch.onnx.export(model, inputs, a.out, input_names=in_names, output_names=out_names, opset_version=14,
                               do_constant_folding=True)
+        return
+    if a.command == "reference":
+        if not a.out:
+            sys.exit("torch_models.py reference: OUT_DIR is required")
+        os.makedirs(a.out, exist_ok=True)
+        with torch.no_grad():
+            y = model(*inputs)
+        for name, x in zip(in_names, inputs):
+            np.save(os.path.join(a.out, name + ".npy"), x.numpy())
+        for name, x in zip(out_names, y if isinstance(y, tuple) else (y,)):
+            np.save(os.path.join(a.out, "expected_" + name + ".npy"), x.numpy())
         return
     samples = []
     with torch.inference_mode():
