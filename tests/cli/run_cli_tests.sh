@@ -711,6 +711,65 @@ bench_checkpoints() {
   [ "$(json "$TMP/decode-trace.json" traceEvents LENGTH)" -gt 10 ] 2>/dev/null || fail "bench --decode --profile: no per-node events"
   expect_error 1 "--profile $TMP/no/such/trace.json" "bench --profile into a missing folder" \
     bench "$m/bert-mlm" --seq 8 --iterations 1 --profile "$TMP/no/such/trace.json"
+  bench_image_checkpoints
+}
+
+# bench on image checkpoints and on CLIP's towers (--task): pixel_values generated at the model's
+# image size, --batch for images, images per second, and what each graph refuses.
+bench_image_checkpoints() {
+  local m=$SRC/tests/models
+  expect_ok "bench an image classifier" bench "$m/vit-cls" --batch 2 --warmup 1 --iterations 2 --threads 1 --json
+  cp "$OUT" "$TMP/vit.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/vit.json" "generated_inputs;0")" = pixel_values ] || fail "bench vit-cls: pixel_values not generated"
+  [ "$(json "$TMP/vit.json" "dims;batch")" = 2 ] || fail "bench vit-cls --batch 2: dims.batch is $(json "$TMP/vit.json" "dims;batch")"
+  [ "$(json "$TMP/vit.json" images)" = 2 ] || fail "bench vit-cls --batch 2: images is not 2"
+  json "$TMP/vit.json" images_per_s >/dev/null || fail "bench vit-cls: no images_per_s"
+  ! json "$TMP/vit.json" tokens >/dev/null || fail "bench vit-cls: tokens counted for an image model"
+  # The generated image has the configured 32x24 size: the fixture's own image of that size
+  # binds the same input, and a wrong size is refused.
+  expect_ok "bench an image classifier on its own image" bench "$m/vit-cls" --input "pixel_values=$m/vit-cls/pixel_values.npy" \
+    --warmup 0 --iterations 1 --json
+  checks=$((checks + 1))
+  [ "$(json "$OUT" "generated_inputs" LENGTH)" = 0 ] || fail "bench vit-cls --input: an input was generated"
+  expect_error 1 "expected [batch, 3, 32, 24]" "bench an image classifier on an image of another size" \
+    bench "$m/vit-cls" --input "pixel_values=$m/clip/pixel_values.npy" --iterations 1
+  expect_ok "bench an image classifier, text report" bench "$m/vit-cls" --warmup 0 --iterations 1 --task image-classification
+  expect_stdout "for image-classification" "bench names the task"
+  expect_stdout "images/s" "bench reports images per second"
+  expect_stdout "shapes: batch=1" "bench: one image unless --batch"
+  expect_error 2 "has no token-id input" "bench --seq on an image model" bench "$m/vit-cls" --seq 8 --iterations 1
+  expect_error 2 "--task feature-extraction" "bench --task the model does not offer" \
+    bench "$m/vit-cls" --task feature-extraction --iterations 1
+
+  # CLIP: the vision tower alone, the text tower alone at --seq, both by default.
+  expect_ok "bench CLIP's vision tower" bench "$m/clip" --task image-feature-extraction --warmup 1 --iterations 2 --json
+  cp "$OUT" "$TMP/clip-image.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/clip-image.json" generated_inputs LENGTH)" = 1 ] || fail "bench CLIP image tower: not pixel_values alone"
+  [ "$(json "$TMP/clip-image.json" "generated_inputs;0")" = pixel_values ] || fail "bench CLIP image tower: pixel_values not generated"
+  [ "$(json "$TMP/clip-image.json" task)" = image-feature-extraction ] || fail "bench --task: task not in the JSON"
+  [ "$(json "$TMP/clip-image.json" images)" = 1 ] || fail "bench CLIP image tower: images is not 1"
+  expect_ok "bench CLIP's text tower" bench "$m/clip" --task feature-extraction --seq 16 --warmup 1 --iterations 2 --json
+  cp "$OUT" "$TMP/clip-text.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/clip-text.json" generated_inputs LENGTH)" = 2 ] || fail "bench CLIP text tower: not input_ids and attention_mask"
+  [ "$(json "$TMP/clip-text.json" "dims;seq")" = 16 ] || fail "bench CLIP text tower --seq 16: dims.seq is not 16"
+  [ "$(json "$TMP/clip-text.json" tokens)" = 16 ] || fail "bench CLIP text tower --seq 16: tokens is not 16"
+  ! json "$TMP/clip-text.json" images >/dev/null || fail "bench CLIP text tower: images counted"
+  expect_ok "bench CLIP, both towers" bench "$m/clip" --batch 2 --seq 7 --warmup 0 --iterations 1 --json
+  checks=$((checks + 1))
+  [ "$(json "$OUT" "dims;image_batch")" = 2 ] || fail "bench CLIP --batch 2: the images' batch is not 2"
+  [ "$(json "$OUT" "dims;batch")" = 2 ] || fail "bench CLIP --batch 2: the texts' batch is not 2"
+  [ "$(json "$OUT" images)" = 2 ] || fail "bench CLIP --batch 2: images is not 2"
+  [ "$(json "$OUT" tokens)" = 14 ] || fail "bench CLIP --batch 2 --seq 7: tokens is not 14"
+  expect_error 2 "takes seq <= 16" "bench CLIP's text tower past its positions" \
+    bench "$m/clip" --task feature-extraction --seq 17 --iterations 1
+  expect_error 2 "--seq: graph" "bench --seq on CLIP's vision tower" bench "$m/clip" --task image-feature-extraction --seq 8 --iterations 1
+  expect_error 2 "--task text-generation" "bench --task CLIP does not offer" bench "$m/clip" --task text-generation --iterations 1
+  expect_error 2 "--decode runs the text-generation graph" "bench --decode with another --task" \
+    bench "$m/gpt2" --decode 1 --past 4 --task feature-extraction --iterations 1
+  expect_error 1 "no-such-model" "bench --task on a missing model" bench "$TMP/no-such-model" --task feature-extraction
 }
 
 # The commands of the README and the examples of docs/cli.md, as written, run from a folder

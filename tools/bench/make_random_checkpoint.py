@@ -2,10 +2,16 @@
 """Writes a random-weight Hugging Face checkpoint of a real model's size, for benchmarks (not
 tests: its outputs mean nothing). The tensors have the names, shapes and layout transformers
 saves (GPT-2: Conv1D [in, out], no "transformer." prefix and no lm_head, as the openai-community
-files; BERT: the "bert." prefix). Tokenizer files are copied from a folder when given.
+files; BERT: the "bert." prefix; ViT: ViTForImageClassification with the "vit." prefix and 1,000
+labels, as google/vit-base-patch16-224; CLIP: CLIPModel ViT-B/32, as openai/clip-vit-base-patch32).
+The vision models' tensor names come from tools/fixtures/make_vision_models.py, the generator of
+the test checkpoints, and get a preprocessor_config.json. Tokenizer files are copied from a
+folder when given.
 
   /usr/bin/python3 tools/bench/make_random_checkpoint.py gpt2 /tmp/gpt2-small [--tokenizer DIR]
   /usr/bin/python3 tools/bench/make_random_checkpoint.py bert /tmp/bert-base [--tokenizer DIR]
+  /usr/bin/python3 tools/bench/make_random_checkpoint.py vit /tmp/vit-base-patch16-224
+  /usr/bin/python3 tools/bench/make_random_checkpoint.py clip /tmp/clip-vit-base-patch32
 """
 import argparse
 import json
@@ -16,7 +22,27 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from make_vision_models import clip_weights, vit_weights  # noqa: E402
 from safetensors_writer import write_safetensors  # noqa: E402
+
+VIT_CONFIG = {"model_type": "vit", "architectures": ["ViTForImageClassification"], "hidden_size": 768,
+              "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu",
+              "layer_norm_eps": 1e-12, "image_size": 224, "patch_size": 16, "num_channels": 3, "qkv_bias": True,
+              "id2label": {str(i): f"LABEL_{i}" for i in range(1000)}}
+VIT_PREPROCESSOR = {"image_processor_type": "ViTImageProcessor", "do_resize": True, "size": {"height": 224, "width": 224},
+                    "resample": 2, "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+                    "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+CLIP_TEXT = {"vocab_size": 49408, "hidden_size": 512, "intermediate_size": 2048, "num_hidden_layers": 12,
+             "num_attention_heads": 8, "max_position_embeddings": 77, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5,
+             "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1}
+CLIP_VISION = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12,
+               "num_channels": 3, "image_size": 224, "patch_size": 32, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
+CLIP_CONFIG = {"model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 512, "logit_scale_init_value": 2.6592,
+               "text_config": CLIP_TEXT, "vision_config": CLIP_VISION}
+CLIP_PREPROCESSOR = {"image_processor_type": "CLIPImageProcessor", "do_resize": True, "size": {"shortest_edge": 224},
+                     "resample": 3, "do_center_crop": True, "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
+                     "rescale_factor": 1 / 255, "do_normalize": True, "do_convert_rgb": True,
+                     "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}
 
 
 def gpt2(gen):
@@ -57,14 +83,27 @@ def bert(gen):
     return cfg, w
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model", choices=["gpt2", "bert"])
-    ap.add_argument("out")
-    ap.add_argument("--tokenizer", help="a folder whose vocab.txt / vocab.json / merges.txt are copied")
-    a = ap.parse_args()
-    gen = torch.Generator().manual_seed(1)
-    cfg, shapes = {"gpt2": gpt2, "bert": bert}[a.model](gen)
+def vision_tensors(named):
+    """The fixture generator's tensors at a real model's scale: matrices and convolutions drawn
+    there with a std of 0.3 (or less) brought to about 0.02, so that twelve layers of random
+    weights keep their activations finite; LayerNorm weights (near 1) and biases as drawn."""
+    return {k: v * (0.02 / 0.3) if v.dim() >= 2 else v for k, v in named.items()}
+
+
+def vit(gen):
+    w, heads = vit_weights(dict(VIT_CONFIG, image_size=[224, 224]), "ViTForImageClassification", gen)
+    tensors = {"vit." + k: v for k, v in vision_tensors(w).items()}
+    tensors.update(vision_tensors(heads))
+    return VIT_CONFIG, tensors, VIT_PREPROCESSOR
+
+
+def clip(gen):
+    w = vision_tensors(clip_weights(gen, CLIP_TEXT, CLIP_VISION, CLIP_CONFIG["projection_dim"]))
+    w["logit_scale"] = torch.tensor(CLIP_CONFIG["logit_scale_init_value"])
+    return CLIP_CONFIG, w, CLIP_PREPROCESSOR
+
+
+def text_tensors(shapes, gen):
     tensors = {}
     for name, shape in shapes.items():
         if name.endswith(("LayerNorm.weight", "ln_1.weight", "ln_2.weight", "ln_f.weight")):
@@ -73,9 +112,28 @@ def main():
             tensors[name] = torch.zeros(shape)
         else:
             tensors[name] = torch.randn(shape, generator=gen) * 0.02
+    return tensors
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", choices=["gpt2", "bert", "vit", "clip"])
+    ap.add_argument("out")
+    ap.add_argument("--tokenizer", help="a folder whose vocab.txt / vocab.json / merges.txt are copied")
+    a = ap.parse_args()
+    gen = torch.Generator().manual_seed(1)
+    preprocessor = None
+    if a.model in ("vit", "clip"):
+        cfg, tensors, preprocessor = {"vit": vit, "clip": clip}[a.model](gen)
+    else:
+        cfg, shapes = {"gpt2": gpt2, "bert": bert}[a.model](gen)
+        tensors = text_tensors(shapes, gen)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
+    if preprocessor:
+        with open(os.path.join(a.out, "preprocessor_config.json"), "w") as f:
+            json.dump(preprocessor, f, indent=2)
     write_safetensors(os.path.join(a.out, "model.safetensors"), tensors, {"format": "pt"})
     if a.tokenizer:
         for f in ("vocab.txt", "vocab.json", "merges.txt"):

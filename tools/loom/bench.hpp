@@ -17,6 +17,10 @@ namespace loom::cli::bench {
 // processing section, else an integer input named input_ids, else the first integer input of
 // rank 2. Null when there is none.
 const GraphInput* token_input(const Graph& g);
+// The graph input that takes images as f32 [batch, channels, height, width]: the image
+// processor's input where the graph has a processing section, else one named pixel_values.
+// Null when there is none.
+const GraphInput* image_input(const Graph& g);
 // The number of token ids `input` accepts: the tokenizer's vocabulary, else the rows of the
 // table a `gather` node looks the input up in. 0 when neither says.
 int64_t vocabulary(const Graph& g, const std::string& input);

@@ -80,32 +80,52 @@ class Progress {
 
 double ms(clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// Where --seq and --batch go: the symbols of the token input's dims [batch, seq].
-void bind_text_dims(const Graph& g, const BenchArgs& a, std::map<std::string, int64_t>& dims) {
+// Where --seq and --batch go: the symbols of the token input's dims [batch, seq] and of the image
+// input's batch dim [batch, channels, height, width] (an image's size is the model's own).
+void bind_generated_dims(const Graph& g, const BenchArgs& a, std::map<std::string, int64_t>& dims) {
   if (!a.seq && !a.batch) return;
   const GraphInput* ids = bench::token_input(g);
-  if (!ids || ids->info.shape.size() != 2)
-    throw UsageError(std::string(a.seq ? "--seq" : "--batch") + ": graph '" + printable(g.name) +
-                     "' has no token-id input [batch, seq] (use --dim NAME=N for its symbols)");
-  auto bind = [&](size_t axis, int64_t value, const char* option) {
-    if (!value) return;
-    const Dim& d = ids->info.shape[axis];
+  if (ids && ids->info.shape.size() != 2) ids = nullptr;
+  const GraphInput* image = bench::image_input(g);
+  if (a.seq && !ids)
+    throw UsageError("--seq: graph '" + printable(g.name) + "' has no token-id input [batch, seq] (use --dim NAME=N for its symbols)");
+  if (a.batch && !ids && !image)
+    throw UsageError("--batch: graph '" + printable(g.name) +
+                     "' has no token-id input [batch, seq] or image input [batch, channels, height, width] (use --dim NAME=N for its symbols)");
+  auto bind = [&](const GraphInput* in, size_t axis, int64_t value, const char* option) {
+    if (!in || !value) return;
+    const Dim& d = in->info.shape[axis];
     if (d.is_known()) {
       if (d.value() != value)
-        throw UsageError(std::string(option) + " " + std::to_string(value) + ": input '" + printable(ids->name) +
+        throw UsageError(std::string(option) + " " + std::to_string(value) + ": input '" + printable(in->name) +
                          "' has a fixed size of " + std::to_string(d.value()) + " there");
       return;
     }
     if (!(d.is_symbolic() && d.symbols().size() == 1 && d.factor() == 1))
-      throw UsageError(std::string(option) + ": input '" + printable(ids->name) + "' has no plain symbol there");
+      throw UsageError(std::string(option) + ": input '" + printable(in->name) + "' has no plain symbol there");
     const std::string& sym = d.symbols()[0];
     auto [it, fresh] = dims.emplace(sym, value);
     if (!fresh && it->second != value)
       throw UsageError(std::string(option) + " " + std::to_string(value) + " and --dim " + sym + "=" +
                        std::to_string(it->second) + " disagree");
   };
-  bind(0, a.batch, "--batch");
-  bind(1, a.seq, "--seq");
+  bind(ids, 0, a.batch, "--batch");
+  bind(ids, 1, a.seq, "--seq");
+  bind(image, 0, a.batch, "--batch");
+}
+
+// The model's graph for --task T; a model without that task is a usage error (exit 2), a model
+// that cannot be read at all stays a plain error (exit 1).
+Graph task_graph(const Engine& engine, const std::string& model, const std::string& task) {
+  if (task.empty()) return engine.load_graph(model);
+  std::string why;
+  try {
+    return engine.load_graph(model, task);
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  (void)engine.load_graph(model);  // unreadable: that error, exit 1
+  throw UsageError("--task " + task + ": " + printable(model) + " has no graph for it (" + why + ")");
 }
 
 // The checkpoint's text-generation graph; a model without one is a usage error (exit 2), a
@@ -172,6 +192,8 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   if (decode && !a.past) throw UsageError("--decode needs --past P (the prompt's length, at least 1)");
   if (decode && a.seq) throw UsageError("--seq is for a whole run; with --decode, --past sets the prompt's length");
   if (decode && (!a.inputs.empty() || !a.dims.empty())) throw UsageError("--decode generates its inputs: --input and --dim do not apply");
+  if (decode && !a.task.empty() && a.task != "text-generation")
+    throw UsageError("--decode runs the text-generation graph: --task " + a.task + " does not apply");
   SessionOptions options = session_options(a.backends, a.threads, a.options, a.optimize);
   if (!a.precision.empty()) {
     // The session option every backend understands (docs/plugins.md); a backend that cannot
@@ -189,7 +211,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   Engine engine = make_engine(p);
   TensorMap inputs = read_inputs(a.inputs);
   const auto load_start = clock::now();
-  Graph graph = decode ? generation_graph(engine, a.graph) : engine.load_graph(a.graph);
+  Graph graph = decode ? generation_graph(engine, a.graph) : task_graph(engine, a.graph, a.task);
   Session s = engine.compile(graph, options);
   const double load_ms = ms(clock::now() - load_start);
   const Graph& g = s.graph();
@@ -221,7 +243,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
     check_dims(s, prompt_dims);  // the prompt within the position table
     generated = {printable(spec->input_ids), printable(spec->past_length)};
   } else {
-    bind_text_dims(g, a, dims);
+    bind_generated_dims(g, a, dims);
     check_input_names(g, inputs, /*all_required=*/false);
     check_dims(s, dims);
     const GraphInput* ids = bench::token_input(g);
@@ -324,8 +346,15 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
     auto it = inputs.find(ids->name);
     if (it != inputs.end()) tokens = it->second.numel();
   }
+  // Images per second: a run handles the image input's batch.
+  int64_t images = 0;
+  if (const GraphInput* image = decode ? nullptr : bench::image_input(g)) {
+    auto it = inputs.find(image->name);
+    if (it != inputs.end() && it->second.rank() == 4) images = it->second.shape()[0];
+  }
   const double runs_per_s = median > 0 ? 1e6 / median : 0.0;
   const double tokens_per_s = runs_per_s * static_cast<double>(tokens);
+  const double images_per_s = runs_per_s * static_cast<double>(images);
   const std::string precision = options.options.count("precision") ? options.options.at("precision") : "f32";
 
   if (a.json) {
@@ -343,6 +372,11 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
       j["tokens"] = tokens;
       j["tokens_per_s"] = tokens_per_s;
     }
+    if (images) {
+      j["images"] = images;
+      j["images_per_s"] = images_per_s;
+    }
+    if (!a.task.empty()) j["task"] = a.task;
     if (decode) {
       j["batch"] = batch;
       j["decode"] = a.decode;
@@ -357,8 +391,9 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   }
   std::string dims_text;
   for (const auto& [sym, v] : bound) dims_text += (dims_text.empty() ? "" : " ") + sym + "=" + std::to_string(v);
-  std::printf("%s: graph '%s', %zu nodes (--optimize %s, precision %s), loaded in %.1f ms\n", a.graph.c_str(),
-              printable(g.name).c_str(), nodes, a.optimize.c_str(), precision.c_str(), load_ms);
+  const std::string for_task = a.task.empty() ? "" : " for " + printable(a.task);
+  std::printf("%s: graph '%s'%s, %zu nodes (--optimize %s, precision %s), loaded in %.1f ms\n", a.graph.c_str(),
+              printable(g.name).c_str(), for_task.c_str(), nodes, a.optimize.c_str(), precision.c_str(), load_ms);
   if (decode)
     std::printf("  decode: %lld step(s) after a prompt of %lld token(s), batch %lld (prompt run: %.3f ms); inputs generated: %s\n",
                 static_cast<long long>(a.decode), static_cast<long long>(a.past), static_cast<long long>(batch), prefill_ms,
@@ -378,8 +413,10 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
               timing.samples.front() / 1e3);
   std::printf("  latency per run: median %.3f us (p10 %.3f, p90 %.3f, min %.3f)\n", median, timing.pct(0.1), timing.pct(0.9),
               timing.samples.front());
-  if (tokens) std::printf("  throughput: %.2f %s/s, %.1f tokens/s\n", runs_per_s, decode ? "steps" : "runs", tokens_per_s);
-  else std::printf("  throughput: %.2f runs/s\n", runs_per_s);
+  std::printf("  throughput: %.2f %s/s", runs_per_s, decode ? "steps" : "runs");
+  if (tokens) std::printf(", %.1f tokens/s", tokens_per_s);
+  if (images) std::printf(", %.2f images/s", images_per_s);
+  std::printf("\n");
   if (nodes)
     std::printf("  median / %zu nodes: %.4f us (the median spread evenly over the nodes, not a per-node measurement)\n",
                 nodes, per_node);

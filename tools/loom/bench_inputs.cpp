@@ -27,6 +27,14 @@ const GraphInput* token_input(const Graph& g) {
   return nullptr;
 }
 
+const GraphInput* image_input(const Graph& g) {
+  std::string name = "pixel_values";
+  if (g.processing && g.processing->image && !g.processing->image->input.empty()) name = g.processing->image->input;
+  for (const auto& in : g.inputs)
+    if (in.name == name && in.info.dtype == DType::f32 && in.info.shape.size() == 4) return &in;
+  return nullptr;
+}
+
 int64_t vocabulary(const Graph& g, const std::string& input) {
   if (g.processing && g.processing->tokenizer && g.processing->tokenizer->vocab_size > 0 &&
       g.processing->tokenizer->input_ids == input)

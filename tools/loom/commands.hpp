@@ -57,6 +57,7 @@ struct PreprocessArgs {
 inline constexpr int64_t kMaxTokens = 1'000'000;  // bench --seq, --batch, --decode, --past
 struct BenchArgs {
   std::string graph, backends, optimize = "all";
+  std::string task;                // "": the model's default graph
   std::vector<std::string> inputs, dims, options;
   int threads = 0, warmup = 5, iterations = 50, repeat = 1;
   int64_t seq = 0, batch = 0;      // 0: not given (--dim or 1)

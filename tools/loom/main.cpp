@@ -187,8 +187,11 @@ int main(int argc, char** argv) {
   bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_in(1, kMaxRuns))->type_name("N");
   bench->add_option("--seq", bench_args.seq, "Tokens per row of a text model's generated ids (its seq symbol)")
       ->check(whole_number_in(1, kMaxTokens))->type_name("N");
-  bench->add_option("--batch", bench_args.batch, "Rows of a text model's generated ids (its batch symbol)")
+  bench->add_option("--batch", bench_args.batch, "Rows of a model's generated ids and images (their batch symbols)")
       ->check(whole_number_in(1, kMaxTokens))->type_name("B");
+  bench->add_option("--task", bench_args.task,
+                    "The model's graph for a task, e.g. feature-extraction or image-feature-extraction for CLIP's text or vision tower (default: its default graph)")
+      ->type_name("T");
   bench->add_option("--decode", bench_args.decode, "Time decode steps through the model's text-generation graph: N steps after --past tokens")
       ->check(whole_number_in(1, kMaxTokens))->type_name("N");
   bench->add_option("--past", bench_args.past, "With --decode: the prompt's length in tokens")

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // ONNX Runtime side of tools/bench/models/run.sh: times an ONNX model exported by
 // torch_models.py on the CPU execution provider (onnxruntime-node), with generated inputs: token
-// ids in the vocabulary, masks of ones, token types of zeros, past keys and values of random
-// values. Prints one JSON line with median_ms, p90_ms and min_ms.
+// ids in the vocabulary, masks of ones, token types of zeros, past keys and values and pixel
+// values of random values in [-1, 1]. Prints one JSON line with median_ms, p90_ms and min_ms.
 //
-//   node bench_ort.js --ort-dir DIR --model M.onnx --threads N --vocab V [--warmup 3] [--iterations 20]
+//   node bench_ort.js --ort-dir DIR --model M.onnx --threads N [--vocab V] [--warmup 3] [--iterations 20]
+//
+// --vocab is required when the model takes input_ids.
 'use strict';
 
 const path = require('path');
@@ -17,7 +19,7 @@ function parseArgs(argv) {
     a[k] = typeof a[k] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
     if (typeof a[k] === 'number' && !(Number.isInteger(a[k]) && a[k] >= 0)) throw new Error(`${argv[i]}: not a whole number`);
   }
-  if (!a.model || !a.ortDir || a.iterations < 1 || a.vocab < 1) throw new Error('--model, --ort-dir, --vocab and --iterations >= 1 are required');
+  if (!a.model || !a.ortDir || a.iterations < 1) throw new Error('--model, --ort-dir and --iterations >= 1 are required');
   return a;
 }
 
@@ -27,6 +29,7 @@ async function main() {
   const session = await ort.InferenceSession.create(path.resolve(a.model), {
     executionProviders: ['cpu'], intraOpNumThreads: a.threads, interOpNumThreads: 1, executionMode: 'sequential',
     graphOptimizationLevel: 'all'});
+  if (session.inputNames.includes('input_ids') && a.vocab < 1) throw new Error(`${a.model} takes input_ids: --vocab is required`);
   let seed = 42;
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const feeds = {};

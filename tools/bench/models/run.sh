@@ -4,8 +4,12 @@
 #   bert         BERT-base masked LM, 128 tokens
 #   gpt2-prompt  GPT-2 small, a 128-token prompt, logits for every position
 #   gpt2-decode  GPT-2 small, one decode step after 128 cached tokens
+#   vit          ViT-B/16 (ViTForImageClassification, 1,000 labels), one 224x224 image
+#   clip-image   CLIP ViT-B/32's vision tower, one 224x224 image (image_embeds)
+#   clip-text    CLIP ViT-B/32's text tower, 77 tokens (text_embeds)
 # at 1 and 2 threads. A workload's limit is its matmul FLOPs at the oneDNN f32 GEMM ceiling
-# (prefill) or its weight bytes at the memory read bandwidth (decode step).
+# (prefill, images) or its weight bytes at the memory read bandwidth (decode step).
+# Before the rounds, Loom's outputs on the image checkpoints are checked against PyTorch's.
 #
 #   tools/bench/models/run.sh [BUILD_DIR]        (default: ./build)
 #
@@ -14,6 +18,7 @@
 # Random-weight checkpoints, ONNX files and results go to BUILD_DIR/bench/models;
 # onnxruntime-node goes to BUILD_DIR/bench/ort. Settings (environment):
 #   ROUNDS=3 ITERATIONS=20 WARMUP=3 THREADS="1 2" PYTHON=/usr/bin/python3 ORT_VERSION=1.30
+#   WORKLOADS="bert gpt2-prompt gpt2-decode vit clip-image clip-text" (any of them, in that order)
 # Exits non-zero on errors, never because of the timings. Nothing here runs in CI.
 set -euo pipefail
 
@@ -28,19 +33,39 @@ ORT_VERSION=${ORT_VERSION:-1.30}
 LOOM=$BUILD/bin/loom
 WORK=$BUILD/bench/models
 ORT_DIR=$BUILD/bench/ort
+WORKLOADS=${WORKLOADS:-bert gpt2-prompt gpt2-decode vit clip-image clip-text}
 SEQ=128
 PAST=128
+CLIP_SEQ=77  # CLIP's text tower: its whole position table, as texts padded to max_length give
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 [[ -x $LOOM ]] || die "$LOOM not found: cmake --build $BUILD --target loom_cli loom_onednn"
 [[ -f $BUILD/bin/loom-onednn.so ]] || die "$BUILD/bin/loom-onednn.so not found: cmake --build $BUILD --target loom_onednn"
 for tool in node npm c++ "$PYTHON"; do command -v "$tool" >/dev/null || die "'$tool' not found"; done
 for n in ROUNDS ITERATIONS WARMUP; do [[ ${!n} =~ ^[0-9]+$ && ${!n} -ge 1 ]] || die "$n must be a positive integer"; done
+for w in $WORKLOADS; do
+  case $w in bert | gpt2-prompt | gpt2-decode | vit | clip-image | clip-text) ;; *) die "unknown workload '$w' in WORKLOADS" ;; esac
+done
 mkdir -p "$WORK"
+
+ckpt() { case $1 in bert) echo bert ;; gpt2-*) echo gpt2 ;; vit) echo vit ;; clip-*) echo clip ;; esac; }
+seq_of() { case $1 in clip-text) echo $CLIP_SEQ ;; *) echo $SEQ ;; esac; }
+vocab() { case $1 in bert) echo 30522 ;; gpt2-*) echo 50257 ;; clip-text) echo 49408 ;; *) echo 0 ;; esac; }
+loom_args() {  # workload
+  case $1 in
+    bert) echo "$WORK/bert --seq $SEQ" ;;
+    gpt2-prompt) echo "$WORK/gpt2 --seq $SEQ" ;;
+    gpt2-decode) echo "$WORK/gpt2 --decode 1 --past $PAST" ;;
+    vit) echo "$WORK/vit --task image-classification" ;;
+    clip-image) echo "$WORK/clip --task image-feature-extraction" ;;
+    clip-text) echo "$WORK/clip --task feature-extraction --seq $CLIP_SEQ" ;;
+  esac
+}
 
 # ---------------------------------------------------------------- checkpoints, ONNX, tools
 
-for m in bert gpt2; do
+checkpoints=$(for w in $WORKLOADS; do ckpt "$w"; done | sort -u)
+for m in $checkpoints; do
   if [[ ! -f $WORK/$m/model.safetensors ]]; then
     echo "== random-weight $m checkpoint in $WORK/$m"
     "$PYTHON" "$HERE/../make_random_checkpoint.py" "$m" "$WORK/$m" >/dev/null
@@ -48,19 +73,42 @@ for m in bert gpt2; do
 done
 # BERT's fill-mask graph needs a tokenizer with a [MASK] token: the small one of the tests does
 # (the generated ids then come from its 64 words, which changes no timing).
-for f in vocab.txt tokenizer_config.json; do
-  [[ -f $WORK/bert/$f ]] || cp "$HERE/../../../tests/models/bert-mlm/$f" "$WORK/bert/$f"
-done
-export_onnx() {  # checkpoint workload
-  local out=$WORK/$2.onnx
+if [[ -d $WORK/bert ]]; then
+  for f in vocab.txt tokenizer_config.json; do
+    [[ -f $WORK/bert/$f ]] || cp "$HERE/../../../tests/models/bert-mlm/$f" "$WORK/bert/$f"
+  done
+fi
+export_onnx() {  # workload
+  local out=$WORK/$1.onnx
   [[ -f $out && $out -nt $HERE/torch_models.py ]] && return
-  echo "== exporting $2 to $out"
-  "$PYTHON" "$HERE/torch_models.py" export "$WORK/$1" "$2" "$out" --seq $SEQ --past $PAST >"$WORK/$2.export.log" 2>&1 ||
-    { tail -20 "$WORK/$2.export.log" >&2; die "ONNX export of $2 failed"; }
+  echo "== exporting $1 to $out"
+  "$PYTHON" "$HERE/torch_models.py" export "$WORK/$(ckpt "$1")" "$1" "$out" --seq "$(seq_of "$1")" --past $PAST \
+    >"$WORK/$1.export.log" 2>&1 || { tail -20 "$WORK/$1.export.log" >&2; die "ONNX export of $1 failed"; }
 }
-export_onnx bert bert
-export_onnx gpt2 gpt2-prompt
-export_onnx gpt2 gpt2-decode
+for w in $WORKLOADS; do export_onnx "$w"; done
+
+# The image checkpoints compute what the PyTorch modules compute (timed, and exported to ONNX):
+# Loom's outputs on the modules' inputs against the modules' outputs. CLIP's default graph runs
+# both towers, so it takes both workloads' inputs at once.
+check_outputs() {  # checkpoint, then its workloads
+  local ck=$1 w f n dir args=()
+  shift
+  for w in "$@"; do
+    dir=$WORK/check/$w
+    "$PYTHON" "$HERE/torch_models.py" reference "$WORK/$ck" "$w" "$dir" --seq "$(seq_of "$w")" >/dev/null ||
+      die "PyTorch's reference outputs of $w failed"
+    for f in "$dir"/*.npy; do
+      n=$(basename "$f" .npy)
+      if [[ $n == expected_* ]]; then args+=(--expect "${n#expected_}=$f"); else args+=(--input "$n=$f"); fi
+    done
+  done
+  echo "== checking Loom's outputs on $ck against PyTorch's"
+  "$LOOM" run "$WORK/$ck" "${args[@]}" --atol 1e-4 --rtol 1e-3 --backend onednn >"$WORK/check/$ck.log" 2>&1 ||
+    { cat "$WORK/check/$ck.log" >&2; die "Loom's outputs on $ck differ from PyTorch's"; }
+}
+for m in $checkpoints; do
+  case $m in vit) check_outputs vit vit ;; clip) check_outputs clip clip-image clip-text ;; esac
+done
 
 if [[ ! -f $ORT_DIR/node_modules/onnxruntime-node/package.json ]]; then
   echo "== installing onnxruntime-node@$ORT_VERSION into $ORT_DIR"
@@ -84,29 +132,20 @@ record() {  # workload threads contender, then a command printing one JSON line
   "$PYTHON" -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); d.update(workload=sys.argv[2], threads_asked=int(sys.argv[3]), contender=sys.argv[4]); print(json.dumps(d))' \
     "$WORK/last.json" "$w" "$t" "$c" >>"$RESULTS"
 }
-loom_args() {  # workload
-  case $1 in
-    bert) echo "$WORK/bert --seq $SEQ" ;;
-    gpt2-prompt) echo "$WORK/gpt2 --seq $SEQ" ;;
-    gpt2-decode) echo "$WORK/gpt2 --decode 1 --past $PAST" ;;
-  esac
-}
-vocab() { case $1 in bert) echo 30522 ;; *) echo 50257 ;; esac; }
-ckpt() { case $1 in bert) echo bert ;; *) echo gpt2 ;; esac; }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 1; r <= ROUNDS; ++r)); do
   for t in $THREADS; do
     echo "== round $r of $ROUNDS, $t thread(s) (load $(cut -d' ' -f1 /proc/loadavg))"
     export OMP_NUM_THREADS=$t
     record limits "$t" limits "$LIMITS"
-    for w in bert gpt2-prompt gpt2-decode; do
+    for w in $WORKLOADS; do
       # shellcheck disable=SC2046
       record "$w" "$t" loom "$LOOM" bench $(loom_args "$w") --backend onednn --threads "$t" --warmup "$WARMUP" \
         --iterations "$ITERATIONS" --json
       record "$w" "$t" ort node "$HERE/bench_ort.js" --ort-dir "$ORT_DIR" --model "$WORK/$w.onnx" --threads "$t" \
         --vocab "$(vocab "$w")" --warmup "$WARMUP" --iterations "$ITERATIONS"
       record "$w" "$t" pytorch "$PYTHON" "$HERE/torch_models.py" bench "$WORK/$(ckpt "$w")" "$w" --threads "$t" \
-        --seq $SEQ --past $PAST --warmup "$WARMUP" --iterations "$ITERATIONS"
+        --seq "$(seq_of "$w")" --past $PAST --warmup "$WARMUP" --iterations "$ITERATIONS"
     done
   done
 done

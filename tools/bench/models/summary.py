@@ -13,11 +13,43 @@ import sys
 
 H, L, I_BERT, SEQ, PAST = 768, 12, 3072, 128, 128
 V_BERT, V_GPT2 = 30522, 50257
+CLIP_SEQ, CLIP_TEXT_H, CLIP_TEXT_I, CLIP_PROJECTION = 77, 512, 2048, 512
+# The targets (docs/performance.md): Loom faster than ONNX Runtime and PyTorch, and within these
+# multiples of the f32 GEMM limit at 1 and 2 threads.
+TARGET_OF_LIMIT = {1: 1.05, 2: 1.10}
+
+
+def encoder_flops(T, hidden, intermediate, layers=L):
+    """Matmul FLOPs of `layers` transformer layers over T tokens: q, k, v and output projections,
+    the two MLP matmuls, and the attention's scores and context (the whole T x T square, masked
+    or not, as ONNX Runtime and PyTorch compute it)."""
+    return layers * (4 * 2 * T * hidden * hidden + 2 * 2 * T * hidden * intermediate + 2 * 2 * T * T * hidden)
+
+
+def patch_flops(image, patch, hidden=H, channels=3):
+    """The patch embedding: a convolution of stride `patch`, one [C*P*P] x [hidden] product per patch."""
+    return 2 * (image // patch) ** 2 * channels * patch * patch * hidden
 
 
 def bert_flops(T=SEQ):
-    layer = 4 * 2 * T * H * H + 2 * 2 * T * H * I_BERT + 2 * 2 * T * T * H
-    return L * layer + 2 * T * H * H + 2 * T * H * V_BERT  # + the MLM head (transform, decoder)
+    return encoder_flops(T, H, I_BERT) + 2 * T * H * H + 2 * T * H * V_BERT  # + the MLM head (transform, decoder)
+
+
+def vit_flops(image=224, patch=16, labels=1000):
+    """ViT-B/16: the patches, 197 tokens through 12 layers, the classifier on the class token."""
+    T = (image // patch) ** 2 + 1
+    return patch_flops(image, patch) + encoder_flops(T, H, I_BERT) + 2 * H * labels
+
+
+def clip_image_flops(image=224, patch=32):
+    """CLIP ViT-B/32's vision tower: the patches, 50 tokens through 12 layers, the projection."""
+    T = (image // patch) ** 2 + 1
+    return patch_flops(image, patch) + encoder_flops(T, H, I_BERT) + 2 * H * CLIP_PROJECTION
+
+
+def clip_text_flops(T=CLIP_SEQ):
+    """CLIP's text tower: 77 tokens through 12 layers of width 512, the projection of the pooled token."""
+    return encoder_flops(T, CLIP_TEXT_H, CLIP_TEXT_I) + 2 * CLIP_TEXT_H * CLIP_PROJECTION
 
 
 def gpt2_prompt_flops(T=SEQ):
@@ -62,8 +94,14 @@ def main():
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     work_of = {"bert": ("BERT-base, 128 tokens", bert_flops(), "flops"),
                "gpt2-prompt": ("GPT-2 prompt, 128 tokens", gpt2_prompt_flops(), "flops"),
-               "gpt2-decode": ("GPT-2 decode step after 128", gpt2_decode_bytes(), "bytes")}
-    for w, (label, amount, kind) in work_of.items():
+               "gpt2-decode": ("GPT-2 decode step after 128", gpt2_decode_bytes(), "bytes"),
+               "vit": ("ViT-B/16, 224x224", vit_flops(), "flops"),
+               "clip-image": ("CLIP ViT-B/32 image tower, 224x224", clip_image_flops(), "flops"),
+               "clip-text": ("CLIP ViT-B/32 text tower, 77 tokens", clip_text_flops(), "flops")}
+    present = [w for w in work_of if any(r["workload"] == w for r in rows)]
+    targets = []
+    for w in present:
+        label, amount, kind = work_of[w]
         for t in threads:
             lo, ort, pt = med(w, t, "loom"), med(w, t, "ort"), med(w, t, "pytorch")
             lim = summary["limits"][t]
@@ -71,9 +109,22 @@ def main():
             summary["workloads"].append({"workload": w, "threads": t, "loom_ms": lo, "ort_ms": ort, "pytorch_ms": pt,
                                          "limit_ms": limit, kind: amount, "loom_peak_rss_mb": med(w, t, "loom", "peak_rss_mb")})
             print(f"| {label} | {t} | {lo:.2f} | {ort:.2f} | {pt:.2f} | {limit:.2f} | {lo / limit:.2f} | {ort / limit:.2f} | {lo / ort:.2f} |")
+            if kind == "flops" and w != "gpt2-prompt" and t in TARGET_OF_LIMIT:
+                bound = TARGET_OF_LIMIT[t]
+                met = {"faster than ONNX Runtime": lo < ort, "faster than PyTorch": lo < pt,
+                       f"at most {bound:.2f}x the limit": lo <= bound * limit}
+                targets.append({"workload": w, "threads": t, **{k: bool(v) for k, v in met.items()}})
+                verdict = "; ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in met.items())
+                targets[-1]["line"] = f"{label}, {t} thread(s): {verdict}"
+    summary["targets"] = targets
+    print()
+    for tg in targets:
+        print("target  " + tg["line"])
     print()
     print(f"limits: BERT {bert_flops() / 1e9:.2f} GFLOP, GPT-2 prompt {gpt2_prompt_flops() / 1e9:.2f} GFLOP (matmuls, with the "
-          f"LM heads), GPT-2 decode step {gpt2_decode_bytes() / 1e6:.1f} MB of f32 weights")
+          f"LM heads), GPT-2 decode step {gpt2_decode_bytes() / 1e6:.1f} MB of f32 weights; ViT-B/16 {vit_flops() / 1e9:.2f}, "
+          f"CLIP image tower {clip_image_flops() / 1e9:.2f}, CLIP text tower {clip_text_flops() / 1e9:.2f} GFLOP (patch "
+          f"embedding, projections, attention, MLP)")
     json.dump(summary, open(f"{work}/summary.json", "w"), indent=2)
     print(f"details: {results}, {work}/summary.json")
 

@@ -1,18 +1,26 @@
 #!/usr/bin/python3
 """PyTorch side of tools/bench/models/run.sh: BERT (masked-LM logits) and GPT-2 (LM logits; a
 decode step over past keys and values) as torch modules over a checkpoint's safetensors weights,
-written from transformers' modeling_bert.py and modeling_gpt2.py (transformers is not needed).
-The same modules are timed here and exported to ONNX, so both peers run the same weights.
+written from transformers' modeling_bert.py and modeling_gpt2.py (transformers is not needed);
+ViT and the CLIP towers run the forward passes of tools/fixtures/make_vision_models.py, which the
+test checkpoints are checked against. The same modules are timed here and exported to ONNX, so
+both peers run the same weights.
 
   torch_models.py export CHECKPOINT WORKLOAD OUT.onnx [--seq 128] [--past 128]
   torch_models.py bench  CHECKPOINT WORKLOAD --threads N [--seq 128] [--past 128] [--warmup 3] [--iterations 20]
+  torch_models.py reference CHECKPOINT WORKLOAD OUT_DIR [--seq 128] [--past 128]
 
-WORKLOAD is bert (seq tokens), gpt2-prompt (seq tokens, all logits) or gpt2-decode (one token
-after `past` cached positions). `bench` prints one JSON line with median_ms, p90_ms, min_ms.
+WORKLOAD is bert (seq tokens), gpt2-prompt (seq tokens, all logits), gpt2-decode (one token
+after `past` cached positions), vit (ViTForImageClassification: one image at the configured size,
+logits), clip-image (CLIPModel's vision tower: one image, image_embeds) or clip-text (its text
+tower: seq tokens, text_embeds). `bench` prints one JSON line with median_ms, p90_ms, min_ms. `reference` writes the workload's
+inputs (NAME.npy) and this module's outputs (expected_NAME.npy) into OUT_DIR, for `loom run
+--expect`.
 """
 import argparse
 import json
 import math
+import os
 import struct
 import sys
 import time
@@ -21,7 +29,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures"))
+from make_vision_models import clip_text_forward, clip_vision_forward, vit_forward  # noqa: E402
+
 DTYPES = {"F32": np.float32, "F16": np.float16}
+WORKLOADS = ["bert", "gpt2-prompt", "gpt2-decode", "vit", "clip-image", "clip-text"]
 
 
 def read_safetensors(path):
@@ -115,6 +127,52 @@ class Gpt2(torch.nn.Module):
         return (logits, *present) if past else logits
 
 
+class Vit(torch.nn.Module):
+    """ViTForImageClassification: pixel_values [B, 3, H, W] -> logits [B, labels]."""
+
+    def __init__(self, cfg, w):
+        super().__init__()
+        self.cfg = cfg
+        self.w = {k[len("vit."):]: v for k, v in w.items() if k.startswith("vit.")}
+        self.heads = {k: v for k, v in w.items() if k.startswith("classifier.")}
+
+    def forward(self, pixels):
+        return vit_forward(self.cfg, self.w, self.heads, pixels)["logits"]
+
+
+def unit(x):
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+class ClipImage(torch.nn.Module):
+    """CLIPModel.get_image_features, L2-normalised: pixel_values -> image_embeds [B, projection]."""
+
+    def __init__(self, cfg, w):
+        super().__init__()
+        self.cfg, self.w = cfg["vision_config"], w
+
+    def forward(self, pixels):
+        _, pooled = clip_vision_forward(self.cfg, self.w, pixels)
+        return unit(pooled @ self.w["visual_projection.weight"].T)
+
+
+class ClipText(torch.nn.Module):
+    """CLIPModel.get_text_features, L2-normalised: ids, mask -> text_embeds [B, projection]."""
+
+    def __init__(self, cfg, w):
+        super().__init__()
+        self.cfg, self.w = cfg["text_config"], w
+
+    def forward(self, ids, mask):
+        _, pooled = clip_text_forward(self.cfg, self.w, ids, mask)
+        return unit(pooled @ self.w["text_projection.weight"].T)
+
+
+def image_size(cfg):
+    size = cfg.get("image_size", 224)
+    return size if isinstance(size, list) else [size, size]
+
+
 def workload(checkpoint, name, seq, past):
     """The module and example inputs (with their ONNX names) of a workload."""
     cfg = json.load(open(f"{checkpoint}/config.json"))
@@ -124,6 +182,16 @@ def workload(checkpoint, name, seq, past):
         ids = torch.randint(0, cfg["vocab_size"], (1, seq), generator=g)
         inputs = (ids, torch.ones(1, seq, dtype=torch.int64), torch.zeros(1, seq, dtype=torch.int64))
         return Bert(cfg, w), inputs, ["input_ids", "attention_mask", "token_type_ids"], ["logits"]
+    if name == "vit":
+        pixels = torch.rand(1, cfg.get("num_channels", 3), *image_size(cfg), generator=g) * 2 - 1
+        return Vit(cfg, w), (pixels,), ["pixel_values"], ["logits"]
+    if name == "clip-image":
+        vc = cfg["vision_config"]
+        pixels = torch.rand(1, vc.get("num_channels", 3), *image_size(vc), generator=g) * 2 - 1
+        return ClipImage(cfg, w), (pixels,), ["pixel_values"], ["image_embeds"]
+    if name == "clip-text":
+        ids = torch.randint(0, cfg["text_config"]["vocab_size"], (1, seq), generator=g)
+        return ClipText(cfg, w), (ids, torch.ones(1, seq, dtype=torch.int64)), ["input_ids", "attention_mask"], ["text_embeds"]
     model = Gpt2(cfg, w)
     if name == "gpt2-prompt":
         return model, (torch.randint(0, cfg["vocab_size"], (1, seq), generator=g),), ["input_ids"], ["logits"]
@@ -138,9 +206,9 @@ def workload(checkpoint, name, seq, past):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["export", "bench"])
+    ap.add_argument("command", choices=["export", "bench", "reference"])
     ap.add_argument("checkpoint")
-    ap.add_argument("workload", choices=["bert", "gpt2-prompt", "gpt2-decode"])
+    ap.add_argument("workload", choices=WORKLOADS)
     ap.add_argument("out", nargs="?")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--past", type=int, default=128)
@@ -157,6 +225,17 @@ def main():
         with torch.no_grad():
             torch.onnx.export(model, inputs, a.out, input_names=in_names, output_names=out_names, opset_version=14,
                               do_constant_folding=True)
+        return
+    if a.command == "reference":
+        if not a.out:
+            sys.exit("torch_models.py reference: OUT_DIR is required")
+        os.makedirs(a.out, exist_ok=True)
+        with torch.no_grad():
+            y = model(*inputs)
+        for name, x in zip(in_names, inputs):
+            np.save(os.path.join(a.out, name + ".npy"), x.numpy())
+        for name, x in zip(out_names, y if isinstance(y, tuple) else (y,)):
+            np.save(os.path.join(a.out, "expected_" + name + ".npy"), x.numpy())
         return
     samples = []
     with torch.inference_mode():
