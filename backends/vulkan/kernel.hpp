@@ -1,0 +1,106 @@
+// The Vulkan backend's internal kernel interface. Every op family (ops/<family>.cpp) hands the
+// backend a table of OpEntry: a placement check, and a compile function that copies what it
+// needs out of the borrowed graph view and gets its pipelines (compile time: shaders and
+// specialisation constants are fixed there). A NodeKernel's prepare() turns concrete shapes into
+// dispatches: push constants, group counts, each checked against the device's limits.
+#pragma once
+
+#include "pipeline.hpp"
+
+#include <loom/plugin_sdk.hpp>
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace loom::vulkan {
+
+using Dims = std::vector<int64_t>;
+
+// The backend options that shape kernels (docs/vulkan.md, "Options").
+struct Config {
+  uint32_t workgroup_size = 128;  // invocations of the element-wise and row kernels
+  uint32_t matmul_tile = 16;      // the matmul workgroup is tile x tile invocations, each 2 x 2 outputs
+  bool force_staging = false;     // staging=always
+};
+
+// One dispatch of a plan. `values` are the partition values bound to the shader's bindings in
+// order (-1: an absent optional input, bound to the first binding's buffer and never read). The
+// push block starts with one word per binding, the element offset of its tensor inside the
+// bound range, which the recording fills in once the buffers are known.
+struct Dispatch {
+  std::string node;
+  const Pipeline* pipeline = nullptr;
+  std::vector<int32_t> values;
+  std::vector<uint32_t> push;
+  uint32_t groups[3] = {1, 1, 1};
+};
+
+class NodeKernel {
+ public:
+  virtual ~NodeKernel() = default;
+  // Appends this node's dispatches for concrete shapes (none for empty tensors).
+  virtual void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const = 0;
+};
+
+struct CompileContext {
+  Device& device;
+  const Config& config;
+};
+
+struct OpEntry {
+  std::string_view name;
+  // Why this backend cannot run the node, or nullopt.
+  std::optional<std::string> (*check)(const sdk::NodeView& node);
+  std::unique_ptr<NodeKernel> (*compile)(const sdk::NodeView& node, const CompileContext& context);
+};
+
+std::vector<OpEntry> elementwise_ops();  // add sub mul div, relu tanh sigmoid exp gelu quick_gelu
+std::vector<OpEntry> norm_ops();         // softmax, layer_norm
+std::vector<OpEntry> matmul_ops();       // matmul, linear
+std::vector<OpEntry> layout_ops();       // reshape, transpose
+
+// ---------------------------------------------------------------- helpers for the op files
+
+// The node's name and value indices, copied out of the borrowed view.
+struct NodeRef {
+  std::string name, op;
+  std::vector<int32_t> inputs, outputs;
+  static NodeRef from(const sdk::NodeView& node);
+  std::string where() const;  // "node 'x' (add)"
+};
+
+// Placement checks: nullopt when fine, else the reason.
+std::optional<std::string> check_f32(const sdk::NodeView& node);  // every present input and output f32
+std::optional<std::string> check_rank(const sdk::NodeView& node, size_t input, int64_t max_rank);
+std::optional<int64_t> normalize_axis(int64_t axis, int64_t rank);
+
+// Workgroups for `count` invocations at `size` per group, folded into rows of at most
+// maxComputeWorkGroupCount[0] groups: the shader recovers the flat index from row_groups.
+struct Grid {
+  uint32_t x = 1, y = 1, row_groups = 1;
+};
+Grid grid_for(uint64_t items, uint64_t per_group, const Limits& limits, const std::string& where);
+
+// Refuses a workgroup of x * y invocations with `shared_bytes` of shared memory that the device
+// cannot run, naming the limit.
+void check_workgroup(const Limits& limits, uint32_t x, uint32_t y, uint64_t shared_bytes, const std::string& where);
+// Refuses counts that do not fit the shaders' 32-bit indices.
+uint32_t index32(int64_t n, const std::string& where);
+
+// Numbered as shaders/activation.glsl's ACT_* constants (specialisation constants of unary.comp
+// and matmul.comp).
+enum Activation : uint32_t {
+  kActNone = 0, kActRelu = 1, kActGelu = 2, kActGeluTanh = 3, kActQuickGelu = 4, kActTanh = 5, kActSigmoid = 6, kActExp = 7
+};
+
+// The element strides of `in` seen from the index space of `out`, which it broadcasts to (NumPy
+// rules): 0 along dims where it has size 1 or none.
+Dims broadcast_strides(std::span<const int64_t> in, std::span<const int64_t> out);
+
+// A float's bits, for push constants.
+uint32_t float_bits(float f);
+
+int64_t numel(std::span<const int64_t> dims);
+
+}  // namespace loom::vulkan

@@ -1,0 +1,149 @@
+// add, sub, mul, div (f32, NumPy broadcasting) and the activations relu, tanh, sigmoid, exp,
+// gelu (erf and tanh forms), quick_gelu: shaders/binary.comp and shaders/unary.comp.
+#include "kernel.hpp"
+
+#include <array>
+
+namespace loom::vulkan {
+namespace {
+
+constexpr int kMaxRank = 6;  // the push-constant arrays of binary.comp
+
+const ShaderInterface kBinary{"binary", 3, 24 * 4};
+const ShaderInterface kUnary{"unary", 2, 4 * 4};
+
+// The output's dims with each input's element strides along them (0 where it broadcasts),
+// adjacent dims merged where both inputs walk them as one, size-1 dims dropped.
+struct Broadcast {
+  Dims dims, sa, sb;
+};
+
+Broadcast collapse(std::span<const int64_t> a, std::span<const int64_t> b, std::span<const int64_t> out) {
+  const Dims sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
+  Broadcast r;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == 1) continue;
+    if (!r.dims.empty() && r.sa.back() == sa[i] * out[i] && r.sb.back() == sb[i] * out[i]) {
+      r.dims.back() *= out[i];
+      r.sa.back() = sa[i];
+      r.sb.back() = sb[i];
+      continue;
+    }
+    r.dims.push_back(out[i]);
+    r.sa.push_back(sa[i]);
+    r.sb.push_back(sb[i]);
+  }
+  return r;
+}
+
+class BinaryKernel final : public NodeKernel {
+ public:
+  BinaryKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t op)
+      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size) {
+    check_workgroup(limits_, wg_, 1, 0, node_.where());
+    pipeline_ = &c.device.pipelines().get(kBinary, {wg_, op});
+  }
+
+  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+    const int32_t a = node_.inputs[0], b = node_.inputs[1], o = node_.outputs[0];
+    const int64_t count = shapes.numel(static_cast<size_t>(o));
+    if (count == 0) return;
+    const Broadcast bc = collapse(shapes.dims(static_cast<size_t>(a)), shapes.dims(static_cast<size_t>(b)), shapes.dims(static_cast<size_t>(o)));
+    if (bc.dims.size() > kMaxRank) throw Error(node_.where() + ": more than 6 broadcast dims", LOOM_STATUS_UNSUPPORTED);
+    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, node_.where());
+    Dispatch d{node_.name, pipeline_, {a, b, o}, std::vector<uint32_t>(24, 0), {g.x, g.y, 1}};
+    d.push[3] = index32(count, node_.where());
+    d.push[4] = g.row_groups;
+    d.push[5] = static_cast<uint32_t>(bc.dims.size());
+    for (size_t i = 0; i < bc.dims.size(); ++i) {
+      d.push[6 + i] = static_cast<uint32_t>(bc.dims[i]);
+      d.push[12 + i] = static_cast<uint32_t>(bc.sa[i]);
+      d.push[18 + i] = static_cast<uint32_t>(bc.sb[i]);
+    }
+    out.push_back(std::move(d));
+  }
+
+ private:
+  NodeRef node_;
+  Limits limits_;
+  uint32_t wg_;
+  const Pipeline* pipeline_ = nullptr;
+};
+
+class UnaryKernel final : public NodeKernel {
+ public:
+  UnaryKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t activation)
+      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size) {
+    check_workgroup(limits_, wg_, 1, 0, node_.where());
+    pipeline_ = &c.device.pipelines().get(kUnary, {wg_, activation});
+  }
+
+  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+    const int32_t x = node_.inputs[0], o = node_.outputs[0];
+    const int64_t count = shapes.numel(static_cast<size_t>(o));
+    if (count == 0) return;
+    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, node_.where());
+    out.push_back({node_.name, pipeline_, {x, o}, {0, 0, index32(count, node_.where()), g.row_groups}, {g.x, g.y, 1}});
+  }
+
+ private:
+  NodeRef node_;
+  Limits limits_;
+  uint32_t wg_;
+  const Pipeline* pipeline_ = nullptr;
+};
+
+std::optional<std::string> check_binary(const sdk::NodeView& node) {
+  if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
+    return "expects inputs a, b and one output";
+  if (auto why = check_f32(node)) return why;
+  for (size_t i = 0; i < 2; ++i)
+    if (auto why = check_rank(node, i, kMaxRank)) return why;
+  return std::nullopt;
+}
+
+std::optional<std::string> check_unary(const sdk::NodeView& node) {
+  if (node.num_inputs() != 1 || !node.has_input(0) || node.num_outputs() != 1) return "expects input x and one output";
+  return check_f32(node);
+}
+
+std::optional<std::string> check_gelu(const sdk::NodeView& node) {
+  if (auto why = check_unary(node)) return why;
+  const loom_attr* a = node.find_attr("approximate");
+  const std::string_view form = a && a->type == LOOM_ATTR_STRING && a->s ? a->s : "none";
+  if (form != "none" && form != "tanh") return "approximate='" + std::string(form) + "' is unknown to the vulkan backend";
+  return std::nullopt;
+}
+
+template <uint32_t Op>
+std::unique_ptr<NodeKernel> compile_binary(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<BinaryKernel>(node, c, Op);
+}
+
+template <uint32_t Act>
+std::unique_ptr<NodeKernel> compile_unary(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<UnaryKernel>(node, c, Act);
+}
+
+std::unique_ptr<NodeKernel> compile_gelu(const sdk::NodeView& node, const CompileContext& c) {
+  const loom_attr* a = node.find_attr("approximate");
+  const bool tanh_form = a && a->type == LOOM_ATTR_STRING && a->s && std::string_view(a->s) == "tanh";
+  return std::make_unique<UnaryKernel>(node, c, tanh_form ? kActGeluTanh : kActGelu);
+}
+
+}  // namespace
+
+std::vector<OpEntry> elementwise_ops() {
+  return {
+      {"add", check_binary, compile_binary<0>},       {"sub", check_binary, compile_binary<1>},
+      {"mul", check_binary, compile_binary<2>},       {"div", check_binary, compile_binary<3>},
+      {"relu", check_unary, compile_unary<kActRelu>},
+      {"gelu", check_gelu, compile_gelu},
+      {"quick_gelu", check_unary, compile_unary<kActQuickGelu>},
+      {"tanh", check_unary, compile_unary<kActTanh>},
+      {"sigmoid", check_unary, compile_unary<kActSigmoid>},
+      {"exp", check_unary, compile_unary<kActExp>},
+  };
+}
+
+}  // namespace loom::vulkan

@@ -1,0 +1,129 @@
+// softmax over the last axis (with an optional broadcast mask) and layer_norm over trailing
+// dims, one workgroup per row: shaders/softmax.comp and shaders/layer_norm.comp.
+#include "kernel.hpp"
+
+namespace loom::vulkan {
+namespace {
+
+const ShaderInterface kSoftmax{"softmax", 3, 19 * 4};
+const ShaderInterface kLayerNorm{"layer_norm", 4, 10 * 4};
+constexpr size_t kMaxRowDims = 5;  // softmax.comp's mask strides
+
+// A row kernel's workgroup: a power of two (the shaders' tree reductions), one float of shared
+// memory per invocation.
+const Pipeline& row_pipeline(const ShaderInterface& shader, const CompileContext& c, const NodeRef& node) {
+  const uint32_t wg = c.config.workgroup_size;
+  check_workgroup(c.device.limits(), wg, 1, uint64_t{wg} * 4, node.where());
+  return c.device.pipelines().get(shader, {wg});
+}
+
+class SoftmaxKernel final : public NodeKernel {
+ public:
+  SoftmaxKernel(const sdk::NodeView& node, const CompileContext& c)
+      : node_(NodeRef::from(node)), limits_(c.device.limits()), pipeline_(&row_pipeline(kSoftmax, c, node_)) {}
+
+  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+    const int32_t x = node_.inputs[0], mask = node_.inputs.size() > 1 ? node_.inputs[1] : -1, o = node_.outputs[0];
+    auto dims = shapes.dims(static_cast<size_t>(x));
+    const int64_t total = numel(dims);
+    if (total == 0) return;
+    const int64_t n = dims.empty() ? 1 : dims.back();
+    const int64_t rows = total / n;
+    const Grid g = grid_for(static_cast<uint64_t>(rows), 1, limits_, node_.where());
+    Dispatch d{node_.name, pipeline_, {x, mask, o}, std::vector<uint32_t>(19, 0), {g.x, g.y, 1}};
+    d.push[3] = index32(rows, node_.where());
+    d.push[4] = index32(n, node_.where());
+    d.push[5] = g.row_groups;
+    if (mask >= 0) {
+      // The mask's strides along the row dims (merged where it walks them as one) and the last.
+      const Dims sm = broadcast_strides(shapes.dims(static_cast<size_t>(mask)), dims);
+      Dims rdims, rstrides;
+      for (size_t i = 0; i + 1 < dims.size(); ++i) {
+        if (dims[i] == 1) continue;
+        if (!rdims.empty() && rstrides.back() == sm[i] * dims[i]) {
+          rdims.back() *= dims[i];
+          rstrides.back() = sm[i];
+          continue;
+        }
+        rdims.push_back(dims[i]);
+        rstrides.push_back(sm[i]);
+      }
+      if (rdims.size() > kMaxRowDims) throw Error(node_.where() + ": the mask broadcasts over more than 5 dims", LOOM_STATUS_UNSUPPORTED);
+      d.push[6] = 1;
+      d.push[7] = static_cast<uint32_t>(rdims.size());
+      for (size_t i = 0; i < rdims.size(); ++i) {
+        d.push[8 + i] = static_cast<uint32_t>(rdims[i]);
+        d.push[13 + i] = static_cast<uint32_t>(rstrides[i]);
+      }
+      d.push[18] = dims.empty() ? 0 : static_cast<uint32_t>(sm.back());
+    }
+    out.push_back(std::move(d));
+  }
+
+ private:
+  NodeRef node_;
+  Limits limits_;
+  const Pipeline* pipeline_;
+};
+
+class LayerNormKernel final : public NodeKernel {
+ public:
+  LayerNormKernel(const sdk::NodeView& node, const CompileContext& c)
+      : node_(NodeRef::from(node)), limits_(c.device.limits()), pipeline_(&row_pipeline(kLayerNorm, c, node_)),
+        axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())), epsilon_(static_cast<float>(node.attr_float("epsilon"))) {}
+
+  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+    const int32_t x = node_.inputs[0], o = node_.outputs[0];
+    const int32_t w = node_.inputs.size() > 1 ? node_.inputs[1] : -1, b = node_.inputs.size() > 2 ? node_.inputs[2] : -1;
+    auto dims = shapes.dims(static_cast<size_t>(x));
+    const int64_t total = numel(dims);
+    if (total == 0) return;
+    const int64_t n = numel(dims.subspan(static_cast<size_t>(axis_)));
+    const int64_t rows = total / n;
+    const Grid g = grid_for(static_cast<uint64_t>(rows), 1, limits_, node_.where());
+    out.push_back({node_.name, pipeline_, {x, w, b, o},
+                   {0, 0, 0, 0, index32(rows, node_.where()), index32(n, node_.where()), g.row_groups, w >= 0 ? 1u : 0u,
+                    b >= 0 ? 1u : 0u, float_bits(epsilon_)},
+                   {g.x, g.y, 1}});
+  }
+
+ private:
+  NodeRef node_;
+  Limits limits_;
+  const Pipeline* pipeline_;
+  int64_t axis_;
+  float epsilon_;
+};
+
+std::optional<std::string> check_softmax(const sdk::NodeView& node) {
+  if (node.num_inputs() < 1 || !node.has_input(0) || node.num_outputs() != 1) return "expects input x and one output";
+  if (auto why = check_f32(node)) return why;
+  const int64_t rank = node.input(0).rank();
+  auto axis = normalize_axis(node.attr_int("axis"), rank);
+  if (rank > 0 && (!axis || *axis != rank - 1)) return "the vulkan backend runs softmax over the last axis only";
+  if (node.has_input(1) && node.input(1).rank() > rank) return "the mask has a higher rank than x";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_layer_norm(const sdk::NodeView& node) {
+  if (node.num_inputs() < 1 || !node.has_input(0) || node.num_outputs() != 1) return "expects input x and one output";
+  if (auto why = check_f32(node)) return why;
+  if (!normalize_axis(node.attr_int("axis"), node.input(0).rank())) return "axis out of range";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_softmax(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<SoftmaxKernel>(node, c);
+}
+
+std::unique_ptr<NodeKernel> compile_layer_norm(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<LayerNormKernel>(node, c);
+}
+
+}  // namespace
+
+std::vector<OpEntry> norm_ops() {
+  return {{"softmax", check_softmax, compile_softmax}, {"layer_norm", check_layer_norm, compile_layer_norm}};
+}
+
+}  // namespace loom::vulkan
