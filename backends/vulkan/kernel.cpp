@@ -5,6 +5,14 @@
 
 namespace loom::vulkan {
 
+int32_t Prepared::scratch(uint64_t bytes) {
+  const uint64_t offset = node_offset_;
+  node_offset_ += (bytes + alignment_ - 1) / alignment_ * alignment_;
+  scratch_bytes_ = std::max(scratch_bytes_, node_offset_);
+  regions_.push_back({offset, bytes});
+  return static_cast<int32_t>(num_values_ + regions_.size() - 1);
+}
+
 NodeRef NodeRef::from(const sdk::NodeView& node) {
   NodeRef r{std::string(node.name()), std::string(node.op()), {}, {}};
   for (size_t i = 0; i < node.num_inputs(); ++i) r.inputs.push_back(node.input_index(i));

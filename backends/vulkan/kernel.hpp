@@ -9,6 +9,7 @@
 
 #include <loom/plugin_sdk.hpp>
 
+#include <array>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -36,11 +37,38 @@ struct Dispatch {
   uint32_t groups[3] = {1, 1, 1};
 };
 
+// What preparing a partition for concrete shapes gives: its dispatches, and the scratch regions
+// they bind. A region binds as a value past the partition's own (num_values + k) and lives in
+// the scratch the host hands each run; nodes run one after another, so every node's regions
+// start at the scratch's beginning again.
+class Prepared {
+ public:
+  Prepared(size_t num_values, uint64_t alignment) : num_values_(num_values), alignment_(alignment) {}
+  void push_back(Dispatch d) { dispatches_.push_back(std::move(d)); }
+  // A scratch region of `bytes` for the current node, as the value index to bind.
+  int32_t scratch(uint64_t bytes);
+  void next_node() { node_offset_ = 0; }
+
+  std::vector<Dispatch>& dispatches() { return dispatches_; }
+  struct Region {
+    uint64_t offset, bytes;
+  };
+  const std::vector<Region>& regions() const { return regions_; }
+  uint64_t scratch_bytes() const { return scratch_bytes_; }
+
+ private:
+  size_t num_values_;
+  uint64_t alignment_;
+  std::vector<Dispatch> dispatches_;
+  std::vector<Region> regions_;
+  uint64_t node_offset_ = 0, scratch_bytes_ = 0;
+};
+
 class NodeKernel {
  public:
   virtual ~NodeKernel() = default;
   // Appends this node's dispatches for concrete shapes (none for empty tensors).
-  virtual void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const = 0;
+  virtual void prepare(const sdk::ShapeSet& shapes, Prepared& out) const = 0;
 };
 
 struct CompileContext {
@@ -56,11 +84,18 @@ struct OpEntry {
 };
 
 std::vector<OpEntry> elementwise_ops();  // add sub mul div, relu tanh sigmoid exp gelu quick_gelu
-std::vector<OpEntry> norm_ops();         // softmax, layer_norm
+std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm
 std::vector<OpEntry> matmul_ops();       // matmul, linear
 std::vector<OpEntry> layout_ops();       // reshape, transpose
 
 // ---------------------------------------------------------------- helpers for the op files
+
+// out = a OP b (0 add, 1 sub, 2 mul, 3 div) with broadcasting, over values or scratch regions
+// whose dims are given (ops/elementwise.cpp).
+extern const ShaderInterface kBinaryShader;
+void binary_dispatch(const std::string& node, const Pipeline& pipeline, const Limits& limits, uint32_t workgroup,
+                     std::array<int32_t, 3> values, std::span<const int64_t> a, std::span<const int64_t> b,
+                     std::span<const int64_t> out, Prepared& prepared);
 
 // The node's name and value indices, copied out of the borrowed view.
 struct NodeRef {

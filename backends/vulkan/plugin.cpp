@@ -31,19 +31,31 @@ struct ValueInfo {
 
 class VulkanPlan final : public sdk::Plan {
  public:
-  VulkanPlan(std::shared_ptr<Device> device, const Config& config, std::vector<Dispatch> dispatches, std::vector<uint64_t> bytes,
-             std::vector<Location> constants, const std::vector<ValueInfo>& values)
-      : device_(std::move(device)), config_(config), dispatches_(std::move(dispatches)), bytes_(std::move(bytes)),
-        constants_(std::move(constants)) {
+  VulkanPlan(std::shared_ptr<Device> device, Prepared prepared, std::vector<uint64_t> bytes, std::vector<Location> constants,
+             const std::vector<ValueInfo>& values)
+      : device_(std::move(device)), dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()),
+        scratch_bytes_(prepared.scratch_bytes()), bytes_(std::move(bytes)), constants_(std::move(constants)) {
     for (const auto& v : values) names_.push_back(v.name);
   }
+
+  uint64_t scratch_bytes() const override { return scratch_bytes_; }
 
   void run(const loom_run_args& args) const override {
     if (args.num_values != bytes_.size())
       throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " + std::to_string(bytes_.size()),
                   LOOM_STATUS_INVALID_ARGUMENT);
     if (dispatches_.empty()) return;
-    std::vector<Location> locations(bytes_.size());
+    // The partition's values, then the scratch regions of the dispatches.
+    std::vector<Location> locations(bytes_.size() + regions_.size());
+    if (!regions_.empty() && (!args.scratch_buffer || args.scratch_bytes < scratch_bytes_))
+      throw Error("run: the plan needs " + std::to_string(scratch_bytes_) + " bytes of device scratch, " +
+                      std::to_string(args.scratch_buffer ? args.scratch_bytes : 0) + " given",
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    for (size_t k = 0; k < regions_.size(); ++k) {
+      const uint64_t offset = args.scratch_offset + regions_[k].offset;
+      Buffer* b = device_->memory().buffer(args.scratch_buffer, offset, regions_[k].bytes, "the run's scratch");
+      locations[bytes_.size() + k] = {b, b->id, offset, regions_[k].bytes};
+    }
     for (size_t v = 0; v < bytes_.size(); ++v) {
       if (constants_[v].buffer) {
         locations[v] = constants_[v];
@@ -73,8 +85,9 @@ class VulkanPlan final : public sdk::Plan {
   // Recordings kept for distinct buffer sets (the session pools a few sets of arenas).
   static constexpr size_t kMaxRecordings = 4;
   std::shared_ptr<Device> device_;
-  Config config_;
   std::vector<Dispatch> dispatches_;
+  std::vector<Prepared::Region> regions_;
+  uint64_t scratch_bytes_;
   std::vector<uint64_t> bytes_;
   std::vector<Location> constants_;
   std::vector<std::string> names_;
@@ -158,9 +171,12 @@ class VulkanExecutable final : public sdk::Executable {
                         " that one shader binding can reach",
                     LOOM_STATUS_UNSUPPORTED);
     }
-    std::vector<Dispatch> dispatches;
-    for (const auto& k : kernels_) k->prepare(shapes, dispatches);
-    return std::make_unique<VulkanPlan>(device_, config_, std::move(dispatches), std::move(bytes), constants_, values_);
+    Prepared prepared(values_.size(), limits.min_storage_buffer_offset_alignment);
+    for (const auto& k : kernels_) {
+      prepared.next_node();
+      k->prepare(shapes, prepared);
+    }
+    return std::make_unique<VulkanPlan>(device_, std::move(prepared), std::move(bytes), constants_, values_);
   }
 
  private:

@@ -9,7 +9,6 @@ namespace {
 
 constexpr int kMaxRank = 6;  // the push-constant arrays of binary.comp
 
-const ShaderInterface kBinary{"binary", 3, 24 * 4};
 const ShaderInterface kUnary{"unary", 2, 4 * 4};
 
 // The output's dims with each input's element strides along them (0 where it broadcasts),
@@ -41,26 +40,13 @@ class BinaryKernel final : public NodeKernel {
   BinaryKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t op)
       : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size) {
     check_workgroup(limits_, wg_, 1, 0, node_.where());
-    pipeline_ = &c.device.pipelines().get(kBinary, {wg_, op});
+    pipeline_ = &c.device.pipelines().get(kBinaryShader, {wg_, op});
   }
 
-  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const int32_t a = node_.inputs[0], b = node_.inputs[1], o = node_.outputs[0];
-    const int64_t count = shapes.numel(static_cast<size_t>(o));
-    if (count == 0) return;
-    const Broadcast bc = collapse(shapes.dims(static_cast<size_t>(a)), shapes.dims(static_cast<size_t>(b)), shapes.dims(static_cast<size_t>(o)));
-    if (bc.dims.size() > kMaxRank) throw Error(node_.where() + ": more than 6 broadcast dims", LOOM_STATUS_UNSUPPORTED);
-    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, node_.where());
-    Dispatch d{node_.name, pipeline_, {a, b, o}, std::vector<uint32_t>(24, 0), {g.x, g.y, 1}};
-    d.push[3] = index32(count, node_.where());
-    d.push[4] = g.row_groups;
-    d.push[5] = static_cast<uint32_t>(bc.dims.size());
-    for (size_t i = 0; i < bc.dims.size(); ++i) {
-      d.push[6 + i] = static_cast<uint32_t>(bc.dims[i]);
-      d.push[12 + i] = static_cast<uint32_t>(bc.sa[i]);
-      d.push[18 + i] = static_cast<uint32_t>(bc.sb[i]);
-    }
-    out.push_back(std::move(d));
+    binary_dispatch(node_.name, *pipeline_, limits_, wg_, {a, b, o}, shapes.dims(static_cast<size_t>(a)),
+                    shapes.dims(static_cast<size_t>(b)), shapes.dims(static_cast<size_t>(o)), out);
   }
 
  private:
@@ -78,7 +64,7 @@ class UnaryKernel final : public NodeKernel {
     pipeline_ = &c.device.pipelines().get(kUnary, {wg_, activation});
   }
 
-  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const int32_t x = node_.inputs[0], o = node_.outputs[0];
     const int64_t count = shapes.numel(static_cast<size_t>(o));
     if (count == 0) return;
@@ -132,6 +118,29 @@ std::unique_ptr<NodeKernel> compile_gelu(const sdk::NodeView& node, const Compil
 }
 
 }  // namespace
+
+const ShaderInterface kBinaryShader{"binary", 3, 24 * 4};
+
+void binary_dispatch(const std::string& node, const Pipeline& pipeline, const Limits& limits, uint32_t workgroup,
+                     std::array<int32_t, 3> values, std::span<const int64_t> a, std::span<const int64_t> b,
+                     std::span<const int64_t> out, Prepared& prepared) {
+  const int64_t count = numel(out);
+  if (count == 0) return;
+  const std::string where = "node '" + node + "'";
+  const Broadcast bc = collapse(a, b, out);
+  if (bc.dims.size() > kMaxRank) throw Error(where + ": more than 6 broadcast dims", LOOM_STATUS_UNSUPPORTED);
+  const Grid g = grid_for(static_cast<uint64_t>(count), workgroup, limits, where);
+  Dispatch d{node, &pipeline, {values.begin(), values.end()}, std::vector<uint32_t>(24, 0), {g.x, g.y, 1}};
+  d.push[3] = index32(count, where);
+  d.push[4] = g.row_groups;
+  d.push[5] = static_cast<uint32_t>(bc.dims.size());
+  for (size_t i = 0; i < bc.dims.size(); ++i) {
+    d.push[6 + i] = static_cast<uint32_t>(bc.dims[i]);
+    d.push[12 + i] = static_cast<uint32_t>(bc.sa[i]);
+    d.push[18 + i] = static_cast<uint32_t>(bc.sb[i]);
+  }
+  prepared.push_back(std::move(d));
+}
 
 std::vector<OpEntry> elementwise_ops() {
   return {

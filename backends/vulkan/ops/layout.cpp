@@ -23,7 +23,7 @@ class CopyKernel final : public NodeKernel {
     }
   }
 
-  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const int32_t x = node_.inputs[0], o = node_.outputs[0];
     const int64_t count = shapes.numel(static_cast<size_t>(o)) * words_;
     if (count == 0) return;

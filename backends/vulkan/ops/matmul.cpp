@@ -36,7 +36,7 @@ class MatmulKernel final : public NodeKernel {
     if (const loom_attr* a = node.find_attr("alpha"); a && a->type == LOOM_ATTR_FLOAT) alpha_ = static_cast<float>(a->f);
   }
 
-  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const Product p = shape_(*this, shapes);
     int64_t batch = numel(p.batch);
     if (p.m == 0 || p.n == 0 || batch == 0) return;

@@ -1,5 +1,6 @@
 // softmax over the last axis (with an optional broadcast mask) and layer_norm over trailing
-// dims, one workgroup per row: shaders/softmax.comp and shaders/layer_norm.comp.
+// dims, one workgroup per row: shaders/softmax.comp and shaders/layer_norm.comp; add_layer_norm
+// as binary.comp's add (into its `sum` output, or scratch) then layer_norm.comp.
 #include "kernel.hpp"
 
 namespace loom::vulkan {
@@ -22,7 +23,7 @@ class SoftmaxKernel final : public NodeKernel {
   SoftmaxKernel(const sdk::NodeView& node, const CompileContext& c)
       : node_(NodeRef::from(node)), limits_(c.device.limits()), pipeline_(&row_pipeline(kSoftmax, c, node_)) {}
 
-  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const int32_t x = node_.inputs[0], mask = node_.inputs.size() > 1 ? node_.inputs[1] : -1, o = node_.outputs[0];
     auto dims = shapes.dims(static_cast<size_t>(x));
     const int64_t total = numel(dims);
@@ -66,18 +67,30 @@ class SoftmaxKernel final : public NodeKernel {
   const Pipeline* pipeline_;
 };
 
+// layer_norm, and add_layer_norm (`add`): inputs a and b summed first, then weight and bias.
 class LayerNormKernel final : public NodeKernel {
  public:
-  LayerNormKernel(const sdk::NodeView& node, const CompileContext& c)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), pipeline_(&row_pipeline(kLayerNorm, c, node_)),
-        axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())), epsilon_(static_cast<float>(node.attr_float("epsilon"))) {}
+  LayerNormKernel(const sdk::NodeView& node, const CompileContext& c, bool add)
+      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
+        pipeline_(&row_pipeline(kLayerNorm, c, node_)), axis_(*normalize_axis(node.attr_int("axis"), node.output(0).rank())),
+        epsilon_(static_cast<float>(node.attr_float("epsilon"))) {
+    if (add) add_ = &c.device.pipelines().get(kBinaryShader, {wg_, 0});
+  }
 
-  void prepare(const sdk::ShapeSet& shapes, std::vector<Dispatch>& out) const override {
-    const int32_t x = node_.inputs[0], o = node_.outputs[0];
-    const int32_t w = node_.inputs.size() > 1 ? node_.inputs[1] : -1, b = node_.inputs.size() > 2 ? node_.inputs[2] : -1;
-    auto dims = shapes.dims(static_cast<size_t>(x));
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
+    const size_t first = add_ ? 2 : 1;
+    auto input = [&](size_t i) { return node_.inputs.size() > i ? node_.inputs[i] : -1; };
+    const int32_t o = node_.outputs[0], w = input(first), b = input(first + 1);
+    auto dims = shapes.dims(static_cast<size_t>(o));
     const int64_t total = numel(dims);
     if (total == 0) return;
+    int32_t x = node_.inputs[0];
+    if (add_) {
+      // The sum goes to the node's `sum` output when something reads it, else to scratch.
+      x = node_.outputs.size() > 1 ? node_.outputs[1] : out.scratch(static_cast<uint64_t>(total) * sizeof(float));
+      binary_dispatch(node_.name, *add_, limits_, wg_, {node_.inputs[0], node_.inputs[1], x}, shapes.dims(static_cast<size_t>(node_.inputs[0])),
+                      shapes.dims(static_cast<size_t>(node_.inputs[1])), dims, out);
+    }
     const int64_t n = numel(dims.subspan(static_cast<size_t>(axis_)));
     const int64_t rows = total / n;
     const Grid g = grid_for(static_cast<uint64_t>(rows), 1, limits_, node_.where());
@@ -90,7 +103,9 @@ class LayerNormKernel final : public NodeKernel {
  private:
   NodeRef node_;
   Limits limits_;
+  uint32_t wg_;
   const Pipeline* pipeline_;
+  const Pipeline* add_ = nullptr;
   int64_t axis_;
   float epsilon_;
 };
@@ -112,18 +127,34 @@ std::optional<std::string> check_layer_norm(const sdk::NodeView& node) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_add_layer_norm(const sdk::NodeView& node) {
+  if (node.num_inputs() < 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() < 1 || node.num_outputs() > 2)
+    return "expects inputs a, b and outputs out (and sum)";
+  if (auto why = check_f32(node)) return why;
+  for (size_t i = 0; i < 2; ++i)
+    if (auto why = check_rank(node, i, 6)) return why;
+  if (!normalize_axis(node.attr_int("axis"), node.output(0).rank())) return "axis out of range";
+  return std::nullopt;
+}
+
 std::unique_ptr<NodeKernel> compile_softmax(const sdk::NodeView& node, const CompileContext& c) {
   return std::make_unique<SoftmaxKernel>(node, c);
 }
 
 std::unique_ptr<NodeKernel> compile_layer_norm(const sdk::NodeView& node, const CompileContext& c) {
-  return std::make_unique<LayerNormKernel>(node, c);
+  return std::make_unique<LayerNormKernel>(node, c, false);
+}
+
+std::unique_ptr<NodeKernel> compile_add_layer_norm(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<LayerNormKernel>(node, c, true);
 }
 
 }  // namespace
 
 std::vector<OpEntry> norm_ops() {
-  return {{"softmax", check_softmax, compile_softmax}, {"layer_norm", check_layer_norm, compile_layer_norm}};
+  return {{"softmax", check_softmax, compile_softmax},
+          {"layer_norm", check_layer_norm, compile_layer_norm},
+          {"add_layer_norm", check_add_layer_norm, compile_add_layer_norm}};
 }
 
 }  // namespace loom::vulkan
