@@ -1,14 +1,33 @@
-// reshape (a copy of the bytes) and transpose (a strided gather): shaders/strided_copy.comp, on
-// 32-bit words, so any dtype whose elements are whole words moves (f32, i32, and i64 as two).
+// reshape, transpose, slice and concat as strided copies (shaders/strided_copy.comp) of 32-bit
+// words, so any dtype whose elements are whole words moves: f32, i32, and i64 as two words.
 #include "kernel.hpp"
+
+#include <algorithm>
 
 namespace loom::vulkan {
 namespace {
 
-const ShaderInterface kStridedCopy{"strided_copy", 2, 17 * 4};
+const ShaderInterface kStridedCopy{"strided_copy", 2, 25 * 4};
 constexpr size_t kMaxRank = 6;  // strided_copy.comp's arrays
 
 uint32_t words_per_element(int32_t dtype) { return dtype == LOOM_DTYPE_I64 ? 2 : 1; }
+
+Dims dense_strides(std::span<const int64_t> dims) {
+  Dims s(dims.size());
+  int64_t stride = 1;
+  for (size_t i = dims.size(); i-- > 0;) {
+    s[i] = stride;
+    stride *= dims[i];
+  }
+  return s;
+}
+
+// One copy in elements: the dims walked, the input's and the output's strides along them, and
+// where each starts.
+struct Copy {
+  Dims dims, sx, so;
+  int64_t base_x = 0, base_o = 0;
+};
 
 class CopyKernel final : public NodeKernel {
  public:
@@ -17,72 +36,116 @@ class CopyKernel final : public NodeKernel {
         words_(words_per_element(node.input(0).dtype())) {
     check_workgroup(limits_, wg_, 1, 0, node_.where());
     pipeline_ = &c.device.pipelines().get(kStridedCopy, {wg_});
+    const int64_t rank = node_.op == "concat" ? node.output(0).rank() : node.input(0).rank();
     if (node_.op == "transpose") {
       auto perm = node.attr_ints("perm");
       perm_.assign(perm.begin(), perm.end());
     }
+    if (node_.op == "slice" || node_.op == "concat") axis_ = *normalize_axis(node.attr_int("axis"), rank);
+    if (node_.op == "slice") {
+      start_ = node.attr_int("start");
+      end_ = node.attr_int("end");
+      step_ = node.attr_int("step");
+    }
   }
 
   void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
-    const int32_t x = node_.inputs[0], o = node_.outputs[0];
-    const int64_t count = shapes.numel(static_cast<size_t>(o)) * words_;
-    if (count == 0) return;
-    // The output's dims in words, with the input's word strides along them.
-    Dims dims{count}, strides{1};
-    if (!perm_.empty()) {
-      auto in = shapes.dims(static_cast<size_t>(x));
-      Dims in_strides(in.size());
-      int64_t s = words_;
-      for (size_t i = in.size(); i-- > 0;) {
-        in_strides[i] = s;
-        s *= in[i];
+    auto dims_of = [&](int32_t v) { return shapes.dims(static_cast<size_t>(v)); };
+    const int32_t o = node_.outputs[0];
+    const auto od = dims_of(o);
+    if (node_.op == "concat") {
+      const Dims so = dense_strides(od);
+      int64_t at = 0;  // where this input starts along the axis
+      for (int32_t x : node_.inputs) {
+        const auto xd = dims_of(x);
+        emit(x, o, {Dims(xd.begin(), xd.end()), dense_strides(xd), so, 0, at * so[static_cast<size_t>(axis_)]}, out);
+        at += xd[static_cast<size_t>(axis_)];
       }
-      dims.clear();
-      strides.clear();
-      for (size_t j = 0; j <= perm_.size(); ++j) {
-        const bool word = j == perm_.size();  // an i64's two words, innermost
-        if (word && words_ == 1) break;
-        const int64_t d = word ? words_ : in[static_cast<size_t>(perm_[j])];
-        const int64_t st = word ? 1 : in_strides[static_cast<size_t>(perm_[j])];
-        if (d == 1) continue;
-        if (!dims.empty() && strides.back() == st * d) {
-          dims.back() *= d;
-          strides.back() = st;
-          continue;
-        }
-        dims.push_back(d);
-        strides.push_back(st);
-      }
-      if (dims.size() > kMaxRank) throw Error(node_.where() + ": more than 6 dims after merging", LOOM_STATUS_UNSUPPORTED);
+      return;
     }
-    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, node_.where());
-    Dispatch d{node_.name, pipeline_, {x, o}, std::vector<uint32_t>(17, 0), {g.x, g.y, 1}};
-    d.push[2] = index32(count, node_.where());
+    const int32_t x = node_.inputs[0];
+    const auto xd = dims_of(x);
+    const Dims in = dense_strides(xd);
+    Copy c{Dims(od.begin(), od.end()), {}, dense_strides(od), 0, 0};
+    if (node_.op == "reshape") {
+      c = {{numel(od)}, {1}, {1}, 0, 0};
+    } else if (node_.op == "transpose") {
+      for (int64_t p : perm_) c.sx.push_back(in[static_cast<size_t>(p)]);
+    } else {  // slice
+      const auto a = static_cast<size_t>(axis_);
+      const sdk::SliceRange r = sdk::slice_range(xd[a], start_, end_, step_);
+      c.sx = in;
+      c.sx[a] *= step_;
+      c.base_x = r.first * in[a];
+    }
+    emit(x, o, c, out);
+  }
+
+ private:
+  // The copy in words, its dims merged where both sides walk them as one, size-1 dims dropped.
+  void emit(int32_t x, int32_t o, Copy c, Prepared& out) const {
+    const int64_t count = numel(c.dims) * words_;
+    if (count == 0) return;
+    if (words_ > 1) {
+      for (auto* s : {&c.sx, &c.so})
+        for (int64_t& v : *s) v *= words_;
+      c.dims.push_back(words_);
+      c.sx.push_back(1);
+      c.so.push_back(1);
+      c.base_x *= words_;
+      c.base_o *= words_;
+    }
+    Dims dims, sx, so;
+    for (size_t i = 0; i < c.dims.size(); ++i) {
+      if (c.dims[i] == 1) continue;
+      if (!dims.empty() && sx.back() == c.sx[i] * c.dims[i] && so.back() == c.so[i] * c.dims[i]) {
+        dims.back() *= c.dims[i];
+        sx.back() = c.sx[i];
+        so.back() = c.so[i];
+        continue;
+      }
+      dims.push_back(c.dims[i]);
+      sx.push_back(c.sx[i]);
+      so.push_back(c.so[i]);
+    }
+    const std::string where = node_.where();
+    if (dims.size() > kMaxRank) throw Error(where + ": more than 6 dims after merging", LOOM_STATUS_UNSUPPORTED);
+    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, where);
+    Dispatch d{node_.name, pipeline_, {x, o}, std::vector<uint32_t>(25, 0), {g.x, g.y, 1}};
+    d.push[2] = index32(count, where);
     d.push[3] = g.row_groups;
     d.push[4] = static_cast<uint32_t>(dims.size());
+    d.push[5] = index32(c.base_x, where);
+    d.push[6] = index32(c.base_o, where);
     for (size_t i = 0; i < dims.size(); ++i) {
-      d.push[5 + i] = index32(dims[i], node_.where());
-      d.push[11 + i] = index32(strides[i], node_.where());
+      d.push[7 + i] = index32(dims[i], where);
+      d.push[13 + i] = index32(sx[i], where);
+      d.push[19 + i] = index32(so[i], where);
     }
     out.push_back(std::move(d));
   }
 
- private:
   NodeRef node_;
   Limits limits_;
   uint32_t wg_;
   uint32_t words_;
-  Dims perm_;  // transpose only
+  Dims perm_;  // transpose
+  int64_t axis_ = 0, start_ = 0, end_ = 0, step_ = 1;  // slice, concat
   const Pipeline* pipeline_ = nullptr;
 };
 
 std::optional<std::string> check_copy(const sdk::NodeView& node) {
-  if (node.num_inputs() != 1 || !node.has_input(0) || node.num_outputs() != 1) return "expects input x and one output";
-  const int32_t t = node.input(0).dtype();
+  if (node.num_inputs() < 1 || node.num_outputs() != 1) return "expects an input and one output";
+  const int32_t t = node.output(0).dtype();
   if (t != LOOM_DTYPE_F32 && t != LOOM_DTYPE_I32 && t != LOOM_DTYPE_I64)
     return "the vulkan backend moves f32, i32 and i64 only, not " + sdk::dtype_name(t);
-  if (node.op() == "transpose" && node.input(0).rank() > static_cast<int64_t>(kMaxRank) - (t == LOOM_DTYPE_I64 ? 1 : 0))
-    return "the vulkan backend transposes up to 6 dims (5 for i64)";
+  for (size_t i = 0; i < node.num_inputs(); ++i) {
+    if (!node.has_input(i)) return "input " + std::to_string(i) + " is absent";
+    if (node.input(i).dtype() != t) return "input " + std::to_string(i) + " has another dtype than the output";
+  }
+  // Every dim may stay apart after merging; i64 adds one for its two words.
+  if (node.output(0).rank() > static_cast<int64_t>(kMaxRank) - (t == LOOM_DTYPE_I64 ? 1 : 0))
+    return "the vulkan backend moves up to 6 dims (5 for i64)";
   return std::nullopt;
 }
 
@@ -93,7 +156,10 @@ std::unique_ptr<NodeKernel> compile_copy(const sdk::NodeView& node, const Compil
 }  // namespace
 
 std::vector<OpEntry> layout_ops() {
-  return {{"reshape", check_copy, compile_copy}, {"transpose", check_copy, compile_copy}};
+  return {{"reshape", check_copy, compile_copy},
+          {"transpose", check_copy, compile_copy},
+          {"slice", check_copy, compile_copy},
+          {"concat", check_copy, compile_copy}};
 }
 
 }  // namespace loom::vulkan
