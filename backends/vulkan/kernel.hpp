@@ -26,7 +26,7 @@ struct Config {
 };
 
 // One dispatch of a plan. `values` are the partition values bound to the shader's bindings in
-// order (-1: an absent optional input, bound to the first binding's buffer and never read). The
+// order (-1: an absent optional input, bound to another tensor of the dispatch and never read). The
 // push block starts with one word per binding, the element offset of its tensor inside the
 // bound range, which the recording fills in once the buffers are known.
 struct Dispatch {
@@ -35,6 +35,14 @@ struct Dispatch {
   std::vector<int32_t> values;
   std::vector<uint32_t> push;
   uint32_t groups[3] = {1, 1, 1};
+};
+
+// The node's name and value indices, copied out of the borrowed view.
+struct NodeRef {
+  std::string name, op;
+  std::vector<int32_t> inputs, outputs;
+  static NodeRef from(const sdk::NodeView& node);
+  std::string where() const;  // "node 'x' (add)"
 };
 
 // What preparing a partition for concrete shapes gives: its dispatches, and the scratch regions
@@ -76,6 +84,21 @@ struct CompileContext {
   const Config& config;
 };
 
+// A kernel of one invocation per output element, reading input 0: bindings (x, out) and the
+// push block {off_x, off_o, count, row_groups} (unary.comp, cast.comp). `spec` follows the
+// workgroup size, constant_id 0.
+class ElementKernel final : public NodeKernel {
+ public:
+  ElementKernel(const sdk::NodeView& node, const CompileContext& c, const ShaderInterface& shader, std::vector<uint32_t> spec);
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override;
+
+ private:
+  NodeRef node_;
+  Limits limits_;
+  uint32_t wg_;
+  const Pipeline* pipeline_ = nullptr;
+};
+
 struct OpEntry {
   std::string_view name;
   // Why this backend cannot run the node, or nullopt.
@@ -86,7 +109,9 @@ struct OpEntry {
 std::vector<OpEntry> elementwise_ops();  // add sub mul div, relu tanh sigmoid exp gelu quick_gelu
 std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm
 std::vector<OpEntry> matmul_ops();       // matmul, linear
-std::vector<OpEntry> layout_ops();       // reshape, transpose
+std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat
+std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
+std::vector<OpEntry> indexing_ops();     // positions
 
 // ---------------------------------------------------------------- helpers for the op files
 
@@ -96,14 +121,6 @@ extern const ShaderInterface kBinaryShader;
 void binary_dispatch(const std::string& node, const Pipeline& pipeline, const Limits& limits, uint32_t workgroup,
                      std::array<int32_t, 3> values, std::span<const int64_t> a, std::span<const int64_t> b,
                      std::span<const int64_t> out, Prepared& prepared);
-
-// The node's name and value indices, copied out of the borrowed view.
-struct NodeRef {
-  std::string name, op;
-  std::vector<int32_t> inputs, outputs;
-  static NodeRef from(const sdk::NodeView& node);
-  std::string where() const;  // "node 'x' (add)"
-};
 
 // Placement checks: nullopt when fine, else the reason.
 std::optional<std::string> check_f32(const sdk::NodeView& node);  // every present input and output f32

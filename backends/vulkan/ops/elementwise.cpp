@@ -56,29 +56,6 @@ class BinaryKernel final : public NodeKernel {
   const Pipeline* pipeline_ = nullptr;
 };
 
-class UnaryKernel final : public NodeKernel {
- public:
-  UnaryKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t activation)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size) {
-    check_workgroup(limits_, wg_, 1, 0, node_.where());
-    pipeline_ = &c.device.pipelines().get(kUnary, {wg_, activation});
-  }
-
-  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
-    const int32_t x = node_.inputs[0], o = node_.outputs[0];
-    const int64_t count = shapes.numel(static_cast<size_t>(o));
-    if (count == 0) return;
-    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, node_.where());
-    out.push_back({node_.name, pipeline_, {x, o}, {0, 0, index32(count, node_.where()), g.row_groups}, {g.x, g.y, 1}});
-  }
-
- private:
-  NodeRef node_;
-  Limits limits_;
-  uint32_t wg_;
-  const Pipeline* pipeline_ = nullptr;
-};
-
 std::optional<std::string> check_binary(const sdk::NodeView& node) {
   if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
     return "expects inputs a, b and one output";
@@ -108,13 +85,13 @@ std::unique_ptr<NodeKernel> compile_binary(const sdk::NodeView& node, const Comp
 
 template <uint32_t Act>
 std::unique_ptr<NodeKernel> compile_unary(const sdk::NodeView& node, const CompileContext& c) {
-  return std::make_unique<UnaryKernel>(node, c, Act);
+  return std::make_unique<ElementKernel>(node, c, kUnary, std::vector<uint32_t>{Act});
 }
 
 std::unique_ptr<NodeKernel> compile_gelu(const sdk::NodeView& node, const CompileContext& c) {
   const loom_attr* a = node.find_attr("approximate");
   const bool tanh_form = a && a->type == LOOM_ATTR_STRING && a->s && std::string_view(a->s) == "tanh";
-  return std::make_unique<UnaryKernel>(node, c, tanh_form ? kActGeluTanh : kActGelu);
+  return std::make_unique<ElementKernel>(node, c, kUnary, std::vector<uint32_t>{tanh_form ? kActGeluTanh : kActGelu});
 }
 
 }  // namespace
