@@ -44,6 +44,9 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
   pool.pPoolSizes = &size;
   check(vkCreateDescriptorPool(dev, &pool, nullptr, &pool_), "vkCreateDescriptorPool");
   try {
+    size_t checking = 0;
+    for (const Dispatch& d : dispatches) checking += std::count(d.values.begin(), d.values.end(), kStatus);
+    if (checking) status_ = device.memory().alloc_host(checking * kSlotWords * sizeof(uint32_t), "the index checks' status");
     std::vector<VkDescriptorSet> sets(dispatches.size());
     std::vector<std::vector<uint32_t>> push(dispatches.size());
     for (size_t i = 0; i < dispatches.size(); ++i) {
@@ -60,10 +63,16 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
       const auto present = std::find_if(d.values.begin(), d.values.end(), [](int32_t v) { return v >= 0; });
       if (present == d.values.end()) throw Error("node '" + d.node + "': a dispatch without tensors");
       for (size_t b = 0; b < d.values.size(); ++b) {
-        const int32_t v = d.values[b] >= 0 ? d.values[b] : *present;
-        const BoundRange r = bound_range(locations[static_cast<size_t>(v)], device.limits(), "node '" + d.node + "'");
-        infos[b] = {locations[static_cast<size_t>(v)].buffer->buffer, r.offset, r.range};
-        push[i][b] = r.element_offset;
+        if (d.values[b] == kStatus) {
+          infos[b] = {status_->buffer, 0, VK_WHOLE_SIZE};
+          push[i][b] = static_cast<uint32_t>(checked_.size()) * kSlotWords;
+          checked_.push_back(&d);
+        } else {
+          const int32_t v = d.values[b] >= 0 ? d.values[b] : *present;
+          const BoundRange r = bound_range(locations[static_cast<size_t>(v)], device.limits(), "node '" + d.node + "'");
+          infos[b] = {locations[static_cast<size_t>(v)].buffer->buffer, r.offset, r.range};
+          push[i][b] = r.element_offset;
+        }
         writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
         writes[b].dstSet = sets[i];
         writes[b].dstBinding = static_cast<uint32_t>(b);
@@ -95,6 +104,7 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
                            &barrier, 0, nullptr, 0, nullptr);
     });
   } catch (...) {
+    if (status_) device.memory().free(status_);
     vkDestroyDescriptorPool(dev, pool_, nullptr);
     throw;
   }
@@ -102,7 +112,22 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
 
 Recording::~Recording() {
   device_.free_commands(commands_);
+  if (status_) device_.memory().free(status_);
   vkDestroyDescriptorPool(device_.handle(), pool_, nullptr);
+}
+
+void Recording::submit(const std::string& what) {
+  auto* slots = status_ ? static_cast<uint32_t*>(status_->mapped) : nullptr;
+  if (slots) std::fill(slots, slots + checked_.size() * kSlotWords, 0u);
+  device_.submit_and_wait(commands_, what);
+  for (size_t k = 0; k < checked_.size(); ++k) {
+    const uint32_t* slot = slots + k * kSlotWords;
+    if (!slot[0]) continue;
+    const auto index = static_cast<int64_t>((uint64_t{slot[2]} << 32) | slot[1]);
+    throw Error(checked_[k]->where + ": index " + std::to_string(index) + " is out of range for a dim of " +
+                    std::to_string(checked_[k]->index_bound),
+                LOOM_STATUS_INVALID_ARGUMENT);
+  }
 }
 
 }  // namespace loom::vulkan

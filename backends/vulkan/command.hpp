@@ -26,11 +26,17 @@ class Recording {
   Recording(const Recording&) = delete;
   Recording& operator=(const Recording&) = delete;
   const std::vector<Location>& locations() const { return locations_; }
-  void submit(const std::string& what) { device_.submit_and_wait(commands_, what); }
+  // Runs the commands and reports the first index a checking dispatch found out of range.
+  void submit(const std::string& what);
 
  private:
   Device& device_;
   std::vector<Location> locations_;
+  // Slots of the status buffer (four words: flag, index low, index high, unused) per checking
+  // dispatch, in dispatch order.
+  static constexpr uint32_t kSlotWords = 4;
+  Buffer* status_ = nullptr;
+  std::vector<const Dispatch*> checked_;
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
 };

@@ -13,17 +13,19 @@ int32_t Prepared::scratch(uint64_t bytes) {
   return static_cast<int32_t>(num_values_ + regions_.size() - 1);
 }
 
-ElementKernel::ElementKernel(const sdk::NodeView& node, const CompileContext& c, const ShaderInterface& shader, std::vector<uint32_t> spec)
+GridKernel::GridKernel(const sdk::NodeView& node, const CompileContext& c, const ShaderInterface& shader, std::vector<uint32_t> spec)
     : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size) {
   check_workgroup(limits_, wg_, 1, 0, node_.where());
   spec.insert(spec.begin(), wg_);
   pipeline_ = &c.device.pipelines().get(shader, spec);
 }
 
+Grid GridKernel::grid(int64_t items) const { return grid_for(static_cast<uint64_t>(items), wg_, limits_, node_.where()); }
+
 void ElementKernel::prepare(const sdk::ShapeSet& shapes, Prepared& out) const {
   const int64_t count = shapes.numel(static_cast<size_t>(node_.outputs[0]));
   if (count == 0) return;
-  const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, node_.where());
+  const Grid g = grid(count);
   out.push_back({node_.name, pipeline_, {node_.inputs[0], node_.outputs[0]}, {0, 0, index32(count, node_.where()), g.row_groups},
                  {g.x, g.y, 1}});
 }

@@ -35,7 +35,15 @@ struct Dispatch {
   std::vector<int32_t> values;
   std::vector<uint32_t> push;
   uint32_t groups[3] = {1, 1, 1};
+  // A dispatch that checks indices binds kStatus last: a slot of the recording's status buffer
+  // where the shader leaves the first index outside [-index_bound, index_bound), which the run
+  // then reports, naming the node (`where`).
+  int64_t index_bound = 0;
+  std::string where;
 };
+
+// The value index that binds a recording's status buffer (command.hpp).
+inline constexpr int32_t kStatus = -2;
 
 // The node's name and value indices, copied out of the borrowed view.
 struct NodeRef {
@@ -84,19 +92,35 @@ struct CompileContext {
   const Config& config;
 };
 
-// A kernel of one invocation per output element, reading input 0: bindings (x, out) and the
-// push block {off_x, off_o, count, row_groups} (unary.comp, cast.comp). `spec` follows the
-// workgroup size, constant_id 0.
-class ElementKernel final : public NodeKernel {
- public:
-  ElementKernel(const sdk::NodeView& node, const CompileContext& c, const ShaderInterface& shader, std::vector<uint32_t> spec);
-  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override;
+// Workgroups for `count` invocations at `size` per group, folded into rows of at most
+// maxComputeWorkGroupCount[0] groups: the shader recovers the flat index from row_groups.
+struct Grid {
+  uint32_t x = 1, y = 1, row_groups = 1;
+};
+Grid grid_for(uint64_t items, uint64_t per_group, const Limits& limits, const std::string& where);
 
- private:
+// What the kernels over one-dimensional grids keep: the node, the device's limits, the
+// workgroup size (constant_id 0 of their pipeline, checked against the device) and the pipeline,
+// made with `spec` after the workgroup size.
+class GridKernel : public NodeKernel {
+ protected:
+  GridKernel(const sdk::NodeView& node, const CompileContext& c, const ShaderInterface& shader, std::vector<uint32_t> spec);
+  // Workgroups for one invocation per item (grid_for).
+  Grid grid(int64_t items) const;
+
   NodeRef node_;
   Limits limits_;
   uint32_t wg_;
   const Pipeline* pipeline_ = nullptr;
+};
+
+// One invocation per output element, reading input 0: bindings (x, out) and the push block
+// {off_x, off_o, count, row_groups} (unary.comp, cast.comp).
+class ElementKernel final : public GridKernel {
+ public:
+  ElementKernel(const sdk::NodeView& node, const CompileContext& c, const ShaderInterface& shader, std::vector<uint32_t> spec)
+      : GridKernel(node, c, shader, std::move(spec)) {}
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override;
 };
 
 struct OpEntry {
@@ -111,7 +135,7 @@ std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm
 std::vector<OpEntry> matmul_ops();       // matmul, linear
 std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat
 std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
-std::vector<OpEntry> indexing_ops();     // positions
+std::vector<OpEntry> indexing_ops();     // positions, gather
 
 // ---------------------------------------------------------------- helpers for the op files
 
@@ -126,13 +150,6 @@ void binary_dispatch(const std::string& node, const Pipeline& pipeline, const Li
 std::optional<std::string> check_f32(const sdk::NodeView& node);  // every present input and output f32
 std::optional<std::string> check_rank(const sdk::NodeView& node, size_t input, int64_t max_rank);
 std::optional<int64_t> normalize_axis(int64_t axis, int64_t rank);
-
-// Workgroups for `count` invocations at `size` per group, folded into rows of at most
-// maxComputeWorkGroupCount[0] groups: the shader recovers the flat index from row_groups.
-struct Grid {
-  uint32_t x = 1, y = 1, row_groups = 1;
-};
-Grid grid_for(uint64_t items, uint64_t per_group, const Limits& limits, const std::string& where);
 
 // Refuses a workgroup of x * y invocations with `shared_bytes` of shared memory that the device
 // cannot run, naming the limit.

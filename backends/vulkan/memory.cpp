@@ -80,7 +80,19 @@ void Memory::destroy(Buffer* b) {
 }
 
 Buffer* Memory::alloc(uint64_t bytes, const std::string& what) {
-  Buffer* b = create(std::max<uint64_t>(bytes, 1), VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, true, what);
+  return track(create(std::max<uint64_t>(bytes, 1), VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, true, what));
+}
+
+Buffer* Memory::alloc_host(uint64_t bytes, const std::string& what) {
+  Buffer* b = create(std::max<uint64_t>(bytes, 1), VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, true, what);
+  if (!b->mapped) {
+    destroy(b);
+    throw Error(what + ": the device's host-visible memory cannot be mapped", LOOM_STATUS_UNSUPPORTED);
+  }
+  return track(b);
+}
+
+Buffer* Memory::track(Buffer* b) {
   std::lock_guard<std::mutex> lock(mutex_);
   b->id = next_id_++;
   live_.insert(b);

@@ -29,6 +29,8 @@ class Memory {
 
   // A buffer of `bytes` bytes (at least 1), refused over maxMemoryAllocationSize or the heap.
   Buffer* alloc(uint64_t bytes, const std::string& what);
+  // A small buffer the host reads and writes directly (host-visible, coherent, mapped).
+  Buffer* alloc_host(uint64_t bytes, const std::string& what);
   void free(void* handle);
   // Checks that `handle` is a live buffer of this device and [offset, offset + bytes) lies in it.
   Buffer* buffer(void* handle, uint64_t offset, uint64_t bytes, const std::string& what) const;
@@ -45,6 +47,7 @@ class Memory {
   uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags wanted) const;
   Buffer* create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, const std::string& what);
   void destroy(Buffer* b);
+  Buffer* track(Buffer* b);  // gives it an id and makes it live
 
   Device& device_;
   VkPhysicalDeviceMemoryProperties properties_{};

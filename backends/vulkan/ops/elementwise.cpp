@@ -35,25 +35,15 @@ Broadcast collapse(std::span<const int64_t> a, std::span<const int64_t> b, std::
   return r;
 }
 
-class BinaryKernel final : public NodeKernel {
+class BinaryKernel final : public GridKernel {
  public:
-  BinaryKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t op)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size) {
-    check_workgroup(limits_, wg_, 1, 0, node_.where());
-    pipeline_ = &c.device.pipelines().get(kBinaryShader, {wg_, op});
-  }
+  BinaryKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t op) : GridKernel(node, c, kBinaryShader, {op}) {}
 
   void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const int32_t a = node_.inputs[0], b = node_.inputs[1], o = node_.outputs[0];
     binary_dispatch(node_.name, *pipeline_, limits_, wg_, {a, b, o}, shapes.dims(static_cast<size_t>(a)),
                     shapes.dims(static_cast<size_t>(b)), shapes.dims(static_cast<size_t>(o)), out);
   }
-
- private:
-  NodeRef node_;
-  Limits limits_;
-  uint32_t wg_;
-  const Pipeline* pipeline_ = nullptr;
 };
 
 std::optional<std::string> check_binary(const sdk::NodeView& node) {

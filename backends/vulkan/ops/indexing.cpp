@@ -1,20 +1,19 @@
-// positions (i64 position ids from an optional offset, per batch row with per_row):
-// shaders/positions.comp.
+// positions (i64 position ids from an optional offset, per batch row with per_row) and gather
+// (f32, i32 or i64 data; i64 or i32 indices, checked on the device): shaders/positions.comp and
+// shaders/gather.comp.
 #include "kernel.hpp"
 
 namespace loom::vulkan {
 namespace {
 
 const ShaderInterface kPositions{"positions", 2, 6 * 4};
+const ShaderInterface kGather{"gather", 4, 9 * 4};
 
-class PositionsKernel final : public NodeKernel {
+class PositionsKernel final : public GridKernel {
  public:
   PositionsKernel(const sdk::NodeView& node, const CompileContext& c)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
-        axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())), per_row_(node.attr_bool("per_row")) {
-    check_workgroup(limits_, wg_, 1, 0, node_.where());
-    pipeline_ = &c.device.pipelines().get(kPositions, {wg_});
-  }
+      : GridKernel(node, c, kPositions, {}), axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())),
+        per_row_(node.attr_bool("per_row")) {}
 
   void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const auto like = shapes.dims(static_cast<size_t>(node_.inputs[0]));
@@ -27,19 +26,15 @@ class PositionsKernel final : public NodeKernel {
                   LOOM_STATUS_INVALID_ARGUMENT);
     const int64_t count = rows * n;
     if (count == 0) return;
-    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, node_.where());
+    const Grid g = grid(count);
     out.push_back({node_.name, pipeline_, {offset, node_.outputs[0]},
                    {0, 0, index32(count, node_.where()), g.row_groups, index32(n, node_.where()), offset >= 0 ? 1u : 0u},
                    {g.x, g.y, 1}});
   }
 
  private:
-  NodeRef node_;
-  Limits limits_;
-  uint32_t wg_;
   int64_t axis_;
   bool per_row_;
-  const Pipeline* pipeline_ = nullptr;
 };
 
 std::optional<std::string> check_positions(const sdk::NodeView& node) {
@@ -58,8 +53,54 @@ std::unique_ptr<NodeKernel> compile_positions(const sdk::NodeView& node, const C
   return std::make_unique<PositionsKernel>(node, c);
 }
 
+class GatherKernel final : public GridKernel {
+ public:
+  GatherKernel(const sdk::NodeView& node, const CompileContext& c)
+      : GridKernel(node, c, kGather, {node.input(1).dtype() == LOOM_DTYPE_I64 ? 1u : 0u}),
+        axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())),
+        words_(node.input(0).dtype() == LOOM_DTYPE_I64 ? 2 : 1) {}
+
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
+    const auto data = shapes.dims(static_cast<size_t>(node_.inputs[0]));
+    const auto a = static_cast<size_t>(axis_);
+    const int64_t tokens = shapes.numel(static_cast<size_t>(node_.inputs[1]));
+    const int64_t inner = numel(data.subspan(a + 1)) * words_;
+    const int64_t count = numel(data.first(a)) * tokens * inner;
+    if (count == 0) return;
+    const std::string where = node_.where();
+    const Grid g = grid(count);
+    Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], node_.outputs[0], kStatus},
+               {0, 0, 0, 0, index32(count, where), g.row_groups, index32(tokens, where), index32(inner, where), index32(data[a], where)},
+               {g.x, g.y, 1}};
+    d.index_bound = data[a];
+    d.where = where;
+    out.push_back(std::move(d));
+  }
+
+ private:
+  int64_t axis_;
+  uint32_t words_;
+};
+
+std::optional<std::string> check_gather(const sdk::NodeView& node) {
+  if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
+    return "expects inputs data, indices and one output";
+  const int32_t t = node.input(0).dtype(), it = node.input(1).dtype();
+  if (t != LOOM_DTYPE_F32 && t != LOOM_DTYPE_I32 && t != LOOM_DTYPE_I64)
+    return "the vulkan backend gathers f32, i32 and i64 only, not " + sdk::dtype_name(t);
+  if (it != LOOM_DTYPE_I64 && it != LOOM_DTYPE_I32) return "the indices are " + sdk::dtype_name(it) + ", not i64 or i32";
+  if (!normalize_axis(node.attr_int("axis"), node.input(0).rank())) return "axis out of range";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<GatherKernel>(node, c);
+}
+
 }  // namespace
 
-std::vector<OpEntry> indexing_ops() { return {{"positions", check_positions, compile_positions}}; }
+std::vector<OpEntry> indexing_ops() {
+  return {{"positions", check_positions, compile_positions}, {"gather", check_gather, compile_gather}};
+}
 
 }  // namespace loom::vulkan

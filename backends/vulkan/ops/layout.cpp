@@ -29,13 +29,10 @@ struct Copy {
   int64_t base_x = 0, base_o = 0;
 };
 
-class CopyKernel final : public NodeKernel {
+class CopyKernel final : public GridKernel {
  public:
   CopyKernel(const sdk::NodeView& node, const CompileContext& c)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
-        words_(words_per_element(node.input(0).dtype())) {
-    check_workgroup(limits_, wg_, 1, 0, node_.where());
-    pipeline_ = &c.device.pipelines().get(kStridedCopy, {wg_});
+      : GridKernel(node, c, kStridedCopy, {}), words_(words_per_element(node.input(0).dtype())) {
     const int64_t rank = node_.op == "concat" ? node.output(0).rank() : node.input(0).rank();
     if (node_.op == "transpose") {
       auto perm = node.attr_ints("perm");
@@ -110,7 +107,7 @@ class CopyKernel final : public NodeKernel {
     }
     const std::string where = node_.where();
     if (dims.size() > kMaxRank) throw Error(where + ": more than 6 dims after merging", LOOM_STATUS_UNSUPPORTED);
-    const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, where);
+    const Grid g = grid(count);
     Dispatch d{node_.name, pipeline_, {x, o}, std::vector<uint32_t>(25, 0), {g.x, g.y, 1}};
     d.push[2] = index32(count, where);
     d.push[3] = g.row_groups;
@@ -125,13 +122,9 @@ class CopyKernel final : public NodeKernel {
     out.push_back(std::move(d));
   }
 
-  NodeRef node_;
-  Limits limits_;
-  uint32_t wg_;
   uint32_t words_;
   Dims perm_;  // transpose
   int64_t axis_ = 0, start_ = 0, end_ = 0, step_ = 1;  // slice, concat
-  const Pipeline* pipeline_ = nullptr;
 };
 
 std::optional<std::string> check_copy(const sdk::NodeView& node) {
