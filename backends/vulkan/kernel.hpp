@@ -10,6 +10,7 @@
 #include <loom/plugin_sdk.hpp>
 
 #include <array>
+#include <atomic>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -23,6 +24,10 @@ struct Config {
   uint32_t workgroup_size = 128;  // invocations of the element-wise and row kernels
   uint32_t matmul_tile = 16;      // the matmul workgroup is tile x tile invocations, each 2 x 2 outputs
   bool force_staging = false;     // staging=always
+  // lose_device_after_runs=N: the runs of the session's plans after the first N fail as if the
+  // device were lost (LOOM_STATUS_DEVICE_LOST), to test what the engine does then. Shared by
+  // the backend instance's plans; null when the option is not set.
+  std::shared_ptr<std::atomic<int64_t>> runs_before_loss;
 };
 
 // One dispatch of a plan. `values` are the partition values bound to the shader's bindings in

@@ -31,9 +31,9 @@ struct ValueInfo {
 
 class VulkanPlan final : public sdk::Plan {
  public:
-  VulkanPlan(std::shared_ptr<Device> device, Prepared prepared, std::vector<uint64_t> bytes, std::vector<Location> constants,
-             const std::vector<ValueInfo>& values)
-      : device_(std::move(device)), dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()),
+  VulkanPlan(std::shared_ptr<Device> device, const Config& config, Prepared prepared, std::vector<uint64_t> bytes,
+             std::vector<Location> constants, const std::vector<ValueInfo>& values)
+      : device_(std::move(device)), runs_before_loss_(config.runs_before_loss), dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()),
         scratch_bytes_(prepared.scratch_bytes()), bytes_(std::move(bytes)), constants_(std::move(constants)) {
     for (const auto& v : values) names_.push_back(v.name);
   }
@@ -70,6 +70,10 @@ class VulkanPlan final : public sdk::Plan {
       locations[v] = {b, b->id, t.offset, bytes_[v]};
     }
     if (sdk::stop_requested(args)) sdk::stopped("before the partition was submitted");
+    if (runs_before_loss_ && runs_before_loss_->fetch_sub(1) <= 0) {
+      runs_before_loss_->store(0);
+      throw Error("the device was lost (backend option lose_device_after_runs)", LOOM_STATUS_DEVICE_LOST);
+    }
     // One run at a time per plan: its command buffer may not be pending twice.
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = std::find_if(recordings_.begin(), recordings_.end(), [&](const auto& r) { return r->locations() == locations; });
@@ -85,6 +89,7 @@ class VulkanPlan final : public sdk::Plan {
   // Recordings kept for distinct buffer sets (the session pools a few sets of arenas).
   static constexpr size_t kMaxRecordings = 4;
   std::shared_ptr<Device> device_;
+  std::shared_ptr<std::atomic<int64_t>> runs_before_loss_;
   std::vector<Dispatch> dispatches_;
   std::vector<Prepared::Region> regions_;
   uint64_t scratch_bytes_;
@@ -176,7 +181,7 @@ class VulkanExecutable final : public sdk::Executable {
       prepared.next_node();
       k->prepare(shapes, prepared);
     }
-    return std::make_unique<VulkanPlan>(device_, std::move(prepared), std::move(bytes), constants_, values_);
+    return std::make_unique<VulkanPlan>(device_, config_, std::move(prepared), std::move(bytes), constants_, values_);
   }
 
  private:
@@ -278,6 +283,9 @@ class VulkanPlugin final : public sdk::BackendPlugin {
       throw Error("option workgroup_size=" + wg + ": the value must be a power of two", LOOM_STATUS_INVALID_ARGUMENT);
     config.matmul_tile = option_number("matmul_tile", options.get("matmul_tile", "16"), 1, 256);
     config.force_staging = options.get("staging", "auto", {"auto", "always"}) == "always";
+    const std::string loss = options.get("lose_device_after_runs", "");
+    if (!loss.empty())
+      config.runs_before_loss = std::make_shared<std::atomic<int64_t>>(option_number("lose_device_after_runs", loss, 0, UINT32_MAX));
     options.finish("vulkan");
     return std::make_unique<VulkanBackend>(device(index), config);
   }

@@ -91,3 +91,16 @@ TEST_CASE("vulkan: staging=always copies through staging buffers and gives the s
   check_outputs(s.run(inputs(2)), 2);
   check_outputs(s.run(inputs(2)), 2);
 }
+
+TEST_CASE("vulkan: a lost device fails the run, and with fallback=on later runs go to oneDNN") {
+  const loom::Engine engine = make_engine();
+  loom::Session s = encoder_session(engine, {{"vulkan.lose_device_after_runs", "1"}, {"fallback", "on"}});
+  check_outputs(s.run(inputs(2)), 2);
+  CHECK_THROWS_WITH_AS(s.run(inputs(2)), doctest::Contains("the device was lost"), loom::DeviceLostError);
+  for (int run = 0; run < 2; ++run) check_outputs(s.run(inputs(2)), 2);
+  for (const auto& p : s.placement().partitions) CHECK(p.backend == "onednn");
+
+  loom::Session strict = encoder_session(engine, {{"vulkan.lose_device_after_runs", "0"}});
+  CHECK_THROWS_AS(strict.run(inputs(2)), loom::DeviceLostError);
+  CHECK_THROWS_WITH_AS(strict.run(inputs(2)), doctest::Contains("lost its device in an earlier run"), loom::DeviceLostError);
+}
