@@ -59,8 +59,10 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
       push[i] = d.push;
       std::vector<VkDescriptorBufferInfo> infos(d.values.size());
       std::vector<VkWriteDescriptorSet> writes(d.values.size());
-      // An absent optional input binds another tensor of the dispatch; the shader never reads it.
-      const auto present = std::find_if(d.values.begin(), d.values.end(), [](int32_t v) { return v >= 0; });
+      // An absent optional input, or an empty tensor (which may have no buffer), binds another
+      // tensor of the dispatch; the shader never reads it.
+      auto in_memory = [&](int32_t v) { return v >= 0 && locations[static_cast<size_t>(v)].buffer; };
+      const auto present = std::find_if(d.values.begin(), d.values.end(), in_memory);
       if (present == d.values.end()) throw Error("node '" + d.node + "': a dispatch without tensors");
       for (size_t b = 0; b < d.values.size(); ++b) {
         if (d.values[b] == kStatus) {
@@ -68,7 +70,7 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
           push[i][b] = static_cast<uint32_t>(checked_.size()) * kSlotWords;
           checked_.push_back(&d);
         } else {
-          const int32_t v = d.values[b] >= 0 ? d.values[b] : *present;
+          const int32_t v = in_memory(d.values[b]) ? d.values[b] : *present;
           const BoundRange r = bound_range(locations[static_cast<size_t>(v)], device.limits(), "node '" + d.node + "'");
           infos[b] = {locations[static_cast<size_t>(v)].buffer->buffer, r.offset, r.range};
           push[i][b] = r.element_offset;
