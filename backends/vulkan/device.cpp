@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 namespace loom::vulkan {
 
@@ -88,7 +89,8 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle) {
   if (best < 0) return std::nullopt;
   d.queue_family = static_cast<uint32_t>(best);
 
-  VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+  VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+  VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES, &driver};
   VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &m3, {}};
   vkGetPhysicalDeviceProperties2(handle, &p2);
   const VkPhysicalDeviceLimits& l = d.properties.limits;
@@ -109,9 +111,14 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle) {
   for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
     if (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) device_local = std::max(device_local, mem.memoryHeaps[i].size);
   d.name = d.properties.deviceName;
+  // The driver's own name and version ("llvmpipe, Mesa 22.3.6 (LLVM 15.0.6)"), NUL-terminated
+  // within their arrays by the spec.
+  const std::string driver_name(driver.driverName, strnlen(driver.driverName, sizeof driver.driverName));
+  const std::string driver_info(driver.driverInfo, strnlen(driver.driverInfo, sizeof driver.driverInfo));
   d.description = std::string(type_name(d.properties.deviceType)) + ", Vulkan " + version_str(d.properties.apiVersion) +
-                  ", driver " + std::to_string(d.properties.driverVersion) + ", " +
-                  std::to_string(device_local >> 20) + " MiB device memory";
+                  ", driver " + (driver_name.empty() ? std::to_string(d.properties.driverVersion) : driver_name) +
+                  (driver_info.empty() ? "" : " " + driver_info) + ", " + std::to_string(device_local >> 20) +
+                  " MiB device memory";
   return d;
 }
 
