@@ -3,9 +3,13 @@
 #include "memory.hpp"
 #include "pipeline.hpp"
 
+#include <dlfcn.h>
+#include <link.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 namespace loom::vulkan {
 
@@ -122,9 +126,32 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle) {
   return d;
 }
 
+// The file names of the shared objects loaded in the process.
+std::set<std::string> loaded_objects() {
+  std::set<std::string> names;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        if (info->dlpi_name && *info->dlpi_name) static_cast<std::set<std::string>*>(out)->insert(info->dlpi_name);
+        return 0;
+      },
+      &names);
+  return names;
+}
+
+// Keeps the driver libraries that creating the instance loaded (the ICD and what it links, such
+// as lavapipe's libLLVM) mapped for the rest of the process, as the oneDNN plugin keeps its
+// OpenMP runtime. A driver holds process-wide state (LLVM's, Mesa's caches) that is not made to
+// be unloaded and loaded again each time an engine is made; and once unmapped, the heap blocks
+// its globals held look leaked to LeakSanitizer, with no module left to name them.
+void keep_loaded(const std::set<std::string>& before) {
+  for (const std::string& name : loaded_objects())
+    if (!before.count(name)) dlopen(name.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 }  // namespace
 
 Instance::Instance() {
+  const std::set<std::string> before = loaded_objects();
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "loom";
   app.pEngineName = "loom";
@@ -139,6 +166,7 @@ Instance::Instance() {
     throw Error(std::string("cannot create a Vulkan 1.2 instance: vkCreateInstance returned ") + result_name(r) + hint,
                 LOOM_STATUS_DEVICE_UNAVAILABLE);
   }
+  keep_loaded(before);
   uint32_t count = 0;
   VkResult e = vkEnumeratePhysicalDevices(instance_, &count, nullptr);
   std::vector<VkPhysicalDevice> handles(count);
