@@ -1,22 +1,28 @@
-// softmax over the last axis (with an optional broadcast mask) and layer_norm over trailing
-// dims, one workgroup per row: shaders/softmax.comp and shaders/layer_norm.comp; add_layer_norm
-// as binary.comp's add (into its `sum` output, or scratch) then layer_norm.comp.
+// softmax over the last axis (with an optional broadcast mask), and layer_norm, rms_norm and
+// l2_normalize over trailing dims, one workgroup per row: shaders/softmax.comp and
+// shaders/layer_norm.comp; add_layer_norm as binary.comp's add (into its `sum` output, or
+// scratch) then layer_norm.comp.
 #include "kernel.hpp"
 
 namespace loom::vulkan {
 namespace {
 
 const ShaderInterface kSoftmax{"softmax", 3, 19 * 4};
-const ShaderInterface kLayerNorm{"layer_norm", 4, 10 * 4};
+const ShaderInterface kNormShader{"layer_norm", 4, 10 * 4};
 constexpr size_t kMaxRowDims = 5;  // softmax.comp's mask strides
 
 // A row kernel's workgroup: a power of two (the shaders' tree reductions), one float of shared
 // memory per invocation.
-const Pipeline& row_pipeline(const ShaderInterface& shader, const CompileContext& c, const NodeRef& node) {
+const Pipeline& row_pipeline(const ShaderInterface& shader, const CompileContext& c, const NodeRef& node,
+                             std::vector<uint32_t> spec = {}) {
   const uint32_t wg = c.config.workgroup_size;
   check_workgroup(c.device.limits(), wg, 1, uint64_t{wg} * 4, node.where());
-  return c.device.pipelines().get(shader, {wg});
+  spec.insert(spec.begin(), wg);
+  return c.device.pipelines().get(shader, spec);
 }
+
+// layer_norm.comp's MODE.
+enum NormMode : uint32_t { kLayerNorm = 0, kRmsNorm = 1, kL2 = 2 };
 
 class SoftmaxKernel final : public NodeKernel {
  public:
@@ -67,12 +73,13 @@ class SoftmaxKernel final : public NodeKernel {
   const Pipeline* pipeline_;
 };
 
-// layer_norm, and add_layer_norm (`add`): inputs a and b summed first, then weight and bias.
+// layer_norm, rms_norm, l2_normalize, and add_layer_norm (`add`): inputs a and b summed first,
+// then weight and bias.
 class LayerNormKernel final : public NodeKernel {
  public:
-  LayerNormKernel(const sdk::NodeView& node, const CompileContext& c, bool add)
+  LayerNormKernel(const sdk::NodeView& node, const CompileContext& c, NormMode mode, bool add)
       : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
-        pipeline_(&row_pipeline(kLayerNorm, c, node_)), axis_(*normalize_axis(node.attr_int("axis"), node.output(0).rank())),
+        pipeline_(&row_pipeline(kNormShader, c, node_, {mode})), axis_(*normalize_axis(node.attr_int("axis"), node.output(0).rank())),
         epsilon_(static_cast<float>(node.attr_float("epsilon"))) {
     if (add) add_ = &c.device.pipelines().get(kBinaryShader, {wg_, 0});
   }
@@ -127,6 +134,24 @@ std::optional<std::string> check_layer_norm(const sdk::NodeView& node) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_rms_norm(const sdk::NodeView& node) {
+  if (node.num_inputs() < 1 || node.num_inputs() > 2 || !node.has_input(0) || node.num_outputs() != 1)
+    return "expects input x (and weight) and one output";
+  return check_layer_norm(node);
+}
+
+// Along one axis: the vulkan kernel normalises rows, so every dim after the axis must be 1.
+std::optional<std::string> check_l2_normalize(const sdk::NodeView& node) {
+  if (node.num_inputs() != 1 || !node.has_input(0) || node.num_outputs() != 1) return "expects input x and one output";
+  if (auto why = check_f32(node)) return why;
+  const auto dims = node.input(0).dims();
+  auto axis = normalize_axis(node.attr_int("axis"), static_cast<int64_t>(dims.size()));
+  if (!axis) return "axis out of range";
+  for (size_t i = static_cast<size_t>(*axis) + 1; i < dims.size(); ++i)
+    if (dims[i] != 1) return "the vulkan backend normalises along the last axis only";
+  return std::nullopt;
+}
+
 std::optional<std::string> check_add_layer_norm(const sdk::NodeView& node) {
   if (node.num_inputs() < 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() < 1 || node.num_outputs() > 2)
     return "expects inputs a, b and outputs out (and sum)";
@@ -141,20 +166,19 @@ std::unique_ptr<NodeKernel> compile_softmax(const sdk::NodeView& node, const Com
   return std::make_unique<SoftmaxKernel>(node, c);
 }
 
-std::unique_ptr<NodeKernel> compile_layer_norm(const sdk::NodeView& node, const CompileContext& c) {
-  return std::make_unique<LayerNormKernel>(node, c, false);
-}
-
-std::unique_ptr<NodeKernel> compile_add_layer_norm(const sdk::NodeView& node, const CompileContext& c) {
-  return std::make_unique<LayerNormKernel>(node, c, true);
+template <NormMode Mode, bool Add = false>
+std::unique_ptr<NodeKernel> compile_norm(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<LayerNormKernel>(node, c, Mode, Add);
 }
 
 }  // namespace
 
 std::vector<OpEntry> norm_ops() {
   return {{"softmax", check_softmax, compile_softmax},
-          {"layer_norm", check_layer_norm, compile_layer_norm},
-          {"add_layer_norm", check_add_layer_norm, compile_add_layer_norm}};
+          {"layer_norm", check_layer_norm, compile_norm<kLayerNorm>},
+          {"add_layer_norm", check_add_layer_norm, compile_norm<kLayerNorm, true>},
+          {"rms_norm", check_rms_norm, compile_norm<kRmsNorm>},
+          {"l2_normalize", check_l2_normalize, compile_norm<kL2>}};
 }
 
 }  // namespace loom::vulkan
