@@ -5,7 +5,8 @@
 #
 # AREA: conformance (the generated op suite on vulkan, and which ops pass) | driver (no driver:
 # reported, never a crash) | options (device=N, unknown keys, device limits refused by name) |
-# encoder (the shipped encoder on vulkan with oneDNN as fallback, against PyTorch).
+# encoder (the shipped encoder on vulkan with oneDNN as fallback, against PyTorch) | models (every
+# checkpoint of tests/models on vulkan with oneDNN as fallback, against PyTorch).
 # The caller pins the driver (VK_ICD_FILENAMES) and Mesa's shader cache (tests/vulkan/CMakeLists.txt).
 set -uo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 LOOM SOURCE_DIR AREA" >&2; exit 2; }
@@ -88,6 +89,23 @@ case $AREA in
       inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
     check "placement shows the copies" 0 "r: vulkan -> host" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
     check "placement shows the copies back" 0 "n: onednn -> vulkan" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
+    ;;
+  models)
+    # Each folder's .npy files are its inputs and, as expected_NAME.npy, its outputs; prompt_ids
+    # and expected_generated belong to the generation tests.
+    for dir in "$SRC"/tests/models/*/; do
+      args=()
+      for f in "$dir"*.npy; do
+        name=$(basename "$f" .npy)
+        case $name in
+          prompt_ids | expected_generated) ;;
+          expected_*) args+=(--expect "${name#expected_}=$f") ;;
+          *) args+=(--input "$name=$f") ;;
+        esac
+      done
+      check "$(basename "$dir") on vulkan, oneDNN as fallback" 0 "matches the reference" run "$dir" --backend vulkan,onednn \
+        "${args[@]}" --atol 1e-3 --rtol 1e-3  # a mismatch exits 1
+    done
     ;;
   *)
     echo "unknown area $AREA" >&2
