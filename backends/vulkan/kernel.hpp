@@ -138,7 +138,7 @@ struct OpEntry {
 std::vector<OpEntry> elementwise_ops();  // add sub mul div, relu tanh sigmoid exp gelu quick_gelu
 std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm, rms_norm, l2_normalize
 std::vector<OpEntry> matmul_ops();       // matmul, linear
-std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat
+std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat, roll, pad
 std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
 std::vector<OpEntry> indexing_ops();     // positions, gather
 

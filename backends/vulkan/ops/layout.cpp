@@ -1,5 +1,7 @@
-// reshape, transpose, slice and concat as strided copies (shaders/strided_copy.comp) of 32-bit
-// words, so any dtype whose elements are whole words moves: f32, i32, and i64 as two words.
+// reshape, transpose, slice, concat, roll and pad as strided copies (shaders/strided_copy.comp)
+// of 32-bit words, so any dtype whose elements are whole words moves: f32, i32, and i64 as two
+// words. roll copies one block per combination of the rolled axes' two parts; pad fills the
+// output (shaders/fill.comp, f32) and copies the input into its interior.
 #include "kernel.hpp"
 
 #include <algorithm>
@@ -8,6 +10,7 @@ namespace loom::vulkan {
 namespace {
 
 const ShaderInterface kStridedCopy{"strided_copy", 2, 25 * 4};
+const ShaderInterface kFill{"fill", 1, 4 * 4};
 constexpr size_t kMaxRank = 6;  // strided_copy.comp's arrays
 
 uint32_t words_per_element(int32_t dtype) { return dtype == LOOM_DTYPE_I64 ? 2 : 1; }
@@ -44,6 +47,18 @@ class CopyKernel final : public GridKernel {
       end_ = node.attr_int("end");
       step_ = node.attr_int("step");
     }
+    if (node_.op == "roll") {
+      // Shifts summed per axis, as torch.roll does with an axis named twice.
+      shift_.assign(static_cast<size_t>(rank), 0);
+      auto shifts = node.attr_ints("shifts"), axes = node.attr_ints("axes");
+      for (size_t k = 0; k < axes.size(); ++k) shift_[static_cast<size_t>(*normalize_axis(axes[k], rank))] += shifts[k];
+    }
+    if (node_.op == "pad") {
+      auto before = node.attr_ints("before");
+      before_.assign(before.begin(), before.end());
+      value_ = float_bits(static_cast<float>(node.attr_float("value")));
+      fill_ = &c.device.pipelines().get(kFill, {wg_});
+    }
   }
 
   void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
@@ -64,7 +79,15 @@ class CopyKernel final : public GridKernel {
     const auto xd = dims_of(x);
     const Dims in = dense_strides(xd);
     Copy c{Dims(od.begin(), od.end()), {}, dense_strides(od), 0, 0};
-    if (node_.op == "reshape") {
+    if (node_.op == "roll") return roll(x, o, xd, out);
+    if (node_.op == "pad") {
+      const int64_t count = numel(od);
+      if (count == 0) return;
+      const Grid g = grid(count);
+      out.push_back({node_.name, fill_, {o}, {0, index32(count, node_.where()), g.row_groups, value_}, {g.x, g.y, 1}});
+      c = {Dims(xd.begin(), xd.end()), in, dense_strides(od), 0, 0};
+      for (size_t i = 0; i < before_.size(); ++i) c.base_o += before_[i] * c.so[i];
+    } else if (node_.op == "reshape") {
       c = {{numel(od)}, {1}, {1}, 0, 0};
     } else if (node_.op == "transpose") {
       for (int64_t p : perm_) c.sx.push_back(in[static_cast<size_t>(p)]);
@@ -79,6 +102,28 @@ class CopyKernel final : public GridKernel {
   }
 
  private:
+  // out[..., (i + shift) mod n, ...] = x[..., i, ...]: along each rolled axis the input's first
+  // n - s elements go to the output's last n - s places and its last s to the first s; one copy
+  // per combination of those parts.
+  void roll(int32_t x, int32_t o, std::span<const int64_t> dims, Prepared& out) const {
+    const Dims strides = dense_strides(dims);
+    std::vector<size_t> rolled;
+    for (size_t a = 0; a < dims.size(); ++a)
+      if (dims[a] > 0 && ((shift_[a] % dims[a]) + dims[a]) % dims[a] != 0) rolled.push_back(a);
+    for (uint64_t mask = 0; mask < (uint64_t{1} << rolled.size()); ++mask) {
+      Copy c{Dims(dims.begin(), dims.end()), strides, strides, 0, 0};
+      for (size_t k = 0; k < rolled.size(); ++k) {
+        const size_t a = rolled[k];
+        const int64_t n = dims[a], s = ((shift_[a] % n) + n) % n;
+        const bool wrapped = (mask >> k) & 1;  // the input's last s elements, to the front
+        c.dims[a] = wrapped ? s : n - s;
+        c.base_x += (wrapped ? n - s : 0) * strides[a];
+        c.base_o += (wrapped ? 0 : s) * strides[a];
+      }
+      emit(x, o, c, out);
+    }
+  }
+
   // The copy in words, its dims merged where both sides walk them as one, size-1 dims dropped.
   void emit(int32_t x, int32_t o, Copy c, Prepared& out) const {
     const int64_t count = numel(c.dims) * words_;
@@ -125,6 +170,10 @@ class CopyKernel final : public GridKernel {
   uint32_t words_;
   Dims perm_;  // transpose
   int64_t axis_ = 0, start_ = 0, end_ = 0, step_ = 1;  // slice, concat
+  Dims shift_;  // roll: per axis
+  Dims before_;  // pad
+  uint32_t value_ = 0;
+  const Pipeline* fill_ = nullptr;
 };
 
 std::optional<std::string> check_copy(const sdk::NodeView& node) {
@@ -136,6 +185,7 @@ std::optional<std::string> check_copy(const sdk::NodeView& node) {
     if (!node.has_input(i)) return "input " + std::to_string(i) + " is absent";
     if (node.input(i).dtype() != t) return "input " + std::to_string(i) + " has another dtype than the output";
   }
+  if (node.op() == "pad" && t != LOOM_DTYPE_F32) return "the vulkan backend pads f32 only";
   // Every dim may stay apart after merging; i64 adds one for its two words.
   if (node.output(0).rank() > static_cast<int64_t>(kMaxRank) - (t == LOOM_DTYPE_I64 ? 1 : 0))
     return "the vulkan backend moves up to 6 dims (5 for i64)";
@@ -152,7 +202,9 @@ std::vector<OpEntry> layout_ops() {
   return {{"reshape", check_copy, compile_copy},
           {"transpose", check_copy, compile_copy},
           {"slice", check_copy, compile_copy},
-          {"concat", check_copy, compile_copy}};
+          {"concat", check_copy, compile_copy},
+          {"roll", check_copy, compile_copy},
+          {"pad", check_copy, compile_copy}};
 }
 
 }  // namespace loom::vulkan
