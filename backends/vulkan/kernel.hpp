@@ -140,7 +140,8 @@ std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm,
 std::vector<OpEntry> matmul_ops();       // matmul, linear
 std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat, roll, pad
 std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
-std::vector<OpEntry> indexing_ops();     // positions, gather
+std::vector<OpEntry> indexing_ops();     // positions, gather, gather_rows
+std::vector<OpEntry> reduce_ops();       // reduce_mean
 
 // ---------------------------------------------------------------- helpers for the op files
 

@@ -1,6 +1,6 @@
-// positions (i64 position ids from an optional offset, per batch row with per_row) and gather
-// (f32, i32 or i64 data; i64 or i32 indices, checked on the device): shaders/positions.comp and
-// shaders/gather.comp.
+// positions (i64 position ids from an optional offset, per batch row with per_row), gather and
+// gather_rows (f32, i32 or i64 data; i64 or i32 indices, checked on the device):
+// shaders/positions.comp and shaders/gather.comp.
 #include "kernel.hpp"
 
 namespace loom::vulkan {
@@ -53,21 +53,25 @@ std::unique_ptr<NodeKernel> compile_positions(const sdk::NodeView& node, const C
   return std::make_unique<PositionsKernel>(node, c);
 }
 
+// gather, and gather_rows (`rows`: row b of data takes index b, along axis 1).
 class GatherKernel final : public GridKernel {
  public:
-  GatherKernel(const sdk::NodeView& node, const CompileContext& c)
-      : GridKernel(node, c, kGather, {node.input(1).dtype() == LOOM_DTYPE_I64 ? 1u : 0u}),
-        axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())),
+  GatherKernel(const sdk::NodeView& node, const CompileContext& c, bool rows)
+      : GridKernel(node, c, kGather, {node.input(1).dtype() == LOOM_DTYPE_I64 ? 1u : 0u, rows ? 1u : 0u}),
+        axis_(rows ? 1 : *normalize_axis(node.attr_int("axis"), node.input(0).rank())), rows_(rows),
         words_(node.input(0).dtype() == LOOM_DTYPE_I64 ? 2 : 1) {}
 
   void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const auto data = shapes.dims(static_cast<size_t>(node_.inputs[0]));
     const auto a = static_cast<size_t>(axis_);
     const int64_t tokens = shapes.numel(static_cast<size_t>(node_.inputs[1]));
-    const int64_t inner = numel(data.subspan(a + 1)) * words_;
-    const int64_t count = numel(data.first(a)) * tokens * inner;
-    if (count == 0) return;
     const std::string where = node_.where();
+    if (rows_ && tokens != data[0])
+      throw Error(where + ": " + std::to_string(tokens) + " indices for " + std::to_string(data[0]) + " rows of data",
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    const int64_t inner = numel(data.subspan(a + 1)) * words_;
+    const int64_t count = (rows_ ? 1 : numel(data.first(a))) * tokens * inner;
+    if (count == 0) return;
     const Grid g = grid(count);
     Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], node_.outputs[0], kStatus},
                {0, 0, 0, 0, index32(count, where), g.row_groups, index32(tokens, where), index32(inner, where), index32(data[a], where)},
@@ -79,28 +83,43 @@ class GatherKernel final : public GridKernel {
 
  private:
   int64_t axis_;
+  bool rows_;
   uint32_t words_;
 };
 
-std::optional<std::string> check_gather(const sdk::NodeView& node) {
+std::optional<std::string> check_gather_inputs(const sdk::NodeView& node) {
   if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
     return "expects inputs data, indices and one output";
   const int32_t t = node.input(0).dtype(), it = node.input(1).dtype();
   if (t != LOOM_DTYPE_F32 && t != LOOM_DTYPE_I32 && t != LOOM_DTYPE_I64)
     return "the vulkan backend gathers f32, i32 and i64 only, not " + sdk::dtype_name(t);
   if (it != LOOM_DTYPE_I64 && it != LOOM_DTYPE_I32) return "the indices are " + sdk::dtype_name(it) + ", not i64 or i32";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_gather(const sdk::NodeView& node) {
+  if (auto why = check_gather_inputs(node)) return why;
   if (!normalize_axis(node.attr_int("axis"), node.input(0).rank())) return "axis out of range";
   return std::nullopt;
 }
 
+std::optional<std::string> check_gather_rows(const sdk::NodeView& node) {
+  if (auto why = check_gather_inputs(node)) return why;
+  if (node.input(0).rank() < 2 || node.input(1).rank() != 1) return "expects data [B, R, ...] and indices [B]";
+  return std::nullopt;
+}
+
+template <bool Rows>
 std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, const CompileContext& c) {
-  return std::make_unique<GatherKernel>(node, c);
+  return std::make_unique<GatherKernel>(node, c, Rows);
 }
 
 }  // namespace
 
 std::vector<OpEntry> indexing_ops() {
-  return {{"positions", check_positions, compile_positions}, {"gather", check_gather, compile_gather}};
+  return {{"positions", check_positions, compile_positions},
+          {"gather", check_gather, compile_gather<false>},
+          {"gather_rows", check_gather_rows, compile_gather<true>}};
 }
 
 }  // namespace loom::vulkan

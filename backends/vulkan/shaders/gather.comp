@@ -1,11 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// gather: out[o, t, w] = data[o, index[t], w] over 32-bit words (w walks `inner` words: the dims
+// gather: out[o, t, w] = data[o, index[t], w] over 32-bit words, and gather_rows (ROWS):
+// out[b, w] = data[b, index[b], w] (w walks `inner` words: the dims
 // after the axis, times two for i64 data). Negative indices count from the end; an index outside
 // [-n, n) leaves its value in the status slot (flag, low word, high word) for the run to report,
 // and its output is left unwritten.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint INDEX64 = 1;  // i64 indices, else i32
+layout(constant_id = 2) const uint ROWS = 0;     // gather_rows: out[b, w] = data[b, index[b], w]
 
 layout(std430, set = 0, binding = 0) readonly buffer Data { uint data[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Index { uint index[]; };
@@ -22,7 +24,7 @@ void main() {
   uint i = flat_index(p.row_groups);
   if (i >= p.count) return;
   uint w = i % p.inner, r = i / p.inner;
-  uint t = r % p.tokens, outer = r / p.tokens;
+  uint t = r % p.tokens, outer = ROWS != 0u ? t : r / p.tokens;
   uint lo = index[p.off_i + (INDEX64 != 0u ? 2u * t : t)];
   uint hi = INDEX64 != 0u ? index[p.off_i + 2u * t + 1u] : (int(lo) < 0 ? 0xffffffffu : 0u);
   uint j;
