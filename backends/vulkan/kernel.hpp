@@ -142,6 +142,7 @@ std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat, r
 std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
 std::vector<OpEntry> indexing_ops();     // positions, gather, gather_rows
 std::vector<OpEntry> reduce_ops();       // reduce_mean
+std::vector<OpEntry> conv_ops();         // conv2d
 
 // ---------------------------------------------------------------- helpers for the op files
 

@@ -37,7 +37,7 @@ case $AREA in
   conformance)
     check "conformance on vulkan" 0 "0 failures" conformance --backend vulkan
     cat "$TMP/out"
-    for op in add sub mul div relu tanh sigmoid exp gelu quick_gelu softmax layer_norm matmul linear reshape transpose slice concat cast positions gather rms_norm l2_normalize roll pad gather_rows reduce_mean attention add_layer_norm; do
+    for op in add sub mul div relu tanh sigmoid exp gelu quick_gelu softmax layer_norm matmul linear reshape transpose slice concat cast positions gather rms_norm l2_normalize roll pad gather_rows reduce_mean conv2d attention add_layer_norm; do
       grep -qE "^$op +[0-9]+ +pass " "$TMP/out" || { failures=$((failures + 1)); echo "FAIL: $op does not pass on vulkan" >&2; }
     done
     ;;
