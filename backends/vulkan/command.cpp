@@ -125,9 +125,9 @@ void Recording::submit(const std::string& what) {
   for (size_t k = 0; k < checked_.size(); ++k) {
     const uint32_t* slot = slots + k * kSlotWords;
     if (!slot[0]) continue;
-    const auto index = static_cast<int64_t>((uint64_t{slot[2]} << 32) | slot[1]);
-    throw Error(checked_[k]->where + ": index " + std::to_string(index) + " is out of range for a dim of " +
-                    std::to_string(checked_[k]->index_bound),
+    const auto value = static_cast<int64_t>((uint64_t{slot[2]} << 32) | slot[1]);
+    throw Error(checked_[k]->where + ": " + checked_[k]->checked + " " + std::to_string(value) + " is outside " +
+                    checked_[k]->allowed,
                 LOOM_STATUS_INVALID_ARGUMENT);
   }
 }

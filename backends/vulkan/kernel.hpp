@@ -40,11 +40,10 @@ struct Dispatch {
   std::vector<int32_t> values;
   std::vector<uint32_t> push;
   uint32_t groups[3] = {1, 1, 1};
-  // A dispatch that checks indices binds kStatus last: a slot of the recording's status buffer
-  // where the shader leaves the first index outside [-index_bound, index_bound), which the run
-  // then reports, naming the node (`where`).
-  int64_t index_bound = 0;
-  std::string where;
+  // A dispatch that checks values it reads (gather's indices) binds kStatus: a slot of the
+  // recording's status buffer where the shader leaves the first value out of range, which the
+  // run then reports as "<where>: <checked> N is outside <allowed>".
+  std::string where, checked, allowed;
 };
 
 // The value index that binds a recording's status buffer (command.hpp).
@@ -140,7 +139,7 @@ std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm,
 std::vector<OpEntry> matmul_ops();       // matmul, linear
 std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat, roll, pad
 std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
-std::vector<OpEntry> indexing_ops();     // positions, gather, gather_rows
+std::vector<OpEntry> indexing_ops();     // positions, gather, gather_rows, key_mask
 std::vector<OpEntry> reduce_ops();       // reduce_mean
 std::vector<OpEntry> conv_ops();         // conv2d
 

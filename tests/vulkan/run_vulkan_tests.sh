@@ -37,7 +37,7 @@ case $AREA in
   conformance)
     check "conformance on vulkan" 0 "0 failures" conformance --backend vulkan
     cat "$TMP/out"
-    for op in add sub mul div relu tanh sigmoid exp gelu quick_gelu softmax layer_norm matmul linear reshape transpose slice concat cast positions gather rms_norm l2_normalize roll pad gather_rows reduce_mean conv2d attention add_layer_norm; do
+    for op in add sub mul div relu tanh sigmoid exp gelu quick_gelu softmax layer_norm matmul linear reshape transpose slice concat cast positions gather rms_norm l2_normalize roll pad gather_rows reduce_mean conv2d key_mask attention add_layer_norm; do
       grep -qE "^$op +[0-9]+ +pass " "$TMP/out" || { failures=$((failures + 1)); echo "FAIL: $op does not pass on vulkan" >&2; }
     done
     ;;
@@ -68,7 +68,11 @@ case $AREA in
     # An index out of range is found on the device and reported by the run, naming the node.
     printf 'loom: 1\nname: g\ninputs:\n  - {name: data, dtype: f32, shape: [n, 3]}\noutputs: [y]\ninitializers:\n  - {name: idx, dtype: i64, shape: [3], values: [1, -4, -5]}\nnodes:\n  - {op: gather, inputs: [data, idx], outputs: [y]}\n' >"$TMP/gather.yaml"
     check "gather in range" 0 "" "${bench[@]}" "$TMP/gather.yaml" --dim n=5
-    check "gather index out of range" 1 "node 'y' (gather): index -5 is out of range for a dim of 4" "${bench[@]}" "$TMP/gather.yaml" --dim n=4
+    check "gather index out of range" 1 "node 'y' (gather): index -5 is outside -4 .. 3 (a dim of 4)" "${bench[@]}" "$TMP/gather.yaml" --dim n=4
+    printf 'loom: 1\nname: m\ninputs:\n  - {name: scores, dtype: f32, shape: [1, 1, 2, k]}\noutputs: [y]\ninitializers:\n  - {name: length, dtype: i64, shape: [1], values: [7]}\nnodes:\n  - {op: key_mask, inputs: [scores, length], outputs: [y], attrs: {causal: true}}\n' >"$TMP/mask.yaml"
+    check "key_mask in range" 0 "" "${bench[@]}" "$TMP/mask.yaml" --dim k=8
+    check "key_mask length out of range" 1 "node 'y' (key_mask): valid_length 7 is outside 0..5, the number of keys" \
+      "${bench[@]}" "$TMP/mask.yaml" --dim k=5
     check "storage buffer range" 1 "more than the device's maxStorageBufferRange" "${bench[@]}" "$TMP/relu.yaml" --dim n=40000000
     ;;
   encoder)

@@ -1,6 +1,6 @@
 // positions (i64 position ids from an optional offset, per batch row with per_row), gather and
-// gather_rows (f32, i32 or i64 data; i64 or i32 indices, checked on the device):
-// shaders/positions.comp and shaders/gather.comp.
+// gather_rows (f32, i32 or i64 data; i64 or i32 indices, checked on the device), and key_mask
+// (valid lengths checked on the device): shaders/positions.comp, gather.comp, key_mask.comp.
 #include "kernel.hpp"
 
 namespace loom::vulkan {
@@ -8,6 +8,7 @@ namespace {
 
 const ShaderInterface kPositions{"positions", 2, 6 * 4};
 const ShaderInterface kGather{"gather", 4, 9 * 4};
+const ShaderInterface kKeyMask{"key_mask", 3, 9 * 4};
 
 class PositionsKernel final : public GridKernel {
  public:
@@ -76,8 +77,11 @@ class GatherKernel final : public GridKernel {
     Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], node_.outputs[0], kStatus},
                {0, 0, 0, 0, index32(count, where), g.row_groups, index32(tokens, where), index32(inner, where), index32(data[a], where)},
                {g.x, g.y, 1}};
-    d.index_bound = data[a];
     d.where = where;
+    d.checked = "index";
+    // (std::to_string inside one long concatenation trips GCC 12's -Wrestrict; named strings do not.)
+    const std::string lo = std::to_string(-data[a]), hi = std::to_string(data[a] - 1), n = std::to_string(data[a]);
+    d.allowed = lo + " .. " + hi + " (a dim of " + n + ")";
     out.push_back(std::move(d));
   }
 
@@ -86,6 +90,49 @@ class GatherKernel final : public GridKernel {
   bool rows_;
   uint32_t words_;
 };
+
+class KeyMaskKernel final : public GridKernel {
+ public:
+  KeyMaskKernel(const sdk::NodeView& node, const CompileContext& c)
+      : GridKernel(node, c, kKeyMask, {node.attr_bool("causal") ? 1u : 0u}), fill_(static_cast<float>(node.attr_float("fill"))) {}
+
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
+    const auto scores = shapes.dims(static_cast<size_t>(node_.inputs[0]));
+    const int32_t length = node_.inputs.size() > 1 ? node_.inputs[1] : -1;
+    const int64_t batch = scores[0], tq = scores[scores.size() - 2], tk = scores.back();
+    const std::string where = node_.where();
+    if (length >= 0 && shapes.numel(static_cast<size_t>(length)) != batch)
+      throw Error(where + ": valid_length has " + std::to_string(shapes.numel(static_cast<size_t>(length))) + " elements, expected " +
+                      std::to_string(batch),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    const int64_t count = batch * tq * tk;
+    if (count == 0) return;
+    const Grid g = grid(count);
+    Dispatch d{node_.name, pipeline_, {length, node_.outputs[0], kStatus},
+               {0, 0, 0, index32(count, where), g.row_groups, index32(tq, where), index32(tk, where), length >= 0 ? 1u : 0u,
+                float_bits(fill_)},
+               {g.x, g.y, 1}};
+    d.where = where;
+    d.checked = "valid_length";
+    d.allowed = "0.." + std::to_string(tk) + ", the number of keys";
+    out.push_back(std::move(d));
+  }
+
+ private:
+  float fill_;
+};
+
+std::optional<std::string> check_key_mask(const sdk::NodeView& node) {
+  if (node.num_inputs() < 1 || !node.has_input(0) || node.num_outputs() != 1) return "expects input scores and one output";
+  if (node.output(0).dtype() != LOOM_DTYPE_F32) return "the vulkan backend makes f32 masks only";
+  if (node.has_input(1) && node.input(1).dtype() != LOOM_DTYPE_I64) return "valid_length is not i64";
+  if (node.input(0).rank() < 3) return "scores must have rank >= 3";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_key_mask(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<KeyMaskKernel>(node, c);
+}
 
 std::optional<std::string> check_gather_inputs(const sdk::NodeView& node) {
   if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
@@ -119,7 +166,8 @@ std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, const Comp
 std::vector<OpEntry> indexing_ops() {
   return {{"positions", check_positions, compile_positions},
           {"gather", check_gather, compile_gather<false>},
-          {"gather_rows", check_gather_rows, compile_gather<true>}};
+          {"gather_rows", check_gather_rows, compile_gather<true>},
+          {"key_mask", check_key_mask, compile_key_mask}};
 }
 
 }  // namespace loom::vulkan
