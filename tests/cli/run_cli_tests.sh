@@ -244,7 +244,7 @@ area_plugins() {
   expect_error 1 "missing.so" "run with a missing --plugin" run "$ENC/encoder.yaml" --plugin "$TMP/missing.so" "${ENCODER_INPUTS[@]}"
   # Without any backend, compiling fails with a hint.
   expect_error 1 "onednn" "run without plugins" run "$ENC/encoder.yaml" --no-default-plugins --backend onednn "${ENCODER_INPUTS[@]}"
-  expect_error 1 "vulkan" "run on a backend that is not loaded" run "$ENC/encoder.yaml" --backend vulkan "${ENCODER_INPUTS[@]}"
+  expect_error 1 "metal" "run on a backend that is not loaded" run "$ENC/encoder.yaml" --backend metal "${ENCODER_INPUTS[@]}"
 
   # Plugins that abort, segfault or hang while loading: `plugins` lists each with what happened
   # beside the plugins that loaded, and exits 0.

@@ -1,0 +1,188 @@
+// matmul (transposes, alpha, broadcast batch dims) and linear (bias, activation, either weight
+// layout): one tiled shader, shaders/matmul.comp, reading both operands through strides.
+#include "kernel.hpp"
+
+#include <algorithm>
+
+namespace loom::vulkan {
+namespace {
+
+const ShaderInterface kMatmul{"matmul", 4, 23 * 4};
+constexpr uint32_t kTileK = 16;
+constexpr int kMaxBatchDims = 3;  // matmul.comp's batch arrays
+
+// One product C = act(alpha * A . B + bias) per batch entry, in element strides.
+struct Product {
+  int64_t m = 0, n = 0, k = 0;
+  int64_t a_sm = 0, a_sk = 0, b_sk = 0, b_sn = 0;
+  Dims batch, a_sb, b_sb;  // merged batch dims of C and each operand's strides along them
+  float alpha = 1;
+  bool bias = false;
+};
+
+class MatmulKernel final : public NodeKernel {
+ public:
+  // `activation` and `tile` fix the pipeline; `shape` turns concrete shapes into a Product.
+  using Shape = Product (*)(const MatmulKernel&, const sdk::ShapeSet&);
+
+  MatmulKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t activation, Shape shape)
+      : node_(NodeRef::from(node)), limits_(c.device.limits()), tile_(c.config.matmul_tile), shape_(shape) {
+    const uint64_t shared = uint64_t{kTileK} * (2 * tile_) * 2 * sizeof(float);
+    check_workgroup(limits_, tile_, tile_, shared, node_.where());
+    pipeline_ = &c.device.pipelines().get(kMatmul, {tile_, tile_, kTileK, activation});
+    for (const char* flag : {"transpose_a", "transpose_b", "weight_transposed"})
+      if (const loom_attr* a = node.find_attr(flag)) flags_.push_back(a->i != 0);
+      else flags_.push_back(false);
+    if (const loom_attr* a = node.find_attr("alpha"); a && a->type == LOOM_ATTR_FLOAT) alpha_ = static_cast<float>(a->f);
+  }
+
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
+    const Product p = shape_(*this, shapes);
+    int64_t batch = numel(p.batch);
+    if (p.m == 0 || p.n == 0 || batch == 0) return;
+    const std::string where = node_.where();
+    const int64_t tm = 2 * tile_, tn = 2 * tile_;
+    const int64_t gx = (p.n + tn - 1) / tn, gy = (p.m + tm - 1) / tm;
+    if (gx > limits_.max_workgroup_count[0] || gy > limits_.max_workgroup_count[1] || batch > limits_.max_workgroup_count[2])
+      throw Error(where + ": a grid of " + std::to_string(gx) + " x " + std::to_string(gy) + " x " + std::to_string(batch) +
+                      " workgroups exceeds the device's maxComputeWorkGroupCount of " + std::to_string(limits_.max_workgroup_count[0]) +
+                      " x " + std::to_string(limits_.max_workgroup_count[1]) + " x " + std::to_string(limits_.max_workgroup_count[2]),
+                  LOOM_STATUS_UNSUPPORTED);
+    const int32_t bias = node_.inputs.size() > 2 ? node_.inputs[2] : -1;
+    Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], bias, node_.outputs[0]}, std::vector<uint32_t>(23, 0),
+               {static_cast<uint32_t>(gx), static_cast<uint32_t>(gy), static_cast<uint32_t>(batch)}};
+    uint32_t* w = d.push.data();
+    w[4] = index32(p.m, where);
+    w[5] = index32(p.n, where);
+    w[6] = index32(p.k, where);
+    w[7] = index32(p.a_sm, where);
+    w[8] = index32(p.a_sk, where);
+    w[9] = index32(p.b_sk, where);
+    w[10] = index32(p.b_sn, where);
+    w[11] = static_cast<uint32_t>(p.batch.size());
+    for (size_t i = 0; i < p.batch.size(); ++i) {
+      w[12 + i] = index32(p.batch[i], where);
+      w[15 + i] = index32(p.a_sb[i], where);
+      w[18 + i] = index32(p.b_sb[i], where);
+    }
+    w[21] = p.bias ? 1 : 0;
+    w[22] = float_bits(p.alpha);
+    out.push_back(std::move(d));
+  }
+
+  const NodeRef& node() const { return node_; }
+  bool flag(size_t i) const { return flags_[i]; }
+  float alpha() const { return alpha_; }
+
+ private:
+  NodeRef node_;
+  Limits limits_;
+  uint32_t tile_;
+  Shape shape_;
+  const Pipeline* pipeline_ = nullptr;
+  std::vector<bool> flags_;  // transpose_a, transpose_b, weight_transposed
+  float alpha_ = 1;
+};
+
+Product matmul_shape(const MatmulKernel& k, const sdk::ShapeSet& shapes) {
+  const auto a = shapes.dims(static_cast<size_t>(k.node().inputs[0]));
+  const auto b = shapes.dims(static_cast<size_t>(k.node().inputs[1]));
+  const auto c = shapes.dims(static_cast<size_t>(k.node().outputs[0]));
+  const bool ta = k.flag(0), tb = k.flag(1);
+  Product p;
+  const int64_t ar = a[a.size() - 2], ac = a.back(), br = b[b.size() - 2], bc = b.back();
+  p.m = ta ? ac : ar;
+  p.k = ta ? ar : ac;
+  p.n = tb ? br : bc;
+  p.a_sm = ta ? 1 : ac;
+  p.a_sk = ta ? ac : 1;
+  p.b_sk = tb ? 1 : bc;
+  p.b_sn = tb ? bc : 1;
+  p.alpha = k.alpha();
+  // Batch dims of C, each operand's matrix strides along them, merged and without size-1 dims.
+  const auto lead = c.first(c.size() - 2);
+  const Dims sa = broadcast_strides(a.first(a.size() - 2), lead), sb = broadcast_strides(b.first(b.size() - 2), lead);
+  for (size_t i = 0; i < lead.size(); ++i) {
+    if (lead[i] == 1) continue;
+    const int64_t da = sa[i] * ar * ac, db = sb[i] * br * bc;
+    if (!p.batch.empty() && p.a_sb.back() == da * lead[i] && p.b_sb.back() == db * lead[i]) {
+      p.batch.back() *= lead[i];
+      p.a_sb.back() = da;
+      p.b_sb.back() = db;
+      continue;
+    }
+    p.batch.push_back(lead[i]);
+    p.a_sb.push_back(da);
+    p.b_sb.push_back(db);
+  }
+  if (p.batch.size() > kMaxBatchDims)
+    throw Error(k.node().where() + ": more than 3 broadcast batch dims", LOOM_STATUS_UNSUPPORTED);
+  return p;
+}
+
+Product linear_shape(const MatmulKernel& k, const sdk::ShapeSet& shapes) {
+  const auto x = shapes.dims(static_cast<size_t>(k.node().inputs[0]));
+  const auto w = shapes.dims(static_cast<size_t>(k.node().inputs[1]));
+  const bool transposed = k.flag(2);  // weight [K, N] rather than [N, K]
+  Product p;
+  p.k = x.empty() ? 1 : x.back();
+  p.m = p.k ? numel(x) / p.k : numel(x.first(x.size() - 1));
+  p.n = transposed ? w[1] : w[0];
+  p.a_sm = p.k;
+  p.a_sk = 1;
+  p.b_sk = transposed ? p.n : 1;
+  p.b_sn = transposed ? 1 : p.k;
+  p.bias = k.node().inputs.size() > 2 && k.node().inputs[2] >= 0;
+  return p;
+}
+
+std::optional<std::string> check_matmul(const sdk::NodeView& node) {
+  if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
+    return "expects inputs a, b and one output";
+  if (auto why = check_f32(node)) return why;
+  for (size_t i = 0; i < 2; ++i) {
+    if (node.input(i).rank() < 2) return "input " + std::to_string(i) + " has rank below 2";
+    if (auto why = check_rank(node, i, 2 + kMaxBatchDims)) return why;
+  }
+  return std::nullopt;
+}
+
+uint32_t linear_activation(std::string_view a) {
+  if (a == "relu") return kActRelu;
+  if (a == "gelu") return kActGelu;
+  if (a == "gelu_tanh") return kActGeluTanh;
+  if (a == "quick_gelu") return kActQuickGelu;
+  if (a == "tanh") return kActTanh;
+  return a == "none" ? kActNone : UINT32_MAX;
+}
+
+std::string_view activation_attr(const sdk::NodeView& node) {
+  const loom_attr* a = node.find_attr("activation");
+  return a && a->type == LOOM_ATTR_STRING && a->s ? a->s : "none";
+}
+
+std::optional<std::string> check_linear(const sdk::NodeView& node) {
+  if (node.num_inputs() < 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
+    return "expects inputs x, weight and one output";
+  if (auto why = check_f32(node)) return why;
+  if (node.input(1).rank() != 2) return "the weight is not a matrix";
+  if (linear_activation(activation_attr(node)) == UINT32_MAX)
+    return "activation '" + std::string(activation_attr(node)) + "' is unknown to the vulkan backend";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_matmul(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<MatmulKernel>(node, c, kActNone, matmul_shape);
+}
+
+std::unique_ptr<NodeKernel> compile_linear(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<MatmulKernel>(node, c, linear_activation(activation_attr(node)), linear_shape);
+}
+
+}  // namespace
+
+std::vector<OpEntry> matmul_ops() {
+  return {{"matmul", check_matmul, compile_matmul}, {"linear", check_linear, compile_linear}};
+}
+
+}  // namespace loom::vulkan

@@ -1,0 +1,311 @@
+// The Vulkan compute backend plugin: descriptor, devices, options, and the Backend / Executable /
+// Plan classes of the SDK. Kernels live in ops/<family>.cpp behind kernel.hpp; shaders in
+// shaders/*.comp. docs/vulkan.md describes the whole.
+#include "command.hpp"
+#include "kernel.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+namespace loom::vulkan {
+namespace {
+
+const std::map<std::string_view, OpEntry>& op_table() {
+  static const std::map<std::string_view, OpEntry> table = [] {
+    std::map<std::string_view, OpEntry> t;
+    for (auto family : {elementwise_ops, norm_ops, matmul_ops, layout_ops, cast_ops, indexing_ops, reduce_ops, conv_ops})
+      for (const OpEntry& e : family()) t.emplace(e.name, e);
+    return t;
+  }();
+  return table;
+}
+
+// The values of a partition as compiled: names, dtypes and (possibly symbolic) dims.
+struct ValueInfo {
+  std::string name;
+  int32_t dtype = 0;
+  Dims dims;
+  bool constant = false;
+};
+
+class VulkanPlan final : public sdk::Plan {
+ public:
+  VulkanPlan(std::shared_ptr<Device> device, const Config& config, Prepared prepared, std::vector<uint64_t> bytes,
+             std::vector<Location> constants, const std::vector<ValueInfo>& values)
+      : device_(std::move(device)), runs_before_loss_(config.runs_before_loss), dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()),
+        scratch_bytes_(prepared.scratch_bytes()), bytes_(std::move(bytes)), constants_(std::move(constants)) {
+    for (const auto& v : values) names_.push_back(v.name);
+  }
+
+  uint64_t scratch_bytes() const override { return scratch_bytes_; }
+
+  void run(const loom_run_args& args) const override {
+    if (args.num_values != bytes_.size())
+      throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " + std::to_string(bytes_.size()),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    if (dispatches_.empty()) return;
+    // The partition's values, then the scratch regions of the dispatches.
+    std::vector<Location> locations(bytes_.size() + regions_.size());
+    if (!regions_.empty() && (!args.scratch_buffer || args.scratch_bytes < scratch_bytes_))
+      throw Error("run: the plan needs " + std::to_string(scratch_bytes_) + " bytes of device scratch, " +
+                      std::to_string(args.scratch_buffer ? args.scratch_bytes : 0) + " given",
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    for (size_t k = 0; k < regions_.size(); ++k) {
+      const uint64_t offset = args.scratch_offset + regions_[k].offset;
+      Buffer* b = device_->memory().buffer(args.scratch_buffer, offset, regions_[k].bytes, "the run's scratch");
+      locations[bytes_.size() + k] = {b, b->id, offset, regions_[k].bytes};
+    }
+    for (size_t v = 0; v < bytes_.size(); ++v) {
+      if (constants_[v].buffer) {
+        locations[v] = constants_[v];
+        continue;
+      }
+      const loom_tensor& t = sdk::record(args.tensors, v);
+      if (!t.buffer) {
+        if (bytes_[v] == 0) continue;
+        throw Error("value '" + names_[v] + "' came without a device buffer (host memory?)", LOOM_STATUS_INVALID_ARGUMENT);
+      }
+      Buffer* b = device_->memory().buffer(t.buffer, t.offset, bytes_[v], "value '" + names_[v] + "'");
+      locations[v] = {b, b->id, t.offset, bytes_[v]};
+    }
+    if (sdk::stop_requested(args)) sdk::stopped("before the partition was submitted");
+    if (runs_before_loss_ && runs_before_loss_->fetch_sub(1) <= 0) {
+      runs_before_loss_->store(0);
+      throw Error("the device was lost (backend option lose_device_after_runs)", LOOM_STATUS_DEVICE_LOST);
+    }
+    // One run at a time per plan: its command buffer may not be pending twice.
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = std::find_if(recordings_.begin(), recordings_.end(), [&](const auto& r) { return r->locations() == locations; });
+    if (it == recordings_.end()) {
+      if (recordings_.size() >= kMaxRecordings) recordings_.erase(recordings_.begin());
+      recordings_.push_back(std::make_unique<Recording>(*device_, dispatches_, locations));
+      it = recordings_.end() - 1;
+    }
+    (*it)->submit("running the partition");
+  }
+
+ private:
+  // Recordings kept for distinct buffer sets (the session pools a few sets of arenas).
+  static constexpr size_t kMaxRecordings = 4;
+  std::shared_ptr<Device> device_;
+  std::shared_ptr<std::atomic<int64_t>> runs_before_loss_;
+  std::vector<Dispatch> dispatches_;
+  std::vector<Prepared::Region> regions_;
+  uint64_t scratch_bytes_;
+  std::vector<uint64_t> bytes_;
+  std::vector<Location> constants_;
+  std::vector<std::string> names_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Recording>> recordings_;
+};
+
+class VulkanExecutable final : public sdk::Executable {
+ public:
+  VulkanExecutable(std::shared_ptr<Device> device, const Config& config, const sdk::GraphView& g)
+      : device_(std::move(device)), config_(config) {
+    std::vector<std::pair<size_t, uint64_t>> uploads;  // value, offset in the constants' buffer
+    uint64_t constant_bytes = 0;
+    const uint64_t align = device_->limits().min_storage_buffer_offset_alignment;
+    for (size_t i = 0; i < g.num_values(); ++i) {
+      sdk::ValueView v = g.value(i);
+      values_.push_back({std::string(v.name()), v.dtype(), Dims(v.dims().begin(), v.dims().end()), v.is_constant()});
+      if (!v.is_constant()) continue;
+      uint64_t expected = sdk::dtype_size(v.dtype());
+      for (int64_t d : v.dims()) expected *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
+      if ((!v.data() && expected) || v.nbytes() != expected)
+        throw Error("constant '" + values_.back().name + "' holds " + std::to_string(v.nbytes()) + " bytes, its shape " +
+                        sdk::dims_str(v.dims()) + " needs " + std::to_string(expected),
+                    LOOM_STATUS_INVALID_ARGUMENT);
+      uploads.emplace_back(i, constant_bytes);
+      constant_bytes += (expected + align - 1) / align * align;
+    }
+    const CompileContext context{*device_, config_};
+    for (size_t i = 0; i < g.num_nodes(); ++i) {
+      sdk::NodeView node = g.node(i);
+      auto it = op_table().find(node.op());
+      if (it == op_table().end())
+        throw Error("node '" + std::string(node.name()) + "': op '" + std::string(node.op()) + "' is unknown to the vulkan backend",
+                    LOOM_STATUS_UNSUPPORTED);
+      if (auto why = it->second.check(node))
+        throw Error("node '" + std::string(node.name()) + "' (" + std::string(node.op()) + "): " + *why, LOOM_STATUS_UNSUPPORTED);
+      kernels_.push_back(it->second.compile(node, context));
+    }
+    // Constants go to the device once, into one buffer that lives as long as the executable.
+    constants_.assign(values_.size(), Location{});
+    if (uploads.empty()) return;
+    Memory& memory = device_->memory();
+    constant_buffer_ = memory.alloc(constant_bytes, "the constants of the partition");
+    try {
+      for (auto [v, offset] : uploads) {
+        sdk::ValueView value = g.value(v);
+        memory.write(*constant_buffer_, offset, value.data(), value.nbytes(), config_.force_staging);
+        constants_[v] = {constant_buffer_, constant_buffer_->id, offset, value.nbytes()};
+      }
+    } catch (...) {
+      memory.free(constant_buffer_);
+      throw;
+    }
+  }
+
+  ~VulkanExecutable() override {
+    if (constant_buffer_) device_->memory().free(constant_buffer_);
+  }
+
+  std::unique_ptr<sdk::Plan> prepare(const sdk::ShapeSet& shapes) override {
+    if (shapes.size() != values_.size())
+      throw Error("prepare: shapes for " + std::to_string(shapes.size()) + " values given, the partition has " +
+                      std::to_string(values_.size()),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    std::vector<uint64_t> bytes(values_.size());
+    const Limits& limits = device_->limits();
+    for (size_t i = 0; i < values_.size(); ++i) {
+      auto d = shapes.dims(i);
+      bool ok = d.size() == values_[i].dims.size();
+      for (size_t k = 0; ok && k < d.size(); ++k) ok = d[k] >= 0 && (values_[i].dims[k] < 0 || values_[i].dims[k] == d[k]);
+      if (!ok)
+        throw Error("prepare: value '" + values_[i].name + "' gets shape " + sdk::dims_str(d) + ", which does not fit " +
+                        sdk::dims_str(values_[i].dims),
+                    LOOM_STATUS_INVALID_ARGUMENT);
+      bytes[i] = static_cast<uint64_t>(shapes.numel(i)) * sdk::dtype_size(values_[i].dtype);
+      // A shader sees a tensor through one descriptor range, which starts at most one alignment
+      // unit before it.
+      if (bytes[i] + limits.min_storage_buffer_offset_alignment - 4 > limits.max_storage_buffer_range)
+        throw Error("value '" + values_[i].name + "' of shape " + sdk::dims_str(d) + " holds " + std::to_string(bytes[i]) +
+                        " bytes, more than the device's maxStorageBufferRange of " + std::to_string(limits.max_storage_buffer_range) +
+                        " that one shader binding can reach",
+                    LOOM_STATUS_UNSUPPORTED);
+    }
+    Prepared prepared(values_.size(), limits.min_storage_buffer_offset_alignment);
+    for (const auto& k : kernels_) {
+      prepared.next_node();
+      k->prepare(shapes, prepared);
+    }
+    return std::make_unique<VulkanPlan>(device_, config_, std::move(prepared), std::move(bytes), constants_, values_);
+  }
+
+ private:
+  std::shared_ptr<Device> device_;
+  Config config_;
+  std::vector<ValueInfo> values_;
+  std::vector<std::unique_ptr<NodeKernel>> kernels_;
+  Buffer* constant_buffer_ = nullptr;
+  std::vector<Location> constants_;
+};
+
+class VulkanBackend final : public sdk::Backend {
+ public:
+  VulkanBackend(std::shared_ptr<Device> device, Config config) : device_(std::move(device)), config_(config) {}
+
+  int32_t memory_kind() const override { return LOOM_MEMORY_DEVICE; }
+
+  std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
+    if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
+    sdk::NodeView node = graph.node(node_index);
+    auto it = op_table().find(node.op());
+    if (it == op_table().end()) return "op '" + std::string(node.op()) + "' is not implemented by the vulkan backend";
+    return it->second.check(node);
+  }
+
+  std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options&) override {
+    return std::make_unique<VulkanExecutable>(device_, config_, partition);
+  }
+
+  void* buffer_alloc(uint64_t bytes) override { return device_->memory().alloc(bytes, "buffer_alloc"); }
+  void buffer_free(void* buffer) override { device_->memory().free(buffer); }
+  void buffer_write(void* buffer, uint64_t offset, const void* src, uint64_t bytes) override {
+    Memory& m = device_->memory();
+    m.write(*m.buffer(buffer, offset, bytes, "buffer_write"), offset, src, bytes, config_.force_staging);
+  }
+  void buffer_read(void* buffer, uint64_t offset, void* dst, uint64_t bytes) override {
+    Memory& m = device_->memory();
+    m.read(*m.buffer(buffer, offset, bytes, "buffer_read"), offset, dst, bytes, config_.force_staging);
+  }
+
+ private:
+  std::shared_ptr<Device> device_;
+  Config config_;
+};
+
+// A whole number from an option's text, within [lo, hi].
+uint32_t option_number(const std::string& key, const std::string& text, uint32_t lo, uint32_t hi) {
+  uint32_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < lo || n > hi)
+    throw Error("option " + key + "=" + text + ": the value must be a whole number from " + std::to_string(lo) + " to " +
+                    std::to_string(hi),
+                LOOM_STATUS_INVALID_ARGUMENT);
+  return n;
+}
+
+class VulkanPlugin final : public sdk::BackendPlugin {
+ public:
+  // Creating the instance is the plugin's init: without a driver or a device, init fails and
+  // `loom plugins` shows why.
+  VulkanPlugin() : instance_(std::make_shared<Instance>()), devices_(instance_->devices().size()) {}
+
+  std::vector<sdk::DeviceInfo> devices() override {
+    std::vector<sdk::DeviceInfo> out;
+    for (const PhysicalDevice& d : instance_->devices()) out.push_back({d.name, d.description, LOOM_MEMORY_DEVICE});
+    return out;
+  }
+
+  // A CPU driver (lavapipe) computes on the same cores as the CPU backends, only slower: the
+  // plugin then runs only in sessions that name it, never by default placement.
+  const void* extension(std::string_view name) override {
+    static const int on_request = 1;
+    if (name == LOOM_EXTENSION_ON_REQUEST && instance_->devices().front().properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
+      return &on_request;
+    return nullptr;
+  }
+
+  std::unique_ptr<sdk::Backend> create_backend(size_t, sdk::BackendOptions& options) override {
+    const auto& list = instance_->devices();
+    const std::string device_text = options.get("device", "0");
+    uint32_t index = 0;
+    {
+      auto [end, ec] = std::from_chars(device_text.data(), device_text.data() + device_text.size(), index);
+      if (ec != std::errc() || end != device_text.data() + device_text.size() || index >= list.size()) {
+        std::string names;
+        for (size_t i = 0; i < list.size(); ++i) names += (i ? ", " : "") + std::to_string(i) + ": " + list[i].name;
+        throw Error("option device=" + device_text + ": the vulkan backend has " + std::to_string(list.size()) + " device" +
+                        (list.size() == 1 ? "" : "s") + " (" + names + ")",
+                    LOOM_STATUS_INVALID_ARGUMENT);
+      }
+    }
+    if (options.get("precision", "f32", {"f32", "bf16", "f16"}) != "f32")
+      throw Error("option precision: the vulkan backend computes in f32 only (f16 and bf16 are not implemented yet)",
+                  LOOM_STATUS_UNSUPPORTED);
+    Config config;
+    const std::string wg = options.get("workgroup_size", "128");
+    config.workgroup_size = option_number("workgroup_size", wg, 1, 65536);
+    if (config.workgroup_size & (config.workgroup_size - 1))
+      throw Error("option workgroup_size=" + wg + ": the value must be a power of two", LOOM_STATUS_INVALID_ARGUMENT);
+    config.matmul_tile = option_number("matmul_tile", options.get("matmul_tile", "16"), 1, 256);
+    config.force_staging = options.get("staging", "auto", {"auto", "always"}) == "always";
+    const std::string loss = options.get("lose_device_after_runs", "");
+    if (!loss.empty())
+      config.runs_before_loss = std::make_shared<std::atomic<int64_t>>(option_number("lose_device_after_runs", loss, 0, UINT32_MAX));
+    options.finish("vulkan");
+    return std::make_unique<VulkanBackend>(device(index), config);
+  }
+
+ private:
+  // One logical device per physical device, made by the first session that uses it and shared
+  // by the later ones (with its pipelines).
+  std::shared_ptr<Device> device(size_t index) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!devices_[index]) devices_[index] = std::make_shared<Device>(instance_, instance_->devices()[index]);
+    return devices_[index];
+  }
+
+  std::shared_ptr<const Instance> instance_;
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<Device>> devices_;
+};
+
+}  // namespace
+}  // namespace loom::vulkan
+
+LOOM_BACKEND_PLUGIN(loom::vulkan::VulkanPlugin, "vulkan", "0.1.0",
+                    "Vulkan 1.2 compute backend: GLSL shaders built in, device-local buffers, one command buffer per partition")

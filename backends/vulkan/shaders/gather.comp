@@ -1,0 +1,43 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// gather: out[o, t, w] = data[o, index[t], w] over 32-bit words, and gather_rows (ROWS):
+// out[b, w] = data[b, index[b], w] (w walks `inner` words: the dims
+// after the axis, times two for i64 data). Negative indices count from the end; an index outside
+// [-n, n) leaves its value in the status slot (flag, low word, high word) for the run to report,
+// and its output is left unwritten.
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint INDEX64 = 1;  // i64 indices, else i32
+layout(constant_id = 2) const uint ROWS = 0;     // gather_rows: out[b, w] = data[b, index[b], w]
+
+layout(std430, set = 0, binding = 0) readonly buffer Data { uint data[]; };
+layout(std430, set = 0, binding = 1) readonly buffer Index { uint index[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer O { uint o[]; };
+layout(std430, set = 0, binding = 3) buffer Status { uint status[]; };
+layout(push_constant) uniform Push {
+  uint off_d, off_i, off_o, off_s;
+  uint count, row_groups, tokens, inner, n;
+} p;
+
+#include "grid.glsl"
+
+void main() {
+  uint i = flat_index(p.row_groups);
+  if (i >= p.count) return;
+  uint w = i % p.inner, r = i / p.inner;
+  uint t = r % p.tokens, outer = ROWS != 0u ? t : r / p.tokens;
+  uint lo = index[p.off_i + (INDEX64 != 0u ? 2u * t : t)];
+  uint hi = INDEX64 != 0u ? index[p.off_i + 2u * t + 1u] : (int(lo) < 0 ? 0xffffffffu : 0u);
+  uint j;
+  if (hi == 0u && lo < p.n) {
+    j = lo;
+  } else if (hi == 0xffffffffu && lo >= -p.n && p.n != 0u) {
+    j = lo + p.n;  // lo - 2^32 + n, modulo 2^32
+  } else {
+    if (atomicCompSwap(status[p.off_s], 0u, 1u) == 0u) {
+      status[p.off_s + 1u] = lo;
+      status[p.off_s + 2u] = hi;
+    }
+    return;
+  }
+  o[p.off_o + i] = data[p.off_d + (outer * p.n + j) * p.inner + w];
+}

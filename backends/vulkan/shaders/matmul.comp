@@ -1,0 +1,82 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// C[batch] = act(alpha * A[batch] . B[batch] + bias), tiled through shared memory: a workgroup
+// of TX x TY invocations computes a (2 TY) x (2 TX) tile of C, each invocation 2 x 2 elements,
+// stepping through K by TK. A and B are read through element strides, so transposed operands
+// and a linear's [N, K] weight need no copy; leading batch dims broadcast through their strides.
+layout(constant_id = 0) const uint TX = 16;
+layout(constant_id = 1) const uint TY = 16;
+layout(constant_id = 2) const uint TK = 16;
+layout(constant_id = 3) const uint ACT = 0;
+layout(local_size_x_id = 0, local_size_y_id = 1) in;
+const uint TM = 2 * TY;
+const uint TN = 2 * TX;
+
+layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
+layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer C { float c[]; };
+layout(push_constant) uniform Push {
+  uint off_a, off_b, off_bias, off_c;
+  uint M, N, K;
+  uint a_sm, a_sk, b_sk, b_sn;
+  uint batch_rank;
+  uint bdims[3];
+  uint a_sb[3];
+  uint b_sb[3];
+  uint has_bias;
+  float alpha;
+} p;
+
+#include "activation.glsl"
+
+shared float As[TK * TM];  // As[k * TM + m]
+shared float Bs[TK * TN];  // Bs[k * TN + n]
+
+void main() {
+  uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
+  uint tid = ty * TX + tx;
+  uint m0 = gl_WorkGroupID.y * TM, n0 = gl_WorkGroupID.x * TN;
+  uint batch = gl_WorkGroupID.z;
+  uint ao = p.off_a, bo = p.off_b, r = batch;
+  for (int d = int(p.batch_rank) - 1; d >= 0; --d) {
+    uint q = r / p.bdims[d];
+    uint k = r - q * p.bdims[d];
+    ao += k * p.a_sb[d];
+    bo += k * p.b_sb[d];
+    r = q;
+  }
+  float acc00 = 0.0, acc01 = 0.0, acc10 = 0.0, acc11 = 0.0;
+  for (uint k0 = 0; k0 < p.K; k0 += TK) {
+    for (uint e = tid; e < TM * TK; e += TX * TY) {
+      uint mm = e / TK, kk = e - mm * TK;
+      uint gm = m0 + mm, gk = k0 + kk;
+      As[kk * TM + mm] = (gm < p.M && gk < p.K) ? a[ao + gm * p.a_sm + gk * p.a_sk] : 0.0;
+    }
+    for (uint e = tid; e < TK * TN; e += TX * TY) {
+      uint kk = e / TN, nn = e - kk * TN;
+      uint gk = k0 + kk, gn = n0 + nn;
+      Bs[kk * TN + nn] = (gk < p.K && gn < p.N) ? b[bo + gk * p.b_sk + gn * p.b_sn] : 0.0;
+    }
+    barrier();
+    for (uint kk = 0; kk < TK; ++kk) {
+      float a0 = As[kk * TM + ty], a1 = As[kk * TM + ty + TY];
+      float b0 = Bs[kk * TN + tx], b1 = Bs[kk * TN + tx + TX];
+      acc00 += a0 * b0;
+      acc01 += a0 * b1;
+      acc10 += a1 * b0;
+      acc11 += a1 * b1;
+    }
+    barrier();
+  }
+  uint cbase = p.off_c + batch * p.M * p.N;
+  float acc[4] = float[4](acc00, acc01, acc10, acc11);
+  for (uint i = 0; i < 2; ++i)
+    for (uint j = 0; j < 2; ++j) {
+      uint m = m0 + ty + i * TY, n = n0 + tx + j * TX;
+      if (m >= p.M || n >= p.N) continue;
+      float v = p.alpha * acc[i * 2 + j];
+      if (p.has_bias != 0) v += bias[p.off_bias + n];
+      c[cbase + m * p.N + n] = activate(ACT, v);
+    }
+}
