@@ -45,6 +45,9 @@ struct NodeInfo {
   std::vector<int32_t> output_dtypes;
   std::vector<int32_t> input_ranks;
   int threads = 0;  // the backend's thread count (0: OpenMP's default), for kernels that size per-thread scratch
+  bool packed_gemm = false;  // linear layers with a constant weight run on gemm.hpp's packed GEMM
+  // The host's packed-constant cache: valid during compile only, never kept by a kernel.
+  const sdk::ConstantCache* constants = nullptr;
 
   static NodeInfo from(const sdk::NodeView& node);
   // "node 'encoder.0.attn.q' (linear)"

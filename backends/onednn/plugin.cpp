@@ -1,5 +1,6 @@
 // The oneDNN CPU backend plugin: descriptor, device, and the Backend / Executable / Plan
 // classes of the SDK. Kernels live in ops/<family>.cpp behind the interface of kernel.hpp.
+#include "gemm.hpp"
 #include "kernel.hpp"
 #include "threads.hpp"
 
@@ -175,7 +176,9 @@ class OnednnPlan final : public sdk::Plan {
 
 class OnednnExecutable final : public sdk::Executable {
  public:
-  OnednnExecutable(const sdk::GraphView& g, std::shared_ptr<ThreadBudget> budget) : budget_(std::move(budget)) {
+  OnednnExecutable(const sdk::GraphView& g, const sdk::ConstantCache& cache, bool packed_gemm,
+                   std::shared_ptr<ThreadBudget> budget)
+      : budget_(std::move(budget)) {
     for (size_t i = 0; i < g.num_values(); ++i) {
       sdk::ValueView v = g.value(i);
       names_.emplace_back(v.name());
@@ -202,6 +205,8 @@ class OnednnExecutable final : public sdk::Executable {
                     LOOM_STATUS_UNSUPPORTED);
       NodeInfo info = NodeInfo::from(node);
       info.threads = budget_->threads();
+      info.packed_gemm = packed_gemm;
+      info.constants = &cache;
       kernels_.push_back(it->second.compile(node, std::move(info)));
     }
   }
@@ -239,7 +244,8 @@ class OnednnExecutable final : public sdk::Executable {
 
 class OnednnBackend final : public sdk::Backend {
  public:
-  explicit OnednnBackend(int num_threads) : budget_(std::make_shared<ThreadBudget>(num_threads)) {}
+  OnednnBackend(int num_threads, bool packed_gemm)
+      : budget_(std::make_shared<ThreadBudget>(num_threads)), packed_gemm_(packed_gemm) {}
 
   std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
     if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
@@ -249,12 +255,14 @@ class OnednnBackend final : public sdk::Backend {
     return it->second.check(node);
   }
 
-  std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options&) override {
-    return std::make_unique<OnednnExecutable>(partition, budget_);
+  std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options& options) override {
+    sdk::ConstantCache cache(options);
+    return std::make_unique<OnednnExecutable>(partition, cache, packed_gemm_, budget_);
   }
 
  private:
   std::shared_ptr<ThreadBudget> budget_;  // shared by the session's executables and plans
+  bool packed_gemm_;
 };
 
 class OnednnPlugin final : public sdk::BackendPlugin {
@@ -284,9 +292,16 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     if (options.get("precision", "f32", {"f32", "bf16"}) == "bf16")
       throw Error("option precision=bf16: this onednn backend computes in f32 only (bf16 is not implemented yet)",
                   LOOM_STATUS_UNSUPPORTED);
+    // gemm: which GEMM runs linear layers with constant weights (docs/performance.md, "Packed
+    // weights"). auto: the packed GEMM where oneDNN has no packed-weight kernel (below AVX-512).
+    const std::string gemm_choice = options.get("gemm", "auto", {"auto", "packed", "onednn"});
+    if (gemm_choice == "packed" && !gemm::available())
+      throw Error("option gemm=packed: the packed GEMM needs a CPU with AVX2 and FMA", LOOM_STATUS_UNSUPPORTED);
+    const bool below_avx512 = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core;
+    const bool packed = gemm_choice == "packed" || (gemm_choice == "auto" && gemm::available() && below_avx512);
     options.finish("onednn");
     // 0: OpenMP's default as the session is made (OMP_NUM_THREADS, else every core).
-    return std::make_unique<OnednnBackend>(options.threads > 0 ? options.threads : omp_get_max_threads());
+    return std::make_unique<OnednnBackend>(options.threads > 0 ? options.threads : omp_get_max_threads(), packed);
   }
 };
 

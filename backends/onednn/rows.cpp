@@ -17,18 +17,6 @@ namespace {
 // Lanes of the accumulators: one AVX-512 vector, two AVX2 ones.
 constexpr int64_t kLanes = 16;
 
-inline float activate(float v, Activation act) {
-  switch (act) {
-    case Activation::none: return v;
-    case Activation::relu: return relu(v);
-    case Activation::gelu_erf: return gelu_erf(v);
-    case Activation::gelu_tanh: return gelu_tanh(v);
-    case Activation::quick_gelu: return quick_gelu(v);
-    case Activation::tanh: return std::tanh(v);
-  }
-  return v;
-}
-
 // Outputs [begin, end) of a [k, n] weight: each row of the weight is scaled by one input and
 // added into the outputs (rows at a time, so that the outputs stay in registers or L1).
 LOOM_ROW_CLONES

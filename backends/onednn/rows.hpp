@@ -26,6 +26,17 @@ inline float gelu_tanh(float x) {
 inline constexpr float kQuickGeluAlpha = 1.702f;
 inline float quick_gelu(float x) { return x / (1.0f + std::exp(-kQuickGeluAlpha * x)); }
 inline float relu(float v) { return v > 0.0f ? v : (v == v ? 0.0f : v); }
+inline float activate(float v, Activation act) {
+  switch (act) {
+    case Activation::none: return v;
+    case Activation::relu: return relu(v);
+    case Activation::gelu_erf: return gelu_erf(v);
+    case Activation::gelu_tanh: return gelu_tanh(v);
+    case Activation::quick_gelu: return quick_gelu(v);
+    case Activation::tanh: return std::tanh(v);
+  }
+  return v;
+}
 
 // Rows of a linear layer that the row kernel takes instead of oneDNN's matmul.
 inline constexpr int64_t kRowKernelMaxRows = 4;

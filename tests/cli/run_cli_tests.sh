@@ -315,12 +315,18 @@ area_graphs() {
     done
     [ "$(json "$TMP/inspect.json" "memory;bindings;seq")" = 8 ] || fail "inspect --json: seq binding missing"
     [ "$(json "$TMP/inspect.json" "partitions;0;backend")" = onednn ] || fail "inspect --json: partition 0 is not on onednn"
-    [ "$(json "$TMP/inspect.json" "memory;packed_bytes")" = 0 ] || fail "inspect --json: oneDNN packs no constants yet"
   fi
+  # oneDNN's own GEMM keeps weights where they are mapped; the packed GEMM keeps a copy of each
+  # linear weight in the engine's packed-constant cache.
+  expect_ok "inspect with gemm=onednn" inspect "$ENC/encoder.yaml" --json --option onednn.gemm=onednn
+  [ "$(json "$OUT" "memory;packed_bytes")" = 0 ] || fail "inspect --json: gemm=onednn packs no constants"
+  expect_ok "inspect with gemm=packed" inspect "$ENC/encoder.yaml" --json --option onednn.gemm=packed
+  [ "$(json "$OUT" "memory;packed_bytes")" -gt 0 ] || fail "inspect --json: gemm=packed packs the linear weights"
+  expect_error 1 "gemm=fast" "an unknown gemm option" inspect "$ENC/encoder.yaml" --option onednn.gemm=fast
 
   # The device backend keeps its uploads of constants in the engine's packed-constant cache:
   # scale (16 floats) and half (1 float) of tests/external-backend/graph.yaml.
-  local device=(--plugin "${LOOM_TEST_DEVICE:?the device test plugin}" --backend external,onednn)
+  local device=(--plugin "${LOOM_TEST_DEVICE:?the device test plugin}" --backend external,onednn --option onednn.gemm=onednn)
   expect_ok "inspect a graph split with the device backend" inspect "$SRC/tests/external-backend/graph.yaml" "${device[@]}" --json
   cp "$OUT" "$TMP/device.json"
   [ "$(json "$TMP/device.json" "memory;packed_bytes")" = 68 ] || fail "inspect --json: packed_bytes of the device uploads"

@@ -483,49 +483,59 @@ TEST_CASE("onednn per-node overhead of a 1000-node add/mul chain" * doctest::ski
 #endif  // LOOM_TEST_ONEDNN
 
 // A decode step's linear layers (at most 4 rows) run on the plugin's row kernels, larger ones on
-// oneDNN's matmul: both must compute act(x·Wᵀ + b), for both weight layouts, odd sizes (not
-// multiples of the vector width) and a size large enough to be split over two threads.
-TEST_CASE("onednn linear: row kernel and matmul agree with a double-precision loop in both weight layouts") {
+// oneDNN's matmul or on the packed GEMM (gemm=onednn, gemm=packed): each must compute
+// act(x·Wᵀ + b), for both weight layouts, odd sizes (not multiples of the vector width, of the
+// 6-row tile or of the 16-feature panel), K over one and over several slices, rows over several
+// activation blocks, and a size large enough to be split over two threads.
+TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double-precision loop in both weight layouts") {
   const std::pair<const char*, double (*)(double)> acts[] = {
       {"none", [](double v) { return v; }},
       {"relu", [](double v) { return v > 0 ? v : 0.0; }},
       {"gelu", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
       {"gelu_tanh", [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); }},
       {"tanh", [](double v) { return std::tanh(v); }}};
-  for (int threads : {1, 2}) {
-    OnednnPlugin plugin(threads);
-    for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}}) {
-      for (bool kn : {false, true}) {
-        for (const auto& [act, f] : acts) {
-          Tensor w(DType::f32, kn ? loom::Shape{k, n} : loom::Shape{n, k}), b(DType::f32, {n});
-          for (int64_t i = 0; i < w.numel(); ++i) w.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i)) * 0.1f;
-          for (int64_t i = 0; i < n; ++i) b.data_as<float>()[i] = static_cast<float>(std::cos(1.3 * i)) * 0.5f;
-          GraphBuilder g;
-          int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, k});
-          int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, w.shape(), &w);
-          int bv = g.value("b", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {n}, &b);
-          int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, n});
-          g.node("linear", {x, wv, bv}, {y}, {Attr::string("activation", act), Attr::boolean("weight_transposed", kn)});
-          loom::test::Executable exe(plugin.backend(), g);
-          for (int64_t m : {1, 3, 4, 7}) {
-            CAPTURE(threads);
-            CAPTURE(k);
-            CAPTURE(kn);
-            CAPTURE(act);
-            CAPTURE(m);
-            Tensor xt(DType::f32, {m, k}), out(DType::f32, {m, n});
-            for (int64_t i = 0; i < xt.numel(); ++i) xt.data_as<float>()[i] = static_cast<float>(std::cos(0.11 * i + m));
-            auto plan = exe.prepare({{m, k}, w.shape(), {n}, {m, n}});
-            plan.run({&xt, nullptr, nullptr, &out});
-            double worst = 0;
-            for (int64_t r = 0; r < m; ++r)
-              for (int64_t j = 0; j < n; ++j) {
-                double s = b.data_as<float>()[j];
-                for (int64_t i = 0; i < k; ++i)
-                  s += static_cast<double>(xt.data_as<float>()[r * k + i]) * w.data_as<float>()[kn ? i * n + j : j * k + i];
-                worst = std::max(worst, std::fabs(f(s) - out.data_as<float>()[r * n + j]) / (1 + std::fabs(f(s))));
-              }
-            CHECK(worst < 2e-5);
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  for (const std::string gemm : {"onednn", "packed"}) {
+    if (gemm == "packed" && !avx2) continue;  // the packed GEMM needs AVX2 and FMA
+    for (int threads : {1, 2}) {
+      OnednnPlugin plugin(threads, gemm.c_str());
+      for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}}) {
+        for (bool kn : {false, true}) {
+          for (const auto& [act, f] : acts) {
+            Tensor w(DType::f32, kn ? loom::Shape{k, n} : loom::Shape{n, k}), b(DType::f32, {n});
+            for (int64_t i = 0; i < w.numel(); ++i) w.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i)) * 0.1f;
+            for (int64_t i = 0; i < n; ++i) b.data_as<float>()[i] = static_cast<float>(std::cos(1.3 * i)) * 0.5f;
+            GraphBuilder g;
+            int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, k});
+            int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, w.shape(), &w);
+            int bv = g.value("b", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {n}, &b);
+            int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, n});
+            g.node("linear", {x, wv, bv}, {y}, {Attr::string("activation", act), Attr::boolean("weight_transposed", kn)});
+            loom::test::Executable exe(plugin.backend(), g);
+            std::vector<int64_t> rows{1, 3, 4, 7, 13};
+            if (k < 100) rows.push_back(350);  // three activation blocks of the packed GEMM
+            if (k > 100 && act == std::string("gelu_tanh")) rows.push_back(50);
+            for (int64_t m : rows) {
+              CAPTURE(gemm);
+              CAPTURE(threads);
+              CAPTURE(k);
+              CAPTURE(kn);
+              CAPTURE(act);
+              CAPTURE(m);
+              Tensor xt(DType::f32, {m, k}), out(DType::f32, {m, n});
+              for (int64_t i = 0; i < xt.numel(); ++i) xt.data_as<float>()[i] = static_cast<float>(std::cos(0.11 * i + m));
+              auto plan = exe.prepare({{m, k}, w.shape(), {n}, {m, n}});
+              plan.run({&xt, nullptr, nullptr, &out});
+              double worst = 0;
+              for (int64_t r = 0; r < m; ++r)
+                for (int64_t j = 0; j < n; ++j) {
+                  double s = b.data_as<float>()[j];
+                  for (int64_t i = 0; i < k; ++i)
+                    s += static_cast<double>(xt.data_as<float>()[r * k + i]) * w.data_as<float>()[kn ? i * n + j : j * k + i];
+                  worst = std::max(worst, std::fabs(f(s) - out.data_as<float>()[r * n + j]) / (1 + std::fabs(f(s))));
+                }
+              CHECK(worst < 2e-5);
+            }
           }
         }
       }

@@ -2,10 +2,15 @@
 // (nothing is copied: weights are read where the host mapped them), batch dims broadcast
 // through size-1 dims, alpha is an output scale, and linear's bias and activation are fused
 // (bias argument, eltwise post-op). A linear layer over a few rows (a decode step) runs on the
-// row kernel instead (rows.hpp), which makes no oneDNN call.
+// row kernel instead (rows.hpp), which makes no oneDNN call; one with a constant weight on a CPU
+// below AVX-512 runs on the packed GEMM (gemm.hpp), its weight packed here once per engine.
+#include "gemm.hpp"
 #include "kernel.hpp"
 #include "rows.hpp"
 
+#include <algorithm>
+#include <memory>
+#include <new>
 #include <utility>
 
 namespace loom::onednn {
@@ -164,9 +169,90 @@ class RowLinearStep final : public Step {
   Activation act_;
 };
 
+// The packed GEMM, then the activation: over a few rows (a decode step) by the row kernels'
+// formulas, which make no oneDNN call and so no allocation; over more, as oneDNN's eltwise
+// primitive in place (as vectorised as the post-op, and the same formulas).
+class PackedLinearStep final : public Step {
+ public:
+  PackedLinearStep(const NodeInfo& info, const float* packed, int64_t m, int64_t n, int64_t k, Activation act)
+      : info_(info), packed_(packed), m_(m), n_(n), k_(k), threads_(std::max(1, info.threads)), act_(act) {
+    scratch_ = gemm::scratch_bytes(k, threads_);
+    if (m <= kRowKernelMaxRows) return;
+    if (auto alg = activation_alg(act)) {
+      const int64_t dims[] = {m * n};
+      auto md = plain_md(dims, dt::f32);
+      dnnl::eltwise_forward::primitive_desc pd(
+          {dnnl::prop_kind::forward_inference, *alg, md, act == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f},
+          user_scratchpad_attr(), cpu_engine());
+      eltwise_ = dnnl::eltwise_forward(pd);
+      scratch_ = std::max(scratch_, pd.scratchpad_desc().get_size());
+      memory_descs = {md, md, pd.scratchpad_desc()};
+    }
+  }
+  size_t scratch_bytes() const override { return scratch_; }
+  void run(const RunContext& ctx) const override {
+    const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
+    float* y = ctx.as<float>(info_.outputs[0]);
+    gemm::linear(ctx.as<const float>(info_.inputs[0]), packed_, bias, y, m_, n_, k_, threads_, ctx.scratch);
+    if (eltwise_)
+      execute(*eltwise_, ctx, {{DNNL_ARG_SRC, y}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}}, info_);
+    else if (act_ != Activation::none)
+      for (int64_t i = 0; i < m_ * n_; ++i) y[i] = activate(y[i], act_);
+  }
+
+ private:
+  NodeInfo info_;
+  const float* packed_;
+  int64_t m_, n_, k_;
+  int threads_;
+  Activation act_;
+  size_t scratch_ = 0;
+  std::optional<dnnl::eltwise_forward> eltwise_;
+};
+
+// The weight's packed copy: the engine's (shared by its sessions) or, where the host keeps no
+// cache, the kernel's own.
+struct PackedWeight {
+  const float* data = nullptr;
+  std::shared_ptr<float[]> own;
+};
+
+std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
+  if (!info.packed_gemm || !gemm::available()) return std::nullopt;
+  sdk::ValueView w = node.input(1);
+  if (!w.is_constant() || !w.data() || w.dtype() != LOOM_DTYPE_F32) return std::nullopt;
+  auto dims = w.dims();
+  const int64_t n = kn ? dims[1] : dims[0], k = kn ? dims[0] : dims[1];
+  if (n <= 0 || k <= 0 || w.nbytes() != static_cast<uint64_t>(n * k) * sizeof(float)) return std::nullopt;
+  const size_t floats = static_cast<size_t>(gemm::packed_floats(n, k));
+  auto fresh = [&] {
+    std::shared_ptr<float[]> buf(static_cast<float*>(::operator new[](floats * sizeof(float), std::align_val_t{64})),
+                                 [](float* p) { ::operator delete[](p, std::align_val_t{64}); });
+    gemm::pack(static_cast<const float*>(w.data()), n, k, kn, buf.get());
+    return buf;
+  };
+  PackedWeight out;
+  if (info.constants && info.constants->available()) {
+    const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (kn ? ":kn" : ":nk") +
+                            ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
+    auto packed = info.constants->find(w, key);
+    if (packed.empty()) {
+      auto buf = fresh();
+      packed = info.constants->store(w, key, std::as_bytes(std::span<const float>(buf.get(), floats)));
+    }
+    if (packed.size() != floats * sizeof(float)) info.fail("the engine's packed copy of the weight has the wrong size");
+    out.data = reinterpret_cast<const float*>(packed.data());
+  } else {
+    out.own = fresh();
+    out.data = out.own.get();
+  }
+  return out;
+}
+
 class LinearKernel final : public NodeKernel {
  public:
-  LinearKernel(NodeInfo info, Activation act, bool kn) : NodeKernel(std::move(info)), act_(act), kn_(kn) {}
+  LinearKernel(NodeInfo info, Activation act, bool kn, std::optional<PackedWeight> packed)
+      : NodeKernel(std::move(info)), act_(act), kn_(kn), packed_(std::move(packed)) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto x = in_dims(shapes, 0), w = in_dims(shapes, 1);
@@ -183,6 +269,8 @@ class LinearKernel final : public NodeKernel {
     const int64_t m = count(x.first(x.size() - 1));
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
+    // The packed copy serves every row count, so that the weight as mapped is not read again.
+    if (packed_) return std::make_unique<PackedLinearStep>(info_, packed_->data, m, n, k, act_);
     if (m <= kRowKernelMaxRows) return std::make_unique<RowLinearStep>(info_, m, n, k, kn_, act_);
     const int64_t src_dims[] = {m, k}, w_dims[] = {k, n}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
     const int64_t w_strides[] = {kn_ ? n : 1, kn_ ? 1 : k};
@@ -200,6 +288,7 @@ class LinearKernel final : public NodeKernel {
  private:
   Activation act_;
   bool kn_;
+  std::optional<PackedWeight> packed_;
 };
 
 std::optional<std::string> check_linear(const sdk::NodeView& node) {
@@ -220,8 +309,10 @@ std::optional<std::string> check_linear(const sdk::NodeView& node) {
 }
 
 std::unique_ptr<NodeKernel> compile_linear(const sdk::NodeView& node, NodeInfo info) {
-  return std::make_unique<LinearKernel>(std::move(info), *activation_of(attr_string(node, "activation", "none")),
-                                        attr_bool(node, "weight_transposed", false));
+  const bool kn = attr_bool(node, "weight_transposed", false);
+  auto packed = pack_weight(node, info, kn);
+  return std::make_unique<LinearKernel>(std::move(info), *activation_of(attr_string(node, "activation", "none")), kn,
+                                        std::move(packed));
 }
 
 }  // namespace

@@ -1,0 +1,209 @@
+// The packed GEMM (gemm.hpp). Blocking as in BLIS and in Goto's paper: K is cut into slices of
+// at most kMaxSlice, so that one panel's slice (kSlice x 16 floats) stays in L1 while every row
+// tile of the activation block streams past it; the activation block (up to kBlockRows rows of
+// one slice, packed as 6-row tiles) stays in L2. Threads split the panels, so each thread writes
+// its own columns of y and packs the activation blocks it reads.
+#include "gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LOOM_GEMM_X86 1
+#define LOOM_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+namespace loom::onednn::gemm {
+namespace {
+
+constexpr int64_t kRows = 6;          // rows of the register tile (12 accumulators)
+constexpr int64_t kMaxSlice = 768;    // K per slice: 48 KiB of a panel, in L2
+constexpr int64_t kBlockRows = 168;   // activation rows per block: up to 504 KiB of a slice
+
+int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Slices of equal length (a multiple of 8) that cover k.
+int64_t slice_of(int64_t k) {
+  const int64_t slices = div_up(k, kMaxSlice);
+  return std::min(kMaxSlice, div_up(div_up(k, slices), 8) * 8);
+}
+
+// Rows [0, rows) x columns [0, kc) of x (row stride ld) as 6-row tiles: for each k, 6 floats;
+// rows past the end are zero.
+void pack_block(const float* x, int64_t ld, int64_t rows, int64_t kc, float* out) {
+  for (int64_t i = 0; i < rows; i += kRows) {
+    const int64_t r = std::min(kRows, rows - i);
+    const float* src = x + i * ld;
+    if (r == kRows) {
+      const float *r0 = src, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld, *r4 = r3 + ld, *r5 = r4 + ld;
+      for (int64_t p = 0; p < kc; ++p, out += kRows) {
+        out[0] = r0[p];
+        out[1] = r1[p];
+        out[2] = r2[p];
+        out[3] = r3[p];
+        out[4] = r4[p];
+        out[5] = r5[p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p, out += kRows)
+        for (int64_t j = 0; j < kRows; ++j) out[j] = j < r ? src[j * ld + p] : 0.0f;
+    }
+  }
+}
+
+#ifdef LOOM_GEMM_X86
+// One row of a tile: plus `init` on the first slice, plus the row itself on later ones.
+LOOM_AVX2 inline void put(float* row, __m256 lo, __m256 hi, bool first, __m256 i0, __m256 i1) {
+  if (first) {
+    lo = _mm256_add_ps(lo, i0);
+    hi = _mm256_add_ps(hi, i1);
+  } else {
+    lo = _mm256_add_ps(lo, _mm256_loadu_ps(row));
+    hi = _mm256_add_ps(hi, _mm256_loadu_ps(row + 8));
+  }
+  _mm256_storeu_ps(row, lo);
+  _mm256_storeu_ps(row + 8, hi);
+}
+
+// c[R, 16] (row stride ldc) = a_tile * b_slice (a_tile: 6 floats per k, the first R used), plus
+// `init` (16 floats, or null for zero) on the first slice, plus c itself on later ones. R <= 6
+// rows keep 2R accumulators in registers.
+template <int R>
+LOOM_AVX2 inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool first,
+                           const float* init, const float* next) {
+  __m256 lo[R], hi[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p, a += kRows, b += kPanel) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    if (next) _mm_prefetch(reinterpret_cast<const char*>(next + p * kPanel), _MM_HINT_T1);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 s = _mm256_broadcast_ss(a + r);
+      lo[r] = _mm256_fmadd_ps(s, b0, lo[r]);
+      hi[r] = _mm256_fmadd_ps(s, b1, hi[r]);
+    }
+  }
+  const __m256 i0 = first && init ? _mm256_loadu_ps(init) : _mm256_setzero_ps();
+  const __m256 i1 = first && init ? _mm256_loadu_ps(init + 8) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) put(c + r * ldc, lo[r], hi[r], first, i0, i1);
+}
+
+using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, bool, const float*, const float*);
+constexpr TileFn kTiles[kRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
+
+// Panels [p0, p1) of y, every row.
+LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
+                      int64_t p0, int64_t p1, float* block) {
+  const int64_t kslice = slice_of(k);
+  alignas(32) float part[kRows * kPanel];
+  alignas(32) float part_init[kPanel];
+  for (int64_t pc = 0; pc < k; pc += kslice) {
+    const int64_t kc = std::min(kslice, k - pc);
+    const bool first = pc == 0;
+    for (int64_t ic = 0; ic < m; ic += kBlockRows) {
+      const int64_t mc = std::min(kBlockRows, m - ic);
+      pack_block(x + ic * k + pc, k, mc, kc, block);
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* b = w + (p * k + pc) * kPanel;
+        const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
+        const float* init = bias ? bias + col : nullptr;
+        if (cols < kPanel && bias) {  // the last panel: its bias padded with zeros
+          std::fill(part_init, part_init + kPanel, 0.0f);
+          std::copy(bias + col, bias + n, part_init);
+          init = part_init;
+        }
+        for (int64_t ir = 0; ir < mc; ir += kRows) {
+          const int64_t rows = std::min(kRows, mc - ir);
+          float* c = y + (ic + ir) * n + col;
+          if (cols == kPanel) {
+            kTiles[rows](kc, block + ir * kc, b, c, n, first, init, ir == 0 && p + 1 < p1 ? b + k * kPanel : nullptr);
+            continue;
+          }
+          // The last panel's columns go through a local tile, so nothing past y's row is touched.
+          kTiles[rows](kc, block + ir * kc, b, part, kPanel, true, first ? init : nullptr, nullptr);
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t j = 0; j < cols; ++j) c[r * n + j] = (first ? 0.0f : c[r * n + j]) + part[r * kPanel + j];
+        }
+      }
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+bool available() {
+#ifdef LOOM_GEMM_X86
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+int64_t packed_floats(int64_t n, int64_t k) { return div_up(n, kPanel) * kPanel * k; }
+
+void pack(const float* w, int64_t n, int64_t k, bool kn, float* out) {
+  const int64_t np = div_up(n, kPanel);
+  if (!kn) {  // each panel reads 16 rows of w side by side
+    for (int64_t p = 0; p < np; ++p) {
+      float* dst = out + p * k * kPanel;
+      const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
+      for (int64_t i = 0; i < k; ++i, dst += kPanel) {
+        for (int64_t j = 0; j < cols; ++j) dst[j] = w[(col + j) * k + i];
+        for (int64_t j = cols; j < kPanel; ++j) dst[j] = 0.0f;
+      }
+    }
+    return;
+  }
+  // [k, n]: each row of w is read once per group of panels, which are written side by side
+  // (a few write streams rather than one long stride per row).
+  constexpr int64_t kGroup = 16;
+  for (int64_t p0 = 0; p0 < np; p0 += kGroup) {
+    const int64_t p1 = std::min(np, p0 + kGroup);
+    for (int64_t i = 0; i < k; ++i) {
+      const float* row = w + i * n;
+      for (int64_t p = p0; p < p1; ++p) {
+        float* dst = out + (p * k + i) * kPanel;
+        const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
+        for (int64_t j = 0; j < cols; ++j) dst[j] = row[col + j];
+        for (int64_t j = cols; j < kPanel; ++j) dst[j] = 0.0f;
+      }
+    }
+  }
+}
+
+size_t scratch_bytes(int64_t k, int threads) {
+  const size_t per_thread = static_cast<size_t>(div_up(kBlockRows, kRows) * kRows * slice_of(k)) * sizeof(float);
+  return static_cast<size_t>(std::max(threads, 1)) * div_up(static_cast<int64_t>(per_thread), 64) * 64;
+}
+
+void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
+            int threads, std::byte* scratch) {
+#ifdef LOOM_GEMM_X86
+  const int64_t np = div_up(n, kPanel);
+  const size_t per_thread = scratch_bytes(k, 1);
+  // Below about two panels per thread, or a small product, a parallel region costs more than it saves.
+  const int64_t useful = std::min<int64_t>(threads, std::max<int64_t>(1, np / 2));
+  const int team = m * n * k < (int64_t{1} << 20) ? 1 : static_cast<int>(std::max<int64_t>(useful, 1));
+  if (team <= 1) {
+    panels(x, packed, bias, y, m, n, k, 0, np, reinterpret_cast<float*>(scratch));
+    return;
+  }
+#pragma omp parallel num_threads(team)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    panels(x, packed, bias, y, m, n, k, np * t / nt, np * (t + 1) / nt,
+           reinterpret_cast<float*>(scratch + static_cast<size_t>(t) * per_thread));
+  }
+#else
+  (void)x, (void)packed, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)threads, (void)scratch;
+#endif
+}
+
+}  // namespace loom::onednn::gemm

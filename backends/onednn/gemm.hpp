@@ -1,0 +1,39 @@
+// Loom's own f32 GEMM over weights packed once, for linear layers on AVX2 CPUs.
+//
+// On a CPU without AVX-512, oneDNN 2.6 runs matmul on `gemm:jit`, which copies the weights into
+// panels inside every call, and has no packed-weight interface there (`format_tag::any` gives the
+// plain layout back). ONNX Runtime packs once at load time. This GEMM does the same: a linear
+// layer's constant weight is packed at compile time into panels of kPanel output features, each
+// panel holding all K rows of kPanel contiguous floats, zero-padded past N; the engine's
+// packed-constant cache shares the copy between sessions (docs/plugins.md). A run packs only the
+// activations, block by block, and a 6x16 register tile of FMAs does the arithmetic
+// (docs/performance.md, "Packed weights").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace loom::onednn::gemm {
+
+// Output features per panel: two AVX2 vectors.
+inline constexpr int64_t kPanel = 16;
+
+// Whether this CPU runs the packed GEMM (AVX2 and FMA).
+bool available();
+
+// Floats of the packed copy of an [n, k] (or [k, n]) weight.
+int64_t packed_floats(int64_t n, int64_t k);
+
+// Packs `w`, read as [n, k] row-major, or as [k, n] when `kn`, into `out` (packed_floats(n, k)
+// floats, 32-byte aligned).
+void pack(const float* w, int64_t n, int64_t k, bool kn, float* out);
+
+// Scratch bytes of one call with `threads` threads (the packed activation blocks).
+size_t scratch_bytes(int64_t k, int threads);
+
+// y[m, n] = x[m, k] * W^T (+ bias[n]), W packed by pack(). Uses up to `threads` threads;
+// `scratch` is 64-byte aligned and holds scratch_bytes(k, threads).
+void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
+            int threads, std::byte* scratch);
+
+}  // namespace loom::onednn::gemm
