@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 #include <vector>
+#include "io/mapped_files.hpp"
 #include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -305,4 +306,34 @@ TEST_CASE("safetensors: a header of 200000 tensors parses in linear time") {
   dup += R"("layer.7.w":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})";
   CHECK_THROWS_WITH_AS(SafetensorsFile::from_bytes(st_file(dup, std::string(count, 'x')), "many"),
                        doctest::Contains("many: layer.7.w: key appears more than once in the header"), loom::Error);
+}
+
+// Once a backend keeps a packed copy of a constant, the engine gives back the pages of its
+// mapping (runtime/packed_constants.cpp): the values read afterwards are the file's, and memory
+// that is not a registered mapping is never touched.
+TEST_CASE("safetensors: pages given back from a mapping read the same values again") {
+  const int64_t n = 5 * 4096 / 4 + 3;  // several whole pages, wherever the data starts
+  std::vector<float> values(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) values[static_cast<size_t>(i)] = static_cast<float>(i) * 0.5f - 7.0f;
+  std::string header = R"({"w":{"dtype":"F32","shape":[)" + std::to_string(n) + R"(],"data_offsets":[0,)" +
+                       std::to_string(n * 4) + "]}}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  const fs::path p = write_file("pages.safetensors", st_file(header, bytes_of(values)));
+  auto f = SafetensorsFile::open(p);
+  loom::Tensor w = f->tensor("w");
+  CHECK(std::memcmp(w.data(), values.data(), values.size() * 4) == 0);
+  const size_t given = loom::io::release_mapped_pages(w.data(), w.nbytes());
+  CHECK(given >= 4 * 4096);
+  CHECK(given % 4096 == 0);
+  CHECK(std::memcmp(w.data(), values.data(), values.size() * 4) == 0);
+
+  std::vector<float> heap = values;  // not a mapping: left alone
+  CHECK(loom::io::release_mapped_pages(heap.data(), heap.size() * 4) == 0);
+  CHECK(heap == values);
+  // A range that runs past the mapping's end is refused whole.
+  CHECK(loom::io::release_mapped_pages(w.data(), w.nbytes() + (size_t{1} << 20)) == 0);
+  const void* data = w.data();
+  w = loom::Tensor();
+  f.reset();  // unmapped and unregistered
+  CHECK(loom::io::release_mapped_pages(data, 4096 * 4) == 0);
 }

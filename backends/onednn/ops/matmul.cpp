@@ -8,7 +8,10 @@
 #include "kernel.hpp"
 #include "rows.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <new>
 #include <utility>
@@ -224,28 +227,29 @@ std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInf
   auto dims = w.dims();
   const int64_t n = kn ? dims[1] : dims[0], k = kn ? dims[0] : dims[1];
   if (n <= 0 || k <= 0 || w.nbytes() != static_cast<uint64_t>(n * k) * sizeof(float)) return std::nullopt;
-  const size_t floats = static_cast<size_t>(gemm::packed_floats(n, k));
-  auto fresh = [&] {
-    std::shared_ptr<float[]> buf(static_cast<float*>(::operator new[](floats * sizeof(float), std::align_val_t{64})),
-                                 [](float* p) { ::operator delete[](p, std::align_val_t{64}); });
-    gemm::pack(static_cast<const float*>(w.data()), n, k, kn, buf.get());
-    return buf;
-  };
+  const size_t floats = static_cast<size_t>(gemm::packed_floats(n, k)), bytes = floats * sizeof(float);
   PackedWeight out;
-  if (info.constants && info.constants->available()) {
-    const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (kn ? ":kn" : ":nk") +
-                            ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
-    auto packed = info.constants->find(w, key);
-    if (packed.empty()) {
-      auto buf = fresh();
-      packed = info.constants->store(w, key, std::as_bytes(std::span<const float>(buf.get(), floats)));
-    }
-    if (packed.size() != floats * sizeof(float)) info.fail("the engine's packed copy of the weight has the wrong size");
-    out.data = reinterpret_cast<const float*>(packed.data());
-  } else {
-    out.own = fresh();
+  if (!info.constants || !info.constants->available()) {
+    out.own.reset(static_cast<float*>(::operator new[](bytes, std::align_val_t{64})),
+                  [](float* p) { ::operator delete[](p, std::align_val_t{64}); });
+    gemm::pack(static_cast<const float*>(w.data()), n, k, kn, out.own.get());
     out.data = out.own.get();
+    return out;
   }
+  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (kn ? ":kn" : ":nk") +
+                          ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
+  auto packed = info.constants->find(w, key);
+  if (packed.empty()) {
+    // Packed into pages of its own, which go back to the system as soon as the host has its copy
+    // (from the heap they could stay in the process after free, and weigh on its peak memory).
+    void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) info.fail("no memory for the packed weight (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
+    std::unique_ptr<void, std::function<void(void*)>> guard(buf, [bytes](void* p) { ::munmap(p, bytes); });
+    gemm::pack(static_cast<const float*>(w.data()), n, k, kn, static_cast<float*>(buf));
+    packed = info.constants->store(w, key, std::span<const std::byte>(static_cast<const std::byte*>(buf), bytes));
+  }
+  if (packed.size() != bytes) info.fail("the engine's packed copy of the weight has the wrong size");
+  out.data = reinterpret_cast<const float*>(packed.data());
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <loom/error.hpp>
 #include <loom/io.hpp>
 
+#include "io/mapped_files.hpp"
 #include "io/regular_file.hpp"
 
 #include <nlohmann/json.hpp>
@@ -272,6 +273,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
     f->base_ = static_cast<const uint8_t*>(p);
     f->size_ = size;
     f->mapped_ = true;
+    io::register_mapping(p, size);
   } else {
     f->size_ = size;
   }
@@ -291,7 +293,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::from_bytes(std::string_view by
 }
 
 SafetensorsFile::~SafetensorsFile() {
-  if (mapped_) ::munmap(const_cast<uint8_t*>(base_), size_);
+  if (!mapped_) return;
+  io::unregister_mapping(base_);
+  ::munmap(const_cast<uint8_t*>(base_), size_);
 }
 
 void SafetensorsFile::parse() {

@@ -1,5 +1,7 @@
 #include "runtime/packed_constants.hpp"
 
+#include "io/mapped_files.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +37,10 @@ std::shared_ptr<const PackedConstants::Copy> PackedConstants::store(const void* 
   Key key(reinterpret_cast<uintptr_t>(constant), constant_bytes, std::string(layout));
   if (auto it = copies_.find(key); it != copies_.end())
     if (auto earlier = it->second.lock()) return earlier;
+  // The backend reads its copy from now on: the constant's pages in a weights file's mapping
+  // need not stay resident (read again from the file if anything still reads them). Given back
+  // before the copy is made, so that the two are not resident at once.
+  io::release_mapped_pages(constant, constant_bytes);
   auto copy = std::make_shared<const Copy>(packed, packed_bytes);
   copies_[std::move(key)] = copy;
   return copy;
