@@ -88,6 +88,11 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
       VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
       for (size_t i = 0; i < dispatches.size(); ++i) {
         const Dispatch& d = dispatches[i];
+        if (d.alias_when != Dispatch::kAlways) {
+          const Location &a = locations[static_cast<size_t>(d.alias_a)], &b = locations[static_cast<size_t>(d.alias_b)];
+          const bool same = a.buffer == b.buffer && a.offset == b.offset;
+          if (same != (d.alias_when == Dispatch::kIfSame)) continue;
+        }
         vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.pipeline->pipeline);
         vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.pipeline->layout, 0, 1, &sets[i], 0, nullptr);
         vkCmdPushConstants(cb, d.pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
@@ -125,6 +130,8 @@ void Recording::submit(const std::string& what) {
   for (size_t k = 0; k < checked_.size(); ++k) {
     const uint32_t* slot = slots + k * kSlotWords;
     if (!slot[0]) continue;
+    if (!checked_[k]->failure.empty())
+      throw Error(checked_[k]->where + ": " + checked_[k]->failure, LOOM_STATUS_INVALID_ARGUMENT);
     const auto value = static_cast<int64_t>((uint64_t{slot[2]} << 32) | slot[1]);
     throw Error(checked_[k]->where + ": " + checked_[k]->checked + " " + std::to_string(value) + " is outside " +
                     checked_[k]->allowed,
