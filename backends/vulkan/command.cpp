@@ -17,7 +17,10 @@ BoundRange bound_range(const Location& loc, const Limits& limits, const std::str
   BoundRange r;
   const uint64_t align = limits.min_storage_buffer_offset_alignment;
   r.offset = loc.offset / align * align;
-  const uint64_t end = std::min<uint64_t>(loc.buffer->size, loc.offset + std::max<uint64_t>(loc.bytes, 4));
+  // To the end of the word holding the tensor's last byte (u8 tensors are read by words); buffers
+  // are made in whole words (Memory::create).
+  auto words = [](uint64_t bytes) { return (bytes + 3) / 4 * 4; };
+  const uint64_t end = std::min<uint64_t>(words(loc.buffer->size), words(loc.offset + std::max<uint64_t>(loc.bytes, 4)));
   r.range = end - r.offset;
   if (r.range > limits.max_storage_buffer_range)
     throw Error(where + ": a tensor of " + std::to_string(loc.bytes) + " bytes exceeds the device's maxStorageBufferRange of " +

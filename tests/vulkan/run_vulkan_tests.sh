@@ -6,7 +6,8 @@
 # AREA: conformance (the generated op suite on vulkan, and which ops pass) | driver (no driver:
 # reported, never a crash) | options (device=N, unknown keys, device limits refused by name) |
 # encoder (the shipped encoder on vulkan with oneDNN as fallback, against PyTorch) | models (every
-# checkpoint of tests/models on vulkan with oneDNN as fallback, against PyTorch) | generation
+# checkpoint of tests/models on vulkan with oneDNN as fallback and on vulkan alone, against
+# PyTorch) | generation
 # (GPT-2 and ImageGPT decoding on vulkan alone give oneDNN's tokens).
 # The caller pins the driver (VK_ICD_FILENAMES) and Mesa's shader cache (tests/vulkan/CMakeLists.txt).
 set -uo pipefail
@@ -118,6 +119,8 @@ case $AREA in
       done
       check "$(basename "$dir") on vulkan, oneDNN as fallback" 0 "matches the reference" run "$dir" --backend vulkan,onednn \
         "${args[@]}" --atol 1e-3 --rtol 1e-3  # a mismatch exits 1
+      # On vulkan alone every node runs there (a fused attention decomposed into ops it runs).
+      check "$(basename "$dir") on vulkan alone" 0 "matches the reference" run "$dir" --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3
     done
     ;;
   generation)

@@ -158,6 +158,13 @@ TEST_CASE("vulkan: GPT-2 and ImageGPT decode on the device alone, KV caches in d
     const loom::GenerationResult got = generate(vk, prompt, vs), want = generate(cpu, prompt, cs);
     CHECK(got.stop_reason == "max_length");
     CHECK(got.tokens == want.tokens);
+    // The path of discrete GPUs: ids, caches' zeroing and logits through staging buffers.
+    loom::SessionOptions staging;
+    staging.backends = {"vulkan"};
+    staging.options = {{"vulkan.staging", "always"}};
+    loom::Session staged = engine.compile(g, staging);
+    loom::State ss = staged.new_state();
+    CHECK(generate(staged, prompt, ss).tokens == want.tokens);
     // The checkpoint's PyTorch greedy tokens: a prefix (GPT-2's run stops earlier) or all of them.
     const std::vector<int64_t> expected = ids_of(loom::read_npy(dir / "expected_generated.npy"));
     REQUIRE(got.tokens.size() >= expected.size());
