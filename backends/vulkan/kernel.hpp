@@ -150,6 +150,7 @@ std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
 std::vector<OpEntry> indexing_ops();     // positions, gather, gather_rows, key_mask, cache_write
 std::vector<OpEntry> reduce_ops();       // reduce_mean, argmax, topk
 std::vector<OpEntry> conv_ops();         // conv2d
+std::vector<OpEntry> attention_ops();    // attention (with valid_length or causal)
 
 // ---------------------------------------------------------------- helpers for the op files
 

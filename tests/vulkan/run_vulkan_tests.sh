@@ -92,16 +92,16 @@ case $AREA in
     check "encoder on vulkan, oneDNN as fallback" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn
     check "encoder through staging buffers" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn --option vulkan.staging=always
     check "the encoder runs on the device" 0 "input_ids: host -> vulkan" inspect "$ENC/encoder.yaml" --placement --backend vulkan,onednn
-    # An op the backend lacks (the fused attention, which oneDNN runs) between ops it runs:
-    # placed on oneDNN with copies each way, and the result that of the reference backend.
-    printf 'loom: 1\nname: fallback\ninputs:\n  - {name: x, dtype: f32, shape: [2, 8, 64]}\noutputs: [y]\nnodes:\n  - {op: relu, inputs: [x], outputs: [r]}\n  - {op: reshape, inputs: [r], outputs: [r4], attrs: {shape: [2, 1, 8, 64]}}\n  - {op: attention, inputs: [r4, r4, r4], outputs: [n], attrs: {causal: true}}\n  - {op: reshape, inputs: [n], outputs: [f], attrs: {shape: [2, 8, 64]}}\n  - {op: add, inputs: [f, x], outputs: [y]}\n' >"$TMP/fallback.yaml"
+    # A node the backend declines (a cast to u8) between ops it runs: placed on oneDNN with
+    # copies each way, and the result that of the reference backend.
+    printf 'loom: 1\nname: fallback\ninputs:\n  - {name: x, dtype: f32, shape: [2, 8, 64]}\noutputs: [y]\nnodes:\n  - {op: relu, inputs: [x], outputs: [r]}\n  - {op: cast, inputs: [r], outputs: [n], attrs: {to: u8}}\n  - {op: cast, inputs: [n], outputs: [f], attrs: {to: f32}}\n  - {op: add, inputs: [f, x], outputs: [y]}\n' >"$TMP/fallback.yaml"
     x=x="$ENC/expected_last_hidden_state.npy"
     check "fallback graph on the reference backend" 0 "" run "$TMP/fallback.yaml" --backend reference --input "$x" --output-dir "$TMP/ref"
     check "fallback graph on vulkan and oneDNN" 0 "y matches the reference" run "$TMP/fallback.yaml" --backend vulkan,onednn --input "$x" \
       --expect y="$TMP/ref/y.npy" --atol 1e-5 --rtol 1e-5
-    check "placement names what vulkan declines" 0 "declined by vulkan: op 'attention' is not implemented by the vulkan backend" \
+    check "placement names what vulkan declines" 0 "declined by vulkan: the vulkan backend does not cast to u8" \
       inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
-    check "placement shows the copies" 0 "r4: vulkan -> host" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
+    check "placement shows the copies" 0 "r: vulkan -> host" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
     check "placement shows the copies back" 0 "n: onednn -> vulkan" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
     ;;
   models)
@@ -125,18 +125,21 @@ case $AREA in
     ;;
   generation)
     # GPT-2 and ImageGPT generate greedily on the Vulkan backend alone (every node there, the KV
-    # caches in device memory: only the ids, the past length and the logits cross) exactly the
-    # tokens oneDNN generates.
+    # caches in device memory: only the ids, the past length and the logits cross, with oneDNN as
+    # fallback too) exactly the tokens oneDNN generates.
     for model in gpt2:text-generation imagegpt:image-generation; do
       dir=$SRC/tests/models/${model%%:*}
       printf 'model: %s\ncheckpoint: %s\ntask: %s\n' "${model%%:*}" "$dir" "${model#*:}" >"$TMP/manifest.yaml"
-      # A session of vulkan alone refuses a node it cannot place, so one partition means every node.
-      check "${model%%:*} decodes on vulkan alone" 0 "partitions: 1" inspect "$TMP/manifest.yaml" --placement --backend vulkan
-      copies=$(sed -n '/^copies:/,$p' "$TMP/out" | tail -n +2 | sort | tr '\n' ';')
-      if [ "$copies" != "  input_ids: host -> vulkan;  logits: vulkan -> host;  past_length: host -> vulkan;" ]; then
-        failures=$((failures + 1))
-        echo "FAIL: ${model%%:*}: the copies are $copies, not only the ids, the past length and the logits" >&2
-      fi
+      # One partition on vulkan is every node there, alone or with oneDNN as fallback.
+      for backends in vulkan vulkan,onednn; do
+        check "${model%%:*} decodes on $backends" 0 "  #0 vulkan:" inspect "$TMP/manifest.yaml" --placement --backend $backends
+        grep -qx "partitions: 1" "$TMP/out" || { failures=$((failures + 1)); echo "FAIL: ${model%%:*}: not one partition on $backends" >&2; }
+        copies=$(sed -n '/^copies:/,$p' "$TMP/out" | tail -n +2 | sort | tr '\n' ';')
+        if [ "$copies" != "  input_ids: host -> vulkan;  logits: vulkan -> host;  past_length: host -> vulkan;" ]; then
+          failures=$((failures + 1))
+          echo "FAIL: ${model%%:*} on $backends: the copies are $copies, not only the ids, the past length and the logits" >&2
+        fi
+      done
     done
     tokens() { sed -n 's/.*"token_ids":\(\[[0-9,]*\]\).*/\1/p' "$TMP/out" | tr '\n' ' '; }
     for backend in onednn vulkan; do

@@ -142,16 +142,19 @@ TEST_CASE("vulkan: GPT-2 and ImageGPT decode on the device alone, KV caches in d
     const loom::Graph g = engine.load_graph(dir, m.task);
     loom::Session vk = engine.compile(g, {.backends = {"vulkan"}});
     loom::Session cpu = engine.compile(g, {.backends = {"onednn"}});
-    // Every node on the device (attention decomposed into ops it runs), and only the new ids,
-    // the past length and the logits cross: the caches never do.
-    for (const auto& n : vk.placement().nodes) {
-      CAPTURE(n.node);
-      CHECK(n.backend == "vulkan");
+    // Every node on the device, alone or with oneDNN as fallback, and only the new ids, the past
+    // length and the logits cross: the caches never do.
+    const loom::Session mixed = engine.compile(g, {.backends = {"vulkan", "onednn"}});
+    for (const loom::Session* s : {static_cast<const loom::Session*>(&vk), &mixed}) {
+      for (const auto& n : s->placement().nodes) {
+        CAPTURE(n.node);
+        CHECK(n.backend == "vulkan");
+      }
+      std::set<std::tuple<std::string, std::string, std::string>> copies;
+      for (const auto& c : s->placement().copies) copies.emplace(c.value, c.from_backend, c.to_backend);
+      CHECK(copies == std::set<std::tuple<std::string, std::string, std::string>>{
+                          {"input_ids", "host", "vulkan"}, {"past_length", "host", "vulkan"}, {"logits", "vulkan", "host"}});
     }
-    std::set<std::tuple<std::string, std::string, std::string>> copies;
-    for (const auto& c : vk.placement().copies) copies.emplace(c.value, c.from_backend, c.to_backend);
-    CHECK(copies == std::set<std::tuple<std::string, std::string, std::string>>{
-                        {"input_ids", "host", "vulkan"}, {"past_length", "host", "vulkan"}, {"logits", "vulkan", "host"}});
 
     const std::vector<int64_t> prompt = m.prompt.empty() ? ids_of(loom::read_npy(dir / "prompt_ids.npy")) : m.prompt;
     loom::State vs = vk.new_state(), cs = cpu.new_state();
