@@ -42,6 +42,17 @@ case $AREA in
     for op in add sub mul div relu tanh sigmoid exp gelu quick_gelu softmax layer_norm matmul linear reshape transpose slice concat cast positions gather rms_norm l2_normalize roll pad gather_rows reduce_mean conv2d key_mask attention add_layer_norm cache_write argmax topk; do
       grep -qE "^$op +[0-9]+ +pass " "$TMP/out" || { failures=$((failures + 1)); echo "FAIL: $op does not pass on vulkan" >&2; }
     done
+    # Integer arithmetic where it wraps (products past 2^63 and 2^31, 2^32 * 2^31 = INT64_MIN and
+    # INT64_MIN / -1, INT32_MIN / -1) and divides negative values: byte for byte what the reference backend gives (no passes, so that nothing
+    # is folded on the host).
+    printf 'loom: 1\nname: edges\ninputs: []\noutputs: [q, q32, r]\ninitializers:\n  - {name: x, dtype: i64, shape: [8], values: [3037000500, -3037000500, 9007199254740991, -9007199254740991, 4294967296, -7, 2147483647, 65536]}\n  - {name: y, dtype: i64, shape: [8], values: [3037000500, 3037000499, 1024, -4096, 2147483648, 2, 2, 32768]}\n  - {name: z, dtype: i64, shape: [8], values: [-1, 7, -3, 4294967299, -1, -2, -1, -1]}\nnodes:\n  - {op: mul, inputs: [x, y], outputs: [m]}\n  - {op: div, inputs: [m, z], outputs: [q]}\n  - {op: add, inputs: [m, y], outputs: [ms]}\n  - {op: sub, inputs: [ms, x], outputs: [r]}\n  - {op: cast, inputs: [m], outputs: [m32], attrs: {to: i32}}\n  - {op: cast, inputs: [z], outputs: [z32], attrs: {to: i32}}\n  - {op: div, inputs: [m32, z32], outputs: [q32]}\n' >"$TMP/edges.yaml"
+    for backend in reference vulkan; do
+      check "integer edge cases on $backend" 0 "wrote 3 file(s)" run "$TMP/edges.yaml" --optimize none --backend $backend --output-dir "$TMP/edges-$backend"
+    done
+    for f in q q32 r; do
+      cmp -s "$TMP/edges-reference/$f.npy" "$TMP/edges-vulkan/$f.npy" || { failures=$((failures + 1)); echo "FAIL: integer edge case $f differs from the reference" >&2; }
+    done
+    check "integer edge cases all on vulkan" 0 "#0 vulkan: 7 nodes" inspect "$TMP/edges.yaml" --optimize none --backend vulkan --placement
     ;;
   driver)
     # A driver list that names a missing file: no instance. The plugin's init fails, loom plugins
