@@ -17,7 +17,10 @@ BoundRange bound_range(const Location& loc, const Limits& limits, const std::str
   BoundRange r;
   const uint64_t align = limits.min_storage_buffer_offset_alignment;
   r.offset = loc.offset / align * align;
-  const uint64_t end = std::min<uint64_t>(loc.buffer->size, loc.offset + std::max<uint64_t>(loc.bytes, 4));
+  // To the end of the word holding the tensor's last byte (u8 tensors are read by words); buffers
+  // are made in whole words (Memory::create).
+  auto words = [](uint64_t bytes) { return (bytes + 3) / 4 * 4; };
+  const uint64_t end = std::min<uint64_t>(words(loc.buffer->size), words(loc.offset + std::max<uint64_t>(loc.bytes, 4)));
   r.range = end - r.offset;
   if (r.range > limits.max_storage_buffer_range)
     throw Error(where + ": a tensor of " + std::to_string(loc.bytes) + " bytes exceeds the device's maxStorageBufferRange of " +
@@ -88,6 +91,11 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
       VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
       for (size_t i = 0; i < dispatches.size(); ++i) {
         const Dispatch& d = dispatches[i];
+        if (d.alias_when != Dispatch::kAlways) {
+          const Location &a = locations[static_cast<size_t>(d.alias_a)], &b = locations[static_cast<size_t>(d.alias_b)];
+          const bool same = a.buffer == b.buffer && a.offset == b.offset;
+          if (same != (d.alias_when == Dispatch::kIfSame)) continue;
+        }
         vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.pipeline->pipeline);
         vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d.pipeline->layout, 0, 1, &sets[i], 0, nullptr);
         vkCmdPushConstants(cb, d.pipeline->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
@@ -125,6 +133,8 @@ void Recording::submit(const std::string& what) {
   for (size_t k = 0; k < checked_.size(); ++k) {
     const uint32_t* slot = slots + k * kSlotWords;
     if (!slot[0]) continue;
+    if (!checked_[k]->failure.empty())
+      throw Error(checked_[k]->where + ": " + checked_[k]->failure, LOOM_STATUS_INVALID_ARGUMENT);
     const auto value = static_cast<int64_t>((uint64_t{slot[2]} << 32) | slot[1]);
     throw Error(checked_[k]->where + ": " + checked_[k]->checked + " " + std::to_string(value) + " is outside " +
                     checked_[k]->allowed,

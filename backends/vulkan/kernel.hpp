@@ -44,6 +44,14 @@ struct Dispatch {
   // recording's status buffer where the shader leaves the first value out of range, which the
   // run then reports as "<where>: <checked> N is outside <allowed>".
   std::string where, checked, allowed;
+  // Set where the value found means one thing whatever it is (an integer division by zero): the
+  // run then reports "<where>: <failure>".
+  std::string failure;
+  // A dispatch recorded only when two of its values share their memory (`alias_when` kIfSame) or
+  // only when they do not (kIfDistinct): cache_write writes just the new rows when the host hands
+  // it the cache itself as the output, and the whole output otherwise. Known once the buffers are.
+  enum AliasWhen { kAlways, kIfSame, kIfDistinct } alias_when = kAlways;
+  int32_t alias_a = -1, alias_b = -1;
 };
 
 // The value index that binds a recording's status buffer (command.hpp).
@@ -139,9 +147,10 @@ std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm,
 std::vector<OpEntry> matmul_ops();       // matmul, linear
 std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat, roll, pad
 std::vector<OpEntry> cast_ops();         // cast (f32, i32, i64)
-std::vector<OpEntry> indexing_ops();     // positions, gather, gather_rows, key_mask
-std::vector<OpEntry> reduce_ops();       // reduce_mean
+std::vector<OpEntry> indexing_ops();     // positions, gather, gather_rows, key_mask, cache_write
+std::vector<OpEntry> reduce_ops();       // reduce_mean, argmax, topk
 std::vector<OpEntry> conv_ops();         // conv2d
+std::vector<OpEntry> attention_ops();    // attention (with valid_length or causal)
 
 // ---------------------------------------------------------------- helpers for the op files
 

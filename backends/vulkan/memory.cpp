@@ -34,7 +34,8 @@ Buffer* Memory::create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, c
   auto b = std::make_unique<Buffer>();
   b->size = bytes;
   VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-  info.size = bytes;
+  // Whole words: a shader reads a u8 tensor a word at a time, up to the word holding its end.
+  info.size = (bytes + 3) / 4 * 4;
   info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   VkDevice dev = device_.handle();

@@ -14,7 +14,7 @@ namespace {
 const std::map<std::string_view, OpEntry>& op_table() {
   static const std::map<std::string_view, OpEntry> table = [] {
     std::map<std::string_view, OpEntry> t;
-    for (auto family : {elementwise_ops, norm_ops, matmul_ops, layout_ops, cast_ops, indexing_ops, reduce_ops, conv_ops})
+    for (auto family : {elementwise_ops, norm_ops, matmul_ops, layout_ops, cast_ops, indexing_ops, reduce_ops, conv_ops, attention_ops})
       for (const OpEntry& e : family()) t.emplace(e.name, e);
     return t;
   }();

@@ -6,7 +6,9 @@
 # AREA: conformance (the generated op suite on vulkan, and which ops pass) | driver (no driver:
 # reported, never a crash) | options (device=N, unknown keys, device limits refused by name) |
 # encoder (the shipped encoder on vulkan with oneDNN as fallback, against PyTorch) | models (every
-# checkpoint of tests/models on vulkan with oneDNN as fallback, against PyTorch).
+# checkpoint of tests/models on vulkan with oneDNN as fallback and on vulkan alone, against
+# PyTorch) | generation
+# (GPT-2 and ImageGPT decoding on vulkan alone give oneDNN's tokens).
 # The caller pins the driver (VK_ICD_FILENAMES) and Mesa's shader cache (tests/vulkan/CMakeLists.txt).
 set -uo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 LOOM SOURCE_DIR AREA" >&2; exit 2; }
@@ -37,9 +39,20 @@ case $AREA in
   conformance)
     check "conformance on vulkan" 0 "0 failures" conformance --backend vulkan
     cat "$TMP/out"
-    for op in add sub mul div relu tanh sigmoid exp gelu quick_gelu softmax layer_norm matmul linear reshape transpose slice concat cast positions gather rms_norm l2_normalize roll pad gather_rows reduce_mean conv2d key_mask attention add_layer_norm; do
+    for op in add sub mul div relu tanh sigmoid exp gelu quick_gelu softmax layer_norm matmul linear reshape transpose slice concat cast positions gather rms_norm l2_normalize roll pad gather_rows reduce_mean conv2d key_mask attention add_layer_norm cache_write argmax topk; do
       grep -qE "^$op +[0-9]+ +pass " "$TMP/out" || { failures=$((failures + 1)); echo "FAIL: $op does not pass on vulkan" >&2; }
     done
+    # Integer arithmetic where it wraps (products past 2^63 and 2^31, 2^32 * 2^31 = INT64_MIN and
+    # INT64_MIN / -1, INT32_MIN / -1) and divides negative values: byte for byte what the reference backend gives (no passes, so that nothing
+    # is folded on the host).
+    printf 'loom: 1\nname: edges\ninputs: []\noutputs: [q, q32, r]\ninitializers:\n  - {name: x, dtype: i64, shape: [8], values: [3037000500, -3037000500, 9007199254740991, -9007199254740991, 4294967296, -7, 2147483647, 65536]}\n  - {name: y, dtype: i64, shape: [8], values: [3037000500, 3037000499, 1024, -4096, 2147483648, 2, 2, 32768]}\n  - {name: z, dtype: i64, shape: [8], values: [-1, 7, -3, 4294967299, -1, -2, -1, -1]}\nnodes:\n  - {op: mul, inputs: [x, y], outputs: [m]}\n  - {op: div, inputs: [m, z], outputs: [q]}\n  - {op: add, inputs: [m, y], outputs: [ms]}\n  - {op: sub, inputs: [ms, x], outputs: [r]}\n  - {op: cast, inputs: [m], outputs: [m32], attrs: {to: i32}}\n  - {op: cast, inputs: [z], outputs: [z32], attrs: {to: i32}}\n  - {op: div, inputs: [m32, z32], outputs: [q32]}\n' >"$TMP/edges.yaml"
+    for backend in reference vulkan; do
+      check "integer edge cases on $backend" 0 "wrote 3 file(s)" run "$TMP/edges.yaml" --optimize none --backend $backend --output-dir "$TMP/edges-$backend"
+    done
+    for f in q q32 r; do
+      cmp -s "$TMP/edges-reference/$f.npy" "$TMP/edges-vulkan/$f.npy" || { failures=$((failures + 1)); echo "FAIL: integer edge case $f differs from the reference" >&2; }
+    done
+    check "integer edge cases all on vulkan" 0 "#0 vulkan: 7 nodes" inspect "$TMP/edges.yaml" --optimize none --backend vulkan --placement
     ;;
   driver)
     # A driver list that names a missing file: no instance. The plugin's init fails, loom plugins
@@ -73,6 +86,14 @@ case $AREA in
     check "key_mask in range" 0 "" "${bench[@]}" "$TMP/mask.yaml" --dim k=8
     check "key_mask length out of range" 1 "node 'y' (key_mask): valid_length 7 is outside 0..5, the number of keys" \
       "${bench[@]}" "$TMP/mask.yaml" --dim k=5
+    # cache_write's offsets are checked on the device before anything is written.
+    printf 'loom: 1\nname: c\ninputs:\n  - {name: cache, dtype: f32, shape: [2, 1, k, 3]}\n  - {name: update, dtype: f32, shape: [2, 1, 2, 3]}\noutputs: [y]\ninitializers:\n  - {name: offset, dtype: i64, shape: [2], values: [0, 3]}\nnodes:\n  - {op: cache_write, inputs: [cache, update, offset], outputs: [y], attrs: {axis: 2}}\n' >"$TMP/cache.yaml"
+    check "cache_write in range" 0 "" "${bench[@]}" "$TMP/cache.yaml" --dim k=5
+    check "cache_write offset out of range" 1 "node 'y' (cache_write): offset 3 is outside 0..2 (2 new positions in a cache of 4)" \
+      "${bench[@]}" "$TMP/cache.yaml" --dim k=4
+    # Integer division by zero fails the run rather than giving a value.
+    printf 'loom: 1\nname: d\ninputs:\n  - {name: x, dtype: i64, shape: [n, 2]}\noutputs: [y]\ninitializers:\n  - {name: by, dtype: i64, shape: [2], values: [3, 0]}\nnodes:\n  - {op: div, inputs: [x, by], outputs: [y]}\n' >"$TMP/div.yaml"
+    check "integer division by zero" 1 "node 'y' (div): integer division by zero" "${bench[@]}" "$TMP/div.yaml" --dim n=2
     check "storage buffer range" 1 "more than the device's maxStorageBufferRange" "${bench[@]}" "$TMP/relu.yaml" --dim n=40000000
     ;;
   encoder)
@@ -82,14 +103,14 @@ case $AREA in
     check "encoder on vulkan, oneDNN as fallback" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn
     check "encoder through staging buffers" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn --option vulkan.staging=always
     check "the encoder runs on the device" 0 "input_ids: host -> vulkan" inspect "$ENC/encoder.yaml" --placement --backend vulkan,onednn
-    # An op the backend lacks (argmax) between ops it runs: placed on oneDNN with copies each
-    # way, and the result that of the reference backend.
-    printf 'loom: 1\nname: fallback\ninputs:\n  - {name: x, dtype: f32, shape: [2, 8, 64]}\noutputs: [y]\nnodes:\n  - {op: relu, inputs: [x], outputs: [r]}\n  - {op: argmax, inputs: [r], outputs: [n], attrs: {axis: -1, keepdims: true}}\n  - {op: cast, inputs: [n], outputs: [f], attrs: {to: f32}}\n  - {op: add, inputs: [f, x], outputs: [y]}\n' >"$TMP/fallback.yaml"
+    # A node the backend declines (a cast to u8) between ops it runs: placed on oneDNN with
+    # copies each way, and the result that of the reference backend.
+    printf 'loom: 1\nname: fallback\ninputs:\n  - {name: x, dtype: f32, shape: [2, 8, 64]}\noutputs: [y]\nnodes:\n  - {op: relu, inputs: [x], outputs: [r]}\n  - {op: cast, inputs: [r], outputs: [n], attrs: {to: u8}}\n  - {op: cast, inputs: [n], outputs: [f], attrs: {to: f32}}\n  - {op: add, inputs: [f, x], outputs: [y]}\n' >"$TMP/fallback.yaml"
     x=x="$ENC/expected_last_hidden_state.npy"
     check "fallback graph on the reference backend" 0 "" run "$TMP/fallback.yaml" --backend reference --input "$x" --output-dir "$TMP/ref"
     check "fallback graph on vulkan and oneDNN" 0 "y matches the reference" run "$TMP/fallback.yaml" --backend vulkan,onednn --input "$x" \
       --expect y="$TMP/ref/y.npy" --atol 1e-5 --rtol 1e-5
-    check "placement names what vulkan declines" 0 "declined by vulkan: op 'argmax' is not implemented by the vulkan backend" \
+    check "placement names what vulkan declines" 0 "declined by vulkan: the vulkan backend does not cast to u8" \
       inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
     check "placement shows the copies" 0 "r: vulkan -> host" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
     check "placement shows the copies back" 0 "n: onednn -> vulkan" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
@@ -109,6 +130,45 @@ case $AREA in
       done
       check "$(basename "$dir") on vulkan, oneDNN as fallback" 0 "matches the reference" run "$dir" --backend vulkan,onednn \
         "${args[@]}" --atol 1e-3 --rtol 1e-3  # a mismatch exits 1
+      # On vulkan alone every node runs there (a fused attention decomposed into ops it runs).
+      check "$(basename "$dir") on vulkan alone" 0 "matches the reference" run "$dir" --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3
+    done
+    ;;
+  generation)
+    # GPT-2 and ImageGPT generate greedily on the Vulkan backend alone (every node there, the KV
+    # caches in device memory: only the ids, the past length and the logits cross, with oneDNN as
+    # fallback too) exactly the tokens oneDNN generates.
+    for model in gpt2:text-generation imagegpt:image-generation; do
+      dir=$SRC/tests/models/${model%%:*}
+      printf 'model: %s\ncheckpoint: %s\ntask: %s\n' "${model%%:*}" "$dir" "${model#*:}" >"$TMP/manifest.yaml"
+      # One partition on vulkan is every node there, alone or with oneDNN as fallback.
+      for backends in vulkan vulkan,onednn; do
+        check "${model%%:*} decodes on $backends" 0 "  #0 vulkan:" inspect "$TMP/manifest.yaml" --placement --backend $backends
+        grep -qx "partitions: 1" "$TMP/out" || { failures=$((failures + 1)); echo "FAIL: ${model%%:*}: not one partition on $backends" >&2; }
+        copies=$(sed -n '/^copies:/,$p' "$TMP/out" | tail -n +2 | sort | tr '\n' ';')
+        if [ "$copies" != "  input_ids: host -> vulkan;  logits: vulkan -> host;  past_length: host -> vulkan;" ]; then
+          failures=$((failures + 1))
+          echo "FAIL: ${model%%:*} on $backends: the copies are $copies, not only the ids, the past length and the logits" >&2
+        fi
+      done
+    done
+    tokens() { sed -n 's/.*"token_ids":\(\[[0-9,]*\]\).*/\1/p' "$TMP/out" | tr '\n' ' '; }
+    for backend in onednn vulkan; do
+      check "gpt2 generates on $backend" 0 '"stop_reason"' generate "$SRC/tests/models/gpt2" --prompt "hello world, the" --greedy \
+        --max-new-tokens 40 --json --backend "$backend"
+      declare "gpt2_$backend=$(tokens)"
+      check "imagegpt generates on $backend" 0 '"images"' generate "$SRC/tests/models/imagegpt" --image-count 2 --greedy \
+        -o "$TMP/images-$backend" --json --backend "$backend"
+      declare "imagegpt_$backend=$(tokens)"
+    done
+    for model in gpt2 imagegpt; do
+      a=${model}_onednn b=${model}_vulkan
+      if [ -z "${!a}" ] || [ "${!a}" != "${!b}" ]; then
+        failures=$((failures + 1))
+        echo "FAIL: $model: vulkan generated ${!b}, oneDNN ${!a}" >&2
+      else
+        echo "$model: the same tokens on vulkan and oneDNN: ${!b}"
+      fi
     done
     ;;
   *)

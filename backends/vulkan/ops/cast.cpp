@@ -1,4 +1,5 @@
-// cast between f32, i32 and i64: shaders/cast.comp, one pipeline per pair of dtypes.
+// cast between f32, i32 and i64, and from u8 to those (a mask of booleans, BEiT's
+// bool_masked_pos): shaders/cast.comp, one pipeline per pair of dtypes.
 #include "kernel.hpp"
 
 namespace loom::vulkan {
@@ -12,6 +13,7 @@ uint32_t cast_code(int32_t dtype) {
     case LOOM_DTYPE_F32: return 0;
     case LOOM_DTYPE_I32: return 1;
     case LOOM_DTYPE_I64: return 2;
+    case LOOM_DTYPE_U8: return 3;
     default: return UINT32_MAX;
   }
 }
@@ -19,7 +21,10 @@ uint32_t cast_code(int32_t dtype) {
 std::optional<std::string> check_cast(const sdk::NodeView& node) {
   if (node.num_inputs() != 1 || !node.has_input(0) || node.num_outputs() != 1) return "expects input x and one output";
   for (int32_t t : {node.input(0).dtype(), node.output(0).dtype()})
-    if (cast_code(t) == UINT32_MAX) return "the vulkan backend casts between f32, i32 and i64 only, not " + sdk::dtype_name(t);
+    if (cast_code(t) == UINT32_MAX)
+      return "the vulkan backend casts between f32, i32 and i64, and from u8, only, not " + sdk::dtype_name(t);
+  // Writing single bytes would need byte stores or atomics on shared words.
+  if (node.output(0).dtype() == LOOM_DTYPE_U8) return "the vulkan backend does not cast to u8";
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
-// add, sub, mul, div (f32, NumPy broadcasting) and the activations relu, tanh, sigmoid, exp,
-// gelu (erf and tanh forms), quick_gelu: shaders/binary.comp and shaders/unary.comp.
+// add, sub, mul, div (f32, and i32 and i64 through shaders/int_binary.comp; NumPy broadcasting)
+// and the activations relu, tanh, sigmoid, exp, gelu (erf and tanh forms), quick_gelu:
+// shaders/binary.comp and shaders/unary.comp.
 #include "kernel.hpp"
 
 #include <array>
@@ -46,10 +47,53 @@ class BinaryKernel final : public GridKernel {
   }
 };
 
+const ShaderInterface kIntBinary{"int_binary", 4, 25 * 4};
+
+// i32 and i64: the push block of binary.comp with the status slot's offset after the tensors'.
+class IntBinaryKernel final : public GridKernel {
+ public:
+  IntBinaryKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t op)
+      : GridKernel(node, c, kIntBinary, {op, node.input(0).dtype() == LOOM_DTYPE_I64 ? 2u : 1u}), div_(op == 3) {}
+
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
+    const int32_t a = node_.inputs[0], b = node_.inputs[1], o = node_.outputs[0];
+    const auto oshape = shapes.dims(static_cast<size_t>(o));
+    const int64_t count = numel(oshape);
+    if (count == 0) return;
+    const std::string where = node_.where();
+    const Broadcast bc = collapse(shapes.dims(static_cast<size_t>(a)), shapes.dims(static_cast<size_t>(b)), oshape);
+    if (bc.dims.size() > kMaxRank) throw Error(where + ": more than 6 broadcast dims", LOOM_STATUS_UNSUPPORTED);
+    const Grid g = grid(count);
+    // Only a division reads the status slot; the others bind another tensor there.
+    Dispatch d{node_.name, pipeline_, {a, b, o, div_ ? kStatus : -1}, std::vector<uint32_t>(25, 0), {g.x, g.y, 1}};
+    d.push[4] = index32(count, where);
+    d.push[5] = g.row_groups;
+    d.push[6] = static_cast<uint32_t>(bc.dims.size());
+    for (size_t i = 0; i < bc.dims.size(); ++i) {
+      d.push[7 + i] = index32(bc.dims[i], where);
+      d.push[13 + i] = index32(bc.sa[i], where);
+      d.push[19 + i] = index32(bc.sb[i], where);
+    }
+    d.where = where;
+    d.failure = "integer division by zero";
+    out.push_back(std::move(d));
+  }
+
+ private:
+  bool div_;
+};
+
 std::optional<std::string> check_binary(const sdk::NodeView& node) {
   if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
     return "expects inputs a, b and one output";
-  if (auto why = check_f32(node)) return why;
+  const int32_t t = node.input(0).dtype();
+  if (t == LOOM_DTYPE_I32 || t == LOOM_DTYPE_I64) {
+    if (node.input(1).dtype() != t || node.output(0).dtype() != t) return "inputs and output of different dtypes";
+  } else if (t != LOOM_DTYPE_F32) {
+    return "input 0 is " + sdk::dtype_name(t) + "; the vulkan backend's arithmetic takes f32, i32 and i64 only";
+  } else if (auto why = check_f32(node)) {
+    return why;
+  }
   for (size_t i = 0; i < 2; ++i)
     if (auto why = check_rank(node, i, kMaxRank)) return why;
   return std::nullopt;
@@ -70,6 +114,7 @@ std::optional<std::string> check_gelu(const sdk::NodeView& node) {
 
 template <uint32_t Op>
 std::unique_ptr<NodeKernel> compile_binary(const sdk::NodeView& node, const CompileContext& c) {
+  if (node.input(0).dtype() != LOOM_DTYPE_F32) return std::make_unique<IntBinaryKernel>(node, c, Op);
   return std::make_unique<BinaryKernel>(node, c, Op);
 }
 

@@ -1,6 +1,8 @@
 // positions (i64 position ids from an optional offset, per batch row with per_row), gather and
-// gather_rows (f32, i32 or i64 data; i64 or i32 indices, checked on the device), and key_mask
-// (valid lengths checked on the device): shaders/positions.comp, gather.comp, key_mask.comp.
+// gather_rows (f32, i32 or i64 data; i64 or i32 indices, checked on the device), key_mask
+// (valid lengths checked on the device) and cache_write (offsets checked on the device, in place
+// when the host hands it the cache as its output): shaders/positions.comp, gather.comp,
+// key_mask.comp, cache_write.comp.
 #include "kernel.hpp"
 
 namespace loom::vulkan {
@@ -9,6 +11,7 @@ namespace {
 const ShaderInterface kPositions{"positions", 2, 6 * 4};
 const ShaderInterface kGather{"gather", 4, 9 * 4};
 const ShaderInterface kKeyMask{"key_mask", 3, 9 * 4};
+const ShaderInterface kCacheWrite{"cache_write", 5, 12 * 4};
 
 class PositionsKernel final : public GridKernel {
  public:
@@ -134,6 +137,80 @@ std::unique_ptr<NodeKernel> compile_key_mask(const sdk::NodeView& node, const Co
   return std::make_unique<KeyMaskKernel>(node, c);
 }
 
+// Two dispatches of which a run records one (Dispatch::alias_when): the update's words into the
+// cache when the output is the cache itself, else the whole output.
+class CacheWriteKernel final : public NodeKernel {
+ public:
+  CacheWriteKernel(const sdk::NodeView& node, const CompileContext& c)
+      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
+        axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())),
+        words_(node.input(0).dtype() == LOOM_DTYPE_I64 ? 2 : 1) {
+    check_workgroup(limits_, wg_, 1, 0, node_.where());
+    for (uint32_t full : {0u, 1u}) pipelines_[full] = &c.device.pipelines().get(kCacheWrite, {wg_, full});
+  }
+
+  void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
+    const int32_t cache = node_.inputs[0], update = node_.inputs[1], offset = node_.inputs[2], o = node_.outputs[0];
+    const auto c = shapes.dims(static_cast<size_t>(cache)), u = shapes.dims(static_cast<size_t>(update));
+    const std::string where = node_.where();
+    const auto a = static_cast<size_t>(axis_);
+    bool fits = u.size() == c.size() && u[a] <= c[a];
+    for (size_t i = 0; fits && i < c.size(); ++i) fits = i == a || u[i] == c[i];
+    if (!fits)
+      throw Error(where + ": update " + sdk::dims_str(u) + " does not fit cache " + sdk::dims_str(c) + " along axis " + std::to_string(a),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    if (shapes.numel(static_cast<size_t>(offset)) != c[0])
+      throw Error(where + ": offset has " + std::to_string(shapes.numel(static_cast<size_t>(offset))) + " elements, expected " +
+                      std::to_string(c[0]),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    if (numel(c) == 0) return;
+    const int64_t batch = c[0], mid = numel(c.subspan(1, a - 1)), len = c[a], t = u[a];
+    const int64_t inner = numel(c.subspan(a + 1)) * words_;
+    const std::string lo = std::to_string(len - t), n = std::to_string(len), tt = std::to_string(t);
+    for (uint32_t full : {0u, 1u}) {
+      const int64_t count = full ? numel(c) * words_ : numel(u) * words_;
+      if (count == 0) continue;
+      const Grid g = grid_for(static_cast<uint64_t>(count), wg_, limits_, where);
+      Dispatch d{node_.name, pipelines_[full], {cache, update, offset, o, kStatus},
+                 {0, 0, 0, 0, 0, index32(count, where), g.row_groups, index32(batch, where), index32(std::max<int64_t>(mid, 1), where),
+                  index32(len, where), index32(t, where), index32(inner, where)},
+                 {g.x, g.y, 1}};
+      d.where = where;
+      d.checked = "offset";
+      d.allowed = "0.." + lo + " (" + tt + " new position" + (t == 1 ? "" : "s") + " in a cache of " + n + ")";
+      d.alias_when = full ? Dispatch::kIfDistinct : Dispatch::kIfSame;
+      d.alias_a = cache;
+      d.alias_b = o;
+      out.push_back(std::move(d));
+    }
+  }
+
+ private:
+  NodeRef node_;
+  Limits limits_;
+  uint32_t wg_;
+  int64_t axis_;
+  uint32_t words_;
+  const Pipeline* pipelines_[2] = {};
+};
+
+std::optional<std::string> check_cache_write(const sdk::NodeView& node) {
+  if (node.num_inputs() != 3 || !node.has_input(0) || !node.has_input(1) || !node.has_input(2) || node.num_outputs() != 1)
+    return "expects inputs cache, update, offset and one output";
+  const int32_t t = node.input(0).dtype();
+  if (t != LOOM_DTYPE_F32 && t != LOOM_DTYPE_I32 && t != LOOM_DTYPE_I64)
+    return "the vulkan backend writes f32, i32 and i64 caches only, not " + sdk::dtype_name(t);
+  if (node.input(1).dtype() != t) return "update dtype differs from the cache's";
+  if (node.input(2).dtype() != LOOM_DTYPE_I64) return "the offset is not i64";
+  auto axis = normalize_axis(node.attr_int("axis"), node.input(0).rank());
+  if (!axis || *axis == 0) return "axis is not a non-batch axis";
+  return std::nullopt;
+}
+
+std::unique_ptr<NodeKernel> compile_cache_write(const sdk::NodeView& node, const CompileContext& c) {
+  return std::make_unique<CacheWriteKernel>(node, c);
+}
+
 std::optional<std::string> check_gather_inputs(const sdk::NodeView& node) {
   if (node.num_inputs() != 2 || !node.has_input(0) || !node.has_input(1) || node.num_outputs() != 1)
     return "expects inputs data, indices and one output";
@@ -167,7 +244,8 @@ std::vector<OpEntry> indexing_ops() {
   return {{"positions", check_positions, compile_positions},
           {"gather", check_gather, compile_gather<false>},
           {"gather_rows", check_gather_rows, compile_gather<true>},
-          {"key_mask", check_key_mask, compile_key_mask}};
+          {"key_mask", check_key_mask, compile_key_mask},
+          {"cache_write", check_cache_write, compile_cache_write}};
 }
 
 }  // namespace loom::vulkan

@@ -1,10 +1,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// cast between f32, i32 and i64 (i64 as two 32-bit words, low first), as docs/ops.md says:
+// cast between f32, i32 and i64 (i64 as two 32-bit words, low first), and from u8 (four to a
+// word, the first in the low byte; a u8 tensor starts on a word, as every tensor the backend
+// binds does) to those three, as docs/ops.md says:
 // float to integer truncates toward zero, NaN becomes 0 and values out of range saturate;
 // integer to integer keeps the low bits; integer to float rounds to nearest.
 layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint FROM = 0;  // 0 f32, 1 i32, 2 i64
+layout(constant_id = 1) const uint FROM = 0;  // 0 f32, 1 i32, 2 i64, 3 u8 (FROM only)
 layout(constant_id = 2) const uint TO = 0;
 
 layout(std430, set = 0, binding = 0) readonly buffer X { uint x[]; };
@@ -64,7 +66,8 @@ void main() {
   if (i >= p.count) return;
   uint in_words = FROM == 2u ? 2u : 1u, out_words = TO == 2u ? 2u : 1u;
   uint xi = p.off_x + i * in_words, oi = p.off_o + i * out_words;
-  uvec2 v = uvec2(x[xi], in_words == 2u ? x[xi + 1u] : 0u);
+  uvec2 v = FROM == 3u ? uvec2((x[p.off_x + i / 4u] >> (8u * (i % 4u))) & 0xffu, 0u)
+                       : uvec2(x[xi], in_words == 2u ? x[xi + 1u] : 0u);  // a u8 converts as the i64 it equals
   if (FROM == TO) {
     o[oi] = v.x;
     if (out_words == 2u) o[oi + 1u] = v.y;
