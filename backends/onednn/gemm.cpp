@@ -1,8 +1,10 @@
 // The packed GEMM (gemm.hpp). Blocking as in BLIS and in Goto's paper: K is cut into slices of
-// at most kMaxSlice, so that one panel's slice (kSlice x 16 floats) stays in L1 while every row
-// tile of the activation block streams past it; the activation block (up to kBlockRows rows of
-// one slice, packed as 6-row tiles) stays in L2. Threads split the panels, so each thread writes
-// its own columns of y and packs the activation blocks it reads.
+// at most kMaxSlice, and one panel's slice (up to 768 x 16 floats) stays in cache while every
+// 6-row tile of the activation block streams past it; the block (up to kBlockRows rows of one
+// slice, packed as 6-row tiles) is read once per panel. Slices of 768 measured faster than 256
+// or 384 on a Zen 3 core (y is then written once per 768 of K, which matters most for an LM head
+// of 50k features), and the first tile of each panel prefetches the next panel. Threads split
+// the panels, so each thread writes its own columns of y and packs the blocks it reads.
 #include "gemm.hpp"
 
 #include <omp.h>
@@ -105,8 +107,10 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
   for (int64_t pc = 0; pc < k; pc += kslice) {
     const int64_t kc = std::min(kslice, k - pc);
     const bool first = pc == 0;
-    for (int64_t ic = 0; ic < m; ic += kBlockRows) {
-      const int64_t mc = std::min(kBlockRows, m - ic);
+    // Blocks of equal size (in whole tiles): 197 rows as 102 + 95, not 168 + 29.
+    const int64_t blocks = div_up(m, kBlockRows), per_block = div_up(div_up(m, blocks), kRows) * kRows;
+    for (int64_t ic = 0; ic < m; ic += per_block) {
+      const int64_t mc = std::min(per_block, m - ic);
       pack_block(x + ic * k + pc, k, mc, kc, block);
       for (int64_t p = p0; p < p1; ++p) {
         const float* b = w + (p * k + pc) * kPanel;
