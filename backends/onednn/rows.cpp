@@ -45,9 +45,7 @@ void linear_kn_range(const float* x, const float* w, const float* bias, float* y
       for (int64_t j = begin; j < end; ++j) yr[j] += xi * wi[j];
     }
   }
-  if (act == Activation::none) return;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = begin; j < end; ++j) y[r * n + j] = activate(y[r * n + j], act);
+  for (int64_t r = 0; r < rows; ++r) activate_inplace(y + r * n + begin, end - begin, act);
 }
 
 LOOM_ROW_CLONES

@@ -9,13 +9,15 @@
 // region, and never enter one otherwise: libgomp allocates a team for every serialised region.
 #pragma once
 
+#include "activation.hpp"
+
 #include <cmath>
 #include <cstdint>
 
 namespace loom::onednn {
 
-// Activations fused into linear; the same formulas as the element-wise ops.
-enum class Activation { none, relu, gelu_erf, gelu_tanh, quick_gelu, tanh };
+// One value at a time: the same formulas as the element-wise ops (activation.hpp has the
+// vectorised ones for whole outputs).
 
 inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
 inline float gelu_tanh(float x) {

@@ -172,15 +172,16 @@ class RowLinearStep final : public Step {
   Activation act_;
 };
 
-// The packed GEMM, then the activation: over a few rows (a decode step) by the row kernels'
-// formulas, which make no oneDNN call and so no allocation; over more, as oneDNN's eltwise
-// primitive in place (as vectorised as the post-op, and the same formulas).
+// The packed GEMM, then the activation: oneDNN's eltwise primitive in place where it is fast
+// (relu, gelu_erf, tanh, quick_gelu as swish, over more rows than a decode step's), else the
+// vectorised loops of activation.hpp (gelu_tanh, and a decode step's few rows: a oneDNN call
+// allocates).
 class PackedLinearStep final : public Step {
  public:
   PackedLinearStep(const NodeInfo& info, const float* packed, int64_t m, int64_t n, int64_t k, Activation act)
       : info_(info), packed_(packed), m_(m), n_(n), k_(k), threads_(std::max(1, info.threads)), act_(act) {
     scratch_ = gemm::scratch_bytes(k, threads_);
-    if (m <= kRowKernelMaxRows) return;
+    if (m <= kRowKernelMaxRows || act == Activation::gelu_tanh) return;
     if (auto alg = activation_alg(act)) {
       const int64_t dims[] = {m * n};
       auto md = plain_md(dims, dt::f32);
@@ -199,8 +200,8 @@ class PackedLinearStep final : public Step {
     gemm::linear(ctx.as<const float>(info_.inputs[0]), packed_, bias, y, m_, n_, k_, threads_, ctx.scratch);
     if (eltwise_)
       execute(*eltwise_, ctx, {{DNNL_ARG_SRC, y}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}}, info_);
-    else if (act_ != Activation::none)
-      for (int64_t i = 0; i < m_ * n_; ++i) y[i] = activate(y[i], act_);
+    else
+      activate_inplace(y, m_ * n_, act_);
   }
 
  private:
