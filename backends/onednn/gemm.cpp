@@ -98,9 +98,17 @@ LOOM_AVX2 inline void tile(int64_t kc, const float* a, const float* b, float* c,
 using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, bool, const float*, const float*);
 constexpr TileFn kTiles[kRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
 
+// Shapes and strides of one call.
+struct Call {
+  int64_t m, n, k;
+  int64_t packed_k;  // K of the packed panels (>= k)
+  int64_t ldx, ldy;  // row strides of x and y
+};
+
 // Panels [p0, p1) of y, every row.
-LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
-                      int64_t p0, int64_t p1, float* block) {
+LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* y, const Call& call, int64_t p0,
+                      int64_t p1, float* block) {
+  const int64_t m = call.m, n = call.n, k = call.k;
   const int64_t kslice = slice_of(k);
   alignas(32) float part[kRows * kPanel];
   alignas(32) float part_init[kPanel];
@@ -111,9 +119,9 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
     const int64_t blocks = div_up(m, kBlockRows), per_block = div_up(div_up(m, blocks), kRows) * kRows;
     for (int64_t ic = 0; ic < m; ic += per_block) {
       const int64_t mc = std::min(per_block, m - ic);
-      pack_block(x + ic * k + pc, k, mc, kc, block);
+      pack_block(x + ic * call.ldx + pc, call.ldx, mc, kc, block);
       for (int64_t p = p0; p < p1; ++p) {
-        const float* b = w + (p * k + pc) * kPanel;
+        const float* b = w + (p * call.packed_k + pc) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
         const float* init = bias ? bias + col : nullptr;
         if (cols < kPanel && bias) {  // the last panel: its bias padded with zeros
@@ -123,15 +131,17 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
         }
         for (int64_t ir = 0; ir < mc; ir += kRows) {
           const int64_t rows = std::min(kRows, mc - ir);
-          float* c = y + (ic + ir) * n + col;
+          float* c = y + (ic + ir) * call.ldy + col;
           if (cols == kPanel) {
-            kTiles[rows](kc, block + ir * kc, b, c, n, first, init, ir == 0 && p + 1 < p1 ? b + k * kPanel : nullptr);
+            kTiles[rows](kc, block + ir * kc, b, c, call.ldy, first, init,
+                         ir == 0 && p + 1 < p1 ? b + call.packed_k * kPanel : nullptr);
             continue;
           }
           // The last panel's columns go through a local tile, so nothing past y's row is touched.
           kTiles[rows](kc, block + ir * kc, b, part, kPanel, true, first ? init : nullptr, nullptr);
           for (int64_t r = 0; r < rows; ++r)
-            for (int64_t j = 0; j < cols; ++j) c[r * n + j] = (first ? 0.0f : c[r * n + j]) + part[r * kPanel + j];
+            for (int64_t j = 0; j < cols; ++j)
+              c[r * call.ldy + j] = (first ? 0.0f : c[r * call.ldy + j]) + part[r * kPanel + j];
         }
       }
     }
@@ -188,25 +198,27 @@ size_t scratch_bytes(int64_t k, int threads) {
 }
 
 void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
-            int threads, std::byte* scratch) {
+            int threads, std::byte* scratch, int64_t packed_k, int64_t ldx, int64_t ldy) {
 #ifdef LOOM_GEMM_X86
+  const Call call{m, n, k, packed_k > 0 ? packed_k : k, ldx > 0 ? ldx : k, ldy > 0 ? ldy : n};
   const int64_t np = div_up(n, kPanel);
   const size_t per_thread = scratch_bytes(k, 1);
   // Below about two panels per thread, or a small product, a parallel region costs more than it saves.
   const int64_t useful = std::min<int64_t>(threads, std::max<int64_t>(1, np / 2));
   const int team = m * n * k < (int64_t{1} << 20) ? 1 : static_cast<int>(std::max<int64_t>(useful, 1));
   if (team <= 1) {
-    panels(x, packed, bias, y, m, n, k, 0, np, reinterpret_cast<float*>(scratch));
+    panels(x, packed, bias, y, call, 0, np, reinterpret_cast<float*>(scratch));
     return;
   }
 #pragma omp parallel num_threads(team)
   {
     const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    panels(x, packed, bias, y, m, n, k, np * t / nt, np * (t + 1) / nt,
+    panels(x, packed, bias, y, call, np * t / nt, np * (t + 1) / nt,
            reinterpret_cast<float*>(scratch + static_cast<size_t>(t) * per_thread));
   }
 #else
-  (void)x, (void)packed, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)threads, (void)scratch;
+  (void)x, (void)packed, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)threads, (void)scratch, (void)packed_k,
+      (void)ldx, (void)ldy;
 #endif
 }
 

@@ -17,8 +17,16 @@ struct AttentionCase {
 };
 
 std::string describe(const AttentionCase& c) {
-  std::string s = "B" + std::to_string(c.b) + " H" + std::to_string(c.h) + " Tq" + std::to_string(c.tq) + " Tk" +
-                  std::to_string(c.tk) + " D" + std::to_string(c.d) + (c.dv != c.d ? " Dv" + std::to_string(c.dv) : "");
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "B" + std::to_string(...).
+  std::string s;
+  for (auto [label, value] : {std::pair<const char*, int64_t>{"B", c.b}, {" H", c.h}, {" Tq", c.tq}, {" Tk", c.tk}, {" D", c.d}}) {
+    s += label;
+    s += std::to_string(value);
+  }
+  if (c.dv != c.d) {
+    s += " Dv";
+    s += std::to_string(c.dv);
+  }
   if (c.causal) s += " causal";
   if (c.valid_length) s += " valid_length";
   if (!c.mask.empty()) s += " mask " + dims(c.mask);
@@ -38,6 +46,8 @@ void attention(std::vector<OpCase>& out) {
       {2, 2, 5, 5, 9, 9, true, true, {2, 1, 1, 5}},
       {1, 3, 17, 17, 33, 33, true},
       {2, 4, 33, 65, 40, 40, false, true, {2, 1, 1, 65}},  // large
+      {1, 2, 100, 100, 16, 20, true},                       // two blocks of queries, causal
+      {2, 1, 130, 150, 24, 8, true, true, {2, 1, 1, 150}},   // causal over a valid prefix, two blocks
   };
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const AttentionCase& c : cases)

@@ -1,6 +1,7 @@
 // attention (fused scaled dot-product over heads) and cache_write (new rows into a KV cache at a
 // per-row offset). Both are plain loops: attention reads only the keys a query may see, so a
 // decode step over a cache sized for the maximum length costs what the filled prefix costs.
+#include "gemm.hpp"
 #include "kernel.hpp"
 
 #include <omp.h>
@@ -54,8 +55,18 @@ class AttentionStep final : public Step {
  public:
   AttentionStep(const NodeInfo& info, AttentionShape s, int threads) : info_(info), s_(s), threads_(threads) {}
 
-  // Per thread: a row of scores, and (for several queries) the keys of one head transposed.
-  int64_t per_thread() const { return s_.tk + (s_.tq > 1 ? s_.tk * s_.d : 0); }
+  // Several queries at a time go through the packed GEMM (gemm.hpp), where the CPU runs it.
+  bool blocked() const { return s_.tq > 1 && gemm::available(); }
+  static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+  // Per thread, in floats. Blocked: the head's keys and values packed, the scores of one block of
+  // queries, and the GEMM's own scratch. Else: a row of scores and, for several queries, the
+  // head's keys transposed.
+  int64_t per_thread() const {
+    if (blocked())
+      return round16(s_.tk) * s_.d + round16(s_.dv) * s_.tk + round16(kQueryBlock * s_.tk) +
+             static_cast<int64_t>(gemm::scratch_bytes(std::max(s_.d, s_.tk), 1) / sizeof(float));
+    return round16(s_.tk + (s_.tq > 1 ? s_.tk * s_.d : 0));
+  }
   size_t scratch_bytes() const override { return static_cast<size_t>(threads_ * per_thread()) * sizeof(float); }
 
   void run(const RunContext& ctx) const override {
@@ -74,18 +85,94 @@ class AttentionStep final : public Step {
     const int64_t jobs = s_.batch * s_.heads;
     // Even a parallel region that its `if` clause serialises allocates in libgomp: stay out of
     // OpenMP entirely where one thread does the work.
+    const bool blocked_heads = blocked();
+    auto one = [&](int64_t job, float* scratch) {
+      if (blocked_heads) head_blocked(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
+      else head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
+    };
     if (jobs == 1 || threads_ == 1) {
-      for (int64_t job = 0; job < jobs; ++job) head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scores_all);
+      for (int64_t job = 0; job < jobs; ++job) one(job, scores_all);
       return;
     }
 #pragma omp parallel for num_threads(threads_) schedule(static)
-    for (int64_t job = 0; job < jobs; ++job) {
-      float* scores = scores_all + static_cast<int64_t>(omp_get_thread_num()) * per_thread();
-      head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scores);
-    }
+    for (int64_t job = 0; job < jobs; ++job) one(job, scores_all + static_cast<int64_t>(omp_get_thread_num()) * per_thread());
   }
 
  private:
+  static constexpr int64_t kQueryBlock = 96;  // queries per block of scores (16 tiles of the GEMM)
+
+  // The keys query i of batch b may see (0: none).
+  int64_t visible_of(int64_t i, int64_t valid) const {
+    return s_.causal ? std::clamp<int64_t>(valid - s_.tq + i + 1, 0, valid) : valid;
+  }
+
+  // Softmax of one row of scores over its first `visible` keys, in place, after the scale and
+  // the mask; keys from `visible` to `span` get 0. False when every visible key is masked with -inf.
+  bool softmax_row(float* row, int64_t visible, int64_t span, const float* mrow) const {
+    for (int64_t j = 0; j < visible; ++j) row[j] *= s_.scale;
+    if (mrow)
+      for (int64_t j = 0; j < visible; ++j) row[j] += mrow[j * s_.mask_strides[3]];
+    float top = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : top)
+    for (int64_t j = 0; j < visible; ++j) top = std::max(top, row[j]);
+    if (top == -std::numeric_limits<float>::infinity()) return false;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < visible; ++j) {
+      row[j] = exp_nonpositive(row[j] - top);
+      sum += row[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
+    std::fill(row + visible, row + span, 0.0f);
+    return true;
+  }
+
+  // One head as two GEMMs per block of queries: scores = q k^T over the keys the block may see,
+  // softmax by row, then out = p v. The keys and values are packed once per head.
+  void head_blocked(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
+                    const int64_t* lengths, float* out, float* scratch) const {
+    const int64_t bh = b * s_.heads + h;
+    const float* qh = q + bh * s_.tq * s_.d;
+    float* oh = out + bh * s_.tq * s_.dv;
+    const int64_t valid = lengths ? lengths[b] : s_.tk;
+    if (valid == 0) {
+      std::fill(oh, oh + s_.tq * s_.dv, std::numeric_limits<float>::quiet_NaN());
+      return;
+    }
+    float* keys = scratch;                                // [valid keys as N, d as K]
+    float* values = keys + round16(s_.tk) * s_.d;         // [valid as K, dv as N]
+    float* scores = values + round16(s_.dv) * s_.tk;      // [block rows, span]
+    auto* gemm_scratch = reinterpret_cast<std::byte*>(scores + round16(kQueryBlock * s_.tk));
+    gemm::pack(k + bh * s_.tk * s_.d, valid, s_.d, false, keys);
+    gemm::pack(v + bh * s_.tk * s_.dv, s_.dv, valid, true, values);
+    for (int64_t i0 = 0; i0 < s_.tq; i0 += kQueryBlock) {
+      const int64_t rows = std::min(kQueryBlock, s_.tq - i0);
+      const int64_t span = visible_of(i0 + rows - 1, valid);  // the most any row of the block sees
+      float* ob = oh + i0 * s_.dv;
+      if (span == 0) {
+        std::fill(ob, ob + rows * s_.dv, std::numeric_limits<float>::quiet_NaN());
+        continue;
+      }
+      gemm::linear(qh + i0 * s_.d, keys, nullptr, scores, rows, span, s_.d, 1, gemm_scratch);
+      uint64_t empty_rows[(kQueryBlock + 63) / 64] = {};
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r;
+        const float* mrow =
+            mask ? mask + b * s_.mask_strides[0] + h * s_.mask_strides[1] + i * s_.mask_strides[2] : nullptr;
+        const int64_t visible = visible_of(i, valid);
+        if (visible == 0 || !softmax_row(scores + r * span, visible, span, mrow)) {
+          empty_rows[r / 64] |= uint64_t{1} << (r % 64);
+          std::fill(scores + r * span, scores + (r + 1) * span, 0.0f);
+        }
+      }
+      gemm::linear(scores, values, nullptr, ob, rows, s_.dv, span, 1, gemm_scratch, valid);
+      for (int64_t r = 0; r < rows; ++r)  // no key to attend to: NaN, as PyTorch's softmax gives
+        if (empty_rows[r / 64] >> (r % 64) & 1)
+          std::fill(ob + r * s_.dv, ob + (r + 1) * s_.dv, std::numeric_limits<float>::quiet_NaN());
+    }
+  }
+
   void head(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
             const int64_t* lengths, float* out, float* scores) const {
     const int64_t bh = b * s_.heads + h;
@@ -103,18 +190,17 @@ class AttentionStep final : public Step {
     for (int64_t i = 0; i < s_.tq; ++i) {
       const float* qi = q + (bh * s_.tq + i) * s_.d;
       float* oi = out + (bh * s_.tq + i) * s_.dv;
-      int64_t visible = valid;
-      if (s_.causal) visible = std::clamp<int64_t>(valid - s_.tq + i + 1, 0, valid);
+      const int64_t visible = visible_of(i, valid);
       if (visible == 0) {
         std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
       const float* mrow = mask ? mask + b * s_.mask_strides[0] + h * s_.mask_strides[1] + i * s_.mask_strides[2] : nullptr;
       if (kt) {
-        // scores = (scale * q) . k over the transposed keys: contiguous, vectorised rows.
+        // scores = q . k over the transposed keys: contiguous, vectorised rows.
         std::fill(scores, scores + visible, 0.0f);
         for (int64_t c = 0; c < s_.d; ++c) {
-          const float qc = qi[c] * s_.scale;
+          const float qc = qi[c];
           const float* row = kt + c * valid;
 #pragma omp simd
           for (int64_t j = 0; j < visible; ++j) scores[j] += qc * row[j];
@@ -125,28 +211,16 @@ class AttentionStep final : public Step {
           float dot = 0;
 #pragma omp simd reduction(+ : dot)
           for (int64_t c = 0; c < s_.d; ++c) dot += qi[c] * kj[c];
-          scores[j] = dot * s_.scale;
+          scores[j] = dot;
         }
       }
-      if (mrow)
-        for (int64_t j = 0; j < visible; ++j) scores[j] += mrow[j * s_.mask_strides[3]];
-      float top = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : top)
-      for (int64_t j = 0; j < visible; ++j) top = std::max(top, scores[j]);
       std::fill(oi, oi + s_.dv, 0.0f);
-      if (top == -std::numeric_limits<float>::infinity()) {  // every visible key masked with -inf
+      if (!softmax_row(scores, visible, visible, mrow)) {  // every visible key masked with -inf
         std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
       for (int64_t j = 0; j < visible; ++j) {
-        scores[j] = exp_nonpositive(scores[j] - top);
-        sum += scores[j];
-      }
-      const float inv = 1.0f / sum;
-      for (int64_t j = 0; j < visible; ++j) {
-        const float p = scores[j] * inv;
+        const float p = scores[j];
         const float* vj = vh + j * s_.dv;
 #pragma omp simd
         for (int64_t c = 0; c < s_.dv; ++c) oi[c] += p * vj[c];
