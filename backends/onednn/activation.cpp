@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
 
 namespace loom::onednn {
 namespace {
@@ -52,7 +53,32 @@ LOOM_ACT_CLONES void tanh_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = 1.0f - 2.0f / (1.0f + exp_clamped(2.0f * y[i]));
 }
 
+LOOM_ACT_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span, float scale, const float* mask,
+                                      int64_t mask_stride) {
+  for (int64_t j = 0; j < visible; ++j) row[j] *= scale;
+  if (mask)
+    for (int64_t j = 0; j < visible; ++j) row[j] += mask[j * mask_stride];
+  float top = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < visible; ++j) top = row[j] > top ? row[j] : top;
+  if (top == -std::numeric_limits<float>::infinity()) return false;
+  float sum = 0.0f;
+  for (int64_t j = 0; j < visible; ++j) {
+    const float x = row[j] - top;
+    const float e = x < -87.0f ? 0.0f : exp_clamped(x);
+    row[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
+  for (int64_t j = visible; j < span; ++j) row[j] = 0.0f;
+  return true;
+}
+
 }  // namespace
+
+bool softmax_row(float* row, int64_t visible, int64_t span, float scale, const float* mask, int64_t mask_stride) {
+  return softmax_row_impl(row, visible, span, scale, mask, mask_stride);
+}
 
 void activate_inplace(float* y, int64_t n, Activation act) {
   switch (act) {

@@ -1,4 +1,5 @@
-// Activations fused into linear, over a whole output at once, in a form the compiler vectorises.
+// Activations fused into linear, over a whole output at once, and attention's softmax rows, in a
+// form the compiler vectorises.
 //
 // oneDNN 2.6's eltwise gelu_tanh runs at about 3.5 ns per element on an AVX2 core (a GPT-2 MLP
 // output of 128 x 3072 took 1.4 ms, a sixth of its matmul), and a oneDNN call allocates, which
@@ -16,5 +17,11 @@ enum class Activation { none, relu, gelu_erf, gelu_tanh, quick_gelu, tanh };
 
 // y[i] = act(y[i]) for i < n.
 void activate_inplace(float* y, int64_t n, Activation act);
+
+// One row of attention scores into probabilities, in place: each of the first `visible` scores
+// times `scale`, plus mask[j * mask_stride] where `mask` is given, then softmax over them (the
+// same exp, exactly 0 below -87); scores from `visible` to `span` become 0. False (the row
+// unchanged past the mask) when every visible score is -inf.
+bool softmax_row(float* row, int64_t visible, int64_t span, float scale, const float* mask, int64_t mask_stride);
 
 }  // namespace loom::onednn
