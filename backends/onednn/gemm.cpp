@@ -3,8 +3,8 @@
 // 6-row tile of the activation block streams past it; the block (up to kBlockRows rows of one
 // slice, packed as 6-row tiles) is read once per panel. Slices of 768 measured faster than 256
 // or 384 on a Zen 3 core (y is then written once per 768 of K, which matters most for an LM head
-// of 50k features), and the first tile of each panel prefetches the next panel. Threads split
-// the panels, so each thread writes its own columns of y and packs the blocks it reads.
+// of 50k features), and the first tile of each panel prefetches the next panel. Threads take
+// panels a few at a time, so each writes its own columns of y, and pack the blocks they read.
 #include "gemm.hpp"
 
 #include <omp.h>
@@ -105,11 +105,16 @@ struct Call {
   int64_t ldx, ldy;  // row strides of x and y
 };
 
-// Panels [p0, p1) of y, every row.
-LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* y, const Call& call, int64_t p0,
-                      int64_t p1, float* block) {
-  const int64_t m = call.m, n = call.n, k = call.k;
+// Every panel of y, every row. With `team` > 1 this runs inside a parallel region of that many
+// threads: each packs the activation block itself, and the panels of a block are handed out
+// dynamically, a few at a time, so that a thread the scheduler holds back (another process on
+// the core) delays the others by a few panels, not by half the work. The barrier after each
+// block keeps the slices of K in order.
+LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* y, const Call& call, int team,
+                      float* block) {
+  const int64_t m = call.m, n = call.n, k = call.k, np = div_up(n, kPanel);
   const int64_t kslice = slice_of(k);
+  const int64_t chunk = std::max<int64_t>(1, np / (int64_t{team} * 4));
   alignas(32) float part[kRows * kPanel];
   alignas(32) float part_init[kPanel];
   for (int64_t pc = 0; pc < k; pc += kslice) {
@@ -120,7 +125,7 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
     for (int64_t ic = 0; ic < m; ic += per_block) {
       const int64_t mc = std::min(per_block, m - ic);
       pack_block(x + ic * call.ldx + pc, call.ldx, mc, kc, block);
-      for (int64_t p = p0; p < p1; ++p) {
+      auto panel = [&](int64_t p) {
         const float* b = w + (p * call.packed_k + pc) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
         const float* init = bias ? bias + col : nullptr;
@@ -134,7 +139,7 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
           float* c = y + (ic + ir) * call.ldy + col;
           if (cols == kPanel) {
             kTiles[rows](kc, block + ir * kc, b, c, call.ldy, first, init,
-                         ir == 0 && p + 1 < p1 ? b + call.packed_k * kPanel : nullptr);
+                         ir == 0 && p + 1 < np ? b + call.packed_k * kPanel : nullptr);
             continue;
           }
           // The last panel's columns go through a local tile, so nothing past y's row is touched.
@@ -143,6 +148,12 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
             for (int64_t j = 0; j < cols; ++j)
               c[r * call.ldy + j] = (first ? 0.0f : c[r * call.ldy + j]) + part[r * kPanel + j];
         }
+      };
+      if (team > 1) {
+#pragma omp for schedule(dynamic, chunk)
+        for (int64_t p = 0; p < np; ++p) panel(p);
+      } else {
+        for (int64_t p = 0; p < np; ++p) panel(p);
       }
     }
   }
@@ -207,15 +218,12 @@ void linear(const float* x, const float* packed, const float* bias, float* y, in
   const int64_t useful = std::min<int64_t>(threads, std::max<int64_t>(1, np / 2));
   const int team = m * n * k < (int64_t{1} << 20) ? 1 : static_cast<int>(std::max<int64_t>(useful, 1));
   if (team <= 1) {
-    panels(x, packed, bias, y, call, 0, np, reinterpret_cast<float*>(scratch));
+    panels(x, packed, bias, y, call, 1, reinterpret_cast<float*>(scratch));
     return;
   }
 #pragma omp parallel num_threads(team)
-  {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    panels(x, packed, bias, y, call, np * t / nt, np * (t + 1) / nt,
-           reinterpret_cast<float*>(scratch + static_cast<size_t>(t) * per_thread));
-  }
+  panels(x, packed, bias, y, call, team,
+         reinterpret_cast<float*>(scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread));
 #else
   (void)x, (void)packed, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)threads, (void)scratch, (void)packed_k,
       (void)ldx, (void)ldy;
