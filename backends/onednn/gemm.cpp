@@ -173,10 +173,12 @@ bool available() {
 
 int64_t packed_floats(int64_t n, int64_t k) { return div_up(n, kPanel) * kPanel * k; }
 
-void pack(const float* w, int64_t n, int64_t k, bool kn, float* out) {
-  const int64_t np = div_up(n, kPanel);
+void pack(const float* w, int64_t n, int64_t k, bool kn, float* out) { pack_panels(w, n, k, kn, out, 0, div_up(n, kPanel)); }
+
+void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1) {
+  p1 = std::min(p1, div_up(n, kPanel));
   if (!kn) {  // each panel reads 16 rows of w side by side
-    for (int64_t p = 0; p < np; ++p) {
+    for (int64_t p = p0; p < p1; ++p) {
       float* dst = out + p * k * kPanel;
       const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
       for (int64_t i = 0; i < k; ++i, dst += kPanel) {
@@ -189,11 +191,11 @@ void pack(const float* w, int64_t n, int64_t k, bool kn, float* out) {
   // [k, n]: each row of w is read once per group of panels, which are written side by side
   // (a few write streams rather than one long stride per row).
   constexpr int64_t kGroup = 16;
-  for (int64_t p0 = 0; p0 < np; p0 += kGroup) {
-    const int64_t p1 = std::min(np, p0 + kGroup);
+  for (int64_t g0 = p0; g0 < p1; g0 += kGroup) {
+    const int64_t g1 = std::min(p1, g0 + kGroup);
     for (int64_t i = 0; i < k; ++i) {
       const float* row = w + i * n;
-      for (int64_t p = p0; p < p1; ++p) {
+      for (int64_t p = g0; p < g1; ++p) {
         float* dst = out + (p * k + i) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
         for (int64_t j = 0; j < cols; ++j) dst[j] = row[col + j];

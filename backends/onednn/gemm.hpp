@@ -27,6 +27,8 @@ int64_t packed_floats(int64_t n, int64_t k);
 // Packs `w`, read as [n, k] row-major, or as [k, n] when `kn`, into `out` (packed_floats(n, k)
 // floats, 32-byte aligned).
 void pack(const float* w, int64_t n, int64_t k, bool kn, float* out);
+// The same for panels [p0, p1) only (panel p holds output features 16p .. 16p + 15).
+void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1);
 
 // Scratch bytes of one call with `threads` threads (the packed activation blocks).
 size_t scratch_bytes(int64_t k, int threads);

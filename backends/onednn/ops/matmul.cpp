@@ -11,7 +11,6 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <functional>
 #include <memory>
 #include <new>
 #include <utility>
@@ -241,13 +240,30 @@ std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInf
                           ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
   auto packed = info.constants->find(w, key);
   if (packed.empty()) {
-    // Packed into pages of its own, which go back to the system as soon as the host has its copy
-    // (from the heap they could stay in the process after free, and weigh on its peak memory).
+    // Packed into pages of its own, which the host takes as they are (ABI 2.2), so that the
+    // copy is never resident twice.
     void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED) info.fail("no memory for the packed weight (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
-    std::unique_ptr<void, std::function<void(void*)>> guard(buf, [bytes](void* p) { ::munmap(p, bytes); });
-    gemm::pack(static_cast<const float*>(w.data()), n, k, kn, static_cast<float*>(buf));
-    packed = info.constants->store(w, key, std::span<const std::byte>(static_cast<const std::byte*>(buf), bytes));
+    try {
+      // An [n, k] weight is read panel by panel, so the host may drop its pages as we go: an LM
+      // head of 50k x 768 is then never resident twice. A [k, n] one is read whole by every group.
+      const auto* src = static_cast<const float*>(w.data());
+      constexpr int64_t kPanelsPerStep = 64;
+      const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
+      for (int64_t p = 0; p < panels; p += kn ? panels : kPanelsPerStep) {
+        const int64_t p1 = std::min(panels, p + (kn ? panels : kPanelsPerStep));
+        gemm::pack_panels(src, n, k, kn, static_cast<float*>(buf), p, p1);
+        if (!kn) {
+          const int64_t row0 = p * gemm::kPanel, row1 = std::min(n, p1 * gemm::kPanel);
+          info.constants->release(src + row0 * k, static_cast<size_t>((row1 - row0) * k) * sizeof(float));
+        }
+      }
+      if (kn) info.constants->release(src, static_cast<size_t>(n * k) * sizeof(float));
+    } catch (...) {
+      ::munmap(buf, bytes);
+      throw;
+    }
+    packed = info.constants->adopt_mapping(w, key, buf, bytes);
   }
   if (packed.size() != bytes) info.fail("the engine's packed copy of the weight has the wrong size");
   out.data = reinterpret_cast<const float*>(packed.data());

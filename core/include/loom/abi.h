@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LOOM_ABI_VERSION_MAJOR 2u
-#define LOOM_ABI_VERSION_MINOR 1u
+#define LOOM_ABI_VERSION_MINOR 2u
 
 /* The version of the op registry (docs/ops.md) this header was released with. A backend states
  * the version it was built against; the host never places on it a node that uses an op
@@ -224,6 +224,20 @@ typedef struct loom_compile_options {
    * returned pointer, not `packed`); NULL when the host cannot store it (out of memory). */
   const void* (*store_packed)(void* packed_context, const void* constant_data, uint64_t constant_bytes,
                               const char* layout_key, const void* packed, uint64_t packed_bytes);
+  /* Since 2.2 (check struct_size). (optional) As store_packed, but the host takes the buffer
+   * instead of copying it, so that a large copy is never resident twice: `packed` must be the
+   * start of a mapping of `packed_bytes` bytes made by mmap(MAP_PRIVATE | MAP_ANONYMOUS) and
+   * written by the plugin. On success it belongs to the host from the call on, which unmaps it
+   * when the copy goes, or at once when it returns a copy stored earlier under the key; NULL
+   * when the host cannot take it, and the mapping is still the plugin's. */
+  const void* (*adopt_packed)(void* packed_context, const void* constant_data, uint64_t constant_bytes,
+                              const char* layout_key, void* packed, uint64_t packed_bytes);
+  /* Since 2.2. (optional) Says that the backend will not read [data, data + bytes), part of a
+   * CONSTANT value, again (it has packed it): where the range lies in a weights file's mapping,
+   * the host gives its whole pages back, which are read again from the file if anything touches
+   * them. Advisory: values never change. Lets a backend pack a large constant without holding
+   * it twice. */
+  void (*release_constant)(void* packed_context, const void* data, uint64_t bytes);
 } loom_compile_options;
 
 /* A backend instance bound to one device, created per session. All functions take `self`.

@@ -5,6 +5,8 @@
 
 #include <loom/abi.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -301,6 +303,35 @@ class ConstantCache {
   }
   // Stores `packed` as `value` in `layout`; returns the host's copy (perhaps one another
   // session stored first: use it, not `packed`). Throws when the host cannot store it.
+  // Hands `mapping` (mmap(MAP_PRIVATE | MAP_ANONYMOUS), `bytes` long, written by the caller) to
+  // the host as the copy of `value` in `layout`, without a second copy where the host takes it
+  // (ABI 2.2); else stores a copy and unmaps it. Either way the mapping is no longer the
+  // caller's. Returns the host's copy (perhaps one another session stored first).
+  std::span<const std::byte> adopt_mapping(const ValueView& value, const std::string& layout, void* mapping,
+                                           size_t bytes) const {
+    if (o_ && o_->struct_size >= offsetof(loom_compile_options, adopt_packed) + sizeof(o_->adopt_packed) &&
+        o_->adopt_packed) {
+      const void* p = o_->adopt_packed(o_->packed_context, value.data(), value.nbytes(), layout.c_str(), mapping, bytes);
+      if (p) {
+        uint64_t n = bytes;
+        o_->find_packed(o_->packed_context, value.data(), value.nbytes(), layout.c_str(), &n);
+        return {static_cast<const std::byte*>(p), static_cast<size_t>(n)};
+      }
+    }
+    struct Unmap {
+      void* p;
+      size_t n;
+      ~Unmap() { ::munmap(p, n); }
+    } unmap{mapping, bytes};
+    return store(value, layout, std::span<const std::byte>(static_cast<const std::byte*>(mapping), bytes));
+  }
+  // Tells the host that [data, data + bytes) of a constant will not be read again (ABI 2.2): the
+  // pages it holds in a weights file's mapping may go. A no-op where the host has no such call.
+  void release(const void* data, size_t bytes) const {
+    if (o_ && o_->struct_size >= offsetof(loom_compile_options, release_constant) + sizeof(o_->release_constant) &&
+        o_->release_constant)
+      o_->release_constant(o_->packed_context, data, bytes);
+  }
   std::span<const std::byte> store(const ValueView& value, const std::string& layout, std::span<const std::byte> packed) const {
     if (!o_) throw Error("store_packed: the host offers no constant cache", LOOM_STATUS_UNSUPPORTED);
     const void* p = o_->store_packed(o_->packed_context, value.data(), value.nbytes(), layout.c_str(), packed.data(), packed.size());

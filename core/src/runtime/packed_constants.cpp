@@ -7,6 +7,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace loom {
 
 namespace {
@@ -19,7 +21,12 @@ PackedConstants::Copy::Copy(const void* from, uint64_t n) : bytes(n) {
   if (n) std::memcpy(data, from, n);
 }
 
-PackedConstants::Copy::~Copy() { std::free(data); }
+PackedConstants::Copy::Copy(void* mapping, uint64_t n, Adopt) : data(mapping), bytes(n), mapped(true) {}
+
+PackedConstants::Copy::~Copy() {
+  if (mapped) ::munmap(data, bytes);
+  else std::free(data);
+}
 
 std::shared_ptr<const PackedConstants::Copy> PackedConstants::find(const void* constant, uint64_t constant_bytes,
                                                                     std::string_view layout) {
@@ -46,6 +53,30 @@ std::shared_ptr<const PackedConstants::Copy> PackedConstants::store(const void* 
   return copy;
 }
 
+std::shared_ptr<const PackedConstants::Copy> PackedConstants::adopt(const void* constant, uint64_t constant_bytes,
+                                                                     std::string_view layout, void* mapping,
+                                                                     uint64_t packed_bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = copies_.begin(); it != copies_.end();) it = it->second.expired() ? copies_.erase(it) : std::next(it);
+  // The slot first, then the copy: whatever throws, the mapping has not been taken yet.
+  auto [slot, fresh] = copies_.try_emplace(Key(reinterpret_cast<uintptr_t>(constant), constant_bytes, std::string(layout)));
+  if (!fresh)
+    if (auto earlier = slot->second.lock()) {
+      ::munmap(mapping, packed_bytes);
+      return earlier;
+    }
+  std::shared_ptr<const Copy> copy;
+  try {
+    copy = std::make_shared<const Copy>(mapping, packed_bytes, Copy::Adopt{});
+  } catch (...) {
+    if (fresh) copies_.erase(slot);
+    throw;
+  }
+  slot->second = copy;
+  io::release_mapped_pages(constant, constant_bytes);  // as in store(): the backend reads its copy
+  return copy;
+}
+
 uint64_t PackedConstants::bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   uint64_t n = 0;
@@ -59,6 +90,8 @@ void PackedHoldings::attach(loom_compile_options& options) {
   options.packed_context = this;
   options.find_packed = &PackedHoldings::find;
   options.store_packed = &PackedHoldings::store;
+  options.adopt_packed = &PackedHoldings::adopt;
+  options.release_constant = &PackedHoldings::release;
 }
 
 void PackedHoldings::hold(std::shared_ptr<const PackedConstants::Copy> copy) {
@@ -102,6 +135,29 @@ const void* PackedHoldings::store(void* self, const void* constant, uint64_t con
   } catch (...) {
     return nullptr;
   }
+}
+
+const void* PackedHoldings::adopt(void* self, const void* constant, uint64_t constant_bytes, const char* layout,
+                                  void* packed, uint64_t packed_bytes) noexcept {
+  if (!self || !constant || !layout || !packed || packed_bytes == 0) return nullptr;
+  auto& h = *static_cast<PackedHoldings*>(self);
+  try {
+    {  // Room to hold the copy first: once the cache has taken the mapping, nothing may fail.
+      std::lock_guard<std::mutex> lock(h.mutex_);
+      h.held_.reserve(h.held_.size() + 1);
+    }
+    auto copy = h.cache_->adopt(constant, constant_bytes, layout, packed, packed_bytes);
+    const void* data = copy->data;
+    h.hold(std::move(copy));
+    return data;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void PackedHoldings::release(void* self, const void* data, uint64_t bytes) noexcept {
+  if (!self || !data) return;
+  io::release_mapped_pages(data, static_cast<size_t>(bytes));
 }
 
 }  // namespace loom
