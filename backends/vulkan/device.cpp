@@ -1,5 +1,6 @@
 #include "device.hpp"
 
+#include "constants.hpp"
 #include "memory.hpp"
 #include "pipeline.hpp"
 
@@ -215,10 +216,12 @@ Device::Device(std::shared_ptr<const Instance> instance, const PhysicalDevice& p
   }
   pipelines_ = std::make_unique<Pipelines>(*this);
   memory_ = std::make_unique<Memory>(*this);
+  constants_ = std::make_unique<ConstantRegistry>();
 }
 
 Device::~Device() {
   vkDeviceWaitIdle(device_);
+  constants_.reset();
   memory_.reset();
   pipelines_.reset();
   vkDestroyCommandPool(device_, pool_, nullptr);

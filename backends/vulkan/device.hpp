@@ -63,6 +63,7 @@ class Instance {
 
 class Pipelines;
 class Memory;
+class ConstantRegistry;
 
 class Device {
  public:
@@ -76,6 +77,8 @@ class Device {
   const Limits& limits() const { return physical_.limits; }
   Pipelines& pipelines() { return *pipelines_; }
   Memory& memory() { return *memory_; }
+  // Constants uploaded by the sessions of every engine, by record id (constants.hpp).
+  ConstantRegistry& constants() { return *constants_; }
 
   // A primary command buffer from the device's pool with what `record` writes into it (between
   // begin and end), and its release. Recording holds the pool's lock: Vulkan requires recording
@@ -112,6 +115,7 @@ class Device {
   std::mutex pool_mutex_, queue_mutex_;
   std::unique_ptr<Pipelines> pipelines_;
   std::unique_ptr<Memory> memory_;
+  std::unique_ptr<ConstantRegistry> constants_;
 };
 
 }  // namespace loom::vulkan
