@@ -39,6 +39,10 @@ struct PhysicalDevice {
   VkPhysicalDevice handle = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties properties{};
   uint32_t queue_family = 0;
+  // Timestamps on the compute queue (--profile): the queue family's timestampValidBits (0: none)
+  // and the nanoseconds per tick (timestampPeriod).
+  uint32_t timestamp_bits = 0;
+  double timestamp_period_ns = 0;
   Limits limits;
   std::string name;         // the driver's device name
   std::string description;  // type, API and driver version, memory

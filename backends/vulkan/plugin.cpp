@@ -41,11 +41,16 @@ class VulkanPlan final : public sdk::Plan {
 
   uint64_t scratch_bytes() const override { return scratch_bytes_; }
 
-  void run(const loom_run_args& args) const override {
+  void run(const loom_run_args& args) const override { execute(args, false); }
+  // --profile: the same commands with a timestamp before and after (a recording of their own).
+  std::optional<uint64_t> run_timed(const loom_run_args& args) const override { return execute(args, true); }
+
+ private:
+  std::optional<uint64_t> execute(const loom_run_args& args, bool timed) const {
     if (args.num_values != bytes_.size())
       throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " + std::to_string(bytes_.size()),
                   LOOM_STATUS_INVALID_ARGUMENT);
-    if (dispatches_.empty()) return;
+    if (dispatches_.empty()) return uint64_t{0};  // nothing for the device to do
     // The partition's values, then the scratch regions of the dispatches.
     std::vector<Location> locations(bytes_.size() + regions_.size());
     if (!regions_.empty() && (!args.scratch_buffer || args.scratch_bytes < scratch_bytes_))
@@ -77,16 +82,16 @@ class VulkanPlan final : public sdk::Plan {
     }
     // One run at a time per plan: its command buffer may not be pending twice.
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = std::find_if(recordings_.begin(), recordings_.end(), [&](const auto& r) { return r->locations() == locations; });
+    auto it = std::find_if(recordings_.begin(), recordings_.end(),
+                           [&](const auto& r) { return r->timed() == timed && r->locations() == locations; });
     if (it == recordings_.end()) {
       if (recordings_.size() >= kMaxRecordings) recordings_.erase(recordings_.begin());
-      recordings_.push_back(std::make_unique<Recording>(*device_, dispatches_, locations));
+      recordings_.push_back(std::make_unique<Recording>(*device_, dispatches_, locations, timed));
       it = recordings_.end() - 1;
     }
-    (*it)->submit("running the partition");
+    return (*it)->submit("running the partition");
   }
 
- private:
   // Recordings kept for distinct buffer sets (the session pools a few sets of arenas).
   static constexpr size_t kMaxRecordings = 4;
   std::shared_ptr<Device> device_;
@@ -179,6 +184,13 @@ class VulkanBackend final : public sdk::Backend {
       : device_(std::move(device)), config_(config), upload_key_("vulkan.device-upload:device=" + std::to_string(device_index)) {}
 
   int32_t memory_kind() const override { return LOOM_MEMORY_DEVICE; }
+
+  // Device times for --profile where the compute queue writes timestamps; elsewhere the host
+  // times the partitions alone.
+  const void* extension(std::string_view name) override {
+    if (name == LOOM_EXTENSION_DEVICE_TIME && device_->physical().timestamp_bits) return sdk::device_time_extension();
+    return nullptr;
+  }
 
   std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
     if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
