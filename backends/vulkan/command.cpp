@@ -35,9 +35,16 @@ BoundRange bound_range(const Location& loc, const Limits& limits, const std::str
 
 }  // namespace
 
-Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations)
+Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations, bool timed)
     : device_(device), locations_(locations) {
   VkDevice dev = device.handle();
+  if (timed) {
+    if (!device.physical().timestamp_bits) throw Error("a timed run: the device's compute queue writes no timestamps", LOOM_STATUS_UNSUPPORTED);
+    VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    info.queryCount = 2;
+    check(vkCreateQueryPool(dev, &info, nullptr, &queries_), "vkCreateQueryPool");
+  }
   uint32_t descriptors = 0;
   for (const Dispatch& d : dispatches) descriptors += static_cast<uint32_t>(d.values.size());
   VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, std::max<uint32_t>(descriptors, 1)};
@@ -88,6 +95,10 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
       vkUpdateDescriptorSets(dev, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
     }
     commands_ = device.record([&](VkCommandBuffer cb) {
+      if (queries_) {
+        vkCmdResetQueryPool(cb, queries_, 0, 2);
+        vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
+      }
       VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
       for (size_t i = 0; i < dispatches.size(); ++i) {
         const Dispatch& d = dispatches[i];
@@ -112,10 +123,13 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
       barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
       vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1,
                            &barrier, 0, nullptr, 0, nullptr);
+      // Written once every earlier command has finished.
+      if (queries_) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, 1);
     });
   } catch (...) {
     if (status_) device.memory().free(status_);
     vkDestroyDescriptorPool(dev, pool_, nullptr);
+    if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
     throw;
   }
 }
@@ -124,12 +138,28 @@ Recording::~Recording() {
   device_.free_commands(commands_);
   if (status_) device_.memory().free(status_);
   vkDestroyDescriptorPool(device_.handle(), pool_, nullptr);
+  if (queries_) vkDestroyQueryPool(device_.handle(), queries_, nullptr);
 }
 
-void Recording::submit(const std::string& what) {
+std::optional<uint64_t> Recording::submit(const std::string& what) {
   auto* slots = status_ ? static_cast<uint32_t*>(status_->mapped) : nullptr;
   if (slots) std::fill(slots, slots + checked_.size() * kSlotWords, 0u);
   device_.submit_and_wait(commands_, what);
+  std::optional<uint64_t> device_ns;
+  if (queries_) {
+    uint64_t ticks[2] = {};
+    // The submission has finished, so both timestamps are available (WAIT only guards a driver
+    // that lags).
+    check(vkGetQueryPoolResults(device_.handle(), queries_, 0, 2, sizeof ticks, ticks, sizeof(uint64_t),
+                                VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+          what + ": reading the timestamps");
+    // Only timestampValidBits of each value count; the difference is taken in that width, so a
+    // counter that wrapped between the two still gives the elapsed ticks.
+    const uint32_t bits = device_.physical().timestamp_bits;
+    const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+    const uint64_t elapsed = ((ticks[1] & mask) - (ticks[0] & mask)) & mask;
+    device_ns = static_cast<uint64_t>(static_cast<double>(elapsed) * device_.physical().timestamp_period_ns + 0.5);
+  }
   for (size_t k = 0; k < checked_.size(); ++k) {
     const uint32_t* slot = slots + k * kSlotWords;
     if (!slot[0]) continue;
@@ -140,6 +170,7 @@ void Recording::submit(const std::string& what) {
                     checked_[k]->allowed,
                 LOOM_STATUS_INVALID_ARGUMENT);
   }
+  return device_ns;
 }
 
 }  // namespace loom::vulkan

@@ -21,13 +21,17 @@ struct Location {
 
 class Recording {
  public:
-  Recording(Device& device, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations);
+  // `timed`: the commands write a timestamp before the first dispatch and after the last
+  // (--profile), and submit reports the time between them.
+  Recording(Device& device, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations, bool timed = false);
   ~Recording();
   Recording(const Recording&) = delete;
   Recording& operator=(const Recording&) = delete;
   const std::vector<Location>& locations() const { return locations_; }
-  // Runs the commands and reports the first index a checking dispatch found out of range.
-  void submit(const std::string& what);
+  bool timed() const { return queries_ != VK_NULL_HANDLE; }
+  // Runs the commands and reports the first index a checking dispatch found out of range. A
+  // timed recording returns the device's time for the commands in nanoseconds.
+  std::optional<uint64_t> submit(const std::string& what);
 
  private:
   Device& device_;
@@ -38,6 +42,7 @@ class Recording {
   Buffer* status_ = nullptr;
   std::vector<const Dispatch*> checked_;
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
+  VkQueryPool queries_ = VK_NULL_HANDLE;  // two timestamps when timed
   VkCommandBuffer commands_ = VK_NULL_HANDLE;
 };
 

@@ -1,5 +1,6 @@
 #include "device.hpp"
 
+#include "constants.hpp"
 #include "memory.hpp"
 #include "pipeline.hpp"
 
@@ -92,6 +93,12 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle) {
   }
   if (best < 0) return std::nullopt;
   d.queue_family = static_cast<uint32_t>(best);
+  // A queue of a family with timestampValidBits 0 cannot write timestamps, whatever
+  // timestampComputeAndGraphics says of the device's other queues.
+  if (d.properties.limits.timestampPeriod > 0) {
+    d.timestamp_bits = families[d.queue_family].timestampValidBits;
+    d.timestamp_period_ns = d.properties.limits.timestampPeriod;
+  }
 
   VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES, &driver};
@@ -122,7 +129,7 @@ std::optional<PhysicalDevice> describe(VkPhysicalDevice handle) {
   d.description = std::string(type_name(d.properties.deviceType)) + ", Vulkan " + version_str(d.properties.apiVersion) +
                   ", driver " + (driver_name.empty() ? std::to_string(d.properties.driverVersion) : driver_name) +
                   (driver_info.empty() ? "" : " " + driver_info) + ", " + std::to_string(device_local >> 20) +
-                  " MiB device memory";
+                  " MiB device memory" + (d.timestamp_bits ? "" : ", no timestamps (--profile times its nodes on the host)");
   return d;
 }
 
@@ -215,10 +222,12 @@ Device::Device(std::shared_ptr<const Instance> instance, const PhysicalDevice& p
   }
   pipelines_ = std::make_unique<Pipelines>(*this);
   memory_ = std::make_unique<Memory>(*this);
+  constants_ = std::make_unique<ConstantRegistry>();
 }
 
 Device::~Device() {
   vkDeviceWaitIdle(device_);
+  constants_.reset();
   memory_.reset();
   pipelines_.reset();
   vkDestroyCommandPool(device_, pool_, nullptr);

@@ -39,6 +39,10 @@ struct PhysicalDevice {
   VkPhysicalDevice handle = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties properties{};
   uint32_t queue_family = 0;
+  // Timestamps on the compute queue (--profile): the queue family's timestampValidBits (0: none)
+  // and the nanoseconds per tick (timestampPeriod).
+  uint32_t timestamp_bits = 0;
+  double timestamp_period_ns = 0;
   Limits limits;
   std::string name;         // the driver's device name
   std::string description;  // type, API and driver version, memory
@@ -63,6 +67,7 @@ class Instance {
 
 class Pipelines;
 class Memory;
+class ConstantRegistry;
 
 class Device {
  public:
@@ -76,6 +81,8 @@ class Device {
   const Limits& limits() const { return physical_.limits; }
   Pipelines& pipelines() { return *pipelines_; }
   Memory& memory() { return *memory_; }
+  // Constants uploaded by the sessions of every engine, by record id (constants.hpp).
+  ConstantRegistry& constants() { return *constants_; }
 
   // A primary command buffer from the device's pool with what `record` writes into it (between
   // begin and end), and its release. Recording holds the pool's lock: Vulkan requires recording
@@ -112,6 +119,7 @@ class Device {
   std::mutex pool_mutex_, queue_mutex_;
   std::unique_ptr<Pipelines> pipelines_;
   std::unique_ptr<Memory> memory_;
+  std::unique_ptr<ConstantRegistry> constants_;
 };
 
 }  // namespace loom::vulkan

@@ -2,6 +2,7 @@
 // Plan classes of the SDK. Kernels live in ops/<family>.cpp behind kernel.hpp; shaders in
 // shaders/*.comp. docs/vulkan.md describes the whole.
 #include "command.hpp"
+#include "constants.hpp"
 #include "kernel.hpp"
 
 #include <algorithm>
@@ -40,11 +41,16 @@ class VulkanPlan final : public sdk::Plan {
 
   uint64_t scratch_bytes() const override { return scratch_bytes_; }
 
-  void run(const loom_run_args& args) const override {
+  void run(const loom_run_args& args) const override { execute(args, false); }
+  // --profile: the same commands with a timestamp before and after (a recording of their own).
+  std::optional<uint64_t> run_timed(const loom_run_args& args) const override { return execute(args, true); }
+
+ private:
+  std::optional<uint64_t> execute(const loom_run_args& args, bool timed) const {
     if (args.num_values != bytes_.size())
       throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " + std::to_string(bytes_.size()),
                   LOOM_STATUS_INVALID_ARGUMENT);
-    if (dispatches_.empty()) return;
+    if (dispatches_.empty()) return uint64_t{0};  // nothing for the device to do
     // The partition's values, then the scratch regions of the dispatches.
     std::vector<Location> locations(bytes_.size() + regions_.size());
     if (!regions_.empty() && (!args.scratch_buffer || args.scratch_bytes < scratch_bytes_))
@@ -76,16 +82,16 @@ class VulkanPlan final : public sdk::Plan {
     }
     // One run at a time per plan: its command buffer may not be pending twice.
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = std::find_if(recordings_.begin(), recordings_.end(), [&](const auto& r) { return r->locations() == locations; });
+    auto it = std::find_if(recordings_.begin(), recordings_.end(),
+                           [&](const auto& r) { return r->timed() == timed && r->locations() == locations; });
     if (it == recordings_.end()) {
       if (recordings_.size() >= kMaxRecordings) recordings_.erase(recordings_.begin());
-      recordings_.push_back(std::make_unique<Recording>(*device_, dispatches_, locations));
+      recordings_.push_back(std::make_unique<Recording>(*device_, dispatches_, locations, timed));
       it = recordings_.end() - 1;
     }
-    (*it)->submit("running the partition");
+    return (*it)->submit("running the partition");
   }
 
- private:
   // Recordings kept for distinct buffer sets (the session pools a few sets of arenas).
   static constexpr size_t kMaxRecordings = 4;
   std::shared_ptr<Device> device_;
@@ -102,11 +108,9 @@ class VulkanPlan final : public sdk::Plan {
 
 class VulkanExecutable final : public sdk::Executable {
  public:
-  VulkanExecutable(std::shared_ptr<Device> device, const Config& config, const sdk::GraphView& g)
+  VulkanExecutable(std::shared_ptr<Device> device, const Config& config, const sdk::GraphView& g, const loom_compile_options& options,
+                   const std::string& upload_key)
       : device_(std::move(device)), config_(config) {
-    std::vector<std::pair<size_t, uint64_t>> uploads;  // value, offset in the constants' buffer
-    uint64_t constant_bytes = 0;
-    const uint64_t align = device_->limits().min_storage_buffer_offset_alignment;
     for (size_t i = 0; i < g.num_values(); ++i) {
       sdk::ValueView v = g.value(i);
       values_.push_back({std::string(v.name()), v.dtype(), Dims(v.dims().begin(), v.dims().end()), v.is_constant()});
@@ -117,8 +121,6 @@ class VulkanExecutable final : public sdk::Executable {
         throw Error("constant '" + values_.back().name + "' holds " + std::to_string(v.nbytes()) + " bytes, its shape " +
                         sdk::dims_str(v.dims()) + " needs " + std::to_string(expected),
                     LOOM_STATUS_INVALID_ARGUMENT);
-      uploads.emplace_back(i, constant_bytes);
-      constant_bytes += (expected + align - 1) / align * align;
     }
     const CompileContext context{*device_, config_};
     for (size_t i = 0; i < g.num_nodes(); ++i) {
@@ -131,25 +133,9 @@ class VulkanExecutable final : public sdk::Executable {
         throw Error("node '" + std::string(node.name()) + "' (" + std::string(node.op()) + "): " + *why, LOOM_STATUS_UNSUPPORTED);
       kernels_.push_back(it->second.compile(node, context));
     }
-    // Constants go to the device once, into one buffer that lives as long as the executable.
-    constants_.assign(values_.size(), Location{});
-    if (uploads.empty()) return;
-    Memory& memory = device_->memory();
-    constant_buffer_ = memory.alloc(constant_bytes, "the constants of the partition");
-    try {
-      for (auto [v, offset] : uploads) {
-        sdk::ValueView value = g.value(v);
-        memory.write(*constant_buffer_, offset, value.data(), value.nbytes(), config_.force_staging);
-        constants_[v] = {constant_buffer_, constant_buffer_->id, offset, value.nbytes()};
-      }
-    } catch (...) {
-      memory.free(constant_buffer_);
-      throw;
-    }
-  }
-
-  ~VulkanExecutable() override {
-    if (constant_buffer_) device_->memory().free(constant_buffer_);
+    // Constants go to the device once per engine (constants.hpp): an upload another session
+    // made is found through the host's cache and shared.
+    constants_ = std::make_unique<ExecutableConstants>(device_, config_, g, options, upload_key);
   }
 
   std::unique_ptr<sdk::Plan> prepare(const sdk::ShapeSet& shapes) override {
@@ -181,7 +167,7 @@ class VulkanExecutable final : public sdk::Executable {
       prepared.next_node();
       k->prepare(shapes, prepared);
     }
-    return std::make_unique<VulkanPlan>(device_, config_, std::move(prepared), std::move(bytes), constants_, values_);
+    return std::make_unique<VulkanPlan>(device_, config_, std::move(prepared), std::move(bytes), constants_->locations(), values_);
   }
 
  private:
@@ -189,15 +175,22 @@ class VulkanExecutable final : public sdk::Executable {
   Config config_;
   std::vector<ValueInfo> values_;
   std::vector<std::unique_ptr<NodeKernel>> kernels_;
-  Buffer* constant_buffer_ = nullptr;
-  std::vector<Location> constants_;
+  std::unique_ptr<ExecutableConstants> constants_;
 };
 
 class VulkanBackend final : public sdk::Backend {
  public:
-  VulkanBackend(std::shared_ptr<Device> device, Config config) : device_(std::move(device)), config_(config) {}
+  VulkanBackend(std::shared_ptr<Device> device, Config config, size_t device_index)
+      : device_(std::move(device)), config_(config), upload_key_("vulkan.device-upload:device=" + std::to_string(device_index)) {}
 
   int32_t memory_kind() const override { return LOOM_MEMORY_DEVICE; }
+
+  // Device times for --profile where the compute queue writes timestamps; elsewhere the host
+  // times the partitions alone.
+  const void* extension(std::string_view name) override {
+    if (name == LOOM_EXTENSION_DEVICE_TIME && device_->physical().timestamp_bits) return sdk::device_time_extension();
+    return nullptr;
+  }
 
   std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
     if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
@@ -207,8 +200,8 @@ class VulkanBackend final : public sdk::Backend {
     return it->second.check(node);
   }
 
-  std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options&) override {
-    return std::make_unique<VulkanExecutable>(device_, config_, partition);
+  std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options& options) override {
+    return std::make_unique<VulkanExecutable>(device_, config_, partition, options, upload_key_);
   }
 
   void* buffer_alloc(uint64_t bytes) override { return device_->memory().alloc(bytes, "buffer_alloc"); }
@@ -225,6 +218,7 @@ class VulkanBackend final : public sdk::Backend {
  private:
   std::shared_ptr<Device> device_;
   Config config_;
+  std::string upload_key_;  // the host cache's layout key of this device's uploads
 };
 
 // A whole number from an option's text, within [lo, hi].
@@ -287,7 +281,7 @@ class VulkanPlugin final : public sdk::BackendPlugin {
     if (!loss.empty())
       config.runs_before_loss = std::make_shared<std::atomic<int64_t>>(option_number("lose_device_after_runs", loss, 0, UINT32_MAX));
     options.finish("vulkan");
-    return std::make_unique<VulkanBackend>(device(index), config);
+    return std::make_unique<VulkanBackend>(device(index), config, index);
   }
 
  private:
@@ -309,3 +303,13 @@ class VulkanPlugin final : public sdk::BackendPlugin {
 
 LOOM_BACKEND_PLUGIN(loom::vulkan::VulkanPlugin, "vulkan", "0.1.0",
                     "Vulkan 1.2 compute backend: GLSL shaders built in, device-local buffers, one command buffer per partition")
+
+// A test hook (tests/vulkan): the process's constant uploads so far and the device bytes of the
+// constant blocks alive now, so that a test can check that sessions share them.
+extern "C" __attribute__((visibility("default"))) void loom_vulkan_constant_uploads(uint64_t* constants, uint64_t* bytes,
+                                                                                     uint64_t* live_bytes) {
+  const loom::vulkan::UploadCounts c = loom::vulkan::upload_counts();
+  if (constants) *constants = c.constants;
+  if (bytes) *bytes = c.bytes;
+  if (live_bytes) *live_bytes = c.live_bytes;
+}

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -21,6 +22,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -185,6 +187,14 @@ class ExternalPlan : public Plan {
       : memory_(memory), steps_(std::move(steps)), bound_(std::move(bound)), bytes_(std::move(bytes)),
         constants_(std::move(constants)), names_(std::move(names)) {}
 
+  // The emulated device is the host: the time of the run's work on it, for profiles
+  // (LOOM_EXTENSION_DEVICE_TIME, docs/plugins.md "Device times for profiles").
+  std::optional<uint64_t> run_timed(const loom_run_args& args) const override {
+    const auto start = std::chrono::steady_clock::now();
+    run(args);
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  }
+
   void run(const loom_run_args& args) const override {
     if (args.num_values != bytes_.size())
       throw Error("run: " + std::to_string(args.num_values) + " tensors given, the partition has " +
@@ -336,6 +346,9 @@ class ExternalExecutable : public Executable {
 class ExternalBackend : public Backend {
  public:
   int32_t memory_kind() const override { return LOOM_MEMORY_DEVICE; }
+  const void* extension(std::string_view name) override {
+    return name == LOOM_EXTENSION_DEVICE_TIME ? device_time_extension() : nullptr;
+  }
   // Its loops read the sizes of each run from the run's tensors: plans made at bounds are fine.
   uint32_t flags() const override { return LOOM_BACKEND_BOUNDED_SHAPES; }
 

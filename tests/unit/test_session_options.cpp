@@ -125,4 +125,31 @@ TEST_CASE("profile=on: every node is a partition of its own, timed per run throu
   timings.clear();
   (void)profiled.run({{"x", input()}});
   CHECK(timings.empty());
+  // oneDNN times no device: host times only.
+  (void)profiled.run({{"x", input()}}, record);
+  for (const auto& t : timings) CHECK(t.device_ns == -1);
+}
+
+TEST_CASE("profile=on: a device backend that times its device (LOOM_EXTENSION_DEVICE_TIME) adds that time to each partition's") {
+  Engine e = test::device_engine();
+  Session profiled = with_options(e, {"external"}, {{"profile", "on"}});
+  REQUIRE(profiled.placement().partitions.size() == 2);
+  std::vector<PartitionTiming> timings;
+  RunOptions record;
+  record.timings = &timings;
+  const Tensor got = profiled.run({{"x", input()}}, record).at("y");
+  const Tensor want = with_options(e, {"external"}, {}).run({{"x", input()}}).at("y");
+  for (int i = 0; i < 6; ++i) CHECK(got.data_as<float>()[i] == want.data_as<float>()[i]);
+  REQUIRE(timings.size() == 2);
+  for (const auto& t : timings) {
+    CHECK(t.device_ns >= 0);
+    // The device's work lies inside the host's span of the partition.
+    CHECK(std::chrono::nanoseconds(t.device_ns) <= t.end - t.start);
+  }
+  // Without profile=on a run that asks for timings gets its one partition's device time too.
+  timings.clear();
+  Session plain = with_options(e, {"external"}, {});
+  (void)plain.run({{"x", input()}}, record);
+  REQUIRE(timings.size() == 1);
+  CHECK(timings[0].device_ns >= 0);
 }

@@ -8,7 +8,8 @@
 # encoder (the shipped encoder on vulkan with oneDNN as fallback, against PyTorch) | models (every
 # checkpoint of tests/models on vulkan with oneDNN as fallback and on vulkan alone, against
 # PyTorch) | generation
-# (GPT-2 and ImageGPT decoding on vulkan alone give oneDNN's tokens).
+# (GPT-2 and ImageGPT decoding on vulkan alone give oneDNN's tokens) | profile (bench --profile
+# traces with the device's time per node).
 # The caller pins the driver (VK_ICD_FILENAMES) and Mesa's shader cache (tests/vulkan/CMakeLists.txt).
 set -uo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 LOOM SOURCE_DIR AREA" >&2; exit 2; }
@@ -169,6 +170,25 @@ case $AREA in
       else
         echo "$model: the same tokens on vulkan and oneDNN: ${!b}"
       fi
+    done
+    ;;
+  profile)
+    # --profile on vulkan alone: one event per node, each with the device's time (GPU timestamps
+    # on lavapipe) inside the host's span; for a run of BERT and for a decode step of GPT-2.
+    for model in "bert-base" "gpt2 --decode 2 --past 4"; do
+      dir=$SRC/tests/models/${model%% *}
+      extra=()
+      [ "$model" = "${model#* }" ] || read -ra extra <<<"${model#* }"
+      check "${model%% *}: bench --profile on vulkan" 0 '"profile"' bench "$dir" --backend vulkan --threads 1 --warmup 1         --iterations 1 "${extra[@]}" --profile "$TMP/trace.json" --json
+      nodes=$(sed -n 's/.*"nodes":\([0-9]*\).*/\1/p' "$TMP/out" | head -n 1)
+      if ! cmake -DTRACE="$TMP/trace.json" -DNODES="${nodes:-0}" -P "$SRC/tests/vulkan/check_trace.cmake" >"$TMP/check" 2>&1; then
+        failures=$((failures + 1))
+        echo "FAIL: ${model%% *}: the profile trace:" >&2
+        sed 's/^/    /' "$TMP/check" >&2
+      else
+        echo "${model%% *}: $(cat "$TMP/check")"
+      fi
+      grep -q "note: --profile" "$TMP/out" && { failures=$((failures + 1)); echo "FAIL: ${model%% *}: a note of host times on lavapipe" >&2; }
     done
     ;;
   *)

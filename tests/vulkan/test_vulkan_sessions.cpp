@@ -4,13 +4,17 @@
 // threads at once, and staging=always takes the copy path of discrete GPUs. Every output is held
 // to |out - ref| <= 1e-3 + 1e-3 |ref|. GPT-2 and ImageGPT (tests/models) decode on the Vulkan
 // backend alone, their KV caches in device memory, and generate what oneDNN generates. Run with
-// VK_ICD_FILENAMES pinned (tests/vulkan/CMakeLists.txt).
+// VK_ICD_FILENAMES pinned (tests/vulkan/CMakeLists.txt). Sessions of one engine share the
+// constants they upload: the plugin's test hook counts uploads.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <loom/loom.hpp>
 
+#include <dlfcn.h>
+
 #include <cstring>
+#include <optional>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -26,7 +30,8 @@ const fs::path kModels = fs::path(LOOM_SOURCE_DIR) / "tests/models";
 loom::Engine make_engine() {
   loom::EngineOptions options;
   options.plugin_files = {fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-vulkan.so", fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so",
-                          fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-gpt2.so", fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-imagegpt.so"};
+                          fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-gpt2.so", fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-imagegpt.so",
+                          fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-bert.so"};
   options.search_default_paths = false;
   return loom::Engine(options);
 }
@@ -186,4 +191,99 @@ TEST_CASE("vulkan: GPT-2 and ImageGPT decode on the device alone, KV caches in d
       CHECK(c.ok());
     }
   }
+}
+
+namespace {
+
+struct Uploads {
+  uint64_t constants = 0, bytes = 0, live_bytes = 0;
+};
+
+// The plugin's count of constant uploads (its test hook), from the copy the engine loaded.
+Uploads uploads() {
+  const fs::path file = fs::absolute(fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-vulkan.so").lexically_normal();
+  void* lib = dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  REQUIRE_MESSAGE(lib, "loom-vulkan.so is not loaded");
+  using Hook = void (*)(uint64_t*, uint64_t*, uint64_t*);
+  void* symbol = dlsym(lib, "loom_vulkan_constant_uploads");
+  REQUIRE(symbol != nullptr);
+  auto hook = reinterpret_cast<Hook>(symbol);
+  Uploads u;
+  hook(&u.constants, &u.bytes, &u.live_bytes);
+  dlclose(lib);  // only the reference taken here
+  return u;
+}
+
+}  // namespace
+
+TEST_CASE("vulkan: the sessions of one engine upload each constant once and share it while any of them lives") {
+  const loom::Engine engine = make_engine();
+  const fs::path dir = kModels / "bert-base";
+  const loom::Graph g = engine.load_graph(dir);
+  loom::TensorMap in;
+  for (const char* name : {"input_ids", "token_type_ids", "attention_mask"})
+    in.emplace(name, loom::read_npy(dir / (std::string(name) + ".npy")));
+  const loom::SessionOptions options{.backends = {"vulkan", "onednn"}};
+  const Uploads before = uploads();
+
+  std::optional<loom::Session> a(engine.compile(g, options));
+  const loom::TensorMap first = a->run(in);
+  const Uploads one = uploads();
+  // The weights went up once: every weight of the checkpoint at most once, the big ones surely.
+  const uint64_t weight_bytes = a->plan_memory({{"batch", 2}, {"seq", 8}}).weight_bytes;
+  MESSAGE("one session: " << one.constants - before.constants << " constants, " << one.bytes - before.bytes << " bytes uploaded; "
+                          << weight_bytes << " bytes of weights");
+  CHECK(one.constants > before.constants);
+  CHECK(one.bytes - before.bytes > weight_bytes / 2);
+  CHECK(one.bytes - before.bytes < weight_bytes + 65536);
+  CHECK(one.live_bytes - before.live_bytes >= one.bytes - before.bytes);
+  for (const char* name : {"last_hidden_state", "pooler_output"}) {
+    const loom::Comparison c = loom::compare(first.at(name), loom::read_npy(dir / ("expected_" + std::string(name) + ".npy")), 1e-3, 1e-3);
+    INFO(name << ": " << c.mismatch);
+    CHECK(c.ok());
+  }
+
+  // A second session finds every upload of the first: no weight goes up again, and it computes
+  // the same bytes. Only the graph's literals (`one`, `mask_min`: 4 bytes each) are uploaded per
+  // session, as each session holds its own copy of them at an address of its own, which the
+  // host's cache keys by.
+  constexpr uint64_t kLiterals = 64;
+  loom::Session b = engine.compile(g, options);
+  auto same = [&](const loom::TensorMap& out) {
+    for (const auto& [name, t] : first) CHECK(loom::compare(out.at(name), t, 0, 0).ok());
+  };
+  same(b.run(in));
+  const Uploads two = uploads();
+  MESSAGE("second session: " << two.constants - one.constants << " constants, " << two.bytes - one.bytes << " bytes uploaded");
+  CHECK(two.bytes - one.bytes <= kLiterals);
+  CHECK(two.live_bytes - one.live_bytes <= 4 * kLiterals);
+
+  // The first session goes while the second runs: its uploads stay as long as the second lives.
+  std::vector<loom::TensorMap> results(4);
+  std::thread runner([&] {
+    for (auto& r : results) r = b.run(in);
+  });
+  a.reset();
+  runner.join();
+  for (const auto& r : results) same(r);
+  same(b.run(in));
+  CHECK(uploads().live_bytes == two.live_bytes);
+
+  // A session compiled after the first went still finds the uploads, through the second's.
+  {
+    loom::Session c = engine.compile(g, options);
+    same(c.run(in));
+    CHECK(uploads().bytes - two.bytes <= kLiterals);
+  }
+  // Another engine has a cache of its own, so it uploads copies of its own.
+  {
+    const Uploads start = uploads();
+    const loom::Engine other = make_engine();
+    loom::Session d = other.compile(other.load_graph(dir), options);
+    same(d.run(in));
+    CHECK(uploads().bytes - start.bytes == one.bytes - before.bytes);
+  }
+  CHECK(uploads().live_bytes == two.live_bytes);
+  { const loom::Session last = std::move(b); }  // the last user of the uploads goes, and they with it
+  CHECK(uploads().live_bytes == before.live_bytes);
 }

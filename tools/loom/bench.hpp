@@ -33,7 +33,8 @@ void fill_ids(Tensor& t, std::mt19937& rng, int64_t vocab);
 
 // One run's partitions as a Chrome trace (chrome://tracing, Perfetto): one complete event
 // ("ph": "X", ts and dur in microseconds from the run's start) per partition, named after its
-// node (its nodes, joined, when a partition holds several), with the op, backend and partition.
+// node (its nodes, joined, when a partition holds several), with the op, backend and partition,
+// and device_us where the backend timed its device (PartitionTiming::device_ns).
 void write_trace(std::ostream& os, const Session& s, const std::vector<PartitionTiming>& timings, const std::string& model,
                  const std::string& what);
 

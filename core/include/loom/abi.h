@@ -365,6 +365,23 @@ typedef const loom_plugin* (*loom_plugin_entry_fn)(void);
  * placement: an oracle or debugging backend that must not be chosen over a fast one. */
 #define LOOM_EXTENSION_ON_REQUEST "loom.backend.on_request.v1"
 
+/* Extension names of loom_backend.get_extension that the host asks about.
+ * LOOM_EXTENSION_DEVICE_TIME: a backend that can time its work on its device (GPU timestamps)
+ * answers with a loom_device_time_v1 table. When a caller times a run's partitions
+ * (RunOptions::timings, `loom bench --profile`), the host runs each of the backend's plans
+ * through run_timed instead of loom_backend.run and records the time alongside its own clock's.
+ * A backend whose device cannot time its work answers NULL, and its partitions get host times
+ * only. */
+#define LOOM_EXTENSION_DEVICE_TIME "loom.backend.device_time.v1"
+
+typedef struct loom_device_time_v1 {
+  uint32_t struct_size;
+  /* Runs the plan as loom_backend.run does. On success *device_ns is the time the device spent on
+   * the run's work, from the start of its first command to the end of its last, in nanoseconds;
+   * UINT64_MAX when this run could not be timed. */
+  loom_status* (*run_timed)(void* self, void* plan, const loom_run_args* args, uint64_t* device_ns);
+} loom_device_time_v1;
+
 
 #ifdef __cplusplus
 }

@@ -268,6 +268,9 @@ class CancelledError : public Error {
 struct PartitionTiming {
   size_t partition = 0;  // index into Session::placement().partitions
   std::chrono::steady_clock::time_point start, end;
+  // The device's own time for the partition's work when its backend measures it (GPU
+  // timestamps: the Vulkan backend, docs/vulkan.md "Profiling"), else -1.
+  int64_t device_ns = -1;
 };
 
 // How one run may be stopped early. The core checks both before the run starts and between

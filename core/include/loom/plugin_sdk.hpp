@@ -352,6 +352,13 @@ class Plan {
   virtual uint64_t scratch_bytes() const { return 0; }
   // May be called from several threads at once with different args.
   virtual void run(const loom_run_args& args) const = 0;
+  // A run timed on the device (LOOM_EXTENSION_DEVICE_TIME): the device's time for the run's
+  // work in nanoseconds, or nullopt when it was not timed. Only called on plans of a backend
+  // whose extension() answers with device_time_extension().
+  virtual std::optional<uint64_t> run_timed(const loom_run_args& args) const {
+    run(args);
+    return std::nullopt;
+  }
 };
 
 class Executable {
@@ -420,6 +427,18 @@ class ModelPlugin {
 };
 
 // ---------------------------------------------------------------- trampolines
+
+// The table a backend's extension(LOOM_EXTENSION_DEVICE_TIME) returns when its plans time their
+// runs on the device (Plan::run_timed).
+inline const loom_device_time_v1* device_time_extension() {
+  static const loom_device_time_v1 table{sizeof(loom_device_time_v1), [](void*, void* plan, const loom_run_args* a, uint64_t* ns) noexcept {
+    return guard([&] {
+      const std::optional<uint64_t> t = static_cast<const Plan*>(plan)->run_timed(*a);
+      if (ns) *ns = t.value_or(UINT64_MAX);
+    });
+  }};
+  return &table;
+}
 
 namespace detail {
 

@@ -69,6 +69,8 @@ class BackendInstance {
   bool host_memory() const { return backend_->memory_kind != LOOM_MEMORY_DEVICE; }
   uint32_t opset_version() const { return backend_->opset_version; }
   uint32_t flags() const { return backend_->flags; }
+  // The backend's device timing (LOOM_EXTENSION_DEVICE_TIME), or null.
+  const loom_device_time_v1* device_time() const { return device_time_; }
   // Set once the backend reported LOOM_STATUS_DEVICE_LOST: nothing runs on it again.
   bool lost() const { return lost_.load(); }
   void mark_lost() { lost_.store(true); }
@@ -78,6 +80,7 @@ class BackendInstance {
   std::shared_ptr<PluginLibrary> lib_;
   loom_backend* backend_;
   std::string device_;
+  const loom_device_time_v1* device_time_ = nullptr;
   std::atomic<bool> lost_{false};
 };
 

@@ -13,6 +13,7 @@
 #include <loom/error.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -290,7 +291,11 @@ class ShapePlan {
         args.scratch_buffer = rb.arena[part.backend];
         args.scratch_offset = scratch_offset_[part.backend];
       }
-      if (loom_status* st = api.run(api.self, plans_[pi].handle, &args)) {
+      // A profiled run asks a backend that times its device for that time too.
+      const loom_device_time_v1* timed = stop.timings ? backend.device_time() : nullptr;
+      uint64_t device_ns = UINT64_MAX;
+      if (loom_status* st = timed ? timed->run_timed(api.self, plans_[pi].handle, &args, &device_ns)
+                                  : api.run(api.self, plans_[pi].handle, &args)) {
         if (st->code == LOOM_STATUS_DEVICE_LOST) {
           session_.backends()[part.backend]->mark_lost();
           throw DeviceLostError(backend.name() + ": the device was lost: " + plugins::take_status(st));
@@ -307,7 +312,9 @@ class ShapePlan {
                                               const_cast<void*>(host_pointer(rb, v, inputs, state)), sizes.byte_size(p, v)),
                               backend.name() + ": copying '" + p.values[v].name + "' from the device");
       }
-      if (stop.timings) stop.timings->push_back({pi, started, std::chrono::steady_clock::now()});
+      if (stop.timings)
+        stop.timings->push_back({pi, started, std::chrono::steady_clock::now(),
+                                 device_ns <= static_cast<uint64_t>(INT64_MAX) ? static_cast<int64_t>(device_ns) : -1});
     }
   }
 
