@@ -206,7 +206,10 @@ void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int6
 }
 
 size_t scratch_bytes(int64_t k, int threads) {
-  const size_t per_thread = static_cast<size_t>(div_up(kBlockRows, kRows) * kRows * slice_of(k)) * sizeof(float);
+  // Sized for the longest slice any K up to k can have (slice_of is not monotonic: 700 gives
+  // 704, 800 gives 400), so that scratch for k serves every smaller K too.
+  const int64_t longest = std::min(kMaxSlice, div_up(k, 8) * 8);
+  const size_t per_thread = static_cast<size_t>(div_up(kBlockRows, kRows) * kRows * longest) * sizeof(float);
   return static_cast<size_t>(std::max(threads, 1)) * div_up(static_cast<int64_t>(per_thread), 64) * 64;
 }
 

@@ -30,7 +30,8 @@ void pack(const float* w, int64_t n, int64_t k, bool kn, float* out);
 // The same for panels [p0, p1) only (panel p holds output features 16p .. 16p + 15).
 void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1);
 
-// Scratch bytes of one call with `threads` threads (the packed activation blocks).
+// Scratch bytes of one call with `threads` threads (the packed activation blocks); enough for
+// any call whose K is at most k.
 size_t scratch_bytes(int64_t k, int threads);
 
 // y[m, n] = x[m, k] * W^T (+ bias[n]), W packed by pack(). Uses up to `threads` threads;

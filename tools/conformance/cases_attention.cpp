@@ -48,6 +48,7 @@ void attention(std::vector<OpCase>& out) {
       {2, 4, 33, 65, 40, 40, false, true, {2, 1, 1, 65}},  // large
       {1, 2, 100, 100, 16, 20, true},                       // two blocks of queries, causal
       {2, 1, 130, 150, 24, 8, true, true, {2, 1, 1, 150}},   // causal over a valid prefix, two blocks
+      {1, 1, 800, 800, 8, 8, true},                          // spans past one slice of the GEMM's K
   };
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const AttentionCase& c : cases)
