@@ -5,6 +5,10 @@
 #include <cmath>
 #include <limits>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 namespace loom::onednn {
 namespace {
 
@@ -14,8 +18,10 @@ namespace {
 #define LOOM_ACT_CLONES
 #endif
 
-// exp(x), x clamped to [-87, 88] (so 0 < result < inf); branch-free so that loops vectorise.
+// exp(x), x clamped below to -87 (so 0 < result), +inf above 88; branch-free so that loops
+// vectorise.
 inline float exp_clamped(float x) {
+  const bool huge = x > 88.0f;
   x = x < -87.0f ? -87.0f : x;  // NaN passes through both
   x = x > 88.0f ? 88.0f : x;
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
@@ -23,7 +29,7 @@ inline float exp_clamped(float x) {
   const float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
                    1.6666665459e-1f) * r + 5.0000001201e-1f;
   const float y = p * (r * r) + r + 1.0f;
-  return y * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  return huge ? std::numeric_limits<float>::infinity() : y * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
 }
 
 inline float erf_as(float x) {
@@ -53,6 +59,145 @@ LOOM_ACT_CLONES void tanh_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = 1.0f - 2.0f / (1.0f + exp_clamped(2.0f * y[i]));
 }
 
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same functions by hand on AVX2. Vectorising the scalar ones, GCC splits exp's clamps into
+// separate paths, constant-folds the clamped ones and blends: v / (1 + exp(88)) is then computed
+// for every lane, and its subnormal quotient costs a microcode assist per vector (a 128 x 3072
+// gelu_tanh measured 1.1 ms, 0.12 ms here). min/max with the input as second operand keep NaN.
+#define LOOM_AVX2 __attribute__((target("avx2,fma")))
+
+// exp(x); +inf above 88 (so that -inf / (1 + exp(inf)) is NaN, as in PyTorch), about 1e-38 below -87.
+LOOM_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 huge = _mm256_cmp_ps(x, _mm256_set1_ps(88.0f), _CMP_GT_OQ);
+  x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
+  x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+  __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.9875691500e-4f), r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_blendv_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(e)), _mm256_set1_ps(std::numeric_limits<float>::infinity()), huge);
+}
+
+// v / (1 + exp(a v)), the form of quick_gelu and of gelu_tanh.
+LOOM_AVX2 inline __m256 over_one_plus_exp(__m256 v, __m256 a) {
+  return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(a)));
+}
+
+struct Relu {
+  // The second operand where either is NaN or both are zero: NaN stays NaN, -0 stays -0 (PyTorch).
+  LOOM_AVX2 __m256 operator()(__m256 v) const { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+};
+struct GeluTanh {
+  LOOM_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 v3 = _mm256_mul_ps(_mm256_mul_ps(v, v), v);
+    const __m256 u = _mm256_mul_ps(_mm256_set1_ps(0.79788456080286535588f), _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), v3, v));
+    return over_one_plus_exp(v, _mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
+  }
+};
+struct QuickGelu {
+  LOOM_AVX2 __m256 operator()(__m256 v) const { return over_one_plus_exp(v, _mm256_mul_ps(_mm256_set1_ps(-1.702f), v)); }
+};
+struct Tanh {
+  LOOM_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 d = _mm256_add_ps(one, exp8(_mm256_mul_ps(_mm256_set1_ps(2.0f), v)));
+    return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), d));
+  }
+};
+struct GeluErf {
+  LOOM_AVX2 __m256 operator()(__m256 v) const {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    const __m256 x = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752440f));
+    const __m256 a = _mm256_andnot_ps(sign, x);
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
+    __m256 poly = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(1.421413741f));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(-0.284496736f));
+    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(0.254829592f));
+    poly = _mm256_mul_ps(poly, t);
+    const __m256 e = _mm256_fnmadd_ps(poly, exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), a)), one);
+    const __m256 erf = _mm256_or_ps(e, _mm256_and_ps(sign, x));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(one, erf));
+  }
+};
+
+template <class F>
+LOOM_AVX2 void each8(float* y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(y + i)));
+  if (i == n) return;
+  alignas(32) float tail[8] = {};
+  std::copy(y + i, y + n, tail);
+  _mm256_store_ps(tail, f(_mm256_load_ps(tail)));
+  std::copy(tail, tail + (n - i), y + i);
+}
+
+template <class F>
+LOOM_AVX2 void rows8(float* y, int64_t rows, int64_t cols, int64_t ld, F f) {
+  for (int64_t r = 0; r < rows; ++r) each8(y + r * ld, cols, f);
+}
+
+LOOM_AVX2 void activate_avx2(float* y, int64_t rows, int64_t cols, int64_t ld, Activation act) {
+  switch (act) {
+    case Activation::none: return;
+    case Activation::relu: return rows8(y, rows, cols, ld, Relu{});
+    case Activation::gelu_erf: return rows8(y, rows, cols, ld, GeluErf{});
+    case Activation::gelu_tanh: return rows8(y, rows, cols, ld, GeluTanh{});
+    case Activation::quick_gelu: return rows8(y, rows, cols, ld, QuickGelu{});
+    case Activation::tanh: return rows8(y, rows, cols, ld, Tanh{});
+  }
+}
+
+// exp(x - top), exactly 0 where x - top < -87.
+LOOM_AVX2 inline __m256 exp_below(__m256 x, __m256 top) {
+  const __m256 d = _mm256_sub_ps(x, top);
+  return _mm256_andnot_ps(_mm256_cmp_ps(d, _mm256_set1_ps(-87.0f), _CMP_LT_OQ), exp8(d));
+}
+
+// exp(x - top) of the first `visible` scores in place, and their sum.
+LOOM_AVX2 float exp_sum_avx2(float* row, int64_t visible, float top) {
+  const __m256 t = _mm256_set1_ps(top);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= visible; j += 8) {
+    const __m256 e = exp_below(_mm256_loadu_ps(row + j), t);
+    _mm256_storeu_ps(row + j, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (j < visible) {
+    alignas(32) float tail[8];
+    std::fill(tail, tail + 8, -std::numeric_limits<float>::infinity());
+    std::copy(row + j, row + visible, tail);
+    const __m256 e = exp_below(_mm256_load_ps(tail), t);
+    _mm256_store_ps(tail, e);
+    std::copy(tail, tail + (visible - j), row + j);
+    sum = _mm256_add_ps(sum, e);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, sum);
+  float s = 0.0f;
+  for (float v : lanes) s += v;
+  return s;
+}
+
+bool has_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+#else
+bool has_avx2() { return false; }
+void activate_avx2(float*, int64_t, int64_t, int64_t, Activation) {}
+float exp_sum_avx2(float*, int64_t, float) { return 0.0f; }
+#endif
+
 LOOM_ACT_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span, float scale, const float* mask,
                                       int64_t mask_stride) {
   for (int64_t j = 0; j < visible; ++j) row[j] *= scale;
@@ -62,11 +207,15 @@ LOOM_ACT_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span,
   for (int64_t j = 0; j < visible; ++j) top = row[j] > top ? row[j] : top;
   if (top == -std::numeric_limits<float>::infinity()) return false;
   float sum = 0.0f;
-  for (int64_t j = 0; j < visible; ++j) {
-    const float x = row[j] - top;
-    const float e = x < -87.0f ? 0.0f : exp_clamped(x);
-    row[j] = e;
-    sum += e;
+  if (has_avx2()) {
+    sum = exp_sum_avx2(row, visible, top);
+  } else {
+    for (int64_t j = 0; j < visible; ++j) {
+      const float x = row[j] - top;
+      const float e = x < -87.0f ? 0.0f : exp_clamped(x);
+      row[j] = e;
+      sum += e;
+    }
   }
   const float inv = 1.0f / sum;
   for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
@@ -80,7 +229,13 @@ bool softmax_row(float* row, int64_t visible, int64_t span, float scale, const f
   return softmax_row_impl(row, visible, span, scale, mask, mask_stride);
 }
 
+void activate_rows(float* y, int64_t rows, int64_t cols, int64_t ld, Activation act) {
+  if (has_avx2()) return activate_avx2(y, rows, cols, ld, act);
+  for (int64_t r = 0; r < rows; ++r) activate_inplace(y + r * ld, cols, act);
+}
+
 void activate_inplace(float* y, int64_t n, Activation act) {
+  if (has_avx2()) return activate_avx2(y, 1, n, n, act);
   switch (act) {
     case Activation::none: return;
     case Activation::relu: return relu_all(y, n);

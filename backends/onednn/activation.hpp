@@ -1,12 +1,14 @@
-// Activations fused into linear, over a whole output at once, and attention's softmax rows, in a
-// form the compiler vectorises.
+// Activations fused into linear (the packed GEMM applies them to each block of its output while
+// it is in cache), and attention's softmax rows: AVX2 by hand where the CPU has it, else loops
+// the compiler vectorises.
 //
 // oneDNN 2.6's eltwise gelu_tanh runs at about 3.5 ns per element on an AVX2 core (a GPT-2 MLP
 // output of 128 x 3072 took 1.4 ms, a sixth of its matmul), and a oneDNN call allocates, which
 // a decode step must not. These loops use one exp (Cephes' reduction and polynomial, relative
 // error about 1e-7): gelu_tanh(x) = x / (1 + exp(-2u)) with u = sqrt(2/pi) (x + 0.044715 x^3),
 // which is 0.5 x (1 + tanh u); quick_gelu(x) = x / (1 + exp(-1.702 x)); tanh(x) = 1 - 2 / (1 +
-// exp(2x)); gelu_erf through Abramowitz and Stegun 7.1.26 (absolute error of erf at most 1.5e-7).
+// exp(2x)); exp is +inf above 88, so gelu_tanh(-inf) and quick_gelu(-inf) are NaN as in
+// PyTorch; gelu_erf through Abramowitz and Stegun 7.1.26 (absolute error of erf at most 1.5e-7).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,8 @@ enum class Activation { none, relu, gelu_erf, gelu_tanh, quick_gelu, tanh };
 
 // y[i] = act(y[i]) for i < n.
 void activate_inplace(float* y, int64_t n, Activation act);
+// The same over `rows` rows of `cols` floats, `ld` floats apart.
+void activate_rows(float* y, int64_t rows, int64_t cols, int64_t ld, Activation act);
 
 // One row of attention scores into probabilities, in place: each of the first `visible` scores
 // times `scale`, plus mask[j * mask_stride] where `mask` is given, then softmax over them (the

@@ -103,6 +103,7 @@ struct Call {
   int64_t m, n, k;
   int64_t packed_k;  // K of the packed panels (>= k)
   int64_t ldx, ldy;  // row strides of x and y
+  Activation act;    // applied to each panel of a block after the last slice of K
 };
 
 // Every panel of y, every row. With `team` > 1 this runs inside a parallel region of that many
@@ -148,6 +149,8 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
             for (int64_t j = 0; j < cols; ++j)
               c[r * call.ldy + j] = (first ? 0.0f : c[r * call.ldy + j]) + part[r * kPanel + j];
         }
+        if (pc + kc == k && call.act != Activation::none)
+          activate_rows(y + ic * call.ldy + col, mc, cols, call.ldy, call.act);
       };
       if (team > 1) {
 #pragma omp for schedule(dynamic, chunk)
@@ -214,9 +217,9 @@ size_t scratch_bytes(int64_t k, int threads) {
 }
 
 void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
-            int threads, std::byte* scratch, int64_t packed_k, int64_t ldx, int64_t ldy) {
+            int threads, std::byte* scratch, int64_t packed_k, int64_t ldx, int64_t ldy, Activation act) {
 #ifdef LOOM_GEMM_X86
-  const Call call{m, n, k, packed_k > 0 ? packed_k : k, ldx > 0 ? ldx : k, ldy > 0 ? ldy : n};
+  const Call call{m, n, k, packed_k > 0 ? packed_k : k, ldx > 0 ? ldx : k, ldy > 0 ? ldy : n, act};
   const int64_t np = div_up(n, kPanel);
   const size_t per_thread = scratch_bytes(k, 1);
   // Below about two panels per thread, or a small product, a parallel region costs more than it saves.
@@ -231,7 +234,7 @@ void linear(const float* x, const float* packed, const float* bias, float* y, in
          reinterpret_cast<float*>(scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread));
 #else
   (void)x, (void)packed, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)threads, (void)scratch, (void)packed_k,
-      (void)ldx, (void)ldy;
+      (void)ldx, (void)ldy, (void)act;
 #endif
 }
 

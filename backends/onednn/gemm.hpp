@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "activation.hpp"
+
 namespace loom::onednn::gemm {
 
 // Output features per panel: two AVX2 vectors.
@@ -34,11 +36,12 @@ void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int6
 // any call whose K is at most k.
 size_t scratch_bytes(int64_t k, int threads);
 
-// y[m, n] = x[m, k] * W^T (+ bias[n]), W packed by pack(). Uses up to `threads` threads;
+// y[m, n] = act(x[m, k] * W^T (+ bias[n])), W packed by pack(). Uses up to `threads` threads;
 // `scratch` is 64-byte aligned and holds scratch_bytes(k, threads). `packed_k` is the K that W
 // was packed with when only its first k rows are used (0: k), and `ldx`, `ldy` the row strides
 // of x and y (0: k and n).
 void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
-            int threads, std::byte* scratch, int64_t packed_k = 0, int64_t ldx = 0, int64_t ldy = 0);
+            int threads, std::byte* scratch, int64_t packed_k = 0, int64_t ldx = 0, int64_t ldy = 0,
+            Activation act = Activation::none);
 
 }  // namespace loom::onednn::gemm

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -480,7 +481,6 @@ TEST_CASE("onednn per-node overhead of a 1000-node add/mul chain" * doctest::ski
   MESSAGE("per node: " << us / kRuns / kNodes << " us");
 }
 
-#endif  // LOOM_TEST_ONEDNN
 
 // A decode step's linear layers (at most 4 rows) run on the plugin's row kernels, larger ones on
 // oneDNN's matmul or on the packed GEMM (gemm=onednn, gemm=packed): each must compute
@@ -493,6 +493,7 @@ TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double
       {"relu", [](double v) { return v > 0 ? v : 0.0; }},
       {"gelu", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
       {"gelu_tanh", [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); }},
+      {"quick_gelu", [](double v) { return v / (1 + std::exp(-1.702 * v)); }},
       {"tanh", [](double v) { return std::tanh(v); }}};
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   for (const std::string gemm : {"onednn", "packed"}) {
@@ -542,3 +543,60 @@ TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double
     }
   }
 }
+
+// The activations fused into linear on infinities, NaN and signed zeros give what PyTorch gives
+// (torch.nn.functional on the same values): a linear layer with zero weights computes act(bias).
+// 19 features: two full vectors and a tail, on the row kernel (1 row) and the GEMMs (9 rows).
+TEST_CASE("onednn linear activations of infinities, NaN and zeros are PyTorch's") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> bias = {-inf, inf, nan, -0.0f, -100.0f, 100.0f, 0.5f, -0.5f, 3.0f, -3.0f,
+                                   -inf, inf, nan, -0.0f, -100.0f, 100.0f, 1.0f, -1.0f, 10.0f};
+  // Per activation: the expected values of the first six (the rest are finite, checked by value).
+  const std::vector<std::pair<std::string, std::vector<float>>> expected = {
+      {"relu", {0.0f, inf, nan, -0.0f, 0.0f, 100.0f}},
+      {"gelu", {nan, inf, nan, 0.0f, 0.0f, 100.0f}},
+      {"gelu_tanh", {nan, inf, nan, -0.0f, -0.0f, 100.0f}},
+      {"quick_gelu", {nan, inf, nan, -0.0f, -0.0f, 100.0f}},
+      {"tanh", {-1.0f, 1.0f, nan, -0.0f, -1.0f, 1.0f}}};
+  const int64_t n = static_cast<int64_t>(bias.size()), k = 8;
+  for (const std::string gemm : {"onednn", "packed"}) {
+    if (gemm == "packed" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) continue;
+    OnednnPlugin plugin(1, gemm.c_str());
+    for (const auto& [act, want] : expected) {
+      Tensor w(DType::f32, {n, k}), b(DType::f32, {n});
+      std::copy(bias.begin(), bias.end(), b.data_as<float>());
+      GraphBuilder g;
+      int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, k});
+      int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, w.shape(), &w);
+      int bv = g.value("b", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {n}, &b);
+      int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, n});
+      g.node("linear", {x, wv, bv}, {y}, {Attr::string("activation", act)});
+      loom::test::Executable exe(plugin.backend(), g);
+      for (int64_t m : {1, 9}) {
+        Tensor xt(DType::f32, {m, k}), out(DType::f32, {m, n});
+        for (int64_t i = 0; i < xt.numel(); ++i) xt.data_as<float>()[i] = 1.0f;
+        auto plan = exe.prepare({{m, k}, w.shape(), {n}, {m, n}});
+        plan.run({&xt, nullptr, nullptr, &out});
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = 0; j < n; ++j) {
+            CAPTURE(gemm);
+            CAPTURE(act);
+            CAPTURE(m);
+            CAPTURE(j);
+            const float got = out.data_as<float>()[r * n + j], want_j = want[static_cast<size_t>(j % 10 < 6 ? j % 10 : 0)];
+            if (j % 10 < 6) {
+              if (std::isnan(want_j)) {
+                CHECK(std::isnan(got));
+              } else {
+                CHECK(got == want_j);
+              }
+            } else {
+              CHECK(std::isfinite(got));
+            }
+          }
+      }
+    }
+  }
+}
+
+#endif  // LOOM_TEST_ONEDNN

@@ -22,9 +22,11 @@ using dt = dnnl::memory::data_type;
 
 class MatmulStep final : public Step {
  public:
+  // `after`: an activation applied to the `elements` outputs once oneDNN is done.
   MatmulStep(const NodeInfo& info, const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
-             const dnnl::memory::desc* bias, const dnnl::memory::desc& dst, const dnnl::primitive_attr& attr)
-      : info_(info), has_bias_(bias != nullptr) {
+             const dnnl::memory::desc* bias, const dnnl::memory::desc& dst, const dnnl::primitive_attr& attr,
+             Activation after = Activation::none, int64_t elements = 0)
+      : info_(info), has_bias_(bias != nullptr), after_(after), elements_(elements) {
     auto desc = bias ? dnnl::matmul::desc(src, weights, *bias, dst) : dnnl::matmul::desc(src, weights, dst);
     dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
     prim_ = dnnl::matmul(pd);
@@ -46,6 +48,7 @@ class MatmulStep final : public Step {
       execute(prim_, ctx,
               {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}},
               info_);
+    if (after_ != Activation::none) activate_inplace(static_cast<float*>(dst), elements_, after_);
   }
 
  private:
@@ -53,6 +56,8 @@ class MatmulStep final : public Step {
   dnnl::matmul prim_;
   size_t scratch_ = 0;
   bool has_bias_;
+  Activation after_;
+  int64_t elements_;
 };
 
 // Row-major strides of `dims`.
@@ -145,7 +150,7 @@ std::optional<Activation> activation_of(std::string_view act) {
 std::optional<dnnl::algorithm> activation_alg(Activation act) {
   switch (act) {
     case Activation::none: return std::nullopt;
-    case Activation::relu: return dnnl::algorithm::eltwise_relu;
+    case Activation::relu: return std::nullopt;  // see LinearKernel::prepare
     case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
     case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
     case Activation::quick_gelu: return dnnl::algorithm::eltwise_swish;
@@ -171,36 +176,18 @@ class RowLinearStep final : public Step {
   Activation act_;
 };
 
-// The packed GEMM, then the activation: oneDNN's eltwise primitive in place where it is fast
-// (relu, gelu_erf, tanh, quick_gelu as swish, over more rows than a decode step's), else the
-// vectorised loops of activation.hpp (gelu_tanh, and a decode step's few rows: a oneDNN call
-// allocates).
+// The packed GEMM with the activation applied to each block of its output while that is in
+// cache, by the thread that wrote it (activation.hpp).
 class PackedLinearStep final : public Step {
  public:
   PackedLinearStep(const NodeInfo& info, const float* packed, int64_t m, int64_t n, int64_t k, Activation act)
-      : info_(info), packed_(packed), m_(m), n_(n), k_(k), threads_(std::max(1, info.threads)), act_(act) {
-    scratch_ = gemm::scratch_bytes(k, threads_);
-    if (m <= kRowKernelMaxRows || act == Activation::gelu_tanh) return;
-    if (auto alg = activation_alg(act)) {
-      const int64_t dims[] = {m * n};
-      auto md = plain_md(dims, dt::f32);
-      dnnl::eltwise_forward::primitive_desc pd(
-          {dnnl::prop_kind::forward_inference, *alg, md, act == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f},
-          user_scratchpad_attr(), cpu_engine());
-      eltwise_ = dnnl::eltwise_forward(pd);
-      scratch_ = std::max(scratch_, pd.scratchpad_desc().get_size());
-      memory_descs = {md, md, pd.scratchpad_desc()};
-    }
-  }
+      : info_(info), packed_(packed), m_(m), n_(n), k_(k), threads_(std::max(1, info.threads)), act_(act),
+        scratch_(gemm::scratch_bytes(k, threads_)) {}
   size_t scratch_bytes() const override { return scratch_; }
   void run(const RunContext& ctx) const override {
     const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
-    float* y = ctx.as<float>(info_.outputs[0]);
-    gemm::linear(ctx.as<const float>(info_.inputs[0]), packed_, bias, y, m_, n_, k_, threads_, ctx.scratch);
-    if (eltwise_)
-      execute(*eltwise_, ctx, {{DNNL_ARG_SRC, y}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}}, info_);
-    else
-      activate_inplace(y, m_ * n_, act_);
+    gemm::linear(ctx.as<const float>(info_.inputs[0]), packed_, bias, ctx.as<float>(info_.outputs[0]), m_, n_, k_, threads_,
+                 ctx.scratch, 0, 0, 0, act_);
   }
 
  private:
@@ -209,8 +196,7 @@ class PackedLinearStep final : public Step {
   int64_t m_, n_, k_;
   int threads_;
   Activation act_;
-  size_t scratch_ = 0;
-  std::optional<dnnl::eltwise_forward> eltwise_;
+  size_t scratch_;
 };
 
 // The weight's packed copy: the engine's (shared by its sessions) or, where the host keeps no
@@ -295,15 +281,19 @@ class LinearKernel final : public NodeKernel {
     if (m <= kRowKernelMaxRows) return std::make_unique<RowLinearStep>(info_, m, n, k, kn_, act_);
     const int64_t src_dims[] = {m, k}, w_dims[] = {k, n}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
     const int64_t w_strides[] = {kn_ ? n : 1, kn_ ? 1 : k};
+    auto bias_md = plain_md(bias_dims, dt::f32);
     dnnl::primitive_attr attr = user_scratchpad_attr();
+    // oneDNN's relu turns NaN into 0 (PyTorch keeps it): relu runs after the matmul instead.
+    if (act_ == Activation::relu)
+      return std::make_unique<MatmulStep>(info_, plain_md(src_dims, dt::f32), strided_md(w_dims, w_strides, dt::f32),
+                                          has_input(2) ? &bias_md : nullptr, plain_md(dst_dims, dt::f32), attr, act_, m * n);
     if (auto alg = activation_alg(act_)) {
       dnnl::post_ops ops;
       ops.append_eltwise(1.0f, *alg, act_ == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f);
       attr.set_post_ops(ops);
     }
-    auto bias = plain_md(bias_dims, dt::f32);
     return std::make_unique<MatmulStep>(info_, plain_md(src_dims, dt::f32), strided_md(w_dims, w_strides, dt::f32),
-                                        has_input(2) ? &bias : nullptr, plain_md(dst_dims, dt::f32), attr);
+                                        has_input(2) ? &bias_md : nullptr, plain_md(dst_dims, dt::f32), attr);
   }
 
  private:

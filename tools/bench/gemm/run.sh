@@ -14,6 +14,7 @@ ROUNDS=${ROUNDS:-20}
 OUT=$BUILD/bench/gemm
 mkdir -p "$OUT"
 c++ -O3 -std=c++20 -fopenmp -I"$ROOT/backends/onednn" "$HERE/packed_vs_onednn.cpp" "$ROOT/backends/onednn/gemm.cpp" \
+  "$ROOT/backends/onednn/activation.cpp" -fno-trapping-math \
   -o "$OUT/packed_vs_onednn" -ldnnl
 echo "$(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
 for t in $THREADS; do
