@@ -345,6 +345,43 @@ TEST_CASE("plugins: a folder on LOOM_PLUGIN_PATH tries only loom-NAME.so files s
   CHECK(registry.model_for("test-arch-a"));
 }
 
+// A backend found in a folder is started (init, devices) only when something needs it, so that a
+// process naming its backends never starts the others' drivers; one that fails to start is then
+// recorded as failing and is not a backend. Files named explicitly start as they load.
+TEST_CASE("plugins: a backend found in a folder starts when first needed") {
+  TempDir dir;
+  fs::copy_file(plugin("good"), dir.path / "loom-test-good.so");
+  fs::copy_file(plugin("init-fails"), dir.path / "loom-test-init-fails.so");
+  PluginPathEnv env(dir.path.string());
+  PluginRegistry registry(loom::EngineOptions{});
+  auto record = [&](const std::string& name) {
+    for (const auto& r : registry.records_as_loaded())
+      if (r.name == name) return r;
+    FAIL("no record of " << name);
+    return PluginRecord{};
+  };
+  // Loaded, not started: no devices yet, and the failing init has not run.
+  CHECK(record("test-good").loaded);
+  CHECK(record("test-good").devices.empty());
+  CHECK(record("test-init-fails").loaded);
+  CHECK(record("test-init-fails").error.empty());
+
+  REQUIRE(registry.backend("test-good"));
+  CHECK(record("test-good").devices.size() == 1);
+  CHECK(record("test-init-fails").error.empty());  // still not needed
+
+  CHECK_FALSE(registry.backend("test-init-fails"));
+  CHECK_FALSE(record("test-init-fails").loaded);
+  CHECK(record("test-init-fails").error.find("init() failed: no test accelerator found on this machine") != std::string::npos);
+  REQUIRE(registry.backends().size() == 1);
+  CHECK(registry.backends()[0]->name() == "test-good");
+
+  // Explicit files start as they load.
+  PluginRegistry named(explicit_only({plugin("good")}));
+  REQUIRE(named.records_as_loaded().size() == 1);
+  CHECK(named.records_as_loaded()[0].devices.size() == 1);
+}
+
 TEST_CASE("plugins: search order is explicit files then LOOM_PLUGIN_PATH then install then executable folder") {
   TempDir first, second;
   fs::copy_file(plugin("model"), first.path / "loom-model-first.so");

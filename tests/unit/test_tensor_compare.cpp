@@ -1,6 +1,13 @@
 #include <doctest/doctest.h>
 #include <loom/tensor.hpp>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -53,4 +60,35 @@ TEST_CASE("element_as_double reads every dtype") {
   loom::Tensor u(loom::DType::u8, {1});
   u.data_as<uint8_t>()[0] = 250;
   CHECK(loom::element_as_double(u, 0) == 250.0);
+}
+
+namespace {
+// Resident pages of [p, p + bytes), p page-aligned.
+size_t resident_pages(const void* p, size_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE)), pages = (bytes + page - 1) / page;
+  std::vector<unsigned char> in(pages);
+  REQUIRE(mincore(const_cast<void*>(p), bytes, in.data()) == 0);
+  return static_cast<size_t>(std::count_if(in.begin(), in.end(), [](unsigned char c) { return c & 1; }));
+}
+}  // namespace
+
+// A state tensor (a KV cache sized for every position) costs memory only for what is written.
+TEST_CASE("Tensor::lazy_zeros reads zeros, costs pages only where written, and zero() gives them back") {
+  loom::Tensor small = loom::Tensor::lazy_zeros(loom::DType::f32, {16});
+  CHECK(small.data_as<float>()[15] == 0.0f);
+  loom::Tensor t = loom::Tensor::lazy_zeros(loom::DType::f32, {12, 1024, 64});  // 3 MiB
+  REQUIRE(reinterpret_cast<uintptr_t>(t.data()) % 64 == 0);
+  CHECK(resident_pages(t.data(), t.nbytes()) == 0);
+  CHECK(t.data_as<float>()[12 * 1024 * 64 - 1] == 0.0f);
+  t.data_as<float>()[1000] = 3.0f;
+  CHECK(resident_pages(t.data(), t.nbytes()) <= 2);  // the written page (a read may map the zero page)
+  loom::Tensor copy = t;  // shares the storage
+  CHECK(copy.data_as<float>()[1000] == 3.0f);
+  t.zero();
+  CHECK(copy.data_as<float>()[1000] == 0.0f);
+  CHECK(resident_pages(t.data(), t.nbytes()) <= 1);
+  loom::Tensor plain(loom::DType::f32, {12, 1024, 64});
+  plain.data_as<float>()[7] = 1.0f;
+  plain.zero();
+  CHECK(plain.data_as<float>()[7] == 0.0f);
 }

@@ -336,7 +336,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
     for (const auto& t : timings)
       if (t.device_ns < 0 && t.partition < ps.placement().partitions.size()) untimed.insert(ps.placement().partitions[t.partition].backend);
     for (const auto& name : untimed)
-      for (const auto& r : engine.plugins())
+      for (const auto& r : engine.plugins_as_loaded())  // the backends that ran are started
         if (r.loaded && r.name == name && !r.devices.empty() && !r.devices[0].host_memory)
           std::fprintf(stderr, "note: --profile: %s timed no work on its device (no timestamps there); its events hold host times\n",
                        name.c_str());
@@ -349,7 +349,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   for (const auto& part : s.placement().partitions) {
     if (std::find(backends.begin(), backends.end(), part.backend) != backends.end()) continue;
     backends.push_back(part.backend);
-    for (const auto& r : engine.plugins())
+    for (const auto& r : engine.plugins_as_loaded())  // the backends that ran are started
       if (r.loaded && r.name == part.backend && !r.devices.empty())
         devices.push_back({{"backend", part.backend}, {"device", r.devices[0].name}, {"description", r.devices[0].description}});
   }

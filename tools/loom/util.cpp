@@ -17,7 +17,7 @@ Engine make_engine(const PluginOptions& p, bool strict, decltype(EngineOptions::
   Engine engine(o);
   // An explicitly named plugin that fails to load is an error, not a silent fallback.
   if (strict)
-    for (const auto& r : engine.plugins())
+    for (const auto& r : engine.plugins_as_loaded())  // --plugin files are started as they load
       if (r.origin == "--plugin" && !r.loaded) throw std::runtime_error("--plugin " + r.path.string() + ": " + r.error);
   return engine;
 }

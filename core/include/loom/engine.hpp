@@ -339,8 +339,13 @@ class Engine {
   Engine(Engine&&) noexcept;
   Engine& operator=(Engine&&) noexcept;
 
-  // Every plugin file tried, in load order, with its outcome.
+  // Every plugin file tried, in load order, with its outcome. A backend plugin found in a folder
+  // is started (its init() run, its devices read) when first needed: by a session that uses it,
+  // by default placement, or by this listing, which starts every one.
   const std::vector<PluginRecord>& plugins() const;
+  // The same without starting the backends that nothing has needed yet (their records show no
+  // devices and no on_request).
+  const std::vector<PluginRecord>& plugins_as_loaded() const;
   // Loads one more plugin file; the outcome is recorded and returned.
   const PluginRecord& load_plugin(const std::filesystem::path& file);
   std::vector<std::string> backend_names() const;

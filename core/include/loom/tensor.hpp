@@ -37,6 +37,10 @@ class Tensor {
   Tensor() = default;
   // Allocates zero-filled, 64-byte aligned storage.
   Tensor(DType dtype, Shape shape);
+  // The same, but from 1 MiB on an anonymous mapping whose pages are made when first written:
+  // a tensor that is mostly never written (a KV cache sized for every position) costs memory
+  // only for the part that is.
+  static Tensor lazy_zeros(DType dtype, Shape shape);
   // Borrows `data`; `keepalive` (may be null) is held for as long as the tensor lives.
   static Tensor view(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> keepalive);
 
@@ -53,12 +57,15 @@ class Tensor {
   template <class T> const T* data_as() const { return static_cast<const T*>(data_); }
 
   Tensor clone() const;
+  // Sets every element to zero (a lazy_zeros tensor gives its pages back instead).
+  void zero();
 
  private:
   DType dtype_ = DType::f32;
   Shape shape_;
   std::shared_ptr<const void> owner_;
   void* data_ = nullptr;
+  bool mapped_ = false;  // storage from lazy_zeros' mapping
 };
 
 // Element i (row-major) of any dtype, as a double.

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,8 +20,12 @@
 
 namespace loom::plugins {
 
-// One loaded library with a valid descriptor whose init() succeeded. Destroying it calls the
-// plugin's shutdown() and then unloads the library.
+// One loaded library with a valid descriptor. Its init() runs in load(), or for a backend loaded
+// with `defer_backend`, in the first start(): a backend plugin is started when the engine first
+// needs it (a session that uses it or default placement, which asks every backend whether it
+// runs on request, or a listing of the plugins), so that a process that names its backends does
+// not start the others' drivers (lavapipe's LLVM alone is 55 MiB of memory and 0.2 s).
+// Destroying it calls the plugin's shutdown() if its init() ran, then unloads the library.
 class PluginLibrary {
  public:
   ~PluginLibrary();
@@ -27,18 +33,22 @@ class PluginLibrary {
   void* state() const { return state_; }
   const std::filesystem::path& path() const { return path_; }
   std::string name() const { return desc_->name ? desc_->name : ""; }
-  // A backend that runs only where a session names it (LOOM_EXTENSION_ON_REQUEST).
+  // A backend that runs only where a session names it (LOOM_EXTENSION_ON_REQUEST); known once started.
   bool on_request() const { return on_request_; }
+  bool started() const { return started_; }
+  // Runs init() and reads the devices into `record` (this library's record); false, with
+  // record.error set and record.loaded false, when either fails. Does nothing once started.
+  bool start(PluginRecord& record);
 
   // Where a plugin name is already held: the file that holds it, or nullopt if it is free.
   using NameOwner = std::function<std::optional<std::filesystem::path>(std::string_view name)>;
 
-  // Tries to load `file` and fills `record` from its descriptor and devices or architectures.
-  // On failure returns nullptr and sets record.error to a message that names the file and says
-  // what is wrong. A plugin whose name `owner` reports as taken is unloaded before its init()
-  // runs. Never throws.
+  // Tries to load `file` and fills `record` from its descriptor and devices or architectures
+  // (a deferred backend's devices once started). On failure returns nullptr and sets
+  // record.error to a message that names the file and says what is wrong. A plugin whose name
+  // `owner` reports as taken is unloaded before its init() runs. Never throws.
   static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& file, PluginRecord& record,
-                                             const NameOwner& owner = {});
+                                             const NameOwner& owner = {}, bool defer_backend = false);
 
  private:
   PluginLibrary() = default;
@@ -48,6 +58,7 @@ class PluginLibrary {
   void* state_ = nullptr;
   std::filesystem::path path_;
   bool on_request_ = false;
+  bool started_ = false;
 };
 
 // Turns a status returned by a plugin into a message and releases it ("" for NULL).
@@ -96,9 +107,16 @@ class PluginRegistry {
   // stays valid until the next load.
   const PluginRecord& load_file(const std::filesystem::path& file, const std::string& origin);
 
-  const std::vector<PluginRecord>& records() const { return records_; }
-  // Loaded backend plugins in load order.
+  // Every record, backends started first (so that each shows its devices or why it failed).
+  const std::vector<PluginRecord>& records() const {
+    start_all();
+    return records_;
+  }
+  // The records as they are: backends not needed yet show no devices.
+  const std::vector<PluginRecord>& records_as_loaded() const { return records_; }
+  // Started backend plugins in load order (every backend is started).
   std::vector<std::shared_ptr<PluginLibrary>> backends() const;
+  // The started backend named `name` (started now if need be), or null.
   std::shared_ptr<PluginLibrary> backend(const std::string& name) const;
   // The model plugin that accepts HF model_type `arch`, or that is named `name`.
   std::shared_ptr<PluginLibrary> model_for(const std::string& arch) const;
@@ -111,7 +129,12 @@ class PluginRegistry {
 
  private:
   void search_folder(const std::filesystem::path& dir, const std::string& origin, bool must_exist);
-  std::vector<PluginRecord> records_;
+  // Starts a deferred backend (its record updated); false if its init or devices failed.
+  bool start(const std::shared_ptr<PluginLibrary>& lib) const;
+  void start_all() const;
+  mutable std::vector<PluginRecord> records_;  // a deferred backend's record is completed by start()
+  std::map<const PluginLibrary*, size_t> record_of_;
+  mutable std::mutex start_mutex_;
   std::vector<std::filesystem::path> tried_;  // canonical paths, parallel to records_
   std::vector<std::shared_ptr<PluginLibrary>> loaded_;
   std::function<std::string(const std::filesystem::path&)> screen_;

@@ -163,12 +163,39 @@ void check_status(loom_status* status, const std::string& context) {
 
 PluginLibrary::~PluginLibrary() {
   // The plugin's own objects go first, while its code is still mapped.
-  if (desc_ && desc_->shutdown) desc_->shutdown(state_);
+  if (started_ && desc_->shutdown) desc_->shutdown(state_);
   lib_.reset();
 }
 
+bool PluginLibrary::start(PluginRecord& record) {
+  if (started_) return true;
+  if (!record.error.empty()) return false;
+  auto fail = [&](const std::string& why) {
+    record.error = printable(record.path.string() + ": " + why);
+    record.loaded = false;
+    return false;
+  };
+  try {
+    void* state = nullptr;
+    if (desc_->init) {
+      if (loom_status* st = desc_->init(&host_info(), &state)) return fail("init() failed: " + take_status(st));
+    }
+    // From here on the destructor runs shutdown(state).
+    state_ = state;
+    started_ = true;
+    if (std::string problem = describe_offer(*desc_, state, record); !problem.empty()) return fail(problem);
+    if (desc_->kind == LOOM_PLUGIN_BACKEND && desc_->get_extension)
+      record.on_request = desc_->get_extension(state, LOOM_EXTENSION_ON_REQUEST) != nullptr;
+    on_request_ = record.on_request;
+    record.loaded = true;
+    return true;
+  } catch (const std::exception& e) {
+    return fail(std::string("cannot be loaded: ") + e.what());
+  }
+}
+
 std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& given, PluginRecord& record,
-                                                   const NameOwner& owner) {
+                                                   const NameOwner& owner, bool defer_backend) {
   std::error_code ec;
   // An absolute path keeps dlopen from searching anywhere else for the file itself.
   const fs::path file = fs::absolute(given, ec).lexically_normal();
@@ -219,20 +246,13 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& given, Plugin
         return fail("duplicate plugin name '" + record.name + "': already loaded from " + holder->string());
     }
 
-    void* state = nullptr;
-    if (desc->init) {
-      if (loom_status* st = desc->init(&host_info(), &state))
-        return fail("init() failed: " + take_status(st));
-    }
-    // From here on the destructor runs shutdown(state).
     lib->desc_ = desc;
-    lib->state_ = state;
-    if (std::string problem = describe_offer(*desc, state, record); !problem.empty()) return fail(problem);
-    if (desc->kind == LOOM_PLUGIN_BACKEND && desc->get_extension)
-      record.on_request = desc->get_extension(state, LOOM_EXTENSION_ON_REQUEST) != nullptr;
-    lib->on_request_ = record.on_request;
-    record.loaded = true;
     record.error.clear();
+    if (defer_backend && desc->kind == LOOM_PLUGIN_BACKEND) {
+      record.loaded = true;  // until start() says otherwise
+      return lib;
+    }
+    if (!lib->start(record)) return nullptr;
     return lib;
   } catch (const std::exception& e) {
     return fail(std::string("cannot be loaded: ") + e.what());

@@ -118,10 +118,28 @@ const PluginRecord& PluginRegistry::load_file(const fs::path& file, const std::s
       if (lib->name() == name) return lib->path();
     return std::nullopt;
   };
-  if (auto lib = PluginLibrary::load(file, record, owner)) loaded_.push_back(std::move(lib));
+  // Backends found in folders start when first needed; files named by the user start now, so
+  // that their errors show at once.
+  const bool defer = origin != "--plugin" && origin != "api";
+  if (auto lib = PluginLibrary::load(file, record, owner, defer)) {
+    record_of_[lib.get()] = records_.size();
+    loaded_.push_back(std::move(lib));
+  }
   records_.push_back(std::move(record));
   tried_.push_back(id);
   return records_.back();
+}
+
+bool PluginRegistry::start(const std::shared_ptr<PluginLibrary>& lib) const {
+  std::lock_guard<std::mutex> lock(start_mutex_);
+  if (lib->started()) return true;
+  if (lib->start(records_[record_of_.at(lib.get())])) return true;
+  // Kept loaded for the rest of the engine's life, unused, as a failed init is: the record says why.
+  return false;
+}
+
+void PluginRegistry::start_all() const {
+  for (const auto& lib : loaded_) start(lib);
 }
 
 void PluginRegistry::search_folder(const fs::path& dir, const std::string& origin, bool must_exist) {
@@ -154,13 +172,13 @@ void PluginRegistry::search_folder(const fs::path& dir, const std::string& origi
 std::vector<std::shared_ptr<PluginLibrary>> PluginRegistry::backends() const {
   std::vector<std::shared_ptr<PluginLibrary>> out;
   for (const auto& lib : loaded_)
-    if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND) out.push_back(lib);
+    if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND && start(lib)) out.push_back(lib);
   return out;
 }
 
 std::shared_ptr<PluginLibrary> PluginRegistry::backend(const std::string& name) const {
   for (const auto& lib : loaded_)
-    if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND && lib->name() == name) return lib;
+    if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND && lib->name() == name) return start(lib) ? lib : nullptr;
   return nullptr;
 }
 

@@ -121,6 +121,7 @@ Engine::Engine(Engine&&) noexcept = default;
 Engine& Engine::operator=(Engine&&) noexcept = default;
 
 const std::vector<PluginRecord>& Engine::plugins() const { return impl_->registry.records(); }
+const std::vector<PluginRecord>& Engine::plugins_as_loaded() const { return impl_->registry.records_as_loaded(); }
 
 const PluginRecord& Engine::load_plugin(const std::filesystem::path& file) { return impl_->registry.load_file(file, "api"); }
 

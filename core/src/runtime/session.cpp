@@ -72,7 +72,7 @@ SessionImpl::SessionImpl(std::shared_ptr<const Program> program,
       }
       part.view = std::make_unique<plugins::GraphViewStorage>(p, part.nodes, kinds);
       const auto& be = *backends_[part.backend];
-      loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str(), nullptr, nullptr, nullptr};
+      loom_compile_options opts{sizeof(loom_compile_options), p.graph.name.c_str(), nullptr, nullptr, nullptr, nullptr, nullptr};
       packed_.attach(opts);
       plugins::check_status(be.api().compile(be.api().self, part.view->view(), &opts, &part.executable),
                             be.name() + ": compiling partition " + std::to_string(pi) + " of graph '" + p.graph.name + "'");
@@ -286,7 +286,7 @@ State SessionImpl::new_state() const {
   for (size_t i = 0; i < n; ++i) {
     const StateDecl& decl = program_->states[i].decl;
     if (state_home_[i] < 0) {
-      s.impl_->tensors[i] = Tensor(decl.dtype, decl.shape);
+      s.impl_->tensors[i] = Tensor::lazy_zeros(decl.dtype, decl.shape);
       continue;
     }
     // On its device: allocated there and zeroed there, never copied in or out around a run.

@@ -37,7 +37,7 @@ Tensor State::Impl::read(size_t i) const {
 
 void State::Impl::zero(size_t i) {
   if (!device[i]) {
-    if (tensors[i].nbytes()) std::memset(tensors[i].data(), 0, tensors[i].nbytes());
+    tensors[i].zero();
     return;
   }
   const std::vector<uint8_t> zeros(bytes(i), 0);

@@ -3,6 +3,8 @@
 
 #include "runtime/memory_limit.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -59,13 +61,48 @@ int64_t shape_numel(const Shape& s) {
 
 int64_t Tensor::numel() const { return shape_numel(shape_); }
 
+namespace {
+
+// From this size on, lazy_zeros maps pages rather than allocating them.
+constexpr size_t kLazyBytes = size_t{1} << 20;
+
+size_t checked_bytes(DType dtype, const Shape& shape) {
+  const int64_t n = shape_numel(shape);
+  if (static_cast<uint64_t>(n) > (uint64_t(1) << 62) / dtype_size(dtype))
+    throw Error("tensor of shape " + shape_str(shape) + " is too large");
+  const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
+  // Every page may be written: a size past physical memory is refused, not attempted.
+  check_fits_in_memory(bytes, "a tensor of shape " + shape_str(shape) + " of " + std::string(dtype_name(dtype)));
+  return bytes;
+}
+
+}  // namespace
+
+Tensor Tensor::lazy_zeros(DType dtype, Shape shape) {
+  const size_t bytes = checked_bytes(dtype, shape);
+  if (bytes < kLazyBytes) return Tensor(dtype, std::move(shape));
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    throw Error("cannot map " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_str(shape) + " of " +
+                std::string(dtype_name(dtype)) + " (out of memory)");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.owner_ = std::shared_ptr<const void>(p, [bytes](const void* q) { munmap(const_cast<void*>(q), bytes); });
+  t.data_ = p;
+  t.mapped_ = true;
+  return t;
+}
+
+void Tensor::zero() {
+  if (!nbytes()) return;
+  // A private anonymous mapping reads as zeros again once its pages are given back.
+  if (mapped_ && madvise(data_, nbytes(), MADV_DONTNEED) == 0) return;
+  std::memset(data_, 0, nbytes());
+}
+
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  const int64_t n = shape_numel(shape_);
-  if (static_cast<uint64_t>(n) > (uint64_t(1) << 62) / dtype_size(dtype_))
-    throw Error("tensor of shape " + shape_str(shape_) + " is too large");
-  size_t bytes = static_cast<size_t>(n) * dtype_size(dtype_);
-  // Zero-filling touches every page: a size past physical memory is refused, not attempted.
-  check_fits_in_memory(bytes, "a tensor of shape " + shape_str(shape_) + " of " + std::string(dtype_name(dtype_)));
+  const size_t bytes = checked_bytes(dtype_, shape_);
   size_t alloc = (bytes + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;
   void* p = std::aligned_alloc(64, alloc);
