@@ -230,6 +230,11 @@ std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInf
     // copy is never resident twice.
     void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED) info.fail("no memory for the packed weight (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
+    // On 2 MiB pages where the kernel allows (transparent_hugepage "madvise" or "always"): a
+    // decode step streams every weight once, and on 4 KiB pages GPT-2 small's step spent a tenth
+    // of its time on TLB misses (39.7 -> 35.0 ms at 1 thread; BERT-base 1t about 3% faster).
+    // Faulting them in with compaction costs about 0.1-0.3 s more at load. Advice only: no error.
+    ::madvise(buf, bytes, MADV_HUGEPAGE);
     try {
       // An [n, k] weight is read panel by panel, so the host may drop its pages as we go: an LM
       // head of 50k x 768 is then never resident twice. A [k, n] one is read whole by every group.

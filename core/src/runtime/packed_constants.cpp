@@ -36,44 +36,50 @@ std::shared_ptr<const PackedConstants::Copy> PackedConstants::find(const void* c
   return it == copies_.end() ? nullptr : it->second.lock();
 }
 
-std::shared_ptr<const PackedConstants::Copy> PackedConstants::store(const void* constant, uint64_t constant_bytes,
-                                                                     std::string_view layout, const void* packed,
-                                                                     uint64_t packed_bytes) {
+std::shared_ptr<const PackedConstants::Copy> PackedConstants::put(
+    const void* constant, uint64_t constant_bytes, std::string_view layout,
+    const std::function<std::shared_ptr<const Copy>()>& make, bool& earlier) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = copies_.begin(); it != copies_.end();) it = it->second.expired() ? copies_.erase(it) : std::next(it);
-  Key key(reinterpret_cast<uintptr_t>(constant), constant_bytes, std::string(layout));
-  if (auto it = copies_.find(key); it != copies_.end())
-    if (auto earlier = it->second.lock()) return earlier;
+  // The slot first, then the copy: nothing after make() throws, so a copy that took a mapping
+  // is never dropped on the floor.
+  auto [slot, fresh] = copies_.try_emplace(Key(reinterpret_cast<uintptr_t>(constant), constant_bytes, std::string(layout)));
+  earlier = false;
+  if (!fresh)
+    if (auto copy = slot->second.lock()) {
+      earlier = true;
+      return copy;
+    }
   // The backend reads its copy from now on: the constant's pages in a weights file's mapping
   // need not stay resident (read again from the file if anything still reads them). Given back
   // before the copy is made, so that the two are not resident at once.
   io::release_mapped_pages(constant, constant_bytes);
-  auto copy = std::make_shared<const Copy>(packed, packed_bytes);
-  copies_[std::move(key)] = copy;
-  return copy;
-}
-
-std::shared_ptr<const PackedConstants::Copy> PackedConstants::adopt(const void* constant, uint64_t constant_bytes,
-                                                                     std::string_view layout, void* mapping,
-                                                                     uint64_t packed_bytes) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = copies_.begin(); it != copies_.end();) it = it->second.expired() ? copies_.erase(it) : std::next(it);
-  // The slot first, then the copy: whatever throws, the mapping has not been taken yet.
-  auto [slot, fresh] = copies_.try_emplace(Key(reinterpret_cast<uintptr_t>(constant), constant_bytes, std::string(layout)));
-  if (!fresh)
-    if (auto earlier = slot->second.lock()) {
-      ::munmap(mapping, packed_bytes);
-      return earlier;
-    }
   std::shared_ptr<const Copy> copy;
   try {
-    copy = std::make_shared<const Copy>(mapping, packed_bytes, Copy::Adopt{});
+    copy = make();
   } catch (...) {
     if (fresh) copies_.erase(slot);
     throw;
   }
   slot->second = copy;
-  io::release_mapped_pages(constant, constant_bytes);  // as in store(): the backend reads its copy
+  return copy;
+}
+
+std::shared_ptr<const PackedConstants::Copy> PackedConstants::store(const void* constant, uint64_t constant_bytes,
+                                                                     std::string_view layout, const void* packed,
+                                                                     uint64_t packed_bytes) {
+  bool earlier = false;
+  return put(constant, constant_bytes, layout, [&] { return std::make_shared<const Copy>(packed, packed_bytes); }, earlier);
+}
+
+std::shared_ptr<const PackedConstants::Copy> PackedConstants::adopt(const void* constant, uint64_t constant_bytes,
+                                                                     std::string_view layout, void* mapping,
+                                                                     uint64_t packed_bytes) {
+  // Until make() has taken it, the mapping is the caller's (an exception leaves it so).
+  bool earlier = false;
+  auto copy = put(constant, constant_bytes, layout,
+                  [&] { return std::make_shared<const Copy>(mapping, packed_bytes, Copy::Adopt{}); }, earlier);
+  if (earlier) ::munmap(mapping, packed_bytes);
   return copy;
 }
 

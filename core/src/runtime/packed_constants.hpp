@@ -10,6 +10,7 @@
 #include <loom/abi.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,10 @@ class PackedConstants {
 
  private:
   using Key = std::tuple<uintptr_t, uint64_t, std::string>;
+  // store and adopt: the copy under the key, stored before (then `earlier` is set) or made by
+  // `make`; the constant's pages in a weights file's mapping are given back first.
+  std::shared_ptr<const Copy> put(const void* constant, uint64_t constant_bytes, std::string_view layout,
+                                  const std::function<std::shared_ptr<const Copy>()>& make, bool& earlier);
   mutable std::mutex mutex_;
   std::map<Key, std::weak_ptr<const Copy>> copies_;
 };
