@@ -41,6 +41,9 @@ class Tensor {
   // a tensor that is mostly never written (a KV cache sized for every position) costs memory
   // only for the part that is.
   static Tensor lazy_zeros(DType dtype, Shape shape);
+  // The same storage as Tensor(dtype, shape), left unwritten: for a tensor about to be filled
+  // whole (a run's outputs, copied out of its plan).
+  static Tensor uninitialized(DType dtype, Shape shape);
   // Borrows `data`; `keepalive` (may be null) is held for as long as the tensor lives.
   static Tensor view(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> keepalive);
 

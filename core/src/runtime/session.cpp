@@ -538,7 +538,7 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state, const RunStop&
   TensorMap out;
   execute(io, state, stop, [&](const ShapePlan& plan, const RunBuffers& rb, const ConcreteShapes& sizes) {
     for (int v : p.outputs) {
-      Tensor t(p.values[v].info.dtype, sizes.shapes[v]);
+      Tensor t = Tensor::uninitialized(p.values[v].info.dtype, sizes.shapes[v]);
       if (t.nbytes()) std::memcpy(t.data(), plan.host_pointer(rb, v, io.inputs, io.state), t.nbytes());
       out.emplace(p.values[v].name, std::move(t));
     }
@@ -581,7 +581,7 @@ void SessionImpl::run(Binding::Impl& b, State& state, const RunStop& stop) {
           throw Error("run: the tensor bound to output '" + p.values[v].name + "' is " +
                       std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) + ", the output is " +
                       std::string(dtype_name(p.values[v].info.dtype)) + " " + shape_str(shape));
-        t = Tensor(p.values[v].info.dtype, shape);
+        t = Tensor::uninitialized(p.values[v].info.dtype, shape);
       }
       if (t.nbytes()) std::memcpy(t.data(), plan.host_pointer(rb, v, io.inputs, io.state), t.nbytes());
     }

@@ -101,16 +101,23 @@ void Tensor::zero() {
   std::memset(data_, 0, nbytes());
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  const size_t bytes = checked_bytes(dtype_, shape_);
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(uninitialized(dtype, std::move(shape))) {
+  std::memset(data_, 0, nbytes());
+}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  const size_t bytes = checked_bytes(dtype, shape);
   size_t alloc = (bytes + 63) / 64 * 64;
   if (alloc == 0) alloc = 64;
   void* p = std::aligned_alloc(64, alloc);
-  if (!p) throw Error("cannot allocate " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_str(shape_) + " of " +
-                      std::string(dtype_name(dtype_)) + " (out of memory)");
-  std::memset(p, 0, alloc);
-  owner_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
-  data_ = p;
+  if (!p) throw Error("cannot allocate " + std::to_string(bytes) + " bytes for a tensor of shape " + shape_str(shape) + " of " +
+                      std::string(dtype_name(dtype)) + " (out of memory)");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.owner_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
+  t.data_ = p;
+  return t;
 }
 
 Tensor Tensor::view(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> keepalive) {
@@ -124,7 +131,7 @@ Tensor Tensor::view(DType dtype, Shape shape, const void* data, std::shared_ptr<
 }
 
 Tensor Tensor::clone() const {
-  Tensor t(dtype_, shape_);
+  Tensor t = uninitialized(dtype_, shape_);
   if (nbytes()) std::memcpy(t.data_, data_, nbytes());
   return t;
 }
