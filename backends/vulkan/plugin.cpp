@@ -34,8 +34,8 @@ class VulkanPlan final : public sdk::Plan {
  public:
   VulkanPlan(std::shared_ptr<Device> device, const Config& config, Prepared prepared, std::vector<uint64_t> bytes,
              std::vector<Location> constants, const std::vector<ValueInfo>& values)
-      : device_(std::move(device)), limits_(effective_limits(device_->limits(), config)), runs_before_loss_(config.runs_before_loss), dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()),
-        scratch_bytes_(prepared.scratch_bytes()), bytes_(std::move(bytes)), constants_(std::move(constants)) {
+      : device_(std::move(device)), limits_(effective_limits(device_->limits(), config)), runs_before_loss_(config.runs_before_loss),
+        dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()), scratch_bytes_(prepared.scratch_bytes()), bytes_(std::move(bytes)), constants_(std::move(constants)) {
     for (const auto& v : values) names_.push_back(v.name);
   }
 
