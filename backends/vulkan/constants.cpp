@@ -78,7 +78,7 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
   // would not fit (a constant larger than that alone is refused by the allocation, named).
   std::vector<uint64_t> sizes{0};
   const uint64_t align = device->limits().min_storage_buffer_offset_alignment;
-  const uint64_t max_block = device->limits().max_allocation;
+  const uint64_t max_block = effective_limits(device->limits(), config).max_allocation;
   for (size_t v = 0; v < g.num_values(); ++v) {
     sdk::ValueView value = g.value(v);
     if (!value.is_constant()) continue;
@@ -98,6 +98,11 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
         id = r.id;
       }
     }
+    if (value.nbytes() > max_block)
+      throw Error("constant '" + std::string(value.name()) + "' holds " + std::to_string(value.nbytes()) +
+                      " bytes, more than the device's maxMemoryAllocationSize of " + std::to_string(max_block) +
+                      " that one allocation can hold",
+                  LOOM_STATUS_OUT_OF_MEMORY);
     const uint64_t padded = (value.nbytes() + align - 1) / align * align;
     if (sizes.back() && sizes.back() + value.nbytes() > max_block) sizes.push_back(0);
     uploads.push_back({v, sizes.size() - 1, sizes.back(), id});

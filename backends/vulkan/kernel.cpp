@@ -8,6 +8,7 @@ namespace loom::vulkan {
 Limits effective_limits(const Limits& device, const Config& config) {
   Limits l = device;
   if (config.max_buffer_range) l.max_storage_buffer_range = std::min(l.max_storage_buffer_range, config.max_buffer_range);
+  if (config.max_allocation) l.max_allocation = std::min(l.max_allocation, config.max_allocation);
   return l;
 }
 

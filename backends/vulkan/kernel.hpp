@@ -31,9 +31,13 @@ struct Config {
   // max_buffer_range=BYTES: a test switch that lowers the device's maxStorageBufferRange as the
   // backend sees it, so that small models get their tensors split over bindings (0: the device's).
   uint64_t max_buffer_range = 0;
+  // max_allocation=BYTES: a test switch that lowers maxMemoryAllocationSize as the constant
+  // blocks see it, so that a partition's constants go into several (0: the device's).
+  uint64_t max_allocation = 0;
 };
 
-// The device's limits as the backend applies them: with max_buffer_range lowered by the option.
+// The device's limits as the backend applies them: max_buffer_range and max_allocation lowered
+// by the options.
 Limits effective_limits(const Limits& device, const Config& config);
 
 // One dispatch of a plan. `values` are the partition values bound to the shader's bindings in

@@ -305,6 +305,8 @@ class VulkanPlugin final : public sdk::BackendPlugin {
       config.runs_before_loss = std::make_shared<std::atomic<int64_t>>(option_number("lose_device_after_runs", loss, 0, UINT32_MAX));
     const std::string range = options.get("max_buffer_range", "");
     if (!range.empty()) config.max_buffer_range = option_number("max_buffer_range", range, 256, UINT32_MAX);
+    const std::string allocation = options.get("max_allocation", "");
+    if (!allocation.empty()) config.max_allocation = option_number("max_allocation", allocation, 256, UINT32_MAX);
     options.finish("vulkan");
     return std::make_unique<VulkanBackend>(device(index), config, index);
   }

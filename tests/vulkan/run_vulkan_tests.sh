@@ -132,6 +132,12 @@ case $AREA in
         --backend vulkan --option vulkan.max_buffer_range=$range "${expect[@]}" --atol 1e-5 --rtol 1e-5
     done
     sed 's/\[n, 3\]/[n, 16]/' "$TMP/gather.yaml" >"$TMP/gather16.yaml"  # rows of 64 bytes: three to a chunk
+    # max_allocation: the partition's constants (about 18 KiB) go into several blocks, the results
+    # the same; a constant larger than one allocation is refused, named.
+    check "split graph with constants in blocks of 4 KiB" 0 "c5 matches the reference" run "$TMP/split.yaml" --optimize none \
+      --backend vulkan --option vulkan.max_allocation=4096 "${expect[@]}" --atol 1e-5 --rtol 1e-5
+    check "a constant past a lowered allocation size" 1 "bytes, more than the device's maxMemoryAllocationSize of 2048 that one allocation can hold" \
+      run "$TMP/split.yaml" --optimize none --backend vulkan --option vulkan.max_allocation=2048
     check "split gather checks its indices" 1 "node 'y' (gather): index -5 is outside -4 .. 3 (a dim of 4)" "${bench[@]}" "$TMP/gather16.yaml" \
       --dim n=4 --option vulkan.max_buffer_range=256
     check "split gather in range" 0 "" "${bench[@]}" "$TMP/gather16.yaml" --dim n=100 --option vulkan.max_buffer_range=256
@@ -179,16 +185,19 @@ case $AREA in
       check "$(basename "$dir") on vulkan alone" 0 "matches the reference" run "$dir" --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3
       # The text models again with maxStorageBufferRange lowered (the test switch) below their
       # embedding tables and most weights, which gather and linear then split over several
-      # bindings: the same outputs. (The vision models' pixels go through a conv2d and copies,
-      # which do not split, and are larger than their weights.)
+      # bindings, and maxMemoryAllocationSize lowered below their weights' total (above the
+      # largest), which go into several constant blocks: the same outputs. (The vision models'
+      # pixels go through a conv2d and copies, which do not split, and are larger than their
+      # weights.)
       case $(basename "$dir") in
-        bert-* | clip-text) range=4096 ;;
-        gpt2*) range=6144 ;;
-        imagegpt*) range=13312 ;;
+        bert-*) range=4096 allocation=16384 ;;
+        clip-text) range=4096 allocation=69632 ;;
+        gpt2*) range=6144 allocation=40960 ;;
+        imagegpt*) range=13312 allocation=32768 ;;
         *) continue ;;
       esac
-      check "$(basename "$dir") split past max_buffer_range=$range" 0 "matches the reference" run "$dir" --backend vulkan "${args[@]}" \
-        --atol 1e-3 --rtol 1e-3 --option vulkan.max_buffer_range=$range
+      check "$(basename "$dir") split past max_buffer_range=$range, max_allocation=$allocation" 0 "matches the reference" run "$dir" \
+        --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3 --option vulkan.max_buffer_range=$range --option vulkan.max_allocation=$allocation
     done
     ;;
   generation)
