@@ -153,6 +153,9 @@ case $AREA in
          --expect pooler_output="$ENC/expected_pooler_output.npy" --atol 1e-3 --rtol 1e-3)
     check "encoder on vulkan, oneDNN as fallback" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn
     check "encoder through staging buffers" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn --option vulkan.staging=always
+    # ... with its weights past a lowered range split over bindings and in several constant blocks.
+    check "encoder split, through staging buffers" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan \
+      --option vulkan.staging=always --option vulkan.max_buffer_range=16384 --option vulkan.max_allocation=65536
     check "the encoder runs on the device" 0 "input_ids: host -> vulkan" inspect "$ENC/encoder.yaml" --placement --backend vulkan,onednn
     # A node the backend declines (a cast to u8) between ops it runs: placed on oneDNN with
     # copies each way, and the result that of the reference backend.
