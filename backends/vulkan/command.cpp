@@ -35,7 +35,7 @@ BoundRange bound_range(const Location& loc, const Limits& limits, const std::str
 
 }  // namespace
 
-Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations, bool timed)
+Recording::Recording(Device& device, const Limits& limits, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations, bool timed)
     : device_(device), locations_(locations) {
   VkDevice dev = device.handle();
   if (timed) {
@@ -80,9 +80,20 @@ Recording::Recording(Device& device, const std::vector<Dispatch>& dispatches, co
           push[i][b] = static_cast<uint32_t>(checked_.size()) * kSlotWords;
           checked_.push_back(&d);
         } else {
-          const int32_t v = in_memory(d.values[b]) ? d.values[b] : *present;
-          const BoundRange r = bound_range(locations[static_cast<size_t>(v)], device.limits(), "node '" + d.node + "'");
-          infos[b] = {locations[static_cast<size_t>(v)].buffer->buffer, r.offset, r.range};
+          // The binding's view of its tensor (a chunk of one split over bindings), or the view of
+          // the binding that stands in for an absent tensor.
+          const size_t from = in_memory(d.values[b]) ? b : static_cast<size_t>(present - d.values.begin());
+          Location loc = locations[static_cast<size_t>(d.values[from])];
+          if (from < d.views.size() && d.views[from].bytes != Dispatch::kWhole) {
+            const Dispatch::View& view = d.views[from];
+            if (view.offset > loc.bytes || view.bytes > loc.bytes - view.offset)
+              throw Error("node '" + d.node + "': a chunk of " + std::to_string(view.bytes) + " bytes at " + std::to_string(view.offset) +
+                          " lies outside its tensor of " + std::to_string(loc.bytes));
+            loc.offset += view.offset;
+            loc.bytes = view.bytes;
+          }
+          const BoundRange r = bound_range(loc, limits, "node '" + d.node + "'");
+          infos[b] = {loc.buffer->buffer, r.offset, r.range};
           push[i][b] = r.element_offset;
         }
         writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};

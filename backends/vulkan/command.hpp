@@ -23,7 +23,7 @@ class Recording {
  public:
   // `timed`: the commands write a timestamp before the first dispatch and after the last
   // (--profile), and submit reports the time between them.
-  Recording(Device& device, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations, bool timed = false);
+  Recording(Device& device, const Limits& limits, const std::vector<Dispatch>& dispatches, const std::vector<Location>& locations, bool timed = false);
   ~Recording();
   Recording(const Recording&) = delete;
   Recording& operator=(const Recording&) = delete;

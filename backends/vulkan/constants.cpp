@@ -69,12 +69,16 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
   locations_.assign(g.num_values(), Location{});
   struct Upload {
     size_t value;
+    size_t block;  // index into `sizes`
     uint64_t offset;
     uint64_t id;  // the record found in the host's cache whose upload is gone, else 0
   };
   std::vector<Upload> uploads;
-  uint64_t block_bytes = 0;
+  // Blocks of at most maxMemoryAllocationSize each: a new one starts where the next constant
+  // would not fit (a constant larger than that alone is refused by the allocation, named).
+  std::vector<uint64_t> sizes{0};
   const uint64_t align = device->limits().min_storage_buffer_offset_alignment;
+  const uint64_t max_block = effective_limits(device->limits(), config).max_allocation;
   for (size_t v = 0; v < g.num_values(); ++v) {
     sdk::ValueView value = g.value(v);
     if (!value.is_constant()) continue;
@@ -94,20 +98,29 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
         id = r.id;
       }
     }
-    uploads.push_back({v, block_bytes, id});
-    block_bytes += (value.nbytes() + align - 1) / align * align;
+    if (value.nbytes() > max_block)
+      throw Error("constant '" + std::string(value.name()) + "' holds " + std::to_string(value.nbytes()) +
+                      " bytes, more than the device's maxMemoryAllocationSize of " + std::to_string(max_block) +
+                      " that one allocation can hold",
+                  LOOM_STATUS_OUT_OF_MEMORY);
+    const uint64_t padded = (value.nbytes() + align - 1) / align * align;
+    if (sizes.back() && sizes.back() + value.nbytes() > max_block) sizes.push_back(0);
+    uploads.push_back({v, sizes.size() - 1, sizes.back(), id});
+    sizes.back() += padded;
   }
   if (uploads.empty()) return;
-  auto block = std::make_shared<ConstantBlock>(device, block_bytes);
+  std::vector<std::shared_ptr<ConstantBlock>> made;
+  for (uint64_t bytes : sizes) made.push_back(std::make_shared<ConstantBlock>(device, bytes));
   Memory& memory = device->memory();
   for (const Upload& u : uploads) {
     sdk::ValueView value = g.value(u.value);
+    const auto& block = made[u.block];
     memory.write(block->buffer(), u.offset, value.data(), value.nbytes(), config.force_staging);
     ++uploaded_constants;
     uploaded_bytes += value.nbytes();
     locations_[u.value] = {&block->buffer(), block->buffer().id, u.offset, value.nbytes()};
   }
-  blocks_.push_back(block);
+  blocks_.insert(blocks_.end(), made.begin(), made.end());
   if (!cache.available()) return;
   // Recorded only once written: the host may give back the pages of a constant's mapping as
   // soon as a copy of it is stored.
@@ -125,7 +138,7 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
       id = read_record(cache.store(value, key, bytes_of(mine)), std::string(value.name())).id;
       if (id != mine.id && registry.find(id, value.nbytes()).block) continue;
     }
-    registry.add(id, block, u.offset, value.nbytes());
+    registry.add(id, made[u.block], u.offset, value.nbytes());
   }
 }
 

@@ -5,6 +5,27 @@
 
 namespace loom::vulkan {
 
+Limits effective_limits(const Limits& device, const Config& config) {
+  Limits l = device;
+  if (config.max_buffer_range) l.max_storage_buffer_range = std::min(l.max_storage_buffer_range, config.max_buffer_range);
+  if (config.max_allocation) l.max_allocation = std::min(l.max_allocation, config.max_allocation);
+  return l;
+}
+
+uint64_t binding_capacity(const Limits& limits) {
+  const uint64_t slack = limits.min_storage_buffer_offset_alignment - 4;
+  return limits.max_storage_buffer_range > slack ? limits.max_storage_buffer_range - slack : 0;
+}
+
+int64_t rows_per_binding(const Limits& limits, uint64_t row_bytes, const std::string& what) {
+  const uint64_t rows = row_bytes ? binding_capacity(limits) / row_bytes : UINT32_MAX;
+  if (rows == 0)
+    throw Error(what + ": one row of " + std::to_string(row_bytes) + " bytes is more than the device's maxStorageBufferRange of " +
+                    std::to_string(limits.max_storage_buffer_range) + " that one shader binding can reach",
+                LOOM_STATUS_UNSUPPORTED);
+  return static_cast<int64_t>(std::min<uint64_t>(rows, INT32_MAX));
+}
+
 int32_t Prepared::scratch(uint64_t bytes) {
   const uint64_t offset = node_offset_;
   node_offset_ += (bytes + alignment_ - 1) / alignment_ * alignment_;
@@ -14,7 +35,7 @@ int32_t Prepared::scratch(uint64_t bytes) {
 }
 
 GridKernel::GridKernel(const sdk::NodeView& node, const CompileContext& c, const ShaderInterface& shader, std::vector<uint32_t> spec)
-    : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size) {
+    : node_(NodeRef::from(node)), limits_(c.limits), wg_(c.config.workgroup_size) {
   check_workgroup(limits_, wg_, 1, 0, node_.where());
   spec.insert(spec.begin(), wg_);
   pipeline_ = &c.device.pipelines().get(shader, spec);

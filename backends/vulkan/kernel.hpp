@@ -28,7 +28,17 @@ struct Config {
   // device were lost (LOOM_STATUS_DEVICE_LOST), to test what the engine does then. Shared by
   // the backend instance's plans; null when the option is not set.
   std::shared_ptr<std::atomic<int64_t>> runs_before_loss;
+  // max_buffer_range=BYTES: a test switch that lowers the device's maxStorageBufferRange as the
+  // backend sees it, so that small models get their tensors split over bindings (0: the device's).
+  uint64_t max_buffer_range = 0;
+  // max_allocation=BYTES: a test switch that lowers maxMemoryAllocationSize as the constant
+  // blocks see it, so that a partition's constants go into several (0: the device's).
+  uint64_t max_allocation = 0;
 };
+
+// The device's limits as the backend applies them: max_buffer_range and max_allocation lowered
+// by the options.
+Limits effective_limits(const Limits& device, const Config& config);
 
 // One dispatch of a plan. `values` are the partition values bound to the shader's bindings in
 // order (-1: an absent optional input, bound to another tensor of the dispatch and never read). The
@@ -40,6 +50,18 @@ struct Dispatch {
   std::vector<int32_t> values;
   std::vector<uint32_t> push;
   uint32_t groups[3] = {1, 1, 1};
+  // A binding may see only a part of its tensor: `bytes` from byte `offset` (a chunk of a tensor
+  // larger than maxStorageBufferRange, split along its outermost dim). Empty, or kWhole bytes:
+  // the whole tensor.
+  struct View {
+    uint64_t offset = 0, bytes = kWhole;
+  };
+  static constexpr uint64_t kWhole = UINT64_MAX;
+  std::vector<View> views;  // by binding, as `values`
+  void view(size_t binding, uint64_t offset, uint64_t bytes) {
+    if (views.size() < values.size()) views.resize(values.size());
+    views[binding] = {offset, bytes};
+  }
   // A dispatch that checks values it reads (gather's indices) binds kStatus: a slot of the
   // recording's status buffer where the shader leaves the first value out of range, which the
   // run then reports as "<where>: <checked> N is outside <allowed>".
@@ -78,6 +100,7 @@ class Prepared {
   void next_node() { node_offset_ = 0; }
 
   std::vector<Dispatch>& dispatches() { return dispatches_; }
+  const std::vector<Dispatch>& dispatches() const { return dispatches_; }
   struct Region {
     uint64_t offset, bytes;
   };
@@ -102,7 +125,15 @@ class NodeKernel {
 struct CompileContext {
   Device& device;
   const Config& config;
+  const Limits& limits;  // effective_limits of the device
 };
+
+// The most bytes one binding may reach of a tensor at any offset: the descriptor range starts up
+// to one alignment unit (less a word) before the tensor (command.cpp).
+uint64_t binding_capacity(const Limits& limits);
+// Rows of `row_bytes` per chunk of a tensor split along its outermost dim, so that each chunk
+// fits one binding; throws, naming the limit, when a single row does not.
+int64_t rows_per_binding(const Limits& limits, uint64_t row_bytes, const std::string& what);
 
 // Workgroups for `count` invocations at `size` per group, folded into rows of at most
 // maxComputeWorkGroupCount[0] groups: the shader recovers the flat index from row_groups.

@@ -34,8 +34,8 @@ class VulkanPlan final : public sdk::Plan {
  public:
   VulkanPlan(std::shared_ptr<Device> device, const Config& config, Prepared prepared, std::vector<uint64_t> bytes,
              std::vector<Location> constants, const std::vector<ValueInfo>& values)
-      : device_(std::move(device)), runs_before_loss_(config.runs_before_loss), dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()),
-        scratch_bytes_(prepared.scratch_bytes()), bytes_(std::move(bytes)), constants_(std::move(constants)) {
+      : device_(std::move(device)), limits_(effective_limits(device_->limits(), config)), runs_before_loss_(config.runs_before_loss),
+        dispatches_(std::move(prepared.dispatches())), regions_(prepared.regions()), scratch_bytes_(prepared.scratch_bytes()), bytes_(std::move(bytes)), constants_(std::move(constants)) {
     for (const auto& v : values) names_.push_back(v.name);
   }
 
@@ -86,7 +86,7 @@ class VulkanPlan final : public sdk::Plan {
                            [&](const auto& r) { return r->timed() == timed && r->locations() == locations; });
     if (it == recordings_.end()) {
       if (recordings_.size() >= kMaxRecordings) recordings_.erase(recordings_.begin());
-      recordings_.push_back(std::make_unique<Recording>(*device_, dispatches_, locations, timed));
+      recordings_.push_back(std::make_unique<Recording>(*device_, limits_, dispatches_, locations, timed));
       it = recordings_.end() - 1;
     }
     return (*it)->submit("running the partition");
@@ -95,6 +95,7 @@ class VulkanPlan final : public sdk::Plan {
   // Recordings kept for distinct buffer sets (the session pools a few sets of arenas).
   static constexpr size_t kMaxRecordings = 4;
   std::shared_ptr<Device> device_;
+  Limits limits_;
   std::shared_ptr<std::atomic<int64_t>> runs_before_loss_;
   std::vector<Dispatch> dispatches_;
   std::vector<Prepared::Region> regions_;
@@ -110,7 +111,7 @@ class VulkanExecutable final : public sdk::Executable {
  public:
   VulkanExecutable(std::shared_ptr<Device> device, const Config& config, const sdk::GraphView& g, const loom_compile_options& options,
                    const std::string& upload_key)
-      : device_(std::move(device)), config_(config) {
+      : device_(std::move(device)), config_(config), limits_(effective_limits(device_->limits(), config_)) {
     for (size_t i = 0; i < g.num_values(); ++i) {
       sdk::ValueView v = g.value(i);
       values_.push_back({std::string(v.name()), v.dtype(), Dims(v.dims().begin(), v.dims().end()), v.is_constant()});
@@ -122,7 +123,7 @@ class VulkanExecutable final : public sdk::Executable {
                         sdk::dims_str(v.dims()) + " needs " + std::to_string(expected),
                     LOOM_STATUS_INVALID_ARGUMENT);
     }
-    const CompileContext context{*device_, config_};
+    const CompileContext context{*device_, config_, limits_};
     for (size_t i = 0; i < g.num_nodes(); ++i) {
       sdk::NodeView node = g.node(i);
       auto it = op_table().find(node.op());
@@ -138,13 +139,40 @@ class VulkanExecutable final : public sdk::Executable {
     constants_ = std::make_unique<ExecutableConstants>(device_, config_, g, options, upload_key);
   }
 
+  // A shader sees a tensor, or the chunk of it a dispatch binds (Dispatch::views), through one
+  // descriptor range, which starts at most one alignment unit before it: a binding past
+  // maxStorageBufferRange is refused here, before anything runs, naming the node that would not
+  // split it.
+  void check_ranges(const Prepared& prepared, const std::vector<uint64_t>& bytes, const sdk::ShapeSet& shapes) const {
+    const uint64_t capacity = binding_capacity(limits_);
+    const std::string limit = "the device's maxStorageBufferRange of " + std::to_string(limits_.max_storage_buffer_range);
+    for (const Dispatch& d : prepared.dispatches())
+      for (size_t b = 0; b < d.values.size(); ++b) {
+        const int32_t v = d.values[b];
+        if (v < 0) continue;
+        const auto value = static_cast<size_t>(v);
+        const bool whole = d.views.size() <= b || d.views[b].bytes == Dispatch::kWhole;
+        const uint64_t n = value < bytes.size() ? bytes[value] : prepared.regions()[value - bytes.size()].bytes;
+        const uint64_t seen = whole ? n : d.views[b].bytes;
+        if ((seen + 3) / 4 * 4 <= capacity) continue;
+        std::string what;
+        if (value >= bytes.size()) what = "its scratch of " + std::to_string(n) + " bytes";
+        else
+          what = "value '" + values_[value].name + "' of shape " + sdk::dims_str(shapes.dims(value)) + " (" + std::to_string(n) + " bytes)";
+        if (!whole) throw Error("node '" + d.node + "': a chunk of " + std::to_string(seen) + " bytes of " + what + " exceeds " + limit);
+        throw Error("node '" + d.node + "': " + what + " holds more than " + limit +
+                        " that one shader binding can reach, and this node does not split it over several",
+                    LOOM_STATUS_UNSUPPORTED);
+      }
+  }
+
   std::unique_ptr<sdk::Plan> prepare(const sdk::ShapeSet& shapes) override {
     if (shapes.size() != values_.size())
       throw Error("prepare: shapes for " + std::to_string(shapes.size()) + " values given, the partition has " +
                       std::to_string(values_.size()),
                   LOOM_STATUS_INVALID_ARGUMENT);
     std::vector<uint64_t> bytes(values_.size());
-    const Limits& limits = device_->limits();
+    const Limits& limits = limits_;
     for (size_t i = 0; i < values_.size(); ++i) {
       auto d = shapes.dims(i);
       bool ok = d.size() == values_[i].dims.size();
@@ -154,25 +182,20 @@ class VulkanExecutable final : public sdk::Executable {
                         sdk::dims_str(values_[i].dims),
                     LOOM_STATUS_INVALID_ARGUMENT);
       bytes[i] = static_cast<uint64_t>(shapes.numel(i)) * sdk::dtype_size(values_[i].dtype);
-      // A shader sees a tensor through one descriptor range, which starts at most one alignment
-      // unit before it.
-      if (bytes[i] + limits.min_storage_buffer_offset_alignment - 4 > limits.max_storage_buffer_range)
-        throw Error("value '" + values_[i].name + "' of shape " + sdk::dims_str(d) + " holds " + std::to_string(bytes[i]) +
-                        " bytes, more than the device's maxStorageBufferRange of " + std::to_string(limits.max_storage_buffer_range) +
-                        " that one shader binding can reach",
-                    LOOM_STATUS_UNSUPPORTED);
     }
     Prepared prepared(values_.size(), limits.min_storage_buffer_offset_alignment);
     for (const auto& k : kernels_) {
       prepared.next_node();
       k->prepare(shapes, prepared);
     }
+    check_ranges(prepared, bytes, shapes);
     return std::make_unique<VulkanPlan>(device_, config_, std::move(prepared), std::move(bytes), constants_->locations(), values_);
   }
 
  private:
   std::shared_ptr<Device> device_;
   Config config_;
+  Limits limits_;
   std::vector<ValueInfo> values_;
   std::vector<std::unique_ptr<NodeKernel>> kernels_;
   std::unique_ptr<ExecutableConstants> constants_;
@@ -280,6 +303,10 @@ class VulkanPlugin final : public sdk::BackendPlugin {
     const std::string loss = options.get("lose_device_after_runs", "");
     if (!loss.empty())
       config.runs_before_loss = std::make_shared<std::atomic<int64_t>>(option_number("lose_device_after_runs", loss, 0, UINT32_MAX));
+    const std::string range = options.get("max_buffer_range", "");
+    if (!range.empty()) config.max_buffer_range = option_number("max_buffer_range", range, 256, UINT32_MAX);
+    const std::string allocation = options.get("max_allocation", "");
+    if (!allocation.empty()) config.max_allocation = option_number("max_allocation", allocation, 256, UINT32_MAX);
     options.finish("vulkan");
     return std::make_unique<VulkanBackend>(device(index), config, index);
   }

@@ -96,6 +96,56 @@ case $AREA in
     printf 'loom: 1\nname: d\ninputs:\n  - {name: x, dtype: i64, shape: [n, 2]}\noutputs: [y]\ninitializers:\n  - {name: by, dtype: i64, shape: [2], values: [3, 0]}\nnodes:\n  - {op: div, inputs: [x, by], outputs: [y]}\n' >"$TMP/div.yaml"
     check "integer division by zero" 1 "node 'y' (div): integer division by zero" "${bench[@]}" "$TMP/div.yaml" --dim n=2
     check "storage buffer range" 1 "more than the device's maxStorageBufferRange" "${bench[@]}" "$TMP/relu.yaml" --dim n=40000000
+    # Tensors past maxStorageBufferRange, lowered by the test switch max_buffer_range: gather and
+    # matmul / linear split theirs over several dispatches (every layout of the operands, a split
+    # K summed over dispatches, a bias and an activation), the result that of the reference
+    # backend; ops that cannot split are refused naming the limit.
+    check "max_buffer_range below 256" 1 "option max_buffer_range=16: the value must be a whole number from 256" \
+      "${bench[@]}" "$TMP/relu.yaml" --dim n=10 --option vulkan.max_buffer_range=16
+    check "relu past a lowered range" 1 "node 'y': value 'x' of shape [1000] (4000 bytes) holds more than the device's maxStorageBufferRange of 1024" \
+      "${bench[@]}" "$TMP/relu.yaml" --dim n=1000 --option vulkan.max_buffer_range=1024
+    # NAME ROWS COLS: an initializer of seeded values in [-1, 1).
+    matrix() {
+      awk -v name="$1" -v r="$2" -v c="$3" -v seed="${#1}$2$3" 'BEGIN {
+        x = seed; printf "  - {name: %s, dtype: f32, shape: [%d, %d], values: [", name, r, c
+        for (i = 0; i < r * c; ++i) { x = (x * 1103515245 + 12345) % 2147483648; printf "%s%.3f", (i ? ", " : ""), x / 1073741824 - 1 }
+        print "]}" }'
+    }
+    {
+      printf 'loom: 1\nname: split\ninputs: []\noutputs: [g, c1, c2, c3, c4, c5]\ninitializers:\n'
+      matrix table 50 12; matrix a 40 24; matrix at 24 40; matrix b 24 36; matrix bt 36 24; matrix bias 1 36; matrix a3 6 24
+      printf '  - {name: idx, dtype: i64, shape: [7], values: [0, 49, -1, 17, 3, -50, 25]}\n'
+      printf 'nodes:\n  - {op: gather, inputs: [table, idx], outputs: [g]}\n'
+      printf '  - {op: matmul, inputs: [a, b], outputs: [c1]}\n'
+      printf '  - {op: matmul, inputs: [at, bt], outputs: [c2], attrs: {transpose_a: true, transpose_b: true, alpha: 0.5}}\n'
+      printf '  - {op: reshape, inputs: [bias], outputs: [bias.flat], attrs: {shape: [-1]}}\n'
+      printf '  - {op: linear, inputs: [a, bt, bias.flat], outputs: [c3], attrs: {activation: gelu}}\n'
+      printf '  - {op: linear, inputs: [a, b, bias.flat], outputs: [c4], attrs: {weight_transposed: true, activation: relu}}\n'
+      printf '  - {op: reshape, inputs: [a3], outputs: [a3.b], attrs: {shape: [2, 3, 24]}}\n'
+      printf '  - {op: matmul, inputs: [a3.b, b], outputs: [c5]}\n'
+    } >"$TMP/split.yaml"
+    check "split graph on the reference backend" 0 "wrote 6 file(s)" run "$TMP/split.yaml" --optimize none --backend reference --output-dir "$TMP/split-ref"
+    expect=()
+    for out in g c1 c2 c3 c4 c5; do expect+=(--expect "$out=$TMP/split-ref/$out.npy"); done
+    for range in 1024 4096; do
+      check "split graph on vulkan, max_buffer_range=$range" 0 "c5 matches the reference" run "$TMP/split.yaml" --optimize none \
+        --backend vulkan --option vulkan.max_buffer_range=$range "${expect[@]}" --atol 1e-5 --rtol 1e-5
+    done
+    sed 's/\[n, 3\]/[n, 16]/' "$TMP/gather.yaml" >"$TMP/gather16.yaml"  # rows of 64 bytes: three to a chunk
+    # max_allocation: the partition's constants (about 18 KiB) go into several blocks, the results
+    # the same; a constant larger than one allocation is refused, named.
+    check "split graph with constants in blocks of 4 KiB" 0 "c5 matches the reference" run "$TMP/split.yaml" --optimize none \
+      --backend vulkan --option vulkan.max_allocation=4096 "${expect[@]}" --atol 1e-5 --rtol 1e-5
+    check "a constant past a lowered allocation size" 1 "bytes, more than the device's maxMemoryAllocationSize of 2048 that one allocation can hold" \
+      run "$TMP/split.yaml" --optimize none --backend vulkan --option vulkan.max_allocation=2048
+    check "split gather checks its indices" 1 "node 'y' (gather): index -5 is outside -4 .. 3 (a dim of 4)" "${bench[@]}" "$TMP/gather16.yaml" \
+      --dim n=4 --option vulkan.max_buffer_range=256
+    check "split gather in range" 0 "" "${bench[@]}" "$TMP/gather16.yaml" --dim n=100 --option vulkan.max_buffer_range=256
+    # A batched operand is bound whole (a chunk would be one per batch entry): refused, named.
+    printf 'loom: 1\nname: bmm\ninputs:\n  - {name: a, dtype: f32, shape: [2, 40, 24]}\noutputs: [c]\ninitializers:\n%s\nnodes:\n  - {op: matmul, inputs: [a, b], outputs: [c]}\n' \
+      "$(matrix b 24 36)" >"$TMP/bmm.yaml"
+    check "batched matmul past a lowered range" 1 "node 'c': value 'a' of shape [2, 40, 24] (7680 bytes) holds more than the device's maxStorageBufferRange of 4096" \
+      "${bench[@]}" "$TMP/bmm.yaml" --option vulkan.max_buffer_range=4096
     ;;
   encoder)
     run=(run "$ENC/encoder.yaml" --input input_ids="$ENC/input_ids.npy" --input token_type_ids="$ENC/token_type_ids.npy"
@@ -103,6 +153,9 @@ case $AREA in
          --expect pooler_output="$ENC/expected_pooler_output.npy" --atol 1e-3 --rtol 1e-3)
     check "encoder on vulkan, oneDNN as fallback" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn
     check "encoder through staging buffers" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan,onednn --option vulkan.staging=always
+    # ... with its weights past a lowered range split over bindings and in several constant blocks.
+    check "encoder split, through staging buffers" 0 "pooler_output matches the reference" "${run[@]}" --backend vulkan \
+      --option vulkan.staging=always --option vulkan.max_buffer_range=16384 --option vulkan.max_allocation=65536
     check "the encoder runs on the device" 0 "input_ids: host -> vulkan" inspect "$ENC/encoder.yaml" --placement --backend vulkan,onednn
     # A node the backend declines (a cast to u8) between ops it runs: placed on oneDNN with
     # copies each way, and the result that of the reference backend.
@@ -133,6 +186,21 @@ case $AREA in
         "${args[@]}" --atol 1e-3 --rtol 1e-3  # a mismatch exits 1
       # On vulkan alone every node runs there (a fused attention decomposed into ops it runs).
       check "$(basename "$dir") on vulkan alone" 0 "matches the reference" run "$dir" --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3
+      # The text models again with maxStorageBufferRange lowered (the test switch) below their
+      # embedding tables and most weights, which gather and linear then split over several
+      # bindings, and maxMemoryAllocationSize lowered below their weights' total (above the
+      # largest), which go into several constant blocks: the same outputs. (The vision models'
+      # pixels go through a conv2d and copies, which do not split, and are larger than their
+      # weights.)
+      case $(basename "$dir") in
+        bert-*) range=4096 allocation=16384 ;;
+        clip-text) range=4096 allocation=69632 ;;
+        gpt2*) range=6144 allocation=40960 ;;
+        imagegpt*) range=13312 allocation=32768 ;;
+        *) continue ;;
+      esac
+      check "$(basename "$dir") split past max_buffer_range=$range, max_allocation=$allocation" 0 "matches the reference" run "$dir" \
+        --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3 --option vulkan.max_buffer_range=$range --option vulkan.max_allocation=$allocation
     done
     ;;
   generation)
@@ -154,16 +222,22 @@ case $AREA in
       done
     done
     tokens() { sed -n 's/.*"token_ids":\(\[[0-9,]*\]\).*/\1/p' "$TMP/out" | tr '\n' ' '; }
-    for backend in onednn vulkan; do
+    # vulkan_split: maxStorageBufferRange lowered (the test switch) below the embedding tables,
+    # the lm_head and the MLP weights, so that gather and linear split them
+    # over several bindings (the KV caches still fit one).
+    for backend in onednn vulkan vulkan_split; do
+      gpt2_range=() imagegpt_range=()
+      [ $backend = vulkan_split ] && gpt2_range=(--option vulkan.max_buffer_range=8192) imagegpt_range=(--option vulkan.max_buffer_range=13312)
       check "gpt2 generates on $backend" 0 '"stop_reason"' generate "$SRC/tests/models/gpt2" --prompt "hello world, the" --greedy \
-        --max-new-tokens 40 --json --backend "$backend"
+        --max-new-tokens 40 --json --backend "${backend%_split}" "${gpt2_range[@]}"
       declare "gpt2_$backend=$(tokens)"
       check "imagegpt generates on $backend" 0 '"images"' generate "$SRC/tests/models/imagegpt" --image-count 2 --greedy \
-        -o "$TMP/images-$backend" --json --backend "$backend"
+        -o "$TMP/images-$backend" --json --backend "${backend%_split}" "${imagegpt_range[@]}"
       declare "imagegpt_$backend=$(tokens)"
     done
-    for model in gpt2 imagegpt; do
-      a=${model}_onednn b=${model}_vulkan
+    for model in gpt2 imagegpt gpt2:split imagegpt:split; do
+      a=${model%:*}_onednn b=${model%:*}_vulkan
+      [ "$model" = "${model%:*}" ] || b=${b}_split
       if [ -z "${!a}" ] || [ "${!a}" != "${!b}" ]; then
         failures=$((failures + 1))
         echo "FAIL: $model: vulkan generated ${!b}, oneDNN ${!a}" >&2

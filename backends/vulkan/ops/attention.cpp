@@ -16,7 +16,7 @@ const ShaderInterface kOut{"attention_out", 4, 11 * 4};
 class AttentionKernel final : public NodeKernel {
  public:
   AttentionKernel(const sdk::NodeView& node, const CompileContext& c)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
+      : node_(NodeRef::from(node)), limits_(c.limits), wg_(c.config.workgroup_size),
         scale_(static_cast<float>(node.attr_float("scale"))) {
     const uint32_t causal = node.attr_bool("causal") ? 1u : 0u;
     check_workgroup(limits_, wg_, 1, uint64_t{wg_} * 4, node_.where());

@@ -9,7 +9,7 @@ namespace loom::vulkan {
 namespace {
 
 const ShaderInterface kPositions{"positions", 2, 6 * 4};
-const ShaderInterface kGather{"gather", 4, 9 * 4};
+const ShaderInterface kGather{"gather", 4, 11 * 4};
 const ShaderInterface kKeyMask{"key_mask", 3, 9 * 4};
 const ShaderInterface kCacheWrite{"cache_write", 5, 12 * 4};
 
@@ -77,15 +77,28 @@ class GatherKernel final : public GridKernel {
     const int64_t count = (rows_ ? 1 : numel(data.first(a))) * tokens * inner;
     if (count == 0) return;
     const Grid g = grid(count);
-    Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], node_.outputs[0], kStatus},
-               {0, 0, 0, 0, index32(count, where), g.row_groups, index32(tokens, where), index32(inner, where), index32(data[a], where)},
-               {g.x, g.y, 1}};
-    d.where = where;
-    d.checked = "index";
+    // Data past one binding's reach (an embedding table of a large vocabulary) is split along its
+    // outermost dim: a dispatch per chunk of rows, each writing the outputs that read from it.
+    const uint64_t data_words = index32(numel(data) * words_, where);
+    const int64_t row_words = data.empty() ? 1 : numel(data.subspan(1)) * words_;
+    const bool split = data_words * 4 > binding_capacity(limits_) && row_words > 0;
+    const int64_t rows = split ? rows_per_binding(limits_, static_cast<uint64_t>(row_words) * 4, where + ": data") : 1;
+    const int64_t total_rows = split ? data[0] : 1;
     // (std::to_string inside one long concatenation trips GCC 12's -Wrestrict; named strings do not.)
     const std::string lo = std::to_string(-data[a]), hi = std::to_string(data[a] - 1), n = std::to_string(data[a]);
-    d.allowed = lo + " .. " + hi + " (a dim of " + n + ")";
-    out.push_back(std::move(d));
+    for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
+      const uint64_t base = split ? static_cast<uint64_t>(r0 * row_words) : 0;
+      const uint64_t len = split ? static_cast<uint64_t>(std::min(rows, total_rows - r0) * row_words) : data_words;
+      Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], node_.outputs[0], kStatus},
+                 {0, 0, 0, 0, index32(count, where), g.row_groups, index32(tokens, where), index32(inner, where), index32(data[a], where),
+                  static_cast<uint32_t>(base), static_cast<uint32_t>(len)},
+                 {g.x, g.y, 1}};
+      if (split) d.view(0, base * 4, len * 4);
+      d.where = where;
+      d.checked = "index";
+      d.allowed = lo + " .. " + hi + " (a dim of " + n + ")";
+      out.push_back(std::move(d));
+    }
   }
 
  private:
@@ -142,7 +155,7 @@ std::unique_ptr<NodeKernel> compile_key_mask(const sdk::NodeView& node, const Co
 class CacheWriteKernel final : public NodeKernel {
  public:
   CacheWriteKernel(const sdk::NodeView& node, const CompileContext& c)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
+      : node_(NodeRef::from(node)), limits_(c.limits), wg_(c.config.workgroup_size),
         axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())),
         words_(node.input(0).dtype() == LOOM_DTYPE_I64 ? 2 : 1) {
     check_workgroup(limits_, wg_, 1, 0, node_.where());

@@ -7,7 +7,7 @@
 namespace loom::vulkan {
 namespace {
 
-const ShaderInterface kMatmul{"matmul", 4, 23 * 4};
+const ShaderInterface kMatmul{"matmul", 4, 30 * 4};
 constexpr uint32_t kTileK = 16;
 constexpr int kMaxBatchDims = 3;  // matmul.comp's batch arrays
 
@@ -18,6 +18,22 @@ struct Product {
   Dims batch, a_sb, b_sb;  // merged batch dims of C and each operand's strides along them
   float alpha = 1;
   bool bias = false;
+  // How the operands are stored: A as [K, M] (transpose_a), B as [N, K] (transpose_b, or a
+  // linear's weight in its default layout); their rows are then K and N, else M and K.
+  bool a_t = false, b_t = false;
+};
+
+// How a product is cut when an operand is larger than one binding can reach: each such operand
+// is bound a chunk at a time, a run of rows of its outermost dim (M or K for A, K or N for B, M
+// for C), and the product runs as blocks of m x n over spans of k that every chunk holds.
+struct Operand {
+  bool split = false;
+  bool along_m = false, along_n = false;  // the outermost dim: A's m or k, B's n or k, C's m
+  int64_t row = 0;                        // elements per row of that dim
+};
+struct Split {
+  int64_t m, n, k;
+  Operand a, b, c;
 };
 
 class MatmulKernel final : public NodeKernel {
@@ -26,7 +42,7 @@ class MatmulKernel final : public NodeKernel {
   using Shape = Product (*)(const MatmulKernel&, const sdk::ShapeSet&);
 
   MatmulKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t activation, Shape shape)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), tile_(c.config.matmul_tile), shape_(shape) {
+      : node_(NodeRef::from(node)), limits_(c.limits), tile_(c.config.matmul_tile), shape_(shape) {
     const uint64_t shared = uint64_t{kTileK} * (2 * tile_) * 2 * sizeof(float);
     check_workgroup(limits_, tile_, tile_, shared, node_.where());
     pipeline_ = &c.device.pipelines().get(kMatmul, {tile_, tile_, kTileK, activation});
@@ -49,25 +65,87 @@ class MatmulKernel final : public NodeKernel {
                       " x " + std::to_string(limits_.max_workgroup_count[1]) + " x " + std::to_string(limits_.max_workgroup_count[2]),
                   LOOM_STATUS_UNSUPPORTED);
     const int32_t bias = node_.inputs.size() > 2 ? node_.inputs[2] : -1;
-    Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], bias, node_.outputs[0]}, std::vector<uint32_t>(23, 0),
-               {static_cast<uint32_t>(gx), static_cast<uint32_t>(gy), static_cast<uint32_t>(batch)}};
-    uint32_t* w = d.push.data();
-    w[4] = index32(p.m, where);
-    w[5] = index32(p.n, where);
-    w[6] = index32(p.k, where);
-    w[7] = index32(p.a_sm, where);
-    w[8] = index32(p.a_sk, where);
-    w[9] = index32(p.b_sk, where);
-    w[10] = index32(p.b_sn, where);
-    w[11] = static_cast<uint32_t>(p.batch.size());
-    for (size_t i = 0; i < p.batch.size(); ++i) {
-      w[12 + i] = index32(p.batch[i], where);
-      w[15 + i] = index32(p.a_sb[i], where);
-      w[18 + i] = index32(p.b_sb[i], where);
+    const Split split = plan_split(p, shapes, where);
+    // One dispatch per block of C (rows x columns) and span of K; the spans of K of one block
+    // follow each other, summing into C (matmul.comp's modes).
+    for (int64_t m0 = 0; m0 < p.m; m0 += split.m)
+      for (int64_t n0 = 0; n0 < p.n; n0 += split.n)
+        for (int64_t k0 = 0; k0 < std::max<int64_t>(p.k, 1); k0 += split.k) {
+          const int64_t mc = std::min(split.m, p.m - m0), nc = std::min(split.n, p.n - n0), kc = std::min(split.k, p.k - k0);
+          Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], bias, node_.outputs[0]}, std::vector<uint32_t>(30, 0),
+                     {static_cast<uint32_t>((nc + tn - 1) / tn), static_cast<uint32_t>((mc + tm - 1) / tm), static_cast<uint32_t>(batch)}};
+          // Where each operand's block starts, in elements of the whole tensor, and the start of
+          // the chunk a split operand binds (its outermost dim's rows from the block's start).
+          int64_t a_at = m0 * p.a_sm + k0 * p.a_sk, b_at = k0 * p.b_sk + n0 * p.b_sn, c_at = m0 * p.n + n0, bias_at = n0;
+          auto view = [&](size_t binding, const Operand& o, int64_t first, int64_t count, int64_t& at) {
+            if (!o.split) return;
+            const int64_t start = first * o.row;
+            d.view(binding, static_cast<uint64_t>(start) * 4, static_cast<uint64_t>(count * o.row) * 4);
+            at -= start;
+          };
+          view(0, split.a, split.a.along_m ? m0 : k0, split.a.along_m ? mc : kc, a_at);
+          view(1, split.b, split.b.along_n ? n0 : k0, split.b.along_n ? nc : kc, b_at);
+          view(3, split.c, m0, mc, c_at);
+          if (split.b.along_n && split.b.split && bias >= 0) {
+            d.view(2, static_cast<uint64_t>(n0) * 4, static_cast<uint64_t>(nc) * 4);
+            bias_at = 0;
+          }
+          uint32_t* w = d.push.data();
+          w[4] = index32(mc, where);
+          w[5] = index32(nc, where);
+          w[6] = index32(std::max<int64_t>(kc, 0), where);
+          w[7] = index32(p.a_sm, where);
+          w[8] = index32(p.a_sk, where);
+          w[9] = index32(p.b_sk, where);
+          w[10] = index32(p.b_sn, where);
+          w[11] = static_cast<uint32_t>(p.batch.size());
+          for (size_t i = 0; i < p.batch.size(); ++i) {
+            w[12 + i] = index32(p.batch[i], where);
+            w[15 + i] = index32(p.a_sb[i], where);
+            w[18 + i] = index32(p.b_sb[i], where);
+          }
+          w[21] = p.bias ? 1 : 0;
+          w[22] = float_bits(p.alpha);
+          w[23] = index32(a_at, where);
+          w[24] = index32(b_at, where);
+          w[25] = index32(c_at, where);
+          w[26] = index32(bias_at, where);
+          w[27] = index32(p.n, where);
+          w[28] = index32(p.m * p.n, where);
+          const bool first = k0 == 0, last = k0 + split.k >= p.k;
+          w[29] = first && last ? 0 : first ? 1 : last ? 3 : 2;
+          out.push_back(std::move(d));
+        }
+  }
+
+  // Chunks of rows that fit a binding, for every operand past one binding's reach. Operands with
+  // batch strides are bound whole (a chunk would have to be one per batch entry): a split they
+  // would need is refused when the plan's bindings are checked (plugin.cpp).
+  Split plan_split(const Product& p, const sdk::ShapeSet& shapes, const std::string& where) const {
+    Split s{p.m, p.n, std::max<int64_t>(p.k, 1), {}, {}, {}};
+    const uint64_t capacity = binding_capacity(limits_);
+    auto over = [&](int32_t value) { return value >= 0 && static_cast<uint64_t>(shapes.numel(static_cast<size_t>(value))) * 4 > capacity; };
+    auto unbatched = [](const Dims& strides) { return std::all_of(strides.begin(), strides.end(), [](int64_t x) { return x == 0; }); };
+    // Rows of `row` elements per chunk, rounded down to whole tiles where that leaves any.
+    auto cut = [&](int64_t& dim, int64_t row, int64_t tile, const char* what) {
+      int64_t rows = rows_per_binding(limits_, static_cast<uint64_t>(row) * 4, where + ": " + what);
+      if (rows >= tile) rows = rows / tile * tile;
+      dim = std::min(dim, rows);
+    };
+    const int64_t tm = 2 * tile_, tn = 2 * tile_;
+    if (over(node_.inputs[0]) && unbatched(p.a_sb)) {
+      s.a = {true, !p.a_t, false, p.a_t ? p.a_sk : p.a_sm};
+      s.a.along_m ? cut(s.m, s.a.row, tm, "a") : cut(s.k, s.a.row, kTileK, "a");
     }
-    w[21] = p.bias ? 1 : 0;
-    w[22] = float_bits(p.alpha);
-    out.push_back(std::move(d));
+    if (over(node_.inputs[1]) && unbatched(p.b_sb)) {
+      s.b = {true, false, p.b_t, p.b_t ? p.b_sn : p.b_sk};
+      s.b.along_n ? cut(s.n, s.b.row, tn, "b") : cut(s.k, s.b.row, kTileK, "b");
+    }
+    if (over(node_.outputs[0]) && p.batch.empty()) {
+      s.c = {true, true, false, p.n};
+      cut(s.m, s.c.row, tm, "the output");
+    }
+    return s;
   }
 
   const NodeRef& node() const { return node_; }
@@ -99,6 +177,8 @@ Product matmul_shape(const MatmulKernel& k, const sdk::ShapeSet& shapes) {
   p.b_sk = tb ? 1 : bc;
   p.b_sn = tb ? bc : 1;
   p.alpha = k.alpha();
+  p.a_t = ta;
+  p.b_t = tb;
   // Batch dims of C, each operand's matrix strides along them, merged and without size-1 dims.
   const auto lead = c.first(c.size() - 2);
   const Dims sa = broadcast_strides(a.first(a.size() - 2), lead), sb = broadcast_strides(b.first(b.size() - 2), lead);
@@ -133,6 +213,7 @@ Product linear_shape(const MatmulKernel& k, const sdk::ShapeSet& shapes) {
   p.b_sk = transposed ? p.n : 1;
   p.b_sn = transposed ? 1 : p.k;
   p.bias = k.node().inputs.size() > 2 && k.node().inputs[2] >= 0;
+  p.b_t = !transposed;
   return p;
 }
 

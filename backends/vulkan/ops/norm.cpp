@@ -16,7 +16,7 @@ constexpr size_t kMaxRowDims = 5;  // softmax.comp's mask strides
 const Pipeline& row_pipeline(const ShaderInterface& shader, const CompileContext& c, const NodeRef& node,
                              std::vector<uint32_t> spec = {}) {
   const uint32_t wg = c.config.workgroup_size;
-  check_workgroup(c.device.limits(), wg, 1, uint64_t{wg} * 4, node.where());
+  check_workgroup(c.limits, wg, 1, uint64_t{wg} * 4, node.where());
   spec.insert(spec.begin(), wg);
   return c.device.pipelines().get(shader, spec);
 }
@@ -27,7 +27,7 @@ enum NormMode : uint32_t { kLayerNorm = 0, kRmsNorm = 1, kL2 = 2 };
 class SoftmaxKernel final : public NodeKernel {
  public:
   SoftmaxKernel(const sdk::NodeView& node, const CompileContext& c)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), pipeline_(&row_pipeline(kSoftmax, c, node_)) {}
+      : node_(NodeRef::from(node)), limits_(c.limits), pipeline_(&row_pipeline(kSoftmax, c, node_)) {}
 
   void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const int32_t x = node_.inputs[0], mask = node_.inputs.size() > 1 ? node_.inputs[1] : -1, o = node_.outputs[0];
@@ -78,7 +78,7 @@ class SoftmaxKernel final : public NodeKernel {
 class LayerNormKernel final : public NodeKernel {
  public:
   LayerNormKernel(const sdk::NodeView& node, const CompileContext& c, NormMode mode, bool add)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
+      : node_(NodeRef::from(node)), limits_(c.limits), wg_(c.config.workgroup_size),
         pipeline_(&row_pipeline(kNormShader, c, node_, {mode})), axis_(*normalize_axis(node.attr_int("axis"), node.output(0).rank())),
         epsilon_(static_cast<float>(node.attr_float("epsilon"))) {
     if (add) add_ = &c.device.pipelines().get(kBinaryShader, {wg_, 0});

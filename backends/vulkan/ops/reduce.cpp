@@ -88,7 +88,7 @@ std::unique_ptr<NodeKernel> compile_mean(const sdk::NodeView& node, const Compil
 class TopkKernel final : public NodeKernel {
  public:
   TopkKernel(const sdk::NodeView& node, const CompileContext& c, int64_t k)
-      : node_(NodeRef::from(node)), limits_(c.device.limits()), wg_(c.config.workgroup_size),
+      : node_(NodeRef::from(node)), limits_(c.limits), wg_(c.config.workgroup_size),
         axis_(*normalize_axis(node.attr_int("axis"), node.input(0).rank())), k_(k),
         keepdims_(k == 0 && node.attr_bool("keepdims")) {
     check_workgroup(limits_, wg_, 1, uint64_t{wg_} * 12, node_.where());

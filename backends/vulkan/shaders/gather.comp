@@ -4,7 +4,9 @@
 // out[b, w] = data[b, index[b], w] (w walks `inner` words: the dims
 // after the axis, times two for i64 data). Negative indices count from the end; an index outside
 // [-n, n) leaves its value in the status slot (flag, low word, high word) for the run to report,
-// and its output is left unwritten.
+// and its output is left unwritten. Data larger than one binding can reach is split along its
+// outermost dim over several dispatches: each binds the chunk of words [base, base + len) of the
+// data and writes only the outputs that read from it (every dispatch checks every index).
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint INDEX64 = 1;  // i64 indices, else i32
 layout(constant_id = 2) const uint ROWS = 0;     // gather_rows: out[b, w] = data[b, index[b], w]
@@ -16,6 +18,7 @@ layout(std430, set = 0, binding = 3) buffer Status { uint status[]; };
 layout(push_constant) uniform Push {
   uint off_d, off_i, off_o, off_s;
   uint count, row_groups, tokens, inner, n;
+  uint base, len;
 } p;
 
 #include "grid.glsl"
@@ -39,5 +42,7 @@ void main() {
     }
     return;
   }
-  o[p.off_o + i] = data[p.off_d + (outer * p.n + j) * p.inner + w];
+  uint e = (outer * p.n + j) * p.inner + w - p.base;
+  if (e >= p.len) return;  // in another chunk's dispatch
+  o[p.off_o + i] = data[p.off_d + e];
 }

@@ -4,6 +4,12 @@
 // of TX x TY invocations computes a (2 TY) x (2 TX) tile of C, each invocation 2 x 2 elements,
 // stepping through K by TK. A and B are read through element strides, so transposed operands
 // and a linear's [N, K] weight need no copy; leading batch dims broadcast through their strides.
+// An operand larger than one binding can reach is split over several dispatches (ops/matmul.cpp):
+// each computes the block of C at rows m0, columns n0 over the span of K at k0, which the host
+// folds into a_add, b_add, c_add and bias_add (element offsets into the bound chunks); M, N and K
+// are the block's, c_sm and c_sb the whole C's strides. A K split over several dispatches sums
+// into C: MODE_FIRST writes alpha * A.B, MODE_MIDDLE adds to it, MODE_LAST adds, then the bias
+// and the activation.
 layout(constant_id = 0) const uint TX = 16;
 layout(constant_id = 1) const uint TY = 16;
 layout(constant_id = 2) const uint TK = 16;
@@ -15,7 +21,7 @@ const uint TN = 2 * TX;
 layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
 layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
 layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer C { float c[]; };
+layout(std430, set = 0, binding = 3) buffer C { float c[]; };
 layout(push_constant) uniform Push {
   uint off_a, off_b, off_bias, off_c;
   uint M, N, K;
@@ -26,7 +32,9 @@ layout(push_constant) uniform Push {
   uint b_sb[3];
   uint has_bias;
   float alpha;
+  uint a_add, b_add, c_add, bias_add, c_sm, c_sb, mode;
 } p;
+const uint MODE_WHOLE = 0, MODE_FIRST = 1, MODE_MIDDLE = 2, MODE_LAST = 3;
 
 #include "activation.glsl"
 
@@ -38,7 +46,7 @@ void main() {
   uint tid = ty * TX + tx;
   uint m0 = gl_WorkGroupID.y * TM, n0 = gl_WorkGroupID.x * TN;
   uint batch = gl_WorkGroupID.z;
-  uint ao = p.off_a, bo = p.off_b, r = batch;
+  uint ao = p.off_a + p.a_add, bo = p.off_b + p.b_add, r = batch;
   for (int d = int(p.batch_rank) - 1; d >= 0; --d) {
     uint q = r / p.bdims[d];
     uint k = r - q * p.bdims[d];
@@ -69,14 +77,20 @@ void main() {
     }
     barrier();
   }
-  uint cbase = p.off_c + batch * p.M * p.N;
+  uint cbase = p.off_c + p.c_add + batch * p.c_sb;
   float acc[4] = float[4](acc00, acc01, acc10, acc11);
   for (uint i = 0; i < 2; ++i)
     for (uint j = 0; j < 2; ++j) {
       uint m = m0 + ty + i * TY, n = n0 + tx + j * TX;
       if (m >= p.M || n >= p.N) continue;
+      uint at = cbase + m * p.c_sm + n;
       float v = p.alpha * acc[i * 2 + j];
-      if (p.has_bias != 0) v += bias[p.off_bias + n];
-      c[cbase + m * p.N + n] = activate(ACT, v);
+      if (p.mode == MODE_MIDDLE || p.mode == MODE_LAST) v += c[at];
+      if (p.mode == MODE_FIRST || p.mode == MODE_MIDDLE) {
+        c[at] = v;
+        continue;
+      }
+      if (p.has_bias != 0) v += bias[p.off_bias + p.bias_add + n];
+      c[at] = activate(ACT, v);
     }
 }
