@@ -289,8 +289,8 @@ class OnednnPlugin final : public sdk::BackendPlugin {
                                  LOOM_STATUS_INVALID_ARGUMENT);
     if (options.threads < 0)
       throw Error("num_threads must be >= 0, got " + std::to_string(options.threads), LOOM_STATUS_INVALID_ARGUMENT);
-    if (options.get("precision", "f32", {"f32", "bf16"}) == "bf16")
-      throw Error("option precision=bf16: this onednn backend computes in f32 only (bf16 is not implemented yet)",
+    if (const std::string precision = options.get("precision", "f32", {"f32", "bf16", "f16"}); precision != "f32")
+      throw Error("option precision=" + precision + ": this onednn backend computes in f32 only (" + precision + " is not implemented yet)",
                   LOOM_STATUS_UNSUPPORTED);
     // gemm: which GEMM runs linear layers with constant weights (docs/performance.md, "Packed
     // weights"). auto: the packed GEMM where oneDNN has no packed-weight kernel (below AVX-512).

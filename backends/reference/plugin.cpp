@@ -162,7 +162,7 @@ class ReferencePlugin final : public sdk::BackendPlugin {
     if (device != 0)
       throw Error("the " LOOM_REFERENCE_NAME " backend has one device (CPU), not " + std::to_string(device), LOOM_STATUS_INVALID_ARGUMENT);
     // Computes in f64 whatever the session's precision: it is the oracle.
-    options.get("precision", "f32", {"f32", "bf16"});
+    options.get("precision", "f32", {"f32", "bf16", "f16"});
     options.finish(LOOM_REFERENCE_NAME);
     return std::make_unique<ReferenceBackend>();
   }

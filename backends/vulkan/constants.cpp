@@ -63,7 +63,8 @@ void ConstantRegistry::forget(const ConstantBlock* block) {
 }
 
 ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, const Config& config, const sdk::GraphView& g,
-                                         const loom_compile_options& options, const std::string& key) {
+                                         const loom_compile_options& options, const std::string& key,
+                                         const std::vector<bool>& half) {
   const sdk::ConstantCache cache(options);
   ConstantRegistry& registry = device->constants();
   locations_.assign(g.num_values(), Location{});
@@ -79,17 +80,24 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
   std::vector<uint64_t> sizes{0};
   const uint64_t align = device->limits().min_storage_buffer_offset_alignment;
   const uint64_t max_block = effective_limits(device->limits(), config).max_allocation;
+  // The bytes a constant takes on the device: its own, or as packed halves.
+  auto stored_bytes = [&](size_t v) { return half[v] ? packed_half_bytes(g.value(v).nbytes() / 4) : g.value(v).nbytes(); };
+  // The host's cache keys a record by the stored form too: a constant stored as f16 (an f16
+  // session's weight) never shares an upload with the same constant stored as f32.
+  const std::string half_key = key + ":precision=f16";
+  auto key_of = [&](size_t v) -> const std::string& { return half[v] ? half_key : key; };
   for (size_t v = 0; v < g.num_values(); ++v) {
     sdk::ValueView value = g.value(v);
     if (!value.is_constant()) continue;
+    const uint64_t nbytes = stored_bytes(v);
     uint64_t id = 0;
     if (cache.available() && value.nbytes()) {
-      auto stored = cache.find(value, key);
+      auto stored = cache.find(value, key_of(v));
       if (!stored.empty()) {
         const UploadRecord r = read_record(stored, std::string(value.name()));
-        ConstantRegistry::Found f = registry.find(r.id, value.nbytes());
+        ConstantRegistry::Found f = registry.find(r.id, nbytes);
         if (f.block) {
-          locations_[v] = {&f.block->buffer(), f.block->buffer().id, f.offset, value.nbytes()};
+          locations_[v] = {&f.block->buffer(), f.block->buffer().id, f.offset, nbytes};
           if (std::find(blocks_.begin(), blocks_.end(), f.block) == blocks_.end()) blocks_.push_back(std::move(f.block));
           continue;
         }
@@ -98,13 +106,13 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
         id = r.id;
       }
     }
-    if (value.nbytes() > max_block)
-      throw Error("constant '" + std::string(value.name()) + "' holds " + std::to_string(value.nbytes()) +
+    if (nbytes > max_block)
+      throw Error("constant '" + std::string(value.name()) + "' holds " + std::to_string(nbytes) +
                       " bytes, more than the device's maxMemoryAllocationSize of " + std::to_string(max_block) +
                       " that one allocation can hold",
                   LOOM_STATUS_OUT_OF_MEMORY);
-    const uint64_t padded = (value.nbytes() + align - 1) / align * align;
-    if (sizes.back() && sizes.back() + value.nbytes() > max_block) sizes.push_back(0);
+    const uint64_t padded = (nbytes + align - 1) / align * align;
+    if (sizes.back() && sizes.back() + nbytes > max_block) sizes.push_back(0);
     uploads.push_back({v, sizes.size() - 1, sizes.back(), id});
     sizes.back() += padded;
   }
@@ -112,13 +120,24 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
   std::vector<std::shared_ptr<ConstantBlock>> made;
   for (uint64_t bytes : sizes) made.push_back(std::make_shared<ConstantBlock>(device, bytes));
   Memory& memory = device->memory();
+  std::vector<uint16_t> halves;
   for (const Upload& u : uploads) {
     sdk::ValueView value = g.value(u.value);
     const auto& block = made[u.block];
-    memory.write(block->buffer(), u.offset, value.data(), value.nbytes(), config.force_staging);
+    const uint64_t nbytes = stored_bytes(u.value);
+    const void* data = value.data();
+    if (half[u.value]) {
+      // Converted once here; the last word of an odd count is padded with a zero half.
+      const size_t count = value.nbytes() / 4;
+      halves.assign(nbytes / 2, 0);
+      const auto* f = static_cast<const float*>(data);
+      for (size_t i = 0; i < count; ++i) halves[i] = f16_bits(f[i]);
+      data = halves.data();
+    }
+    memory.write(block->buffer(), u.offset, data, nbytes, config.force_staging);
     ++uploaded_constants;
-    uploaded_bytes += value.nbytes();
-    locations_[u.value] = {&block->buffer(), block->buffer().id, u.offset, value.nbytes()};
+    uploaded_bytes += nbytes;
+    locations_[u.value] = {&block->buffer(), block->buffer().id, u.offset, nbytes};
   }
   blocks_.insert(blocks_.end(), made.begin(), made.end());
   if (!cache.available()) return;
@@ -127,18 +146,19 @@ ExecutableConstants::ExecutableConstants(const std::shared_ptr<Device>& device, 
   for (const Upload& u : uploads) {
     sdk::ValueView value = g.value(u.value);
     if (!value.nbytes()) continue;
+    const uint64_t nbytes = stored_bytes(u.value);
     uint64_t id = u.id;
     if (!id) {
       UploadRecord mine;
       mine.id = next_record_id++;
-      mine.bytes = value.nbytes();
+      mine.bytes = nbytes;
       // Another session may have stored a record first: the host returns that one, and this
       // upload then serves under its id (if that one's upload is gone) or stays this
       // executable's own.
-      id = read_record(cache.store(value, key, bytes_of(mine)), std::string(value.name())).id;
-      if (id != mine.id && registry.find(id, value.nbytes()).block) continue;
+      id = read_record(cache.store(value, key_of(u.value), bytes_of(mine)), std::string(value.name())).id;
+      if (id != mine.id && registry.find(id, nbytes).block) continue;
     }
-    registry.add(id, made[u.block], u.offset, value.nbytes());
+    registry.add(id, made[u.block], u.offset, nbytes);
   }
 }
 

@@ -58,10 +58,11 @@ class ConstantRegistry {
 // cache, else uploaded (into one new block) and recorded there.
 class ExecutableConstants {
  public:
-  // `key`: the layout key naming the device. Without the host's cache, every constant is
-  // uploaded into a block of this executable's own.
+  // `key`: the layout key naming the device and the precision. Without the host's cache, every
+  // constant is uploaded into a block of this executable's own. `half`, by value index: the
+  // constants stored as f16 (packed two to a word, packed_half_bytes), converted as uploaded.
   ExecutableConstants(const std::shared_ptr<Device>& device, const Config& config, const sdk::GraphView& g,
-                      const loom_compile_options& options, const std::string& key);
+                      const loom_compile_options& options, const std::string& key, const std::vector<bool>& half);
   // Per value of the partition: where its constant lives (buffer null for the other values).
   const std::vector<Location>& locations() const { return locations_; }
 

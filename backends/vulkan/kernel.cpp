@@ -137,6 +137,25 @@ uint32_t float_bits(float f) {
   return u;
 }
 
+uint16_t f16_bits(float f) {
+  const uint32_t x = float_bits(f);
+  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  const uint32_t exponent = (x >> 23) & 0xff, mantissa = x & 0x7fffff;
+  if (exponent == 0xff) return sign | 0x7c00 | (mantissa ? 0x200 | (mantissa >> 13) : 0);  // infinity, NaN kept quiet
+  const int32_t e = static_cast<int32_t>(exponent) - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;  // past 65504 after rounding too
+  // Normal halves keep the top 10 bits of the mantissa; subnormal ones (e <= 0) shift the
+  // mantissa with its hidden bit right by 14 - e. Either way the bits shifted out round to
+  // nearest, ties to even; a carry out of the mantissa correctly bumps the exponent.
+  if (e < -10) return sign;  // below half the smallest subnormal
+  const uint32_t full = e > 0 ? mantissa : mantissa | 0x800000;
+  const uint32_t shift = e > 0 ? 13 : static_cast<uint32_t>(14 - e);
+  uint32_t h = (e > 0 ? static_cast<uint32_t>(e) << 10 : 0) | (full >> shift);
+  const uint32_t rest = full & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rest > half || (rest == half && (h & 1))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
 int64_t numel(std::span<const int64_t> dims) {
   int64_t n = 1;
   for (int64_t d : dims) n *= d;

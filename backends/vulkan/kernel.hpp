@@ -34,6 +34,9 @@ struct Config {
   // max_allocation=BYTES: a test switch that lowers maxMemoryAllocationSize as the constant
   // blocks see it, so that a partition's constants go into several (0: the device's).
   uint64_t max_allocation = 0;
+  // precision=f16: the constant weights of matmul and linear are stored on the device as IEEE
+  // f16, two to a 32-bit word, and read into f32 arithmetic (docs/vulkan.md, "Precision").
+  bool half_weights = false;
 };
 
 // The device's limits as the backend applies them: max_buffer_range and max_allocation lowered
@@ -126,7 +129,16 @@ struct CompileContext {
   Device& device;
   const Config& config;
   const Limits& limits;  // effective_limits of the device
+  // By value index: constants stored as f16 (half_weights), packed two to a word.
+  const std::vector<bool>& half;
 };
+
+// Bytes a tensor of `count` f16 elements takes packed two to a 32-bit word (the last word
+// half-used when the count is odd).
+inline uint64_t packed_half_bytes(uint64_t count) { return (count + 1) / 2 * 4; }
+// A float rounded to the nearest IEEE f16 (ties to even; overflow to infinity, subnormals kept),
+// as its bits.
+uint16_t f16_bits(float f);
 
 // The most bytes one binding may reach of a tensor at any offset: the descriptor range starts up
 // to one alignment unit (less a word) before the tensor (command.cpp).

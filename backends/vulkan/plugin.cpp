@@ -123,7 +123,8 @@ class VulkanExecutable final : public sdk::Executable {
                         sdk::dims_str(v.dims()) + " needs " + std::to_string(expected),
                     LOOM_STATUS_INVALID_ARGUMENT);
     }
-    const CompileContext context{*device_, config_, limits_};
+    half_ = half_weights(g);
+    const CompileContext context{*device_, config_, limits_, half_};
     for (size_t i = 0; i < g.num_nodes(); ++i) {
       sdk::NodeView node = g.node(i);
       auto it = op_table().find(node.op());
@@ -136,7 +137,31 @@ class VulkanExecutable final : public sdk::Executable {
     }
     // Constants go to the device once per engine (constants.hpp): an upload another session
     // made is found through the host's cache and shared.
-    constants_ = std::make_unique<ExecutableConstants>(device_, config_, g, options, upload_key);
+    constants_ = std::make_unique<ExecutableConstants>(device_, config_, g, options, upload_key, half_);
+  }
+
+  // precision=f16: the f32 constants read only as the weight of a linear or the b of a matmul
+  // (every node that reads them reads them there) are stored as f16. A constant that another
+  // node reads too (GPT-2's tied wte, which the embedding gather reads) stays f32, as do biases,
+  // norms' weights and every activation.
+  std::vector<bool> half_weights(const sdk::GraphView& g) const {
+    std::vector<bool> half(g.num_values(), false);
+    if (!config_.half_weights) return half;
+    std::vector<bool> other(g.num_values(), false);
+    for (size_t i = 0; i < g.num_nodes(); ++i) {
+      sdk::NodeView node = g.node(i);
+      const bool weighted = node.op() == "linear" || node.op() == "matmul";
+      for (size_t k = 0; k < node.num_inputs(); ++k) {
+        const int32_t v = node.input_index(k);
+        if (v < 0 || static_cast<size_t>(v) >= half.size()) continue;
+        (weighted && k == 1 ? half : other)[static_cast<size_t>(v)] = true;
+      }
+    }
+    for (size_t v = 0; v < half.size(); ++v) {
+      sdk::ValueView value = g.value(v);
+      half[v] = half[v] && !other[v] && value.is_constant() && value.dtype() == LOOM_DTYPE_F32;
+    }
+    return half;
   }
 
   // A shader sees a tensor, or the chunk of it a dispatch binds (Dispatch::views), through one
@@ -182,6 +207,7 @@ class VulkanExecutable final : public sdk::Executable {
                         sdk::dims_str(values_[i].dims),
                     LOOM_STATUS_INVALID_ARGUMENT);
       bytes[i] = static_cast<uint64_t>(shapes.numel(i)) * sdk::dtype_size(values_[i].dtype);
+      if (half_[i]) bytes[i] = packed_half_bytes(static_cast<uint64_t>(shapes.numel(i)));
     }
     Prepared prepared(values_.size(), limits.min_storage_buffer_offset_alignment);
     for (const auto& k : kernels_) {
@@ -197,6 +223,7 @@ class VulkanExecutable final : public sdk::Executable {
   Config config_;
   Limits limits_;
   std::vector<ValueInfo> values_;
+  std::vector<bool> half_;  // by value: a constant stored as f16 (half_weights)
   std::vector<std::unique_ptr<NodeKernel>> kernels_;
   std::unique_ptr<ExecutableConstants> constants_;
 };
@@ -290,10 +317,15 @@ class VulkanPlugin final : public sdk::BackendPlugin {
                     LOOM_STATUS_INVALID_ARGUMENT);
       }
     }
-    if (options.get("precision", "f32", {"f32", "bf16", "f16"}) != "f32")
-      throw Error("option precision: the vulkan backend computes in f32 only (f16 and bf16 are not implemented yet)",
+    // f16 is storage of the matmul and linear weights read into f32 arithmetic, through GLSL's
+    // unpackHalf2x16 on 32-bit words: core SPIR-V, so every Vulkan 1.2 device honours it.
+    const std::string precision = options.get("precision", "f32", {"f32", "bf16", "f16"});
+    if (precision == "bf16")
+      throw Error("option precision=bf16: the vulkan backend computes in f32 only (precision=f16 stores the weights of matmul "
+                  "and linear as f16; bf16 is not implemented)",
                   LOOM_STATUS_UNSUPPORTED);
     Config config;
+    config.half_weights = precision == "f16";
     const std::string wg = options.get("workgroup_size", "128");
     config.workgroup_size = option_number("workgroup_size", wg, 1, 65536);
     if (config.workgroup_size & (config.workgroup_size - 1))

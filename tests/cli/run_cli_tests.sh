@@ -680,7 +680,7 @@ bench_checkpoints() {
   expect_error 2 "holds at most 48" "bench --past + --decode past the positions" bench "$m/gpt2" --decode 8 --past 41 --iterations 1
   expect_error 2 "takes 1 row(s) per step" "bench --decode with a batch the generation graph does not take" \
     bench "$m/gpt2" --decode 2 --past 3 --batch 2 --iterations 1
-  expect_error 2 "--precision" "bench --precision of an unknown value" bench "$m/gpt2" --precision f16
+  expect_error 2 "--precision" "bench --precision of an unknown value" bench "$m/gpt2" --precision f64
   expect_error 2 "--precision and --option precision" "bench --precision twice" \
     bench "$m/gpt2" --precision f32 --option precision=f32
 

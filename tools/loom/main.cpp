@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   // Repeatable KEY=VALUE session and backend options.
   auto add_session_options = [](CLI::App* cmd, std::vector<std::string>& options) {
     cmd->add_option("--option", options,
-                    "Session or backend option KEY=VALUE (repeat the option for each): precision=f32|bf16, "
+                    "Session or backend option KEY=VALUE (repeat the option for each): precision=f32|bf16|f16, "
                     "NAME.KEY=VALUE for backend NAME only, fallback=on|off")
         ->type_name("KEY=VALUE")->allow_extra_args(false)->default_str("");
   };
@@ -198,8 +198,8 @@ int main(int argc, char** argv) {
       ->check(whole_number_in(1, kMaxTokens))->type_name("P");
   // The values of the session option `precision` (docs/plugins.md); a backend that cannot
   // compute in one refuses the session. A new precision is one more entry here.
-  bench->add_option("--precision", bench_args.precision, "Compute precision: f32 or bf16 (the session option precision=P)")
-      ->check(CLI::IsMember({"f32", "bf16"}))->type_name("P");
+  bench->add_option("--precision", bench_args.precision, "Compute precision: f32, bf16 or f16 (the session option precision=P)")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}))->type_name("P");
   bench->add_option("--profile", bench_args.profile, "Write a Chrome trace (chrome://tracing, Perfetto) of one run, one event per node")
       ->type_name("FILE");
   bench->add_flag("--json", bench_args.json, "Machine-readable output (one line)");

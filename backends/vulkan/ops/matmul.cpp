@@ -45,7 +45,9 @@ class MatmulKernel final : public NodeKernel {
       : node_(NodeRef::from(node)), limits_(c.limits), tile_(c.config.matmul_tile), shape_(shape) {
     const uint64_t shared = uint64_t{kTileK} * (2 * tile_) * 2 * sizeof(float);
     check_workgroup(limits_, tile_, tile_, shared, node_.where());
-    pipeline_ = &c.device.pipelines().get(kMatmul, {tile_, tile_, kTileK, activation});
+    const int32_t b = node_.inputs[1];
+    half_b_ = b >= 0 && static_cast<size_t>(b) < c.half.size() && c.half[static_cast<size_t>(b)];
+    pipeline_ = &c.device.pipelines().get(kMatmul, {tile_, tile_, kTileK, activation, half_b_ ? 1u : 0u});
     for (const char* flag : {"transpose_a", "transpose_b", "weight_transposed"})
       if (const loom_attr* a = node.find_attr(flag)) flags_.push_back(a->i != 0);
       else flags_.push_back(false);
@@ -80,6 +82,14 @@ class MatmulKernel final : public NodeKernel {
           auto view = [&](size_t binding, const Operand& o, int64_t first, int64_t count, int64_t& at) {
             if (!o.split) return;
             const int64_t start = first * o.row;
+            if (binding == 1 && half_b_) {
+              // Halves two to a word: the chunk starts at the word holding its first half (one
+              // half early when that one is odd) and ends with the word holding its last.
+              const int64_t even = start & ~int64_t{1};
+              d.view(binding, static_cast<uint64_t>(even) * 2, static_cast<uint64_t>((start + count * o.row - even + 1) / 2) * 4);
+              at -= even;
+              return;
+            }
             d.view(binding, static_cast<uint64_t>(start) * 4, static_cast<uint64_t>(count * o.row) * 4);
             at -= start;
           };
@@ -124,11 +134,17 @@ class MatmulKernel final : public NodeKernel {
   Split plan_split(const Product& p, const sdk::ShapeSet& shapes, const std::string& where) const {
     Split s{p.m, p.n, std::max<int64_t>(p.k, 1), {}, {}, {}};
     const uint64_t capacity = binding_capacity(limits_);
-    auto over = [&](int32_t value) { return value >= 0 && static_cast<uint64_t>(shapes.numel(static_cast<size_t>(value))) * 4 > capacity; };
+    auto over = [&](int32_t value) {
+      if (value < 0) return false;
+      const auto n = static_cast<uint64_t>(shapes.numel(static_cast<size_t>(value)));
+      return (value == node_.inputs[1] && half_b_ ? packed_half_bytes(n) : n * 4) > capacity;
+    };
     auto unbatched = [](const Dims& strides) { return std::all_of(strides.begin(), strides.end(), [](int64_t x) { return x == 0; }); };
     // Rows of `row` elements per chunk, rounded down to whole tiles where that leaves any.
-    auto cut = [&](int64_t& dim, int64_t row, int64_t tile, const char* what) {
-      int64_t rows = rows_per_binding(limits_, static_cast<uint64_t>(row) * 4, where + ": " + what);
+    // A chunk of f16 rows may take one word more than its halves (it starts a half early).
+    auto cut = [&](int64_t& dim, int64_t row, int64_t tile, const char* what, bool half = false) {
+      int64_t rows = rows_per_binding(limits_, static_cast<uint64_t>(row) * (half ? 2 : 4), where + ": " + what);
+      if (half && rows > 1 && static_cast<uint64_t>(rows * row) * 2 + 4 > capacity) --rows;
       if (rows >= tile) rows = rows / tile * tile;
       dim = std::min(dim, rows);
     };
@@ -139,7 +155,7 @@ class MatmulKernel final : public NodeKernel {
     }
     if (over(node_.inputs[1]) && unbatched(p.b_sb)) {
       s.b = {true, false, p.b_t, p.b_t ? p.b_sn : p.b_sk};
-      s.b.along_n ? cut(s.n, s.b.row, tn, "b") : cut(s.k, s.b.row, kTileK, "b");
+      s.b.along_n ? cut(s.n, s.b.row, tn, "b", half_b_) : cut(s.k, s.b.row, kTileK, "b", half_b_);
     }
     if (over(node_.outputs[0]) && p.batch.empty()) {
       s.c = {true, true, false, p.n};
@@ -158,6 +174,7 @@ class MatmulKernel final : public NodeKernel {
   uint32_t tile_;
   Shape shape_;
   const Pipeline* pipeline_ = nullptr;
+  bool half_b_ = false;  // b (a linear's weight) is a constant stored as f16 (precision=f16)
   std::vector<bool> flags_;  // transpose_a, transpose_b, weight_transposed
   float alpha_ = 1;
 };

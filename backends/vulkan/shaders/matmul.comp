@@ -9,17 +9,20 @@
 // folds into a_add, b_add, c_add and bias_add (element offsets into the bound chunks); M, N and K
 // are the block's, c_sm and c_sb the whole C's strides. A K split over several dispatches sums
 // into C: MODE_FIRST writes alpha * A.B, MODE_MIDDLE adds to it, MODE_LAST adds, then the bias
-// and the activation.
+// and the activation. With B_HALF, B is IEEE f16 packed two to a 32-bit word (precision=f16:
+// a constant weight, ops/matmul.cpp), read through unpackHalf2x16: its offsets and strides count
+// halves, off_b (the recording's element offset) still words; the sums stay f32.
 layout(constant_id = 0) const uint TX = 16;
 layout(constant_id = 1) const uint TY = 16;
 layout(constant_id = 2) const uint TK = 16;
 layout(constant_id = 3) const uint ACT = 0;
+layout(constant_id = 4) const uint B_HALF = 0;
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
 const uint TM = 2 * TY;
 const uint TN = 2 * TX;
 
 layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
-layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
+layout(std430, set = 0, binding = 1) readonly buffer B { uint bw[]; };
 layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, set = 0, binding = 3) buffer C { float c[]; };
 layout(push_constant) uniform Push {
@@ -38,6 +41,12 @@ const uint MODE_WHOLE = 0, MODE_FIRST = 1, MODE_MIDDLE = 2, MODE_LAST = 3;
 
 #include "activation.glsl"
 
+float load_b(uint i) {
+  if (B_HALF == 0) return uintBitsToFloat(bw[i]);
+  vec2 pair = unpackHalf2x16(bw[i >> 1]);
+  return (i & 1u) != 0 ? pair.y : pair.x;
+}
+
 shared float As[TK * TM];  // As[k * TM + m]
 shared float Bs[TK * TN];  // Bs[k * TN + n]
 
@@ -46,7 +55,7 @@ void main() {
   uint tid = ty * TX + tx;
   uint m0 = gl_WorkGroupID.y * TM, n0 = gl_WorkGroupID.x * TN;
   uint batch = gl_WorkGroupID.z;
-  uint ao = p.off_a + p.a_add, bo = p.off_b + p.b_add, r = batch;
+  uint ao = p.off_a + p.a_add, bo = (B_HALF != 0 ? 2 * p.off_b : p.off_b) + p.b_add, r = batch;
   for (int d = int(p.batch_rank) - 1; d >= 0; --d) {
     uint q = r / p.bdims[d];
     uint k = r - q * p.bdims[d];
@@ -64,7 +73,7 @@ void main() {
     for (uint e = tid; e < TK * TN; e += TX * TY) {
       uint kk = e / TN, nn = e - kk * TN;
       uint gk = k0 + kk, gn = n0 + nn;
-      Bs[kk * TN + nn] = (gk < p.K && gn < p.N) ? b[bo + gk * p.b_sk + gn * p.b_sn] : 0.0;
+      Bs[kk * TN + nn] = (gk < p.K && gn < p.N) ? load_b(bo + gk * p.b_sk + gn * p.b_sn) : 0.0;
     }
     barrier();
     for (uint kk = 0; kk < TK; ++kk) {
