@@ -195,13 +195,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   if (decode && (!a.inputs.empty() || !a.dims.empty())) throw UsageError("--decode generates its inputs: --input and --dim do not apply");
   if (decode && !a.task.empty() && a.task != "text-generation")
     throw UsageError("--decode runs the text-generation graph: --task " + a.task + " does not apply");
-  SessionOptions options = session_options(a.backends, a.threads, a.options, a.optimize);
-  if (!a.precision.empty()) {
-    // The session option every backend understands (docs/plugins.md); a backend that cannot
-    // compute in it refuses the session.
-    if (options.options.count("precision")) throw UsageError("--precision and --option precision= are both given");
-    options.options["precision"] = a.precision;
-  }
+  SessionOptions options = session_options(a.backends, a.threads, a.options, a.optimize, a.precision);
   // Opened first: a trace that cannot be written fails before minutes of timing.
   std::ofstream trace;
   if (!a.profile.empty()) {

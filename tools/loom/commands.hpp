@@ -37,6 +37,7 @@ struct InspectArgs {
   std::string graph, backends, optimize = "all";
   bool placement = false, json = false;
   std::vector<std::string> dims, options;
+  std::string precision;  // --precision; "": the session's default (f32)
 };
 struct ValidateArgs { std::string graph; bool json = false; };
 struct RunArgs {
@@ -45,6 +46,7 @@ struct RunArgs {
   int threads = 0;
   bool json = false;
   double atol = 1e-5, rtol = 1e-5;
+  std::string precision;  // --precision; "": the session's default (f32)
 };
 struct ExportArgs {
   std::string graph, output, optimize = "all";
@@ -71,6 +73,7 @@ struct BenchArgs {
 struct TaskArgs {
   std::string model, backends;
   std::vector<std::string> texts, pairs, options;
+  std::string precision;  // --precision; "": the session's default (f32)
   int threads = 0;
   int64_t top_k = 0;  // 0: the task's default
   bool json = false;
@@ -147,9 +150,10 @@ TensorMap read_inputs(const std::vector<std::string>& inputs);
 // given, listing every one at once (UsageError).
 void check_input_names(const Graph& g, const TensorMap& inputs, bool all_required);
 // The session options of --backend, --threads, --option KEY=VALUE (a key given twice is a
-// UsageError) and --optimize LEVEL.
+// UsageError), --optimize LEVEL and --precision P (the session option precision=P, which every
+// backend reads; giving it both ways is a UsageError).
 SessionOptions session_options(const std::string& backends, int threads, const std::vector<std::string>& options = {},
-                               const std::string& optimize = "all");
+                               const std::string& optimize = "all", const std::string& precision = "");
 // --optimize LEVEL (validated by the parser).
 OptimizeLevel optimize_level(const std::string& level);
 // A graph's processing section: a summary (inspect) and every field (inspect --json).

@@ -49,7 +49,7 @@ Tokenizer text_tokenizer(const Graph& g, const std::string& model, const std::st
   return Tokenizer::from_graph(g);
 }
 
-SessionOptions options_of(const TaskArgs& a) { return session_options(a.backends, a.threads, a.options, "all"); }
+SessionOptions options_of(const TaskArgs& a) { return session_options(a.backends, a.threads, a.options, "all", a.precision); }
 
 void merge(TensorMap& into, TensorMap more) {
   for (auto& [name, t] : more) into.insert_or_assign(name, std::move(t));

@@ -89,7 +89,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   const auto bindings = parse_dims(a.dims);
   Engine engine = make_engine(p);
   Graph g = engine.load_graph(a.graph);
-  Session s = engine.compile(g, session_options(a.backends, 0, a.options, a.optimize));
+  Session s = engine.compile(g, session_options(a.backends, 0, a.options, a.optimize, a.precision));
   check_dims(s, bindings);
   MemoryReport mem = s.plan_memory(bindings);
   const SessionStats stats = s.stats();

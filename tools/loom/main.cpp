@@ -121,6 +121,12 @@ int main(int argc, char** argv) {
                     "NAME.KEY=VALUE for backend NAME only, fallback=on|off")
         ->type_name("KEY=VALUE")->allow_extra_args(false)->default_str("");
   };
+  // --precision P: the session option precision=P (docs/plugins.md); a backend that cannot
+  // compute in P refuses the session. A new precision is one more entry here.
+  auto add_precision_option = [](CLI::App* cmd, std::string& precision) {
+    cmd->add_option("--precision", precision, "Compute precision: f32, bf16 or f16 (the session option precision=P)")
+        ->check(CLI::IsMember({"f32", "bf16", "f16"}))->type_name("P");
+  };
   const std::string threads_help = "Threads for the session's backends, 0 = each backend's default (at most " +
                                    std::to_string(loom::SessionOptions::max_threads) + ")";
   const CLI::Validator threads_range = whole_number_in(0, loom::SessionOptions::max_threads, " (0: the backend's default)");
@@ -142,6 +148,7 @@ int main(int argc, char** argv) {
   inspect->add_flag("--json", inspect_args.json, "Machine-readable output");
   add_backend_option(inspect, inspect_args.backends);
   add_session_options(inspect, inspect_args.options);
+  add_precision_option(inspect, inspect_args.precision);
   add_optimize_option(inspect, inspect_args.optimize);
   inspect->add_option("--dim", inspect_args.dims, "Symbol value for memory planning, e.g. seq=32 (repeat the option for each symbol; others count as 1)")
       ->type_name("NAME=N")->allow_extra_args(false)->default_str("");
@@ -169,6 +176,7 @@ int main(int argc, char** argv) {
   run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(non_negative_number())->type_name("X");
   run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(non_negative_number())->type_name("X");
   add_session_options(run, run_args.options);
+  add_precision_option(run, run_args.precision);
   add_optimize_option(run, run_args.optimize);
   add_plugin_options(run);
 
@@ -196,10 +204,7 @@ int main(int argc, char** argv) {
       ->check(whole_number_in(1, kMaxTokens))->type_name("N");
   bench->add_option("--past", bench_args.past, "With --decode: the prompt's length in tokens")
       ->check(whole_number_in(1, kMaxTokens))->type_name("P");
-  // The values of the session option `precision` (docs/plugins.md); a backend that cannot
-  // compute in one refuses the session. A new precision is one more entry here.
-  bench->add_option("--precision", bench_args.precision, "Compute precision: f32, bf16 or f16 (the session option precision=P)")
-      ->check(CLI::IsMember({"f32", "bf16", "f16"}))->type_name("P");
+  add_precision_option(bench, bench_args.precision);
   bench->add_option("--profile", bench_args.profile, "Write a Chrome trace (chrome://tracing, Perfetto) of one run, one event per node")
       ->type_name("FILE");
   bench->add_flag("--json", bench_args.json, "Machine-readable output (one line)");
@@ -240,6 +245,7 @@ int main(int argc, char** argv) {
     add_backend_option(cmd, a.backends);
     cmd->add_option("--threads", a.threads, threads_help)->check(threads_range)->type_name("N");
     add_session_options(cmd, a.options);
+    add_precision_option(cmd, a.precision);
     cmd->add_flag("--json", a.json, "Print the result as JSON, with the keys of Hugging Face's pipelines");
     add_plugin_options(cmd);
   };

@@ -83,7 +83,7 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
     auto [name, file] = split_assignment(e, "--expect");
     expected.push_back({name, file, read_npy(file)});
   }
-  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize));
+  Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize, a.precision));
   const Graph& g = s.graph();
   // Names on the command line that the graph lacks are usage errors, --input and --expect alike.
   check_input_names(g, inputs, /*all_required=*/true);

@@ -37,7 +37,7 @@ Loaded load(const PluginOptions& p, const TaskArgs& a, const std::string& task, 
     throw Error(printable(a.model) + ": the model has no tokenizer (no vocab.txt, vocab.json + merges.txt or tokenizer.json "
                                      "beside config.json), so " + task + " cannot read text");
   Tokenizer tok = Tokenizer::from_graph(g);
-  Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all"));
+  Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all", a.precision));
   return {std::move(g), std::move(s), std::move(tok)};
 }
 
@@ -133,7 +133,7 @@ int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
     throw Error(printable(a.model) + ": the model has no tokenizer (no vocab.txt, vocab.json + merges.txt or tokenizer.json "
                                      "beside config.json), so embeddings cannot read text");
   const Tokenizer tok = Tokenizer::from_graph(g);
-  Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all"));
+  Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all", a.precision));
   const Encoding e = tok.encode(a.texts);
   TensorMap out = s.run(tok.tensors(e));
   // A model with its own sentence vector (CLIP's text_embeds) gives it, at unit length as CLIP

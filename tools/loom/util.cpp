@@ -95,7 +95,7 @@ void check_input_names(const Graph& g, const TensorMap& inputs, bool all_require
 }
 
 SessionOptions session_options(const std::string& backends, int threads, const std::vector<std::string>& options,
-                               const std::string& optimize) {
+                               const std::string& optimize, const std::string& precision) {
   SessionOptions o;
   for (size_t start = 0; !backends.empty() && start <= backends.size();) {
     const size_t comma = std::min(backends.find(',', start), backends.size());
@@ -107,6 +107,12 @@ SessionOptions session_options(const std::string& backends, int threads, const s
   for (const auto& text : options) {
     auto [key, value] = split_assignment(text, "--option");
     if (!o.options.emplace(key, value).second) throw UsageError("--option " + key + " is given twice");
+  }
+  if (!precision.empty()) {
+    // The session option every backend understands (docs/plugins.md); a backend that cannot
+    // compute in it refuses the session.
+    if (o.options.count("precision")) throw UsageError("--precision and --option precision= are both given");
+    o.options["precision"] = precision;
   }
   o.optimize = optimize_level(optimize);
   return o;
