@@ -37,6 +37,22 @@ check() {
   fi
 }
 
+# model_args DIR: a checkpoint folder's .npy files as `loom run` arguments: its inputs in `ins`,
+# its expected_NAME.npy outputs in `refs` (prompt_ids and expected_generated belong to the
+# generation tests).
+model_args() {
+  ins=() refs=()
+  local f n
+  for f in "${1%/}"/*.npy; do
+    n=$(basename "$f" .npy)
+    case $n in
+      prompt_ids | expected_generated) ;;
+      expected_*) refs+=(--expect "${n#expected_}=$f") ;;
+      *) ins+=(--input "$n=$f") ;;
+    esac
+  done
+}
+
 case $AREA in
   conformance)
     check "conformance on vulkan" 0 "0 failures" conformance --backend vulkan
@@ -171,18 +187,10 @@ case $AREA in
     check "placement shows the copies back" 0 "n: onednn -> vulkan" inspect "$TMP/fallback.yaml" --placement --backend vulkan,onednn
     ;;
   models)
-    # Each folder's .npy files are its inputs and, as expected_NAME.npy, its outputs; prompt_ids
-    # and expected_generated belong to the generation tests.
+    # Each folder's .npy files are its inputs and, as expected_NAME.npy, its outputs.
     for dir in "$SRC"/tests/models/*/; do
-      args=()
-      for f in "$dir"*.npy; do
-        name=$(basename "$f" .npy)
-        case $name in
-          prompt_ids | expected_generated) ;;
-          expected_*) args+=(--expect "${name#expected_}=$f") ;;
-          *) args+=(--input "$name=$f") ;;
-        esac
-      done
+      model_args "$dir"
+      args=("${ins[@]}" "${refs[@]}")
       check "$(basename "$dir") on vulkan, oneDNN as fallback" 0 "matches the reference" run "$dir" --backend vulkan,onednn \
         "${args[@]}" --atol 1e-3 --rtol 1e-3  # a mismatch exits 1
       # On vulkan alone every node runs there (a fused attention decomposed into ops it runs).
@@ -260,15 +268,7 @@ case $AREA in
     tol=(--atol 2e-2 --rtol 2e-2)
     for name in bert-base bert-mlm bert-nsp bert-pretraining bert-seqcls gpt2 gpt2-base clip-text imagegpt imagegpt-cls; do
       dir=$SRC/tests/models/$name
-      ins=() refs=()
-      for f in "$dir"/*.npy; do
-        n=$(basename "$f" .npy)
-        case $n in
-          prompt_ids | expected_generated) ;;
-          expected_*) refs+=(--expect "${n#expected_}=$f") ;;
-          *) ins+=(--input "$n=$f") ;;
-        esac
-      done
+      model_args "$dir"
       check "$name in f32 on vulkan" 0 "matches the reference" run "$dir" --backend vulkan "${ins[@]}" "${refs[@]}" --atol 1e-3 --rtol 1e-3 \
         --output-dir "$TMP/$name-f32"
       f32=()
