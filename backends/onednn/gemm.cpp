@@ -4,10 +4,9 @@
 // slice, packed as 6-row tiles) is read once per panel. Slices of 768 measured faster than 256
 // or 384 on a Zen 3 core (y is then written once per 768 of K, which matters most for an LM head
 // of 50k features), and the first tile of each panel prefetches the next panel. Threads take
-// panels a few at a time, so each writes its own columns of y, and pack the blocks they read.
+// panels a few at a time, so each writes its own columns of y; they pack each block together,
+// tile by tile, into one copy that all of them read.
 #include "gemm.hpp"
-
-#include <omp.h>
 
 #include <algorithm>
 
@@ -32,27 +31,31 @@ int64_t slice_of(int64_t k) {
   return std::min(kMaxSlice, div_up(div_up(k, slices), 8) * 8);
 }
 
-// Rows [0, rows) x columns [0, kc) of x (row stride ld) as 6-row tiles: for each k, 6 floats;
-// rows past the end are zero.
-void pack_block(const float* x, int64_t ld, int64_t rows, int64_t kc, float* out) {
-  for (int64_t i = 0; i < rows; i += kRows) {
-    const int64_t r = std::min(kRows, rows - i);
-    const float* src = x + i * ld;
-    if (r == kRows) {
-      const float *r0 = src, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld, *r4 = r3 + ld, *r5 = r4 + ld;
-      for (int64_t p = 0; p < kc; ++p, out += kRows) {
-        out[0] = r0[p];
-        out[1] = r1[p];
-        out[2] = r2[p];
-        out[3] = r3[p];
-        out[4] = r4[p];
-        out[5] = r5[p];
-      }
-    } else {
-      for (int64_t p = 0; p < kc; ++p, out += kRows)
-        for (int64_t j = 0; j < kRows; ++j) out[j] = j < r ? src[j * ld + p] : 0.0f;
+// The rows of the register tile that starts at row `ir` of an `mc`-row block: 6, except that
+// where 6-row tiles would leave one or two rows over, the last 7 or 8 rows go as 4 + 3 or 4 + 4
+// (a tile of one or two rows keeps too few accumulators to hide the FMA latency).
+int64_t tile_rows(int64_t mc, int64_t ir) {
+  const int64_t r = mc % kRows, tail = kRows + r;
+  if ((r == 1 || r == 2) && mc >= tail && ir >= mc - tail) return ir == mc - tail ? 4 : mc - ir;
+  return std::min(kRows, mc - ir);
+}
+
+// Rows [0, r) x columns [0, kc) of x (row stride ld) as one tile: for each k, r floats.
+void pack_tile(const float* x, int64_t ld, int64_t r, int64_t kc, float* out) {
+  if (r == kRows) {
+    const float *r0 = x, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld, *r4 = r3 + ld, *r5 = r4 + ld;
+    for (int64_t p = 0; p < kc; ++p, out += kRows) {
+      out[0] = r0[p];
+      out[1] = r1[p];
+      out[2] = r2[p];
+      out[3] = r3[p];
+      out[4] = r4[p];
+      out[5] = r5[p];
     }
+    return;
   }
+  for (int64_t p = 0; p < kc; ++p, out += r)
+    for (int64_t j = 0; j < r; ++j) out[j] = x[j * ld + p];
 }
 
 #ifdef LOOM_GEMM_X86
@@ -79,7 +82,7 @@ LOOM_AVX2 inline void tile(int64_t kc, const float* a, const float* b, float* c,
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
 #pragma GCC unroll 4
-  for (int64_t p = 0; p < kc; ++p, a += kRows, b += kPanel) {
+  for (int64_t p = 0; p < kc; ++p, a += R, b += kPanel) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
     if (next) _mm_prefetch(reinterpret_cast<const char*>(next + p * kPanel), _MM_HINT_T1);
 #pragma GCC unroll 6
@@ -107,7 +110,7 @@ struct Call {
 };
 
 // Every panel of y, every row. With `team` > 1 this runs inside a parallel region of that many
-// threads: each packs the activation block itself, and the panels of a block are handed out
+// threads: they pack the activation block together, and the panels of a block are handed out
 // dynamically, a few at a time, so that a thread the scheduler holds back (another process on
 // the core) delays the others by a few panels, not by half the work. The barrier after each
 // block keeps the slices of K in order.
@@ -125,7 +128,18 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
     const int64_t blocks = div_up(m, kBlockRows), per_block = div_up(div_up(m, blocks), kRows) * kRows;
     for (int64_t ic = 0; ic < m; ic += per_block) {
       const int64_t mc = std::min(per_block, m - ic);
-      pack_block(x + ic * call.ldx + pc, call.ldx, mc, kc, block);
+      int64_t starts[kBlockRows / 4 + 2], tiles = 0;
+      for (int64_t ir = 0; ir < mc; ir += tile_rows(mc, ir)) starts[tiles++] = ir;
+      starts[tiles] = mc;
+      auto pack = [&](int64_t t) {
+        pack_tile(x + (ic + starts[t]) * call.ldx + pc, call.ldx, starts[t + 1] - starts[t], kc, block + starts[t] * kc);
+      };
+      if (team > 1) {  // the team packs the block that all its threads read
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tiles; ++t) pack(t);
+      } else {
+        for (int64_t t = 0; t < tiles; ++t) pack(t);
+      }
       auto panel = [&](int64_t p) {
         const float* b = w + (p * call.packed_k + pc) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
@@ -135,8 +149,8 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
           std::copy(bias + col, bias + n, part_init);
           init = part_init;
         }
-        for (int64_t ir = 0; ir < mc; ir += kRows) {
-          const int64_t rows = std::min(kRows, mc - ir);
+        for (int64_t t = 0; t < tiles; ++t) {
+          const int64_t ir = starts[t], rows = starts[t + 1] - ir;
           float* c = y + (ic + ir) * call.ldy + col;
           if (cols == kPanel) {
             kTiles[rows](kc, block + ir * kc, b, c, call.ldy, first, init,
@@ -208,12 +222,12 @@ void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int6
   }
 }
 
-size_t scratch_bytes(int64_t k, int threads) {
+size_t scratch_bytes(int64_t k) {
   // Sized for the longest slice any K up to k can have (slice_of is not monotonic: 700 gives
   // 704, 800 gives 400), so that scratch for k serves every smaller K too.
   const int64_t longest = std::min(kMaxSlice, div_up(k, 8) * 8);
-  const size_t per_thread = static_cast<size_t>(div_up(kBlockRows, kRows) * kRows * longest) * sizeof(float);
-  return static_cast<size_t>(std::max(threads, 1)) * div_up(static_cast<int64_t>(per_thread), 64) * 64;
+  const size_t block = static_cast<size_t>(kBlockRows * longest) * sizeof(float);
+  return div_up(static_cast<int64_t>(block), 64) * 64;
 }
 
 void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
@@ -221,7 +235,6 @@ void linear(const float* x, const float* packed, const float* bias, float* y, in
 #ifdef LOOM_GEMM_X86
   const Call call{m, n, k, packed_k > 0 ? packed_k : k, ldx > 0 ? ldx : k, ldy > 0 ? ldy : n, act};
   const int64_t np = div_up(n, kPanel);
-  const size_t per_thread = scratch_bytes(k, 1);
   // Below about two panels per thread, or a small product, a parallel region costs more than it saves.
   const int64_t useful = std::min<int64_t>(threads, std::max<int64_t>(1, np / 2));
   const int team = m * n * k < (int64_t{1} << 20) ? 1 : static_cast<int>(std::max<int64_t>(useful, 1));
@@ -230,8 +243,7 @@ void linear(const float* x, const float* packed, const float* bias, float* y, in
     return;
   }
 #pragma omp parallel num_threads(team)
-  panels(x, packed, bias, y, call, team,
-         reinterpret_cast<float*>(scratch + static_cast<size_t>(omp_get_thread_num()) * per_thread));
+  panels(x, packed, bias, y, call, team, reinterpret_cast<float*>(scratch));
 #else
   (void)x, (void)packed, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)threads, (void)scratch, (void)packed_k,
       (void)ldx, (void)ldy, (void)act;

@@ -32,12 +32,12 @@ void pack(const float* w, int64_t n, int64_t k, bool kn, float* out);
 // The same for panels [p0, p1) only (panel p holds output features 16p .. 16p + 15).
 void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1);
 
-// Scratch bytes of one call with `threads` threads (the packed activation blocks); enough for
-// any call whose K is at most k.
-size_t scratch_bytes(int64_t k, int threads);
+// Scratch bytes of one call (the packed activation block, shared by its threads); enough for any
+// call whose K is at most k.
+size_t scratch_bytes(int64_t k);
 
 // y[m, n] = act(x[m, k] * W^T (+ bias[n])), W packed by pack(). Uses up to `threads` threads;
-// `scratch` is 64-byte aligned and holds scratch_bytes(k, threads). `packed_k` is the K that W
+// `scratch` is 64-byte aligned and holds scratch_bytes(k). `packed_k` is the K that W
 // was packed with when only its first k rows are used (0: k), and `ldx`, `ldy` the row strides
 // of x and y (0: k and n).
 void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,

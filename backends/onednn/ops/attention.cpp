@@ -49,7 +49,7 @@ class AttentionStep final : public Step {
   int64_t per_thread() const {
     if (blocked())
       return round16(s_.tk) * s_.d + round16(s_.dv) * s_.tk + round16(kQueryBlock * s_.tk) +
-             static_cast<int64_t>(gemm::scratch_bytes(std::max(s_.d, s_.tk), 1) / sizeof(float));
+             static_cast<int64_t>(gemm::scratch_bytes(std::max(s_.d, s_.tk)) / sizeof(float));
     return round16(s_.tk + (s_.tq > 1 ? s_.tk * s_.d : 0));
   }
   size_t scratch_bytes() const override { return static_cast<size_t>(threads_ * per_thread()) * sizeof(float); }

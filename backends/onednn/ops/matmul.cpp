@@ -182,7 +182,7 @@ class PackedLinearStep final : public Step {
  public:
   PackedLinearStep(const NodeInfo& info, const float* packed, int64_t m, int64_t n, int64_t k, Activation act)
       : info_(info), packed_(packed), m_(m), n_(n), k_(k), threads_(std::max(1, info.threads)), act_(act),
-        scratch_(gemm::scratch_bytes(k, threads_)) {}
+        scratch_(gemm::scratch_bytes(k)) {}
   size_t scratch_bytes() const override { return scratch_; }
   void run(const RunContext& ctx) const override {
     const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;

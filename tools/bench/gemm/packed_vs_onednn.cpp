@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     std::vector<float> packed(static_cast<size_t>(gemm::packed_floats(s.n, s.k)) + 16);
     float* p = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(packed.data()) + 63) / 64 * 64);
     gemm::pack(w.data(), s.n, s.k, false, p);
-    std::vector<std::byte> scratch_buf(gemm::scratch_bytes(s.k, threads) + 64);
+    std::vector<std::byte> scratch_buf(gemm::scratch_bytes(s.k) + 64);
     auto* scratch = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(scratch_buf.data()) + 63) / 64 * 64);
     std::vector<double> ours, theirs;
     const int runs = s.m * s.n * s.k > 1000000000 ? std::max(3, rounds / 4) : rounds;
