@@ -9,6 +9,7 @@
 #include "gemm.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -59,6 +60,43 @@ void pack_tile(const float* x, int64_t ld, int64_t r, int64_t kc, float* out) {
 }
 
 #ifdef LOOM_GEMM_X86
+// v[0, count) rounded to the nearest bf16 in place (to_bf16, 8 at a time).
+LOOM_AVX2 void round_to_bf16(float* v, int64_t count) {
+  const __m256i one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7fff), high = _mm256_set1_epi32(-65536);
+  const __m256i quiet = _mm256_set1_epi32(0x400000);
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 x = _mm256_loadu_ps(v + i);
+    const __m256i u = _mm256_castps_si256(x);
+    const __m256i even = _mm256_and_si256(_mm256_srli_epi32(u, 16), one);
+    const __m256i rounded = _mm256_and_si256(_mm256_add_epi32(u, _mm256_add_epi32(half, even)), high);
+    const __m256i nan = _mm256_and_si256(_mm256_or_si256(u, quiet), high);
+    const __m256 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    _mm256_storeu_ps(v + i, _mm256_blendv_ps(_mm256_castsi256_ps(rounded), _mm256_castsi256_ps(nan), is_nan));
+  }
+  for (; i < count; ++i) v[i] = round_bf16(v[i]);
+}
+
+// A panel's slice of kc rows of 16 bf16 weights widened to f32, for the row tiles that all read it.
+LOOM_AVX2 void widen(const uint16_t* b, int64_t kc, float* out) {
+  for (int64_t i = 0; i < kc * kPanel; i += 8) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(b + i)));
+    _mm256_store_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+  }
+}
+
+// 16 weights of a panel row as two vectors of f32 (bf16 widened: its bits are an f32's upper half).
+LOOM_AVX2 inline void load16(const float* b, __m256& b0, __m256& b1) {
+  b0 = _mm256_load_ps(b);
+  b1 = _mm256_load_ps(b + 8);
+}
+LOOM_AVX2 inline void load16(const uint16_t* b, __m256& b0, __m256& b1) {
+  const __m256i lo = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(b)));
+  const __m256i hi = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(b + 8)));
+  b0 = _mm256_castsi256_ps(_mm256_slli_epi32(lo, 16));
+  b1 = _mm256_castsi256_ps(_mm256_slli_epi32(hi, 16));
+}
+
 // One row of a tile: plus `init` on the first slice, plus the row itself on later ones.
 LOOM_AVX2 inline void put(float* row, __m256 lo, __m256 hi, bool first, __m256 i0, __m256 i1) {
   if (first) {
@@ -72,18 +110,19 @@ LOOM_AVX2 inline void put(float* row, __m256 lo, __m256 hi, bool first, __m256 i
   _mm256_storeu_ps(row + 8, hi);
 }
 
-// c[R, 16] (row stride ldc) = a_tile * b_slice (a_tile: 6 floats per k, the first R used), plus
-// `init` (16 floats, or null for zero) on the first slice, plus c itself on later ones. R <= 6
-// rows keep 2R accumulators in registers.
-template <int R>
-LOOM_AVX2 inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool first,
-                           const float* init, const float* next) {
+// c[R, 16] (row stride ldc) = a_tile * b_slice (a_tile: R floats per k), plus `init` (16
+// floats, or null for zero) on the first slice, plus c itself on later ones. R <= 6 rows keep 2R
+// accumulators in registers. W: the weights' element, float or bf16 (uint16_t).
+template <int R, typename W>
+LOOM_AVX2 inline void tile(int64_t kc, const float* a, const W* b, float* c, int64_t ldc, bool first,
+                           const float* init, const W* next) {
   __m256 lo[R], hi[R];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p, a += R, b += kPanel) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 b0, b1;
+    load16(b, b0, b1);
     if (next) _mm_prefetch(reinterpret_cast<const char*>(next + p * kPanel), _MM_HINT_T1);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
@@ -98,8 +137,11 @@ LOOM_AVX2 inline void tile(int64_t kc, const float* a, const float* b, float* c,
   for (int r = 0; r < R; ++r) put(c + r * ldc, lo[r], hi[r], first, i0, i1);
 }
 
-using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, bool, const float*, const float*);
-constexpr TileFn kTiles[kRows + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
+template <typename W>
+using TileFn = void (*)(int64_t, const float*, const W*, float*, int64_t, bool, const float*, const W*);
+template <typename W>
+constexpr TileFn<W> kTiles[kRows + 1] = {nullptr,       tile<1, W>, tile<2, W>, tile<3, W>,
+                                         tile<4, W>,    tile<5, W>, tile<6, W>};
 
 // Shapes and strides of one call.
 struct Call {
@@ -114,13 +156,17 @@ struct Call {
 // dynamically, a few at a time, so that a thread the scheduler holds back (another process on
 // the core) delays the others by a few panels, not by half the work. The barrier after each
 // block keeps the slices of K in order.
-LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* y, const Call& call, int team,
+template <typename W>
+LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, const Call& call, int team,
                       float* block) {
+  constexpr bool bf16 = std::is_same_v<W, uint16_t>;
   const int64_t m = call.m, n = call.n, k = call.k, np = div_up(n, kPanel);
   const int64_t kslice = slice_of(k);
   const int64_t chunk = std::max<int64_t>(1, np / (int64_t{team} * 4));
   alignas(32) float part[kRows * kPanel];
   alignas(32) float part_init[kPanel];
+  // bf16: the current panel slice in f32 where several row tiles read it (48 KiB, in L2).
+  alignas(32) float wide[bf16 ? kMaxSlice * kPanel : 1];
   for (int64_t pc = 0; pc < k; pc += kslice) {
     const int64_t kc = std::min(kslice, k - pc);
     const bool first = pc == 0;
@@ -132,7 +178,9 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
       for (int64_t ir = 0; ir < mc; ir += tile_rows(mc, ir)) starts[tiles++] = ir;
       starts[tiles] = mc;
       auto pack = [&](int64_t t) {
-        pack_tile(x + (ic + starts[t]) * call.ldx + pc, call.ldx, starts[t + 1] - starts[t], kc, block + starts[t] * kc);
+        const int64_t rows = starts[t + 1] - starts[t];
+        pack_tile(x + (ic + starts[t]) * call.ldx + pc, call.ldx, rows, kc, block + starts[t] * kc);
+        if (bf16) round_to_bf16(block + starts[t] * kc, rows * kc);  // bf16 weights multiply bf16 activations
       };
       if (team > 1) {  // the team packs the block that all its threads read
 #pragma omp for schedule(static)
@@ -141,7 +189,7 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
         for (int64_t t = 0; t < tiles; ++t) pack(t);
       }
       auto panel = [&](int64_t p) {
-        const float* b = w + (p * call.packed_k + pc) * kPanel;
+        const W* b = w + (p * call.packed_k + pc) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
         const float* init = bias ? bias + col : nullptr;
         if (cols < kPanel && bias) {  // the last panel: its bias padded with zeros
@@ -149,19 +197,33 @@ LOOM_AVX2 void panels(const float* x, const float* w, const float* bias, float* 
           std::copy(bias + col, bias + n, part_init);
           init = part_init;
         }
-        for (int64_t t = 0; t < tiles; ++t) {
-          const int64_t ir = starts[t], rows = starts[t + 1] - ir;
-          float* c = y + (ic + ir) * call.ldy + col;
-          if (cols == kPanel) {
-            kTiles[rows](kc, block + ir * kc, b, c, call.ldy, first, init,
-                         ir == 0 && p + 1 < np ? b + call.packed_k * kPanel : nullptr);
-            continue;
+        // The row tiles over the panel's slice `bv` (W, or f32 widened from bf16).
+        auto row_tiles = [&](const auto* bv, const auto* next) {
+          using V = std::remove_cv_t<std::remove_pointer_t<decltype(bv)>>;
+          for (int64_t t = 0; t < tiles; ++t) {
+            const int64_t ir = starts[t], rows = starts[t + 1] - ir;
+            float* c = y + (ic + ir) * call.ldy + col;
+            if (cols == kPanel) {
+              kTiles<V>[rows](kc, block + ir * kc, bv, c, call.ldy, first, init, ir == 0 ? next : nullptr);
+              continue;
+            }
+            // The last panel's columns go through a local tile, so nothing past y's row is touched.
+            kTiles<V>[rows](kc, block + ir * kc, bv, part, kPanel, true, first ? init : nullptr, nullptr);
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t j = 0; j < cols; ++j)
+                c[r * call.ldy + j] = (first ? 0.0f : c[r * call.ldy + j]) + part[r * kPanel + j];
           }
-          // The last panel's columns go through a local tile, so nothing past y's row is touched.
-          kTiles[rows](kc, block + ir * kc, b, part, kPanel, true, first ? init : nullptr, nullptr);
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t j = 0; j < cols; ++j)
-              c[r * call.ldy + j] = (first ? 0.0f : c[r * call.ldy + j]) + part[r * kPanel + j];
+        };
+        const W* next = p + 1 < np ? b + call.packed_k * kPanel : nullptr;
+        if constexpr (bf16) {
+          if (tiles > 1) {  // widened once rather than in every tile
+            widen(b, kc, wide);
+            row_tiles(static_cast<const float*>(wide), static_cast<const float*>(nullptr));
+          } else {
+            row_tiles(b, next);
+          }
+        } else {
+          row_tiles(b, next);
         }
         if (pc + kc == k && call.act != Activation::none)
           activate_rows(y + ic * call.ldy + col, mc, cols, call.ldy, call.act);
@@ -190,17 +252,21 @@ bool available() {
 
 int64_t packed_floats(int64_t n, int64_t k) { return div_up(n, kPanel) * kPanel * k; }
 
-void pack(const float* w, int64_t n, int64_t k, bool kn, float* out) { pack_panels(w, n, k, kn, out, 0, div_up(n, kPanel)); }
+namespace {
 
-void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1) {
+float to_out(float v, float*) { return v; }
+uint16_t to_out(float v, uint16_t*) { return to_bf16(v); }
+
+template <typename T>
+void pack_into(const float* w, int64_t n, int64_t k, bool kn, T* out, int64_t p0, int64_t p1) {
   p1 = std::min(p1, div_up(n, kPanel));
   if (!kn) {  // each panel reads 16 rows of w side by side
     for (int64_t p = p0; p < p1; ++p) {
-      float* dst = out + p * k * kPanel;
+      T* dst = out + p * k * kPanel;
       const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
       for (int64_t i = 0; i < k; ++i, dst += kPanel) {
-        for (int64_t j = 0; j < cols; ++j) dst[j] = w[(col + j) * k + i];
-        for (int64_t j = cols; j < kPanel; ++j) dst[j] = 0.0f;
+        for (int64_t j = 0; j < cols; ++j) dst[j] = to_out(w[(col + j) * k + i], out);
+        for (int64_t j = cols; j < kPanel; ++j) dst[j] = T{0};
       }
     }
     return;
@@ -213,13 +279,25 @@ void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int6
     for (int64_t i = 0; i < k; ++i) {
       const float* row = w + i * n;
       for (int64_t p = g0; p < g1; ++p) {
-        float* dst = out + (p * k + i) * kPanel;
+        T* dst = out + (p * k + i) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
-        for (int64_t j = 0; j < cols; ++j) dst[j] = row[col + j];
-        for (int64_t j = cols; j < kPanel; ++j) dst[j] = 0.0f;
+        for (int64_t j = 0; j < cols; ++j) dst[j] = to_out(row[col + j], out);
+        for (int64_t j = cols; j < kPanel; ++j) dst[j] = T{0};
       }
     }
   }
+}
+
+}  // namespace
+
+void pack(const float* w, int64_t n, int64_t k, bool kn, float* out) { pack_into(w, n, k, kn, out, 0, div_up(n, kPanel)); }
+
+void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1) {
+  pack_into(w, n, k, kn, out, p0, p1);
+}
+
+void pack_panels(const float* w, int64_t n, int64_t k, bool kn, uint16_t* out, int64_t p0, int64_t p1) {
+  pack_into(w, n, k, kn, out, p0, p1);
 }
 
 size_t scratch_bytes(int64_t k) {
@@ -230,8 +308,11 @@ size_t scratch_bytes(int64_t k) {
   return div_up(static_cast<int64_t>(block), 64) * 64;
 }
 
-void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
-            int threads, std::byte* scratch, int64_t packed_k, int64_t ldx, int64_t ldy, Activation act) {
+namespace {
+
+template <typename W>
+void run(const float* x, const W* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k, int threads,
+         std::byte* scratch, int64_t packed_k, int64_t ldx, int64_t ldy, Activation act) {
 #ifdef LOOM_GEMM_X86
   const Call call{m, n, k, packed_k > 0 ? packed_k : k, ldx > 0 ? ldx : k, ldy > 0 ? ldy : n, act};
   const int64_t np = div_up(n, kPanel);
@@ -248,6 +329,18 @@ void linear(const float* x, const float* packed, const float* bias, float* y, in
   (void)x, (void)packed, (void)bias, (void)y, (void)m, (void)n, (void)k, (void)threads, (void)scratch, (void)packed_k,
       (void)ldx, (void)ldy, (void)act;
 #endif
+}
+
+}  // namespace
+
+void linear(const float* x, const float* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
+            int threads, std::byte* scratch, int64_t packed_k, int64_t ldx, int64_t ldy, Activation act) {
+  run(x, packed, bias, y, m, n, k, threads, scratch, packed_k, ldx, ldy, act);
+}
+
+void linear(const float* x, const uint16_t* packed, const float* bias, float* y, int64_t m, int64_t n, int64_t k,
+            int threads, std::byte* scratch, int64_t packed_k, int64_t ldx, int64_t ldy, Activation act) {
+  run(x, packed, bias, y, m, n, k, threads, scratch, packed_k, ldx, ldy, act);
 }
 
 }  // namespace loom::onednn::gemm

@@ -46,6 +46,7 @@ struct NodeInfo {
   std::vector<int32_t> input_ranks;
   int threads = 0;  // the backend's thread count (0: OpenMP's default), for kernels that size per-thread scratch
   bool packed_gemm = false;  // linear layers with a constant weight run on gemm.hpp's packed GEMM
+  bool bf16 = false;         // precision=bf16: ... with that weight packed as bf16 (packed_gemm is then true)
   // The host's packed-constant cache: valid during compile only, never kept by a kernel.
   const sdk::ConstantCache* constants = nullptr;
 

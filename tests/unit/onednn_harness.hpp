@@ -33,8 +33,9 @@ inline void check(loom_status* st, const std::string& context) {
 
 class OnednnPlugin {
  public:
-  // `gemm`: the backend's gemm option (auto, packed, onednn), or null for its default.
-  explicit OnednnPlugin(int num_threads = 1, const char* gemm = nullptr) {
+  // `gemm`: the backend's gemm option (auto, packed, onednn), and `precision` the session's
+  // precision option (f32, bf16), or null for their defaults.
+  explicit OnednnPlugin(int num_threads = 1, const char* gemm = nullptr, const char* precision = nullptr) {
     path_ = std::string(LOOM_BUILD_PLUGIN_DIR) + "/loom-onednn.so";
     lib_ = dlopen(path_.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib_) throw std::runtime_error(path_ + ": " + dlerror());
@@ -43,8 +44,10 @@ class OnednnPlugin {
     desc_ = entry();
     loom_host host{sizeof(loom_host), LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR, "test"};
     check(desc_->init(&host, &state_), "init");
-    const loom_option option{sizeof(loom_option), "gemm", gemm};
-    loom_backend_options opts{sizeof(loom_backend_options), num_threads, gemm ? size_t{1} : 0, gemm ? &option : nullptr};
+    std::vector<loom_option> options;
+    if (gemm) options.push_back({sizeof(loom_option), "gemm", gemm});
+    if (precision) options.push_back({sizeof(loom_option), "precision", precision});
+    loom_backend_options opts{sizeof(loom_backend_options), num_threads, options.size(), options.data()};
     check(desc_->backend->create_backend(state_, 0, &opts, &backend_), "create_backend");
   }
   ~OnednnPlugin() {

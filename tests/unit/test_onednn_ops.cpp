@@ -3,6 +3,7 @@
 // run-time errors, and one plan run from several threads at once.
 #ifdef LOOM_TEST_ONEDNN
 #include "onednn_harness.hpp"
+#include "../../backends/onednn/gemm.hpp"
 #include "slice_reference.hpp"
 
 #include <loom/io.hpp>
@@ -11,8 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -482,6 +485,32 @@ TEST_CASE("onednn per-node overhead of a 1000-node add/mul chain" * doctest::ski
 }
 
 
+// y = act(x·Wᵀ + b) over x [-1, k]: a graph of one linear node with fixed weights, w [n, k] (or
+// [k, n] when `kn`) and b [n], that the graph borrows.
+struct LinearLayer {
+  int64_t k, n;
+  Tensor w, b;
+  GraphBuilder g;
+  LinearLayer(int64_t k_, int64_t n_, bool kn, const std::string& act)
+      : k(k_), n(n_), w(DType::f32, kn ? loom::Shape{k, n} : loom::Shape{n, k}), b(DType::f32, {n}) {
+    for (int64_t i = 0; i < w.numel(); ++i) w.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i)) * 0.1f;
+    for (int64_t i = 0; i < n; ++i) b.data_as<float>()[i] = static_cast<float>(std::cos(1.3 * i)) * 0.5f;
+    int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, k});
+    int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, w.shape(), &w);
+    int bv = g.value("b", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {n}, &b);
+    int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, n});
+    g.node("linear", {x, wv, bv}, {y}, {Attr::string("activation", act), Attr::boolean("weight_transposed", kn)});
+  }
+  // x [m, k] of fixed values, and the layer's output on it, run by `exe` (compiled from g).
+  std::pair<Tensor, Tensor> run(loom::test::Executable& exe, int64_t m) const {
+    Tensor x(DType::f32, {m, k}), y(DType::f32, {m, n});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data_as<float>()[i] = static_cast<float>(std::cos(0.11 * i + m));
+    auto plan = exe.prepare({{m, k}, w.shape(), {n}, {m, n}});
+    plan.run({&x, nullptr, nullptr, &y});
+    return {std::move(x), std::move(y)};
+  }
+};
+
 // A decode step's linear layers (at most 4 rows) run on the plugin's row kernels, larger ones on
 // oneDNN's matmul or on the packed GEMM (gemm=onednn, gemm=packed): each must compute
 // act(x·Wᵀ + b), for both weight layouts, odd sizes (not multiples of the vector width, of the
@@ -503,16 +532,9 @@ TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double
       for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}}) {
         for (bool kn : {false, true}) {
           for (const auto& [act, f] : acts) {
-            Tensor w(DType::f32, kn ? loom::Shape{k, n} : loom::Shape{n, k}), b(DType::f32, {n});
-            for (int64_t i = 0; i < w.numel(); ++i) w.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i)) * 0.1f;
-            for (int64_t i = 0; i < n; ++i) b.data_as<float>()[i] = static_cast<float>(std::cos(1.3 * i)) * 0.5f;
-            GraphBuilder g;
-            int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, k});
-            int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, w.shape(), &w);
-            int bv = g.value("b", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {n}, &b);
-            int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, n});
-            g.node("linear", {x, wv, bv}, {y}, {Attr::string("activation", act), Attr::boolean("weight_transposed", kn)});
-            loom::test::Executable exe(plugin.backend(), g);
+            LinearLayer layer(k, n, kn, act);
+            const Tensor &w = layer.w, &b = layer.b;
+            loom::test::Executable exe(plugin.backend(), layer.g);
             std::vector<int64_t> rows{1, 3, 4, 7, 8, 13};  // 7, 8 and 13 end in the 4 + 3 and 4 + 4 tiles
             if (k < 100) rows.push_back(350);  // three activation blocks of the packed GEMM
             if (k > 100 && act == std::string("gelu_tanh")) rows.push_back(50);
@@ -523,10 +545,7 @@ TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double
               CAPTURE(kn);
               CAPTURE(act);
               CAPTURE(m);
-              Tensor xt(DType::f32, {m, k}), out(DType::f32, {m, n});
-              for (int64_t i = 0; i < xt.numel(); ++i) xt.data_as<float>()[i] = static_cast<float>(std::cos(0.11 * i + m));
-              auto plan = exe.prepare({{m, k}, w.shape(), {n}, {m, n}});
-              plan.run({&xt, nullptr, nullptr, &out});
+              auto [xt, out] = layer.run(exe, m);
               double worst = 0;
               for (int64_t r = 0; r < m; ++r)
                 for (int64_t j = 0; j < n; ++j) {
@@ -537,6 +556,85 @@ TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double
                 }
               CHECK(worst < 2e-5);
             }
+          }
+        }
+      }
+    }
+  }
+}
+
+// bf16 by the definition: of the two bf16 values around v (v's upper 16 bits, and one step away
+// from zero), the nearer one, the even one on a tie. NaN stays NaN.
+static float bf16_reference(float v) {
+  if (std::isnan(v) || std::isinf(v)) return v;
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  uint32_t down = u & 0xffff0000u, up = down + 0x10000u;
+  float d, e;
+  std::memcpy(&d, &down, 4);
+  std::memcpy(&e, &up, 4);
+  // Past the largest finite bf16, the step up is to 2^128, which is infinity.
+  const double ev = std::isinf(e) && !std::isinf(v) ? std::copysign(std::ldexp(1.0, 128), v) : static_cast<double>(e);
+  const double dd = std::fabs(static_cast<double>(v) - d), de = std::fabs(static_cast<double>(v) - ev);
+  return dd < de || (dd == de && ((down >> 16) & 1u) == 0) ? d : e;
+}
+
+// precision=bf16: a linear layer's constant weight is kept as bf16 and the activations are
+// rounded to bf16 as the GEMM packs them, so each product is exact in f32 and only the sums
+// round, as in a bf16 matmul on AVX-512 BF16 or AMX; bias and activation stay f32.
+TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands and sums in f32") {
+  CHECK_THROWS_WITH_AS(OnednnPlugin(1, "onednn", "bf16"), doctest::Contains("packed GEMM only"), PluginError);
+  CHECK_THROWS_WITH_AS(OnednnPlugin(1, nullptr, "f16"), doctest::Contains("f32 or bf16"), PluginError);
+  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+    CHECK_THROWS_WITH_AS(OnednnPlugin(1, nullptr, "bf16"), doctest::Contains("AVX2 and FMA"), PluginError);
+    return;
+  }
+  // The backend's rounding against the definition, on every 65,537th bit pattern and the edges.
+  int64_t differ = 0;
+  auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); };
+  for (uint64_t u = 0; u <= 0xffffffffu; u += 65537) {
+    const float v = std::bit_cast<float>(static_cast<uint32_t>(u));
+    differ += !same(loom::onednn::gemm::round_bf16(v), bf16_reference(v));
+  }
+  CHECK(differ == 0);
+  for (float v : {1.0f, 1.00390625f, 1.01171875f, -1.01171875f, 1e-40f, -0.0f, 3.4e38f, -3.4e38f, 3.39e38f})
+    CHECK(same(loom::onednn::gemm::round_bf16(v), bf16_reference(v)));
+  CHECK(bf16_reference(1.00390625f) == 1.0f);           // a tie, to the even value
+  CHECK(bf16_reference(1.01171875f) == 1.015625f);      // a tie, to the even value (up)
+  CHECK(std::isinf(bf16_reference(3.4e38f)));           // past the largest bf16
+  for (int threads : {1, 2}) {
+    OnednnPlugin plugin(threads, nullptr, "bf16");
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}}) {
+      for (bool kn : {false, true}) {
+        for (std::string act : {"none", "gelu_tanh"}) {
+          LinearLayer layer(k, n, kn, act);
+          const Tensor &w = layer.w, &b = layer.b;
+          loom::test::Executable exe(plugin.backend(), layer.g);
+          std::vector<int64_t> rows{1, 3, 7, 8, 13};
+          if (k < 100) rows.push_back(350);
+          for (int64_t m : rows) {
+            CAPTURE(threads);
+            CAPTURE(k);
+            CAPTURE(kn);
+            CAPTURE(act);
+            CAPTURE(m);
+            auto [xt, out] = layer.run(exe, m);
+            auto f = [&](double v) { return act == "none" ? v : 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); };
+            double worst = 0, off_f32 = 0;
+            for (int64_t r = 0; r < m; ++r)
+              for (int64_t j = 0; j < n; ++j) {
+                double s = b.data_as<float>()[j], exact = s;
+                for (int64_t i = 0; i < k; ++i) {
+                  const float xv = xt.data_as<float>()[r * k + i], wv = w.data_as<float>()[kn ? i * n + j : j * k + i];
+                  s += static_cast<double>(bf16_reference(xv)) * bf16_reference(wv);
+                  exact += static_cast<double>(xv) * wv;
+                }
+                const double got = out.data_as<float>()[r * n + j];
+                worst = std::max(worst, std::fabs(f(s) - got) / (1 + std::fabs(f(s))));
+                off_f32 = std::max(off_f32, std::fabs(f(exact) - got) / (1 + std::fabs(f(exact))));
+              }
+            CHECK(worst < 2e-5);
+            if (k > 100) CHECK(off_f32 > 1e-4);  // the operands were rounded: not the f32 result
           }
         }
       }

@@ -51,10 +51,10 @@ TEST_CASE("options: an unknown key or an impossible value is refused, naming it 
                        doctest::Contains("option 'colour' is unknown to the onednn backend"), Error);
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"precision", "f64"}}),
                        doctest::Contains("option precision=f64: the value must be one of f32, bf16"), Error);
-  CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"precision", "bf16"}}),
-                       doctest::Contains("computes in f32 only"), Error);
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"precision", "f16"}}),
-                       doctest::Contains("option precision=f16: this onednn backend computes in f32 only"), Error);
+                       doctest::Contains("option precision=f16: the onednn backend computes in f32 or bf16, not f16"), Error);
+  CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"precision", "bf16"}, {"onednn.gemm", "onednn"}}),
+                       doctest::Contains("bf16 weights run on the packed GEMM only"), Error);
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"vulkan.device", "1"}}),
                        doctest::Contains("option 'vulkan.device' is for backend 'vulkan', which this session does not use"), Error);
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"fallback", "maybe"}}),

@@ -54,6 +54,40 @@ TEST_CASE("text models: GPT2LMHeadModel with a right-padded batch and GPT2Model 
   check_outputs("gpt2-base", {"input_ids", "attention_mask", "position_ids"}, {"last_hidden_state"});
 }
 
+// precision=bf16 against the fixture's own bf16 forward (expected_bf16_*: each linear layer's
+// input and weight rounded to bf16, products summed in f32). The two sum in different orders, so
+// an activation that lies within an f32 rounding of a bf16 tie may round the other way: that
+// moves its position's outputs (GPT-2's logits at one of 14 positions differ by up to 3.6e-3), so
+// up to a fifth of the elements may differ beyond 1e-4, all stay within 1e-2; and the result is
+// not the f32 one.
+TEST_CASE("text models: precision=bf16 gives the linear layers in bf16 of the fixture's forward") {
+  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return;  // bf16 runs on the AVX2 GEMM
+  Engine engine = text_engine();
+  SessionOptions bf16 = test::on_onednn();
+  bf16.options["precision"] = "bf16";
+  for (int threads : {1, 2}) {
+    bf16.threads = threads;
+    for (const auto& [name, inputs] :
+         {std::pair<std::string, std::vector<std::string>>{"bert-mlm", {"input_ids", "attention_mask", "token_type_ids"}},
+          {"gpt2", {"input_ids", "attention_mask"}}}) {
+      Session s = engine.load(kModels / name, bf16);
+      TensorMap in;
+      for (const auto& i : inputs) in.emplace(i, read_npy(kModels / name / (i + ".npy")));
+      TensorMap out = s.run(in);
+      for (const std::string o : {"last_hidden_state", "logits"}) {
+        INFO(name << ": " << o << ", " << threads << " threads");
+        const Tensor ref = read_npy(kModels / name / ("expected_bf16_" + o + ".npy"));
+        const Comparison tight = compare(out.at(o), ref, 1e-4, 1e-5), loose = compare(out.at(o), ref, 1e-2, 1e-2);
+        MESSAGE(name << " " << o << " bf16: largest difference " << tight.max_abs_error << ", " << tight.differing << " of "
+                     << ref.numel() << " beyond 1e-4");
+        CHECK(loose.ok());
+        CHECK(tight.differing * 5 <= ref.numel());
+        CHECK_FALSE(compare(out.at(o), read_npy(kModels / name / ("expected_" + o + ".npy")), 1e-3, 0).ok());
+      }
+    }
+  }
+}
+
 TEST_CASE("text models: optional inputs left out take Hugging Face's defaults") {
   Engine engine = text_engine();
   Session s = engine.load(kModels / "bert-nsp", test::on_onednn());

@@ -3,7 +3,8 @@
 // through size-1 dims, alpha is an output scale, and linear's bias and activation are fused
 // (bias argument, eltwise post-op). A linear layer over a few rows (a decode step) runs on the
 // row kernel instead (rows.hpp), which makes no oneDNN call; one with a constant weight on a CPU
-// below AVX-512 runs on the packed GEMM (gemm.hpp), its weight packed here once per engine.
+// below AVX-512, or with precision=bf16 on any AVX2 CPU, runs on the packed GEMM (gemm.hpp), its
+// weight packed here once per engine (as bf16 with precision=bf16).
 #include "gemm.hpp"
 #include "kernel.hpp"
 #include "rows.hpp"
@@ -177,10 +178,12 @@ class RowLinearStep final : public Step {
 };
 
 // The packed GEMM with the activation applied to each block of its output while that is in
-// cache, by the thread that wrote it (activation.hpp).
+// cache, by the thread that wrote it (activation.hpp). W: the packed weight's element, float or
+// bf16 (uint16_t).
+template <typename W>
 class PackedLinearStep final : public Step {
  public:
-  PackedLinearStep(const NodeInfo& info, const float* packed, int64_t m, int64_t n, int64_t k, Activation act)
+  PackedLinearStep(const NodeInfo& info, const W* packed, int64_t m, int64_t n, int64_t k, Activation act)
       : info_(info), packed_(packed), m_(m), n_(n), k_(k), threads_(std::max(1, info.threads)), act_(act),
         scratch_(gemm::scratch_bytes(k)) {}
   size_t scratch_bytes() const override { return scratch_; }
@@ -192,18 +195,19 @@ class PackedLinearStep final : public Step {
 
  private:
   NodeInfo info_;
-  const float* packed_;
+  const W* packed_;
   int64_t m_, n_, k_;
   int threads_;
   Activation act_;
   size_t scratch_;
 };
 
-// The weight's packed copy: the engine's (shared by its sessions) or, where the host keeps no
-// cache, the kernel's own.
+// The weight's packed copy, in f32 or (precision=bf16) in bf16: the engine's (shared by its
+// sessions) or, where the host keeps no cache, the kernel's own.
 struct PackedWeight {
-  const float* data = nullptr;
-  std::shared_ptr<float[]> own;
+  const float* f32 = nullptr;
+  const uint16_t* bf16 = nullptr;
+  std::shared_ptr<std::byte[]> own;
 };
 
 std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
@@ -213,17 +217,29 @@ std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInf
   auto dims = w.dims();
   const int64_t n = kn ? dims[1] : dims[0], k = kn ? dims[0] : dims[1];
   if (n <= 0 || k <= 0 || w.nbytes() != static_cast<uint64_t>(n * k) * sizeof(float)) return std::nullopt;
-  const size_t floats = static_cast<size_t>(gemm::packed_floats(n, k)), bytes = floats * sizeof(float);
+  const size_t elements = static_cast<size_t>(gemm::packed_floats(n, k));
+  const size_t bytes = elements * (info.bf16 ? sizeof(uint16_t) : sizeof(float));
+  const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
+  // Panels [p0, p1) of the packed copy at `buf`.
+  auto pack = [&](void* buf, int64_t p0, int64_t p1) {
+    const auto* src = static_cast<const float*>(w.data());
+    if (info.bf16) gemm::pack_panels(src, n, k, kn, static_cast<uint16_t*>(buf), p0, p1);
+    else gemm::pack_panels(src, n, k, kn, static_cast<float*>(buf), p0, p1);
+  };
   PackedWeight out;
+  auto point = [&](const void* data) {
+    if (info.bf16) out.bf16 = static_cast<const uint16_t*>(data);
+    else out.f32 = static_cast<const float*>(data);
+  };
   if (!info.constants || !info.constants->available()) {
-    out.own.reset(static_cast<float*>(::operator new[](bytes, std::align_val_t{64})),
-                  [](float* p) { ::operator delete[](p, std::align_val_t{64}); });
-    gemm::pack(static_cast<const float*>(w.data()), n, k, kn, out.own.get());
-    out.data = out.own.get();
+    out.own.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})),
+                  [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
+    pack(out.own.get(), 0, panels);
+    point(out.own.get());
     return out;
   }
-  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (kn ? ":kn" : ":nk") +
-                          ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
+  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (info.bf16 ? ".bf16" : "") +
+                          (kn ? ":kn" : ":nk") + ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
   auto packed = info.constants->find(w, key);
   if (packed.empty()) {
     // Packed into pages of its own, which the host takes as they are (ABI 2.2), so that the
@@ -240,10 +256,9 @@ std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInf
       // head of 50k x 768 is then never resident twice. A [k, n] one is read whole by every group.
       const auto* src = static_cast<const float*>(w.data());
       constexpr int64_t kPanelsPerStep = 64;
-      const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
       for (int64_t p = 0; p < panels; p += kn ? panels : kPanelsPerStep) {
         const int64_t p1 = std::min(panels, p + (kn ? panels : kPanelsPerStep));
-        gemm::pack_panels(src, n, k, kn, static_cast<float*>(buf), p, p1);
+        pack(buf, p, p1);
         if (!kn) {
           const int64_t row0 = p * gemm::kPanel, row1 = std::min(n, p1 * gemm::kPanel);
           info.constants->release(src + row0 * k, static_cast<size_t>((row1 - row0) * k) * sizeof(float));
@@ -257,7 +272,7 @@ std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInf
     packed = info.constants->adopt_mapping(w, key, buf, bytes);
   }
   if (packed.size() != bytes) info.fail("the engine's packed copy of the weight has the wrong size");
-  out.data = reinterpret_cast<const float*>(packed.data());
+  point(packed.data());
   return out;
 }
 
@@ -282,7 +297,8 @@ class LinearKernel final : public NodeKernel {
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
     // The packed copy serves every row count, so that the weight as mapped is not read again.
-    if (packed_) return std::make_unique<PackedLinearStep>(info_, packed_->data, m, n, k, act_);
+    if (packed_ && packed_->bf16) return std::make_unique<PackedLinearStep<uint16_t>>(info_, packed_->bf16, m, n, k, act_);
+    if (packed_) return std::make_unique<PackedLinearStep<float>>(info_, packed_->f32, m, n, k, act_);
     if (m <= kRowKernelMaxRows) return std::make_unique<RowLinearStep>(info_, m, n, k, kn_, act_);
     const int64_t src_dims[] = {m, k}, w_dims[] = {k, n}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
     const int64_t w_strides[] = {kn_ ? n : 1, kn_ ? 1 : k};

@@ -1,6 +1,8 @@
 // The machine's limits that tools/bench/models/run.sh sets the workloads against, measured in
-// the same run: the f32 GEMM ceiling of oneDNN (a large square matmul, GFLOP/s) and the memory
-// read bandwidth (a streaming sum over a buffer far larger than the last-level cache, GB/s).
+// the same run: the f32 GEMM ceiling of oneDNN (a large square matmul, GFLOP/s), its bf16 GEMM
+// ceiling (bf16 operands, f32 result; null where oneDNN has no bf16 matmul for this CPU, which
+// needs AVX-512 BF16 or AMX) and the memory read bandwidth (a streaming sum over a buffer far
+// larger than the last-level cache, GB/s).
 // Threads: OMP_NUM_THREADS (oneDNN and the read loop both use OpenMP). Prints one JSON line.
 //
 //   c++ -O3 -march=native -fopenmp -std=c++17 limits.cpp -ldnnl -o limits
@@ -55,14 +57,30 @@ int main(int argc, char** argv) {
     auto* p = static_cast<float*>(m->get_data_handle());
     for (long k = 0; k < size * size; ++k) p[k] = static_cast<float>((k % 97) - 48) / 97.0f;
   }
-  dnnl::matmul mm(dnnl::matmul::primitive_desc(dnnl::matmul::desc(md, md, md), eng));
-  auto gemm = [&] { mm.execute(strm, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}}); strm.wait(); };
-  gemm();
-  std::vector<double> gflops;
-  for (long i = 0; i < iterations; ++i) {
-    auto t0 = clock_type::now();
+  // The best of `iterations` calls of a matmul on these memories, in GFLOP/s.
+  auto ceiling = [&](const dnnl::matmul& mm, dnnl::memory& x, dnnl::memory& w, dnnl::memory& y) {
+    auto gemm = [&] { mm.execute(strm, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}}); strm.wait(); };
     gemm();
-    gflops.push_back(2.0 * size * size * size / seconds_since(t0) / 1e9);
+    std::vector<double> gflops;
+    for (long i = 0; i < iterations; ++i) {
+      auto t0 = clock_type::now();
+      gemm();
+      gflops.push_back(2.0 * size * size * size / seconds_since(t0) / 1e9);
+    }
+    return best(gflops);
+  };
+  const double f32_gflops = ceiling(dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(md, md, md), eng)), a, b, c);
+  // bf16: the same operands converted, weights in oneDNN's preferred layout (as packed weights are).
+  std::string bf16_gflops = "null";
+  try {
+    dnnl::memory::desc xd(d, dt::bf16, tag::ab), wd(d, dt::bf16, tag::any);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(xd, wd, md), eng);
+    dnnl::memory x(xd, eng), w(pd.weights_desc(), eng);
+    dnnl::reorder(a, x).execute(strm, a, x);
+    dnnl::reorder(b, w).execute(strm, b, w);
+    strm.wait();
+    bf16_gflops = std::to_string(ceiling(dnnl::matmul(pd), x, w, c));
+  } catch (const dnnl::error&) {  // no bf16 matmul on this CPU
   }
   // Read bandwidth: sum a buffer of buffer_mb MiB, each thread its own contiguous part.
   const size_t n = static_cast<size_t>(buffer_mb) * 1024 * 1024 / sizeof(double);
@@ -79,8 +97,8 @@ int main(int argc, char** argv) {
     gbps.push_back(static_cast<double>(n * sizeof(double)) / seconds_since(t0) / 1e9);
     sink += sum;
   }
-  std::printf("{\"threads\": %d, \"gemm_size\": %ld, \"gemm_gflops\": %.2f, \"read_buffer_mb\": %ld, \"read_gbps\": %.2f, "
-              "\"checksum\": %.0f}\n",
-              omp_get_max_threads(), size, best(gflops), buffer_mb, best(gbps), sink);
+  std::printf("{\"threads\": %d, \"gemm_size\": %ld, \"gemm_gflops\": %.2f, \"bf16_gemm_gflops\": %s, "
+              "\"read_buffer_mb\": %ld, \"read_gbps\": %.2f, \"checksum\": %.0f}\n",
+              omp_get_max_threads(), size, f32_gflops, bf16_gflops.c_str(), buffer_mb, best(gbps), sink);
   return 0;
 }

@@ -9,6 +9,9 @@
 #   clip-text    CLIP ViT-B/32's text tower, 77 tokens (text_embeds)
 # at 1 and 2 threads. A workload's limit is its matmul FLOPs at the oneDNN f32 GEMM ceiling
 # (prefill, images) or its weight bytes at the memory read bandwidth (decode step).
+# With PRECISIONS="f32 bf16", Loom also runs every workload with --precision bf16, set against
+# the bf16 limits (the bf16 GEMM ceiling where oneDNN has one for this CPU; bf16 weight bytes),
+# and its outputs in bf16 and f32 are compared with PyTorch's f32 ones (bf16_accuracy.jsonl).
 # Before the rounds, Loom's outputs on the image checkpoints are checked against PyTorch's.
 #
 #   tools/bench/models/run.sh [BUILD_DIR]        (default: ./build)
@@ -17,7 +20,7 @@
 # loom_onednn), /usr/bin/python3 with torch and numpy, node and npm, c++ with libdnnl-dev.
 # Random-weight checkpoints, ONNX files and results go to BUILD_DIR/bench/models;
 # onnxruntime-node goes to BUILD_DIR/bench/ort. Settings (environment):
-#   ROUNDS=3 ITERATIONS=20 WARMUP=3 THREADS="1 2" PYTHON=/usr/bin/python3 ORT_VERSION=1.30
+#   ROUNDS=3 ITERATIONS=20 WARMUP=3 THREADS="1 2" PYTHON=/usr/bin/python3 ORT_VERSION=1.30 PRECISIONS=f32
 #   WORKLOADS="bert gpt2-prompt gpt2-decode vit clip-image clip-text" (any of them, in that order)
 # Exits non-zero on errors, never because of the timings. Nothing here runs in CI.
 set -euo pipefail
@@ -34,6 +37,7 @@ LOOM=$BUILD/bin/loom
 WORK=$BUILD/bench/models
 ORT_DIR=$BUILD/bench/ort
 WORKLOADS=${WORKLOADS:-bert gpt2-prompt gpt2-decode vit clip-image clip-text}
+PRECISIONS=${PRECISIONS:-f32}
 SEQ=128
 PAST=128
 CLIP_SEQ=77  # CLIP's text tower: its whole position table, as texts padded to max_length give
@@ -45,6 +49,9 @@ for tool in node npm c++ "$PYTHON"; do command -v "$tool" >/dev/null || die "'$t
 for n in ROUNDS ITERATIONS WARMUP; do [[ ${!n} =~ ^[0-9]+$ && ${!n} -ge 1 ]] || die "$n must be a positive integer"; done
 for w in $WORKLOADS; do
   case $w in bert | gpt2-prompt | gpt2-decode | vit | clip-image | clip-text) ;; *) die "unknown workload '$w' in WORKLOADS" ;; esac
+done
+for p in $PRECISIONS; do
+  case $p in f32 | bf16) ;; *) die "unknown precision '$p' in PRECISIONS (f32, bf16)" ;; esac
 done
 mkdir -p "$WORK"
 
@@ -87,28 +94,72 @@ export_onnx() {  # workload
 }
 for w in $WORKLOADS; do export_onnx "$w"; done
 
+# references WORKLOAD...: PyTorch's inputs and outputs of each workload in $WORK/check/WORKLOAD,
+# as `loom run` arguments: the inputs in `ref_inputs`, the outputs in `ref_expects`.
+references() {
+  local w f n dir
+  ref_inputs=() ref_expects=()
+  for w in "$@"; do
+    dir=$WORK/check/$w
+    "$PYTHON" "$HERE/torch_models.py" reference "$WORK/$(ckpt "$w")" "$w" "$dir" --seq "$(seq_of "$w")" >/dev/null ||
+      die "PyTorch's reference outputs of $w failed"
+    for f in "$dir"/*.npy; do
+      n=$(basename "$f" .npy)
+      if [[ $n == expected_* ]]; then ref_expects+=(--expect "${n#expected_}=$f"); else ref_inputs+=(--input "$n=$f"); fi
+    done
+  done
+}
+
 # The image checkpoints compute what the PyTorch modules compute (timed, and exported to ONNX):
 # Loom's outputs on the modules' inputs against the modules' outputs. CLIP's default graph runs
 # both towers, so it takes both workloads' inputs at once.
 check_outputs() {  # checkpoint, then its workloads
-  local ck=$1 w f n dir args=()
+  local ck=$1
   shift
-  for w in "$@"; do
-    dir=$WORK/check/$w
-    "$PYTHON" "$HERE/torch_models.py" reference "$WORK/$ck" "$w" "$dir" --seq "$(seq_of "$w")" >/dev/null ||
-      die "PyTorch's reference outputs of $w failed"
-    for f in "$dir"/*.npy; do
-      n=$(basename "$f" .npy)
-      if [[ $n == expected_* ]]; then args+=(--expect "${n#expected_}=$f"); else args+=(--input "$n=$f"); fi
-    done
-  done
+  references "$@"
   echo "== checking Loom's outputs on $ck against PyTorch's"
-  "$LOOM" run "$WORK/$ck" "${args[@]}" --atol 1e-4 --rtol 1e-3 --backend onednn >"$WORK/check/$ck.log" 2>&1 ||
+  "$LOOM" run "$WORK/$ck" "${ref_inputs[@]}" "${ref_expects[@]}" --atol 1e-4 --rtol 1e-3 --backend onednn >"$WORK/check/$ck.log" 2>&1 ||
     { cat "$WORK/check/$ck.log" >&2; die "Loom's outputs on $ck differ from PyTorch's"; }
 }
 for m in $checkpoints; do
   case $m in vit) check_outputs vit vit ;; clip) check_outputs clip clip-image clip-text ;; esac
 done
+
+# bf16's error: Loom's outputs in bf16 and in f32 against PyTorch's f32 ones, per checkpoint (a
+# GPT-2 prompt stands for GPT-2), one JSON line per output.
+ACCURACY=$WORK/bf16_accuracy.jsonl
+bf16_accuracy() {  # checkpoint, then its workloads
+  local ck=$1 p
+  shift
+  references "$@"
+  echo "== bf16 against f32 on $ck"
+  for p in f32 bf16; do
+    rm -rf "$WORK/check/$ck-$p"
+    "$LOOM" run "$WORK/$ck" "${ref_inputs[@]}" --precision $p --backend onednn --output-dir "$WORK/check/$ck-$p" \
+      >"$WORK/check/$ck-$p.log" 2>&1 || { cat "$WORK/check/$ck-$p.log" >&2; die "Loom on $ck with --precision $p failed"; }
+  done
+  "$PYTHON" - "$ck" "$WORK/check" "$@" >>"$ACCURACY" <<'PY'
+import json, os, sys
+import numpy as np
+ck, check, workloads = sys.argv[1], sys.argv[2], sys.argv[3:]
+for w in workloads:
+    for f in sorted(os.listdir(f"{check}/{w}")):
+        if not f.startswith("expected_"):
+            continue
+        name = f[len("expected_"):]
+        ref = np.load(f"{check}/{w}/{f}").astype(np.float64)
+        err = {p: float(np.abs(np.load(f"{check}/{ck}-{p}/{name}") - ref).max()) for p in ("f32", "bf16")}
+        print(json.dumps({"checkpoint": ck, "workload": w, "output": name[:-4], "max_abs_ref": float(np.abs(ref).max()),
+                          "f32_max_abs_error": err["f32"], "bf16_max_abs_error": err["bf16"]}))
+PY
+}
+if [[ " $PRECISIONS " == *" bf16 "* ]]; then
+  : >"$ACCURACY"
+  for m in $checkpoints; do
+    case $m in bert) bf16_accuracy bert bert ;; gpt2) bf16_accuracy gpt2 gpt2-prompt ;; vit) bf16_accuracy vit vit ;;
+      clip) bf16_accuracy clip clip-image clip-text ;; esac
+  done
+fi
 
 if [[ ! -f $ORT_DIR/node_modules/onnxruntime-node/package.json ]]; then
   echo "== installing onnxruntime-node@$ORT_VERSION into $ORT_DIR"
@@ -139,9 +190,11 @@ for ((r = 1; r <= ROUNDS; ++r)); do
     export OMP_NUM_THREADS=$t
     record limits "$t" limits "$LIMITS"
     for w in $WORKLOADS; do
-      # shellcheck disable=SC2046
-      record "$w" "$t" loom "$LOOM" bench $(loom_args "$w") --backend onednn --threads "$t" --warmup "$WARMUP" \
-        --iterations "$ITERATIONS" --json
+      for p in $PRECISIONS; do
+        # shellcheck disable=SC2046
+        record "$w" "$t" "loom$([[ $p == f32 ]] || echo "-$p")" "$LOOM" bench $(loom_args "$w") --backend onednn \
+          --threads "$t" --precision "$p" --warmup "$WARMUP" --iterations "$ITERATIONS" --json
+      done
       record "$w" "$t" ort node "$HERE/bench_ort.js" --ort-dir "$ORT_DIR" --model "$WORK/$w.onnx" --threads "$t" \
         --vocab "$(vocab "$w")" --warmup "$WARMUP" --iterations "$ITERATIONS"
       record "$w" "$t" pytorch "$PYTHON" "$HERE/torch_models.py" bench "$WORK/$(ckpt "$w")" "$w" --threads "$t" \
