@@ -63,9 +63,10 @@ void linear_range(const float* x, const float* w, const float* bias, float* y, i
       for (int64_t i = body; i < k; ++i) sum += xr[i] * wj[i];
       for (int64_t l = 0; l < kLanes; ++l) sum += acc[l];
       if (bias) sum += bias[j];
-      y[r * n + j] = activate(sum, act);
+      y[r * n + j] = sum;
     }
   }
+  for (int64_t r = 0; r < rows; ++r) activate_inplace(y + r * n + begin, end - begin, act);
 }
 
 LOOM_ROW_CLONES

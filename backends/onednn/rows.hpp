@@ -16,8 +16,8 @@
 
 namespace loom::onednn {
 
-// One value at a time: the same formulas as the element-wise ops (activation.hpp has the
-// vectorised ones for whole outputs).
+// One value at a time, for the element-wise ops: the same formulas as activation.hpp's
+// vectorised ones, which the linear layers apply to their outputs.
 
 inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f)); }
 inline float gelu_tanh(float x) {
@@ -28,17 +28,6 @@ inline float gelu_tanh(float x) {
 inline constexpr float kQuickGeluAlpha = 1.702f;
 inline float quick_gelu(float x) { return x / (1.0f + std::exp(-kQuickGeluAlpha * x)); }
 inline float relu(float v) { return v > 0.0f ? v : (v == v ? 0.0f : v); }
-inline float activate(float v, Activation act) {
-  switch (act) {
-    case Activation::none: return v;
-    case Activation::relu: return relu(v);
-    case Activation::gelu_erf: return gelu_erf(v);
-    case Activation::gelu_tanh: return gelu_tanh(v);
-    case Activation::quick_gelu: return quick_gelu(v);
-    case Activation::tanh: return std::tanh(v);
-  }
-  return v;
-}
 
 // Rows of a linear layer that the row kernel takes instead of oneDNN's matmul.
 inline constexpr int64_t kRowKernelMaxRows = 4;
