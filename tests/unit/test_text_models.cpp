@@ -225,6 +225,15 @@ TEST_CASE("text models: ids past an embedding table are refused by the input's n
   for (int i = 0; i < 3; ++i) positions.data_as<int64_t>()[i] = i == 2 ? 48 : i;  // n_positions 48
   CHECK_THROWS_WITH_AS(gpt.run({{"input_ids", ids}, {"position_ids", positions}}),
                        "run: input 'position_ids' holds 48 at [0, 2], outside its values 0..47", Error);
+  // A sequence longer than the position table is refused by the input given, not by the default
+  // position_ids made from it; through a Binding too.
+  Tensor long_ids(loom::DType::i64, {1, 49});
+  for (int i = 0; i < 49; ++i) long_ids.data_as<int64_t>()[i] = 5;
+  const char* past = "run: input 'input_ids' has seq = 49, past the graph's bound seq <= 48 (its axis 1)";
+  CHECK_THROWS_WITH_AS(gpt.run({{"input_ids", long_ids}}), past, Error);
+  loom::Binding b = gpt.new_binding();
+  b.bind_input("input_ids", long_ids);
+  CHECK_THROWS_WITH_AS(gpt.run(b), past, Error);
 }
 
 TEST_CASE("text models: the Generator decodes greedily as the reference, samples by seed, and allocates nothing per step") {
