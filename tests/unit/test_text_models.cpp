@@ -162,6 +162,12 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   write(dir / "config.json", "{\"model_type\": \"bert\", ");
   e = error_of(dir);
   CHECK(e.find("config.json: not valid JSON") != std::string::npos);
+  // The parser's excerpt of a file with a byte that is no UTF-8 comes back escaped.
+  write(dir / "config.json", "{\"model_type\": \"bert\", \"x\": \"\xff\"}");
+  e = error_of(dir);
+  CHECK_MESSAGE(e.find("config.json: not valid JSON") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("\\xff") != std::string::npos, e);
+  CHECK_MESSAGE(e.find('\xff') == std::string::npos, e);
 
   // A tensor the checkpoint lacks is named, with the file that should hold it: the header of
   // model.safetensors rewritten with one tensor under another name (the data stays where it was).
