@@ -137,6 +137,24 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   std::string e = error_of(dir);
   CHECK(e.find("config.json: hidden_act: 'swiglu' is not supported") != std::string::npos);
 
+  // An untied head the file does not store would be random in transformers: refused by name.
+  write(dir / "config.json", config(", \"tie_word_embeddings\": false"));
+  e = error_of(dir);
+  CHECK_MESSAGE(e.find("model.safetensors: tensor 'cls.predictions.decoder.weight' is missing, and config.json's "
+                       "tie_word_embeddings is false") != std::string::npos,
+                e);
+  {
+    const auto untied = copy("gpt2", "gpt2-untied");
+    std::ifstream in(untied / "config.json");
+    nlohmann::json c = nlohmann::json::parse(in);
+    c["tie_word_embeddings"] = false;
+    write(untied / "config.json", c.dump());
+    e = error_of(untied);
+    CHECK_MESSAGE(e.find("model.safetensors: tensor 'lm_head.weight' is missing, and config.json's tie_word_embeddings is false") !=
+                      std::string::npos,
+                  e);
+  }
+
   write(dir / "config.json", config("").replace(config("").find("\"hidden_size\": 32"), 17, "\"hidden_size\": \"32\""));
   e = error_of(dir);
   CHECK(e.find("config.json: hidden_size: expected an integer") != std::string::npos);
