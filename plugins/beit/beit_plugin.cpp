@@ -56,13 +56,14 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
   b.eps = c.number("layer_norm_eps", 1e-12, true);
   b.image = c.integer("image_size", 1, 1 << 12, 224);
   b.patch = c.integer("patch_size", 1, 1 << 12, 16);
-  if (b.image % b.patch != 0)
-    c.fail("patch_size", std::to_string(b.patch) + " does not divide image_size " + std::to_string(b.image));
+  // The stride-patch_size convolution drops the pixels past the last whole patch, as in
+  // transformers (patch_shape = image_size // patch_size).
+  if (b.image < b.patch) c.fail("patch_size", std::to_string(b.patch) + " is larger than image_size " + std::to_string(b.image));
   b.channels = c.integer("num_channels", 1, 64, 3);
   b.vocab = c.integer("vocab_size", 1, 1 << 24, 8192);
   const std::string act = c.string("hidden_act", "gelu");
   auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh)");
+  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh, gelu_python, linear)");
   b.act = *op_act;
   b.mask_token = c.boolean("use_mask_token", false);
   b.absolute = c.boolean("use_absolute_position_embeddings", false);

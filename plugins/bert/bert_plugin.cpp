@@ -30,6 +30,7 @@ struct BertConfig {
   std::string architecture;
   int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, intermediate = 0, positions = 0, types = 0;
   double eps = 1e-12;
+  bool tied = true;                 // tie_word_embeddings: the MLM decoder is the word embeddings
   std::string act;                  // the linear op's activation
   std::vector<std::string> labels;  // SequenceClassification
   std::string problem_type;         // "", single_label_classification, multi_label_classification, regression
@@ -64,11 +65,12 @@ BertConfig read_config(const sdk::ModelRequest& r) {
   b.eps = c.number("layer_norm_eps", 1e-12, true);
   const std::string act = c.string("hidden_act", "gelu");
   auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh)");
+  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh, gelu_python, linear)");
   b.act = *op_act;
   const std::string pos_type = c.string("position_embedding_type", "absolute");
   if (pos_type != "absolute") c.fail("position_embedding_type", "'" + pos_type + "' is not supported (absolute)");
   if (c.boolean("is_decoder", false)) c.fail("is_decoder", "decoder BERT is not supported");
+  b.tied = c.boolean("tie_word_embeddings", true);
   if (b.head == Head::SequenceClassification) {
     b.labels = read_labels(c);
     b.problem_type = read_problem_type(c);
@@ -216,7 +218,12 @@ class Expander {
     auto bias = w_.head("cls.predictions.bias", {V}, vwhy);
     if (!bias) bias = w_.head("cls.predictions.decoder.bias", {V}, vwhy);
     if (!bias) throw Error(w_.where() + ": tensor 'cls.predictions.bias' is missing (" + vwhy + ")", LOOM_STATUS_INVALID_ARGUMENT);
-    // Tied: the decoder reads the word embeddings when the file does not store it.
+    // Tied: the decoder reads the word embeddings when the file does not store it. Untied and
+    // not stored, transformers would draw it at random: refused.
+    if (!decoder && !c_.tied)
+      throw Error(w_.where() + ": tensor 'cls.predictions.decoder.weight' is missing, and config.json's tie_word_embeddings " +
+                      "is false (it is not the word embeddings)",
+                  LOOM_STATUS_INVALID_ARGUMENT);
     const std::string decoder_weight = decoder ? "mlm.decoder.weight" : "word_embeddings";
     if (decoder) g_.weight("mlm.decoder.weight", *decoder);
     g_.weight("mlm.decoder.bias", *bias);

@@ -66,7 +66,7 @@ void read_tower(const JsonFile& c, Tower& t, int64_t hidden, int64_t layers, int
   t.eps = c.number("layer_norm_eps", 1e-5, true);
   const std::string act = c.string("hidden_act", "quick_gelu");
   auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (quick_gelu, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, tanh)");
+  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (quick_gelu, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, tanh, gelu_python, linear)");
   t.act = *op_act;
 }
 
@@ -85,8 +85,9 @@ VisionTower read_vision(const JsonFile& c) {
   read_tower(c, v, 768, 12, 12, 3072);
   v.image = c.integer("image_size", 1, 1 << 16, 224);
   v.patch = c.integer("patch_size", 1, 1 << 16, 32);
-  if (v.image % v.patch != 0)
-    c.fail("patch_size", std::to_string(v.patch) + " does not divide image_size " + std::to_string(v.image));
+  // The stride-patch_size convolution drops the pixels past the last whole patch, as in
+  // transformers (num_patches = (image_size // patch_size)^2).
+  if (v.image < v.patch) c.fail("patch_size", std::to_string(v.patch) + " is larger than image_size " + std::to_string(v.image));
   v.channels = c.integer("num_channels", 1, 64, 3);
   return v;
 }

@@ -160,7 +160,9 @@ std::vector<std::string> read_labels(const JsonFile& config) {
 }
 
 std::optional<std::string> linear_activation(const std::string& hf_name) {
-  if (hf_name == "gelu") return "gelu";
+  // gelu_python is erf GELU written out in Python; linear is ACT2FN's identity.
+  if (hf_name == "gelu" || hf_name == "gelu_python") return "gelu";
+  if (hf_name == "linear") return "none";
   if (hf_name == "gelu_new" || hf_name == "gelu_pytorch_tanh" || hf_name == "gelu_fast") return "gelu_tanh";
   if (hf_name == "quick_gelu") return "quick_gelu";
   if (hf_name == "relu") return "relu";

@@ -24,6 +24,7 @@ using sdk::Error;
 struct Gpt2Config {
   std::string architecture;
   bool lm_head = false;
+  bool tied = true;  // tie_word_embeddings: lm_head is wte
   DecoderConfig decoder;
   std::optional<int64_t> bos, eos;
 };
@@ -36,6 +37,7 @@ Gpt2Config read_config(const sdk::ModelRequest& r) {
   else if (g.architecture != "GPT2Model")
     c.fail("architectures", "'" + g.architecture + "' is not supported (GPT2Model, GPT2LMHeadModel)");
   g.decoder = read_decoder_config(c, 50257, "gelu_new");
+  g.tied = c.boolean("tie_word_embeddings", true);
   if (c.has("bos_token_id")) g.bos = c.integer("bos_token_id", 0, g.decoder.vocab - 1);
   if (c.has("eos_token_id")) g.eos = c.integer("eos_token_id", 0, g.decoder.vocab - 1);
   return g;
@@ -63,6 +65,10 @@ class Expander {
       if (auto w = w_.head("lm_head.weight", {d.vocab, d.hidden}, "lm_head, vocab_size " + s(d.vocab))) {
         g_.weight("lm_head.weight", *w);
         head = "lm_head.weight";
+      } else if (!c_.tied) {
+        // Untied and not stored, transformers would draw it at random: refused.
+        throw Error(w_.where() + ": tensor 'lm_head.weight' is missing, and config.json's tie_word_embeddings is false (it is not wte)",
+                    LOOM_STATUS_INVALID_ARGUMENT);
       }
       g_.node("linear", {final_norm, head}, {"logits"});
       g_.output("logits");

@@ -28,9 +28,10 @@ struct VitConfig {
   Head head = Head::Base;
   std::string architecture;
   int64_t hidden = 0, layers = 0, heads = 0, intermediate = 0, height = 0, width = 0, patch = 0, channels = 0;
+  int64_t pooler_size = 0;  // pooler_output_size (hidden_size when absent)
   double eps = 1e-12;
   bool qkv_bias = true;
-  std::string act;
+  std::string act, pooler_act;
   std::vector<std::string> labels;
   std::string problem_type;
 };
@@ -68,14 +69,26 @@ VitConfig read_config(const sdk::ModelRequest& r) {
   v.eps = c.number("layer_norm_eps", 1e-12, true);
   read_image_size(c, v);
   v.patch = c.integer("patch_size", 1, 1 << 16, 16);
-  if (v.height % v.patch != 0 || v.width % v.patch != 0)
-    c.fail("patch_size", std::to_string(v.patch) + " does not divide image_size " + std::to_string(v.height) + "x" + std::to_string(v.width));
+  // The convolution of stride patch_size drops the pixels past the last whole patch, as
+  // transformers' does (num_patches = (height // patch) * (width // patch)).
+  if (v.height < v.patch || v.width < v.patch)
+    c.fail("patch_size", std::to_string(v.patch) + " is larger than image_size " + std::to_string(v.height) + "x" + std::to_string(v.width));
   v.channels = c.integer("num_channels", 1, 64, 3);
   v.qkv_bias = c.boolean("qkv_bias", true);
   const std::string act = c.string("hidden_act", "gelu");
   auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh)");
+  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh, gelu_python, linear)");
   v.act = *op_act;
+  // ViTPooler (ViTModel's only): Linear(hidden_size, pooler_output_size) then ACT2FN[pooler_act].
+  if (v.head == Head::Base) {
+    v.pooler_size = c.integer("pooler_output_size", 1, 1 << 16, v.hidden);
+    const std::string pooler_act = c.string("pooler_act", "tanh");
+    auto op_pooler_act = linear_activation(pooler_act);
+    if (!op_pooler_act)
+      c.fail("pooler_act", "'" + pooler_act +
+                               "' is not supported (tanh, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, gelu_python, linear)");
+    v.pooler_act = *op_pooler_act;
+  }
   if (v.head == Head::ImageClassification) {
     v.labels = read_labels(c);
     v.problem_type = read_problem_type(c);
@@ -128,13 +141,17 @@ class Expander {
     // ViTModel's pooler (add_pooling_layer=True): tanh(dense(CLS)); a checkpoint saved without it
     // offers no pooler_output rather than the random one transformers would make.
     if (c_.head == Head::Base) {
-      auto pw = w_.base("pooler.dense.weight", {H, H}, "the pooler, hidden_size " + s(H));
-      auto pb = w_.base("pooler.dense.bias", {H}, "the pooler, hidden_size " + s(H));
+      const int64_t O = c_.pooler_size;
+      const std::string pwhy = "the pooler, pooler_output_size " + s(O) + ", hidden_size " + s(H);
+      auto pw = w_.base("pooler.dense.weight", {O, H}, pwhy);
+      auto pb = w_.base("pooler.dense.bias", {O}, pwhy);
       if (pw && pb) {
         cls_state();
         g_.weight("pooler.weight", *pw);
         g_.weight("pooler.bias", *pb);
-        g_.node("linear", {"cls.state", "pooler.weight", "pooler.bias"}, {"pooler_output"}, Attrs().set("activation", "tanh"));
+        Attrs a;
+        if (c_.pooler_act != "none") a.set("activation", c_.pooler_act);
+        g_.node("linear", {"cls.state", "pooler.weight", "pooler.bias"}, {"pooler_output"}, a);
         g_.output("pooler_output");
       }
     }

@@ -171,6 +171,24 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   std::string e = error_of(dir);
   CHECK(e.find("config.json: hidden_act: 'swiglu' is not supported") != std::string::npos);
 
+  // An untied head the file does not store would be random in transformers: refused by name.
+  write(dir / "config.json", config(", \"tie_word_embeddings\": false"));
+  e = error_of(dir);
+  CHECK_MESSAGE(e.find("model.safetensors: tensor 'cls.predictions.decoder.weight' is missing, and config.json's "
+                       "tie_word_embeddings is false") != std::string::npos,
+                e);
+  {
+    const auto untied = copy("gpt2", "gpt2-untied");
+    std::ifstream in(untied / "config.json");
+    nlohmann::json c = nlohmann::json::parse(in);
+    c["tie_word_embeddings"] = false;
+    write(untied / "config.json", c.dump());
+    e = error_of(untied);
+    CHECK_MESSAGE(e.find("model.safetensors: tensor 'lm_head.weight' is missing, and config.json's tie_word_embeddings is false") !=
+                      std::string::npos,
+                  e);
+  }
+
   write(dir / "config.json", config("").replace(config("").find("\"hidden_size\": 32"), 17, "\"hidden_size\": \"32\""));
   e = error_of(dir);
   CHECK(e.find("config.json: hidden_size: expected an integer") != std::string::npos);
@@ -196,6 +214,12 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   write(dir / "config.json", "{\"model_type\": \"bert\", ");
   e = error_of(dir);
   CHECK(e.find("config.json: not valid JSON") != std::string::npos);
+  // The parser's excerpt of a file with a byte that is no UTF-8 comes back escaped.
+  write(dir / "config.json", "{\"model_type\": \"bert\", \"x\": \"\xff\"}");
+  e = error_of(dir);
+  CHECK_MESSAGE(e.find("config.json: not valid JSON") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("\\xff") != std::string::npos, e);
+  CHECK_MESSAGE(e.find('\xff') == std::string::npos, e);
 
   // A tensor the checkpoint lacks is named, with the file that should hold it: the header of
   // model.safetensors rewritten with one tensor under another name (the data stays where it was).
@@ -259,6 +283,15 @@ TEST_CASE("text models: ids past an embedding table are refused by the input's n
   for (int i = 0; i < 3; ++i) positions.data_as<int64_t>()[i] = i == 2 ? 48 : i;  // n_positions 48
   CHECK_THROWS_WITH_AS(gpt.run({{"input_ids", ids}, {"position_ids", positions}}),
                        "run: input 'position_ids' holds 48 at [0, 2], outside its values 0..47", Error);
+  // A sequence longer than the position table is refused by the input given, not by the default
+  // position_ids made from it; through a Binding too.
+  Tensor long_ids(loom::DType::i64, {1, 49});
+  for (int i = 0; i < 49; ++i) long_ids.data_as<int64_t>()[i] = 5;
+  const char* past = "run: input 'input_ids' has seq = 49, past the graph's bound seq <= 48 (its axis 1)";
+  CHECK_THROWS_WITH_AS(gpt.run({{"input_ids", long_ids}}), past, Error);
+  loom::Binding b = gpt.new_binding();
+  b.bind_input("input_ids", long_ids);
+  CHECK_THROWS_WITH_AS(gpt.run(b), past, Error);
 }
 
 TEST_CASE("text models: the Generator decodes greedily as the reference, samples by seed, and allocates nothing per step") {

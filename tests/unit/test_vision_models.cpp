@@ -60,6 +60,24 @@ TEST_CASE("vision models: ViTModel without prefix, f16 weights, no qkv bias, qui
   test::check_outputs(engine, "vit-base", {"pixel_values"}, {"last_hidden_state", "pooler_output"}, on_reference());
 }
 
+TEST_CASE("vision models: ViTModel with an image no multiple of the patch, gelu_python, and pooler_output_size / pooler_act") {
+  Engine engine = vision_engine();
+  test::check_outputs(engine, "vit-pooler", {"pixel_values"}, {"last_hidden_state", "pooler_output"});
+  test::check_outputs(engine, "vit-pooler", {"pixel_values"}, {"last_hidden_state", "pooler_output"}, on_reference());
+
+  const auto dir = copy("vit-pooler");
+  std::ifstream in(kModels / "vit-pooler" / "config.json");
+  const nlohmann::json config = nlohmann::json::parse(in);
+  nlohmann::json c = config;
+  c["pooler_act"] = "swish";
+  write(dir / "config.json", c.dump());
+  CHECK(error_of(engine, dir).find("config.json: pooler_act: 'swish' is not supported") != std::string::npos);
+  c = config;
+  c["pooler_output_size"] = 16;
+  write(dir / "config.json", c.dump());
+  CHECK(error_of(engine, dir).find("tensor 'pooler.dense.weight' has shape [24,32], expected [16,32]") != std::string::npos);
+}
+
 TEST_CASE("vision models: ViT's processing section comes from preprocessor_config.json") {
   Engine engine = vision_engine();
   const Graph g = engine.load_graph(kModels / "vit-cls");
@@ -96,8 +114,8 @@ TEST_CASE("vision models: broken ViT checkpoints are errors that name the file a
     return c.replace(at, from.size(), to);
   };
 
-  write(dir / "config.json", with("\"patch_size\": 8", "\"patch_size\": 5"));
-  CHECK(error_of(engine, dir).find("config.json: patch_size: 5 does not divide image_size 32x24") != std::string::npos);
+  write(dir / "config.json", with("\"patch_size\": 8", "\"patch_size\": 25"));
+  CHECK(error_of(engine, dir).find("config.json: patch_size: 25 is larger than image_size 32x24") != std::string::npos);
 
   // Sizes that disagree with the weights name the tensor and where the expected shape comes from.
   write(dir / "config.json", with("\"patch_size\": 8", "\"patch_size\": 4"));
@@ -174,9 +192,14 @@ TEST_CASE("vision models: broken CLIP configs name the key path") {
   write(dir / "config.json", config.dump());
   CHECK(error_of(engine, dir).find("config.json: text_config.num_attention_heads: 5 does not divide hidden_size 32") != std::string::npos);
   config.erase("text_config_dict");
+  config["vision_config"]["patch_size"] = 33;
+  write(dir / "config.json", config.dump());
+  CHECK(error_of(engine, dir).find("config.json: vision_config.patch_size: 33 is larger than image_size 32") != std::string::npos);
+  // A patch that does not divide the image drops the last pixels, as transformers' convolution
+  // does (32 // 7 = 4 patches a side); here the stored 8-pixel patch weights contradict it, by name.
   config["vision_config"]["patch_size"] = 7;
   write(dir / "config.json", config.dump());
-  CHECK(error_of(engine, dir).find("config.json: vision_config.patch_size: 7 does not divide image_size 32") != std::string::npos);
+  CHECK(error_of(engine, dir).find("tensor 'vision_model.embeddings.patch_embedding.weight' has shape") != std::string::npos);
 }
 
 TEST_CASE("vision models: BEiT classification, masked image modeling and the base model, with every form of relative bias") {

@@ -79,7 +79,7 @@ Graph expand_manifest(const EngineImpl& engine, const std::filesystem::path& fil
       throw Error(config_name + ": no \"model_type\" string");
     model_type = j["model_type"].get<std::string>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(config_name + ": not valid JSON: " + e.what());
+    throw Error(config_name + ": not valid JSON: " + printable(e.what()));
   }
   auto plugin = m.model.empty() ? registry.model_for(model_type) : registry.model_named(m.model);
   if (!plugin && !m.model.empty()) plugin = registry.model_for(m.model);

@@ -367,6 +367,23 @@ void SessionImpl::check_input(size_t i, const Tensor& t) const {
   }
 }
 
+void SessionImpl::check_bounds(const std::vector<const Shape*>& given) const {
+  if (symbol_bounds_.empty()) return;
+  const Program& p = *program_;
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    if (!given[i]) continue;
+    const SymShape& declared = p.values[p.inputs[i]].info.shape;
+    for (size_t d = 0; d < declared.size() && d < given[i]->size(); ++d) {
+      const Dim& dim = declared[d];
+      if (!dim.is_symbolic() || dim.symbols().size() != 1 || dim.factor() != 1) continue;
+      auto b = symbol_bounds_.find(dim.symbols()[0]);
+      if (b == symbol_bounds_.end() || (*given[i])[d] <= b->second) continue;
+      throw Error("run: input '" + p.values[p.inputs[i]].name + "' has " + b->first + " = " + std::to_string((*given[i])[d]) +
+                  ", past the graph's bound " + b->first + " <= " + std::to_string(b->second) + " (its axis " + std::to_string(d) + ")");
+    }
+  }
+}
+
 // For a plan made at symbol bounds: the input shapes with every dim whose symbols are all bounded
 // at its bound. Written into io.key, whose storage later runs reuse.
 const std::vector<Shape>& SessionImpl::plan_key(RunIO& io) const {
@@ -521,6 +538,7 @@ TensorMap SessionImpl::run(const TensorMap& inputs, State& state, const RunStop&
   if (missing_count)
     throw Error("run: graph '" + p.graph.name + "' " + (missing_count == 1 ? "input " : "inputs ") + missing +
                 (missing_count == 1 ? " is" : " are") + " missing");
+  check_bounds(given);
   RunIO io;
   std::vector<Tensor> defaults(p.inputs.size());
   for (size_t i = 0; i < p.inputs.size(); ++i) {
@@ -559,6 +577,7 @@ void SessionImpl::run(Binding::Impl& b, State& state, const RunStop& stop) {
   for (size_t i = 0; i < p.inputs.size(); ++i)
     // Unbound: still the binding's empty tensor (no data, no dims; a bound scalar has data).
     b.given[i] = !b.inputs[i].data() && b.inputs[i].shape().empty() ? nullptr : &b.inputs[i].shape();
+  check_bounds(b.given);
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     const Tensor* bound = &b.inputs[i];
     if (!b.given[i]) {

@@ -163,6 +163,10 @@ class SessionImpl {
   void execute(RunIO& io, State& state, const RunStop& stop, TakeOutputs&& take_outputs);
   // The given tensor of graph input i: its dtype, its data, its declared values.
   void check_input(size_t i, const Tensor& t) const;
+  // The given inputs' dims against the graph's symbol bounds, before any default is made from
+  // them: an input_ids longer than the position table is refused by its own name, not by the
+  // default position_ids it would give.
+  void check_bounds(const std::vector<const Shape*>& given) const;
   // The default of program input i (it has one), shaped by the `given` input shapes (null: left
   // out); `t` is kept when it already has that shape (a binding's default, filled before).
   void make_default_input(size_t i, const std::vector<const Shape*>& given, Tensor& t) const;
