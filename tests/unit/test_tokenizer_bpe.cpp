@@ -124,7 +124,7 @@ TEST_CASE("bpe: a stream decoder holds a character's bytes until it is whole") {
     streamed += s.finish();
     CHECK(streamed == t.decode(ids, {.skip_special_tokens = skip}));
   }
-  CHECK_THROWS_AS(loom::StreamDecoder(t).step(60000), loom::Error);
+  CHECK(loom::StreamDecoder(t).step(60000).empty());  // outside the vocabulary: no text, as decode gives
 }
 
 TEST_CASE("bpe: one tokenizer encodes from many threads at once") {

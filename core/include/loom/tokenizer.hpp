@@ -82,7 +82,8 @@ class Tokenizer {
   // Ids -> text. Byte-level BPE: the bytes the tokens stand for, each ill-formed UTF-8 sequence
   // replaced by U+FFFD (Python's errors="replace"). CLIP: the same, each "</w>" a space, the ends
   // stripped. WordPiece: tokens joined by spaces, "##" continuations glued. An id outside the
-  // vocabulary is an Error.
+  // vocabulary (a model whose vocab_size exceeds its tokenizer's) gives no text, as Hugging
+  // Face's fast tokenizers skip it.
   std::string decode(std::span<const int64_t> ids, const DecodeOptions& options = {}) const;
 
   std::optional<int64_t> token_to_id(std::string_view token) const;  // added tokens, then the vocabulary

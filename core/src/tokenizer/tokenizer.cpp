@@ -110,9 +110,9 @@ std::string Tokenizer::decode(std::span<const int64_t> ids, const DecodeOptions&
   std::string bytes;
   bool first = true;
   for (int64_t id : ids) {
-    const std::string& token = impl_->token(id);
-    if (options.skip_special_tokens && impl_->is_special(id)) continue;
-    impl_->model().decode_token(token, first, bytes);
+    const std::string* token = impl_->find_token(id);
+    if (!token || (options.skip_special_tokens && impl_->is_special(id))) continue;
+    impl_->model().decode_token(*token, first, bytes);
     first = false;
   }
   std::string text, held;
@@ -138,10 +138,10 @@ StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool skip_special_token
     : impl_(tokenizer.impl_), skip_special_(skip_special_tokens) {}
 
 std::string StreamDecoder::step(int64_t id) {
-  const std::string& token = impl_->token(id);
-  if (skip_special_ && impl_->is_special(id)) return "";
+  const std::string* token = impl_->find_token(id);
+  if (!token || (skip_special_ && impl_->is_special(id))) return "";
   std::string bytes = std::move(held_);
-  impl_->model().decode_token(token, first_, bytes);
+  impl_->model().decode_token(*token, first_, bytes);
   first_ = false;
   size_t hold = 0;
   std::string text = held_text_ + tok::text::repair_utf8(bytes, &hold);
