@@ -85,6 +85,26 @@ int64_t JsonFile::integer(const std::string& key, int64_t min, int64_t max, std:
   return i;
 }
 
+std::vector<int64_t> JsonFile::integers(const std::string& key, int64_t min, int64_t max) const {
+  if (!has(key)) fail(key, "missing");
+  const nlohmann::json& v = json_[key];
+  if (!v.is_array()) return {integer(key, min, max)};
+  constexpr size_t kMost = 256;
+  if (v.empty() || v.size() > kMost)
+    fail(key, "expected an integer or a list of 1 to " + std::to_string(kMost) + " integers, got a list of " + std::to_string(v.size()));
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const nlohmann::json& e = v[i];
+    const bool in_range = e.is_number_integer() && !(e.is_number_unsigned() && e.get<uint64_t>() > static_cast<uint64_t>(max)) &&
+                          e.get<int64_t>() >= min && e.get<int64_t>() <= max;
+    if (!in_range)
+      fail(key + "[" + std::to_string(i) + "]",
+           "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + e.dump());
+    out.push_back(e.get<int64_t>());
+  }
+  return out;
+}
+
 double JsonFile::number(const std::string& key, std::optional<double> fallback, bool positive) const {
   if (!has(key)) {
     if (fallback) return *fallback;

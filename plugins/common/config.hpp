@@ -30,6 +30,9 @@ class JsonFile {
 
   // An integer in [min, max]; `fallback` when absent (an error when there is none).
   int64_t integer(const std::string& key, int64_t min, int64_t max, std::optional<int64_t> fallback = std::nullopt) const;
+  // One integer or a non-empty list of at most 256 (Hugging Face's eos_token_id), each in
+  // [min, max]; the key must be present.
+  std::vector<int64_t> integers(const std::string& key, int64_t min, int64_t max) const;
   // A finite number; `positive` refuses 0 and negatives.
   double number(const std::string& key, std::optional<double> fallback = std::nullopt, bool positive = false) const;
   std::string string(const std::string& key, std::optional<std::string> fallback = std::nullopt) const;

@@ -178,16 +178,20 @@ std::string DecoderGraph::block(int64_t i, const std::string& x) {
 }
 
 std::string generation_section(const std::string& checkpoint_dir, const std::vector<std::string>& caches, std::optional<int64_t> bos,
-                               std::optional<int64_t> eos, int64_t vocab, int64_t max_length) {
+                               std::vector<int64_t> eos, int64_t vocab, int64_t max_length) {
   const JsonFile gen = JsonFile::read_optional(checkpoint_dir, "generation_config.json");
   if (gen.has("bos_token_id")) bos = gen.integer("bos_token_id", 0, vocab - 1);
-  if (gen.has("eos_token_id")) eos = gen.integer("eos_token_id", 0, vocab - 1);
+  if (gen.has("eos_token_id")) eos = gen.integers("eos_token_id", 0, vocab - 1);
   std::ostringstream y;
   y << "  generation:\n    input_ids: input_ids\n    past_length: past_length\n    caches: [";
   for (size_t i = 0; i < caches.size(); ++i) y << (i ? ", " : "") << quoted(caches[i]);
   y << "]\n    logits: logits\n";
   if (bos) y << "    bos_token_id: " << *bos << "\n";
-  if (eos) y << "    eos_token_id: " << *eos << "\n";
+  if (!eos.empty()) {
+    y << "    eos_token_id: [";
+    for (size_t i = 0; i < eos.size(); ++i) y << (i ? ", " : "") << eos[i];
+    y << "]\n";
+  }
   y << "    max_length: " << max_length << "\n";
   if (gen.has("do_sample")) y << "    do_sample: " << (gen.boolean("do_sample") ? "true" : "false") << "\n";
   if (gen.has("temperature")) y << "    temperature: " << float_literal(gen.number("temperature", std::nullopt, true)) << "\n";

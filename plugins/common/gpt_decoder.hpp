@@ -60,6 +60,6 @@ class DecoderGraph {
 // longest sequence, and the decoding defaults the checkpoint ships, checked as transformers
 // checks them.
 std::string generation_section(const std::string& checkpoint_dir, const std::vector<std::string>& caches, std::optional<int64_t> bos,
-                               std::optional<int64_t> eos, int64_t vocab, int64_t max_length);
+                               std::vector<int64_t> eos, int64_t vocab, int64_t max_length);
 
 }  // namespace loom::models

@@ -26,7 +26,8 @@ struct Gpt2Config {
   bool lm_head = false;
   bool tied = true;  // tie_word_embeddings: lm_head is wte
   DecoderConfig decoder;
-  std::optional<int64_t> bos, eos;
+  std::optional<int64_t> bos;
+  std::vector<int64_t> eos;  // Hugging Face allows one id or a list
 };
 
 Gpt2Config read_config(const sdk::ModelRequest& r) {
@@ -39,7 +40,7 @@ Gpt2Config read_config(const sdk::ModelRequest& r) {
   g.decoder = read_decoder_config(c, 50257, "gelu_new");
   g.tied = c.boolean("tie_word_embeddings", true);
   if (c.has("bos_token_id")) g.bos = c.integer("bos_token_id", 0, g.decoder.vocab - 1);
-  if (c.has("eos_token_id")) g.eos = c.integer("eos_token_id", 0, g.decoder.vocab - 1);
+  if (c.has("eos_token_id")) g.eos = c.integers("eos_token_id", 0, g.decoder.vocab - 1);
   return g;
 }
 

@@ -355,6 +355,27 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
   CHECK(full.stop_reason == "max_length");
   CHECK(static_cast<int64_t>(full.tokens.size()) == gen.spec().max_length - prompt.numel());
 
+  // generation_config.json's eos_token_id may be a list (transformers stops at any of them).
+  {
+    const auto tmp = std::filesystem::temp_directory_path() / ("loom-eos-list-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(tmp);
+    std::filesystem::copy(dir, tmp, std::filesystem::copy_options::recursive);
+    std::ofstream(tmp / "generation_config.json") << "{\"eos_token_id\": [" << want[4] << ", " << want[2] << "]}";
+    Session listed = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
+    Generator eos_gen(listed);
+    CHECK(eos_gen.spec().eos_token_ids == std::vector<int64_t>{want[4], want[2]});
+    GenerationOptions stop = greedy;
+    stop.stop_at_eos = true;
+    const GenerationResult r_eos = eos_gen.generate(ids, stop);
+    size_t first = 0;
+    while (want[first] != want[4] && want[first] != want[2]) ++first;
+    CHECK(r_eos.stop_reason == "eos");
+    CHECK(r_eos.tokens == std::vector<int64_t>(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(first) + 1));
+    std::ofstream(tmp / "generation_config.json") << "{\"eos_token_id\": []}";
+    CHECK_THROWS_WITH_AS(engine.load_graph(tmp, "text-generation"), doctest::Contains("generation_config.json: eos_token_id"), Error);
+    std::filesystem::remove_all(tmp);
+  }
+
   CHECK_THROWS_WITH_AS(gen.generate({}, greedy), doctest::Contains("the prompt is empty"), Error);
   std::vector<int64_t> bad(ids.begin(), ids.end());
   bad[2] = 100000;
