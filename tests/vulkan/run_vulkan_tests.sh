@@ -104,6 +104,17 @@ case $AREA in
     check "key_mask in range" 0 "" "${bench[@]}" "$TMP/mask.yaml" --dim k=8
     check "key_mask length out of range" 1 "node 'y' (key_mask): valid_length 7 is outside 0..5, the number of keys" \
       "${bench[@]}" "$TMP/mask.yaml" --dim k=5
+    # attention's valid lengths are checked on the device; a head size whose tiles do not fit the
+    # device's shared memory even at one query and one key a tile is refused, naming the limit.
+    printf 'loom: 1\nname: a\ninputs:\n  - {name: q, dtype: f32, shape: [1, 1, 2, d]}\n  - {name: k, dtype: f32, shape: [1, 1, k, d]}\noutputs: [y]\ninitializers:\n  - {name: length, dtype: i64, shape: [1], values: [7]}\nnodes:\n  - {op: attention, inputs: [q, k, k, "", length], outputs: [y], attrs: {causal: true}}\n' >"$TMP/attention.yaml"
+    check "attention in range" 0 "" "${bench[@]}" "$TMP/attention.yaml" --dim k=8 --dim d=4
+    check "attention length out of range" 1 "node 'y' (attention): valid_length 7 is outside 0..5, the number of keys" \
+      "${bench[@]}" "$TMP/attention.yaml" --dim k=5 --dim d=4
+    check "attention head size 2048" 0 "" "${bench[@]}" "$TMP/attention.yaml" --dim k=8 --dim d=2048
+    check "attention head size past shared memory" 1 "node 'y' (attention): a head size of 4096 (v: 4096) needs" \
+      "${bench[@]}" "$TMP/attention.yaml" --dim k=8 --dim d=4096
+    check "attention head size past shared memory, the limit" 1 "more than the device's maxComputeSharedMemorySize of" \
+      "${bench[@]}" "$TMP/attention.yaml" --dim k=8 --dim d=4096
     # cache_write's offsets are checked on the device before anything is written.
     printf 'loom: 1\nname: c\ninputs:\n  - {name: cache, dtype: f32, shape: [2, 1, k, 3]}\n  - {name: update, dtype: f32, shape: [2, 1, 2, 3]}\noutputs: [y]\ninitializers:\n  - {name: offset, dtype: i64, shape: [2], values: [0, 3]}\nnodes:\n  - {op: cache_write, inputs: [cache, update, offset], outputs: [y], attrs: {axis: 2}}\n' >"$TMP/cache.yaml"
     check "cache_write in range" 0 "" "${bench[@]}" "$TMP/cache.yaml" --dim k=5
@@ -193,7 +204,7 @@ case $AREA in
       args=("${ins[@]}" "${refs[@]}")
       check "$(basename "$dir") on vulkan, oneDNN as fallback" 0 "matches the reference" run "$dir" --backend vulkan,onednn \
         "${args[@]}" --atol 1e-3 --rtol 1e-3  # a mismatch exits 1
-      # On vulkan alone every node runs there (a fused attention decomposed into ops it runs).
+      # On vulkan alone every node runs there.
       check "$(basename "$dir") on vulkan alone" 0 "matches the reference" run "$dir" --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3
       # The text models again with maxStorageBufferRange lowered (the test switch) below their
       # embedding tables and most weights, which gather and linear then split over several

@@ -68,6 +68,34 @@ void attention(std::vector<OpCase>& out) {
         if (decompose) b.decomposed();
         out.push_back(b.build());
       }
+  // -inf in the mask: a row with every key -inf gives NaN; rows whose only finite scores come
+  // late (past a first tile of keys), first, or after -inf ones, and a row of the lowest float
+  // (Hugging Face's padding: the average of every value).
+  for (bool causal : {false, true}) {
+    CaseBuilder b("attention", std::string("f32 mask -inf rows") + (causal ? " causal valid_length" : ""));
+    const double inf = std::numeric_limits<double>::infinity(), lowest = std::numeric_limits<float>::lowest();
+    const int64_t tq = 20, tk = 70;
+    Tensor mask = b.random(DType::f32, {2, 1, tq, tk}, {-3, 0});
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t j = 0; j < tk; ++j) {
+        const int64_t row = r * tq * tk;
+        set_element(mask, row + j, -inf);
+        if (j < 65) set_element(mask, row + tk + j, -inf);
+        if (j > 0) set_element(mask, row + 2 * tk + j, -inf);
+        set_element(mask, row + 3 * tk + j, j < 40 ? -inf : lowest);
+        set_element(mask, row + 4 * tk + j, lowest);
+        if (j % 3 == 0) set_element(mask, row + 5 * tk + j, -inf);
+      }
+    b.input("q", DType::f32, {2, 2, tq, 8}).input("k", DType::f32, {2, 2, tk, 8}).input("v", DType::f32, {2, 2, tk, 6});
+    b.input("mask", mask);
+    if (causal) {
+      Tensor lengths(DType::i64, {2});
+      set_element(lengths, 0, static_cast<double>(tk));
+      set_element(lengths, 1, 45);
+      b.input("valid_length", lengths);
+    }
+    out.push_back(b.attr("causal", causal).build());
+  }
   // A row with no key to see gives NaN, as PyTorch.
   CaseBuilder b("attention", "f32 valid_length 0");
   Tensor lengths(DType::i64, {2});
