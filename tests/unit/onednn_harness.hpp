@@ -48,7 +48,13 @@ class OnednnPlugin {
     if (gemm) options.push_back({sizeof(loom_option), "gemm", gemm});
     if (precision) options.push_back({sizeof(loom_option), "precision", precision});
     loom_backend_options opts{sizeof(loom_backend_options), num_threads, options.size(), options.data()};
-    check(desc_->backend->create_backend(state_, 0, &opts, &backend_), "create_backend");
+    try {
+      check(desc_->backend->create_backend(state_, 0, &opts, &backend_), "create_backend");
+    } catch (...) {  // a refused option: the destructor will not run, so undo init here
+      if (desc_->shutdown) desc_->shutdown(state_);
+      dlclose(lib_);
+      throw;
+    }
   }
   ~OnednnPlugin() {
     if (backend_) desc_->backend->release_backend(state_, backend_);
