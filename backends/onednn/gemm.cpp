@@ -77,14 +77,6 @@ LOOM_AVX2 void round_to_bf16(float* v, int64_t count) {
   for (; i < count; ++i) v[i] = round_bf16(v[i]);
 }
 
-// A panel's slice of kc rows of 16 bf16 weights widened to f32, for the row tiles that all read it.
-LOOM_AVX2 void widen(const uint16_t* b, int64_t kc, float* out) {
-  for (int64_t i = 0; i < kc * kPanel; i += 8) {
-    const __m256i v = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(b + i)));
-    _mm256_store_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
-  }
-}
-
 // 16 weights of a panel row as two vectors of f32 (bf16 widened: its bits are an f32's upper half).
 LOOM_AVX2 inline void load16(const float* b, __m256& b0, __m256& b1) {
   b0 = _mm256_load_ps(b);
@@ -95,6 +87,16 @@ LOOM_AVX2 inline void load16(const uint16_t* b, __m256& b0, __m256& b1) {
   const __m256i hi = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(b + 8)));
   b0 = _mm256_castsi256_ps(_mm256_slli_epi32(lo, 16));
   b1 = _mm256_castsi256_ps(_mm256_slli_epi32(hi, 16));
+}
+
+// A panel's slice of kc rows of 16 bf16 weights widened to f32, for the row tiles that all read it.
+LOOM_AVX2 void widen(const uint16_t* b, int64_t kc, float* out) {
+  for (int64_t p = 0; p < kc; ++p, b += kPanel, out += kPanel) {
+    __m256 lo, hi;
+    load16(b, lo, hi);
+    _mm256_store_ps(out, lo);
+    _mm256_store_ps(out + 8, hi);
+  }
 }
 
 // One row of a tile: plus `init` on the first slice, plus the row itself on later ones.
