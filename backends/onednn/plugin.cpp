@@ -292,7 +292,7 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     if (options.threads < 0)
       throw Error("num_threads must be >= 0, got " + std::to_string(options.threads), LOOM_STATUS_INVALID_ARGUMENT);
     // precision=bf16: linear layers with a constant weight keep it as bf16 and multiply bf16
-    // activations by it on the packed GEMM (docs/performance.md, "bf16"); the rest stays f32.
+    // activations by it on the packed GEMM (docs/performance.md, "bf16 on the CPU"); the rest stays f32.
     const std::string precision = options.get("precision", "f32", {"f32", "bf16", "f16"});
     if (precision == "f16")
       throw Error("option precision=f16: the onednn backend computes in f32 or bf16, not f16", LOOM_STATUS_UNSUPPORTED);
