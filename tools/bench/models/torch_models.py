@@ -8,12 +8,15 @@ both peers run the same weights.
 
   torch_models.py export CHECKPOINT WORKLOAD OUT.onnx [--seq 128] [--past 128]
   torch_models.py bench  CHECKPOINT WORKLOAD --threads N [--seq 128] [--past 128] [--warmup 3] [--iterations 20]
+                         [--device cpu|cuda]
   torch_models.py reference CHECKPOINT WORKLOAD OUT_DIR [--seq 128] [--past 128]
 
 WORKLOAD is bert (seq tokens), gpt2-prompt (seq tokens, all logits), gpt2-decode (one token
 after `past` cached positions), vit (ViTForImageClassification: one image at the configured size,
 logits), clip-image (CLIPModel's vision tower: one image, image_embeds) or clip-text (its text
-tower: seq tokens, text_embeds). `bench` prints one JSON line with median_ms, p90_ms, min_ms. `reference` writes the workload's
+tower: seq tokens, text_embeds). `bench` prints one JSON line with median_ms, p90_ms, min_ms;
+with `--device cuda` the module, its weights and inputs are on the GPU and each timed forward
+ends with a synchronisation (f32, TF32 off, as PyTorch's default for matmuls is). `reference` writes the workload's
 inputs (NAME.npy) and this module's outputs (expected_NAME.npy) into OUT_DIR, for `loom run
 --expect`.
 """
@@ -215,6 +218,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, inputs, in_names, out_names = workload(a.checkpoint, a.workload, a.seq, a.past)
@@ -237,16 +241,27 @@ def main():
         for name, x in zip(out_names, y if isinstance(y, tuple) else (y,)):
             np.save(os.path.join(a.out, "expected_" + name + ".npy"), x.numpy())
         return
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("torch_models.py bench: --device cuda, but this torch sees no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.set_default_device("cuda")  # the masks and positions the forward passes make
+        for k, v in list(vars(model).items()):  # the weights: dicts of tensors, not parameters
+            if not k.startswith("_") and isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()):
+                setattr(model, k, {n: t.cuda() for n, t in v.items()})
+        inputs = tuple(x.cuda() for x in inputs)
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     samples = []
     with torch.inference_mode():
         for i in range(a.warmup + a.iterations):
             t0 = time.perf_counter()
             model(*inputs)
+            sync()
             if i >= a.warmup:
                 samples.append((time.perf_counter() - t0) * 1e3)
     samples.sort()
     pct = lambda q: samples[min(len(samples) - 1, int(q * (len(samples) - 1) + 0.5))]
-    print(json.dumps({"runtime": f"pytorch {torch.__version__}", "workload": a.workload, "threads": a.threads,
+    print(json.dumps({"runtime": f"pytorch {torch.__version__}", "workload": a.workload, "threads": a.threads, "device": a.device,
                       "iterations": a.iterations, "median_ms": pct(0.5), "p90_ms": pct(0.9), "min_ms": samples[0]}))
 
 
