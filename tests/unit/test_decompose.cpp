@@ -1,8 +1,9 @@
 // Reference decompositions of the fused ops: attention against a direct computation for every
 // combination of mask, per-row valid lengths and causality; add_layer_norm; and sessions that
-// decompose only the fused nodes none of their backends runs.
+// decompose the fused nodes that the backend placement tries first for them does not run.
 #ifdef LOOM_TEST_ONEDNN
 
+#include "model_checks.hpp"
 #include "pass_graphs.hpp"
 #include "passes/passes.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 using namespace loom;
 using namespace loom::test;
@@ -166,6 +168,42 @@ TEST_CASE("decompose: a session decomposes only the fused nodes none of its back
   Graph basic;
   decompose_all(g, basic);
   check_outputs(r.outputs, run_at(engine, basic, OptimizeLevel::none, in).outputs);
+}
+
+// A fused node that the first backend in priority order declines is decomposed, so that its
+// parts run on that backend beside their neighbours, not fused on a backend further down the
+// list with copies both ways (a GPU among the default backends got oneDNN's attention so).
+TEST_CASE("decompose: a fused node the first backend declines is decomposed there, not moved down the list") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so"});
+  Graph g;
+  g.inputs = {input("q", DType::f32, {"1", "2", "3", "4"})};
+  g.nodes = {node("pre", "relu", {"q"}, {"r"}), node("attn", "attention", {"r", "r", "r"}, {"ctx"}),
+             node("post", "relu", {"ctx"}, {"y"})};
+  g.outputs = {{"y", {}}};
+  const TensorMap in = {{"q", pattern({1, 2, 3, 4}, 3)}};
+  auto placed_on = [](const Session& s) {
+    std::set<std::string> backends;
+    for (const auto& n : s.placement().nodes) backends.insert(n.backend);
+    return backends;
+  };
+  SessionOptions o;
+  o.optimize = OptimizeLevel::none;
+  o.backends = {"onednn", "reference"};  // oneDNN declines attention without causal or valid_length
+  Session first = engine.compile(g, o);
+  CHECK(count_op(first.graph(), "attention") == 0);
+  CHECK(placed_on(first) == std::set<std::string>{"onednn"});
+  CHECK(first.placement().copies.empty());
+  o.backends = {"reference", "onednn"};  // the reference backend runs it fused
+  Session second = engine.compile(g, o);
+  CHECK(count_op(second.graph(), "attention") == 1);
+  CHECK(placed_on(second) == std::set<std::string>{"reference"});
+  check_outputs(first.run(in), second.run(in));
+  // A hint counts as first: attention hinted to the reference backend stays fused there.
+  g.nodes[1].backend = "reference";
+  o.backends = {"onednn", "reference"};
+  Session hinted = engine.compile(g, o);
+  CHECK(count_op(hinted.graph(), "attention") == 1);
+  check_outputs(first.run(in), hinted.run(in));
 }
 
 #endif  // LOOM_TEST_ONEDNN

@@ -46,8 +46,9 @@ bool has_decomposition(std::string_view op);
 // appended to `decomposed`.
 std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const std::function<bool(int)>& which,
                                          std::vector<RewrittenNode>& decomposed);
-// Decomposes the fused nodes that none of `backends` says it runs, so that the graph runs on
-// backends without them.
+// Decomposes the fused nodes that the backend placement would try first for them (the node's
+// hint, else the first of `backends` whose device is not lost) does not run, so that they run
+// decomposed on that backend rather than fused on another, and graphs run on backends without them.
 std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Program> program,
                                                      const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
                                                      std::vector<RewrittenNode>& decomposed);
