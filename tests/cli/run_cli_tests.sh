@@ -322,6 +322,8 @@ area_graphs() {
   [ "$(json "$OUT" "memory;packed_bytes")" = 0 ] || fail "inspect --json: gemm=onednn packs no constants"
   expect_ok "inspect with gemm=packed" inspect "$ENC/encoder.yaml" --json --option onednn.gemm=packed
   [ "$(json "$OUT" "memory;packed_bytes")" -gt 0 ] || fail "inspect --json: gemm=packed packs the linear weights"
+  expect_ok "inspect with gemm=blocked" inspect "$ENC/encoder.yaml" --json --option onednn.gemm=blocked
+  [ "$(json "$OUT" "memory;packed_bytes")" -gt 0 ] || fail "inspect --json: gemm=blocked reorders the linear weights"
   expect_error 1 "gemm=fast" "an unknown gemm option" inspect "$ENC/encoder.yaml" --option onednn.gemm=fast
 
   # The device backend keeps its uploads of constants in the engine's packed-constant cache:
@@ -632,10 +634,11 @@ EOF
     fail "bench --json: no median_us: $(cat "$TMP/json.err")"
   fi
   # --threads 1 holds the runs to the calling thread even with OMP_NUM_THREADS unset: no thread
-  # pool is started (the oneDNN primitives were once made for every core).
+  # pool is started (the oneDNN primitives were once made for every core). oneDNN alone: a GPU's
+  # driver, where one is a default backend, starts threads of its own.
   omp_threads=${OMP_NUM_THREADS-} omp_set=${OMP_NUM_THREADS+set}
   unset OMP_NUM_THREADS
-  expect_ok "bench --threads 1 --json" bench "$g" --dim batch=1 --dim seq=32 --iterations 20 --threads 1 --json
+  expect_ok "bench --threads 1 --json" bench "$g" --dim batch=1 --dim seq=32 --iterations 20 --threads 1 --json --backend onednn
   [ -n "$omp_set" ] && export OMP_NUM_THREADS=$omp_threads
   threads=$(json "$OUT" process_threads)
   [ "$threads" = 1 ] || fail "bench --threads 1: $threads threads in the process, expected 1"
