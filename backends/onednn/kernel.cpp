@@ -166,12 +166,17 @@ dnnl::primitive_attr user_scratchpad_attr() {
 
 void execute(const dnnl::primitive& prim, const RunContext& ctx, std::initializer_list<ExecArg> args,
              const NodeInfo& node) {
+  execute(prim, ctx, 0, args, node);
+}
+
+void execute(const dnnl::primitive& prim, const RunContext& ctx, size_t first, std::initializer_list<ExecArg> args,
+             const NodeInfo& node) {
   constexpr size_t kMaxArgs = 8;
   dnnl_exec_arg_t exec[kMaxArgs];
   size_t n = 0;
   for (const ExecArg& a : args) {
     if (n == kMaxArgs) node.fail("too many oneDNN arguments");
-    dnnl_memory_t m = ctx.memories[n].get();
+    dnnl_memory_t m = ctx.memories[first + n].get();
     if (dnnl_memory_set_data_handle_v2(m, a.data, ctx.stream) != dnnl_success)
       node.fail("binding a oneDNN memory object failed", LOOM_STATUS_ERROR);
     exec[n++] = {a.arg, m};

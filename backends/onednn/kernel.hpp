@@ -46,7 +46,8 @@ struct NodeInfo {
   std::vector<int32_t> input_ranks;
   int threads = 0;  // the backend's thread count (0: OpenMP's default), for kernels that size per-thread scratch
   bool packed_gemm = false;  // linear layers with a constant weight run on gemm.hpp's packed GEMM
-  bool bf16 = false;         // precision=bf16: ... with that weight packed as bf16 (packed_gemm is then true)
+  bool bf16 = false;         // precision=bf16: ... with that weight packed as bf16 (on the packed GEMM or blocked)
+  bool blocked = false;      // ... run on oneDNN's matmul, the weight reordered once into its layout
   // The host's packed-constant cache: valid during compile only, never kept by a kernel.
   const sdk::ConstantCache* constants = nullptr;
 
@@ -173,6 +174,9 @@ struct ExecArg {
 };
 // Binds args[i] to ctx.memories[i] and executes; `args` follow the step's memory_descs.
 void execute(const dnnl::primitive& prim, const RunContext& ctx, std::initializer_list<ExecArg> args,
+             const NodeInfo& node);
+// The same for a step of several primitives: args[i] binds ctx.memories[first + i].
+void execute(const dnnl::primitive& prim, const RunContext& ctx, size_t first, std::initializer_list<ExecArg> args,
              const NodeInfo& node);
 
 // ---------------------------------------------------------------- broadcasting loops

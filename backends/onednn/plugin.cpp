@@ -176,7 +176,7 @@ class OnednnPlan final : public sdk::Plan {
 
 class OnednnExecutable final : public sdk::Executable {
  public:
-  OnednnExecutable(const sdk::GraphView& g, const sdk::ConstantCache& cache, bool packed_gemm, bool bf16,
+  OnednnExecutable(const sdk::GraphView& g, const sdk::ConstantCache& cache, bool packed_gemm, bool blocked, bool bf16,
                    std::shared_ptr<ThreadBudget> budget)
       : budget_(std::move(budget)) {
     for (size_t i = 0; i < g.num_values(); ++i) {
@@ -206,6 +206,7 @@ class OnednnExecutable final : public sdk::Executable {
       NodeInfo info = NodeInfo::from(node);
       info.threads = budget_->threads();
       info.packed_gemm = packed_gemm;
+      info.blocked = blocked;
       info.bf16 = bf16;
       info.constants = &cache;
       kernels_.push_back(it->second.compile(node, std::move(info)));
@@ -245,8 +246,8 @@ class OnednnExecutable final : public sdk::Executable {
 
 class OnednnBackend final : public sdk::Backend {
  public:
-  OnednnBackend(int num_threads, bool packed_gemm, bool bf16)
-      : budget_(std::make_shared<ThreadBudget>(num_threads)), packed_gemm_(packed_gemm), bf16_(bf16) {}
+  OnednnBackend(int num_threads, bool packed_gemm, bool blocked, bool bf16)
+      : budget_(std::make_shared<ThreadBudget>(num_threads)), packed_gemm_(packed_gemm), blocked_(blocked), bf16_(bf16) {}
 
   std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
     if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
@@ -258,12 +259,13 @@ class OnednnBackend final : public sdk::Backend {
 
   std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options& options) override {
     sdk::ConstantCache cache(options);
-    return std::make_unique<OnednnExecutable>(partition, cache, packed_gemm_, bf16_, budget_);
+    return std::make_unique<OnednnExecutable>(partition, cache, packed_gemm_, blocked_, bf16_, budget_);
   }
 
  private:
   std::shared_ptr<ThreadBudget> budget_;  // shared by the session's executables and plans
   bool packed_gemm_;
+  bool blocked_;
   bool bf16_;
 };
 
@@ -292,24 +294,34 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     if (options.threads < 0)
       throw Error("num_threads must be >= 0, got " + std::to_string(options.threads), LOOM_STATUS_INVALID_ARGUMENT);
     // precision=bf16: linear layers with a constant weight keep it as bf16 and multiply bf16
-    // activations by it on the packed GEMM (docs/performance.md, "bf16 on the CPU"); the rest stays f32.
+    // activations by it (docs/performance.md, "bf16 on the CPU"); the rest stays f32.
     const std::string precision = options.get("precision", "f32", {"f32", "bf16", "f16"});
     if (precision == "f16")
       throw Error("option precision=f16: the onednn backend computes in f32 or bf16, not f16", LOOM_STATUS_UNSUPPORTED);
     const bool bf16 = precision == "bf16";
     // gemm: which GEMM runs linear layers with constant weights (docs/performance.md, "Packed
-    // weights"). auto: the packed GEMM where oneDNN has no packed-weight kernel (below AVX-512).
-    const std::string gemm_choice = options.get("gemm", "auto", {"auto", "packed", "onednn"});
+    // weights"): packed (gemm.hpp's, AVX2), blocked (oneDNN's matmul, the weight reordered once
+    // into the layout it picks), onednn (oneDNN's matmul on the weight as mapped). auto: blocked
+    // on AVX-512 (in bf16: where the CPU multiplies bf16, AVX512-BF16 or AMX), else packed.
+    const std::string gemm_choice = options.get("gemm", "auto", {"auto", "packed", "blocked", "onednn"});
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    auto has = [&](dnnl_cpu_isa_t want) { return (isa & want) == want; };
+    const bool bf16_isa = has(dnnl_cpu_isa_avx512_core_bf16) || has(dnnl_cpu_isa_avx512_core_amx);
     if (bf16 && gemm_choice == "onednn")
-      throw Error("options precision=bf16 and gemm=onednn: bf16 weights run on the packed GEMM only", LOOM_STATUS_UNSUPPORTED);
-    if ((gemm_choice == "packed" || bf16) && !gemm::available())
+      throw Error("options precision=bf16 and gemm=onednn: bf16 weights run on the packed or blocked GEMM only",
+                  LOOM_STATUS_UNSUPPORTED);
+    if (bf16 && gemm_choice == "blocked" && !bf16_isa)
+      throw Error(std::string("options precision=bf16 and gemm=blocked: oneDNN multiplies bf16 on CPUs with AVX512-BF16 or AMX; this one has ") +
+                  isa_name(isa), LOOM_STATUS_UNSUPPORTED);
+    const bool blocked = gemm_choice == "blocked" ||
+                         (gemm_choice == "auto" && (bf16 ? bf16_isa : has(dnnl_cpu_isa_avx512_core)));
+    const bool packed = !blocked && (gemm_choice == "packed" || bf16 || (gemm_choice == "auto" && gemm::available()));
+    if (packed && !gemm::available())
       throw Error(std::string(bf16 ? "option precision=bf16" : "option gemm=packed") +
                   ": the packed GEMM needs a CPU with AVX2 and FMA", LOOM_STATUS_UNSUPPORTED);
-    const bool below_avx512 = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) != dnnl_cpu_isa_avx512_core;
-    const bool packed = bf16 || gemm_choice == "packed" || (gemm_choice == "auto" && gemm::available() && below_avx512);
     options.finish("onednn");
     // 0: OpenMP's default as the session is made (OMP_NUM_THREADS, else every core).
-    return std::make_unique<OnednnBackend>(options.threads > 0 ? options.threads : omp_get_max_threads(), packed, bf16);
+    return std::make_unique<OnednnBackend>(options.threads > 0 ? options.threads : omp_get_max_threads(), packed, blocked, bf16);
   }
 };
 

@@ -33,7 +33,7 @@ inline void check(loom_status* st, const std::string& context) {
 
 class OnednnPlugin {
  public:
-  // `gemm`: the backend's gemm option (auto, packed, onednn), and `precision` the session's
+  // `gemm`: the backend's gemm option (auto, packed, blocked, onednn), and `precision` the session's
   // precision option (f32, bf16), or null for their defaults.
   explicit OnednnPlugin(int num_threads = 1, const char* gemm = nullptr, const char* precision = nullptr) {
     path_ = std::string(LOOM_BUILD_PLUGIN_DIR) + "/loom-onednn.so";

@@ -512,11 +512,12 @@ struct LinearLayer {
 };
 
 // A decode step's linear layers (at most 4 rows) run on the plugin's row kernels, larger ones on
-// oneDNN's matmul or on the packed GEMM (gemm=onednn, gemm=packed): each must compute
+// oneDNN's matmul (gemm=onednn); the packed GEMM (gemm=packed) and oneDNN's matmul over a blocked
+// copy of the weight (gemm=blocked) take every row count: each must compute
 // act(x·Wᵀ + b), for both weight layouts, odd sizes (not multiples of the vector width, of the
 // 6-row tile or of the 16-feature panel), K over one and over several slices, rows over several
 // activation blocks, and a size large enough to be split over two threads.
-TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double-precision loop in both weight layouts") {
+TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights agree with a double-precision loop in both weight layouts") {
   const std::pair<const char*, double (*)(double)> acts[] = {
       {"none", [](double v) { return v; }},
       {"relu", [](double v) { return v > 0 ? v : 0.0; }},
@@ -525,7 +526,7 @@ TEST_CASE("onednn linear: row kernel, matmul and packed GEMM agree with a double
       {"quick_gelu", [](double v) { return v / (1 + std::exp(-1.702 * v)); }},
       {"tanh", [](double v) { return std::tanh(v); }}};
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  for (const std::string gemm : {"onednn", "packed"}) {
+  for (const std::string gemm : {"onednn", "packed", "blocked"}) {
     if (gemm == "packed" && !avx2) continue;  // the packed GEMM needs AVX2 and FMA
     for (int threads : {1, 2}) {
       OnednnPlugin plugin(threads, gemm.c_str());
@@ -581,9 +582,13 @@ static float bf16_reference(float v) {
 
 // precision=bf16: a linear layer's constant weight is kept as bf16 and the activations are
 // rounded to bf16 as the GEMM packs them, so each product is exact in f32 and only the sums
-// round, as in a bf16 matmul on AVX-512 BF16 or AMX; bias and activation stay f32.
+// round; bias and activation stay f32. On the packed GEMM (AVX2) and, where the CPU multiplies
+// bf16 (AVX512-BF16 or AMX), on oneDNN's bf16 matmul over a blocked weight (gemm=blocked).
 TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands and sums in f32") {
-  CHECK_THROWS_WITH_AS(OnednnPlugin(1, "onednn", "bf16"), doctest::Contains("packed GEMM only"), PluginError);
+  CHECK_THROWS_WITH_AS(OnednnPlugin(1, "onednn", "bf16"), doctest::Contains("packed or blocked GEMM only"), PluginError);
+  const bool bf16_cpu = __builtin_cpu_supports("avx512bf16");
+  if (!bf16_cpu)
+    CHECK_THROWS_WITH_AS(OnednnPlugin(1, "blocked", "bf16"), doctest::Contains("AVX512-BF16 or AMX"), PluginError);
   CHECK_THROWS_WITH_AS(OnednnPlugin(1, nullptr, "f16"), doctest::Contains("f32 or bf16"), PluginError);
   if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
     CHECK_THROWS_WITH_AS(OnednnPlugin(1, nullptr, "bf16"), doctest::Contains("AVX2 and FMA"), PluginError);
@@ -602,8 +607,11 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
   CHECK(bf16_reference(1.00390625f) == 1.0f);           // a tie, to the even value
   CHECK(bf16_reference(1.01171875f) == 1.015625f);      // a tie, to the even value (up)
   CHECK(std::isinf(bf16_reference(3.4e38f)));           // past the largest bf16
+  std::vector<const char*> gemms = {"packed"};
+  if (bf16_cpu) gemms.push_back("blocked");
+  for (const char* gemm : gemms)
   for (int threads : {1, 2}) {
-    OnednnPlugin plugin(threads, nullptr, "bf16");
+    OnednnPlugin plugin(threads, gemm, "bf16");
     for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}}) {
       for (bool kn : {false, true}) {
         for (std::string act : {"none", "gelu_tanh"}) {
@@ -613,6 +621,7 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
           std::vector<int64_t> rows{1, 3, 7, 8, 13};
           if (k < 100) rows.push_back(350);
           for (int64_t m : rows) {
+            CAPTURE(gemm);
             CAPTURE(threads);
             CAPTURE(k);
             CAPTURE(kn);
@@ -657,7 +666,7 @@ TEST_CASE("onednn linear activations of infinities, NaN and zeros are PyTorch's"
       {"quick_gelu", {nan, inf, nan, -0.0f, -0.0f, 100.0f}},
       {"tanh", {-1.0f, 1.0f, nan, -0.0f, -1.0f, 1.0f}}};
   const int64_t n = static_cast<int64_t>(bias.size()), k = 8;
-  for (const std::string gemm : {"onednn", "packed"}) {
+  for (const std::string gemm : {"onednn", "packed", "blocked"}) {
     if (gemm == "packed" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) continue;
     OnednnPlugin plugin(1, gemm.c_str());
     for (const auto& [act, want] : expected) {

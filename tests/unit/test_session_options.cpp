@@ -54,7 +54,7 @@ TEST_CASE("options: an unknown key or an impossible value is refused, naming it 
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"precision", "f16"}}),
                        doctest::Contains("option precision=f16: the onednn backend computes in f32 or bf16, not f16"), Error);
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"precision", "bf16"}, {"onednn.gemm", "onednn"}}),
-                       doctest::Contains("bf16 weights run on the packed GEMM only"), Error);
+                       doctest::Contains("bf16 weights run on the packed or blocked GEMM only"), Error);
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"vulkan.device", "1"}}),
                        doctest::Contains("option 'vulkan.device' is for backend 'vulkan', which this session does not use"), Error);
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"fallback", "maybe"}}),

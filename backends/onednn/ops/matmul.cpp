@@ -1,10 +1,13 @@
 // matmul and linear on oneDNN's matmul primitive. Transposes are strided memory descriptors
 // (nothing is copied: weights are read where the host mapped them), batch dims broadcast
 // through size-1 dims, alpha is an output scale, and linear's bias and activation are fused
-// (bias argument, eltwise post-op). A linear layer over a few rows (a decode step) runs on the
-// row kernel instead (rows.hpp), which makes no oneDNN call; one with a constant weight on a CPU
-// below AVX-512, or with precision=bf16 on any AVX2 CPU, runs on the packed GEMM (gemm.hpp), its
-// weight packed here once per engine (as bf16 with precision=bf16).
+// (bias argument, eltwise post-op). A linear layer with a constant weight runs on one of two
+// GEMMs over a copy of that weight made once per engine (plugin.cpp picks, docs/performance.md,
+// "Packed weights"): gemm.hpp's packed GEMM (AVX2; as bf16 panels with precision=bf16), or
+// oneDNN's matmul over the weight reordered into the blocked layout it picks for it (AVX-512;
+// bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX). Without either, a
+// linear layer over a few rows (a decode step) runs on the row kernel (rows.hpp), which makes no
+// oneDNN call.
 #include "gemm.hpp"
 #include "kernel.hpp"
 #include "rows.hpp"
@@ -276,10 +279,189 @@ std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInf
   return out;
 }
 
+// ---------------------------------------------------------------- blocked weights
+
+// A linear layer's constant weight reordered once into the layout oneDNN's matmul picks for it
+// (format_tag::any), as f32 or (precision=bf16) bf16: the engine's copy, shared by its sessions,
+// or, where the host keeps no cache, the kernel's own.
+struct BlockedWeight {
+  dnnl::memory::desc md;
+  const void* data = nullptr;
+  std::shared_ptr<std::byte[]> own;
+};
+
+// The rows the weight's layout is asked for with. oneDNN's brgemm matmul blocks the weight by N
+// and K alone; a step whose matmul wants another layout reorders it per run (BlockedLinearStep).
+constexpr int64_t kLayoutRows = 128;
+
+size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+dnnl::matmul::primitive_desc blocked_pd(int64_t m, int64_t n, int64_t k, bool bf16, const dnnl::memory::desc& weights,
+                                        bool bias, const dnnl::primitive_attr& attr) {
+  const int64_t src_dims[] = {m, k}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
+  const auto src = plain_md(src_dims, bf16 ? dt::bf16 : dt::f32), dst = plain_md(dst_dims, dt::f32);
+  auto desc = bias ? dnnl::matmul::desc(src, weights, plain_md(bias_dims, dt::f32), dst) : dnnl::matmul::desc(src, weights, dst);
+  return dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
+}
+
+// A layout as text, for the cache key: a copy made for one layout is never read as another.
+std::string layout_key(const dnnl::memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  std::string key = "dt" + std::to_string(static_cast<int>(d.data_type)) + ".fk" + std::to_string(static_cast<int>(d.format_kind));
+  if (d.format_kind == dnnl_blocked) {
+    const auto& b = d.format_desc.blocking;
+    for (int i = 0; i < d.ndims; ++i) key += ".s" + std::to_string(b.strides[i]);
+    for (int i = 0; i < b.inner_nblks; ++i) key += ".b" + std::to_string(b.inner_blks[i]) + "i" + std::to_string(b.inner_idxs[i]);
+  }
+  return key + ".bytes" + std::to_string(md.get_size());
+}
+
+std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
+  if (!info.blocked) return std::nullopt;
+  sdk::ValueView w = node.input(1);
+  if (!w.is_constant() || !w.data() || w.dtype() != LOOM_DTYPE_F32) return std::nullopt;
+  auto dims = w.dims();
+  const int64_t n = kn ? dims[1] : dims[0], k = kn ? dims[0] : dims[1];
+  if (n <= 0 || k <= 0 || w.nbytes() != static_cast<uint64_t>(n * k) * sizeof(float)) return std::nullopt;
+  const int64_t w_dims[] = {k, n};
+  BlockedWeight out;
+  try {
+    const dnnl::memory::desc any(dnnl::memory::dims{k, n}, info.bf16 ? dt::bf16 : dt::f32, dnnl::memory::format_tag::any);
+    out.md = blocked_pd(kLayoutRows, n, k, info.bf16, any, node.has_input(2), user_scratchpad_attr()).weights_desc();
+  } catch (const dnnl::error& e) {
+    info.fail(std::string("oneDNN has no matmul for this weight (") + e.what() + ")", LOOM_STATUS_UNSUPPORTED);
+  }
+  const size_t bytes = out.md.get_size();
+  // Reorders the mapped f32 weight into `buf`, then lets the host drop the mapped pages.
+  auto fill = [&](void* buf) {
+    const int64_t strides[] = {kn ? n : 1, kn ? 1 : k};
+    dnnl::memory from(strided_md(w_dims, strides, dt::f32), cpu_engine(), const_cast<void*>(w.data()));
+    dnnl::memory to(out.md, cpu_engine(), buf);
+    dnnl::stream stream(cpu_engine());
+    dnnl::reorder(from, to).execute(stream, from, to);
+    stream.wait();
+    if (info.constants) info.constants->release(w.data(), static_cast<size_t>(n * k) * sizeof(float));
+  };
+  if (!info.constants || !info.constants->available()) {
+    out.own.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})),
+                  [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
+    fill(out.own.get());
+    out.data = out.own.get();
+    return out;
+  }
+  const std::string key = std::string("onednn.blocked:") + (kn ? "kn" : "nk") + ":N=" + std::to_string(n) +
+                          ":K=" + std::to_string(k) + ":" + layout_key(out.md);
+  auto copy = info.constants->find(w, key);
+  if (copy.empty()) {
+    // In pages of its own, which the host takes as they are (ABI 2.2), on 2 MiB pages where the
+    // kernel allows, as the packed GEMM's copy (pack_weight).
+    void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) info.fail("no memory for the blocked weight (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
+    ::madvise(buf, bytes, MADV_HUGEPAGE);
+    try {
+      fill(buf);
+    } catch (...) {
+      ::munmap(buf, bytes);
+      throw;
+    }
+    copy = info.constants->adopt_mapping(w, key, buf, bytes);
+  }
+  if (copy.size() != bytes) info.fail("the engine's blocked copy of the weight has the wrong size");
+  out.data = copy.data();
+  return out;
+}
+
+// oneDNN's matmul over a blocked weight, for any row count. With precision=bf16 the activations
+// are first reordered to bf16 (rounded to nearest even) in the scratch; bias and output are f32.
+// Where the matmul for this row count wants another layout than the one stored, the weight is
+// reordered into the scratch on every run (correct, slower; not seen with oneDNN 2.6).
+class BlockedLinearStep final : public Step {
+ public:
+  BlockedLinearStep(const NodeInfo& info, const BlockedWeight& w, int64_t m, int64_t n, int64_t k, Activation act)
+      : info_(info), weights_(w.data), bf16_(info.bf16), has_bias_(info.inputs.size() > 2 && info.inputs[2] >= 0) {
+    dnnl::primitive_attr attr = user_scratchpad_attr();
+    if (act == Activation::relu) {  // oneDNN's relu turns NaN into 0 (PyTorch keeps it): after the matmul
+      after_ = act;
+      elements_ = m * n;
+    } else if (auto alg = activation_alg(act)) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, *alg, act == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    const int64_t src_dims[] = {m, k};
+    if (bf16_) {
+      const auto from = plain_md(src_dims, dt::f32), to = plain_md(src_dims, dt::bf16);
+      dnnl::primitive_attr reorder_attr = user_scratchpad_attr();
+      dnnl::reorder::primitive_desc rpd(cpu_engine(), from, cpu_engine(), to, reorder_attr);
+      to_bf16_ = dnnl::reorder(rpd);
+      memory_descs = {from, to, rpd.scratchpad_desc()};
+      src_bytes_ = align64(to.get_size());
+      scratch_ = std::max(scratch_, src_bytes_ + align64(rpd.scratchpad_desc().get_size()));
+    }
+    auto pd = blocked_pd(m, n, k, bf16_, w.md, has_bias_, attr);
+    if (pd.weights_desc() != w.md) {
+      const dnnl::memory::desc any(dnnl::memory::dims{k, n}, bf16_ ? dt::bf16 : dt::f32, dnnl::memory::format_tag::any);
+      pd = blocked_pd(m, n, k, bf16_, any, has_bias_, attr);
+      dnnl::reorder::primitive_desc rpd(cpu_engine(), w.md, cpu_engine(), pd.weights_desc(), user_scratchpad_attr());
+      relayout_ = dnnl::reorder(rpd);
+      relayout_first_ = memory_descs.size();
+      memory_descs.insert(memory_descs.end(), {w.md, pd.weights_desc(), rpd.scratchpad_desc()});
+      relayout_bytes_ = align64(pd.weights_desc().get_size());
+    }
+    matmul_ = dnnl::matmul(pd);
+    matmul_first_ = memory_descs.size();
+    memory_descs.insert(memory_descs.end(), {pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.scratchpad_desc()});
+    const int64_t bias_dims[] = {1, n};
+    if (has_bias_) memory_descs.push_back(plain_md(bias_dims, dt::f32));
+    // Scratch: [bf16 activations][relaid weight][the matmul's scratchpad]; the reorders' own
+    // scratchpads (none in practice) go where the matmul's will be, before it runs.
+    pad_offset_ = src_bytes_ + relayout_bytes_;
+    scratch_ = std::max(scratch_, pad_offset_ + align64(pd.scratchpad_desc().get_size()));
+    if (relayout_bytes_)
+      scratch_ = std::max(scratch_, pad_offset_ + align64(memory_descs[relayout_first_ + 2].get_size()));
+  }
+  size_t scratch_bytes() const override { return scratch_; }
+  void run(const RunContext& ctx) const override {
+    void* src = ctx.data(info_.inputs[0]);
+    void* dst = ctx.data(info_.outputs[0]);
+    std::byte* pad = ctx.scratch + pad_offset_;
+    if (bf16_) {
+      execute(to_bf16_, ctx, 0, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, ctx.scratch}, {DNNL_ARG_SCRATCHPAD, ctx.scratch + src_bytes_}}, info_);
+      src = ctx.scratch;
+    }
+    void* weights = const_cast<void*>(weights_);
+    if (relayout_bytes_) {
+      void* to = ctx.scratch + src_bytes_;
+      execute(relayout_, ctx, relayout_first_, {{DNNL_ARG_FROM, weights}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, pad}}, info_);
+      weights = to;
+    }
+    if (has_bias_)
+      execute(matmul_, ctx, matmul_first_,
+              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, pad},
+               {DNNL_ARG_BIAS, ctx.data(info_.inputs[2])}},
+              info_);
+    else
+      execute(matmul_, ctx, matmul_first_,
+              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, pad}}, info_);
+    if (after_ != Activation::none) activate_inplace(static_cast<float*>(dst), elements_, after_);
+  }
+
+ private:
+  NodeInfo info_;
+  const void* weights_;
+  bool bf16_, has_bias_;
+  dnnl::reorder to_bf16_, relayout_;
+  dnnl::matmul matmul_;
+  size_t relayout_first_ = 0, matmul_first_ = 0;
+  size_t src_bytes_ = 0, relayout_bytes_ = 0, pad_offset_ = 0, scratch_ = 0;
+  Activation after_ = Activation::none;
+  int64_t elements_ = 0;
+};
+
 class LinearKernel final : public NodeKernel {
  public:
-  LinearKernel(NodeInfo info, Activation act, bool kn, std::optional<PackedWeight> packed)
-      : NodeKernel(std::move(info)), act_(act), kn_(kn), packed_(std::move(packed)) {}
+  LinearKernel(NodeInfo info, Activation act, bool kn, std::optional<PackedWeight> packed, std::optional<BlockedWeight> blocked)
+      : NodeKernel(std::move(info)), act_(act), kn_(kn), packed_(std::move(packed)), blocked_(std::move(blocked)) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto x = in_dims(shapes, 0), w = in_dims(shapes, 1);
@@ -296,7 +478,8 @@ class LinearKernel final : public NodeKernel {
     const int64_t m = count(x.first(x.size() - 1));
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
-    // The packed copy serves every row count, so that the weight as mapped is not read again.
+    // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
+    if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
     if (packed_ && packed_->bf16) return std::make_unique<PackedLinearStep<uint16_t>>(info_, packed_->bf16, m, n, k, act_);
     if (packed_) return std::make_unique<PackedLinearStep<float>>(info_, packed_->f32, m, n, k, act_);
     if (m <= kRowKernelMaxRows) return std::make_unique<RowLinearStep>(info_, m, n, k, kn_, act_);
@@ -321,6 +504,7 @@ class LinearKernel final : public NodeKernel {
   Activation act_;
   bool kn_;
   std::optional<PackedWeight> packed_;
+  std::optional<BlockedWeight> blocked_;
 };
 
 std::optional<std::string> check_linear(const sdk::NodeView& node) {
@@ -343,8 +527,9 @@ std::optional<std::string> check_linear(const sdk::NodeView& node) {
 std::unique_ptr<NodeKernel> compile_linear(const sdk::NodeView& node, NodeInfo info) {
   const bool kn = attr_bool(node, "weight_transposed", false);
   auto packed = pack_weight(node, info, kn);
+  auto blocked = block_weight(node, info, kn);
   return std::make_unique<LinearKernel>(std::move(info), *activation_of(attr_string(node, "activation", "none")), kn,
-                                        std::move(packed));
+                                        std::move(packed), std::move(blocked));
 }
 
 }  // namespace
