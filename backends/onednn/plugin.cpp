@@ -301,8 +301,9 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     const bool bf16 = precision == "bf16";
     // gemm: which GEMM runs linear layers with constant weights (docs/performance.md, "Packed
     // weights"): packed (gemm.hpp's, AVX2), blocked (oneDNN's matmul, the weight reordered once
-    // into the layout it picks), onednn (oneDNN's matmul on the weight as mapped). auto: blocked
-    // on AVX-512 (in bf16: where the CPU multiplies bf16, AVX512-BF16 or AMX), else packed.
+    // into the layout it picks), onednn (oneDNN's matmul on the weight as mapped, and the row
+    // kernel for a few rows). auto: in f32, onednn on AVX-512 and packed below; in bf16, blocked
+    // where the CPU multiplies bf16 (AVX512-BF16 or AMX), else packed.
     const std::string gemm_choice = options.get("gemm", "auto", {"auto", "packed", "blocked", "onednn"});
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     auto has = [&](dnnl_cpu_isa_t want) { return (isa & want) == want; };
@@ -313,9 +314,9 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     if (bf16 && gemm_choice == "blocked" && !bf16_isa)
       throw Error(std::string("options precision=bf16 and gemm=blocked: oneDNN multiplies bf16 on CPUs with AVX512-BF16 or AMX; this one has ") +
                   isa_name(isa), LOOM_STATUS_UNSUPPORTED);
-    const bool blocked = gemm_choice == "blocked" ||
-                         (gemm_choice == "auto" && (bf16 ? bf16_isa : has(dnnl_cpu_isa_avx512_core)));
-    const bool packed = !blocked && (gemm_choice == "packed" || bf16 || (gemm_choice == "auto" && gemm::available()));
+    const bool blocked = gemm_choice == "blocked" || (gemm_choice == "auto" && bf16 && bf16_isa);
+    const bool packed = !blocked && (gemm_choice == "packed" || bf16 ||
+                                     (gemm_choice == "auto" && gemm::available() && !has(dnnl_cpu_isa_avx512_core)));
     if (packed && !gemm::available())
       throw Error(std::string(bf16 ? "option precision=bf16" : "option gemm=packed") +
                   ": the packed GEMM needs a CPU with AVX2 and FMA", LOOM_STATUS_UNSUPPORTED);

@@ -11,6 +11,7 @@
 #include "gemm.hpp"
 #include "kernel.hpp"
 #include "rows.hpp"
+#include "threads.hpp"
 
 #include <sys/mman.h>
 
@@ -334,6 +335,7 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
   const size_t bytes = out.md.get_size();
   // Reorders the mapped f32 weight into `buf`, then lets the host drop the mapped pages.
   auto fill = [&](void* buf) {
+    const ThreadScope threads(std::max(1, info.threads));  // the session's count, not every core
     const int64_t strides[] = {kn ? n : 1, kn ? 1 : k};
     dnnl::memory from(strided_md(w_dims, strides, dt::f32), cpu_engine(), const_cast<void*>(w.data()));
     dnnl::memory to(out.md, cpu_engine(), buf);
