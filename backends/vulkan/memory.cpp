@@ -16,6 +16,8 @@ Memory::Memory(Device& device) : device_(device) {
 
 Memory::~Memory() {
   for (const Buffer* b : live_) destroy(const_cast<Buffer*>(b));
+  if (upload_) destroy(upload_);
+  if (download_) destroy(download_);
 }
 
 uint32_t Memory::memory_type(uint32_t type_bits, VkMemoryPropertyFlags wanted) const {
@@ -123,38 +125,65 @@ Buffer* Memory::buffer(void* handle, uint64_t offset, uint64_t bytes, const std:
   return b;
 }
 
+Buffer& Memory::staging(uint64_t bytes, bool to_device) {
+  Buffer*& kept = to_device ? upload_ : download_;
+  if (kept && kept->size >= bytes) return *kept;
+  const uint64_t before = kept ? kept->size : 0;
+  if (kept) destroy(kept);
+  kept = nullptr;
+  // Grown in whole MiB, at least doubling, so that a run's copies settle on one buffer.
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  uint64_t size = std::max((bytes + kMiB - 1) / kMiB * kMiB, 2 * before);
+  if (size > device_.limits().max_allocation) size = bytes;  // never refused for the rounding
+  constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  Buffer* b = nullptr;
+  if (!to_device) {
+    VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    info.size = size;
+    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    VkBuffer probe = VK_NULL_HANDLE;
+    if (vkCreateBuffer(device_.handle(), &info, nullptr, &probe) == VK_SUCCESS) {
+      VkMemoryRequirements req{};
+      vkGetBufferMemoryRequirements(device_.handle(), probe, &req);
+      vkDestroyBuffer(device_.handle(), probe, nullptr);
+      if (memory_type(req.memoryTypeBits, kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT) != UINT32_MAX)
+        b = create(size, kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, true, "a staging buffer");
+    }
+  }
+  if (!b) b = create(size, kHost, true, "a staging buffer");
+  if (!b->mapped) {
+    destroy(b);
+    throw Error("the staging buffer's memory cannot be mapped", LOOM_STATUS_UNSUPPORTED);
+  }
+  kept = b;
+  return *b;
+}
+
 void Memory::staged_copy(Buffer& b, uint64_t offset, void* host, uint64_t bytes, bool to_device) {
   if (bytes == 0) return;
-  Buffer* staging = create(bytes, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, true,
-                           "a staging buffer");
+  std::lock_guard<std::mutex> lock(staging_mutex_);
+  Buffer& staging = this->staging(bytes, to_device);
+  if (to_device) std::memcpy(staging.mapped, host, bytes);
+  VkBufferCopy region{to_device ? 0 : offset, to_device ? offset : 0, bytes};
+  VkBuffer src = to_device ? staging.buffer : b.buffer, dst = to_device ? b.buffer : staging.buffer;
+  VkCommandBuffer commands = device_.record([&](VkCommandBuffer cb) {
+    vkCmdCopyBuffer(cb, src, dst, 1, &region);
+    // The copy's writes become visible to later shaders, or to the host's read below.
+    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    barrier.dstAccessMask = to_device ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT : VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         to_device ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
+                         nullptr, 0, nullptr);
+  }, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
   try {
-    if (!staging->mapped) throw Error("the staging buffer's memory cannot be mapped", LOOM_STATUS_UNSUPPORTED);
-    if (to_device) std::memcpy(staging->mapped, host, bytes);
-    VkBufferCopy region{to_device ? 0 : offset, to_device ? offset : 0, bytes};
-    VkBuffer src = to_device ? staging->buffer : b.buffer, dst = to_device ? b.buffer : staging->buffer;
-    VkCommandBuffer commands = device_.record([&](VkCommandBuffer cb) {
-      vkCmdCopyBuffer(cb, src, dst, 1, &region);
-      // The copy's writes become visible to later shaders, or to the host's read below.
-      VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-      barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-      barrier.dstAccessMask = to_device ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT : VK_ACCESS_HOST_READ_BIT;
-      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                           to_device ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
-                           nullptr, 0, nullptr);
-    }, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
-    try {
-      device_.submit_and_wait(commands, to_device ? "uploading to the device" : "downloading from the device");
-    } catch (...) {
-      device_.free_commands(commands);
-      throw;
-    }
-    device_.free_commands(commands);
-    if (!to_device) std::memcpy(host, staging->mapped, bytes);
+    device_.submit_and_wait(commands, to_device ? "uploading to the device" : "downloading from the device");
   } catch (...) {
-    destroy(staging);
+    device_.free_commands(commands);
     throw;
   }
-  destroy(staging);
+  device_.free_commands(commands);
+  if (!to_device) std::memcpy(host, staging.mapped, bytes);
 }
 
 void Memory::write(Buffer& b, uint64_t offset, const void* src, uint64_t bytes, bool force_staging) {

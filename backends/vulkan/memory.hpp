@@ -42,8 +42,10 @@ class Memory {
   bool mapped() const { return host_visible_; }
 
  private:
-  // A host-visible buffer for one copy in each direction.
+  // A copy through the staging buffer of its direction.
   void staged_copy(Buffer& b, uint64_t offset, void* host, uint64_t bytes, bool to_device);
+  // The staging buffer of a direction with room for `bytes`, made or grown as needed.
+  Buffer& staging(uint64_t bytes, bool to_device);
   uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags wanted) const;
   Buffer* create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, const std::string& what);
   void destroy(Buffer* b);
@@ -54,6 +56,13 @@ class Memory {
   bool host_visible_ = false;
   mutable std::mutex mutex_;
   std::set<const Buffer*> live_;
+  // One staging buffer per direction, kept from copy to copy and grown to the largest: made
+  // per copy, the host-visible allocation cost more than the copy (a run's inputs and outputs
+  // each paid it). Downloads read host-cached memory where the device has it: the host's reads
+  // of write-combined memory are slow. staging_mutex_ holds a copy's buffer until it is done.
+  std::mutex staging_mutex_;
+  Buffer* upload_ = nullptr;
+  Buffer* download_ = nullptr;
   uint64_t next_id_ = 1;
 };
 
