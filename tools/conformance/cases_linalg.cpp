@@ -32,6 +32,8 @@ void matmul(std::vector<OpCase>& out) {
       {{9, 3}, {4, 9}, true, true, 0.125},
       {{1, 7}, {7, 1}, false, false, -2.0},
       {{67, 129}, {129, 71}},            // large
+      {{2, 3, 300}, {300, 70}},          // a few rows over a long K (GPU backends' decode kernels)
+      {{1, 300}, {70, 300}, false, true},
   };
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const MatmulShape& m : shapes) {
@@ -47,7 +49,7 @@ void linear(std::vector<OpCase>& out) {
     Shape x;
     int64_t n;
   };
-  const Shape3 shapes[] = {{{5, 16}, 8}, {{16}, 8}, {{1, 1}, 1}, {{2, 3, 17}, 9}, {{7, 31}, 33}, {{33, 257}, 65}};
+  const Shape3 shapes[] = {{{5, 16}, 8}, {{16}, 8}, {{1, 1}, 1}, {{2, 3, 17}, 9}, {{7, 31}, 33}, {{33, 257}, 65}, {{3, 257}, 65}};
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const auto& [x, n] : shapes)
       for (bool bias : {true, false})
