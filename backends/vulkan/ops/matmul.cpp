@@ -1,7 +1,5 @@
 // matmul (transposes, alpha, broadcast batch dims) and linear (bias, activation, either weight
-// layout): a tiled shader, shaders/matmul.comp, reading both operands through strides, and for
-// products of at most kMatvecRows rows (decode steps) shaders/matvec.comp, which shares K out
-// over the invocations of a workgroup instead of tiling rows.
+// layout): one tiled shader, shaders/matmul.comp, reading both operands through strides.
 #include "kernel.hpp"
 
 #include <algorithm>
@@ -10,11 +8,7 @@ namespace loom::vulkan {
 namespace {
 
 const ShaderInterface kMatmul{"matmul", 4, 30 * 4};
-const ShaderInterface kMatvec{"matvec", 4, 30 * 4};  // the same bindings and push constants
 constexpr uint32_t kTileK = 16;
-constexpr uint32_t kMatvecGroup = 128;  // invocations: every Vulkan device allows 128
-constexpr uint32_t kMatvecRows = 4;
-
 constexpr int kMaxBatchDims = 3;  // matmul.comp's batch arrays
 
 // One product C = act(alpha * A . B + bias) per batch entry, in element strides.
@@ -28,10 +22,6 @@ struct Product {
   // linear's weight in its default layout); their rows are then K and N, else M and K.
   bool a_t = false, b_t = false;
 };
-
-// matvec.comp's columns per workgroup: 4 where B is contiguous along K (32 lanes a column), 32
-// where it is contiguous along N (4 lanes).
-int64_t matvec_columns(const Product& p) { return p.b_sk == 1 && p.b_sn != 1 ? 4 : 32; }
 
 // How a product is cut when an operand is larger than one binding can reach: each such operand
 // is bound a chunk at a time, a run of rows of its outermost dim (M or K for A, K or N for B, M
@@ -53,13 +43,11 @@ class MatmulKernel final : public NodeKernel {
 
   MatmulKernel(const sdk::NodeView& node, const CompileContext& c, uint32_t activation, Shape shape)
       : node_(NodeRef::from(node)), limits_(c.limits), tile_(c.config.matmul_tile), shape_(shape) {
-    const uint64_t shared = uint64_t{kTileK} * (2 * tile_ + 1) * 2 * sizeof(float);
+    const uint64_t shared = uint64_t{kTileK} * (2 * tile_ + 1) * 2 * sizeof(float);  // padded rows
     check_workgroup(limits_, tile_, tile_, shared, node_.where());
-    check_workgroup(limits_, kMatvecGroup, 1, uint64_t{kMatvecRows} * kMatvecGroup * sizeof(float), node_.where());
     const int32_t b = node_.inputs[1];
     half_b_ = b >= 0 && static_cast<size_t>(b) < c.half.size() && c.half[static_cast<size_t>(b)];
     pipeline_ = &c.device.pipelines().get(kMatmul, {tile_, tile_, kTileK, activation, half_b_ ? 1u : 0u});
-    matvec_ = &c.device.pipelines().get(kMatvec, {kMatvecGroup, kMatvecRows, 0u, activation, half_b_ ? 1u : 0u});
     for (const char* flag : {"transpose_a", "transpose_b", "weight_transposed"})
       if (const loom_attr* a = node.find_attr(flag)) flags_.push_back(a->i != 0);
       else flags_.push_back(false);
@@ -71,12 +59,8 @@ class MatmulKernel final : public NodeKernel {
     int64_t batch = numel(p.batch);
     if (p.m == 0 || p.n == 0 || batch == 0) return;
     const std::string where = node_.where();
-    const int64_t tm = 2 * tile_;
-    // A few rows (a decode step) run on matvec.comp where its grid fits the device.
-    const int64_t columns = matvec_columns(p);
-    const bool vec = p.m <= kMatvecRows && (p.n + columns - 1) / columns <= limits_.max_workgroup_count[0];
-    const int64_t tn = vec ? columns : 2 * tile_;
-    const int64_t gx = (p.n + tn - 1) / tn, gy = vec ? 1 : (p.m + tm - 1) / tm;
+    const int64_t tm = 2 * tile_, tn = 2 * tile_;
+    const int64_t gx = (p.n + tn - 1) / tn, gy = (p.m + tm - 1) / tm;
     if (gx > limits_.max_workgroup_count[0] || gy > limits_.max_workgroup_count[1] || batch > limits_.max_workgroup_count[2])
       throw Error(where + ": a grid of " + std::to_string(gx) + " x " + std::to_string(gy) + " x " + std::to_string(batch) +
                       " workgroups exceeds the device's maxComputeWorkGroupCount of " + std::to_string(limits_.max_workgroup_count[0]) +
@@ -90,10 +74,8 @@ class MatmulKernel final : public NodeKernel {
       for (int64_t n0 = 0; n0 < p.n; n0 += split.n)
         for (int64_t k0 = 0; k0 < std::max<int64_t>(p.k, 1); k0 += split.k) {
           const int64_t mc = std::min(split.m, p.m - m0), nc = std::min(split.n, p.n - n0), kc = std::min(split.k, p.k - k0);
-          Dispatch d{node_.name, vec ? matvec_ : pipeline_, {node_.inputs[0], node_.inputs[1], bias, node_.outputs[0]},
-                     std::vector<uint32_t>(30, 0),
-                     {static_cast<uint32_t>((nc + tn - 1) / tn), vec ? 1u : static_cast<uint32_t>((mc + tm - 1) / tm),
-                      static_cast<uint32_t>(batch)}};
+          Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], bias, node_.outputs[0]}, std::vector<uint32_t>(30, 0),
+                     {static_cast<uint32_t>((nc + tn - 1) / tn), static_cast<uint32_t>((mc + tm - 1) / tm), static_cast<uint32_t>(batch)}};
           // Where each operand's block starts, in elements of the whole tensor, and the start of
           // the chunk a split operand binds (its outermost dim's rows from the block's start).
           int64_t a_at = m0 * p.a_sm + k0 * p.a_sk, b_at = k0 * p.b_sk + n0 * p.b_sn, c_at = m0 * p.n + n0, bias_at = n0;
@@ -192,7 +174,6 @@ class MatmulKernel final : public NodeKernel {
   uint32_t tile_;
   Shape shape_;
   const Pipeline* pipeline_ = nullptr;
-  const Pipeline* matvec_ = nullptr;
   bool half_b_ = false;  // b (a linear's weight) is a constant stored as f16 (precision=f16)
   std::vector<bool> flags_;  // transpose_a, transpose_b, weight_transposed
   float alpha_ = 1;
