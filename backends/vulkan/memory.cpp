@@ -125,15 +125,19 @@ Buffer* Memory::buffer(void* handle, uint64_t offset, uint64_t bytes, const std:
   return b;
 }
 
+// The most a kept staging buffer holds: larger copies (a weight at load, a long prompt's logits)
+// go through it in pieces, so that the host memory kept is bounded.
+constexpr uint64_t kStagingBytes = uint64_t{32} << 20;
+
 Buffer& Memory::staging(uint64_t bytes, bool to_device) {
   Buffer*& kept = to_device ? upload_ : download_;
   if (kept && kept->size >= bytes) return *kept;
   const uint64_t before = kept ? kept->size : 0;
   if (kept) destroy(kept);
   kept = nullptr;
-  // Grown in whole MiB, at least doubling, so that a run's copies settle on one buffer.
+  // Grown in whole MiB, at least doubling, up to kStagingBytes, so that a run's copies settle on one buffer.
   constexpr uint64_t kMiB = uint64_t{1} << 20;
-  uint64_t size = std::max((bytes + kMiB - 1) / kMiB * kMiB, 2 * before);
+  uint64_t size = std::min(std::max((bytes + kMiB - 1) / kMiB * kMiB, 2 * before), std::max(bytes, kStagingBytes));
   if (size > device_.limits().max_allocation) size = bytes;  // never refused for the rounding
   constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
   Buffer* b = nullptr;
@@ -160,30 +164,34 @@ Buffer& Memory::staging(uint64_t bytes, bool to_device) {
 }
 
 void Memory::staged_copy(Buffer& b, uint64_t offset, void* host, uint64_t bytes, bool to_device) {
-  if (bytes == 0) return;
   std::lock_guard<std::mutex> lock(staging_mutex_);
-  Buffer& staging = this->staging(bytes, to_device);
-  if (to_device) std::memcpy(staging.mapped, host, bytes);
-  VkBufferCopy region{to_device ? 0 : offset, to_device ? offset : 0, bytes};
-  VkBuffer src = to_device ? staging.buffer : b.buffer, dst = to_device ? b.buffer : staging.buffer;
-  VkCommandBuffer commands = device_.record([&](VkCommandBuffer cb) {
-    vkCmdCopyBuffer(cb, src, dst, 1, &region);
-    // The copy's writes become visible to later shaders, or to the host's read below.
-    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    barrier.dstAccessMask = to_device ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT : VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         to_device ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
-                         nullptr, 0, nullptr);
-  }, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
-  try {
-    device_.submit_and_wait(commands, to_device ? "uploading to the device" : "downloading from the device");
-  } catch (...) {
+  for (uint64_t done = 0; done < bytes;) {
+    const uint64_t piece = std::min(bytes - done, kStagingBytes);
+    Buffer& staging = this->staging(piece, to_device);
+    char* at = static_cast<char*>(host) + done;
+    if (to_device) std::memcpy(staging.mapped, at, piece);
+    VkBufferCopy region{to_device ? 0 : offset + done, to_device ? offset + done : 0, piece};
+    VkBuffer src = to_device ? staging.buffer : b.buffer, dst = to_device ? b.buffer : staging.buffer;
+    VkCommandBuffer commands = device_.record([&](VkCommandBuffer cb) {
+      vkCmdCopyBuffer(cb, src, dst, 1, &region);
+      // The copy's writes become visible to later shaders, or to the host's read below.
+      VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+      barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+      barrier.dstAccessMask = to_device ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT : VK_ACCESS_HOST_READ_BIT;
+      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                           to_device ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
+                           nullptr, 0, nullptr);
+    }, VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT);
+    try {
+      device_.submit_and_wait(commands, to_device ? "uploading to the device" : "downloading from the device");
+    } catch (...) {
+      device_.free_commands(commands);
+      throw;
+    }
     device_.free_commands(commands);
-    throw;
+    if (!to_device) std::memcpy(at, staging.mapped, piece);
+    done += piece;
   }
-  device_.free_commands(commands);
-  if (!to_device) std::memcpy(host, staging.mapped, bytes);
 }
 
 void Memory::write(Buffer& b, uint64_t offset, const void* src, uint64_t bytes, bool force_staging) {

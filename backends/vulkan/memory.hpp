@@ -56,10 +56,11 @@ class Memory {
   bool host_visible_ = false;
   mutable std::mutex mutex_;
   std::set<const Buffer*> live_;
-  // One staging buffer per direction, kept from copy to copy and grown to the largest: made
-  // per copy, the host-visible allocation cost more than the copy (a run's inputs and outputs
-  // each paid it). Downloads read host-cached memory where the device has it: the host's reads
-  // of write-combined memory are slow. staging_mutex_ holds a copy's buffer until it is done.
+  // One staging buffer per direction, kept from copy to copy, grown to the largest copy up to
+  // 32 MiB (larger copies go through it in pieces): made per copy, the host-visible allocation
+  // cost more than the copy (a run's inputs and outputs each paid it). Downloads read
+  // host-cached memory where the device has it: the host's reads of write-combined memory are
+  // slow. staging_mutex_ holds a copy's buffer until it is done.
   std::mutex staging_mutex_;
   Buffer* upload_ = nullptr;
   Buffer* download_ = nullptr;

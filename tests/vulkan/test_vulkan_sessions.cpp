@@ -12,8 +12,10 @@
 #include <loom/loom.hpp>
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <filesystem>
 #include <set>
@@ -102,6 +104,28 @@ TEST_CASE("vulkan: staging=always copies through staging buffers and gives the s
   loom::Session s = encoder_session(engine, {{"vulkan.staging", "always"}});
   check_outputs(s.run(inputs(2)), 2);
   check_outputs(s.run(inputs(2)), 2);
+}
+
+// Copies larger than the staging buffer (32 MiB) go through it in pieces: a 42 MB input and
+// output, each element where it belongs.
+TEST_CASE("vulkan: staging=always copies tensors past the staging buffer in pieces") {
+  const loom::Engine engine = make_engine();
+  const fs::path yaml = fs::temp_directory_path() / ("loom-vulkan-pieces-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(yaml) << "loom: 1\nname: pieces\ninputs:\n  - {name: x, dtype: f32, shape: [n]}\noutputs: [y]\n"
+                         "nodes:\n  - {op: add, inputs: [x, x], outputs: [y]}\n";
+  loom::SessionOptions so;
+  so.backends = {"vulkan"};
+  so.options = {{"vulkan.staging", "always"}};
+  loom::Session s = engine.load(yaml, so);
+  fs::remove(yaml);
+  const int64_t n = 10'500'000;
+  loom::Tensor x(loom::DType::f32, {n});
+  for (int64_t i = 0; i < n; ++i) x.data_as<float>()[i] = static_cast<float>(i % 1000003) * 0.5f;
+  const loom::TensorMap out = s.run({{"x", x}});
+  const loom::Tensor& y = out.at("y");
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < n; ++i) wrong += y.data_as<float>()[i] != static_cast<float>(i % 1000003);
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("vulkan: a lost device fails the run, and with fallback=on later runs go to oneDNN") {
