@@ -86,7 +86,9 @@ std::string size_yaml(const Size& s) {
 }
 
 std::string triple(const std::array<double, 3>& v) {
-  return "[" + float_literal(v[0]) + ", " + float_literal(v[1]) + ", " + float_literal(v[2]) + "]";
+  std::string out = "[";  // appended, not "[" + ...: GCC 12 warns falsely (-Wrestrict) on that form
+  out += float_literal(v[0]) + ", " + float_literal(v[1]) + ", " + float_literal(v[2]) + "]";
+  return out;
 }
 
 std::string resize_yaml(const JsonFile& f, bool do_resize, const Size& size, int64_t resample) {

@@ -64,9 +64,13 @@ void concat(std::vector<OpCase>& out) {
     for (const auto& c : cases) {
       if (t != DType::f32 && shape_numel(c.inputs[0]) > 1000) continue;
       std::string name = std::string(dtype_name(t));
-      for (const Shape& s : c.inputs) name += " " + dims(s);
+      for (const Shape& s : c.inputs) (name += ' ') += dims(s);  // appended: GCC 12 warns falsely (-Wrestrict) on " " + ...
       CaseBuilder b("concat", name + " axis " + std::to_string(c.axis));
-      for (size_t i = 0; i < c.inputs.size(); ++i) b.input("x" + std::to_string(i), t, c.inputs[i], {-100, 100});
+      for (size_t i = 0; i < c.inputs.size(); ++i) {
+        std::string input = "x";
+        input += std::to_string(i);
+        b.input(input, t, c.inputs[i], {-100, 100});
+      }
       out.push_back(b.attr("axis", c.axis).build());
     }
 }

@@ -97,7 +97,7 @@ void l2_normalize(const Node& node, const Io& io) {
   const int64_t n = dims[axis];
   int64_t inner = 1;
   for (size_t d = axis + 1; d < dims.size(); ++d) inner *= dims[d];
-  const int64_t outer = n * inner ? numel(dims) / (n * inner) : 0;
+  const int64_t outer = n * inner != 0 ? numel(dims) / (n * inner) : 0;
   std::vector<double> x = read_real(io.in[0]);
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t in = 0; in < inner; ++in) {
