@@ -8,7 +8,12 @@ using Ints = std::vector<int64_t>;
 
 void patch_embedding(GraphWriter& g, const std::string& pixels, const std::string& weight, const std::string& bias, int64_t patch,
                      const std::string& prefix, const std::string& out) {
-  g.node("conv2d", {pixels, weight, bias}, {prefix + ".grid"}, Attrs().set("stride", Ints{patch, patch}));
+  patch_embedding(g, pixels, weight, bias, patch, patch, prefix, out);
+}
+
+void patch_embedding(GraphWriter& g, const std::string& pixels, const std::string& weight, const std::string& bias, int64_t patch_h,
+                     int64_t patch_w, const std::string& prefix, const std::string& out) {
+  g.node("conv2d", {pixels, weight, bias}, {prefix + ".grid"}, Attrs().set("stride", Ints{patch_h, patch_w}));
   g.node("reshape", {prefix + ".grid"}, {prefix + ".flat"}, Attrs().set("shape", Ints{0, 0, -1}));
   g.node("transpose", {prefix + ".flat"}, {out}, Attrs().set("perm", Ints{0, 2, 1}));
 }

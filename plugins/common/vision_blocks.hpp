@@ -14,6 +14,9 @@ namespace loom::models {
 // `prefix` + ".grid", ".flat".
 void patch_embedding(GraphWriter& g, const std::string& pixels, const std::string& weight, const std::string& bias, int64_t patch,
                      const std::string& prefix, const std::string& out);
+// The same with patches of patch_h x patch_w pixels (ViT's patch_size as [height, width]).
+void patch_embedding(GraphWriter& g, const std::string& pixels, const std::string& weight, const std::string& bias, int64_t patch_h,
+                     int64_t patch_w, const std::string& prefix, const std::string& out);
 
 // `token` (a weight of `hidden` elements, any shape) once per batch row of `batch_like` (its
 // dim 0), put before `tokens` [B, N, hidden]: out [B, N+1, hidden]. A gather of row 0 for each

@@ -27,7 +27,8 @@ enum class Head { Base, ImageClassification };
 struct VitConfig {
   Head head = Head::Base;
   std::string architecture;
-  int64_t hidden = 0, layers = 0, heads = 0, intermediate = 0, height = 0, width = 0, patch = 0, channels = 0;
+  int64_t hidden = 0, layers = 0, heads = 0, intermediate = 0, height = 0, width = 0, channels = 0;
+  int64_t patch_h = 0, patch_w = 0;  // patch_size: an int, or [height, width]
   int64_t pooler_size = 0;  // pooler_output_size (hidden_size when absent)
   double eps = 1e-12;
   bool qkv_bias = true;
@@ -36,21 +37,22 @@ struct VitConfig {
   std::string problem_type;
 };
 
-// image_size: an int, or [height, width].
-void read_image_size(const JsonFile& c, VitConfig& v) {
-  if (!c.has("image_size")) {
-    v.height = v.width = 224;
+// image_size or patch_size: an int, or [height, width], as transformers' ViTPatchEmbeddings
+// reads them.
+void read_size_pair(const JsonFile& c, const char* key, int64_t fallback, int64_t& height, int64_t& width) {
+  if (!c.has(key)) {
+    height = width = fallback;
     return;
   }
-  const nlohmann::json& j = c.json()["image_size"];
+  const nlohmann::json& j = c.json()[key];
   if (j.is_array() && j.size() == 2 && j[0].is_number_integer() && j[1].is_number_integer()) {
-    v.height = j[0].get<int64_t>();
-    v.width = j[1].get<int64_t>();
+    height = j[0].get<int64_t>();
+    width = j[1].get<int64_t>();
   } else {
-    v.height = v.width = c.integer("image_size", 1, 1 << 16);
+    height = width = c.integer(key, 1, 1 << 16);
   }
-  if (v.height < 1 || v.width < 1 || v.height > (1 << 16) || v.width > (1 << 16))
-    c.fail("image_size", "expected sizes between 1 and 65536, got " + j.dump());
+  if (height < 1 || width < 1 || height > (1 << 16) || width > (1 << 16))
+    c.fail(key, "expected sizes between 1 and 65536, got " + j.dump());
 }
 
 VitConfig read_config(const sdk::ModelRequest& r) {
@@ -67,12 +69,14 @@ VitConfig read_config(const sdk::ModelRequest& r) {
     c.fail("num_attention_heads", std::to_string(v.heads) + " does not divide hidden_size " + std::to_string(v.hidden));
   v.intermediate = c.integer("intermediate_size", 1, 1 << 18, 3072);
   v.eps = c.number("layer_norm_eps", 1e-12, true);
-  read_image_size(c, v);
-  v.patch = c.integer("patch_size", 1, 1 << 16, 16);
+  read_size_pair(c, "image_size", 224, v.height, v.width);
+  read_size_pair(c, "patch_size", 16, v.patch_h, v.patch_w);
   // The convolution of stride patch_size drops the pixels past the last whole patch, as
-  // transformers' does (num_patches = (height // patch) * (width // patch)).
-  if (v.height < v.patch || v.width < v.patch)
-    c.fail("patch_size", std::to_string(v.patch) + " is larger than image_size " + std::to_string(v.height) + "x" + std::to_string(v.width));
+  // transformers' does (num_patches = (height // patch_h) * (width // patch_w)).
+  if (v.height < v.patch_h || v.width < v.patch_w)
+    c.fail("patch_size", (v.patch_h == v.patch_w ? std::to_string(v.patch_h)
+                                                   : "[" + std::to_string(v.patch_h) + ", " + std::to_string(v.patch_w) + "]") +
+                             " is larger than image_size " + std::to_string(v.height) + "x" + std::to_string(v.width));
   v.channels = c.integer("num_channels", 1, 64, 3);
   v.qkv_bias = c.boolean("qkv_bias", true);
   const std::string act = c.string("hidden_act", "gelu");
@@ -106,21 +110,22 @@ class Expander {
         g_("vit", "Expanded by the vit model plugin from " + r.checkpoint_dir + "/config.json (" + c.architecture + ")") {}
 
   std::string run() {
-    const int64_t H = c_.hidden, P = c_.patch, N = (c_.height / P) * (c_.width / P);
+    const int64_t H = c_.hidden, PH = c_.patch_h, PW = c_.patch_w, N = (c_.height / PH) * (c_.width / PW);
+    const std::string patch = PH == PW ? s(PH) : "[" + s(PH) + ", " + s(PW) + "]";
     g_.metadata("architecture", c_.architecture);
     g_.metadata("hidden_size", s(H));
     g_.metadata("num_hidden_layers", s(c_.layers));
     g_.input("pixel_values", "f32", {"batch", s(c_.channels), s(c_.height), s(c_.width)});
 
     const std::string why = "config.json: hidden_size " + s(H);
-    weight("patch.weight", "embeddings.patch_embeddings.projection.weight", {H, c_.channels, P, P},
-           why + ", num_channels " + s(c_.channels) + ", patch_size " + s(P));
+    weight("patch.weight", "embeddings.patch_embeddings.projection.weight", {H, c_.channels, PH, PW},
+           why + ", num_channels " + s(c_.channels) + ", patch_size " + patch);
     weight("patch.bias", "embeddings.patch_embeddings.projection.bias", {H}, why);
     weight("cls_token", "embeddings.cls_token", {1, 1, H}, why);
     weight("position_embeddings", "embeddings.position_embeddings", {1, N + 1, H},
-           why + ", " + s(N) + " patches of image_size " + s(c_.height) + "x" + s(c_.width) + " and patch_size " + s(P) + ", plus CLS");
+           why + ", " + s(N) + " patches of image_size " + s(c_.height) + "x" + s(c_.width) + " and patch_size " + patch + ", plus CLS");
 
-    patch_embedding(g_, "pixel_values", "patch.weight", "patch.bias", P, "patches", "patches");
+    patch_embedding(g_, "pixel_values", "patch.weight", "patch.bias", PH, PW, "patches", "patches");
     prepend_token(g_, "cls_token", H, "pixel_values", "patches", "cls", "tokens");
     g_.node("add", {"tokens", "position_embeddings"}, {c_.layers == 0 ? "hidden.last" : "hidden.0"});
 

@@ -64,6 +64,9 @@ TEST_CASE("vision models: ViTModel with an image no multiple of the patch, gelu_
   Engine engine = vision_engine();
   test::check_outputs(engine, "vit-pooler", {"pixel_values"}, {"last_hidden_state", "pooler_output"});
   test::check_outputs(engine, "vit-pooler", {"pixel_values"}, {"last_hidden_state", "pooler_output"}, on_reference());
+  // patch_size [4, 3]: non-square patches (height, width), over an image that is no multiple of them.
+  test::check_outputs(engine, "vit-patch", {"pixel_values"}, {"last_hidden_state", "pooler_output"});
+  test::check_outputs(engine, "vit-patch", {"pixel_values"}, {"last_hidden_state", "pooler_output"}, on_reference());
 
   const auto dir = copy("vit-pooler");
   std::ifstream in(kModels / "vit-pooler" / "config.json");
