@@ -37,6 +37,18 @@ struct VitConfig {
   std::string problem_type;
 };
 
+// A patch size as config.json would write it: "16", or "[4, 3]" (appended piece by piece: GCC 12
+// warns falsely, -Wrestrict, on "[" + std::to_string(...)).
+std::string size_text(int64_t height, int64_t width) {
+  if (height == width) return std::to_string(height);
+  std::string out = "[";
+  out += std::to_string(height);
+  out += ", ";
+  out += std::to_string(width);
+  out += ']';
+  return out;
+}
+
 // image_size or patch_size: an int, or [height, width], as transformers' ViTPatchEmbeddings
 // reads them.
 void read_size_pair(const JsonFile& c, const char* key, int64_t fallback, int64_t& height, int64_t& width) {
@@ -74,9 +86,8 @@ VitConfig read_config(const sdk::ModelRequest& r) {
   // The convolution of stride patch_size drops the pixels past the last whole patch, as
   // transformers' does (num_patches = (height // patch_h) * (width // patch_w)).
   if (v.height < v.patch_h || v.width < v.patch_w)
-    c.fail("patch_size", (v.patch_h == v.patch_w ? std::to_string(v.patch_h)
-                                                   : "[" + std::to_string(v.patch_h) + ", " + std::to_string(v.patch_w) + "]") +
-                             " is larger than image_size " + std::to_string(v.height) + "x" + std::to_string(v.width));
+    c.fail("patch_size", size_text(v.patch_h, v.patch_w) + " is larger than image_size " + std::to_string(v.height) + "x" +
+                             std::to_string(v.width));
   v.channels = c.integer("num_channels", 1, 64, 3);
   v.qkv_bias = c.boolean("qkv_bias", true);
   const std::string act = c.string("hidden_act", "gelu");
@@ -111,7 +122,7 @@ class Expander {
 
   std::string run() {
     const int64_t H = c_.hidden, PH = c_.patch_h, PW = c_.patch_w, N = (c_.height / PH) * (c_.width / PW);
-    const std::string patch = PH == PW ? s(PH) : "[" + s(PH) + ", " + s(PW) + "]";
+    const std::string patch = size_text(PH, PW);
     g_.metadata("architecture", c_.architecture);
     g_.metadata("hidden_size", s(H));
     g_.metadata("num_hidden_layers", s(c_.layers));
