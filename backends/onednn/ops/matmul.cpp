@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <new>
 #include <utility>
@@ -152,16 +153,25 @@ std::optional<Activation> activation_of(std::string_view act) {
   return std::nullopt;
 }
 
-std::optional<dnnl::algorithm> activation_alg(Activation act) {
+// A linear layer's matmul attributes: the user scratchpad, and its activation as an eltwise
+// post-op, except relu: oneDNN's turns NaN into 0 (PyTorch keeps it), so relu runs after the
+// matmul instead (activate_inplace).
+dnnl::primitive_attr linear_attr(Activation act) {
+  dnnl::primitive_attr attr = user_scratchpad_attr();
+  std::optional<dnnl::algorithm> alg;
   switch (act) {
-    case Activation::none: return std::nullopt;
-    case Activation::relu: return std::nullopt;  // see LinearKernel::prepare
-    case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
-    case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
-    case Activation::quick_gelu: return dnnl::algorithm::eltwise_swish;
-    case Activation::tanh: return dnnl::algorithm::eltwise_tanh;
+    case Activation::none: case Activation::relu: break;
+    case Activation::gelu_erf: alg = dnnl::algorithm::eltwise_gelu_erf; break;
+    case Activation::gelu_tanh: alg = dnnl::algorithm::eltwise_gelu_tanh; break;
+    case Activation::quick_gelu: alg = dnnl::algorithm::eltwise_swish; break;
+    case Activation::tanh: alg = dnnl::algorithm::eltwise_tanh; break;
   }
-  return std::nullopt;
+  if (alg) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, *alg, act == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
 }
 
 class RowLinearStep final : public Step {
@@ -206,96 +216,102 @@ class PackedLinearStep final : public Step {
   size_t scratch_;
 };
 
-// The weight's packed copy, in f32 or (precision=bf16) in bf16: the engine's (shared by its
-// sessions) or, where the host keeps no cache, the kernel's own.
-struct PackedWeight {
-  const float* f32 = nullptr;
-  const uint16_t* bf16 = nullptr;
-  std::shared_ptr<std::byte[]> own;
-};
-
-std::optional<PackedWeight> pack_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
-  if (!info.packed_gemm || !gemm::available()) return std::nullopt;
-  sdk::ValueView w = node.input(1);
+// A linear layer's constant weight as [N, K] sizes (`kn`: stored [K, N]) where a copy of it can
+// be made: an f32 constant whose data is at hand.
+std::optional<std::pair<int64_t, int64_t>> copyable_weight(const sdk::ValueView& w, bool kn) {
   if (!w.is_constant() || !w.data() || w.dtype() != LOOM_DTYPE_F32) return std::nullopt;
   auto dims = w.dims();
   const int64_t n = kn ? dims[1] : dims[0], k = kn ? dims[0] : dims[1];
   if (n <= 0 || k <= 0 || w.nbytes() != static_cast<uint64_t>(n * k) * sizeof(float)) return std::nullopt;
-  const size_t elements = static_cast<size_t>(gemm::packed_floats(n, k));
-  const size_t bytes = elements * (info.bf16 ? sizeof(uint16_t) : sizeof(float));
-  const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
-  // Panels [p0, p1) of the packed copy at `buf`.
-  auto pack = [&](void* buf, int64_t p0, int64_t p1) {
-    const auto* src = static_cast<const float*>(w.data());
-    if (info.bf16) gemm::pack_panels(src, n, k, kn, static_cast<uint16_t*>(buf), p0, p1);
-    else gemm::pack_panels(src, n, k, kn, static_cast<float*>(buf), p0, p1);
-  };
-  PackedWeight out;
-  auto point = [&](const void* data) {
-    if (info.bf16) out.bf16 = static_cast<const uint16_t*>(data);
-    else out.f32 = static_cast<const float*>(data);
-  };
+  return std::pair{n, k};
+}
+
+// A copy of a constant made once per engine (the packed and blocked weights below): `fill`
+// writes its `bytes` into a buffer, and may tell the host cache to drop the constant's mapped
+// pages as it goes (a no-op without one).
+struct ConstantCopy {
+  const void* data = nullptr;
+  std::shared_ptr<std::byte[]> own;  // where the host keeps no cache: the kernel's own copy
+};
+
+// The engine's copy under the host cache's layout `key` (shared by its sessions): found there,
+// or made into pages of its own, which the host takes as they are (ABI 2.2), so that the copy is
+// never resident twice. Without a cache, the kernel's own, 64-byte aligned.
+ConstantCopy engine_copy(const NodeInfo& info, const sdk::ValueView& w, const std::string& key, size_t bytes,
+                         const char* what, const std::function<void(void*)>& fill) {
+  ConstantCopy out;
   if (!info.constants || !info.constants->available()) {
     out.own.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})),
                   [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
-    pack(out.own.get(), 0, panels);
-    point(out.own.get());
+    fill(out.own.get());
+    out.data = out.own.get();
     return out;
   }
-  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (info.bf16 ? ".bf16" : "") +
-                          (kn ? ":kn" : ":nk") + ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
-  auto packed = info.constants->find(w, key);
-  if (packed.empty()) {
-    // Packed into pages of its own, which the host takes as they are (ABI 2.2), so that the
-    // copy is never resident twice.
+  auto copy = info.constants->find(w, key);
+  if (copy.empty()) {
     void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED) info.fail("no memory for the packed weight (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
+    if (buf == MAP_FAILED)
+      info.fail(std::string("no memory for the ") + what + " (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
     // On 2 MiB pages where the kernel allows (transparent_hugepage "madvise" or "always"): a
     // decode step streams every weight once, and on 4 KiB pages GPT-2 small's step spent a tenth
     // of its time on TLB misses (39.7 -> 35.0 ms at 1 thread; BERT-base 1t about 3% faster).
     // Faulting them in with compaction costs about 0.1-0.3 s more at load. Advice only: no error.
     ::madvise(buf, bytes, MADV_HUGEPAGE);
     try {
-      // An [n, k] weight is read panel by panel, so the host may drop its pages as we go: an LM
-      // head of 50k x 768 is then never resident twice. A [k, n] one is read whole by every group.
-      const auto* src = static_cast<const float*>(w.data());
-      constexpr int64_t kPanelsPerStep = 64;
-      for (int64_t p = 0; p < panels; p += kn ? panels : kPanelsPerStep) {
-        const int64_t p1 = std::min(panels, p + (kn ? panels : kPanelsPerStep));
-        pack(buf, p, p1);
-        if (!kn) {
-          const int64_t row0 = p * gemm::kPanel, row1 = std::min(n, p1 * gemm::kPanel);
-          info.constants->release(src + row0 * k, static_cast<size_t>((row1 - row0) * k) * sizeof(float));
-        }
-      }
-      if (kn) info.constants->release(src, static_cast<size_t>(n * k) * sizeof(float));
+      fill(buf);
     } catch (...) {
       ::munmap(buf, bytes);
       throw;
     }
-    packed = info.constants->adopt_mapping(w, key, buf, bytes);
+    copy = info.constants->adopt_mapping(w, key, buf, bytes);
   }
-  if (packed.size() != bytes) info.fail("the engine's packed copy of the weight has the wrong size");
-  point(packed.data());
+  if (copy.size() != bytes) info.fail(std::string("the engine's ") + what + " has the wrong size");
+  out.data = copy.data();
   return out;
 }
 
-// ---------------------------------------------------------------- blocked weights
+// The weight's packed copy, in f32 or (precision=bf16) in bf16.
+std::optional<ConstantCopy> pack_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
+  if (!info.packed_gemm || !gemm::available()) return std::nullopt;
+  sdk::ValueView w = node.input(1);
+  const auto sizes = copyable_weight(w, kn);
+  if (!sizes) return std::nullopt;
+  const auto [n, k] = *sizes;
+  const size_t elements = static_cast<size_t>(gemm::packed_floats(n, k));
+  const size_t bytes = elements * (info.bf16 ? sizeof(uint16_t) : sizeof(float));
+  const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
+  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (info.bf16 ? ".bf16" : "") +
+                          (kn ? ":kn" : ":nk") + ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
+  return engine_copy(info, w, key, bytes, "packed weight", [&](void* buf) {
+    // An [n, k] weight is read panel by panel, so the host may drop its pages as we go: an LM
+    // head of 50k x 768 is then never resident twice. A [k, n] one is read whole by every group.
+    const auto* src = static_cast<const float*>(w.data());
+    constexpr int64_t kPanelsPerStep = 64;
+    for (int64_t p = 0; p < panels; p += kn ? panels : kPanelsPerStep) {
+      const int64_t p1 = std::min(panels, p + (kn ? panels : kPanelsPerStep));
+      if (info.bf16) gemm::pack_panels(src, n, k, kn, static_cast<uint16_t*>(buf), p, p1);
+      else gemm::pack_panels(src, n, k, kn, static_cast<float*>(buf), p, p1);
+      if (!kn && info.constants) {
+        const int64_t row0 = p * gemm::kPanel, row1 = std::min(n, p1 * gemm::kPanel);
+        info.constants->release(src + row0 * k, static_cast<size_t>((row1 - row0) * k) * sizeof(float));
+      }
+    }
+    if (kn && info.constants) info.constants->release(src, static_cast<size_t>(n * k) * sizeof(float));
+  });
+}
 
-// A linear layer's constant weight reordered once into the layout oneDNN's matmul picks for it
-// (format_tag::any), as f32 or (precision=bf16) bf16: the engine's copy, shared by its sessions,
-// or, where the host keeps no cache, the kernel's own.
-struct BlockedWeight {
-  dnnl::memory::desc md;
-  const void* data = nullptr;
-  std::shared_ptr<std::byte[]> own;
-};
+// ---------------------------------------------------------------- blocked weights
 
 // The rows the weight's layout is asked for with. oneDNN's brgemm matmul blocks the weight by N
 // and K alone; a step whose matmul wants another layout reorders it per run (BlockedLinearStep).
 constexpr int64_t kLayoutRows = 128;
 
 size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+// A [K, N] weight in the layout oneDNN picks (format_tag::any).
+dnnl::memory::desc any_weights(int64_t k, int64_t n, bool bf16) {
+  return dnnl::memory::desc(dnnl::memory::dims{k, n}, bf16 ? dt::bf16 : dt::f32, dnnl::memory::format_tag::any);
+}
 
 dnnl::matmul::primitive_desc blocked_pd(int64_t m, int64_t n, int64_t k, bool bf16, const dnnl::memory::desc& weights,
                                         bool bias, const dnnl::primitive_attr& attr) {
@@ -317,59 +333,40 @@ std::string layout_key(const dnnl::memory::desc& md) {
   return key + ".bytes" + std::to_string(md.get_size());
 }
 
+// A linear layer's constant weight reordered once into the layout oneDNN's matmul picks for it,
+// as f32 or (precision=bf16) bf16.
+struct BlockedWeight {
+  dnnl::memory::desc md;
+  ConstantCopy copy;
+};
+
 std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
   if (!info.blocked) return std::nullopt;
   sdk::ValueView w = node.input(1);
-  if (!w.is_constant() || !w.data() || w.dtype() != LOOM_DTYPE_F32) return std::nullopt;
-  auto dims = w.dims();
-  const int64_t n = kn ? dims[1] : dims[0], k = kn ? dims[0] : dims[1];
-  if (n <= 0 || k <= 0 || w.nbytes() != static_cast<uint64_t>(n * k) * sizeof(float)) return std::nullopt;
-  const int64_t w_dims[] = {k, n};
+  const auto sizes = copyable_weight(w, kn);
+  if (!sizes) return std::nullopt;
+  const auto [n, k] = *sizes;
   BlockedWeight out;
   try {
-    const dnnl::memory::desc any(dnnl::memory::dims{k, n}, info.bf16 ? dt::bf16 : dt::f32, dnnl::memory::format_tag::any);
-    out.md = blocked_pd(kLayoutRows, n, k, info.bf16, any, node.has_input(2), user_scratchpad_attr()).weights_desc();
+    out.md = blocked_pd(kLayoutRows, n, k, info.bf16, any_weights(k, n, info.bf16), node.has_input(2), user_scratchpad_attr())
+                 .weights_desc();
   } catch (const dnnl::error& e) {
     info.fail(std::string("oneDNN has no matmul for this weight (") + e.what() + ")", LOOM_STATUS_UNSUPPORTED);
   }
-  const size_t bytes = out.md.get_size();
-  // Reorders the mapped f32 weight into `buf`, then lets the host drop the mapped pages.
-  auto fill = [&](void* buf) {
-    const ThreadScope threads(std::max(1, info.threads));  // the session's count, not every core
-    const int64_t strides[] = {kn ? n : 1, kn ? 1 : k};
+  const std::string key = std::string("onednn.blocked:") + (kn ? "kn" : "nk") + ":N=" + std::to_string(n) +
+                          ":K=" + std::to_string(k) + ":" + layout_key(out.md);
+  out.copy = engine_copy(info, w, key, out.md.get_size(), "blocked weight", [&](void* buf) {
+    // The mapped f32 weight reordered into `buf` on the session's threads (not every core), then
+    // its pages given back.
+    const ThreadScope threads(std::max(1, info.threads));
+    const int64_t w_dims[] = {k, n}, strides[] = {kn ? n : 1, kn ? 1 : k};
     dnnl::memory from(strided_md(w_dims, strides, dt::f32), cpu_engine(), const_cast<void*>(w.data()));
     dnnl::memory to(out.md, cpu_engine(), buf);
     dnnl::stream stream(cpu_engine());
     dnnl::reorder(from, to).execute(stream, from, to);
     stream.wait();
     if (info.constants) info.constants->release(w.data(), static_cast<size_t>(n * k) * sizeof(float));
-  };
-  if (!info.constants || !info.constants->available()) {
-    out.own.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})),
-                  [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
-    fill(out.own.get());
-    out.data = out.own.get();
-    return out;
-  }
-  const std::string key = std::string("onednn.blocked:") + (kn ? "kn" : "nk") + ":N=" + std::to_string(n) +
-                          ":K=" + std::to_string(k) + ":" + layout_key(out.md);
-  auto copy = info.constants->find(w, key);
-  if (copy.empty()) {
-    // In pages of its own, which the host takes as they are (ABI 2.2), on 2 MiB pages where the
-    // kernel allows, as the packed GEMM's copy (pack_weight).
-    void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED) info.fail("no memory for the blocked weight (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
-    ::madvise(buf, bytes, MADV_HUGEPAGE);
-    try {
-      fill(buf);
-    } catch (...) {
-      ::munmap(buf, bytes);
-      throw;
-    }
-    copy = info.constants->adopt_mapping(w, key, buf, bytes);
-  }
-  if (copy.size() != bytes) info.fail("the engine's blocked copy of the weight has the wrong size");
-  out.data = copy.data();
+  });
   return out;
 }
 
@@ -380,15 +377,11 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
 class BlockedLinearStep final : public Step {
  public:
   BlockedLinearStep(const NodeInfo& info, const BlockedWeight& w, int64_t m, int64_t n, int64_t k, Activation act)
-      : info_(info), weights_(w.data), bf16_(info.bf16), has_bias_(info.inputs.size() > 2 && info.inputs[2] >= 0) {
-    dnnl::primitive_attr attr = user_scratchpad_attr();
-    if (act == Activation::relu) {  // oneDNN's relu turns NaN into 0 (PyTorch keeps it): after the matmul
+      : info_(info), weights_(w.copy.data), bf16_(info.bf16), has_bias_(info.inputs.size() > 2 && info.inputs[2] >= 0) {
+    const dnnl::primitive_attr attr = linear_attr(act);
+    if (act == Activation::relu) {  // after the matmul (linear_attr)
       after_ = act;
       elements_ = m * n;
-    } else if (auto alg = activation_alg(act)) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, *alg, act == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f);
-      attr.set_post_ops(ops);
     }
     const int64_t src_dims[] = {m, k};
     if (bf16_) {
@@ -402,8 +395,7 @@ class BlockedLinearStep final : public Step {
     }
     auto pd = blocked_pd(m, n, k, bf16_, w.md, has_bias_, attr);
     if (pd.weights_desc() != w.md) {
-      const dnnl::memory::desc any(dnnl::memory::dims{k, n}, bf16_ ? dt::bf16 : dt::f32, dnnl::memory::format_tag::any);
-      pd = blocked_pd(m, n, k, bf16_, any, has_bias_, attr);
+      pd = blocked_pd(m, n, k, bf16_, any_weights(k, n, bf16_), has_bias_, attr);
       dnnl::reorder::primitive_desc rpd(cpu_engine(), w.md, cpu_engine(), pd.weights_desc(), user_scratchpad_attr());
       relayout_ = dnnl::reorder(rpd);
       relayout_first_ = memory_descs.size();
@@ -462,7 +454,7 @@ class BlockedLinearStep final : public Step {
 
 class LinearKernel final : public NodeKernel {
  public:
-  LinearKernel(NodeInfo info, Activation act, bool kn, std::optional<PackedWeight> packed, std::optional<BlockedWeight> blocked)
+  LinearKernel(NodeInfo info, Activation act, bool kn, std::optional<ConstantCopy> packed, std::optional<BlockedWeight> blocked)
       : NodeKernel(std::move(info)), act_(act), kn_(kn), packed_(std::move(packed)), blocked_(std::move(blocked)) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
@@ -482,30 +474,23 @@ class LinearKernel final : public NodeKernel {
     if (k == 0) info_.fail("inner dim is 0");
     // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
     if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
-    if (packed_ && packed_->bf16) return std::make_unique<PackedLinearStep<uint16_t>>(info_, packed_->bf16, m, n, k, act_);
-    if (packed_) return std::make_unique<PackedLinearStep<float>>(info_, packed_->f32, m, n, k, act_);
+    if (packed_ && info_.bf16)
+      return std::make_unique<PackedLinearStep<uint16_t>>(info_, static_cast<const uint16_t*>(packed_->data), m, n, k, act_);
+    if (packed_) return std::make_unique<PackedLinearStep<float>>(info_, static_cast<const float*>(packed_->data), m, n, k, act_);
     if (m <= kRowKernelMaxRows) return std::make_unique<RowLinearStep>(info_, m, n, k, kn_, act_);
     const int64_t src_dims[] = {m, k}, w_dims[] = {k, n}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
     const int64_t w_strides[] = {kn_ ? n : 1, kn_ ? 1 : k};
     auto bias_md = plain_md(bias_dims, dt::f32);
-    dnnl::primitive_attr attr = user_scratchpad_attr();
-    // oneDNN's relu turns NaN into 0 (PyTorch keeps it): relu runs after the matmul instead.
-    if (act_ == Activation::relu)
-      return std::make_unique<MatmulStep>(info_, plain_md(src_dims, dt::f32), strided_md(w_dims, w_strides, dt::f32),
-                                          has_input(2) ? &bias_md : nullptr, plain_md(dst_dims, dt::f32), attr, act_, m * n);
-    if (auto alg = activation_alg(act_)) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, *alg, act_ == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f);
-      attr.set_post_ops(ops);
-    }
+    const Activation after = act_ == Activation::relu ? act_ : Activation::none;  // linear_attr
     return std::make_unique<MatmulStep>(info_, plain_md(src_dims, dt::f32), strided_md(w_dims, w_strides, dt::f32),
-                                        has_input(2) ? &bias_md : nullptr, plain_md(dst_dims, dt::f32), attr);
+                                        has_input(2) ? &bias_md : nullptr, plain_md(dst_dims, dt::f32), linear_attr(act_), after,
+                                        m * n);
   }
 
  private:
   Activation act_;
   bool kn_;
-  std::optional<PackedWeight> packed_;
+  std::optional<ConstantCopy> packed_;  // gemm.hpp's panels, of bf16 with precision=bf16
   std::optional<BlockedWeight> blocked_;
 };
 
