@@ -27,7 +27,8 @@ uint32_t Memory::memory_type(uint32_t type_bits, VkMemoryPropertyFlags wanted) c
   return UINT32_MAX;
 }
 
-Buffer* Memory::create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, const std::string& what) {
+Buffer* Memory::create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, const std::string& what,
+                       VkMemoryPropertyFlags preferred) {
   const Limits& limits = device_.limits();
   if (bytes > limits.max_allocation)
     throw Error(what + ": " + std::to_string(bytes) + " bytes exceed the device's maxMemoryAllocationSize of " +
@@ -44,8 +45,10 @@ Buffer* Memory::create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, c
   check(vkCreateBuffer(dev, &info, nullptr, &b->buffer), what + ": vkCreateBuffer of " + std::to_string(bytes) + " bytes");
   VkMemoryRequirements req{};
   vkGetBufferMemoryRequirements(dev, b->buffer, &req);
-  // A device without device-local memory for storage buffers gets any memory they may use.
-  uint32_t type = memory_type(req.memoryTypeBits, wanted);
+  // A type with the preferred properties too where there is one; a device without device-local
+  // memory for storage buffers gets any memory they may use.
+  uint32_t type = preferred ? memory_type(req.memoryTypeBits, wanted | preferred) : UINT32_MAX;
+  if (type == UINT32_MAX) type = memory_type(req.memoryTypeBits, wanted);
   if (type == UINT32_MAX && (wanted & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)) type = memory_type(req.memoryTypeBits, 0);
   if (type == UINT32_MAX) {
     vkDestroyBuffer(dev, b->buffer, nullptr);
@@ -135,26 +138,13 @@ Buffer& Memory::staging(uint64_t bytes, bool to_device) {
   const uint64_t before = kept ? kept->size : 0;
   if (kept) destroy(kept);
   kept = nullptr;
-  // Grown in whole MiB, at least doubling, up to kStagingBytes, so that a run's copies settle on one buffer.
+  // Grown in whole MiB, at least doubling, up to kStagingBytes (staged_copy's pieces are no
+  // larger), so that a run's copies settle on one buffer.
   constexpr uint64_t kMiB = uint64_t{1} << 20;
-  uint64_t size = std::min(std::max((bytes + kMiB - 1) / kMiB * kMiB, 2 * before), std::max(bytes, kStagingBytes));
+  uint64_t size = std::min(std::max((bytes + kMiB - 1) / kMiB * kMiB, 2 * before), kStagingBytes);
   if (size > device_.limits().max_allocation) size = bytes;  // never refused for the rounding
-  constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-  Buffer* b = nullptr;
-  if (!to_device) {
-    VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    info.size = size;
-    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    VkBuffer probe = VK_NULL_HANDLE;
-    if (vkCreateBuffer(device_.handle(), &info, nullptr, &probe) == VK_SUCCESS) {
-      VkMemoryRequirements req{};
-      vkGetBufferMemoryRequirements(device_.handle(), probe, &req);
-      vkDestroyBuffer(device_.handle(), probe, nullptr);
-      if (memory_type(req.memoryTypeBits, kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT) != UINT32_MAX)
-        b = create(size, kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, true, "a staging buffer");
-    }
-  }
-  if (!b) b = create(size, kHost, true, "a staging buffer");
+  Buffer* b = create(size, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, true, "a staging buffer",
+                     to_device ? 0 : VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
   if (!b->mapped) {
     destroy(b);
     throw Error("the staging buffer's memory cannot be mapped", LOOM_STATUS_UNSUPPORTED);

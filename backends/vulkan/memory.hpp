@@ -47,7 +47,10 @@ class Memory {
   // The staging buffer of a direction with room for `bytes`, made or grown as needed.
   Buffer& staging(uint64_t bytes, bool to_device);
   uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags wanted) const;
-  Buffer* create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, const std::string& what);
+  // A buffer in memory with the `wanted` properties, and the `preferred` ones too where the
+  // device has such memory.
+  Buffer* create(uint64_t bytes, VkMemoryPropertyFlags wanted, bool map, const std::string& what,
+                 VkMemoryPropertyFlags preferred = 0);
   void destroy(Buffer* b);
   Buffer* track(Buffer* b);  // gives it an id and makes it live
 
