@@ -115,18 +115,13 @@ std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Progr
   for (const auto& pn : program->nodes) any |= has_decomposition(pn.node.op);
   if (!any) return program;
   const auto view = plan::whole_program_view(*program);
-  // The backend that placement tries first for the node (its hint, else the first in priority
-  // order; lost devices skipped) decides: a fused node it declines is decomposed, so that its
+  // The backend that placement asks first for the node (plan::first_candidate: its hint, else the
+  // first in priority order) decides: a fused node it declines is decomposed, so that its
   // parts run there beside their neighbours rather than the whole on a backend further down the
   // list, with copies both ways (oneDNN declines attention without a causal mask or valid
   // length: decomposed, it runs faster there than on a GPU across two copies).
   return decompose(program, [&](int n) {
-    const Node& node = program->nodes[static_cast<size_t>(n)].node;
-    const plugins::BackendInstance* first = nullptr;
-    for (const auto& b : backends)
-      if (!b->lost() && !node.backend.empty() && b->name() == node.backend) first = b.get();
-    for (const auto& b : backends)
-      if (!first && !b->lost()) first = b.get();
+    const plugins::BackendInstance* first = plan::first_candidate(program->nodes[static_cast<size_t>(n)].node, backends);
     return !first || !plan::supports(*first, *view, static_cast<size_t>(n), nullptr);
   }, decomposed);
 }

@@ -34,6 +34,22 @@ bool supports(const plugins::BackendInstance& backend, const plugins::GraphViewS
   return false;
 }
 
+std::vector<int> placement_order(const Node& node, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
+  std::vector<int> order;
+  for (size_t b = 0; b < backends.size(); ++b)
+    if (!node.backend.empty() && backends[b]->name() == node.backend) order.push_back(static_cast<int>(b));
+  for (size_t b = 0; b < backends.size(); ++b)
+    if (node.backend.empty() || backends[b]->name() != node.backend) order.push_back(static_cast<int>(b));
+  return order;
+}
+
+const plugins::BackendInstance* first_candidate(const Node& node,
+                                                const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
+  for (int b : placement_order(node, backends))
+    if (!ops::newer_attribute(node, backends[b]->opset_version()) && !backends[b]->lost()) return backends[b].get();
+  return nullptr;
+}
+
 Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
                 bool node_partitions) {
   const auto whole = whole_program_view(p);
@@ -42,17 +58,8 @@ Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::Bac
   out.node_backend.assign(p.nodes.size(), -1);
   for (size_t n = 0; n < p.nodes.size(); ++n) {
     const Node& node = p.nodes[n].node;
-    std::vector<int> order;
-    bool hinted = false;
-    if (!node.backend.empty()) {
-      for (size_t b = 0; b < backends.size(); ++b)
-        if (backends[b]->name() == node.backend) {
-          order.push_back(static_cast<int>(b));
-          hinted = true;
-        }
-    }
-    for (size_t b = 0; b < backends.size(); ++b)
-      if (!hinted || backends[b]->name() != node.backend) order.push_back(static_cast<int>(b));
+    const std::vector<int> order = placement_order(node, backends);
+    const bool hinted = !order.empty() && !node.backend.empty() && backends[order.front()]->name() == node.backend;
 
     NodePlacement np{node.name, node.op, "", "", {}};
     if (!node.backend.empty() && !hinted)

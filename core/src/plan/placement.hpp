@@ -31,6 +31,13 @@ std::unique_ptr<plugins::GraphViewStorage> whole_program_view(const Program& pro
 // Whether `backend` says it runs node `node` of `view`; `why` (may be null) gets its reason when not.
 bool supports(const plugins::BackendInstance& backend, const plugins::GraphViewStorage& view, size_t node, std::string* why);
 
+// The order placement tries backends in for `node`: those named by its hint first, then the rest.
+std::vector<int> placement_order(const Node& node, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
+// The backend placement asks first whether it runs `node`: the first of placement_order whose
+// device is not lost and that knows the node's attributes; null when there is none.
+const plugins::BackendInstance* first_candidate(const Node& node,
+                                                const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
+
 Placement place(const Program& program, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
                 bool node_partitions = false);
 
