@@ -1012,8 +1012,8 @@ area_preprocess() {
   # A hostile vocabulary is named with its line.
   mkdir -p "$TMP/bad"
   sed "s|../../tokenizers/tiny-wordpiece/vocab.txt|vocab.txt|" "$g" >"$TMP/bad/tokenizer.yaml"
-  printf '[PAD]\n[UNK]\n[CLS]\n[UNK]\n' >"$TMP/bad/vocab.txt"
-  expect_error 1 "vocab.txt:4: token '[UNK]' is already on line 2" "preprocess with a duplicate in vocab.txt" \
+  printf '[PAD]\n[UNK]\n[CLS]\n[\377]\n' >"$TMP/bad/vocab.txt"
+  expect_error 1 "vocab.txt:4: a token that is not UTF-8 (at byte 1)" "preprocess with a bad token in vocab.txt" \
     preprocess "$TMP/bad/tokenizer.yaml" --text a --output-dir "$TMP/x"
 
   # CLIP's BPE (tests/cli/data/clip_tokenizer.yaml, OpenAI's vocabulary): <|startoftext|> 49406,

@@ -54,6 +54,17 @@ bool Vocabulary::add(const std::string& token, int32_t id) {
   return fresh;
 }
 
+void Vocabulary::assign(const std::string& token, int32_t id) {
+  if (auto it = ids_.find(token); it != ids_.end()) {
+    tokens_.erase(it->second);
+    it->second = id;
+    tokens_[id] = &it->first;
+  } else {
+    add(token, id);
+  }
+  if (id > max_id_) max_id_ = id;
+}
+
 std::optional<int32_t> Vocabulary::find(std::string_view token) const {
   auto it = ids_.find(token);
   if (it == ids_.end()) return std::nullopt;
@@ -74,16 +85,16 @@ std::string token_text_problem(std::string_view token) {
 }
 
 Vocabulary read_vocab_txt(std::string_view text, const std::string& name) {
+  // As transformers' load_vocab reads it: the line index is the id; an empty line holds an id
+  // that no token maps to; a token on several lines takes its last line's id, and its earlier
+  // ids keep no token (they decode to no text).
   Vocabulary v;
-  std::unordered_map<std::string_view, size_t> line_of;  // for the message about a duplicate
   for_each_line(text, [&](size_t number, std::string_view line) {
     const std::string where = printable(name) + ":" + std::to_string(number) + ": ";
-    if (line.empty()) throw Error(where + "an empty line (vocab.txt holds one token a line; the line number is the id)");
-    if (std::string problem = token_text_problem(line); !problem.empty()) throw Error(where + problem);
     if (number - 1 > static_cast<size_t>(kMaxTokenId)) throw Error(where + "too many tokens");
-    if (auto [it, fresh] = line_of.emplace(line, number); !fresh)
-      throw Error(where + "token " + quote(line) + " is already on line " + std::to_string(it->second));
-    v.add(std::string(line), static_cast<int32_t>(number - 1));
+    if (line.empty()) return;
+    if (std::string problem = token_text_problem(line); !problem.empty()) throw Error(where + problem);
+    v.assign(std::string(line), static_cast<int32_t>(number - 1));
   });
   if (v.size() == 0) throw Error(printable(name) + ": the vocabulary is empty");
   return v;

@@ -1,5 +1,5 @@
 // A tokenizer model's vocabulary (token <-> id) and the readers of the files that hold one:
-// vocab.txt (WordPiece: one token a line, id = line index), vocab.json (BPE: {token: id}) and
+// vocab.txt (WordPiece: one token a line, id = line index, as transformers reads it), vocab.json (BPE: {token: id}) and
 // merges.txt (BPE: "a b" a line, rank = line order). Each reader refuses a malformed file with
 // an Error that names the file and the line or entry.
 #pragma once
@@ -33,6 +33,8 @@ class Vocabulary {
   void reserve(size_t tokens);
   // Adds `token` as `id`; false when the token or the id is already taken (nothing is added).
   bool add(const std::string& token, int32_t id);
+  // Gives `token` the fresh `id`; a token already present leaves its old id with no token.
+  void assign(const std::string& token, int32_t id);
   std::optional<int32_t> find(std::string_view token) const;
   const std::string* token(int32_t id) const;  // null when no token has the id
   size_t size() const { return ids_.size(); }
