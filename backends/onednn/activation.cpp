@@ -55,6 +55,9 @@ LOOM_ACT_CLONES void gelu_tanh_all(float* y, int64_t n) {
 LOOM_ACT_CLONES void quick_gelu_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + exp_clamped(-1.702f * y[i]));
 }
+LOOM_ACT_CLONES void silu_all(float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + exp_clamped(-y[i]));
+}
 LOOM_ACT_CLONES void tanh_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = 1.0f - 2.0f / (1.0f + exp_clamped(2.0f * y[i]));
 }
@@ -86,7 +89,7 @@ LOOM_AVX2 inline __m256 exp8(__m256 x) {
   return _mm256_blendv_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(e)), _mm256_set1_ps(std::numeric_limits<float>::infinity()), huge);
 }
 
-// v / (1 + exp(a v)), the form of quick_gelu and of gelu_tanh.
+// v / (1 + exp(a v)), the form of quick_gelu, silu and gelu_tanh.
 LOOM_AVX2 inline __m256 over_one_plus_exp(__m256 v, __m256 a) {
   return _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(a)));
 }
@@ -104,6 +107,9 @@ struct GeluTanh {
 };
 struct QuickGelu {
   LOOM_AVX2 __m256 operator()(__m256 v) const { return over_one_plus_exp(v, _mm256_mul_ps(_mm256_set1_ps(-1.702f), v)); }
+};
+struct Silu {
+  LOOM_AVX2 __m256 operator()(__m256 v) const { return over_one_plus_exp(v, _mm256_sub_ps(_mm256_setzero_ps(), v)); }
 };
 struct Tanh {
   LOOM_AVX2 __m256 operator()(__m256 v) const {
@@ -152,6 +158,7 @@ LOOM_AVX2 void activate_avx2(float* y, int64_t rows, int64_t cols, int64_t ld, A
     case Activation::gelu_erf: return rows8(y, rows, cols, ld, GeluErf{});
     case Activation::gelu_tanh: return rows8(y, rows, cols, ld, GeluTanh{});
     case Activation::quick_gelu: return rows8(y, rows, cols, ld, QuickGelu{});
+    case Activation::silu: return rows8(y, rows, cols, ld, Silu{});
     case Activation::tanh: return rows8(y, rows, cols, ld, Tanh{});
   }
 }
@@ -242,6 +249,7 @@ void activate_inplace(float* y, int64_t n, Activation act) {
     case Activation::gelu_erf: return gelu_erf_all(y, n);
     case Activation::gelu_tanh: return gelu_tanh_all(y, n);
     case Activation::quick_gelu: return quick_gelu_all(y, n);
+    case Activation::silu: return silu_all(y, n);
     case Activation::tanh: return tanh_all(y, n);
   }
 }

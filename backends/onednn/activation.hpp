@@ -6,8 +6,8 @@
 // output of 128 x 3072 took 1.4 ms, a sixth of its matmul), and a oneDNN call allocates, which
 // a decode step must not. These loops use one exp (Cephes' reduction and polynomial, relative
 // error about 1e-7): gelu_tanh(x) = x / (1 + exp(-2u)) with u = sqrt(2/pi) (x + 0.044715 x^3),
-// which is 0.5 x (1 + tanh u); quick_gelu(x) = x / (1 + exp(-1.702 x)); tanh(x) = 1 - 2 / (1 +
-// exp(2x)); exp is +inf above 88, so gelu_tanh(-inf) and quick_gelu(-inf) are NaN as in
+// which is 0.5 x (1 + tanh u); quick_gelu(x) = x / (1 + exp(-1.702 x)); silu(x) = x / (1 + exp(-x)); tanh(x) = 1 - 2 / (1 +
+// exp(2x)); exp is +inf above 88, so gelu_tanh(-inf), quick_gelu(-inf) and silu(-inf) are NaN as in
 // PyTorch; gelu_erf through Abramowitz and Stegun 7.1.26 (absolute error of erf at most 1.5e-7).
 #pragma once
 
@@ -15,7 +15,7 @@
 
 namespace loom::onednn {
 
-enum class Activation { none, relu, gelu_erf, gelu_tanh, quick_gelu, tanh };
+enum class Activation { none, relu, gelu_erf, gelu_tanh, quick_gelu, silu, tanh };
 
 // y[i] = act(y[i]) for i < n.
 void activate_inplace(float* y, int64_t n, Activation act);

@@ -27,6 +27,7 @@ inline float gelu_tanh(float x) {
 // x * sigmoid(1.702 x): oneDNN's swish with alpha 1.702.
 inline constexpr float kQuickGeluAlpha = 1.702f;
 inline float quick_gelu(float x) { return x / (1.0f + std::exp(-kQuickGeluAlpha * x)); }
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 inline float relu(float v) { return v > 0.0f ? v : (v == v ? 0.0f : v); }
 
 // Rows of a linear layer that the row kernel takes instead of oneDNN's matmul.

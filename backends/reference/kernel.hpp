@@ -57,7 +57,7 @@ struct OpEntry {
   std::optional<std::string> (*check)(const Node& node) = nullptr;
 };
 
-std::vector<OpEntry> elementwise_ops();  // add sub mul div relu tanh sigmoid exp quick_gelu gelu cast
+std::vector<OpEntry> elementwise_ops();  // add sub mul div relu tanh sigmoid exp quick_gelu silu gelu cast
 std::vector<OpEntry> linalg_ops();       // matmul linear
 std::vector<OpEntry> conv_ops();         // conv2d
 std::vector<OpEntry> norm_ops();         // layer_norm add_layer_norm rms_norm l2_normalize softmax
@@ -72,6 +72,7 @@ std::vector<OpEntry> mask_ops();         // key_mask
 double gelu_erf(double x);
 double gelu_tanh(double x);
 double quick_gelu(double x);  // x * sigmoid(1.702 x)
+double silu(double x);        // x * sigmoid(x)
 // The keys query i of batch row b may see (docs/ops.md, "Which keys a query sees").
 bool key_visible(int64_t i, int64_t j, int64_t tq, int64_t length, bool causal);
 // valid_length[b] of an optional i64 [B] input (or tk when absent), checked to lie in 0..tk.

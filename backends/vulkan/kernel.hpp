@@ -185,7 +185,7 @@ struct OpEntry {
   std::unique_ptr<NodeKernel> (*compile)(const sdk::NodeView& node, const CompileContext& context);
 };
 
-std::vector<OpEntry> elementwise_ops();  // add sub mul div, relu tanh sigmoid exp gelu quick_gelu
+std::vector<OpEntry> elementwise_ops();  // add sub mul div, relu tanh sigmoid exp gelu quick_gelu silu
 std::vector<OpEntry> norm_ops();         // softmax, layer_norm, add_layer_norm, rms_norm, l2_normalize
 std::vector<OpEntry> matmul_ops();       // matmul, linear
 std::vector<OpEntry> layout_ops();       // reshape, transpose, slice, concat, roll, pad
@@ -218,7 +218,7 @@ uint32_t index32(int64_t n, const std::string& where);
 // Numbered as shaders/activation.glsl's ACT_* constants (specialisation constants of unary.comp
 // and matmul.comp).
 enum Activation : uint32_t {
-  kActNone = 0, kActRelu = 1, kActGelu = 2, kActGeluTanh = 3, kActQuickGelu = 4, kActTanh = 5, kActSigmoid = 6, kActExp = 7
+  kActNone = 0, kActRelu = 1, kActGelu = 2, kActGeluTanh = 3, kActQuickGelu = 4, kActTanh = 5, kActSigmoid = 6, kActExp = 7, kActSilu = 8
 };
 
 // The element strides of `in` seen from the index space of `out`, which it broadcasts to (NumPy

@@ -61,10 +61,7 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
   if (b.image < b.patch) c.fail("patch_size", std::to_string(b.patch) + " is larger than image_size " + std::to_string(b.image));
   b.channels = c.integer("num_channels", 1, 64, 3);
   b.vocab = c.integer("vocab_size", 1, 1 << 24, 8192);
-  const std::string act = c.string("hidden_act", "gelu");
-  auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh, gelu_python, linear)");
-  b.act = *op_act;
+  b.act = read_activation(c, "hidden_act", "gelu");
   b.mask_token = c.boolean("use_mask_token", false);
   b.absolute = c.boolean("use_absolute_position_embeddings", false);
   b.relative = c.boolean("use_relative_position_bias", false);

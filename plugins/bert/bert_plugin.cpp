@@ -63,10 +63,7 @@ BertConfig read_config(const sdk::ModelRequest& r) {
   b.positions = c.integer("max_position_embeddings", 1, 1 << 20, 512);
   b.types = c.integer("type_vocab_size", 1, 1 << 16, 2);
   b.eps = c.number("layer_norm_eps", 1e-12, true);
-  const std::string act = c.string("hidden_act", "gelu");
-  auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh, gelu_python, linear)");
-  b.act = *op_act;
+  b.act = read_activation(c, "hidden_act", "gelu");
   const std::string pos_type = c.string("position_embedding_type", "absolute");
   if (pos_type != "absolute") c.fail("position_embedding_type", "'" + pos_type + "' is not supported (absolute)");
   if (c.boolean("is_decoder", false)) c.fail("is_decoder", "decoder BERT is not supported");

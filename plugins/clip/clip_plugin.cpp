@@ -64,10 +64,7 @@ void read_tower(const JsonFile& c, Tower& t, int64_t hidden, int64_t layers, int
     c.fail("num_attention_heads", std::to_string(t.heads) + " does not divide hidden_size " + std::to_string(t.hidden));
   t.intermediate = c.integer("intermediate_size", 1, 1 << 18, intermediate);
   t.eps = c.number("layer_norm_eps", 1e-5, true);
-  const std::string act = c.string("hidden_act", "quick_gelu");
-  auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (quick_gelu, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, tanh, gelu_python, linear)");
-  t.act = *op_act;
+  t.act = read_activation(c, "hidden_act", "quick_gelu");
 }
 
 // CLIPTextConfig's and CLIPVisionConfig's defaults.

@@ -179,15 +179,20 @@ std::vector<std::string> read_labels(const JsonFile& config) {
   return labels;
 }
 
-std::optional<std::string> linear_activation(const std::string& hf_name) {
-  // gelu_python is erf GELU written out in Python; linear is ACT2FN's identity.
-  if (hf_name == "gelu" || hf_name == "gelu_python") return "gelu";
-  if (hf_name == "linear") return "none";
-  if (hf_name == "gelu_new" || hf_name == "gelu_pytorch_tanh" || hf_name == "gelu_fast") return "gelu_tanh";
-  if (hf_name == "quick_gelu") return "quick_gelu";
-  if (hf_name == "relu") return "relu";
-  if (hf_name == "tanh") return "tanh";
-  return std::nullopt;
+std::string read_activation(const JsonFile& config, const std::string& key, const std::string& fallback) {
+  // ACT2FN's names: gelu_python is erf GELU written out in Python, linear the identity, swish
+  // the old name of silu.
+  const std::string name = config.string(key, fallback);
+  if (name == "gelu" || name == "gelu_python") return "gelu";
+  if (name == "linear") return "none";
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return "gelu_tanh";
+  if (name == "quick_gelu") return "quick_gelu";
+  if (name == "silu" || name == "swish") return "silu";
+  if (name == "relu") return "relu";
+  if (name == "tanh") return "tanh";
+  config.fail(key, "'" + name +
+                       "' is not supported (gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, silu, "
+                       "swish, relu, tanh, linear)");
 }
 
 }  // namespace loom::models

@@ -62,7 +62,8 @@ class JsonFile {
 // or 2: PretrainedConfig's default); LABEL_i where the config has none.
 std::vector<std::string> read_labels(const JsonFile& config);
 
-// HF activation names -> the linear op's `activation` attribute; nullopt for one Loom lacks.
-std::optional<std::string> linear_activation(const std::string& hf_name);
+// The HF activation that config.json names under `key` (`fallback` when absent) as the linear
+// op's `activation` attribute; an error naming the key for one Loom lacks.
+std::string read_activation(const JsonFile& config, const std::string& key, const std::string& fallback);
 
 }  // namespace loom::models

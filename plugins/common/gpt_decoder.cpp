@@ -28,10 +28,7 @@ DecoderConfig read_decoder_config(const JsonFile& c, int64_t default_vocab, cons
   g.inner = c.has("n_inner") ? c.integer("n_inner", 1, 1 << 18) : 4 * g.hidden;
   g.positions = c.integer(alias("n_positions", "max_position_embeddings"), 1, 1 << 20, 1024);
   g.eps = c.number("layer_norm_epsilon", 1e-5, true);
-  const std::string act = c.string("activation_function", default_act);
-  auto op_act = linear_activation(act);
-  if (!op_act) c.fail("activation_function", "'" + act + "' is not supported (gelu_new, gelu, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh, gelu_python, linear)");
-  g.act = *op_act;
+  g.act = read_activation(c, "activation_function", default_act);
   g.scale_attn = c.boolean("scale_attn_weights", true);
   g.scale_by_layer = c.boolean("scale_attn_by_inverse_layer_idx", false);
   return g;

@@ -90,19 +90,11 @@ VitConfig read_config(const sdk::ModelRequest& r) {
                              std::to_string(v.width));
   v.channels = c.integer("num_channels", 1, 64, 3);
   v.qkv_bias = c.boolean("qkv_bias", true);
-  const std::string act = c.string("hidden_act", "gelu");
-  auto op_act = linear_activation(act);
-  if (!op_act) c.fail("hidden_act", "'" + act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, tanh, gelu_python, linear)");
-  v.act = *op_act;
+  v.act = read_activation(c, "hidden_act", "gelu");
   // ViTPooler (ViTModel's only): Linear(hidden_size, pooler_output_size) then ACT2FN[pooler_act].
   if (v.head == Head::Base) {
     v.pooler_size = c.integer("pooler_output_size", 1, 1 << 16, v.hidden);
-    const std::string pooler_act = c.string("pooler_act", "tanh");
-    auto op_pooler_act = linear_activation(pooler_act);
-    if (!op_pooler_act)
-      c.fail("pooler_act", "'" + pooler_act +
-                               "' is not supported (tanh, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu, relu, gelu_python, linear)");
-    v.pooler_act = *op_pooler_act;
+    v.pooler_act = read_activation(c, "pooler_act", "tanh");
   }
   if (v.head == Head::ImageClassification) {
     v.labels = read_labels(c);

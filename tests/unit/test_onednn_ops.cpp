@@ -524,6 +524,7 @@ TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights ag
       {"gelu", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
       {"gelu_tanh", [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); }},
       {"quick_gelu", [](double v) { return v / (1 + std::exp(-1.702 * v)); }},
+      {"silu", [](double v) { return v / (1 + std::exp(-v)); }},
       {"tanh", [](double v) { return std::tanh(v); }}};
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   for (const std::string gemm : {"onednn", "packed", "blocked"}) {
@@ -664,6 +665,7 @@ TEST_CASE("onednn linear activations of infinities, NaN and zeros are PyTorch's"
       {"gelu", {nan, inf, nan, 0.0f, 0.0f, 100.0f}},
       {"gelu_tanh", {nan, inf, nan, -0.0f, -0.0f, 100.0f}},
       {"quick_gelu", {nan, inf, nan, -0.0f, -0.0f, 100.0f}},
+      {"silu", {nan, inf, nan, -0.0f, -0.0f, 100.0f}},
       {"tanh", {-1.0f, 1.0f, nan, -0.0f, -1.0f, 1.0f}}};
   const int64_t n = static_cast<int64_t>(bias.size()), k = 8;
   for (const std::string gemm : {"onednn", "packed", "blocked"}) {

@@ -64,7 +64,8 @@ TEST_CASE("vision models: ViTModel with an image no multiple of the patch, gelu_
   Engine engine = vision_engine();
   test::check_outputs(engine, "vit-pooler", {"pixel_values"}, {"last_hidden_state", "pooler_output"});
   test::check_outputs(engine, "vit-pooler", {"pixel_values"}, {"last_hidden_state", "pooler_output"}, on_reference());
-  // patch_size [4, 3]: non-square patches (height, width), over an image that is no multiple of them.
+  // patch_size [4, 3]: non-square patches (height, width), over an image that is no multiple of
+  // them; hidden_act swish (silu's old name).
   test::check_outputs(engine, "vit-patch", {"pixel_values"}, {"last_hidden_state", "pooler_output"});
   test::check_outputs(engine, "vit-patch", {"pixel_values"}, {"last_hidden_state", "pooler_output"}, on_reference());
 
@@ -72,9 +73,9 @@ TEST_CASE("vision models: ViTModel with an image no multiple of the patch, gelu_
   std::ifstream in(kModels / "vit-pooler" / "config.json");
   const nlohmann::json config = nlohmann::json::parse(in);
   nlohmann::json c = config;
-  c["pooler_act"] = "swish";
+  c["pooler_act"] = "mish";
   write(dir / "config.json", c.dump());
-  CHECK(error_of(engine, dir).find("config.json: pooler_act: 'swish' is not supported") != std::string::npos);
+  CHECK(error_of(engine, dir).find("config.json: pooler_act: 'mish' is not supported") != std::string::npos);
   c = config;
   c["pooler_output_size"] = 16;
   write(dir / "config.json", c.dump());

@@ -1,4 +1,4 @@
-// add sub mul div relu tanh sigmoid exp quick_gelu gelu cast.
+// add sub mul div relu tanh sigmoid exp quick_gelu silu gelu cast.
 #include "op_case.hpp"
 
 #include <cmath>
@@ -86,6 +86,7 @@ void elementwise_cases(std::vector<OpCase>& out) {
   unary(out, "sigmoid");
   unary(out, "exp");
   unary(out, "quick_gelu");
+  unary(out, "silu");
   unary(out, "gelu");
   unary(out, "gelu", {{"approximate", std::string("tanh")}});
   cast(out);

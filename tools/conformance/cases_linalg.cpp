@@ -54,7 +54,7 @@ void linear(std::vector<OpCase>& out) {
     for (const auto& [x, n] : shapes)
       for (bool bias : {true, false})
         for (bool transposed : {false, true})
-          for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "tanh"}) {
+          for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu", "tanh"}) {
             const bool large = shape_numel(x) > 1000;
             // Every activation on one shape; the other shapes with none (and relu when large).
             if (std::string(act) != "none" && x != Shape{5, 16} && !(large && std::string(act) == "relu")) continue;

@@ -1,4 +1,4 @@
-// Element-wise ops: add, sub, mul, div (f32, i64, i32) and relu, tanh, sigmoid, exp, gelu, quick_gelu (f32).
+// Element-wise ops: add, sub, mul, div (f32, i64, i32) and relu, tanh, sigmoid, exp, gelu, quick_gelu, silu (f32).
 // Small tensors take direct loops: a oneDNN primitive call costs about as much as a few
 // hundred elements of work, and graphs are full of tiny element-wise nodes. Large f32 tensors
 // go to oneDNN's binary and eltwise primitives, which are vectorised and threaded.
@@ -172,7 +172,7 @@ std::optional<std::string> check_binary(const sdk::NodeView& node) {
 
 // ---------------------------------------------------------------- unary
 
-enum class UnOp { relu, tanh, sigmoid, gelu_erf, gelu_tanh, exp, quick_gelu };
+enum class UnOp { relu, tanh, sigmoid, gelu_erf, gelu_tanh, exp, quick_gelu, silu };
 
 
 template <UnOp O>
@@ -191,6 +191,7 @@ class UnaryLoop final : public Step {
       if constexpr (O == UnOp::gelu_tanh) y[i] = gelu_tanh(v);
       if constexpr (O == UnOp::exp) y[i] = std::exp(v);
       if constexpr (O == UnOp::quick_gelu) y[i] = quick_gelu(v);
+      if constexpr (O == UnOp::silu) y[i] = silu(v);
     }
   }
 
@@ -236,8 +237,8 @@ class UnaryKernel final : public NodeKernel {
       static constexpr dnnl::algorithm algs[] = {dnnl::algorithm::eltwise_relu, dnnl::algorithm::eltwise_tanh,
                                                  dnnl::algorithm::eltwise_logistic, dnnl::algorithm::eltwise_gelu_erf,
                                                  dnnl::algorithm::eltwise_gelu_tanh, dnnl::algorithm::eltwise_exp,
-                                                 dnnl::algorithm::eltwise_swish};
-      const float alpha = op_ == UnOp::quick_gelu ? kQuickGeluAlpha : 0.0f;
+                                                 dnnl::algorithm::eltwise_swish, dnnl::algorithm::eltwise_swish};
+      const float alpha = op_ == UnOp::quick_gelu ? kQuickGeluAlpha : op_ == UnOp::silu ? 1.0f : 0.0f;
       return std::make_unique<DnnlEltwise>(info_, algs[static_cast<int>(op_)], alpha, n);
     }
     switch (op_) {
@@ -248,6 +249,7 @@ class UnaryKernel final : public NodeKernel {
       case UnOp::gelu_tanh: return std::make_unique<UnaryLoop<UnOp::gelu_tanh>>(info_, n);
       case UnOp::exp: return std::make_unique<UnaryLoop<UnOp::exp>>(info_, n);
       case UnOp::quick_gelu: return std::make_unique<UnaryLoop<UnOp::quick_gelu>>(info_, n);
+      case UnOp::silu: return std::make_unique<UnaryLoop<UnOp::silu>>(info_, n);
     }
     return nullptr;
   }
@@ -272,6 +274,7 @@ std::unique_ptr<NodeKernel> compile_unary(const sdk::NodeView& node, NodeInfo in
   else if (node.op() == "sigmoid") op = UnOp::sigmoid;
   else if (node.op() == "exp") op = UnOp::exp;
   else if (node.op() == "quick_gelu") op = UnOp::quick_gelu;
+  else if (node.op() == "silu") op = UnOp::silu;
   else if (node.op() == "gelu") op = attr_string(node, "approximate", "none") == "tanh" ? UnOp::gelu_tanh : UnOp::gelu_erf;
   return std::make_unique<UnaryKernel>(std::move(info), op);
 }
@@ -287,7 +290,8 @@ std::vector<OpEntry> elementwise_ops() {
           {"mul", check_binary, compile_binary},   {"div", check_binary, compile_binary},
           {"relu", check_unary, compile_unary},    {"tanh", check_unary, compile_unary},
           {"sigmoid", check_unary, compile_unary}, {"gelu", check_unary, compile_unary},
-          {"exp", check_unary, compile_unary},     {"quick_gelu", check_unary, compile_unary}};
+          {"exp", check_unary, compile_unary},     {"quick_gelu", check_unary, compile_unary},
+          {"silu", check_unary, compile_unary}};
 }
 
 }  // namespace loom::onednn

@@ -149,6 +149,7 @@ std::optional<Activation> activation_of(std::string_view act) {
   if (act == "gelu") return Activation::gelu_erf;
   if (act == "gelu_tanh") return Activation::gelu_tanh;
   if (act == "quick_gelu") return Activation::quick_gelu;
+  if (act == "silu") return Activation::silu;
   if (act == "tanh") return Activation::tanh;
   return std::nullopt;
 }
@@ -163,12 +164,12 @@ dnnl::primitive_attr linear_attr(Activation act) {
     case Activation::none: case Activation::relu: break;
     case Activation::gelu_erf: alg = dnnl::algorithm::eltwise_gelu_erf; break;
     case Activation::gelu_tanh: alg = dnnl::algorithm::eltwise_gelu_tanh; break;
-    case Activation::quick_gelu: alg = dnnl::algorithm::eltwise_swish; break;
+    case Activation::quick_gelu: case Activation::silu: alg = dnnl::algorithm::eltwise_swish; break;
     case Activation::tanh: alg = dnnl::algorithm::eltwise_tanh; break;
   }
   if (alg) {
     dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, *alg, act == Activation::quick_gelu ? kQuickGeluAlpha : 0.0f, 0.0f);
+    ops.append_eltwise(1.0f, *alg, act == Activation::quick_gelu ? kQuickGeluAlpha : 1.0f, 0.0f);
     attr.set_post_ops(ops);
   }
   return attr;
@@ -507,7 +508,7 @@ std::optional<std::string> check_linear(const sdk::NodeView& node) {
            ", linear needs [N]";
   std::string act = attr_string(node, "activation", "none");
   if (!activation_of(act))
-    return "activation='" + act + "' is not one of none, relu, gelu, gelu_tanh, quick_gelu, tanh";
+    return "activation='" + act + "' is not one of none, relu, gelu, gelu_tanh, quick_gelu, silu, tanh";
   return std::nullopt;
 }
 

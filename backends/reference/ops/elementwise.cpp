@@ -1,4 +1,4 @@
-// add sub mul div (float and integer, broadcasting), relu tanh sigmoid exp quick_gelu gelu, cast.
+// add sub mul div (float and integer, broadcasting), relu tanh sigmoid exp quick_gelu silu gelu, cast.
 #include "kernel.hpp"
 
 #include <cmath>
@@ -12,6 +12,7 @@ double gelu_tanh(double x) {
   return 0.5 * x * (1.0 + std::tanh(c * (x + 0.044715 * x * x * x)));
 }
 double quick_gelu(double x) { return x / (1.0 + std::exp(-1.702 * x)); }
+double silu(double x) { return x / (1.0 + std::exp(-x)); }
 
 namespace {
 
@@ -108,6 +109,7 @@ std::vector<OpEntry> elementwise_ops() {
           {"sigmoid", unary<sigmoid>},
           {"exp", unary<exp_>},
           {"quick_gelu", unary<quick_gelu>},
+          {"silu", unary<silu>},
           {"gelu", gelu, check_gelu},
           {"cast", cast}};
 }

@@ -45,15 +45,16 @@ double activate(const std::string& act, double v) {
   if (act == "gelu") return gelu_erf(v);
   if (act == "gelu_tanh") return gelu_tanh(v);
   if (act == "quick_gelu") return quick_gelu(v);
+  if (act == "silu") return silu(v);
   if (act == "tanh") return std::tanh(v);
   return v;
 }
 
 std::optional<std::string> check_linear(const Node& node) {
   const std::string& act = node.attr_string("activation");
-  for (const char* known : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "tanh"})
+  for (const char* known : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu", "tanh"})
     if (act == known) return std::nullopt;
-  return "activation '" + act + "' is not one of none, relu, gelu, gelu_tanh, quick_gelu, tanh";
+  return "activation '" + act + "' is not one of none, relu, gelu, gelu_tanh, quick_gelu, silu, tanh";
 }
 
 void linear(const Node& node, const Io& io) {

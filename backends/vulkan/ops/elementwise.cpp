@@ -1,5 +1,5 @@
 // add, sub, mul, div (f32, and i32 and i64 through shaders/int_binary.comp; NumPy broadcasting)
-// and the activations relu, tanh, sigmoid, exp, gelu (erf and tanh forms), quick_gelu:
+// and the activations relu, tanh, sigmoid, exp, gelu (erf and tanh forms), quick_gelu, silu:
 // shaders/binary.comp and shaders/unary.comp.
 #include "kernel.hpp"
 
@@ -161,6 +161,7 @@ std::vector<OpEntry> elementwise_ops() {
       {"relu", check_unary, compile_unary<kActRelu>},
       {"gelu", check_gelu, compile_gelu},
       {"quick_gelu", check_unary, compile_unary<kActQuickGelu>},
+      {"silu", check_unary, compile_unary<kActSilu>},
       {"tanh", check_unary, compile_unary<kActTanh>},
       {"sigmoid", check_unary, compile_unary<kActSigmoid>},
       {"exp", check_unary, compile_unary<kActExp>},

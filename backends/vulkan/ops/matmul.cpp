@@ -250,6 +250,7 @@ uint32_t linear_activation(std::string_view a) {
   if (a == "gelu") return kActGelu;
   if (a == "gelu_tanh") return kActGeluTanh;
   if (a == "quick_gelu") return kActQuickGelu;
+  if (a == "silu") return kActSilu;
   if (a == "tanh") return kActTanh;
   return a == "none" ? kActNone : UINT32_MAX;
 }

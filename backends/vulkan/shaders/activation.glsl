@@ -21,7 +21,7 @@ float tanh_stable(float x) {
 float sigmoid(float x) { return 1.0 / (1.0 + exp(-x)); }
 
 const uint ACT_NONE = 0, ACT_RELU = 1, ACT_GELU = 2, ACT_GELU_TANH = 3, ACT_QUICK_GELU = 4, ACT_TANH = 5,
-           ACT_SIGMOID = 6, ACT_EXP = 7;
+           ACT_SIGMOID = 6, ACT_EXP = 7, ACT_SILU = 8;
 
 float activate(uint act, float x) {
   switch (act) {
@@ -29,6 +29,7 @@ float activate(uint act, float x) {
     case ACT_GELU: return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
     case ACT_GELU_TANH: return 0.5 * x * (1.0 + tanh_stable(0.79788456080286536 * (x + 0.044715 * x * x * x)));
     case ACT_QUICK_GELU: return x * sigmoid(1.702 * x);
+    case ACT_SILU: return x * sigmoid(x);
     case ACT_TANH: return tanh_stable(x);
     case ACT_SIGMOID: return sigmoid(x);
     case ACT_EXP: return exp(x);

@@ -31,6 +31,7 @@ void register_elementwise(std::vector<OpSchema>& ops) {
   ops.push_back(unary_float("exp", "e^x"));
   // CLIP's and ImageGPT's activation (transformers' QuickGELUActivation).
   ops.push_back(unary_float("quick_gelu", "x * sigmoid(1.702 x)"));
+  ops.push_back(unary_float("silu", "x * sigmoid(x)"));
   OpSchema gelu = unary_float("gelu", "GELU, exact (erf) or tanh approximation",
                               {attr_with_default("approximate", std::string("none"))});
   gelu.infer = [](InferContext& c) {

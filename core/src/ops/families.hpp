@@ -5,7 +5,7 @@
 
 namespace loom::ops {
 
-void register_elementwise(std::vector<OpSchema>& ops);  // add sub mul div relu tanh sigmoid exp quick_gelu gelu cast
+void register_elementwise(std::vector<OpSchema>& ops);  // add sub mul div relu tanh sigmoid exp quick_gelu silu gelu cast
 void register_linalg(std::vector<OpSchema>& ops);       // matmul linear
 void register_conv(std::vector<OpSchema>& ops);         // conv2d
 void register_norm(std::vector<OpSchema>& ops);         // layer_norm add_layer_norm rms_norm l2_normalize softmax

@@ -3,7 +3,7 @@
 namespace loom::ops {
 
 namespace {
-const char* const kActivations[] = {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "tanh"};
+const char* const kActivations[] = {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu", "tanh"};
 }
 
 void register_linalg(std::vector<OpSchema>& ops) {
@@ -57,7 +57,7 @@ void register_linalg(std::vector<OpSchema>& ops) {
         const std::string& act = c.attr_string("activation");
         bool ok = false;
         for (const char* a : kActivations) ok |= act == a;
-        if (!ok) c.fail("attribute 'activation' must be one of none, relu, gelu, gelu_tanh, quick_gelu, tanh; not \"" + act + "\"");
+        if (!ok) c.fail("attribute 'activation' must be one of none, relu, gelu, gelu_tanh, quick_gelu, silu, tanh; not \"" + act + "\"");
         SymShape out = x;
         out.back() = out_dim;
         c.set_output(0, {c.input(0).dtype, out});

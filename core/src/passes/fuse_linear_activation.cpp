@@ -1,4 +1,4 @@
-// linear (activation none) followed by relu, tanh, gelu or quick_gelu becomes one linear with that
+// linear (activation none) followed by relu, tanh, gelu, quick_gelu or silu becomes one linear with that
 // activation, which backends apply as the matmul's epilogue. Only when the linear's output is
 // read by the activation alone.
 #include "passes/passes.hpp"
@@ -9,7 +9,7 @@ namespace {
 
 // linear's activation name for an activation node, or "" when linear has none like it.
 std::string activation_of(const Node& n) {
-  if (n.op == "relu" || n.op == "tanh" || n.op == "quick_gelu") return n.op;
+  if (n.op == "relu" || n.op == "tanh" || n.op == "quick_gelu" || n.op == "silu") return n.op;
   if (n.op == "gelu") return attr_string(n, "approximate") == "tanh" ? "gelu_tanh" : "gelu";
   return "";
 }
