@@ -35,6 +35,12 @@ inline Engine device_engine() {
   return engine;
 }
 
+inline SessionOptions on_reference() {
+  SessionOptions o;
+  o.backends = {"reference"};
+  return o;
+}
+
 inline SessionOptions on_onednn() {
   SessionOptions o;
   o.backends = {"onednn"};

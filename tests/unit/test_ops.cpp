@@ -174,6 +174,10 @@ TEST_CASE("ops: reshape and transpose shape inference") {
   CHECK(shape(infer("reshape", {f32({"batch", "seq", "768"})}, {{"shape", Ints{-1, 768}}})) == "[batch*seq, 768]");
   CHECK(shape(infer("reshape", {f32({"batch", "seq", "768"})}, {{"shape", Ints{0, -1}}})) == "[batch, 768*seq]");
   CHECK(shape(infer("reshape", {f32({"batch", "seq"})}, {{"shape", Ints{0, 1, 1, -1}}})) == "[batch, 1, 1, seq]");
+  // Dims copied by 0 cancel before -1 is inferred, so an empty batch keeps the other dims.
+  CHECK(shape(infer("reshape", {f32({"0", "5"})}, {{"shape", Ints{0, 1, 1, -1}}})) == "[0, 1, 1, 5]");
+  CHECK(shape(infer("reshape", {f32({"0", "4", "6"})}, {{"shape", Ints{0, 0, 2, -1}}})) == "[0, 4, 2, 3]");
+  CHECK(infer_error("reshape", {f32({"0", "5"})}, {{"shape", Ints{0, 2, -1}}}).find("cannot reshape") != std::string::npos);
   CHECK(infer_error("reshape", {f32({"3", "7"})}, {{"shape", Ints{5, -1}}}).find("cannot reshape") != std::string::npos);
   CHECK(infer_error("reshape", {f32({"3", "7"})}, {{"shape", Ints{4, 5}}}).find("21 elements") != std::string::npos);
   CHECK(infer_error("reshape", {f32({"batch", "seq"})}, {{"shape", Ints{0, 4}}}).find("cannot prove") != std::string::npos);

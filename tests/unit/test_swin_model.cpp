@@ -17,16 +17,11 @@
 
 using namespace loom;
 using test::kModels;
+using test::on_reference;
 
 namespace {
 
 Engine swin_engine() { return test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-swin.so"}); }
-
-SessionOptions on_reference() {
-  SessionOptions o;
-  o.backends = {"reference"};
-  return o;
-}
 
 const Initializer* find_initializer(const Graph& g, const std::string& name) {
   auto it = std::find_if(g.initializers.begin(), g.initializers.end(), [&](const Initializer& i) { return i.name == name; });

@@ -107,6 +107,24 @@ TEST_CASE("text models: optional inputs left out take Hugging Face's defaults") 
   }
 }
 
+TEST_CASE("text models: an empty batch gives empty outputs, as transformers does") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-bert.so", "loom-gpt2.so"});
+  for (const SessionOptions& options : {test::on_onednn(), test::on_reference()}) {
+    for (const auto& [name, outputs] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+             {"bert-nsp", {"logits [0, 2]", "last_hidden_state [0, 7, 32]", "pooler_output [0, 32]"}},
+             {"gpt2", {"logits [0, 7, 294]", "last_hidden_state [0, 7, 32]"}}}) {
+      INFO(name);
+      Session s = engine.load(kModels / name, options);
+      TensorMap out = s.run({{"input_ids", Tensor(DType::i64, {0, 7})}, {"attention_mask", Tensor(DType::i64, {0, 7})}});
+      for (const std::string& o : outputs) {
+        const std::string key = o.substr(0, o.find(' '));
+        REQUIRE(out.count(key));
+        CHECK(key + " " + shape_str(out.at(key).shape()) == o);
+      }
+    }
+  }
+}
+
 TEST_CASE("text models: GPT-2 generates greedily through the KV cache as a full recomputation does") {
   Engine engine = text_engine();
   const auto dir = kModels / "gpt2";

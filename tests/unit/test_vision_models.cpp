@@ -16,16 +16,11 @@
 
 using namespace loom;
 using test::kModels;
+using test::on_reference;
 
 namespace {
 
 Engine vision_engine() { return test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-vit.so"}); }
-
-SessionOptions on_reference() {
-  SessionOptions o;
-  o.backends = {"reference"};
-  return o;
-}
 
 std::filesystem::path copy(const std::string& from) {
   const auto dir = test::scratch_dir("vision-models") / from;

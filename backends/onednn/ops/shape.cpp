@@ -47,30 +47,10 @@ class ReshapeKernel final : public NodeKernel {
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto x = in_dims(shapes, 0);
-    Dims out(shape_.size());
-    int64_t known = 1, infer = -1;
-    for (size_t i = 0; i < shape_.size(); ++i) {
-      if (shape_[i] == 0) {
-        if (i >= x.size()) info_.fail("shape[" + std::to_string(i) + "] = 0 copies a dim the input " + dims_str(x) + " lacks");
-        out[i] = x[i];
-      } else if (shape_[i] == -1) {
-        infer = static_cast<int64_t>(i);
-        continue;
-      } else {
-        out[i] = shape_[i];
-      }
-      known *= out[i];
-    }
-    const int64_t n = count(x);
-    if (infer >= 0) {
-      if (known == 0 || n % known != 0)
-        info_.fail("cannot infer the -1 dim of " + dims_str(shape_) + " for " + std::to_string(n) + " elements");
-      out[static_cast<size_t>(infer)] = n / known;
-    } else if (known != n) {
-      info_.fail("shape " + dims_str(out) + " does not hold the " + std::to_string(n) + " elements of " + dims_str(x));
-    }
-    expect_output(shapes, 0, out);
-    return std::make_unique<CopyStep>(info_, static_cast<size_t>(n) * elem_bytes(info_));
+    auto out = sdk::reshape_dims(x, shape_);
+    if (!out) info_.fail("shape " + dims_str(shape_) + " cannot hold the input " + dims_str(x));
+    expect_output(shapes, 0, *out);
+    return std::make_unique<CopyStep>(info_, static_cast<size_t>(count(x)) * elem_bytes(info_));
   }
 
  private:

@@ -26,21 +26,9 @@ int64_t flat(const Dims& c, const Dims& dims) {
 void reshape(const Node& node, const Io& io) {
   const View& x = io.in[0];
   const auto& spec = node.attr_ints("shape");
-  Dims dims;
-  int64_t infer = -1, known = 1;
-  for (size_t i = 0; i < spec.size(); ++i) {
-    int64_t d = spec[i];
-    if (d == 0) {
-      if (i >= x.dims.size()) node.fail("shape copies dim " + std::to_string(i) + " of a rank " + std::to_string(x.dims.size()) + " input");
-      d = x.dims[i];
-    }
-    if (d == -1) infer = static_cast<int64_t>(i);
-    else known *= d;
-    dims.push_back(d);
-  }
-  if (infer >= 0) dims[infer] = known ? x.numel() / known : 0;
-  if (numel(dims) != x.numel()) node.fail("cannot reshape " + dims_str(x.dims) + " to " + dims_str(dims));
-  node.expect_dims(io.out[0], dims);
+  const auto dims = sdk::reshape_dims(x.dims, spec);
+  if (!dims) node.fail("cannot reshape " + dims_str(x.dims) + " to " + dims_str(spec));
+  node.expect_dims(io.out[0], *dims);
   write_raw(io.out[0], read_raw(x));
 }
 

@@ -78,6 +78,36 @@ inline SliceRange slice_range(int64_t n, int64_t start, int64_t end, int64_t ste
   return {s, e > s ? (e - s - 1) / step + 1 : 0};
 }
 
+// The dims `reshape` gives an input of dims `in` (docs/ops.md): 0 copies the input's dim at that
+// index, one -1 is inferred. The dims copied by 0 cancel out of both sides before -1 is inferred,
+// so that an empty batch ([0, 5] to [0, 1, 1, -1]) gives [0, 1, 1, 5], as the graph's symbols do.
+// nullopt when the shape cannot hold the input (or copies a dim the input lacks, or overflows).
+inline std::optional<std::vector<int64_t>> reshape_dims(std::span<const int64_t> in, std::span<const int64_t> spec) {
+  std::vector<int64_t> out(spec.size());
+  int64_t rest = 1, fixed = 1, inferred = -1;
+  for (size_t i = 0; i < in.size(); ++i)
+    if ((i >= spec.size() || spec[i] != 0) && __builtin_mul_overflow(rest, in[i], &rest)) return std::nullopt;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == 0) {
+      if (i >= in.size()) return std::nullopt;
+      out[i] = in[i];
+    } else if (spec[i] == -1 && inferred < 0) {
+      inferred = static_cast<int64_t>(i);
+    } else if (spec[i] < 0 || __builtin_mul_overflow(fixed, spec[i], &fixed)) {
+      return std::nullopt;
+    } else {
+      out[i] = spec[i];
+    }
+  }
+  if (inferred >= 0) {
+    if (rest % fixed != 0) return std::nullopt;
+    out[static_cast<size_t>(inferred)] = rest / fixed;
+  } else if (rest != fixed) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- views over the C structs
 
 // Element i of an array of records (loom_tensor, loom_value, loom_node, loom_attr, loom_option):

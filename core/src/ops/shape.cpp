@@ -37,7 +37,14 @@ void infer_reshape(InferContext& c) {
   }
   const Dim total = product(in);
   if (infer_at >= 0) {
-    auto q = total.divided_by(product(out));
+    // The dims copied by 0 cancel out of both sides, so that -1 is found where they are 0 (an
+    // empty batch): [0, 5] to [0, 1, 1, -1] gives [0, 1, 1, 5], as the symbols do.
+    Dim rest = Dim::known(1), fixed = Dim::known(1);
+    for (size_t i = 0; i < in.size(); ++i)
+      if (i >= spec.size() || spec[i] != 0) rest = rest * in[i];
+    for (size_t i = 0; i < spec.size(); ++i)
+      if (spec[i] > 0) fixed = fixed * out[i];
+    auto q = rest.divided_by(fixed);
     if (!q) c.fail("cannot reshape " + sym_shape_str(in) + " to " + sym_shape_str(out) + " with -1 at " + std::to_string(infer_at));
     out[infer_at] = *q;
   }
