@@ -29,14 +29,16 @@ enum class Head { Base, ImageClassification, MaskedImageModeling };
 struct BeitConfig {
   Head head = Head::Base;
   std::string architecture;
-  int64_t hidden = 0, layers = 0, heads = 0, intermediate = 0, image = 0, patch = 0, channels = 0, vocab = 0;
+  int64_t hidden = 0, layers = 0, heads = 0, intermediate = 0, channels = 0, vocab = 0;
+  int64_t image_h = 0, image_w = 0, patch_h = 0, patch_w = 0;  // image_size, patch_size: an int or [height, width]
   double eps = 1e-12, layer_scale = 0.1;
   std::string act;
   bool mask_token = false, absolute = false, relative = false, shared_relative = false, mean_pooling = true;
   std::vector<std::string> labels;
   std::string problem_type;
-  int64_t grid() const { return image / patch; }
-  int64_t tokens() const { return grid() * grid() + 1; }
+  int64_t grid_h() const { return image_h / patch_h; }  // BeitPatchEmbeddings' patch_shape
+  int64_t grid_w() const { return image_w / patch_w; }
+  int64_t tokens() const { return grid_h() * grid_w() + 1; }
 };
 
 BeitConfig read_config(const sdk::ModelRequest& r) {
@@ -54,11 +56,16 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
     c.fail("num_attention_heads", std::to_string(b.heads) + " does not divide hidden_size " + std::to_string(b.hidden));
   b.intermediate = c.integer("intermediate_size", 1, 1 << 18, 3072);
   b.eps = c.number("layer_norm_eps", 1e-12, true);
-  b.image = c.integer("image_size", 1, 1 << 12, 224);
-  b.patch = c.integer("patch_size", 1, 1 << 12, 16);
+  read_size_pair(c, "image_size", 224, b.image_h, b.image_w);
+  read_size_pair(c, "patch_size", 16, b.patch_h, b.patch_w);
   // The stride-patch_size convolution drops the pixels past the last whole patch, as in
-  // transformers (patch_shape = image_size // patch_size).
-  if (b.image < b.patch) c.fail("patch_size", std::to_string(b.patch) + " is larger than image_size " + std::to_string(b.image));
+  // transformers (patch_shape = image_size // patch_size, per side).
+  if (b.image_h < b.patch_h || b.image_w < b.patch_w)
+    c.fail("patch_size", size_text(b.patch_h, b.patch_w) + " is larger than image_size " + size_text(b.image_h, b.image_w));
+  // The grid's tokens and, below, the relative index's T² entries are bounded.
+  if (b.grid_h() * b.grid_w() > (1 << 20))
+    c.fail("image_size", size_text(b.image_h, b.image_w) + " over patch_size " + size_text(b.patch_h, b.patch_w) +
+                             " gives more than 2^20 patches");
   b.channels = c.integer("num_channels", 1, 64, 3);
   b.vocab = c.integer("vocab_size", 1, 1 << 24, 8192);
   b.act = read_activation(c, "hidden_act", "gelu");
@@ -82,11 +89,11 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
 
 std::string s(int64_t v) { return std::to_string(v); }
 
-// BEiT's relative position index [T, T] (T = g² + 1) for a g x g grid, row-major: patch i and j
-// at (r, c) give (r_i − r_j + g − 1)(2g − 1) + (c_i − c_j + g − 1); the CLS query row is M, the
-// CLS key column M + 1 and [0, 0] M + 2, with M = (2g − 1)².
-std::vector<double> relative_index(int64_t g) {
-  const int64_t T = g * g + 1, M = (2 * g - 1) * (2 * g - 1);
+// BEiT's relative position index [T, T] (T = gh·gw + 1) for a gh x gw grid, row-major: patch i
+// and j at (r, c) give (r_i − r_j + gh − 1)(2gw − 1) + (c_i − c_j + gw − 1); the CLS query row is
+// M, the CLS key column M + 1 and [0, 0] M + 2, with M = (2gh − 1)(2gw − 1).
+std::vector<double> relative_index(int64_t gh, int64_t g) {
+  const int64_t T = gh * g + 1, M = (2 * gh - 1) * (2 * g - 1);
   std::vector<double> index(static_cast<size_t>(T * T));
   for (int64_t i = 0; i < T; ++i)
     for (int64_t j = 0; j < T; ++j) {
@@ -96,7 +103,7 @@ std::vector<double> relative_index(int64_t g) {
       else if (j == 0) v = M + 1;
       else {
         const int64_t ri = (i - 1) / g, ci = (i - 1) % g, rj = (j - 1) / g, cj = (j - 1) % g;
-        v = (ri - rj + g - 1) * (2 * g - 1) + (ci - cj + g - 1);
+        v = (ri - rj + gh - 1) * (2 * g - 1) + (ci - cj + g - 1);
       }
       index[static_cast<size_t>(i * T + j)] = static_cast<double>(v);
     }
@@ -110,17 +117,17 @@ class Expander {
         g_("beit", "Expanded by the beit model plugin from " + r.checkpoint_dir + "/config.json (" + c.architecture + ")") {}
 
   std::string run() {
-    const int64_t H = c_.hidden, P = c_.patch, N = c_.grid() * c_.grid(), T = c_.tokens();
+    const int64_t H = c_.hidden, PH = c_.patch_h, PW = c_.patch_w, N = c_.grid_h() * c_.grid_w(), T = c_.tokens();
     g_.metadata("architecture", c_.architecture);
     g_.metadata("hidden_size", s(H));
     g_.metadata("num_hidden_layers", s(c_.layers));
-    g_.input("pixel_values", "f32", {"batch", s(c_.channels), s(c_.image), s(c_.image)});
+    g_.input("pixel_values", "f32", {"batch", s(c_.channels), s(c_.image_h), s(c_.image_w)});
     const std::string why = "config.json: hidden_size " + s(H);
-    weight("patch.weight", "embeddings.patch_embeddings.projection.weight", {H, c_.channels, P, P},
-           why + ", num_channels " + s(c_.channels) + ", patch_size " + s(P));
+    weight("patch.weight", "embeddings.patch_embeddings.projection.weight", {H, c_.channels, PH, PW},
+           why + ", num_channels " + s(c_.channels) + ", patch_size " + size_text(PH, PW));
     weight("patch.bias", "embeddings.patch_embeddings.projection.bias", {H}, why);
     weight("cls_token", "embeddings.cls_token", {1, 1, H}, why);
-    patch_embedding(g_, "pixel_values", "patch.weight", "patch.bias", P, "patches", "patches");
+    patch_embedding(g_, "pixel_values", "patch.weight", "patch.bias", PH, PW, "patches", "patches");
     std::string patches = "patches";
     if (c_.head == Head::MaskedImageModeling) {
       // Masked patches become the mask token: e·(1 − w) + mask·w, w = bool_masked_pos [B, N, 1].
@@ -143,10 +150,7 @@ class Expander {
              why + ", use_absolute_position_embeddings, " + s(N) + " patches plus CLS");
       g_.node("add", {"tokens", "position_embeddings"}, {first});
     }
-    if (c_.relative || c_.shared_relative) {
-      const int64_t g = c_.grid();
-      g_.constant("relative_index", "i64", {T * T}, relative_index(g));
-    }
+    if (c_.relative || c_.shared_relative) g_.constant("relative_index", "i64", {T * T}, relative_index(c_.grid_h(), c_.grid_w()));
     if (c_.shared_relative) relative_bias("shared", "encoder.relative_position_bias.relative_position_bias_table", "shared.bias");
 
     std::string h = "hidden.0";
@@ -169,11 +173,11 @@ class Expander {
     g_.node("linear", {x, params + ".weight", bias ? params + ".bias" : ""}, {out}, a);
   }
 
-  // bias[1, heads, T, T] = table[index[i, j], h] of the table `tensor` [(2g−1)² + 3, heads].
+  // bias[1, heads, T, T] = table[index[i, j], h] of the table `tensor` [(2gh−1)(2gw−1) + 3, heads].
   void relative_bias(const std::string& p, const std::string& tensor, const std::string& out) {
-    const int64_t g = c_.grid(), T = c_.tokens(), rows = (2 * g - 1) * (2 * g - 1) + 3;
+    const int64_t gh = c_.grid_h(), gw = c_.grid_w(), T = c_.tokens(), rows = (2 * gh - 1) * (2 * gw - 1) + 3;
     weight(p + ".table", tensor, {rows, c_.heads},
-           "the relative position bias of a " + s(g) + "x" + s(g) + " patch grid, num_attention_heads " + s(c_.heads));
+           "the relative position bias of a " + s(gh) + "x" + s(gw) + " patch grid, num_attention_heads " + s(c_.heads));
     g_.node("gather", {p + ".table", "relative_index"}, {p + ".gathered"});
     g_.node("reshape", {p + ".gathered"}, {p + ".pairs"}, Attrs().set("shape", Ints{T, T, c_.heads}));
     g_.node("transpose", {p + ".pairs"}, {p + ".heads"}, Attrs().set("perm", Ints{2, 0, 1}));

@@ -62,6 +62,12 @@ class JsonFile {
 // or 2: PretrainedConfig's default); LABEL_i where the config has none.
 std::vector<std::string> read_labels(const JsonFile& config);
 
+// A size as config.json would write it: "16", or "[4, 3]" for height 4 and width 3.
+std::string size_text(int64_t height, int64_t width);
+// image_size or patch_size: an int, or [height, width] (each 1 to 65536), as transformers'
+// ViTPatchEmbeddings and BeitPatchEmbeddings read them; `fallback` for both when absent.
+void read_size_pair(const JsonFile& config, const char* key, int64_t fallback, int64_t& height, int64_t& width);
+
 // The HF activation that config.json names under `key` (`fallback` when absent) as the linear
 // op's `activation` attribute; an error naming the key for one Loom lacks.
 std::string read_activation(const JsonFile& config, const std::string& key, const std::string& fallback);

@@ -37,36 +37,6 @@ struct VitConfig {
   std::string problem_type;
 };
 
-// A patch size as config.json would write it: "16", or "[4, 3]" (appended piece by piece: GCC 12
-// warns falsely, -Wrestrict, on "[" + std::to_string(...)).
-std::string size_text(int64_t height, int64_t width) {
-  if (height == width) return std::to_string(height);
-  std::string out = "[";
-  out += std::to_string(height);
-  out += ", ";
-  out += std::to_string(width);
-  out += ']';
-  return out;
-}
-
-// image_size or patch_size: an int, or [height, width], as transformers' ViTPatchEmbeddings
-// reads them.
-void read_size_pair(const JsonFile& c, const char* key, int64_t fallback, int64_t& height, int64_t& width) {
-  if (!c.has(key)) {
-    height = width = fallback;
-    return;
-  }
-  const nlohmann::json& j = c.json()[key];
-  if (j.is_array() && j.size() == 2 && j[0].is_number_integer() && j[1].is_number_integer()) {
-    height = j[0].get<int64_t>();
-    width = j[1].get<int64_t>();
-  } else {
-    height = width = c.integer(key, 1, 1 << 16);
-  }
-  if (height < 1 || width < 1 || height > (1 << 16) || width > (1 << 16))
-    c.fail(key, "expected sizes between 1 and 65536, got " + j.dump());
-}
-
 VitConfig read_config(const sdk::ModelRequest& r) {
   const JsonFile c(r.checkpoint_dir + "/config.json", r.config_json);
   VitConfig v;

@@ -207,6 +207,8 @@ TEST_CASE("vision models: BEiT classification, masked image modeling and the bas
     test::check_outputs(engine, "beit-cls", {"pixel_values"}, {"logits", "last_hidden_state"}, options);
     test::check_outputs(engine, "beit-mim", {"pixel_values", "bool_masked_pos"}, {"logits", "last_hidden_state"}, options);
     test::check_outputs(engine, "beit-base", {"pixel_values"}, {"pooler_output", "last_hidden_state"}, options);
+    // image_size [26, 22] and patch_size [8, 4]: a 3x5 grid and rectangular relative tables.
+    test::check_outputs(engine, "beit-rect", {"pixel_values"}, {"pooler_output", "last_hidden_state"}, options);
   }
   const Graph g = engine.load_graph(kModels / "beit-cls");
   REQUIRE(g.processing.has_value());
