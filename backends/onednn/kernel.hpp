@@ -34,6 +34,18 @@ int64_t count(std::span<const int64_t> dims);
 // Normalises a possibly negative axis; nullopt when out of range.
 std::optional<int64_t> normalize_axis(int64_t axis, int64_t rank);
 
+// Which GEMM runs linear layers with a constant weight (the backend's `gemm` option, resolved):
+// oneDNN's matmul on the weight as mapped (and the row kernel for a few rows), gemm.hpp's packed
+// GEMM, or oneDNN's matmul on a copy of the weight reordered once into the layout it picks.
+enum class Gemm { onednn, packed, blocked };
+
+// How a backend computes linear layers with a constant weight: the GEMM, and whether the weight
+// is kept as bf16 and multiplies bf16 activations (precision=bf16; packed or blocked only).
+struct LinearSetup {
+  Gemm gemm = Gemm::onednn;
+  bool bf16 = false;
+};
+
 // A node as compiled: everything copied out of the graph view, which is only borrowed by
 // compile(). Value indices refer to the partition's values (-1: an absent optional input).
 struct NodeInfo {
@@ -45,9 +57,7 @@ struct NodeInfo {
   std::vector<int32_t> output_dtypes;
   std::vector<int32_t> input_ranks;
   int threads = 0;  // the backend's thread count (0: OpenMP's default), for kernels that size per-thread scratch
-  bool packed_gemm = false;  // linear layers with a constant weight run on gemm.hpp's packed GEMM
-  bool bf16 = false;         // precision=bf16: ... with that weight packed as bf16 (on the packed GEMM or blocked)
-  bool blocked = false;      // ... run on oneDNN's matmul, the weight reordered once into its layout
+  LinearSetup linear;  // how linear layers with a constant weight run
   // The host's packed-constant cache: valid during compile only, never kept by a kernel.
   const sdk::ConstantCache* constants = nullptr;
 

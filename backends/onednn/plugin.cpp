@@ -176,8 +176,7 @@ class OnednnPlan final : public sdk::Plan {
 
 class OnednnExecutable final : public sdk::Executable {
  public:
-  OnednnExecutable(const sdk::GraphView& g, const sdk::ConstantCache& cache, bool packed_gemm, bool blocked, bool bf16,
-                   std::shared_ptr<ThreadBudget> budget)
+  OnednnExecutable(const sdk::GraphView& g, const sdk::ConstantCache& cache, LinearSetup linear, std::shared_ptr<ThreadBudget> budget)
       : budget_(std::move(budget)) {
     for (size_t i = 0; i < g.num_values(); ++i) {
       sdk::ValueView v = g.value(i);
@@ -205,9 +204,7 @@ class OnednnExecutable final : public sdk::Executable {
                     LOOM_STATUS_UNSUPPORTED);
       NodeInfo info = NodeInfo::from(node);
       info.threads = budget_->threads();
-      info.packed_gemm = packed_gemm;
-      info.blocked = blocked;
-      info.bf16 = bf16;
+      info.linear = linear;
       info.constants = &cache;
       kernels_.push_back(it->second.compile(node, std::move(info)));
     }
@@ -246,8 +243,7 @@ class OnednnExecutable final : public sdk::Executable {
 
 class OnednnBackend final : public sdk::Backend {
  public:
-  OnednnBackend(int num_threads, bool packed_gemm, bool blocked, bool bf16)
-      : budget_(std::make_shared<ThreadBudget>(num_threads)), packed_gemm_(packed_gemm), blocked_(blocked), bf16_(bf16) {}
+  OnednnBackend(int num_threads, LinearSetup linear) : budget_(std::make_shared<ThreadBudget>(num_threads)), linear_(linear) {}
 
   std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node_index) override {
     if (node_index >= graph.num_nodes()) throw Error("no node " + std::to_string(node_index), LOOM_STATUS_INVALID_ARGUMENT);
@@ -259,14 +255,12 @@ class OnednnBackend final : public sdk::Backend {
 
   std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options& options) override {
     sdk::ConstantCache cache(options);
-    return std::make_unique<OnednnExecutable>(partition, cache, packed_gemm_, blocked_, bf16_, budget_);
+    return std::make_unique<OnednnExecutable>(partition, cache, linear_, budget_);
   }
 
  private:
   std::shared_ptr<ThreadBudget> budget_;  // shared by the session's executables and plans
-  bool packed_gemm_;
-  bool blocked_;
-  bool bf16_;
+  LinearSetup linear_;
 };
 
 class OnednnPlugin final : public sdk::BackendPlugin {
@@ -314,15 +308,16 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     if (bf16 && gemm_choice == "blocked" && !bf16_isa)
       throw Error(std::string("options precision=bf16 and gemm=blocked: oneDNN multiplies bf16 on CPUs with AVX512-BF16 or AMX; this one has ") +
                   isa_name(isa), LOOM_STATUS_UNSUPPORTED);
-    const bool blocked = gemm_choice == "blocked" || (gemm_choice == "auto" && bf16 && bf16_isa);
-    const bool packed = !blocked && (gemm_choice == "packed" || bf16 ||
-                                     (gemm_choice == "auto" && gemm::available() && !has(dnnl_cpu_isa_avx512_core)));
-    if (packed && !gemm::available())
+    LinearSetup linear{Gemm::onednn, bf16};
+    if (gemm_choice == "blocked" || (gemm_choice == "auto" && bf16 && bf16_isa)) linear.gemm = Gemm::blocked;
+    else if (gemm_choice == "packed" || bf16 || (gemm_choice == "auto" && gemm::available() && !has(dnnl_cpu_isa_avx512_core)))
+      linear.gemm = Gemm::packed;
+    if (linear.gemm == Gemm::packed && !gemm::available())
       throw Error(std::string(bf16 ? "option precision=bf16" : "option gemm=packed") +
                   ": the packed GEMM needs a CPU with AVX2 and FMA", LOOM_STATUS_UNSUPPORTED);
     options.finish("onednn");
     // 0: OpenMP's default as the session is made (OMP_NUM_THREADS, else every core).
-    return std::make_unique<OnednnBackend>(options.threads > 0 ? options.threads : omp_get_max_threads(), packed, blocked, bf16);
+    return std::make_unique<OnednnBackend>(options.threads > 0 ? options.threads : omp_get_max_threads(), linear);
   }
 };
 

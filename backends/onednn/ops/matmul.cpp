@@ -169,7 +169,7 @@ dnnl::primitive_attr linear_attr(Activation act) {
   }
   if (alg) {
     dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, *alg, act == Activation::quick_gelu ? kQuickGeluAlpha : 1.0f, 0.0f);
+    ops.append_eltwise(1.0f, *alg, act == Activation::quick_gelu ? kQuickGeluAlpha : act == Activation::silu ? 1.0f : 0.0f, 0.0f);
     attr.set_post_ops(ops);
   }
   return attr;
@@ -273,15 +273,15 @@ ConstantCopy engine_copy(const NodeInfo& info, const sdk::ValueView& w, const st
 
 // The weight's packed copy, in f32 or (precision=bf16) in bf16.
 std::optional<ConstantCopy> pack_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
-  if (!info.packed_gemm || !gemm::available()) return std::nullopt;
+  if (info.linear.gemm != Gemm::packed || !gemm::available()) return std::nullopt;
   sdk::ValueView w = node.input(1);
   const auto sizes = copyable_weight(w, kn);
   if (!sizes) return std::nullopt;
   const auto [n, k] = *sizes;
   const size_t elements = static_cast<size_t>(gemm::packed_floats(n, k));
-  const size_t bytes = elements * (info.bf16 ? sizeof(uint16_t) : sizeof(float));
+  const size_t bytes = elements * (info.linear.bf16 ? sizeof(uint16_t) : sizeof(float));
   const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
-  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (info.bf16 ? ".bf16" : "") +
+  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (info.linear.bf16 ? ".bf16" : "") +
                           (kn ? ":kn" : ":nk") + ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
   return engine_copy(info, w, key, bytes, "packed weight", [&](void* buf) {
     // An [n, k] weight is read panel by panel, so the host may drop its pages as we go: an LM
@@ -290,7 +290,7 @@ std::optional<ConstantCopy> pack_weight(const sdk::NodeView& node, const NodeInf
     constexpr int64_t kPanelsPerStep = 64;
     for (int64_t p = 0; p < panels; p += kn ? panels : kPanelsPerStep) {
       const int64_t p1 = std::min(panels, p + (kn ? panels : kPanelsPerStep));
-      if (info.bf16) gemm::pack_panels(src, n, k, kn, static_cast<uint16_t*>(buf), p, p1);
+      if (info.linear.bf16) gemm::pack_panels(src, n, k, kn, static_cast<uint16_t*>(buf), p, p1);
       else gemm::pack_panels(src, n, k, kn, static_cast<float*>(buf), p, p1);
       if (!kn && info.constants) {
         const int64_t row0 = p * gemm::kPanel, row1 = std::min(n, p1 * gemm::kPanel);
@@ -342,14 +342,14 @@ struct BlockedWeight {
 };
 
 std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
-  if (!info.blocked) return std::nullopt;
+  if (info.linear.gemm != Gemm::blocked) return std::nullopt;
   sdk::ValueView w = node.input(1);
   const auto sizes = copyable_weight(w, kn);
   if (!sizes) return std::nullopt;
   const auto [n, k] = *sizes;
   BlockedWeight out;
   try {
-    out.md = blocked_pd(kLayoutRows, n, k, info.bf16, any_weights(k, n, info.bf16), node.has_input(2), user_scratchpad_attr())
+    out.md = blocked_pd(kLayoutRows, n, k, info.linear.bf16, any_weights(k, n, info.linear.bf16), node.has_input(2), user_scratchpad_attr())
                  .weights_desc();
   } catch (const dnnl::error& e) {
     info.fail(std::string("oneDNN has no matmul for this weight (") + e.what() + ")", LOOM_STATUS_UNSUPPORTED);
@@ -378,7 +378,7 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
 class BlockedLinearStep final : public Step {
  public:
   BlockedLinearStep(const NodeInfo& info, const BlockedWeight& w, int64_t m, int64_t n, int64_t k, Activation act)
-      : info_(info), weights_(w.copy.data), bf16_(info.bf16), has_bias_(info.inputs.size() > 2 && info.inputs[2] >= 0) {
+      : info_(info), weights_(w.copy.data), bf16_(info.linear.bf16), has_bias_(info.inputs.size() > 2 && info.inputs[2] >= 0) {
     const dnnl::primitive_attr attr = linear_attr(act);
     if (act == Activation::relu) {  // after the matmul (linear_attr)
       after_ = act;
@@ -475,7 +475,7 @@ class LinearKernel final : public NodeKernel {
     if (k == 0) info_.fail("inner dim is 0");
     // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
     if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
-    if (packed_ && info_.bf16)
+    if (packed_ && info_.linear.bf16)
       return std::make_unique<PackedLinearStep<uint16_t>>(info_, static_cast<const uint16_t*>(packed_->data), m, n, k, act_);
     if (packed_) return std::make_unique<PackedLinearStep<float>>(info_, static_cast<const float*>(packed_->data), m, n, k, act_);
     if (m <= kRowKernelMaxRows) return std::make_unique<RowLinearStep>(info_, m, n, k, kn_, act_);
