@@ -140,10 +140,10 @@ class VulkanExecutable final : public sdk::Executable {
     constants_ = std::make_unique<ExecutableConstants>(device_, config_, g, options, upload_key, half_);
   }
 
-  // precision=f16: the f32 constants read only as the weight of a linear or the b of a matmul
-  // (every node that reads them reads them there) are stored as f16. A constant that another
-  // node reads too (GPT-2's tied wte, which the embedding gather reads) stays f32, as do biases,
-  // norms' weights and every activation.
+  // precision=f16: the f32 constants read only as the weight of a linear, the b of a matmul or
+  // the table of a gather (every node that reads them reads them there: the embedding tables,
+  // and GPT-2's tied wte, which its head reads as a weight) are stored as f16. Biases, norms'
+  // weights, constants that other ops read and every activation stay f32.
   std::vector<bool> half_weights(const sdk::GraphView& g) const {
     std::vector<bool> half(g.num_values(), false);
     if (!config_.half_weights) return half;
@@ -151,10 +151,11 @@ class VulkanExecutable final : public sdk::Executable {
     for (size_t i = 0; i < g.num_nodes(); ++i) {
       sdk::NodeView node = g.node(i);
       const bool weighted = node.op() == "linear" || node.op() == "matmul";
+      const bool table = node.op() == "gather" || node.op() == "gather_rows";
       for (size_t k = 0; k < node.num_inputs(); ++k) {
         const int32_t v = node.input_index(k);
         if (v < 0 || static_cast<size_t>(v) >= half.size()) continue;
-        (weighted && k == 1 ? half : other)[static_cast<size_t>(v)] = true;
+        ((weighted && k == 1) || (table && k == 0) ? half : other)[static_cast<size_t>(v)] = true;
       }
     }
     for (size_t v = 0; v < half.size(); ++v) {

@@ -1,10 +1,11 @@
 // precision=f16 on the Vulkan backend (docs/vulkan.md, "Precision"): the constant weights of
-// linear and matmul are stored as f16 and the sums stay f32. Against a reference computed in
+// linear and matmul, and the tables gather reads, are stored as f16 and the sums stay f32. Against a reference computed in
 // double from the weights rounded to f16 by the compiler's own _Float16 (not the plugin's
 // conversion), the outputs agree within 1e-4: the only rounding is that of the weights, with f32
 // accumulation over 13 terms of order 1 (about 1e-6). Against the unrounded weights they differ
 // by more than 3e-4 (6.8e-4 here), so the weights really are f16. Odd counts of halves (a [37, 13] weight, rows starting inside
-// a word) and weights split over bindings (max_buffer_range) included.
+// a word) and weights split over bindings (max_buffer_range) included. A gather of rows of the
+// linear's weight (one constant read both ways, as GPT-2's wte) gives exactly the f16-rounded rows.
 #include <doctest/doctest.h>
 
 #include <loom/loom.hpp>
@@ -23,6 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kM = 3, kK = 13, kN = 37;
+const std::vector<int64_t> kIds = {0, 36, 19, 1, -2};  // rows of w: odd rows start inside a word
+
+float round_f16(float f) { return static_cast<float>(static_cast<_Float16>(f)); }
 
 struct Weights {
   std::vector<float> x, w, wt, bias;  // x [M, K]; w [N, K]; wt [K, N]; bias [N]
@@ -49,22 +53,23 @@ std::string values(const std::vector<float>& v) {
   return s;
 }
 
-// y1 = linear(x, w, bias), y2 = linear(x, wt) with weight_transposed, y3 = matmul(x, wt).
+// y1 = linear(x, w, bias), y2 = linear(x, wt) with weight_transposed, y3 = matmul(x, wt),
+// rows = gather(w, ids).
 fs::path write_graph(const Weights& s) {
   const fs::path file = fs::temp_directory_path() / ("loom-vulkan-f16-" + std::to_string(::getpid()) + ".yaml");
   std::ofstream out(file);
   out << "loom: 1\nname: f16\ninputs:\n  - {name: x, dtype: f32, shape: [" << kM << ", " << kK << "]}\n"
-      << "outputs: [y1, y2, y3]\ninitializers:\n"
+      << "  - {name: ids, dtype: i64, shape: [" << kIds.size() << "]}\n"
+      << "outputs: [y1, y2, y3, rows]\ninitializers:\n"
       << "  - {name: w, dtype: f32, shape: [" << kN << ", " << kK << "], values: [" << values(s.w) << "]}\n"
       << "  - {name: wt, dtype: f32, shape: [" << kK << ", " << kN << "], values: [" << values(s.wt) << "]}\n"
       << "  - {name: bias, dtype: f32, shape: [" << kN << "], values: [" << values(s.bias) << "]}\n"
       << "nodes:\n  - {op: linear, inputs: [x, w, bias], outputs: [y1]}\n"
       << "  - {op: linear, inputs: [x, wt], outputs: [y2], attrs: {weight_transposed: true}}\n"
-      << "  - {op: matmul, inputs: [x, wt], outputs: [y3]}\n";
+      << "  - {op: matmul, inputs: [x, wt], outputs: [y3]}\n"
+      << "  - {op: gather, inputs: [w, ids], outputs: [rows]}\n";
   return file;
 }
-
-float round_f16(float f) { return static_cast<float>(static_cast<_Float16>(f)); }
 
 // y1, y2, y3 in double, from the weights rounded to f16 or not.
 std::vector<std::vector<double>> reference(const Weights& s, bool half) {
@@ -81,6 +86,22 @@ std::vector<std::vector<double>> reference(const Weights& s, bool half) {
       y[1][m * kN + n] = y[2][m * kN + n] = b;
     }
   return y;
+}
+
+// The largest |rows - w[ids]| with w's values rounded to f16 or not.
+double worst_rows(const loom::TensorMap& out, const Weights& s, bool half) {
+  const loom::Tensor& t = out.at("rows");
+  if (t.numel() != static_cast<int64_t>(kIds.size()) * kK) return INFINITY;
+  double e = 0;
+  for (size_t r = 0; r < kIds.size(); ++r) {
+    const int64_t row = kIds[r] < 0 ? kIds[r] + kN : kIds[r];
+    for (int64_t k = 0; k < kK; ++k) {
+      const float want = s.w[static_cast<size_t>(row * kK + k)];
+      const float got = static_cast<const float*>(t.data())[r * kK + k];
+      e = std::max(e, std::abs(static_cast<double>(got) - (half ? round_f16(want) : want)));
+    }
+  }
+  return e;
 }
 
 double worst(const loom::TensorMap& out, const std::vector<std::vector<double>>& ref) {
@@ -108,7 +129,7 @@ uint64_t uploaded_constants() {
 
 }  // namespace
 
-TEST_CASE("vulkan: precision=f16 stores linear and matmul weights as f16 and sums in f32") {
+TEST_CASE("vulkan: precision=f16 stores linear and matmul weights and gather tables as f16 and sums in f32") {
   loom::EngineOptions eo;
   eo.plugin_files = {fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-vulkan.so"};
   eo.search_default_paths = false;
@@ -119,6 +140,9 @@ TEST_CASE("vulkan: precision=f16 stores linear and matmul weights as f16 and sum
   loom::Tensor x(loom::DType::f32, {kM, kK});
   std::memcpy(x.data(), s.x.data(), s.x.size() * sizeof(float));
   in.emplace("x", x);
+  loom::Tensor ids(loom::DType::i64, {static_cast<int64_t>(kIds.size())});
+  std::memcpy(ids.data(), kIds.data(), kIds.size() * sizeof(int64_t));
+  in.emplace("ids", ids);
   const auto half_ref = reference(s, true), full_ref = reference(s, false);
   // Rounding the weights moves the outputs measurably: the test below could tell.
   REQUIRE(worst([&] {
@@ -146,11 +170,15 @@ TEST_CASE("vulkan: precision=f16 stores linear and matmul weights as f16 and sum
     INFO("max |out - ref(f16 weights)| = " << e << ", against the f32 weights " << f);
     CHECK(e <= 1e-4);
     CHECK(f > 3e-4);
+    CHECK(worst_rows(out, s, true) == 0);
+    CHECK(worst_rows(out, s, false) > 1e-5);
     auto f32_options = options;
     f32_options.erase("precision");
     loom::Session f32 = engine.compile(g, {.backends = {"vulkan"}, .options = f32_options});
     const uint64_t second = uploaded_constants();
-    CHECK(worst(f32.run(in), full_ref) <= 1e-4);
+    const loom::TensorMap out32 = f32.run(in);
+    CHECK(worst(out32, full_ref) <= 1e-4);
+    CHECK(worst_rows(out32, s, false) == 0);
     loom::Session f16_again = engine.compile(g, {.backends = {"vulkan"}, .options = options});
     CHECK(worst(f16_again.run(in), half_ref) <= 1e-4);
     MESSAGE("uploads: f16 " << first - before << ", f32 " << second - first << ", f16 again " << uploaded_constants() - second);

@@ -61,9 +61,9 @@ std::unique_ptr<NodeKernel> compile_positions(const sdk::NodeView& node, const C
 class GatherKernel final : public GridKernel {
  public:
   GatherKernel(const sdk::NodeView& node, const CompileContext& c, bool rows)
-      : GridKernel(node, c, kGather, {node.input(1).dtype() == LOOM_DTYPE_I64 ? 1u : 0u, rows ? 1u : 0u}),
+      : GridKernel(node, c, kGather, {node.input(1).dtype() == LOOM_DTYPE_I64 ? 1u : 0u, rows ? 1u : 0u, is_half(node, c) ? 1u : 0u}),
         axis_(rows ? 1 : *normalize_axis(node.attr_int("axis"), node.input(0).rank())), rows_(rows),
-        words_(node.input(0).dtype() == LOOM_DTYPE_I64 ? 2 : 1) {}
+        words_(node.input(0).dtype() == LOOM_DTYPE_I64 ? 2 : 1), half_(is_half(node, c)) {}
 
   void prepare(const sdk::ShapeSet& shapes, Prepared& out) const override {
     const auto data = shapes.dims(static_cast<size_t>(node_.inputs[0]));
@@ -79,21 +79,36 @@ class GatherKernel final : public GridKernel {
     const Grid g = grid(count);
     // Data past one binding's reach (an embedding table of a large vocabulary) is split along its
     // outermost dim: a dispatch per chunk of rows, each writing the outputs that read from it.
-    const uint64_t data_words = index32(numel(data) * words_, where);
-    const int64_t row_words = data.empty() ? 1 : numel(data.subspan(1)) * words_;
-    const bool split = data_words * 4 > binding_capacity(limits_) && row_words > 0;
-    const int64_t rows = split ? rows_per_binding(limits_, static_cast<uint64_t>(row_words) * 4, where + ": data") : 1;
+    // Units of data: 32-bit words, or halves where the data is stored as f16.
+    const uint64_t data_units = index32(numel(data) * words_, where);
+    const int64_t row_units = data.empty() ? 1 : numel(data.subspan(1)) * words_;
+    const uint64_t unit_bytes = half_ ? 2 : 4, capacity = binding_capacity(limits_);
+    const uint64_t data_bytes = half_ ? packed_half_bytes(data_units) : data_units * 4;
+    const bool split = data_bytes > capacity && row_units > 0;
+    int64_t rows = split ? rows_per_binding(limits_, static_cast<uint64_t>(row_units) * unit_bytes, where + ": data") : 1;
+    // A chunk of f16 rows may take one word more than its halves (it starts a half early).
+    if (split && half_ && rows > 1 && static_cast<uint64_t>(rows * row_units) * 2 + 4 > capacity) --rows;
     const int64_t total_rows = split ? data[0] : 1;
     // (std::to_string inside one long concatenation trips GCC 12's -Wrestrict; named strings do not.)
     const std::string lo = std::to_string(-data[a]), hi = std::to_string(data[a] - 1), n = std::to_string(data[a]);
     for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
-      const uint64_t base = split ? static_cast<uint64_t>(r0 * row_words) : 0;
-      const uint64_t len = split ? static_cast<uint64_t>(std::min(rows, total_rows - r0) * row_words) : data_words;
+      uint64_t base = split ? static_cast<uint64_t>(r0 * row_units) : 0;
+      uint64_t len = split ? static_cast<uint64_t>(std::min(rows, total_rows - r0) * row_units) : data_units;
+      uint64_t view_at = base * unit_bytes, view_bytes = len * unit_bytes;
+      if (half_) {
+        // Halves two to a word: the chunk starts at the word holding its first half (one half
+        // early when that one is odd) and ends with the word holding its last.
+        const uint64_t even = base & ~uint64_t{1};
+        len += base - even;
+        base = even;
+        view_at = even * 2;
+        view_bytes = (len + 1) / 2 * 4;
+      }
       Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], node_.outputs[0], kStatus},
                  {0, 0, 0, 0, index32(count, where), g.row_groups, index32(tokens, where), index32(inner, where), index32(data[a], where),
                   static_cast<uint32_t>(base), static_cast<uint32_t>(len)},
                  {g.x, g.y, 1}};
-      if (split) d.view(0, base * 4, len * 4);
+      if (split) d.view(0, view_at, view_bytes);
       d.where = where;
       d.checked = "index";
       d.allowed = lo + " .. " + hi + " (a dim of " + n + ")";
@@ -102,9 +117,15 @@ class GatherKernel final : public GridKernel {
   }
 
  private:
+  static bool is_half(const sdk::NodeView& node, const CompileContext& c) {
+    const int32_t v = node.input_index(0);
+    return v >= 0 && static_cast<size_t>(v) < c.half.size() && c.half[static_cast<size_t>(v)];
+  }
+
   int64_t axis_;
   bool rows_;
   uint32_t words_;
+  bool half_;  // the data is a constant stored as f16 (precision=f16)
 };
 
 class KeyMaskKernel final : public GridKernel {

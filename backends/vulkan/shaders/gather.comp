@@ -6,10 +6,14 @@
 // [-n, n) leaves its value in the status slot (flag, low word, high word) for the run to report,
 // and its output is left unwritten. Data larger than one binding can reach is split along its
 // outermost dim over several dispatches: each binds the chunk of words [base, base + len) of the
-// data and writes only the outputs that read from it (every dispatch checks every index).
+// data and writes the outputs that read from it (every dispatch checks every index; an f16 chunk
+// that starts a half early also writes, with the same value, the output of that half). HALF:
+// the data is an f32 constant stored as f16, two halves to a word (precision=f16): element e is
+// the low (even e) or high half of word e / 2, and base, len and inner count halves.
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint INDEX64 = 1;  // i64 indices, else i32
 layout(constant_id = 2) const uint ROWS = 0;     // gather_rows: out[b, w] = data[b, index[b], w]
+layout(constant_id = 3) const uint HALF = 0;     // f16 data read into f32 outputs
 
 layout(std430, set = 0, binding = 0) readonly buffer Data { uint data[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Index { uint index[]; };
@@ -44,5 +48,10 @@ void main() {
   }
   uint e = (outer * p.n + j) * p.inner + w - p.base;
   if (e >= p.len) return;  // in another chunk's dispatch
-  o[p.off_o + i] = data[p.off_d + e];
+  if (HALF != 0u) {
+    const vec2 h = unpackHalf2x16(data[p.off_d + e / 2u]);
+    o[p.off_o + i] = floatBitsToUint((e & 1u) != 0u ? h.y : h.x);
+  } else {
+    o[p.off_o + i] = data[p.off_d + e];
+  }
 }
