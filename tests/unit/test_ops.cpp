@@ -8,6 +8,8 @@
 
 #include <loom/error.hpp>
 #include <loom/graph.hpp>
+#include <loom/plugin_sdk.hpp>
+#include <loom/tensor.hpp>
 
 #include <fstream>
 #include <limits>
@@ -166,6 +168,27 @@ TEST_CASE("ops: normalisation, softmax and indexing shape inference") {
   CHECK(shape(pos) == "[seq]");
   CHECK(shape(infer("positions", {i64({"batch", "seq"}), i64({"1"})})) == "[seq]");
   CHECK(infer_error("positions", {i64({"batch", "seq"}), i64({"2"})}).find("one element") != std::string::npos);
+}
+
+// The backends' reshape (sdk::reshape_dims) on concrete dims gives what the core infers.
+TEST_CASE("ops: sdk::reshape_dims cancels copied dims, keeps counts, and refuses overflow") {
+  using V = std::vector<int64_t>;
+  auto dims = [](V in, V spec) {
+    auto r = loom::sdk::reshape_dims(in, spec);
+    return r ? loom::shape_str(*r) : std::string("refused");
+  };
+  CHECK(dims({2, 3, 4}, {0, -1}) == "[2, 12]");
+  CHECK(dims({2, 3, 4}, {-1, 4}) == "[6, 4]");
+  CHECK(dims({0, 5}, {0, 1, 1, -1}) == "[0, 1, 1, 5]");
+  CHECK(dims({0, 6}, {0, 2}) == "[0, 2]");  // no -1: the counts (0 and 0) agree
+  CHECK(dims({0, 6}, {0, 2, -1}) == "[0, 2, 3]");
+  CHECK(dims({3, 7}, {5, -1}) == "refused");
+  CHECK(dims({3, 7}, {4, 5}) == "refused");
+  CHECK(dims({3}, {0, 0}) == "refused");  // copies a dim the input lacks
+  CHECK(dims({4, 6}, {-1, -1}) == "refused");
+  CHECK(dims({int64_t{1} << 62, 4, 0}, {-1}) == "[0]");
+  CHECK(dims({4}, {int64_t{1} << 62, int64_t{1} << 62, -1}) == "refused");  // overflow
+  CHECK(dims({4}, {int64_t{1} << 62, int64_t{1} << 62}) == "refused");
 }
 
 TEST_CASE("ops: reshape and transpose shape inference") {

@@ -83,28 +83,41 @@ inline SliceRange slice_range(int64_t n, int64_t start, int64_t end, int64_t ste
 // so that an empty batch ([0, 5] to [0, 1, 1, -1]) gives [0, 1, 1, 5], as the graph's symbols do.
 // nullopt when the shape cannot hold the input (or copies a dim the input lacks, or overflows).
 inline std::optional<std::vector<int64_t>> reshape_dims(std::span<const int64_t> in, std::span<const int64_t> spec) {
+  // The product of the dims `take` admits: 0 when one of them is 0 (whatever the others), so an
+  // empty tensor with huge dims does not overflow; nullopt on overflow.
+  auto product = [](std::span<const int64_t> dims, auto take) -> std::optional<int64_t> {
+    int64_t n = 1;
+    bool zero = false;
+    for (size_t i = 0; i < dims.size(); ++i)
+      if (take(i)) zero |= dims[i] == 0;
+    if (zero) return 0;
+    for (size_t i = 0; i < dims.size(); ++i)
+      if (take(i) && __builtin_mul_overflow(n, dims[i], &n)) return std::nullopt;
+    return n;
+  };
   std::vector<int64_t> out(spec.size());
-  int64_t rest = 1, fixed = 1, inferred = -1;
-  for (size_t i = 0; i < in.size(); ++i)
-    if ((i >= spec.size() || spec[i] != 0) && __builtin_mul_overflow(rest, in[i], &rest)) return std::nullopt;
+  int64_t inferred = -1;
   for (size_t i = 0; i < spec.size(); ++i) {
     if (spec[i] == 0) {
       if (i >= in.size()) return std::nullopt;
       out[i] = in[i];
     } else if (spec[i] == -1 && inferred < 0) {
       inferred = static_cast<int64_t>(i);
-    } else if (spec[i] < 0 || __builtin_mul_overflow(fixed, spec[i], &fixed)) {
+    } else if (spec[i] < 0) {
       return std::nullopt;
     } else {
       out[i] = spec[i];
     }
   }
-  if (inferred >= 0) {
-    if (rest % fixed != 0) return std::nullopt;
-    out[static_cast<size_t>(inferred)] = rest / fixed;
-  } else if (rest != fixed) {
-    return std::nullopt;
+  if (inferred < 0) {  // every dim given: the counts must agree
+    const auto a = product(in, [](size_t) { return true; }), b = product(out, [](size_t) { return true; });
+    if (!a || !b || *a != *b) return std::nullopt;
+    return out;
   }
+  const auto rest = product(in, [&](size_t i) { return i >= spec.size() || spec[i] != 0; });
+  const auto fixed = product(out, [&](size_t i) { return spec[i] > 0; });
+  if (!rest || !fixed || *rest % *fixed != 0) return std::nullopt;
+  out[static_cast<size_t>(inferred)] = *rest / *fixed;
   return out;
 }
 
