@@ -106,10 +106,13 @@ TEST_CASE("tokenizer files: vocab.txt") {
   CHECK(vocab_txt_error("") == "vocab.txt: the vocabulary is empty");
   CHECK(vocab_txt_error("hello\nworld\n") ==
         "vocab.txt: the unknown token '[UNK]' is not in the vocabulary (WordPiece gives it to every word it cannot split)");
-  // Windows line ends are line ends; a last line without one is a line.
+  // Windows line ends are line ends, and so is a lone \r (Python's universal newlines); a last
+  // line without one is a line.
   const loom::Tokenizer crlf = loom::Tokenizer::from_texts(plain_wordpiece(), {.vocab = "[UNK]\r\nhello\r\nworld"});
   CHECK(crlf.encode_text("hello world") == Ids{1, 2});
   CHECK(crlf.encode_text("nope") == Ids{0});
+  const loom::Tokenizer cr = loom::Tokenizer::from_texts(plain_wordpiece(), {.vocab = "[UNK]\rhello\r\n\nworld\n"});
+  CHECK(cr.encode_text("hello world") == Ids{1, 3});
 }
 
 TEST_CASE("tokenizer files: vocab.json") {

@@ -23,18 +23,17 @@ std::string quote(std::string_view token) {
   return std::string(1, '\'').append(printable(shown)).append(1, '\'');
 }
 
-// Calls fn(line_number, line) for each line of `text`: '\n' ends a line, a '\r' before it is
-// dropped, and the empty piece after a final newline is not a line.
+// Calls fn(line_number, line) for each line of `text`, split as Python's text files split them
+// (universal newlines, which transformers' readers get): "\n", "\r\n" and a lone "\r" end a
+// line, and the empty piece after a final line end is not a line.
 template <class Fn>
 void for_each_line(std::string_view text, Fn fn) {
   size_t number = 0;
   for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
+    size_t end = text.find_first_of("\r\n", start);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    fn(++number, line);
-    start = end + 1;
+    fn(++number, text.substr(start, end - start));
+    start = end + (text.compare(end, 2, "\r\n") == 0 ? 2 : 1);
   }
 }
 
