@@ -15,6 +15,7 @@
 
 #include <loom/plugin_sdk.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -81,6 +82,11 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
     b.labels = read_labels(c);
     b.problem_type = read_problem_type(c);
   }
+  // transformers computes the bias's window as image_size // patch_size with an int patch_size.
+  if ((b.relative || b.shared_relative) && b.patch_h != b.patch_w)
+    c.fail("patch_size", size_text(b.patch_h, b.patch_w) +
+                             " with a relative position bias: transformers works out its window as the image size // patch_size, "
+                             "an int");
   // The relative index holds tokens^2 entries, a constant of the graph.
   if ((b.relative || b.shared_relative) && b.tokens() > 4097)
     c.fail("image_size", "a relative position bias over " + std::to_string(b.tokens()) + " tokens is more than Loom's 4097");
@@ -89,11 +95,28 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
 
 std::string s(int64_t v) { return std::to_string(v); }
 
+// F.interpolate(mode="bilinear", align_corners=False) along one dim, from `in` to `out` samples,
+// as a matrix [out, in]: output o reads source (o + 0.5)·in/out − 0.5 (clamped at 0) from its two
+// neighbours, with PyTorch's float weights.
+std::vector<double> bilinear_matrix(int64_t in, int64_t out) {
+  std::vector<double> m(static_cast<size_t>(out * in), 0.0);
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  for (int64_t o = 0; o < out; ++o) {
+    const float src = std::max(0.0f, scale * (static_cast<float>(o) + 0.5f) - 0.5f);
+    const auto i0 = static_cast<int64_t>(src);
+    const int64_t i1 = std::min(i0 + 1, in - 1);
+    const float l1 = src - static_cast<float>(i0), l0 = 1.0f - l1;
+    m[static_cast<size_t>(o * in + i0)] += l0;
+    m[static_cast<size_t>(o * in + i1)] += l1;
+  }
+  return m;
+}
+
 // BEiT's relative position index [T, T] (T = gh·gw + 1) for a gh x gw grid, row-major: patch i
 // and j at (r, c) give (r_i − r_j + gh − 1)(2gw − 1) + (c_i − c_j + gw − 1); the CLS query row is
 // M, the CLS key column M + 1 and [0, 0] M + 2, with M = (2gh − 1)(2gw − 1).
-std::vector<double> relative_index(int64_t gh, int64_t g) {
-  const int64_t T = gh * g + 1, M = (2 * gh - 1) * (2 * g - 1);
+std::vector<double> relative_index(int64_t gh, int64_t gw) {
+  const int64_t T = gh * gw + 1, M = (2 * gh - 1) * (2 * gw - 1);
   std::vector<double> index(static_cast<size_t>(T * T));
   for (int64_t i = 0; i < T; ++i)
     for (int64_t j = 0; j < T; ++j) {
@@ -102,8 +125,8 @@ std::vector<double> relative_index(int64_t gh, int64_t g) {
       else if (i == 0) v = M;
       else if (j == 0) v = M + 1;
       else {
-        const int64_t ri = (i - 1) / g, ci = (i - 1) % g, rj = (j - 1) / g, cj = (j - 1) % g;
-        v = (ri - rj + gh - 1) * (2 * g - 1) + (ci - cj + g - 1);
+        const int64_t ri = (i - 1) / gw, ci = (i - 1) % gw, rj = (j - 1) / gw, cj = (j - 1) % gw;
+        v = (ri - rj + gh - 1) * (2 * gw - 1) + (ci - cj + gw - 1);
       }
       index[static_cast<size_t>(i * T + j)] = static_cast<double>(v);
     }
@@ -150,7 +173,19 @@ class Expander {
              why + ", use_absolute_position_embeddings, " + s(N) + " patches plus CLS");
       g_.node("add", {"tokens", "position_embeddings"}, {first});
     }
-    if (c_.relative || c_.shared_relative) g_.constant("relative_index", "i64", {T * T}, relative_index(c_.grid_h(), c_.grid_w()));
+    if (c_.relative || c_.shared_relative) {
+      const int64_t gh = c_.grid_h(), gw = c_.grid_w(), oh = 2 * gh - 1, ow = 2 * gw - 1;
+      g_.constant("relative_index", "i64", {T * T}, relative_index(gh, gw));
+      if (gh != gw) {
+        // The resampling of a rectangular grid's table (relative_bias): rows ow -> oh, columns oh -> ow.
+        g_.constant("relative_rows", "f32", {oh, ow}, bilinear_matrix(ow, oh));
+        const std::vector<double> cols = bilinear_matrix(oh, ow);  // [ow, oh], used transposed
+        std::vector<double> cols_t(cols.size());
+        for (int64_t i = 0; i < oh; ++i)
+          for (int64_t o = 0; o < ow; ++o) cols_t[static_cast<size_t>(i * ow + o)] = cols[static_cast<size_t>(o * oh + i)];
+        g_.constant("relative_cols", "f32", {oh, ow}, cols_t);
+      }
+    }
     if (c_.shared_relative) relative_bias("shared", "encoder.relative_position_bias.relative_position_bias_table", "shared.bias");
 
     std::string h = "hidden.0";
@@ -174,11 +209,27 @@ class Expander {
   }
 
   // bias[1, heads, T, T] = table[index[i, j], h] of the table `tensor` [(2gh−1)(2gw−1) + 3, heads].
+  // transformers' BeitRelativePositionBias first passes the table's grid rows through a bilinear
+  // resize to (2gh−1, 2gw−1), having read them as a (2gw−1) x (2gh−1) grid: an identity for a
+  // square grid (left out), a resampling for a rectangular one, done here as it does it.
   void relative_bias(const std::string& p, const std::string& tensor, const std::string& out) {
-    const int64_t gh = c_.grid_h(), gw = c_.grid_w(), T = c_.tokens(), rows = (2 * gh - 1) * (2 * gw - 1) + 3;
-    weight(p + ".table", tensor, {rows, c_.heads},
+    const int64_t gh = c_.grid_h(), gw = c_.grid_w(), T = c_.tokens(), oh = 2 * gh - 1, ow = 2 * gw - 1, M = oh * ow;
+    weight(p + ".table", tensor, {M + 3, c_.heads},
            "the relative position bias of a " + s(gh) + "x" + s(gw) + " patch grid, num_attention_heads " + s(c_.heads));
-    g_.node("gather", {p + ".table", "relative_index"}, {p + ".gathered"});
+    std::string table = p + ".table";
+    if (gh != gw) {
+      g_.node("slice", {table}, {p + ".grid"}, Attrs().set("axis", 0).set("start", int64_t{0}).set("end", M));
+      g_.node("slice", {table}, {p + ".cls"}, Attrs().set("axis", 0).set("start", M));
+      g_.node("reshape", {p + ".grid"}, {p + ".grid.wh"}, Attrs().set("shape", Ints{ow, oh, c_.heads}));
+      g_.node("transpose", {p + ".grid.wh"}, {p + ".grid.image"}, Attrs().set("perm", Ints{2, 0, 1}));
+      g_.node("matmul", {"relative_rows", p + ".grid.image"}, {p + ".grid.rows"});
+      g_.node("matmul", {p + ".grid.rows", "relative_cols"}, {p + ".grid.resized"});
+      g_.node("transpose", {p + ".grid.resized"}, {p + ".grid.hw"}, Attrs().set("perm", Ints{1, 2, 0}));
+      g_.node("reshape", {p + ".grid.hw"}, {p + ".grid.rows.resized"}, Attrs().set("shape", Ints{M, c_.heads}));
+      g_.node("concat", {p + ".grid.rows.resized", p + ".cls"}, {p + ".table.resized"}, Attrs().set("axis", 0));
+      table = p + ".table.resized";
+    }
+    g_.node("gather", {table, "relative_index"}, {p + ".gathered"});
     g_.node("reshape", {p + ".gathered"}, {p + ".pairs"}, Attrs().set("shape", Ints{T, T, c_.heads}));
     g_.node("transpose", {p + ".pairs"}, {p + ".heads"}, Attrs().set("perm", Ints{2, 0, 1}));
     g_.node("reshape", {p + ".heads"}, {out}, Attrs().set("shape", Ints{1, c_.heads, T, T}));

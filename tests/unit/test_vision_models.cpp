@@ -207,9 +207,17 @@ TEST_CASE("vision models: BEiT classification, masked image modeling and the bas
     test::check_outputs(engine, "beit-cls", {"pixel_values"}, {"logits", "last_hidden_state"}, options);
     test::check_outputs(engine, "beit-mim", {"pixel_values", "bool_masked_pos"}, {"logits", "last_hidden_state"}, options);
     test::check_outputs(engine, "beit-base", {"pixel_values"}, {"pooler_output", "last_hidden_state"}, options);
-    // image_size [26, 22] and patch_size [8, 4]: a 3x5 grid and rectangular relative tables.
+    // image_size [26, 22] with 4-pixel patches: a 6x5 grid, whose relative tables transformers
+    // resizes bilinearly (read as a 9x11 grid into an 11x9 one).
     test::check_outputs(engine, "beit-rect", {"pixel_values"}, {"pooler_output", "last_hidden_state"}, options);
   }
+  // A patch_size list with a relative bias: transformers divides the image size by it as an int.
+  const auto dir = copy("beit-rect");
+  std::ifstream in(kModels / "beit-rect" / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  config["patch_size"] = {4, 2};
+  write(dir / "config.json", config.dump());
+  CHECK(error_of(engine, dir).find("config.json: patch_size: [4, 2] with a relative position bias") != std::string::npos);
   const Graph g = engine.load_graph(kModels / "beit-cls");
   REQUIRE(g.processing.has_value());
   REQUIRE(g.processing->image.has_value());
