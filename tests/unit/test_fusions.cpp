@@ -131,7 +131,8 @@ TEST_CASE("fusions: attention is not fused when an intermediate value is needed 
 TEST_CASE("fusions: linear followed by an activation becomes a linear with that activation") {
   Engine engine = onednn_engine();
   const std::vector<std::tuple<std::string, std::map<std::string, AttrValue>, std::string>> cases = {
-      {"relu", {}, "relu"}, {"tanh", {}, "tanh"}, {"gelu", {}, "gelu"}, {"gelu", {{"approximate", std::string("tanh")}}, "gelu_tanh"}};
+      {"relu", {}, "relu"},     {"tanh", {}, "tanh"}, {"gelu", {}, "gelu"}, {"gelu", {{"approximate", std::string("tanh")}}, "gelu_tanh"},
+      {"quick_gelu", {}, "quick_gelu"}, {"silu", {}, "silu"}};
   for (const auto& [op, attrs, activation] : cases) {
     CAPTURE(activation);
     Graph g;
