@@ -51,6 +51,15 @@ for p in $PRECISIONS; do
   case $p in f32 | bf16) ;; *) die "unknown precision '$p' in PRECISIONS (f32, bf16)" ;; esac
 done
 mkdir -p "$WORK"
+# Debian's python3-torch multiplies through whichever libblas.so.3 is selected: without OpenBLAS
+# that is the reference BLAS, 20-30 times slower, which would make PyTorch's figures meaningless.
+blas_gflops=$(OMP_NUM_THREADS=1 "$PYTHON" -c 'import time, torch
+torch.set_num_threads(1); a = torch.randn(512, 512); a @ a; t = time.perf_counter()
+for _ in range(5): a @ a
+print(round(5 * 2 * 512 ** 3 / (time.perf_counter() - t) / 1e9, 1))') || die "$PYTHON cannot run torch"
+awk -v g="$blas_gflops" 'BEGIN { exit !(g < 15) }' &&
+  die "PyTorch multiplies at $blas_gflops GFLOP/s on one thread (the reference BLAS): install libopenblas0-openmp"
+echo "== PyTorch's BLAS: $blas_gflops GFLOP/s on one thread"
 
 # ---------------------------------------------------------------- checkpoints, ONNX, tools
 
