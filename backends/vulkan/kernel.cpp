@@ -26,6 +26,18 @@ int64_t rows_per_binding(const Limits& limits, uint64_t row_bytes, const std::st
   return static_cast<int64_t>(std::min<uint64_t>(rows, INT32_MAX));
 }
 
+int64_t half_rows_per_binding(const Limits& limits, uint64_t row_halves, const std::string& what) {
+  int64_t rows = rows_per_binding(limits, row_halves * 2, what);
+  if (rows > 1 && static_cast<uint64_t>(rows) * row_halves * 2 + 4 > binding_capacity(limits)) --rows;
+  return rows;
+}
+
+HalfChunk half_chunk(uint64_t first, uint64_t count) {
+  const uint64_t even = first & ~uint64_t{1};
+  const uint64_t halves = count + (first - even);
+  return {even, halves, even * 2, (halves + 1) / 2 * 4};
+}
+
 int32_t Prepared::scratch(uint64_t bytes) {
   const uint64_t offset = node_offset_;
   node_offset_ += (bytes + alignment_ - 1) / alignment_ * alignment_;

@@ -146,6 +146,16 @@ uint64_t binding_capacity(const Limits& limits);
 // Rows of `row_bytes` per chunk of a tensor split along its outermost dim, so that each chunk
 // fits one binding; throws, naming the limit, when a single row does not.
 int64_t rows_per_binding(const Limits& limits, uint64_t row_bytes, const std::string& what);
+// The same for rows of `row_halves` f16 elements, packed two to a word: a chunk may take one word
+// more than its halves (half_chunk), so a row less where that word would not fit.
+int64_t half_rows_per_binding(const Limits& limits, uint64_t row_halves, const std::string& what);
+// The halves [first, first + count) of an f16 tensor as one binding sees them: from the word
+// holding the first (one half early when that one is odd) to the word holding the last. `first`
+// and `count` are then counted from that even half; `offset` and `bytes` are the view's.
+struct HalfChunk {
+  uint64_t first, count, offset, bytes;
+};
+HalfChunk half_chunk(uint64_t first, uint64_t count);
 
 // Workgroups for `count` invocations at `size` per group, folded into rows of at most
 // maxComputeWorkGroupCount[0] groups: the shader recovers the flat index from row_groups.

@@ -82,27 +82,25 @@ class GatherKernel final : public GridKernel {
     // Units of data: 32-bit words, or halves where the data is stored as f16.
     const uint64_t data_units = index32(numel(data) * words_, where);
     const int64_t row_units = data.empty() ? 1 : numel(data.subspan(1)) * words_;
-    const uint64_t unit_bytes = half_ ? 2 : 4, capacity = binding_capacity(limits_);
     const uint64_t data_bytes = half_ ? packed_half_bytes(data_units) : data_units * 4;
-    const bool split = data_bytes > capacity && row_units > 0;
-    int64_t rows = split ? rows_per_binding(limits_, static_cast<uint64_t>(row_units) * unit_bytes, where + ": data") : 1;
-    // A chunk of f16 rows may take one word more than its halves (it starts a half early).
-    if (split && half_ && rows > 1 && static_cast<uint64_t>(rows * row_units) * 2 + 4 > capacity) --rows;
+    const bool split = data_bytes > binding_capacity(limits_) && row_units > 0;
+    const auto row = static_cast<uint64_t>(row_units);
+    const int64_t rows = !split ? 1
+                         : half_ ? half_rows_per_binding(limits_, row, where + ": data")
+                                 : rows_per_binding(limits_, row * 4, where + ": data");
     const int64_t total_rows = split ? data[0] : 1;
     // (std::to_string inside one long concatenation trips GCC 12's -Wrestrict; named strings do not.)
     const std::string lo = std::to_string(-data[a]), hi = std::to_string(data[a] - 1), n = std::to_string(data[a]);
     for (int64_t r0 = 0; r0 < total_rows; r0 += rows) {
       uint64_t base = split ? static_cast<uint64_t>(r0 * row_units) : 0;
       uint64_t len = split ? static_cast<uint64_t>(std::min(rows, total_rows - r0) * row_units) : data_units;
-      uint64_t view_at = base * unit_bytes, view_bytes = len * unit_bytes;
+      uint64_t view_at = base * 4, view_bytes = len * 4;
       if (half_) {
-        // Halves two to a word: the chunk starts at the word holding its first half (one half
-        // early when that one is odd) and ends with the word holding its last.
-        const uint64_t even = base & ~uint64_t{1};
-        len += base - even;
-        base = even;
-        view_at = even * 2;
-        view_bytes = (len + 1) / 2 * 4;
+        const HalfChunk h = half_chunk(base, len);
+        base = h.first;
+        len = h.count;
+        view_at = h.offset;
+        view_bytes = h.bytes;
       }
       Dispatch d{node_.name, pipeline_, {node_.inputs[0], node_.inputs[1], node_.outputs[0], kStatus},
                  {0, 0, 0, 0, index32(count, where), g.row_groups, index32(tokens, where), index32(inner, where), index32(data[a], where),

@@ -83,11 +83,9 @@ class MatmulKernel final : public NodeKernel {
             if (!o.split) return;
             const int64_t start = first * o.row;
             if (binding == 1 && half_b_) {
-              // Halves two to a word: the chunk starts at the word holding its first half (one
-              // half early when that one is odd) and ends with the word holding its last.
-              const int64_t even = start & ~int64_t{1};
-              d.view(binding, static_cast<uint64_t>(even) * 2, static_cast<uint64_t>((start + count * o.row - even + 1) / 2) * 4);
-              at -= even;
+              const HalfChunk h = half_chunk(static_cast<uint64_t>(start), static_cast<uint64_t>(count * o.row));
+              d.view(binding, h.offset, h.bytes);
+              at -= static_cast<int64_t>(h.first);
               return;
             }
             d.view(binding, static_cast<uint64_t>(start) * 4, static_cast<uint64_t>(count * o.row) * 4);
@@ -143,8 +141,8 @@ class MatmulKernel final : public NodeKernel {
     // Rows of `row` elements per chunk, rounded down to whole tiles where that leaves any.
     // A chunk of f16 rows may take one word more than its halves (it starts a half early).
     auto cut = [&](int64_t& dim, int64_t row, int64_t tile, const char* what, bool half = false) {
-      int64_t rows = rows_per_binding(limits_, static_cast<uint64_t>(row) * (half ? 2 : 4), where + ": " + what);
-      if (half && rows > 1 && static_cast<uint64_t>(rows * row) * 2 + 4 > capacity) --rows;
+      int64_t rows = half ? half_rows_per_binding(limits_, static_cast<uint64_t>(row), where + ": " + what)
+                          : rows_per_binding(limits_, static_cast<uint64_t>(row) * 4, where + ": " + what);
       if (rows >= tile) rows = rows / tile * tile;
       dim = std::min(dim, rows);
     };
