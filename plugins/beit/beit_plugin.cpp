@@ -179,11 +179,7 @@ class Expander {
       if (gh != gw) {
         // The resampling of a rectangular grid's table (relative_bias): rows ow -> oh, columns oh -> ow.
         g_.constant("relative_rows", "f32", {oh, ow}, bilinear_matrix(ow, oh));
-        const std::vector<double> cols = bilinear_matrix(oh, ow);  // [ow, oh], used transposed
-        std::vector<double> cols_t(cols.size());
-        for (int64_t i = 0; i < oh; ++i)
-          for (int64_t o = 0; o < ow; ++o) cols_t[static_cast<size_t>(i * ow + o)] = cols[static_cast<size_t>(o * oh + i)];
-        g_.constant("relative_cols", "f32", {oh, ow}, cols_t);
+        g_.constant("relative_cols", "f32", {ow, oh}, bilinear_matrix(oh, ow));
       }
     }
     if (c_.shared_relative) relative_bias("shared", "encoder.relative_position_bias.relative_position_bias_table", "shared.bias");
@@ -223,7 +219,7 @@ class Expander {
       g_.node("reshape", {p + ".grid"}, {p + ".grid.wh"}, Attrs().set("shape", Ints{ow, oh, c_.heads}));
       g_.node("transpose", {p + ".grid.wh"}, {p + ".grid.image"}, Attrs().set("perm", Ints{2, 0, 1}));
       g_.node("matmul", {"relative_rows", p + ".grid.image"}, {p + ".grid.rows"});
-      g_.node("matmul", {p + ".grid.rows", "relative_cols"}, {p + ".grid.resized"});
+      g_.node("matmul", {p + ".grid.rows", "relative_cols"}, {p + ".grid.resized"}, Attrs().set("transpose_b", true));
       g_.node("transpose", {p + ".grid.resized"}, {p + ".grid.hw"}, Attrs().set("perm", Ints{1, 2, 0}));
       g_.node("reshape", {p + ".grid.hw"}, {p + ".grid.rows.resized"}, Attrs().set("shape", Ints{M, c_.heads}));
       g_.node("concat", {p + ".grid.rows.resized", p + ".cls"}, {p + ".table.resized"}, Attrs().set("axis", 0));
