@@ -56,8 +56,12 @@ void register_linalg(std::vector<OpSchema>& ops) {
         }
         const std::string& act = c.attr_string("activation");
         bool ok = false;
-        for (const char* a : kActivations) ok |= act == a;
-        if (!ok) c.fail("attribute 'activation' must be one of none, relu, gelu, gelu_tanh, quick_gelu, silu, tanh; not \"" + act + "\"");
+        std::string known;
+        for (const char* a : kActivations) {
+          ok |= act == a;
+          known.append(known.empty() ? "" : ", ").append(a);
+        }
+        if (!ok) c.fail("attribute 'activation' must be one of " + known + "; not \"" + act + "\"");
         SymShape out = x;
         out.back() = out_dim;
         c.set_output(0, {c.input(0).dtype, out});
