@@ -32,19 +32,30 @@ inline float exp_clamped(float x) {
   return huge ? std::numeric_limits<float>::infinity() : y * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
 }
 
-inline float erf_as(float x) {
-  const float a = std::fabs(x);
-  const float t = 1.0f / (1.0f + 0.3275911f * a);
-  const float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
-  const float e = 1.0f - poly * exp_clamped(-a * a);
-  return std::copysign(e, x);
+// erf(x) as x P(x^2) / Q(x^2) over x clamped to [-4, 4] (the rational approximation of Eigen's and
+// XLA's f32 erf; absolute error about 4.5e-7). erf(+-4) comes out exactly +-1 in f32, so
+// gelu(-inf) = -inf * 0 is NaN, as in PyTorch. No exp: half the work of Abramowitz and Stegun's
+// 7.1.26, which needs one.
+constexpr float kErfP[] = {-2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f, -5.69250639462346e-05f,
+                           -7.34990630326855e-04f, -2.95459980854025e-03f, -1.60960333262415e-02f};
+constexpr float kErfQ[] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f,
+                           -7.37332916720468e-03f, -1.42647390514189e-02f};
+
+inline float erf_rational(float x) {
+  x = x < -4.0f ? -4.0f : x;  // NaN passes through both
+  x = x > 4.0f ? 4.0f : x;
+  const float z = x * x;
+  float p = kErfP[0], q = kErfQ[0];
+  for (int i = 1; i < 7; ++i) p = p * z + kErfP[i];
+  for (int i = 1; i < 5; ++i) q = q * z + kErfQ[i];
+  return x * p / q;
 }
 
 LOOM_ACT_CLONES void relu_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : (y[i] == y[i] ? 0.0f : y[i]);  // NaN stays NaN
 }
 LOOM_ACT_CLONES void gelu_erf_all(float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + erf_as(y[i] * 0.70710678118654752440f));
+  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + erf_rational(y[i] * 0.70710678118654752440f));
 }
 LOOM_ACT_CLONES void gelu_tanh_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
@@ -120,18 +131,16 @@ struct Tanh {
 };
 struct GeluErf {
   LOOM_AVX2 __m256 operator()(__m256 v) const {
-    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-    const __m256 x = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752440f));
-    const __m256 a = _mm256_andnot_ps(sign, x);
-    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
-    __m256 poly = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
-    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(1.421413741f));
-    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(-0.284496736f));
-    poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(0.254829592f));
-    poly = _mm256_mul_ps(poly, t);
-    const __m256 e = _mm256_fnmadd_ps(poly, exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), a)), one);
-    const __m256 erf = _mm256_or_ps(e, _mm256_and_ps(sign, x));
-    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), _mm256_add_ps(one, erf));
+    const __m256 s = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752440f));
+    const __m256 x = _mm256_max_ps(_mm256_set1_ps(-4.0f), _mm256_min_ps(_mm256_set1_ps(4.0f), s));  // NaN stays
+    const __m256 z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kErfP[0]), z, _mm256_set1_ps(kErfP[1]));
+    for (int i = 2; i < 7; ++i) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(kErfP[i]));
+    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(kErfQ[0]), z, _mm256_set1_ps(kErfQ[1]));
+    for (int i = 2; i < 5; ++i) q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(kErfQ[i]));
+    const __m256 erf = _mm256_div_ps(_mm256_mul_ps(x, p), q);
+    const __m256 h = _mm256_mul_ps(_mm256_set1_ps(0.5f), v);
+    return _mm256_fmadd_ps(h, erf, h);  // 0.5 v (1 + erf)
   }
 };
 

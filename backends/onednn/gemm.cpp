@@ -3,7 +3,8 @@
 // 6-row tile of the activation block streams past it; the block (up to kBlockRows rows of one
 // slice, packed as 6-row tiles) is read once per panel. Slices of 768 measured faster than 256
 // or 384 on a Zen 3 core (y is then written once per 768 of K, which matters most for an LM head
-// of 50k features), and the first tile of each panel prefetches the next panel. Threads take
+// of 50k features), and the row tiles of each panel prefetch the next panel's slice, a share
+// each. A 6-row tile is packed eight columns at a time in registers. Threads take
 // panels a few at a time, so each writes its own columns of y; they pack each block together,
 // tile by tile, into one copy that all of them read.
 #include "gemm.hpp"
@@ -41,25 +42,40 @@ int64_t tile_rows(int64_t mc, int64_t ir) {
   return std::min(kRows, mc - ir);
 }
 
-// Rows [0, r) x columns [0, kc) of x (row stride ld) as one tile: for each k, r floats.
-void pack_tile(const float* x, int64_t ld, int64_t r, int64_t kc, float* out) {
-  if (r == kRows) {
-    const float *r0 = x, *r1 = r0 + ld, *r2 = r1 + ld, *r3 = r2 + ld, *r4 = r3 + ld, *r5 = r4 + ld;
-    for (int64_t p = 0; p < kc; ++p, out += kRows) {
-      out[0] = r0[p];
-      out[1] = r1[p];
-      out[2] = r2[p];
-      out[3] = r3[p];
-      out[4] = r4[p];
-      out[5] = r5[p];
-    }
-    return;
-  }
-  for (int64_t p = 0; p < kc; ++p, out += r)
-    for (int64_t j = 0; j < r; ++j) out[j] = x[j * ld + p];
+#ifdef LOOM_GEMM_X86
+// Six rows x eight columns of x (row stride ld) into `out` column by column (48 floats): the
+// rows pairwise interleaved, then the pairs (as doubles) put in column order.
+LOOM_AVX2 inline void pack_6x8(const float* x, int64_t ld, float* out) {
+  const __m256 r0 = _mm256_loadu_ps(x), r1 = _mm256_loadu_ps(x + ld), r2 = _mm256_loadu_ps(x + 2 * ld);
+  const __m256 r3 = _mm256_loadu_ps(x + 3 * ld), r4 = _mm256_loadu_ps(x + 4 * ld), r5 = _mm256_loadu_ps(x + 5 * ld);
+  // a: rows 0-1, b: rows 2-3, c: rows 4-5; each double is one column's pair. Columns 0 1 | 4 5
+  // in the low vectors, 2 3 | 6 7 in the high ones.
+  const __m256d a = _mm256_castps_pd(_mm256_unpacklo_ps(r0, r1)), a2 = _mm256_castps_pd(_mm256_unpackhi_ps(r0, r1));
+  const __m256d b = _mm256_castps_pd(_mm256_unpacklo_ps(r2, r3)), b2 = _mm256_castps_pd(_mm256_unpackhi_ps(r2, r3));
+  const __m256d c = _mm256_castps_pd(_mm256_unpacklo_ps(r4, r5)), c2 = _mm256_castps_pd(_mm256_unpackhi_ps(r4, r5));
+  const __m256d ab = _mm256_unpacklo_pd(a, b);        // a0 b0 | a4 b4
+  const __m256d ca = _mm256_shuffle_pd(c, a, 0b1010);  // c0 a1 | c4 a5
+  const __m256d bc = _mm256_unpackhi_pd(b, c);        // b1 c1 | b5 c5
+  const __m256d ab2 = _mm256_unpacklo_pd(a2, b2);     // a2 b2 | a6 b6
+  const __m256d ca2 = _mm256_shuffle_pd(c2, a2, 0b1010);  // c2 a3 | c6 a7
+  const __m256d bc2 = _mm256_unpackhi_pd(b2, c2);     // b3 c3 | b7 c7
+  _mm256_storeu_pd(reinterpret_cast<double*>(out), _mm256_permute2f128_pd(ab, ca, 0x20));
+  _mm256_storeu_pd(reinterpret_cast<double*>(out + 8), _mm256_permute2f128_pd(bc, ab2, 0x20));
+  _mm256_storeu_pd(reinterpret_cast<double*>(out + 16), _mm256_permute2f128_pd(ca2, bc2, 0x20));
+  _mm256_storeu_pd(reinterpret_cast<double*>(out + 24), _mm256_permute2f128_pd(ab, ca, 0x31));
+  _mm256_storeu_pd(reinterpret_cast<double*>(out + 32), _mm256_permute2f128_pd(bc, ab2, 0x31));
+  _mm256_storeu_pd(reinterpret_cast<double*>(out + 40), _mm256_permute2f128_pd(ca2, bc2, 0x31));
 }
 
-#ifdef LOOM_GEMM_X86
+// Rows [0, r) x columns [0, kc) of x (row stride ld) as one tile: for each k, r floats.
+LOOM_AVX2 void pack_tile(const float* x, int64_t ld, int64_t r, int64_t kc, float* out) {
+  int64_t p = 0;
+  if (r == kRows)
+    for (; p + 8 <= kc; p += 8) pack_6x8(x + p, ld, out + p * kRows);
+  for (; p < kc; ++p)
+    for (int64_t j = 0; j < r; ++j) out[p * r + j] = x[j * ld + p];
+}
+
 // v[0, count) rounded to the nearest bf16 in place (to_bf16, 8 at a time).
 LOOM_AVX2 void round_to_bf16(float* v, int64_t count) {
   const __m256i one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7fff), high = _mm256_set1_epi32(-65536);
@@ -117,7 +133,7 @@ LOOM_AVX2 inline void put(float* row, __m256 lo, __m256 hi, bool first, __m256 i
 // accumulators in registers. W: the weights' element, float or bf16 (uint16_t).
 template <int R, typename W>
 LOOM_AVX2 inline void tile(int64_t kc, const float* a, const W* b, float* c, int64_t ldc, bool first,
-                           const float* init, const W* next) {
+                           const float* init, const char* ahead, int64_t lines) {
   __m256 lo[R], hi[R];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
@@ -125,7 +141,7 @@ LOOM_AVX2 inline void tile(int64_t kc, const float* a, const W* b, float* c, int
   for (int64_t p = 0; p < kc; ++p, a += R, b += kPanel) {
     __m256 b0, b1;
     load16(b, b0, b1);
-    if (next) _mm_prefetch(reinterpret_cast<const char*>(next + p * kPanel), _MM_HINT_T1);
+    if (p < lines) _mm_prefetch(ahead + p * 64, _MM_HINT_T1);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const __m256 s = _mm256_broadcast_ss(a + r);
@@ -140,7 +156,7 @@ LOOM_AVX2 inline void tile(int64_t kc, const float* a, const W* b, float* c, int
 }
 
 template <typename W>
-using TileFn = void (*)(int64_t, const float*, const W*, float*, int64_t, bool, const float*, const W*);
+using TileFn = void (*)(int64_t, const float*, const W*, float*, int64_t, bool, const float*, const char*, int64_t);
 template <typename W>
 constexpr TileFn<W> kTiles[kRows + 1] = {nullptr,       tile<1, W>, tile<2, W>, tile<3, W>,
                                          tile<4, W>,    tile<5, W>, tile<6, W>};
@@ -199,36 +215,43 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
           std::copy(bias + col, bias + n, part_init);
           init = part_init;
         }
+        // The next panel's slice is prefetched into L2 a share per row tile, so that its lines
+        // are asked for over the whole panel rather than all during its first tile.
+        const bool last_panel = p + 1 == np;
+        const char* next = reinterpret_cast<const char*>(b + (last_panel ? 0 : call.packed_k * kPanel));
+        const int64_t next_lines = last_panel ? 0 : kc * kPanel * static_cast<int64_t>(sizeof(W)) / 64;
+        const int64_t share = div_up(next_lines, tiles);
+        // The activation goes with the last slice of K, tile by tile while the tile is in L1.
+        const bool activate = pc + kc == k && call.act != Activation::none;
         // The row tiles over the panel's slice `bv` (W, or f32 widened from bf16).
-        auto row_tiles = [&](const auto* bv, const auto* next) {
+        auto row_tiles = [&](const auto* bv) {
           using V = std::remove_cv_t<std::remove_pointer_t<decltype(bv)>>;
           for (int64_t t = 0; t < tiles; ++t) {
             const int64_t ir = starts[t], rows = starts[t + 1] - ir;
+            const int64_t lines = std::clamp<int64_t>(next_lines - t * share, 0, share);
             float* c = y + (ic + ir) * call.ldy + col;
             if (cols == kPanel) {
-              kTiles<V>[rows](kc, block + ir * kc, bv, c, call.ldy, first, init, ir == 0 ? next : nullptr);
-              continue;
+              kTiles<V>[rows](kc, block + ir * kc, bv, c, call.ldy, first, init, next + t * share * 64, lines);
+            } else {
+              // The last panel's columns go through a local tile, so nothing past y's row is touched.
+              kTiles<V>[rows](kc, block + ir * kc, bv, part, kPanel, true, first ? init : nullptr, nullptr, 0);
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t j = 0; j < cols; ++j)
+                  c[r * call.ldy + j] = (first ? 0.0f : c[r * call.ldy + j]) + part[r * kPanel + j];
             }
-            // The last panel's columns go through a local tile, so nothing past y's row is touched.
-            kTiles<V>[rows](kc, block + ir * kc, bv, part, kPanel, true, first ? init : nullptr, nullptr);
-            for (int64_t r = 0; r < rows; ++r)
-              for (int64_t j = 0; j < cols; ++j)
-                c[r * call.ldy + j] = (first ? 0.0f : c[r * call.ldy + j]) + part[r * kPanel + j];
+            if (activate) activate_rows(c, rows, cols, call.ldy, call.act);
           }
         };
-        const W* next = p + 1 < np ? b + call.packed_k * kPanel : nullptr;
         if constexpr (bf16) {
           if (tiles > 1) {  // widened once rather than in every tile
             widen(b, kc, wide);
-            row_tiles(static_cast<const float*>(wide), static_cast<const float*>(nullptr));
+            row_tiles(static_cast<const float*>(wide));
           } else {
-            row_tiles(b, next);
+            row_tiles(b);
           }
         } else {
-          row_tiles(b, next);
+          row_tiles(b);
         }
-        if (pc + kc == k && call.act != Activation::none)
-          activate_rows(y + ic * call.ldy + col, mc, cols, call.ldy, call.act);
       };
       if (team > 1) {
 #pragma omp for schedule(dynamic, chunk)
