@@ -11,6 +11,9 @@
 
 #include "activation.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -43,5 +46,18 @@ void linear_rows(const float* x, const float* w, const float* bias, float* y, in
 // with the biased variance; scale and shift may be null. y may be x.
 void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t inner, float eps, const float* scale,
                      const float* shift);
+
+// f(r0, r1) over [0, rows) cut into one contiguous range per thread, in a parallel region only
+// where there are several threads and `elements` (the work) is worth one.
+template <class F>
+void split_rows(int64_t rows, int64_t elements, int threads, F&& f) {
+  if (threads <= 1 || rows < 2 || elements < (int64_t{1} << 15)) return f(int64_t{0}, rows);
+  const int team = static_cast<int>(std::min<int64_t>(threads, rows));
+#pragma omp parallel num_threads(team)
+  {
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    f(rows * t / n, rows * (t + 1) / n);
+  }
+}
 
 }  // namespace loom::onednn

@@ -1,9 +1,9 @@
-// layer_norm, add_layer_norm and softmax on oneDNN's layer_normalization_forward and
-// softmax_v2_forward. The tensor is viewed as [outer, inner] for layer norm (normalising dims
-// axis..rank-1 at once); add_layer_norm's residual add is a broadcasting loop before it;
-// softmax's additive mask is broadcast-added into the output first, then softmax runs in place.
-// A layer norm of a few rows (a decode step) runs on the row kernel instead (rows.hpp), which
-// makes no oneDNN call.
+// layer_norm, add_layer_norm and softmax. Layer norm views the tensor as [outer, inner]
+// (normalising dims axis..rank-1 at once) and runs rows.hpp's row loop, the rows split over the
+// session's threads; add_layer_norm's residual add goes with each thread's rows (a broadcasting
+// loop first where a and b differ in shape). Softmax runs on oneDNN's softmax_v2_forward (faster
+// than activation.hpp's softmax rows on ViT's heads); its additive mask is broadcast-added into
+// the output first, then softmax runs in place.
 #include "kernel.hpp"
 #include "rows.hpp"
 
@@ -33,67 +33,37 @@ const float* layer_norm_source(const LayerNormPorts& ports, const RunContext& ct
   return sum;
 }
 
-class RowLayerNormStep final : public Step {
+// The rows split over the session's threads; add_layer_norm's add, where a and b have the
+// sum's shape, goes with each thread's rows, so that each row is read from cache right after it
+// is written. A few rows (a decode step) stay on the calling thread.
+class LayerNormStep final : public Step {
  public:
-  RowLayerNormStep(LayerNormPorts ports, int64_t rows, int64_t inner, float eps)
-      : ports_(std::move(ports)), rows_(rows), inner_(inner), eps_(eps) {}
+  LayerNormStep(LayerNormPorts ports, int64_t rows, int64_t inner, float eps, int threads)
+      : ports_(std::move(ports)), rows_(rows), inner_(inner), eps_(eps), threads_(threads) {}
   void run(const RunContext& ctx) const override {
-    const float* src = layer_norm_source(ports_, ctx);
-    layer_norm_rows(src, ctx.as<float>(ports_.out), rows_, inner_, eps_,
-                    ports_.scale >= 0 ? ctx.as<const float>(ports_.scale) : nullptr,
-                    ports_.shift >= 0 ? ctx.as<const float>(ports_.shift) : nullptr);
+    const bool rowwise_add = ports_.add && ports_.add->mode == Broadcast::kSame;
+    const float* src = rowwise_add ? ctx.as<const float>(ports_.sum >= 0 ? ports_.sum : ports_.out)
+                                   : layer_norm_source(ports_, ctx);
+    const float* a = rowwise_add ? ctx.as<const float>(ports_.a) : nullptr;
+    const float* b = rowwise_add ? ctx.as<const float>(ports_.b) : nullptr;
+    float* out = ctx.as<float>(ports_.out);
+    const float* scale = ports_.scale >= 0 ? ctx.as<const float>(ports_.scale) : nullptr;
+    const float* shift = ports_.shift >= 0 ? ctx.as<const float>(ports_.shift) : nullptr;
+    split_rows(rows_, rows_ * inner_, threads_, [&](int64_t r0, int64_t r1) {
+      const int64_t begin = r0 * inner_, end = r1 * inner_;
+      if (rowwise_add) {
+        float* sum = const_cast<float*>(src);
+        for (int64_t i = begin; i < end; ++i) sum[i] = a[i] + b[i];
+      }
+      layer_norm_rows(src + begin, out + begin, r1 - r0, inner_, eps_, scale, shift);
+    });
   }
 
  private:
   LayerNormPorts ports_;
   int64_t rows_, inner_;
   float eps_;
-};
-
-class LayerNormStep final : public Step {
- public:
-  LayerNormStep(const NodeInfo& info, LayerNormPorts ports, int64_t outer, int64_t inner, float eps)
-      : info_(info), ports_(std::move(ports)) {
-    const int64_t dims[] = {outer, inner}, c[] = {inner};
-    auto md = plain_md(dims, dt::f32), cmd = plain_md(c, dt::f32);
-    auto flags = dnnl::normalization_flags::none;
-    if (ports_.scale >= 0) flags |= dnnl::normalization_flags::use_scale;
-    if (ports_.shift >= 0) flags |= dnnl::normalization_flags::use_shift;
-    dnnl::layer_normalization_forward::primitive_desc pd(
-        {dnnl::prop_kind::forward_inference, md, eps, flags}, user_scratchpad_attr(), cpu_engine());
-    prim_ = dnnl::layer_normalization_forward(pd);
-    scratch_ = pd.scratchpad_desc().get_size();
-    memory_descs = {md, md, pd.scratchpad_desc(), cmd, cmd};
-  }
-  size_t scratch_bytes() const override { return scratch_; }
-  void run(const RunContext& ctx) const override {
-    void* dst = ctx.data(ports_.out);
-    void* src = const_cast<float*>(layer_norm_source(ports_, ctx));
-    const bool scale = ports_.scale >= 0, shift = ports_.shift >= 0;
-    if (scale && shift)
-      execute(prim_, ctx,
-              {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
-               {DNNL_ARG_SCALE, ctx.data(ports_.scale)}, {DNNL_ARG_SHIFT, ctx.data(ports_.shift)}},
-              info_);
-    else if (scale)
-      execute(prim_, ctx,
-              {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
-               {DNNL_ARG_SCALE, ctx.data(ports_.scale)}},
-              info_);
-    else if (shift)
-      execute(prim_, ctx,
-              {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
-               {DNNL_ARG_SHIFT, ctx.data(ports_.shift)}},
-              info_);
-    else
-      execute(prim_, ctx, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}}, info_);
-  }
-
- private:
-  NodeInfo info_;
-  LayerNormPorts ports_;
-  dnnl::layer_normalization_forward prim_;
-  size_t scratch_ = 0;
+  int threads_;
 };
 
 // layer_norm (x, weight, bias) and add_layer_norm (a, b, weight, bias; out, sum).
@@ -138,8 +108,8 @@ class LayerNormKernel final : public NodeKernel {
     }
     const int64_t inner = count(norm), outer = count(std::span<const int64_t>(x).first(static_cast<size_t>(*axis)));
     if (inner == 0 || outer == 0) return std::make_unique<NoStep>();
-    if (outer <= kRowKernelMaxRows) return std::make_unique<RowLayerNormStep>(std::move(ports), outer, inner, eps_);
-    return std::make_unique<LayerNormStep>(info_, std::move(ports), outer, inner, eps_);
+    const int threads = std::max(1, info_.threads > 0 ? info_.threads : omp_get_max_threads());
+    return std::make_unique<LayerNormStep>(std::move(ports), outer, inner, eps_, threads);
   }
 
  private:
