@@ -204,6 +204,39 @@ LOOM_AVX2 float exp_sum_avx2(float* row, int64_t visible, float top) {
   return s;
 }
 
+// Each of the first `visible` scores times `scale`, plus mask[j * mask_stride] where `mask` is
+// given, in place; returns their largest (NaN ignored, as the scalar loop does).
+LOOM_AVX2 float scale_max_avx2(float* row, int64_t visible, float scale, const float* mask, int64_t mask_stride) {
+  const __m256 s = _mm256_set1_ps(scale);
+  __m256 top = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  int64_t j = 0;
+  if (!mask || mask_stride == 1)
+    for (; j + 8 <= visible; j += 8) {
+      __m256 v = _mm256_mul_ps(_mm256_loadu_ps(row + j), s);
+      if (mask) v = _mm256_add_ps(v, _mm256_loadu_ps(mask + j));
+      _mm256_storeu_ps(row + j, v);
+      top = _mm256_max_ps(v, top);  // the second operand where v is NaN
+    }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, top);
+  float t = -std::numeric_limits<float>::infinity();
+  for (float v : lanes) t = v > t ? v : t;
+  for (; j < visible; ++j) {
+    float v = row[j] * scale;
+    if (mask) v += mask[j * mask_stride];
+    row[j] = v;
+    t = v > t ? v : t;
+  }
+  return t;
+}
+
+LOOM_AVX2 void scale_avx2(float* row, int64_t n, float by) {
+  const __m256 s = _mm256_set1_ps(by);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), s));
+  for (; j < n; ++j) row[j] *= by;
+}
+
 bool has_avx2() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
@@ -212,18 +245,25 @@ bool has_avx2() {
 bool has_avx2() { return false; }
 void activate_avx2(float*, int64_t, int64_t, int64_t, Activation) {}
 float exp_sum_avx2(float*, int64_t, float) { return 0.0f; }
+float scale_max_avx2(float*, int64_t, float, const float*, int64_t) { return 0.0f; }
+void scale_avx2(float*, int64_t, float) {}
 #endif
 
 LOOM_ACT_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span, float scale, const float* mask,
                                       int64_t mask_stride) {
-  for (int64_t j = 0; j < visible; ++j) row[j] *= scale;
-  if (mask)
-    for (int64_t j = 0; j < visible; ++j) row[j] += mask[j * mask_stride];
+  const bool avx2 = has_avx2();
   float top = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < visible; ++j) top = row[j] > top ? row[j] : top;
+  if (avx2) {
+    top = scale_max_avx2(row, visible, scale, mask, mask_stride);
+  } else {
+    for (int64_t j = 0; j < visible; ++j) row[j] *= scale;
+    if (mask)
+      for (int64_t j = 0; j < visible; ++j) row[j] += mask[j * mask_stride];
+    for (int64_t j = 0; j < visible; ++j) top = row[j] > top ? row[j] : top;
+  }
   if (top == -std::numeric_limits<float>::infinity()) return false;
   float sum = 0.0f;
-  if (has_avx2()) {
+  if (avx2) {
     sum = exp_sum_avx2(row, visible, top);
   } else {
     for (int64_t j = 0; j < visible; ++j) {
@@ -234,7 +274,11 @@ LOOM_ACT_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span,
     }
   }
   const float inv = 1.0f / sum;
-  for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
+  if (avx2) {
+    scale_avx2(row, visible, inv);
+  } else {
+    for (int64_t j = 0; j < visible; ++j) row[j] *= inv;
+  }
   for (int64_t j = visible; j < span; ++j) row[j] = 0.0f;
   return true;
 }
