@@ -131,18 +131,23 @@ LOOM_AVX2 inline void put(float* row, __m256 lo, __m256 hi, bool first, __m256 i
 
 // c[R, 16] (row stride ldc) = a_tile * b_slice (a_tile: R floats per k), plus `init` (16
 // floats, or null for zero) on the first slice, plus c itself on later ones. R <= 6 rows keep 2R
-// accumulators in registers. W: the weights' element, float or bf16 (uint16_t).
+// accumulators in registers. W: the weights' element, float or bf16 (uint16_t). Meanwhile the
+// `lines` cache lines from `ahead` (at most kc) are prefetched into L2.
 template <int R, typename W>
 LOOM_AVX2 inline void tile(int64_t kc, const float* a, const W* b, float* c, int64_t ldc, bool first,
                            const float* init, const char* ahead, int64_t lines) {
   __m256 lo[R], hi[R];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  // One prefetch every 2^shift steps, spread over the tile rather than bunched at its start.
+  int shift = 0;
+  while (lines > 0 && (lines << (shift + 1)) <= kc) ++shift;
+  const int64_t spacing = (int64_t{1} << shift) - 1;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p, a += R, b += kPanel) {
     __m256 b0, b1;
     load16(b, b0, b1);
-    if (p < lines) _mm_prefetch(ahead + p * 64, _MM_HINT_T1);
+    if ((p & spacing) == 0 && (p >> shift) < lines) _mm_prefetch(ahead + (p >> shift) * 64, _MM_HINT_T1);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const __m256 s = _mm256_broadcast_ss(a + r);
