@@ -1,9 +1,68 @@
 // conv2d on oneDNN's convolution primitive, over the plain layouts the host holds (NCHW data,
-// OIHW weights): the vision models' patch embedding is one such call per image batch.
+// OIHW weights). A patch embedding (a constant weight, stride equal to the kernel, no padding:
+// ViT's, CLIP's) runs instead as one product on the packed GEMM where the backend uses it: the
+// image cut into patch rows, times the weight packed once per engine as a linear layer's.
+#include "gemm.hpp"
 #include "kernel.hpp"
+#include "weights.hpp"
+
+#include <algorithm>
+#include <cstring>
 
 namespace loom::onednn {
 namespace {
+
+int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+
+// out[b, o, gi, gj] = bias[o] + sum over (c, kh, kw) of x[b, c, gi P + kh, gj Q + kw] w[o, c, kh, kw]:
+// rows [b, gi, gj] of x's patches, each laid out as w's rows are (c, kh, kw), times the packed
+// weight, then transposed to channels first.
+class PatchConvStep final : public Step {
+ public:
+  PatchConvStep(const NodeInfo& info, const float* packed, const Dims& x, const Dims& w, const Dims& out, bool bias)
+      : info_(info), packed_(packed), batch_(x[0]), channels_(x[1]), height_(x[2]), width_(x[3]), out_(w[0]),
+        p_(w[2]), q_(w[3]), gh_(out[2]), gw_(out[3]), bias_(bias), threads_(std::max(1, info.threads)) {
+    m_ = batch_ * gh_ * gw_;
+    k_ = channels_ * p_ * q_;
+    gemm_bytes_ = (gemm::scratch_bytes(k_) + 63) / 64 * 64;
+  }
+  size_t scratch_bytes() const override {
+    return gemm_bytes_ + static_cast<size_t>(round16(m_ * k_) + round16(m_ * out_)) * sizeof(float);
+  }
+  void run(const RunContext& ctx) const override {
+    const float* x = ctx.as<const float>(info_.inputs[0]);
+    const float* bias = bias_ ? ctx.as<const float>(info_.inputs[2]) : nullptr;
+    float* out = ctx.as<float>(info_.outputs[0]);
+    float* patches = reinterpret_cast<float*>(ctx.scratch + gemm_bytes_);
+    float* rows = patches + round16(m_ * k_);
+    float* dst = patches;
+    for (int64_t b = 0; b < batch_; ++b)
+      for (int64_t gi = 0; gi < gh_; ++gi)
+        for (int64_t gj = 0; gj < gw_; ++gj)
+          for (int64_t c = 0; c < channels_; ++c)
+            for (int64_t kh = 0; kh < p_; ++kh, dst += q_)
+              std::memcpy(dst, x + ((b * channels_ + c) * height_ + gi * p_ + kh) * width_ + gj * q_,
+                          static_cast<size_t>(q_) * sizeof(float));
+    gemm::linear(patches, packed_, bias, rows, m_, out_, k_, threads_, ctx.scratch);
+    // rows [b, g, o] -> out [b, o, g], in 16 x 16 blocks.
+    const int64_t grid = gh_ * gw_;
+    for (int64_t b = 0; b < batch_; ++b)
+      for (int64_t o0 = 0; o0 < out_; o0 += 16)
+        for (int64_t g0 = 0; g0 < grid; g0 += 16)
+          for (int64_t o = o0; o < std::min(out_, o0 + 16); ++o)
+            for (int64_t g = g0; g < std::min(grid, g0 + 16); ++g)
+              out[(b * out_ + o) * grid + g] = rows[(b * grid + g) * out_ + o];
+  }
+
+ private:
+  NodeInfo info_;
+  const float* packed_;
+  int64_t batch_, channels_, height_, width_, out_, p_, q_, gh_, gw_;
+  int64_t m_ = 0, k_ = 0;
+  size_t gemm_bytes_ = 0;
+  bool bias_;
+  int threads_;
+};
 
 using dt = dnnl::memory::data_type;
 
@@ -48,7 +107,8 @@ class ConvStep final : public Step {
 
 class ConvKernel final : public NodeKernel {
  public:
-  ConvKernel(NodeInfo info, Dims stride, Dims padding) : NodeKernel(std::move(info)), stride_(std::move(stride)), padding_(std::move(padding)) {}
+  ConvKernel(NodeInfo info, Dims stride, Dims padding, std::optional<ConstantCopy> packed)
+      : NodeKernel(std::move(info)), stride_(std::move(stride)), padding_(std::move(padding)), packed_(std::move(packed)) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto x = in_dims(shapes, 0), w = in_dims(shapes, 1);
@@ -66,11 +126,15 @@ class ConvKernel final : public NodeKernel {
     expect_output(shapes, 0, out);
     if (count(out) == 0) return std::make_unique<NoStep>();
     if (x[1] == 0) info_.fail("x has no channels");
+    if (packed_)
+      return std::make_unique<PatchConvStep>(info_, static_cast<const float*>(packed_->data), Dims(x.begin(), x.end()),
+                                             Dims(w.begin(), w.end()), out, has_input(2));
     return std::make_unique<ConvStep>(info_, Dims(x.begin(), x.end()), Dims(w.begin(), w.end()), out, stride_, padding_, has_input(2));
   }
 
  private:
   Dims stride_, padding_;
+  std::optional<ConstantCopy> packed_;  // a patch embedding's weight as the packed GEMM's panels
 };
 
 std::optional<std::string> check_conv(const sdk::NodeView& node) {
@@ -83,8 +147,25 @@ std::optional<std::string> check_conv(const sdk::NodeView& node) {
   return std::nullopt;
 }
 
+// A patch embedding's weight packed for the GEMM, where the backend runs linear layers on it in
+// f32: a constant [O, C, P, Q] weight with stride (P, Q) and no padding.
+std::optional<ConstantCopy> pack_patch_weight(const sdk::NodeView& node, const NodeInfo& info, const Dims& stride,
+                                              const Dims& padding) {
+  if (info.linear.gemm != Gemm::packed || info.linear.bf16 || !gemm::available()) return std::nullopt;
+  const sdk::ValueView w = node.input(1);
+  auto dims = w.dims();
+  if (dims.size() != 4 || stride[0] != dims[2] || stride[1] != dims[3] || padding[0] != 0 || padding[1] != 0)
+    return std::nullopt;
+  if (dims[1] <= 0 || dims[2] <= 0 || dims[3] <= 0 || dims[1] > (int64_t{1} << 20) / dims[2] / dims[3]) return std::nullopt;
+  const int64_t n = dims[0], k = dims[1] * dims[2] * dims[3];
+  if (!copyable_f32(w, n, k)) return std::nullopt;
+  return pack_weight(info, w, n, k, false, false);
+}
+
 std::unique_ptr<NodeKernel> compile_conv(const sdk::NodeView& node, NodeInfo info) {
-  return std::make_unique<ConvKernel>(std::move(info), attr_ints(node, "stride"), attr_ints(node, "padding"));
+  const Dims stride = attr_ints(node, "stride"), padding = attr_ints(node, "padding");
+  auto packed = pack_patch_weight(node, info, stride, padding);
+  return std::make_unique<ConvKernel>(std::move(info), stride, padding, std::move(packed));
 }
 
 }  // namespace

@@ -12,13 +12,10 @@
 #include "kernel.hpp"
 #include "rows.hpp"
 #include "threads.hpp"
-
-#include <sys/mman.h>
+#include "weights.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <memory>
-#include <new>
 #include <utility>
 
 namespace loom::onednn {
@@ -220,85 +217,19 @@ class PackedLinearStep final : public Step {
 // A linear layer's constant weight as [N, K] sizes (`kn`: stored [K, N]) where a copy of it can
 // be made: an f32 constant whose data is at hand.
 std::optional<std::pair<int64_t, int64_t>> copyable_weight(const sdk::ValueView& w, bool kn) {
-  if (!w.is_constant() || !w.data() || w.dtype() != LOOM_DTYPE_F32) return std::nullopt;
   auto dims = w.dims();
   const int64_t n = kn ? dims[1] : dims[0], k = kn ? dims[0] : dims[1];
-  if (n <= 0 || k <= 0 || w.nbytes() != static_cast<uint64_t>(n * k) * sizeof(float)) return std::nullopt;
+  if (!copyable_f32(w, n, k)) return std::nullopt;
   return std::pair{n, k};
 }
 
-// A copy of a constant made once per engine (the packed and blocked weights below): `fill`
-// writes its `bytes` into a buffer, and may tell the host cache to drop the constant's mapped
-// pages as it goes (a no-op without one).
-struct ConstantCopy {
-  const void* data = nullptr;
-  std::shared_ptr<std::byte[]> own;  // where the host keeps no cache: the kernel's own copy
-};
-
-// The engine's copy under the host cache's layout `key` (shared by its sessions): found there,
-// or made into pages of its own, which the host takes as they are (ABI 2.2), so that the copy is
-// never resident twice. Without a cache, the kernel's own, 64-byte aligned.
-ConstantCopy engine_copy(const NodeInfo& info, const sdk::ValueView& w, const std::string& key, size_t bytes,
-                         const char* what, const std::function<void(void*)>& fill) {
-  ConstantCopy out;
-  if (!info.constants || !info.constants->available()) {
-    out.own.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})),
-                  [](std::byte* p) { ::operator delete[](p, std::align_val_t{64}); });
-    fill(out.own.get());
-    out.data = out.own.get();
-    return out;
-  }
-  auto copy = info.constants->find(w, key);
-  if (copy.empty()) {
-    void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED)
-      info.fail(std::string("no memory for the ") + what + " (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
-    // On 2 MiB pages where the kernel allows (transparent_hugepage "madvise" or "always"): a
-    // decode step streams every weight once, and on 4 KiB pages GPT-2 small's step spent a tenth
-    // of its time on TLB misses (39.7 -> 35.0 ms at 1 thread; BERT-base 1t about 3% faster).
-    // Faulting them in with compaction costs about 0.1-0.3 s more at load. Advice only: no error.
-    ::madvise(buf, bytes, MADV_HUGEPAGE);
-    try {
-      fill(buf);
-    } catch (...) {
-      ::munmap(buf, bytes);
-      throw;
-    }
-    copy = info.constants->adopt_mapping(w, key, buf, bytes);
-  }
-  if (copy.size() != bytes) info.fail(std::string("the engine's ") + what + " has the wrong size");
-  out.data = copy.data();
-  return out;
-}
-
 // The weight's packed copy, in f32 or (precision=bf16) in bf16.
-std::optional<ConstantCopy> pack_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
+std::optional<ConstantCopy> pack_linear_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
   if (info.linear.gemm != Gemm::packed || !gemm::available()) return std::nullopt;
-  sdk::ValueView w = node.input(1);
+  const sdk::ValueView w = node.input(1);
   const auto sizes = copyable_weight(w, kn);
   if (!sizes) return std::nullopt;
-  const auto [n, k] = *sizes;
-  const size_t elements = static_cast<size_t>(gemm::packed_floats(n, k));
-  const size_t bytes = elements * (info.linear.bf16 ? sizeof(uint16_t) : sizeof(float));
-  const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
-  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (info.linear.bf16 ? ".bf16" : "") +
-                          (kn ? ":kn" : ":nk") + ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
-  return engine_copy(info, w, key, bytes, "packed weight", [&](void* buf) {
-    // An [n, k] weight is read panel by panel, so the host may drop its pages as we go: an LM
-    // head of 50k x 768 is then never resident twice. A [k, n] one is read whole by every group.
-    const auto* src = static_cast<const float*>(w.data());
-    constexpr int64_t kPanelsPerStep = 64;
-    for (int64_t p = 0; p < panels; p += kn ? panels : kPanelsPerStep) {
-      const int64_t p1 = std::min(panels, p + (kn ? panels : kPanelsPerStep));
-      if (info.linear.bf16) gemm::pack_panels(src, n, k, kn, static_cast<uint16_t*>(buf), p, p1);
-      else gemm::pack_panels(src, n, k, kn, static_cast<float*>(buf), p, p1);
-      if (!kn && info.constants) {
-        const int64_t row0 = p * gemm::kPanel, row1 = std::min(n, p1 * gemm::kPanel);
-        info.constants->release(src + row0 * k, static_cast<size_t>((row1 - row0) * k) * sizeof(float));
-      }
-    }
-    if (kn && info.constants) info.constants->release(src, static_cast<size_t>(n * k) * sizeof(float));
-  });
+  return pack_weight(info, w, sizes->first, sizes->second, kn, info.linear.bf16);
 }
 
 // ---------------------------------------------------------------- blocked weights
@@ -514,7 +445,7 @@ std::optional<std::string> check_linear(const sdk::NodeView& node) {
 
 std::unique_ptr<NodeKernel> compile_linear(const sdk::NodeView& node, NodeInfo info) {
   const bool kn = attr_bool(node, "weight_transposed", false);
-  auto packed = pack_weight(node, info, kn);
+  auto packed = pack_linear_weight(node, info, kn);
   auto blocked = block_weight(node, info, kn);
   return std::make_unique<LinearKernel>(std::move(info), *activation_of(attr_string(node, "activation", "none")), kn,
                                         std::move(packed), std::move(blocked));
