@@ -161,6 +161,8 @@ void print_processing(std::ostream& os, const Processing& p);
 nlohmann::json processing_json(const Processing& p);
 // Runs the session; a failure names the graph file and the .npy file of each input it mentions.
 TensorMap run_graph(Session& s, const TensorMap& inputs, const std::string& graph, const std::vector<std::string>& input_args);
+// The same through a binding (its outputs reused from run to run).
+void run_bound(Session& s, Binding& binding, const std::string& graph, const std::vector<std::string>& input_args);
 std::string human_bytes(uint64_t bytes);
 // A name from a graph as printed: control bytes and backslashes escaped (\n, \x1b, \\).
 std::string printable(const std::string& name);

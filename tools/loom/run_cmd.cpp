@@ -44,11 +44,11 @@ std::string describe_mismatch(const std::string& name, const Comparison& c, cons
   return name + ": " + buf;
 }
 
-}  // namespace
-
-TensorMap run_graph(Session& s, const TensorMap& inputs, const std::string& graph, const std::vector<std::string>& input_args) {
+// f(), its error prefixed with the graph and the files of the inputs it names.
+template <class F>
+auto naming_input_files(F&& f, const std::string& graph, const std::vector<std::string>& input_args) {
   try {
-    return s.run(inputs);
+    return f();
   } catch (const Error& e) {
     std::string msg = e.what(), files;
     for (const auto& arg : input_args) {
@@ -57,6 +57,16 @@ TensorMap run_graph(Session& s, const TensorMap& inputs, const std::string& grap
     }
     throw Error(graph + ": " + msg + (files.empty() ? "" : " (" + files + ")"));
   }
+}
+
+}  // namespace
+
+TensorMap run_graph(Session& s, const TensorMap& inputs, const std::string& graph, const std::vector<std::string>& input_args) {
+  return naming_input_files([&] { return s.run(inputs); }, graph, input_args);
+}
+
+void run_bound(Session& s, Binding& binding, const std::string& graph, const std::vector<std::string>& input_args) {
+  naming_input_files([&] { s.run(binding); }, graph, input_args);
 }
 
 namespace {
