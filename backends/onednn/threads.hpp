@@ -16,11 +16,15 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 
 namespace loom::onednn {
+
+// A kernel's thread count: `threads` (NodeInfo::threads), or OpenMP's default where that is 0.
+inline int resolved_threads(int threads) { return std::max(1, threads > 0 ? threads : omp_get_max_threads()); }
 
 class ThreadScope {
  public:

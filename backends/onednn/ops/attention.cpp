@@ -4,6 +4,7 @@
 #include "activation.hpp"
 #include "gemm.hpp"
 #include "kernel.hpp"
+#include "threads.hpp"
 
 #include <omp.h>
 
@@ -226,8 +227,7 @@ class AttentionKernel final : public NodeKernel {
     const int64_t o[] = {s.batch, s.heads, s.tq, s.dv};
     expect_output(shapes, 0, o);
     if (count(o) == 0) return std::make_unique<NoStep>();
-    const int threads = std::max(1, threads_ > 0 ? threads_ : omp_get_max_threads());
-    return std::make_unique<AttentionStep>(info_, s, threads);
+    return std::make_unique<AttentionStep>(info_, s, resolved_threads(threads_));
   }
 
  private:

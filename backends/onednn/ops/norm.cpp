@@ -6,6 +6,7 @@
 // the output first, then softmax runs in place.
 #include "kernel.hpp"
 #include "rows.hpp"
+#include "threads.hpp"
 
 #include <algorithm>
 
@@ -15,19 +16,20 @@ namespace {
 using dt = dnnl::memory::data_type;
 
 // Which partition values a layer norm step reads and writes. add_layer_norm first adds a and b
-// into its `sum` output, or into its normalised output when the node has no sum output (oneDNN
-// normalises in place), and normalises that.
+// into its `sum` output, or into its normalised output when the node has no sum output (the row
+// loop normalises in place), and normalises that.
 struct LayerNormPorts {
   int32_t x = -1;                   // layer_norm's input
   int32_t a = -1, b = -1, sum = -1;  // add_layer_norm's; sum is -1 when the node leaves it out
   std::optional<Broadcast> add;
   int32_t scale = -1, shift = -1, out = -1;
+  int32_t sum_target() const { return sum >= 0 ? sum : out; }  // where add_layer_norm writes a + b
 };
 
 // The value a layer norm step normalises: x, or a + b written into sum (or into out).
 const float* layer_norm_source(const LayerNormPorts& ports, const RunContext& ctx) {
   if (!ports.add) return ctx.as<const float>(ports.x);
-  float* sum = ctx.as<float>(ports.sum >= 0 ? ports.sum : ports.out);
+  float* sum = ctx.as<float>(ports.sum_target());
   ports.add->apply(ctx.as<const float>(ports.a), ctx.as<const float>(ports.b), sum,
                    [](float x, float y) { return x + y; });
   return sum;
@@ -42,8 +44,8 @@ class LayerNormStep final : public Step {
       : ports_(std::move(ports)), rows_(rows), inner_(inner), eps_(eps), threads_(threads) {}
   void run(const RunContext& ctx) const override {
     const bool rowwise_add = ports_.add && ports_.add->mode == Broadcast::kSame;
-    const float* src = rowwise_add ? ctx.as<const float>(ports_.sum >= 0 ? ports_.sum : ports_.out)
-                                   : layer_norm_source(ports_, ctx);
+    float* sum = rowwise_add ? ctx.as<float>(ports_.sum_target()) : nullptr;
+    const float* src = rowwise_add ? sum : layer_norm_source(ports_, ctx);
     const float* a = rowwise_add ? ctx.as<const float>(ports_.a) : nullptr;
     const float* b = rowwise_add ? ctx.as<const float>(ports_.b) : nullptr;
     float* out = ctx.as<float>(ports_.out);
@@ -51,10 +53,8 @@ class LayerNormStep final : public Step {
     const float* shift = ports_.shift >= 0 ? ctx.as<const float>(ports_.shift) : nullptr;
     split_rows(rows_, rows_ * inner_, threads_, [&](int64_t r0, int64_t r1) {
       const int64_t begin = r0 * inner_, end = r1 * inner_;
-      if (rowwise_add) {
-        float* sum = const_cast<float*>(src);
+      if (rowwise_add)
         for (int64_t i = begin; i < end; ++i) sum[i] = a[i] + b[i];
-      }
       layer_norm_rows(src + begin, out + begin, r1 - r0, inner_, eps_, scale, shift);
     });
   }
@@ -108,8 +108,7 @@ class LayerNormKernel final : public NodeKernel {
     }
     const int64_t inner = count(norm), outer = count(std::span<const int64_t>(x).first(static_cast<size_t>(*axis)));
     if (inner == 0 || outer == 0) return std::make_unique<NoStep>();
-    const int threads = std::max(1, info_.threads > 0 ? info_.threads : omp_get_max_threads());
-    return std::make_unique<LayerNormStep>(std::move(ports), outer, inner, eps_, threads);
+    return std::make_unique<LayerNormStep>(std::move(ports), outer, inner, eps_, resolved_threads(info_.threads));
   }
 
  private:
