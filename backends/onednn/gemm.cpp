@@ -4,7 +4,8 @@
 // slice, packed as 6-row tiles) is read once per panel. Slices of 768 measured faster than 256
 // or 384 on a Zen 3 core (y is then written once per 768 of K, which matters most for an LM head
 // of 50k features), and the row tiles of each panel prefetch the next panel's slice, a share
-// each. A 6-row tile is packed eight columns at a time in registers. Threads take
+// each. A block of a few rows (a decode step) is one lone tile, which streams the weights once
+// in order, unsliced and left to the hardware's prefetcher. A 6-row tile is packed eight columns at a time in registers. Threads take
 // panels a few at a time (one contiguous run each where there are few), so each writes its own
 // columns of y; they pack each block together, tile by tile, into one copy that all of them read.
 #include "gemm.hpp"
@@ -185,7 +186,10 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
                       float* block) {
   constexpr bool bf16 = std::is_same_v<W, uint16_t>;
   const int64_t m = call.m, n = call.n, k = call.k, np = div_up(n, kPanel);
-  const int64_t kslice = slice_of(k);
+  // A few rows (a decode step) make one lone tile: nothing to keep in cache for other tiles, so
+  // K is not sliced and the weights stream past once, in order.
+  const bool lone_tile = m <= kRows && m * k <= kBlockRows * std::min(kMaxSlice, div_up(k, 8) * 8);
+  const int64_t kslice = lone_tile ? k : slice_of(k);
   const int64_t chunk = std::max<int64_t>(1, np / (int64_t{team} * 4));
   // With few panels per thread, each takes one contiguous run of them instead: the first panel
   // of every run is read cold from memory (the tiles prefetch only the panel after their own),
@@ -227,10 +231,13 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
           init = part_init;
         }
         // The next panel's slice is prefetched into L2 a share per row tile, so that its lines
-        // are asked for over the whole panel rather than all during its first tile.
-        const bool last_panel = p + 1 == np;
-        const char* next = reinterpret_cast<const char*>(b + (last_panel ? 0 : call.packed_k * kPanel));
-        const int64_t next_lines = last_panel ? 0 : kc * kPanel * static_cast<int64_t>(sizeof(W)) / 64;
+        // are asked for over the whole panel rather than all during its first tile. Not under a
+        // lone tile of fewer than 6 rows: it does too little work per line for that to pay, and
+        // the hardware's stream prefetcher does better alone (GPT-2's decode step 26.3 -> 22.4 ms
+        // of matrix-vector products at 1 thread; docs/performance.md).
+        const bool prefetch = p + 1 < np && !(tiles == 1 && mc < kRows);
+        const char* next = reinterpret_cast<const char*>(b + (prefetch ? call.packed_k * kPanel : 0));
+        const int64_t next_lines = prefetch ? kc * kPanel * static_cast<int64_t>(sizeof(W)) / 64 : 0;
         const int64_t share = div_up(next_lines, tiles);
         // The activation goes with the last slice of K, tile by tile while the tile is in L1.
         const bool activate = pc + kc == k && call.act != Activation::none;

@@ -515,8 +515,9 @@ struct LinearLayer {
 // oneDNN's matmul (gemm=onednn); the packed GEMM (gemm=packed) and oneDNN's matmul over a blocked
 // copy of the weight (gemm=blocked) take every row count: each must compute
 // act(x·Wᵀ + b), for both weight layouts, odd sizes (not multiples of the vector width, of the
-// 6-row tile or of the 16-feature panel), K over one and over several slices, rows over several
-// activation blocks, and a size large enough to be split over two threads.
+// 6-row tile or of the 16-feature panel), K over one and over several slices (or none, for a
+// lone tile of a few rows), rows over several activation blocks, and a size large enough to be
+// split over two threads.
 TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights agree with a double-precision loop in both weight layouts") {
   const std::pair<const char*, double (*)(double)> acts[] = {
       {"none", [](double v) { return v; }},
@@ -531,7 +532,8 @@ TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights ag
     if (gemm == "packed" && !avx2) continue;  // the packed GEMM needs AVX2 and FMA
     for (int threads : {1, 2}) {
       OnednnPlugin plugin(threads, gemm.c_str());
-      for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}}) {
+      // K = 2000: three slices of the packed GEMM from 7 rows up, unsliced below.
+      for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}}) {
         for (bool kn : {false, true}) {
           for (const auto& [act, f] : acts) {
             LinearLayer layer(k, n, kn, act);
