@@ -162,6 +162,52 @@ LOOM_AVX2 inline void tile(int64_t kc, const float* a, const W* b, float* c, int
   for (int r = 0; r < R; ++r) put(c + r * ldc, lo[r], hi[r], first, i0, i1);
 }
 
+// The R rows of a lone tile (R < 6: a decode step) against G panels at once, each `stride`
+// weights after the one before, with 2RG accumulators: G streams through memory rather than one,
+// which a core's prefetchers serve faster (kStreams). No software prefetch: it only slowed
+// these down.
+template <int R, int G, typename W>
+LOOM_AVX2 void stream_tile(int64_t kc, const float* a, const W* b, int64_t stride, float* c, int64_t ldc, bool first,
+                           const float* init) {
+  __m256 lo[R][G], hi[R][G];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) lo[r][g] = hi[r][g] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p, a += R, b += kPanel) {
+    __m256 b0[G], b1[G];
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) load16(b + g * stride, b0[g], b1[g]);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 s = _mm256_broadcast_ss(a + r);
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g) {
+        lo[r][g] = _mm256_fmadd_ps(s, b0[g], lo[r][g]);
+        hi[r][g] = _mm256_fmadd_ps(s, b1[g], hi[r][g]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g) {
+    const __m256 i0 = first && init ? _mm256_loadu_ps(init + g * kPanel) : _mm256_setzero_ps();
+    const __m256 i1 = first && init ? _mm256_loadu_ps(init + g * kPanel + 8) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) put(c + r * ldc + g * kPanel, lo[r][g], hi[r][g], first, i0, i1);
+  }
+}
+
+// Panels a lone tile of R rows takes at once (R < 6), as measured on GPT-2's weights (a Zen 3
+// core, GB/s for 1 / 2 / 3 / 4 panels at once): one row 21 / 27 / - / 28 (6: 23, spilling);
+// two rows 19 / 26 / 27; three 19 / 25; four 19 / 22; five 19 / 13.
+constexpr int64_t kStreams[kRows] = {1, 4, 3, 2, 2, 1};
+
+template <typename W>
+using StreamFn = void (*)(int64_t, const float*, const W*, int64_t, float*, int64_t, bool, const float*);
+template <typename W>
+constexpr StreamFn<W> kStreamTiles[kRows] = {nullptr, stream_tile<1, 4, W>, stream_tile<2, 3, W>, stream_tile<3, 2, W>,
+                                             stream_tile<4, 2, W>, nullptr};
+
 template <typename W>
 using TileFn = void (*)(int64_t, const float*, const W*, float*, int64_t, bool, const float*, const char*, int64_t);
 template <typename W>
@@ -190,7 +236,6 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
   // K is not sliced and the weights stream past once, in order.
   const bool lone_tile = m <= kRows && m * k <= kBlockRows * std::min(kMaxSlice, div_up(k, 8) * 8);
   const int64_t kslice = lone_tile ? k : slice_of(k);
-  const int64_t chunk = std::max<int64_t>(1, np / (int64_t{team} * 4));
   // With few panels per thread, each takes one contiguous run of them instead: the first panel
   // of every run is read cold from memory (the tiles prefetch only the panel after their own),
   // and on 512 or 768 features that cost more than the balancing saved (CLIP's text tower at 2
@@ -271,14 +316,29 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
           row_tiles(b);
         }
       };
+      // A lone tile of fewer than 6 rows takes its panels `streams` at a time where they are whole.
+      const int64_t streams = tiles == 1 && mc < kRows ? kStreams[mc] : 1;
+      auto unit = [&](int64_t u) {
+        const int64_t p0 = u * streams, p1 = std::min(np, p0 + streams);
+        if (streams > 1 && p1 - p0 == streams && p1 * kPanel <= n) {
+          const int64_t col = p0 * kPanel;
+          float* c = y + ic * call.ldy + col;
+          kStreamTiles<W>[mc](kc, block, w + (p0 * call.packed_k + pc) * kPanel, call.packed_k * kPanel, c, call.ldy,
+                              first, bias ? bias + col : nullptr);
+          if (pc + kc == k && call.act != Activation::none) activate_rows(c, mc, streams * kPanel, call.ldy, call.act);
+          return;
+        }
+        for (int64_t p = p0; p < p1; ++p) panel(p);
+      };
+      const int64_t units = div_up(np, streams), chunk = std::max<int64_t>(1, units / (int64_t{team} * 4));
       if (team > 1 && contiguous) {
 #pragma omp for schedule(static)
-        for (int64_t p = 0; p < np; ++p) panel(p);
+        for (int64_t u = 0; u < units; ++u) unit(u);
       } else if (team > 1) {
 #pragma omp for schedule(dynamic, chunk)
-        for (int64_t p = 0; p < np; ++p) panel(p);
+        for (int64_t u = 0; u < units; ++u) unit(u);
       } else {
-        for (int64_t p = 0; p < np; ++p) panel(p);
+        for (int64_t u = 0; u < units; ++u) unit(u);
       }
     }
   }

@@ -539,7 +539,7 @@ TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights ag
             LinearLayer layer(k, n, kn, act);
             const Tensor &w = layer.w, &b = layer.b;
             loom::test::Executable exe(plugin.backend(), layer.g);
-            std::vector<int64_t> rows{1, 3, 4, 7, 8, 13};  // 7, 8 and 13 end in the 4 + 3 and 4 + 4 tiles
+            std::vector<int64_t> rows{1, 2, 3, 4, 5, 7, 8, 13};  // 7, 8 and 13 end in the 4 + 3 and 4 + 4 tiles
             if (k < 100) rows.push_back(350);  // three activation blocks of the packed GEMM
             if (k > 100 && act == std::string("gelu_tanh")) rows.push_back(50);
             for (int64_t m : rows) {
@@ -615,13 +615,13 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
   for (const char* gemm : gemms)
   for (int threads : {1, 2}) {
     OnednnPlugin plugin(threads, gemm, "bf16");
-    for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}}) {
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}}) {
       for (bool kn : {false, true}) {
         for (std::string act : {"none", "gelu_tanh"}) {
           LinearLayer layer(k, n, kn, act);
           const Tensor &w = layer.w, &b = layer.b;
           loom::test::Executable exe(plugin.backend(), layer.g);
-          std::vector<int64_t> rows{1, 3, 7, 8, 13};
+          std::vector<int64_t> rows{1, 2, 3, 4, 7, 8, 13};
           if (k < 100) rows.push_back(350);
           for (int64_t m : rows) {
             CAPTURE(gemm);
