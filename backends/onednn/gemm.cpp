@@ -422,9 +422,12 @@ void run(const float* x, const W* packed, const float* bias, float* y, int64_t m
 #ifdef LOOM_GEMM_X86
   const Call call{m, n, k, packed_k > 0 ? packed_k : k, ldx > 0 ? ldx : k, ldy > 0 ? ldy : n, act};
   const int64_t np = div_up(n, kPanel);
-  // Below about two panels per thread, or a small product, a parallel region costs more than it saves.
+  // Below about two panels per thread, or a small product over few weights, a parallel region
+  // costs more than it saves. A few rows over a 768 x 768 weight are a small product, but reading
+  // the weight from memory takes 90 us on one core: split (GPT-2's decode step at 2 threads: 0.5 ms).
   const int64_t useful = std::min<int64_t>(threads, std::max<int64_t>(1, np / 2));
-  const int team = m * n * k < (int64_t{1} << 20) ? 1 : static_cast<int>(std::max<int64_t>(useful, 1));
+  const bool small = m * n * k < (int64_t{1} << 20) && n * k < (int64_t{1} << 17);
+  const int team = small ? 1 : static_cast<int>(std::max<int64_t>(useful, 1));
   if (team <= 1) {
     panels(x, packed, bias, y, call, 1, reinterpret_cast<float*>(scratch));
     return;
