@@ -174,11 +174,25 @@ std::string DecoderGraph::block(int64_t i, const std::string& x) {
   return p + "out";
 }
 
+std::optional<int64_t> bos_token_id(const JsonFile& file, int64_t vocab) {
+  if (!file.has("bos_token_id")) return std::nullopt;
+  const int64_t id = file.integer("bos_token_id", 0, std::numeric_limits<int64_t>::max());
+  return id < vocab ? std::optional<int64_t>(id) : std::nullopt;
+}
+
+std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab) {
+  std::vector<int64_t> ids;
+  if (!file.has("eos_token_id")) return ids;
+  for (int64_t id : file.integers("eos_token_id", 0, std::numeric_limits<int64_t>::max()))
+    if (id < vocab) ids.push_back(id);
+  return ids;
+}
+
 std::string generation_section(const std::string& checkpoint_dir, const std::vector<std::string>& caches, std::optional<int64_t> bos,
                                std::vector<int64_t> eos, int64_t vocab, int64_t max_length) {
   const JsonFile gen = JsonFile::read_optional(checkpoint_dir, "generation_config.json");
-  if (gen.has("bos_token_id")) bos = gen.integer("bos_token_id", 0, vocab - 1);
-  if (gen.has("eos_token_id")) eos = gen.integers("eos_token_id", 0, vocab - 1);
+  if (gen.has("bos_token_id")) bos = bos_token_id(gen, vocab);
+  if (gen.has("eos_token_id")) eos = eos_token_ids(gen, vocab);
   std::ostringstream y;
   y << "  generation:\n    input_ids: input_ids\n    past_length: past_length\n    caches: [";
   for (size_t i = 0; i < caches.size(); ++i) y << (i ? ", " : "") << quoted(caches[i]);

@@ -55,6 +55,13 @@ class DecoderGraph {
   std::vector<std::string> caches_;
 };
 
+// bos_token_id and eos_token_id (one id or a list) of `file`, where it has them: the ids inside
+// the vocabulary. An id past it, as GPT2Config's default 50256 left in the config of a smaller
+// vocabulary, can never be generated: transformers loads such a config and never stops at it,
+// so it is dropped here rather than refused.
+std::optional<int64_t> bos_token_id(const JsonFile& file, int64_t vocab);
+std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab);
+
 // The `generation:` section of a generation graph: its caches, the bos and eos ids (those of
 // generation_config.json over the given ones, as transformers' generate() reads them), the
 // longest sequence, and the decoding defaults the checkpoint ships, checked as transformers

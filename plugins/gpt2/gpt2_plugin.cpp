@@ -39,8 +39,8 @@ Gpt2Config read_config(const sdk::ModelRequest& r) {
     c.fail("architectures", "'" + g.architecture + "' is not supported (GPT2Model, GPT2LMHeadModel)");
   g.decoder = read_decoder_config(c, 50257, "gelu_new");
   g.tied = c.boolean("tie_word_embeddings", true);
-  if (c.has("bos_token_id")) g.bos = c.integer("bos_token_id", 0, g.decoder.vocab - 1);
-  if (c.has("eos_token_id")) g.eos = c.integers("eos_token_id", 0, g.decoder.vocab - 1);
+  g.bos = bos_token_id(c, g.decoder.vocab);
+  g.eos = eos_token_ids(c, g.decoder.vocab);
   return g;
 }
 

@@ -389,8 +389,28 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
     while (want[first] != want[4] && want[first] != want[2]) ++first;
     CHECK(r_eos.stop_reason == "eos");
     CHECK(r_eos.tokens == std::vector<int64_t>(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(first) + 1));
+    // GPT2Config's default 50256, kept in the config of a smaller vocabulary (294 here), can never
+    // be generated: transformers loads it and never stops at it; here it is dropped.
+    std::ofstream(tmp / "generation_config.json") << "{\"bos_token_id\": 50256, \"eos_token_id\": [50256, " << want[2] << "]}";
+    Session wide = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
+    CHECK(Generator(wide).spec().eos_token_ids == std::vector<int64_t>{want[2]});
+    CHECK(!Generator(wide).spec().bos_token_id);
     std::ofstream(tmp / "generation_config.json") << "{\"eos_token_id\": []}";
     CHECK_THROWS_WITH_AS(engine.load_graph(tmp, "text-generation"), doctest::Contains("generation_config.json: eos_token_id"), Error);
+    // The same ids in config.json, with no generation_config.json: a model that never stops at eos.
+    std::filesystem::remove(tmp / "generation_config.json");
+    std::ifstream in(tmp / "config.json");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const std::string key : {"\"bos_token_id\": ", "\"eos_token_id\": "}) {
+      const size_t at = text.find(key);
+      REQUIRE(at != std::string::npos);
+      const size_t from = at + key.size(), to = text.find_first_of(",\n}", from);
+      text.replace(from, to - from, "50256");
+    }
+    std::ofstream(tmp / "config.json") << text;
+    Session unbounded = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
+    CHECK(Generator(unbounded).spec().eos_token_ids.empty());
+    CHECK(Generator(unbounded).generate(ids, many).stop_reason == "max_length");
     std::filesystem::remove_all(tmp);
   }
 
