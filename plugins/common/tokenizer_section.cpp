@@ -5,6 +5,7 @@
 #include <loom/plugin_sdk.hpp>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 namespace loom::models {
@@ -77,12 +78,32 @@ std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSo
   return ids;
 }
 
+// tokenizer_config.json's tokenizer_class, where it names one, must tokenize as this kind does:
+// a class that splits words otherwise (BertJapaneseTokenizer's MeCab, a SentencePiece model)
+// would give other ids from the same vocabulary, so it is refused rather than approximated.
+void check_class(const JsonFile& config, const std::string& kind) {
+  if (!config.has("tokenizer_class") || config.json()["tokenizer_class"].is_null()) return;
+  const std::string name = config.string("tokenizer_class");
+  static const std::map<std::string, std::vector<std::string>> kClasses = {
+      {"wordpiece", {"Bert", "DistilBert", "Electra", "MobileBert", "SqueezeBert", "LayoutLM", "Lxmert", "RetriBert", "Realm"}},
+      {"byte_level_bpe", {"GPT2"}},
+      {"clip_bpe", {"CLIP"}}};
+  std::string known;
+  for (const std::string& family : kClasses.at(kind)) {
+    if (name == family + "Tokenizer" || name == family + "TokenizerFast") return;
+    known += (known.empty() ? "" : ", ") + family + "Tokenizer";
+  }
+  if (name == "PreTrainedTokenizerFast") return;  // tokenizer.json as it is
+  config.fail("tokenizer_class", "'" + name + "' is not supported (" + known + ", their Fast forms, PreTrainedTokenizerFast)");
+}
+
 }  // namespace
 
 std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   const VocabSource source = find_files(dir, setup.kind);
   if (source.empty()) return "";
   const JsonFile config = JsonFile::read_optional(dir, "tokenizer_config.json");
+  check_class(config, setup.kind);
   const JsonFile specials = JsonFile::read_optional(dir, "special_tokens_map.json");
 
   // Special tokens: the class defaults, then special_tokens_map.json, then tokenizer_config.json.

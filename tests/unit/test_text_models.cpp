@@ -276,6 +276,15 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   write(gpt / "tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0}}}");
   e = error_of(gpt);
   CHECK(e.find("tokenizer.json: the bos token \"<|endoftext|>\" is not in the vocabulary") != std::string::npos);
+
+  // A tokenizer_class that splits words otherwise would give other ids from the same vocabulary.
+  const auto japanese = copy("bert-mlm", "bert-mlm-japanese");
+  write(japanese / "tokenizer_config.json", "{\"tokenizer_class\": \"BertJapaneseTokenizer\"}");
+  e = error_of(japanese);
+  CHECK_MESSAGE(e.find("tokenizer_config.json: tokenizer_class: 'BertJapaneseTokenizer' is not supported (BertTokenizer") !=
+                    std::string::npos, e);
+  write(japanese / "tokenizer_config.json", "{\"tokenizer_class\": \"BertTokenizerFast\", \"do_lower_case\": true}");
+  CHECK_NOTHROW(engine.load(japanese, test::on_onednn()));
   std::filesystem::remove_all(tmp);
 }
 
