@@ -168,6 +168,13 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   y << "    max_length: " << max_length << "\n";
   if (setup.pad_to_longest && setup.special_tokens.count("pad")) y << "    padding: longest\n";
   if (setup.truncate) y << "    truncation: longest_first\n";
+  // Which end pads and truncation take from (transformers' default: the right).
+  for (const char* key : {"padding_side", "truncation_side"}) {
+    if (!config.has(key) || config.json()[key].is_null()) continue;
+    const std::string side = config.string(key);
+    if (side != "left" && side != "right") config.fail(key, "expected \"left\" or \"right\", got " + quoted(side));
+    y << "    " << key << ": " << side << "\n";
+  }
   y << "    inputs: {input_ids: " << quoted(setup.input_ids);
   if (!setup.token_type_ids.empty()) y << ", token_type_ids: " << quoted(setup.token_type_ids);
   if (!setup.attention_mask.empty()) y << ", attention_mask: " << quoted(setup.attention_mask);

@@ -285,6 +285,17 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
                     std::string::npos, e);
   write(japanese / "tokenizer_config.json", "{\"tokenizer_class\": \"BertTokenizerFast\", \"do_lower_case\": true}");
   CHECK_NOTHROW(engine.load(japanese, test::on_onednn()));
+
+  // padding_side and truncation_side reach the tokenizer; a side that is neither is refused.
+  write(japanese / "tokenizer_config.json", "{\"padding_side\": \"left\", \"truncation_side\": \"left\"}");
+  const Graph sided = engine.load_graph(japanese);
+  REQUIRE(sided.processing);
+  REQUIRE(sided.processing->tokenizer);
+  CHECK(sided.processing->tokenizer->padding_side == loom::Side::Left);
+  CHECK(sided.processing->tokenizer->truncation_side == loom::Side::Left);
+  write(japanese / "tokenizer_config.json", "{\"padding_side\": \"middle\"}");
+  e = error_of(japanese);
+  CHECK_MESSAGE(e.find("tokenizer_config.json: padding_side: expected \"left\" or \"right\", got \"middle\"") != std::string::npos, e);
   std::filesystem::remove_all(tmp);
 }
 
