@@ -5,9 +5,10 @@
 // or 384 on a Zen 3 core (y is then written once per 768 of K, which matters most for an LM head
 // of 50k features), and the row tiles of each panel prefetch the next panel's slice, a share
 // each. A block of a few rows (a decode step) is one lone tile, which streams the weights once
-// in order, unsliced and left to the hardware's prefetcher. A 6-row tile is packed eight columns at a time in registers. Threads take
-// panels a few at a time (one contiguous run each where there are few), so each writes its own
-// columns of y; they pack each block together, tile by tile, into one copy that all of them read.
+// in order, unsliced and left to the hardware's prefetcher. A 6-row tile is packed eight columns
+// at a time in registers. Threads take panels a few at a time (one contiguous run each where
+// there are few), so each writes its own columns of y; they pack each block together, tile by
+// tile, into one copy that all of them read.
 #include "gemm.hpp"
 
 #include <algorithm>
@@ -268,6 +269,10 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
       } else {
         for (int64_t t = 0; t < tiles; ++t) pack(t);
       }
+      // A lone tile of fewer than 6 rows (a decode step): memory-bound, it streams (kStreams).
+      const bool few_rows = tiles == 1 && mc < kRows;
+      // The activation goes with the last slice of K, tile by tile while the tile is in L1.
+      const bool activate = pc + kc == k && call.act != Activation::none;
       auto panel = [&](int64_t p) {
         const W* b = w + (p * call.packed_k + pc) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
@@ -282,12 +287,10 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
         // lone tile of fewer than 6 rows: it does too little work per line for that to pay, and
         // the hardware's stream prefetcher does better alone (GPT-2's decode step 26.3 -> 22.4 ms
         // of matrix-vector products at 1 thread; docs/performance.md).
-        const bool prefetch = p + 1 < np && !(tiles == 1 && mc < kRows);
+        const bool prefetch = p + 1 < np && !few_rows;
         const char* next = reinterpret_cast<const char*>(b + (prefetch ? call.packed_k * kPanel : 0));
         const int64_t next_lines = prefetch ? kc * kPanel * static_cast<int64_t>(sizeof(W)) / 64 : 0;
         const int64_t share = div_up(next_lines, tiles);
-        // The activation goes with the last slice of K, tile by tile while the tile is in L1.
-        const bool activate = pc + kc == k && call.act != Activation::none;
         // The row tiles over the panel's slice `bv` (W, or f32 widened from bf16).
         auto row_tiles = [&](const auto* bv) {
           using V = std::remove_cv_t<std::remove_pointer_t<decltype(bv)>>;
@@ -318,8 +321,8 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
           row_tiles(b);
         }
       };
-      // A lone tile of fewer than 6 rows takes its panels `streams` at a time where they are whole.
-      const int64_t streams = tiles == 1 && mc < kRows ? kStreams[mc] : 1;
+      // Such a tile takes its panels `streams` at a time where they are whole.
+      const int64_t streams = few_rows ? kStreams[mc] : 1;
       auto unit = [&](int64_t u) {
         const int64_t p0 = u * streams, p1 = std::min(np, p0 + streams);
         if (streams > 1 && p1 - p0 == streams && p1 * kPanel <= n) {
@@ -327,7 +330,7 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
           float* c = y + ic * call.ldy + col;
           kStreamTiles<W>[mc](kc, block, w + (p0 * call.packed_k + pc) * kPanel, call.packed_k * kPanel, c, call.ldy,
                               first, bias ? bias + col : nullptr);
-          if (pc + kc == k && call.act != Activation::none) activate_rows(c, mc, streams * kPanel, call.ldy, call.act);
+          if (activate) activate_rows(c, mc, streams * kPanel, call.ldy, call.act);
           return;
         }
         for (int64_t p = p0; p < p1; ++p) panel(p);

@@ -82,7 +82,7 @@ std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSo
 // a class that splits words otherwise (BertJapaneseTokenizer's MeCab, a SentencePiece model)
 // would give other ids from the same vocabulary, so it is refused rather than approximated.
 void check_class(const JsonFile& config, const std::string& kind) {
-  if (!config.has("tokenizer_class") || config.json()["tokenizer_class"].is_null()) return;
+  if (!config.has("tokenizer_class")) return;
   const std::string name = config.string("tokenizer_class");
   static const std::map<std::string, std::vector<std::string>> kClasses = {
       {"wordpiece", {"Bert", "DistilBert", "Electra", "MobileBert", "SqueezeBert", "LayoutLM", "Lxmert", "RetriBert", "Realm"}},
@@ -170,7 +170,7 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   if (setup.truncate) y << "    truncation: longest_first\n";
   // Which end pads and truncation take from (transformers' default: the right).
   for (const char* key : {"padding_side", "truncation_side"}) {
-    if (!config.has(key) || config.json()[key].is_null()) continue;
+    if (!config.has(key)) continue;
     const std::string side = config.string(key);
     if (side != "left" && side != "right") config.fail(key, "expected \"left\" or \"right\", got " + quoted(side));
     y << "    " << key << ": " << side << "\n";
