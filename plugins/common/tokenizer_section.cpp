@@ -1,9 +1,11 @@
 #include "tokenizer_section.hpp"
 
+#include "added_tokens.hpp"
 #include "graph_writer.hpp"
 
 #include <loom/plugin_sdk.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -38,10 +40,13 @@ VocabSource find_files(const std::string& dir, const std::string& kind) {
   return s;
 }
 
-// The ids of `tokens` in the source's vocabulary (added tokens of tokenizer.json included),
-// from one read of its file; nullopt for a token it lacks.
-std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSource& s, const std::vector<std::string>& tokens) {
+// The ids of `tokens`: an added token's, else the source's vocabulary's, from one read of its
+// file; nullopt for a token in neither.
+std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSource& s, const CheckpointAddedTokens& added,
+                                           const std::vector<std::string>& tokens) {
   std::vector<std::optional<int64_t>> ids(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (const AddedEntry* e = added.find(tokens[i])) ids[i] = e->id;
   if (!s.vocab.empty() && s.vocab == "vocab.txt") {
     std::istringstream lines(read_checkpoint_file(dir + "/vocab.txt"));
     std::string line;
@@ -56,12 +61,6 @@ std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSo
   const JsonFile j(file, read_checkpoint_file(file));
   const json* vocab = &j.json();
   if (!s.tokenizer_json.empty()) {
-    if (j.has("added_tokens") && j.json()["added_tokens"].is_array())
-      for (const auto& t : j.json()["added_tokens"])
-        for (size_t i = 0; i < tokens.size(); ++i)
-          if (!ids[i] && t.is_object() && t.value("content", json()) == json(tokens[i]) && t.contains("id") &&
-              t["id"].is_number_integer())
-            ids[i] = t["id"].get<int64_t>();
     if (!j.has("model") || !j.json()["model"].is_object() || !j.json()["model"].contains("vocab") ||
         !j.json()["model"]["vocab"].is_object())
       throw Error(file + ": model.vocab: expected an object of token ids", LOOM_STATUS_INVALID_ARGUMENT);
@@ -76,6 +75,29 @@ std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSo
     ids[i] = it->get<int64_t>();
   }
   return ids;
+}
+
+// The texts of special_tokens_map.json's and tokenizer_config.json's additional_special_tokens.
+std::vector<std::string> additional_special_tokens(const JsonFile& file) {
+  std::vector<std::string> out;
+  if (!file.has("additional_special_tokens")) return out;
+  const json& list = file.json()["additional_special_tokens"];
+  if (!list.is_array()) file.fail("additional_special_tokens", "expected a list of tokens");
+  for (const json& t : list) {
+    if (t.is_string()) out.push_back(t.get<std::string>());
+    else if (t.is_object() && t.contains("content") && t["content"].is_string()) out.push_back(t["content"].get<std::string>());
+    else file.fail("additional_special_tokens", "expected token strings or objects with a \"content\" string");
+  }
+  return out;
+}
+
+void write_added(std::ostringstream& y, const AddedEntry& e) {
+  y << "      - {token: " << quoted(e.content) << ", id: " << e.id << ", special: " << (e.special ? "true" : "false")
+    << ", normalized: " << (e.normalized ? "true" : "false");
+  if (e.single_word) y << ", single_word: true";
+  if (e.lstrip) y << ", lstrip: true";
+  if (e.rstrip) y << ", rstrip: true";
+  y << "}\n";
 }
 
 // tokenizer_config.json's tokenizer_class, where it names one, must tokenize as this kind does:
@@ -144,7 +166,11 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   const std::string vocab_file = dir + "/" + (source.vocab.empty() ? source.tokenizer_json : source.vocab);
   std::vector<std::string> texts;
   for (const auto& [role, text] : setup.special_tokens) texts.push_back(text);
-  const auto ids = lookup(dir, source, texts);
+  std::vector<std::string> special_texts = texts;
+  for (const JsonFile* f : {&specials, &config})
+    for (std::string& t : additional_special_tokens(*f)) special_texts.push_back(std::move(t));
+  const CheckpointAddedTokens added = read_added_tokens(dir, config, special_texts);
+  const auto ids = lookup(dir, source, added, texts);
   size_t next = 0;
   for (const auto& [role, text] : setup.special_tokens) {
     const std::optional<int64_t>& id = ids[next++];
@@ -154,6 +180,20 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
                       ", outside config.json's vocab_size " + std::to_string(setup.vocab_size),
                   LOOM_STATUS_INVALID_ARGUMENT);
     y << "      " << role << ": {token: " << quoted(text) << ", id: " << *id << "}\n";
+  }
+  // The added tokens, less those the core reads from tokenizer.json itself.
+  bool listed = false;
+  for (const AddedEntry& e : added.all) {
+    if (!source.tokenizer_json.empty() &&
+        std::any_of(added.in_tokenizer_json.begin(), added.in_tokenizer_json.end(), [&](const AddedEntry& t) { return t.same_as(e); }))
+      continue;
+    if (e.id >= setup.vocab_size)
+      throw Error(e.where + ": " + quoted(e.content) + " has id " + std::to_string(e.id) + ", outside config.json's vocab_size " +
+                      std::to_string(setup.vocab_size),
+                  LOOM_STATUS_INVALID_ARGUMENT);
+    if (!listed) y << "    added_tokens:\n";
+    listed = true;
+    write_added(y, e);
   }
   if (setup.frame_with_cls_sep)
     y << "    post_processor:\n"

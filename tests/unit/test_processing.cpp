@@ -195,6 +195,44 @@ TEST_CASE("processing: read(write(g)) equals g, and the comparison sees every se
   check_round_trip(other);
 }
 
+TEST_CASE("processing: tokenizer added_tokens read, round-trip and are checked") {
+  const std::string added =
+      "    added_tokens:\n"
+      "      - {token: \"<new>\", id: 30000}\n"
+      "      - {token: \"[X]\", id: 30001, special: true, normalized: true, single_word: true, lstrip: true, rstrip: true}\n"
+      "    max_length: 512\n";
+  Graph g = parse(edited("    max_length: 512\n", added));
+  REQUIRE(g.processing);
+  REQUIRE(g.processing->tokenizer);
+  const std::vector<loom::AddedTokenSpec>& a = g.processing->tokenizer->added_tokens;
+  REQUIRE(a.size() == 2);
+  CHECK(a[0] == loom::AddedTokenSpec{"<new>", 30000, false, false, false, false, std::nullopt});
+  CHECK(a[1] == loom::AddedTokenSpec{"[X]", 30001, true, true, true, true, true});
+  check_round_trip(g);
+
+  struct Case {
+    std::string to, error;
+  };
+  const Case cases[] = {
+      {"    added_tokens: {token: x, id: 1}\n", "processing.tokenizer.added_tokens: expected a sequence"},
+      {"    added_tokens:\n      - {token: x}\n", "processing.tokenizer.added_tokens[0]: missing key 'id'"},
+      {"    added_tokens:\n      - {token: x, id: 1, strip: true}\n", "processing.tokenizer.added_tokens[0].strip: unknown key"},
+      {"    added_tokens:\n      - {token: x, id: 30522}\n",
+       "processing.tokenizer.added_tokens[0].id: token id 30522 is outside the vocabulary (tokenizer.vocab_size 30522)"},
+      {"    added_tokens:\n      - {token: \"\", id: 1}\n", "processing.tokenizer.added_tokens[0].token: an added token's text may not be empty"},
+      {"    added_tokens:\n      - {token: x, id: 1, special: maybe}\n", "processing.tokenizer.added_tokens[0].special: expected true or false"},
+      {"    added_tokens:\n      - {token: x, id: 1}\n      - {token: x, id: 2}\n",
+       "processing.tokenizer.added_tokens[1].token: the same text is listed twice (also added_tokens[0])"},
+      {"    added_tokens:\n      - {token: x, id: 1}\n      - {token: y, id: 1}\n",
+       "processing.tokenizer.added_tokens[1].id: id 1 is listed twice (also added_tokens[0])"},
+  };
+  for (const auto& c : cases) {
+    const std::string error = error_of(edited("    max_length: 512\n", c.to + "    max_length: 512\n"));
+    INFO(c.to);
+    CHECK_MESSAGE(error.find(c.error) != std::string::npos, error);
+  }
+}
+
 TEST_CASE("processing: malformed sections name file:line:column, the key and the fault") {
   struct Case {
     std::string from, to, error;

@@ -299,6 +299,89 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   std::filesystem::remove_all(tmp);
 }
 
+TEST_CASE("text models: tokens added to a checkpoint's vocabulary are read as transformers reads them") {
+  Engine engine = text_engine();
+  const auto dir = std::filesystem::temp_directory_path() / ("loom-added-tokens-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const auto& e : std::filesystem::directory_iterator(kModels / "bert-mlm")) std::filesystem::copy_file(e.path(), dir / e.path().filename());
+  auto write = [&](const std::string& name, const std::string& text) { std::ofstream(dir / name, std::ios::trunc) << text; };
+  auto error_of = [&]() -> std::string {
+    try {
+      engine.load_graph(dir);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // vocab.txt keeps its first 60 lines ([PAD] 0 ... the 5, cat 6); ids 60..63 of the model's 64
+  // are free for added tokens.
+  {
+    std::ifstream in(kModels / "bert-mlm" / "vocab.txt");
+    std::string line, kept;
+    for (int i = 0; i < 60 && std::getline(in, line); ++i) kept += line + "\n";
+    write("vocab.txt", kept);
+  }
+  const std::string settings = R"("do_lower_case": true, "model_max_length": 32)";
+  auto tokenizer = [&] { return Tokenizer::from_graph(engine.load_graph(dir)); };
+
+  // tokenizer_config.json's added_tokens_decoder (transformers 4.34 and later).
+  write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {
+      "4": {"content": "[MASK]", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false, "special": true},
+      "60": {"content": "loomword", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false, "special": false},
+      "61": {"content": "<Extra>", "normalized": false, "special": true}}})");
+  {
+    const Tokenizer t = tokenizer();
+    // loomword is matched in the lower-cased text, <Extra> in the raw text only.
+    CHECK(t.encode_text("the LoomWord cat<Extra>[MASK]") == std::vector<int64_t>{5, 60, 6, 61, 4});
+    CHECK(t.encode_text("<extra>") != std::vector<int64_t>{61});
+    CHECK(t.is_special(61));
+    CHECK_FALSE(t.is_special(60));
+    CHECK(t.decode(std::vector<int64_t>{5, 60, 61}, {.skip_special_tokens = true}) == "the loomword");
+  }
+
+  // The older files: added_tokens.json (special when special_tokens_map.json says so), and the
+  // added_tokens of a tokenizer.json beside vocab.txt over it.
+  write("tokenizer_config.json", "{" + settings + "}");
+  write("added_tokens.json", R"({"loomword": 60, "<Extra>": 61})");
+  write("special_tokens_map.json", R"({"additional_special_tokens": ["<Extra>"]})");
+  write("tokenizer.json", R"({"added_tokens": [{"id": 62, "content": "tokword", "special": false, "normalized": false}]})");
+  {
+    const Tokenizer t = tokenizer();
+    CHECK(t.encode_text("LOOMWORD <Extra> tokword TOKWORD") == std::vector<int64_t>{60, 61, 62, 1});
+    CHECK(t.is_special(61));
+    CHECK_FALSE(t.is_special(62));
+  }
+
+  // Wrong entries name the file and the entry.
+  write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {"64": {"content": "far"}}})");
+  std::string e = error_of();
+  CHECK_MESSAGE(e.find("tokenizer_config.json: added_tokens_decoder.64: \"far\" has id 64, outside config.json's vocab_size 64") !=
+                    std::string::npos, e);
+  write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {"x": {"content": "far"}}})");
+  e = error_of();
+  CHECK_MESSAGE(e.find("tokenizer_config.json: added_tokens_decoder: \"x\" is not a token id") != std::string::npos, e);
+  write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {"60": {"content": 5}}})");
+  e = error_of();
+  CHECK_MESSAGE(e.find("tokenizer_config.json: added_tokens_decoder.60.content: expected a string") != std::string::npos, e);
+  write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {"62": {"content": "loomword", "special": "no"}}})");
+  e = error_of();
+  CHECK_MESSAGE(e.find("added_tokens_decoder.62.special: expected true or false") != std::string::npos, e);
+  // Another text on an id tokenizer.json gives its own token.
+  write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {"62": {"content": "loomword"}}})");
+  e = error_of();
+  CHECK_MESSAGE(e.find("added_tokens_decoder.62: \"loomword\" has id 62, which ") != std::string::npos, e);
+  CHECK_MESSAGE(e.find("tokenizer.json: added_tokens[0] gives \"tokword\"") != std::string::npos, e);
+  write("tokenizer_config.json", "{" + settings + "}");
+  write("added_tokens.json", R"({"loomword": -1})");
+  e = error_of();
+  CHECK_MESSAGE(e.find("added_tokens.json: \"loomword\": expected a token id") != std::string::npos, e);
+  write("added_tokens.json", "[1]");
+  e = error_of();
+  CHECK_MESSAGE(e.find("added_tokens.json") != std::string::npos, e);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("text models: ids past an embedding table are refused by the input's name, before any node runs") {
   Engine engine = text_engine();
   Session bert = engine.load(kModels / "bert-mlm", test::on_onednn());

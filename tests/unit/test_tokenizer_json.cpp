@@ -218,6 +218,45 @@ TEST_CASE("tokenizer.json: normalized added tokens match the lower-cased text") 
   CHECK(with_word(false).encode_text("newword hello") == Ids{21, 5});
 }
 
+TEST_CASE("tokenizer spec: added_tokens join the vocabulary files' tokens and tokenizer.json's") {
+  // Over vocab.txt (which has no added tokens) the spec's are the only ones.
+  loom::TokenizerSpec spec = tiny_wordpiece_spec(false);
+  spec.vocab_size = 23;
+  spec.added_tokens = {{"newword", 21, false, false, false, false, std::nullopt}, {"<extra>", 22, true, false, false, false, std::nullopt}};
+  const loom::Tokenizer files(spec, data_dir());
+  // newword is normalized (not special: the default), so "NEWWORD" is it; <extra> is matched raw.
+  CHECK(files.encode_text("NEWWORD hello<extra>") == Ids{21, 5, 22});
+  CHECK(files.encode_text("<EXTRA>") != Ids{22});
+  CHECK(files.decode(Ids{5, 21, 22}, {.skip_special_tokens = true}) == "hello newword");
+  CHECK(files.is_special(22));
+  CHECK_FALSE(files.is_special(21));
+
+  // Over tokenizer.json the spec's flags win for a token the file adds with the same id.
+  json j = read_json("tiny-wordpiece/tokenizer.json");
+  j["added_tokens"].push_back({{"id", 21}, {"content", "newword"}, {"normalized", false}, {"special", false}});
+  loom::TokenizerSpec on_json = tiny_wordpiece_spec(true);
+  on_json.vocab_size = 23;
+  CHECK(from_json(on_json, j).encode_text("NEWWORD") == Ids{1});  // the file's: raw only
+  on_json.added_tokens = {{"newword", 21, false, false, false, false, true}};
+  CHECK(from_json(on_json, j).encode_text("NEWWORD") == Ids{21});
+  // Another id for the same text, or another text on the file's id, disagree with the file.
+  on_json.added_tokens = {{"newword", 22, false, false, false, false, std::nullopt}};
+  CHECK_THROWS_WITH_AS(from_json(on_json, j),
+                       doctest::Contains("processing.tokenizer.added_tokens[0]: 'newword' with id 22, but tiny-wordpiece/tokenizer.json adds 'newword' as id 21"),
+                       loom::Error);
+  on_json.added_tokens = {{"other", 21, false, false, false, false, std::nullopt}};
+  CHECK_THROWS_WITH_AS(from_json(on_json, j), doctest::Contains("adds 'newword' as id 21"), loom::Error);
+  // A text of the vocabulary keeps its id there.
+  spec.added_tokens = {{"hello", 21, false, false, false, false, std::nullopt}};
+  CHECK_THROWS_WITH_AS(loom::Tokenizer(spec, data_dir()), doctest::Contains("'hello' has id 21, but it is 5"), loom::Error);
+  // Ids past vocab_size are refused.
+  spec.added_tokens = {{"far", 23, false, false, false, false, std::nullopt}};
+  CHECK_THROWS_WITH_AS(loom::Tokenizer(spec, data_dir()), doctest::Contains("token 'far' has id 23, not below processing.tokenizer.vocab_size 23"),
+                       loom::Error);
+  spec.added_tokens = {{"", 21, false, false, false, false, std::nullopt}};
+  CHECK_THROWS_WITH_AS(loom::Tokenizer(spec, data_dir()), doctest::Contains("processing.tokenizer.added_tokens[0].token"), loom::Error);
+}
+
 TEST_CASE("tokenizer.json: the spec must say what the file says") {
   loom::TokenizerSpec cased = tiny_wordpiece_spec(true);
   cased.lowercase = false;

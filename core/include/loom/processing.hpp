@@ -34,6 +34,19 @@ struct SpecialToken {
   bool operator==(const SpecialToken&) const = default;
 };
 
+// A token matched in the text before the model sees it (Hugging Face's AddedToken): what
+// tokenizer.add_tokens() adds, saved in tokenizer_config.json's added_tokens_decoder,
+// added_tokens.json or tokenizer.json's added_tokens.
+struct AddedTokenSpec {
+  std::string token;
+  int64_t id = 0;
+  bool special = false;              // skipped by decode(skip_special_tokens)
+  bool single_word = false;          // matched only between non-word characters
+  bool lstrip = false, rstrip = false;  // takes the whitespace on that side
+  std::optional<bool> normalized;    // matched in the normalized text; unset: !special
+  bool operator==(const AddedTokenSpec&) const = default;
+};
+
 // File names are relative to the graph's folder (Graph::base_dir), like weights files.
 struct TokenizerFiles {
   std::string vocab;      // vocab.txt (WordPiece) or vocab.json (BPE)
@@ -60,6 +73,7 @@ struct TokenizerSpec {
   bool tokenize_chinese_chars = true;    // WordPiece: spaces around CJK ideographs
   bool add_prefix_space = false;         // byte-level BPE: a space before the first word
   std::map<std::string, SpecialToken> special_tokens;  // by role: bos eos unk sep pad cls mask
+  std::vector<AddedTokenSpec> added_tokens;            // besides the files' own (tokenizer.json)
   std::optional<TokenizerTemplate> post_processor;     // unset: no special tokens are added
   int64_t max_length = 0;
   Padding padding = Padding::None;

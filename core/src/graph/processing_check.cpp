@@ -7,6 +7,7 @@
 #include <loom/error.hpp>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 namespace loom {
@@ -102,6 +103,18 @@ class Checker {
       if (!special_roles().count(role)) fail(sk, "unknown special-token role (allowed: bos, eos, unk, sep, pad, cls, mask)");
       if (s.token.empty()) fail(sk + ".token", "a special token's text may not be empty");
       token_id(sk + ".id", s.id, &t);
+    }
+    std::map<std::string, size_t> tokens;
+    std::map<int64_t, size_t> ids;
+    for (size_t i = 0; i < t.added_tokens.size(); ++i) {
+      const AddedTokenSpec& a = t.added_tokens[i];
+      const std::string ak = k + ".added_tokens[" + std::to_string(i) + "]";
+      if (a.token.empty()) fail(ak + ".token", "an added token's text may not be empty");
+      token_id(ak + ".id", a.id, &t);
+      if (auto [it, fresh] = tokens.emplace(a.token, i); !fresh)
+        fail(ak + ".token", "the same text is listed twice (also added_tokens[" + std::to_string(it->second) + "])");
+      if (auto [it, fresh] = ids.emplace(a.id, i); !fresh)
+        fail(ak + ".id", "id " + std::to_string(a.id) + " is listed twice (also added_tokens[" + std::to_string(it->second) + "])");
     }
     if (t.post_processor) post_processor(*t.post_processor, t);
     at_least(k + ".max_length", t.max_length, 1);

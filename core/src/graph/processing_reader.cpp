@@ -199,7 +199,7 @@ TokenizerTemplate SectionReader::post_processor(const YAML::Node& n, const Where
 TokenizerSpec SectionReader::tokenizer(const YAML::Node& n, const Where& w) {
   mapping(n, w,
           {"kind", "files", "vocab_size", "lowercase", "strip_accents", "tokenize_chinese_chars", "add_prefix_space",
-           "special_tokens", "post_processor", "max_length", "padding", "padding_side", "truncation", "truncation_side",
+           "special_tokens", "added_tokens", "post_processor", "max_length", "padding", "padding_side", "truncation", "truncation_side",
            "inputs"});
   TokenizerSpec t;
   Field kind = require(n, w, "kind");
@@ -232,6 +232,24 @@ TokenizerSpec SectionReader::tokenizer(const YAML::Node& n, const Where& w) {
       s.token = text(token.node, token.where);
       Field id = require(it->second, sw, "id");
       s.id = integer(id.node, id.where);
+    }
+  }
+  if (Field f = get(n, w, "added_tokens")) {
+    sequence(f.node, f.where);
+    for (size_t i = 0; i < f.node.size(); ++i) {
+      const YAML::Node& e = f.node[i];
+      Where ew = place(e, item(f.where, i), f.where);
+      mapping(e, ew, {"token", "id", "special", "single_word", "lstrip", "rstrip", "normalized"});
+      AddedTokenSpec& a = t.added_tokens.emplace_back();
+      Field token = require(e, ew, "token");
+      a.token = text(token.node, token.where);
+      Field id = require(e, ew, "id");
+      a.id = integer(id.node, id.where);
+      if (Field b = get(e, ew, "special")) a.special = boolean(b.node, b.where);
+      if (Field b = get(e, ew, "single_word")) a.single_word = boolean(b.node, b.where);
+      if (Field b = get(e, ew, "lstrip")) a.lstrip = boolean(b.node, b.where);
+      if (Field b = get(e, ew, "rstrip")) a.rstrip = boolean(b.node, b.where);
+      if (Field b = get(e, ew, "normalized")) a.normalized = boolean(b.node, b.where);
     }
   }
   if (Field f = get(n, w, "post_processor")) t.post_processor = post_processor(f.node, f.where);

@@ -80,6 +80,21 @@ void put_tokenizer(YAML::Emitter& out, const TokenizerSpec& t) {
     }
     out << YAML::EndMap;
   }
+  if (!t.added_tokens.empty()) {
+    out << YAML::Key << "added_tokens" << YAML::Value << YAML::BeginSeq;
+    for (const AddedTokenSpec& a : t.added_tokens) {
+      out << YAML::Flow << YAML::BeginMap;
+      put(out, "token", a.token);
+      put(out, "id", a.id);
+      put_bool(out, "special", a.special);
+      if (a.single_word) put_bool(out, "single_word", true);
+      if (a.lstrip) put_bool(out, "lstrip", true);
+      if (a.rstrip) put_bool(out, "rstrip", true);
+      if (a.normalized) put_bool(out, "normalized", *a.normalized);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
   if (t.post_processor) {
     out << YAML::Key << "post_processor" << YAML::Value << YAML::BeginMap;
     put_list(out, "single", t.post_processor->single);

@@ -6,6 +6,8 @@
 
 #include <loom/error.hpp>
 
+#include <map>
+
 namespace loom::tok {
 
 namespace {
@@ -51,6 +53,38 @@ void take_unk(const TokenizerSpec& spec, bool from_json, const std::string& voca
                 ".special_tokens.unk is " + in_quotes(unk->second.token));
 }
 
+// The spec's added tokens join the files' (tokenizer.json's): a text keeps its id, and the spec's
+// flags win, as Hugging Face applies tokenizer_config.json's added_tokens_decoder over the file.
+void merge_added(const TokenizerSpec& spec, ModelFiles& files) {
+  std::map<std::string, size_t, std::less<>> by_content;
+  std::map<int32_t, size_t> by_id;
+  for (size_t i = 0; i < files.added.size(); ++i) {
+    by_content.emplace(files.added[i].content, i);
+    by_id.emplace(files.added[i].id, i);
+  }
+  for (size_t i = 0; i < spec.added_tokens.size(); ++i) {
+    const AddedTokenSpec& a = spec.added_tokens[i];
+    const std::string key = kSpecKey + ".added_tokens[" + std::to_string(i) + "]";
+    if (std::string problem = token_text_problem(a.token); !problem.empty()) throw Error(key + ".token: " + problem);
+    if (a.id < 0 || a.id > kMaxTokenId) throw Error(key + ".id: " + std::to_string(a.id) + " is not a token id");
+    const AddedToken t{a.token, static_cast<int32_t>(a.id), a.special, a.single_word, a.lstrip, a.rstrip, a.normalized.value_or(!a.special)};
+    auto content = by_content.find(t.content);
+    auto id = by_id.find(t.id);
+    if (content == by_content.end() && id == by_id.end()) {
+      by_content.emplace(t.content, files.added.size());
+      by_id.emplace(t.id, files.added.size());
+      files.added.push_back(t);
+      continue;
+    }
+    const size_t at = content != by_content.end() ? content->second : id->second;
+    const AddedToken& other = files.added[at];
+    if (other.content != t.content || other.id != t.id)
+      throw Error(key + ": " + in_quotes(t.content) + " with id " + std::to_string(t.id) + ", but " + printable(files.vocab_name) +
+                  " adds " + in_quotes(other.content) + " as id " + std::to_string(other.id));
+    files.added[at] = t;
+  }
+}
+
 std::unique_ptr<TokenModel> make_model(const TokenizerSpec& spec, ModelFiles& files, bool from_json) {
   if (spec.kind == TokenizerKind::WordPiece) {
     BertNormalizerOptions normalizer;
@@ -89,6 +123,7 @@ std::unique_ptr<TokenModel> make_model(const TokenizerSpec& spec, ModelFiles& fi
 TokenizerImpl::TokenizerImpl(const TokenizerSpec& spec, ModelFiles files) : spec_(spec) {
   const bool from_json = !spec.files.tokenizer.empty();
   if (from_json) check_agrees(spec, files);
+  merge_added(spec, files);
   added_ = files.added;
   for (size_t i = 0; i < added_.size(); ++i) {
     const AddedToken& t = added_[i];
