@@ -46,8 +46,8 @@ void attention(std::vector<OpCase>& out) {
       {2, 2, 5, 5, 9, 9, true, true, {2, 1, 1, 5}},
       {1, 3, 17, 17, 33, 33, true},
       {2, 4, 33, 65, 40, 40, false, true, {2, 1, 1, 65}},  // large
-      {1, 2, 100, 100, 16, 20, true},                       // two blocks of queries, causal
-      {2, 1, 130, 150, 24, 8, true, true, {2, 1, 1, 150}},   // causal over a valid prefix, two blocks
+      {1, 2, 100, 100, 16, 20, true},                       // several blocks of queries, causal
+      {2, 1, 130, 150, 24, 8, true, true, {2, 1, 1, 150}},   // causal over a valid prefix, several blocks
       {1, 1, 800, 800, 8, 8, true},                          // spans past one slice of the GEMM's K
       {1, 3, 1, 37, 64, 64, false, true},                    // decode steps of 64-wide heads
       {2, 2, 1, 21, 36, 40, true, true, {2, 1, 1, 21}},      // ... of odd widths, masked

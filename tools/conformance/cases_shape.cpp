@@ -24,7 +24,10 @@ void reshape(std::vector<OpCase>& out) {
 
 void transpose(std::vector<OpCase>& out) {
   const std::pair<Shape, std::vector<int64_t>> shapes[] = {
-      {{5, 7}, {1, 0}}, {{2, 3, 4}, {2, 0, 1}}, {{2, 3, 5, 7}, {0, 2, 1, 3}}, {{1, 9}, {1, 0}}, {{3, 1, 17}, {1, 2, 0}}, {{65, 257}, {1, 0}}};
+      {{5, 7}, {1, 0}}, {{2, 3, 4}, {2, 0, 1}}, {{2, 3, 5, 7}, {0, 2, 1, 3}}, {{1, 9}, {1, 0}}, {{3, 1, 17}, {1, 2, 0}}, {{65, 257}, {1, 0}},
+      // The last axis kept: whole rows move (from 64 bytes), over 4 and 5 axes, and split over
+      // threads past 1 MiB.
+      {{2, 3, 5, 32}, {0, 2, 1, 3}}, {{3, 4, 2, 5, 16}, {2, 0, 3, 1, 4}}, {{4, 64, 33, 32}, {0, 2, 1, 3}}};
   for (DType t : kAll)
     for (const auto& [x, perm] : shapes) {
       if (t != DType::f32 && shape_numel(x) > 1000) continue;
