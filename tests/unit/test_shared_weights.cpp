@@ -88,6 +88,20 @@ TEST_CASE("shared weights: a file is mapped once while any holder lives, by any 
   CHECK(files.mapped() == 0);
 }
 
+TEST_CASE("shared weights: a small tensor's owned copy is made once per mapping and holds the file's bytes") {
+  WeightFiles files;
+  auto f = files.open(kWeights);
+  const Tensor mapped = f->tensor("scale");
+  const Tensor a = files.owned(f, "scale");
+  const Tensor b = files.owned(f, "scale");
+  CHECK(a.data() == b.data());
+  CHECK(a.data() != mapped.data());  // not read in the mapping at every run
+  CHECK(a.dtype() == mapped.dtype());
+  CHECK(a.shape() == mapped.shape());
+  CHECK(std::memcmp(a.data(), mapped.data(), mapped.nbytes()) == 0);
+  CHECK(files.widened_bytes() == 0);  // counted apart from the widened copies
+}
+
 TEST_CASE("shared weights: two sessions over one graph hold one packed copy of each constant") {
   Engine engine = device_engine();
   const Graph g = scale_graph(kWeights);

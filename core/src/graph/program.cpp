@@ -25,6 +25,7 @@ std::string at(const SourceLoc& loc) {
 
 // Most bytes one tensor may hold, as in Tensor and the file readers.
 constexpr uint64_t kMaxTensorBytes = uint64_t(1) << 62;
+constexpr uint64_t kOwnedConstantBytes = 64 * 1024;  // file constants up to this size are copied on load
 
 // The bytes a tensor of `shape` holds at the least, with every symbol and unknown dim at 1 (0
 // when a dim is 0); nullopt when even that is over kMaxTensorBytes.
@@ -201,6 +202,11 @@ class Builder {
           throw Error(at(init.loc) + "initializer '" + init.name + "': declared shape " + shape_str(*init.shape) + " but " +
                       file->path() + " holds '" + tname + "' as " + shape_str(val.constant.shape()));
         if (widen) widen_constant(val, file, tname, init);
+        // A small constant (a bias, a norm's scale) is read by the backends at every run: in the
+        // file's mapping, each read would map the whole page-cache folio around it, up to 2 MiB
+        // of the neighbouring weights that were packed and given back. An owned copy is read
+        // instead.
+        else if (val.constant.nbytes() <= kOwnedConstantBytes) val.constant = files().owned(file, tname);
         p_.weight_bytes += val.constant.nbytes();
       } else {
         if (!init.dtype || !init.shape)

@@ -37,34 +37,44 @@ std::shared_ptr<SafetensorsFile> WeightFiles::open(const std::filesystem::path& 
   return file;
 }
 
-struct WeightFiles::Widened {
+struct WeightFiles::Copied {
   std::shared_ptr<SafetensorsFile> file;
   Tensor tensor;
+  bool widened;  // else an owned copy as stored
 };
 
-Tensor WeightFiles::widened(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor) {
+Tensor WeightFiles::copy(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor, bool widen) {
   std::lock_guard<std::mutex> lock(mutex_);
   // Entries of copies that are gone are dropped once they could make up half of the cache, so
   // that loading a model of many tensors stays linear.
-  if (widened_.size() >= 2 * widened_live_ + 64) {
-    for (auto it = widened_.begin(); it != widened_.end();) it = it->second.expired() ? widened_.erase(it) : std::next(it);
-    widened_live_ = widened_.size();
+  if (copies_.size() >= 2 * copies_live_ + 64) {
+    for (auto it = copies_.begin(); it != copies_.end();) it = it->second.expired() ? copies_.erase(it) : std::next(it);
+    copies_live_ = copies_.size();
   }
-  auto& slot = widened_[{file.get(), tensor}];
-  std::shared_ptr<const Widened> copy = slot.lock();
+  auto& slot = copies_[{file.get(), tensor, widen}];
+  std::shared_ptr<const Copied> copy = slot.lock();
   if (!copy) {
     // Made under the lock: two sessions loading the same weights at once convert them once.
-    copy = std::make_shared<const Widened>(Widened{file, widen_to_f32(file->tensor(tensor))});
+    copy = std::make_shared<const Copied>(
+        Copied{file, widen ? widen_to_f32(file->tensor(tensor)) : file->tensor(tensor).clone(), widen});
     slot = copy;
   }
-  return Tensor::view(DType::f32, copy->tensor.shape(), copy->tensor.data(), copy);
+  return Tensor::view(copy->tensor.dtype(), copy->tensor.shape(), copy->tensor.data(), copy);
+}
+
+Tensor WeightFiles::widened(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor) {
+  return copy(file, tensor, true);
+}
+
+Tensor WeightFiles::owned(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor) {
+  return copy(file, tensor, false);
 }
 
 uint64_t WeightFiles::widened_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
   uint64_t n = 0;
-  for (const auto& [key, copy] : widened_)
-    if (auto c = copy.lock()) n += c->tensor.nbytes();
+  for (const auto& [key, copy] : copies_)
+    if (auto c = copy.lock(); c && c->widened) n += c->tensor.nbytes();
   return n;
 }
 

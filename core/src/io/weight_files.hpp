@@ -8,7 +8,8 @@
 // It also holds the f32 copies of F16 and BF16 tensors that graphs declare as f32 (widened on
 // load, docs/graph-format.md "Initializers"), one per mapped file and tensor, so that sessions
 // over the same weights read one copy, at one address. Those are held weakly as well: a copy
-// goes with the last constant that uses it.
+// goes with the last constant that uses it. Small tensors that programs copy out of the mapping
+// (program.cpp) are shared the same way.
 #pragma once
 
 #include <loom/io.hpp>
@@ -40,15 +41,18 @@ class WeightFiles {
   // mapping a copy is keyed by is not unmapped, nor its address reused, while the copy lives).
   // Throws loom::Error as SafetensorsFile::tensor, or for a tensor of another dtype.
   Tensor widened(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor);
+  // Tensor `tensor` of `file` copied as stored into memory of its own, shared as widened().
+  Tensor owned(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor);
   // Bytes of the widened copies held now, each counted once.
   uint64_t widened_bytes() const;
 
  private:
-  struct Widened;
+  struct Copied;
+  Tensor copy(const std::shared_ptr<SafetensorsFile>& file, const std::string& tensor, bool widen);
   mutable std::mutex mutex_;
   std::map<Key, std::weak_ptr<SafetensorsFile>> files_;
-  std::map<std::pair<const SafetensorsFile*, std::string>, std::weak_ptr<const Widened>> widened_;
-  size_t widened_live_ = 0;  // entries after the last pruning
+  std::map<std::tuple<const SafetensorsFile*, std::string, bool>, std::weak_ptr<const Copied>> copies_;
+  size_t copies_live_ = 0;  // entries after the last pruning
 };
 
 }  // namespace loom
