@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <filesystem>
 #include <map>
 
 namespace loom::models {
@@ -80,12 +79,11 @@ std::vector<AddedEntry> from_decoder(const JsonFile& config) {
 }
 
 // added_tokens.json's {"text": id, ...}: special when the text is a special token.
-std::vector<AddedEntry> from_added_tokens_json(const std::string& file, const std::vector<std::string>& special_texts) {
-  const JsonFile f(file, read_checkpoint_file(file));
+std::vector<AddedEntry> from_added_tokens_json(const JsonFile& f, const std::vector<std::string>& special_texts) {
   std::vector<AddedEntry> out;
   for (auto it = f.json().begin(); it != f.json().end(); ++it) {
     AddedEntry e;
-    e.where = file + ": " + models::quoted(it.key().substr(0, 80));
+    e.where = f.file() + ": " + models::quoted(it.key().substr(0, 80));
     e.content = it.key();
     if (e.content.empty()) fail(e.where, "an added token may not be empty");
     e.id = checked_id(it.value(), e.where);
@@ -96,13 +94,13 @@ std::vector<AddedEntry> from_added_tokens_json(const std::string& file, const st
   return out;
 }
 
-std::vector<AddedEntry> from_tokenizer_json(const std::string& file) {
-  const JsonFile j(file, read_checkpoint_file(file));
+std::vector<AddedEntry> from_tokenizer_json(const JsonFile& j) {
   if (!j.has("added_tokens")) return {};
   const json& list = j.json()["added_tokens"];
   if (!list.is_array()) j.fail("added_tokens", "expected a list");
   std::vector<AddedEntry> out;
-  for (size_t i = 0; i < list.size(); ++i) out.push_back(entry(list[i], file + ": added_tokens[" + std::to_string(i) + "]", std::nullopt));
+  for (size_t i = 0; i < list.size(); ++i)
+    out.push_back(entry(list[i], j.file() + ": added_tokens[" + std::to_string(i) + "]", std::nullopt));
   return out;
 }
 
@@ -131,11 +129,6 @@ void join(std::vector<AddedEntry>& base, const std::vector<AddedEntry>& over) {
   }
 }
 
-bool is_file(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::is_regular_file(path, ec);
-}
-
 }  // namespace
 
 bool AddedEntry::same_as(const AddedEntry& o) const {
@@ -149,19 +142,25 @@ const AddedEntry* CheckpointAddedTokens::find(const std::string& content) const 
   return nullptr;
 }
 
-CheckpointAddedTokens read_added_tokens(const std::string& dir, const JsonFile& config, const std::vector<std::string>& special_texts) {
+CheckpointAddedTokens read_added_tokens(const std::string& dir, const JsonFile& config, const JsonFile& tokenizer_json,
+                                        const std::vector<std::string>& special_texts) {
   CheckpointAddedTokens out;
-  if (const std::string file = dir + "/tokenizer.json"; is_file(file)) out.in_tokenizer_json = from_tokenizer_json(file);
+  out.in_tokenizer_json = from_tokenizer_json(tokenizer_json);
   std::vector<AddedEntry> saved;  // what transformers passes the tokenizer as added_tokens_decoder
   if (config.has("added_tokens_decoder")) {
     saved = from_decoder(config);
   } else {
-    if (const std::string file = dir + "/added_tokens.json"; is_file(file)) saved = from_added_tokens_json(file, special_texts);
+    if (const JsonFile f = JsonFile::read_optional(dir, "added_tokens.json"); f.exists()) saved = from_added_tokens_json(f, special_texts);
     // tokenizer.json's entries replace those of the same id.
+    std::map<int64_t, size_t> by_id;
+    for (size_t i = 0; i < saved.size(); ++i) by_id.emplace(saved[i].id, i);
     for (const AddedEntry& e : out.in_tokenizer_json) {
-      auto same_id = std::find_if(saved.begin(), saved.end(), [&](const AddedEntry& s) { return s.id == e.id; });
-      if (same_id != saved.end()) *same_id = e;
-      else saved.push_back(e);
+      if (auto it = by_id.find(e.id); it != by_id.end()) {
+        saved[it->second] = e;
+      } else {
+        by_id.emplace(e.id, saved.size());
+        saved.push_back(e);
+      }
     }
   }
   out.all = out.in_tokenizer_json;

@@ -24,13 +24,16 @@ struct AddedEntry {
 
 struct CheckpointAddedTokens {
   std::vector<AddedEntry> in_tokenizer_json;  // tokenizer.json's added_tokens (read by the core)
-  std::vector<AddedEntry> all;                // what the loaded tokenizer holds
+  // What the loaded tokenizer holds: in_tokenizer_json's entries first, each at its own index
+  // (replaced where the saved ones give other flags), then the saved ones it lacks.
+  std::vector<AddedEntry> all;
   const AddedEntry* find(const std::string& content) const;
 };
 
+// `tokenizer_json`: the checkpoint's tokenizer.json, parsed (an empty object where there is none);
 // `special_texts`: the special tokens' texts, which added_tokens.json's entries are special for.
 // Errors name the file and the entry.
-CheckpointAddedTokens read_added_tokens(const std::string& dir, const JsonFile& tokenizer_config,
+CheckpointAddedTokens read_added_tokens(const std::string& dir, const JsonFile& tokenizer_config, const JsonFile& tokenizer_json,
                                         const std::vector<std::string>& special_texts);
 
 }  // namespace loom::models

@@ -5,7 +5,6 @@
 
 #include <loom/plugin_sdk.hpp>
 
-#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -42,8 +41,8 @@ VocabSource find_files(const std::string& dir, const std::string& kind) {
 
 // The ids of `tokens`: an added token's, else the source's vocabulary's, from one read of its
 // file; nullopt for a token in neither.
-std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSource& s, const CheckpointAddedTokens& added,
-                                           const std::vector<std::string>& tokens) {
+std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSource& s, const JsonFile& tokenizer_json,
+                                           const CheckpointAddedTokens& added, const std::vector<std::string>& tokens) {
   std::vector<std::optional<int64_t>> ids(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i)
     if (const AddedEntry* e = added.find(tokens[i])) ids[i] = e->id;
@@ -57,8 +56,11 @@ std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSo
     }
     return ids;
   }
-  const std::string file = dir + "/" + (s.vocab.empty() ? s.tokenizer_json : s.vocab);
-  const JsonFile j(file, read_checkpoint_file(file));
+  // tokenizer.json is parsed already; vocab.json is read here.
+  const std::optional<JsonFile> vocab_json =
+      s.vocab.empty() ? std::nullopt : std::optional<JsonFile>(JsonFile(dir + "/" + s.vocab, read_checkpoint_file(dir + "/" + s.vocab)));
+  const JsonFile& j = vocab_json ? *vocab_json : tokenizer_json;
+  const std::string& file = j.file();
   const json* vocab = &j.json();
   if (!s.tokenizer_json.empty()) {
     if (!j.has("model") || !j.json()["model"].is_object() || !j.json()["model"].contains("vocab") ||
@@ -169,8 +171,10 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   std::vector<std::string> special_texts = texts;
   for (const JsonFile* f : {&specials, &config})
     for (std::string& t : additional_special_tokens(*f)) special_texts.push_back(std::move(t));
-  const CheckpointAddedTokens added = read_added_tokens(dir, config, special_texts);
-  const auto ids = lookup(dir, source, added, texts);
+  // tokenizer.json, parsed once for its added tokens and, where it is the source, its vocabulary.
+  const JsonFile tokenizer_json = JsonFile::read_optional(dir, "tokenizer.json");
+  const CheckpointAddedTokens added = read_added_tokens(dir, config, tokenizer_json, special_texts);
+  const auto ids = lookup(dir, source, tokenizer_json, added, texts);
   size_t next = 0;
   for (const auto& [role, text] : setup.special_tokens) {
     const std::optional<int64_t>& id = ids[next++];
@@ -183,10 +187,9 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   }
   // The added tokens, less those the core reads from tokenizer.json itself.
   bool listed = false;
-  for (const AddedEntry& e : added.all) {
-    if (!source.tokenizer_json.empty() &&
-        std::any_of(added.in_tokenizer_json.begin(), added.in_tokenizer_json.end(), [&](const AddedEntry& t) { return t.same_as(e); }))
-      continue;
+  for (size_t i = 0; i < added.all.size(); ++i) {
+    const AddedEntry& e = added.all[i];
+    if (!source.tokenizer_json.empty() && i < added.in_tokenizer_json.size() && e.same_as(added.in_tokenizer_json[i])) continue;
     if (e.id >= setup.vocab_size)
       throw Error(e.where + ": " + quoted(e.content) + " has id " + std::to_string(e.id) + ", outside config.json's vocab_size " +
                       std::to_string(setup.vocab_size),
