@@ -105,8 +105,8 @@ void write_added(std::ostringstream& y, const AddedEntry& e) {
 // tokenizer_config.json's tokenizer_class, where it names one, must tokenize as this kind does:
 // a class that splits words otherwise (BertJapaneseTokenizer's MeCab, a SentencePiece model)
 // would give other ids from the same vocabulary, so it is refused rather than approximated.
-void check_class(const JsonFile& config, const std::string& kind) {
-  if (!config.has("tokenizer_class")) return;
+std::string check_class(const JsonFile& config, const std::string& kind) {
+  if (!config.has("tokenizer_class")) return "";
   const std::string name = config.string("tokenizer_class");
   static const std::map<std::string, std::vector<std::string>> kClasses = {
       {"wordpiece", {"Bert", "DistilBert", "Electra", "MobileBert", "SqueezeBert", "LayoutLM", "Lxmert", "RetriBert", "Realm"}},
@@ -114,11 +114,51 @@ void check_class(const JsonFile& config, const std::string& kind) {
       {"clip_bpe", {"CLIP"}}};
   std::string known;
   for (const std::string& family : kClasses.at(kind)) {
-    if (name == family + "Tokenizer" || name == family + "TokenizerFast") return;
+    if (name == family + "Tokenizer" || name == family + "TokenizerFast") return name;
     known += (known.empty() ? "" : ", ") + family + "Tokenizer";
   }
-  if (name == "PreTrainedTokenizerFast") return;  // tokenizer.json as it is
+  if (name == "PreTrainedTokenizerFast") return name;  // tokenizer.json as it is
   config.fail("tokenizer_class", "'" + name + "' is not supported (" + known + ", their Fast forms, PreTrainedTokenizerFast)");
+}
+
+// A boolean of a tokenizer.json part, or `fallback` where it has none (the core reads the file
+// again and refuses a value of another type by name).
+bool file_flag(const json& part, const char* key, bool fallback) {
+  auto it = part.find(key);
+  return it != part.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+
+// The normalizer's and pre-tokenizer's options that the spec states.
+struct TextOptions {
+  bool lowercase = false;
+  std::optional<bool> strip_accents;  // unset: strip when lower-casing
+  bool chinese = true;
+  bool prefix_space = false;
+};
+
+// tokenizer_config.json's values, with the class defaults where it has none.
+TextOptions config_options(const JsonFile& config, const TokenizerSetup& setup) {
+  TextOptions o;
+  o.lowercase = config.boolean("do_lower_case", setup.lowercase);
+  if (config.has("strip_accents")) o.strip_accents = config.boolean("strip_accents");
+  o.chinese = config.boolean("tokenize_chinese_chars", true);
+  o.prefix_space = config.boolean("add_prefix_space", setup.add_prefix_space);
+  return o;
+}
+
+// PreTrainedTokenizerFast takes a tokenizer.json as it is: the options are its BertNormalizer's
+// and ByteLevel pre-tokenizer's (with the tokenizers library's defaults), the others' elsewhere.
+TextOptions file_options(const JsonFile& tokenizer_json, TextOptions o) {
+  const json& root = tokenizer_json.json();
+  if (auto n = root.find("normalizer"); n != root.end() && n->is_object() && n->value("type", json()) == "BertNormalizer") {
+    o.lowercase = file_flag(*n, "lowercase", true);
+    o.chinese = file_flag(*n, "handle_chinese_chars", true);
+    auto s = n->find("strip_accents");
+    o.strip_accents = s != n->end() && s->is_boolean() ? std::optional<bool>(s->get<bool>()) : std::nullopt;
+  }
+  if (auto p = root.find("pre_tokenizer"); p != root.end() && p->is_object() && p->value("type", json()) == "ByteLevel")
+    o.prefix_space = file_flag(*p, "add_prefix_space", true);
+  return o;
 }
 
 }  // namespace
@@ -127,7 +167,7 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   const VocabSource source = find_files(dir, setup.kind);
   if (source.empty()) return "";
   const JsonFile config = JsonFile::read_optional(dir, "tokenizer_config.json");
-  check_class(config, setup.kind);
+  const std::string tokenizer_class = check_class(config, setup.kind);
   const JsonFile specials = JsonFile::read_optional(dir, "special_tokens_map.json");
 
   // Special tokens: the class defaults, then special_tokens_map.json, then tokenizer_config.json.
@@ -136,11 +176,14 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
     if (auto t = specials.token(key)) text = *t;
     if (auto t = config.token(key)) text = *t;
   }
-  const bool lowercase = config.boolean("do_lower_case", setup.lowercase);
-  std::optional<bool> strip_accents;
-  if (config.has("strip_accents")) strip_accents = config.boolean("strip_accents");
-  const bool chinese = config.boolean("tokenize_chinese_chars", true);
-  const bool prefix_space = config.boolean("add_prefix_space", setup.add_prefix_space);
+  // tokenizer.json parsed once: for its options, its added tokens and, where it is the source,
+  // its vocabulary.
+  const JsonFile tokenizer_json = JsonFile::read_optional(dir, "tokenizer.json");
+  // From a tokenizer.json, the Fast classes of BERT's and GPT-2's families apply the values above
+  // over the file's options (replace_file_options); PreTrainedTokenizerFast keeps the file's.
+  const bool from_json = !source.tokenizer_json.empty() && setup.kind != "clip_bpe";
+  const bool file_as_is = from_json && tokenizer_class == "PreTrainedTokenizerFast";
+  const TextOptions options = file_as_is ? file_options(tokenizer_json, config_options(config, setup)) : config_options(config, setup);
   // model_max_length is often int(1e30) ("no limit"): the position table is the real limit.
   int64_t max_length = setup.max_positions;
   if (config.has("model_max_length") && config.json()["model_max_length"].is_number()) {
@@ -156,14 +199,15 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   else y << "    files: {vocab: " << quoted(source.vocab) << ", merges: " << quoted(source.merges) << "}\n";
   y << "    vocab_size: " << setup.vocab_size << "\n";
   if (setup.kind == "wordpiece") {
-    y << "    lowercase: " << (lowercase ? "true" : "false") << "\n";
-    if (strip_accents) y << "    strip_accents: " << (*strip_accents ? "true" : "false") << "\n";
-    y << "    tokenize_chinese_chars: " << (chinese ? "true" : "false") << "\n";
+    y << "    lowercase: " << (options.lowercase ? "true" : "false") << "\n";
+    if (options.strip_accents) y << "    strip_accents: " << (*options.strip_accents ? "true" : "false") << "\n";
+    y << "    tokenize_chinese_chars: " << (options.chinese ? "true" : "false") << "\n";
   } else if (setup.kind == "clip_bpe") {
     y << "    lowercase: true\n";  // CLIP's normalizer always lower-cases
   } else {
-    y << "    add_prefix_space: " << (prefix_space ? "true" : "false") << "\n";
+    y << "    add_prefix_space: " << (options.prefix_space ? "true" : "false") << "\n";
   }
+  if (from_json && !file_as_is) y << "    replace_file_options: true\n";
   y << "    special_tokens:\n";
   const std::string vocab_file = dir + "/" + (source.vocab.empty() ? source.tokenizer_json : source.vocab);
   std::vector<std::string> texts;
@@ -171,8 +215,6 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   std::vector<std::string> special_texts = texts;
   for (const JsonFile* f : {&specials, &config})
     for (std::string& t : additional_special_tokens(*f)) special_texts.push_back(std::move(t));
-  // tokenizer.json, parsed once for its added tokens and, where it is the source, its vocabulary.
-  const JsonFile tokenizer_json = JsonFile::read_optional(dir, "tokenizer.json");
   const CheckpointAddedTokens added = read_added_tokens(dir, config, tokenizer_json, special_texts);
   const auto ids = lookup(dir, source, tokenizer_json, added, texts);
   size_t next = 0;

@@ -233,6 +233,20 @@ TEST_CASE("processing: tokenizer added_tokens read, round-trip and are checked")
   }
 }
 
+TEST_CASE("processing: tokenizer replace_file_options reads, round-trips and needs a tokenizer.json") {
+  Graph g = parse(edited("    files: {vocab: vocab.txt}\n", "    files: {tokenizer: tokenizer.json}\n    replace_file_options: true\n"));
+  REQUIRE(g.processing);
+  REQUIRE(g.processing->tokenizer);
+  CHECK(g.processing->tokenizer->replace_file_options);
+  check_round_trip(g);
+  CHECK_FALSE(parse(edited("    files: {vocab: vocab.txt}\n", "    files: {tokenizer: tokenizer.json}\n")).processing->tokenizer->replace_file_options);
+  std::string error = error_of(edited("    max_length: 512\n", "    replace_file_options: true\n    max_length: 512\n"));
+  CHECK_MESSAGE(error.find("processing.tokenizer.replace_file_options: replaces a tokenizer.json's options, and `files` names none") !=
+                    std::string::npos, error);
+  error = error_of(edited("    files: {vocab: vocab.txt}\n", "    files: {tokenizer: tokenizer.json}\n    replace_file_options: 1.5\n"));
+  CHECK_MESSAGE(error.find("processing.tokenizer.replace_file_options: expected true or false") != std::string::npos, error);
+}
+
 TEST_CASE("processing: malformed sections name file:line:column, the key and the fault") {
   struct Case {
     std::string from, to, error;

@@ -382,6 +382,85 @@ TEST_CASE("text models: tokens added to a checkpoint's vocabulary are read as tr
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("text models: a tokenizer.json alone takes tokenizer_config.json's options as the Fast classes do") {
+  Engine engine = text_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-file-options-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  auto copy = [&](const char* name) {
+    const auto dir = tmp / name;
+    std::filesystem::create_directories(dir);
+    for (const auto& e : std::filesystem::directory_iterator(kModels / name)) std::filesystem::copy_file(e.path(), dir / e.path().filename());
+    return dir;
+  };
+  auto write = [](const std::filesystem::path& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  auto tokenizer = [&](const std::filesystem::path& dir) { return Tokenizer::from_graph(engine.load_graph(dir)); };
+  auto replaces = [&](const std::filesystem::path& dir) { return engine.load_graph(dir).processing->tokenizer->replace_file_options; };
+
+  // BERT: vocab.txt becomes a WordPiece tokenizer.json whose BertNormalizer keeps the case.
+  const auto bert = copy("bert-mlm");
+  nlohmann::json wordpiece = {{"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"vocab", nlohmann::json::object()}}},
+                              {"normalizer", {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
+                                              {"strip_accents", nullptr}, {"lowercase", false}}},
+                              {"pre_tokenizer", {{"type", "BertPreTokenizer"}}}};
+  {
+    std::ifstream in(kModels / "bert-mlm" / "vocab.txt");
+    std::string line;
+    for (int64_t id = 0; std::getline(in, line); ++id) wordpiece["model"]["vocab"][line] = id;
+  }
+  write(bert / "tokenizer.json", wordpiece.dump());
+  std::filesystem::remove(bert / "vocab.txt");
+  // tokenizer_class BertTokenizer loads as BertTokenizerFast, whose do_lower_case (true here, and
+  // by default) replaces the file's lowercase: "THE CAT" is "the cat" (5, 6).
+  CHECK(replaces(bert));
+  CHECK(tokenizer(bert).encode_text("THE CAT") == std::vector<int64_t>{5, 6});
+  write(bert / "tokenizer_config.json", R"({"model_max_length": 32})");
+  CHECK(tokenizer(bert).encode_text("THE CAT") == std::vector<int64_t>{5, 6});
+  // do_lower_case false agrees with the file: upper case is unknown (1).
+  write(bert / "tokenizer_config.json", R"({"do_lower_case": false})");
+  CHECK(tokenizer(bert).encode_text("THE cat") == std::vector<int64_t>{1, 6});
+  // PreTrainedTokenizerFast takes the file as it is, whatever do_lower_case says.
+  write(bert / "tokenizer_config.json", R"({"tokenizer_class": "PreTrainedTokenizerFast", "do_lower_case": true})");
+  CHECK_FALSE(replaces(bert));
+  CHECK(tokenizer(bert).encode_text("THE cat") == std::vector<int64_t>{1, 6});
+  wordpiece["normalizer"]["lowercase"] = true;
+  write(bert / "tokenizer.json", wordpiece.dump());
+  CHECK(tokenizer(bert).encode_text("THE cat") == std::vector<int64_t>{5, 6});
+  // BertTokenizerFast cannot replace the options of a normalizer that is not there.
+  write(bert / "tokenizer_config.json", R"({"do_lower_case": true})");
+  wordpiece["normalizer"] = nullptr;
+  write(bert / "tokenizer.json", wordpiece.dump());
+  CHECK_THROWS_WITH_AS(tokenizer(bert), doctest::Contains("tokenizer.json: normalizer is null, but processing.tokenizer.replace_file_options"),
+                       Error);
+
+  // GPT-2: vocab.json and merges.txt become a tokenizer.json whose ByteLevel adds a prefix space.
+  const auto gpt = copy("gpt2");
+  const Tokenizer reference = tokenizer(gpt);
+  nlohmann::json bpe = {{"model", {{"type", "BPE"}, {"vocab", nlohmann::json::parse(std::ifstream(kModels / "gpt2" / "vocab.json"))},
+                                   {"merges", nlohmann::json::array()}}},
+                        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+                        {"decoder", {{"type", "ByteLevel"}}}};
+  {
+    std::ifstream in(kModels / "gpt2" / "merges.txt");
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty() && line.rfind("#version", 0) != 0) bpe["model"]["merges"].push_back(line);
+  }
+  write(gpt / "tokenizer.json", bpe.dump());
+  std::filesystem::remove(gpt / "vocab.json");
+  std::filesystem::remove(gpt / "merges.txt");
+  // GPT2TokenizerFast's add_prefix_space (false here, and by default) replaces the file's.
+  CHECK(replaces(gpt));
+  CHECK(tokenizer(gpt).encode_text("the cat") == reference.encode_text("the cat"));
+  write(gpt / "tokenizer_config.json", R"({"model_max_length": 48})");
+  CHECK(tokenizer(gpt).encode_text("the cat") == reference.encode_text("the cat"));
+  // PreTrainedTokenizerFast keeps the file's prefix space: "the cat" reads as " the cat".
+  write(gpt / "tokenizer_config.json", R"({"tokenizer_class": "PreTrainedTokenizerFast", "add_prefix_space": false})");
+  CHECK_FALSE(replaces(gpt));
+  CHECK(tokenizer(gpt).encode_text("the cat") == reference.encode_text(" the cat"));
+  CHECK(reference.encode_text("the cat") != reference.encode_text(" the cat"));
+  std::filesystem::remove_all(tmp);
+}
+
 TEST_CASE("text models: ids past an embedding table are refused by the input's name, before any node runs") {
   Engine engine = text_engine();
   Session bert = engine.load(kModels / "bert-mlm", test::on_onednn());

@@ -274,6 +274,25 @@ TEST_CASE("tokenizer.json: the spec must say what the file says") {
   CHECK_THROWS_WITH_AS(loom::Tokenizer(prefix, data_dir()),
                        doctest::Contains("pre_tokenizer.add_prefix_space is false but processing.tokenizer.add_prefix_space is true"),
                        loom::Error);
+  // replace_file_options: the spec's values win, as BertTokenizerFast and GPT2TokenizerFast
+  // apply tokenizer_config.json's.
+  cased.replace_file_options = true;
+  CHECK(loom::Tokenizer(cased, data_dir()).encode_text("Hello café") == Ids{1, 1});  // neither is in the vocabulary
+  CHECK(loom::Tokenizer(tiny_wordpiece_spec(true), data_dir()).encode_text("Hello café") == Ids{5, 14});
+  keep_accents.lowercase = true;
+  keep_accents.replace_file_options = true;
+  CHECK(loom::Tokenizer(keep_accents, data_dir()).encode_text("Hello café") == Ids{5, 1});
+  no_cjk.replace_file_options = true;
+  CHECK(loom::Tokenizer(no_cjk, data_dir()).encode_text("中文") == Ids{1});  // one word, not in the vocabulary
+  prefix.replace_file_options = true;
+  CHECK(loom::Tokenizer(prefix, data_dir()).encode_text("world") == Ids{260});  // " world" = Ġworld
+  json nothing = read_json("tiny-wordpiece/tokenizer.json");
+  nothing["normalizer"] = nullptr;
+  CHECK_THROWS_WITH_AS(from_json(cased, nothing), doctest::Contains("tokenizer.json: normalizer is null, but processing.tokenizer.replace_file_options"),
+                       loom::Error);
+  loom::TokenizerSpec clip = tiny_clip_spec(true);
+  clip.replace_file_options = true;
+  CHECK_THROWS_WITH_AS(loom::Tokenizer(clip, data_dir()), doctest::Contains("replace_file_options: applies to `kind: wordpiece`"), loom::Error);
   loom::TokenizerSpec other_unk = tiny_wordpiece_spec(true);
   other_unk.special_tokens["unk"] = {"[MASK]", 4};
   CHECK_THROWS_WITH_AS(loom::Tokenizer(other_unk, data_dir()), doctest::Contains("model.unk_token is '[UNK]'"), loom::Error);

@@ -57,7 +57,19 @@ nlohmann::json tokenizer_json(const TokenizerSpec& t) {
   if (!t.files.tokenizer.empty()) j["files"]["tokenizer"] = t.files.tokenizer;
   if (t.kind == TokenizerKind::WordPiece) j["tokenize_chinese_chars"] = t.tokenize_chinese_chars;
   if (t.kind == TokenizerKind::ByteLevelBpe) j["add_prefix_space"] = t.add_prefix_space;
+  if (!t.files.tokenizer.empty()) j["replace_file_options"] = t.replace_file_options;
   for (const auto& [role, s] : t.special_tokens) j["special_tokens"][role] = {{"token", s.token}, {"id", s.id}};
+  if (!t.added_tokens.empty()) {
+    j["added_tokens"] = nlohmann::json::array();
+    for (const AddedTokenSpec& a : t.added_tokens)
+      j["added_tokens"].push_back({{"token", a.token},
+                                   {"id", a.id},
+                                   {"special", a.special},
+                                   {"normalized", a.normalized.value_or(!a.special)},
+                                   {"single_word", a.single_word},
+                                   {"lstrip", a.lstrip},
+                                   {"rstrip", a.rstrip}});
+  }
   if (t.post_processor)
     j["post_processor"] = {{"single", t.post_processor->single}, {"pair", t.post_processor->pair}, {"pair_type_ids", t.post_processor->pair_type_ids}};
   if (!t.token_type_ids.empty()) j["inputs"]["token_type_ids"] = t.token_type_ids;
@@ -125,6 +137,12 @@ void print_processing(std::ostream& os, const Processing& p) {
       for (const auto& [role, s] : t->special_tokens) os << " " << role << " " << s.token << "=" << s.id;
       os << "\n";
     }
+    if (!t->added_tokens.empty()) {
+      std::vector<std::string> added;
+      for (const AddedTokenSpec& a : t->added_tokens) added.push_back(a.token + "=" + std::to_string(a.id));
+      os << "    added tokens: " << names_text(added, 8) << "\n";
+    }
+    if (t->replace_file_options) os << "    its options replace tokenizer.json's\n";
     if (t->post_processor) os << "    single: " << names_text(t->post_processor->single, 8) << "\n";
     os << "    feeds: input_ids -> " << t->input_ids;
     if (!t->token_type_ids.empty()) os << ", token_type_ids -> " << t->token_type_ids;

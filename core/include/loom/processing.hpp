@@ -72,6 +72,10 @@ struct TokenizerSpec {
   std::optional<bool> strip_accents;     // unset: strip when lower-casing (Hugging Face's rule)
   bool tokenize_chinese_chars = true;    // WordPiece: spaces around CJK ideographs
   bool add_prefix_space = false;         // byte-level BPE: a space before the first word
+  // With a tokenizer.json: lowercase, strip_accents and tokenize_chinese_chars replace its
+  // BertNormalizer's, and add_prefix_space its ByteLevel pre-tokenizer's (as BertTokenizerFast
+  // and GPT2TokenizerFast apply tokenizer_config.json's values). Unset: they must agree.
+  bool replace_file_options = false;
   std::map<std::string, SpecialToken> special_tokens;  // by role: bos eos unk sep pad cls mask
   std::vector<AddedTokenSpec> added_tokens;            // besides the files' own (tokenizer.json)
   std::optional<TokenizerTemplate> post_processor;     // unset: no special tokens are added

@@ -97,6 +97,10 @@ class Checker {
       fail(k + ".tokenize_chinese_chars", "applies to `kind: wordpiece` only");
     if (t.kind != TokenizerKind::ByteLevelBpe && t.add_prefix_space) fail(k + ".add_prefix_space", "applies to `kind: byte_level_bpe` only");
     if (t.kind == TokenizerKind::ClipBpe && t.strip_accents.value_or(false)) fail(k + ".strip_accents", "CLIP's tokenizer never strips accents");
+    if (t.replace_file_options && t.kind == TokenizerKind::ClipBpe)
+      fail(k + ".replace_file_options", "applies to `kind: wordpiece` and `kind: byte_level_bpe` only");
+    if (t.replace_file_options && f.tokenizer.empty())
+      fail(k + ".replace_file_options", "replaces a tokenizer.json's options, and `files` names none");
     at_least(k + ".vocab_size", t.vocab_size, 1);
     for (const auto& [role, s] : t.special_tokens) {
       const std::string sk = k + ".special_tokens." + role;

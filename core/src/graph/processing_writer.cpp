@@ -70,6 +70,7 @@ void put_tokenizer(YAML::Emitter& out, const TokenizerSpec& t) {
   // These two belong to one kind each; the reader refuses them elsewhere.
   if (t.kind == TokenizerKind::WordPiece) put_bool(out, "tokenize_chinese_chars", t.tokenize_chinese_chars);
   if (t.kind == TokenizerKind::ByteLevelBpe) put_bool(out, "add_prefix_space", t.add_prefix_space);
+  if (t.replace_file_options) put_bool(out, "replace_file_options", true);
   if (!t.special_tokens.empty()) {
     out << YAML::Key << "special_tokens" << YAML::Value << YAML::BeginMap;
     for (const auto& [role, s] : t.special_tokens) {

@@ -139,6 +139,8 @@ void read_wordpiece_json(const json& root, const Fields& model, const std::strin
     normalizer.handle_chinese_chars = n.boolean("handle_chinese_chars", true);
     normalizer.lowercase = n.boolean("lowercase", true);
     normalizer.strip_accents = n.optional_boolean("strip_accents").value_or(normalizer.lowercase);
+  } else {
+    files.normalizer_null = true;
   }
   files.normalizer = normalizer;
 

@@ -29,6 +29,7 @@ struct ModelFiles {
   // BertNormalizer (null: none), its ByteLevel pre-tokenizer's add_prefix_space, and whether
   // CLIP's normalizer lower-cases.
   std::optional<BertNormalizerOptions> normalizer;
+  bool normalizer_null = false;  // a WordPiece tokenizer.json whose normalizer is null
   std::optional<bool> add_prefix_space;
   std::optional<bool> lowercase;
 };

@@ -17,26 +17,44 @@ const std::string kSpecKey = "processing.tokenizer";
 std::string in_quotes(std::string_view s) { return std::string(1, '\'').append(printable(s)).append(1, '\''); }
 std::string yes_no(bool b) { return b ? "true" : "false"; }
 
-// tokenizer.json's normalizer and pre-tokenizer must say what the spec says: Hugging Face's
-// tokenizer classes would apply tokenizer_config.json's values over the file's, so a difference
-// means the two disagree about the model, and silently taking either would differ from one.
-void check_agrees(const TokenizerSpec& spec, const ModelFiles& files) {
+// tokenizer.json's normalizer and pre-tokenizer options against the spec's. With
+// replace_file_options the spec's replace them, as BertTokenizerFast and GPT2TokenizerFast apply
+// tokenizer_config.json's values over the file's (clean_text stays the file's). Otherwise they
+// must agree: a difference means the two disagree about the model, and silently taking either
+// would differ from one of Hugging Face's classes.
+void reconcile_options(const TokenizerSpec& spec, ModelFiles& files) {
   const std::string file = printable(files.vocab_name);
+  const bool spec_strip = spec.strip_accents.value_or(spec.lowercase);
+  if (spec.replace_file_options) {
+    if (spec.kind == TokenizerKind::ClipBpe)
+      throw Error(kSpecKey + ".replace_file_options: applies to `kind: wordpiece` and `kind: byte_level_bpe` only");
+    if (files.normalizer_null)
+      throw Error(file + ": normalizer is null, but " + kSpecKey +
+                  ".replace_file_options replaces the options of a BertNormalizer (Hugging Face's BertTokenizerFast needs one)");
+    if (files.normalizer) {
+      files.normalizer->lowercase = spec.lowercase;
+      files.normalizer->strip_accents = spec_strip;
+      files.normalizer->handle_chinese_chars = spec.tokenize_chinese_chars;
+    }
+    if (files.add_prefix_space) files.add_prefix_space = spec.add_prefix_space;
+    return;
+  }
+  auto differ = [&](const char* file_key, bool file_value, const char* spec_key, bool spec_value) {
+    if (file_value != spec_value)
+      throw Error(file + ": normalizer." + file_key + " is " + yes_no(file_value) + " but " + kSpecKey + "." + spec_key + " is " +
+                  yes_no(spec_value) + " (make the graph's tokenizer spec agree with its tokenizer.json, or set " + kSpecKey +
+                  ".replace_file_options)");
+  };
   if (files.normalizer) {
     const BertNormalizerOptions& n = *files.normalizer;
-    const bool spec_strip = spec.strip_accents.value_or(spec.lowercase);
-    auto differ = [&](const char* file_key, bool file_value, const char* spec_key, bool spec_value) {
-      if (file_value != spec_value)
-        throw Error(file + ": normalizer." + file_key + " is " + yes_no(file_value) + " but " + kSpecKey + "." + spec_key + " is " +
-                    yes_no(spec_value) + " (make the graph's tokenizer spec agree with its tokenizer.json)");
-    };
     differ("lowercase", n.lowercase, "lowercase", spec.lowercase);
     differ("strip_accents", n.strip_accents, "strip_accents", spec_strip);
     differ("handle_chinese_chars", n.handle_chinese_chars, "tokenize_chinese_chars", spec.tokenize_chinese_chars);
   }
   if (files.add_prefix_space && *files.add_prefix_space != spec.add_prefix_space)
     throw Error(file + ": pre_tokenizer.add_prefix_space is " + yes_no(*files.add_prefix_space) + " but " + kSpecKey +
-                ".add_prefix_space is " + yes_no(spec.add_prefix_space) + " (make the graph's tokenizer spec agree with its tokenizer.json)");
+                ".add_prefix_space is " + yes_no(spec.add_prefix_space) + " (make the graph's tokenizer spec agree with its tokenizer.json, or set " +
+                kSpecKey + ".replace_file_options)");
   if (files.lowercase && *files.lowercase != spec.lowercase)
     throw Error(file + ": the normalizer " + (*files.lowercase ? "lower-cases" : "does not lower-case") + " but " + kSpecKey +
                 ".lowercase is " + yes_no(spec.lowercase) + " (make the graph's tokenizer spec agree with its tokenizer.json)");
@@ -122,7 +140,7 @@ std::unique_ptr<TokenModel> make_model(const TokenizerSpec& spec, ModelFiles& fi
 
 TokenizerImpl::TokenizerImpl(const TokenizerSpec& spec, ModelFiles files) : spec_(spec) {
   const bool from_json = !spec.files.tokenizer.empty();
-  if (from_json) check_agrees(spec, files);
+  if (from_json) reconcile_options(spec, files);
   merge_added(spec, files);
   added_ = files.added;
   for (size_t i = 0; i < added_.size(); ++i) {
