@@ -1,5 +1,6 @@
 #include "gpt_decoder.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -190,7 +191,10 @@ std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab) {
 
 std::string generation_section(const std::string& checkpoint_dir, const std::vector<std::string>& caches, std::optional<int64_t> bos,
                                std::vector<int64_t> eos, int64_t vocab, int64_t max_length) {
-  const JsonFile gen = JsonFile::read_optional(checkpoint_dir, "generation_config.json");
+  // Without generation_config.json, transformers takes the generation settings of config.json
+  // (GenerationConfig.from_model_config).
+  const JsonFile file = JsonFile::read_optional(checkpoint_dir, "generation_config.json");
+  const JsonFile gen = file.exists() ? file : JsonFile::read_optional(checkpoint_dir, "config.json");
   if (gen.has("bos_token_id")) bos = bos_token_id(gen, vocab);
   if (gen.has("eos_token_id")) eos = eos_token_ids(gen, vocab);
   std::ostringstream y;
@@ -213,6 +217,24 @@ std::string generation_section(const std::string& checkpoint_dir, const std::vec
     y << "    top_p: " << float_literal(p) << "\n";
   }
   if (gen.has("max_new_tokens")) y << "    max_new_tokens: " << gen.integer("max_new_tokens", 1, max_length) << "\n";
+  // transformers' max_length counts the prompt too; past the positions it changes nothing.
+  if (gen.has("max_length")) {
+    const int64_t total = gen.integer("max_length", 1, std::numeric_limits<int64_t>::max());
+    if (total < max_length) y << "    max_total_length: " << total << "\n";
+  }
+  if (gen.has("repetition_penalty")) {
+    const double penalty = gen.number("repetition_penalty", std::nullopt, true);
+    if (penalty != 1.0) y << "    repetition_penalty: " << float_literal(penalty) << "\n";
+  }
+  if (gen.has("no_repeat_ngram_size")) {
+    const int64_t n = gen.integer("no_repeat_ngram_size", 0, std::numeric_limits<int64_t>::max());
+    if (n > 0) y << "    no_repeat_ngram_size: " << std::min(n, max_length) << "\n";
+  }
+  for (const char* key : {"min_length", "min_new_tokens"}) {
+    if (!gen.has(key)) continue;
+    const int64_t n = gen.integer(key, 0, std::numeric_limits<int64_t>::max());
+    if (n > 0) y << "    " << key << ": " << std::min(n, max_length) << "\n";
+  }
   return y.str();
 }
 

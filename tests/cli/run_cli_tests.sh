@@ -1163,6 +1163,20 @@ area_tasks() {
   expect_error 1 "input 'input_ids' holds 64 at [0, 1], outside its values 0..63" "run with an id past the vocabulary" \
     run "$m/bert-mlm" --input "input_ids=$TMP/ids_oob.npy" --output-dir "$TMP/oob"
   expect_error 2 "temperature" "generate --temperature 0" generate "$m/gpt2" --prompt a --temperature 0
+  # --no-repeat-ngram-size 1: no token of the prompt or of the new text comes twice.
+  expect_ok "generate --no-repeat-ngram-size 1" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 12 --no-repeat-ngram-size 1 --json
+  cp "$OUT" "$TMP/gen1.json"
+  checks=$((checks + 1))
+  local count i
+  count=$(json "$TMP/gen1.json" "token_ids" LENGTH)
+  [ "$count" -gt 12 ] || fail "generate --no-repeat-ngram-size 1: $(cat "$TMP/gen1.json")"
+  for i in $(seq 0 $((count - 1))); do json "$TMP/gen1.json" "token_ids;$i"; echo; done >"$TMP/gen1.ids"
+  [ -z "$(sort "$TMP/gen1.ids" | uniq -d)" ] || fail "generate --no-repeat-ngram-size 1 repeated a token: $(cat "$TMP/gen1.json")"
+  expect_ok "generate --repetition-penalty --min-new-tokens" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 3 \
+    --repetition-penalty 1.3 --min-new-tokens 2
+  expect_error 2 "expected a finite number > 0, got '0'" "generate --repetition-penalty 0" \
+    generate "$m/gpt2" --prompt a --repetition-penalty 0
+  expect_error 2 "--no-repeat-ngram-size" "generate --no-repeat-ngram-size -1" generate "$m/gpt2" --prompt a --no-repeat-ngram-size -1
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
 }
 

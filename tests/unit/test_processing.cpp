@@ -179,6 +179,22 @@ TEST_CASE("processing: read(write(g)) equals g, and the comparison sees every se
   g.processing->generation->eos_token_ids = {7};
   check_round_trip(g);
   CHECK(loom::write_graph_yaml(g).find("eos_token_id: 7\n") != std::string::npos);
+  // The logits processors and the total length round-trip too.
+  {
+    Graph processed = g;
+    loom::GenerationSpec& gen = *processed.processing->generation;
+    gen.max_total_length = 30;
+    gen.repetition_penalty = 1.25;
+    gen.no_repeat_ngram_size = 3;
+    gen.min_length = 4;
+    gen.min_new_tokens = 2;
+    check_round_trip(processed);
+    CHECK(loom::graph_difference(g, processed) == "processing.generation differs");
+    const std::string written = loom::write_graph_yaml(processed);
+    for (const char* line : {"max_total_length: 30\n", "repetition_penalty: 1.25\n", "no_repeat_ngram_size: 3\n", "min_length: 4\n",
+                             "min_new_tokens: 2\n"})
+      CHECK_MESSAGE(written.find(line) != std::string::npos, line);
+  }
 
   Graph other = g;
   other.processing->tokenizer->strip_accents = false;
@@ -308,6 +324,13 @@ TEST_CASE("processing: malformed sections name file:line:column, the key and the
       {"    top_p: 0.9\n", "    top_p: 1.5\n", "processing.generation.top_p: expected a number in (0, 1], found 1.5"},
       {"    top_k: 40\n", "    top_k: -1\n", "processing.generation.top_k: expected at least 0, found -1"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 0\n", "processing.generation.max_new_tokens: expected at least 1, found 0"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    repetition_penalty: 0\n",
+       "processing.generation.repetition_penalty: expected a finite positive number, found 0"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    no_repeat_ngram_size: -1\n",
+       "processing.generation.no_repeat_ngram_size: expected at least 0, found -1"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    min_new_tokens: -3\n", "processing.generation.min_new_tokens: expected at least 0, found -3"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    max_total_length: 0\n",
+       "processing.generation.max_total_length: expected at least 1, found 0"},
       {"      output: logits\n", "      output: probs\n", "g.yaml:71:15: processing.tasks[0].output: 'probs' is not a graph output"},
       {"      function: softmax\n", "      function: log_softmax\n", "processing.tasks[0].function: unknown value 'log_softmax' (expected one of: none, softmax, sigmoid)"},
       {"{0: negative, 1: \"true\", 2: \"3\"}", "{0: negative, 2: \"3\"}", "processing.tasks[0].id2label.2: class ids must run from 0 to 1 without gaps; 1 is missing"},

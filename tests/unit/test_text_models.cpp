@@ -461,6 +461,112 @@ TEST_CASE("text models: a tokenizer.json alone takes tokenizer_config.json's opt
   std::filesystem::remove_all(tmp);
 }
 
+TEST_CASE("text models: the Generator applies transformers' logits processors as the reference does") {
+  Engine engine = text_engine();
+  const auto dir = kModels / "gpt2";
+  // Each case of make_text_models.py: its settings and the greedy tokens its reference made.
+  const nlohmann::json cases = nlohmann::json::parse(std::ifstream(dir / "expected_generated_processed.json"));
+  REQUIRE(cases.size() == 7);
+  for (const nlohmann::json& c : cases) {
+    INFO(c.dump());
+    Graph g = engine.load_graph(dir, "text-generation");
+    if (c.contains("eos_token_id")) g.processing->generation->eos_token_ids = c["eos_token_id"].get<std::vector<int64_t>>();
+    Session s = engine.compile(g, test::on_onednn());
+    Generator gen(s);
+    GenerationOptions o;
+    o.max_new_tokens = c["max_new_tokens"].get<int64_t>();
+    if (c.contains("repetition_penalty")) o.repetition_penalty = c["repetition_penalty"].get<double>();
+    if (c.contains("no_repeat_ngram_size")) o.no_repeat_ngram_size = c["no_repeat_ngram_size"].get<int64_t>();
+    if (c.contains("min_length")) o.min_length = c["min_length"].get<int64_t>();
+    if (c.contains("min_new_tokens")) o.min_new_tokens = c["min_new_tokens"].get<int64_t>();
+    const auto prompt = c["prompt"].get<std::vector<int64_t>>();
+    const auto expected = c["expected"].get<std::vector<int64_t>>();
+    CHECK(gen.generate(prompt, o).tokens == expected);
+    // The same settings as the graph's defaults, as generation_config.json gives them.
+    GenerationSpec& spec = *g.processing->generation;
+    spec.repetition_penalty = o.repetition_penalty;
+    spec.no_repeat_ngram_size = o.no_repeat_ngram_size;
+    spec.min_length = o.min_length;
+    spec.min_new_tokens = o.min_new_tokens;
+    spec.max_new_tokens = o.max_new_tokens;
+    Session defaults = engine.compile(g, test::on_onednn());
+    CHECK(Generator(defaults).generate(prompt).tokens == expected);
+    // Sampling sees the processed scores: with top_k 1 it is the greedy choice.
+    o.do_sample = true;
+    o.top_k = 1;
+    CHECK(gen.generate(prompt, o).tokens == expected);
+  }
+
+  // generation_config.json's keys reach the graph; without the file, config.json's do.
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-processors-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  std::filesystem::copy(dir, tmp, std::filesystem::copy_options::recursive);
+  std::ofstream(tmp / "generation_config.json")
+      << R"({"repetition_penalty": 1.5, "no_repeat_ngram_size": 2, "min_length": 3, "min_new_tokens": 2, "max_length": 10})";
+  GenerationSpec spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(spec.repetition_penalty == 1.5);
+  CHECK(spec.no_repeat_ngram_size == 2);
+  CHECK(spec.min_length == 3);
+  CHECK(spec.min_new_tokens == 2);
+  CHECK(spec.max_total_length == 10);
+  // max_length counts the prompt (6 tokens here): 4 new tokens; max_new_tokens wins over it.
+  Session s = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
+  Generator gen(s);
+  const std::vector<int64_t> prompt = cases[0]["prompt"].get<std::vector<int64_t>>();
+  GenerationOptions keep_going;
+  keep_going.stop_at_eos = false;
+  CHECK(gen.generate(prompt, keep_going).tokens.size() == 4);
+  keep_going.max_new_tokens = 7;
+  CHECK(gen.generate(prompt, keep_going).tokens.size() == 7);
+  // A prompt as long as max_length still gets one token, as in transformers.
+  const std::vector<int64_t> long_prompt(12, 5);
+  keep_going.max_new_tokens.reset();
+  CHECK(gen.generate(long_prompt, keep_going).tokens.size() == 1);
+  // Values that change nothing are left out; wrong ones name the file and key.
+  std::ofstream(tmp / "generation_config.json") << R"({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_length": 400})";
+  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(!spec.repetition_penalty);
+  CHECK(!spec.no_repeat_ngram_size);
+  CHECK(!spec.max_total_length);  // past the 48 positions
+  auto error_of = [&] {
+    try {
+      engine.load_graph(tmp, "text-generation");
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  std::ofstream(tmp / "generation_config.json") << R"({"repetition_penalty": -1})";
+  CHECK_MESSAGE(error_of().find("generation_config.json: repetition_penalty") != std::string::npos, error_of());
+  std::ofstream(tmp / "generation_config.json") << R"({"no_repeat_ngram_size": "two"})";
+  CHECK_MESSAGE(error_of().find("generation_config.json: no_repeat_ngram_size") != std::string::npos, error_of());
+  std::ofstream(tmp / "generation_config.json") << R"({"min_new_tokens": -2})";
+  CHECK_MESSAGE(error_of().find("generation_config.json: min_new_tokens") != std::string::npos, error_of());
+  std::filesystem::remove(tmp / "generation_config.json");
+  {
+    std::ifstream in(tmp / "config.json");
+    nlohmann::json config = nlohmann::json::parse(in);
+    config["repetition_penalty"] = 1.25;
+    config["do_sample"] = true;
+    std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
+  }
+  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(spec.repetition_penalty == 1.25);
+  CHECK(spec.do_sample == true);
+  std::filesystem::remove_all(tmp);
+
+  // Wrong options are refused by name.
+  GenerationOptions wrong;
+  wrong.repetition_penalty = 0.0;
+  CHECK_THROWS_WITH_AS(gen.generate(prompt, wrong), doctest::Contains("repetition_penalty must be a finite number > 0"), Error);
+  wrong = {};
+  wrong.no_repeat_ngram_size = -1;
+  CHECK_THROWS_WITH_AS(gen.generate(prompt, wrong), doctest::Contains("no_repeat_ngram_size must be >= 0"), Error);
+  wrong = {};
+  wrong.min_new_tokens = -1;
+  CHECK_THROWS_WITH_AS(gen.generate(prompt, wrong), doctest::Contains("min_new_tokens must be >= 0"), Error);
+}
+
 TEST_CASE("text models: ids past an embedding table are refused by the input's name, before any node runs") {
   Engine engine = text_engine();
   Session bert = engine.load(kModels / "bert-mlm", test::on_onednn());

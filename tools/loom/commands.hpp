@@ -2,6 +2,7 @@
 #pragma once
 
 #include <loom/engine.hpp>
+#include <loom/generation.hpp>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -93,6 +94,9 @@ struct GenerateArgs : TaskArgs {
   double top_p = -1;
   int64_t sample_top_k = -1;    // < 0: unset
   bool greedy = false;
+  double repetition_penalty = -1;   // < 0: unset (also the two below)
+  int64_t no_repeat_ngram_size = -1;
+  int64_t min_new_tokens = -1;
   int64_t image_count = 0;      // ImageGPT: images to generate
   std::string output_dir;       // ... written there as PNG files
   std::string prime;            // ... completing the lower half of this image
@@ -115,6 +119,9 @@ int cmd_preprocess(const PluginOptions& p, const PreprocessArgs& a);
 int classify_images(const PluginOptions& p, const TaskArgs& a);
 int embed_images(const PluginOptions& p, const TaskArgs& a);
 int generate_images(const PluginOptions& p, const GenerateArgs& a);
+// The logits processors that --repetition-penalty, --no-repeat-ngram-size and --min-new-tokens
+// set, over the model's defaults.
+void set_processors(const GenerateArgs& a, GenerationOptions& o);
 int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a);
 int cmd_search(const PluginOptions& p, const TaskArgs& a);
 int cmd_fill_image(const PluginOptions& p, const TaskArgs& a);

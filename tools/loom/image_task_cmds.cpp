@@ -313,6 +313,7 @@ int generate_images(const PluginOptions& p, const GenerateArgs& a) {
   if (a.sample_top_k >= 0) o.top_k = a.sample_top_k;
   if (a.top_p >= 0) o.top_p = a.top_p;
   if (a.greedy) o.do_sample = false;
+  set_processors(a, o);
   o.max_new_tokens = h * w;
   o.stop_at_eos = false;
   const bool bar = !a.json && ::isatty(STDERR_FILENO);

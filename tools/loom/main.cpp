@@ -32,16 +32,18 @@ CLI::Validator whole_number_in(long long min, long long max, const std::string& 
       std::to_string(min) + ".." + std::to_string(max));
 }
 
-CLI::Validator non_negative_number() {
+// A finite number >= 0, or > 0 where `positive`.
+CLI::Validator finite_number(bool positive) {
+  const std::string bound = positive ? "> 0" : ">= 0";
   return CLI::Validator(
-      [](std::string& text) -> std::string {
+      [positive, bound](std::string& text) -> std::string {
         char* end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < 0)
-          return "expected a finite number >= 0, got '" + text + "'";
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < 0 || (positive && v == 0))
+          return "expected a finite number " + bound + ", got '" + text + "'";
         return "";
       },
-      ">= 0");
+      bound);
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -173,8 +175,8 @@ int main(int argc, char** argv) {
   run->add_flag("--json", run_args.json, "Print outputs' names, shapes and dtypes as JSON");
   run->add_option("--expect", run_args.expect, "Compare output NAME with a reference .npy; fail if it differs (repeat the option for each output)")
       ->type_name("NAME=FILE.npy")->allow_extra_args(false)->default_str("");
-  run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(non_negative_number())->type_name("X");
-  run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(non_negative_number())->type_name("X");
+  run->add_option("--atol", run_args.atol, "Absolute tolerance for --expect")->check(finite_number(false))->type_name("X");
+  run->add_option("--rtol", run_args.rtol, "Relative tolerance for --expect: |out-ref| <= atol + rtol*|ref|")->check(finite_number(false))->type_name("X");
   add_session_options(run, run_args.options);
   add_precision_option(run, run_args.precision);
   add_optimize_option(run, run_args.optimize);
@@ -308,13 +310,20 @@ int main(int argc, char** argv) {
                        "Stop after N new tokens (default: generation_config.json's, else 20)")
       ->check(whole_number_in(1, 1 << 20, ""))->type_name("N");
   generate->add_option("--temperature", generate_args.temperature, "Sample with this temperature (> 0)")
-      ->check(CLI::PositiveNumber)->type_name("T");
+      ->check(finite_number(true))->type_name("T");
   generate->add_option("--top-k", generate_args.sample_top_k, "Sample from the K most likely tokens (0: all)")
       ->check(whole_number_in(0, 1 << 24, ""))->type_name("K");
   generate->add_option("--top-p", generate_args.top_p, "Sample from the most likely tokens whose probability reaches P")
       ->check(CLI::Range(0.0, 1.0))->type_name("P");
   generate->add_option("--seed", generate_args.seed, "The sampler's seed")->type_name("N");
   generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
+  generate->add_option("--repetition-penalty", generate_args.repetition_penalty,
+                       "Divide the scores of tokens already in the text by R (multiply negative ones; 1: none)")
+      ->check(finite_number(true))->type_name("R");
+  generate->add_option("--no-repeat-ngram-size", generate_args.no_repeat_ngram_size, "Never repeat an N-gram of the text (0: allowed)")
+      ->check(whole_number_in(0, 1 << 20, ""))->type_name("N");
+  generate->add_option("--min-new-tokens", generate_args.min_new_tokens, "Make at least N new tokens before an end-of-text token")
+      ->check(whole_number_in(0, 1 << 20, ""))->type_name("N");
   add_task_options(generate, generate_args);
 
   CLI::App* zero_shot = app.add_subcommand("zero-shot", "Score candidate labels for images by text-image similarity (CLIP)");

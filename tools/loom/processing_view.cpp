@@ -103,6 +103,20 @@ nlohmann::json generation_json(const GenerationSpec& g) {
   if (!g.attention_mask.empty()) j["attention_mask"] = g.attention_mask;
   if (g.bos_token_id) j["bos_token_id"] = *g.bos_token_id;
   if (g.pad_token_id) j["pad_token_id"] = *g.pad_token_id;
+  // The decoding defaults it gives (generation_config.json's), under the spec's keys.
+  auto put = [&j](const char* key, const auto& value) {
+    if (value) j[key] = *value;
+  };
+  put("do_sample", g.do_sample);
+  put("temperature", g.temperature);
+  put("top_k", g.top_k);
+  put("top_p", g.top_p);
+  put("max_new_tokens", g.max_new_tokens);
+  put("max_total_length", g.max_total_length);
+  put("repetition_penalty", g.repetition_penalty);
+  put("no_repeat_ngram_size", g.no_repeat_ngram_size);
+  put("min_length", g.min_length);
+  put("min_new_tokens", g.min_new_tokens);
   return j;
 }
 

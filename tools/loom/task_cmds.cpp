@@ -150,6 +150,12 @@ int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
   return 0;
 }
 
+void set_processors(const GenerateArgs& a, GenerationOptions& o) {
+  if (a.repetition_penalty >= 0) o.repetition_penalty = a.repetition_penalty;
+  if (a.no_repeat_ngram_size >= 0) o.no_repeat_ngram_size = a.no_repeat_ngram_size;
+  if (a.min_new_tokens >= 0) o.min_new_tokens = a.min_new_tokens;
+}
+
 int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   if (a.image_count > 0 || !a.prime.empty()) {
     if (!a.prompt.empty()) throw UsageError("generate: give a text --prompt or images (--image-count, --prime), not both");
@@ -167,6 +173,7 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   if (a.sample_top_k >= 0) o.top_k = a.sample_top_k, o.do_sample = true;
   if (a.top_p >= 0) o.top_p = a.top_p, o.do_sample = true;
   if (a.greedy) o.do_sample = false;
+  set_processors(a, o);
   o.seed = a.seed;
   StreamDecoder stream(m.tokenizer);
   std::string text;

@@ -7,9 +7,11 @@
 //   loom::Generator gen(s);
 //   auto r = gen.generate(prompt_ids, {.max_new_tokens = 32}, [&](int64_t id) { ...; return true; });
 //
-// Sampling follows transformers' generate(): greedy unless sampling is asked for; when sampling,
-// the logits are divided by the temperature, then only the top_k most likely tokens are kept,
-// then the smallest set whose probability reaches top_p, and one token is drawn from the rest.
+// Choosing follows transformers' generate(): first its logits processors (a repetition penalty,
+// no repeated n-grams, no eos before min_length or min_new_tokens), then the most likely token,
+// unless sampling is asked for: then the scores are divided by the temperature, only the top_k
+// most likely tokens are kept, then the smallest set whose probability reaches top_p, and one
+// token is drawn from the rest.
 #pragma once
 
 #include <loom/engine.hpp>
@@ -26,14 +28,19 @@
 namespace loom {
 
 // Unset fields take the graph's generation defaults (generation_config.json), then
-// transformers' GenerationConfig defaults (greedy; temperature 1, top_k 50, top_p 1; 20 new
-// tokens).
+// transformers' GenerationConfig defaults (greedy; temperature 1, top_k 50, top_p 1; no
+// penalty, n-gram ban or minimum), but for the length: 20 new tokens where neither
+// max_new_tokens nor the graph's max_total_length says otherwise.
 struct GenerationOptions {
   std::optional<bool> do_sample;
   std::optional<double> temperature;  // > 0
   std::optional<int64_t> top_k;       // >= 0 (0: no limit)
   std::optional<double> top_p;        // (0, 1]
   std::optional<int64_t> max_new_tokens;  // >= 1
+  std::optional<double> repetition_penalty;     // > 0 (1: none)
+  std::optional<int64_t> no_repeat_ngram_size;  // >= 0 (0: none)
+  std::optional<int64_t> min_length;            // >= 0: eos banned while prompt + new tokens are fewer
+  std::optional<int64_t> min_new_tokens;        // >= 0: eos banned while the new tokens are fewer
   uint64_t seed = 0;                  // the sampler's seed: one seed, one sequence
   bool stop_at_eos = true;            // stop after an eos token (it is kept in the output)
 };
@@ -52,6 +59,10 @@ struct ResolvedGeneration {
   int64_t top_k = 50;
   double top_p = 1.0;
   int64_t max_new_tokens = 20;
+  int64_t max_total_length = 0;  // non-zero: max_new_tokens follows from it and the prompt
+  double repetition_penalty = 1.0;
+  int64_t no_repeat_ngram_size = 0;
+  int64_t min_length = 0, min_new_tokens = 0;
 };
 // Checks the values (a clear Error naming the option at fault).
 ResolvedGeneration resolve_generation(const GenerationSpec& spec, const GenerationOptions& options);
@@ -72,7 +83,11 @@ class Generator {
   int64_t vocab_size() const { return vocab_; }
 
  private:
-  int64_t choose(const float* logits, const ResolvedGeneration& r, std::mt19937_64& rng);
+  // The next token after `sequence` (prompt and new tokens) from the model's scores.
+  int64_t choose(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r,
+                 std::mt19937_64& rng);
+  // transformers' logits processors over the scores, in scores_; false where none applies.
+  bool process(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r);
 
   Session& session_;
   GenerationSpec spec_;
@@ -81,6 +96,8 @@ class Generator {
   Tensor token_, past_, logits_;
   std::vector<std::pair<float, int64_t>> candidates_;  // sampling scratch, sized once
   std::vector<double> weights_;                         // exp(logit - top) of the kept candidates
+  std::vector<float> scores_;                           // processed scores, sized once
+  std::vector<int64_t> sequence_;                       // prompt and new tokens, reserved once per call
 };
 
 }  // namespace loom

@@ -134,6 +134,16 @@ struct GenerationSpec {
   std::optional<double> temperature, top_p;  // temperature > 0; 0 < top_p <= 1
   std::optional<int64_t> top_k;              // >= 0; 0: no limit
   std::optional<int64_t> max_new_tokens;     // >= 1
+  // transformers' GenerationConfig.max_length: prompt and new tokens together, where no
+  // max_new_tokens is given (at least one new token is made).
+  std::optional<int64_t> max_total_length;   // >= 1
+  // transformers' logits processors, applied before choosing (greedy or sampled), in its order:
+  // scores of tokens already in the sequence divided by the penalty (multiplied where
+  // negative); tokens that would repeat an n-gram of the sequence banned; eos tokens banned
+  // while the sequence is shorter than min_length or fewer than min_new_tokens are new.
+  std::optional<double> repetition_penalty;     // > 0; 1: none
+  std::optional<int64_t> no_repeat_ngram_size;  // >= 0; 0: none
+  std::optional<int64_t> min_length, min_new_tokens;  // >= 0
   bool operator==(const GenerationSpec&) const = default;
 };
 

@@ -23,12 +23,26 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   r.temperature = o.temperature.value_or(spec.temperature.value_or(1.0));
   r.top_k = o.top_k.value_or(spec.top_k.value_or(50));
   r.top_p = o.top_p.value_or(spec.top_p.value_or(1.0));
-  r.max_new_tokens = o.max_new_tokens.value_or(spec.max_new_tokens.value_or(20));
+  // max_new_tokens wins over max_total_length (transformers' max_length), which depends on the
+  // prompt and is applied by generate().
+  if (o.max_new_tokens || spec.max_new_tokens) r.max_new_tokens = o.max_new_tokens ? *o.max_new_tokens : *spec.max_new_tokens;
+  else if (spec.max_total_length) r.max_total_length = *spec.max_total_length;
+  r.repetition_penalty = o.repetition_penalty.value_or(spec.repetition_penalty.value_or(1.0));
+  r.no_repeat_ngram_size = o.no_repeat_ngram_size.value_or(spec.no_repeat_ngram_size.value_or(0));
+  r.min_length = o.min_length.value_or(spec.min_length.value_or(0));
+  r.min_new_tokens = o.min_new_tokens.value_or(spec.min_new_tokens.value_or(0));
   if (!(r.temperature > 0) || !std::isfinite(r.temperature))
     throw Error("generation: temperature must be a finite number > 0, got " + std::to_string(r.temperature));
   if (r.top_k < 0) throw Error("generation: top_k must be >= 0 (0: no limit), got " + std::to_string(r.top_k));
   if (!(r.top_p > 0 && r.top_p <= 1)) throw Error("generation: top_p must be in (0, 1], got " + std::to_string(r.top_p));
   if (r.max_new_tokens < 1) throw Error("generation: max_new_tokens must be >= 1, got " + std::to_string(r.max_new_tokens));
+  if (r.max_total_length < 0) throw Error("generation: max_total_length must be >= 1, got " + std::to_string(r.max_total_length));
+  if (!(r.repetition_penalty > 0) || !std::isfinite(r.repetition_penalty))
+    throw Error("generation: repetition_penalty must be a finite number > 0 (1: none), got " + std::to_string(r.repetition_penalty));
+  if (r.no_repeat_ngram_size < 0)
+    throw Error("generation: no_repeat_ngram_size must be >= 0 (0: none), got " + std::to_string(r.no_repeat_ngram_size));
+  if (r.min_length < 0) throw Error("generation: min_length must be >= 0, got " + std::to_string(r.min_length));
+  if (r.min_new_tokens < 0) throw Error("generation: min_new_tokens must be >= 0, got " + std::to_string(r.min_new_tokens));
   return r;
 }
 
@@ -45,8 +59,40 @@ Generator::Generator(Session& session) : session_(session), step_(session.new_bi
   step_.bind_input(spec_.past_length, past_);
 }
 
-int64_t Generator::choose(const float* logits, const ResolvedGeneration& r, std::mt19937_64& rng) {
+bool Generator::process(const float* logits, std::span<const int64_t> seq, size_t prompt_length, const ResolvedGeneration& r) {
   const int64_t n = vocab_;
+  const size_t len = seq.size();
+  const bool penalty = r.repetition_penalty != 1.0;
+  const bool ngrams = r.no_repeat_ngram_size > 0 && len + 1 >= static_cast<size_t>(r.no_repeat_ngram_size);
+  const bool no_eos = static_cast<int64_t>(len) < r.min_length || static_cast<int64_t>(len - prompt_length) < r.min_new_tokens;
+  if (!penalty && !ngrams && !no_eos) return false;
+  std::copy(logits, logits + n, scores_.begin());
+  constexpr float kBanned = -std::numeric_limits<float>::infinity();
+  // Ids past the scores (ImageGPT's SOS token in its prompt) have no score to change.
+  auto scored = [n](int64_t id) { return id >= 0 && id < n; };
+  if (penalty) {
+    // From the model's score, so that a token seen twice is penalised once.
+    const float p = static_cast<float>(r.repetition_penalty);
+    for (int64_t id : seq)
+      if (scored(id)) scores_[id] = logits[id] < 0 ? logits[id] * p : logits[id] / p;
+  }
+  if (ngrams) {
+    // Ban the last token of every n-gram whose first n - 1 tokens are the sequence's last n - 1.
+    const size_t m = static_cast<size_t>(r.no_repeat_ngram_size) - 1;
+    const int64_t* tail = seq.data() + (len - m);
+    for (size_t i = 0; i + m < len; ++i)
+      if (std::equal(tail, tail + m, seq.data() + i) && scored(seq[i + m])) scores_[seq[i + m]] = kBanned;
+  }
+  if (no_eos)
+    for (int64_t id : spec_.eos_token_ids)
+      if (scored(id)) scores_[id] = kBanned;
+  return true;
+}
+
+int64_t Generator::choose(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r,
+                          std::mt19937_64& rng) {
+  const int64_t n = vocab_;
+  if (process(logits, sequence, prompt_length, r)) logits = scores_.data();
   if (!r.do_sample) return std::max_element(logits, logits + n) - logits;
   // Temperature, then top-k, then top-p (transformers' order of logits warpers).
   candidates_.resize(static_cast<size_t>(n));
@@ -61,6 +107,7 @@ int64_t Generator::choose(const float* logits, const ResolvedGeneration& r, std:
   }
   // Each kept candidate's unnormalised probability, computed once.
   const float top = candidates_[0].first;
+  if (!std::isfinite(top)) return candidates_[0].second;  // every token banned
   weights_.reserve(static_cast<size_t>(n));  // once: no step allocates
   weights_.resize(keep);
   double total = 0;
@@ -79,18 +126,22 @@ int64_t Generator::choose(const float* logits, const ResolvedGeneration& r, std:
     total = mass;
   }
   double u = std::uniform_real_distribution<double>(0.0, total)(rng);
+  size_t last = 0;  // the last candidate that can be drawn (a banned one weighs 0)
   for (size_t i = 0; i < keep; ++i) {
+    if (weights_[i] > 0) last = i;
     u -= weights_[i];
-    if (u <= 0) return candidates_[i].second;
+    if (u <= 0 && weights_[i] > 0) return candidates_[i].second;
   }
-  return candidates_[keep - 1].second;
+  return candidates_[last].second;
 }
 
 GenerationResult Generator::generate(std::span<const int64_t> prompt, const GenerationOptions& options,
                                      const std::function<bool(int64_t)>& on_token, State* state_in) {
-  const ResolvedGeneration r = resolve_generation(spec_, options);
+  ResolvedGeneration r = resolve_generation(spec_, options);
   if (prompt.empty()) throw Error("generation: the prompt is empty (it needs at least one token)");
   const int64_t length = static_cast<int64_t>(prompt.size());
+  // transformers makes one token even where the prompt reaches max_length already.
+  if (r.max_total_length) r.max_new_tokens = std::max<int64_t>(1, r.max_total_length - length);
   if (length >= spec_.max_length)
     throw Error("generation: the prompt has " + std::to_string(length) + " tokens, but the model holds at most " +
                 std::to_string(spec_.max_length) + " positions, prompt and new tokens together");
@@ -124,13 +175,18 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
     throw Error("generation: output '" + spec_.logits + "' scores " + std::to_string(vocab) + " tokens, the tokenizer has " +
                 std::to_string(vocab_));
   result.tokens.reserve(static_cast<size_t>(r.max_new_tokens));
-  int64_t next = choose(first.data_as<float>() + first.numel() - vocab, r, rng);
+  scores_.resize(static_cast<size_t>(vocab_));  // once: no step allocates
+  const size_t most = prompt.size() + static_cast<size_t>(std::min(r.max_new_tokens, spec_.max_length));
+  if (sequence_.capacity() < most) sequence_.reserve(most);
+  sequence_.assign(prompt.begin(), prompt.end());
+  int64_t next = choose(first.data_as<float>() + first.numel() - vocab, sequence_, prompt.size(), r, rng);
   result.prefill_ms = ms_since(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
   int64_t filled = length;
   for (;;) {
     result.tokens.push_back(next);
+    sequence_.push_back(next);
     if (on_token && !on_token(next)) {
       result.stop_reason = "callback";
       break;
@@ -153,7 +209,7 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
     session_.run(step_, state);
     ++filled;
     const Tensor& logits = step_.output(spec_.logits);
-    next = choose(logits.data_as<float>() + logits.numel() - vocab_, r, rng);
+    next = choose(logits.data_as<float>() + logits.numel() - vocab_, sequence_, prompt.size(), r, rng);
   }
   result.decode_ms = ms_since(t1);
   return result;

@@ -254,6 +254,11 @@ class Checker {
     if (gen.top_p && !(*gen.top_p > 0 && *gen.top_p <= 1))
       fail(k + ".top_p", "expected a number in (0, 1], found " + yaml::format_float(*gen.top_p));
     if (gen.max_new_tokens) at_least(k + ".max_new_tokens", *gen.max_new_tokens, 1);
+    if (gen.max_total_length) at_least(k + ".max_total_length", *gen.max_total_length, 1);
+    if (gen.repetition_penalty) finite(k + ".repetition_penalty", *gen.repetition_penalty, true);
+    if (gen.no_repeat_ngram_size) at_least(k + ".no_repeat_ngram_size", *gen.no_repeat_ngram_size, 0);
+    if (gen.min_length) at_least(k + ".min_length", *gen.min_length, 0);
+    if (gen.min_new_tokens) at_least(k + ".min_new_tokens", *gen.min_new_tokens, 0);
   }
 
   void task(const TaskSpec& t, const std::string& k, const Processing& p, std::set<std::string>& seen) const {

@@ -162,6 +162,11 @@ void put_generation(YAML::Emitter& out, const GenerationSpec& g) {
   if (g.top_k) put(out, "top_k", *g.top_k);
   if (g.top_p) put_float(out, "top_p", *g.top_p);
   if (g.max_new_tokens) put(out, "max_new_tokens", *g.max_new_tokens);
+  if (g.max_total_length) put(out, "max_total_length", *g.max_total_length);
+  if (g.repetition_penalty) put_float(out, "repetition_penalty", *g.repetition_penalty);
+  if (g.no_repeat_ngram_size) put(out, "no_repeat_ngram_size", *g.no_repeat_ngram_size);
+  if (g.min_length) put(out, "min_length", *g.min_length);
+  if (g.min_new_tokens) put(out, "min_new_tokens", *g.min_new_tokens);
   out << YAML::EndMap;
 }
 
