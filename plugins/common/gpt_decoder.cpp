@@ -195,8 +195,9 @@ std::string generation_section(const std::string& checkpoint_dir, const std::vec
   // (GenerationConfig.from_model_config).
   const JsonFile file = JsonFile::read_optional(checkpoint_dir, "generation_config.json");
   const JsonFile gen = file.exists() ? file : JsonFile::read_optional(checkpoint_dir, "config.json");
-  if (gen.has("bos_token_id")) bos = bos_token_id(gen, vocab);
-  if (gen.has("eos_token_id")) eos = eos_token_ids(gen, vocab);
+  // The caller's bos and eos come from config.json already (ImageGPT's bos is its SOS token).
+  if (file.has("bos_token_id")) bos = bos_token_id(file, vocab);
+  if (file.has("eos_token_id")) eos = eos_token_ids(file, vocab);
   std::ostringstream y;
   y << "  generation:\n    input_ids: input_ids\n    past_length: past_length\n    caches: [";
   for (size_t i = 0; i < caches.size(); ++i) y << (i ? ", " : "") << quoted(caches[i]);
@@ -208,33 +209,55 @@ std::string generation_section(const std::string& checkpoint_dir, const std::vec
     y << "]\n";
   }
   y << "    max_length: " << max_length << "\n";
-  if (gen.has("do_sample")) y << "    do_sample: " << (gen.boolean("do_sample") ? "true" : "false") << "\n";
-  if (gen.has("temperature")) y << "    temperature: " << float_literal(gen.number("temperature", std::nullopt, true)) << "\n";
-  if (gen.has("top_k")) y << "    top_k: " << gen.integer("top_k", 0, vocab) << "\n";
-  if (gen.has("top_p")) {
+  // Each setting is checked where generation_config.json gives it. config.json's are read as
+  // transformers reads them there, only where generation uses them: one it would refuse is left
+  // out rather than refusing a checkpoint that loads for its other tasks.
+  auto take = [&](const char* key, const auto& write) {
+    if (!gen.has(key)) return;
+    if (file.exists()) return write();
+    try {
+      write();
+    } catch (const sdk::Error&) {
+    }
+  };
+  const int64_t most = std::numeric_limits<int64_t>::max();
+  // (Each value is read before its line is begun.)
+  take("do_sample", [&] {
+    const bool sample = gen.boolean("do_sample");
+    y << "    do_sample: " << (sample ? "true" : "false") << "\n";
+  });
+  take("temperature", [&] {
+    const double t = gen.number("temperature", std::nullopt, true);
+    y << "    temperature: " << float_literal(t) << "\n";
+  });
+  take("top_k", [&] {
+    const int64_t k = gen.integer("top_k", 0, vocab);
+    y << "    top_k: " << k << "\n";
+  });
+  take("top_p", [&] {
     const double p = gen.number("top_p", std::nullopt, true);
     if (p > 1) gen.fail("top_p", "expected a number in (0, 1], got " + float_literal(p));
     y << "    top_p: " << float_literal(p) << "\n";
-  }
-  if (gen.has("max_new_tokens")) y << "    max_new_tokens: " << gen.integer("max_new_tokens", 1, max_length) << "\n";
+  });
+  take("max_new_tokens", [&] {
+    const int64_t n = gen.integer("max_new_tokens", 1, max_length);
+    y << "    max_new_tokens: " << n << "\n";
+  });
   // transformers' max_length counts the prompt too; past the positions it changes nothing.
-  if (gen.has("max_length")) {
-    const int64_t total = gen.integer("max_length", 1, std::numeric_limits<int64_t>::max());
+  take("max_length", [&] {
+    const int64_t total = gen.integer("max_length", 1, most);
     if (total < max_length) y << "    max_total_length: " << total << "\n";
-  }
-  if (gen.has("repetition_penalty")) {
+  });
+  // The logits processors; values that change nothing are left out.
+  take("repetition_penalty", [&] {
     const double penalty = gen.number("repetition_penalty", std::nullopt, true);
     if (penalty != 1.0) y << "    repetition_penalty: " << float_literal(penalty) << "\n";
-  }
-  if (gen.has("no_repeat_ngram_size")) {
-    const int64_t n = gen.integer("no_repeat_ngram_size", 0, std::numeric_limits<int64_t>::max());
-    if (n > 0) y << "    no_repeat_ngram_size: " << std::min(n, max_length) << "\n";
-  }
-  for (const char* key : {"min_length", "min_new_tokens"}) {
-    if (!gen.has(key)) continue;
-    const int64_t n = gen.integer(key, 0, std::numeric_limits<int64_t>::max());
-    if (n > 0) y << "    " << key << ": " << std::min(n, max_length) << "\n";
-  }
+  });
+  for (const char* key : {"no_repeat_ngram_size", "min_length", "min_new_tokens"})
+    take(key, [&] {
+      const int64_t n = gen.integer(key, 0, most);
+      if (n > 0) y << "    " << key << ": " << std::min(n, max_length) << "\n";
+    });
   return y.str();
 }
 

@@ -553,6 +553,19 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   spec = *engine.load_graph(tmp, "text-generation").processing->generation;
   CHECK(spec.repetition_penalty == 1.25);
   CHECK(spec.do_sample == true);
+  // config.json's settings that generation_config.json could not hold are left out, not refused:
+  // the checkpoint loaded before they were read.
+  {
+    std::ifstream in(tmp / "config.json");
+    nlohmann::json config = nlohmann::json::parse(in);
+    config["temperature"] = 0;
+    config["no_repeat_ngram_size"] = "none";
+    std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
+  }
+  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(!spec.temperature);
+  CHECK(!spec.no_repeat_ngram_size);
+  CHECK(spec.repetition_penalty == 1.25);
   std::filesystem::remove_all(tmp);
 
   // Wrong options are refused by name.
