@@ -253,6 +253,10 @@ std::string generation_section(const std::string& checkpoint_dir, const std::vec
     const double penalty = gen.number("repetition_penalty", std::nullopt, true);
     if (penalty != 1.0) y << "    repetition_penalty: " << float_literal(penalty) << "\n";
   });
+  take("num_beams", [&] {
+    const int64_t beams = gen.integer("num_beams", 1, most);
+    if (beams > 1) y << "    num_beams: " << beams << "\n";
+  });
   for (const char* key : {"no_repeat_ngram_size", "min_length", "min_new_tokens"})
     take(key, [&] {
       const int64_t n = gen.integer(key, 0, most);

@@ -1177,6 +1177,12 @@ area_tasks() {
   expect_error 2 "expected a finite number > 0, got '0'" "generate --repetition-penalty 0" \
     generate "$m/gpt2" --prompt a --repetition-penalty 0
   expect_error 2 "--no-repeat-ngram-size" "generate --no-repeat-ngram-size -1" generate "$m/gpt2" --prompt a --no-repeat-ngram-size -1
+  # A model that asks for beam search is refused, unless a decoding is chosen.
+  mkdir -p "$TMP/gpt2-beams" && cp "$m"/gpt2/* "$TMP/gpt2-beams/"
+  printf '{"num_beams": 3}' >"$TMP/gpt2-beams/generation_config.json"
+  expect_error 1 "num_beams 3 (the model's generation_config.json) asks for beam search" "generate with num_beams 3" \
+    generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2
+  expect_ok "generate --greedy with num_beams 3" generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2 --greedy
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
 }
 

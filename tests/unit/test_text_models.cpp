@@ -522,9 +522,24 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const std::vector<int64_t> long_prompt(12, 5);
   keep_going.max_new_tokens.reset();
   CHECK(gen.generate(long_prompt, keep_going).tokens.size() == 1);
+  // Beam search is refused rather than replaced silently; choosing a decoding (one beam) runs.
+  std::ofstream(tmp / "generation_config.json") << R"({"num_beams": 4})";
+  {
+    Session beams = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
+    Generator beam_gen(beams);
+    CHECK(beam_gen.spec().num_beams == 4);
+    CHECK_THROWS_WITH_AS(beam_gen.generate(prompt), doctest::Contains("num_beams 4 (the model's generation_config.json) asks for beam search"),
+                         Error);
+    GenerationOptions one;
+    one.num_beams = 1;
+    one.max_new_tokens = 3;
+    CHECK(beam_gen.generate(prompt, one).tokens.size() == 3);
+  }
   // Values that change nothing are left out; wrong ones name the file and key.
-  std::ofstream(tmp / "generation_config.json") << R"({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_length": 400})";
+  std::ofstream(tmp / "generation_config.json")
+      << R"({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_length": 400, "num_beams": 1})";
   spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(!spec.num_beams);
   CHECK(!spec.repetition_penalty);
   CHECK(!spec.no_repeat_ngram_size);
   CHECK(!spec.max_total_length);  // past the 48 positions

@@ -120,7 +120,7 @@ int classify_images(const PluginOptions& p, const TaskArgs& a);
 int embed_images(const PluginOptions& p, const TaskArgs& a);
 int generate_images(const PluginOptions& p, const GenerateArgs& a);
 // The logits processors that --repetition-penalty, --no-repeat-ngram-size and --min-new-tokens
-// set, over the model's defaults.
+// set, over the model's defaults; a decoding chosen (--greedy, a sampling option) means one beam.
 void set_processors(const GenerateArgs& a, GenerationOptions& o);
 int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a);
 int cmd_search(const PluginOptions& p, const TaskArgs& a);

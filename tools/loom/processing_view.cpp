@@ -117,6 +117,7 @@ nlohmann::json generation_json(const GenerationSpec& g) {
   put("no_repeat_ngram_size", g.no_repeat_ngram_size);
   put("min_length", g.min_length);
   put("min_new_tokens", g.min_new_tokens);
+  put("num_beams", g.num_beams);
   return j;
 }
 

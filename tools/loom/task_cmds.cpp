@@ -151,6 +151,8 @@ int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
 }
 
 void set_processors(const GenerateArgs& a, GenerationOptions& o) {
+  // Choosing greedy decoding or sampling chooses it over the model's beam search.
+  if (o.do_sample) o.num_beams = 1;
   if (a.repetition_penalty >= 0) o.repetition_penalty = a.repetition_penalty;
   if (a.no_repeat_ngram_size >= 0) o.no_repeat_ngram_size = a.no_repeat_ngram_size;
   if (a.min_new_tokens >= 0) o.min_new_tokens = a.min_new_tokens;

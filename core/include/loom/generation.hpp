@@ -41,6 +41,7 @@ struct GenerationOptions {
   std::optional<int64_t> no_repeat_ngram_size;  // >= 0 (0: none)
   std::optional<int64_t> min_length;            // >= 0: eos banned while prompt + new tokens are fewer
   std::optional<int64_t> min_new_tokens;        // >= 0: eos banned while the new tokens are fewer
+  std::optional<int64_t> num_beams;             // 1: greedy or sampling; more is refused (no beam search)
   uint64_t seed = 0;                  // the sampler's seed: one seed, one sequence
   bool stop_at_eos = true;            // stop after an eos token (it is kept in the output)
 };

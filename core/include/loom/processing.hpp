@@ -144,6 +144,9 @@ struct GenerationSpec {
   std::optional<double> repetition_penalty;     // > 0; 1: none
   std::optional<int64_t> no_repeat_ngram_size;  // >= 0; 0: none
   std::optional<int64_t> min_length, min_new_tokens;  // >= 0
+  // transformers' beam width (>= 1). Beam search is not done: the Generator refuses more than
+  // one beam unless the caller chooses greedy decoding or sampling, rather than differ silently.
+  std::optional<int64_t> num_beams;
   bool operator==(const GenerationSpec&) const = default;
 };
 

@@ -31,6 +31,12 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   r.no_repeat_ngram_size = o.no_repeat_ngram_size.value_or(spec.no_repeat_ngram_size.value_or(0));
   r.min_length = o.min_length.value_or(spec.min_length.value_or(0));
   r.min_new_tokens = o.min_new_tokens.value_or(spec.min_new_tokens.value_or(0));
+  const int64_t beams = o.num_beams.value_or(spec.num_beams.value_or(1));
+  if (beams > 1)
+    throw Error("generation: num_beams " + std::to_string(beams) + (o.num_beams ? "" : " (the model's generation_config.json)") +
+                " asks for beam search, which is not done here; decode greedily or by sampling with num_beams 1 instead "
+                "(loom generate: --greedy, or --temperature, --top-k or --top-p)");
+  if (beams < 1) throw Error("generation: num_beams must be >= 1, got " + std::to_string(beams));
   if (!(r.temperature > 0) || !std::isfinite(r.temperature))
     throw Error("generation: temperature must be a finite number > 0, got " + std::to_string(r.temperature));
   if (r.top_k < 0) throw Error("generation: top_k must be >= 0 (0: no limit), got " + std::to_string(r.top_k));

@@ -259,6 +259,7 @@ class Checker {
     if (gen.no_repeat_ngram_size) at_least(k + ".no_repeat_ngram_size", *gen.no_repeat_ngram_size, 0);
     if (gen.min_length) at_least(k + ".min_length", *gen.min_length, 0);
     if (gen.min_new_tokens) at_least(k + ".min_new_tokens", *gen.min_new_tokens, 0);
+    if (gen.num_beams) at_least(k + ".num_beams", *gen.num_beams, 1);
   }
 
   void task(const TaskSpec& t, const std::string& k, const Processing& p, std::set<std::string>& seen) const {

@@ -323,7 +323,7 @@ GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   mapping(n, w,
           {"input_ids", "past_length", "position_ids", "attention_mask", "caches", "logits", "bos_token_id", "eos_token_id",
            "pad_token_id", "max_length", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens", "max_total_length",
-           "repetition_penalty", "no_repeat_ngram_size", "min_length", "min_new_tokens"});
+           "repetition_penalty", "no_repeat_ngram_size", "min_length", "min_new_tokens", "num_beams"});
   GenerationSpec g;
   Field ids = require(n, w, "input_ids");
   g.input_ids = name(ids.node, ids.where);
@@ -350,6 +350,7 @@ GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   if (Field f = get(n, w, "no_repeat_ngram_size")) g.no_repeat_ngram_size = integer(f.node, f.where);
   if (Field f = get(n, w, "min_length")) g.min_length = integer(f.node, f.where);
   if (Field f = get(n, w, "min_new_tokens")) g.min_new_tokens = integer(f.node, f.where);
+  if (Field f = get(n, w, "num_beams")) g.num_beams = integer(f.node, f.where);
   return g;
 }
 

@@ -167,6 +167,7 @@ void put_generation(YAML::Emitter& out, const GenerationSpec& g) {
   if (g.no_repeat_ngram_size) put(out, "no_repeat_ngram_size", *g.no_repeat_ngram_size);
   if (g.min_length) put(out, "min_length", *g.min_length);
   if (g.min_new_tokens) put(out, "min_new_tokens", *g.min_new_tokens);
+  if (g.num_beams) put(out, "num_beams", *g.num_beams);
   out << YAML::EndMap;
 }
 
