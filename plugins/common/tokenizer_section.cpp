@@ -208,6 +208,8 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
     y << "    add_prefix_space: " << (options.prefix_space ? "true" : "false") << "\n";
   }
   if (from_json && !file_as_is) y << "    replace_file_options: true\n";
+  if (config.has("clean_up_tokenization_spaces"))
+    y << "    clean_up_tokenization_spaces: " << (config.boolean("clean_up_tokenization_spaces") ? "true" : "false") << "\n";
   y << "    special_tokens:\n";
   const std::string vocab_file = dir + "/" + (source.vocab.empty() ? source.tokenizer_json : source.vocab);
   std::vector<std::string> texts;

@@ -255,6 +255,9 @@ TEST_CASE("processing: tokenizer replace_file_options reads, round-trips and nee
   REQUIRE(g.processing->tokenizer);
   CHECK(g.processing->tokenizer->replace_file_options);
   check_round_trip(g);
+  g.processing->tokenizer->clean_up_tokenization_spaces = false;
+  check_round_trip(g);
+  CHECK(loom::write_graph_yaml(g).find("clean_up_tokenization_spaces: false\n") != std::string::npos);
   CHECK_FALSE(parse(edited("    files: {vocab: vocab.txt}\n", "    files: {tokenizer: tokenizer.json}\n")).processing->tokenizer->replace_file_options);
   std::string error = error_of(edited("    max_length: 512\n", "    replace_file_options: true\n    max_length: 512\n"));
   CHECK_MESSAGE(error.find("processing.tokenizer.replace_file_options: replaces a tokenizer.json's options, and `files` names none") !=

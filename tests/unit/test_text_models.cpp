@@ -458,6 +458,26 @@ TEST_CASE("text models: a tokenizer.json alone takes tokenizer_config.json's opt
   CHECK_FALSE(replaces(gpt));
   CHECK(tokenizer(gpt).encode_text("the cat") == reference.encode_text(" the cat"));
   CHECK(reference.encode_text("the cat") != reference.encode_text(" the cat"));
+
+  // tokenizer_config.json's clean_up_tokenization_spaces reaches decode (GPT2Tokenizer's default
+  // is off; transformers 4.30 to 4.44 wrote true into the files it saved).
+  const std::vector<int64_t> dot = reference.encode_text("the cat . it isn't");
+  CHECK(reference.decode(dot) == "the cat . it isn't");
+  write(gpt / "tokenizer_config.json", R"({"clean_up_tokenization_spaces": true})");
+  CHECK(tokenizer(gpt).spec().clean_up_tokenization_spaces == true);
+  CHECK(tokenizer(gpt).decode(dot) == "the cat. it isn't");
+  CHECK(tokenizer(gpt).decode(dot, {.clean_up_tokenization_spaces = false}) == "the cat . it isn't");
+  write(bert / "tokenizer_config.json", R"({"clean_up_tokenization_spaces": false})");
+  // (The WordPiece decoder's own clean-up, on by default, would join " ." too.)
+  wordpiece["normalizer"] = {{"type", "BertNormalizer"}, {"lowercase", true}};
+  wordpiece["decoder"] = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", false}};
+  write(bert / "tokenizer.json", wordpiece.dump());
+  const std::vector<int64_t> cat_dot = tokenizer(bert).encode_text("the cat .");
+  CHECK(tokenizer(bert).decode(cat_dot) == "the cat .");  // BertTokenizer's default would clean up
+  write(bert / "tokenizer_config.json", "{}");
+  CHECK(tokenizer(bert).decode(cat_dot) == "the cat.");
+  write(bert / "tokenizer_config.json", R"({"clean_up_tokenization_spaces": "yes"})");
+  CHECK_THROWS_WITH_AS(tokenizer(bert), doctest::Contains("tokenizer_config.json: clean_up_tokenization_spaces"), Error);
   std::filesystem::remove_all(tmp);
 }
 

@@ -58,6 +58,7 @@ nlohmann::json tokenizer_json(const TokenizerSpec& t) {
   if (t.kind == TokenizerKind::WordPiece) j["tokenize_chinese_chars"] = t.tokenize_chinese_chars;
   if (t.kind == TokenizerKind::ByteLevelBpe) j["add_prefix_space"] = t.add_prefix_space;
   if (!t.files.tokenizer.empty()) j["replace_file_options"] = t.replace_file_options;
+  if (t.clean_up_tokenization_spaces) j["clean_up_tokenization_spaces"] = *t.clean_up_tokenization_spaces;
   for (const auto& [role, s] : t.special_tokens) j["special_tokens"][role] = {{"token", s.token}, {"id", s.id}};
   if (!t.added_tokens.empty()) {
     j["added_tokens"] = nlohmann::json::array();

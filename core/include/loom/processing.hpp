@@ -76,6 +76,9 @@ struct TokenizerSpec {
   // BertNormalizer's, and add_prefix_space its ByteLevel pre-tokenizer's (as BertTokenizerFast
   // and GPT2TokenizerFast apply tokenizer_config.json's values). Unset: they must agree.
   bool replace_file_options = false;
+  // transformers' clean_up_tokenization_spaces of decode (tokenizer_config.json's); unset: the
+  // kind's default (on for WordPiece, off for the BPE kinds).
+  std::optional<bool> clean_up_tokenization_spaces;
   std::map<std::string, SpecialToken> special_tokens;  // by role: bos eos unk sep pad cls mask
   std::vector<AddedTokenSpec> added_tokens;            // besides the files' own (tokenizer.json)
   std::optional<TokenizerTemplate> post_processor;     // unset: no special tokens are added

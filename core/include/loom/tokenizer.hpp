@@ -43,8 +43,8 @@ struct Encoding {
 struct DecodeOptions {
   bool skip_special_tokens = false;  // leave out the spec's special tokens and special added tokens
   // Hugging Face's clean_up_tokenization_spaces (" ." -> ".", " n't" -> "n't", ...). Unset: the
-  // kind's default, as Hugging Face's tokenizer classes have it: on for WordPiece (BERT), off for
-  // byte-level BPE (GPT-2).
+  // spec's (tokenizer_config.json's), else the kind's default, as Hugging Face's tokenizer
+  // classes have it: on for WordPiece (BERT), off for byte-level BPE (GPT-2) and CLIP.
   std::optional<bool> clean_up_tokenization_spaces;
 };
 

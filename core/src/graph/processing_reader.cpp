@@ -199,7 +199,7 @@ TokenizerTemplate SectionReader::post_processor(const YAML::Node& n, const Where
 TokenizerSpec SectionReader::tokenizer(const YAML::Node& n, const Where& w) {
   mapping(n, w,
           {"kind", "files", "vocab_size", "lowercase", "strip_accents", "tokenize_chinese_chars", "add_prefix_space",
-           "replace_file_options", "special_tokens", "added_tokens", "post_processor", "max_length", "padding", "padding_side", "truncation", "truncation_side",
+           "replace_file_options", "clean_up_tokenization_spaces", "special_tokens", "added_tokens", "post_processor", "max_length", "padding", "padding_side", "truncation", "truncation_side",
            "inputs"});
   TokenizerSpec t;
   Field kind = require(n, w, "kind");
@@ -225,6 +225,7 @@ TokenizerSpec SectionReader::tokenizer(const YAML::Node& n, const Where& w) {
     if (t.kind == TokenizerKind::ClipBpe) fail(f.where, "applies to `kind: wordpiece` and `kind: byte_level_bpe` only");
     t.replace_file_options = boolean(f.node, f.where);
   }
+  if (Field f = get(n, w, "clean_up_tokenization_spaces")) t.clean_up_tokenization_spaces = boolean(f.node, f.where);
   if (Field specials = get(n, w, "special_tokens")) {
     mapping(specials.node, specials.where, {"bos", "eos", "unk", "sep", "pad", "cls", "mask"});
     for (auto it = specials.node.begin(); it != specials.node.end(); ++it) {

@@ -71,6 +71,7 @@ void put_tokenizer(YAML::Emitter& out, const TokenizerSpec& t) {
   if (t.kind == TokenizerKind::WordPiece) put_bool(out, "tokenize_chinese_chars", t.tokenize_chinese_chars);
   if (t.kind == TokenizerKind::ByteLevelBpe) put_bool(out, "add_prefix_space", t.add_prefix_space);
   if (t.replace_file_options) put_bool(out, "replace_file_options", true);
+  if (t.clean_up_tokenization_spaces) put_bool(out, "clean_up_tokenization_spaces", *t.clean_up_tokenization_spaces);
   if (!t.special_tokens.empty()) {
     out << YAML::Key << "special_tokens" << YAML::Value << YAML::BeginMap;
     for (const auto& [role, s] : t.special_tokens) {

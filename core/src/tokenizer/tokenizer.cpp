@@ -117,7 +117,9 @@ std::string Tokenizer::decode(std::span<const int64_t> ids, const DecodeOptions&
   }
   std::string text, held;
   impl_->model().finish_text(tok::text::repair_utf8(bytes), true, true, text, held);
-  if (options.clean_up_tokenization_spaces.value_or(impl_->model().clean_up_by_default())) text = tok::clean_up_tokenization(std::move(text));
+  const bool clean_up =
+      options.clean_up_tokenization_spaces.value_or(spec().clean_up_tokenization_spaces.value_or(impl_->model().clean_up_by_default()));
+  if (clean_up) text = tok::clean_up_tokenization(std::move(text));
   return text;
 }
 
