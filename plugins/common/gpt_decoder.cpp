@@ -9,6 +9,7 @@ namespace loom::models {
 
 namespace {
 std::string s(int64_t v) { return std::to_string(v); }
+constexpr int64_t kDefaultMaxLength = 20;  // GenerationConfig().max_length
 using Ints = std::vector<int64_t>;
 }  // namespace
 
@@ -243,10 +244,11 @@ std::string generation_section(const std::string& checkpoint_dir, const std::vec
     const int64_t n = gen.integer("max_new_tokens", 1, max_length);
     y << "    max_new_tokens: " << n << "\n";
   });
-  // transformers' max_length counts the prompt too; past the positions it changes nothing.
+  // transformers' max_length counts the prompt too, but its default value, 20, means 20 new
+  // tokens (generate() adds the prompt's length to it), as without it.
   take("max_length", [&] {
     const int64_t total = gen.integer("max_length", 1, most);
-    if (total < max_length) y << "    max_total_length: " << total << "\n";
+    if (total != kDefaultMaxLength) y << "    max_total_length: " << std::min(total, max_length) << "\n";
   });
   // The logits processors; values that change nothing are left out.
   take("repetition_penalty", [&] {

@@ -155,6 +155,9 @@ TextOptions file_options(const JsonFile& tokenizer_json, TextOptions o) {
     o.chinese = file_flag(*n, "handle_chinese_chars", true);
     auto s = n->find("strip_accents");
     o.strip_accents = s != n->end() && s->is_boolean() ? std::optional<bool>(s->get<bool>()) : std::nullopt;
+  } else if (n == root.end() || n->is_null()) {
+    o.lowercase = o.chinese = false;  // no normalizer: the text as it is
+    o.strip_accents.reset();
   }
   if (auto p = root.find("pre_tokenizer"); p != root.end() && p->is_object() && p->value("type", json()) == "ByteLevel")
     o.prefix_space = file_flag(*p, "add_prefix_space", true);

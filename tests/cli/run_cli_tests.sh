@@ -1173,14 +1173,16 @@ area_tasks() {
   for i in $(seq 0 $((count - 1))); do json "$TMP/gen1.json" "token_ids;$i"; echo; done >"$TMP/gen1.ids"
   [ -z "$(sort "$TMP/gen1.ids" | uniq -d)" ] || fail "generate --no-repeat-ngram-size 1 repeated a token: $(cat "$TMP/gen1.json")"
   expect_ok "generate --repetition-penalty --min-new-tokens" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 3 \
-    --repetition-penalty 1.3 --min-new-tokens 2
+    --repetition-penalty 1.3 --min-new-tokens 2 --json
+  [ "$(json "$OUT" new_tokens)" = 3 ] || fail "generate --repetition-penalty --min-new-tokens: $(cat "$OUT")"
+  checks=$((checks + 1))
   expect_error 2 "expected a finite number > 0, got '0'" "generate --repetition-penalty 0" \
     generate "$m/gpt2" --prompt a --repetition-penalty 0
   expect_error 2 "--no-repeat-ngram-size" "generate --no-repeat-ngram-size -1" generate "$m/gpt2" --prompt a --no-repeat-ngram-size -1
   # A model that asks for beam search is refused, unless a decoding is chosen.
   mkdir -p "$TMP/gpt2-beams" && cp "$m"/gpt2/* "$TMP/gpt2-beams/"
   printf '{"num_beams": 3}' >"$TMP/gpt2-beams/generation_config.json"
-  expect_error 1 "num_beams 3 (the model's generation_config.json) asks for beam search" "generate with num_beams 3" \
+  expect_error 1 "num_beams 3 (processing.generation.num_beams, from the model's generation_config.json" "generate with num_beams 3" \
     generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2
   expect_ok "generate --greedy with num_beams 3" generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2 --greedy
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"

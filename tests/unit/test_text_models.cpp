@@ -425,10 +425,12 @@ TEST_CASE("text models: a tokenizer.json alone takes tokenizer_config.json's opt
   wordpiece["normalizer"]["lowercase"] = true;
   write(bert / "tokenizer.json", wordpiece.dump());
   CHECK(tokenizer(bert).encode_text("THE cat") == std::vector<int64_t>{5, 6});
-  // BertTokenizerFast cannot replace the options of a normalizer that is not there.
-  write(bert / "tokenizer_config.json", R"({"do_lower_case": true})");
+  // Without a normalizer PreTrainedTokenizerFast reads the text as it is; BertTokenizerFast cannot
+  // replace the options of a normalizer that is not there.
   wordpiece["normalizer"] = nullptr;
   write(bert / "tokenizer.json", wordpiece.dump());
+  CHECK(tokenizer(bert).encode_text("THE cat") == std::vector<int64_t>{1, 6});
+  write(bert / "tokenizer_config.json", R"({"do_lower_case": true})");
   CHECK_THROWS_WITH_AS(tokenizer(bert), doctest::Contains("tokenizer.json: normalizer is null, but processing.tokenizer.replace_file_options"),
                        Error);
 
@@ -486,7 +488,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const auto dir = kModels / "gpt2";
   // Each case of make_text_models.py: its settings and the greedy tokens its reference made.
   const nlohmann::json cases = nlohmann::json::parse(std::ifstream(dir / "expected_generated_processed.json"));
-  REQUIRE(cases.size() == 7);
+  REQUIRE(cases.size() == 8);
   for (const nlohmann::json& c : cases) {
     INFO(c.dump());
     Graph g = engine.load_graph(dir, "text-generation");
@@ -538,17 +540,20 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   CHECK(gen.generate(prompt, keep_going).tokens.size() == 4);
   keep_going.max_new_tokens = 7;
   CHECK(gen.generate(prompt, keep_going).tokens.size() == 7);
-  // A prompt as long as max_length still gets one token, as in transformers.
-  const std::vector<int64_t> long_prompt(12, 5);
+  // A prompt that leaves no room under max_length is refused, as transformers' generate() does.
+  const std::vector<int64_t> long_prompt(10, 5);
   keep_going.max_new_tokens.reset();
-  CHECK(gen.generate(long_prompt, keep_going).tokens.size() == 1);
+  CHECK_THROWS_WITH_AS(gen.generate(long_prompt, keep_going),
+                       doctest::Contains("the prompt has 10 tokens, but processing.generation.max_total_length"), Error);
+  keep_going.max_new_tokens = 2;
+  CHECK(gen.generate(long_prompt, keep_going).tokens.size() == 2);
   // Beam search is refused rather than replaced silently; choosing a decoding (one beam) runs.
   std::ofstream(tmp / "generation_config.json") << R"({"num_beams": 4})";
   {
     Session beams = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
     Generator beam_gen(beams);
     CHECK(beam_gen.spec().num_beams == 4);
-    CHECK_THROWS_WITH_AS(beam_gen.generate(prompt), doctest::Contains("num_beams 4 (the model's generation_config.json) asks for beam search"),
+    CHECK_THROWS_WITH_AS(beam_gen.generate(prompt), doctest::Contains("num_beams 4 (processing.generation.num_beams, from the model's"),
                          Error);
     GenerationOptions one;
     one.num_beams = 1;
@@ -556,13 +561,18 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
     CHECK(beam_gen.generate(prompt, one).tokens.size() == 3);
   }
   // Values that change nothing are left out; wrong ones name the file and key.
+  // max_length 20, transformers' default, means 20 new tokens there too.
   std::ofstream(tmp / "generation_config.json")
-      << R"({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_length": 400, "num_beams": 1})";
+      << R"({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_length": 20, "num_beams": 1})";
   spec = *engine.load_graph(tmp, "text-generation").processing->generation;
   CHECK(!spec.num_beams);
   CHECK(!spec.repetition_penalty);
   CHECK(!spec.no_repeat_ngram_size);
-  CHECK(!spec.max_total_length);  // past the 48 positions
+  CHECK(!spec.max_total_length);
+  // A max_length past the positions generates until they are full.
+  std::ofstream(tmp / "generation_config.json") << R"({"max_length": 400})";
+  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(spec.max_total_length == 48);
   auto error_of = [&] {
     try {
       engine.load_graph(tmp, "text-generation");

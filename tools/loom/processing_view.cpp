@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <iostream>
+#include <sstream>
 
 namespace loom::cli {
 
@@ -159,6 +160,7 @@ void print_processing(std::ostream& os, const Processing& p) {
       os << "    added tokens: " << names_text(added, 8) << "\n";
     }
     if (t->replace_file_options) os << "    its options replace tokenizer.json's\n";
+    if (t->clean_up_tokenization_spaces) os << "    decode cleans up spaces: " << (*t->clean_up_tokenization_spaces ? "yes" : "no") << "\n";
     if (t->post_processor) os << "    single: " << names_text(t->post_processor->single, 8) << "\n";
     os << "    feeds: input_ids -> " << t->input_ids;
     if (!t->token_type_ids.empty()) os << ", token_type_ids -> " << t->token_type_ids;
@@ -187,6 +189,21 @@ void print_processing(std::ostream& os, const Processing& p) {
     for (int64_t id : g->eos_token_ids) os << " eos " << id;
     if (g->pad_token_id) os << " pad " << *g->pad_token_id;
     os << "\n";
+    // The decoding defaults, where the model gives any.
+    std::ostringstream d;
+    d.precision(6);
+    if (g->do_sample) d << (*g->do_sample ? " sample" : " greedy");
+    if (g->temperature) d << " temperature " << *g->temperature;
+    if (g->top_k) d << " top_k " << *g->top_k;
+    if (g->top_p) d << " top_p " << *g->top_p;
+    if (g->max_new_tokens) d << " max_new_tokens " << *g->max_new_tokens;
+    if (g->max_total_length) d << " max_total_length " << *g->max_total_length;
+    if (g->repetition_penalty) d << " repetition_penalty " << *g->repetition_penalty;
+    if (g->no_repeat_ngram_size) d << " no_repeat_ngram_size " << *g->no_repeat_ngram_size;
+    if (g->min_length) d << " min_length " << *g->min_length;
+    if (g->min_new_tokens) d << " min_new_tokens " << *g->min_new_tokens;
+    if (g->num_beams) d << " num_beams " << *g->num_beams;
+    if (!d.str().empty()) os << "    decoding:" << d.str() << "\n";
   }
   for (size_t i = 0; i < p.tasks.size(); ++i) {
     const TaskSpec& t = p.tasks[i];

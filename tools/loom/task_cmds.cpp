@@ -202,8 +202,9 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
     std::vector<int64_t> ids = prompt;
     ids.insert(ids.end(), r.tokens.begin(), r.tokens.end());
     // As the text-generation pipeline's full text: the prompt, then the decoded sequence past
-    // the decoded prompt (with the tokenizer's clean-up where it asks for one).
-    const std::string whole = m.tokenizer.decode(ids), before = m.tokenizer.decode(prompt);
+    // the decoded prompt, both without special tokens and cleaned up (its postprocess).
+    const DecodeOptions as_pipeline{.skip_special_tokens = true, .clean_up_tokenization_spaces = true};
+    const std::string whole = m.tokenizer.decode(ids, as_pipeline), before = m.tokenizer.decode(prompt, as_pipeline);
     const std::string generated = whole.substr(std::min(before.size(), whole.size()));
     Json j = {{"token_ids", ids},       {"text", a.prompt + generated},    {"new_tokens", r.tokens.size()},
               {"tokens_per_s", rate},    {"prefill_ms", r.prefill_ms}, {"stop_reason", r.stop_reason}};

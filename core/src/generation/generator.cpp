@@ -31,9 +31,13 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   r.no_repeat_ngram_size = o.no_repeat_ngram_size.value_or(spec.no_repeat_ngram_size.value_or(0));
   r.min_length = o.min_length.value_or(spec.min_length.value_or(0));
   r.min_new_tokens = o.min_new_tokens.value_or(spec.min_new_tokens.value_or(0));
+  // transformers sets min_length to the prompt's length plus min_new_tokens wherever the latter
+  // is given, so min_length is not read then.
+  if (o.min_new_tokens || spec.min_new_tokens) r.min_length = 0;
   const int64_t beams = o.num_beams.value_or(spec.num_beams.value_or(1));
   if (beams > 1)
-    throw Error("generation: num_beams " + std::to_string(beams) + (o.num_beams ? "" : " (the model's generation_config.json)") +
+    throw Error("generation: num_beams " + std::to_string(beams) +
+                (o.num_beams ? "" : " (processing.generation.num_beams, from the model's generation_config.json or config.json)") +
                 " asks for beam search, which is not done here; decode greedily or by sampling with num_beams 1 instead "
                 "(loom generate: --greedy, or --temperature, --top-k or --top-p)");
   if (beams < 1) throw Error("generation: num_beams must be >= 1, got " + std::to_string(beams));
@@ -42,7 +46,8 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   if (r.top_k < 0) throw Error("generation: top_k must be >= 0 (0: no limit), got " + std::to_string(r.top_k));
   if (!(r.top_p > 0 && r.top_p <= 1)) throw Error("generation: top_p must be in (0, 1], got " + std::to_string(r.top_p));
   if (r.max_new_tokens < 1) throw Error("generation: max_new_tokens must be >= 1, got " + std::to_string(r.max_new_tokens));
-  if (r.max_total_length < 0) throw Error("generation: max_total_length must be >= 1, got " + std::to_string(r.max_total_length));
+  if (spec.max_total_length && *spec.max_total_length < 1)
+    throw Error("generation: max_total_length must be >= 1, got " + std::to_string(*spec.max_total_length));
   if (!(r.repetition_penalty > 0) || !std::isfinite(r.repetition_penalty))
     throw Error("generation: repetition_penalty must be a finite number > 0 (1: none), got " + std::to_string(r.repetition_penalty));
   if (r.no_repeat_ngram_size < 0)
@@ -146,8 +151,14 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   ResolvedGeneration r = resolve_generation(spec_, options);
   if (prompt.empty()) throw Error("generation: the prompt is empty (it needs at least one token)");
   const int64_t length = static_cast<int64_t>(prompt.size());
-  // transformers makes one token even where the prompt reaches max_length already.
-  if (r.max_total_length) r.max_new_tokens = std::max<int64_t>(1, r.max_total_length - length);
+  if (r.max_total_length) {
+    // As transformers' generate(), which refuses a prompt that leaves no room under max_length.
+    if (length >= r.max_total_length)
+      throw Error("generation: the prompt has " + std::to_string(length) + " tokens, but processing.generation.max_total_length "
+                  "(the model's max_length, prompt and new tokens together) is " + std::to_string(r.max_total_length) +
+                  "; give max_new_tokens instead");
+    r.max_new_tokens = r.max_total_length - length;
+  }
   if (length >= spec_.max_length)
     throw Error("generation: the prompt has " + std::to_string(length) + " tokens, but the model holds at most " +
                 std::to_string(spec_.max_length) + " positions, prompt and new tokens together");
