@@ -290,6 +290,15 @@ TEST_CASE("tokenizer.json: the spec must say what the file says") {
   nothing["normalizer"] = nullptr;
   CHECK_THROWS_WITH_AS(from_json(cased, nothing), doctest::Contains("tokenizer.json: normalizer is null, but processing.tokenizer.replace_file_options"),
                        loom::Error);
+  // Without a decoder the tokens are joined by spaces as they are (Hugging Face's tokenizers);
+  // a decoder other than WordPiece's is refused by name.
+  json plain = read_json("tiny-wordpiece/tokenizer.json");
+  plain["decoder"] = nullptr;
+  CHECK(from_json(tiny_wordpiece_spec(true), plain).decode(Ids{11, 12, 13, 7}, {.clean_up_tokenization_spaces = false}) ==
+        "un ##aff ##able !");
+  plain["decoder"] = {{"type", "ByteLevel"}};
+  CHECK_THROWS_WITH_AS(from_json(tiny_wordpiece_spec(true), plain),
+                       doctest::Contains("tokenizer.json: decoder.type: 'ByteLevel' is not supported with a WordPiece model"), loom::Error);
   loom::TokenizerSpec clip = tiny_clip_spec(true);
   clip.replace_file_options = true;
   CHECK_THROWS_WITH_AS(loom::Tokenizer(clip, data_dir()), doctest::Contains("replace_file_options: applies to `kind: wordpiece`"), loom::Error);

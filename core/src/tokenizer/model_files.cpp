@@ -151,10 +151,15 @@ void read_wordpiece_json(const json& root, const Fields& model, const std::strin
   if (const std::string type = p.type(); type != "BertPreTokenizer")
     throw Error(p.at("type") + ": " + in_quotes(type) + " is not supported with a WordPiece model (Loom reads BertPreTokenizer)");
 
-  // Only a WordPiece decoder says something for this kind: whether it cleans up.
-  if (auto it = root.find("decoder"); it != root.end() && !it->is_null()) {
-    const Fields d(*it, printable(name) + ": decoder");
-    if (d.string("type") != "WordPiece") return;
+  // The WordPiece decoder (glue continuations, clean up); without one, Hugging Face's tokenizers
+  // join the tokens by spaces as they are.
+  auto decoder = root.find("decoder");
+  if (decoder == root.end() || decoder->is_null()) {
+    o.no_decoder = true;
+  } else {
+    const Fields d(*decoder, printable(name) + ": decoder");
+    if (const std::string type = d.type(); type != "WordPiece")
+      throw Error(d.at("type") + ": " + in_quotes(type) + " is not supported with a WordPiece model (Loom reads WordPiece, or null)");
     o.decoder_cleanup = d.boolean("cleanup", true);
     if (d.string("prefix").value_or("##") != o.continuing_subword_prefix)
       throw Error(d.at("prefix") + ": the decoder's prefix differs from model.continuing_subword_prefix");

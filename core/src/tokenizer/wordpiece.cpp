@@ -129,6 +129,11 @@ void WordPieceModel::encode_word(std::u32string_view word, std::vector<int32_t>&
 void WordPieceModel::decode_token(std::string_view token, bool first, std::string& bytes) const {
   std::string piece;
   const std::string& prefix = options_.continuing_subword_prefix;
+  if (options_.no_decoder) {
+    if (!first) bytes += ' ';
+    bytes += token;
+    return;
+  }
   if (first) {
     piece = token;
   } else if (token.substr(0, prefix.size()) == prefix) {

@@ -22,6 +22,7 @@ struct WordPieceOptions {
   std::string continuing_subword_prefix = "##";
   size_t max_input_chars_per_word = 100;  // longer words become unk_token
   bool decoder_cleanup = true;            // the decoder's per-token clean-up (" ." -> ".")
+  bool no_decoder = false;                // a tokenizer.json without decoder: tokens joined by spaces, as they are
 };
 
 class WordPieceModel final : public TokenModel {
