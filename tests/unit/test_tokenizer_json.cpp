@@ -299,6 +299,10 @@ TEST_CASE("tokenizer.json: the spec must say what the file says") {
   plain["decoder"] = {{"type", "ByteLevel"}};
   CHECK_THROWS_WITH_AS(from_json(tiny_wordpiece_spec(true), plain),
                        doctest::Contains("tokenizer.json: decoder.type: 'ByteLevel' is not supported with a WordPiece model"), loom::Error);
+  json bpe = read_json("tiny-bpe/tokenizer.json");
+  bpe["decoder"] = {{"type", "WordPiece"}};
+  CHECK_THROWS_WITH_AS(from_json(tiny_bpe_spec(true), bpe),
+                       doctest::Contains("tokenizer.json: decoder.type: 'WordPiece' is not supported with byte-level BPE"), loom::Error);
   loom::TokenizerSpec clip = tiny_clip_spec(true);
   clip.replace_file_options = true;
   CHECK_THROWS_WITH_AS(loom::Tokenizer(clip, data_dir()), doctest::Contains("replace_file_options: applies to `kind: wordpiece`"), loom::Error);

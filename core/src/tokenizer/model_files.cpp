@@ -205,6 +205,12 @@ void read_bpe_json(const json& root, const Fields& model, const std::string& nam
     throw Error(p.at("type") + ": " + in_quotes(type) + " is not supported with byte-level BPE (Loom reads ByteLevel)");
   if (!p.boolean("use_regex", true)) throw Error(p.at("use_regex") + ": false is not supported (GPT-2's regex is always used)");
   files.add_prefix_space = p.boolean("add_prefix_space", true);  // the ByteLevel default
+  // Decoding maps the symbols back to their bytes, which is the ByteLevel decoder.
+  if (auto it = root.find("decoder"); it != root.end() && !it->is_null()) {
+    const Fields d(*it, printable(name) + ": decoder");
+    if (const std::string type = d.type(); type != "ByteLevel")
+      throw Error(d.at("type") + ": " + in_quotes(type) + " is not supported with byte-level BPE (Loom reads ByteLevel)");
+  }
 }
 
 // The members of a Sequence normalizer or pre-tokenizer (`key`: "normalizers", "pretokenizers"),
