@@ -1186,6 +1186,14 @@ area_tasks() {
     generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2
   expect_ok "generate --greedy with num_beams 3" generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2 --greedy
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
+  # inspect, validate and export take a checkpoint's graph for a task.
+  expect_ok "inspect --task text-generation" inspect "$m/gpt2" --task text-generation
+  expect_stdout "caches: h.0.key_cache" "inspect --task text-generation shows the generation section"
+  expect_ok "validate --task text-generation" validate "$m/gpt2" --task text-generation
+  expect_ok "export --task text-generation" export "$m/gpt2" --task text-generation -o "$TMP/gpt2-generation.yaml"
+  grep -q "past_length" "$TMP/gpt2-generation.yaml" || fail "export --task text-generation: no past_length in the graph"
+  checks=$((checks + 1))
+  expect_error 2 "--task nope: " "inspect --task nope" inspect "$m/gpt2" --task nope
 }
 
 # ---- loom conformance: the generated op cases against the reference backend

@@ -115,20 +115,6 @@ void bind_generated_dims(const Graph& g, const BenchArgs& a, std::map<std::strin
   bind(image, 0, a.batch, "--batch");
 }
 
-// The model's graph for --task T; a model without that task is a usage error (exit 2), a model
-// that cannot be read at all stays a plain error (exit 1).
-Graph task_graph(const Engine& engine, const std::string& model, const std::string& task) {
-  if (task.empty()) return engine.load_graph(model);
-  std::string why;
-  try {
-    return engine.load_graph(model, task);
-  } catch (const Error& e) {
-    why = e.what();
-  }
-  (void)engine.load_graph(model);  // unreadable: that error, exit 1
-  throw UsageError("--task " + task + ": " + printable(model) + " has no graph for it (" + why + ")");
-}
-
 // The checkpoint's text-generation graph; a model without one is a usage error (exit 2), a
 // model that cannot be read at all stays a plain error.
 Graph generation_graph(const Engine& engine, const std::string& model) {

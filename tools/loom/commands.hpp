@@ -36,11 +36,12 @@ struct PluginsArgs {
 };
 struct InspectArgs {
   std::string graph, backends, optimize = "all";
+  std::string task;  // "": the model's default graph
   bool placement = false, json = false;
   std::vector<std::string> dims, options;
   std::string precision;  // --precision; "": the session's default (f32)
 };
-struct ValidateArgs { std::string graph; bool json = false; };
+struct ValidateArgs { std::string graph, task; bool json = false; };
 struct RunArgs {
   std::string graph, output_dir, backends, optimize = "all";
   std::vector<std::string> inputs, expect, options;
@@ -51,6 +52,7 @@ struct RunArgs {
 };
 struct ExportArgs {
   std::string graph, output, optimize = "all";
+  std::string task;  // "": the model's default graph
 };
 struct PreprocessArgs {
   std::string model, output_dir;
@@ -145,6 +147,9 @@ std::string probe_plugin(const std::filesystem::path& file, int timeout_s);
 // strict: a --plugin file that fails to load is an error (all commands but `plugins`).
 // screen: see EngineOptions::screen.
 Engine make_engine(const PluginOptions& p, bool strict = true, decltype(EngineOptions::screen) screen = {});
+// The model's graph for --task T ("": its default graph); a model without that task is a usage
+// error (exit 2), a model that cannot be read at all stays a plain error (exit 1).
+Graph task_graph(const Engine& engine, const std::string& model, const std::string& task);
 // "NAME=VALUE" -> {NAME, VALUE}; throws UsageError naming the option.
 std::pair<std::string, std::string> split_assignment(const std::string& text, const char* option);
 // "--dim NAME=N" values, each N >= 1.

@@ -66,7 +66,7 @@ int cmd_export(const PluginOptions& p, const ExportArgs& a) {
   const fs::path out(a.output);
   if (out.empty() || out.filename().empty()) throw UsageError("-o: expected the path of the graph file to write");
   Engine engine = make_engine(p);
-  Graph g = engine.load_graph(a.graph);
+  Graph g = task_graph(engine, a.graph, a.task);
   // What is written must run: the graph, its weights and its processing files are checked first.
   engine.validate(g);
   refuse_overwrite(out, a.graph, g);

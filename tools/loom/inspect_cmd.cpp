@@ -73,7 +73,7 @@ void print_checkpoint(const Graph& g) {
 
 int cmd_validate(const PluginOptions& p, const ValidateArgs& a) {
   Engine engine = make_engine(p);
-  Graph g = engine.load_graph(a.graph);
+  Graph g = task_graph(engine, a.graph, a.task);
   engine.validate(g);
   if (a.json) {
     std::cout << nlohmann::json{{"graph", a.graph}, {"valid", true}, {"nodes", g.nodes.size()},
@@ -88,7 +88,7 @@ int cmd_validate(const PluginOptions& p, const ValidateArgs& a) {
 int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
   const auto bindings = parse_dims(a.dims);
   Engine engine = make_engine(p);
-  Graph g = engine.load_graph(a.graph);
+  Graph g = task_graph(engine, a.graph, a.task);
   Session s = engine.compile(g, session_options(a.backends, 0, a.options, a.optimize, a.precision));
   check_dims(s, bindings);
   MemoryReport mem = s.plan_memory(bindings);

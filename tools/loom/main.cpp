@@ -18,6 +18,10 @@
 
 namespace {
 
+constexpr const char* kTaskHelp =
+    "The model's graph for a task, e.g. text-generation for GPT-2's decoder with its KV caches, feature-extraction or "
+    "image-feature-extraction for CLIP's text or vision tower (default: its default graph)";
+
 // CLI11's own range checks print their bounds as enormous doubles; these say what is wanted.
 CLI::Validator whole_number_in(long long min, long long max, const std::string& note = "") {
   const std::string range = "a whole number from " + std::to_string(min) + " to " + std::to_string(max) + note;
@@ -145,8 +149,9 @@ int main(int argc, char** argv) {
   // inspect
   InspectArgs inspect_args;
   CLI::App* inspect = app.add_subcommand("inspect", "Describe a graph: inputs, outputs, ops, placement and planned memory");
-  inspect->add_option("graph", inspect_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  inspect->add_option("graph", inspect_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   inspect->add_flag("--placement", inspect_args.placement, "Explain where each node runs and why");
+  inspect->add_option("--task", inspect_args.task, kTaskHelp)->type_name("T");
   inspect->add_flag("--json", inspect_args.json, "Machine-readable output");
   add_backend_option(inspect, inspect_args.backends);
   add_session_options(inspect, inspect_args.options);
@@ -159,8 +164,9 @@ int main(int argc, char** argv) {
   // validate
   ValidateArgs validate_args;
   CLI::App* validate = app.add_subcommand("validate", "Check a graph and every file it references");
-  validate->add_option("graph", validate_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  validate->add_option("graph", validate_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   validate->add_flag("--json", validate_args.json, "Machine-readable output");
+  validate->add_option("--task", validate_args.task, kTaskHelp)->type_name("T");
   add_plugin_options(validate);
 
   // run
@@ -199,9 +205,7 @@ int main(int argc, char** argv) {
       ->check(whole_number_in(1, kMaxTokens))->type_name("N");
   bench->add_option("--batch", bench_args.batch, "Rows of a model's generated ids and images (their batch symbols)")
       ->check(whole_number_in(1, kMaxTokens))->type_name("B");
-  bench->add_option("--task", bench_args.task,
-                    "The model's graph for a task, e.g. feature-extraction or image-feature-extraction for CLIP's text or vision tower (default: its default graph)")
-      ->type_name("T");
+  bench->add_option("--task", bench_args.task, kTaskHelp)->type_name("T");
   bench->add_option("--decode", bench_args.decode, "Time decode steps through the model's text-generation graph: N steps after --past tokens")
       ->check(whole_number_in(1, kMaxTokens))->type_name("N");
   bench->add_option("--past", bench_args.past, "With --decode: the prompt's length in tokens")
@@ -219,6 +223,7 @@ int main(int argc, char** argv) {
   CLI::App* export_cmd = app.add_subcommand("export", "Write a graph, manifest or checkpoint as one flat YAML graph");
   export_cmd->add_option("graph", export_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   export_cmd->add_option("-o,--output", export_args.output, "The graph file to write")->required()->type_name("FILE");
+  export_cmd->add_option("--task", export_args.task, kTaskHelp)->type_name("T");
   add_optimize_option(export_cmd, export_args.optimize);
   add_plugin_options(export_cmd);
 

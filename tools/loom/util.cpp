@@ -162,4 +162,18 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
   return out;
 }
 
+// The model's graph for --task T; a model without that task is a usage error (exit 2), a model
+// that cannot be read at all stays a plain error (exit 1).
+Graph task_graph(const Engine& engine, const std::string& model, const std::string& task) {
+  if (task.empty()) return engine.load_graph(model);
+  std::string why;
+  try {
+    return engine.load_graph(model, task);
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  (void)engine.load_graph(model);  // unreadable: that error, exit 1
+  throw UsageError("--task " + task + ": " + printable(model) + " has no graph for it (" + why + ")");
+}
+
 }  // namespace loom::cli
