@@ -190,12 +190,14 @@ std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab) {
   return ids;
 }
 
-std::string generation_section(const std::string& checkpoint_dir, const std::vector<std::string>& caches, std::optional<int64_t> bos,
-                               std::vector<int64_t> eos, int64_t vocab, int64_t max_length) {
+std::string generation_section(const std::string& checkpoint_dir, const std::string& config_json, const std::vector<std::string>& caches,
+                               std::optional<int64_t> bos, std::vector<int64_t> eos, int64_t vocab, int64_t max_length) {
   // Without generation_config.json, transformers takes the generation settings of config.json
   // (GenerationConfig.from_model_config).
   const JsonFile file = JsonFile::read_optional(checkpoint_dir, "generation_config.json");
-  const JsonFile gen = file.exists() ? file : JsonFile::read_optional(checkpoint_dir, "config.json");
+  const std::optional<JsonFile> model_config =
+      file.exists() ? std::nullopt : std::optional<JsonFile>(JsonFile(checkpoint_dir + "/config.json", config_json));
+  const JsonFile& gen = model_config ? *model_config : file;
   // The caller's bos and eos come from config.json already (ImageGPT's bos is its SOS token).
   if (file.has("bos_token_id")) bos = bos_token_id(file, vocab);
   if (file.has("eos_token_id")) eos = eos_token_ids(file, vocab);

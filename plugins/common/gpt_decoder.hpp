@@ -65,8 +65,9 @@ std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab);
 // The `generation:` section of a generation graph: its caches, the bos and eos ids (those of
 // generation_config.json over the given ones, as transformers' generate() reads them), the
 // longest sequence, and the decoding defaults the checkpoint ships, checked as transformers
-// checks them.
-std::string generation_section(const std::string& checkpoint_dir, const std::vector<std::string>& caches, std::optional<int64_t> bos,
-                               std::vector<int64_t> eos, int64_t vocab, int64_t max_length);
+// checks them. `config_json`: the request's config.json text, whose settings apply where there
+// is no generation_config.json.
+std::string generation_section(const std::string& checkpoint_dir, const std::string& config_json, const std::vector<std::string>& caches,
+                               std::optional<int64_t> bos, std::vector<int64_t> eos, int64_t vocab, int64_t max_length);
 
 }  // namespace loom::models

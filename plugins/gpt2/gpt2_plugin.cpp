@@ -91,7 +91,7 @@ class Expander {
     std::ostringstream y;
     y << "  version: 1\n" << tokenizer_section(r_.checkpoint_dir, t);
     if (generation_ && c_.lm_head) {
-      y << generation_section(r_.checkpoint_dir, decoder_.caches(), c_.bos, c_.eos, c_.decoder.vocab, c_.decoder.positions);
+      y << generation_section(r_.checkpoint_dir, r_.config_json, decoder_.caches(), c_.bos, c_.eos, c_.decoder.vocab, c_.decoder.positions);
       y << "  tasks:\n    - {task: text-generation, output: logits}\n";
     } else {
       y << "  tasks:\n    - {task: feature-extraction, output: last_hidden_state}\n";

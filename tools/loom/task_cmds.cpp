@@ -178,7 +178,6 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   set_processors(a, o);
   o.seed = a.seed;
   StreamDecoder stream(m.tokenizer);
-  std::string text;
   // The prompt is echoed with the first token, once the generator has accepted it.
   bool echoed = a.json;
   auto echo = [&] {
@@ -187,14 +186,12 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   };
   GenerationResult r = gen.generate(prompt, o, [&](int64_t id) {
     const std::string piece = stream.step(id);
-    text += piece;
     echo();
     if (!a.json) std::cout << piece << std::flush;
     return true;
   });
   echo();
   const std::string rest = stream.finish();
-  text += rest;
   // The prefill's token comes with the prompt's run; the rate is that of the decode steps.
   const double steps = static_cast<double>(r.tokens.size()) - 1;
   const double rate = steps > 0 && r.decode_ms > 0 ? steps / (r.decode_ms / 1000.0) : 0.0;

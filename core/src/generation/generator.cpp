@@ -194,7 +194,7 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   result.tokens.reserve(static_cast<size_t>(r.max_new_tokens));
   scores_.resize(static_cast<size_t>(vocab_));  // once: no step allocates
   const size_t most = prompt.size() + static_cast<size_t>(std::min(r.max_new_tokens, spec_.max_length));
-  if (sequence_.capacity() < most) sequence_.reserve(most);
+  sequence_.reserve(most);
   sequence_.assign(prompt.begin(), prompt.end());
   int64_t next = choose(first.data_as<float>() + first.numel() - vocab, sequence_, prompt.size(), r, rng);
   result.prefill_ms = ms_since(t0);

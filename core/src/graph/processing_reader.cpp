@@ -199,8 +199,8 @@ TokenizerTemplate SectionReader::post_processor(const YAML::Node& n, const Where
 TokenizerSpec SectionReader::tokenizer(const YAML::Node& n, const Where& w) {
   mapping(n, w,
           {"kind", "files", "vocab_size", "lowercase", "strip_accents", "tokenize_chinese_chars", "add_prefix_space",
-           "replace_file_options", "clean_up_tokenization_spaces", "special_tokens", "added_tokens", "post_processor", "max_length", "padding", "padding_side", "truncation", "truncation_side",
-           "inputs"});
+           "replace_file_options", "clean_up_tokenization_spaces", "special_tokens", "added_tokens", "post_processor", "max_length",
+           "padding", "padding_side", "truncation", "truncation_side", "inputs"});
   TokenizerSpec t;
   Field kind = require(n, w, "kind");
   t.kind = choice<TokenizerKind>(kind.node, kind.where);
