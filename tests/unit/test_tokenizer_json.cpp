@@ -300,6 +300,10 @@ TEST_CASE("tokenizer.json: the spec must say what the file says") {
   CHECK_THROWS_WITH_AS(from_json(tiny_wordpiece_spec(true), plain),
                        doctest::Contains("tokenizer.json: decoder.type: 'ByteLevel' is not supported with a WordPiece model"), loom::Error);
   json bpe = read_json("tiny-bpe/tokenizer.json");
+  bpe["decoder"] = nullptr;  // byte-level BPE likewise: the symbols as they are, not their bytes
+  CHECK(from_json(tiny_bpe_spec(true), bpe).decode(Ids{264, 260, 271}) == "hello \u0120world <|endoftext|>");
+  CHECK(from_json(tiny_bpe_spec(true), bpe).decode(Ids{264, 260, 271}, {.skip_special_tokens = true}) == "hello \u0120world");
+  CHECK(from_json(tiny_bpe_spec(true), read_json("tiny-bpe/tokenizer.json")).decode(Ids{264, 260}) == "hello world");
   bpe["decoder"] = {{"type", "WordPiece"}};
   CHECK_THROWS_WITH_AS(from_json(tiny_bpe_spec(true), bpe),
                        doctest::Contains("tokenizer.json: decoder.type: 'WordPiece' is not supported with byte-level BPE"), loom::Error);

@@ -84,10 +84,12 @@ void check_byte_symbols(const Vocabulary& vocab, const std::string& suffix, cons
 }
 
 ByteLevelBpeModel::ByteLevelBpeModel(Vocabulary vocab, const std::vector<Merge>& merges, BpeOptions options, bool add_prefix_space,
-                                     const std::function<std::string(size_t)>& merge_where, const std::string& vocab_name)
+                                     const std::function<std::string(size_t)>& merge_where, const std::string& vocab_name,
+                                     bool raw_decode)
     : vocab_(std::move(vocab)),
       bpe_(vocab_, merges, options, merge_where, vocab_name),
       add_prefix_space_(add_prefix_space),
+      raw_decode_(raw_decode),
       pre_tokenizer_(kGpt2Pattern) {
   if (!options.unk_token) check_byte_symbols(vocab_, "", vocab_name);
 }
@@ -102,6 +104,10 @@ void ByteLevelBpeModel::encode(std::string_view normalized, std::vector<int32_t>
   encode_byte_pieces(bpe_, pre_tokenizer_.split(normalized), ids);
 }
 
-void ByteLevelBpeModel::decode_token(std::string_view token, bool, std::string& bytes) const { append_symbol_bytes(token, bytes); }
+void ByteLevelBpeModel::decode_token(std::string_view token, bool first, std::string& bytes) const {
+  if (!raw_decode_) return append_symbol_bytes(token, bytes);
+  if (!first) bytes += ' ';
+  bytes += token;
+}
 
 }  // namespace loom::tok

@@ -35,8 +35,10 @@ void check_byte_symbols(const Vocabulary& vocab, const std::string& end_of_word_
 class ByteLevelBpeModel final : public TokenModel {
  public:
   // Without an unknown token every byte symbol must be in the vocabulary (check_byte_symbols).
+  // `raw_decode`: decode joins the tokens by spaces as they are (a tokenizer.json without decoder).
   ByteLevelBpeModel(Vocabulary vocab, const std::vector<Merge>& merges, BpeOptions options, bool add_prefix_space,
-                    const std::function<std::string(size_t)>& merge_where, const std::string& vocab_name);
+                    const std::function<std::string(size_t)>& merge_where, const std::string& vocab_name,
+                    bool raw_decode = false);
 
   const Vocabulary& vocab() const override { return vocab_; }
   std::string normalize(std::string_view text) const override { return std::string(text); }
@@ -48,6 +50,7 @@ class ByteLevelBpeModel final : public TokenModel {
   Vocabulary vocab_;
   Bpe bpe_;
   bool add_prefix_space_;
+  bool raw_decode_;
   Regex pre_tokenizer_;
 };
 

@@ -205,11 +205,14 @@ void read_bpe_json(const json& root, const Fields& model, const std::string& nam
     throw Error(p.at("type") + ": " + in_quotes(type) + " is not supported with byte-level BPE (Loom reads ByteLevel)");
   if (!p.boolean("use_regex", true)) throw Error(p.at("use_regex") + ": false is not supported (GPT-2's regex is always used)");
   files.add_prefix_space = p.boolean("add_prefix_space", true);  // the ByteLevel default
-  // Decoding maps the symbols back to their bytes, which is the ByteLevel decoder.
+  // Decoding maps the symbols back to their bytes, which is the ByteLevel decoder; without one,
+  // Hugging Face's tokenizers join the tokens by spaces as they are.
   if (auto it = root.find("decoder"); it != root.end() && !it->is_null()) {
     const Fields d(*it, printable(name) + ": decoder");
     if (const std::string type = d.type(); type != "ByteLevel")
-      throw Error(d.at("type") + ": " + in_quotes(type) + " is not supported with byte-level BPE (Loom reads ByteLevel)");
+      throw Error(d.at("type") + ": " + in_quotes(type) + " is not supported with byte-level BPE (Loom reads ByteLevel, or null)");
+  } else {
+    files.bpe_no_decoder = true;
   }
 }
 

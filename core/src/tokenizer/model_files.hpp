@@ -32,6 +32,9 @@ struct ModelFiles {
   bool normalizer_null = false;  // a WordPiece tokenizer.json whose normalizer is null
   std::optional<bool> add_prefix_space;
   std::optional<bool> lowercase;
+  // A byte-level BPE tokenizer.json whose decoder is null: Hugging Face's tokenizers then join
+  // the tokens by spaces as they are ("Ġhello Ġworld"), without mapping symbols back to bytes.
+  bool bpe_no_decoder = false;
 };
 
 // The vocabulary files' contents; the names (the spec's file names, resolved) are for messages.

@@ -133,7 +133,7 @@ std::unique_ptr<TokenModel> make_model(const TokenizerSpec& spec, ModelFiles& fi
                                           files.vocab_name);
   }
   return std::make_unique<ByteLevelBpeModel>(std::move(files.vocab), files.merges, files.bpe, spec.add_prefix_space,
-                                             files.merge_where, files.vocab_name);
+                                             files.merge_where, files.vocab_name, files.bpe_no_decoder);
 }
 
 }  // namespace
