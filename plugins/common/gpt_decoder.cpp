@@ -190,6 +190,79 @@ std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab) {
   return ids;
 }
 
+namespace {
+
+std::string id_list(const std::vector<int64_t>& ids) {
+  std::string out = "[";
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
+  return out + "]";
+}
+
+// The lists of token ids under `key`: a list of lists (`nested`) or one list of ids (as the only
+// entry), each id a whole number >= 0.
+std::vector<std::vector<int64_t>> id_lists(const JsonFile& gen, const char* key, bool nested) {
+  const nlohmann::json& v = gen.json()[key];
+  const char* expected = nested ? "expected a list of lists of token ids" : "expected a list of token ids";
+  if (!v.is_array()) gen.fail(key, expected);
+  std::vector<std::vector<int64_t>> out;
+  for (const nlohmann::json& list : nested ? v : nlohmann::json::array({v})) {
+    if (!list.is_array() || (nested && list.empty())) gen.fail(key, std::string(expected) + ", got " + v.dump().substr(0, 200));
+    std::vector<int64_t>& ids = out.emplace_back();
+    for (const nlohmann::json& id : list) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0)
+        gen.fail(key, std::string(expected) + " (whole numbers >= 0), got " + id.dump().substr(0, 200));
+      ids.push_back(id.get<int64_t>());
+    }
+  }
+  return out;
+}
+
+void check_vocab(const JsonFile& gen, const char* key, const std::vector<int64_t>& ids, int64_t vocab) {
+  for (int64_t id : ids)
+    if (id >= vocab) gen.fail(key, "token id " + std::to_string(id) + " is outside the vocabulary (vocab_size " + std::to_string(vocab) + ")");
+}
+
+// transformers' sequence_bias as generation_config.json holds it: [[[ids], bias], ...], a later
+// entry for the same ids replacing an earlier one.
+std::string sequence_bias(const JsonFile& gen, int64_t vocab) {
+  const nlohmann::json& v = gen.json()["sequence_bias"];
+  const std::string expected = "expected a non-empty list of [[token ids], bias] pairs";
+  if (!v.is_array() || v.empty()) gen.fail("sequence_bias", expected);
+  std::vector<std::pair<std::vector<int64_t>, double>> biases;
+  for (const nlohmann::json& pair : v) {
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_array() || pair[0].empty() || !pair[1].is_number() ||
+        !std::isfinite(pair[1].get<double>()))
+      gen.fail("sequence_bias", expected + ", got " + pair.dump().substr(0, 200));
+    std::vector<int64_t> ids;
+    for (const nlohmann::json& id : pair[0]) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0)
+        gen.fail("sequence_bias", expected + " (whole numbers >= 0), got " + pair.dump().substr(0, 200));
+      ids.push_back(id.get<int64_t>());
+    }
+    check_vocab(gen, "sequence_bias", ids, vocab);
+    auto same = std::find_if(biases.begin(), biases.end(), [&](const auto& b) { return b.first == ids; });
+    if (same != biases.end()) same->second = pair[1].get<double>();
+    else biases.emplace_back(std::move(ids), pair[1].get<double>());
+  }
+  std::string y = "    sequence_bias:\n";
+  for (const auto& [ids, bias] : biases) y += "      - {ids: " + id_list(ids) + ", bias: " + float_literal(bias) + "}\n";
+  return y;
+}
+
+// bad_words_ids less the entries that are one eos token, which transformers drops (min_length
+// keeps eos out instead).
+std::string bad_words(const JsonFile& gen, int64_t vocab, const std::vector<int64_t>& eos) {
+  std::string y;
+  for (const std::vector<int64_t>& ids : id_lists(gen, "bad_words_ids", true)) {
+    check_vocab(gen, "bad_words_ids", ids, vocab);
+    if (ids.size() == 1 && std::find(eos.begin(), eos.end(), ids[0]) != eos.end()) continue;
+    y += (y.empty() ? "    bad_words_ids:\n" : "") + std::string("      - ") + id_list(ids) + "\n";
+  }
+  return y;
+}
+
+}  // namespace
+
 std::string generation_section(const std::string& checkpoint_dir, const std::string& config_json, const std::vector<std::string>& caches,
                                std::optional<int64_t> bos, std::vector<int64_t> eos, int64_t vocab, int64_t max_length) {
   // Without generation_config.json, transformers takes the generation settings of config.json
@@ -224,24 +297,51 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     }
   };
   const int64_t most = std::numeric_limits<int64_t>::max();
-  // (Each value is read before its line is begun.)
+  // The sampling settings are used only when sampling: where generation_config.json samples, a
+  // value transformers refuses is an error; where it does not, generate() ignores the value (with
+  // a warning), and it is left out. Values that filter nothing (top_p above 1, typical_p of 1 or
+  // more, cutoffs outside (0, 1)) are left out, as transformers leaves their filters out.
+  bool samples = false;
   take("do_sample", [&] {
-    const bool sample = gen.boolean("do_sample");
-    y << "    do_sample: " << (sample ? "true" : "false") << "\n";
+    samples = gen.boolean("do_sample");
+    y << "    do_sample: " << (samples ? "true" : "false") << "\n";
   });
-  take("temperature", [&] {
+  auto sampling = [&](const char* key, const auto& write) {
+    take(key, [&] {
+      try {
+        write();
+      } catch (const sdk::Error&) {
+        if (samples) throw;
+      }
+    });
+  };
+  // (Each value is read before its line is begun.)
+  sampling("temperature", [&] {
     const double t = gen.number("temperature", std::nullopt, true);
     y << "    temperature: " << float_literal(t) << "\n";
   });
-  take("top_k", [&] {
-    const int64_t k = gen.integer("top_k", 0, vocab);
-    y << "    top_k: " << k << "\n";
+  sampling("top_k", [&] {
+    const int64_t k = gen.integer("top_k", 0, most);
+    y << "    top_k: " << std::min(k, vocab) << "\n";
   });
-  take("top_p", [&] {
+  sampling("top_p", [&] {
     const double p = gen.number("top_p", std::nullopt, true);
-    if (p > 1) gen.fail("top_p", "expected a number in (0, 1], got " + float_literal(p));
-    y << "    top_p: " << float_literal(p) << "\n";
+    if (p < 1) y << "    top_p: " << float_literal(p) << "\n";
   });
+  sampling("min_p", [&] {
+    const double p = gen.number("min_p");
+    if (!(p >= 0 && p <= 1)) gen.fail("min_p", "expected a number in [0, 1], got " + float_literal(p));
+    if (p > 0) y << "    min_p: " << float_literal(p) << "\n";
+  });
+  sampling("typical_p", [&] {
+    const double p = gen.number("typical_p", std::nullopt, true);
+    if (p < 1) y << "    typical_p: " << float_literal(p) << "\n";
+  });
+  for (const char* key : {"epsilon_cutoff", "eta_cutoff"})
+    sampling(key, [&] {
+      const double e = gen.number(key);
+      if (e > 0 && e < 1) y << "    " << key << ": " << float_literal(e) << "\n";
+    });
   take("max_new_tokens", [&] {
     const int64_t n = gen.integer("max_new_tokens", 1, max_length);
     y << "    max_new_tokens: " << n << "\n";
@@ -265,6 +365,33 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     take(key, [&] {
       const int64_t n = gen.integer(key, 0, most);
       if (n > 0) y << "    " << key << ": " << std::min(n, max_length) << "\n";
+    });
+  take("sequence_bias", [&] { y << sequence_bias(gen, vocab); });
+  take("bad_words_ids", [&] { y << bad_words(gen, vocab, eos); });
+  take("forced_bos_token_id", [&] {
+    const int64_t id = gen.integer("forced_bos_token_id", 0, vocab - 1);
+    y << "    forced_bos_token_id: " << id << "\n";
+  });
+  take("forced_eos_token_id", [&] {
+    const std::vector<int64_t> ids = gen.integers("forced_eos_token_id", 0, vocab - 1);
+    y << "    forced_eos_token_id: " << id_list(ids) << "\n";
+  });
+  take("exponential_decay_length_penalty", [&] {
+    const nlohmann::json& d = gen.json()["exponential_decay_length_penalty"];
+    if (!d.is_array() || d.size() != 2 || !d[0].is_number_integer() || d[0].get<int64_t>() < 0 || !d[1].is_number() ||
+        !std::isfinite(d[1].get<double>()))
+      gen.fail("exponential_decay_length_penalty", "expected [start, factor]: a whole number >= 0 and a finite number, got " + d.dump());
+    y << "    exponential_decay_length_penalty: {start: " << d[0].get<int64_t>() << ", factor: " << float_literal(d[1].get<double>())
+      << "}\n";
+  });
+  // transformers ignores the ids of these two lists that the scores do not have.
+  for (const char* key : {"suppress_tokens", "begin_suppress_tokens"})
+    take(key, [&] {
+      const std::vector<int64_t> listed = id_lists(gen, key, false).front();
+      std::vector<int64_t> ids;
+      for (int64_t id : listed)
+        if (id < vocab) ids.push_back(id);
+      if (!ids.empty()) y << "    " << key << ": " << id_list(ids) << "\n";
     });
   return y.str();
 }

@@ -1179,6 +1179,27 @@ area_tasks() {
   expect_error 2 "expected a finite number > 0, got '0'" "generate --repetition-penalty 0" \
     generate "$m/gpt2" --prompt a --repetition-penalty 0
   expect_error 2 "--no-repeat-ngram-size" "generate --no-repeat-ngram-size -1" generate "$m/gpt2" --prompt a --no-repeat-ngram-size -1
+  # --min-p 1 keeps only the most likely token: sampling gives the greedy text, whatever the seed.
+  expect_ok "generate --greedy" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 6 --greedy --json
+  cp "$OUT" "$TMP/greedy.json"
+  expect_ok "generate --min-p 1" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 6 --min-p 1 --seed 11 --json
+  [ "$(json "$OUT" token_ids)" = "$(json "$TMP/greedy.json" token_ids)" ] || fail "generate --min-p 1 is not greedy: $(cat "$OUT")"
+  checks=$((checks + 1))
+  expect_ok "generate --typical-p --eta-cutoff" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 3 --typical-p 0.9 \
+    --epsilon-cutoff 0.001 --eta-cutoff 0.001 --seed 2 --json
+  expect_error 1 "typical_p must be in (0, 1]" "generate --typical-p 0" generate "$m/gpt2" --prompt a --typical-p 0
+  # generation_config.json's processors reach the generator: a suppressed token never comes.
+  mkdir -p "$TMP/gpt2-suppress" && cp "$m"/gpt2/* "$TMP/gpt2-suppress/"
+  local first prompt_length=$(($(json "$TMP/greedy.json" token_ids LENGTH) - 6))
+  first=$(json "$TMP/greedy.json" "token_ids;$prompt_length")
+  printf '{"suppress_tokens": [%s]}' "$first" >"$TMP/gpt2-suppress/generation_config.json"
+  expect_ok "inspect shows suppress_tokens" inspect "$TMP/gpt2-suppress" --task text-generation
+  expect_stdout "suppress [$first]" "inspect lists the suppressed tokens"
+  expect_ok "generate with suppress_tokens" generate "$TMP/gpt2-suppress" --prompt "the cat" --max-new-tokens 6 --json
+  for i in $(seq "$prompt_length" $((prompt_length + 5))); do
+    [ "$(json "$OUT" "token_ids;$i")" != "$first" ] || fail "suppressed token $first generated: $(cat "$OUT")"
+  done
+  checks=$((checks + 1))
   # A model that asks for beam search is refused, unless a decoding is chosen.
   mkdir -p "$TMP/gpt2-beams" && cp "$m"/gpt2/* "$TMP/gpt2-beams/"
   printf '{"num_beams": 3}' >"$TMP/gpt2-beams/generation_config.json"

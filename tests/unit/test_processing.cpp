@@ -188,12 +188,26 @@ TEST_CASE("processing: read(write(g)) equals g, and the comparison sees every se
     gen.no_repeat_ngram_size = 3;
     gen.min_length = 4;
     gen.min_new_tokens = 2;
+    gen.sequence_bias = {{{3}, -1.5}, {{1, 2, 3}, 4.0}};
+    gen.bad_words_ids = {{4}, {5, 6}};
+    gen.forced_bos_token_id = 1;
+    gen.forced_eos_token_ids = {2, 3};
+    gen.exponential_decay_length_penalty = loom::GenerationSpec::LengthDecay{5, 1.25};
+    gen.suppress_tokens = {7, 8};
+    gen.begin_suppress_tokens = {9};
+    gen.min_p = 0.05;
+    gen.typical_p = 0.9;
+    gen.epsilon_cutoff = 3e-4;
+    gen.eta_cutoff = 1e-3;
     check_round_trip(processed);
     CHECK(loom::graph_difference(g, processed) == "processing.generation differs");
     const std::string written = loom::write_graph_yaml(processed);
     for (const char* line : {"max_total_length: 30\n", "repetition_penalty: 1.25\n", "no_repeat_ngram_size: 3\n", "min_length: 4\n",
-                             "min_new_tokens: 2\n"})
-      CHECK_MESSAGE(written.find(line) != std::string::npos, line);
+                             "min_new_tokens: 2\n", "- {ids: [1, 2, 3], bias: 4.0}\n", "- [5, 6]\n", "forced_bos_token_id: 1\n",
+                             "forced_eos_token_id: [2, 3]\n", "exponential_decay_length_penalty: {start: 5, factor: 1.25}\n",
+                             "suppress_tokens: [7, 8]\n", "begin_suppress_tokens: [9]\n", "min_p: 0.05\n", "typical_p: 0.9\n",
+                             "eta_cutoff: 0.001\n"})
+      CHECK_MESSAGE(written.find(line) != std::string::npos, (line + ("\n" + written)));
   }
 
   Graph other = g;
@@ -334,6 +348,30 @@ TEST_CASE("processing: malformed sections name file:line:column, the key and the
       {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    min_new_tokens: -3\n", "processing.generation.min_new_tokens: expected at least 0, found -3"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    max_total_length: 0\n",
        "processing.generation.max_total_length: expected at least 1, found 0"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    sequence_bias: [{ids: [], bias: 1}]\n",
+       "processing.generation.sequence_bias[0].ids: expected at least one token id"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    sequence_bias: [{ids: [1], bias: .nan}]\n",
+       "processing.generation.sequence_bias[0].bias: expected a finite number"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    sequence_bias: [{ids: [1]}]\n",
+       "processing.generation.sequence_bias[0]: missing key 'bias'"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    bad_words_ids: [[1], [2, 40000]]\n",
+       "processing.generation.bad_words_ids[1][1]: token id 40000 is outside the vocabulary"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    bad_words_ids: [1, 2]\n",
+       "processing.generation.bad_words_ids[0]: expected a sequence, found '1'"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    forced_eos_token_id: -1\n",
+       "processing.generation.forced_eos_token_id: a token id may not be negative"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    exponential_decay_length_penalty: {start: -1, factor: 2}\n",
+       "processing.generation.exponential_decay_length_penalty.start: expected at least 0, found -1"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    exponential_decay_length_penalty: [2, 1.5]\n",
+       "processing.generation.exponential_decay_length_penalty: expected a mapping"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    suppress_tokens: [1, 40000]\n",
+       "processing.generation.suppress_tokens[1]: token id 40000 is outside the vocabulary"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    min_p: 1.5\n", "processing.generation.min_p: expected a number in [0, 1], found 1.5"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    typical_p: 0\n", "processing.generation.typical_p: expected a number in (0, 1], found 0"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    epsilon_cutoff: 1\n",
+       "processing.generation.epsilon_cutoff: expected a number in [0, 1), found 1"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    eta_cutoff: -0.1\n",
+       "processing.generation.eta_cutoff: expected a number in [0, 1), found -0.1"},
       {"      output: logits\n", "      output: probs\n", "g.yaml:71:15: processing.tasks[0].output: 'probs' is not a graph output"},
       {"      function: softmax\n", "      function: log_softmax\n", "processing.tasks[0].function: unknown value 'log_softmax' (expected one of: none, softmax, sigmoid)"},
       {"{0: negative, 1: \"true\", 2: \"3\"}", "{0: negative, 2: \"3\"}", "processing.tasks[0].id2label.2: class ids must run from 0 to 1 without gaps; 1 is missing"},

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 using namespace loom;
 
@@ -488,9 +489,31 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const auto dir = kModels / "gpt2";
   // Each case of make_text_models.py: its settings and the greedy tokens its reference made.
   const nlohmann::json cases = nlohmann::json::parse(std::ifstream(dir / "expected_generated_processed.json"));
-  REQUIRE(cases.size() == 8);
+  REQUIRE(cases.size() == 20);
+  const auto copy = std::filesystem::temp_directory_path() / ("loom-processed-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(copy);
+  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+  const std::set<std::string> option_keys = {"prompt", "expected", "max_new_tokens", "eos_token_id", "repetition_penalty",
+                                             "no_repeat_ngram_size", "min_length", "min_new_tokens"};
   for (const nlohmann::json& c : cases) {
     INFO(c.dump());
+    const auto prompt = c["prompt"].get<std::vector<int64_t>>();
+    const auto expected = c["expected"].get<std::vector<int64_t>>();
+    // The case's settings as generation_config.json, read by the plugin.
+    nlohmann::json config = c;
+    config.erase("prompt");
+    config.erase("expected");
+    std::ofstream(copy / "generation_config.json", std::ios::trunc) << config.dump();
+    {
+      Session from_file = engine.compile(engine.load_graph(copy, "text-generation"), test::on_onednn());
+      Generator file_gen(from_file);
+      CHECK(file_gen.generate(prompt).tokens == expected);
+      // Sampling sees the processed scores: with top_k 1 it is the greedy choice.
+      CHECK(file_gen.generate(prompt, {.do_sample = true, .top_k = 1}).tokens == expected);
+    }
+    bool options_only = true;
+    for (const auto& [key, value] : c.items()) options_only = options_only && option_keys.count(key);
+    if (!options_only) continue;
     Graph g = engine.load_graph(dir, "text-generation");
     if (c.contains("eos_token_id")) g.processing->generation->eos_token_ids = c["eos_token_id"].get<std::vector<int64_t>>();
     Session s = engine.compile(g, test::on_onednn());
@@ -501,8 +524,6 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
     if (c.contains("no_repeat_ngram_size")) o.no_repeat_ngram_size = c["no_repeat_ngram_size"].get<int64_t>();
     if (c.contains("min_length")) o.min_length = c["min_length"].get<int64_t>();
     if (c.contains("min_new_tokens")) o.min_new_tokens = c["min_new_tokens"].get<int64_t>();
-    const auto prompt = c["prompt"].get<std::vector<int64_t>>();
-    const auto expected = c["expected"].get<std::vector<int64_t>>();
     CHECK(gen.generate(prompt, o).tokens == expected);
     // The same settings as the graph's defaults, as generation_config.json gives them.
     GenerationSpec& spec = *g.processing->generation;
@@ -518,6 +539,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
     o.top_k = 1;
     CHECK(gen.generate(prompt, o).tokens == expected);
   }
+  std::filesystem::remove_all(copy);
 
   // generation_config.json's keys reach the graph; without the file, config.json's do.
   const auto tmp = std::filesystem::temp_directory_path() / ("loom-processors-" + std::to_string(::getpid()));
@@ -587,6 +609,59 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   CHECK_MESSAGE(error_of().find("generation_config.json: no_repeat_ngram_size") != std::string::npos, error_of());
   std::ofstream(tmp / "generation_config.json") << R"({"min_new_tokens": -2})";
   CHECK_MESSAGE(error_of().find("generation_config.json: min_new_tokens") != std::string::npos, error_of());
+  // The other processors: malformed lists and ids past the vocabulary name the key; the ids
+  // transformers ignores in the suppress lists (outside the scores) are left out, and so is a
+  // bad word that is one eos token.
+  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"sequence_bias": [[[4], "up"]]})", "sequence_bias: expected a non-empty list of [[token ids], bias] pairs"},
+           {R"j({"sequence_bias": {"(4,)": 1.0}})j", "sequence_bias: expected"},
+           {R"({"sequence_bias": [[[4, 300], 1.0]]})", "sequence_bias: token id 300 is outside the vocabulary"},
+           {R"({"bad_words_ids": [4, 5]})", "bad_words_ids: expected a list of lists of token ids"},
+           {R"({"bad_words_ids": [[4], []]})", "bad_words_ids: expected a list of lists"},
+           {R"({"bad_words_ids": [[-4]]})", "bad_words_ids: expected a list of lists of token ids (whole numbers >= 0)"},
+           {R"({"forced_bos_token_id": 999})", "forced_bos_token_id"},
+           {R"({"forced_eos_token_id": [1, "x"]})", "forced_eos_token_id"},
+           {R"({"exponential_decay_length_penalty": [2]})", "exponential_decay_length_penalty: expected [start, factor]"},
+           {R"({"suppress_tokens": 5})", "suppress_tokens: expected a list of token ids"},
+           {R"({"do_sample": true, "min_p": 1.5})", "min_p: expected a number in [0, 1]"},
+           {R"({"do_sample": true, "typical_p": 0})", "typical_p"},
+           {R"({"do_sample": true, "temperature": 0.0})", "temperature"}}) {
+    std::ofstream(tmp / "generation_config.json", std::ios::trunc) << text;
+    CHECK_MESSAGE(error_of().find("generation_config.json: " + key) != std::string::npos, (text + " -> " + error_of()));
+  }
+  std::ofstream(tmp / "generation_config.json", std::ios::trunc)
+      << R"({"eos_token_id": 3, "bad_words_ids": [[3], [3, 4]], "suppress_tokens": [1, 999, 2], "begin_suppress_tokens": [999],
+            "sequence_bias": [[[5], 1.0], [[6, 7], -2.0], [[5], 2.5]], "forced_eos_token_id": 3,
+            "exponential_decay_length_penalty": [4, 1.5], "forced_bos_token_id": null})";
+  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(spec.bad_words_ids == std::vector<std::vector<int64_t>>{{3, 4}});
+  CHECK(spec.suppress_tokens == std::vector<int64_t>{1, 2});
+  CHECK(spec.begin_suppress_tokens.empty());
+  REQUIRE(spec.sequence_bias.size() == 2);
+  CHECK(spec.sequence_bias[0] == GenerationSpec::SequenceBias{{5}, 2.5});
+  CHECK(spec.sequence_bias[1] == GenerationSpec::SequenceBias{{6, 7}, -2.0});
+  CHECK(spec.forced_eos_token_ids == std::vector<int64_t>{3});
+  CHECK(spec.exponential_decay_length_penalty == GenerationSpec::LengthDecay{4, 1.5});
+  CHECK(!spec.forced_bos_token_id);
+  // Sampling settings are used only when sampling: where the file does not sample, a value
+  // transformers would refuse is ignored, as generate() ignores it; values that filter nothing
+  // are left out.
+  std::ofstream(tmp / "generation_config.json", std::ios::trunc)
+      << R"({"do_sample": false, "temperature": 0.0, "top_k": -1, "min_p": 2, "typical_p": 1.0, "epsilon_cutoff": 0.0})";
+  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(!spec.temperature);
+  CHECK(!spec.top_k);
+  CHECK(!spec.min_p);
+  CHECK(!spec.typical_p);
+  CHECK(!spec.epsilon_cutoff);
+  std::ofstream(tmp / "generation_config.json", std::ios::trunc)
+      << R"({"do_sample": true, "top_p": 1.5, "typical_p": 1.0, "min_p": 0.05, "epsilon_cutoff": 3e-4, "eta_cutoff": 1.5})";
+  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  CHECK(!spec.top_p);
+  CHECK(!spec.typical_p);
+  CHECK(!spec.eta_cutoff);
+  CHECK(spec.min_p == 0.05);
+  CHECK(spec.epsilon_cutoff == 3e-4);
   std::filesystem::remove(tmp / "generation_config.json");
   {
     std::ifstream in(tmp / "config.json");

@@ -94,6 +94,7 @@ struct GenerateArgs : TaskArgs {
   int64_t max_new_tokens = 0;   // 0: the model's default
   double temperature = -1;      // < 0: unset (also top_p)
   double top_p = -1;
+  double min_p = -1, typical_p = -1, epsilon_cutoff = -1, eta_cutoff = -1;  // < 0: unset
   int64_t sample_top_k = -1;    // < 0: unset
   bool greedy = false;
   double repetition_penalty = -1;   // < 0: unset (also the two below)
@@ -121,9 +122,11 @@ int cmd_preprocess(const PluginOptions& p, const PreprocessArgs& a);
 int classify_images(const PluginOptions& p, const TaskArgs& a);
 int embed_images(const PluginOptions& p, const TaskArgs& a);
 int generate_images(const PluginOptions& p, const GenerateArgs& a);
-// The logits processors that --repetition-penalty, --no-repeat-ngram-size and --min-new-tokens
-// set, over the model's defaults; a decoding chosen (--greedy, a sampling option) means one beam.
-void set_processors(const GenerateArgs& a, GenerationOptions& o);
+// The sampling options given (--temperature, --top-k, --top-p, --min-p, --typical-p,
+// --epsilon-cutoff, --eta-cutoff), each asking for sampling, then --greedy over them; then the
+// logits processors that --repetition-penalty, --no-repeat-ngram-size and --min-new-tokens set,
+// over the model's defaults. A decoding chosen (--greedy, a sampling option) means one beam.
+void set_decoding(const GenerateArgs& a, GenerationOptions& o);
 int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a);
 int cmd_search(const PluginOptions& p, const TaskArgs& a);
 int cmd_fill_image(const PluginOptions& p, const TaskArgs& a);

@@ -309,11 +309,7 @@ int generate_images(const PluginOptions& p, const GenerateArgs& a) {
   // transformers' ImageGPT example samples from the 40 most likely clusters.
   o.do_sample = true;
   o.top_k = 40;
-  if (a.temperature >= 0) o.temperature = a.temperature;
-  if (a.sample_top_k >= 0) o.top_k = a.sample_top_k;
-  if (a.top_p >= 0) o.top_p = a.top_p;
-  if (a.greedy) o.do_sample = false;
-  set_processors(a, o);
+  set_decoding(a, o);
   o.max_new_tokens = h * w;
   o.stop_at_eos = false;
   const bool bar = !a.json && ::isatty(STDERR_FILENO);

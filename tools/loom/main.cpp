@@ -320,6 +320,16 @@ int main(int argc, char** argv) {
       ->check(whole_number_in(0, 1 << 24, ""))->type_name("K");
   generate->add_option("--top-p", generate_args.top_p, "Sample from the most likely tokens whose probability reaches P")
       ->check(CLI::Range(0.0, 1.0))->type_name("P");
+  generate->add_option("--min-p", generate_args.min_p, "Sample only from tokens at least P times as likely as the most likely")
+      ->check(CLI::Range(0.0, 1.0))->type_name("P");
+  generate->add_option("--typical-p", generate_args.typical_p,
+                       "Sample from the tokens closest to the expected information until their probability reaches P")
+      ->check(CLI::Range(0.0, 1.0))->type_name("P");
+  generate->add_option("--epsilon-cutoff", generate_args.epsilon_cutoff, "Sample only from tokens at least E likely (0: all)")
+      ->check(CLI::Range(0.0, 1.0))->type_name("E");
+  generate->add_option("--eta-cutoff", generate_args.eta_cutoff,
+                       "Sample only from tokens at least min(E, sqrt(E) * exp(-entropy)) likely (0: all)")
+      ->check(CLI::Range(0.0, 1.0))->type_name("E");
   generate->add_option("--seed", generate_args.seed, "The sampler's seed")->type_name("N");
   generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
   generate->add_option("--repetition-penalty", generate_args.repetition_penalty,

@@ -120,6 +120,21 @@ nlohmann::json generation_json(const GenerationSpec& g) {
   put("min_length", g.min_length);
   put("min_new_tokens", g.min_new_tokens);
   put("num_beams", g.num_beams);
+  put("min_p", g.min_p);
+  put("typical_p", g.typical_p);
+  put("epsilon_cutoff", g.epsilon_cutoff);
+  put("eta_cutoff", g.eta_cutoff);
+  if (!g.sequence_bias.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& b : g.sequence_bias) list.push_back({{"ids", b.ids}, {"bias", b.bias}});
+    j["sequence_bias"] = list;
+  }
+  if (!g.bad_words_ids.empty()) j["bad_words_ids"] = g.bad_words_ids;
+  put("forced_bos_token_id", g.forced_bos_token_id);
+  if (!g.forced_eos_token_ids.empty()) j["forced_eos_token_id"] = g.forced_eos_token_ids;
+  if (const auto& d = g.exponential_decay_length_penalty) j["exponential_decay_length_penalty"] = {{"start", d->start}, {"factor", d->factor}};
+  if (!g.suppress_tokens.empty()) j["suppress_tokens"] = g.suppress_tokens;
+  if (!g.begin_suppress_tokens.empty()) j["begin_suppress_tokens"] = g.begin_suppress_tokens;
   return j;
 }
 
@@ -203,6 +218,26 @@ void print_processing(std::ostream& os, const Processing& p) {
     if (g->min_length) d << " min_length " << *g->min_length;
     if (g->min_new_tokens) d << " min_new_tokens " << *g->min_new_tokens;
     if (g->num_beams) d << " num_beams " << *g->num_beams;
+    if (g->min_p) d << " min_p " << *g->min_p;
+    if (g->typical_p) d << " typical_p " << *g->typical_p;
+    if (g->epsilon_cutoff) d << " epsilon_cutoff " << *g->epsilon_cutoff;
+    if (g->eta_cutoff) d << " eta_cutoff " << *g->eta_cutoff;
+    auto ids = [&d](const char* what, const std::vector<int64_t>& list) {
+      if (list.empty()) return;
+      d << " " << what << " [";
+      for (size_t i = 0; i < list.size(); ++i) d << (i ? " " : "") << list[i];
+      d << "]";
+    };
+    for (const auto& b : g->sequence_bias) {
+      ids("sequence_bias", b.ids);
+      d << " " << b.bias;
+    }
+    for (const auto& w : g->bad_words_ids) ids("bad_words", w);
+    if (g->forced_bos_token_id) d << " forced_bos " << *g->forced_bos_token_id;
+    ids("forced_eos", g->forced_eos_token_ids);
+    if (const auto& e = g->exponential_decay_length_penalty) d << " eos_decay from " << e->start << " by " << e->factor;
+    ids("suppress", g->suppress_tokens);
+    ids("begin_suppress", g->begin_suppress_tokens);
     if (!d.str().empty()) os << "    decoding:" << d.str() << "\n";
   }
   for (size_t i = 0; i < p.tasks.size(); ++i) {

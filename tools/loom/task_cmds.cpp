@@ -150,7 +150,21 @@ int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
   return 0;
 }
 
-void set_processors(const GenerateArgs& a, GenerationOptions& o) {
+void set_decoding(const GenerateArgs& a, GenerationOptions& o) {
+  // Any sampling setting asks for sampling, as a user of transformers' generate() means it.
+  auto sample = [&](std::optional<double>& field, double value) {
+    if (value < 0) return;
+    field = value;
+    o.do_sample = true;
+  };
+  sample(o.temperature, a.temperature);
+  sample(o.top_p, a.top_p);
+  sample(o.min_p, a.min_p);
+  sample(o.typical_p, a.typical_p);
+  sample(o.epsilon_cutoff, a.epsilon_cutoff);
+  sample(o.eta_cutoff, a.eta_cutoff);
+  if (a.sample_top_k >= 0) o.top_k = a.sample_top_k, o.do_sample = true;
+  if (a.greedy) o.do_sample = false;
   // Choosing greedy decoding or sampling chooses it over the model's beam search.
   if (o.do_sample) o.num_beams = 1;
   if (a.repetition_penalty >= 0) o.repetition_penalty = a.repetition_penalty;
@@ -170,12 +184,7 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   if (prompt.empty()) throw UsageError("generate: the prompt is empty (give --prompt TEXT)");
   GenerationOptions o;
   if (a.max_new_tokens > 0) o.max_new_tokens = a.max_new_tokens;
-  // Any sampling setting asks for sampling, as a user of transformers' generate() means it.
-  if (a.temperature >= 0) o.temperature = a.temperature, o.do_sample = true;
-  if (a.sample_top_k >= 0) o.top_k = a.sample_top_k, o.do_sample = true;
-  if (a.top_p >= 0) o.top_p = a.top_p, o.do_sample = true;
-  if (a.greedy) o.do_sample = false;
-  set_processors(a, o);
+  set_decoding(a, o);
   o.seed = a.seed;
   StreamDecoder stream(m.tokenizer);
   // The prompt is echoed with the first token, once the generator has accepted it.

@@ -7,11 +7,13 @@
 //   loom::Generator gen(s);
 //   auto r = gen.generate(prompt_ids, {.max_new_tokens = 32}, [&](int64_t id) { ...; return true; });
 //
-// Choosing follows transformers' generate(): first its logits processors (a repetition penalty,
-// no repeated n-grams, no eos before min_length or min_new_tokens), then the most likely token,
-// unless sampling is asked for: then the scores are divided by the temperature, only the top_k
-// most likely tokens are kept, then the smallest set whose probability reaches top_p, and one
-// token is drawn from the rest.
+// Choosing follows transformers' generate(): first its logits processors, in its order (a
+// sequence bias, a repetition penalty, no repeated n-grams, no bad words, no eos before
+// min_length or min_new_tokens, a forced bos or eos, the eos decay, suppressed tokens), then the
+// most likely token, unless sampling is asked for: then the scores are divided by the
+// temperature, only the top_k most likely tokens are kept, then the smallest set whose
+// probability reaches top_p, then those min_p, typical_p, epsilon_cutoff and eta_cutoff keep,
+// and one token is drawn from the rest.
 #pragma once
 
 #include <loom/engine.hpp>
@@ -19,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <span>
@@ -26,6 +29,10 @@
 #include <vector>
 
 namespace loom {
+
+namespace generation {
+class Sampler;
+}
 
 // Unset fields take the graph's generation defaults (generation_config.json), then
 // transformers' GenerationConfig defaults (greedy; temperature 1, top_k 50, top_p 1; no
@@ -42,6 +49,10 @@ struct GenerationOptions {
   std::optional<int64_t> min_length;            // >= 0: eos banned while prompt + new tokens are fewer
   std::optional<int64_t> min_new_tokens;        // >= 0: eos banned while the new tokens are fewer
   std::optional<int64_t> num_beams;             // 1: greedy or sampling; more is refused (no beam search)
+  std::optional<double> min_p;                  // [0, 1] (0: none); sampling only
+  std::optional<double> typical_p;              // (0, 1] (1: none); sampling only
+  std::optional<double> epsilon_cutoff;         // [0, 1) (0: none); sampling only
+  std::optional<double> eta_cutoff;             // [0, 1) (0: none); sampling only
   uint64_t seed = 0;                  // the sampler's seed: one seed, one sequence
   bool stop_at_eos = true;            // stop after an eos token (it is kept in the output)
 };
@@ -64,6 +75,7 @@ struct ResolvedGeneration {
   double repetition_penalty = 1.0;
   int64_t no_repeat_ngram_size = 0;
   int64_t min_length = 0, min_new_tokens = 0;
+  double min_p = 0, typical_p = 1, epsilon_cutoff = 0, eta_cutoff = 0;
 };
 // Checks the values (a clear Error naming the option at fault).
 ResolvedGeneration resolve_generation(const GenerationSpec& spec, const GenerationOptions& options);
@@ -73,6 +85,8 @@ class Generator {
   // `session` is compiled from a graph with a processing.generation section; the generator
   // keeps a reference to it and must not outlive it.
   explicit Generator(Session& session);
+  ~Generator();
+  Generator(Generator&&) noexcept;
 
   // Generates after `prompt` in `state` (its caches; a fresh state of the session when null),
   // calling `on_token` with each new token as soon as it is chosen; a false return stops.
@@ -89,16 +103,22 @@ class Generator {
                  std::mt19937_64& rng);
   // transformers' logits processors over the scores, in scores_; false where none applies.
   bool process(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r);
+  // Adds `bias` to the score of each sequence's last token where its other tokens end `sequence`.
+  void add_biases(std::span<const int64_t> sequence, const std::vector<GenerationSpec::SequenceBias>& biases);
 
   Session& session_;
   GenerationSpec spec_;
   int64_t vocab_ = 0;
   Binding step_;
   Tensor token_, past_, logits_;
-  std::vector<std::pair<float, int64_t>> candidates_;  // sampling scratch, sized once
-  std::vector<double> weights_;                         // exp(logit - top) of the kept candidates
+  std::unique_ptr<generation::Sampler> sampler_;        // sampling's scratch, sized once
   std::vector<float> scores_;                           // processed scores, sized once
+  std::vector<float> bias_;                             // add_biases' sums, zero between calls
+  std::vector<int64_t> biased_;                         // the tokens add_biases touched
+  std::vector<GenerationSpec::SequenceBias> bad_words_; // the spec's bad words, each at -inf
+  std::vector<float> gathered_;                         // the repetition penalty's scores before it
   std::vector<int64_t> sequence_;                       // prompt and new tokens, reserved once per call
+  int64_t forced_eos_at_ = 0;                           // the text's length at the last step allowed
 };
 
 }  // namespace loom

@@ -150,6 +150,38 @@ struct GenerationSpec {
   // transformers' beam width (>= 1). Beam search is not done: the Generator refuses more than
   // one beam unless the caller chooses greedy decoding or sampling, rather than differ silently.
   std::optional<int64_t> num_beams;
+  // The other logits processors of generation_config.json, each where transformers' order puts
+  // it: sequence_bias before the repetition penalty; bad_words_ids after the n-gram ban; then
+  // (after the eos bans) forced_bos_token_id, forced_eos_token_id,
+  // exponential_decay_length_penalty, suppress_tokens and begin_suppress_tokens.
+  // A bias added to the score of a sequence's last token wherever the tokens before it end the
+  // text (a sequence of one token: at every step).
+  struct SequenceBias {
+    std::vector<int64_t> ids;  // at least one
+    double bias = 0;           // finite
+    bool operator==(const SequenceBias&) const = default;
+  };
+  std::vector<SequenceBias> sequence_bias;
+  std::vector<std::vector<int64_t>> bad_words_ids;  // each banned where it would complete
+  std::optional<int64_t> forced_bos_token_id;       // the only choice after a one-token prompt
+  std::vector<int64_t> forced_eos_token_ids;        // the only choices at the last step the length allows
+  // The eos scores raised by |score| * (factor^k - 1) from `start` new tokens on (k = 1, 2, ...).
+  struct LengthDecay {
+    int64_t start = 0;   // >= 0
+    double factor = 1;   // finite
+    bool operator==(const LengthDecay&) const = default;
+  };
+  std::optional<LengthDecay> exponential_decay_length_penalty;
+  std::vector<int64_t> suppress_tokens;        // never chosen
+  std::vector<int64_t> begin_suppress_tokens;  // not chosen as the first new token
+  // Sampling filters after top_p, in this order: min_p (drop tokens less likely than min_p times
+  // the most likely; 0: none), typical_p (keep the tokens whose information is closest to the
+  // entropy until their probability reaches typical_p; 1: none), epsilon_cutoff and eta_cutoff
+  // (drop tokens less likely than epsilon, or than min(eta, sqrt(eta) * exp(-entropy)); 0: none).
+  std::optional<double> min_p;           // [0, 1]
+  std::optional<double> typical_p;       // (0, 1]
+  std::optional<double> epsilon_cutoff;  // [0, 1)
+  std::optional<double> eta_cutoff;      // [0, 1)
   bool operator==(const GenerationSpec&) const = default;
 };
 

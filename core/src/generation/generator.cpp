@@ -2,10 +2,13 @@
 #include <loom/error.hpp>
 #include <loom/generation.hpp>
 
+#include "generation/sampler.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace loom {
 
@@ -54,38 +57,97 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
     throw Error("generation: no_repeat_ngram_size must be >= 0 (0: none), got " + std::to_string(r.no_repeat_ngram_size));
   if (r.min_length < 0) throw Error("generation: min_length must be >= 0, got " + std::to_string(r.min_length));
   if (r.min_new_tokens < 0) throw Error("generation: min_new_tokens must be >= 0, got " + std::to_string(r.min_new_tokens));
+  r.min_p = o.min_p.value_or(spec.min_p.value_or(0.0));
+  r.typical_p = o.typical_p.value_or(spec.typical_p.value_or(1.0));
+  r.epsilon_cutoff = o.epsilon_cutoff.value_or(spec.epsilon_cutoff.value_or(0.0));
+  r.eta_cutoff = o.eta_cutoff.value_or(spec.eta_cutoff.value_or(0.0));
+  if (!(r.min_p >= 0 && r.min_p <= 1)) throw Error("generation: min_p must be in [0, 1] (0: none), got " + std::to_string(r.min_p));
+  if (!(r.typical_p > 0 && r.typical_p <= 1))
+    throw Error("generation: typical_p must be in (0, 1] (1: none), got " + std::to_string(r.typical_p));
+  if (!(r.epsilon_cutoff >= 0 && r.epsilon_cutoff < 1))
+    throw Error("generation: epsilon_cutoff must be in [0, 1) (0: none), got " + std::to_string(r.epsilon_cutoff));
+  if (!(r.eta_cutoff >= 0 && r.eta_cutoff < 1))
+    throw Error("generation: eta_cutoff must be in [0, 1) (0: none), got " + std::to_string(r.eta_cutoff));
   return r;
 }
 
-Generator::Generator(Session& session) : session_(session), step_(session.new_binding()) {
+Generator::~Generator() = default;
+Generator::Generator(Generator&&) noexcept = default;
+
+Generator::Generator(Session& session)
+    : session_(session), step_(session.new_binding()), sampler_(std::make_unique<generation::Sampler>()) {
   const Graph& g = session.graph();
   if (!g.processing || !g.processing->generation)
     throw Error("generation: graph '" + g.name + "' has no processing.generation section (a checkpoint expands one for the "
                 "text-generation task)");
   spec_ = *g.processing->generation;
   if (g.processing->tokenizer) vocab_ = g.processing->tokenizer->vocab_size;
+  for (const auto& ids : spec_.bad_words_ids) bad_words_.push_back({ids, -std::numeric_limits<double>::infinity()});
+  biased_.reserve(spec_.sequence_bias.size() + bad_words_.size());  // once: no step allocates
   token_ = Tensor(DType::i64, {1, 1});
   past_ = Tensor(DType::i64, {1});
   step_.bind_input(spec_.input_ids, token_);
   step_.bind_input(spec_.past_length, past_);
 }
 
+void Generator::add_biases(std::span<const int64_t> seq, const std::vector<GenerationSpec::SequenceBias>& biases) {
+  // As transformers' SequenceBiasLogitsProcessor: the biases of one step summed per token first.
+  for (const auto& b : biases) {
+    const size_t m = b.ids.size();
+    if (m > seq.size()) continue;
+    if (m > 1 && !std::equal(b.ids.begin(), b.ids.end() - 1, seq.end() - static_cast<std::ptrdiff_t>(m - 1))) continue;
+    const int64_t last = b.ids.back();
+    if (last < 0 || last >= vocab_) continue;
+    bias_[last] += static_cast<float>(b.bias);
+    biased_.push_back(last);
+  }
+  for (int64_t id : biased_) {
+    scores_[id] += bias_[id];
+    bias_[id] = 0;  // a token listed twice adds nothing the second time
+  }
+  biased_.clear();
+}
+
 bool Generator::process(const float* logits, std::span<const int64_t> seq, size_t prompt_length, const ResolvedGeneration& r) {
   const int64_t n = vocab_;
   const size_t len = seq.size();
+  const bool bias = !spec_.sequence_bias.empty();
   const bool penalty = r.repetition_penalty != 1.0;
   const bool ngrams = r.no_repeat_ngram_size > 0 && len + 1 >= static_cast<size_t>(r.no_repeat_ngram_size);
+  const bool bad = !bad_words_.empty();
   const bool no_eos = static_cast<int64_t>(len) < r.min_length || static_cast<int64_t>(len - prompt_length) < r.min_new_tokens;
-  if (!penalty && !ngrams && !no_eos) return false;
+  // transformers counts the prompt in the length: a forced bos follows a one-token prompt only.
+  const bool force_bos = spec_.forced_bos_token_id && len == 1;
+  const bool force_eos = !spec_.forced_eos_token_ids.empty() && static_cast<int64_t>(len) == forced_eos_at_;
+  const auto& decay = spec_.exponential_decay_length_penalty;
+  const int64_t decay_from = decay ? decay->start + static_cast<int64_t>(prompt_length) : 0;
+  const bool decaying = decay && static_cast<int64_t>(len) > decay_from && !spec_.eos_token_ids.empty();
+  const bool suppress = !spec_.suppress_tokens.empty();
+  const size_t begin = prompt_length > 1 || !spec_.forced_bos_token_id ? prompt_length : prompt_length + 1;
+  const bool suppress_begin = !spec_.begin_suppress_tokens.empty() && len == begin;
+  if (!bias && !penalty && !ngrams && !bad && !no_eos && !force_bos && !force_eos && !decaying && !suppress && !suppress_begin)
+    return false;
   std::copy(logits, logits + n, scores_.begin());
   constexpr float kBanned = -std::numeric_limits<float>::infinity();
   // Ids past the scores (ImageGPT's SOS token in its prompt) have no score to change.
   auto scored = [n](int64_t id) { return id >= 0 && id < n; };
+  auto ban = [&](const std::vector<int64_t>& ids) {
+    for (int64_t id : ids)
+      if (scored(id)) scores_[id] = kBanned;
+  };
+  auto only = [&](const std::vector<int64_t>& ids) {
+    std::fill(scores_.begin(), scores_.end(), kBanned);
+    for (int64_t id : ids)
+      if (scored(id)) scores_[id] = 0;
+  };
+  if (bias) add_biases(seq, spec_.sequence_bias);
   if (penalty) {
-    // From the model's score, so that a token seen twice is penalised once.
+    // Every score read before any is written, so that a token seen twice is penalised once.
     const float p = static_cast<float>(r.repetition_penalty);
-    for (int64_t id : seq)
-      if (scored(id)) scores_[id] = logits[id] < 0 ? logits[id] * p : logits[id] / p;
+    gathered_.clear();
+    for (int64_t id : seq) gathered_.push_back(scored(id) ? scores_[id] : 0.0f);
+    for (size_t i = 0; i < len; ++i)
+      if (scored(seq[i])) scores_[seq[i]] = gathered_[i] < 0 ? gathered_[i] * p : gathered_[i] / p;
   }
   if (ngrams) {
     // Ban the last token of every n-gram whose first n - 1 tokens are the sequence's last n - 1.
@@ -94,9 +156,18 @@ bool Generator::process(const float* logits, std::span<const int64_t> seq, size_
     for (size_t i = 0; i + m < len; ++i)
       if (std::equal(tail, tail + m, seq.data() + i) && scored(seq[i + m])) scores_[seq[i + m]] = kBanned;
   }
-  if (no_eos)
+  if (bad) add_biases(seq, bad_words_);
+  if (no_eos) ban(spec_.eos_token_ids);
+  if (force_bos) only({*spec_.forced_bos_token_id});
+  if (force_eos) only(spec_.forced_eos_token_ids);
+  if (decaying) {
+    // The eos scores grow by |score| * (factor^k - 1), k counting from 1 past the start.
+    const float grow = static_cast<float>(std::pow(decay->factor, static_cast<double>(static_cast<int64_t>(len) - decay_from)) - 1.0);
     for (int64_t id : spec_.eos_token_ids)
-      if (scored(id)) scores_[id] = kBanned;
+      if (scored(id)) scores_[id] += std::fabs(scores_[id]) * grow;
+  }
+  if (suppress) ban(spec_.suppress_tokens);
+  if (suppress_begin) ban(spec_.begin_suppress_tokens);
   return true;
 }
 
@@ -105,45 +176,8 @@ int64_t Generator::choose(const float* logits, std::span<const int64_t> sequence
   const int64_t n = vocab_;
   if (process(logits, sequence, prompt_length, r)) logits = scores_.data();
   if (!r.do_sample) return std::max_element(logits, logits + n) - logits;
-  // Temperature, then top-k, then top-p (transformers' order of logits warpers).
-  candidates_.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) candidates_[static_cast<size_t>(i)] = {logits[i] / static_cast<float>(r.temperature), i};
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  size_t keep = candidates_.size();
-  if (r.top_k > 0 && static_cast<size_t>(r.top_k) < keep) {
-    keep = static_cast<size_t>(r.top_k);
-    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep), candidates_.end(), by_logit);
-  } else {
-    std::sort(candidates_.begin(), candidates_.end(), by_logit);
-  }
-  // Each kept candidate's unnormalised probability, computed once.
-  const float top = candidates_[0].first;
-  if (!std::isfinite(top)) return candidates_[0].second;  // every token banned
-  weights_.reserve(static_cast<size_t>(n));  // once: no step allocates
-  weights_.resize(keep);
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) total += weights_[i] = std::exp(static_cast<double>(candidates_[i].first - top));
-  if (r.top_p < 1) {
-    // Keep the most likely tokens until their probability reaches top_p (at least one): what
-    // transformers keeps when it drops the least likely tokens whose total is <= 1 - top_p.
-    const double reach = r.top_p * total;
-    double mass = 0;
-    size_t k = 0;
-    while (k < keep) {
-      mass += weights_[k++];
-      if (mass >= reach) break;
-    }
-    keep = k;
-    total = mass;
-  }
-  double u = std::uniform_real_distribution<double>(0.0, total)(rng);
-  size_t last = 0;  // the last candidate that can be drawn (a banned one weighs 0)
-  for (size_t i = 0; i < keep; ++i) {
-    if (weights_[i] > 0) last = i;
-    u -= weights_[i];
-    if (u <= 0 && weights_[i] > 0) return candidates_[i].second;
-  }
-  return candidates_[last].second;
+  sampler_->narrow(logits, n, r);
+  return sampler_->draw(rng);
 }
 
 GenerationResult Generator::generate(std::span<const int64_t> prompt, const GenerationOptions& options,
@@ -193,8 +227,13 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
                 std::to_string(vocab_));
   result.tokens.reserve(static_cast<size_t>(r.max_new_tokens));
   scores_.resize(static_cast<size_t>(vocab_));  // once: no step allocates
+  bias_.assign(static_cast<size_t>(vocab_), 0.0f);
   const size_t most = prompt.size() + static_cast<size_t>(std::min(r.max_new_tokens, spec_.max_length));
   sequence_.reserve(most);
+  gathered_.reserve(most);
+  // transformers forces eos one token before its max_length: prompt and max_new_tokens, within
+  // the positions.
+  forced_eos_at_ = std::min(length + r.max_new_tokens, spec_.max_length) - 1;
   sequence_.assign(prompt.begin(), prompt.end());
   int64_t next = choose(first.data_as<float>() + first.numel() - vocab, sequence_, prompt.size(), r, rng);
   result.prefill_ms = ms_since(t0);

@@ -260,6 +260,44 @@ class Checker {
     if (gen.min_length) at_least(k + ".min_length", *gen.min_length, 0);
     if (gen.min_new_tokens) at_least(k + ".min_new_tokens", *gen.min_new_tokens, 0);
     if (gen.num_beams) at_least(k + ".num_beams", *gen.num_beams, 1);
+    auto ids = [&](const std::string& key, const std::vector<int64_t>& list) {
+      for (size_t i = 0; i < list.size(); ++i) token_id(key + "[" + std::to_string(i) + "]", list[i], t);
+    };
+    for (size_t i = 0; i < gen.sequence_bias.size(); ++i) {
+      const std::string bk = k + ".sequence_bias[" + std::to_string(i) + "]";
+      if (gen.sequence_bias[i].ids.empty()) fail(bk + ".ids", "expected at least one token id");
+      ids(bk + ".ids", gen.sequence_bias[i].ids);
+      finite(bk + ".bias", gen.sequence_bias[i].bias, false);
+    }
+    for (size_t i = 0; i < gen.bad_words_ids.size(); ++i) {
+      const std::string bk = k + ".bad_words_ids[" + std::to_string(i) + "]";
+      if (gen.bad_words_ids[i].empty()) fail(bk, "expected at least one token id");
+      ids(bk, gen.bad_words_ids[i]);
+    }
+    if (gen.forced_bos_token_id) token_id(k + ".forced_bos_token_id", *gen.forced_bos_token_id, t);
+    const std::string fk = k + ".forced_eos_token_id";
+    for (size_t i = 0; i < gen.forced_eos_token_ids.size(); ++i) {
+      const std::string item = fk + "[" + std::to_string(i) + "]";
+      token_id(positions_.count(item) || gen.forced_eos_token_ids.size() > 1 ? item : fk, gen.forced_eos_token_ids[i], t);
+    }
+    if (const auto& d = gen.exponential_decay_length_penalty) {
+      at_least(k + ".exponential_decay_length_penalty.start", d->start, 0);
+      finite(k + ".exponential_decay_length_penalty.factor", d->factor, false);
+    }
+    ids(k + ".suppress_tokens", gen.suppress_tokens);
+    ids(k + ".begin_suppress_tokens", gen.begin_suppress_tokens);
+    // Each in [0, 1] where open_low and open_high say whether the ends are excluded.
+    auto within = [&](const char* key, const std::optional<double>& v, bool open_low, bool open_high) {
+      if (!v) return;
+      const bool ok = (open_low ? *v > 0 : *v >= 0) && (open_high ? *v < 1 : *v <= 1);
+      if (!ok)
+        fail(k + "." + key, std::string("expected a number in ") + (open_low ? "(" : "[") + "0, 1" + (open_high ? ")" : "]") +
+                                ", found " + yaml::format_float(*v));
+    };
+    within("min_p", gen.min_p, false, false);
+    within("typical_p", gen.typical_p, true, false);
+    within("epsilon_cutoff", gen.epsilon_cutoff, false, true);
+    within("eta_cutoff", gen.eta_cutoff, false, true);
   }
 
   void task(const TaskSpec& t, const std::string& k, const Processing& p, std::set<std::string>& seen) const {

@@ -324,7 +324,9 @@ GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   mapping(n, w,
           {"input_ids", "past_length", "position_ids", "attention_mask", "caches", "logits", "bos_token_id", "eos_token_id",
            "pad_token_id", "max_length", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens", "max_total_length",
-           "repetition_penalty", "no_repeat_ngram_size", "min_length", "min_new_tokens", "num_beams"});
+           "repetition_penalty", "no_repeat_ngram_size", "min_length", "min_new_tokens", "num_beams", "sequence_bias",
+           "bad_words_ids", "forced_bos_token_id", "forced_eos_token_id", "exponential_decay_length_penalty", "suppress_tokens",
+           "begin_suppress_tokens", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"});
   GenerationSpec g;
   Field ids = require(n, w, "input_ids");
   g.input_ids = name(ids.node, ids.where);
@@ -352,6 +354,34 @@ GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   if (Field f = get(n, w, "min_length")) g.min_length = integer(f.node, f.where);
   if (Field f = get(n, w, "min_new_tokens")) g.min_new_tokens = integer(f.node, f.where);
   if (Field f = get(n, w, "num_beams")) g.num_beams = integer(f.node, f.where);
+  if (Field f = get(n, w, "sequence_bias")) {
+    sequence(f.node, f.where);
+    for (size_t i = 0; i < f.node.size(); ++i) {
+      const Where bw = place(f.node[i], item(f.where, i), f.where);
+      mapping(f.node[i], bw, {"ids", "bias"});
+      Field ids = require(f.node[i], bw, "ids");
+      Field bias = require(f.node[i], bw, "bias");
+      g.sequence_bias.push_back({integers(ids.node, ids.where), number(bias.node, bias.where)});
+    }
+  }
+  if (Field f = get(n, w, "bad_words_ids")) {
+    sequence(f.node, f.where);
+    for (size_t i = 0; i < f.node.size(); ++i) g.bad_words_ids.push_back(integers(f.node[i], place(f.node[i], item(f.where, i), f.where)));
+  }
+  if (Field f = get(n, w, "forced_bos_token_id")) g.forced_bos_token_id = integer(f.node, f.where);
+  if (Field f = get(n, w, "forced_eos_token_id")) g.forced_eos_token_ids = integer_or_list(f.node, f.where);
+  if (Field f = get(n, w, "exponential_decay_length_penalty")) {
+    mapping(f.node, f.where, {"start", "factor"});
+    Field start = require(f.node, f.where, "start");
+    Field factor = require(f.node, f.where, "factor");
+    g.exponential_decay_length_penalty = GenerationSpec::LengthDecay{integer(start.node, start.where), number(factor.node, factor.where)};
+  }
+  if (Field f = get(n, w, "suppress_tokens")) g.suppress_tokens = integers(f.node, f.where);
+  if (Field f = get(n, w, "begin_suppress_tokens")) g.begin_suppress_tokens = integers(f.node, f.where);
+  if (Field f = get(n, w, "min_p")) g.min_p = number(f.node, f.where);
+  if (Field f = get(n, w, "typical_p")) g.typical_p = number(f.node, f.where);
+  if (Field f = get(n, w, "epsilon_cutoff")) g.epsilon_cutoff = number(f.node, f.where);
+  if (Field f = get(n, w, "eta_cutoff")) g.eta_cutoff = number(f.node, f.where);
   return g;
 }
 

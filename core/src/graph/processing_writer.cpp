@@ -169,6 +169,40 @@ void put_generation(YAML::Emitter& out, const GenerationSpec& g) {
   if (g.min_length) put(out, "min_length", *g.min_length);
   if (g.min_new_tokens) put(out, "min_new_tokens", *g.min_new_tokens);
   if (g.num_beams) put(out, "num_beams", *g.num_beams);
+  if (!g.sequence_bias.empty()) {
+    out << YAML::Key << "sequence_bias" << YAML::Value << YAML::BeginSeq;
+    for (const auto& b : g.sequence_bias) {
+      out << YAML::Flow << YAML::BeginMap;
+      put_list(out, "ids", b.ids);
+      put_float(out, "bias", b.bias);
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  if (!g.bad_words_ids.empty()) {
+    out << YAML::Key << "bad_words_ids" << YAML::Value << YAML::BeginSeq;
+    for (const auto& ids : g.bad_words_ids) {
+      out << YAML::Flow << YAML::BeginSeq;
+      for (int64_t v : ids) out << std::to_string(v);
+      out << YAML::EndSeq;
+    }
+    out << YAML::EndSeq;
+  }
+  if (g.forced_bos_token_id) put(out, "forced_bos_token_id", *g.forced_bos_token_id);
+  if (g.forced_eos_token_ids.size() == 1) put(out, "forced_eos_token_id", g.forced_eos_token_ids[0]);
+  if (g.forced_eos_token_ids.size() > 1) put_list(out, "forced_eos_token_id", g.forced_eos_token_ids);
+  if (const auto& d = g.exponential_decay_length_penalty) {
+    out << YAML::Key << "exponential_decay_length_penalty" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    put(out, "start", d->start);
+    put_float(out, "factor", d->factor);
+    out << YAML::EndMap;
+  }
+  if (!g.suppress_tokens.empty()) put_list(out, "suppress_tokens", g.suppress_tokens);
+  if (!g.begin_suppress_tokens.empty()) put_list(out, "begin_suppress_tokens", g.begin_suppress_tokens);
+  if (g.min_p) put_float(out, "min_p", *g.min_p);
+  if (g.typical_p) put_float(out, "typical_p", *g.typical_p);
+  if (g.epsilon_cutoff) put_float(out, "epsilon_cutoff", *g.epsilon_cutoff);
+  if (g.eta_cutoff) put_float(out, "eta_cutoff", *g.eta_cutoff);
   out << YAML::EndMap;
 }
 

@@ -1,0 +1,115 @@
+// Sampler (generation/sampler.hpp): transformers' logits warpers over one step's scores.
+#include "generation/sampler.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace loom::generation {
+
+size_t Sampler::narrow(const float* scores, int64_t n, const ResolvedGeneration& r) {
+  // Temperature, then top-k, then top-p, then the other filters (transformers' order of logits
+  // warpers).
+  candidates_.resize(static_cast<size_t>(n));
+  weights_.reserve(static_cast<size_t>(n));  // once: no step allocates
+  order_.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) candidates_[static_cast<size_t>(i)] = {scores[i] / static_cast<float>(r.temperature), i};
+  auto by_score = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  keep_ = candidates_.size();
+  if (r.top_k > 0 && static_cast<size_t>(r.top_k) < keep_) {
+    keep_ = static_cast<size_t>(r.top_k);
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep_), candidates_.end(), by_score);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_score);
+  }
+  const float top = keep_ ? candidates_[0].first : 0.0f;
+  if (!std::isfinite(top)) {  // every token banned
+    keep_ = 0;
+    weights_.clear();
+    return 0;
+  }
+  // Each kept candidate's unnormalised probability, computed once.
+  weights_.resize(keep_);
+  for (size_t i = 0; i < keep_; ++i) weights_[i] = std::exp(static_cast<double>(candidates_[i].first - top));
+  if (r.top_p < 1) {
+    // Keep the most likely tokens until their probability reaches top_p (at least one): what
+    // transformers keeps when it drops the least likely tokens whose total is <= 1 - top_p.
+    const double reach = r.top_p * std::accumulate(weights_.begin(), weights_.end(), 0.0);
+    double mass = 0;
+    size_t k = 0;
+    while (k < keep_) {
+      mass += weights_[k++];
+      if (mass >= reach) break;
+    }
+    keep_ = k;
+  }
+  filter(r);
+  weights_.resize(keep_);
+  return keep_;
+}
+
+void Sampler::filter(const ResolvedGeneration& r) {
+  // weights_[i] is exp(score_i - top) by decreasing score, so the most likely token weighs 1;
+  // each filter's probabilities are those of the tokens still kept.
+  auto total = [&] { return std::accumulate(weights_.begin(), weights_.begin() + static_cast<std::ptrdiff_t>(keep_), 0.0); };
+  auto entropy = [&](double sum) {
+    double h = 0;
+    for (size_t i = 0; i < keep_; ++i)
+      if (weights_[i] > 0) h -= weights_[i] / sum * std::log(weights_[i] / sum);
+    return h;
+  };
+  // Drop what weighs less than `floor`, but never the most likely token or its ties.
+  auto keep_above = [&](double floor) {
+    size_t k = 1;
+    while (k < keep_ && (weights_[k] >= floor || candidates_[k].first == candidates_[0].first)) ++k;
+    keep_ = k;
+  };
+  if (r.min_p > 0) keep_above(r.min_p);  // less likely than min_p times the most likely
+  if (r.typical_p < 1 && keep_ > 1) {
+    // Each token's distance from the entropy, |-log p - H|; the closest are kept, in that order,
+    // until their probability reaches typical_p (the one that reaches it too, and its ties).
+    const double sum = total();
+    const double h = entropy(sum);
+    auto distance = [&](size_t i) {
+      return weights_[i] > 0 ? std::fabs(-std::log(weights_[i] / sum) - h) : std::numeric_limits<double>::infinity();
+    };
+    order_.resize(keep_);
+    std::iota(order_.begin(), order_.end(), size_t{0});
+    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return distance(a) < distance(b); });
+    double mass = 0;
+    size_t last = 0;
+    while (last + 1 < keep_ && (mass += weights_[order_[last]] / sum) < r.typical_p) ++last;
+    const double bound = distance(order_[last]);
+    size_t k = 0;
+    for (size_t i = 0; i < keep_; ++i)
+      if (distance(i) <= bound || i == order_[0]) {
+        candidates_[k] = candidates_[i];
+        weights_[k++] = weights_[i];
+      }
+    keep_ = k;
+    // The most likely token left weighs 1 again.
+    const double top = weights_[0];
+    for (size_t i = 0; i < keep_; ++i) weights_[i] /= top;
+  }
+  if (r.epsilon_cutoff > 0) keep_above(r.epsilon_cutoff * total());
+  if (r.eta_cutoff > 0) {
+    const double sum = total();
+    keep_above(std::min(r.eta_cutoff, std::sqrt(r.eta_cutoff) * std::exp(-entropy(sum))) * sum);
+  }
+}
+
+int64_t Sampler::draw(std::mt19937_64& rng) const {
+  if (keep_ == 0) return candidates_.empty() ? 0 : candidates_[0].second;
+  const double total = std::accumulate(weights_.begin(), weights_.begin() + static_cast<std::ptrdiff_t>(keep_), 0.0);
+  double u = std::uniform_real_distribution<double>(0.0, total)(rng);
+  size_t last = 0;  // the last candidate that can be drawn (a banned one weighs 0)
+  for (size_t i = 0; i < keep_; ++i) {
+    if (weights_[i] > 0) last = i;
+    u -= weights_[i];
+    if (u <= 0 && weights_[i] > 0) return candidates_[i].second;
+  }
+  return candidates_[last].second;
+}
+
+}  // namespace loom::generation

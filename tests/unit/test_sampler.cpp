@@ -1,0 +1,78 @@
+// The sampling filters (generation/sampler.hpp) against a PyTorch rendering of transformers'
+// logits warpers (tools/fixtures/make_sampling_filters.py).
+#include "generation/sampler.hpp"
+
+#include <loom/generation.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+
+namespace {
+
+using loom::ResolvedGeneration;
+using loom::generation::Sampler;
+
+const std::filesystem::path kFixtures = std::filesystem::path(LOOM_TEST_DATA_DIR) / "fixtures" / "sampling";
+
+std::vector<int64_t> kept_tokens(Sampler& sampler, const std::vector<float>& scores, const ResolvedGeneration& r) {
+  const size_t n = sampler.narrow(scores.data(), static_cast<int64_t>(scores.size()), r);
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < n; ++i) ids.push_back(sampler.token(i));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("sampler: top_k, top_p, min_p, typical_p, epsilon_cutoff and eta_cutoff keep what transformers' warpers keep") {
+  const nlohmann::json ref = nlohmann::json::parse(std::ifstream(kFixtures / "expected_filters.json"));
+  std::map<std::string, std::vector<float>> vectors;
+  for (const auto& [name, values] : ref["scores"].items())
+    for (const auto& v : values) vectors[name].push_back(v.is_null() ? -std::numeric_limits<float>::infinity() : v.get<float>());
+  REQUIRE(ref["cases"].size() == 48);
+  Sampler sampler;
+  for (const nlohmann::json& c : ref["cases"]) {
+    INFO(c.dump());
+    ResolvedGeneration r;
+    r.do_sample = true;
+    r.top_k = c.value("top_k", int64_t{0});
+    r.temperature = c.value("temperature", 1.0);
+    r.top_p = c.value("top_p", 1.0);
+    r.min_p = c.value("min_p", 0.0);
+    r.typical_p = c.value("typical_p", 1.0);
+    r.epsilon_cutoff = c.value("epsilon_cutoff", 0.0);
+    r.eta_cutoff = c.value("eta_cutoff", 0.0);
+    CHECK(kept_tokens(sampler, vectors.at(c["name"].get<std::string>()), r) == c["expected"].get<std::vector<int64_t>>());
+  }
+}
+
+TEST_CASE("sampler: draws only kept tokens, by weight, one sequence per seed") {
+  std::vector<float> scores = {0.0f, 2.0f, -std::numeric_limits<float>::infinity(), 1.9f, -3.0f};
+  ResolvedGeneration r;
+  r.do_sample = true;
+  r.top_k = 0;
+  r.min_p = 0.5;  // exp(1.9 - 2) = 0.90 stays, exp(0 - 2) = 0.14 goes
+  Sampler sampler;
+  REQUIRE(sampler.narrow(scores.data(), 5, r) == 2);
+  CHECK(sampler.token(0) == 1);
+  CHECK(sampler.token(1) == 3);
+  CHECK(sampler.weight(0) == 1.0);
+  std::mt19937_64 rng(7);
+  std::map<int64_t, int> drawn;
+  for (int i = 0; i < 4000; ++i) ++drawn[sampler.draw(rng)];
+  CHECK(drawn.size() == 2);
+  // p(1) = 1 / (1 + e^-0.1) = 0.525
+  CHECK(drawn[1] > 1950);
+  CHECK(drawn[1] < 2250);
+  // Every token banned: nothing to draw from, and the first token is returned.
+  std::vector<float> banned(4, -std::numeric_limits<float>::infinity());
+  CHECK(sampler.narrow(banned.data(), 4, r) == 0);
+  CHECK(sampler.draw(rng) == 0);
+}
