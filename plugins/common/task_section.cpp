@@ -19,9 +19,12 @@ std::string read_problem_type(const JsonFile& config) {
 std::string classification_task(const std::string& task, const std::string& output, const std::vector<std::string>& labels,
                                 const std::string& problem_type) {
   const size_t n = labels.size();
+  // The pipelines' order: one label means sigmoid whatever problem_type says, but for regression
+  // in the text-classification pipeline, which the image-classification pipeline does not know.
   std::string f = "none";
-  if (problem_type == "multi_label_classification" || (problem_type.empty() && n == 1)) f = "sigmoid";
-  else if (problem_type == "single_label_classification" || (problem_type.empty() && n > 1)) f = "softmax";
+  if (problem_type == "regression" && task == "text-classification") f = "none";
+  else if (problem_type == "multi_label_classification" || n == 1) f = "sigmoid";
+  else if (problem_type == "single_label_classification" || n > 1) f = "softmax";
   std::ostringstream y;
   y << "    - task: " << task << "\n      output: " << quoted(output) << "\n      function: " << f << "\n      id2label:\n";
   for (size_t i = 0; i < n; ++i) y << "        " << i << ": " << quoted(labels[i]) << "\n";

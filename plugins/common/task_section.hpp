@@ -13,9 +13,10 @@ namespace loom::models {
 std::string read_problem_type(const JsonFile& config);
 
 // A classification task (`text-classification`, `image-classification`) over `output` with the
-// checkpoint's labels, scored as transformers' pipelines score it: sigmoid for multi-label or a
-// single label, softmax for single-label or several labels, nothing for regression. YAML for one
-// item of `tasks:` (indented for the section).
+// checkpoint's labels, scored as transformers' pipelines score it, in their order: nothing for
+// regression (text-classification only: the image-classification pipeline has no such case),
+// then sigmoid for multi-label or a single label, then softmax for single-label or several
+// labels. YAML for one item of `tasks:` (indented for the section).
 std::string classification_task(const std::string& task, const std::string& output, const std::vector<std::string>& labels,
                                 const std::string& problem_type);
 

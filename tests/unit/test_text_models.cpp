@@ -5,6 +5,7 @@
 // greedy generation through the KV cache, and the errors of broken checkpoints.
 #include "counting_allocator.hpp"
 #include "model_checks.hpp"
+#include "safetensors_bytes.hpp"
 #include "session_graphs.hpp"
 
 #include <loom/io.hpp>
@@ -698,6 +699,57 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   wrong = {};
   wrong.min_new_tokens = -1;
   CHECK_THROWS_WITH_AS(gen.generate(prompt, wrong), doctest::Contains("min_new_tokens must be >= 0"), Error);
+}
+
+TEST_CASE("text models: the classification score function follows the text-classification pipeline's order") {
+  Engine engine = text_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-problem-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  std::filesystem::copy(kModels / "bert-seqcls", tmp, std::filesystem::copy_options::recursive);
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(kModels / "bert-seqcls" / "config.json"));
+  auto function_for = [&](const nlohmann::json& changes) {
+    nlohmann::json c = config;
+    for (const auto& [key, value] : changes.items()) {
+      if (value.is_null()) c.erase(key);
+      else c[key] = value;
+    }
+    std::ofstream(tmp / "config.json", std::ios::trunc) << c.dump();
+    return engine.load_graph(tmp).processing->tasks.at(0).function;
+  };
+  CHECK(function_for({{"problem_type", "multi_label_classification"}}) == ScoreFunction::Sigmoid);
+  CHECK(function_for({{"problem_type", "single_label_classification"}}) == ScoreFunction::Softmax);
+  CHECK(function_for({{"problem_type", "regression"}}) == ScoreFunction::None);
+  CHECK(function_for({{"problem_type", nullptr}}) == ScoreFunction::Softmax);
+  // One label: sigmoid, even where problem_type says single-label (the pipeline tests the label
+  // count first); regression stays without a function. The checkpoint's classifier keeps one row.
+  {
+    std::ifstream in(kModels / "bert-seqcls" / "model.safetensors", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+    std::vector<test::StTensor> tensors;
+    for (const auto& [name, t] : header.items()) {
+      if (name == "__metadata__") continue;
+      const size_t begin = t["data_offsets"][0], end = t["data_offsets"][1];
+      test::StTensor st{name, t["dtype"], t["shape"].get<std::vector<int64_t>>(), bytes.substr(8 + n + begin, end - begin)};
+      if (name.rfind("classifier.", 0) == 0) {
+        st.bytes.resize(st.bytes.size() / static_cast<size_t>(st.shape[0]));  // the first row
+        st.shape[0] = 1;
+      }
+      tensors.push_back(std::move(st));
+    }
+    test::write_safetensors(tmp / "model.safetensors", tensors);
+  }
+  const nlohmann::json one = {{"id2label", {{"0", "score"}}}, {"label2id", nullptr}};
+  nlohmann::json single = one, regression = one, unset = one;
+  single["problem_type"] = "single_label_classification";
+  regression["problem_type"] = "regression";
+  unset["problem_type"] = nullptr;
+  CHECK(function_for(single) == ScoreFunction::Sigmoid);
+  CHECK(function_for(unset) == ScoreFunction::Sigmoid);
+  CHECK(function_for(regression) == ScoreFunction::None);
+  std::filesystem::remove_all(tmp);
 }
 
 TEST_CASE("text models: ids past an embedding table are refused by the input's name, before any node runs") {

@@ -77,6 +77,21 @@ TEST_CASE("vision models: ViTModel with an image no multiple of the patch, gelu_
   CHECK(error_of(engine, dir).find("tensor 'pooler.dense.weight' has shape [24,32], expected [16,32]") != std::string::npos);
 }
 
+TEST_CASE("vision models: image-classification has no regression case: its labels choose the score function") {
+  Engine engine = vision_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-image-problem-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  std::filesystem::copy(kModels / "vit-cls", tmp, std::filesystem::copy_options::recursive);
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(kModels / "vit-cls" / "config.json"));
+  config["problem_type"] = "regression";
+  std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
+  CHECK(engine.load_graph(tmp).processing->tasks.at(0).function == ScoreFunction::Softmax);
+  config["problem_type"] = "multi_label_classification";
+  std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
+  CHECK(engine.load_graph(tmp).processing->tasks.at(0).function == ScoreFunction::Sigmoid);
+  std::filesystem::remove_all(tmp);
+}
+
 TEST_CASE("vision models: ViT's processing section comes from preprocessor_config.json") {
   Engine engine = vision_engine();
   const Graph g = engine.load_graph(kModels / "vit-cls");
