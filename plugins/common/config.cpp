@@ -162,15 +162,15 @@ std::vector<std::string> read_labels(const JsonFile& config) {
   std::vector<std::string> labels;
   const bool has_map = config.has("id2label");
   if (has_map && !config.json()["id2label"].is_object()) config.fail("id2label", "expected an object {\"0\": label, ...}");
-  const int64_t from_map = has_map ? static_cast<int64_t>(config.json()["id2label"].size()) : 2;
-  const int64_t n = config.integer("num_labels", 1, 1 << 20, from_map);
   if (!has_map) {
+    const int64_t n = config.integer("num_labels", 1, 1 << 20, 2);
     for (int64_t i = 0; i < n; ++i) labels.push_back("LABEL_" + std::to_string(i));
     return labels;
   }
+  // Where both are given, transformers keeps id2label and its count (num_labels only warns).
   const Json& m = config.json()["id2label"];
-  if (static_cast<int64_t>(m.size()) != n)
-    config.fail("id2label", "has " + std::to_string(m.size()) + " labels, num_labels is " + std::to_string(n));
+  const int64_t n = static_cast<int64_t>(m.size());
+  if (n < 1 || n > (1 << 20)) config.fail("id2label", "expected 1 to " + std::to_string(1 << 20) + " labels, got " + std::to_string(n));
   for (int64_t i = 0; i < n; ++i) {
     const std::string id = std::to_string(i);
     if (!m.contains(id) || !m[id].is_string()) config.fail("id2label", "no string label for class \"" + id + "\"");

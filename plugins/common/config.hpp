@@ -58,8 +58,9 @@ class JsonFile {
   bool exists_ = true;
 };
 
-// Hugging Face's id2label: labels by class id 0..n-1 (num_labels from config, or len(id2label),
-// or 2: PretrainedConfig's default); LABEL_i where the config has none.
+// Hugging Face's id2label: labels by class id 0..n-1, as many as id2label holds (a num_labels
+// beside it is ignored, as PretrainedConfig ignores it with a warning); without id2label,
+// LABEL_i for num_labels, or 2 (PretrainedConfig's default).
 std::vector<std::string> read_labels(const JsonFile& config);
 
 // A size as config.json would write it: "16", or "[4, 3]" for height 4 and width 3.

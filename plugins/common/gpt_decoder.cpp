@@ -13,24 +13,25 @@ constexpr int64_t kDefaultMaxLength = 20;  // GenerationConfig().max_length
 using Ints = std::vector<int64_t>;
 }  // namespace
 
-DecoderConfig read_decoder_config(const JsonFile& c, int64_t default_vocab, const std::string& default_act) {
+DecoderConfig read_decoder_config(const JsonFile& c, const DecoderDefaults& defaults) {
   DecoderConfig g;
-  // GPT2Config's attribute_map: hidden_size = n_embd, max_position_embeddings = n_positions, ...
-  auto alias = [&](const char* a, const char* b) {
-    const std::string k = c.first_of({a, b});
-    return k.empty() ? std::string(a) : k;
+  // GPT2Config's attribute_map: hidden_size = n_embd, max_position_embeddings = n_positions, ...;
+  // PretrainedConfig sets the mapped names after the class's own, so they win where both are given.
+  auto alias = [&](const char* own, const char* mapped) {
+    const std::string k = c.first_of({mapped, own});
+    return k.empty() ? std::string(own) : k;
   };
-  g.vocab = c.integer("vocab_size", 1, int64_t{1} << 24, default_vocab);
-  g.hidden = c.integer(alias("n_embd", "hidden_size"), 1, 1 << 16, 768);
-  g.layers = c.integer(alias("n_layer", "num_hidden_layers"), 0, 1024, 12);
+  g.vocab = c.integer("vocab_size", 1, int64_t{1} << 24, defaults.vocab);
+  g.hidden = c.integer(alias("n_embd", "hidden_size"), 1, 1 << 16, defaults.hidden);
+  g.layers = c.integer(alias("n_layer", "num_hidden_layers"), 0, 1024, defaults.layers);
   const std::string heads_key = alias("n_head", "num_attention_heads");
-  g.heads = c.integer(heads_key, 1, 1024, 12);
+  g.heads = c.integer(heads_key, 1, 1024, defaults.heads);
   if (g.hidden % g.heads != 0)
     c.fail(heads_key, std::to_string(g.heads) + " does not divide n_embd " + std::to_string(g.hidden));
   g.inner = c.has("n_inner") ? c.integer("n_inner", 1, 1 << 18) : 4 * g.hidden;
   g.positions = c.integer(alias("n_positions", "max_position_embeddings"), 1, 1 << 20, 1024);
   g.eps = c.number("layer_norm_epsilon", 1e-5, true);
-  g.act = read_activation(c, "activation_function", default_act);
+  g.act = read_activation(c, "activation_function", defaults.act);
   g.scale_attn = c.boolean("scale_attn_weights", true);
   g.scale_by_layer = c.boolean("scale_attn_by_inverse_layer_idx", false);
   return g;

@@ -28,8 +28,15 @@ struct DecoderConfig {
   bool rms_norm = false;  // ImageGPT's LayerNorm: no centring, no bias
 };
 
-// GPT2Config's keys under either name (n_embd / hidden_size, ...), with the given defaults.
-DecoderConfig read_decoder_config(const JsonFile& c, int64_t default_vocab, const std::string& default_act);
+// The defaults of a config class (GPT2Config, ImageGPTConfig) for the keys a config.json leaves out.
+struct DecoderDefaults {
+  int64_t vocab, hidden, layers, heads;
+  std::string act;
+};
+
+// GPT2Config's keys under either name (n_embd / hidden_size, ...); where a config.json holds both,
+// the attribute_map's name (hidden_size, ...) wins, as PretrainedConfig sets it last.
+DecoderConfig read_decoder_config(const JsonFile& c, const DecoderDefaults& defaults);
 
 class DecoderGraph {
  public:

@@ -45,7 +45,7 @@ ImageGptConfig read_config(const sdk::ModelRequest& r) {
   else if (g.architecture == "ImageGPTForImageClassification") g.head = Head::ImageClassification;
   else
     c.fail("architectures", "'" + g.architecture + "' is not supported (ImageGPTModel, ImageGPTForCausalImageModeling, ImageGPTForImageClassification)");
-  g.decoder = read_decoder_config(c, 513, "quick_gelu");
+  g.decoder = read_decoder_config(c, {.vocab = 513, .hidden = 512, .layers = 24, .heads = 8, .act = "quick_gelu"});  // ImageGPTConfig's
   g.decoder.rms_norm = true;
   if (g.decoder.vocab < 2) c.fail("vocab_size", "expected at least 2 (the colour clusters and the SOS token)");
   if (g.head == Head::ImageClassification) {

@@ -208,6 +208,17 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
                       std::string::npos,
                   e);
   }
+  {
+    // GPT2Config's attribute_map names win over its own where both are given, as
+    // PretrainedConfig sets them last: num_attention_heads 3 is read, not n_head 4.
+    const auto both = copy("gpt2", "gpt2-both-names");
+    std::ifstream in(both / "config.json");
+    nlohmann::json c = nlohmann::json::parse(in);
+    c["num_attention_heads"] = 3;
+    write(both / "config.json", c.dump());
+    e = error_of(both);
+    CHECK_MESSAGE(e.find("config.json: num_attention_heads: 3 does not divide n_embd 32") != std::string::npos, e);
+  }
 
   write(dir / "config.json", config("").replace(config("").find("\"hidden_size\": 32"), 17, "\"hidden_size\": \"32\""));
   e = error_of(dir);
@@ -720,6 +731,9 @@ TEST_CASE("text models: the classification score function follows the text-class
   CHECK(function_for({{"problem_type", "single_label_classification"}}) == ScoreFunction::Softmax);
   CHECK(function_for({{"problem_type", "regression"}}) == ScoreFunction::None);
   CHECK(function_for({{"problem_type", nullptr}}) == ScoreFunction::Softmax);
+  // A num_labels beside id2label that disagrees is ignored, as PretrainedConfig ignores it.
+  CHECK(function_for({{"num_labels", 5}}) == ScoreFunction::Sigmoid);
+  CHECK(engine.load_graph(tmp).processing->tasks.at(0).id2label.size() == 3);
   // One label: sigmoid, even where problem_type says single-label (the pipeline tests the label
   // count first); regression stays without a function. The checkpoint's classifier keeps one row.
   {

@@ -292,6 +292,13 @@ TEST_CASE("vision models: ImageGPT's clusters must match its vocabulary") {
   CHECK(error_of(engine, dir).find("do_color_quantize: false is not supported") != std::string::npos);
   CHECK_THROWS_WITH_AS(engine.load_graph(kModels / "imagegpt-cls", "image-generation"),
                        doctest::Contains("task 'image-generation' is not offered by ImageGPTForImageClassification"), Error);
+  // A key the config leaves out takes ImageGPTConfig's default (24 layers), not GPT2Config's.
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(kModels / "imagegpt" / "config.json"));
+  config.erase("n_layer");
+  write(dir / "config.json", config.dump());
+  CHECK_MESSAGE(error_of(engine, dir).find("tensor 'transformer.h.2.ln_1.weight' is missing (config.json: n_embd 32, n_layer 24)") !=
+                    std::string::npos,
+                error_of(engine, dir));
 }
 
 TEST_CASE("vision models: CLIP's processing section: the clip_bpe tokenizer and CLIPImageProcessor's steps") {
