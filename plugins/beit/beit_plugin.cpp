@@ -338,11 +338,7 @@ class Expander {
   }
 
   std::string processing() {
-    ImageDefaults d;  // BeitImageProcessor's
-    d.height = d.width = 256;
-    d.resample = 3;
-    d.do_center_crop = true;
-    const std::string image = image_section(r_.checkpoint_dir, d);
+    const std::string image = image_section(r_.checkpoint_dir, "BeitImageProcessor");
     if (image.empty()) return "";
     std::ostringstream y;
     y << "  version: 1\n" << image << "  tasks:\n";

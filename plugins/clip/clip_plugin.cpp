@@ -346,15 +346,7 @@ class Expander {
     }
     std::string image;
     if (vision_) {
-      ImageDefaults d;  // CLIPImageProcessor's
-      d.shortest_edge = 224;
-      d.default_to_square = false;
-      d.resample = 3;
-      d.do_center_crop = true;
-      d.mean = {0.48145466, 0.4578275, 0.40821073};
-      d.std = {0.26862954, 0.26130258, 0.27577711};
-      d.do_convert_rgb = true;
-      image = image_section(r_.checkpoint_dir, d);
+      image = image_section(r_.checkpoint_dir, "CLIPImageProcessor");
     }
     // A task needs every reader of its graph's inputs.
     if ((text_ && tokenizer.empty()) || (vision_ && image.empty())) return "";

@@ -117,16 +117,79 @@ std::string imagegpt_section(const JsonFile& f, const ImageDefaults& d, bool do_
   return y.str();
 }
 
+// The class the file names, as its slow ImageProcessor ("ViTFeatureExtractor" and
+// "ViTImageProcessorFast" are ViTImageProcessor); "" where it names none.
+std::string named_class(const JsonFile& f) {
+  std::string name;
+  for (const char* key : {"image_processor_type", "feature_extractor_type"})
+    if (f.has(key)) {
+      name = f.string(key);
+      break;
+    }
+  const std::string fast = "Fast", extractor = "FeatureExtractor";
+  if (name.size() > fast.size() && name.compare(name.size() - fast.size(), fast.size(), fast) == 0) name.resize(name.size() - fast.size());
+  if (name.size() > extractor.size() && name.compare(name.size() - extractor.size(), extractor.size(), extractor) == 0)
+    name = name.substr(0, name.size() - extractor.size()) + "ImageProcessor";
+  return name;
+}
+
 }  // namespace
 
-std::string image_section(const std::string& checkpoint_dir, const ImageDefaults& d) {
+std::optional<ImageDefaults> processor_defaults(const std::string& name) {
+  ImageDefaults d;  // ViTImageProcessor's
+  if (name == "ViTImageProcessor") return d;
+  d.name = name;
+  d.crops = d.do_center_crop = true;
+  if (name == "DeiTImageProcessor") {
+    d.height = d.width = 256;
+    d.resample = 3;
+    d.mean = {0.485, 0.456, 0.406};  // IMAGENET_DEFAULT
+    d.std = {0.229, 0.224, 0.225};
+  } else if (name == "BeitImageProcessor") {
+    d.height = d.width = 256;
+    d.resample = 3;
+  } else if (name == "CLIPImageProcessor") {
+    d.shortest_edge = 224;
+    d.default_to_square = false;
+    d.resample = 3;
+    d.mean = {0.48145466, 0.4578275, 0.40821073};  // OPENAI_CLIP
+    d.std = {0.26862954, 0.26130258, 0.27577711};
+    d.do_convert_rgb = true;
+  } else if (name == "ImageGPTImageProcessor") {
+    d.crops = d.do_center_crop = false;
+    d.height = d.width = 256;
+    d.imagegpt = true;
+  } else {
+    return std::nullopt;
+  }
+  return d;
+}
+
+std::string image_section(const std::string& checkpoint_dir, const std::string& model_class, const std::string& input, int64_t clusters) {
   const JsonFile f = JsonFile::read_optional(checkpoint_dir, "preprocessor_config.json");
   if (!f.exists()) return "";
+  const std::string named = named_class(f);
+  std::optional<ImageDefaults> known = processor_defaults(named.empty() ? model_class : named);
+  if (!known)
+    f.fail(f.has("image_processor_type") ? "image_processor_type" : "feature_extractor_type",
+           "'" + named + "' is not supported (ViTImageProcessor, DeiTImageProcessor, BeitImageProcessor, CLIPImageProcessor, "
+           "ImageGPTImageProcessor, or their FeatureExtractor and Fast names)");
+  ImageDefaults d = *known;
+  d.input = input;
+  d.clusters = clusters;
+  // ImageGPT's inputs are cluster ids, every other model's pixel values.
+  if (d.imagegpt != (model_class == "ImageGPTImageProcessor"))
+    f.fail(f.has("image_processor_type") ? "image_processor_type" : "feature_extractor_type",
+           "'" + named + "' does not make the inputs of this model (" + model_class + " does)");
   const bool do_resize = f.boolean("do_resize", d.do_resize);
-  const Size size = read_size(f, "size", {d.height, d.width, d.shortest_edge}, d.default_to_square);
+  Size size = read_size(f, "size", {d.height, d.width, d.shortest_edge}, d.default_to_square);
+  // CLIPImageProcessor's legacy use_square_size: the shortest edge as both sides.
+  if (d.name == "CLIPImageProcessor" && f.has("use_square_size") && f.boolean("use_square_size") && size.shortest_edge)
+    size = {size.shortest_edge, size.shortest_edge, 0};
   const int64_t resample = f.integer("resample", 0, 1 << 30, d.resample);
-  const bool do_crop = f.boolean("do_center_crop", d.do_center_crop);
-  const Size crop = read_size(f, "crop_size", {d.crop_height, d.crop_width, 0}, true);
+  // A class without a crop step ignores the crop keys, as ViTImageProcessor does.
+  const bool do_crop = d.crops && f.boolean("do_center_crop", d.do_center_crop);
+  const Size crop = d.crops ? read_size(f, "crop_size", {d.crop_height, d.crop_width, 0}, true) : Size{};
   if (crop.shortest_edge) f.fail("crop_size", "a centre crop needs a height and a width");
   if (d.imagegpt) return imagegpt_section(f, d, do_resize, size, resample);
   const bool do_rescale = f.boolean("do_rescale", d.do_rescale);

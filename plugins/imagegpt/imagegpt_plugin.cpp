@@ -93,13 +93,7 @@ class Expander {
  private:
   std::string processing() {
     std::ostringstream y;
-    ImageDefaults im;  // ImageGPTImageProcessor's
-    im.input = "input_ids";
-    im.height = im.width = 256;
-    im.resample = 2;
-    im.imagegpt = true;
-    im.clusters = c_.decoder.vocab - 1;
-    const std::string image = image_section(r_.checkpoint_dir, im);
+    const std::string image = image_section(r_.checkpoint_dir, "ImageGPTImageProcessor", "input_ids", c_.decoder.vocab - 1);
     if (generation_) {
       // Generation needs no image: it starts from SOS alone (or a primed image's ids).
       y << "  version: 1\n" << image

@@ -441,7 +441,7 @@ class Expander {
 
   std::string processing() {
     // AutoImageProcessor maps swin to ViTImageProcessor: its defaults under the file's settings.
-    const std::string image = image_section(r_.checkpoint_dir, ImageDefaults{});
+    const std::string image = image_section(r_.checkpoint_dir, "ViTImageProcessor");
     if (image.empty()) return "";
     std::ostringstream y;
     y << "  version: 1\n" << image << "  tasks:\n";

@@ -200,7 +200,7 @@ class Expander {
   }
 
   std::string processing() {
-    const std::string image = image_section(r_.checkpoint_dir, ImageDefaults{});
+    const std::string image = image_section(r_.checkpoint_dir, "ViTImageProcessor");
     if (image.empty()) return "";
     std::ostringstream y;
     y << "  version: 1\n" << image << "  tasks:\n";

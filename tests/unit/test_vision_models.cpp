@@ -77,6 +77,51 @@ TEST_CASE("vision models: ViTModel with an image no multiple of the patch, gelu_
   CHECK(error_of(engine, dir).find("tensor 'pooler.dense.weight' has shape [24,32], expected [16,32]") != std::string::npos);
 }
 
+TEST_CASE("vision models: the image processor class preprocessor_config.json names sets the steps and defaults") {
+  Engine engine = vision_engine();
+  const auto dir = copy("vit-cls");
+  auto image_of = [&](const std::string& text) {
+    write(dir / "preprocessor_config.json", text);
+    return *engine.load_graph(dir).processing->image;
+  };
+  // ViTImageProcessor has no crop step: the keys are ignored, as transformers ignores them; its
+  // Fast and FeatureExtractor names stand for it.
+  for (const char* type : {R"("image_processor_type": "ViTImageProcessor")", R"("feature_extractor_type": "ViTFeatureExtractor")",
+                           R"("image_processor_type": "ViTImageProcessorFast")", R"("image_processor_type": null)"}) {
+    INFO(std::string(type));
+    const ImageProcessorSpec im = image_of(std::string("{") + type +
+                                           R"(, "size": {"height": 32, "width": 24}, "do_center_crop": true, "crop_size": {"height": 16, "width": 16}})");
+    CHECK_FALSE(im.do_center_crop);
+    CHECK(im.resample == Resample::Bilinear);
+  }
+  // DeiT's class crops, and its defaults are its own: bicubic, ImageNet's mean and std.
+  ImageProcessorSpec deit = image_of(R"({"feature_extractor_type": "DeiTFeatureExtractor", "size": 36, "crop_size": {"height": 32, "width": 24}})");
+  CHECK(deit.do_center_crop);
+  CHECK(deit.crop_size->height == 32);
+  CHECK(deit.size->height == 36);
+  CHECK(deit.size->width == 36);
+  CHECK(deit.resample == Resample::Bicubic);
+  CHECK(deit.image_mean == std::vector<double>{0.485, 0.456, 0.406});
+  // A class whose steps Loom does not reproduce is refused by name.
+  write(dir / "preprocessor_config.json", R"({"image_processor_type": "ConvNextImageProcessor", "crop_pct": 0.875})");
+  CHECK_MESSAGE(error_of(engine, dir).find("preprocessor_config.json: image_processor_type: 'ConvNextImageProcessor' is not supported") !=
+                    std::string::npos,
+                error_of(engine, dir));
+  write(dir / "preprocessor_config.json", R"({"image_processor_type": "ImageGPTImageProcessor", "clusters": [[0, 0, 0]]})");
+  CHECK(error_of(engine, dir).find("'ImageGPTImageProcessor' does not make the inputs of this model (ViTImageProcessor does)") !=
+        std::string::npos);
+  // CLIP's legacy use_square_size resizes to a square of the shortest edge.
+  Engine clip_engine = test::model_engine({"loom-onednn.so", "loom-clip.so"});
+  const auto clip = copy("clip");
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(kModels / "clip" / "preprocessor_config.json"));
+  config["use_square_size"] = true;
+  write(clip / "preprocessor_config.json", config.dump());
+  const ImageProcessorSpec square = *clip_engine.load_graph(clip).processing->image;
+  CHECK(square.size->height == 32);
+  CHECK(square.size->width == 32);
+  CHECK(square.size->shortest_edge == 0);
+}
+
 TEST_CASE("vision models: image-classification has no regression case: its labels choose the score function") {
   Engine engine = vision_engine();
   const auto tmp = std::filesystem::temp_directory_path() / ("loom-image-problem-" + std::to_string(::getpid()));
