@@ -57,15 +57,16 @@ void JsonFile::fail(const std::string& key, const std::string& what) const {
 }
 
 JsonFile JsonFile::section(const std::string& key, const std::string& legacy_key) const {
+  // transformers builds the sub-config from the legacy dict alone (the class defaults under it)
+  // and lets that replace every value of the new key.
+  const std::string& k = !legacy_key.empty() && has(legacy_key) ? legacy_key : key;
   JsonFile s;
   s.file_ = file_;
-  s.prefix_ = prefix_ + key + ".";
+  s.prefix_ = prefix_ + k + ".";
   s.json_ = Json::object();
-  for (const std::string& k : {key, legacy_key}) {
-    if (k.empty() || !has(k)) continue;
-    if (!json_[k].is_object()) fail(k, "expected an object, got " + json_[k].dump());
-    for (const auto& [name, value] : json_[k].items()) s.json_[name] = value;
-  }
+  if (!has(k)) return s;
+  if (!json_[k].is_object()) fail(k, "expected an object, got " + json_[k].dump());
+  s.json_ = json_[k];
   return s;
 }
 

@@ -44,9 +44,10 @@ class JsonFile {
   // A special token: a string, or an AddedToken object {"content": ...}; nullopt when absent or null.
   std::optional<std::string> token(const std::string& key) const;
 
-  // The object under `key` as a file of its own, with the keys of `legacy_key` (when present)
-  // over it: CLIP's text_config and its old text_config_dict. Absent: an empty object (the
-  // defaults). Errors name the key path ("config.json: text_config.hidden_size: ...").
+  // The object under `key` as a file of its own, or the one under `legacy_key` where the file has
+  // it, which then replaces it whole, the class defaults under it (CLIP's text_config and its old
+  // text_config_dict, as CLIPConfig reads them). Absent: an empty object (the defaults). Errors
+  // name the key path ("config.json: text_config.hidden_size: ...").
   JsonFile section(const std::string& key, const std::string& legacy_key = "") const;
 
   [[noreturn]] void fail(const std::string& key, const std::string& what) const;

@@ -243,14 +243,21 @@ TEST_CASE("vision models: broken CLIP configs name the key path") {
   const auto dir = copy("clip");
   std::ifstream in(kModels / "clip" / "config.json");
   nlohmann::json config = nlohmann::json::parse(in);
-  // The legacy text_config_dict wins over text_config, as transformers reads it.
-  config["text_config_dict"] = {{"hidden_size", 48}};
+  // The legacy text_config_dict replaces text_config whole, CLIPTextConfig's defaults under it, as
+  // CLIPConfig reads it: with the file's own sizes the checkpoint loads; with one of them only,
+  // the others are the class's (hidden_size 512).
+  const nlohmann::json text = config["text_config"];
+  config["text_config_dict"] = text;
+  config["text_config"] = {{"hidden_size", 48}, {"eos_token_id", 2}};
   write(dir / "config.json", config.dump());
-  CHECK(error_of(engine, dir).find("tensor 'text_model.embeddings.token_embedding.weight' has shape") != std::string::npos);
+  CHECK(error_of(engine, dir).empty());
   config["text_config_dict"] = {{"num_attention_heads", 5}};
   write(dir / "config.json", config.dump());
-  CHECK(error_of(engine, dir).find("config.json: text_config.num_attention_heads: 5 does not divide hidden_size 32") != std::string::npos);
+  CHECK_MESSAGE(error_of(engine, dir).find("config.json: text_config_dict.num_attention_heads: 5 does not divide hidden_size 512") !=
+                    std::string::npos,
+                error_of(engine, dir));
   config.erase("text_config_dict");
+  config["text_config"] = text;
   config["vision_config"]["patch_size"] = 33;
   write(dir / "config.json", config.dump());
   CHECK(error_of(engine, dir).find("config.json: vision_config.patch_size: 33 is larger than image_size 32") != std::string::npos);
