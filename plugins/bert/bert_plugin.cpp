@@ -126,7 +126,10 @@ class Expander {
     std::string h = "hidden.0";
     for (int64_t i = 0; i < c_.layers; ++i) h = layer(i, h, i + 1 == c_.layers ? "last_hidden_state" : "");
 
-    const bool pooled = c_.head != Head::MaskedLM;
+    // A BertModel saved without its pooler (add_pooling_layer=False) offers no pooler_output rather
+    // than the random one transformers would make; the heads that read it need it.
+    const bool pooled = c_.head != Head::MaskedLM &&
+                        (c_.head != Head::Base || w_.base("pooler.dense.weight", {c_.hidden, c_.hidden}, "the pooler of BertModel"));
     if (pooled) pooler();
     outputs(pooled);
     g_.processing(processing());

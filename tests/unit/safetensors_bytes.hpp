@@ -53,6 +53,22 @@ inline void write_safetensors(const std::filesystem::path& file, const std::vect
   write_bytes(file, safetensors_bytes(tensors, metadata));
 }
 
+// The tensors of a safetensors file the tests trust (a fixture), in the header's order.
+inline std::vector<StTensor> read_safetensors(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+  std::vector<StTensor> tensors;
+  for (const auto& [name, t] : header.items()) {
+    if (name == "__metadata__") continue;
+    const size_t begin = t["data_offsets"][0], end = t["data_offsets"][1];
+    tensors.push_back({name, t["dtype"], t["shape"].get<std::vector<int64_t>>(), bytes.substr(8 + n + begin, end - begin)});
+  }
+  return tensors;
+}
+
 // f32 values as an F32 tensor's bytes.
 inline StTensor f32_tensor(std::string name, std::vector<int64_t> shape, const std::vector<float>& values) {
   return {std::move(name), "F32", std::move(shape), raw_bytes(values)};

@@ -46,6 +46,29 @@ TEST_CASE("text models: BertModel without prefix, sharded in two files") {
   check_outputs("bert-base", {"input_ids", "attention_mask", "token_type_ids"}, {"last_hidden_state", "pooler_output"});
 }
 
+TEST_CASE("text models: a BertModel saved without its pooler offers last_hidden_state, not a random pooler_output") {
+  Engine engine = text_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-no-pooler-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  std::filesystem::create_directories(tmp);
+  for (const char* f : {"config.json", "vocab.txt", "tokenizer_config.json"}) std::filesystem::copy_file(kModels / "bert-base" / f, tmp / f);
+  std::vector<test::StTensor> tensors;
+  for (const char* shard : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"})
+    for (test::StTensor& t : test::read_safetensors(kModels / "bert-base" / shard))
+      if (t.name.rfind("pooler.", 0) != 0) tensors.push_back(std::move(t));
+  test::write_safetensors(tmp / "model.safetensors", tensors);
+  const Graph g = engine.load_graph(tmp);
+  std::vector<std::string> outputs;
+  for (const auto& o : g.outputs) outputs.push_back(o.name);
+  CHECK(outputs == std::vector<std::string>{"last_hidden_state"});
+  Session s = engine.compile(g, test::on_onednn());
+  TensorMap out = s.run({{"input_ids", read_npy(kModels / "bert-base" / "input_ids.npy")},
+                         {"attention_mask", read_npy(kModels / "bert-base" / "attention_mask.npy")},
+                         {"token_type_ids", read_npy(kModels / "bert-base" / "token_type_ids.npy")}});
+  CHECK(compare(out.at("last_hidden_state"), read_npy(kModels / "bert-base" / "expected_last_hidden_state.npy"), 1e-4, 1e-5).ok());
+  std::filesystem::remove_all(tmp);
+}
+
 TEST_CASE("text models: BertForNextSentencePrediction and BertForSequenceClassification from bf16") {
   check_outputs("bert-nsp", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "pooler_output"});
   check_outputs("bert-seqcls", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "last_hidden_state"});
@@ -737,22 +760,12 @@ TEST_CASE("text models: the classification score function follows the text-class
   // One label: sigmoid, even where problem_type says single-label (the pipeline tests the label
   // count first); regression stays without a function. The checkpoint's classifier keeps one row.
   {
-    std::ifstream in(kModels / "bert-seqcls" / "model.safetensors", std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    uint64_t n = 0;
-    std::memcpy(&n, bytes.data(), 8);
-    const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
-    std::vector<test::StTensor> tensors;
-    for (const auto& [name, t] : header.items()) {
-      if (name == "__metadata__") continue;
-      const size_t begin = t["data_offsets"][0], end = t["data_offsets"][1];
-      test::StTensor st{name, t["dtype"], t["shape"].get<std::vector<int64_t>>(), bytes.substr(8 + n + begin, end - begin)};
-      if (name.rfind("classifier.", 0) == 0) {
-        st.bytes.resize(st.bytes.size() / static_cast<size_t>(st.shape[0]));  // the first row
-        st.shape[0] = 1;
+    std::vector<test::StTensor> tensors = test::read_safetensors(kModels / "bert-seqcls" / "model.safetensors");
+    for (test::StTensor& t : tensors)
+      if (t.name.rfind("classifier.", 0) == 0) {
+        t.bytes.resize(t.bytes.size() / static_cast<size_t>(t.shape[0]));  // the first row
+        t.shape[0] = 1;
       }
-      tensors.push_back(std::move(st));
-    }
     test::write_safetensors(tmp / "model.safetensors", tensors);
   }
   const nlohmann::json one = {{"id2label", {{"0", "score"}}}, {"label2id", nullptr}};
