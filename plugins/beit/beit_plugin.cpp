@@ -69,6 +69,7 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
                              " gives more than 2^20 patches");
   b.channels = c.integer("num_channels", 1, 64, 3);
   b.vocab = c.integer("vocab_size", 1, 1 << 24, 8192);
+  check_not_pruned(c);
   b.act = read_activation(c, "hidden_act", "gelu");
   b.mask_token = c.boolean("use_mask_token", false);
   b.absolute = c.boolean("use_absolute_position_embeddings", false);

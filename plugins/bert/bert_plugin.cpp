@@ -63,10 +63,14 @@ BertConfig read_config(const sdk::ModelRequest& r) {
   b.positions = c.integer("max_position_embeddings", 1, 1 << 20, 512);
   b.types = c.integer("type_vocab_size", 1, 1 << 16, 2);
   b.eps = c.number("layer_norm_eps", 1e-12, true);
+  check_not_pruned(c);
   b.act = read_activation(c, "hidden_act", "gelu");
   const std::string pos_type = c.string("position_embedding_type", "absolute");
   if (pos_type != "absolute") c.fail("position_embedding_type", "'" + pos_type + "' is not supported (absolute)");
   if (c.boolean("is_decoder", false)) c.fail("is_decoder", "decoder BERT is not supported");
+  // transformers refuses cross-attention in an encoder (BertLayer: "should be used as a decoder
+  // model if cross attention is added").
+  if (c.boolean("add_cross_attention", false)) c.fail("add_cross_attention", "cross-attention is not supported (and needs is_decoder)");
   b.tied = c.boolean("tie_word_embeddings", true);
   if (b.head == Head::SequenceClassification) {
     b.labels = read_labels(c);

@@ -64,6 +64,7 @@ void read_tower(const JsonFile& c, Tower& t, int64_t hidden, int64_t layers, int
     c.fail("num_attention_heads", std::to_string(t.heads) + " does not divide hidden_size " + std::to_string(t.hidden));
   t.intermediate = c.integer("intermediate_size", 1, 1 << 18, intermediate);
   t.eps = c.number("layer_norm_eps", 1e-5, true);
+  check_not_pruned(c);
   t.act = read_activation(c, "hidden_act", "quick_gelu");
 }
 

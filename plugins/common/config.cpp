@@ -208,6 +208,13 @@ void read_size_pair(const JsonFile& c, const char* key, int64_t fallback, int64_
     c.fail(key, "expected sizes between 1 and 65536, got " + j.dump());
 }
 
+void check_not_pruned(const JsonFile& config) {
+  if (!config.has("pruned_heads")) return;
+  const Json& p = config.json()["pruned_heads"];
+  if (!(p.is_object() || p.is_array()) || !p.empty())
+    config.fail("pruned_heads", "pruned attention heads are not supported (expected {} or nothing, got " + p.dump().substr(0, 200) + ")");
+}
+
 std::string read_activation(const JsonFile& config, const std::string& key, const std::string& fallback) {
   // ACT2FN's names: gelu_python is erf GELU written out in Python, linear the identity, swish
   // the old name of silu.

@@ -70,6 +70,10 @@ std::string size_text(int64_t height, int64_t width);
 // ViTPatchEmbeddings and BeitPatchEmbeddings read them; `fallback` for both when absent.
 void read_size_pair(const JsonFile& config, const char* key, int64_t fallback, int64_t& height, int64_t& width);
 
+// Refuses a config whose heads were pruned (PretrainedConfig's pruned_heads, {layer: [heads]}):
+// its attention weights are narrower than the head count says, which Loom does not build.
+void check_not_pruned(const JsonFile& config);
+
 // The HF activation that config.json names under `key` (`fallback` when absent) as the linear
 // op's `activation` attribute; an error naming the key for one Loom lacks.
 std::string read_activation(const JsonFile& config, const std::string& key, const std::string& fallback);

@@ -31,6 +31,7 @@ DecoderConfig read_decoder_config(const JsonFile& c, const DecoderDefaults& defa
   g.inner = c.has("n_inner") ? c.integer("n_inner", 1, 1 << 18) : 4 * g.hidden;
   g.positions = c.integer(alias("n_positions", "max_position_embeddings"), 1, 1 << 20, 1024);
   g.eps = c.number("layer_norm_epsilon", 1e-5, true);
+  check_not_pruned(c);
   g.act = read_activation(c, "activation_function", defaults.act);
   g.scale_attn = c.boolean("scale_attn_weights", true);
   g.scale_by_layer = c.boolean("scale_attn_by_inverse_layer_idx", false);

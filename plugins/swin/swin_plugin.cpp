@@ -144,6 +144,7 @@ SwinConfig read_config(const sdk::ModelRequest& r) {
   v.eps = c.number("layer_norm_eps", 1e-5, true);
   if (c.boolean("use_absolute_embeddings", false))
     c.fail("use_absolute_embeddings", "true is not supported (transformers adds a table of num_patches + 1 rows to num_patches tokens)");
+  check_not_pruned(c);
   v.act = read_activation(c, "hidden_act", "gelu");
   // SwinPatchEmbeddings.maybe_pad: the image is padded on the right and bottom to whole patches.
   v.grid_h = (v.height + v.patch - 1) / v.patch;

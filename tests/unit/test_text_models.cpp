@@ -213,6 +213,12 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   write(dir / "config.json", config(", \"hidden_act\": \"swiglu\""));
   std::string e = error_of(dir);
   CHECK(e.find("config.json: hidden_act: 'swiglu' is not supported") != std::string::npos);
+  write(dir / "config.json", config(", \"pruned_heads\": {\"0\": [1]}"));
+  CHECK(error_of(dir).find("config.json: pruned_heads: pruned attention heads are not supported") != std::string::npos);
+  write(dir / "config.json", config(", \"pruned_heads\": {}"));
+  CHECK(error_of(dir).empty());
+  write(dir / "config.json", config(", \"add_cross_attention\": true"));
+  CHECK(error_of(dir).find("config.json: add_cross_attention: cross-attention is not supported") != std::string::npos);
 
   // An untied head the file does not store would be random in transformers: refused by name.
   write(dir / "config.json", config(", \"tie_word_embeddings\": false"));
