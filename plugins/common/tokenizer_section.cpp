@@ -6,6 +6,8 @@
 #include <loom/plugin_sdk.hpp>
 
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <map>
 #include <sstream>
 
@@ -164,6 +166,113 @@ TextOptions file_options(const JsonFile& tokenizer_json, TextOptions o) {
   return o;
 }
 
+// How special tokens frame a text and a pair: items are roles, "$A" or "$B".
+struct Frame {
+  std::vector<std::string> single, pair;
+  std::vector<int64_t> pair_types;
+};
+
+// The class's own frame (what the slow class builds, and the fast one converted from it).
+std::optional<Frame> class_frame(const TokenizerSetup& setup) {
+  if (setup.frame_with_cls_sep) return Frame{{"cls", "$A", "sep"}, {"cls", "$A", "sep", "$B", "sep"}, {0, 0, 0, 1, 1}};
+  if (setup.frame_with_bos_eos) return Frame{{"bos", "$A", "eos"}, {"bos", "$A", "eos", "eos", "$B", "eos"}, {0, 0, 0, 0, 0, 0}};
+  return std::nullopt;
+}
+
+// tokenizer.json's post_processor, which the fast tokenizers apply, as a frame of the section's
+// roles (`roles`: role -> token text and id); nullopt where it adds no special tokens (null,
+// ByteLevel). A processor Loom does not read, or a token that is no role's, is an error naming
+// the key.
+std::optional<Frame> file_frame(const JsonFile& file, const std::vector<std::pair<std::string, std::pair<std::string, int64_t>>>& roles) {
+  const std::string key = "post_processor";
+  // The role holding `text` (as `id`), the framing roles first: CLIP's eos and pad share a text.
+  auto role_of = [&](const std::string& where, const std::string& text, int64_t id) {
+    for (const char* preferred : {"cls", "sep", "bos", "eos", "", ""})
+      for (const auto& [role, token] : roles)
+        if ((!*preferred || role == preferred) && token.first == text) {
+          if (token.second != id)
+            file.fail(where, quoted(text) + " has id " + std::to_string(id) + " there, but " + std::to_string(token.second) + " in the vocabulary");
+          return role;
+        }
+    std::string known;
+    for (const auto& [role, token] : roles) known += (known.empty() ? "" : ", ") + role + " " + quoted(token.first);
+    file.fail(where, quoted(text) + " is none of the special tokens (" + known + ")");
+  };
+  // [text, id] of BertProcessing's and RobertaProcessing's cls and sep.
+  auto pair_token = [&](const nlohmann::json& p, const std::string& where, const char* name) {
+    const auto it = p.find(name);
+    if (it == p.end() || !it->is_array() || it->size() != 2 || !(*it)[0].is_string() || !(*it)[1].is_number_integer())
+      file.fail(where + "." + name, "expected [token, id]");
+    return role_of(where + "." + name, (*it)[0].get<std::string>(), (*it)[1].get<int64_t>());
+  };
+  std::optional<Frame> frame;
+  auto framed = [&](Frame f, const std::string& where) {
+    if (frame) file.fail(where, "a second processor that adds special tokens (Loom reads one)");
+    frame = std::move(f);
+  };
+  // A TemplateProcessing's items; `types` gets each item's type_id.
+  auto items = [&](const nlohmann::json& p, const std::string& where, const char* name, std::vector<int64_t>& types) {
+    const auto list = p.find(name);
+    if (list == p.end() || !list->is_array()) file.fail(where + "." + name, "expected a list of template items");
+    const auto specials = p.find("special_tokens");
+    std::vector<std::string> out;
+    for (size_t i = 0; i < list->size(); ++i) {
+      const nlohmann::json& item = (*list)[i];
+      const std::string at = where + "." + name + "[" + std::to_string(i) + "]";
+      const bool special = item.is_object() && item.contains("SpecialToken");
+      const nlohmann::json* body = item.is_object() && item.size() == 1 ? &item.begin().value() : nullptr;
+      if (!body || !body->is_object() || !(special || item.contains("Sequence")) || !body->contains("id") || !(*body)["id"].is_string())
+        file.fail(at, "expected {\"SpecialToken\": {id, type_id}} or {\"Sequence\": {id, type_id}}");
+      const std::string id = (*body)["id"].get<std::string>();
+      const auto type = body->find("type_id");
+      types.push_back(type != body->end() && type->is_number_integer() ? type->get<int64_t>() : 0);
+      if (!special) {
+        if (id != "A" && id != "B") file.fail(at, "a sequence is A or B, got " + quoted(id));
+        out.push_back("$" + id);
+        continue;
+      }
+      const nlohmann::json* entry = specials != p.end() && specials->is_object() && specials->contains(id) ? &(*specials)[id] : nullptr;
+      if (!entry || !entry->is_object() || !entry->contains("ids") || !(*entry)["ids"].is_array() || (*entry)["ids"].size() != 1 ||
+          !(*entry)["ids"][0].is_number_integer())
+        file.fail(at, quoted(id) + " needs one id in special_tokens (Loom reads special tokens of one token)");
+      const auto tokens = entry->find("tokens");
+      const std::string text = tokens != entry->end() && tokens->is_array() && tokens->size() == 1 && (*tokens)[0].is_string()
+                                   ? (*tokens)[0].get<std::string>()
+                                   : id;
+      out.push_back(role_of(at, text, (*entry)["ids"][0].get<int64_t>()));
+    }
+    return out;
+  };
+  std::function<void(const nlohmann::json&, const std::string&)> read = [&](const nlohmann::json& p, const std::string& where) {
+    if (p.is_null()) return;
+    if (!p.is_object() || !p.contains("type") || !p["type"].is_string()) file.fail(where, "expected an object with a \"type\"");
+    const std::string type = p["type"].get<std::string>();
+    if (type == "ByteLevel") return;  // offsets only
+    if (type == "Sequence") {
+      const auto list = p.find("processors");
+      if (list == p.end() || !list->is_array()) file.fail(where + ".processors", "expected a list of processors");
+      for (size_t i = 0; i < list->size(); ++i) read((*list)[i], where + ".processors[" + std::to_string(i) + "]");
+    } else if (type == "BertProcessing" || type == "RobertaProcessing") {
+      const std::string cls = pair_token(p, where, "cls"), sep = pair_token(p, where, "sep");
+      if (type == "BertProcessing") framed(Frame{{cls, "$A", sep}, {cls, "$A", sep, "$B", sep}, {0, 0, 0, 1, 1}}, where);
+      else framed(Frame{{cls, "$A", sep}, {cls, "$A", sep, sep, "$B", sep}, {0, 0, 0, 0, 0, 0}}, where);
+    } else if (type == "TemplateProcessing") {
+      Frame f;
+      std::vector<int64_t> single_types;
+      f.single = items(p, where, "single", single_types);
+      for (int64_t t : single_types)
+        if (t != 0) file.fail(where + ".single", "a single text's token types must be 0 (Loom gives one text type 0)");
+      f.pair = items(p, where, "pair", f.pair_types);
+      framed(std::move(f), where);
+    } else {
+      file.fail(where + ".type", quoted(type) + " is not supported (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, "
+                                               "Sequence, or null)");
+    }
+  };
+  if (file.has(key)) read(file.json()[key], key);
+  return frame;
+}
+
 }  // namespace
 
 std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
@@ -245,16 +354,23 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
     listed = true;
     write_added(y, e);
   }
-  if (setup.frame_with_cls_sep)
-    y << "    post_processor:\n"
-      << "      single: [cls, $A, sep]\n"
-      << "      pair: [cls, $A, sep, $B, sep]\n"
-      << "      pair_type_ids: [0, 0, 0, 1, 1]\n";
-  if (setup.frame_with_bos_eos)
-    y << "    post_processor:\n"
-      << "      single: [bos, $A, eos]\n"
-      << "      pair: [bos, $A, eos, eos, $B, eos]\n"
-      << "      pair_type_ids: [0, 0, 0, 0, 0, 0]\n";
+  // The fast tokenizers, which transformers loads where there is a tokenizer.json, frame as its
+  // post_processor says; the class's frame otherwise.
+  std::vector<std::pair<std::string, std::pair<std::string, int64_t>>> roles;
+  next = 0;
+  for (const auto& [role, text] : setup.special_tokens) roles.push_back({role, {text, *ids[next++]}});
+  const std::optional<Frame> frame = tokenizer_json.exists() ? file_frame(tokenizer_json, roles) : class_frame(setup);
+  if (frame) {
+    auto list = [](const auto& items) {
+      std::ostringstream l;
+      l << "[";
+      for (size_t i = 0; i < items.size(); ++i) l << (i ? ", " : "") << items[i];
+      l << "]";
+      return l.str();
+    };
+    y << "    post_processor:\n      single: " << list(frame->single) << "\n";
+    if (!frame->pair.empty()) y << "      pair: " << list(frame->pair) << "\n      pair_type_ids: " << list(frame->pair_types) << "\n";
+  }
   y << "    max_length: " << max_length << "\n";
   if (setup.pad_to_longest && setup.special_tokens.count("pad")) y << "    padding: longest\n";
   if (setup.truncate) y << "    truncation: longest_first\n";

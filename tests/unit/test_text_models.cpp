@@ -525,6 +525,78 @@ TEST_CASE("text models: a tokenizer.json alone takes tokenizer_config.json's opt
   std::filesystem::remove_all(tmp);
 }
 
+TEST_CASE("text models: a tokenizer.json frames texts as its post_processor says, as the fast tokenizers do") {
+  Engine engine = text_engine();
+  const auto dir = std::filesystem::temp_directory_path() / ("loom-post-processor-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const auto& e : std::filesystem::directory_iterator(kModels / "bert-mlm"))
+    if (e.path().filename() != "vocab.txt") std::filesystem::copy_file(e.path(), dir / e.path().filename());
+  nlohmann::json file = {{"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"vocab", nlohmann::json::object()}}},
+                         {"normalizer", {{"type", "BertNormalizer"}, {"lowercase", true}}},
+                         {"pre_tokenizer", {{"type", "BertPreTokenizer"}}}};
+  {
+    std::ifstream in(kModels / "bert-mlm" / "vocab.txt");
+    std::string line;
+    for (int64_t id = 0; std::getline(in, line); ++id) file["model"]["vocab"][line] = id;
+  }
+  auto encode = [&](const nlohmann::json& post_processor) {
+    file["post_processor"] = post_processor;
+    std::ofstream(dir / "tokenizer.json", std::ios::trunc) << file.dump();
+    const Encoding e = Tokenizer::from_graph(engine.load_graph(dir)).encode({"the cat"}, {"sat"});
+    std::vector<int64_t> out = e.input_ids[0];
+    out.insert(out.end(), e.token_type_ids[0].begin(), e.token_type_ids[0].end());
+    return out;
+  };
+  auto special = [](const char* token, int64_t type) { return nlohmann::json{{"SpecialToken", {{"id", token}, {"type_id", type}}}}; };
+  auto sequence = [](const char* id, int64_t type) { return nlohmann::json{{"Sequence", {{"id", id}, {"type_id", type}}}}; };
+  const nlohmann::json specials = {{"[CLS]", {{"id", "[CLS]"}, {"ids", {2}}, {"tokens", {"[CLS]"}}}},
+                                   {"[SEP]", {{"id", "[SEP]"}, {"ids", {3}}, {"tokens", {"[SEP]"}}}}};
+  // transformers' own template: [CLS] A [SEP] B [SEP], B's part of type 1.
+  const nlohmann::json bert = {{"type", "TemplateProcessing"},
+                               {"single", {special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)}},
+                               {"pair", {special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0), sequence("B", 1), special("[SEP]", 1)}},
+                               {"special_tokens", specials}};
+  CHECK(encode(bert) == std::vector<int64_t>{2, 5, 6, 3, 7, 3, 0, 0, 0, 0, 1, 1});
+  CHECK(encode({{"type", "BertProcessing"}, {"sep", {"[SEP]", 3}}, {"cls", {"[CLS]", 2}}}) ==
+        std::vector<int64_t>{2, 5, 6, 3, 7, 3, 0, 0, 0, 0, 1, 1});
+  // RoBERTa's frame: two separators between the texts, every type 0.
+  CHECK(encode({{"type", "RobertaProcessing"}, {"sep", {"[SEP]", 3}}, {"cls", {"[CLS]", 2}}, {"trim_offsets", true}}) ==
+        std::vector<int64_t>{2, 5, 6, 3, 3, 7, 3, 0, 0, 0, 0, 0, 0, 0});
+  // Another template, in a Sequence beside ByteLevel (which frames nothing).
+  const nlohmann::json other = {{"type", "TemplateProcessing"},
+                                {"single", {sequence("A", 0), special("[SEP]", 0)}},
+                                {"pair", {sequence("A", 0), special("[SEP]", 0), special("[CLS]", 1), sequence("B", 1)}},
+                                {"special_tokens", specials}};
+  CHECK(encode({{"type", "Sequence"}, {"processors", {{{"type", "ByteLevel"}}, other}}}) ==
+        std::vector<int64_t>{5, 6, 3, 2, 7, 0, 0, 0, 1, 1});
+  // No post_processor: no special tokens, the pair's second text of type 1.
+  CHECK(encode(nullptr) == std::vector<int64_t>{5, 6, 7, 0, 0, 1});
+  // What Loom does not read, and tokens that are no special token, are refused by name.
+  auto error_of = [&](const nlohmann::json& post_processor) {
+    try {
+      encode(post_processor);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error_of({{"type", "RobertaProcessing"}, {"sep", {"[SEP]", 3}}, {"cls", {"the", 5}}})
+            .find("tokenizer.json: post_processor.cls: \"the\" is none of the special tokens") != std::string::npos);
+  CHECK(error_of({{"type", "BertProcessing"}, {"sep", {"[SEP]", 4}}, {"cls", {"[CLS]", 2}}})
+            .find("tokenizer.json: post_processor.sep: \"[SEP]\" has id 4 there, but 3 in the vocabulary") != std::string::npos);
+  CHECK(error_of({{"type", "Metaspace"}}).find("tokenizer.json: post_processor.type: \"Metaspace\" is not supported") != std::string::npos);
+  nlohmann::json typed = bert;
+  typed["single"][1]["Sequence"]["type_id"] = 1;
+  CHECK(error_of(typed).find("post_processor.single: a single text's token types must be 0") != std::string::npos);
+  nlohmann::json two = bert;
+  two["special_tokens"]["[CLS]"]["ids"] = {2, 2};
+  CHECK(error_of(two).find("post_processor.single[0]: \"[CLS]\" needs one id in special_tokens") != std::string::npos);
+  CHECK(error_of({{"type", "Sequence"}, {"processors", {bert, bert}}}).find("post_processor.processors[1]: a second processor") !=
+        std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("text models: the Generator applies transformers' logits processors as the reference does") {
   Engine engine = text_engine();
   const auto dir = kModels / "gpt2";
