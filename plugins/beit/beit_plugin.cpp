@@ -71,11 +71,11 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
   b.vocab = c.integer("vocab_size", 1, 1 << 24, 8192);
   check_not_pruned(c);
   b.act = read_activation(c, "hidden_act", "gelu");
-  b.mask_token = c.boolean("use_mask_token", false);
-  b.absolute = c.boolean("use_absolute_position_embeddings", false);
-  b.relative = c.boolean("use_relative_position_bias", false);
-  b.shared_relative = c.boolean("use_shared_relative_position_bias", false);
-  b.mean_pooling = c.boolean("use_mean_pooling", true);
+  b.mask_token = c.flag("use_mask_token", false);
+  b.absolute = c.flag("use_absolute_position_embeddings", false);
+  b.relative = c.flag("use_relative_position_bias", false);
+  b.shared_relative = c.flag("use_shared_relative_position_bias", false);
+  b.mean_pooling = c.flag("use_mean_pooling", true);
   b.layer_scale = c.number("layer_scale_init_value", 0.1);
   if (b.head == Head::MaskedImageModeling && !b.mask_token)
     c.fail("use_mask_token", "BeitForMaskedImageModeling needs the mask token (use_mask_token true)");

@@ -65,13 +65,16 @@ BertConfig read_config(const sdk::ModelRequest& r) {
   b.eps = c.number("layer_norm_eps", 1e-12, true);
   check_not_pruned(c);
   b.act = read_activation(c, "hidden_act", "gelu");
+  // null is no position embeddings at all in transformers (it adds them only for "absolute").
+  if (c.json().contains("position_embedding_type") && c.json()["position_embedding_type"].is_null())
+    c.fail("position_embedding_type", "null (no position embeddings) is not supported (absolute)");
   const std::string pos_type = c.string("position_embedding_type", "absolute");
   if (pos_type != "absolute") c.fail("position_embedding_type", "'" + pos_type + "' is not supported (absolute)");
-  if (c.boolean("is_decoder", false)) c.fail("is_decoder", "decoder BERT is not supported");
+  if (c.flag("is_decoder", false)) c.fail("is_decoder", "decoder BERT is not supported");
   // transformers refuses cross-attention in an encoder (BertLayer: "should be used as a decoder
   // model if cross attention is added").
-  if (c.boolean("add_cross_attention", false)) c.fail("add_cross_attention", "cross-attention is not supported (and needs is_decoder)");
-  b.tied = c.boolean("tie_word_embeddings", true);
+  if (c.flag("add_cross_attention", false)) c.fail("add_cross_attention", "cross-attention is not supported (and needs is_decoder)");
+  b.tied = c.flag("tie_word_embeddings", true);
   if (b.head == Head::SequenceClassification) {
     b.labels = read_labels(c);
     b.problem_type = read_problem_type(c);

@@ -138,6 +138,11 @@ bool JsonFile::boolean(const std::string& key, std::optional<bool> fallback) con
   return v.get<bool>();
 }
 
+bool JsonFile::flag(const std::string& key, bool fallback) const {
+  if (json_.contains(key) && json_[key].is_null()) return false;
+  return boolean(key, fallback);
+}
+
 std::string JsonFile::first_of(std::initializer_list<const char*> keys) const {
   for (const char* k : keys)
     if (has(k)) return k;

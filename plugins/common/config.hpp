@@ -37,6 +37,9 @@ class JsonFile {
   double number(const std::string& key, std::optional<double> fallback = std::nullopt, bool positive = false) const;
   std::string string(const std::string& key, std::optional<std::string> fallback = std::nullopt) const;
   bool boolean(const std::string& key, std::optional<bool> fallback = std::nullopt) const;
+  // A setting transformers tests as `if config.key:`: absent, `fallback`; null, false (None is
+  // falsy: a config class given None keeps it, whatever its default).
+  bool flag(const std::string& key, bool fallback) const;
   // The first present key of several aliases (GPT-2's n_embd / hidden_size), or "".
   std::string first_of(std::initializer_list<const char*> keys) const;
   // `architectures[0]`, the class a checkpoint was saved from; `fallback` when the key is absent.

@@ -33,8 +33,8 @@ DecoderConfig read_decoder_config(const JsonFile& c, const DecoderDefaults& defa
   g.eps = c.number("layer_norm_epsilon", 1e-5, true);
   check_not_pruned(c);
   g.act = read_activation(c, "activation_function", defaults.act);
-  g.scale_attn = c.boolean("scale_attn_weights", true);
-  g.scale_by_layer = c.boolean("scale_attn_by_inverse_layer_idx", false);
+  g.scale_attn = c.flag("scale_attn_weights", true);
+  g.scale_by_layer = c.flag("scale_attn_by_inverse_layer_idx", false);
   return g;
 }
 

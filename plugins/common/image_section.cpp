@@ -99,8 +99,8 @@ std::string resize_yaml(const JsonFile& f, bool do_resize, const Size& size, int
 // ImageGPT's steps: resize, x / 127.5 − 1 (a rescale by 1/127.5, then a normalisation with
 // mean and std 1), nearest colour cluster of the file's `clusters`.
 std::string imagegpt_section(const JsonFile& f, const ImageDefaults& d, bool do_resize, const Size& size, int64_t resample) {
-  const bool normalize = f.boolean("do_normalize", true);
-  const bool quantize = f.boolean("do_color_quantize", true);
+  const bool normalize = f.flag("do_normalize", true);
+  const bool quantize = f.flag("do_color_quantize", true);
   if (!normalize || !quantize)
     f.fail(normalize ? "do_color_quantize" : "do_normalize", "false is not supported (ImageGPT's inputs are cluster ids of normalised pixels)");
   if (!f.has("clusters") || !f.json()["clusters"].is_array())
@@ -181,23 +181,23 @@ std::string image_section(const std::string& checkpoint_dir, const std::string& 
   if (d.imagegpt != (model_class == "ImageGPTImageProcessor"))
     f.fail(f.has("image_processor_type") ? "image_processor_type" : "feature_extractor_type",
            "'" + named + "' does not make the inputs of this model (" + model_class + " does)");
-  const bool do_resize = f.boolean("do_resize", d.do_resize);
+  const bool do_resize = f.flag("do_resize", d.do_resize);
   Size size = read_size(f, "size", {d.height, d.width, d.shortest_edge}, d.default_to_square);
   // CLIPImageProcessor's legacy use_square_size: the shortest edge as both sides.
   if (d.name == "CLIPImageProcessor" && f.has("use_square_size") && f.boolean("use_square_size") && size.shortest_edge)
     size = {size.shortest_edge, size.shortest_edge, 0};
   const int64_t resample = f.integer("resample", 0, 1 << 30, d.resample);
   // A class without a crop step ignores the crop keys, as ViTImageProcessor does.
-  const bool do_crop = d.crops && f.boolean("do_center_crop", d.do_center_crop);
+  const bool do_crop = d.crops && f.flag("do_center_crop", d.do_center_crop);
   const Size crop = d.crops ? read_size(f, "crop_size", {d.crop_height, d.crop_width, 0}, true) : Size{};
   if (crop.shortest_edge) f.fail("crop_size", "a centre crop needs a height and a width");
   if (d.imagegpt) return imagegpt_section(f, d, do_resize, size, resample);
-  const bool do_rescale = f.boolean("do_rescale", d.do_rescale);
+  const bool do_rescale = f.flag("do_rescale", d.do_rescale);
   const double factor = f.number("rescale_factor", d.rescale_factor, true);
-  const bool do_normalize = f.boolean("do_normalize", d.do_normalize);
+  const bool do_normalize = f.flag("do_normalize", d.do_normalize);
   const auto mean = per_channel(f, "image_mean", d.mean, false);
   const auto std = per_channel(f, "image_std", d.std, true);
-  const bool rgb = f.boolean("do_convert_rgb", d.do_convert_rgb);
+  const bool rgb = f.flag("do_convert_rgb", d.do_convert_rgb);
 
   std::ostringstream y;
   y << "  image:\n    input: " << quoted(d.input) << "\n";

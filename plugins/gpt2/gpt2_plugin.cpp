@@ -38,7 +38,7 @@ Gpt2Config read_config(const sdk::ModelRequest& r) {
   else if (g.architecture != "GPT2Model")
     c.fail("architectures", "'" + g.architecture + "' is not supported (GPT2Model, GPT2LMHeadModel)");
   g.decoder = read_decoder_config(c, {.vocab = 50257, .hidden = 768, .layers = 12, .heads = 12, .act = "gelu_new"});  // GPT2Config's
-  g.tied = c.boolean("tie_word_embeddings", true);
+  g.tied = c.flag("tie_word_embeddings", true);
   g.bos = bos_token_id(c, g.decoder.vocab);
   g.eos = eos_token_ids(c, g.decoder.vocab);
   return g;

@@ -140,9 +140,9 @@ SwinConfig read_config(const sdk::ModelRequest& r) {
     c.fail("num_heads", "has " + s(heads.size()) + " entries, depths has " + s(depths.size()) + " (one per stage)");
   v.window = c.integer("window_size", 1, 1 << 16, 7);
   const double mlp_ratio = c.number("mlp_ratio", 4.0, true);
-  v.qkv_bias = c.boolean("qkv_bias", true);
+  v.qkv_bias = c.flag("qkv_bias", true);
   v.eps = c.number("layer_norm_eps", 1e-5, true);
-  if (c.boolean("use_absolute_embeddings", false))
+  if (c.flag("use_absolute_embeddings", false))
     c.fail("use_absolute_embeddings", "true is not supported (transformers adds a table of num_patches + 1 rows to num_patches tokens)");
   check_not_pruned(c);
   v.act = read_activation(c, "hidden_act", "gelu");

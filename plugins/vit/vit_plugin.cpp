@@ -59,7 +59,7 @@ VitConfig read_config(const sdk::ModelRequest& r) {
     c.fail("patch_size", size_text(v.patch_h, v.patch_w) + " is larger than image_size " + std::to_string(v.height) + "x" +
                              std::to_string(v.width));
   v.channels = c.integer("num_channels", 1, 64, 3);
-  v.qkv_bias = c.boolean("qkv_bias", true);
+  v.qkv_bias = c.flag("qkv_bias", true);
   check_not_pruned(c);
   v.act = read_activation(c, "hidden_act", "gelu");
   // ViTPooler (ViTModel's only): Linear(hidden_size, pooler_output_size) then ACT2FN[pooler_act].

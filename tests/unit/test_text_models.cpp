@@ -217,6 +217,13 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   CHECK(error_of(dir).find("config.json: pruned_heads: pruned attention heads are not supported") != std::string::npos);
   write(dir / "config.json", config(", \"pruned_heads\": {}"));
   CHECK(error_of(dir).empty());
+  write(dir / "config.json", config(", \"position_embedding_type\": null"));
+  CHECK(error_of(dir).find("config.json: position_embedding_type: null (no position embeddings) is not supported") != std::string::npos);
+  // A null flag is false, as transformers tests it (`if config.tie_word_embeddings:`): the head is
+  // untied and must be stored.
+  write(dir / "config.json", config(", \"tie_word_embeddings\": null"));
+  CHECK(error_of(dir).find("tensor 'cls.predictions.decoder.weight' is missing, and config.json's tie_word_embeddings is false") !=
+        std::string::npos);
   write(dir / "config.json", config(", \"add_cross_attention\": true"));
   CHECK(error_of(dir).find("config.json: add_cross_attention: cross-attention is not supported") != std::string::npos);
 
@@ -236,6 +243,15 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
     CHECK_MESSAGE(e.find("model.safetensors: tensor 'lm_head.weight' is missing, and config.json's tie_word_embeddings is false") !=
                       std::string::npos,
                   e);
+    // scale_attn_weights null is false in transformers' `if module.scale_attn_weights:`: no scaling.
+    c.erase("tie_word_embeddings");
+    c["scale_attn_weights"] = nullptr;
+    write(untied / "config.json", c.dump());
+    std::vector<double> scales;
+    for (const auto& n : engine.load_graph(untied).nodes)
+      if (n.attrs.count("scale")) scales.push_back(std::get<double>(n.attrs.at("scale")));
+    CHECK(!scales.empty());
+    for (double s : scales) CHECK(s == 1.0);
   }
   {
     // GPT2Config's attribute_map names win over its own where both are given, as
