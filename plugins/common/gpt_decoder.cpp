@@ -363,6 +363,17 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     const int64_t beams = gen.integer("num_beams", 1, most);
     if (beams > 1) y << "    num_beams: " << beams << "\n";
   });
+  take("length_penalty", [&] {
+    const double penalty = gen.number("length_penalty");
+    if (!std::isfinite(penalty)) gen.fail("length_penalty", "expected a finite number");
+    if (penalty != 1.0) y << "    length_penalty: " << float_literal(penalty) << "\n";
+  });
+  take("early_stopping", [&] {
+    const nlohmann::json& v = gen.json()["early_stopping"];
+    if (v.is_string() && v.get<std::string>() == "never") y << "    early_stopping: never\n";
+    else if (!v.is_boolean()) gen.fail("early_stopping", "expected true, false or \"never\", got " + v.dump().substr(0, 200));
+    else if (v.get<bool>()) y << "    early_stopping: true\n";
+  });
   for (const char* key : {"no_repeat_ngram_size", "min_length", "min_new_tokens"})
     take(key, [&] {
       const int64_t n = gen.integer(key, 0, most);

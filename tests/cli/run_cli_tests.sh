@@ -1200,12 +1200,20 @@ area_tasks() {
     [ "$(json "$OUT" "token_ids;$i")" != "$first" ] || fail "suppressed token $first generated: $(cat "$OUT")"
   done
   checks=$((checks + 1))
-  # A model that asks for beam search is refused, unless a decoding is chosen.
+  # A model that asks for beam search searches its beams, as --num-beams does; with sampling it
+  # asks for beam sampling, which is refused unless a decoding is chosen.
   mkdir -p "$TMP/gpt2-beams" && cp "$m"/gpt2/* "$TMP/gpt2-beams/"
-  printf '{"num_beams": 3}' >"$TMP/gpt2-beams/generation_config.json"
-  expect_error 1 "num_beams 3 (processing.generation.num_beams, from the model's generation_config.json" "generate with num_beams 3" \
+  printf '{"num_beams": 3, "length_penalty": 2.0}' >"$TMP/gpt2-beams/generation_config.json"
+  expect_ok "generate with num_beams 3" generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 5 --json
+  cp "$OUT" "$TMP/beams.json"
+  expect_ok "generate --num-beams 3" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 5 --num-beams 3 --length-penalty 2 --json
+  [ "$(json "$OUT" token_ids)" = "$(json "$TMP/beams.json" token_ids)" ] || fail "generate --num-beams 3: $(cat "$OUT")"
+  checks=$((checks + 1))
+  printf '{"num_beams": 3, "do_sample": true}' >"$TMP/gpt2-beams/generation_config.json"
+  expect_error 1 "num_beams 3 (processing.generation.num_beams, from the model's generation_config.json" "generate with num_beams 3 and do_sample" \
     generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2
   expect_ok "generate --greedy with num_beams 3" generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2 --greedy
+  expect_error 2 "--length-penalty: expected a finite number" "generate --length-penalty x" generate "$m/gpt2" --prompt a --length-penalty x
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
   # inspect, validate and export take a checkpoint's graph for a task.
   expect_ok "inspect --task text-generation" inspect "$m/gpt2" --task text-generation

@@ -618,7 +618,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const auto dir = kModels / "gpt2";
   // Each case of make_text_models.py: its settings and the greedy tokens its reference made.
   const nlohmann::json cases = nlohmann::json::parse(std::ifstream(dir / "expected_generated_processed.json"));
-  REQUIRE(cases.size() == 20);
+  REQUIRE(cases.size() == 32);
   const auto copy = std::filesystem::temp_directory_path() / ("loom-processed-" + std::to_string(::getpid()));
   std::filesystem::remove_all(copy);
   std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
@@ -637,8 +637,13 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
       Session from_file = engine.compile(engine.load_graph(copy, "text-generation"), test::on_onednn());
       Generator file_gen(from_file);
       CHECK(file_gen.generate(prompt).tokens == expected);
-      // Sampling sees the processed scores: with top_k 1 it is the greedy choice.
-      CHECK(file_gen.generate(prompt, {.do_sample = true, .top_k = 1}).tokens == expected);
+      if (c.contains("num_beams")) {
+        // Beam sampling is refused rather than replaced.
+        CHECK_THROWS_WITH_AS(file_gen.generate(prompt, {.do_sample = true}), doctest::Contains("asks for beam sampling"), Error);
+      } else {
+        // Sampling sees the processed scores: with top_k 1 it is the greedy choice.
+        CHECK(file_gen.generate(prompt, {.do_sample = true, .top_k = 1}).tokens == expected);
+      }
     }
     bool options_only = true;
     for (const auto& [key, value] : c.items()) options_only = options_only && option_keys.count(key);
@@ -698,19 +703,28 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
                        doctest::Contains("the prompt has 10 tokens, but processing.generation.max_total_length"), Error);
   keep_going.max_new_tokens = 2;
   CHECK(gen.generate(long_prompt, keep_going).tokens.size() == 2);
-  // Beam search is refused rather than replaced silently; choosing a decoding (one beam) runs.
-  std::ofstream(tmp / "generation_config.json") << R"({"num_beams": 4})";
+  // A model that samples with beams asks for beam sampling, which is refused rather than replaced;
+  // choosing a decoding runs: one beam, or beams without sampling.
+  std::ofstream(tmp / "generation_config.json") << R"({"num_beams": 4, "do_sample": true, "length_penalty": 1.0, "early_stopping": "never"})";
   {
     Session beams = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
     Generator beam_gen(beams);
     CHECK(beam_gen.spec().num_beams == 4);
+    CHECK(!beam_gen.spec().length_penalty);
+    CHECK(beam_gen.spec().early_stopping == GenerationSpec::EarlyStopping::Never);
     CHECK_THROWS_WITH_AS(beam_gen.generate(prompt), doctest::Contains("num_beams 4 (processing.generation.num_beams, from the model's"),
                          Error);
     GenerationOptions one;
     one.num_beams = 1;
     one.max_new_tokens = 3;
     CHECK(beam_gen.generate(prompt, one).tokens.size() == 3);
+    GenerationOptions searched;
+    searched.do_sample = false;
+    searched.max_new_tokens = 3;
+    searched.stop_at_eos = false;
+    CHECK(beam_gen.generate(prompt, searched).tokens.size() <= 4);
   }
+
   // Values that change nothing are left out; wrong ones name the file and key.
   // max_length 20, transformers' default, means 20 new tokens there too.
   std::ofstream(tmp / "generation_config.json")
@@ -754,7 +768,9 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
            {R"({"suppress_tokens": 5})", "suppress_tokens: expected a list of token ids"},
            {R"({"do_sample": true, "min_p": 1.5})", "min_p: expected a number in [0, 1]"},
            {R"({"do_sample": true, "typical_p": 0})", "typical_p"},
-           {R"({"do_sample": true, "temperature": 0.0})", "temperature"}}) {
+           {R"({"do_sample": true, "temperature": 0.0})", "temperature"},
+           {R"({"early_stopping": "sometimes"})", "early_stopping: expected true, false or \"never\""},
+           {R"({"length_penalty": "long"})", "length_penalty"}}) {
     std::ofstream(tmp / "generation_config.json", std::ios::trunc) << text;
     CHECK_MESSAGE(error_of().find("generation_config.json: " + key) != std::string::npos, (text + " -> " + error_of()));
   }

@@ -10,6 +10,7 @@
 #include <map>
 #include <ostream>
 #include <stdexcept>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -100,6 +101,8 @@ struct GenerateArgs : TaskArgs {
   double repetition_penalty = -1;   // < 0: unset (also the two below)
   int64_t no_repeat_ngram_size = -1;
   int64_t min_new_tokens = -1;
+  int64_t num_beams = 0;           // 0: unset
+  double length_penalty = std::numeric_limits<double>::quiet_NaN();  // NaN: unset
   int64_t image_count = 0;      // ImageGPT: images to generate
   std::string output_dir;       // ... written there as PNG files
   std::string prime;            // ... completing the lower half of this image

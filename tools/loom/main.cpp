@@ -37,17 +37,18 @@ CLI::Validator whole_number_in(long long min, long long max, const std::string& 
 }
 
 // A finite number >= 0, or > 0 where `positive`.
-CLI::Validator finite_number(bool positive) {
-  const std::string bound = positive ? "> 0" : ">= 0";
+// A finite number: > 0 (`positive`), >= 0, or of any sign (`signed_too`).
+CLI::Validator finite_number(bool positive, bool signed_too = false) {
+  const std::string bound = positive ? " > 0" : signed_too ? "" : " >= 0";
   return CLI::Validator(
-      [positive, bound](std::string& text) -> std::string {
+      [positive, signed_too, bound](std::string& text) -> std::string {
         char* end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || v < 0 || (positive && v == 0))
-          return "expected a finite number " + bound + ", got '" + text + "'";
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v) || (v < 0 && !signed_too) || (positive && v == 0))
+          return "expected a finite number" + bound + ", got '" + text + "'";
         return "";
       },
-      bound);
+      bound.empty() ? "finite" : bound.substr(1));
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -339,6 +340,11 @@ int main(int argc, char** argv) {
       ->check(whole_number_in(0, 1 << 20, ""))->type_name("N");
   generate->add_option("--min-new-tokens", generate_args.min_new_tokens, "Make at least N new tokens before an end-of-text token")
       ->check(whole_number_in(0, 1 << 20, ""))->type_name("N");
+  generate->add_option("--num-beams", generate_args.num_beams, "Search N beams (transformers' beam search; 1: greedy), without sampling")
+      ->check(whole_number_in(1, 1024, ""))->type_name("N");
+  generate->add_option("--length-penalty", generate_args.length_penalty,
+                       "Beam search: a finished beam scores its log-probability / new length^L (default 1)")
+      ->check(finite_number(false, true))->type_name("L");
   add_task_options(generate, generate_args);
 
   CLI::App* zero_shot = app.add_subcommand("zero-shot", "Score candidate labels for images by text-image similarity (CLIP)");

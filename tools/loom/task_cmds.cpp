@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -165,8 +166,11 @@ void set_decoding(const GenerateArgs& a, GenerationOptions& o) {
   sample(o.eta_cutoff, a.eta_cutoff);
   if (a.sample_top_k >= 0) o.top_k = a.sample_top_k, o.do_sample = true;
   if (a.greedy) o.do_sample = false;
-  // Choosing greedy decoding or sampling chooses it over the model's beam search.
+  // Choosing greedy decoding or sampling chooses it over the model's beams, unless --num-beams
+  // asks for them.
   if (o.do_sample) o.num_beams = 1;
+  if (a.num_beams > 0) o.num_beams = a.num_beams;
+  if (!std::isnan(a.length_penalty)) o.length_penalty = a.length_penalty;
   if (a.repetition_penalty >= 0) o.repetition_penalty = a.repetition_penalty;
   if (a.no_repeat_ngram_size >= 0) o.no_repeat_ngram_size = a.no_repeat_ngram_size;
   if (a.min_new_tokens >= 0) o.min_new_tokens = a.min_new_tokens;

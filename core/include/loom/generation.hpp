@@ -13,7 +13,8 @@
 // most likely token, unless sampling is asked for: then the scores are divided by the
 // temperature, only the top_k most likely tokens are kept, then the smallest set whose
 // probability reaches top_p, then those min_p, typical_p, epsilon_cutoff and eta_cutoff keep,
-// and one token is drawn from the rest.
+// and one token is drawn from the rest. With num_beams > 1 (and no sampling) it is transformers'
+// beam search, the processors over each beam's log-probabilities.
 #pragma once
 
 #include <loom/engine.hpp>
@@ -48,7 +49,9 @@ struct GenerationOptions {
   std::optional<int64_t> no_repeat_ngram_size;  // >= 0 (0: none)
   std::optional<int64_t> min_length;            // >= 0: eos banned while prompt + new tokens are fewer
   std::optional<int64_t> min_new_tokens;        // >= 0: eos banned while the new tokens are fewer
-  std::optional<int64_t> num_beams;             // 1: greedy or sampling; more is refused (no beam search)
+  std::optional<int64_t> num_beams;             // 1: greedy or sampling; more: beam search (not with sampling)
+  std::optional<double> length_penalty;         // finite: a finished beam's score is its log-probability / new length^this
+  std::optional<GenerationSpec::EarlyStopping> early_stopping;
   std::optional<double> min_p;                  // [0, 1] (0: none); sampling only
   std::optional<double> typical_p;              // (0, 1] (1: none); sampling only
   std::optional<double> epsilon_cutoff;         // [0, 1) (0: none); sampling only
@@ -76,6 +79,9 @@ struct ResolvedGeneration {
   int64_t no_repeat_ngram_size = 0;
   int64_t min_length = 0, min_new_tokens = 0;
   double min_p = 0, typical_p = 1, epsilon_cutoff = 0, eta_cutoff = 0;
+  int64_t num_beams = 1;
+  double length_penalty = 1.0;
+  GenerationSpec::EarlyStopping early_stopping = GenerationSpec::EarlyStopping::Heuristic;
 };
 // Checks the values (a clear Error naming the option at fault).
 ResolvedGeneration resolve_generation(const GenerationSpec& spec, const GenerationOptions& options);
@@ -105,6 +111,10 @@ class Generator {
   bool process(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r);
   // Adds `bias` to the score of each sequence's last token where its other tokens end `sequence`.
   void add_biases(std::span<const int64_t> sequence, const std::vector<GenerationSpec::SequenceBias>& biases);
+  // transformers' beam search after the prompt's run (its state and last logits), into `result`
+  // (beam_search.cpp).
+  void beam_search(std::span<const int64_t> prompt, const ResolvedGeneration& r, State& state, const float* logits,
+                   const std::function<bool(int64_t)>& on_token, GenerationResult& result);
 
   Session& session_;
   GenerationSpec spec_;

@@ -147,9 +147,14 @@ struct GenerationSpec {
   std::optional<double> repetition_penalty;     // > 0; 1: none
   std::optional<int64_t> no_repeat_ngram_size;  // >= 0; 0: none
   std::optional<int64_t> min_length, min_new_tokens;  // >= 0
-  // transformers' beam width (>= 1). Beam search is not done: the Generator refuses more than
-  // one beam unless the caller chooses greedy decoding or sampling, rather than differ silently.
+  // transformers' beam search: its width (>= 1; 1: greedy or sampling), the exponent of the new
+  // length that divides a finished hypothesis' log-probability, and when the search stops
+  // (early_stopping false: once no open beam can beat the finished ones by transformers'
+  // estimate; true: once num_beams hypotheses are finished; never: once none can, at the longest).
   std::optional<int64_t> num_beams;
+  std::optional<double> length_penalty;  // finite
+  enum class EarlyStopping { Heuristic, AtOnce, Never };  // early_stopping false, true, "never"
+  std::optional<EarlyStopping> early_stopping;
   // The other logits processors of generation_config.json, each where transformers' order puts
   // it: sequence_bias before the repetition penalty; bad_words_ids after the n-gram ban; then
   // (after the eos bans) forced_bos_token_id, forced_eos_token_id,

@@ -38,12 +38,17 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   // is given, so min_length is not read then.
   if (o.min_new_tokens || spec.min_new_tokens) r.min_length = 0;
   const int64_t beams = o.num_beams.value_or(spec.num_beams.value_or(1));
-  if (beams > 1)
+  if (beams < 1) throw Error("generation: num_beams must be >= 1, got " + std::to_string(beams));
+  if (beams > 1 && r.do_sample)
     throw Error("generation: num_beams " + std::to_string(beams) +
                 (o.num_beams ? "" : " (processing.generation.num_beams, from the model's generation_config.json or config.json)") +
-                " asks for beam search, which is not done here; decode greedily or by sampling with num_beams 1 instead "
-                "(loom generate: --greedy, or --temperature, --top-k or --top-p)");
-  if (beams < 1) throw Error("generation: num_beams must be >= 1, got " + std::to_string(beams));
+                " with sampling asks for beam sampling, which is not done here; search the beams without sampling, or sample "
+                "with num_beams 1 (loom generate: --greedy --num-beams N, or a sampling option alone)");
+  r.num_beams = beams;
+  r.length_penalty = o.length_penalty.value_or(spec.length_penalty.value_or(1.0));
+  if (!std::isfinite(r.length_penalty))
+    throw Error("generation: length_penalty must be a finite number, got " + std::to_string(r.length_penalty));
+  r.early_stopping = o.early_stopping.value_or(spec.early_stopping.value_or(GenerationSpec::EarlyStopping::Heuristic));
   if (!(r.temperature > 0) || !std::isfinite(r.temperature))
     throw Error("generation: temperature must be a finite number > 0, got " + std::to_string(r.temperature));
   if (r.top_k < 0) throw Error("generation: top_k must be >= 0 (0: no limit), got " + std::to_string(r.top_k));
@@ -235,6 +240,11 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   // the positions.
   forced_eos_at_ = std::min(length + r.max_new_tokens, spec_.max_length) - 1;
   sequence_.assign(prompt.begin(), prompt.end());
+  if (r.num_beams > 1) {
+    result.prefill_ms = ms_since(t0);
+    beam_search(prompt, r, state, first.data_as<float>() + first.numel() - vocab, on_token, result);
+    return result;
+  }
   int64_t next = choose(first.data_as<float>() + first.numel() - vocab, sequence_, prompt.size(), r, rng);
   result.prefill_ms = ms_since(t0);
 

@@ -169,6 +169,12 @@ void put_generation(YAML::Emitter& out, const GenerationSpec& g) {
   if (g.min_length) put(out, "min_length", *g.min_length);
   if (g.min_new_tokens) put(out, "min_new_tokens", *g.min_new_tokens);
   if (g.num_beams) put(out, "num_beams", *g.num_beams);
+  if (g.length_penalty) put_float(out, "length_penalty", *g.length_penalty);
+  if (g.early_stopping) {
+    using E = GenerationSpec::EarlyStopping;
+    out << YAML::Key << "early_stopping" << YAML::Value
+        << (*g.early_stopping == E::Never ? "never" : *g.early_stopping == E::AtOnce ? "true" : "false");
+  }
   if (!g.sequence_bias.empty()) {
     out << YAML::Key << "sequence_bias" << YAML::Value << YAML::BeginSeq;
     for (const auto& b : g.sequence_bias) {

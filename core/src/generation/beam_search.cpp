@@ -1,0 +1,201 @@
+// Generator::beam_search (loom/generation.hpp): transformers' beam search for one prompt, as
+// generate() runs it with num_beams > 1 and no sampling (_beam_search with BeamSearchScorer and
+// BeamHypotheses). Each beam has its own caches: a beam that continues another takes its state,
+// and a second beam continuing the same one takes a copy.
+#include <loom/error.hpp>
+#include <loom/generation.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <numeric>
+
+namespace loom {
+
+namespace {
+
+// The finished hypotheses of one search (BeamHypotheses): at most `width`, each scored by its
+// log-probability over its new length to the power length_penalty.
+class Hypotheses {
+ public:
+  Hypotheses(size_t width, double length_penalty) : width_(width), length_penalty_(length_penalty) {}
+
+  void add(std::vector<int64_t> tokens, double log_probability, int64_t new_length) {
+    const double score = log_probability / std::pow(static_cast<double>(new_length), length_penalty_);
+    if (list_.size() >= width_ && !(score > worst_)) return;
+    list_.push_back({score, std::move(tokens)});
+    if (list_.size() > width_) {
+      // Drop the worst (the first of equal ones); the next worst becomes the bar.
+      std::vector<size_t> order(list_.size());
+      std::iota(order.begin(), order.end(), size_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return list_[a].score < list_[b].score; });
+      worst_ = list_[order[1]].score;
+      list_.erase(list_.begin() + static_cast<std::ptrdiff_t>(order[0]));
+    } else {
+      worst_ = std::min(score, worst_);
+    }
+  }
+
+  // Whether no open beam can do better: `best` is the best log-probability of this step's
+  // candidates, `new_length` their new length.
+  bool done(double best, int64_t new_length, int64_t longest_new, GenerationSpec::EarlyStopping stop) const {
+    using E = GenerationSpec::EarlyStopping;
+    if (list_.size() < width_) return false;
+    if (stop == E::AtOnce) return true;
+    // "never": the best an open beam could reach at the longest, where a positive penalty
+    // favours length; otherwise transformers' estimate from the current length.
+    const int64_t n = stop == E::Never && length_penalty_ > 0 ? longest_new : new_length;
+    return worst_ >= best / std::pow(static_cast<double>(n), length_penalty_);
+  }
+
+  // The best hypothesis (the last added of equal ones).
+  const std::vector<int64_t>& best() const {
+    size_t at = 0;
+    for (size_t i = 1; i < list_.size(); ++i)
+      if (list_[i].score >= list_[at].score) at = i;
+    return list_[at].tokens;
+  }
+
+ private:
+  struct Hypothesis {
+    double score;
+    std::vector<int64_t> tokens;
+  };
+  size_t width_;
+  double length_penalty_;
+  double worst_ = 1e9;
+  std::vector<Hypothesis> list_;
+};
+
+// log_softmax of `logits` (n of them) into `out`, in f32 as transformers computes it.
+void log_softmax(const float* logits, int64_t n, float* out) {
+  const float top = *std::max_element(logits, logits + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - top));
+  const float log_sum = static_cast<float>(std::log(sum));
+  for (int64_t i = 0; i < n; ++i) out[i] = (logits[i] - top) - log_sum;
+}
+
+}  // namespace
+
+void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGeneration& r, State& first_state, const float* first_logits,
+                            const std::function<bool(int64_t)>& on_token, GenerationResult& result) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const size_t width = static_cast<size_t>(r.num_beams);
+  const int64_t V = vocab_;
+  const size_t P = prompt.size();
+  const std::vector<int64_t>& eos = spec_.eos_token_ids;
+  // transformers' max_length (prompt and new tokens), within the positions.
+  const int64_t longest = static_cast<int64_t>(P) + r.max_new_tokens;
+  const int64_t stop_at = std::min(longest, spec_.max_length);
+  const size_t candidates = std::min(std::max<size_t>(2, 1 + eos.size()) * width, width * static_cast<size_t>(V));
+
+  std::vector<std::vector<int64_t>> beams(width, std::vector<int64_t>(prompt.begin(), prompt.end()));
+  // Every beam starts as the prompt, all but the first out of the running (-1e9), as in
+  // transformers, so that the first step's candidates come from one beam.
+  std::vector<float> beam_scores(width, -1e9f);
+  beam_scores[0] = 0;
+  // Each beam's state: owned, or (null) the caller's state.
+  std::vector<std::unique_ptr<State>> states(width);
+  std::vector<float> rows(width * static_cast<size_t>(V));  // processed log-probabilities + beam score
+  std::vector<float> logp(static_cast<size_t>(V));
+  std::vector<std::pair<float, int64_t>> ranked(width * static_cast<size_t>(V));
+  Hypotheses finished(width, r.length_penalty);
+  bool done = false;
+
+  auto score_row = [&](size_t b, const float* logits) {
+    log_softmax(logits, V, logp.data());
+    const float* processed = process(logp.data(), beams[b], P, r) ? scores_.data() : logp.data();
+    float* row = rows.data() + b * static_cast<size_t>(V);
+    for (int64_t v = 0; v < V; ++v) row[v] = processed[v] + beam_scores[b];
+  };
+  score_row(0, first_logits);
+  for (size_t b = 1; b < width; ++b)  // the same scores, out of the running
+    for (int64_t v = 0; v < V; ++v) rows[b * static_cast<size_t>(V) + static_cast<size_t>(v)] = rows[static_cast<size_t>(v)] - beam_scores[0] + beam_scores[b];
+
+  for (;;) {
+    // The best candidates of every beam's tokens, by score (the lower index first of equal ones).
+    for (size_t i = 0; i < ranked.size(); ++i) ranked[i] = {rows[i], static_cast<int64_t>(i)};
+    std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(candidates), ranked.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    const int64_t new_length = static_cast<int64_t>(beams[0].size()) + 1 - static_cast<int64_t>(P);
+    struct Next {
+      float score;
+      int64_t token;
+      size_t from;
+    };
+    std::vector<Next> next;
+    for (size_t rank = 0; rank < candidates && next.size() < width; ++rank) {
+      const int64_t token = ranked[rank].second % V;
+      const size_t from = static_cast<size_t>(ranked[rank].second / V);
+      if (std::find(eos.begin(), eos.end(), token) != eos.end()) {
+        // An eos among the first `width` candidates closes its beam (the eos not kept).
+        if (rank < width) finished.add(beams[from], ranked[rank].first, new_length);
+        continue;
+      }
+      next.push_back({ranked[rank].first, token, from});
+    }
+    if (next.size() < width)  // as transformers refuses it
+      throw Error("generation: the " + std::to_string(candidates) + " best candidates of a beam search step hold fewer than num_beams " +
+                  std::to_string(width) + " tokens that are not eos (a vocabulary of " + std::to_string(V) + ")");
+    done = done || finished.done(ranked[0].first, new_length, longest - static_cast<int64_t>(P), r.early_stopping);
+    // The beams that continue, each with the state of the beam it continues (a copy for a second
+    // continuation of one beam), before any of them runs.
+    std::vector<State*> source(width);
+    for (size_t b = 0; b < width; ++b) source[b] = states[b] ? states[b].get() : &first_state;
+    std::vector<std::vector<int64_t>> continued(next.size());
+    std::vector<std::unique_ptr<State>> moved(next.size());
+    std::vector<bool> taken(width, false), caller_taken(next.size(), false);
+    bool caller_state_taken = false;
+    for (size_t i = 0; i < next.size(); ++i) {
+      const size_t from = next[i].from;
+      continued[i] = beams[from];
+      continued[i].push_back(next[i].token);
+      beam_scores[i] = next[i].score;
+      // The first beams all share the caller's state until one takes it.
+      State* s = source[from];
+      const bool free = s == &first_state ? !caller_state_taken : !taken[from];
+      if (free && s == &first_state) caller_state_taken = caller_taken[i] = true;
+      else if (free) taken[from] = true;
+      else moved[i] = std::make_unique<State>(s->copy());
+    }
+    for (size_t i = 0; i < next.size(); ++i)
+      if (!moved[i] && !caller_taken[i]) moved[i] = std::move(states[next[i].from]);
+    states = std::move(moved);
+    states.resize(width);
+    beams = std::move(continued);
+    if (done || static_cast<int64_t>(beams[0].size()) >= stop_at) break;
+    // One decode step per beam: its last token at its last position.
+    for (size_t b = 0; b < width; ++b) {
+      token_.data_as<int64_t>()[0] = beams[b].back();
+      past_.data_as<int64_t>()[0] = static_cast<int64_t>(beams[b].size()) - 1;
+      session_.run(step_, states[b] ? *states[b] : first_state);
+      const Tensor& logits = step_.output(spec_.logits);
+      score_row(b, logits.data_as<float>() + logits.numel() - V);
+    }
+  }
+  // At the end of the length every open beam is a hypothesis too.
+  if (!done)
+    for (size_t b = 0; b < width; ++b)
+      finished.add(beams[b], beam_scores[b], static_cast<int64_t>(beams[b].size()) - static_cast<int64_t>(P));
+  const std::vector<int64_t>& best = finished.best();
+  std::vector<int64_t> tokens(best.begin() + static_cast<std::ptrdiff_t>(P), best.end());
+  // A hypothesis closed by eos ends with it, as transformers writes it back.
+  if (static_cast<int64_t>(best.size()) < longest && !eos.empty()) tokens.push_back(eos[0]);
+  result.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  result.stop_reason = !tokens.empty() && std::find(eos.begin(), eos.end(), tokens.back()) != eos.end() ? "eos"
+                       : static_cast<int64_t>(best.size()) >= longest                                     ? "max_new_tokens"
+                                                                                                          : "max_length";
+  for (int64_t t : tokens) {
+    result.tokens.push_back(t);
+    if (on_token && !on_token(t)) {
+      result.stop_reason = "callback";
+      break;
+    }
+  }
+}
+
+}  // namespace loom
