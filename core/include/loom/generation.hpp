@@ -111,10 +111,10 @@ class Generator {
   bool process(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r);
   // Adds `bias` to the score of each sequence's last token where its other tokens end `sequence`.
   void add_biases(std::span<const int64_t> sequence, const std::vector<GenerationSpec::SequenceBias>& biases);
-  // transformers' beam search after the prompt's run (its state and last logits), into `result`
-  // (beam_search.cpp).
+  // transformers' beam search after the prompt's run (its state and last logits), into `result`;
+  // `eos` closes hypotheses (none where the caller does not stop at eos) (beam_search.cpp).
   void beam_search(std::span<const int64_t> prompt, const ResolvedGeneration& r, State& state, const float* logits,
-                   const std::function<bool(int64_t)>& on_token, GenerationResult& result);
+                   const std::vector<int64_t>& eos, const std::function<bool(int64_t)>& on_token, GenerationResult& result);
 
   Session& session_;
   GenerationSpec spec_;

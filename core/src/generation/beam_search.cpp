@@ -81,13 +81,12 @@ void log_softmax(const float* logits, int64_t n, float* out) {
 }  // namespace
 
 void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGeneration& r, State& first_state, const float* first_logits,
-                            const std::function<bool(int64_t)>& on_token, GenerationResult& result) {
+                            const std::vector<int64_t>& eos, const std::function<bool(int64_t)>& on_token, GenerationResult& result) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const size_t width = static_cast<size_t>(r.num_beams);
   const int64_t V = vocab_;
   const size_t P = prompt.size();
-  const std::vector<int64_t>& eos = spec_.eos_token_ids;
   // transformers' max_length (prompt and new tokens), within the positions.
   const int64_t longest = static_cast<int64_t>(P) + r.max_new_tokens;
   const int64_t stop_at = std::min(longest, spec_.max_length);

@@ -242,7 +242,8 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   sequence_.assign(prompt.begin(), prompt.end());
   if (r.num_beams > 1) {
     result.prefill_ms = ms_since(t0);
-    beam_search(prompt, r, state, first.data_as<float>() + first.numel() - vocab, on_token, result);
+    beam_search(prompt, r, state, first.data_as<float>() + first.numel() - vocab,
+                options.stop_at_eos ? spec_.eos_token_ids : std::vector<int64_t>{}, on_token, result);
     return result;
   }
   int64_t next = choose(first.data_as<float>() + first.numel() - vocab, sequence_, prompt.size(), r, rng);
