@@ -16,13 +16,21 @@ namespace {
 // The largest text file a checkpoint folder may hold beside its weights (tokenizer.json of a
 // large vocabulary is tens of megabytes).
 constexpr std::streamoff kMaxFileBytes = 256 << 20;
+// Deeper JSON than any checkpoint file has: what reads it (and prints it in messages) recurses.
+constexpr int kMaxDepth = 64;
+struct TooDeep {};
 }  // namespace
 
 JsonFile::JsonFile(std::string file, const std::string& text) : file_(std::move(file)) {
   try {
-    json_ = Json::parse(text);
+    json_ = Json::parse(text, [](int depth, Json::parse_event_t, Json&) {
+      if (depth > kMaxDepth) throw TooDeep{};
+      return true;
+    });
   } catch (const Json::exception& e) {
     throw Error(file_ + ": not valid JSON: " + e.what(), LOOM_STATUS_INVALID_ARGUMENT);
+  } catch (const TooDeep&) {
+    throw Error(file_ + ": nested deeper than " + std::to_string(kMaxDepth) + " levels", LOOM_STATUS_INVALID_ARGUMENT);
   }
   if (!json_.is_object()) throw Error(file_ + ": expected a JSON object", LOOM_STATUS_INVALID_ARGUMENT);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <sstream>
 
 namespace loom::models {
@@ -230,21 +231,27 @@ std::string sequence_bias(const JsonFile& gen, int64_t vocab) {
   const nlohmann::json& v = gen.json()["sequence_bias"];
   const std::string expected = "expected a non-empty list of [[token ids], bias] pairs";
   if (!v.is_array() || v.empty()) gen.fail("sequence_bias", expected);
+  // As transformers validates the list form: ids > 0 and a float bias (-10.0, not -10).
   std::vector<std::pair<std::vector<int64_t>, double>> biases;
+  std::map<std::vector<int64_t>, size_t> at;
   for (const nlohmann::json& pair : v) {
-    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_array() || pair[0].empty() || !pair[1].is_number() ||
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_array() || pair[0].empty() || !pair[1].is_number_float() ||
         !std::isfinite(pair[1].get<double>()))
-      gen.fail("sequence_bias", expected + ", got " + pair.dump().substr(0, 200));
+      gen.fail("sequence_bias", expected + " (a float bias), got " + pair.dump().substr(0, 200));
     std::vector<int64_t> ids;
     for (const nlohmann::json& id : pair[0]) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0)
-        gen.fail("sequence_bias", expected + " (whole numbers >= 0), got " + pair.dump().substr(0, 200));
+      if (!id.is_number_integer() || id.get<int64_t>() < 1)
+        gen.fail("sequence_bias", expected + " (token ids > 0), got " + pair.dump().substr(0, 200));
       ids.push_back(id.get<int64_t>());
     }
     check_vocab(gen, "sequence_bias", ids, vocab);
-    auto same = std::find_if(biases.begin(), biases.end(), [&](const auto& b) { return b.first == ids; });
-    if (same != biases.end()) same->second = pair[1].get<double>();
-    else biases.emplace_back(std::move(ids), pair[1].get<double>());
+    // A later pair for the same ids replaces the bias, in the first one's place (a dict's update).
+    if (auto it = at.find(ids); it != at.end()) {
+      biases[it->second].second = pair[1].get<double>();
+    } else {
+      at.emplace(ids, biases.size());
+      biases.emplace_back(std::move(ids), pair[1].get<double>());
+    }
   }
   std::string y = "    sequence_bias:\n";
   for (const auto& [ids, bias] : biases) y += "      - {ids: " + id_list(ids) + ", bias: " + float_literal(bias) + "}\n";
@@ -255,7 +262,9 @@ std::string sequence_bias(const JsonFile& gen, int64_t vocab) {
 // keeps eos out instead).
 std::string bad_words(const JsonFile& gen, int64_t vocab, const std::vector<int64_t>& eos) {
   std::string y;
-  for (const std::vector<int64_t>& ids : id_lists(gen, "bad_words_ids", true)) {
+  const std::vector<std::vector<int64_t>> lists = id_lists(gen, "bad_words_ids", true);
+  if (lists.empty()) gen.fail("bad_words_ids", "expected a non-empty list of lists of token ids, as transformers requires");
+  for (const std::vector<int64_t>& ids : lists) {
     check_vocab(gen, "bad_words_ids", ids, vocab);
     if (ids.size() == 1 && std::find(eos.begin(), eos.end(), ids[0]) != eos.end()) continue;
     y += (y.empty() ? "    bad_words_ids:\n" : "") + std::string("      - ") + id_list(ids) + "\n";
@@ -320,6 +329,9 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
   // (Each value is read before its line is begun.)
   sampling("temperature", [&] {
     const double t = gen.number("temperature", std::nullopt, true);
+    // transformers' TemperatureLogitsWarper takes a float only (2.0, not 2).
+    if (t != 1.0 && !gen.json()["temperature"].is_number_float())
+      gen.fail("temperature", "expected a float (" + float_literal(t) + "), as transformers requires, got " + gen.json()["temperature"].dump());
     y << "    temperature: " << float_literal(t) << "\n";
   });
   sampling("top_k", [&] {
@@ -327,7 +339,8 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     y << "    top_k: " << std::min(k, vocab) << "\n";
   });
   sampling("top_p", [&] {
-    const double p = gen.number("top_p", std::nullopt, true);
+    const double p = gen.number("top_p");
+    if (!(p >= 0)) gen.fail("top_p", "expected a number >= 0, got " + float_literal(p));
     if (p < 1) y << "    top_p: " << float_literal(p) << "\n";
   });
   sampling("min_p", [&] {
@@ -357,6 +370,9 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
   // The logits processors; values that change nothing are left out.
   take("repetition_penalty", [&] {
     const double penalty = gen.number("repetition_penalty", std::nullopt, true);
+    if (penalty != 1.0 && !gen.json()["repetition_penalty"].is_number_float())
+      gen.fail("repetition_penalty", "expected a float (" + float_literal(penalty) + "), as transformers requires, got " +
+                                         gen.json()["repetition_penalty"].dump());
     if (penalty != 1.0) y << "    repetition_penalty: " << float_literal(penalty) << "\n";
   });
   take("num_beams", [&] {
@@ -393,7 +409,8 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     const nlohmann::json& d = gen.json()["exponential_decay_length_penalty"];
     if (!d.is_array() || d.size() != 2 || !d[0].is_number_integer() || d[0].get<int64_t>() < 0 || !d[1].is_number() ||
         !std::isfinite(d[1].get<double>()))
-      gen.fail("exponential_decay_length_penalty", "expected [start, factor]: a whole number >= 0 and a finite number, got " + d.dump());
+      gen.fail("exponential_decay_length_penalty",
+               "expected [start, factor]: a whole number >= 0 and a finite number, got " + d.dump().substr(0, 200));
     y << "    exponential_decay_length_penalty: {start: " << d[0].get<int64_t>() << ", factor: " << float_literal(d[1].get<double>())
       << "}\n";
   });

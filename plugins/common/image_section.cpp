@@ -169,18 +169,18 @@ std::string image_section(const std::string& checkpoint_dir, const std::string& 
   const JsonFile f = JsonFile::read_optional(checkpoint_dir, "preprocessor_config.json");
   if (!f.exists()) return "";
   const std::string named = named_class(f);
+  const char* type_key = f.has("image_processor_type") ? "image_processor_type" : "feature_extractor_type";
+  const std::string as_written = f.has(type_key) ? f.string(type_key) : model_class;
   std::optional<ImageDefaults> known = processor_defaults(named.empty() ? model_class : named);
   if (!known)
-    f.fail(f.has("image_processor_type") ? "image_processor_type" : "feature_extractor_type",
-           "'" + named + "' is not supported (ViTImageProcessor, DeiTImageProcessor, BeitImageProcessor, CLIPImageProcessor, "
-           "ImageGPTImageProcessor, or their FeatureExtractor and Fast names)");
+    f.fail(type_key, "'" + as_written + "' is not supported (ViTImageProcessor, DeiTImageProcessor, BeitImageProcessor, CLIPImageProcessor, "
+                     "ImageGPTImageProcessor, or their FeatureExtractor and Fast names)");
   ImageDefaults d = *known;
   d.input = input;
   d.clusters = clusters;
   // ImageGPT's inputs are cluster ids, every other model's pixel values.
   if (d.imagegpt != (model_class == "ImageGPTImageProcessor"))
-    f.fail(f.has("image_processor_type") ? "image_processor_type" : "feature_extractor_type",
-           "'" + named + "' does not make the inputs of this model (" + model_class + " does)");
+    f.fail(type_key, "'" + as_written + "' does not make the inputs of this model (" + model_class + " does)");
   const bool do_resize = f.flag("do_resize", d.do_resize);
   Size size = read_size(f, "size", {d.height, d.width, d.shortest_edge}, d.default_to_square);
   // CLIPImageProcessor's legacy use_square_size: the shortest edge as both sides.

@@ -338,7 +338,7 @@ TEST_CASE("processing: malformed sections name file:line:column, the key and the
       {"eos_token_id: [102, 0]", "eos_token_id: -3", "processing.generation.eos_token_id: a token id may not be negative"},
       {"    max_length: 16\n", "", "processing.generation: missing key 'max_length'"},
       {"    temperature: 0.7\n", "    temperature: 0\n", "processing.generation.temperature: expected a finite positive number, found 0"},
-      {"    top_p: 0.9\n", "    top_p: 1.5\n", "processing.generation.top_p: expected a number in (0, 1], found 1.5"},
+      {"    top_p: 0.9\n", "    top_p: 1.5\n", "processing.generation.top_p: expected a number in [0, 1], found 1.5"},
       {"    top_k: 40\n", "    top_k: -1\n", "processing.generation.top_k: expected at least 0, found -1"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 0\n", "processing.generation.max_new_tokens: expected at least 1, found 0"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    repetition_penalty: 0\n",

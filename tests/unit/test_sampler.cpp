@@ -71,6 +71,14 @@ TEST_CASE("sampler: draws only kept tokens, by weight, one sequence per seed") {
   // p(1) = 1 / (1 + e^-0.1) = 0.525
   CHECK(drawn[1] > 1950);
   CHECK(drawn[1] < 2250);
+  // top_k keeps every token tied with the k-th score, as transformers' TopKLogitsWarper does.
+  std::vector<float> tied = {1.0f, 3.0f, 2.0f, 2.0f, 0.5f, 2.0f};
+  ResolvedGeneration k2;
+  k2.do_sample = true;
+  k2.top_k = 2;
+  CHECK(kept_tokens(sampler, tied, k2) == std::vector<int64_t>{1, 2, 3, 5});
+  k2.top_k = 1;
+  CHECK(kept_tokens(sampler, tied, k2) == std::vector<int64_t>{1});
   // Every token banned: nothing to draw from, and the first token is returned.
   std::vector<float> banned(4, -std::numeric_limits<float>::infinity());
   CHECK(sampler.narrow(banned.data(), 4, r) == 0);

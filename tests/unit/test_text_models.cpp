@@ -618,7 +618,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const auto dir = kModels / "gpt2";
   // Each case of make_text_models.py: its settings and the greedy tokens its reference made.
   const nlohmann::json cases = nlohmann::json::parse(std::ifstream(dir / "expected_generated_processed.json"));
-  REQUIRE(cases.size() == 32);
+  REQUIRE(cases.size() == 33);
   const auto copy = std::filesystem::temp_directory_path() / ("loom-processed-" + std::to_string(::getpid()));
   std::filesystem::remove_all(copy);
   std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
@@ -640,8 +640,12 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
       if (c.contains("num_beams")) {
         // Beam sampling is refused rather than replaced.
         CHECK_THROWS_WITH_AS(file_gen.generate(prompt, {.do_sample = true}), doctest::Contains("asks for beam sampling"), Error);
-      } else {
-        // Sampling sees the processed scores: with top_k 1 it is the greedy choice.
+      } else if (c.contains("exponential_decay_length_penalty") && c.contains("min_new_tokens")) {
+        // NaN scores cannot be sampled from, as in transformers.
+        CHECK_THROWS_WITH_AS(file_gen.generate(prompt, {.do_sample = true}), doctest::Contains("a score is NaN"), Error);
+      } else if (!c.contains("forced_eos_token_id")) {
+        // Sampling sees the processed scores: with top_k 1 it is the greedy choice (but where
+        // forced eos ids tie: transformers' top_k keeps every token tied with the k-th).
         CHECK(file_gen.generate(prompt, {.do_sample = true, .top_k = 1}).tokens == expected);
       }
     }
@@ -770,6 +774,14 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
            {R"({"do_sample": true, "typical_p": 0})", "typical_p"},
            {R"({"do_sample": true, "temperature": 0.0})", "temperature"},
            {R"({"early_stopping": "sometimes"})", "early_stopping: expected true, false or \"never\""},
+           // What transformers refuses (its list form takes ids > 0 and a float bias; a float
+           // temperature and penalty; a non-empty bad_words_ids).
+           {R"({"sequence_bias": [[[0], -1.0]]})", "sequence_bias: expected a non-empty list of [[token ids], bias] pairs (token ids > 0)"},
+           {R"({"sequence_bias": [[[4], -10]]})", "sequence_bias: expected a non-empty list of [[token ids], bias] pairs (a float bias)"},
+           {R"({"bad_words_ids": []})", "bad_words_ids: expected a non-empty list"},
+           {R"({"do_sample": true, "temperature": 2})", "temperature: expected a float (2.0)"},
+           {R"({"repetition_penalty": 2})", "repetition_penalty: expected a float (2.0)"},
+           {"{\"a\": " + std::string(100, '[') + std::string(100, ']') + "}", "nested deeper than 64 levels"},
            {R"({"length_penalty": "long"})", "length_penalty"}}) {
     std::ofstream(tmp / "generation_config.json", std::ios::trunc) << text;
     CHECK_MESSAGE(error_of().find("generation_config.json: " + key) != std::string::npos, (text + " -> " + error_of()));
@@ -958,6 +970,29 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
     const uint64_t twenty = test::heap_allocations() - before;
     MESSAGE("allocations of a generation of 5 tokens: " << five << ", of 20 tokens: " << twenty);
     CHECK(twenty == five);
+    // So does sampling through every filter, and the processors (stop_at_eos off: 5 and 20
+    // tokens, whatever is drawn).
+    for (GenerationOptions* o : {&few, &more}) {
+      o->do_sample = true;
+      o->top_k = 0;
+      o->top_p = 0.95;
+      o->min_p = 0.01;
+      o->typical_p = 0.9;
+      o->epsilon_cutoff = 1e-4;
+      o->eta_cutoff = 1e-4;
+      o->repetition_penalty = 1.2;
+      o->no_repeat_ngram_size = 3;
+      o->stop_at_eos = false;
+    }
+    gen.generate(ids, more);
+    before = test::heap_allocations();
+    gen.generate(ids, few);
+    const uint64_t sampled_five = test::heap_allocations() - before;
+    before = test::heap_allocations();
+    gen.generate(ids, more);
+    const uint64_t sampled_twenty = test::heap_allocations() - before;
+    MESSAGE("allocations when sampling 5 tokens: " << sampled_five << ", 20 tokens: " << sampled_twenty);
+    CHECK(sampled_twenty == sampled_five);
   }
 
   // Sampling with top_k 1 is greedy; one seed gives one sequence, another seed another.

@@ -326,11 +326,11 @@ int main(int argc, char** argv) {
   generate->add_option("--typical-p", generate_args.typical_p,
                        "Sample from the tokens closest to the expected information until their probability reaches P")
       ->check(CLI::Range(0.0, 1.0))->type_name("P");
-  generate->add_option("--epsilon-cutoff", generate_args.epsilon_cutoff, "Sample only from tokens at least E likely (0: all)")
-      ->check(CLI::Range(0.0, 1.0))->type_name("E");
+  generate->add_option("--epsilon-cutoff", generate_args.epsilon_cutoff, "Sample only from tokens at least E likely (0: all; below 1)")
+      ->check(CLI::Range(0.0, std::nextafter(1.0, 0.0)))->type_name("E");
   generate->add_option("--eta-cutoff", generate_args.eta_cutoff,
-                       "Sample only from tokens at least min(E, sqrt(E) * exp(-entropy)) likely (0: all)")
-      ->check(CLI::Range(0.0, 1.0))->type_name("E");
+                       "Sample only from tokens at least min(E, sqrt(E) * exp(-entropy)) likely (0: all; below 1)")
+      ->check(CLI::Range(0.0, std::nextafter(1.0, 0.0)))->type_name("E");
   generate->add_option("--seed", generate_args.seed, "The sampler's seed")->type_name("N");
   generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
   generate->add_option("--repetition-penalty", generate_args.repetition_penalty,

@@ -43,7 +43,7 @@ struct GenerationOptions {
   std::optional<bool> do_sample;
   std::optional<double> temperature;  // > 0
   std::optional<int64_t> top_k;       // >= 0 (0: no limit)
-  std::optional<double> top_p;        // (0, 1]
+  std::optional<double> top_p;        // [0, 1] (0: the most likely token and its ties)
   std::optional<int64_t> max_new_tokens;  // >= 1
   std::optional<double> repetition_penalty;     // > 0 (1: none)
   std::optional<int64_t> no_repeat_ngram_size;  // >= 0 (0: none)
@@ -85,6 +85,8 @@ struct ResolvedGeneration {
 };
 // Checks the values (a clear Error naming the option at fault).
 ResolvedGeneration resolve_generation(const GenerationSpec& spec, const GenerationOptions& options);
+// The message of the error for NaN scores, which sampling and beam search cannot rank.
+std::string nan_scores();
 
 class Generator {
  public:

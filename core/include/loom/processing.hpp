@@ -134,7 +134,7 @@ struct GenerationSpec {
   // Decoding defaults, as generation_config.json gives them (a caller's options override them):
   // sample rather than take the most likely token, and how.
   std::optional<bool> do_sample;
-  std::optional<double> temperature, top_p;  // temperature > 0; 0 < top_p <= 1
+  std::optional<double> temperature, top_p;  // temperature > 0; 0 <= top_p <= 1
   std::optional<int64_t> top_k;              // >= 0; 0: no limit
   std::optional<int64_t> max_new_tokens;     // >= 1
   // transformers' GenerationConfig.max_length: prompt and new tokens together, where no
@@ -170,7 +170,8 @@ struct GenerationSpec {
   std::vector<std::vector<int64_t>> bad_words_ids;  // each banned where it would complete
   std::optional<int64_t> forced_bos_token_id;       // the only choice after a one-token prompt
   std::vector<int64_t> forced_eos_token_ids;        // the only choices at the last step the length allows
-  // The eos scores raised by |score| * (factor^k - 1) from `start` new tokens on (k = 1, 2, ...).
+  // The eos scores raised by |score| * (factor^k - 1) once more than `start` tokens are new, k of
+  // them past `start`.
   struct LengthDecay {
     int64_t start = 0;   // >= 0
     double factor = 1;   // finite

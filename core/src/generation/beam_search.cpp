@@ -88,7 +88,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
   const int64_t V = vocab_;
   const size_t P = prompt.size();
   // transformers' max_length (prompt and new tokens), within the positions.
-  const int64_t longest = static_cast<int64_t>(P) + r.max_new_tokens;
+  const int64_t longest = static_cast<int64_t>(P) + std::min(r.max_new_tokens, spec_.max_length);
   const int64_t stop_at = std::min(longest, spec_.max_length);
   const size_t candidates = std::min(std::max<size_t>(2, 1 + eos.size()) * width, width * static_cast<size_t>(V));
 
@@ -108,6 +108,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
   auto score_row = [&](size_t b, const float* logits) {
     log_softmax(logits, V, logp.data());
     const float* processed = process(logp.data(), beams[b], P, r) ? scores_.data() : logp.data();
+    if (std::any_of(processed, processed + V, [](float x) { return std::isnan(x); })) throw Error(nan_scores());
     float* row = rows.data() + b * static_cast<size_t>(V);
     for (int64_t v = 0; v < V; ++v) row[v] = processed[v] + beam_scores[b];
   };

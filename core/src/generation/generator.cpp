@@ -20,6 +20,11 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+std::string nan_scores() {
+  return "generation: a score is NaN after the logits processors (exponential_decay_length_penalty raising an eos that "
+         "min_length or min_new_tokens banned: -inf + inf), which sampling and beam search cannot rank, as in transformers";
+}
+
 ResolvedGeneration resolve_generation(const GenerationSpec& spec, const GenerationOptions& o) {
   ResolvedGeneration r;
   r.do_sample = o.do_sample.value_or(spec.do_sample.value_or(false));
@@ -49,10 +54,10 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   if (!std::isfinite(r.length_penalty))
     throw Error("generation: length_penalty must be a finite number, got " + std::to_string(r.length_penalty));
   r.early_stopping = o.early_stopping.value_or(spec.early_stopping.value_or(GenerationSpec::EarlyStopping::Heuristic));
-  if (!(r.temperature > 0) || !std::isfinite(r.temperature))
+  if (!(static_cast<float>(r.temperature) > 0) || !std::isfinite(r.temperature))
     throw Error("generation: temperature must be a finite number > 0, got " + std::to_string(r.temperature));
   if (r.top_k < 0) throw Error("generation: top_k must be >= 0 (0: no limit), got " + std::to_string(r.top_k));
-  if (!(r.top_p > 0 && r.top_p <= 1)) throw Error("generation: top_p must be in (0, 1], got " + std::to_string(r.top_p));
+  if (!(r.top_p >= 0 && r.top_p <= 1)) throw Error("generation: top_p must be in [0, 1], got " + std::to_string(r.top_p));
   if (r.max_new_tokens < 1) throw Error("generation: max_new_tokens must be >= 1, got " + std::to_string(r.max_new_tokens));
   if (spec.max_total_length && *spec.max_total_length < 1)
     throw Error("generation: max_total_length must be >= 1, got " + std::to_string(*spec.max_total_length));
@@ -125,8 +130,8 @@ bool Generator::process(const float* logits, std::span<const int64_t> seq, size_
   const bool force_bos = spec_.forced_bos_token_id && len == 1;
   const bool force_eos = !spec_.forced_eos_token_ids.empty() && static_cast<int64_t>(len) == forced_eos_at_;
   const auto& decay = spec_.exponential_decay_length_penalty;
-  const int64_t decay_from = decay ? decay->start + static_cast<int64_t>(prompt_length) : 0;
-  const bool decaying = decay && static_cast<int64_t>(len) > decay_from && !spec_.eos_token_ids.empty();
+  const int64_t new_tokens = static_cast<int64_t>(len - prompt_length);
+  const bool decaying = decay && new_tokens > decay->start && !spec_.eos_token_ids.empty();
   const bool suppress = !spec_.suppress_tokens.empty();
   const size_t begin = prompt_length > 1 || !spec_.forced_bos_token_id ? prompt_length : prompt_length + 1;
   const bool suppress_begin = !spec_.begin_suppress_tokens.empty() && len == begin;
@@ -167,9 +172,11 @@ bool Generator::process(const float* logits, std::span<const int64_t> seq, size_
   if (force_eos) only(spec_.forced_eos_token_ids);
   if (decaying) {
     // The eos scores grow by |score| * (factor^k - 1), k counting from 1 past the start.
-    const float grow = static_cast<float>(std::pow(decay->factor, static_cast<double>(static_cast<int64_t>(len) - decay_from)) - 1.0);
-    for (int64_t id : spec_.eos_token_ids)
-      if (scored(id)) scores_[id] += std::fabs(scores_[id]) * grow;
+    const float grow = static_cast<float>(std::pow(decay->factor, static_cast<double>(new_tokens - decay->start)) - 1.0);
+    const auto& eos = spec_.eos_token_ids;
+    for (size_t i = 0; i < eos.size(); ++i)  // once per token, an id listed twice included
+      if (scored(eos[i]) && std::find(eos.begin(), eos.begin() + static_cast<std::ptrdiff_t>(i), eos[i]) == eos.begin() + static_cast<std::ptrdiff_t>(i))
+        scores_[eos[i]] += std::fabs(scores_[eos[i]]) * grow;
   }
   if (suppress) ban(spec_.suppress_tokens);
   if (suppress_begin) ban(spec_.begin_suppress_tokens);
@@ -179,7 +186,17 @@ bool Generator::process(const float* logits, std::span<const int64_t> seq, size_
 int64_t Generator::choose(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r,
                           std::mt19937_64& rng) {
   const int64_t n = vocab_;
-  if (process(logits, sequence, prompt_length, r)) logits = scores_.data();
+  if (process(logits, sequence, prompt_length, r)) {
+    logits = scores_.data();
+    // An eos banned by min_length and then raised by exponential_decay_length_penalty is
+    // -inf + inf = NaN, as in transformers, whose argmax takes the (first) NaN and whose sampling
+    // refuses it.
+    const float* nan = std::find_if(logits, logits + n, [](float x) { return std::isnan(x); });
+    if (nan != logits + n) {
+      if (!r.do_sample) return nan - logits;
+      throw Error(nan_scores());
+    }
+  }
   if (!r.do_sample) return std::max_element(logits, logits + n) - logits;
   sampler_->narrow(logits, n, r);
   return sampler_->draw(rng);
@@ -230,7 +247,7 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   if (vocab != vocab_)
     throw Error("generation: output '" + spec_.logits + "' scores " + std::to_string(vocab) + " tokens, the tokenizer has " +
                 std::to_string(vocab_));
-  result.tokens.reserve(static_cast<size_t>(r.max_new_tokens));
+  result.tokens.reserve(static_cast<size_t>(std::min(r.max_new_tokens, spec_.max_length)));
   scores_.resize(static_cast<size_t>(vocab_));  // once: no step allocates
   bias_.assign(static_cast<size_t>(vocab_), 0.0f);
   const size_t most = prompt.size() + static_cast<size_t>(std::min(r.max_new_tokens, spec_.max_length));
@@ -238,7 +255,7 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   gathered_.reserve(most);
   // transformers forces eos one token before its max_length: prompt and max_new_tokens, within
   // the positions.
-  forced_eos_at_ = std::min(length + r.max_new_tokens, spec_.max_length) - 1;
+  forced_eos_at_ = length + std::min(r.max_new_tokens, spec_.max_length - length) - 1;
   sequence_.assign(prompt.begin(), prompt.end());
   if (r.num_beams > 1) {
     result.prefill_ms = ms_since(t0);

@@ -14,12 +14,19 @@ size_t Sampler::narrow(const float* scores, int64_t n, const ResolvedGeneration&
   candidates_.resize(static_cast<size_t>(n));
   weights_.reserve(static_cast<size_t>(n));  // once: no step allocates
   order_.reserve(static_cast<size_t>(n));
+  distances_.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) candidates_[static_cast<size_t>(i)] = {scores[i] / static_cast<float>(r.temperature), i};
   auto by_score = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
   keep_ = candidates_.size();
   if (r.top_k > 0 && static_cast<size_t>(r.top_k) < keep_) {
     keep_ = static_cast<size_t>(r.top_k);
     std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(keep_), candidates_.end(), by_score);
+    // transformers keeps every token whose score equals the k-th (it drops those below it).
+    const float kth = candidates_[keep_ - 1].first;
+    const auto tied = std::partition(candidates_.begin() + static_cast<std::ptrdiff_t>(keep_), candidates_.end(),
+                                     [kth](const auto& c) { return c.first == kth; });
+    std::sort(candidates_.begin() + static_cast<std::ptrdiff_t>(keep_), tied, by_score);
+    keep_ = static_cast<size_t>(tied - candidates_.begin());
   } else {
     std::sort(candidates_.begin(), candidates_.end(), by_score);
   }
@@ -71,19 +78,21 @@ void Sampler::filter(const ResolvedGeneration& r) {
     // until their probability reaches typical_p (the one that reaches it too, and its ties).
     const double sum = total();
     const double h = entropy(sum);
-    auto distance = [&](size_t i) {
-      return weights_[i] > 0 ? std::fabs(-std::log(weights_[i] / sum) - h) : std::numeric_limits<double>::infinity();
-    };
+    distances_.resize(keep_);
+    for (size_t i = 0; i < keep_; ++i)
+      distances_[i] = weights_[i] > 0 ? std::fabs(-std::log(weights_[i] / sum) - h) : std::numeric_limits<double>::infinity();
     order_.resize(keep_);
     std::iota(order_.begin(), order_.end(), size_t{0});
-    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return distance(a) < distance(b); });
+    // By distance, then by score (std::sort: stable_sort would allocate at every step).
+    std::sort(order_.begin(), order_.end(),
+              [&](size_t a, size_t b) { return distances_[a] < distances_[b] || (distances_[a] == distances_[b] && a < b); });
     double mass = 0;
     size_t last = 0;
     while (last + 1 < keep_ && (mass += weights_[order_[last]] / sum) < r.typical_p) ++last;
-    const double bound = distance(order_[last]);
+    const double bound = distances_[order_[last]];
     size_t k = 0;
     for (size_t i = 0; i < keep_; ++i)
-      if (distance(i) <= bound || i == order_[0]) {
+      if (distances_[i] <= bound || i == order_[0]) {
         candidates_[k] = candidates_[i];
         weights_[k++] = weights_[i];
       }

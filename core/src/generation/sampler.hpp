@@ -31,6 +31,7 @@ class Sampler {
   std::vector<std::pair<float, int64_t>> candidates_;  // (score / temperature, id), by decreasing score
   std::vector<double> weights_;                        // exp(score - top) of the kept candidates
   std::vector<size_t> order_;                          // typical_p's order of the candidates
+  std::vector<double> distances_;                      // ... and their distances from the entropy
   size_t keep_ = 0;
 };
 

@@ -251,8 +251,8 @@ class Checker {
     at_least(k + ".max_length", gen.max_length, 1);
     if (gen.temperature) finite(k + ".temperature", *gen.temperature, true);
     if (gen.top_k) at_least(k + ".top_k", *gen.top_k, 0);
-    if (gen.top_p && !(*gen.top_p > 0 && *gen.top_p <= 1))
-      fail(k + ".top_p", "expected a number in (0, 1], found " + yaml::format_float(*gen.top_p));
+    if (gen.top_p && !(*gen.top_p >= 0 && *gen.top_p <= 1))
+      fail(k + ".top_p", "expected a number in [0, 1], found " + yaml::format_float(*gen.top_p));
     if (gen.max_new_tokens) at_least(k + ".max_new_tokens", *gen.max_new_tokens, 1);
     if (gen.max_total_length) at_least(k + ".max_total_length", *gen.max_total_length, 1);
     if (gen.repetition_penalty) finite(k + ".repetition_penalty", *gen.repetition_penalty, true);
