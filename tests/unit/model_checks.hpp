@@ -28,6 +28,9 @@ inline Engine model_engine(std::initializer_list<const char*> plugins) {
   return engine;
 }
 
+// The oneDNN backend with the BERT and GPT-2 plugins.
+inline Engine text_engine() { return model_engine({"loom-onednn.so", "loom-bert.so", "loom-gpt2.so"}); }
+
 // |out - ref| <= atol + rtol |ref| for each expected output of checkpoint `name`.
 inline void check_outputs(Engine& engine, const std::string& name, const std::vector<std::string>& inputs,
                           const std::vector<std::string>& outputs, const SessionOptions& options = on_onednn(),
