@@ -195,12 +195,6 @@ std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab) {
 
 namespace {
 
-std::string id_list(const std::vector<int64_t>& ids) {
-  std::string out = "[";
-  for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);
-  return out + "]";
-}
-
 // The lists of token ids under `key`: a list of lists (`nested`) or one list of ids (as the only
 // entry), each id a whole number >= 0.
 std::vector<std::vector<int64_t>> id_lists(const JsonFile& gen, const char* key, bool nested) {
@@ -254,7 +248,7 @@ std::string sequence_bias(const JsonFile& gen, int64_t vocab) {
     }
   }
   std::string y = "    sequence_bias:\n";
-  for (const auto& [ids, bias] : biases) y += "      - {ids: " + id_list(ids) + ", bias: " + float_literal(bias) + "}\n";
+  for (const auto& [ids, bias] : biases) y += "      - {ids: " + int_list(ids) + ", bias: " + float_literal(bias) + "}\n";
   return y;
 }
 
@@ -267,7 +261,7 @@ std::string bad_words(const JsonFile& gen, int64_t vocab, const std::vector<int6
   for (const std::vector<int64_t>& ids : lists) {
     check_vocab(gen, "bad_words_ids", ids, vocab);
     if (ids.size() == 1 && std::find(eos.begin(), eos.end(), ids[0]) != eos.end()) continue;
-    y += (y.empty() ? "    bad_words_ids:\n" : "") + std::string("      - ") + id_list(ids) + "\n";
+    y += (y.empty() ? "    bad_words_ids:\n" : "") + std::string("      - ") + int_list(ids) + "\n";
   }
   return y;
 }
@@ -290,11 +284,7 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
   for (size_t i = 0; i < caches.size(); ++i) y << (i ? ", " : "") << quoted(caches[i]);
   y << "]\n    logits: logits\n";
   if (bos) y << "    bos_token_id: " << *bos << "\n";
-  if (!eos.empty()) {
-    y << "    eos_token_id: [";
-    for (size_t i = 0; i < eos.size(); ++i) y << (i ? ", " : "") << eos[i];
-    y << "]\n";
-  }
+  if (!eos.empty()) y << "    eos_token_id: " << int_list(eos) << "\n";
   y << "    max_length: " << max_length << "\n";
   // Each setting is checked where generation_config.json gives it. config.json's are read as
   // transformers reads them there, only where generation uses them: one it would refuse is left
@@ -403,7 +393,7 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
   });
   take("forced_eos_token_id", [&] {
     const std::vector<int64_t> ids = gen.integers("forced_eos_token_id", 0, vocab - 1);
-    y << "    forced_eos_token_id: " << id_list(ids) << "\n";
+    y << "    forced_eos_token_id: " << int_list(ids) << "\n";
   });
   take("exponential_decay_length_penalty", [&] {
     const nlohmann::json& d = gen.json()["exponential_decay_length_penalty"];
@@ -421,7 +411,7 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
       std::vector<int64_t> ids;
       for (int64_t id : listed)
         if (id < vocab) ids.push_back(id);
-      if (!ids.empty()) y << "    " << key << ": " << id_list(ids) << "\n";
+      if (!ids.empty()) y << "    " << key << ": " << int_list(ids) << "\n";
     });
   return y.str();
 }

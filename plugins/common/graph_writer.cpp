@@ -18,21 +18,23 @@ std::string float_literal(double v) {
   return s;
 }
 
-namespace {
-std::string list(const std::vector<std::string>& items) {
+std::string flow_list(const std::vector<std::string>& items) {
   std::string s = "[";
   for (size_t i = 0; i < items.size(); ++i) s += (i ? ", " : "") + items[i];
   return s + "]";
 }
+
 std::string int_list(const std::vector<int64_t>& v) {
   std::vector<std::string> items;
   for (int64_t x : v) items.push_back(std::to_string(x));
-  return list(items);
+  return flow_list(items);
 }
+
+namespace {
 std::string name_list(const std::vector<std::string>& names) {
   std::vector<std::string> items;
   for (const auto& n : names) items.push_back(quoted(n));
-  return list(items);
+  return flow_list(items);
 }
 }  // namespace
 
@@ -72,7 +74,7 @@ void GraphWriter::input(const std::string& name, const std::string& dtype, const
                         const std::string& default_yaml) {
   std::vector<std::string> dims;
   for (const auto& d : shape) dims.push_back(!d.empty() && std::isdigit(static_cast<unsigned char>(d[0])) ? d : quoted(d));
-  inputs_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + list(dims) +
+  inputs_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + flow_list(dims) +
                     (default_yaml.empty() ? "" : ", default: " + default_yaml) + "}");
 }
 
@@ -98,7 +100,7 @@ void GraphWriter::constant(const std::string& name, const std::string& dtype, co
                            const std::vector<double>& values) {
   std::vector<std::string> vs;
   for (double v : values) vs.push_back(dtype == "f32" ? float_literal(v) : std::to_string(static_cast<int64_t>(v)));
-  initializers_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + int_list(shape) + ", values: " + list(vs) + "}");
+  initializers_.push_back("{name: " + quoted(name) + ", dtype: " + dtype + ", shape: " + int_list(shape) + ", values: " + flow_list(vs) + "}");
 }
 
 void GraphWriter::state(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
@@ -120,7 +122,7 @@ std::string GraphWriter::str() const {
   y << "# " << comment_ << "\n";
   y << "loom: 1\nname: " << quoted(name_) << "\n";
   if (!metadata_.empty()) {
-    std::string m = list(metadata_);
+    std::string m = flow_list(metadata_);
     y << "metadata: {" << m.substr(1, m.size() - 2) << "}\n";
   }
   if (!bounds_.empty()) {
@@ -129,7 +131,7 @@ std::string GraphWriter::str() const {
   }
   y << "inputs:\n";
   for (const auto& i : inputs_) y << "  - " << i << "\n";
-  y << "outputs: " << list(outputs_) << "\n";
+  y << "outputs: " << flow_list(outputs_) << "\n";
   if (!initializers_.empty()) {
     y << "initializers:\n";
     for (const auto& i : initializers_) y << "  - " << i << "\n";

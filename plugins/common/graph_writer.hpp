@@ -18,6 +18,9 @@ std::string quoted(const std::string& s);
 // A float that reads back as a float attribute (17 significant digits, always with a fraction
 // or an exponent).
 std::string float_literal(double v);
+// A YAML flow list of plain items ("[a, b]"), and of whole numbers.
+std::string flow_list(const std::vector<std::string>& items);
+std::string int_list(const std::vector<int64_t>& v);
 
 // Attributes of a node: `attrs().set("axis", 1).set("causal", true)`.
 class Attrs {

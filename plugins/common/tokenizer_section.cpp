@@ -361,15 +361,8 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   for (const auto& [role, text] : setup.special_tokens) roles.push_back({role, {text, *ids[next++]}});
   const std::optional<Frame> frame = tokenizer_json.exists() ? file_frame(tokenizer_json, roles) : class_frame(setup);
   if (frame) {
-    auto list = [](const auto& items) {
-      std::ostringstream l;
-      l << "[";
-      for (size_t i = 0; i < items.size(); ++i) l << (i ? ", " : "") << items[i];
-      l << "]";
-      return l.str();
-    };
-    y << "    post_processor:\n      single: " << list(frame->single) << "\n";
-    if (!frame->pair.empty()) y << "      pair: " << list(frame->pair) << "\n      pair_type_ids: " << list(frame->pair_types) << "\n";
+    y << "    post_processor:\n      single: " << flow_list(frame->single) << "\n";
+    if (!frame->pair.empty()) y << "      pair: " << flow_list(frame->pair) << "\n      pair_type_ids: " << int_list(frame->pair_types) << "\n";
   }
   y << "    max_length: " << max_length << "\n";
   if (setup.pad_to_longest && setup.special_tokens.count("pad")) y << "    padding: longest\n";
