@@ -152,6 +152,9 @@ struct OpEntry {
   std::string_view name;
   std::optional<std::string> (*check)(const sdk::NodeView& node);
   std::unique_ptr<NodeKernel> (*compile)(const sdk::NodeView& node, NodeInfo info);
+  // Compiled after every other node of the partition, so that it finds the constant copies they
+  // made in the host's cache (gather reads a tied embedding table from the LM head's panels).
+  bool compile_last = false;
 };
 
 std::vector<OpEntry> elementwise_ops();

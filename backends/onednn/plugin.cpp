@@ -193,6 +193,7 @@ class OnednnExecutable final : public sdk::Executable {
                       LOOM_STATUS_INVALID_ARGUMENT);
       }
     }
+    std::vector<const OpEntry*> entries;
     for (size_t i = 0; i < g.num_nodes(); ++i) {
       sdk::NodeView node = g.node(i);
       auto it = op_table().find(node.op());
@@ -202,11 +203,19 @@ class OnednnExecutable final : public sdk::Executable {
       if (auto why = it->second.check(node))
         throw Error("node '" + std::string(node.name()) + "' (" + std::string(node.op()) + "): " + *why,
                     LOOM_STATUS_UNSUPPORTED);
-      NodeInfo info = NodeInfo::from(node);
-      info.threads = budget_->threads();
-      info.linear = linear;
-      info.constants = &cache;
-      kernels_.push_back(it->second.compile(node, std::move(info)));
+      entries.push_back(&it->second);
+    }
+    kernels_.resize(g.num_nodes());
+    for (bool last : {false, true}) {
+      for (size_t i = 0; i < g.num_nodes(); ++i) {
+        if (entries[i]->compile_last != last) continue;
+        sdk::NodeView node = g.node(i);
+        NodeInfo info = NodeInfo::from(node);
+        info.threads = budget_->threads();
+        info.linear = linear;
+        info.constants = &cache;
+        kernels_[i] = entries[i]->compile(node, std::move(info));
+      }
     }
   }
 

@@ -47,13 +47,27 @@ ConstantCopy engine_copy(const NodeInfo& info, const sdk::ValueView& w, const st
   return out;
 }
 
+namespace {
+
+std::string panel_key(int64_t n, int64_t k, bool kn, bool bf16) {
+  return "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (bf16 ? ".bf16" : "") + (kn ? ":kn" : ":nk") +
+         ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
+}
+
+}  // namespace
+
+const float* find_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k) {
+  if (!info.constants || !info.constants->available() || !copyable_f32(w, n, k)) return nullptr;
+  const auto copy = info.constants->find(w, panel_key(n, k, false, false));
+  if (copy.size() != static_cast<size_t>(gemm::packed_floats(n, k)) * sizeof(float)) return nullptr;
+  return reinterpret_cast<const float*>(copy.data());
+}
+
 ConstantCopy pack_weight(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k, bool kn, bool bf16) {
   const size_t elements = static_cast<size_t>(gemm::packed_floats(n, k));
   const size_t bytes = elements * (bf16 ? sizeof(uint16_t) : sizeof(float));
   const int64_t panels = (n + gemm::kPanel - 1) / gemm::kPanel;
-  const std::string key = "onednn.gemm.panel" + std::to_string(gemm::kPanel) + (bf16 ? ".bf16" : "") +
-                          (kn ? ":kn" : ":nk") + ":N=" + std::to_string(n) + ":K=" + std::to_string(k);
-  return engine_copy(info, w, key, bytes, "packed weight", [&](void* buf) {
+  return engine_copy(info, w, panel_key(n, k, kn, bf16), bytes, "packed weight", [&](void* buf) {
     // An [n, k] weight is read panel by panel, so the host may drop its pages as we go: an LM
     // head of 50k x 768 is then never resident twice. A [k, n] one is read whole by every group.
     const auto* src = static_cast<const float*>(w.data());

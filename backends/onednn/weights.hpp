@@ -34,4 +34,10 @@ ConstantCopy engine_copy(const NodeInfo& info, const sdk::ValueView& w, const st
 // when `bf16`. Needs gemm::available().
 ConstantCopy pack_weight(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k, bool kn, bool bf16);
 
+// The engine's f32 panels of `w` read as [n, k] (an LM head's weight), where a kernel compiled
+// before made them (pack_weight); else nullptr. Row r of w is then floats r % kPanel,
+// r % kPanel + kPanel, ... of panel r / kPanel: a tied embedding table can be gathered from
+// there, and its mapped pages, released by the packing, are never faulted in again.
+const float* find_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k);
+
 }  // namespace loom::onednn

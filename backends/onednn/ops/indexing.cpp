@@ -1,7 +1,9 @@
 // gather (embedding lookups and friends), gather_rows (one row per batch entry) and positions
 // (position ids): plain loops, since
 // oneDNN has no gather. Every index is checked before it is used.
+#include "gemm.hpp"
 #include "kernel.hpp"
+#include "weights.hpp"
 
 #include <cstring>
 
@@ -11,8 +13,11 @@ namespace {
 template <class I>
 class GatherStep final : public Step {
  public:
-  GatherStep(const NodeInfo& info, int64_t outer, int64_t axis_size, int64_t num_indices, size_t row_bytes)
-      : info_(info), outer_(outer), axis_size_(axis_size), num_indices_(num_indices), row_bytes_(row_bytes) {}
+  // `panels`: the table's f32 panels (find_f32_panels), read instead of its data; outer is 1.
+  GatherStep(const NodeInfo& info, int64_t outer, int64_t axis_size, int64_t num_indices, size_t row_bytes,
+             const float* panels)
+      : info_(info), outer_(outer), axis_size_(axis_size), num_indices_(num_indices), row_bytes_(row_bytes),
+        panels_(panels) {}
 
   void run(const RunContext& ctx) const override {
     const auto* data = ctx.as<const std::byte>(info_.inputs[0]);
@@ -23,6 +28,17 @@ class GatherStep final : public Step {
       if (v < -axis_size_ || v >= axis_size_)
         info_.fail("index " + std::to_string(v) + " (at position " + std::to_string(j) +
                    " of the indices) is out of range for a dim of size " + std::to_string(axis_size_));
+    }
+    if (panels_) {
+      const int64_t k = static_cast<int64_t>(row_bytes_ / sizeof(float));
+      auto* dst = reinterpret_cast<float*>(out);
+      for (int64_t j = 0; j < num_indices_; ++j, dst += k) {
+        int64_t v = static_cast<int64_t>(indices[j]);
+        if (v < 0) v += axis_size_;
+        const float* src = panels_ + (v / gemm::kPanel) * k * gemm::kPanel + v % gemm::kPanel;
+        for (int64_t i = 0; i < k; ++i) dst[i] = src[i * gemm::kPanel];
+      }
+      return;
     }
     for (int64_t o = 0; o < outer_; ++o) {
       const std::byte* src = data + static_cast<size_t>(o * axis_size_) * row_bytes_;
@@ -39,6 +55,7 @@ class GatherStep final : public Step {
   NodeInfo info_;
   int64_t outer_, axis_size_, num_indices_;
   size_t row_bytes_;
+  const float* panels_;
 };
 
 // gather_rows: out[b] = data[b, indices[b]], each index checked (negative ones count from the end).
@@ -100,7 +117,8 @@ std::unique_ptr<NodeKernel> compile_gather_rows(const sdk::NodeView&, NodeInfo i
 
 class GatherKernel final : public NodeKernel {
  public:
-  GatherKernel(NodeInfo info, int64_t axis) : NodeKernel(std::move(info)), axis_(axis) {}
+  GatherKernel(NodeInfo info, int64_t axis, const float* panels)
+      : NodeKernel(std::move(info)), axis_(axis), panels_(panels) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto data = in_dims(shapes, 0), idx = in_dims(shapes, 1);
@@ -114,12 +132,13 @@ class GatherKernel final : public NodeKernel {
     const size_t row_bytes = static_cast<size_t>(count(data.subspan(a + 1))) * sdk::dtype_size(info_.input_dtypes[0]);
     const int64_t outer = count(data.first(a)), n = data[a], num = count(idx);
     if (info_.input_dtypes[1] == LOOM_DTYPE_I64)
-      return std::make_unique<GatherStep<int64_t>>(info_, outer, n, num, row_bytes);
-    return std::make_unique<GatherStep<int32_t>>(info_, outer, n, num, row_bytes);
+      return std::make_unique<GatherStep<int64_t>>(info_, outer, n, num, row_bytes, panels_);
+    return std::make_unique<GatherStep<int32_t>>(info_, outer, n, num, row_bytes, panels_);
   }
 
  private:
   int64_t axis_;
+  const float* panels_;  // the table's f32 panels, owned by the engine's cache; or nullptr
 };
 
 std::optional<std::string> check_gather(const sdk::NodeView& node) {
@@ -135,8 +154,20 @@ std::optional<std::string> check_gather(const sdk::NodeView& node) {
   return std::nullopt;
 }
 
+// A tied embedding table (GPT-2's wte, BERT's word embeddings) is also the LM head's weight. Where
+// that linear layer packed it (compiled first: compile_last), its rows are read from the panels,
+// so that the table is resident once: gathering from the mapped file instead faults in the page
+// cache's folios around each row (up to 2 MiB each), 53 of GPT-2's 147 MiB after a 128-token
+// prompt (docs/performance.md, "the peak RSS").
 std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, NodeInfo info) {
-  return std::make_unique<GatherKernel>(std::move(info), attr_int(node, "axis", 0));
+  const int64_t axis = attr_int(node, "axis", 0);
+  const sdk::ValueView table = node.input(0);
+  const float* panels = nullptr;
+  if (table.rank() == 2 && normalize_axis(axis, 2) == 0 && table.is_constant()) {
+    const auto dims = table.dims();
+    panels = find_f32_panels(info, table, dims[0], dims[1]);
+  }
+  return std::make_unique<GatherKernel>(std::move(info), axis, panels);
 }
 
 // ---------------------------------------------------------------- positions
@@ -206,7 +237,7 @@ std::unique_ptr<NodeKernel> compile_positions(const sdk::NodeView& node, NodeInf
 }  // namespace
 
 std::vector<OpEntry> indexing_ops() {
-  return {{"gather", check_gather, compile_gather},
+  return {{"gather", check_gather, compile_gather, /*compile_last=*/true},
           {"gather_rows", check_gather_rows, compile_gather_rows},
           {"positions", check_positions, compile_positions}};
 }
