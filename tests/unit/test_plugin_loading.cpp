@@ -3,6 +3,7 @@
 // which of two same-named plugins wins, and a library stays mapped while its objects live.
 #include <doctest/doctest.h>
 #include <loom/error.hpp>
+#include <loom/loom.hpp>
 
 #include "plugins/plugin_host.hpp"
 
@@ -381,6 +382,68 @@ TEST_CASE("plugins: a backend found in a folder starts when first needed") {
   REQUIRE(named.records_as_loaded().size() == 1);
   CHECK(named.records_as_loaded()[0].devices.size() == 1);
 }
+
+// A session that names no backends takes every backend in load order, but creates (and starts)
+// a later one only where the ones before it leave it a node, or an option names it: a CPU
+// session does not start a GPU driver it would never use.
+TEST_CASE("plugins: a default session starts a later backend only where the ones before leave it a node") {
+  TempDir dir;
+  fs::copy_file(plugin("good"), dir.path / "loom-test-good.so");  // runs add only
+  fs::copy_file(plugin("init-fails"), dir.path / "loom-test-init-fails.so");
+  PluginPathEnv env(dir.path.string());
+  auto init_error = [](const loom::Engine& engine) {
+    for (const auto& r : engine.plugins_as_loaded())
+      if (r.name == "test-init-fails") return r.error;
+    FAIL("no record of test-init-fails");
+    return std::string();
+  };
+  const std::string head = "loom: 1\ninputs:\n  - {name: x, dtype: f32, shape: [4]}\noutputs: [y]\nnodes:\n";
+  const loom::Graph add = loom::parse_graph_yaml(head + "  - {op: add, inputs: [x, x], outputs: [y]}\n", "add.yaml");
+  {
+    loom::Engine engine{loom::EngineOptions{}};
+    loom::Session s = engine.compile(add);
+    CHECK(s.placement().partitions.size() == 1);
+    CHECK(init_error(engine).empty());  // never started
+  }
+  {
+    // An option for it: started to check it, and refused as a backend that failed to start.
+    loom::Engine engine{loom::EngineOptions{}};
+    CHECK_THROWS_WITH_AS(engine.compile(add, {.options = {{"test-init-fails.colour", "red"}}}),
+                         doctest::Contains("option 'test-init-fails.colour' is for backend 'test-init-fails', which this session does not use"),
+                         loom::Error);
+    CHECK(init_error(engine).find("init() failed") != std::string::npos);
+  }
+  {
+    // relu is left to the later backend, which is started for it, fails to start, and so is not
+    // among the session's backends: no backend runs relu.
+    loom::Engine engine{loom::EngineOptions{}};
+    CHECK_THROWS_WITH_AS(engine.compile(loom::parse_graph_yaml(head + "  - {op: add, inputs: [x, x], outputs: [s]}\n"
+                                                               "  - {op: relu, inputs: [s], outputs: [y]}\n", "add-relu.yaml")),
+                         doctest::Contains("no backend can run this node"), loom::Error);
+    CHECK(init_error(engine).find("init() failed") != std::string::npos);
+  }
+}
+
+#ifdef LOOM_TEST_ONEDNN
+TEST_CASE("plugins: a later backend a default session needs runs the nodes the first one declines") {
+  TempDir dir;
+  fs::copy_file(plugin("good"), dir.path / "loom-test-good.so");  // runs add only
+  fs::copy_file(fs::path(LOOM_BUILD_PLUGIN_DIR) / "loom-onednn.so", dir.path / "loom-zz-onednn.so");
+  PluginPathEnv env(dir.path.string());
+  loom::Engine engine{loom::EngineOptions{}};
+  loom::Session s = engine.compile(loom::parse_graph_yaml(
+      "loom: 1\ninputs:\n  - {name: x, dtype: f32, shape: [4]}\noutputs: [y]\nnodes:\n"
+      "  - {op: add, inputs: [x, x], outputs: [s]}\n  - {op: relu, inputs: [s], outputs: [y]}\n",
+      "add-relu.yaml"));
+  REQUIRE(s.placement().partitions.size() == 2);
+  CHECK(s.placement().partitions[0].backend == "test-good");
+  CHECK(s.placement().partitions[1].backend == "onednn");
+  loom::Tensor x(loom::DType::f32, {4});
+  for (int i = 0; i < 4; ++i) x.data_as<float>()[i] = static_cast<float>(i) - 1.5f;
+  const loom::Tensor y = s.run({{"x", x}}).at("y");
+  for (int i = 0; i < 4; ++i) CHECK(y.data_as<float>()[i] == std::max(0.0f, 2 * x.data_as<float>()[i]));
+}
+#endif
 
 TEST_CASE("plugins: search order is explicit files then LOOM_PLUGIN_PATH then install then executable folder") {
   TempDir first, second;

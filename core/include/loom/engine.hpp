@@ -77,7 +77,9 @@ std::optional<OptimizeLevel> parse_optimize_level(std::string_view name);
 
 struct SessionOptions {
   // Backend plugin names in priority order; empty = every loaded backend in load order, except
-  // those used only on request (Engine::default_backend_names()).
+  // those used only on request (Engine::default_backend_names()), where a later one is created
+  // (and its plugin started) only if the ones before it leave it a node, an option names it, or
+  // fallback is on (docs/plugins.md, "Backends start when first needed").
   std::vector<std::string> backends;
   // Threads for this session's backends; 0 = the backend's default, at most max_threads (beyond
   // that OpenMP runtimes fail to create their teams, or crash, rather than refuse). A run never
@@ -86,7 +88,7 @@ struct SessionOptions {
   static constexpr int max_threads = 1024;
   // Options as key/value strings (the CLI's --option KEY=VALUE), validated when the session is
   // made: an unknown key or a value that cannot be honoured is an error that names it.
-  //   precision=f32|bf16     every backend (a backend that cannot honour it refuses the session)
+  //   precision=f32|bf16     every backend the session creates (one that cannot honour it refuses the session)
   //   NAME.KEY=VALUE         backend NAME only, as KEY (e.g. onednn.precision=f32)
   //   fallback=on|off        the session itself: when a backend loses its device, re-place the
   //                          graph on the remaining backends for later runs (default off)

@@ -5,6 +5,8 @@
 
 #include <loom/error.hpp>
 
+#include <algorithm>
+
 namespace loom::plan {
 
 std::unique_ptr<plugins::GraphViewStorage> whole_program_view(const Program& p) {
@@ -48,6 +50,23 @@ const plugins::BackendInstance* first_candidate(const Node& node,
   for (int b : placement_order(node, backends))
     if (!ops::newer_attribute(node, backends[b]->opset_version()) && !backends[b]->lost()) return backends[b].get();
   return nullptr;
+}
+
+bool first_choices_run_all(const Program& program, const Program& decomposed,
+                           const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
+                           const std::vector<std::string>& later) {
+  auto hints_later = [&](const Program& p) {
+    return std::any_of(p.nodes.begin(), p.nodes.end(), [&](const auto& n) {
+      return std::find(later.begin(), later.end(), n.node.backend) != later.end();
+    });
+  };
+  if (hints_later(program) || hints_later(decomposed)) return false;
+  const auto whole = whole_program_view(decomposed);
+  for (size_t n = 0; n < decomposed.nodes.size(); ++n) {
+    const plugins::BackendInstance* first = first_candidate(decomposed.nodes[n].node, backends);
+    if (!first || !supports(*first, *whole, n, nullptr)) return false;
+  }
+  return true;
 }
 
 Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,

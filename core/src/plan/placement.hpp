@@ -11,6 +11,7 @@
 #include <loom/engine.hpp>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace loom::plan {
@@ -37,6 +38,15 @@ std::vector<int> placement_order(const Node& node, const std::vector<std::shared
 // device is not lost and that knows the node's attributes; null when there is none.
 const plugins::BackendInstance* first_candidate(const Node& node,
                                                 const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
+
+// Whether `backends` alone place every node as the longer list `backends` + `later` (names of
+// backends not created) would: no node of `program`, nor of `decomposed` (`program` after
+// decompose_unsupported over `backends`), hints at one of `later`, and each node of `decomposed`
+// runs on its first candidate among `backends`. A session that names no backends creates the
+// later ones only where this is false (Engine::compile).
+bool first_choices_run_all(const Program& program, const Program& decomposed,
+                           const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
+                           const std::vector<std::string>& later);
 
 Placement place(const Program& program, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,
                 bool node_partitions = false);

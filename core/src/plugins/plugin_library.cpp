@@ -168,8 +168,8 @@ PluginLibrary::~PluginLibrary() {
 }
 
 bool PluginLibrary::start(PluginRecord& record) {
+  if (!record.error.empty()) return false;  // a failed start (init, or its devices) stays failed
   if (started_) return true;
-  if (!record.error.empty()) return false;
   auto fail = [&](const std::string& why) {
     record.error = printable(record.path.string() + ": " + why);
     record.loaded = false;

@@ -132,7 +132,6 @@ const PluginRecord& PluginRegistry::load_file(const fs::path& file, const std::s
 
 bool PluginRegistry::start(const std::shared_ptr<PluginLibrary>& lib) const {
   std::lock_guard<std::mutex> lock(start_mutex_);
-  if (lib->started()) return true;
   if (lib->start(records_[record_of_.at(lib.get())])) return true;
   // Kept loaded for the rest of the engine's life, unused, as a failed init is: the record says why.
   return false;
@@ -173,6 +172,14 @@ std::vector<std::shared_ptr<PluginLibrary>> PluginRegistry::backends() const {
   std::vector<std::shared_ptr<PluginLibrary>> out;
   for (const auto& lib : loaded_)
     if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND && start(lib)) out.push_back(lib);
+  return out;
+}
+
+std::vector<std::shared_ptr<PluginLibrary>> PluginRegistry::backends_as_loaded() const {
+  std::vector<std::shared_ptr<PluginLibrary>> out;
+  std::lock_guard<std::mutex> lock(start_mutex_);
+  for (const auto& lib : loaded_)
+    if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND && records_[record_of_.at(lib.get())].loaded) out.push_back(lib);
   return out;
 }
 

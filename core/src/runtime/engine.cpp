@@ -4,6 +4,7 @@
 #include "passes/passes.hpp"
 #include "graph/yaml_load.hpp"
 #include "io/regular_file.hpp"
+#include "plan/placement.hpp"
 #include "plugins/plugin_host.hpp"
 #include "runtime/session_impl.hpp"
 
@@ -192,9 +193,24 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   if (options.max_plans == 0) throw Error("session option max_plans is 0: a session keeps at least one shape plan");
   OptimizationReport report;
   auto program = passes::optimize(graph, options.optimize, report, impl_->weight_files);
-  std::vector<std::string> names = options.backends.empty() ? default_backend_names() : options.backends;
+  // A session that names no backends has every backend plugin in load order, except those used
+  // only on request. A plugin not started yet (its drivers not loaded) stays so until the session
+  // needs it: an option names it, or the backends before it leave a node to it (below).
+  const bool defaults = options.backends.empty();
+  std::vector<std::string> names;
+  if (defaults) {
+    for (const auto& lib : impl_->registry.backends_as_loaded())
+      if (!lib->started() || !lib->on_request()) names.push_back(lib->name());
+  } else {
+    names = options.backends;
+  }
+  // Whether default backend `name` takes part: started now if it was not, and not on request.
+  auto usable = [&](const std::string& name) {
+    const auto lib = impl_->registry.backend(name);
+    return lib && !lib->on_request();
+  };
   for (const auto& name : names) {
-    if (!impl_->registry.backend(name)) {
+    if (!defaults && !impl_->registry.backend(name)) {
       std::string loaded;
       for (const auto& n : backend_names()) loaded += (loaded.empty() ? "" : ", ") + n;
       throw Error("backend '" + name + "' is not loaded (loaded backends: " + (loaded.empty() ? "none" : loaded) + "; see `loom plugins`)");
@@ -203,6 +219,7 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   // Session options: the session's own keys, keys for every backend, and NAME.KEY for backend NAME.
   bool fallback = false, profile = false;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> per_backend;
+  std::set<std::string> named;  // backends that a NAME.KEY option names
   for (const auto& [key, value] : options.options) {
     if (key == "fallback") {
       if (value != "on" && value != "off") throw Error("option fallback=" + value + ": the value must be on or off");
@@ -220,15 +237,32 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
       continue;
     }
     const std::string backend = key.substr(0, dot);
+    if (defaults && std::find(names.begin(), names.end(), backend) != names.end() && !usable(backend)) names = default_backend_names();
     if (std::find(names.begin(), names.end(), backend) == names.end()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
       throw Error("option '" + key + "' is for backend '" + backend + "', which this session does not use (its backends: " + list + ")");
     }
     per_backend[backend].emplace_back(key.substr(dot + 1), value);
+    named.insert(backend);
   }
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
-  for (const auto& name : names) backends.push_back(impl_->registry.create_backend(name, options.threads, per_backend[name]));
+  bool covered = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (defaults) {
+      // Once the backends so far run every node as the whole list would (docs/architecture.md,
+      // "Placement"), the rest are created only where an option names them, to check it. A
+      // session with fallback keeps them all.
+      const std::vector<std::string> later(names.begin() + static_cast<ptrdiff_t>(i), names.end());
+      if (!covered && !fallback && !backends.empty()) {
+        std::vector<RewrittenNode> rewritten;
+        const auto decomposed = passes::decompose_unsupported(program, backends, rewritten);
+        covered = plan::first_choices_run_all(*program, *decomposed, backends, later);
+      }
+      if ((covered && !named.count(names[i])) || !usable(names[i])) continue;
+    }
+    backends.push_back(impl_->registry.create_backend(names[i], options.threads, per_backend[names[i]]));
+  }
   program = passes::decompose_unsupported(std::move(program), backends, report.decomposed);
   auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends),
                                             SessionImpl::Setup{options.threads, fallback, options.max_plans, impl_->packed, profile});
