@@ -197,7 +197,7 @@ namespace {
 
 // The lists of token ids under `key`: a list of lists (`nested`) or one list of ids (as the only
 // entry), each id a whole number >= 0.
-std::vector<std::vector<int64_t>> id_lists(const JsonFile& gen, const char* key, bool nested) {
+std::vector<std::vector<int64_t>> id_lists(const JsonFile& gen, const char* key, bool nested, bool negative_ok = false) {
   const nlohmann::json& v = gen.json()[key];
   const char* expected = nested ? "expected a list of lists of token ids" : "expected a list of token ids";
   if (!v.is_array()) gen.fail(key, expected);
@@ -206,7 +206,7 @@ std::vector<std::vector<int64_t>> id_lists(const JsonFile& gen, const char* key,
     if (!list.is_array() || (nested && list.empty())) gen.fail(key, std::string(expected) + ", got " + v.dump().substr(0, 200));
     std::vector<int64_t>& ids = out.emplace_back();
     for (const nlohmann::json& id : list) {
-      if (!id.is_number_integer() || id.get<int64_t>() < 0)
+      if (!id.is_number_integer() || (!negative_ok && id.get<int64_t>() < 0))
         gen.fail(key, std::string(expected) + " (whole numbers >= 0), got " + id.dump().substr(0, 200));
       ids.push_back(id.get<int64_t>());
     }
@@ -404,13 +404,14 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     y << "    exponential_decay_length_penalty: {start: " << d[0].get<int64_t>() << ", factor: " << float_literal(d[1].get<double>())
       << "}\n";
   });
-  // transformers ignores the ids of these two lists that the scores do not have.
+  // transformers ignores the ids of these two lists that the scores do not have (isin over the
+  // vocabulary's ids): past the vocabulary, and negative ones.
   for (const char* key : {"suppress_tokens", "begin_suppress_tokens"})
     take(key, [&] {
-      const std::vector<int64_t> listed = id_lists(gen, key, false).front();
+      const std::vector<int64_t> listed = id_lists(gen, key, false, /*negative_ok=*/true).front();
       std::vector<int64_t> ids;
       for (int64_t id : listed)
-        if (id < vocab) ids.push_back(id);
+        if (id >= 0 && id < vocab) ids.push_back(id);
       if (!ids.empty()) y << "    " << key << ": " << int_list(ids) << "\n";
     });
   return y.str();

@@ -232,7 +232,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
     CHECK_MESSAGE(error_of().find("generation_config.json: " + key) != std::string::npos, (text + " -> " + error_of()));
   }
   std::ofstream(tmp / "generation_config.json", std::ios::trunc)
-      << R"({"eos_token_id": 3, "bad_words_ids": [[3], [3, 4]], "suppress_tokens": [1, 999, 2], "begin_suppress_tokens": [999],
+      << R"({"eos_token_id": 3, "bad_words_ids": [[3], [3, 4]], "suppress_tokens": [1, 999, -1, 2], "begin_suppress_tokens": [999, -5],
             "sequence_bias": [[[5], 1.0], [[6, 7], -2.0], [[5], 2.5]], "forced_eos_token_id": 3,
             "exponential_decay_length_penalty": [4, 1.5], "forced_bos_token_id": null})";
   spec = *engine.load_graph(tmp, "text-generation").processing->generation;
