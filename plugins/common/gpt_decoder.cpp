@@ -369,6 +369,10 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     const int64_t beams = gen.integer("num_beams", 1, most);
     if (beams > 1) y << "    num_beams: " << beams << "\n";
   });
+  take("num_return_sequences", [&] {
+    const int64_t n = gen.integer("num_return_sequences", 1, most);
+    if (n > 1) y << "    num_return_sequences: " << n << "\n";
+  });
   take("length_penalty", [&] {
     const double penalty = gen.number("length_penalty");
     if (!std::isfinite(penalty)) gen.fail("length_penalty", "expected a finite number");

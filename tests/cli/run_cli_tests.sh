@@ -1214,6 +1214,21 @@ area_tasks() {
     generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2
   expect_ok "generate --greedy with num_beams 3" generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2 --greedy
   expect_error 2 "--length-penalty: expected a finite number" "generate --length-penalty x" generate "$m/gpt2" --prompt a --length-penalty x
+  # --num-return-sequences: the best beams, best first (the first is --num-beams' one), or samples,
+  # seed S + i each (the first is --seed S's); greedy decoding has one.
+  expect_ok "generate --num-return-sequences 3 --num-beams 3" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 5 --num-beams 3 \
+    --length-penalty 2 --num-return-sequences 3 --json
+  [ "$(json "$OUT" sequences LENGTH)" = 3 ] || fail "generate --num-return-sequences 3: $(cat "$OUT")"
+  [ "$(json "$OUT" "sequences;0;token_ids")" = "$(json "$TMP/beams.json" token_ids)" ] || fail "generate --num-return-sequences: the first is not the best beam"
+  [ "$(json "$OUT" token_ids)" = "$(json "$TMP/beams.json" token_ids)" ] || fail "generate --num-return-sequences: token_ids are not the first sequence's"
+  expect_ok "generate --seed 12" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 4 --temperature 1.5 --seed 12 --json
+  cp "$OUT" "$TMP/seed12.json"
+  expect_ok "generate --num-return-sequences 2 sampling" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 4 --temperature 1.5 \
+    --seed 11 --num-return-sequences 2 --json
+  [ "$(json "$OUT" "sequences;1;token_ids")" = "$(json "$TMP/seed12.json" token_ids)" ] || fail "generate --num-return-sequences: sequence 2 is not seed 12's"
+  checks=$((checks + 1))
+  expect_error 1 "num_return_sequences 2 with greedy decoding" "generate --num-return-sequences 2 --greedy" \
+    generate "$m/gpt2" --prompt a --num-return-sequences 2 --greedy
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
   # inspect, validate and export take a checkpoint's graph for a task.
   expect_ok "inspect --task text-generation" inspect "$m/gpt2" --task text-generation

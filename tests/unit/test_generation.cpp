@@ -63,7 +63,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const auto dir = kModels / "gpt2";
   // Each case of make_text_models.py: its settings and the greedy tokens its reference made.
   const nlohmann::json cases = nlohmann::json::parse(std::ifstream(dir / "expected_generated_processed.json"));
-  REQUIRE(cases.size() == 33);
+  REQUIRE(cases.size() == 38);
   const auto copy = std::filesystem::temp_directory_path() / ("loom-processed-" + std::to_string(::getpid()));
   std::filesystem::remove_all(copy);
   std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
@@ -77,11 +77,18 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
     nlohmann::json config = c;
     config.erase("prompt");
     config.erase("expected");
+    config.erase("expected_sequences");
     std::ofstream(copy / "generation_config.json", std::ios::trunc) << config.dump();
     {
       Session from_file = engine.compile(engine.load_graph(copy, "text-generation"), test::on_onednn());
       Generator file_gen(from_file);
       CHECK(file_gen.generate(prompt).tokens == expected);
+      // num_return_sequences: the best hypotheses, best first, the first generate()'s.
+      const auto sequences = file_gen.generate_sequences(prompt);
+      const auto expected_sequences =
+          c.contains("expected_sequences") ? c["expected_sequences"].get<std::vector<std::vector<int64_t>>>() : std::vector<std::vector<int64_t>>{expected};
+      REQUIRE(sequences.size() == expected_sequences.size());
+      for (size_t i = 0; i < sequences.size(); ++i) CHECK(sequences[i].tokens == expected_sequences[i]);
       if (c.contains("num_beams")) {
         // Beam sampling is refused rather than replaced.
         CHECK_THROWS_WITH_AS(file_gen.generate(prompt, {.do_sample = true}), doctest::Contains("asks for beam sampling"), Error);
@@ -436,4 +443,44 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
   GenerationOptions cold = greedy;
   cold.temperature = 0.0;
   CHECK_THROWS_WITH_AS(gen.generate(ids, cold), doctest::Contains("temperature must be a finite number > 0"), Error);
+}
+
+TEST_CASE("text models: generate_sequences returns num_return_sequences samples, one seed each, and refuses greedy ones") {
+  Engine engine = text_engine();
+  const auto dir = kModels / "gpt2";
+  Session s = engine.compile(engine.load_graph(dir, "text-generation"), test::on_onednn());
+  Generator gen(s);
+  const std::vector<int64_t> prompt = {5, 93, 82};
+  GenerationOptions o{.do_sample = true, .temperature = 1.5, .top_k = 0, .max_new_tokens = 12, .num_return_sequences = 3, .seed = 41};
+  o.stop_at_eos = false;
+  std::vector<std::vector<int64_t>> streamed(3);
+  const auto sequences = gen.generate_sequences(prompt, o, [&](size_t i, int64_t token) {
+    streamed.at(i).push_back(token);
+    return true;
+  });
+  REQUIRE(sequences.size() == 3);
+  std::set<std::vector<int64_t>> distinct;
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    GenerationOptions one = o;
+    one.seed = o.seed + i;
+    CHECK(sequences[i].tokens == gen.generate(prompt, one).tokens);  // sequence i is seed + i's
+    CHECK(sequences[i].tokens == streamed[i]);
+    CHECK(sequences[i].tokens.size() == 12);
+    distinct.insert(sequences[i].tokens);
+  }
+  CHECK(distinct.size() == 3);
+  // A false return stops that sequence only.
+  const auto stopped = gen.generate_sequences(prompt, o, [&](size_t i, int64_t) { return i != 1; });
+  CHECK(stopped[1].tokens.size() == 1);
+  CHECK(stopped[1].stop_reason == "callback");
+  CHECK(stopped[2].tokens == sequences[2].tokens);
+
+  // As transformers refuses them: several greedy sequences, more sequences than beams, none.
+  CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.num_return_sequences = 2}),
+                       doctest::Contains("num_return_sequences 2 with greedy decoding"), Error);
+  CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.num_beams = 2, .num_return_sequences = 3}),
+                       doctest::Contains("num_return_sequences 3 is more than num_beams 2"), Error);
+  CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.num_return_sequences = 0}), doctest::Contains("num_return_sequences must be >= 1"),
+                       Error);
+  CHECK(gen.generate_sequences(prompt, {.max_new_tokens = 3}).size() == 1);
 }

@@ -199,6 +199,8 @@ TEST_CASE("processing: read(write(g)) equals g, and the comparison sees every se
     gen.typical_p = 0.9;
     gen.epsilon_cutoff = 3e-4;
     gen.eta_cutoff = 1e-3;
+    gen.num_beams = 4;
+    gen.num_return_sequences = 3;
     check_round_trip(processed);
     CHECK(loom::graph_difference(g, processed) == "processing.generation differs");
     const std::string written = loom::write_graph_yaml(processed);
@@ -206,7 +208,7 @@ TEST_CASE("processing: read(write(g)) equals g, and the comparison sees every se
                              "min_new_tokens: 2\n", "- {ids: [1, 2, 3], bias: 4.0}\n", "- [5, 6]\n", "forced_bos_token_id: 1\n",
                              "forced_eos_token_id: [2, 3]\n", "exponential_decay_length_penalty: {start: 5, factor: 1.25}\n",
                              "suppress_tokens: [7, 8]\n", "begin_suppress_tokens: [9]\n", "min_p: 0.05\n", "typical_p: 0.9\n",
-                             "eta_cutoff: 0.001\n"})
+                             "eta_cutoff: 0.001\n", "num_beams: 4\n", "num_return_sequences: 3\n"})
       CHECK_MESSAGE(written.find(line) != std::string::npos, (line + ("\n" + written)));
   }
 
@@ -366,6 +368,8 @@ TEST_CASE("processing: malformed sections name file:line:column, the key and the
        "processing.generation.exponential_decay_length_penalty: expected a mapping"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    suppress_tokens: [1, 40000]\n",
        "processing.generation.suppress_tokens[1]: token id 40000 is outside the vocabulary"},
+      {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    num_return_sequences: 0\n",
+       "processing.generation.num_return_sequences: expected at least 1, found 0"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    min_p: 1.5\n", "processing.generation.min_p: expected a number in [0, 1], found 1.5"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    typical_p: 0\n", "processing.generation.typical_p: expected a number in (0, 1], found 0"},
       {"    max_new_tokens: 8\n", "    max_new_tokens: 8\n    epsilon_cutoff: 1\n",

@@ -102,6 +102,7 @@ struct GenerateArgs : TaskArgs {
   int64_t no_repeat_ngram_size = -1;
   int64_t min_new_tokens = -1;
   int64_t num_beams = 0;           // 0: unset
+  int64_t num_return_sequences = 0;  // 0: unset
   double length_penalty = std::numeric_limits<double>::quiet_NaN();  // NaN: unset
   int64_t image_count = 0;      // ImageGPT: images to generate
   std::string output_dir;       // ... written there as PNG files

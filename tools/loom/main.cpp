@@ -342,6 +342,9 @@ int main(int argc, char** argv) {
       ->check(whole_number_in(0, 1 << 20, ""))->type_name("N");
   generate->add_option("--num-beams", generate_args.num_beams, "Search N beams (transformers' beam search; 1: greedy), without sampling")
       ->check(whole_number_in(1, 1024, ""))->type_name("N");
+  generate->add_option("--num-return-sequences", generate_args.num_return_sequences,
+                       "Return N sequences: N samples (seeds S, S + 1, ...) or the N best beams (at most --num-beams)")
+      ->check(whole_number_in(1, 1024, ""))->type_name("N");
   generate->add_option("--length-penalty", generate_args.length_penalty,
                        "Beam search: a finished beam scores its log-probability / new length^L (default 1)")
       ->check(finite_number(false, true))->type_name("L");

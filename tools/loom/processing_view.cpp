@@ -120,6 +120,7 @@ nlohmann::json generation_json(const GenerationSpec& g) {
   put("min_length", g.min_length);
   put("min_new_tokens", g.min_new_tokens);
   put("num_beams", g.num_beams);
+  put("num_return_sequences", g.num_return_sequences);
   put("min_p", g.min_p);
   put("typical_p", g.typical_p);
   put("epsilon_cutoff", g.epsilon_cutoff);
@@ -218,6 +219,7 @@ void print_processing(std::ostream& os, const Processing& p) {
     if (g->min_length) d << " min_length " << *g->min_length;
     if (g->min_new_tokens) d << " min_new_tokens " << *g->min_new_tokens;
     if (g->num_beams) d << " num_beams " << *g->num_beams;
+    if (g->num_return_sequences) d << " num_return_sequences " << *g->num_return_sequences;
     if (g->min_p) d << " min_p " << *g->min_p;
     if (g->typical_p) d << " typical_p " << *g->typical_p;
     if (g->epsilon_cutoff) d << " epsilon_cutoff " << *g->epsilon_cutoff;

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <optional>
 #include <iostream>
 #include <sstream>
 
@@ -170,6 +171,7 @@ void set_decoding(const GenerateArgs& a, GenerationOptions& o) {
   // asks for them.
   if (o.do_sample) o.num_beams = 1;
   if (a.num_beams > 0) o.num_beams = a.num_beams;
+  if (a.num_return_sequences > 0) o.num_return_sequences = a.num_return_sequences;
   if (!std::isnan(a.length_penalty)) o.length_penalty = a.length_penalty;
   if (a.repetition_penalty >= 0) o.repetition_penalty = a.repetition_penalty;
   if (a.no_repeat_ngram_size >= 0) o.no_repeat_ngram_size = a.no_repeat_ngram_size;
@@ -190,37 +192,52 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   if (a.max_new_tokens > 0) o.max_new_tokens = a.max_new_tokens;
   set_decoding(a, o);
   o.seed = a.seed;
-  StreamDecoder stream(m.tokenizer);
-  // The prompt is echoed with the first token, once the generator has accepted it.
-  bool echoed = a.json;
-  auto echo = [&] {
-    if (!echoed) std::cout << a.prompt;
-    echoed = true;
+  // Each sequence is printed as it is made (a beam search's once it ends): the prompt, echoed
+  // with the sequence's first token, then the text of each token.
+  std::optional<StreamDecoder> stream;
+  size_t current = 0;
+  auto end_sequence = [&] {
+    if (stream && !a.json) std::cout << stream->finish() << "\n";
+    stream.reset();
   };
-  GenerationResult r = gen.generate(prompt, o, [&](int64_t id) {
-    const std::string piece = stream.step(id);
-    echo();
+  const std::vector<GenerationResult> sequences = gen.generate_sequences(prompt, o, [&](size_t i, int64_t id) {
+    if (i != current) end_sequence();
+    current = i;
+    if (!stream) {
+      stream.emplace(m.tokenizer);
+      if (!a.json) std::cout << a.prompt;
+    }
+    const std::string piece = stream->step(id);
     if (!a.json) std::cout << piece << std::flush;
     return true;
   });
-  echo();
-  const std::string rest = stream.finish();
+  end_sequence();
+  const GenerationResult& r = sequences.front();
   // The prefill's token comes with the prompt's run; the rate is that of the decode steps.
   const double steps = static_cast<double>(r.tokens.size()) - 1;
   const double rate = steps > 0 && r.decode_ms > 0 ? steps / (r.decode_ms / 1000.0) : 0.0;
   if (a.json) {
-    std::vector<int64_t> ids = prompt;
-    ids.insert(ids.end(), r.tokens.begin(), r.tokens.end());
     // As the text-generation pipeline's full text: the prompt, then the decoded sequence past
     // the decoded prompt, both without special tokens and cleaned up (its postprocess).
     const DecodeOptions as_pipeline{.skip_special_tokens = true, .clean_up_tokenization_spaces = true};
-    const std::string whole = m.tokenizer.decode(ids, as_pipeline), before = m.tokenizer.decode(prompt, as_pipeline);
-    const std::string generated = whole.substr(std::min(before.size(), whole.size()));
-    Json j = {{"token_ids", ids},       {"text", a.prompt + generated},    {"new_tokens", r.tokens.size()},
-              {"tokens_per_s", rate},    {"prefill_ms", r.prefill_ms}, {"stop_reason", r.stop_reason}};
+    const std::string before = m.tokenizer.decode(prompt, as_pipeline);
+    Json all = Json::array();
+    for (const GenerationResult& g : sequences) {
+      std::vector<int64_t> ids = prompt;
+      ids.insert(ids.end(), g.tokens.begin(), g.tokens.end());
+      const std::string whole = m.tokenizer.decode(ids, as_pipeline);
+      all.push_back({{"token_ids", ids},
+                     {"text", a.prompt + whole.substr(std::min(before.size(), whole.size()))},
+                     {"new_tokens", g.tokens.size()},
+                     {"stop_reason", g.stop_reason}});
+    }
+    // The first sequence's keys, then every sequence (the first included).
+    Json j = {{"token_ids", all[0]["token_ids"]}, {"text", all[0]["text"]}, {"new_tokens", r.tokens.size()}, {"tokens_per_s", rate},
+              {"prefill_ms", r.prefill_ms},       {"stop_reason", r.stop_reason}, {"sequences", all}};
     std::cout << dump(j) << "\n";
   } else {
-    std::cout << rest << "\n";
+    for (size_t i = 0; sequences.size() > 1 && i < sequences.size(); ++i)
+      std::fprintf(stderr, "sequence %zu: %zu new tokens (%s)\n", i + 1, sequences[i].tokens.size(), sequences[i].stop_reason.c_str());
     std::fprintf(stderr, "%zu new tokens (%s); prompt %zu tokens in %.1f ms; %.2f tokens/s\n", r.tokens.size(), r.stop_reason.c_str(),
                  prompt.size(), r.prefill_ms, rate);
   }

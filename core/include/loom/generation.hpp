@@ -52,6 +52,7 @@ struct GenerationOptions {
   std::optional<int64_t> num_beams;             // 1: greedy or sampling; more: beam search (not with sampling)
   std::optional<double> length_penalty;         // finite: a finished beam's score is its log-probability / new length^this
   std::optional<GenerationSpec::EarlyStopping> early_stopping;
+  std::optional<int64_t> num_return_sequences;  // >= 1: generate_sequences()' count (greedy: 1; beams: at most num_beams)
   std::optional<double> min_p;                  // [0, 1] (0: none); sampling only
   std::optional<double> typical_p;              // (0, 1] (1: none); sampling only
   std::optional<double> epsilon_cutoff;         // [0, 1) (0: none); sampling only
@@ -80,6 +81,7 @@ struct ResolvedGeneration {
   int64_t min_length = 0, min_new_tokens = 0;
   double min_p = 0, typical_p = 1, epsilon_cutoff = 0, eta_cutoff = 0;
   int64_t num_beams = 1;
+  int64_t num_return_sequences = 1;
   double length_penalty = 1.0;
   GenerationSpec::EarlyStopping early_stopping = GenerationSpec::EarlyStopping::Heuristic;
 };
@@ -101,6 +103,15 @@ class Generator {
   // Errors: an empty prompt, ids outside the vocabulary, a prompt that fills the caches.
   GenerationResult generate(std::span<const int64_t> prompt, const GenerationOptions& options = {},
                             const std::function<bool(int64_t)>& on_token = {}, State* state = nullptr);
+  // num_return_sequences sequences after `prompt` (the options', else the graph's, else 1), as
+  // transformers' generate() returns them: sampled ones, sequence i drawn from seed options.seed
+  // + i, each in a fresh state (the first is generate()'s); or a beam search's best hypotheses,
+  // best first (the first is generate()'s). Greedy decoding has one sequence: asking it for more
+  // is an error, as is asking a beam search for more than num_beams. `on_token(i, token)` gets
+  // each token of sequence i as it is chosen (a beam search's once the search ends); a false
+  // return stops that sequence.
+  std::vector<GenerationResult> generate_sequences(std::span<const int64_t> prompt, const GenerationOptions& options = {},
+                                                   const std::function<bool(size_t, int64_t)>& on_token = {});
 
   const GenerationSpec& spec() const { return spec_; }
   int64_t vocab_size() const { return vocab_; }
@@ -113,10 +124,15 @@ class Generator {
   bool process(const float* logits, std::span<const int64_t> sequence, size_t prompt_length, const ResolvedGeneration& r);
   // Adds `bias` to the score of each sequence's last token where its other tokens end `sequence`.
   void add_biases(std::span<const int64_t> sequence, const std::vector<GenerationSpec::SequenceBias>& biases);
-  // transformers' beam search after the prompt's run (its state and last logits), into `result`;
-  // `eos` closes hypotheses (none where the caller does not stop at eos) (beam_search.cpp).
+  // generate() for `count` sequences (1 unless a beam search's best hypotheses).
+  std::vector<GenerationResult> run(std::span<const int64_t> prompt, ResolvedGeneration r, const GenerationOptions& options,
+                                    const std::function<bool(size_t, int64_t)>& on_token, State* state, size_t count);
+  // transformers' beam search after the prompt's run (its state and last logits): the `count`
+  // best hypotheses into `results` (each with the prompt's time); `eos` closes hypotheses (none
+  // where the caller does not stop at eos) (beam_search.cpp).
   void beam_search(std::span<const int64_t> prompt, const ResolvedGeneration& r, State& state, const float* logits,
-                   const std::vector<int64_t>& eos, const std::function<bool(int64_t)>& on_token, GenerationResult& result);
+                   const std::vector<int64_t>& eos, const std::function<bool(size_t, int64_t)>& on_token, size_t count,
+                   std::vector<GenerationResult>& results);
 
   Session& session_;
   GenerationSpec spec_;

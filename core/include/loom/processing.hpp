@@ -155,6 +155,9 @@ struct GenerationSpec {
   std::optional<double> length_penalty;  // finite
   enum class EarlyStopping { Heuristic, AtOnce, Never };  // early_stopping false, true, "never"
   std::optional<EarlyStopping> early_stopping;
+  // How many sequences generate() returns (>= 1): samples, or a beam search's best hypotheses
+  // (at most num_beams); greedy decoding has one.
+  std::optional<int64_t> num_return_sequences;
   // The other logits processors of generation_config.json, each where transformers' order puts
   // it: sequence_bias before the repetition penalty; bad_words_ids after the n-gram ban; then
   // (after the eos bans) forced_bos_token_id, forced_eos_token_id,

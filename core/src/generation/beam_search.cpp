@@ -22,10 +22,11 @@ class Hypotheses {
  public:
   Hypotheses(size_t width, double length_penalty) : width_(width), length_penalty_(length_penalty) {}
 
-  void add(std::vector<int64_t> tokens, double log_probability, int64_t new_length) {
+  // `closed`: by an eos (which the tokens do not hold), not by the length.
+  void add(std::vector<int64_t> tokens, double log_probability, int64_t new_length, bool closed) {
     const double score = log_probability / std::pow(static_cast<double>(new_length), length_penalty_);
     if (list_.size() >= width_ && !(score > worst_)) return;
-    list_.push_back({score, std::move(tokens)});
+    list_.push_back({score, std::move(tokens), closed});
     if (list_.size() > width_) {
       // Drop the worst (the first of equal ones); the next worst becomes the bar.
       std::vector<size_t> order(list_.size());
@@ -50,19 +51,23 @@ class Hypotheses {
     return worst_ >= best / std::pow(static_cast<double>(n), length_penalty_);
   }
 
-  // The best hypothesis (the last added of equal ones).
-  const std::vector<int64_t>& best() const {
-    size_t at = 0;
-    for (size_t i = 1; i < list_.size(); ++i)
-      if (list_[i].score >= list_[at].score) at = i;
-    return list_[at].tokens;
-  }
-
- private:
   struct Hypothesis {
     double score;
     std::vector<int64_t> tokens;
+    bool closed;
   };
+
+  // The `count` best hypotheses, best first, as transformers pops them off its sorted list: of
+  // equal scores, the last added first.
+  std::vector<const Hypothesis*> best(size_t count) const {
+    std::vector<const Hypothesis*> order;
+    for (auto it = list_.rbegin(); it != list_.rend(); ++it) order.push_back(&*it);
+    std::stable_sort(order.begin(), order.end(), [](const Hypothesis* a, const Hypothesis* b) { return a->score > b->score; });
+    order.resize(std::min(count, order.size()));
+    return order;
+  }
+
+ private:
   size_t width_;
   double length_penalty_;
   double worst_ = 1e9;
@@ -81,7 +86,8 @@ void log_softmax(const float* logits, int64_t n, float* out) {
 }  // namespace
 
 void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGeneration& r, State& first_state, const float* first_logits,
-                            const std::vector<int64_t>& eos, const std::function<bool(int64_t)>& on_token, GenerationResult& result) {
+                            const std::vector<int64_t>& eos, const std::function<bool(size_t, int64_t)>& on_token, size_t count,
+                            std::vector<GenerationResult>& results) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const size_t width = static_cast<size_t>(r.num_beams);
@@ -133,7 +139,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
       const size_t from = static_cast<size_t>(ranked[rank].second / V);
       if (std::find(eos.begin(), eos.end(), token) != eos.end()) {
         // An eos among the first `width` candidates closes its beam (the eos not kept).
-        if (rank < width) finished.add(beams[from], ranked[rank].first, new_length);
+        if (rank < width) finished.add(beams[from], ranked[rank].first, new_length, true);
         continue;
       }
       next.push_back({ranked[rank].first, token, from});
@@ -180,20 +186,25 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
   // At the end of the length every open beam is a hypothesis too.
   if (!done)
     for (size_t b = 0; b < width; ++b)
-      finished.add(beams[b], beam_scores[b], static_cast<int64_t>(beams[b].size()) - static_cast<int64_t>(P));
-  const std::vector<int64_t>& best = finished.best();
-  std::vector<int64_t> tokens(best.begin() + static_cast<std::ptrdiff_t>(P), best.end());
-  // A hypothesis closed by eos ends with it, as transformers writes it back.
-  if (static_cast<int64_t>(best.size()) < longest && !eos.empty()) tokens.push_back(eos[0]);
-  result.decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  result.stop_reason = !tokens.empty() && std::find(eos.begin(), eos.end(), tokens.back()) != eos.end() ? "eos"
-                       : static_cast<int64_t>(best.size()) >= longest                                     ? "max_new_tokens"
-                                                                                                          : "max_length";
-  for (int64_t t : tokens) {
-    result.tokens.push_back(t);
-    if (on_token && !on_token(t)) {
-      result.stop_reason = "callback";
-      break;
+      finished.add(beams[b], beam_scores[b], static_cast<int64_t>(beams[b].size()) - static_cast<int64_t>(P), false);
+  const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  const auto best = finished.best(count);
+  for (size_t i = 0; i < best.size(); ++i) {
+    GenerationResult& result = results[i];
+    result.prefill_ms = results.front().prefill_ms;
+    result.decode_ms = decode_ms;
+    std::vector<int64_t> tokens(best[i]->tokens.begin() + static_cast<std::ptrdiff_t>(P), best[i]->tokens.end());
+    // A hypothesis closed by eos ends with it, as transformers writes it back.
+    if (best[i]->closed) tokens.push_back(eos[0]);
+    result.stop_reason = best[i]->closed                                                 ? "eos"
+                         : static_cast<int64_t>(best[i]->tokens.size()) >= longest ? "max_new_tokens"
+                                                                                    : "max_length";
+    for (int64_t t : tokens) {
+      result.tokens.push_back(t);
+      if (on_token && !on_token(i, t)) {
+        result.stop_reason = "callback";
+        break;
+      }
     }
   }
 }

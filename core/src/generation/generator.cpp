@@ -50,6 +50,17 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
                 " with sampling asks for beam sampling, which is not done here; search the beams without sampling, or sample "
                 "with num_beams 1 (loom generate: --greedy --num-beams N, or a sampling option alone)");
   r.num_beams = beams;
+  r.num_return_sequences = o.num_return_sequences.value_or(spec.num_return_sequences.value_or(1));
+  const std::string from_graph =
+      o.num_return_sequences ? "" : " (processing.generation.num_return_sequences, from the model's generation_config.json or config.json)";
+  if (r.num_return_sequences < 1)
+    throw Error("generation: num_return_sequences must be >= 1, got " + std::to_string(r.num_return_sequences) + from_graph);
+  if (r.num_return_sequences > 1 && beams == 1 && !r.do_sample)
+    throw Error("generation: num_return_sequences " + std::to_string(r.num_return_sequences) + from_graph +
+                " with greedy decoding, which has one sequence, as transformers refuses it; sample, or search at least as many beams");
+  if (r.num_return_sequences > beams && beams > 1)
+    throw Error("generation: num_return_sequences " + std::to_string(r.num_return_sequences) + from_graph +
+                " is more than num_beams " + std::to_string(beams) + ", as transformers refuses it");
   r.length_penalty = o.length_penalty.value_or(spec.length_penalty.value_or(1.0));
   if (!std::isfinite(r.length_penalty))
     throw Error("generation: length_penalty must be a finite number, got " + std::to_string(r.length_penalty));
@@ -203,8 +214,30 @@ int64_t Generator::choose(const float* logits, std::span<const int64_t> sequence
 }
 
 GenerationResult Generator::generate(std::span<const int64_t> prompt, const GenerationOptions& options,
-                                     const std::function<bool(int64_t)>& on_token, State* state_in) {
-  ResolvedGeneration r = resolve_generation(spec_, options);
+                                     const std::function<bool(int64_t)>& on_token, State* state) {
+  std::function<bool(size_t, int64_t)> each;
+  if (on_token) each = [&](size_t, int64_t token) { return on_token(token); };
+  return std::move(run(prompt, resolve_generation(spec_, options), options, each, state, 1).front());
+}
+
+std::vector<GenerationResult> Generator::generate_sequences(std::span<const int64_t> prompt, const GenerationOptions& options,
+                                                            const std::function<bool(size_t, int64_t)>& on_token) {
+  const ResolvedGeneration r = resolve_generation(spec_, options);
+  const size_t count = static_cast<size_t>(r.num_return_sequences);
+  if (r.num_beams > 1) return run(prompt, r, options, on_token, nullptr, count);
+  std::vector<GenerationResult> out;
+  GenerationOptions one = options;
+  for (size_t i = 0; i < count; ++i) {
+    one.seed = options.seed + i;
+    std::function<bool(size_t, int64_t)> each;
+    if (on_token) each = [&](size_t, int64_t token) { return on_token(i, token); };
+    out.push_back(std::move(run(prompt, r, one, each, nullptr, 1).front()));
+  }
+  return out;
+}
+
+std::vector<GenerationResult> Generator::run(std::span<const int64_t> prompt, ResolvedGeneration r, const GenerationOptions& options,
+                                             const std::function<bool(size_t, int64_t)>& on_token, State* state_in, size_t count) {
   if (prompt.empty()) throw Error("generation: the prompt is empty (it needs at least one token)");
   const int64_t length = static_cast<int64_t>(prompt.size());
   if (r.max_total_length) {
@@ -258,10 +291,11 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   forced_eos_at_ = length + std::min(r.max_new_tokens, spec_.max_length - length) - 1;
   sequence_.assign(prompt.begin(), prompt.end());
   if (r.num_beams > 1) {
-    result.prefill_ms = ms_since(t0);
+    std::vector<GenerationResult> results(count);
+    results.front().prefill_ms = ms_since(t0);
     beam_search(prompt, r, state, first.data_as<float>() + first.numel() - vocab,
-                options.stop_at_eos ? spec_.eos_token_ids : std::vector<int64_t>{}, on_token, result);
-    return result;
+                options.stop_at_eos ? spec_.eos_token_ids : std::vector<int64_t>{}, on_token, count, results);
+    return results;
   }
   int64_t next = choose(first.data_as<float>() + first.numel() - vocab, sequence_, prompt.size(), r, rng);
   result.prefill_ms = ms_since(t0);
@@ -271,7 +305,7 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
   for (;;) {
     result.tokens.push_back(next);
     sequence_.push_back(next);
-    if (on_token && !on_token(next)) {
+    if (on_token && !on_token(0, next)) {
       result.stop_reason = "callback";
       break;
     }
@@ -296,7 +330,9 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
     next = choose(logits.data_as<float>() + logits.numel() - vocab_, sequence_, prompt.size(), r, rng);
   }
   result.decode_ms = ms_since(t1);
-  return result;
+  std::vector<GenerationResult> results;
+  results.push_back(std::move(result));
+  return results;
 }
 
 }  // namespace loom

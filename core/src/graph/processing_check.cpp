@@ -260,6 +260,7 @@ class Checker {
     if (gen.min_length) at_least(k + ".min_length", *gen.min_length, 0);
     if (gen.min_new_tokens) at_least(k + ".min_new_tokens", *gen.min_new_tokens, 0);
     if (gen.num_beams) at_least(k + ".num_beams", *gen.num_beams, 1);
+    if (gen.num_return_sequences) at_least(k + ".num_return_sequences", *gen.num_return_sequences, 1);
     if (gen.length_penalty) finite(k + ".length_penalty", *gen.length_penalty, false);
     auto ids = [&](const std::string& key, const std::vector<int64_t>& list) {
       for (size_t i = 0; i < list.size(); ++i) token_id(key + "[" + std::to_string(i) + "]", list[i], t);

@@ -324,8 +324,8 @@ GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   mapping(n, w,
           {"input_ids", "past_length", "position_ids", "attention_mask", "caches", "logits", "bos_token_id", "eos_token_id",
            "pad_token_id", "max_length", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens", "max_total_length",
-           "repetition_penalty", "no_repeat_ngram_size", "min_length", "min_new_tokens", "num_beams", "length_penalty",
-           "early_stopping", "sequence_bias",
+           "repetition_penalty", "no_repeat_ngram_size", "min_length", "min_new_tokens", "num_beams", "num_return_sequences",
+           "length_penalty", "early_stopping", "sequence_bias",
            "bad_words_ids", "forced_bos_token_id", "forced_eos_token_id", "exponential_decay_length_penalty", "suppress_tokens",
            "begin_suppress_tokens", "min_p", "typical_p", "epsilon_cutoff", "eta_cutoff"});
   GenerationSpec g;
@@ -355,6 +355,7 @@ GenerationSpec SectionReader::generation(const YAML::Node& n, const Where& w) {
   if (Field f = get(n, w, "min_length")) g.min_length = integer(f.node, f.where);
   if (Field f = get(n, w, "min_new_tokens")) g.min_new_tokens = integer(f.node, f.where);
   if (Field f = get(n, w, "num_beams")) g.num_beams = integer(f.node, f.where);
+  if (Field f = get(n, w, "num_return_sequences")) g.num_return_sequences = integer(f.node, f.where);
   if (Field f = get(n, w, "length_penalty")) g.length_penalty = number(f.node, f.where);
   if (Field f = get(n, w, "early_stopping")) {
     using E = GenerationSpec::EarlyStopping;

@@ -169,6 +169,7 @@ void put_generation(YAML::Emitter& out, const GenerationSpec& g) {
   if (g.min_length) put(out, "min_length", *g.min_length);
   if (g.min_new_tokens) put(out, "min_new_tokens", *g.min_new_tokens);
   if (g.num_beams) put(out, "num_beams", *g.num_beams);
+  if (g.num_return_sequences) put(out, "num_return_sequences", *g.num_return_sequences);
   if (g.length_penalty) put_float(out, "length_penalty", *g.length_penalty);
   if (g.early_stopping) {
     using E = GenerationSpec::EarlyStopping;
