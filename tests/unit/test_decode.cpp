@@ -145,6 +145,32 @@ TEST_CASE("decode: a copied state branches the conversation without touching the
   CHECK_THROWS_WITH_AS(a.filled("nope"), doctest::Contains("no state named 'nope'"), Error);
 }
 
+TEST_CASE("decode: assign makes a state equal to another of the session, in its own buffers, zeros past the filled positions") {
+  Engine engine = test::onednn_engine();
+  Session session = engine.load(kDir / "decoder.yaml", test::on_onednn());
+  State a = session.new_state(), b = session.new_state();
+  session.run({{"input_ids", ids_tensor({3, 17, 41})}, {"past_length", scalar_row(0)}}, a);
+  session.run({{"input_ids", ids_tensor({9, 8, 7, 6, 5})}, {"past_length", scalar_row(0)}}, b);  // longer: its tail goes
+  const TensorMap a_before = a.snapshot();
+  b.assign(a);
+  CHECK(b.filled("layer.0.k_cache") == std::vector<int64_t>{3});
+  const TensorMap b_now = b.snapshot();
+  for (const auto& [name, t] : a_before) {
+    INFO(name);
+    CHECK(compare(b_now.at(name), t, 0, 0).ok());
+  }
+  // Both go on as the same conversation; a is left alone by b's runs.
+  const TensorMap lb = session.run({{"input_ids", ids_tensor({5})}, {"past_length", scalar_row(3)}}, b);
+  for (const auto& [name, t] : a.snapshot()) CHECK(compare(t, a_before.at(name), 0, 0).ok());
+  const TensorMap la = session.run({{"input_ids", ids_tensor({5})}, {"past_length", scalar_row(3)}}, a);
+  CHECK(compare(la.at("logits"), lb.at("logits"), 0, 0).ok());
+  a.assign(a);  // a no-op
+  CHECK(a.filled("layer.0.k_cache") == std::vector<int64_t>{4});
+  Session other = engine.load(kDir / "decoder.yaml", test::on_onednn());
+  State c = other.new_state();
+  CHECK_THROWS_WITH_AS(c.assign(a), doctest::Contains("not of the same session"), Error);
+}
+
 TEST_CASE("decode: a cache write past the cache's end is a run-time error naming the node, and the session stays usable") {
   Engine engine = test::onednn_engine();
   Session session = engine.load(kDir / "decoder.yaml", test::on_onednn());

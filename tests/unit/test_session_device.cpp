@@ -163,4 +163,7 @@ TEST_CASE("session device: state lives in the device's memory and is updated the
   CHECK(b.snapshot().at("total").data_as<float>()[0] == doctest::Approx(expected[0] + 100.0f));
   b.reset();
   CHECK(b.snapshot().at("total").data_as<float>()[3] == 0.0f);
+  // assign writes a's device buffers into b's.
+  b.assign(a);
+  for (int i = 0; i < 4; ++i) CHECK(b.snapshot().at("total").data_as<float>()[i] == doctest::Approx(expected[i]));
 }

@@ -205,6 +205,11 @@ class State {
   // An independent copy of this state, for the same session: a branch of a conversation, or a
   // beam of a beam search. Runs through the copy leave this state alone.
   State copy() const;
+  // Makes this state equal to `source`, a state of the same session, in this state's own
+  // buffers (no allocation): a beam of a beam search taking another's caches. Of a KV cache only
+  // the positions either state filled are written (filled() positions), so that the cost follows
+  // the text's length, not the cache's.
+  void assign(const State& source);
   // For a state written by `cache_write` (a KV cache): how many positions of each batch row
   // have been written since the state was made or reset (the largest offset + rows written).
   // Throws loom::Error for any other state.

@@ -1,7 +1,8 @@
 // Generator::beam_search (loom/generation.hpp): transformers' beam search for one prompt, as
 // generate() runs it with num_beams > 1 and no sampling (_beam_search with BeamSearchScorer and
 // BeamHypotheses). Each beam has its own caches: a beam that continues another takes its state,
-// and a second beam continuing the same one takes a copy.
+// and a second beam continuing the same one takes the state of a beam that ends, made a copy of
+// the filled positions (State::assign).
 #include <loom/error.hpp>
 #include <loom/generation.hpp>
 
@@ -103,8 +104,18 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
   // transformers, so that the first step's candidates come from one beam.
   std::vector<float> beam_scores(width, -1e9f);
   beam_scores[0] = 0;
-  // Each beam's state: owned, or (null) the caller's state.
-  std::vector<std::unique_ptr<State>> states(width);
+  // Each beam's state: the caller's for the first, states of the session for the others, all
+  // holding the prompt's caches.
+  std::vector<State> own;
+  own.reserve(width - 1);
+  std::vector<State*> states(width, &first_state);
+  for (size_t b = 1; b < width; ++b) {
+    own.push_back(session_.new_state());
+    own.back().assign(first_state);
+    states[b] = &own.back();
+  }
+  std::vector<State*> taking(width);  // per continuing beam, the state it takes
+  std::vector<bool> continued_from(width);
   std::vector<float> rows(width * static_cast<size_t>(V));  // processed log-probabilities + beam score
   std::vector<float> logp(static_cast<size_t>(V));
   std::vector<std::pair<float, int64_t>> ranked(width * static_cast<size_t>(V));
@@ -148,37 +159,35 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
       throw Error("generation: the " + std::to_string(candidates) + " best candidates of a beam search step hold fewer than num_beams " +
                   std::to_string(width) + " tokens that are not eos (a vocabulary of " + std::to_string(V) + ")");
     done = done || finished.done(ranked[0].first, new_length, longest - static_cast<int64_t>(P), r.early_stopping);
-    // The beams that continue, each with the state of the beam it continues (a copy for a second
-    // continuation of one beam), before any of them runs.
-    std::vector<State*> source(width);
-    for (size_t b = 0; b < width; ++b) source[b] = states[b] ? states[b].get() : &first_state;
-    std::vector<std::vector<int64_t>> continued(next.size());
-    std::vector<std::unique_ptr<State>> moved(next.size());
-    std::vector<bool> taken(width, false), caller_taken(next.size(), false);
-    bool caller_state_taken = false;
-    for (size_t i = 0; i < next.size(); ++i) {
+    // The beams that continue, each with the state of the beam it continues: the first
+    // continuation of a beam takes its state, a second one the state of a beam that does not
+    // continue, made a copy before any of them runs.
+    std::vector<std::vector<int64_t>> continued(width);
+    std::fill(continued_from.begin(), continued_from.end(), false);
+    std::fill(taking.begin(), taking.end(), nullptr);
+    for (size_t i = 0; i < width; ++i) {
       const size_t from = next[i].from;
       continued[i] = beams[from];
       continued[i].push_back(next[i].token);
       beam_scores[i] = next[i].score;
-      // The first beams all share the caller's state until one takes it.
-      State* s = source[from];
-      const bool free = s == &first_state ? !caller_state_taken : !taken[from];
-      if (free && s == &first_state) caller_state_taken = caller_taken[i] = true;
-      else if (free) taken[from] = true;
-      else moved[i] = std::make_unique<State>(s->copy());
+      if (!continued_from[from]) taking[i] = states[from];
+      continued_from[from] = true;
     }
-    for (size_t i = 0; i < next.size(); ++i)
-      if (!moved[i] && !caller_taken[i]) moved[i] = std::move(states[next[i].from]);
-    states = std::move(moved);
-    states.resize(width);
+    size_t spare = 0;
+    for (size_t i = 0; i < width; ++i) {
+      if (taking[i]) continue;
+      while (continued_from[spare]) ++spare;  // as many ends as second continuations
+      taking[i] = states[spare++];
+      taking[i]->assign(*states[next[i].from]);
+    }
+    states.swap(taking);
     beams = std::move(continued);
     if (done || static_cast<int64_t>(beams[0].size()) >= stop_at) break;
     // One decode step per beam: its last token at its last position.
     for (size_t b = 0; b < width; ++b) {
       token_.data_as<int64_t>()[0] = beams[b].back();
       past_.data_as<int64_t>()[0] = static_cast<int64_t>(beams[b].size()) - 1;
-      session_.run(step_, states[b] ? *states[b] : first_state);
+      session_.run(step_, *states[b]);
       const Tensor& logits = step_.output(spec_.logits);
       score_row(b, logits.data_as<float>() + logits.numel() - V);
     }

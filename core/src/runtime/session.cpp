@@ -300,8 +300,10 @@ State SessionImpl::new_state() const {
   }
   s.impl_->filled.resize(program_->states.size());
   s.impl_->is_cache.assign(program_->states.size(), false);
+  s.impl_->cache_axis.assign(program_->states.size(), 0);
   for (const CacheWrite& cw : cache_writes_) {
     s.impl_->is_cache[cw.state] = true;
+    s.impl_->cache_axis[cw.state] = cw.axis;
     s.impl_->filled[cw.state].assign(static_cast<size_t>(program_->states[cw.state].decl.shape[0]), 0);
   }
   return s;

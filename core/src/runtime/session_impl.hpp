@@ -34,6 +34,7 @@ struct State::Impl {
   // Per state written by cache_write: positions written per batch row; empty for other states.
   std::vector<std::vector<int64_t>> filled;
   std::vector<bool> is_cache;
+  std::vector<int> cache_axis;  // per state written by cache_write: the axis it writes along
   mutable std::mutex mutex;     // one run at a time per state
 };
 

@@ -84,7 +84,50 @@ State State::copy() const {
   }
   s.impl_->filled = impl_->filled;
   s.impl_->is_cache = impl_->is_cache;
+  s.impl_->cache_axis = impl_->cache_axis;
   return s;
+}
+
+void State::assign(const State& source) {
+  if (&source == this) return;
+  std::scoped_lock lock(impl_->mutex, source.impl_->mutex);
+  Impl& to = *impl_;
+  const Impl& from = *source.impl_;
+  if (!to.program || to.program != from.program)
+    throw Error("State::assign: the two states are not of the same session");
+  for (size_t i = 0; i < to.tensors.size(); ++i) {
+    if (to.device[i]) {  // through the host, as copy() does
+      const Tensor host = from.read(i);
+      const loom_backend& api = to.owner[i]->api();
+      if (host.nbytes())
+        plugins::check_status(api.buffer_write(api.self, to.device[i], 0, host.data(), host.nbytes()),
+                              to.owner[i]->name() + ": copying a state");
+      continue;
+    }
+    auto* dst = static_cast<std::byte*>(to.tensors[i].data());
+    const auto* src = static_cast<const std::byte*>(from.tensors[i].data());
+    const Shape& shape = to.tensors[i].shape();
+    const int axis = to.cache_axis[i];
+    if (!to.is_cache[i] || axis < 1 || static_cast<size_t>(axis) >= shape.size()) {
+      if (to.tensors[i].nbytes()) std::memcpy(dst, src, to.tensors[i].nbytes());
+      continue;
+    }
+    // A KV cache: per batch row, the positions the source filled; positions this state filled
+    // past them go back to zeros, so that the copy equals the source.
+    const int64_t len = shape[static_cast<size_t>(axis)];
+    int64_t outer = 1, inner = static_cast<int64_t>(dtype_size(to.tensors[i].dtype()));
+    for (int d = 1; d < axis; ++d) outer *= shape[static_cast<size_t>(d)];
+    for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+    for (size_t b = 0; b < to.filled[i].size(); ++b) {
+      const int64_t have = std::clamp<int64_t>(from.filled[i][b], 0, len), had = std::clamp<int64_t>(to.filled[i][b], 0, len);
+      for (int64_t o = 0; o < outer; ++o) {
+        const size_t at = static_cast<size_t>((static_cast<int64_t>(b) * outer + o) * len * inner);
+        std::memcpy(dst + at, src + at, static_cast<size_t>(have * inner));
+        if (had > have) std::memset(dst + at + have * inner, 0, static_cast<size_t>((had - have) * inner));
+      }
+    }
+    to.filled[i] = from.filled[i];
+  }
 }
 
 std::vector<int64_t> State::filled(const std::string& state_name) const {
