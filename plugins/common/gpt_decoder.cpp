@@ -206,8 +206,10 @@ std::vector<std::vector<int64_t>> id_lists(const JsonFile& gen, const char* key,
     if (!list.is_array() || (nested && list.empty())) gen.fail(key, std::string(expected) + ", got " + v.dump().substr(0, 200));
     std::vector<int64_t>& ids = out.emplace_back();
     for (const nlohmann::json& id : list) {
-      if (!id.is_number_integer() || (!negative_ok && id.get<int64_t>() < 0))
-        gen.fail(key, std::string(expected) + " (whole numbers >= 0), got " + id.dump().substr(0, 200));
+      if (!id.is_number_integer() || (id.is_number_unsigned() && id.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) ||
+          (!negative_ok && id.get<int64_t>() < 0))
+        gen.fail(key, std::string(expected) + (negative_ok ? " (whole numbers)" : " (whole numbers >= 0)") + ", got " +
+                          id.dump().substr(0, 200));
       ids.push_back(id.get<int64_t>());
     }
   }

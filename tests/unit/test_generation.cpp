@@ -483,4 +483,13 @@ TEST_CASE("text models: generate_sequences returns num_return_sequences samples,
   CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.num_return_sequences = 0}), doctest::Contains("num_return_sequences must be >= 1"),
                        Error);
   CHECK(gen.generate_sequences(prompt, {.max_new_tokens = 3}).size() == 1);
+  // The graph's num_return_sequences is generate_sequences()' count; generate() gives one sequence.
+  Graph g = engine.load_graph(dir, "text-generation");
+  g.processing->generation->num_return_sequences = 2;
+  Session two = engine.compile(g, test::on_onednn());
+  Generator gen2(two);
+  CHECK(gen2.generate(prompt, {.max_new_tokens = 3}).tokens == gen.generate(prompt, {.max_new_tokens = 3}).tokens);
+  CHECK_THROWS_WITH_AS(gen2.generate_sequences(prompt, {.max_new_tokens = 3}),
+                       doctest::Contains("num_return_sequences 2 (processing.generation.num_return_sequences"), Error);
+  CHECK(gen2.generate_sequences(prompt, {.do_sample = true, .max_new_tokens = 3}).size() == 2);
 }

@@ -181,6 +181,8 @@ void set_decoding(const GenerateArgs& a, GenerationOptions& o) {
 int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   if (a.image_count > 0 || !a.prime.empty()) {
     if (!a.prompt.empty()) throw UsageError("generate: give a text --prompt or images (--image-count, --prime), not both");
+    if (a.num_return_sequences > 0)
+      throw UsageError("generate: --num-return-sequences is for text; --image-count N says how many images to make");
     return generate_images(p, a);
   }
   if (a.prompt.empty()) throw UsageError("generate: give the text to continue with --prompt TEXT (or --image-count N for ImageGPT)");

@@ -163,7 +163,10 @@ std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, NodeInfo i
   const int64_t axis = attr_int(node, "axis", 0);
   const sdk::ValueView table = node.input(0);
   const float* panels = nullptr;
-  if (table.rank() == 2 && normalize_axis(axis, 2) == 0 && table.is_constant()) {
+  // Only where this session's linear layers use f32 panels: a bf16 or oneDNN-GEMM session would
+  // otherwise hold another session's panels alive for its own life.
+  if (info.linear.gemm == Gemm::packed && !info.linear.bf16 && table.rank() == 2 && normalize_axis(axis, 2) == 0 &&
+      table.is_constant()) {
     const auto dims = table.dims();
     panels = find_f32_panels(info, table, dims[0], dims[1]);
   }

@@ -100,7 +100,8 @@ class Generator {
 
   // Generates after `prompt` in `state` (its caches; a fresh state of the session when null),
   // calling `on_token` with each new token as soon as it is chosen; a false return stops.
-  // Errors: an empty prompt, ids outside the vocabulary, a prompt that fills the caches.
+  // Errors: an empty prompt, ids outside the vocabulary, a prompt that fills the caches. One
+  // sequence, whatever num_return_sequences says (generate_sequences() returns them all).
   GenerationResult generate(std::span<const int64_t> prompt, const GenerationOptions& options = {},
                             const std::function<bool(int64_t)>& on_token = {}, State* state = nullptr);
   // num_return_sequences sequences after `prompt` (the options', else the graph's, else 1), as

@@ -57,7 +57,8 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
     throw Error("generation: num_return_sequences must be >= 1, got " + std::to_string(r.num_return_sequences) + from_graph);
   if (r.num_return_sequences > 1 && beams == 1 && !r.do_sample)
     throw Error("generation: num_return_sequences " + std::to_string(r.num_return_sequences) + from_graph +
-                " with greedy decoding, which has one sequence, as transformers refuses it; sample, or search at least as many beams");
+                " with greedy decoding, which has one sequence, as transformers refuses it; sample, search at least as many beams, "
+                "or ask for one sequence (loom generate: --num-return-sequences 1)");
   if (r.num_return_sequences > beams && beams > 1)
     throw Error("generation: num_return_sequences " + std::to_string(r.num_return_sequences) + from_graph +
                 " is more than num_beams " + std::to_string(beams) + ", as transformers refuses it");
@@ -217,7 +218,9 @@ GenerationResult Generator::generate(std::span<const int64_t> prompt, const Gene
                                      const std::function<bool(int64_t)>& on_token, State* state) {
   std::function<bool(size_t, int64_t)> each;
   if (on_token) each = [&](size_t, int64_t token) { return on_token(token); };
-  return std::move(run(prompt, resolve_generation(spec_, options), options, each, state, 1).front());
+  GenerationOptions one = options;
+  one.num_return_sequences = 1;  // one sequence, whatever the graph asks of generate_sequences()
+  return std::move(run(prompt, resolve_generation(spec_, one), options, each, state, 1).front());
 }
 
 std::vector<GenerationResult> Generator::generate_sequences(std::span<const int64_t> prompt, const GenerationOptions& options,

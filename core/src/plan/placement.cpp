@@ -61,6 +61,10 @@ bool first_choices_run_all(const Program& program, const Program& decomposed,
     });
   };
   if (hints_later(program) || hints_later(decomposed)) return false;
+  // A node without a candidate among `backends` is decomposed over them, where the whole list
+  // could run it fused on a later one.
+  for (const auto& n : program.nodes)
+    if (!first_candidate(n.node, backends)) return false;
   const auto whole = whole_program_view(decomposed);
   for (size_t n = 0; n < decomposed.nodes.size(); ++n) {
     const plugins::BackendInstance* first = first_candidate(decomposed.nodes[n].node, backends);

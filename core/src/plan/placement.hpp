@@ -41,8 +41,9 @@ const plugins::BackendInstance* first_candidate(const Node& node,
 
 // Whether `backends` alone place every node as the longer list `backends` + `later` (names of
 // backends not created) would: no node of `program`, nor of `decomposed` (`program` after
-// decompose_unsupported over `backends`), hints at one of `later`, and each node of `decomposed`
-// runs on its first candidate among `backends`. A session that names no backends creates the
+// decompose_unsupported over `backends`), hints at one of `later`, every node of `program` has a
+// candidate among `backends` (so decompose_unsupported asked the backend the whole list would),
+// and each node of `decomposed` runs on its first candidate among `backends`. A session that names no backends creates the
 // later ones only where this is false (Engine::compile).
 bool first_choices_run_all(const Program& program, const Program& decomposed,
                            const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends,

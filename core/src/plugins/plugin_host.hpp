@@ -116,8 +116,10 @@ class PluginRegistry {
   const std::vector<PluginRecord>& records_as_loaded() const { return records_; }
   // Started backend plugins in load order (every backend is started).
   std::vector<std::shared_ptr<PluginLibrary>> backends() const;
-  // Backend plugins in load order, started or not (a deferred one's on_request is not known yet).
-  std::vector<std::shared_ptr<PluginLibrary>> backends_as_loaded() const;
+  // The names of the backend plugins a session that names none may use, in load order, without
+  // starting any: those not started yet (whose on_request is not known yet) and the started
+  // ones that are not used on request.
+  std::vector<std::string> default_candidates() const;
   // The started backend named `name` (started now if need be), or null.
   std::shared_ptr<PluginLibrary> backend(const std::string& name) const;
   // The model plugin that accepts HF model_type `arch`, or that is named `name`.

@@ -175,11 +175,13 @@ std::vector<std::shared_ptr<PluginLibrary>> PluginRegistry::backends() const {
   return out;
 }
 
-std::vector<std::shared_ptr<PluginLibrary>> PluginRegistry::backends_as_loaded() const {
-  std::vector<std::shared_ptr<PluginLibrary>> out;
-  std::lock_guard<std::mutex> lock(start_mutex_);
+std::vector<std::string> PluginRegistry::default_candidates() const {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> lock(start_mutex_);  // start() sets the flags under it
   for (const auto& lib : loaded_)
-    if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND && records_[record_of_.at(lib.get())].loaded) out.push_back(lib);
+    if (lib->descriptor().kind == LOOM_PLUGIN_BACKEND && records_[record_of_.at(lib.get())].loaded &&
+        (!lib->started() || !lib->on_request()))
+      out.push_back(lib->name());
   return out;
 }
 

@@ -199,8 +199,7 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   const bool defaults = options.backends.empty();
   std::vector<std::string> names;
   if (defaults) {
-    for (const auto& lib : impl_->registry.backends_as_loaded())
-      if (!lib->started() || !lib->on_request()) names.push_back(lib->name());
+    names = impl_->registry.default_candidates();
   } else {
     names = options.backends;
   }
@@ -237,7 +236,8 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
       continue;
     }
     const std::string backend = key.substr(0, dot);
-    if (defaults && std::find(names.begin(), names.end(), backend) != names.end() && !usable(backend)) names = default_backend_names();
+    if (defaults && (std::find(names.begin(), names.end(), backend) == names.end() || !usable(backend)))
+      names = default_backend_names();  // for the check, and for the message: every plugin started
     if (std::find(names.begin(), names.end(), backend) == names.end()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
@@ -250,9 +250,9 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   bool covered = false;
   for (size_t i = 0; i < names.size(); ++i) {
     if (defaults) {
-      // Once the backends so far run every node as the whole list would (docs/architecture.md,
-      // "Placement"), the rest are created only where an option names them, to check it. A
-      // session with fallback keeps them all.
+      // Once the backends so far run every node as the whole list would (docs/plugins.md,
+      // "Backends start when first needed"), the rest are created only where an option names
+      // them, to check it. A session with fallback keeps them all.
       const std::vector<std::string> later(names.begin() + static_cast<ptrdiff_t>(i), names.end());
       if (!covered && !fallback && !backends.empty()) {
         std::vector<RewrittenNode> rewritten;
