@@ -50,7 +50,10 @@ std::string read_checkpoint_file(const std::string& path) {
 JsonFile JsonFile::read_optional(const std::string& dir, const std::string& name) {
   const std::string path = dir + "/" + name;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
+  const auto status = std::filesystem::status(path, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))  // a folder, a FIFO: never read
+    throw Error(path + ": not a regular file", LOOM_STATUS_INVALID_ARGUMENT);
+  if (!std::filesystem::is_regular_file(status)) {
     JsonFile f(path, "{}");
     f.exists_ = false;
     return f;

@@ -19,7 +19,8 @@ class JsonFile {
  public:
   // Parses `text`; `file` names it in errors. A file that is not a JSON object is an error.
   JsonFile(std::string file, const std::string& text);
-  // Reads `dir/name` when it exists (an empty object otherwise; `exists()` tells).
+  // Reads `dir/name` when it exists (an empty object otherwise; `exists()` tells); a folder or
+  // another file that is not a regular one under that name is an error.
   static JsonFile read_optional(const std::string& dir, const std::string& name);
 
   const std::string& file() const { return file_; }

@@ -1229,6 +1229,15 @@ area_tasks() {
   checks=$((checks + 1))
   expect_error 1 "num_return_sequences 2 with greedy decoding" "generate --num-return-sequences 2 --greedy" \
     generate "$m/gpt2" --prompt a --num-return-sequences 2 --greedy
+  expect_ok "generate --num-return-sequences 2 streams" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 3 --num-beams 2 \
+    --num-return-sequences 2
+  expect_stdout "--- sequence 2 of 2 ---" "generate numbers its sequences"
+  expect_error 2 "--max-new-tokens is for text" "generate --image-count --max-new-tokens" \
+    generate "$m/imagegpt" --image-count 1 --max-new-tokens 3 -o "$TMP/ig"
+  # A generation_config.json that is a folder is an error, not an absent file.
+  mkdir -p "$TMP/gpt2-folder" && cp "$m"/gpt2/* "$TMP/gpt2-folder/" && mkdir -p "$TMP/gpt2-folder/generation_config.json"
+  expect_error 1 "generation_config.json: not a regular file" "generate with a folder for generation_config.json" \
+    generate "$TMP/gpt2-folder" --prompt a
   expect_error 1 "has no language-model head" "generate with GPT2Model" generate "$m/gpt2-base" --prompt "the cat"
   # inspect, validate and export take a checkpoint's graph for a task.
   expect_ok "inspect --task text-generation" inspect "$m/gpt2" --task text-generation

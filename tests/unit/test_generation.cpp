@@ -480,9 +480,13 @@ TEST_CASE("text models: generate_sequences returns num_return_sequences samples,
                        doctest::Contains("num_return_sequences 2 with greedy decoding"), Error);
   CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.num_beams = 2, .num_return_sequences = 3}),
                        doctest::Contains("num_return_sequences 3 is more than num_beams 2"), Error);
-  CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.num_return_sequences = 0}), doctest::Contains("num_return_sequences must be >= 1"),
+  CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.num_return_sequences = 0}), doctest::Contains("num_return_sequences must be from 1 to 1024, got 0"),
                        Error);
   CHECK(gen.generate_sequences(prompt, {.max_new_tokens = 3}).size() == 1);
+  // Bounded before anything is sized by them.
+  CHECK_THROWS_WITH_AS(gen.generate(prompt, {.num_beams = 1'000'000'000}), doctest::Contains("num_beams must be from 1 to 1024"), Error);
+  CHECK_THROWS_WITH_AS(gen.generate_sequences(prompt, {.do_sample = true, .num_return_sequences = 1'000'000}),
+                       doctest::Contains("num_return_sequences must be from 1 to 1024"), Error);
   // The graph's num_return_sequences is generate_sequences()' count; generate() gives one sequence.
   Graph g = engine.load_graph(dir, "text-generation");
   g.processing->generation->num_return_sequences = 2;

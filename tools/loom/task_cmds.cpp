@@ -181,8 +181,12 @@ void set_decoding(const GenerateArgs& a, GenerationOptions& o) {
 int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   if (a.image_count > 0 || !a.prime.empty()) {
     if (!a.prompt.empty()) throw UsageError("generate: give a text --prompt or images (--image-count, --prime), not both");
+    // An image is sampled pixel by pixel to its size: the text's lengths and beams do not apply.
     if (a.num_return_sequences > 0)
       throw UsageError("generate: --num-return-sequences is for text; --image-count N says how many images to make");
+    if (a.max_new_tokens > 0) throw UsageError("generate: --max-new-tokens is for text; an image is generated to its size");
+    if (a.num_beams > 0 || !std::isnan(a.length_penalty))
+      throw UsageError("generate: --num-beams and --length-penalty are for text; images are sampled pixel by pixel");
     return generate_images(p, a);
   }
   if (a.prompt.empty()) throw UsageError("generate: give the text to continue with --prompt TEXT (or --image-count N for ImageGPT)");
@@ -195,7 +199,9 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   set_decoding(a, o);
   o.seed = a.seed;
   // Each sequence is printed as it is made (a beam search's once it ends): the prompt, echoed
-  // with the sequence's first token, then the text of each token.
+  // with the sequence's first token, then the text of each token; several sequences each under
+  // a line that numbers it.
+  const int64_t count = resolve_generation(gen.spec(), o).num_return_sequences;
   std::optional<StreamDecoder> stream;
   size_t current = 0;
   auto end_sequence = [&] {
@@ -207,6 +213,7 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
     current = i;
     if (!stream) {
       stream.emplace(m.tokenizer);
+      if (!a.json && count > 1) std::cout << "--- sequence " << i + 1 << " of " << count << " ---\n";
       if (!a.json) std::cout << a.prompt;
     }
     const std::string piece = stream->step(id);
@@ -238,10 +245,14 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
               {"prefill_ms", r.prefill_ms},       {"stop_reason", r.stop_reason}, {"sequences", all}};
     std::cout << dump(j) << "\n";
   } else {
+    std::cout.flush();  // the text before the summary, where both go to one file
     for (size_t i = 0; sequences.size() > 1 && i < sequences.size(); ++i)
       std::fprintf(stderr, "sequence %zu: %zu new tokens (%s)\n", i + 1, sequences[i].tokens.size(), sequences[i].stop_reason.c_str());
-    std::fprintf(stderr, "%zu new tokens (%s); prompt %zu tokens in %.1f ms; %.2f tokens/s\n", r.tokens.size(), r.stop_reason.c_str(),
-                 prompt.size(), r.prefill_ms, rate);
+    if (sequences.size() > 1)
+      std::fprintf(stderr, "prompt %zu tokens in %.1f ms; %.2f tokens/s (sequence 1)\n", prompt.size(), r.prefill_ms, rate);
+    else
+      std::fprintf(stderr, "%zu new tokens (%s); prompt %zu tokens in %.1f ms; %.2f tokens/s\n", r.tokens.size(), r.stop_reason.c_str(),
+                   prompt.size(), r.prefill_ms, rate);
   }
   return 0;
 }

@@ -43,7 +43,11 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   // is given, so min_length is not read then.
   if (o.min_new_tokens || spec.min_new_tokens) r.min_length = 0;
   const int64_t beams = o.num_beams.value_or(spec.num_beams.value_or(1));
-  if (beams < 1) throw Error("generation: num_beams must be >= 1, got " + std::to_string(beams));
+  // Each beam holds a row of scores and a state, and each sequence is a generation: a file's
+  // value is bounded before anything is sized by it.
+  constexpr int64_t kMostBeams = 1024, kMostSequences = 1024;
+  if (beams < 1 || beams > kMostBeams)
+    throw Error("generation: num_beams must be from 1 to " + std::to_string(kMostBeams) + ", got " + std::to_string(beams));
   if (beams > 1 && r.do_sample)
     throw Error("generation: num_beams " + std::to_string(beams) +
                 (o.num_beams ? "" : " (processing.generation.num_beams, from the model's generation_config.json or config.json)") +
@@ -53,8 +57,9 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   r.num_return_sequences = o.num_return_sequences.value_or(spec.num_return_sequences.value_or(1));
   const std::string from_graph =
       o.num_return_sequences ? "" : " (processing.generation.num_return_sequences, from the model's generation_config.json or config.json)";
-  if (r.num_return_sequences < 1)
-    throw Error("generation: num_return_sequences must be >= 1, got " + std::to_string(r.num_return_sequences) + from_graph);
+  if (r.num_return_sequences < 1 || r.num_return_sequences > kMostSequences)
+    throw Error("generation: num_return_sequences must be from 1 to " + std::to_string(kMostSequences) + ", got " +
+                std::to_string(r.num_return_sequences) + from_graph);
   if (r.num_return_sequences > 1 && beams == 1 && !r.do_sample)
     throw Error("generation: num_return_sequences " + std::to_string(r.num_return_sequences) + from_graph +
                 " with greedy decoding, which has one sequence, as transformers refuses it; sample, search at least as many beams, "

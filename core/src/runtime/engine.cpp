@@ -241,7 +241,12 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
     if (std::find(names.begin(), names.end(), backend) == names.end()) {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-      throw Error("option '" + key + "' is for backend '" + backend + "', which this session does not use (its backends: " + list + ")");
+      const auto lib = impl_->registry.backend(backend);
+      const std::string why = !lib                ? "; no backend '" + backend + "' is loaded: see `loom plugins`"
+                              : lib->on_request() ? "; it runs only where a session names it: --backend " + backend
+                                                  : "";
+      throw Error("option '" + key + "' is for backend '" + backend + "', which this session does not use (its backends: " + list + ")" +
+                  why);
     }
     per_backend[backend].emplace_back(key.substr(dot + 1), value);
     named.insert(backend);
