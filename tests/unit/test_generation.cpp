@@ -336,15 +336,20 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
     GenerationOptions few = greedy, more = greedy;
     few.max_new_tokens = 5;
     more.max_new_tokens = 20;
-    gen.generate(ids, more);  // the decode plan and the binding's outputs exist from here on
-    uint64_t before = test::heap_allocations();
-    gen.generate(ids, few);
-    const uint64_t five = test::heap_allocations() - before;
-    before = test::heap_allocations();
-    gen.generate(ids, more);
-    const uint64_t twenty = test::heap_allocations() - before;
-    MESSAGE("allocations of a generation of 5 tokens: " << five << ", of 20 tokens: " << twenty);
-    CHECK(twenty == five);
+    // The allocations of a generation of 5 tokens and of one of 20, after a first one of 20 (the
+    // decode plan and the binding's outputs exist from then on).
+    auto allocations = [&](const std::string& what) {
+      gen.generate(ids, more);
+      uint64_t before = test::heap_allocations();
+      gen.generate(ids, few);
+      const uint64_t five = test::heap_allocations() - before;
+      before = test::heap_allocations();
+      gen.generate(ids, more);
+      const uint64_t twenty = test::heap_allocations() - before;
+      MESSAGE("allocations " << what << " of 5 tokens: " << five << ", of 20 tokens: " << twenty);
+      CHECK(twenty == five);
+    };
+    allocations("greedy");
     // So does sampling through every filter, and the processors (stop_at_eos off: 5 and 20
     // tokens, whatever is drawn).
     for (GenerationOptions* o : {&few, &more}) {
@@ -359,15 +364,10 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
       o->no_repeat_ngram_size = 3;
       o->stop_at_eos = false;
     }
-    gen.generate(ids, more);
-    before = test::heap_allocations();
-    gen.generate(ids, few);
-    const uint64_t sampled_five = test::heap_allocations() - before;
-    before = test::heap_allocations();
-    gen.generate(ids, more);
-    const uint64_t sampled_twenty = test::heap_allocations() - before;
-    MESSAGE("allocations when sampling 5 tokens: " << sampled_five << ", 20 tokens: " << sampled_twenty);
-    CHECK(sampled_twenty == sampled_five);
+    allocations("sampling");
+    // And a beam search's steps (no eos: every beam runs to the length).
+    for (GenerationOptions* o : {&few, &more}) *o = {.max_new_tokens = o->max_new_tokens, .num_beams = 3, .stop_at_eos = false};
+    allocations("of a beam search");
   }
 
   // Sampling with top_k 1 is greedy; one seed gives one sequence, another seed another.

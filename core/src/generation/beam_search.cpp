@@ -99,7 +99,20 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
   const int64_t stop_at = std::min(longest, spec_.max_length);
   const size_t candidates = std::min(std::max<size_t>(2, 1 + eos.size()) * width, width * static_cast<size_t>(V));
 
-  std::vector<std::vector<int64_t>> beams(width, std::vector<int64_t>(prompt.begin(), prompt.end()));
+  // The beams' tokens, and the next step's (each sized once for the longest).
+  std::vector<std::vector<int64_t>> beams(width), continued(width);
+  for (size_t b = 0; b < width; ++b) {
+    beams[b].reserve(static_cast<size_t>(longest) + 1);
+    continued[b].reserve(static_cast<size_t>(longest) + 1);
+    beams[b].assign(prompt.begin(), prompt.end());
+  }
+  struct Next {
+    float score;
+    int64_t token;
+    size_t from;
+  };
+  std::vector<Next> next;
+  next.reserve(width);
   // Every beam starts as the prompt, all but the first out of the running (-1e9), as in
   // transformers, so that the first step's candidates come from one beam.
   std::vector<float> beam_scores(width, -1e9f);
@@ -139,12 +152,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
     std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(candidates), ranked.end(),
                       [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
     const int64_t new_length = static_cast<int64_t>(beams[0].size()) + 1 - static_cast<int64_t>(P);
-    struct Next {
-      float score;
-      int64_t token;
-      size_t from;
-    };
-    std::vector<Next> next;
+    next.clear();
     for (size_t rank = 0; rank < candidates && next.size() < width; ++rank) {
       const int64_t token = ranked[rank].second % V;
       const size_t from = static_cast<size_t>(ranked[rank].second / V);
@@ -162,12 +170,11 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
     // The beams that continue, each with the state of the beam it continues: the first
     // continuation of a beam takes its state, a second one the state of a beam that does not
     // continue, made a copy before any of them runs.
-    std::vector<std::vector<int64_t>> continued(width);
     std::fill(continued_from.begin(), continued_from.end(), false);
     std::fill(taking.begin(), taking.end(), nullptr);
     for (size_t i = 0; i < width; ++i) {
       const size_t from = next[i].from;
-      continued[i] = beams[from];
+      continued[i].assign(beams[from].begin(), beams[from].end());
       continued[i].push_back(next[i].token);
       beam_scores[i] = next[i].score;
       if (!continued_from[from]) taking[i] = states[from];
@@ -181,7 +188,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
       taking[i]->assign(*states[next[i].from]);
     }
     states.swap(taking);
-    beams = std::move(continued);
+    beams.swap(continued);
     if (done || static_cast<int64_t>(beams[0].size()) >= stop_at) break;
     // One decode step per beam: its last token at its last position.
     for (size_t b = 0; b < width; ++b) {
@@ -208,6 +215,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
     result.stop_reason = best[i]->closed                                                 ? "eos"
                          : static_cast<int64_t>(best[i]->tokens.size()) >= longest ? "max_new_tokens"
                                                                                     : "max_length";
+    result.tokens.reserve(tokens.size());
     for (int64_t t : tokens) {
       result.tokens.push_back(t);
       if (on_token && !on_token(i, t)) {
