@@ -62,6 +62,7 @@ TEST_CASE("options: an unknown key or an impossible value is refused, naming it 
   // The creation error names the plugin and its file.
   CHECK_THROWS_WITH_AS(with_options(e, {"onednn"}, {{"onednn.colour", "red"}}),
                        doctest::Contains("backend 'onednn' ("), Error);
+  CHECK_THROWS_WITH_AS(with_options(e, {"onednn", "onednn"}, {}), doctest::Contains("backend 'onednn' is named twice"), Error);
   Session ok = with_options(e, {"onednn"}, {{"precision", "f32"}, {"onednn.precision", "f32"}});
   CHECK(ok.run({{"x", input()}}).at("y").shape() == Shape{2, 3});
 }

@@ -406,8 +406,9 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   if (a.threads > 0) std::printf("  threads: %d (--threads)\n", a.threads);
   else std::printf("  threads: each backend's default (see its device below)\n");
   for (const auto& d : devices)
-    std::printf("  backend %s on %s: %s\n", d["backend"].get<std::string>().c_str(), d["device"].get<std::string>().c_str(),
-                d["description"].get<std::string>().c_str());
+    std::printf("  backend %s on %s: %s%s\n", d["backend"].get<std::string>().c_str(), d["device"].get<std::string>().c_str(),
+                d["description"].get<std::string>().c_str(),
+                a.threads > 0 ? (" (its default; this session: " + std::to_string(a.threads) + ")").c_str() : "");
   const char* unit = decode ? "decode step" : "run";
   std::printf("  %zu timed samples of %d %s(s) each, after %d untimed warm-up %s\n", timing.samples.size(), a.repeat, unit,
               a.warmup, decode ? "round(s)" : "run(s)");

@@ -202,6 +202,9 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
     names = impl_->registry.default_candidates();
   } else {
     names = options.backends;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (std::find(names.begin(), names.begin() + static_cast<ptrdiff_t>(i), names[i]) != names.begin() + static_cast<ptrdiff_t>(i))
+        throw Error("backend '" + names[i] + "' is named twice in the session's backends (a list in priority order)");
   }
   // Whether default backend `name` takes part: started now if it was not, and not on request.
   auto usable = [&](const std::string& name) {
