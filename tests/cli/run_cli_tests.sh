@@ -1179,6 +1179,8 @@ area_tasks() {
   expect_error 2 "expected a finite number > 0, got '0'" "generate --repetition-penalty 0" \
     generate "$m/gpt2" --prompt a --repetition-penalty 0
   expect_error 2 "--no-repeat-ngram-size" "generate --no-repeat-ngram-size -1" generate "$m/gpt2" --prompt a --no-repeat-ngram-size -1
+  expect_error 2 "--seed: expected a whole number from 0 to 18446744073709551615, got '-1'" "generate --seed -1" \
+    generate "$m/gpt2" --prompt a --seed -1
   # --min-p 1 keeps only the most likely token: sampling gives the greedy text, whatever the seed.
   expect_ok "generate --greedy" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 6 --greedy --json
   cp "$OUT" "$TMP/greedy.json"

@@ -36,6 +36,19 @@ CLI::Validator whole_number_in(long long min, long long max, const std::string& 
       std::to_string(min) + ".." + std::to_string(max));
 }
 
+// A seed: a whole number from 0 to 2^64 - 1, digits only (strtoull would take "-1" as 2^64 - 1).
+CLI::Validator seed_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        unsigned long long v = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+          return "expected a whole number from 0 to 18446744073709551615, got '" + text + "'";
+        return "";
+      },
+      "0..2^64-1");
+}
+
 // A finite number >= 0, or > 0 where `positive`.
 // A finite number: > 0 (`positive`), >= 0, or of any sign (`signed_too`).
 CLI::Validator finite_number(bool positive, bool signed_too = false) {
@@ -331,7 +344,7 @@ int main(int argc, char** argv) {
   generate->add_option("--eta-cutoff", generate_args.eta_cutoff,
                        "Sample only from tokens at least min(E, sqrt(E) * exp(-entropy)) likely (0: all; below 1)")
       ->check(CLI::Range(0.0, std::nextafter(1.0, 0.0)))->type_name("E");
-  generate->add_option("--seed", generate_args.seed, "The sampler's seed")->type_name("N");
+  generate->add_option("--seed", generate_args.seed, "The sampler's seed")->check(seed_number())->type_name("N");
   generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
   generate->add_option("--repetition-penalty", generate_args.repetition_penalty,
                        "Divide the scores of tokens already in the text by R (multiply negative ones; 1: none)")
@@ -372,7 +385,7 @@ int main(int argc, char** argv) {
   add_images(fill_image, fill_image_args, "The PNG or JPEG image");
   fill_image->add_option("--mask-ratio", fill_image_args.mask_ratio, "The share of patches to mask, in (0, 1]")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str()->type_name("R");
-  fill_image->add_option("--seed", fill_image_args.seed, "The seed that picks the masked patches")->type_name("N");
+  fill_image->add_option("--seed", fill_image_args.seed, "The seed that picks the masked patches")->check(seed_number())->type_name("N");
   add_task_options(fill_image, fill_image_args);
 
   // conformance
