@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 
 using namespace loom;
@@ -135,9 +136,16 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const auto tmp = std::filesystem::temp_directory_path() / ("loom-processors-" + std::to_string(::getpid()));
   std::filesystem::remove_all(tmp);
   std::filesystem::copy(dir, tmp, std::filesystem::copy_options::recursive);
-  std::ofstream(tmp / "generation_config.json")
-      << R"({"repetition_penalty": 1.5, "no_repeat_ngram_size": 2, "min_length": 3, "min_new_tokens": 2, "max_length": 10})";
-  GenerationSpec spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  auto write_config = [&](const std::string& text) { std::ofstream(tmp / "generation_config.json", std::ios::trunc) << text; };
+  auto loaded_spec = [&] { return *engine.load_graph(tmp, "text-generation").processing->generation; };
+  // config.json with `change` made to it.
+  auto edit_model_config = [&](const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json config = nlohmann::json::parse(std::ifstream(tmp / "config.json"));
+    change(config);
+    std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
+  };
+  write_config(R"({"repetition_penalty": 1.5, "no_repeat_ngram_size": 2, "min_length": 3, "min_new_tokens": 2, "max_length": 10})");
+  GenerationSpec spec = loaded_spec();
   CHECK(spec.repetition_penalty == 1.5);
   CHECK(spec.no_repeat_ngram_size == 2);
   CHECK(spec.min_length == 3);
@@ -161,7 +169,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   CHECK(gen.generate(long_prompt, keep_going).tokens.size() == 2);
   // A model that samples with beams asks for beam sampling, which is refused rather than replaced;
   // choosing a decoding runs: one beam, or beams without sampling.
-  std::ofstream(tmp / "generation_config.json") << R"({"num_beams": 4, "do_sample": true, "length_penalty": 1.0, "early_stopping": "never"})";
+  write_config(R"({"num_beams": 4, "do_sample": true, "length_penalty": 1.0, "early_stopping": "never"})");
   {
     Session beams = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
     Generator beam_gen(beams);
@@ -183,16 +191,15 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
 
   // Values that change nothing are left out; wrong ones name the file and key.
   // max_length 20, transformers' default, means 20 new tokens there too.
-  std::ofstream(tmp / "generation_config.json")
-      << R"({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_length": 20, "num_beams": 1})";
-  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  write_config(R"({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_length": 20, "num_beams": 1})");
+  spec = loaded_spec();
   CHECK(!spec.num_beams);
   CHECK(!spec.repetition_penalty);
   CHECK(!spec.no_repeat_ngram_size);
   CHECK(!spec.max_total_length);
   // A max_length past the positions generates until they are full.
-  std::ofstream(tmp / "generation_config.json") << R"({"max_length": 400})";
-  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  write_config(R"({"max_length": 400})");
+  spec = loaded_spec();
   CHECK(spec.max_total_length == 48);
   auto error_of = [&] {
     try {
@@ -202,11 +209,11 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
     }
     return std::string();
   };
-  std::ofstream(tmp / "generation_config.json") << R"({"repetition_penalty": -1})";
+  write_config(R"({"repetition_penalty": -1})");
   CHECK_MESSAGE(error_of().find("generation_config.json: repetition_penalty") != std::string::npos, error_of());
-  std::ofstream(tmp / "generation_config.json") << R"({"no_repeat_ngram_size": "two"})";
+  write_config(R"({"no_repeat_ngram_size": "two"})");
   CHECK_MESSAGE(error_of().find("generation_config.json: no_repeat_ngram_size") != std::string::npos, error_of());
-  std::ofstream(tmp / "generation_config.json") << R"({"min_new_tokens": -2})";
+  write_config(R"({"min_new_tokens": -2})");
   CHECK_MESSAGE(error_of().find("generation_config.json: min_new_tokens") != std::string::npos, error_of());
   // The other processors: malformed lists and ids past the vocabulary name the key; the ids
   // transformers ignores in the suppress lists (outside the scores) are left out, and so is a
@@ -235,14 +242,13 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
            {R"({"repetition_penalty": 2})", "repetition_penalty: expected a float (2.0)"},
            {"{\"a\": " + std::string(100, '[') + std::string(100, ']') + "}", "nested deeper than 64 levels"},
            {R"({"length_penalty": "long"})", "length_penalty"}}) {
-    std::ofstream(tmp / "generation_config.json", std::ios::trunc) << text;
+    write_config(text);
     CHECK_MESSAGE(error_of().find("generation_config.json: " + key) != std::string::npos, (text + " -> " + error_of()));
   }
-  std::ofstream(tmp / "generation_config.json", std::ios::trunc)
-      << R"({"eos_token_id": 3, "bad_words_ids": [[3], [3, 4]], "suppress_tokens": [1, 999, -1, 2], "begin_suppress_tokens": [999, -5],
+  write_config(R"({"eos_token_id": 3, "bad_words_ids": [[3], [3, 4]], "suppress_tokens": [1, 999, -1, 2], "begin_suppress_tokens": [999, -5],
             "sequence_bias": [[[5], 1.0], [[6, 7], -2.0], [[5], 2.5]], "forced_eos_token_id": 3,
-            "exponential_decay_length_penalty": [4, 1.5], "forced_bos_token_id": null})";
-  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+            "exponential_decay_length_penalty": [4, 1.5], "forced_bos_token_id": null})");
+  spec = loaded_spec();
   CHECK(spec.bad_words_ids == std::vector<std::vector<int64_t>>{{3, 4}});
   CHECK(spec.suppress_tokens == std::vector<int64_t>{1, 2});
   CHECK(spec.begin_suppress_tokens.empty());
@@ -255,43 +261,35 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   // Sampling settings are used only when sampling: where the file does not sample, a value
   // transformers would refuse is ignored, as generate() ignores it; values that filter nothing
   // are left out.
-  std::ofstream(tmp / "generation_config.json", std::ios::trunc)
-      << R"({"do_sample": false, "temperature": 0.0, "top_k": -1, "min_p": 2, "typical_p": 1.0, "epsilon_cutoff": 0.0})";
-  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  write_config(R"({"do_sample": false, "temperature": 0.0, "top_k": -1, "min_p": 2, "typical_p": 1.0, "epsilon_cutoff": 0.0})");
+  spec = loaded_spec();
   CHECK(!spec.temperature);
   CHECK(!spec.top_k);
   CHECK(!spec.min_p);
   CHECK(!spec.typical_p);
   CHECK(!spec.epsilon_cutoff);
-  std::ofstream(tmp / "generation_config.json", std::ios::trunc)
-      << R"({"do_sample": true, "top_p": 1.5, "typical_p": 1.0, "min_p": 0.05, "epsilon_cutoff": 3e-4, "eta_cutoff": 1.5})";
-  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  write_config(R"({"do_sample": true, "top_p": 1.5, "typical_p": 1.0, "min_p": 0.05, "epsilon_cutoff": 3e-4, "eta_cutoff": 1.5})");
+  spec = loaded_spec();
   CHECK(!spec.top_p);
   CHECK(!spec.typical_p);
   CHECK(!spec.eta_cutoff);
   CHECK(spec.min_p == 0.05);
   CHECK(spec.epsilon_cutoff == 3e-4);
   std::filesystem::remove(tmp / "generation_config.json");
-  {
-    std::ifstream in(tmp / "config.json");
-    nlohmann::json config = nlohmann::json::parse(in);
+  edit_model_config([](nlohmann::json& config) {
     config["repetition_penalty"] = 1.25;
     config["do_sample"] = true;
-    std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
-  }
-  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  });
+  spec = loaded_spec();
   CHECK(spec.repetition_penalty == 1.25);
   CHECK(spec.do_sample == true);
   // config.json's settings that generation_config.json could not hold are left out, not refused:
   // the checkpoint loaded before they were read.
-  {
-    std::ifstream in(tmp / "config.json");
-    nlohmann::json config = nlohmann::json::parse(in);
+  edit_model_config([](nlohmann::json& config) {
     config["temperature"] = 0;
     config["no_repeat_ngram_size"] = "none";
-    std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
-  }
-  spec = *engine.load_graph(tmp, "text-generation").processing->generation;
+  });
+  spec = loaded_spec();
   CHECK(!spec.temperature);
   CHECK(!spec.no_repeat_ngram_size);
   CHECK(spec.repetition_penalty == 1.25);

@@ -16,8 +16,8 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace loom::cli {

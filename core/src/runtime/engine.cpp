@@ -261,8 +261,8 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
       // Once the backends so far run every node as the whole list would (docs/plugins.md,
       // "Backends start when first needed"), the rest are created only where an option names
       // them, to check it. A session with fallback keeps them all.
-      const std::vector<std::string> later(names.begin() + static_cast<ptrdiff_t>(i), names.end());
       if (!covered && !fallback && !backends.empty()) {
+        const std::vector<std::string> later(names.begin() + static_cast<ptrdiff_t>(i), names.end());
         std::vector<RewrittenNode> rewritten;
         const auto decomposed = passes::decompose_unsupported(program, backends, rewritten);
         covered = plan::first_choices_run_all(*program, *decomposed, backends, later);
