@@ -8,6 +8,7 @@
 // bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX). Without either, a
 // linear layer over a few rows (a decode step) runs on the row kernel (rows.hpp), which makes no
 // oneDNN call.
+#include "blocked_rows.hpp"
 #include "gemm.hpp"
 #include "kernel.hpp"
 #include "rows.hpp"
@@ -302,6 +303,25 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
   return out;
 }
 
+// A few rows (a decode step) over a blocked weight in a layout that blocked_rows.hpp reads: no
+// oneDNN call, no allocation.
+class BlockedRowsStep final : public Step {
+ public:
+  BlockedRowsStep(const NodeInfo& info, const void* weights, int64_t kp, int64_t m, int64_t n, int64_t k, Activation act)
+      : info_(info), weights_(weights), kp_(kp), m_(m), n_(n), k_(k), act_(act) {}
+  void run(const RunContext& ctx) const override {
+    const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
+    linear_rows_blocked(ctx.as<const float>(info_.inputs[0]), weights_, info_.linear.bf16, kp_, bias, ctx.as<float>(info_.outputs[0]),
+                        m_, n_, k_, act_, std::max(1, info_.threads));
+  }
+
+ private:
+  NodeInfo info_;
+  const void* weights_;
+  int64_t kp_, m_, n_, k_;
+  Activation act_;
+};
+
 // oneDNN's matmul over a blocked weight, for any row count. With precision=bf16 the activations
 // are first reordered to bf16 (rounded to nearest even) in the scratch; bias and output are f32.
 // Where the matmul for this row count wants another layout than the one stored, the weight is
@@ -405,6 +425,9 @@ class LinearKernel final : public NodeKernel {
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
     // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
+    if (blocked_ && m <= kRowKernelMaxRows)
+      if (auto kp = panel_layout(blocked_->md, k, n, info_.linear.bf16))
+        return std::make_unique<BlockedRowsStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
     if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
     if (packed_ && info_.linear.bf16)
       return std::make_unique<PackedLinearStep<uint16_t>>(info_, static_cast<const uint16_t*>(packed_->data), m, n, k, act_);

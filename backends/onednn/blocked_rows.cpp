@@ -1,0 +1,159 @@
+
+
+// Few-row linear layers over oneDNN's blocked weights (blocked_rows.hpp).
+#include "blocked_rows.hpp"
+
+#include "gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace loom::onednn {
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LOOM_BLOCKED_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LOOM_BLOCKED_CLONES
+#endif
+
+#if defined(__GNUC__)
+#define LOOM_INLINE inline __attribute__((always_inline))
+#else
+#define LOOM_INLINE inline
+#endif
+
+constexpr int64_t kP = kBlockedPanel;
+
+// acc[g][r][j] over G panels side by side (G streams of the weight, which a core reads faster
+// than one): each panel's K rows of kP floats, scaled by x[r][i].
+template <int G, int R>
+LOOM_INLINE void panels_f32(const float* x, int64_t k, const float* const (&panel)[G], float (&acc)[G][R][kP]) {
+  for (int64_t i = 0; i < k; ++i)
+    for (int g = 0; g < G; ++g) {
+      const float* w = panel[g] + i * kP;
+      for (int r = 0; r < R; ++r) {
+        const float xv = x[r * k + i];
+        for (int64_t j = 0; j < kP; ++j) acc[g][r][j] += xv * w[j];
+      }
+    }
+}
+
+// A bf16 pair as one 32-bit lane, read from the uint16_t panels.
+using Lanes = uint32_t __attribute__((may_alias));
+
+// The same over bf16 panels: pairs of K rows interleaved, (row 2i, row 2i + 1) in one 32-bit
+// lane per output feature; the low half widens by a shift, the high one by a mask.
+template <int G, int R>
+LOOM_INLINE void panels_bf16(const float* x, int64_t k, const uint16_t* const (&panel)[G], float (&acc)[G][R][kP]) {
+  // x rounded to bf16 a block of K at a time, off the weights' path.
+  constexpr int64_t kBlock = 128;
+  float xb[R][kBlock];
+  for (int64_t i0 = 0; i0 < k; i0 += kBlock) {
+    const int64_t len = std::min(kBlock, k - i0), pairs = (len + 1) / 2;
+    for (int r = 0; r < R; ++r) {
+      for (int64_t i = 0; i < len; ++i) xb[r][i] = gemm::round_bf16(x[r * k + i0 + i]);
+      if (len % 2) xb[r][len] = 0.0f;
+    }
+    for (int64_t q = 0; q < pairs; ++q) {
+      for (int g = 0; g < G; ++g) {
+        const Lanes* w = reinterpret_cast<const Lanes*>(panel[g] + (i0 + 2 * q) * kP);
+        for (int r = 0; r < R; ++r) {
+          const float x0 = xb[r][2 * q], x1 = xb[r][2 * q + 1];
+          for (int64_t j = 0; j < kP; ++j) {
+            acc[g][r][j] += x0 * std::bit_cast<float>(w[j] << 16);
+            acc[g][r][j] += x1 * std::bit_cast<float>(w[j] & 0xffff0000u);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Panels p .. p + G - 1 for R rows.
+template <int G, int R>
+LOOM_INLINE void panel_group(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t n,
+                             int64_t k, Activation act, int64_t p) {
+  float acc[G][R][kP] = {};
+  if (bf16) {
+    const uint16_t* panel[G];
+    for (int g = 0; g < G; ++g) panel[g] = static_cast<const uint16_t*>(w) + (p + g) * kp * kP;
+    panels_bf16<G, R>(x, k, panel, acc);
+  } else {
+    const float* panel[G];
+    for (int g = 0; g < G; ++g) panel[g] = static_cast<const float*>(w) + (p + g) * kp * kP;
+    panels_f32<G, R>(x, k, panel, acc);
+  }
+  for (int g = 0; g < G; ++g) {
+    const int64_t j0 = (p + g) * kP, cols = std::min(kP, n - j0);
+    for (int r = 0; r < R; ++r) {
+      float* yr = y + r * n + j0;
+      for (int64_t j = 0; j < cols; ++j) yr[j] = acc[g][r][j] + (bias ? bias[j0 + j] : 0.0f);
+      activate_inplace(yr, cols, act);
+    }
+  }
+}
+
+// Panels [p0, p1) for R rows, G at a time (4 / R: the accumulators fill half the AVX-512 registers).
+template <int R>
+LOOM_INLINE void panels(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t n,
+                        int64_t k, Activation act, int64_t p0, int64_t p1) {
+  constexpr int G = 4 / R > 0 ? 4 / R : 1;
+  int64_t p = p0;
+  for (; p + G <= p1; p += G) panel_group<G, R>(x, w, bf16, kp, bias, y, n, k, act, p);
+  for (; p < p1; ++p) panel_group<1, R>(x, w, bf16, kp, bias, y, n, k, act, p);
+}
+
+LOOM_BLOCKED_CLONES
+void blocked_range(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t rows,
+                   int64_t n, int64_t k, Activation act, int64_t p0, int64_t p1) {
+  // Up to four rows share each weight read; more rows take further passes.
+  for (int64_t r = 0; r < rows; r += 4) {
+    const float* xr = x + r * k;
+    float* yr = y + r * n;
+    switch (std::min<int64_t>(4, rows - r)) {
+      case 1: panels<1>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
+      case 2: panels<2>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
+      case 3: panels<3>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
+      default: panels<4>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<int64_t> panel_layout(const dnnl::memory::desc& md, int64_t k, int64_t n, bool bf16) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked || d.ndims != 2 || d.dims[0] != k || d.dims[1] != n || d.offset0 != 0) return std::nullopt;
+  if (d.data_type != (bf16 ? dnnl_bf16 : dnnl_f32)) return std::nullopt;
+  const auto& b = d.format_desc.blocking;
+  const int64_t kp = d.padded_dims[0];
+  const int nblks = bf16 ? 3 : 2;
+  if (b.inner_nblks != nblks || b.inner_blks[0] != 16 || b.inner_idxs[0] != 0 || b.inner_blks[1] != kP || b.inner_idxs[1] != 1)
+    return std::nullopt;
+  if (bf16 && (b.inner_blks[2] != 2 || b.inner_idxs[2] != 0)) return std::nullopt;
+  const int64_t k_block = bf16 ? 32 : 16;
+  if (kp < k || kp % k_block != 0 || d.padded_dims[1] < n || d.padded_dims[1] % kP != 0) return std::nullopt;
+  if (b.strides[0] != k_block * kP || b.strides[1] != kp * kP) return std::nullopt;
+  return kp;
+}
+
+void linear_rows_blocked(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y,
+                         int64_t rows, int64_t n, int64_t k, Activation act, int threads) {
+  const int64_t count = (n + kP - 1) / kP;
+  // A parallel region costs a few microseconds: worth it from about a quarter million
+  // multiply-adds, as for the row kernel (rows.cpp).
+  constexpr int64_t kParallelWork = 1 << 18;
+  const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kParallelWork)}));
+  if (teams <= 1) return blocked_range(x, w, bf16, kp, bias, y, rows, n, k, act, 0, count);
+#pragma omp parallel num_threads(teams)
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    blocked_range(x, w, bf16, kp, bias, y, rows, n, k, act, count * t / team, count * (t + 1) / team);
+  }
+}
+
+}  // namespace loom::onednn
