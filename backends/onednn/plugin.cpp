@@ -305,7 +305,7 @@ class OnednnPlugin final : public sdk::BackendPlugin {
     // gemm: which GEMM runs linear layers with constant weights (docs/performance.md, "Packed
     // weights"): packed (gemm.hpp's, AVX2), blocked (oneDNN's matmul, the weight reordered once
     // into the layout it picks), onednn (oneDNN's matmul on the weight as mapped, and the row
-    // kernel for a few rows). auto: in f32, onednn on AVX-512 and packed below; in bf16, blocked
+    // kernel for a few rows). auto: in f32, blocked on AVX-512 and packed below; in bf16, blocked
     // where the CPU multiplies bf16 (AVX512-BF16 or AMX), else packed.
     const std::string gemm_choice = options.get("gemm", "auto", {"auto", "packed", "blocked", "onednn"});
     const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
@@ -318,7 +318,8 @@ class OnednnPlugin final : public sdk::BackendPlugin {
       throw Error(std::string("options precision=bf16 and gemm=blocked: oneDNN multiplies bf16 on CPUs with AVX512-BF16 or AMX; this one has ") +
                   isa_name(isa), LOOM_STATUS_UNSUPPORTED);
     LinearSetup linear{Gemm::onednn, bf16};
-    if (gemm_choice == "blocked" || (gemm_choice == "auto" && bf16 && bf16_isa)) linear.gemm = Gemm::blocked;
+    if (gemm_choice == "blocked" || (gemm_choice == "auto" && (bf16 ? bf16_isa : has(dnnl_cpu_isa_avx512_core))))
+      linear.gemm = Gemm::blocked;
     else if (gemm_choice == "packed" || bf16 || (gemm_choice == "auto" && gemm::available() && !has(dnnl_cpu_isa_avx512_core)))
       linear.gemm = Gemm::packed;
     if (linear.gemm == Gemm::packed && !gemm::available())

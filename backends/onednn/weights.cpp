@@ -56,11 +56,11 @@ std::string panel_key(int64_t n, int64_t k, bool kn, bool bf16) {
 
 }  // namespace
 
-const float* find_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k) {
-  if (!info.constants || !info.constants->available() || !copyable_f32(w, n, k)) return nullptr;
+F32Panels find_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k) {
+  if (!info.constants || !info.constants->available() || !copyable_f32(w, n, k)) return {};
   const auto copy = info.constants->find(w, panel_key(n, k, false, false));
-  if (copy.size() != static_cast<size_t>(gemm::packed_floats(n, k)) * sizeof(float)) return nullptr;
-  return reinterpret_cast<const float*>(copy.data());
+  if (copy.size() != static_cast<size_t>(gemm::packed_floats(n, k)) * sizeof(float)) return {};
+  return {reinterpret_cast<const float*>(copy.data()), gemm::kPanel, k * gemm::kPanel};
 }
 
 ConstantCopy pack_weight(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k, bool kn, bool bf16) {

@@ -34,10 +34,21 @@ ConstantCopy engine_copy(const NodeInfo& info, const sdk::ValueView& w, const st
 // when `bf16`. Needs gemm::available().
 ConstantCopy pack_weight(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k, bool kn, bool bf16);
 
+// An [n, k] weight's f32 copy in panels of `width` output features: row r of the weight is
+// floats r % width, r % width + width, ... (k of them) of panel r / width, panels `stride`
+// floats apart. A tied embedding table can be gathered from there, and its mapped pages,
+// released when the copy was made, are never faulted in again.
+struct F32Panels {
+  const float* data = nullptr;
+  int64_t width = 0, stride = 0;
+  const float* row_start(int64_t r) const { return data + (r / width) * stride + r % width; }
+};
+
 // The engine's f32 panels of `w` read as [n, k] (an LM head's weight), where a kernel compiled
-// before made them (pack_weight); else nullptr. Row r of w is then floats r % kPanel,
-// r % kPanel + kPanel, ... of panel r / kPanel: a tied embedding table can be gathered from
-// there, and its mapped pages, released by the packing, are never faulted in again.
-const float* find_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k);
+// before made them: the packed GEMM's (pack_weight; width gemm::kPanel) or, defined in
+// ops/matmul.cpp, oneDNN's blocked layout (gemm=blocked; width kBlockedPanel, where the layout is
+// one that blocked_rows.hpp reads). Else data is nullptr.
+F32Panels find_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k);
+F32Panels find_blocked_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k);
 
 }  // namespace loom::onednn

@@ -13,9 +13,9 @@ namespace {
 template <class I>
 class GatherStep final : public Step {
  public:
-  // `panels`: the table's f32 panels (find_f32_panels), read instead of its data; outer is 1.
+  // `panels`: the table's f32 panels (find_f32_panels), read instead of its data where set; outer is 1.
   GatherStep(const NodeInfo& info, int64_t outer, int64_t axis_size, int64_t num_indices, size_t row_bytes,
-             const float* panels)
+             F32Panels panels)
       : info_(info), outer_(outer), axis_size_(axis_size), num_indices_(num_indices), row_bytes_(row_bytes),
         panels_(panels) {}
 
@@ -29,14 +29,14 @@ class GatherStep final : public Step {
         info_.fail("index " + std::to_string(v) + " (at position " + std::to_string(j) +
                    " of the indices) is out of range for a dim of size " + std::to_string(axis_size_));
     }
-    if (panels_) {
-      const int64_t k = static_cast<int64_t>(row_bytes_ / sizeof(float));
+    if (panels_.data) {
+      const int64_t k = static_cast<int64_t>(row_bytes_ / sizeof(float)), width = panels_.width;
       auto* dst = reinterpret_cast<float*>(out);
       for (int64_t j = 0; j < num_indices_; ++j, dst += k) {
         int64_t v = static_cast<int64_t>(indices[j]);
         if (v < 0) v += axis_size_;
-        const float* src = panels_ + (v / gemm::kPanel) * k * gemm::kPanel + v % gemm::kPanel;
-        for (int64_t i = 0; i < k; ++i) dst[i] = src[i * gemm::kPanel];
+        const float* src = panels_.row_start(v);
+        for (int64_t i = 0; i < k; ++i) dst[i] = src[i * width];
       }
       return;
     }
@@ -55,7 +55,7 @@ class GatherStep final : public Step {
   NodeInfo info_;
   int64_t outer_, axis_size_, num_indices_;
   size_t row_bytes_;
-  const float* panels_;
+  F32Panels panels_;
 };
 
 // gather_rows: out[b] = data[b, indices[b]], each index checked (negative ones count from the end).
@@ -117,7 +117,7 @@ std::unique_ptr<NodeKernel> compile_gather_rows(const sdk::NodeView&, NodeInfo i
 
 class GatherKernel final : public NodeKernel {
  public:
-  GatherKernel(NodeInfo info, int64_t axis, const float* panels)
+  GatherKernel(NodeInfo info, int64_t axis, F32Panels panels)
       : NodeKernel(std::move(info)), axis_(axis), panels_(panels) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
@@ -138,7 +138,7 @@ class GatherKernel final : public NodeKernel {
 
  private:
   int64_t axis_;
-  const float* panels_;  // the table's f32 panels, owned by the engine's cache; or nullptr
+  F32Panels panels_;  // the table's f32 panels, owned by the engine's cache; or none
 };
 
 std::optional<std::string> check_gather(const sdk::NodeView& node) {
@@ -162,13 +162,13 @@ std::optional<std::string> check_gather(const sdk::NodeView& node) {
 std::unique_ptr<NodeKernel> compile_gather(const sdk::NodeView& node, NodeInfo info) {
   const int64_t axis = attr_int(node, "axis", 0);
   const sdk::ValueView table = node.input(0);
-  const float* panels = nullptr;
-  // Only where this session's linear layers use f32 panels: a bf16 or oneDNN-GEMM session would
-  // otherwise hold another session's panels alive for its own life.
-  if (info.linear.gemm == Gemm::packed && !info.linear.bf16 && table.rank() == 2 && normalize_axis(axis, 2) == 0 &&
-      table.is_constant()) {
+  F32Panels panels;
+  // Only where this session's linear layers use f32 panels or blocked f32 weights: a bf16 or
+  // oneDNN-GEMM session would otherwise hold another session's copy alive for its own life.
+  if (!info.linear.bf16 && table.rank() == 2 && normalize_axis(axis, 2) == 0 && table.is_constant()) {
     const auto dims = table.dims();
-    panels = find_f32_panels(info, table, dims[0], dims[1]);
+    if (info.linear.gemm == Gemm::packed) panels = find_f32_panels(info, table, dims[0], dims[1]);
+    if (info.linear.gemm == Gemm::blocked) panels = find_blocked_f32_panels(info, table, dims[0], dims[1]);
   }
   return std::make_unique<GatherKernel>(std::move(info), axis, panels);
 }

@@ -273,6 +273,16 @@ struct BlockedWeight {
   ConstantCopy copy;
 };
 
+// The layout oneDNN picks for an [n, k] weight (format_tag::any).
+dnnl::memory::desc blocked_layout(int64_t n, int64_t k, bool bf16, bool bias) {
+  return blocked_pd(kLayoutRows, n, k, bf16, any_weights(k, n, bf16), bias, user_scratchpad_attr()).weights_desc();
+}
+
+std::string blocked_key(int64_t n, int64_t k, bool kn, const dnnl::memory::desc& md) {
+  return std::string("onednn.blocked:") + (kn ? "kn" : "nk") + ":N=" + std::to_string(n) + ":K=" + std::to_string(k) + ":" +
+         layout_key(md);
+}
+
 std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeInfo& info, bool kn) {
   if (info.linear.gemm != Gemm::blocked) return std::nullopt;
   sdk::ValueView w = node.input(1);
@@ -281,23 +291,46 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
   const auto [n, k] = *sizes;
   BlockedWeight out;
   try {
-    out.md = blocked_pd(kLayoutRows, n, k, info.linear.bf16, any_weights(k, n, info.linear.bf16), node.has_input(2), user_scratchpad_attr())
-                 .weights_desc();
+    out.md = blocked_layout(n, k, info.linear.bf16, node.has_input(2));
   } catch (const dnnl::error& e) {
     info.fail(std::string("oneDNN has no matmul for this weight (") + e.what() + ")", LOOM_STATUS_UNSUPPORTED);
   }
-  const std::string key = std::string("onednn.blocked:") + (kn ? "kn" : "nk") + ":N=" + std::to_string(n) +
-                          ":K=" + std::to_string(k) + ":" + layout_key(out.md);
+  const std::string key = blocked_key(n, k, kn, out.md);
   out.copy = engine_copy(info, w, key, out.md.get_size(), "blocked weight", [&](void* buf) {
     // The mapped f32 weight reordered into `buf` on the session's threads (not every core), then
     // its pages given back.
     const ThreadScope threads(std::max(1, info.threads));
-    const int64_t w_dims[] = {k, n}, strides[] = {kn ? n : 1, kn ? 1 : k};
-    dnnl::memory from(strided_md(w_dims, strides, dt::f32), cpu_engine(), const_cast<void*>(w.data()));
-    dnnl::memory to(out.md, cpu_engine(), buf);
     dnnl::stream stream(cpu_engine());
-    dnnl::reorder(from, to).execute(stream, from, to);
-    stream.wait();
+    const auto* src = static_cast<const float*>(w.data());
+    auto reorder = [&](const dnnl::memory::desc& from_md, const float* from_data, const dnnl::memory::desc& to_md, void* to_data) {
+      dnnl::memory from(from_md, cpu_engine(), const_cast<float*>(from_data));
+      dnnl::memory to(to_md, cpu_engine(), to_data);
+      dnnl::reorder(from, to).execute(stream, from, to);
+      stream.wait();
+    };
+    // An [n, k] weight in panels of 64 features (blocked_rows.hpp) is reordered a few thousand
+    // rows at a time, each block's mapped pages given back before the next: an LM head's f32
+    // copy and its whole mapping are then never resident together (GPT-2: 154 MB each).
+    const auto kp = kn ? std::nullopt : panel_layout(out.md, k, n, info.linear.bf16);
+    constexpr int64_t kRowsPerStep = 64 * kBlockedPanel;
+    if (kp && n > kRowsPerStep) {
+      const auto tag = info.linear.bf16 ? dnnl::memory::format_tag::BA16a64b2a : dnnl::memory::format_tag::BA16a64b;
+      const size_t element = info.linear.bf16 ? 2 : 4;
+      bool same = true;
+      for (int64_t n0 = 0; n0 < n && same; n0 += kRowsPerStep) {
+        const int64_t rows = std::min(kRowsPerStep, n - n0);
+        const int64_t dims[] = {k, rows}, strides[] = {1, k};
+        const dnnl::memory::desc to_md(dnnl::memory::dims{k, rows}, info.linear.bf16 ? dt::bf16 : dt::f32, tag);
+        // The block's layout must be the whole weight's, cut at panel n0 / 64.
+        same = panel_layout(to_md, k, rows, info.linear.bf16) == kp;
+        if (!same) break;
+        reorder(strided_md(dims, strides, dt::f32), src + n0 * k, to_md, static_cast<std::byte*>(buf) + static_cast<size_t>(n0 * *kp) * element);
+        if (info.constants) info.constants->release(src + n0 * k, static_cast<size_t>(rows * k) * sizeof(float));
+      }
+      if (same) return;
+    }
+    const int64_t w_dims[] = {k, n}, strides[] = {kn ? n : 1, kn ? 1 : k};
+    reorder(strided_md(w_dims, strides, dt::f32), src, out.md, buf);
     if (info.constants) info.constants->release(w.data(), static_cast<size_t>(n * k) * sizeof(float));
   });
   return out;
@@ -475,6 +508,25 @@ std::unique_ptr<NodeKernel> compile_linear(const sdk::NodeView& node, NodeInfo i
 }
 
 }  // namespace
+
+F32Panels find_blocked_f32_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k) {
+  if (!info.constants || !info.constants->available() || !copyable_weight(w, false)) return {};
+  // The head's layout, asked for as block_weight asks: with a bias (BERT's decoder) or without
+  // (GPT-2's head).
+  for (bool bias : {false, true}) {
+    dnnl::memory::desc md;
+    try {
+      md = blocked_layout(n, k, false, bias);
+    } catch (const dnnl::error&) {
+      return {};
+    }
+    const auto kp = panel_layout(md, k, n, false);
+    if (!kp) continue;
+    const auto copy = info.constants->find(w, blocked_key(n, k, false, md));
+    if (copy.size() == md.get_size()) return {reinterpret_cast<const float*>(copy.data()), kBlockedPanel, *kp * kBlockedPanel};
+  }
+  return {};
+}
 
 std::vector<OpEntry> matmul_ops() {
   return {{"matmul", check_matmul, compile_matmul}, {"linear", check_linear, compile_linear}};
