@@ -1,5 +1,7 @@
 #include "activation.hpp"
 
+#include "clones.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -11,12 +13,6 @@
 
 namespace loom::onednn {
 namespace {
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOOM_ACT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LOOM_ACT_CLONES
-#endif
 
 // exp(x), x clamped below to -87 (so 0 < result), +inf above 88; branch-free so that loops
 // vectorise.
@@ -51,25 +47,25 @@ inline float erf_rational(float x) {
   return x * p / q;
 }
 
-LOOM_ACT_CLONES void relu_all(float* y, int64_t n) {
+LOOM_CPU_CLONES void relu_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.0f ? y[i] : (y[i] == y[i] ? 0.0f : y[i]);  // NaN stays NaN
 }
-LOOM_ACT_CLONES void gelu_erf_all(float* y, int64_t n) {
+LOOM_CPU_CLONES void gelu_erf_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.0f + erf_rational(y[i] * 0.70710678118654752440f));
 }
-LOOM_ACT_CLONES void gelu_tanh_all(float* y, int64_t n) {
+LOOM_CPU_CLONES void gelu_tanh_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = y[i], u = 0.79788456080286535588f * (v + 0.044715f * v * v * v);
     y[i] = v / (1.0f + exp_clamped(-2.0f * u));
   }
 }
-LOOM_ACT_CLONES void quick_gelu_all(float* y, int64_t n) {
+LOOM_CPU_CLONES void quick_gelu_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + exp_clamped(-1.702f * y[i]));
 }
-LOOM_ACT_CLONES void silu_all(float* y, int64_t n) {
+LOOM_CPU_CLONES void silu_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.0f + exp_clamped(-y[i]));
 }
-LOOM_ACT_CLONES void tanh_all(float* y, int64_t n) {
+LOOM_CPU_CLONES void tanh_all(float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = 1.0f - 2.0f / (1.0f + exp_clamped(2.0f * y[i]));
 }
 
@@ -249,7 +245,7 @@ float scale_max_avx2(float*, int64_t, float, const float*, int64_t) { return 0.0
 void scale_avx2(float*, int64_t, float) {}
 #endif
 
-LOOM_ACT_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span, float scale, const float* mask,
+LOOM_CPU_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span, float scale, const float* mask,
                                       int64_t mask_stride) {
   const bool avx2 = has_avx2();
   float top = -std::numeric_limits<float>::infinity();

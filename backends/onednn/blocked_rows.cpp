@@ -1,7 +1,9 @@
 // Few-row linear layers over oneDNN's blocked weights (blocked_rows.hpp).
 #include "blocked_rows.hpp"
 
+#include "clones.hpp"
 #include "gemm.hpp"
+#include "rows.hpp"
 
 #include <omp.h>
 
@@ -11,18 +13,6 @@
 
 namespace loom::onednn {
 namespace {
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOOM_BLOCKED_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LOOM_BLOCKED_CLONES
-#endif
-
-#if defined(__GNUC__)
-#define LOOM_INLINE inline __attribute__((always_inline))
-#else
-#define LOOM_INLINE inline
-#endif
 
 constexpr int64_t kP = kBlockedPanel;
 
@@ -116,7 +106,7 @@ LOOM_INLINE void panels(const float* x, const void* w, bool bf16, int64_t kp, co
   for (; p < p1; ++p) panel_group<1, R>(x, w, bf16, kp, bias, y, n, k, act, p);
 }
 
-LOOM_BLOCKED_CLONES
+LOOM_CPU_CLONES
 void blocked_range(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t rows,
                    int64_t n, int64_t k, Activation act, int64_t p0, int64_t p1) {
   // Up to four rows share each weight read; more rows take further passes.
@@ -153,10 +143,7 @@ std::optional<int64_t> panel_layout(const dnnl::memory::desc& md, int64_t k, int
 void linear_rows_blocked(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y,
                          int64_t rows, int64_t n, int64_t k, Activation act, int threads) {
   const int64_t count = (n + kP - 1) / kP;
-  // A parallel region costs a few microseconds: worth it from about a quarter million
-  // multiply-adds, as for the row kernel (rows.cpp).
-  constexpr int64_t kParallelWork = 1 << 18;
-  const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kParallelWork)}));
+  const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kRowParallelWork)}));
   if (teams <= 1) return blocked_range(x, w, bf16, kp, bias, y, rows, n, k, act, 0, count);
 #pragma omp parallel num_threads(teams)
   {

@@ -1,6 +1,8 @@
 // Few-row kernels (rows.hpp).
 #include "rows.hpp"
 
+#include "clones.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -8,18 +10,12 @@
 namespace loom::onednn {
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOOM_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LOOM_ROW_CLONES
-#endif
-
 // Lanes of the accumulators: one AVX-512 vector, two AVX2 ones.
 constexpr int64_t kLanes = 16;
 
 // Outputs [begin, end) of a [k, n] weight: each row of the weight is scaled by one input and
 // added into the outputs (rows at a time, so that the outputs stay in registers or L1).
-LOOM_ROW_CLONES
+LOOM_CPU_CLONES
 void linear_kn_range(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t n, int64_t k,
                      Activation act, int64_t begin, int64_t end) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -48,7 +44,7 @@ void linear_kn_range(const float* x, const float* w, const float* bias, float* y
   for (int64_t r = 0; r < rows; ++r) activate_inplace(y + r * n + begin, end - begin, act);
 }
 
-LOOM_ROW_CLONES
+LOOM_CPU_CLONES
 void linear_range(const float* x, const float* w, const float* bias, float* y, int64_t rows, int64_t n, int64_t k,
                   Activation act, int64_t begin, int64_t end) {
   const int64_t body = k - k % kLanes;
@@ -69,7 +65,7 @@ void linear_range(const float* x, const float* w, const float* bias, float* y, i
   for (int64_t r = 0; r < rows; ++r) activate_inplace(y + r * n + begin, end - begin, act);
 }
 
-LOOM_ROW_CLONES
+LOOM_CPU_CLONES
 void layer_norm_row(const float* x, float* y, int64_t inner, float eps, const float* scale, const float* shift) {
   // Two passes over the row (mean, then the centred sum of squares): as exact as oneDNN's.
   double sum = 0;
@@ -111,11 +107,8 @@ void linear_rows(const float* x, const float* w, const float* bias, float* y, in
     if (kn) linear_kn_range(x, w, bias, y, rows, n, k, act, begin, end);
     else linear_range(x, w, bias, y, rows, n, k, act, begin, end);
   };
-  // A parallel region costs a few microseconds: worth it from about a quarter million
-  // multiply-adds (a 512 x 512 weight).
-  constexpr int64_t kParallelWork = 1 << 18;
   const int64_t work = rows * n * k;
-  const int teams = static_cast<int>(std::min<int64_t>(threads, std::max<int64_t>(1, work / kParallelWork)));
+  const int teams = static_cast<int>(std::min<int64_t>(threads, std::max<int64_t>(1, work / kRowParallelWork)));
   if (teams <= 1 || n < 2 * teams) {
     range(0, n);
     return;

@@ -36,6 +36,10 @@ inline float relu(float v) { return v > 0.0f ? v : (v == v ? 0.0f : v); }
 // Rows of a linear layer that the row kernel takes instead of oneDNN's matmul.
 inline constexpr int64_t kRowKernelMaxRows = 4;
 
+// Multiply-adds from which a few-row linear layer splits its outputs over threads: a parallel
+// region costs a few microseconds, worth it from about a quarter million (a 512 x 512 weight).
+inline constexpr int64_t kRowParallelWork = int64_t{1} << 18;
+
 // y[r, j] = act(sum_i x[r, i] * W[j, i] + bias[j]) for r < rows; W is w read as [n, k]
 // row-major, or as [k, n] when `kn` (GPT-2's Conv1D layout); bias may be null. Uses up to
 // `threads` threads.

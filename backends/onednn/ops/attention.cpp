@@ -2,6 +2,7 @@
 // per-row offset). Both are plain loops: attention reads only the keys a query may see, so a
 // decode step over a cache sized for the maximum length costs what the filled prefix costs.
 #include "activation.hpp"
+#include "clones.hpp"
 #include "gemm.hpp"
 #include "kernel.hpp"
 #include "threads.hpp"
@@ -29,16 +30,10 @@ std::array<int64_t, 4> broadcast_strides(std::span<const int64_t> dims, const st
   return strides;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LOOM_ATTENTION_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LOOM_ATTENTION_CLONES
-#endif
-
 // One query against n keys as they are ([n, d] row-major): scores[j] = q . k_j. A decode step's
 // attention is these and weighted_values, over the filled part of the cache; compiled for
 // AVX-512 and AVX2 too, as the baseline's 4-wide loops read the cache at half the memory's speed.
-LOOM_ATTENTION_CLONES
+LOOM_CPU_CLONES
 void key_scores(const float* q, const float* keys, int64_t n, int64_t d, float* scores) {
   for (int64_t j = 0; j < n; ++j) {
     const float* kj = keys + j * d;
@@ -50,7 +45,7 @@ void key_scores(const float* q, const float* keys, int64_t n, int64_t d, float* 
 }
 
 // out[c] += sum_j p[j] * v_j[c] over n values ([n, dv] row-major).
-LOOM_ATTENTION_CLONES
+LOOM_CPU_CLONES
 void weighted_values(const float* p, const float* values, int64_t n, int64_t dv, float* out) {
   for (int64_t j = 0; j < n; ++j) {
     const float pj = p[j];

@@ -317,7 +317,7 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
       const auto tag = info.linear.bf16 ? dnnl::memory::format_tag::BA16a64b2a : dnnl::memory::format_tag::BA16a64b;
       const size_t element = info.linear.bf16 ? 2 : 4;
       bool same = true;
-      for (int64_t n0 = 0; n0 < n && same; n0 += kRowsPerStep) {
+      for (int64_t n0 = 0; n0 < n; n0 += kRowsPerStep) {
         const int64_t rows = std::min(kRowsPerStep, n - n0);
         const int64_t dims[] = {k, rows}, strides[] = {1, k};
         const dnnl::memory::desc to_md(dnnl::memory::dims{k, rows}, info.linear.bf16 ? dt::bf16 : dt::f32, tag);
