@@ -1216,6 +1216,8 @@ area_tasks() {
     generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2
   expect_ok "generate --greedy with num_beams 3" generate "$TMP/gpt2-beams" --prompt "the cat" --max-new-tokens 2 --greedy
   expect_error 2 "--length-penalty: expected a finite number" "generate --length-penalty x" generate "$m/gpt2" --prompt a --length-penalty x
+  expect_error 1 "length_penalty 2.000000 weighs finished beams, and num_beams is 1 (the model's)" "generate --length-penalty without beams" \
+    generate "$m/gpt2" --prompt a --max-new-tokens 2 --length-penalty 2
   # --num-return-sequences: the best beams, best first (the first is --num-beams' one), or samples,
   # seed S + i each (the first is --seed S's); greedy decoding has one.
   expect_ok "generate --num-return-sequences 3 --num-beams 3" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 5 --num-beams 3 \
