@@ -157,9 +157,17 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   const std::vector<int64_t> prompt = cases[0]["prompt"].get<std::vector<int64_t>>();
   GenerationOptions keep_going;
   keep_going.stop_at_eos = false;
-  CHECK(gen.generate(prompt, keep_going).tokens.size() == 4);
+  const GenerationResult to_max_length = gen.generate(prompt, keep_going);
+  CHECK(to_max_length.tokens.size() == 4);
+  CHECK(to_max_length.stop_reason == "max_total_length");
+  GenerationOptions beams_to_max_length = keep_going;
+  beams_to_max_length.num_beams = 2;
+  beams_to_max_length.early_stopping = GenerationSpec::EarlyStopping::Never;
+  CHECK(gen.generate(prompt, beams_to_max_length).stop_reason == "max_total_length");
   keep_going.max_new_tokens = 7;
-  CHECK(gen.generate(prompt, keep_going).tokens.size() == 7);
+  const GenerationResult to_max_new_tokens = gen.generate(prompt, keep_going);
+  CHECK(to_max_new_tokens.tokens.size() == 7);
+  CHECK(to_max_new_tokens.stop_reason == "max_new_tokens");
   // A prompt that leaves no room under max_length is refused, as transformers' generate() does.
   const std::vector<int64_t> long_prompt(10, 5);
   keep_going.max_new_tokens.reset();

@@ -63,7 +63,9 @@ struct GenerationOptions {
 
 struct GenerationResult {
   std::vector<int64_t> tokens;   // the new tokens
-  std::string stop_reason;       // "eos", "max_new_tokens", "max_length" (the caches are full), "callback"
+  // "eos", "max_new_tokens", "max_total_length" (the model's max_length, prompt and new tokens
+  // together, where no max_new_tokens was given), "max_length" (the caches are full), "callback".
+  std::string stop_reason;
   double prefill_ms = 0;         // the prompt's run
   double decode_ms = 0;          // every decode step together
 };

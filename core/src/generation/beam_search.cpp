@@ -212,7 +212,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
     // A hypothesis closed by eos ends with it, as transformers writes it back.
     if (best[i]->closed) tokens.push_back(eos[0]);
     result.stop_reason = best[i]->closed                                                 ? "eos"
-                         : static_cast<int64_t>(best[i]->tokens.size()) >= longest ? "max_new_tokens"
+                         : static_cast<int64_t>(best[i]->tokens.size()) >= longest ? (r.max_total_length ? "max_total_length" : "max_new_tokens")
                                                                                     : "max_length";
     result.tokens.reserve(tokens.size());
     for (int64_t t : tokens) {

@@ -329,7 +329,7 @@ std::vector<GenerationResult> Generator::run(std::span<const int64_t> prompt, Re
       break;
     }
     if (static_cast<int64_t>(result.tokens.size()) >= r.max_new_tokens) {
-      result.stop_reason = "max_new_tokens";
+      result.stop_reason = r.max_total_length ? "max_total_length" : "max_new_tokens";
       break;
     }
     if (length + static_cast<int64_t>(result.tokens.size()) >= spec_.max_length) {  // as transformers' max_length
