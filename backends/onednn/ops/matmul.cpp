@@ -8,6 +8,7 @@
 // bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX). Without either, a
 // linear layer over a few rows (a decode step) runs on the row kernel (rows.hpp), which makes no
 // oneDNN call.
+#include "blocked_gemm.hpp"
 #include "blocked_rows.hpp"
 #include "gemm.hpp"
 #include "kernel.hpp"
@@ -355,6 +356,24 @@ class BlockedRowsStep final : public Step {
   Activation act_;
 };
 
+// Tens of rows over an f32 blocked weight (blocked_gemm.hpp): no oneDNN call, no allocation.
+class PanelGemmStep final : public Step {
+ public:
+  PanelGemmStep(const NodeInfo& info, const void* weights, int64_t kp, int64_t m, int64_t n, int64_t k, Activation act)
+      : info_(info), weights_(static_cast<const float*>(weights)), kp_(kp), m_(m), n_(n), k_(k), act_(act) {}
+  void run(const RunContext& ctx) const override {
+    const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
+    linear_panels_f32(ctx.as<const float>(info_.inputs[0]), weights_, kp_, bias, ctx.as<float>(info_.outputs[0]), m_, n_, k_,
+                      act_, std::max(1, info_.threads));
+  }
+
+ private:
+  NodeInfo info_;
+  const float* weights_;
+  int64_t kp_, m_, n_, k_;
+  Activation act_;
+};
+
 // oneDNN's matmul over a blocked weight, for any row count. With precision=bf16 the activations
 // are first reordered to bf16 (rounded to nearest even) in the scratch; bias and output are f32.
 // Where the matmul for this row count wants another layout than the one stored, the weight is
@@ -461,6 +480,9 @@ class LinearKernel final : public NodeKernel {
     if (blocked_ && m <= kRowKernelMaxRows)
       if (auto kp = panel_layout(blocked_->md, k, n, info_.linear.bf16))
         return std::make_unique<BlockedRowsStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
+    if (blocked_ && !info_.linear.bf16 && m <= kPanelGemmMaxRows && panel_gemm_supported())
+      if (auto kp = panel_layout(blocked_->md, k, n, false))
+        return std::make_unique<PanelGemmStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
     if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
     if (packed_ && info_.linear.bf16)
       return std::make_unique<PackedLinearStep<uint16_t>>(info_, static_cast<const uint16_t*>(packed_->data), m, n, k, act_);
