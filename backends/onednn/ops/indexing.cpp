@@ -3,6 +3,8 @@
 // oneDNN has no gather. Every index is checked before it is used.
 #include "gemm.hpp"
 #include "kernel.hpp"
+#include "rows.hpp"
+#include "threads.hpp"
 #include "weights.hpp"
 
 #include <cstring>
@@ -30,14 +32,19 @@ class GatherStep final : public Step {
                    " of the indices) is out of range for a dim of size " + std::to_string(axis_size_));
     }
     if (panels_.data) {
+      // One cache line per element, each its own wait on memory: the rows are split over the
+      // threads, each core with its own misses in flight (BERT-base's 128 rows: 1.40 -> 0.72 ms
+      // at 2 threads; asking for the next row's lines ahead measured no faster).
       const int64_t k = static_cast<int64_t>(row_bytes_ / sizeof(float)), width = panels_.width;
-      auto* dst = reinterpret_cast<float*>(out);
-      for (int64_t j = 0; j < num_indices_; ++j, dst += k) {
-        int64_t v = static_cast<int64_t>(indices[j]);
-        if (v < 0) v += axis_size_;
-        const float* src = panels_.row_start(v);
-        for (int64_t i = 0; i < k; ++i) dst[i] = src[i * width];
-      }
+      split_rows(num_indices_, num_indices_ * k, resolved_threads(info_.threads), [&](int64_t j0, int64_t j1) {
+        float* dst = reinterpret_cast<float*>(out) + j0 * k;
+        for (int64_t j = j0; j < j1; ++j, dst += k) {
+          int64_t v = static_cast<int64_t>(indices[j]);
+          if (v < 0) v += axis_size_;
+          const float* src = panels_.row_start(v);
+          for (int64_t i = 0; i < k; ++i) dst[i] = src[i * width];
+        }
+      });
       return;
     }
     for (int64_t o = 0; o < outer_; ++o) {
