@@ -20,11 +20,11 @@ namespace loom::onednn {
 // about 128 rows oneDNN's matmul reads the weight as fast and multiplies faster.
 inline constexpr int64_t kPanelGemmMaxRows = 80;
 
-// True where this CPU runs the kernel (AVX-512F).
+// True where this CPU runs the kernel (AVX-512 F, DQ and VL).
 bool panel_gemm_supported();
 
 // y[r, j] = act(sum_i x[r, i] * W[i, j] + bias[j]) for r < rows, W in f32 panels of padded K `kp`
-// (BA16a64b); bias may be null. Uses up to `threads` threads. Needs panel_gemm_supported().
+// (BA16a64b); bias may be null; k > 0. Uses up to `threads` threads. Needs panel_gemm_supported().
 void linear_panels_f32(const float* x, const float* w, int64_t kp, const float* bias, float* y, int64_t rows, int64_t n,
                        int64_t k, Activation act, int threads);
 

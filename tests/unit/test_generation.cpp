@@ -493,7 +493,7 @@ TEST_CASE("text models: generate_sequences returns num_return_sequences samples,
   CHECK_THROWS_WITH_AS(gen.generate(prompt, {.max_new_tokens = 3, .length_penalty = 2.0}),
                        doctest::Contains("length_penalty 2.000000 weighs finished beams, and num_beams is 1 (the model's)"), Error);
   CHECK_THROWS_WITH_AS(gen.generate(prompt, {.do_sample = true, .max_new_tokens = 3, .num_beams = 1, .length_penalty = 0.5}),
-                       doctest::Contains("num_beams is 1: search more beams"), Error);
+                       doctest::Contains("length_penalty 0.500000 weighs finished beams, and sampling searches none: search beams without sampling"), Error);
   CHECK(gen.generate(prompt, {.max_new_tokens = 3, .num_beams = 2, .length_penalty = 2.0}).tokens.size() <= 3);
   // Bounded before anything is sized by them.
   CHECK_THROWS_WITH_AS(gen.generate(prompt, {.num_beams = 1'000'000'000}), doctest::Contains("num_beams must be from 1 to 1024"), Error);

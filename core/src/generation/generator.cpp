@@ -74,9 +74,10 @@ ResolvedGeneration resolve_generation(const GenerationSpec& spec, const Generati
   // (The model's own length_penalty beside num_beams 1 is common in generation_config.json, and
   // stays as quiet as in transformers.)
   if (o.length_penalty && beams == 1)
-    throw Error("generation: length_penalty " + std::to_string(*o.length_penalty) +
-                " weighs finished beams, and num_beams is 1" + (o.num_beams ? "" : " (the model's)") +
-                ": search more beams (loom generate: --num-beams N), or leave the length penalty out");
+    throw Error("generation: length_penalty " + std::to_string(*o.length_penalty) + " weighs finished beams, and " +
+                (r.do_sample ? std::string("sampling searches none")
+                             : std::string("num_beams is 1") + (o.num_beams ? "" : " (the model's)")) +
+                ": search beams without sampling (loom generate: --greedy --num-beams N), or leave the length penalty out");
   r.early_stopping = o.early_stopping.value_or(spec.early_stopping.value_or(GenerationSpec::EarlyStopping::Heuristic));
   if (!(static_cast<float>(r.temperature) > 0) || !std::isfinite(r.temperature))
     throw Error("generation: temperature must be a finite number > 0, got " + std::to_string(r.temperature));
