@@ -209,37 +209,62 @@ struct Broadcast {
   static std::optional<Broadcast> make(std::span<const int64_t> out, std::span<const int64_t> a,
                                        std::span<const int64_t> b);
 
+  // The output as runs that apply() takes in any range (to split them over threads): the
+  // inner dim's runs in kGeneral, single elements otherwise.
+  int64_t runs() const { return mode == kGeneral && n > 0 ? n / dims[rank - 1] : n; }
+
   template <class T, class Op>
   void apply(const T* a, const T* b, T* o, Op op) const {
+    apply(a, b, o, op, 0, runs());
+  }
+
+  // The output's runs [first, last) only.
+  template <class T, class Op>
+  void apply(const T* a, const T* b, T* o, Op op, int64_t first, int64_t last) const {
     switch (mode) {
       case kSame:
-        for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], b[i]);
+        for (int64_t i = first; i < last; ++i) o[i] = op(a[i], b[i]);
         return;
       case kScalarA: {
         const T av = a[0];
-        for (int64_t i = 0; i < n; ++i) o[i] = op(av, b[i]);
+        for (int64_t i = first; i < last; ++i) o[i] = op(av, b[i]);
         return;
       }
       case kScalarB: {
         const T bv = b[0];
-        for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], bv);
+        for (int64_t i = first; i < last; ++i) o[i] = op(a[i], bv);
         return;
       }
       case kGeneral:
         break;
     }
-    if (n == 0) return;
-    // Odometer over the outer dims, inner dim as a strided run.
-    const int last = rank - 1;
-    const int64_t len = dims[last], ia = stride_a[last], ib = stride_b[last];
+    if (first >= last) return;
+    // Odometer over the outer dims, started at run `first`; the inner dim as a strided run.
+    const int last_dim = rank - 1;
+    const int64_t len = dims[last_dim], ia = stride_a[last_dim], ib = stride_b[last_dim];
     int64_t idx[kMaxLoopRank] = {};
     int64_t oa = 0, ob = 0;
-    for (int64_t done = 0; done < n; done += len) {
+    for (int64_t d = last_dim - 1, rest = first; d >= 0; --d) {
+      idx[d] = rest % dims[d];
+      rest /= dims[d];
+      oa += idx[d] * stride_a[d];
+      ob += idx[d] * stride_b[d];
+    }
+    o += first * len;
+    for (int64_t run = first; run < last; ++run) {
       const T* pa = a + oa;
       const T* pb = b + ob;
-      for (int64_t i = 0; i < len; ++i) o[i] = op(pa[i * ia], pb[i * ib]);
+      // Contiguous and broadcast runs as loops of their own, which the compiler vectorises.
+      if (ia == 1 && ib == 1)
+        for (int64_t i = 0; i < len; ++i) o[i] = op(pa[i], pb[i]);
+      else if (ia == 1 && ib == 0)
+        for (int64_t i = 0; i < len; ++i) o[i] = op(pa[i], pb[0]);
+      else if (ia == 0 && ib == 1)
+        for (int64_t i = 0; i < len; ++i) o[i] = op(pa[0], pb[i]);
+      else
+        for (int64_t i = 0; i < len; ++i) o[i] = op(pa[i * ia], pb[i * ib]);
       o += len;
-      for (int d = last - 1; d >= 0; --d) {
+      for (int d = last_dim - 1; d >= 0; --d) {
         oa += stride_a[d];
         ob += stride_b[d];
         if (++idx[d] < dims[d]) break;
