@@ -337,39 +337,27 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
   return out;
 }
 
-// A few rows (a decode step) over a blocked weight in a layout that blocked_rows.hpp reads: no
-// oneDNN call, no allocation.
-class BlockedRowsStep final : public Step {
+// Rows over a blocked weight in a layout that blocked_rows.hpp reads, without oneDNN and
+// without allocating: a few (a decode step) on blocked_rows.hpp's kernel, tens in f32 on
+// blocked_gemm.hpp's.
+class BlockedPanelsStep final : public Step {
  public:
-  BlockedRowsStep(const NodeInfo& info, const void* weights, int64_t kp, int64_t m, int64_t n, int64_t k, Activation act)
+  BlockedPanelsStep(const NodeInfo& info, const void* weights, int64_t kp, int64_t m, int64_t n, int64_t k, Activation act)
       : info_(info), weights_(weights), kp_(kp), m_(m), n_(n), k_(k), act_(act) {}
   void run(const RunContext& ctx) const override {
+    const float* x = ctx.as<const float>(info_.inputs[0]);
     const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
-    linear_rows_blocked(ctx.as<const float>(info_.inputs[0]), weights_, info_.linear.bf16, kp_, bias, ctx.as<float>(info_.outputs[0]),
-                        m_, n_, k_, act_, std::max(1, info_.threads));
+    float* y = ctx.as<float>(info_.outputs[0]);
+    const int threads = std::max(1, info_.threads);
+    if (m_ <= kRowKernelMaxRows)
+      linear_rows_blocked(x, weights_, info_.linear.bf16, kp_, bias, y, m_, n_, k_, act_, threads);
+    else
+      linear_panels_f32(x, static_cast<const float*>(weights_), kp_, bias, y, m_, n_, k_, act_, threads);
   }
 
  private:
   NodeInfo info_;
   const void* weights_;
-  int64_t kp_, m_, n_, k_;
-  Activation act_;
-};
-
-// Tens of rows over an f32 blocked weight (blocked_gemm.hpp): no oneDNN call, no allocation.
-class PanelGemmStep final : public Step {
- public:
-  PanelGemmStep(const NodeInfo& info, const void* weights, int64_t kp, int64_t m, int64_t n, int64_t k, Activation act)
-      : info_(info), weights_(static_cast<const float*>(weights)), kp_(kp), m_(m), n_(n), k_(k), act_(act) {}
-  void run(const RunContext& ctx) const override {
-    const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
-    linear_panels_f32(ctx.as<const float>(info_.inputs[0]), weights_, kp_, bias, ctx.as<float>(info_.outputs[0]), m_, n_, k_,
-                      act_, std::max(1, info_.threads));
-  }
-
- private:
-  NodeInfo info_;
-  const float* weights_;
   int64_t kp_, m_, n_, k_;
   Activation act_;
 };
@@ -477,12 +465,11 @@ class LinearKernel final : public NodeKernel {
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
     // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
-    if (blocked_ && m <= kRowKernelMaxRows)
+    const bool own_kernel =
+        m <= kRowKernelMaxRows || (!info_.linear.bf16 && m <= kPanelGemmMaxRows && panel_gemm_supported());
+    if (blocked_ && own_kernel)
       if (auto kp = panel_layout(blocked_->md, k, n, info_.linear.bf16))
-        return std::make_unique<BlockedRowsStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
-    if (blocked_ && !info_.linear.bf16 && m <= kPanelGemmMaxRows && panel_gemm_supported())
-      if (auto kp = panel_layout(blocked_->md, k, n, false))
-        return std::make_unique<PanelGemmStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
+        return std::make_unique<BlockedPanelsStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
     if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
     if (packed_ && info_.linear.bf16)
       return std::make_unique<PackedLinearStep<uint16_t>>(info_, static_cast<const uint16_t*>(packed_->data), m, n, k, act_);
