@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 
 namespace fs = std::filesystem;
 using loom::DType;
@@ -653,6 +654,57 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
             if (k > 100) CHECK(off_f32 > 1e-4);  // the operands were rounded: not the f32 result
           }
         }
+      }
+    }
+  }
+}
+
+// A patch embedding (a constant weight, stride equal to the kernel, no padding) runs as one
+// product on the GEMM of the linear layers (conv.cpp; with gemm=blocked, for up to 80 patches,
+// and oneDNN's convolution above): on each GEMM and thread count it must compute the
+// convolution, with patch grids under and over blocked_gemm.hpp's 80 rows, images
+// that the patches do not divide (the last pixels dropped), 50 output channels (a panel cut
+// short) and 3 x 16 x 16 = 768-deep patches, enough work to split over two threads.
+TEST_CASE("onednn patch embedding agrees with a double-precision convolution on every GEMM") {
+  const int64_t c = 3, p = 16, o = 50;
+  Tensor w(DType::f32, {o, c, p, p}), b(DType::f32, {o});
+  for (int64_t i = 0; i < w.numel(); ++i) w.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i) * 0.05);
+  for (int64_t i = 0; i < o; ++i) b.data_as<float>()[i] = static_cast<float>(0.1 * i - 2);
+  for (const std::string gemm : {"onednn", "packed", "blocked"}) {
+    if (gemm == "packed" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) continue;
+    for (int threads : {1, 2}) {
+      OnednnPlugin plugin(threads, gemm.c_str());
+      GraphBuilder g;
+      int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c, -1, -1});
+      int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, w.shape(), &w);
+      int bv = g.value("b", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {o}, &b);
+      int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, o, -1, -1});
+      g.node("conv2d", {x, wv, bv}, {y}, {Attr::list("stride", {p, p}), Attr::list("padding", {0, 0})});
+      loom::test::Executable exe(plugin.backend(), g);
+      // 2 x 3 x 4 = 24 patch rows; 1 x 7 x 7 = 49 (CLIP ViT-B/32's grid); 1 x 9 x 10 = 90.
+      for (auto [n, h, wd] : {std::tuple<int64_t, int64_t, int64_t>{2, 48, 70}, {1, 112, 112}, {1, 150, 165}}) {
+        const int64_t gh = h / p, gw = wd / p;
+        Tensor xt(DType::f32, {n, c, h, wd}), out(DType::f32, {n, o, gh, gw});
+        for (int64_t i = 0; i < xt.numel(); ++i) xt.data_as<float>()[i] = static_cast<float>(std::cos(0.013 * i));
+        auto plan = exe.prepare({xt.shape(), w.shape(), {o}, out.shape()});
+        plan.run({&xt, nullptr, nullptr, &out});
+        double worst = 0;
+        for (int64_t bi = 0; bi < n; ++bi)
+          for (int64_t oc = 0; oc < o; ++oc)
+            for (int64_t gi = 0; gi < gh; ++gi)
+              for (int64_t gj = 0; gj < gw; ++gj) {
+                double s = b.data_as<float>()[oc];
+                for (int64_t ci = 0; ci < c; ++ci)
+                  for (int64_t kh = 0; kh < p; ++kh)
+                    for (int64_t kw = 0; kw < p; ++kw)
+                      s += double(xt.data_as<float>()[((bi * c + ci) * h + gi * p + kh) * wd + gj * p + kw]) *
+                           w.data_as<float>()[((oc * c + ci) * p + kh) * p + kw];
+                worst = std::max(worst, std::abs(s - out.data_as<float>()[((bi * o + oc) * gh + gi) * gw + gj]));
+              }
+        CAPTURE(gemm);
+        CAPTURE(threads);
+        CAPTURE(n * gh * gw);
+        CHECK(worst < 1e-4);
       }
     }
   }

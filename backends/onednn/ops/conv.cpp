@@ -1,9 +1,15 @@
 // conv2d on oneDNN's convolution primitive, over the plain layouts the host holds (NCHW data,
 // OIHW weights). A patch embedding (a constant weight, stride equal to the kernel, no padding:
-// ViT's, CLIP's) runs instead as one product on the packed GEMM where the backend uses it: the
-// image cut into patch rows, times the weight packed once per engine as a linear layer's.
+// ViT's, CLIP's) runs instead as one product: the image cut into patch rows, times the weight
+// copied once per engine as a linear layer's, on the GEMM that runs the linear layers (the packed
+// GEMM's panels, or with gemm=blocked the f32 panels of blocked_gemm.hpp for up to
+// kPanelGemmMaxRows patches, where oneDNN's own convolution took im2col and its jit sgemm).
+#include "blocked_gemm.hpp"
+#include "blocked_rows.hpp"
 #include "gemm.hpp"
 #include "kernel.hpp"
+#include "rows.hpp"
+#include "threads.hpp"
 #include "weights.hpp"
 
 #include <algorithm>
@@ -14,17 +20,24 @@ namespace {
 
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
+// A patch embedding's weight, read as a linear layer's [O, C * P * Q]: the packed GEMM's panels
+// (kp 0), or blocked_gemm.hpp's f32 panels of padded K `kp`.
+struct PatchWeight {
+  ConstantCopy copy;
+  int64_t kp = 0;
+};
+
 // out[b, o, gi, gj] = bias[o] + sum over (c, kh, kw) of x[b, c, gi P + kh, gj Q + kw] w[o, c, kh, kw]:
 // rows [b, gi, gj] of x's patches, each laid out as w's rows are (c, kh, kw), times the packed
 // weight, then transposed to channels first.
 class PatchConvStep final : public Step {
  public:
-  PatchConvStep(const NodeInfo& info, const float* packed, const Dims& x, const Dims& w, const Dims& out, bool bias)
-      : info_(info), packed_(packed), batch_(x[0]), channels_(x[1]), height_(x[2]), width_(x[3]), out_(w[0]),
+  PatchConvStep(const NodeInfo& info, const PatchWeight& weight, const Dims& x, const Dims& w, const Dims& out, bool bias)
+      : info_(info), packed_(static_cast<const float*>(weight.copy.data)), kp_(weight.kp), batch_(x[0]), channels_(x[1]), height_(x[2]), width_(x[3]), out_(w[0]),
         p_(w[2]), q_(w[3]), gh_(out[2]), gw_(out[3]), bias_(bias), threads_(std::max(1, info.threads)) {
     m_ = batch_ * gh_ * gw_;
     k_ = channels_ * p_ * q_;
-    gemm_bytes_ = (gemm::scratch_bytes(k_) + 63) / 64 * 64;
+    gemm_bytes_ = kp_ ? 0 : (gemm::scratch_bytes(k_) + 63) / 64 * 64;
   }
   size_t scratch_bytes() const override {
     return gemm_bytes_ + static_cast<size_t>(round16(m_ * k_) + round16(m_ * out_)) * sizeof(float);
@@ -35,28 +48,39 @@ class PatchConvStep final : public Step {
     float* out = ctx.as<float>(info_.outputs[0]);
     float* patches = reinterpret_cast<float*>(ctx.scratch + gemm_bytes_);
     float* rows = patches + round16(m_ * k_);
-    float* dst = patches;
-    for (int64_t b = 0; b < batch_; ++b)
-      for (int64_t gi = 0; gi < gh_; ++gi)
+    // Patch rows [b, gi] of the grid, split over the threads.
+    split_rows(batch_ * gh_, m_ * k_, threads_, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t b = r / gh_, gi = r % gh_;
+        float* dst = patches + r * gw_ * k_;
         for (int64_t gj = 0; gj < gw_; ++gj)
           for (int64_t c = 0; c < channels_; ++c)
             for (int64_t kh = 0; kh < p_; ++kh, dst += q_)
               std::memcpy(dst, x + ((b * channels_ + c) * height_ + gi * p_ + kh) * width_ + gj * q_,
                           static_cast<size_t>(q_) * sizeof(float));
-    gemm::linear(patches, packed_, bias, rows, m_, out_, k_, threads_, ctx.scratch);
-    // rows [b, g, o] -> out [b, o, g], in 16 x 16 blocks.
-    const int64_t grid = gh_ * gw_;
-    for (int64_t b = 0; b < batch_; ++b)
-      for (int64_t o0 = 0; o0 < out_; o0 += 16)
+      }
+    });
+    if (kp_)
+      linear_panels_f32(patches, packed_, kp_, bias, rows, m_, out_, k_, Activation::none, threads_);
+    else
+      gemm::linear(patches, packed_, bias, rows, m_, out_, k_, threads_, ctx.scratch);
+    // rows [b, g, o] -> out [b, o, g], in 16 x 16 blocks; blocks of 16 channels split over the threads.
+    const int64_t grid = gh_ * gw_, bands = (out_ + 15) / 16;
+    split_rows(batch_ * bands, m_ * out_, threads_, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t b = r / bands, o0 = r % bands * 16;
         for (int64_t g0 = 0; g0 < grid; g0 += 16)
           for (int64_t o = o0; o < std::min(out_, o0 + 16); ++o)
             for (int64_t g = g0; g < std::min(grid, g0 + 16); ++g)
               out[(b * out_ + o) * grid + g] = rows[(b * grid + g) * out_ + o];
+      }
+    });
   }
 
  private:
   NodeInfo info_;
   const float* packed_;
+  int64_t kp_;
   int64_t batch_, channels_, height_, width_, out_, p_, q_, gh_, gw_;
   int64_t m_ = 0, k_ = 0;
   size_t gemm_bytes_ = 0;
@@ -107,7 +131,7 @@ class ConvStep final : public Step {
 
 class ConvKernel final : public NodeKernel {
  public:
-  ConvKernel(NodeInfo info, Dims stride, Dims padding, std::optional<ConstantCopy> packed)
+  ConvKernel(NodeInfo info, Dims stride, Dims padding, std::optional<PatchWeight> packed)
       : NodeKernel(std::move(info)), stride_(std::move(stride)), padding_(std::move(padding)), packed_(std::move(packed)) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
@@ -126,15 +150,17 @@ class ConvKernel final : public NodeKernel {
     expect_output(shapes, 0, out);
     if (count(out) == 0) return std::make_unique<NoStep>();
     if (x[1] == 0) info_.fail("x has no channels");
-    if (packed_)
-      return std::make_unique<PatchConvStep>(info_, static_cast<const float*>(packed_->data), Dims(x.begin(), x.end()),
+    // blocked_gemm.hpp's panels take tens of patch rows (CLIP ViT-B/32's 49: 2.5-3.6 -> 1.7 ms at
+    // 1 thread); from about a hundred (ViT-B/16's 196) oneDNN's convolution was as fast.
+    if (packed_ && (packed_->kp == 0 || x[0] * out[2] * out[3] <= kPanelGemmMaxRows))
+      return std::make_unique<PatchConvStep>(info_, *packed_, Dims(x.begin(), x.end()),
                                              Dims(w.begin(), w.end()), out, has_input(2));
     return std::make_unique<ConvStep>(info_, Dims(x.begin(), x.end()), Dims(w.begin(), w.end()), out, stride_, padding_, has_input(2));
   }
 
  private:
   Dims stride_, padding_;
-  std::optional<ConstantCopy> packed_;  // a patch embedding's weight as the packed GEMM's panels
+  std::optional<PatchWeight> packed_;  // a patch embedding's weight as a linear layer's panels
 };
 
 std::optional<std::string> check_conv(const sdk::NodeView& node) {
@@ -147,11 +173,37 @@ std::optional<std::string> check_conv(const sdk::NodeView& node) {
   return std::nullopt;
 }
 
-// A patch embedding's weight packed for the GEMM, where the backend runs linear layers on it in
-// f32: a constant [O, C, P, Q] weight with stride (P, Q) and no padding.
-std::optional<ConstantCopy> pack_patch_weight(const sdk::NodeView& node, const NodeInfo& info, const Dims& stride,
-                                              const Dims& padding) {
-  if (info.linear.gemm != Gemm::packed || info.linear.bf16 || !gemm::available()) return std::nullopt;
+// An [n, k] f32 weight in blocked_gemm.hpp's panels (oneDNN's BA16a64b, reordered by oneDNN),
+// or nullopt where oneDNN lays that tag out otherwise.
+std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k) {
+  using dt = dnnl::memory::data_type;
+  const dnnl::memory::desc to_md(dnnl::memory::dims{k, n}, dt::f32, dnnl::memory::format_tag::BA16a64b);
+  const auto kp = panel_layout(to_md, k, n, false);
+  if (!kp) return std::nullopt;
+  const std::string key = "onednn.patch.BA16a64b:N=" + std::to_string(n) + ":K=" + std::to_string(k);
+  PatchWeight out;
+  out.kp = *kp;
+  out.copy = engine_copy(info, w, key, to_md.get_size(), "patch embedding's weight", [&](void* buf) {
+    const ThreadScope threads(std::max(1, info.threads));
+    dnnl::stream stream(cpu_engine());
+    const int64_t dims[] = {k, n}, strides[] = {1, k};
+    dnnl::memory from(strided_md(dims, strides, dt::f32), cpu_engine(), const_cast<void*>(w.data()));
+    dnnl::memory to(to_md, cpu_engine(), buf);
+    dnnl::reorder(from, to).execute(stream, from, to);
+    stream.wait();
+    if (info.constants) info.constants->release(w.data(), static_cast<size_t>(n * k) * sizeof(float));
+  });
+  return out;
+}
+
+// A patch embedding's weight copied for the GEMM that runs the linear layers: a constant
+// [O, C, P, Q] weight with stride (P, Q) and no padding. The product stays in f32 under
+// precision=bf16, as oneDNN's convolution computes it.
+std::optional<PatchWeight> patch_weight(const sdk::NodeView& node, const NodeInfo& info, const Dims& stride,
+                                        const Dims& padding) {
+  const bool blocked = info.linear.gemm == Gemm::blocked && panel_gemm_supported();
+  const bool packed = info.linear.gemm == Gemm::packed && !info.linear.bf16 && gemm::available();
+  if (!blocked && !packed) return std::nullopt;
   const sdk::ValueView w = node.input(1);
   auto dims = w.dims();
   if (dims.size() != 4 || stride[0] != dims[2] || stride[1] != dims[3] || padding[0] != 0 || padding[1] != 0)
@@ -159,12 +211,13 @@ std::optional<ConstantCopy> pack_patch_weight(const sdk::NodeView& node, const N
   if (dims[1] <= 0 || dims[2] <= 0 || dims[3] <= 0 || dims[1] > (int64_t{1} << 20) / dims[2] / dims[3]) return std::nullopt;
   const int64_t n = dims[0], k = dims[1] * dims[2] * dims[3];
   if (!copyable_f32(w, n, k)) return std::nullopt;
-  return pack_weight(info, w, n, k, false, false);
+  if (blocked) return blocked_panels(info, w, n, k);
+  return PatchWeight{pack_weight(info, w, n, k, false, false), 0};
 }
 
 std::unique_ptr<NodeKernel> compile_conv(const sdk::NodeView& node, NodeInfo info) {
   const Dims stride = attr_ints(node, "stride"), padding = attr_ints(node, "padding");
-  auto packed = pack_patch_weight(node, info, stride, padding);
+  auto packed = patch_weight(node, info, stride, padding);
   return std::make_unique<ConvKernel>(std::move(info), stride, padding, std::move(packed));
 }
 
