@@ -173,7 +173,9 @@ struct Frame {
 };
 
 // The class's own frame (what the slow class builds, and the fast one converted from it).
-std::optional<Frame> class_frame(const TokenizerSetup& setup) {
+std::optional<Frame> class_frame(const TokenizerSetup& setup, const JsonFile& config) {
+  if (setup.frame_with_add_bos_token && config.boolean("add_bos_token", false))
+    return Frame{{"bos", "$A"}, {"bos", "$A", "$B"}, {0, 0, 1}};
   if (setup.frame_with_cls_sep) return Frame{{"cls", "$A", "sep"}, {"cls", "$A", "sep", "$B", "sep"}, {0, 0, 0, 1, 1}};
   if (setup.frame_with_bos_eos) return Frame{{"bos", "$A", "eos"}, {"bos", "$A", "eos", "eos", "$B", "eos"}, {0, 0, 0, 0, 0, 0}};
   return std::nullopt;
@@ -359,7 +361,7 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   std::vector<std::pair<std::string, std::pair<std::string, int64_t>>> roles;
   next = 0;
   for (const auto& [role, text] : setup.special_tokens) roles.push_back({role, {text, *ids[next++]}});
-  const std::optional<Frame> frame = tokenizer_json.exists() ? file_frame(tokenizer_json, roles) : class_frame(setup);
+  const std::optional<Frame> frame = tokenizer_json.exists() ? file_frame(tokenizer_json, roles) : class_frame(setup, config);
   if (frame) {
     y << "    post_processor:\n      single: " << flow_list(frame->single) << "\n";
     if (!frame->pair.empty()) y << "      pair: " << flow_list(frame->pair) << "\n      pair_type_ids: " << int_list(frame->pair_types) << "\n";

@@ -21,6 +21,9 @@ struct TokenizerSetup {
   bool add_prefix_space = false;
   bool frame_with_cls_sep = false;   // [CLS] $A [SEP] / [CLS] $A [SEP] $B [SEP]
   bool frame_with_bos_eos = false;   // CLIP's <|startoftext|> $A <|endoftext|> (pairs: bos A eos eos B eos)
+  // GPT-2's: tokenizer_config.json's add_bos_token (default false) frames <bos> $A / <bos> $A $B
+  // (types 0, 0, 1), as GPT2TokenizerFast converted from vocab.json and merges.txt does.
+  bool frame_with_add_bos_token = false;
   bool truncate = false;             // truncate to max_length (longest_first), keeping the frame
   bool pad_to_longest = false;
   int64_t max_positions = 0;         // config.json's limit; caps model_max_length

@@ -85,6 +85,7 @@ class Expander {
     TokenizerSetup t;
     t.kind = "byte_level_bpe";
     t.special_tokens = {{"bos", "<|endoftext|>"}, {"eos", "<|endoftext|>"}, {"unk", "<|endoftext|>"}};
+    t.frame_with_add_bos_token = true;
     t.max_positions = c_.decoder.positions;
     t.vocab_size = c_.decoder.vocab;
     if (!generation_) t.attention_mask = "attention_mask";

@@ -273,3 +273,33 @@ TEST_CASE("text models: a tokenizer.json frames texts as its post_processor says
         std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+// GPT-2's vocab.json and merges.txt with tokenizer_config.json's add_bos_token: transformers'
+// GPT2TokenizerFast (converted from the slow files) puts <|endoftext|> before the text, and
+// before a pair of texts once; off by default.
+TEST_CASE("text models: GPT-2's add_bos_token puts the bos token before a text, as transformers does") {
+  Engine engine = text_engine();
+  const auto dir = std::filesystem::temp_directory_path() / ("loom-add-bos-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const auto& e : std::filesystem::directory_iterator(kModels / "gpt2")) std::filesystem::copy_file(e.path(), dir / e.path().filename());
+  REQUIRE_FALSE(std::filesystem::exists(dir / "tokenizer.json"));
+  auto write = [&](const std::string& text) { std::ofstream(dir / "tokenizer_config.json", std::ios::trunc) << text; };
+  auto tokenizer = [&] { return Tokenizer::from_graph(engine.load_graph(dir)); };
+  const Tokenizer plain = tokenizer();
+  const std::vector<int64_t> cat = plain.encode_text("the cat"), sat = plain.encode_text(" sat");
+  const int64_t bos = 293;  // <|endoftext|> in tests/models/gpt2/vocab.json
+  CHECK(plain.encode({"the cat"}).input_ids[0] == cat);
+  write(R"({"add_bos_token": false})");
+  CHECK(tokenizer().encode({"the cat"}).input_ids[0] == cat);
+  write(R"({"add_bos_token": true})");
+  const Tokenizer with_bos = tokenizer();
+  std::vector<int64_t> want = {bos};
+  want.insert(want.end(), cat.begin(), cat.end());
+  CHECK(with_bos.encode({"the cat"}).input_ids[0] == want);
+  want.insert(want.end(), sat.begin(), sat.end());
+  CHECK(with_bos.encode({"the cat"}, {" sat"}).input_ids[0] == want);
+  write(R"({"add_bos_token": "yes"})");
+  CHECK_THROWS_WITH_AS(tokenizer(), doctest::Contains("tokenizer_config.json: add_bos_token"), Error);
+  std::filesystem::remove_all(dir);
+}
