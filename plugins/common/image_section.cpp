@@ -186,6 +186,11 @@ std::string image_section(const std::string& checkpoint_dir, const std::string& 
   // CLIPImageProcessor's legacy use_square_size: the shortest edge as both sides.
   if (d.name == "CLIPImageProcessor" && f.has("use_square_size") && f.boolean("use_square_size") && size.shortest_edge)
     size = {size.shortest_edge, size.shortest_edge, 0};
+  // The slow classes but CLIP's resize to a height and a width: transformers raises as it
+  // preprocesses with a shortest edge, which their Fast forms resize to.
+  if (do_resize && size.shortest_edge && d.name != "CLIPImageProcessor" && !as_written.ends_with("Fast"))
+    f.fail("size", "{\"shortest_edge\": " + std::to_string(size.shortest_edge) + "} is not a size of " + d.name +
+                       ", which resizes to a height and a width (transformers raises as it preprocesses)");
   const int64_t resample = f.integer("resample", 0, 1 << 30, d.resample);
   // A class without a crop step ignores the crop keys, as ViTImageProcessor does.
   const bool do_crop = d.crops && f.flag("do_center_crop", d.do_center_crop);

@@ -102,6 +102,14 @@ TEST_CASE("vision models: the image processor class preprocessor_config.json nam
   CHECK(deit.size->width == 36);
   CHECK(deit.resample == Resample::Bicubic);
   CHECK(deit.image_mean == std::vector<double>{0.485, 0.456, 0.406});
+  // A shortest edge is CLIP's (and the Fast classes'): the slow ViT class refuses it, as
+  // transformers' resize raises.
+  write(dir / "preprocessor_config.json", R"({"image_processor_type": "ViTImageProcessor", "size": {"shortest_edge": 32}})");
+  CHECK_MESSAGE(error_of(engine, dir).find("preprocessor_config.json: size: {\"shortest_edge\": 32} is not a size of ViTImageProcessor") !=
+                    std::string::npos,
+                error_of(engine, dir));
+  CHECK(image_of(R"({"image_processor_type": "ViTImageProcessorFast", "size": {"shortest_edge": 32}})").size->shortest_edge == 32);
+  CHECK_FALSE(image_of(R"({"image_processor_type": "ViTImageProcessor", "do_resize": false, "size": {"shortest_edge": 32}})").do_resize);
   // A class whose steps Loom does not reproduce is refused by name.
   write(dir / "preprocessor_config.json", R"({"image_processor_type": "ConvNextImageProcessor", "crop_pct": 0.875})");
   CHECK_MESSAGE(error_of(engine, dir).find("preprocessor_config.json: image_processor_type: 'ConvNextImageProcessor' is not supported") !=
