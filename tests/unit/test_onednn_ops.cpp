@@ -283,6 +283,49 @@ TEST_CASE("onednn slice takes what Python takes for every start, end and step, t
   }
 }
 
+// Slices and row-moving transposes of at least 128 KB split over the threads (shape.cpp): on
+// two threads, an odd count of outer rows and a step, they must copy what one thread copies.
+TEST_CASE("onednn slice and head transpose split over two threads copy every row") {
+  OnednnPlugin plugin(2);
+  const int64_t outer = 257, len = 7, row = 64;
+  Tensor x(DType::f32, {outer, len, row});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data_as<float>()[i] = static_cast<float>(i);
+  {
+    // Every second of rows 1..6: 257 x 3 x 256 bytes.
+    GraphBuilder g;
+    int xi = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {outer, len, row});
+    int yi = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {outer, 3, row});
+    g.node("slice", {xi}, {yi}, {Attr::integer("axis", 1), Attr::integer("start", 1), Attr::integer("step", 2)}, "s");
+    loom::test::Executable exe(plugin.backend(), g);
+    auto plan = exe.prepare({{outer, len, row}, {outer, 3, row}});
+    Tensor y(DType::f32, {outer, 3, row});
+    plan.run({&x, &y});
+    int64_t wrong = 0;
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t k = 0; k < 3; ++k)
+        for (int64_t c = 0; c < row; ++c)
+          wrong += y.data_as<float>()[(o * 3 + k) * row + c] != static_cast<float>((o * len + 1 + 2 * k) * row + c);
+    CHECK(wrong == 0);
+  }
+  {
+    // [1, 257, 7, 64] -> [1, 7, 257, 64], as attention's heads move.
+    GraphBuilder g;
+    int xi = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, outer, len, row});
+    int yi = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {1, len, outer, row});
+    g.node("transpose", {xi}, {yi}, {Attr::list("perm", {0, 2, 1, 3})}, "t");
+    loom::test::Executable exe(plugin.backend(), g);
+    auto plan = exe.prepare({{1, outer, len, row}, {1, len, outer, row}});
+    Tensor y(DType::f32, {1, len, outer, row});
+    plan.run({&x, &y});
+    int64_t wrong = 0;
+    for (int64_t h = 0; h < len; ++h)
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t c = 0; c < row; ++c)
+          wrong += y.data_as<float>()[(h * outer + o) * row + c] != static_cast<float>((o * len + h) * row + c);
+    CHECK(wrong == 0);
+  }
+}
+
 TEST_CASE("onednn gather with an index out of range is an error naming the node") {
   OnednnPlugin plugin;
   Tensor table(DType::f32, {10, 4}), ids(DType::i64, {3}), out(DType::f32, {3, 4});
