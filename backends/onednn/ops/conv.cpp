@@ -191,7 +191,8 @@ std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::Value
     dnnl::memory to(to_md, cpu_engine(), buf);
     dnnl::reorder(from, to).execute(stream, from, to);
     stream.wait();
-    if (info.constants) info.constants->release(w.data(), static_cast<size_t>(n * k) * sizeof(float));
+    // The weight's pages stay: a grid of more patches than the panels take runs on oneDNN's
+    // convolution, which reads the weight as mapped.
   });
   return out;
 }
