@@ -2,9 +2,8 @@
 // transpose moves whole rows where it keeps the last axis (attention's heads), else runs on
 // oneDNN's reorder over strided descriptors; the others are row copies.
 #include "kernel.hpp"
+#include "rows.hpp"
 #include "threads.hpp"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -78,6 +77,9 @@ std::unique_ptr<NodeKernel> compile_reshape(const sdk::NodeView& node, NodeInfo 
 
 // ---------------------------------------------------------------- transpose
 
+// A copy's size as split_rows' work: 4-byte words.
+int64_t words(size_t bytes) { return static_cast<int64_t>(bytes / 4); }
+
 class ReorderStep final : public Step {
  public:
   ReorderStep(const NodeInfo& info, const dnnl::memory::desc& src, const dnnl::memory::desc& dst) : info_(info) {
@@ -115,16 +117,11 @@ class RowTransposeStep final : public Step {
   void run(const RunContext& ctx) const override {
     const auto* x = static_cast<const std::byte*>(ctx.data(x_));
     auto* y = static_cast<std::byte*>(ctx.data(y_));
-    // Threads only where the copy is large enough to pay for waking them: from 128 KB (attention's
-    // heads of BERT-base at 128 tokens, 384 KB: 2.2-2.4 -> 1.3 ms over a run's 48 at 2 threads;
-    // CLIP ViT-B/32's 50 rows, 150 KB: 0.73-0.88 -> 0.55 ms).
-    const int threads = static_cast<size_t>(rows_) * row_bytes_ >= (size_t{1} << 17) ? std::min<int64_t>(threads_, rows_) : 1;
-    if (threads == 1) return copy_rows(x, y, 0, rows_);
-#pragma omp parallel num_threads(threads)
-    {
-      const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-      copy_rows(x, y, rows_ * t / n, rows_ * (t + 1) / n);
-    }
+    // Threads only where the copy is large enough to pay for waking them: split_rows' bound, in
+    // 4-byte words, is 128 KB (attention's heads of BERT-base at 128 tokens, 384 KB: 2.2-2.4 ->
+    // 1.3 ms over a run's 48 at 2 threads; CLIP ViT-B/32's 50 rows, 150 KB: 0.73-0.88 -> 0.55 ms).
+    split_rows(rows_, words(static_cast<size_t>(rows_) * row_bytes_), threads_,
+               [&](int64_t begin, int64_t end) { copy_rows(x, y, begin, end); });
   }
 
  private:
@@ -230,14 +227,8 @@ class SliceStep final : public Step {
     auto* y = ctx.as<std::byte>(y_);
     // Over the threads from 128 KB, as a transpose's rows: GPT-2's q, k and v cut from its fused
     // projection (384 KB each at 128 tokens) took longer on one thread at 2 threads than at 1.
-    const size_t bytes = static_cast<size_t>(outer_ * num_) * row_;
-    const int threads = bytes >= (size_t{1} << 17) ? static_cast<int>(std::min<int64_t>(threads_, outer_)) : 1;
-    if (threads <= 1) return copy(x, y, 0, outer_);
-#pragma omp parallel num_threads(threads)
-    {
-      const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-      copy(x, y, outer_ * t / n, outer_ * (t + 1) / n);
-    }
+    split_rows(outer_, words(static_cast<size_t>(outer_ * num_) * row_), threads_,
+               [&](int64_t begin, int64_t end) { copy(x, y, begin, end); });
   }
 
  private:
