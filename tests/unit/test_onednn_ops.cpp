@@ -634,7 +634,9 @@ static float bf16_reference(float v) {
 // precision=bf16: a linear layer's constant weight is kept as bf16 and the activations are
 // rounded to bf16 as the GEMM packs them, so each product is exact in f32 and only the sums
 // round; bias and activation stay f32. On the packed GEMM (AVX2) and, where the CPU multiplies
-// bf16 (AVX512-BF16 or AMX), on oneDNN's bf16 matmul over a blocked weight (gemm=blocked).
+// bf16 (AVX512-BF16 or AMX), on oneDNN's bf16 matmul over a blocked weight (gemm=blocked). None
+// of the feature counts (19, 1000, 40) is a multiple of 16, so from 5 rows the blocked matmul
+// runs on padded features and copies its rows out (matmul.cpp's padded_features).
 TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands and sums in f32") {
   CHECK_THROWS_WITH_AS(OnednnPlugin(1, "onednn", "bf16"), doctest::Contains("packed or blocked GEMM only"), PluginError);
   const bool bf16_cpu = __builtin_cpu_supports("avx512bf16");

@@ -362,10 +362,36 @@ class BlockedPanelsStep final : public Step {
   Activation act_;
 };
 
+// The bf16 matmul of a [k, n] weight stored in BA16a64b2a panels, run on n rounded up to 16
+// features where n is not a multiple of 16 (BlockedLinearStep); nullopt where n is, where the
+// weight is in another layout, or where oneDNN would not read the panels as they are.
+struct PaddedMatmul {
+  dnnl::matmul::primitive_desc pd;
+  int64_t n;
+};
+std::optional<PaddedMatmul> padded_features(const dnnl::memory::desc& stored, int64_t m, int64_t n, int64_t k, bool bias,
+                                            const dnnl::primitive_attr& attr) {
+  constexpr int64_t kAmxFeatures = 16;
+  if (n % kAmxFeatures == 0) return std::nullopt;
+  const auto kp = panel_layout(stored, k, n, true);
+  const int64_t np = (n + kAmxFeatures - 1) / kAmxFeatures * kAmxFeatures;
+  const dnnl::memory::desc wide(dnnl::memory::dims{k, np}, dt::bf16, dnnl::memory::format_tag::BA16a64b2a);
+  if (!kp || panel_layout(wide, k, np, true) != kp) return std::nullopt;
+  auto pd = blocked_pd(m, np, k, true, wide, bias, attr);
+  if (pd.weights_desc() != wide) return std::nullopt;
+  return PaddedMatmul{std::move(pd), np};
+}
+
 // oneDNN's matmul over a blocked weight, for any row count. With precision=bf16 the activations
 // are first reordered to bf16 (rounded to nearest even) in the scratch; bias and output are f32.
 // Where the matmul for this row count wants another layout than the one stored, the weight is
 // reordered into the scratch on every run (correct, slower; not seen with oneDNN 2.6).
+//
+// oneDNN 2.6's AMX bf16 matmul runs a last block of fewer than 16 output features on a slow
+// path: BERT's head of 30,522 words took 2-3 times as long as one of 30,512 or 30,528
+// (docs/performance.md, "An odd vocabulary in bf16"). With precision=bf16 such a layer runs on
+// n rounded up to 16 features, the stored panels read as that many (they are padded to 64), into
+// the scratch, whose rows are then copied out; the bias is padded with zeros in the scratch.
 class BlockedLinearStep final : public Step {
  public:
   BlockedLinearStep(const NodeInfo& info, const BlockedWeight& w, int64_t m, int64_t n, int64_t k, Activation act)
@@ -386,7 +412,12 @@ class BlockedLinearStep final : public Step {
       scratch_ = std::max(scratch_, src_bytes_ + align64(rpd.scratchpad_desc().get_size()));
     }
     auto pd = blocked_pd(m, n, k, bf16_, w.md, has_bias_, attr);
-    if (pd.weights_desc() != w.md) {
+    if (auto wide = bf16_ ? padded_features(w.md, m, n, k, has_bias_, attr) : std::nullopt) {
+      pd = std::move(wide->pd);
+      m_ = m, n_ = n, np_ = wide->n;
+      out_bytes_ = align64(static_cast<size_t>(m * np_) * sizeof(float));
+      bias_bytes_ = has_bias_ ? align64(static_cast<size_t>(np_) * sizeof(float)) : 0;
+    } else if (pd.weights_desc() != w.md) {
       pd = blocked_pd(m, n, k, bf16_, any_weights(k, n, bf16_), has_bias_, attr);
       dnnl::reorder::primitive_desc rpd(cpu_engine(), w.md, cpu_engine(), pd.weights_desc(), user_scratchpad_attr());
       relayout_ = dnnl::reorder(rpd);
@@ -397,11 +428,12 @@ class BlockedLinearStep final : public Step {
     matmul_ = dnnl::matmul(pd);
     matmul_first_ = memory_descs.size();
     memory_descs.insert(memory_descs.end(), {pd.src_desc(), pd.weights_desc(), pd.dst_desc(), pd.scratchpad_desc()});
-    const int64_t bias_dims[] = {1, n};
+    const int64_t bias_dims[] = {1, np_ ? np_ : n};
     if (has_bias_) memory_descs.push_back(plain_md(bias_dims, dt::f32));
-    // Scratch: [bf16 activations][relaid weight][the matmul's scratchpad]; the reorders' own
-    // scratchpads (none in practice) go where the matmul's will be, before it runs.
-    pad_offset_ = src_bytes_ + relayout_bytes_;
+    // Scratch: [bf16 activations][relaid weight or padded output and bias][the matmul's
+    // scratchpad]; the reorders' own scratchpads (none in practice) go where the matmul's will
+    // be, before it runs.
+    pad_offset_ = src_bytes_ + relayout_bytes_ + out_bytes_ + bias_bytes_;
     scratch_ = std::max(scratch_, pad_offset_ + align64(pd.scratchpad_desc().get_size()));
     if (relayout_bytes_)
       scratch_ = std::max(scratch_, pad_offset_ + align64(memory_descs[relayout_first_ + 2].get_size()));
@@ -421,14 +453,29 @@ class BlockedLinearStep final : public Step {
       execute(relayout_, ctx, relayout_first_, {{DNNL_ARG_FROM, weights}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, pad}}, info_);
       weights = to;
     }
+    void* out = np_ ? ctx.scratch + src_bytes_ : dst;
+    void* bias = has_bias_ ? ctx.data(info_.inputs[2]) : nullptr;
+    if (np_ && has_bias_) {
+      float* padded = reinterpret_cast<float*>(ctx.scratch + src_bytes_ + out_bytes_);
+      std::copy_n(static_cast<const float*>(bias), n_, padded);
+      std::fill(padded + n_, padded + np_, 0.0f);
+      bias = padded;
+    }
     if (has_bias_)
       execute(matmul_, ctx, matmul_first_,
-              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, pad},
-               {DNNL_ARG_BIAS, ctx.data(info_.inputs[2])}},
+              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, out}, {DNNL_ARG_SCRATCHPAD, pad},
+               {DNNL_ARG_BIAS, bias}},
               info_);
     else
       execute(matmul_, ctx, matmul_first_,
-              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, pad}}, info_);
+              {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, out}, {DNNL_ARG_SCRATCHPAD, pad}}, info_);
+    if (np_) {
+      const float* from = static_cast<const float*>(out);
+      float* to = static_cast<float*>(dst);
+      split_rows(m_, m_ * n_, std::max(1, info_.threads), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) std::copy_n(from + r * np_, n_, to + r * n_);
+      });
+    }
     if (after_ != Activation::none) activate_inplace(static_cast<float*>(dst), elements_, after_);
   }
 
@@ -439,9 +486,10 @@ class BlockedLinearStep final : public Step {
   dnnl::reorder to_bf16_, relayout_;
   dnnl::matmul matmul_;
   size_t relayout_first_ = 0, matmul_first_ = 0;
-  size_t src_bytes_ = 0, relayout_bytes_ = 0, pad_offset_ = 0, scratch_ = 0;
+  size_t src_bytes_ = 0, relayout_bytes_ = 0, out_bytes_ = 0, bias_bytes_ = 0, pad_offset_ = 0, scratch_ = 0;
   Activation after_ = Activation::none;
   int64_t elements_ = 0;
+  int64_t m_ = 0, n_ = 0, np_ = 0;  // np_ > 0: the matmul runs on np_ features (padded_features)
 };
 
 class LinearKernel final : public NodeKernel {
