@@ -8,6 +8,7 @@
 // bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX). Without either, a
 // linear layer over a few rows (a decode step) runs on the row kernel (rows.hpp), which makes no
 // oneDNN call.
+#include "blocked_amx.hpp"
 #include "blocked_gemm.hpp"
 #include "blocked_rows.hpp"
 #include "gemm.hpp"
@@ -339,7 +340,7 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
 
 // Rows over a blocked weight in a layout that blocked_rows.hpp reads, without oneDNN and
 // without allocating: a few (a decode step) on blocked_rows.hpp's kernel, tens in f32 on
-// blocked_gemm.hpp's.
+// blocked_gemm.hpp's, up to 512 in bf16 on blocked_amx.hpp's AMX tiles.
 class BlockedPanelsStep final : public Step {
  public:
   BlockedPanelsStep(const NodeInfo& info, const void* weights, int64_t kp, int64_t m, int64_t n, int64_t k, Activation act)
@@ -351,8 +352,13 @@ class BlockedPanelsStep final : public Step {
     const int threads = std::max(1, info_.threads);
     if (m_ <= kRowKernelMaxRows)
       linear_rows_blocked(x, weights_, info_.linear.bf16, kp_, bias, y, m_, n_, k_, act_, threads);
+    else if (info_.linear.bf16)
+      linear_panels_amx(x, static_cast<const uint16_t*>(weights_), kp_, bias, y, m_, n_, k_, act_, threads, ctx.scratch);
     else
       linear_panels_f32(x, static_cast<const float*>(weights_), kp_, bias, y, m_, n_, k_, act_, threads);
+  }
+  size_t scratch_bytes() const override {
+    return info_.linear.bf16 && m_ > kRowKernelMaxRows ? amx_gemm_scratch_bytes(m_, kp_) : 0;
   }
 
  private:
@@ -513,11 +519,12 @@ class LinearKernel final : public NodeKernel {
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
     // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
-    const bool own_kernel =
-        m <= kRowKernelMaxRows || (!info_.linear.bf16 && m <= kPanelGemmMaxRows && panel_gemm_supported());
-    if (blocked_ && own_kernel)
-      if (auto kp = panel_layout(blocked_->md, k, n, info_.linear.bf16))
-        return std::make_unique<BlockedPanelsStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
+    if (const auto kp = blocked_ ? panel_layout(blocked_->md, k, n, info_.linear.bf16) : std::nullopt) {
+      const bool own_kernel = m <= kRowKernelMaxRows ||
+                              (info_.linear.bf16 ? m <= kAmxGemmMaxRows && *kp % kAmxTileK == 0 && amx_gemm_supported()
+                                                 : m <= kPanelGemmMaxRows && panel_gemm_supported());
+      if (own_kernel) return std::make_unique<BlockedPanelsStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
+    }
     if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
     if (packed_ && info_.linear.bf16)
       return std::make_unique<PackedLinearStep<uint16_t>>(info_, static_cast<const uint16_t*>(packed_->data), m, n, k, act_);

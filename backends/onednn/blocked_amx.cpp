@@ -1,0 +1,192 @@
+// bf16 prompts over oneDNN's bf16 panels on AMX tiles (blocked_amx.hpp).
+#include "blocked_amx.hpp"
+
+#include "blocked_rows.hpp"
+#include "rows.hpp"
+
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define LOOM_AMX_GEMM 1
+#endif
+
+namespace loom::onednn {
+
+#if LOOM_AMX_GEMM
+namespace {
+
+constexpr int64_t kP = kBlockedPanel;
+// A block of the output: 32 rows x 32 features, 2 x 2 tiles of 16 x 16 floats (tiles 0-3),
+// summed from two 16-row tiles of activations (4, 5) times two of weights (6, 7).
+constexpr int64_t kBlock = 32;
+// Bytes of one K pair of a panel (64 features x 2 x bf16), and of one tile product's K (16 pairs).
+constexpr int64_t kPairBytes = kP * 2 * 2, kStepBytes = 16 * kPairBytes;
+
+#define LOOM_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bf16,avx512vl")))
+
+// ldtilecfg's 64 bytes: palette 1, eight tiles of 16 rows of 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+LOOM_AMX inline __mmask16 lanes(int64_t count) {
+  return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1u);
+}
+
+// Rows [r0, r1) of a ([padded rows, kp] bf16): x's rows (row stride k) rounded to nearest even
+// (vcvtne2ps2bf16, as oneDNN's reorder rounds), zero past k and past `rows`.
+LOOM_AMX void round_rows(const float* x, int64_t rows, int64_t k, int64_t kp, uint16_t* a, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    uint16_t* out = a + r * kp;
+    if (r >= rows) {
+      std::fill(out, out + kp, uint16_t{0});
+      continue;
+    }
+    const float* in = x + r * k;
+    for (int64_t i = 0; i < kp; i += 32) {
+      const __m512 lo = _mm512_maskz_loadu_ps(lanes(k - i), in + std::min(i, k));
+      const __m512 hi = _mm512_maskz_loadu_ps(lanes(k - i - 16), in + std::min(i + 16, k));
+      _mm512_storeu_si512(out + i, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+    }
+  }
+}
+
+// A finished block (row stride kBlock) into y (row stride n) with the bias, then the activation:
+// its first `rows` rows and `cols` features; y and bias point at the block's first element.
+LOOM_AMX void store_block(const float* block, int64_t rows, int64_t cols, const float* bias, float* y, int64_t n,
+                          Activation act) {
+  rows = std::min(rows, kBlock);
+  cols = std::min(cols, kBlock);
+  const __mmask16 m0 = lanes(cols), m1 = lanes(cols - 16);
+  const __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+  const __m512 b1 = bias && cols > 16 ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+  for (int64_t r = 0; r < rows; ++r) {
+    _mm512_mask_storeu_ps(y + r * n, m0, _mm512_add_ps(_mm512_load_ps(block + r * kBlock), b0));
+    if (cols > 16) _mm512_mask_storeu_ps(y + r * n + 16, m1, _mm512_add_ps(_mm512_load_ps(block + r * kBlock + 16), b1));
+  }
+  if (act != Activation::none) activate_rows(y, rows, cols, n, act);
+}
+
+// Panels [p0, p1) of the output, every row; `a` holds the rows in bf16, `padded` (a multiple of
+// kBlock) of them.
+LOOM_AMX void panel_range(const uint16_t* a, int64_t padded, const uint16_t* w, int64_t kp, const float* bias, float* y,
+                          int64_t rows, int64_t n, Activation act, int64_t p0, int64_t p1) {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.bytes_per_row[t] = 64;
+    config.rows[t] = 16;
+  }
+  _tile_loadconfig(&config);
+  alignas(64) float block[kBlock * kBlock];
+  const int64_t steps = kp / kAmxTileK, lda = kp * 2;
+  const int64_t panel_bytes = kp * kP * 2;
+  for (int64_t p = p0; p < p1; ++p) {
+    const char* panel = reinterpret_cast<const char*>(w) + p * panel_bytes;
+    const int64_t cols = std::min(kP, n - p * kP), halves = cols > kBlock ? 2 : 1;
+    // The next panel into L2, a few lines after each tile product, spread over this panel's.
+    const char* next = p + 1 < p1 ? panel + panel_bytes : nullptr;
+    const int64_t lines = next ? panel_bytes / 64 : 0, products = padded / kBlock * halves * steps;
+    const int64_t per = (lines + products - 1) / products;
+    int64_t line = 0;
+    for (int64_t r0 = 0; r0 < padded; r0 += kBlock) {
+      const char* a0 = reinterpret_cast<const char*>(a + r0 * kp);
+      const char* a1 = a0 + 16 * lda;
+      for (int64_t h = 0; h < halves; ++h) {
+        const char* b = panel + h * kBlock * 4;  // features 32h.. of each K pair, 4 bytes each
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int64_t s = 0; s < steps; ++s) {
+          _tile_loadd(4, a0 + s * 64, lda);
+          _tile_loadd(6, b + s * kStepBytes, kPairBytes);
+          _tile_loadd(5, a1 + s * 64, lda);
+          _tile_loadd(7, b + s * kStepBytes + 64, kPairBytes);
+          _tile_dpbf16ps(0, 4, 6);
+          _tile_dpbf16ps(1, 4, 7);
+          _tile_dpbf16ps(2, 5, 6);
+          _tile_dpbf16ps(3, 5, 7);
+          for (int64_t q = 0; q < per && line < lines; ++q, ++line) _mm_prefetch(next + line * 64, _MM_HINT_T2);
+        }
+        _tile_stored(0, block, kBlock * 4);
+        _tile_stored(1, block + 16, kBlock * 4);
+        _tile_stored(2, block + 16 * kBlock, kBlock * 4);
+        _tile_stored(3, block + 16 * kBlock + 16, kBlock * 4);
+        const int64_t j = p * kP + h * kBlock;
+        store_block(block, rows - r0, cols - h * kBlock, bias ? bias + j : nullptr, y + r0 * n + j, n, act);
+      }
+    }
+  }
+  _tile_release();
+}
+
+bool cpu_has_amx_bf16() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  const bool amx = (edx >> 22 & 1u) && (edx >> 24 & 1u);  // AMX-BF16, AMX-TILE
+  if (!amx || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return eax >> 5 & 1u;  // AVX512-BF16
+}
+
+}  // namespace
+
+bool amx_gemm_supported() {
+  static const bool supported = [] {
+    // oneDNN's ISA as limited by ONEDNN_MAX_CPU_ISA: where AMX is ruled out there, so is it here.
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if ((isa & dnnl_cpu_isa_avx512_core_amx) != dnnl_cpu_isa_avx512_core_amx || !cpu_has_amx_bf16()) return false;
+    // Linux hands out the tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM).
+    constexpr long kReqXcompPerm = 0x1023, kXtileData = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) == 0;
+  }();
+  return supported;
+}
+
+size_t amx_gemm_scratch_bytes(int64_t rows, int64_t kp) {
+  const int64_t padded = (rows + kBlock - 1) / kBlock * kBlock;
+  return (static_cast<size_t>(padded * kp) * sizeof(uint16_t) + 63) / 64 * 64;
+}
+
+void linear_panels_amx(const float* x, const uint16_t* w, int64_t kp, const float* bias, float* y, int64_t rows,
+                       int64_t n, int64_t k, Activation act, int threads, std::byte* scratch) {
+  const int64_t padded = (rows + kBlock - 1) / kBlock * kBlock, count = (n + kP - 1) / kP;
+  auto* a = reinterpret_cast<uint16_t*>(scratch);
+  const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kRowParallelWork)}));
+  if (teams <= 1) {
+    round_rows(x, rows, k, kp, a, 0, padded);
+    return panel_range(a, padded, w, kp, bias, y, rows, n, act, 0, count);
+  }
+#pragma omp parallel num_threads(teams)
+  {
+    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    round_rows(x, rows, k, kp, a, padded * t / team, padded * (t + 1) / team);
+#pragma omp barrier
+    panel_range(a, padded, w, kp, bias, y, rows, n, act, count * t / team, count * (t + 1) / team);
+  }
+}
+
+#else
+
+bool amx_gemm_supported() { return false; }
+
+size_t amx_gemm_scratch_bytes(int64_t, int64_t) { return 0; }
+
+void linear_panels_amx(const float*, const uint16_t*, int64_t, const float*, float*, int64_t, int64_t, int64_t, Activation,
+                       int, std::byte*) {
+  throw std::logic_error("linear_panels_amx without AMX");
+}
+
+#endif
+
+}  // namespace loom::onednn
