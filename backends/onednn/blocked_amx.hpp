@@ -2,8 +2,8 @@
 // bf16 panels (blocked_rows.hpp's BA16a64b2a), on AMX tiles, without calling oneDNN.
 //
 // At 128 rows a bf16 weight gives 128 FLOP per byte, and oneDNN 2.6's AMX matmul waits on each
-// panel as it first touches it: rotating over 24 weights, as a model does, it ran at a third to
-// a half of its speed on one weight held in the caches. This kernel multiplies a panel (64
+// panel as it first touches it: rotating over 24 weights, as a model does, it ran at about half
+// the speed it reached on one weight held in the caches. This kernel multiplies a panel (64
 // output features) by every row while it asks for the next panel, a line at a time between its
 // tile products; each 32 x 32 block of the output stays in four tiles for all of K, and its bias
 // and activation are applied while the block is in L1 (docs/performance.md, "bf16 prompts on AMX

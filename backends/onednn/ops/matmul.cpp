@@ -395,7 +395,7 @@ std::optional<PaddedMatmul> padded_features(const dnnl::memory::desc& stored, in
 //
 // oneDNN 2.6's AMX bf16 matmul runs a last block of fewer than 16 output features on a slow
 // path: BERT's head of 30,522 words took 2-3 times as long as one of 30,512 or 30,528
-// (docs/performance.md, "An odd vocabulary in bf16"). With precision=bf16 such a layer runs on
+// (docs/performance.md, "bf16 prompts on AMX tiles"). With precision=bf16 such a layer runs on
 // n rounded up to 16 features, the stored panels read as that many (they are padded to 64), into
 // the scratch, whose rows are then copied out; the bias is padded with zeros in the scratch.
 class BlockedLinearStep final : public Step {
