@@ -637,8 +637,9 @@ static float bf16_reference(float v) {
 // bf16 (AVX512-BF16 or AMX), on oneDNN's bf16 matmul over a blocked weight (gemm=blocked). None
 // of the feature counts (19, 1000, 40, 70) is a multiple of 16, so from 5 rows the blocked
 // matmul runs on padded features and copies its rows out (matmul.cpp's padded_features); on AMX,
-// 768 and 64 deep are multiples of the tiles' 32 and run on blocked_amx.hpp's kernel up to 512
-// rows (the last panels 40 and 6 features wide; 350 rows are 11 blocks of 32, the last cut short).
+// 768 and 63 deep (padded to 64 in the panels) run on blocked_amx.hpp's kernel up to 512 rows,
+// whose K steps are 32 deep (the last panels 40 and 6 features wide; 350 rows are 11 blocks of
+// 32, the last cut short).
 TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands and sums in f32") {
   CHECK_THROWS_WITH_AS(OnednnPlugin(1, "onednn", "bf16"), doctest::Contains("packed or blocked GEMM only"), PluginError);
   const bool bf16_cpu = __builtin_cpu_supports("avx512bf16");
@@ -667,7 +668,7 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
   for (const char* gemm : gemms)
   for (int threads : {1, 2}) {
     OnednnPlugin plugin(threads, gemm, "bf16");
-    for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}, {64, 70}}) {
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}, {63, 70}}) {
       for (bool kn : {false, true}) {
         for (std::string act : {"none", "gelu_tanh"}) {
           LinearLayer layer(k, n, kn, act);
