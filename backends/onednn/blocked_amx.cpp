@@ -24,8 +24,8 @@ namespace loom::onednn {
 namespace {
 
 constexpr int64_t kP = kBlockedPanel;
-// A block of the output: 32 rows x 32 features, 2 x 2 tiles of 16 x 16 floats (tiles 0-3),
-// summed from two 16-row tiles of activations (4, 5) times two of weights (6, 7).
+// A block of the output: up to 32 rows x 32 features, 2 x 2 tiles of up to 16 rows x 16 floats
+// (tiles 0-3), summed from two tiles of activations (4, 5) times two of weights (6, 7).
 constexpr int64_t kBlock = 32;
 // Bytes of one K pair of a panel (64 features x 2 x bf16), and of one tile product's K (16 pairs).
 constexpr int64_t kPairBytes = kP * 2 * 2, kStepBytes = 16 * kPairBytes;
@@ -39,6 +39,19 @@ struct alignas(64) TileConfig {
   uint16_t bytes_per_row[16] = {};
   uint8_t rows[16] = {};
 };
+
+// How a call's rows are cut: `blocks` blocks of 2 x `tile_rows` rows, the fewest blocks that hold
+// them, their tiles as short as that allows (a tile product's time and its loads of activations
+// shrink with its rows: 77 rows are 3 blocks of 26 rather than 3 of 32).
+struct RowTiles {
+  int64_t blocks, tile_rows;
+  int64_t padded() const { return blocks * 2 * tile_rows; }
+};
+
+RowTiles row_tiles(int64_t rows) {
+  const int64_t blocks = (rows + kBlock - 1) / kBlock;
+  return {blocks, (rows + 2 * blocks - 1) / (2 * blocks)};
+}
 
 LOOM_AMX inline __mmask16 lanes(int64_t count) {
   return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1u);
@@ -78,16 +91,16 @@ LOOM_AMX void store_block(const float* block, int64_t rows, int64_t cols, const 
   if (act != Activation::none) activate_rows(y, rows, cols, n, act);
 }
 
-// Panels [p0, p1) of the output, every row; `a` holds the rows in bf16, `padded` (a multiple of
-// kBlock) of them.
-LOOM_AMX void panel_range(const uint16_t* a, int64_t padded, const uint16_t* w, int64_t kp, const float* bias, float* y,
+// Panels [p0, p1) of the output, every row; `a` holds the rows in bf16, `tiles.padded()` of them.
+LOOM_AMX void panel_range(const uint16_t* a, RowTiles tiles, const uint16_t* w, int64_t kp, const float* bias, float* y,
                           int64_t rows, int64_t n, Activation act, int64_t p0, int64_t p1) {
   TileConfig config;
   for (int t = 0; t < 8; ++t) {
     config.bytes_per_row[t] = 64;
-    config.rows[t] = 16;
+    config.rows[t] = static_cast<uint8_t>(t < 6 ? tiles.tile_rows : 16);  // weights: 16 K pairs
   }
   _tile_loadconfig(&config);
+  const int64_t tr = tiles.tile_rows, padded = tiles.padded();
   alignas(64) float block[kBlock * kBlock];
   const int64_t steps = kp / kAmxTileK, lda = kp * 2;
   const int64_t panel_bytes = kp * kP * 2;
@@ -96,12 +109,12 @@ LOOM_AMX void panel_range(const uint16_t* a, int64_t padded, const uint16_t* w, 
     const int64_t cols = std::min(kP, n - p * kP), halves = cols > kBlock ? 2 : 1;
     // The next panel into L2, a few lines after each tile product, spread over this panel's.
     const char* next = p + 1 < p1 ? panel + panel_bytes : nullptr;
-    const int64_t lines = next ? panel_bytes / 64 : 0, products = padded / kBlock * halves * steps;
+    const int64_t lines = next ? panel_bytes / 64 : 0, products = tiles.blocks * halves * steps;
     const int64_t per = (lines + products - 1) / products;
     int64_t line = 0;
-    for (int64_t r0 = 0; r0 < padded; r0 += kBlock) {
+    for (int64_t r0 = 0; r0 < padded; r0 += 2 * tr) {
       const char* a0 = reinterpret_cast<const char*>(a + r0 * kp);
-      const char* a1 = a0 + 16 * lda;
+      const char* a1 = a0 + tr * lda;
       for (int64_t h = 0; h < halves; ++h) {
         const char* b = panel + h * kBlock * 4;  // features 32h.. of each K pair, 4 bytes each
         _tile_zero(0);
@@ -121,10 +134,10 @@ LOOM_AMX void panel_range(const uint16_t* a, int64_t padded, const uint16_t* w, 
         }
         _tile_stored(0, block, kBlock * 4);
         _tile_stored(1, block + 16, kBlock * 4);
-        _tile_stored(2, block + 16 * kBlock, kBlock * 4);
-        _tile_stored(3, block + 16 * kBlock + 16, kBlock * 4);
+        _tile_stored(2, block + tr * kBlock, kBlock * 4);
+        _tile_stored(3, block + tr * kBlock + 16, kBlock * 4);
         const int64_t j = p * kP + h * kBlock;
-        store_block(block, rows - r0, cols - h * kBlock, bias ? bias + j : nullptr, y + r0 * n + j, n, act);
+        store_block(block, std::min(rows - r0, 2 * tr), cols - h * kBlock, bias ? bias + j : nullptr, y + r0 * n + j, n, act);
       }
     }
   }
@@ -154,25 +167,25 @@ bool amx_gemm_supported() {
 }
 
 size_t amx_gemm_scratch_bytes(int64_t rows, int64_t kp) {
-  const int64_t padded = (rows + kBlock - 1) / kBlock * kBlock;
-  return (static_cast<size_t>(padded * kp) * sizeof(uint16_t) + 63) / 64 * 64;
+  return (static_cast<size_t>(row_tiles(rows).padded() * kp) * sizeof(uint16_t) + 63) / 64 * 64;
 }
 
 void linear_panels_amx(const float* x, const uint16_t* w, int64_t kp, const float* bias, float* y, int64_t rows,
                        int64_t n, int64_t k, Activation act, int threads, std::byte* scratch) {
-  const int64_t padded = (rows + kBlock - 1) / kBlock * kBlock, count = (n + kP - 1) / kP;
+  const RowTiles tiles = row_tiles(rows);
+  const int64_t padded = tiles.padded(), count = (n + kP - 1) / kP;
   auto* a = reinterpret_cast<uint16_t*>(scratch);
   const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kRowParallelWork)}));
   if (teams <= 1) {
     round_rows(x, rows, k, kp, a, 0, padded);
-    return panel_range(a, padded, w, kp, bias, y, rows, n, act, 0, count);
+    return panel_range(a, tiles, w, kp, bias, y, rows, n, act, 0, count);
   }
 #pragma omp parallel num_threads(teams)
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
     round_rows(x, rows, k, kp, a, padded * t / team, padded * (t + 1) / team);
 #pragma omp barrier
-    panel_range(a, padded, w, kp, bias, y, rows, n, act, count * t / team, count * (t + 1) / team);
+    panel_range(a, tiles, w, kp, bias, y, rows, n, act, count * t / team, count * (t + 1) / team);
   }
 }
 

@@ -5,9 +5,10 @@
 // panel as it first touches it: rotating over 24 weights, as a model does, it ran at about half
 // the speed it reached on one weight held in the caches. This kernel multiplies a panel (64
 // output features) by every row while it asks for the next panel, a line at a time between its
-// tile products; each 32 x 32 block of the output stays in four tiles for all of K, and its bias
-// and activation are applied while the block is in L1 (docs/performance.md, "bf16 prompts on AMX
-// tiles"). The panels are split over the threads.
+// tile products; each block of the output (up to 32 rows x 32 features, the rows cut as evenly
+// as the tiles allow) stays in four tiles for all of K, and its bias and activation are applied
+// while the block is in L1 (docs/performance.md, "bf16 prompts on AMX tiles"). The panels are
+// split over the threads.
 #pragma once
 
 #include "activation.hpp"
