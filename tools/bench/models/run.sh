@@ -22,6 +22,8 @@
 # onnxruntime-node goes to BUILD_DIR/bench/ort. Settings (environment):
 #   ROUNDS=3 ITERATIONS=20 WARMUP=3 THREADS="1 2" PYTHON=/usr/bin/python3 ORT_VERSION=1.30 PRECISIONS=f32
 #   WORKLOADS="bert gpt2-prompt gpt2-decode vit clip-image clip-text" (any of them, in that order)
+#   OPENBLAS_CORETYPE (PyTorch's BLAS kernels; by default chosen from the CPU's flags where OpenBLAS
+#   does not know the CPU, as in many virtual machines)
 # Exits non-zero on errors, never because of the timings. Nothing here runs in CI.
 set -euo pipefail
 
@@ -51,6 +53,23 @@ for p in $PRECISIONS; do
   case $p in f32 | bf16) ;; *) die "unknown precision '$p' in PRECISIONS (f32, bf16)" ;; esac
 done
 mkdir -p "$WORK"
+# OpenBLAS picks its kernels by the CPU's family and model; where a virtual machine hides them,
+# it falls back to its oldest x86-64 kernels ("Prescott", SSE3), 4-5 times slower on an AVX-512
+# Xeon, and PyTorch would be timed on those. Unless OPENBLAS_CORETYPE is set already, name the
+# kernels that the CPU's own feature flags allow.
+if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
+  blas_core=$(OPENBLAS_VERBOSE=2 OMP_NUM_THREADS=1 "$PYTHON" -c 'import torch; torch.ones(2, 2) @ torch.ones(2, 2)' 2>&1 |
+    sed -n 's/^Core: //p' | head -1)
+  flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+  if [[ $blas_core == Prescott || $blas_core == Core2 || $blas_core == Nehalem ]]; then
+    if [[ $flags == *avx512f* && $flags == *avx512bw* && $flags == *avx512vl* && $flags == *avx512dq* ]]; then
+      export OPENBLAS_CORETYPE=SkylakeX
+    elif [[ $flags == *avx2* && $flags == *fma* ]]; then
+      export OPENBLAS_CORETYPE=Haswell
+    fi
+    [[ -n ${OPENBLAS_CORETYPE:-} ]] && echo "== OpenBLAS took this CPU for $blas_core: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
+  fi
+fi
 # Debian's python3-torch multiplies through whichever libblas.so.3 is selected: without OpenBLAS
 # that is the reference BLAS, 20-30 times slower, which would make PyTorch's figures meaningless.
 blas_gflops=$(OMP_NUM_THREADS=1 "$PYTHON" -c 'import time, torch
@@ -59,7 +78,15 @@ for _ in range(5): a @ a
 print(round(5 * 2 * 512 ** 3 / (time.perf_counter() - t) / 1e9, 1))') || die "$PYTHON cannot run torch"
 awk -v g="$blas_gflops" 'BEGIN { exit !(g < 15) }' &&
   die "PyTorch multiplies at $blas_gflops GFLOP/s on one thread (the reference BLAS): install libopenblas0-openmp"
-echo "== PyTorch's BLAS: $blas_gflops GFLOP/s on one thread"
+echo "== PyTorch's BLAS: $blas_gflops GFLOP/s on one thread${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
+# OpenBLAS's pthread build runs its own threads beside PyTorch's OpenMP ones: at 2 threads, four
+# threads then spin on two cores, and PyTorch takes longer than at 1 (845 against 407 ms on
+# BERT-base, 2026-12-06); its OpenMP build shares PyTorch's threads.
+blas_lib=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+if [[ $blas_lib == *openblas-pthread* && " $THREADS " =~ \ ([2-9]|[1-9][0-9]+)\  ]]; then
+  echo "== WARNING: PyTorch's BLAS is OpenBLAS's pthread build ($blas_lib): its figures above 1 thread measure" \
+    "oversubscribed threads; install libopenblas0-openmp and select it with update-alternatives --config libblas.so.3-x86_64-linux-gnu" >&2
+fi
 
 # ---------------------------------------------------------------- checkpoints, ONNX, tools
 
