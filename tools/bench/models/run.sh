@@ -22,6 +22,7 @@
 # onnxruntime-node goes to BUILD_DIR/bench/ort. Settings (environment):
 #   ROUNDS=3 ITERATIONS=20 WARMUP=3 THREADS="1 2" PYTHON=/usr/bin/python3 ORT_VERSION=1.30 PRECISIONS=f32
 #   WORKLOADS="bert gpt2-prompt gpt2-decode vit clip-image clip-text" (any of them, in that order)
+#   TORCH_WAIT_POLICY=passive (PyTorch's OMP_WAIT_POLICY)
 #   OPENBLAS_CORETYPE (PyTorch's BLAS kernels; by default chosen from the CPU's flags where OpenBLAS
 #   does not know the CPU, as in many virtual machines)
 # Exits non-zero on errors, never because of the timings. Nothing here runs in CI.
@@ -87,6 +88,12 @@ if [[ $blas_lib == *openblas-pthread* && " $THREADS " =~ \ ([2-9]|[1-9][0-9]+)\ 
   echo "== WARNING: PyTorch's BLAS is OpenBLAS's pthread build ($blas_lib): its figures above 1 thread measure" \
     "oversubscribed threads; install libopenblas0-openmp and select it with update-alternatives --config libblas.so.3-x86_64-linux-gnu" >&2
 fi
+
+# PyTorch's OpenMP threads spin between its parallel regions and its BLAS calls; on a 2-vCPU
+# virtual machine that made BERT-base take 922 ms at 2 threads against 381 at 1, and 254 with
+# OMP_WAIT_POLICY=passive (2026-12-06). Loom keeps libgomp's default, which was faster for it.
+TORCH_WAIT_POLICY=${TORCH_WAIT_POLICY:-passive}
+echo "== PyTorch runs with OMP_WAIT_POLICY=$TORCH_WAIT_POLICY (TORCH_WAIT_POLICY)"
 
 # ---------------------------------------------------------------- checkpoints, ONNX, tools
 
@@ -203,7 +210,7 @@ for ((r = 1; r <= ROUNDS; ++r)); do
       done
       record "$w" "$t" ort node "$HERE/bench_ort.js" --ort-dir "$ORT_DIR" --model "$WORK/$w.onnx" --threads "$t" \
         --vocab "$(vocab "$w")" --warmup "$WARMUP" --iterations "$ITERATIONS"
-      record "$w" "$t" pytorch "$PYTHON" "$HERE/torch_models.py" bench "$WORK/$(ckpt "$w")" "$w" --threads "$t" \
+      OMP_WAIT_POLICY=$TORCH_WAIT_POLICY record "$w" "$t" pytorch "$PYTHON" "$HERE/torch_models.py" bench "$WORK/$(ckpt "$w")" "$w" --threads "$t" \
         --seq "$(seq_of "$w")" --past $PAST --warmup "$WARMUP" --iterations "$ITERATIONS"
     done
   done
