@@ -167,7 +167,7 @@ bool amx_gemm_supported() {
 }
 
 size_t amx_gemm_scratch_bytes(int64_t rows, int64_t kp) {
-  return (static_cast<size_t>(row_tiles(rows).padded() * kp) * sizeof(uint16_t) + 63) / 64 * 64;
+  return static_cast<size_t>(row_tiles(rows).padded() * kp) * sizeof(uint16_t);
 }
 
 void linear_panels_amx(const float* x, const uint16_t* w, int64_t kp, const float* bias, float* y, int64_t rows,

@@ -30,8 +30,8 @@ inline constexpr int64_t kAmxTileK = 32;
 // AVX512-BF16 to round the activations).
 bool amx_gemm_supported();
 
-// Scratch bytes of a call with `rows` rows and panels of padded K `kp` (the activations in bf16),
-// 64-byte aligned.
+// Scratch bytes of a call with `rows` rows and panels of padded K `kp` (the activations in bf16);
+// each row of 64-byte tile lines starts aligned where the scratch does.
 size_t amx_gemm_scratch_bytes(int64_t rows, int64_t kp);
 
 // y[r, j] = act(sum_i bf16(x[r, i]) * W[i, j] + bias[j]) for r < rows, W in bf16 panels of padded

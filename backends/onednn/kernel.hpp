@@ -109,6 +109,10 @@ struct RunContext {
   template <class T> T* as(int32_t value) const { return static_cast<T*>(data(value)); }
 };
 
+// `bytes` rounded up to a whole number of cache lines: where a step's scratch holds several
+// buffers, each starts at such an offset.
+inline size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
 class Step {
  public:
   virtual ~Step() = default;

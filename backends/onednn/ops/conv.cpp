@@ -37,7 +37,7 @@ class PatchConvStep final : public Step {
         p_(w[2]), q_(w[3]), gh_(out[2]), gw_(out[3]), bias_(bias), threads_(std::max(1, info.threads)) {
     m_ = batch_ * gh_ * gw_;
     k_ = channels_ * p_ * q_;
-    gemm_bytes_ = kp_ ? 0 : (gemm::scratch_bytes(k_) + 63) / 64 * 64;
+    gemm_bytes_ = kp_ ? 0 : align64(gemm::scratch_bytes(k_));
   }
   size_t scratch_bytes() const override {
     return gemm_bytes_ + static_cast<size_t>(round16(m_ * k_) + round16(m_ * out_)) * sizeof(float);

@@ -241,8 +241,6 @@ std::optional<ConstantCopy> pack_linear_weight(const sdk::NodeView& node, const 
 // and K alone; a step whose matmul wants another layout reorders it per run (BlockedLinearStep).
 constexpr int64_t kLayoutRows = 128;
 
-size_t align64(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
 // A [K, N] weight in the layout oneDNN picks (format_tag::any).
 dnnl::memory::desc any_weights(int64_t k, int64_t n, bool bf16) {
   return dnnl::memory::desc(dnnl::memory::dims{k, n}, bf16 ? dt::bf16 : dt::f32, dnnl::memory::format_tag::any);

@@ -60,7 +60,7 @@ mkdir -p "$WORK"
 # kernels that the CPU's own feature flags allow.
 if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
   blas_core=$(OPENBLAS_VERBOSE=2 OMP_NUM_THREADS=1 "$PYTHON" -c 'import torch; torch.ones(2, 2) @ torch.ones(2, 2)' 2>&1 |
-    sed -n 's/^Core: //p' | head -1)
+    sed -n 's/^Core: //p' | head -1 || true)
   flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
   if [[ $blas_core == Prescott || $blas_core == Core2 || $blas_core == Nehalem ]]; then
     if [[ $flags == *avx512f* && $flags == *avx512bw* && $flags == *avx512vl* && $flags == *avx512dq* ]]; then
