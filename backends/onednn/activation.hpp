@@ -18,6 +18,13 @@ namespace loom::onednn {
 
 enum class Activation { none, relu, gelu_erf, gelu_tanh, quick_gelu, silu, tanh };
 
+// Cephes' exp, as the vector loops compute it (activation.cpp's exp8, attention_amx.cpp's exp16):
+// n = round(x log2(e)), r = x - n ln(2) in two parts (kExpLn2Hi - kExpLn2Lo), then
+// exp(x) = 2^n (1 + r + r^2 P(r)), P's coefficients from the highest power down.
+inline constexpr float kExpLog2e = 1.44269504088896341f, kExpLn2Hi = 0.693359375f, kExpLn2Lo = 2.12194440e-4f;
+inline constexpr float kExpP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                   4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
 // y[i] = act(y[i]) for i < n.
 void activate_inplace(float* y, int64_t n, Activation act);
 // The same over `rows` rows of `cols` floats, `ld` floats apart.

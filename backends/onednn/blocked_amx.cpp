@@ -1,6 +1,7 @@
 // bf16 prompts over oneDNN's bf16 panels on AMX tiles (blocked_amx.hpp).
 #include "blocked_amx.hpp"
 
+#include "amx.hpp"
 #include "blocked_rows.hpp"
 #include "rows.hpp"
 
@@ -10,12 +11,10 @@
 #include <algorithm>
 #include <stdexcept>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if LOOM_AMX_GEMM
 #include <cpuid.h>
-#include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#define LOOM_AMX_GEMM 1
 #endif
 
 namespace loom::onednn {
@@ -30,15 +29,8 @@ constexpr int64_t kBlock = 32;
 // Bytes of one K pair of a panel (64 features x 2 x bf16), and of one tile product's K (16 pairs).
 constexpr int64_t kPairBytes = kP * 2 * 2, kStepBytes = 16 * kPairBytes;
 
-#define LOOM_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bf16,avx512vl")))
-
-// ldtilecfg's 64 bytes: palette 1, eight tiles of 16 rows of 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t bytes_per_row[16] = {};
-  uint8_t rows[16] = {};
-};
+using amx::lanes;
+using amx::TileConfig;
 
 // How a call's rows are cut: `blocks` blocks of 2 x `tile_rows` rows, the fewest blocks that hold
 // them, their tiles as short as that allows (a tile product's time and its loads of activations
@@ -51,10 +43,6 @@ struct RowTiles {
 RowTiles row_tiles(int64_t rows) {
   const int64_t blocks = (rows + kBlock - 1) / kBlock;
   return {blocks, (rows + 2 * blocks - 1) / (2 * blocks)};
-}
-
-LOOM_AMX inline __mmask16 lanes(int64_t count) {
-  return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1u);
 }
 
 // Rows [r0, r1) of a ([padded rows, kp] bf16): x's rows (row stride k) rounded to nearest even

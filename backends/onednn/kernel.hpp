@@ -169,6 +169,9 @@ std::vector<OpEntry> norm_ops();
 std::vector<OpEntry> indexing_ops();
 std::vector<OpEntry> shape_ops();
 std::vector<OpEntry> attention_ops();
+// attention's check under a backend's setup: with precision=bf16 on AMX it keeps heads that its
+// table entry (which assumes f32) would have the session decompose.
+std::optional<std::string> attention_unsupported(const sdk::NodeView& node, const LinearSetup& setup);
 std::vector<OpEntry> mask_ops();
 std::vector<OpEntry> vector_norm_ops();
 std::vector<OpEntry> reduce_ops();

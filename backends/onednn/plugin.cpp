@@ -26,6 +26,13 @@ const std::map<std::string_view, OpEntry>& op_table() {
   return table;
 }
 
+// Why this backend, set up as `linear` says, cannot run `node` (nullopt: it can). attention's
+// answer depends on the precision (attention_unsupported); every other op's on the node alone.
+std::optional<std::string> unsupported(const OpEntry& entry, const sdk::NodeView& node, const LinearSetup& linear) {
+  if (entry.name == "attention") return attention_unsupported(node, linear);
+  return entry.check(node);
+}
+
 const char* isa_name(dnnl_cpu_isa_t isa) {
   switch (isa) {
     case dnnl_cpu_isa_sse41: return "sse41";
@@ -200,7 +207,7 @@ class OnednnExecutable final : public sdk::Executable {
       if (it == op_table().end())
         throw Error("node '" + std::string(node.name()) + "': op '" + std::string(node.op()) +
                     "' is unknown to the onednn backend", LOOM_STATUS_UNSUPPORTED);
-      if (auto why = it->second.check(node))
+      if (auto why = unsupported(it->second, node, linear))
         throw Error("node '" + std::string(node.name()) + "' (" + std::string(node.op()) + "): " + *why,
                     LOOM_STATUS_UNSUPPORTED);
       entries.push_back(&it->second);
@@ -259,7 +266,7 @@ class OnednnBackend final : public sdk::Backend {
     sdk::NodeView node = graph.node(node_index);
     auto it = op_table().find(node.op());
     if (it == op_table().end()) return "op '" + std::string(node.op()) + "' is unknown to the onednn backend";
-    return it->second.check(node);
+    return unsupported(it->second, node, linear_);
   }
 
   std::unique_ptr<sdk::Executable> compile(const sdk::GraphView& partition, const loom_compile_options& options) override {

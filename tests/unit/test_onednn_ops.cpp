@@ -710,6 +710,129 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
   }
 }
 
+// precision=bf16 on AMX: attention heads of at least 16 queries run on tiles
+// (attention_amx.hpp): q k^T over q, k rounded to bf16, softmax in f32, then p rounded to bf16
+// times v rounded to bf16. Against a double-precision loop over the rounded q, k and v (p
+// unrounded: its rounding moves each output by at most 2^-9 of the largest |v|), and, to show
+// that the tiles ran, off the f32 result. Cases: query blocks cut short (37, 197), d 32 and 64,
+// dv 48 (a last tile of 16 columns), a padding mask with a batch whose keys are all -inf (NaN,
+// as PyTorch gives), causal heads over a cache (valid_length 45, 20, 33 and 0), at 1 and 2 threads.
+// Heads of fewer queries (a decode step, 7) stay on the f32 loops. Without a causal mask or a
+// valid length, the node runs fused only in bf16 on AMX; in f32 the session decomposes it.
+TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-rounded operands") {
+  if (!(__builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("avx512bf16"))) return;
+  struct Case {
+    int64_t batch, heads, tq, tk, d, dv;
+    bool causal, mask;
+    std::vector<int64_t> lengths;  // valid_length per batch, or empty for none
+  };
+  const Case cases[] = {{2, 3, 37, 37, 64, 48, false, false, {}}, {1, 2, 197, 197, 32, 32, false, true, {}},
+                        {2, 2, 40, 40, 64, 64, false, true, {}},  {2, 2, 20, 64, 64, 64, true, false, {45, 20}},
+                        {2, 2, 16, 40, 64, 64, true, false, {0, 33}},  {1, 2, 7, 30, 64, 64, true, false, {30}}};
+  for (int threads : {1, 2}) {
+    OnednnPlugin bf16(threads, "blocked", "bf16"), f32(threads, "blocked", "f32");
+    for (const Case& c : cases) {
+      CAPTURE(threads);
+      CAPTURE(c.tq);
+      CAPTURE(c.tk);
+      CAPTURE(c.d);
+      const loom::Shape qs{c.batch, c.heads, c.tq, c.d}, ks{c.batch, c.heads, c.tk, c.d}, vs{c.batch, c.heads, c.tk, c.dv},
+          ms{c.batch, 1, 1, c.tk}, os{c.batch, c.heads, c.tq, c.dv};
+      Tensor q(DType::f32, qs), k(DType::f32, ks), v(DType::f32, vs), mask(DType::f32, ms), out(DType::f32, os),
+          lengths(DType::i64, {c.batch});
+      for (int64_t i = 0; i < q.numel(); ++i) q.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i + 0.1));
+      for (int64_t i = 0; i < k.numel(); ++i) k.data_as<float>()[i] = static_cast<float>(std::cos(0.23 * i));
+      for (int64_t i = 0; i < v.numel(); ++i) v.data_as<float>()[i] = static_cast<float>(std::sin(0.71 * i + 1.0));
+      // Batch 0 masks its last 5 keys; batch 1 (where there is one) every key.
+      for (int64_t b = 0; b < c.batch; ++b)
+        for (int64_t j = 0; j < c.tk; ++j)
+          mask.data_as<float>()[b * c.tk + j] = b == 1 || j >= c.tk - 5 ? -INFINITY : 0.1f * static_cast<float>(j % 3);
+      for (int64_t b = 0; b < c.batch; ++b) lengths.data_as<int64_t>()[b] = c.lengths.empty() ? c.tk : c.lengths[b];
+      GraphBuilder g;
+      std::vector<int32_t> ins{g.value("q", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.d}),
+                               g.value("k", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.d}),
+                               g.value("v", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.dv}), -1, -1};
+      if (c.mask) ins[3] = g.value("mask", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, 1, 1, -1});
+      if (!c.lengths.empty()) ins[4] = g.value("valid_length", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {-1});
+      if (c.lengths.empty()) ins.pop_back();
+      if (!c.mask && c.lengths.empty()) ins.pop_back();
+      const int o = g.value("out", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.dv});
+      g.node("attention", ins, {o}, {Attr::boolean("causal", c.causal)});
+      if (!c.causal && c.lengths.empty()) {
+        CHECK(loom::test::unsupported_reason(bf16.backend(), g) == "");
+        CHECK(loom::test::unsupported_reason(f32.backend(), g).find("decomposed") != std::string::npos);
+      }
+      loom::test::Executable exe(bf16.backend(), g);
+      std::vector<std::vector<int64_t>> shapes{qs, ks, vs};
+      std::vector<Tensor*> args{&q, &k, &v};
+      if (c.mask) {
+        shapes.push_back(ms);
+        args.push_back(&mask);
+      }
+      if (!c.lengths.empty()) {
+        shapes.push_back({c.batch});
+        args.push_back(&lengths);
+      }
+      shapes.push_back(os);
+      args.push_back(&out);
+      exe.prepare(shapes).run(args);
+      const bool tiles = c.tq >= 16;
+      const double scale = 1 / std::sqrt(static_cast<double>(c.d));
+      double worst = 0, off_f32 = 0;
+      int64_t nan_rows = 0;
+      for (int64_t b = 0; b < c.batch; ++b)
+        for (int64_t h = 0; h < c.heads; ++h)
+          for (int64_t i = 0; i < c.tq; ++i) {
+            const int64_t valid = lengths.data_as<int64_t>()[b];
+            const int64_t visible = c.causal ? std::clamp<int64_t>(valid - c.tq + i + 1, 0, valid) : valid;
+            // Per key: the score from rounded and from exact operands, then softmax of each.
+            std::vector<double> sr(static_cast<size_t>(visible)), se(static_cast<size_t>(visible));
+            double top_r = -INFINITY, top_e = -INFINITY;
+            for (int64_t j = 0; j < visible; ++j) {
+              double r = 0, e = 0;
+              for (int64_t x = 0; x < c.d; ++x) {
+                const float qv = q.data_as<float>()[((b * c.heads + h) * c.tq + i) * c.d + x];
+                const float kv = k.data_as<float>()[((b * c.heads + h) * c.tk + j) * c.d + x];
+                r += static_cast<double>(bf16_reference(qv)) * bf16_reference(kv);
+                e += static_cast<double>(qv) * kv;
+              }
+              const double m = c.mask ? mask.data_as<float>()[b * c.tk + j] : 0.0;
+              sr[static_cast<size_t>(j)] = r * scale + m;
+              se[static_cast<size_t>(j)] = e * scale + m;
+              top_r = std::max(top_r, sr[static_cast<size_t>(j)]);
+              top_e = std::max(top_e, se[static_cast<size_t>(j)]);
+            }
+            const float* got = out.data_as<float>() + ((b * c.heads + h) * c.tq + i) * c.dv;
+            if (top_r == -INFINITY) {  // no key to see
+              bool all_nan = true;
+              for (int64_t y = 0; y < c.dv; ++y) all_nan = all_nan && std::isnan(got[y]);
+              CHECK(all_nan);
+              ++nan_rows;
+              continue;
+            }
+            double sum_r = 0, sum_e = 0;
+            for (int64_t j = 0; j < visible; ++j) {
+              sum_r += std::exp(sr[static_cast<size_t>(j)] - top_r);
+              sum_e += std::exp(se[static_cast<size_t>(j)] - top_e);
+            }
+            for (int64_t y = 0; y < c.dv; ++y) {
+              double r = 0, e = 0;
+              for (int64_t j = 0; j < visible; ++j) {
+                const float vv = v.data_as<float>()[((b * c.heads + h) * c.tk + j) * c.dv + y];
+                r += std::exp(sr[static_cast<size_t>(j)] - top_r) / sum_r * bf16_reference(vv);
+                e += std::exp(se[static_cast<size_t>(j)] - top_e) / sum_e * vv;
+              }
+              worst = std::max(worst, std::fabs((tiles ? r : e) - got[y]));
+              off_f32 = std::max(off_f32, std::fabs(e - got[y]));
+            }
+          }
+      CHECK(worst < (tiles ? 2.5e-3 : 1e-5));  // |v| <= 1: 2^-9 for p's rounding, and the sums
+      if (tiles) CHECK(off_f32 > 1e-4);
+      CHECK((nan_rows > 0) == ((c.mask && c.batch > 1) || std::count(c.lengths.begin(), c.lengths.end(), 0) > 0));
+    }
+  }
+}
+
 // A patch embedding (a constant weight, stride equal to the kernel, no padding) runs as one
 // product on the GEMM of the linear layers (conv.cpp; with gemm=blocked, for up to 80 patches,
 // and oneDNN's convolution above): on each GEMM and thread count it must compute the

@@ -2,6 +2,7 @@
 // per-row offset). Both are plain loops: attention reads only the keys a query may see, so a
 // decode step over a cache sized for the maximum length costs what the filled prefix costs.
 #include "activation.hpp"
+#include "attention_amx.hpp"
 #include "clones.hpp"
 #include "gemm.hpp"
 #include "kernel.hpp"
@@ -65,15 +66,18 @@ struct AttentionShape {
 
 class AttentionStep final : public Step {
  public:
-  AttentionStep(const NodeInfo& info, AttentionShape s, int threads) : info_(info), s_(s), threads_(threads) {}
+  AttentionStep(const NodeInfo& info, AttentionShape s, int threads)
+      : info_(info), s_(s), threads_(threads), amx_(info.linear.bf16 && amx_attention_fits(s.tq, s.tk, s.d, s.dv)) {}
 
-  // Several queries at a time go through the packed GEMM (gemm.hpp), where the CPU runs it.
+  // Several queries at a time go through the packed GEMM (gemm.hpp), where the CPU runs it, or
+  // with precision=bf16 on AMX tiles (attention_amx.hpp).
   bool blocked() const { return s_.tq > 1 && gemm::available(); }
   static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
-  // Per thread, in floats. Blocked: the head's keys and values packed, the scores of one block of
-  // queries, and the GEMM's own scratch. Else: a row of scores and, for several queries, the
-  // head's keys transposed.
+  // Per thread, in floats. AMX: attention_amx.hpp's. Blocked: the head's keys and values packed,
+  // the scores of one block of queries, and the GEMM's own scratch. Else: a row of scores and,
+  // for several queries, the head's keys transposed.
   int64_t per_thread() const {
+    if (amx_) return round16(static_cast<int64_t>(amx_attention_scratch_bytes(s_.tk, s_.d, s_.dv) / sizeof(float)));
     if (blocked())
       return round16(s_.tk) * s_.d + round16(s_.dv) * s_.tk + round16(kQueryBlock * s_.tk) +
              static_cast<int64_t>(gemm::scratch_bytes(std::max(s_.d, s_.tk)) / sizeof(float));
@@ -99,7 +103,8 @@ class AttentionStep final : public Step {
     // OpenMP entirely where one thread does the work.
     const bool blocked_heads = blocked();
     auto one = [&](int64_t job, float* scratch) {
-      if (blocked_heads) head_blocked(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
+      if (amx_) head_amx(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
+      else if (blocked_heads) head_blocked(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
       else head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
     };
     if (jobs == 1 || threads_ == 1) {
@@ -123,6 +128,17 @@ class AttentionStep final : public Step {
 
   bool softmax(float* row, int64_t visible, int64_t span, const float* mrow) const {
     return softmax_row(row, visible, span, s_.scale, mrow, s_.mask_strides[3]);
+  }
+
+  void head_amx(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
+                const int64_t* lengths, float* out, float* scratch) const {
+    const int64_t bh = b * s_.heads + h;
+    AmxHead head{q + bh * s_.tq * s_.d, k + bh * s_.tk * s_.d, v + bh * s_.tk * s_.dv, out + bh * s_.tq * s_.dv,
+                 s_.tq, s_.d, s_.dv, lengths ? lengths[b] : s_.tk, s_.causal, s_.scale,
+                 mask ? mask + b * s_.mask_strides[0] + h * s_.mask_strides[1] : nullptr, s_.mask_strides[2],
+                 s_.mask_strides[3]};
+    if (head.keys == 0) std::fill(head.out, head.out + s_.tq * s_.dv, std::numeric_limits<float>::quiet_NaN());
+    else attention_head_amx(head, reinterpret_cast<std::byte*>(scratch));
   }
 
   // One head as two GEMMs per block of queries: scores = q k^T over the keys the block may see,
@@ -218,6 +234,7 @@ class AttentionStep final : public Step {
   NodeInfo info_;
   AttentionShape s_;
   int threads_;
+  bool amx_;
 };
 
 class AttentionKernel final : public NodeKernel {
@@ -255,7 +272,7 @@ class AttentionKernel final : public NodeKernel {
   int threads_;
 };
 
-std::optional<std::string> check_attention(const sdk::NodeView& node) {
+std::optional<std::string> check_attention(const sdk::NodeView& node, bool bf16) {
   if (auto r = check_arity(node, 3, 5, 1)) return r;
   for (size_t i = 0; i < 4; ++i)
     if (node.has_input(i))
@@ -265,12 +282,20 @@ std::optional<std::string> check_attention(const sdk::NodeView& node) {
     if (node.input(i).rank() != 4) return "input '" + std::string(node.input(i).name()) + "' must be 4-D";
   if (node.has_input(3) && node.input(3).rank() > 4) return "mask must have rank 4 or less";
   // Without a cache to read a prefix of, or a causal mask to skip keys with, this kernel only
-  // does what oneDNN's JIT matmul and softmax do as fast (ViT-B/16's heads: 24 ms of a run
-  // decomposed, 36 fused on the packed GEMM): the session decomposes such a node.
-  if (!node.has_input(4) && !attr_bool(node, "causal", false))
-    return "attention without valid_length or causal runs faster here as matmul, softmax and matmul (decomposed)";
+  // does what oneDNN's JIT matmul and softmax do as fast in f32 (ViT-B/16's heads: 24 ms of a
+  // run decomposed, 36 fused on the packed GEMM): the session decomposes such a node. With
+  // precision=bf16 on AMX, the heads run on tiles (docs/performance.md, "bf16 attention on AMX
+  // tiles") where their widths are known to fit.
+  if (!node.has_input(4) && !attr_bool(node, "causal", false)) {
+    const auto q = node.input(0).dims(), k = node.input(1).dims(), v = node.input(2).dims();
+    const bool amx = bf16 && q[3] > 0 && v[3] > 0 &&
+                     amx_attention_fits(q[2] > 0 ? q[2] : 16, k[2] > 0 ? k[2] : 1, q[3], v[3]);
+    if (!amx) return "attention without valid_length or causal runs faster here as matmul, softmax and matmul (decomposed)";
+  }
   return std::nullopt;
 }
+
+std::optional<std::string> check_attention_f32(const sdk::NodeView& node) { return check_attention(node, false); }
 
 std::unique_ptr<NodeKernel> compile_attention(const sdk::NodeView& node, NodeInfo info) {
   const int threads = info.threads;
@@ -349,8 +374,12 @@ std::unique_ptr<NodeKernel> compile_cache_write(const sdk::NodeView& node, NodeI
 
 }  // namespace
 
+std::optional<std::string> attention_unsupported(const sdk::NodeView& node, const LinearSetup& setup) {
+  return check_attention(node, setup.bf16);
+}
+
 std::vector<OpEntry> attention_ops() {
-  return {{"attention", check_attention, compile_attention}, {"cache_write", check_cache_write, compile_cache_write}};
+  return {{"attention", check_attention_f32, compile_attention}, {"cache_write", check_cache_write, compile_cache_write}};
 }
 
 }  // namespace loom::onednn

@@ -1,0 +1,29 @@
+// What the AMX kernels (blocked_amx.cpp, attention_amx.cpp) share: where they compile, the
+// target attribute of their functions, the tile configuration's layout, and masks of lanes.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#include <immintrin.h>
+#define LOOM_AMX_GEMM 1
+#define LOOM_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,avx512vl")))
+
+namespace loom::onednn::amx {
+
+// ldtilecfg's 64 bytes: palette 1, up to sixteen tiles of their rows and bytes per row.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// The first `count` (clamped to 0..16) of 16 lanes.
+LOOM_AMX inline __mmask16 lanes(int64_t count) {
+  return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1u);
+}
+
+}  // namespace loom::onednn::amx
+#endif

@@ -1,0 +1,264 @@
+// A prompt's attention heads in bf16 on AMX tiles (attention_amx.hpp).
+#include "attention_amx.hpp"
+
+#include "activation.hpp"
+#include "amx.hpp"
+#include "blocked_amx.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace loom::onednn {
+
+namespace {
+
+constexpr int64_t kRows = 16;  // queries per tile
+constexpr int64_t kMaxKeys = 8192, kMaxWidth = 256;
+
+int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
+
+// Where one head's operands lie in the scratch, for `keys` keys.
+struct Layout {
+  int64_t k16, k32;  // the keys rounded up to a tile's 16 columns, and to a tile product's 32 K
+  size_t keys_at, values_at, queries_at, scores_at, probs_at, out_at, end;
+  Layout(int64_t keys, int64_t d, int64_t dv) : k16(round_up(keys, 16)), k32(round_up(keys, 32)) {
+    keys_at = 0;                                                                  // [d/2 pairs][k16] of bf16 pairs
+    values_at = keys_at + static_cast<size_t>(d * k16) * 2;                      // [k32/2 pairs][dv] of bf16 pairs
+    queries_at = values_at + static_cast<size_t>(k32 * dv) * 2;                  // [16][d] bf16
+    scores_at = queries_at + static_cast<size_t>(kRows * d) * 2;                 // [16][k32] f32
+    probs_at = scores_at + static_cast<size_t>(kRows * k32) * 4;                 // [16][k32] bf16
+    out_at = probs_at + static_cast<size_t>(kRows * k32) * 2;                    // [16][dv] f32
+    end = out_at + static_cast<size_t>(kRows * dv) * 4;
+  }
+};
+
+}  // namespace
+
+bool amx_attention_fits(int64_t tq, int64_t tk, int64_t d, int64_t dv) {
+  return amx_gemm_supported() && tq >= kRows && tk >= 1 && tk <= kMaxKeys && d > 0 && d % 32 == 0 && d <= kMaxWidth &&
+         dv > 0 && dv % 16 == 0 && dv <= kMaxWidth;
+}
+
+size_t amx_attention_scratch_bytes(int64_t tk, int64_t d, int64_t dv) { return Layout(tk, d, dv).end; }
+
+#if LOOM_AMX_GEMM
+namespace {
+
+using amx::lanes;
+
+// 32 floats (`count` of them, zero past it) as 32 bf16, rounded to nearest even.
+LOOM_AMX inline __m512i bf16x32(const float* p, int64_t count) {
+  const __m512 lo = _mm512_maskz_loadu_ps(lanes(count), p);
+  const __m512 hi = _mm512_maskz_loadu_ps(lanes(count - 16), p + std::min<int64_t>(16, std::max<int64_t>(count, 0)));
+  return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+}
+
+// The keys as the B operand of q k^T: pairs[c][j] = (k[j][2c], k[j][2c + 1]), zero for j >= keys.
+LOOM_AMX void pack_keys(const float* k, int64_t keys, int64_t d, int64_t k16, uint32_t* pairs) {
+  const __m512i column = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(static_cast<int>(k16)));
+  for (int64_t j = 0; j < k16; ++j)
+    for (int64_t c = 0; c < d; c += 32) {
+      const __m512i v = j < keys ? bf16x32(k + j * d + c, 32) : _mm512_setzero_si512();
+      _mm512_i32scatter_epi32(pairs + (c / 2) * k16 + j, column, v, 4);
+    }
+}
+
+// The values as the B operand of p v: pairs[r][c] = (v[2r][c], v[2r + 1][c]), zero past keys.
+LOOM_AMX void pack_values(const float* v, int64_t keys, int64_t dv, int64_t k32, uint32_t* pairs) {
+  alignas(64) static constexpr uint16_t kLow[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+                                                     8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  const __m512i low = _mm512_load_si512(kLow), high = _mm512_add_epi16(low, _mm512_set1_epi16(16));
+  for (int64_t r = 0; r < k32 / 2; ++r) {
+    const int64_t j = 2 * r;
+    for (int64_t c = 0; c < dv; c += 32) {
+      const int64_t n = std::min<int64_t>(32, dv - c);
+      const __m512i a = j < keys ? bf16x32(v + j * dv + c, n) : _mm512_setzero_si512();
+      const __m512i b = j + 1 < keys ? bf16x32(v + (j + 1) * dv + c, n) : _mm512_setzero_si512();
+      uint32_t* out = pairs + r * dv + c;
+      _mm512_storeu_si512(out, _mm512_permutex2var_epi16(a, low, b));
+      if (n > 16) _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi16(a, high, b));
+    }
+  }
+}
+
+// exp(d) for d = a score minus its row's maximum: activation.hpp's Cephes exp over 16 lanes, the
+// power of two by vscalefps; exactly 0 below -87, as softmax_row gives. NaN stays NaN.
+LOOM_AMX inline __m512 exp16(__m512 d) {
+  const __mmask16 keep = _mm512_cmp_ps_mask(d, _mm512_set1_ps(-87.0f), _CMP_NLT_UQ);
+  const __m512 n = _mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(d, _mm512_set1_ps(kExpLog2e)),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kExpLn2Hi), d);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(kExpLn2Lo), r);
+  __m512 p = _mm512_set1_ps(kExpP[0]);
+  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpP[i]));
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  return _mm512_maskz_scalef_ps(keep, y, n);
+}
+
+// The largest and the sum of 16 lanes (GCC 12's _mm512_reduce_* warn of an undefined operand).
+LOOM_AMX inline float lane_max(__m512 v) {
+  alignas(64) float l[16];
+  _mm512_store_ps(l, v);
+  return *std::max_element(l, l + 16);
+}
+LOOM_AMX inline float lane_sum(__m512 v) {
+  alignas(64) float l[16];
+  _mm512_store_ps(l, v);
+  float s = 0.0f;
+  for (float x : l) s += x;
+  return s;
+}
+
+// One row of scores (f32, in place) into unnormalised probabilities p (bf16, `span32` of them,
+// zero from `visible`): x = scale * score + mask over the first `visible`, then exp(x - max x).
+// Returns 1 / sum of the exps (which the row's output is multiplied by), or 0 when every visible
+// x is -inf (the row has nothing to attend to).
+LOOM_AMX float softmax_to_bf16(float* row, int64_t visible, int64_t span32, float scale, const float* mask,
+                               int64_t mask_col, uint16_t* p) {
+  if (mask && mask_col != 1 && mask_col != 0) {
+    for (int64_t j = 0; j < visible; ++j) row[j] += mask[j * mask_col] / scale;
+    mask = nullptr;
+  }
+  const __m512 sc = _mm512_set1_ps(scale), minus_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512 broadcast = mask && mask_col == 0 ? _mm512_set1_ps(mask[0]) : _mm512_setzero_ps();
+  __m512 top = minus_inf;
+  for (int64_t j = 0; j < visible; j += 16) {
+    const __mmask16 m = lanes(visible - j);
+    const __m512 add = mask && mask_col == 1 ? _mm512_maskz_loadu_ps(m, mask + j) : broadcast;
+    const __m512 x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, row + j), sc, add);
+    _mm512_mask_storeu_ps(row + j, m, x);
+    top = _mm512_mask_max_ps(top, m, top, x);
+  }
+  const float t = lane_max(top);
+  if (t == -std::numeric_limits<float>::infinity()) return 0.0f;
+  const __m512 tv = _mm512_set1_ps(t);
+  __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+  for (int64_t j = 0; j < span32; j += 32) {
+    const __mmask16 m0 = lanes(visible - j), m1 = lanes(visible - j - 16);
+    const __m512 e0 = _mm512_maskz_mov_ps(m0, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, row + j), tv)));
+    const __m512 e1 = _mm512_maskz_mov_ps(m1, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, row + j + 16), tv)));
+    sum0 = _mm512_add_ps(sum0, e0);
+    sum1 = _mm512_add_ps(sum1, e1);
+    _mm512_storeu_si512(p + j, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e1, e0)));
+  }
+  return 1.0f / lane_sum(_mm512_add_ps(sum0, sum1));
+}
+
+// C tiles 0..N-1 = A (tile 4: 16 rows of bf16, `lda` bytes apart, 32 K per step) times N
+// consecutive B tiles (16 pairs x 16 columns each, `ldb` bytes per pair row), over `steps` steps;
+// stored as 16 rows x 16 N floats at c, `ldc` bytes apart.
+template <int N>
+LOOM_AMX void tile_products(const char* a, int64_t lda, const char* b, int64_t ldb, int64_t steps, float* c, int64_t ldc) {
+  _tile_zero(0);
+  if constexpr (N > 1) _tile_zero(1);
+  if constexpr (N > 2) _tile_zero(2);
+  if constexpr (N > 3) _tile_zero(3);
+  for (int64_t s = 0; s < steps; ++s) {
+    const char* bs = b + s * 16 * ldb;
+    _tile_loadd(4, a + s * 64, lda);
+    _tile_loadd(5, bs, ldb);
+    _tile_dpbf16ps(0, 4, 5);
+    if constexpr (N > 1) {
+      _tile_loadd(6, bs + 64, ldb);
+      _tile_dpbf16ps(1, 4, 6);
+    }
+    if constexpr (N > 2) {
+      _tile_loadd(7, bs + 128, ldb);
+      _tile_dpbf16ps(2, 4, 7);
+    }
+    if constexpr (N > 3) {
+      _tile_loadd(5, bs + 192, ldb);
+      _tile_dpbf16ps(3, 4, 5);
+    }
+  }
+  _tile_stored(0, c, ldc);
+  if constexpr (N > 1) _tile_stored(1, c + 16, ldc);
+  if constexpr (N > 2) _tile_stored(2, c + 32, ldc);
+  if constexpr (N > 3) _tile_stored(3, c + 48, ldc);
+}
+
+// `blocks` B tiles side by side (64 bytes apart), four at a time.
+LOOM_AMX void product_row(const char* a, int64_t lda, const char* b, int64_t ldb, int64_t steps, int64_t blocks, float* c,
+                          int64_t ldc) {
+  int64_t t = 0;
+  for (; t + 4 <= blocks; t += 4) tile_products<4>(a, lda, b + t * 64, ldb, steps, c + t * 16, ldc);
+  switch (blocks - t) {
+    case 3: tile_products<3>(a, lda, b + t * 64, ldb, steps, c + t * 16, ldc); break;
+    case 2: tile_products<2>(a, lda, b + t * 64, ldb, steps, c + t * 16, ldc); break;
+    case 1: tile_products<1>(a, lda, b + t * 64, ldb, steps, c + t * 16, ldc); break;
+    default: break;
+  }
+}
+
+LOOM_AMX void head_tiles(const AmxHead& h, std::byte* scratch) {
+  const Layout at(h.keys, h.d, h.dv);
+  auto* keys = reinterpret_cast<uint32_t*>(scratch + at.keys_at);
+  auto* values = reinterpret_cast<uint32_t*>(scratch + at.values_at);
+  auto* queries = reinterpret_cast<uint16_t*>(scratch + at.queries_at);
+  auto* scores = reinterpret_cast<float*>(scratch + at.scores_at);
+  auto* probs = reinterpret_cast<uint16_t*>(scratch + at.probs_at);
+  auto* out = reinterpret_cast<float*>(scratch + at.out_at);
+  pack_keys(h.k, h.keys, h.d, at.k16, keys);
+  pack_values(h.v, h.keys, h.dv, at.k32, values);
+  amx::TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.rows[t] = kRows;
+    config.bytes_per_row[t] = 64;
+  }
+  _tile_loadconfig(&config);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto visible_of = [&](int64_t i) {
+    return h.causal ? std::clamp<int64_t>(h.keys - h.tq + i + 1, 0, h.keys) : h.keys;
+  };
+  for (int64_t i0 = 0; i0 < h.tq; i0 += kRows) {
+    const int64_t rows = std::min(kRows, h.tq - i0);
+    const int64_t span = visible_of(i0 + rows - 1);  // the most any query of the block sees
+    float* ob = h.out + i0 * h.dv;
+    if (span == 0) {
+      std::fill(ob, ob + rows * h.dv, nan);
+      continue;
+    }
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t c = 0; c < h.d; c += 32)
+        _mm512_storeu_si512(queries + r * h.d + c, r < rows ? bf16x32(h.q + (i0 + r) * h.d + c, 32) : _mm512_setzero_si512());
+    product_row(reinterpret_cast<const char*>(queries), h.d * 2, reinterpret_cast<const char*>(keys), at.k16 * 4,
+                h.d / 32, (span + 15) / 16, scores, at.k32 * 4);
+    const int64_t span32 = round_up(span, 32);
+    float inv_sum[kRows];
+    for (int64_t r = 0; r < kRows; ++r) {
+      uint16_t* p = probs + r * at.k32;
+      const int64_t i = i0 + r, visible = r < rows ? visible_of(i) : 0;
+      inv_sum[r] = visible == 0 ? 0.0f
+                                : softmax_to_bf16(scores + r * at.k32, visible, span32, h.scale,
+                                                  h.mask ? h.mask + i * h.mask_row : nullptr, h.mask_col, p);
+      if (inv_sum[r] == 0.0f) std::fill(p, p + span32, uint16_t{0});
+    }
+    product_row(reinterpret_cast<const char*>(probs), at.k32 * 2, reinterpret_cast<const char*>(values), h.dv * 4,
+                span32 / 32, h.dv / 16, out, h.dv * 4);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* o = ob + r * h.dv;
+      if (inv_sum[r] == 0.0f) {  // no key to attend to: NaN, as PyTorch's softmax gives
+        std::fill(o, o + h.dv, nan);
+        continue;
+      }
+      const __m512 inv = _mm512_set1_ps(inv_sum[r]);
+      for (int64_t c = 0; c < h.dv; c += 16) _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_loadu_ps(out + r * h.dv + c), inv));
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace
+
+void attention_head_amx(const AmxHead& head, std::byte* scratch) { head_tiles(head, scratch); }
+
+#else
+
+void attention_head_amx(const AmxHead&, std::byte*) { throw std::logic_error("attention_head_amx without AMX"); }
+
+#endif
+
+}  // namespace loom::onednn
