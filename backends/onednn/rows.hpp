@@ -50,6 +50,9 @@ void linear_rows(const float* x, const float* w, const float* bias, float* y, in
 // with the biased variance; scale and shift may be null. y may be x.
 void layer_norm_rows(const float* x, float* y, int64_t rows, int64_t inner, float eps, const float* scale,
                      const float* shift);
+// The same over sum = a + b, written into `sum` (which may be a, b or y) as each row is read.
+void add_layer_norm_rows(const float* a, const float* b, float* sum, float* y, int64_t rows, int64_t inner, float eps,
+                         const float* scale, const float* shift);
 
 // f(r0, r1) over [0, rows) cut into one contiguous range per thread, in a parallel region only
 // where there are several threads and `elements` (the work) is worth one.

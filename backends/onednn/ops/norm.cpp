@@ -53,10 +53,9 @@ class LayerNormStep final : public Step {
     const float* scale = ports_.scale >= 0 ? ctx.as<const float>(ports_.scale) : nullptr;
     const float* shift = ports_.shift >= 0 ? ctx.as<const float>(ports_.shift) : nullptr;
     split_rows(rows_, rows_ * inner_, threads_, [&](int64_t r0, int64_t r1) {
-      const int64_t begin = r0 * inner_, end = r1 * inner_;
-      if (rowwise_add)
-        for (int64_t i = begin; i < end; ++i) sum[i] = a[i] + b[i];
-      layer_norm_rows(src + begin, out + begin, r1 - r0, inner_, eps_, scale, shift);
+      const int64_t begin = r0 * inner_;
+      if (rowwise_add) add_layer_norm_rows(a + begin, b + begin, sum + begin, out + begin, r1 - r0, inner_, eps_, scale, shift);
+      else layer_norm_rows(src + begin, out + begin, r1 - r0, inner_, eps_, scale, shift);
     });
   }
 
