@@ -98,18 +98,23 @@ LOOM_AMX inline __m512 exp16(__m512 d) {
   return _mm512_maskz_scalef_ps(keep, y, n);
 }
 
-// The largest and the sum of 16 lanes (GCC 12's _mm512_reduce_* warn of an undefined operand).
+// The largest and the sum of 16 lanes, by halving (the masked forms: the plain ones take an
+// undefined operand that GCC 12 warns of).
+LOOM_AMX inline __m512 swap_halves(__m512 v, int step) {
+  switch (step) {
+    case 0: return _mm512_maskz_shuffle_f32x4(0xffff, v, v, 0x4e);  // 256-bit halves
+    case 1: return _mm512_maskz_shuffle_f32x4(0xffff, v, v, 0xb1);  // 128-bit quarters
+    case 2: return _mm512_maskz_permute_ps(0xffff, v, 0x4e);        // 64-bit pairs
+    default: return _mm512_maskz_permute_ps(0xffff, v, 0xb1);       // single lanes
+  }
+}
 LOOM_AMX inline float lane_max(__m512 v) {
-  alignas(64) float l[16];
-  _mm512_store_ps(l, v);
-  return *std::max_element(l, l + 16);
+  for (int step = 0; step < 4; ++step) v = _mm512_maskz_max_ps(0xffff, v, swap_halves(v, step));
+  return _mm512_cvtss_f32(v);
 }
 LOOM_AMX inline float lane_sum(__m512 v) {
-  alignas(64) float l[16];
-  _mm512_store_ps(l, v);
-  float s = 0.0f;
-  for (float x : l) s += x;
-  return s;
+  for (int step = 0; step < 4; ++step) v = _mm512_add_ps(v, swap_halves(v, step));
+  return _mm512_cvtss_f32(v);
 }
 
 // One row of scores (f32, in place) into unnormalised probabilities p (bf16, `span32` of them,

@@ -839,15 +839,22 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
 // convolution, with patch grids under and over blocked_gemm.hpp's 80 rows, images
 // that the patches do not divide (the last pixels dropped), 50 output channels (a panel cut
 // short) and 3 x 16 x 16 = 768-deep patches, enough work to split over two threads.
+//
+// With precision=bf16 where the linear layers run on AMX tiles, up to 512 patches multiply bf16
+// panels by bf16-rounded patches (blocked_amx.hpp): held to a double-precision convolution of the
+// rounded operands and shown off the f32 result; 576 patches run on oneDNN's f32 convolution.
 TEST_CASE("onednn patch embedding agrees with a double-precision convolution on every GEMM") {
   const int64_t c = 3, p = 16, o = 50;
   Tensor w(DType::f32, {o, c, p, p}), b(DType::f32, {o});
   for (int64_t i = 0; i < w.numel(); ++i) w.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i) * 0.05);
   for (int64_t i = 0; i < o; ++i) b.data_as<float>()[i] = static_cast<float>(0.1 * i - 2);
-  for (const std::string gemm : {"onednn", "packed", "blocked"}) {
+  const bool amx = __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("avx512bf16");
+  for (const std::string gemm : {"onednn", "packed", "blocked", "blocked-bf16"}) {
     if (gemm == "packed" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) continue;
+    const bool bf16 = gemm == "blocked-bf16";
+    if (bf16 && !amx) continue;
     for (int threads : {1, 2}) {
-      OnednnPlugin plugin(threads, gemm.c_str());
+      OnednnPlugin plugin(threads, bf16 ? "blocked" : gemm.c_str(), bf16 ? "bf16" : nullptr);
       GraphBuilder g;
       int x = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c, -1, -1});
       int wv = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, w.shape(), &w);
@@ -855,30 +862,39 @@ TEST_CASE("onednn patch embedding agrees with a double-precision convolution on 
       int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, o, -1, -1});
       g.node("conv2d", {x, wv, bv}, {y}, {Attr::list("stride", {p, p}), Attr::list("padding", {0, 0})});
       loom::test::Executable exe(plugin.backend(), g);
-      // 2 x 3 x 4 = 24 patch rows; 1 x 7 x 7 = 49 (CLIP ViT-B/32's grid); 1 x 9 x 10 = 90.
-      for (auto [n, h, wd] : {std::tuple<int64_t, int64_t, int64_t>{2, 48, 70}, {1, 112, 112}, {1, 150, 165}}) {
+      // 2 x 3 x 4 = 24 patch rows; 1 x 7 x 7 = 49 (CLIP ViT-B/32's grid); 1 x 9 x 10 = 90; 1 x 24 x 24 = 576.
+      std::vector<std::tuple<int64_t, int64_t, int64_t>> images = {{2, 48, 70}, {1, 112, 112}, {1, 150, 165}};
+      if (bf16) images.emplace_back(1, 384, 390);
+      for (auto [n, h, wd] : images) {
         const int64_t gh = h / p, gw = wd / p;
         Tensor xt(DType::f32, {n, c, h, wd}), out(DType::f32, {n, o, gh, gw});
         for (int64_t i = 0; i < xt.numel(); ++i) xt.data_as<float>()[i] = static_cast<float>(std::cos(0.013 * i));
         auto plan = exe.prepare({xt.shape(), w.shape(), {o}, out.shape()});
         plan.run({&xt, nullptr, nullptr, &out});
-        double worst = 0;
+        const bool tiles = bf16 && n * gh * gw <= 512;
+        double worst = 0, off_f32 = 0;
         for (int64_t bi = 0; bi < n; ++bi)
           for (int64_t oc = 0; oc < o; ++oc)
             for (int64_t gi = 0; gi < gh; ++gi)
               for (int64_t gj = 0; gj < gw; ++gj) {
-                double s = b.data_as<float>()[oc];
+                double s = b.data_as<float>()[oc], rounded = s;
                 for (int64_t ci = 0; ci < c; ++ci)
                   for (int64_t kh = 0; kh < p; ++kh)
-                    for (int64_t kw = 0; kw < p; ++kw)
-                      s += double(xt.data_as<float>()[((bi * c + ci) * h + gi * p + kh) * wd + gj * p + kw]) *
-                           w.data_as<float>()[((oc * c + ci) * p + kh) * p + kw];
-                worst = std::max(worst, std::abs(s - out.data_as<float>()[((bi * o + oc) * gh + gi) * gw + gj]));
+                    for (int64_t kw = 0; kw < p; ++kw) {
+                      const float xv = xt.data_as<float>()[((bi * c + ci) * h + gi * p + kh) * wd + gj * p + kw];
+                      const float wv = w.data_as<float>()[((oc * c + ci) * p + kh) * p + kw];
+                      s += double(xv) * wv;
+                      rounded += double(bf16_reference(xv)) * bf16_reference(wv);
+                    }
+                const double got = out.data_as<float>()[((bi * o + oc) * gh + gi) * gw + gj];
+                worst = std::max(worst, std::abs((tiles ? rounded : s) - got));
+                off_f32 = std::max(off_f32, std::abs(s - got));
               }
         CAPTURE(gemm);
         CAPTURE(threads);
         CAPTURE(n * gh * gw);
         CHECK(worst < 1e-4);
+        if (tiles) CHECK(off_f32 > 1e-4);
       }
     }
   }

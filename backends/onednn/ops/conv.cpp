@@ -3,7 +3,9 @@
 // ViT's, CLIP's) runs instead as one product: the image cut into patch rows, times the weight
 // copied once per engine as a linear layer's, on the GEMM that runs the linear layers (the packed
 // GEMM's panels, or with gemm=blocked the f32 panels of blocked_gemm.hpp for up to
-// kPanelGemmMaxRows patches, where oneDNN's own convolution took im2col and its jit sgemm).
+// kPanelGemmMaxRows patches, where oneDNN's own convolution took im2col and its jit sgemm; with
+// precision=bf16 on AMX, the bf16 panels of blocked_amx.hpp for up to kAmxGemmMaxRows).
+#include "blocked_amx.hpp"
 #include "blocked_gemm.hpp"
 #include "blocked_rows.hpp"
 #include "gemm.hpp"
@@ -14,6 +16,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace loom::onednn {
 namespace {
@@ -21,10 +24,13 @@ namespace {
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 
 // A patch embedding's weight, read as a linear layer's [O, C * P * Q]: the packed GEMM's panels
-// (kp 0), or blocked_gemm.hpp's f32 panels of padded K `kp`.
+// (kp 0), or blocked_gemm.hpp's f32 panels of padded K `kp`, or (bf16) blocked_amx.hpp's.
 struct PatchWeight {
   ConstantCopy copy;
   int64_t kp = 0;
+  bool bf16 = false;
+  // The most patch rows its GEMM takes; past them, oneDNN's convolution.
+  int64_t max_rows() const { return kp == 0 ? std::numeric_limits<int64_t>::max() : bf16 ? kAmxGemmMaxRows : kPanelGemmMaxRows; }
 };
 
 // out[b, o, gi, gj] = bias[o] + sum over (c, kh, kw) of x[b, c, gi P + kh, gj Q + kw] w[o, c, kh, kw]:
@@ -33,11 +39,11 @@ struct PatchWeight {
 class PatchConvStep final : public Step {
  public:
   PatchConvStep(const NodeInfo& info, const PatchWeight& weight, const Dims& x, const Dims& w, const Dims& out, bool bias)
-      : info_(info), packed_(static_cast<const float*>(weight.copy.data)), kp_(weight.kp), batch_(x[0]), channels_(x[1]), height_(x[2]), width_(x[3]), out_(w[0]),
+      : info_(info), packed_(weight.copy.data), kp_(weight.kp), bf16_(weight.bf16), batch_(x[0]), channels_(x[1]), height_(x[2]), width_(x[3]), out_(w[0]),
         p_(w[2]), q_(w[3]), gh_(out[2]), gw_(out[3]), bias_(bias), threads_(std::max(1, info.threads)) {
     m_ = batch_ * gh_ * gw_;
     k_ = channels_ * p_ * q_;
-    gemm_bytes_ = kp_ ? 0 : align64(gemm::scratch_bytes(k_));
+    gemm_bytes_ = bf16_ ? align64(amx_gemm_scratch_bytes(m_, kp_)) : kp_ ? 0 : align64(gemm::scratch_bytes(k_));
   }
   size_t scratch_bytes() const override {
     return gemm_bytes_ + static_cast<size_t>(round16(m_ * k_) + round16(m_ * out_)) * sizeof(float);
@@ -60,10 +66,13 @@ class PatchConvStep final : public Step {
                           static_cast<size_t>(q_) * sizeof(float));
       }
     });
-    if (kp_)
-      linear_panels_f32(patches, packed_, kp_, bias, rows, m_, out_, k_, Activation::none, threads_);
+    if (bf16_)
+      linear_panels_amx(patches, static_cast<const uint16_t*>(packed_), kp_, bias, rows, m_, out_, k_, Activation::none,
+                        threads_, ctx.scratch);
+    else if (kp_)
+      linear_panels_f32(patches, static_cast<const float*>(packed_), kp_, bias, rows, m_, out_, k_, Activation::none, threads_);
     else
-      gemm::linear(patches, packed_, bias, rows, m_, out_, k_, threads_, ctx.scratch);
+      gemm::linear(patches, static_cast<const float*>(packed_), bias, rows, m_, out_, k_, threads_, ctx.scratch);
     // rows [b, g, o] -> out [b, o, g], in 16 x 16 blocks; blocks of 16 channels split over the threads.
     const int64_t grid = gh_ * gw_, bands = (out_ + 15) / 16;
     split_rows(batch_ * bands, m_ * out_, threads_, [&](int64_t r0, int64_t r1) {
@@ -79,8 +88,9 @@ class PatchConvStep final : public Step {
 
  private:
   NodeInfo info_;
-  const float* packed_;
+  const void* packed_;
   int64_t kp_;
+  bool bf16_;
   int64_t batch_, channels_, height_, width_, out_, p_, q_, gh_, gw_;
   int64_t m_ = 0, k_ = 0;
   size_t gemm_bytes_ = 0;
@@ -152,7 +162,7 @@ class ConvKernel final : public NodeKernel {
     if (x[1] == 0) info_.fail("x has no channels");
     // blocked_gemm.hpp's panels take tens of patch rows (CLIP ViT-B/32's 49: 2.5-3.6 -> 1.7 ms at
     // 1 thread); from about a hundred (ViT-B/16's 196) oneDNN's convolution was as fast.
-    if (packed_ && (packed_->kp == 0 || x[0] * out[2] * out[3] <= kPanelGemmMaxRows))
+    if (packed_ && x[0] * out[2] * out[3] <= packed_->max_rows())
       return std::make_unique<PatchConvStep>(info_, *packed_, Dims(x.begin(), x.end()),
                                              Dims(w.begin(), w.end()), out, has_input(2));
     return std::make_unique<ConvStep>(info_, Dims(x.begin(), x.end()), Dims(w.begin(), w.end()), out, stride_, padding_, has_input(2));
@@ -173,16 +183,20 @@ std::optional<std::string> check_conv(const sdk::NodeView& node) {
   return std::nullopt;
 }
 
-// An [n, k] f32 weight in blocked_gemm.hpp's panels (oneDNN's BA16a64b, reordered by oneDNN),
-// or nullopt where oneDNN lays that tag out otherwise.
-std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k) {
+// An [n, k] f32 weight in blocked_gemm.hpp's panels (oneDNN's BA16a64b, reordered by oneDNN), or
+// (bf16) in blocked_amx.hpp's (BA16a64b2a, rounded to nearest even by the reorder); nullopt where
+// oneDNN lays that tag out otherwise, or the bf16 panels' K does not suit the tiles.
+std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k, bool bf16) {
   using dt = dnnl::memory::data_type;
-  const dnnl::memory::desc to_md(dnnl::memory::dims{k, n}, dt::f32, dnnl::memory::format_tag::BA16a64b);
-  const auto kp = panel_layout(to_md, k, n, false);
-  if (!kp) return std::nullopt;
-  const std::string key = "onednn.patch.BA16a64b:N=" + std::to_string(n) + ":K=" + std::to_string(k);
+  const auto tag = bf16 ? dnnl::memory::format_tag::BA16a64b2a : dnnl::memory::format_tag::BA16a64b;
+  const dnnl::memory::desc to_md(dnnl::memory::dims{k, n}, bf16 ? dt::bf16 : dt::f32, tag);
+  const auto kp = panel_layout(to_md, k, n, bf16);
+  if (!kp || (bf16 && *kp % kAmxTileK != 0)) return std::nullopt;
+  const std::string key = std::string("onednn.patch.") + (bf16 ? "BA16a64b2a" : "BA16a64b") + ":N=" + std::to_string(n) +
+                          ":K=" + std::to_string(k);
   PatchWeight out;
   out.kp = *kp;
+  out.bf16 = bf16;
   out.copy = engine_copy(info, w, key, to_md.get_size(), "patch embedding's weight", [&](void* buf) {
     const ThreadScope threads(std::max(1, info.threads));
     dnnl::stream stream(cpu_engine());
@@ -198,8 +212,9 @@ std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::Value
 }
 
 // A patch embedding's weight copied for the GEMM that runs the linear layers: a constant
-// [O, C, P, Q] weight with stride (P, Q) and no padding. The product stays in f32 under
-// precision=bf16, as oneDNN's convolution computes it.
+// [O, C, P, Q] weight with stride (P, Q) and no padding. Under precision=bf16 the product is in
+// bf16 where the linear layers run on AMX tiles, and in f32 elsewhere (as oneDNN's convolution
+// computes it).
 std::optional<PatchWeight> patch_weight(const sdk::NodeView& node, const NodeInfo& info, const Dims& stride,
                                         const Dims& padding) {
   const bool blocked = info.linear.gemm == Gemm::blocked && panel_gemm_supported();
@@ -212,7 +227,9 @@ std::optional<PatchWeight> patch_weight(const sdk::NodeView& node, const NodeInf
   if (dims[1] <= 0 || dims[2] <= 0 || dims[3] <= 0 || dims[1] > (int64_t{1} << 20) / dims[2] / dims[3]) return std::nullopt;
   const int64_t n = dims[0], k = dims[1] * dims[2] * dims[3];
   if (!copyable_f32(w, n, k)) return std::nullopt;
-  if (blocked) return blocked_panels(info, w, n, k);
+  if (blocked && info.linear.bf16 && amx_gemm_supported())
+    if (auto panels = blocked_panels(info, w, n, k, true)) return panels;
+  if (blocked) return blocked_panels(info, w, n, k, false);
   return PatchWeight{pack_weight(info, w, n, k, false, false), 0};
 }
 
