@@ -6,6 +6,7 @@
 #include "blocked_amx.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -123,8 +124,9 @@ LOOM_AMX inline float lane_sum(__m512 v) {
 // x is -inf (the row has nothing to attend to).
 LOOM_AMX float softmax_to_bf16(float* row, int64_t visible, int64_t span32, float scale, const float* mask,
                                int64_t mask_col, uint16_t* p) {
-  if (mask && mask_col != 1 && mask_col != 0) {
-    for (int64_t j = 0; j < visible; ++j) row[j] += mask[j * mask_col] / scale;
+  if (mask && mask_col != 1 && mask_col != 0) {  // a mask strided along the keys: added here
+    for (int64_t j = 0; j < visible; ++j) row[j] = std::fma(row[j], scale, mask[j * mask_col]);
+    scale = 1.0f;
     mask = nullptr;
   }
   const __m512 sc = _mm512_set1_ps(scale), minus_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
