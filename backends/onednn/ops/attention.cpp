@@ -34,10 +34,20 @@ std::array<int64_t, 4> broadcast_strides(std::span<const int64_t> dims, const st
 // One query against n keys as they are ([n, d] row-major): scores[j] = q . k_j. A decode step's
 // attention is these and weighted_values, over the filled part of the cache; compiled for
 // AVX-512 and AVX2 too, as the baseline's 4-wide loops read the cache at half the memory's speed.
+// Rows of a cache asked for this many rows before they are read: a decode step's head reads a
+// few tens of KB of keys and then of values, which the hardware prefetchers, restarting at each
+// 4 KiB page, fetched at about 10 GB/s.
+constexpr int64_t kRowsAhead = 8;
+
+inline void prefetch_row(const float* row, int64_t width) {
+  for (int64_t c = 0; c < width; c += 16) __builtin_prefetch(row + c);
+}
+
 LOOM_CPU_CLONES
 void key_scores(const float* q, const float* keys, int64_t n, int64_t d, float* scores) {
   for (int64_t j = 0; j < n; ++j) {
     const float* kj = keys + j * d;
+    if (j + kRowsAhead < n) prefetch_row(kj + kRowsAhead * d, d);
     float dot = 0;
 #pragma omp simd reduction(+ : dot)
     for (int64_t c = 0; c < d; ++c) dot += q[c] * kj[c];
@@ -51,6 +61,7 @@ void weighted_values(const float* p, const float* values, int64_t n, int64_t dv,
   for (int64_t j = 0; j < n; ++j) {
     const float pj = p[j];
     const float* vj = values + j * dv;
+    if (j + kRowsAhead < n) prefetch_row(vj + kRowsAhead * dv, dv);
 #pragma omp simd
     for (int64_t c = 0; c < dv; ++c) out[c] += pj * vj[c];
   }
@@ -220,6 +231,7 @@ class AttentionStep final : public Step {
           for (int64_t j = 0; j < visible; ++j) scores[j] += qc * row[j];
         }
       } else {
+        for (int64_t j = 0; j < std::min(kRowsAhead, visible); ++j) prefetch_row(vh + j * s_.dv, s_.dv);
         key_scores(qi, kh, visible, s_.d, scores);
       }
       std::fill(oi, oi + s_.dv, 0.0f);
