@@ -4,6 +4,7 @@
 #include "amx.hpp"
 #include "blocked_rows.hpp"
 #include "rows.hpp"
+#include "threads.hpp"
 
 #include <dnnl.hpp>
 #include <omp.h>
@@ -79,9 +80,10 @@ LOOM_AMX void store_block(const float* block, int64_t rows, int64_t cols, const 
   if (act != Activation::none) activate_rows(y, rows, cols, n, act);
 }
 
-// Panels [p0, p1) of the output, every row; `a` holds the rows in bf16, `tiles.padded()` of them.
+// The panels `claims` hands team member `member`, every row; `a` holds the rows in bf16,
+// `tiles.padded()` of them.
 LOOM_AMX void panel_range(const uint16_t* a, RowTiles tiles, const uint16_t* w, int64_t kp, const float* bias, float* y,
-                          int64_t rows, int64_t n, Activation act, int64_t p0, int64_t p1) {
+                          int64_t rows, int64_t n, Activation act, Claims& claims, int member) {
   TileConfig config;
   for (int t = 0; t < 8; ++t) {
     config.bytes_per_row[t] = 64;
@@ -92,11 +94,12 @@ LOOM_AMX void panel_range(const uint16_t* a, RowTiles tiles, const uint16_t* w, 
   alignas(64) float block[kBlock * kBlock];
   const int64_t steps = kp / kAmxTileK, lda = kp * 2;
   const int64_t panel_bytes = kp * kP * 2;
-  for (int64_t p = p0; p < p1; ++p) {
+  for (ClaimCursor cursor(claims, member); cursor.valid(); cursor.advance()) {
+    const int64_t p = cursor.item(), upcoming = cursor.upcoming();
     const char* panel = reinterpret_cast<const char*>(w) + p * panel_bytes;
     const int64_t cols = std::min(kP, n - p * kP), halves = cols > kBlock ? 2 : 1;
-    // The next panel into L2, a few lines after each tile product, spread over this panel's.
-    const char* next = p + 1 < p1 ? panel + panel_bytes : nullptr;
+    // This thread's next panel into L2, a few lines after each tile product, spread over this panel's.
+    const char* next = upcoming >= 0 ? reinterpret_cast<const char*>(w) + upcoming * panel_bytes : nullptr;
     const int64_t lines = next ? panel_bytes / 64 : 0, products = tiles.blocks * halves * steps;
     const int64_t per = (lines + products - 1) / products;
     int64_t line = 0;
@@ -166,14 +169,16 @@ void linear_panels_amx(const float* x, const uint16_t* w, int64_t kp, const floa
   const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kRowParallelWork)}));
   if (teams <= 1) {
     round_rows(x, rows, k, kp, a, 0, padded);
-    return panel_range(a, tiles, w, kp, bias, y, rows, n, act, 0, count);
+    Claims all(count, 1);
+    return panel_range(a, tiles, w, kp, bias, y, rows, n, act, all, 0);
   }
+  Claims claims(count, teams);
 #pragma omp parallel num_threads(teams)
   {
     const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
     round_rows(x, rows, k, kp, a, padded * t / team, padded * (t + 1) / team);
 #pragma omp barrier
-    panel_range(a, tiles, w, kp, bias, y, rows, n, act, count * t / team, count * (t + 1) / team);
+    panel_range(a, tiles, w, kp, bias, y, rows, n, act, claims, static_cast<int>(t));
   }
 }
 

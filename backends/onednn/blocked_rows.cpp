@@ -4,6 +4,7 @@
 #include "clones.hpp"
 #include "gemm.hpp"
 #include "rows.hpp"
+#include "threads.hpp"
 
 #include <omp.h>
 
@@ -96,29 +97,43 @@ LOOM_INLINE void panel_group(const float* x, const void* w, bool bf16, int64_t k
   }
 }
 
-// Panels [p0, p1) for R rows, G at a time (4 / R: the accumulators fill half the AVX-512 registers).
+// G = 4 / R panels side by side for R rows: as many streams of the weight (the accumulators fill
+// half the AVX-512 registers).
 template <int R>
-LOOM_INLINE void panels(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t n,
-                        int64_t k, Activation act, int64_t p0, int64_t p1) {
-  constexpr int G = 4 / R > 0 ? 4 / R : 1;
-  int64_t p = p0;
-  for (; p + G <= p1; p += G) panel_group<G, R>(x, w, bf16, kp, bias, y, n, k, act, p);
-  for (; p < p1; ++p) panel_group<1, R>(x, w, bf16, kp, bias, y, n, k, act, p);
+constexpr int kGroup = 4 / R > 0 ? 4 / R : 1;
+
+// The panels `claims` hands team member `member`, for R rows, G at a time (claims come in
+// multiples of G but for the last).
+template <int R>
+LOOM_INLINE void claimed_panels(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t n,
+                                int64_t k, Activation act, Claims& claims, int member) {
+  constexpr int G = kGroup<R>;
+  int64_t p0, p1;
+  while (claims.next(member, p0, p1)) {
+    int64_t p = p0;
+    for (; p + G <= p1; p += G) panel_group<G, R>(x, w, bf16, kp, bias, y, n, k, act, p);
+    for (; p < p1; ++p) panel_group<1, R>(x, w, bf16, kp, bias, y, n, k, act, p);
+  }
 }
 
+// Up to four rows (which share each weight read).
 LOOM_CPU_CLONES
-void blocked_range(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t rows,
-                   int64_t n, int64_t k, Activation act, int64_t p0, int64_t p1) {
-  // Up to four rows share each weight read; more rows take further passes.
-  for (int64_t r = 0; r < rows; r += 4) {
-    const float* xr = x + r * k;
-    float* yr = y + r * n;
-    switch (std::min<int64_t>(4, rows - r)) {
-      case 1: panels<1>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
-      case 2: panels<2>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
-      case 3: panels<3>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
-      default: panels<4>(xr, w, bf16, kp, bias, yr, n, k, act, p0, p1); break;
-    }
+void blocked_rows(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t rows,
+                  int64_t n, int64_t k, Activation act, Claims& claims, int member) {
+  switch (rows) {
+    case 1: return claimed_panels<1>(x, w, bf16, kp, bias, y, n, k, act, claims, member);
+    case 2: return claimed_panels<2>(x, w, bf16, kp, bias, y, n, k, act, claims, member);
+    case 3: return claimed_panels<3>(x, w, bf16, kp, bias, y, n, k, act, claims, member);
+    default: return claimed_panels<4>(x, w, bf16, kp, bias, y, n, k, act, claims, member);
+  }
+}
+
+int group_of(int64_t rows) {
+  switch (rows) {
+    case 1: return kGroup<1>;
+    case 2: return kGroup<2>;
+    case 3: return kGroup<3>;
+    default: return kGroup<4>;
   }
 }
 
@@ -142,14 +157,15 @@ std::optional<int64_t> panel_layout(const dnnl::memory::desc& md, int64_t k, int
 
 void linear_rows_blocked(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y,
                          int64_t rows, int64_t n, int64_t k, Activation act, int threads) {
+  for (int64_t r = 4; r < rows; r += 4)  // more than four rows: further passes over the weight
+    linear_rows_blocked(x + r * k, w, bf16, kp, bias, y + r * n, std::min<int64_t>(4, rows - r), n, k, act, threads);
+  rows = std::min<int64_t>(rows, 4);
   const int64_t count = (n + kP - 1) / kP;
   const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kRowParallelWork)}));
-  if (teams <= 1) return blocked_range(x, w, bf16, kp, bias, y, rows, n, k, act, 0, count);
+  Claims claims(count, teams, group_of(rows));
+  if (teams <= 1) return blocked_rows(x, w, bf16, kp, bias, y, rows, n, k, act, claims, 0);
 #pragma omp parallel num_threads(teams)
-  {
-    const int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    blocked_range(x, w, bf16, kp, bias, y, rows, n, k, act, count * t / team, count * (t + 1) / team);
-  }
+  blocked_rows(x, w, bf16, kp, bias, y, rows, n, k, act, claims, omp_get_thread_num());
 }
 
 }  // namespace loom::onednn

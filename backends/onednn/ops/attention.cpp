@@ -122,7 +122,8 @@ class AttentionStep final : public Step {
       for (int64_t job = 0; job < jobs; ++job) one(job, scores_all);
       return;
     }
-#pragma omp parallel for num_threads(threads_) schedule(static)
+    // Heads go to whichever thread is free (a static split waits for the slower of two vCPUs).
+#pragma omp parallel for num_threads(threads_) schedule(dynamic)
     for (int64_t job = 0; job < jobs; ++job) one(job, scores_all + static_cast<int64_t>(omp_get_thread_num()) * per_thread());
   }
 
