@@ -8,7 +8,8 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #include <immintrin.h>
 #define LOOM_AMX_GEMM 1
-#define LOOM_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,avx512vl")))
+// A superset of avx512.hpp's LOOM_AVX512, so that its helpers inline here.
+#define LOOM_AMX __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512bf16,avx512vl,avx512dq,fma")))
 
 namespace loom::onednn::amx {
 

@@ -3,6 +3,7 @@
 
 #include "activation.hpp"
 #include "amx.hpp"
+#include "avx512.hpp"
 #include "blocked_amx.hpp"
 
 #include <algorithm>
@@ -85,20 +86,6 @@ LOOM_AMX void pack_values(const float* v, int64_t keys, int64_t dv, int64_t k32,
   }
 }
 
-// exp(d) for d = a score minus its row's maximum: activation.hpp's Cephes exp over 16 lanes, the
-// power of two by vscalefps; exactly 0 below -87, as softmax_row gives. NaN stays NaN.
-LOOM_AMX inline __m512 exp16(__m512 d) {
-  const __mmask16 keep = _mm512_cmp_ps_mask(d, _mm512_set1_ps(-87.0f), _CMP_NLT_UQ);
-  const __m512 n = _mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(d, _mm512_set1_ps(kExpLog2e)),
-                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kExpLn2Hi), d);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(kExpLn2Lo), r);
-  __m512 p = _mm512_set1_ps(kExpP[0]);
-  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpP[i]));
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_maskz_scalef_ps(keep, y, n);
-}
-
 // The largest and the sum of 16 lanes, by halving (the masked forms: the plain ones take an
 // undefined operand that GCC 12 warns of).
 LOOM_AMX inline __m512 swap_halves(__m512 v, int step) {
@@ -145,8 +132,8 @@ LOOM_AMX float softmax_to_bf16(float* row, int64_t visible, int64_t span32, floa
   __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
   for (int64_t j = 0; j < span32; j += 32) {
     const __mmask16 m0 = lanes(visible - j), m1 = lanes(visible - j - 16);
-    const __m512 e0 = _mm512_maskz_mov_ps(m0, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, row + j), tv)));
-    const __m512 e1 = _mm512_maskz_mov_ps(m1, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, row + j + 16), tv)));
+    const __m512 e0 = _mm512_maskz_mov_ps(m0, avx512::exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, row + j), tv)));
+    const __m512 e1 = _mm512_maskz_mov_ps(m1, avx512::exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, row + j + 16), tv)));
     sum0 = _mm512_add_ps(sum0, e0);
     sum1 = _mm512_add_ps(sum1, e1);
     _mm512_storeu_si512(p + j, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e1, e0)));

@@ -1,6 +1,7 @@
 // Short sequences over oneDNN's f32 blocked panels (blocked_gemm.hpp).
 #include "blocked_gemm.hpp"
 
+#include "avx512.hpp"
 #include "blocked_rows.hpp"
 #include "rows.hpp"
 
@@ -25,8 +26,6 @@ constexpr int kBlockRows = 6;  // 6 rows x 4 vectors of 16 features: 24 of the 3
 // reads them, beside the next panel's coming in (one chunk of K at once: 110 -> 150 GFLOP/s at
 // 50 rows and K = 3072).
 constexpr int64_t kPanelChunk = 512;
-
-#define LOOM_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
 
 // What a pass of one panel over a K chunk asks for ahead: `rows` rows of 64 floats from `next`,
 // each row asked for by one of the `stride` row blocks (the `phase`-th), so that the requests
@@ -137,7 +136,8 @@ void panels_then_activation(const float* x, const float* w, int64_t kp, const fl
 }  // namespace
 
 bool panel_gemm_supported() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw");
 }
 
 void linear_panels_f32(const float* x, const float* w, int64_t kp, const float* bias, float* y, int64_t rows, int64_t n,
