@@ -8,7 +8,9 @@
 #   clip-image   CLIP ViT-B/32's vision tower, one 224x224 image (image_embeds)
 #   clip-text    CLIP ViT-B/32's text tower, 77 tokens (text_embeds)
 # at 1 and 2 threads. A workload's limit is its matmul FLOPs at the oneDNN f32 GEMM ceiling
-# (prefill, images) or its weight bytes at the memory read bandwidth (decode step).
+# (prefill, images) or its weight bytes at the memory read bandwidth (decode step), both measured
+# just before the workload runs in each round: on a shared host the machine's speed moves by
+# a factor of two within minutes, so each round's times are set against that round's limits.
 # With PRECISIONS="f32 bf16", Loom also runs every workload with --precision bf16, set against
 # the bf16 limits (the bf16 GEMM ceiling where oneDNN has one for this CPU; bf16 weight bytes),
 # and its outputs in bf16 and f32 are compared with PyTorch's f32 ones (bf16_accuracy.jsonl).
@@ -190,11 +192,11 @@ fi
 
 RESULTS=$WORK/results.jsonl
 : >"$RESULTS"
-record() {  # workload threads contender, then a command printing one JSON line
+record() {  # workload threads contender, then a command printing one JSON line (uses $r, the round)
   local w=$1 t=$2 c=$3; shift 3
   "$@" >"$WORK/last.json" 2>"$WORK/last.err" || { cat "$WORK/last.err" >&2; die "$c on $w failed: $*"; }
-  "$PYTHON" -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); d.update(workload=sys.argv[2], threads_asked=int(sys.argv[3]), contender=sys.argv[4]); print(json.dumps(d))' \
-    "$WORK/last.json" "$w" "$t" "$c" >>"$RESULTS"
+  "$PYTHON" -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); d.update(workload=sys.argv[2], threads_asked=int(sys.argv[3]), contender=sys.argv[4], round=int(sys.argv[5])); print(json.dumps(d))' \
+    "$WORK/last.json" "$w" "$t" "$c" "$r" >>"$RESULTS"
 }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((r = 1; r <= ROUNDS; ++r)); do
@@ -203,6 +205,7 @@ for ((r = 1; r <= ROUNDS; ++r)); do
     export OMP_NUM_THREADS=$t
     record limits "$t" limits "$LIMITS"
     for w in $WORKLOADS; do
+      record "$w" "$t" limits "$LIMITS"  # this workload's limits, this round
       for p in $PRECISIONS; do
         # shellcheck disable=SC2046
         record "$w" "$t" "loom$([[ $p == f32 ]] || echo "-$p")" "$LOOM" bench $(loom_args "$w") --backend onednn \
