@@ -159,6 +159,10 @@ struct OpEntry {
   // Compiled after every other node of the partition, so that it finds the constant copies they
   // made in the host's cache (gather reads a tied embedding table from the LM head's panels).
   bool compile_last = false;
+  // Where the answer depends on how the backend is set up, the check used in place of `check`
+  // (attention: with precision=bf16 on AMX it keeps heads that the f32 check would have the
+  // session decompose).
+  std::optional<std::string> (*check_setup)(const sdk::NodeView& node, const LinearSetup& setup) = nullptr;
 };
 
 std::vector<OpEntry> elementwise_ops();
@@ -169,9 +173,6 @@ std::vector<OpEntry> norm_ops();
 std::vector<OpEntry> indexing_ops();
 std::vector<OpEntry> shape_ops();
 std::vector<OpEntry> attention_ops();
-// attention's check under a backend's setup: with precision=bf16 on AMX it keeps heads that its
-// table entry (which assumes f32) would have the session decompose.
-std::optional<std::string> attention_unsupported(const sdk::NodeView& node, const LinearSetup& setup);
 std::vector<OpEntry> mask_ops();
 std::vector<OpEntry> vector_norm_ops();
 std::vector<OpEntry> reduce_ops();

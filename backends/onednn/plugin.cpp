@@ -26,11 +26,9 @@ const std::map<std::string_view, OpEntry>& op_table() {
   return table;
 }
 
-// Why this backend, set up as `linear` says, cannot run `node` (nullopt: it can). attention's
-// answer depends on the precision (attention_unsupported); every other op's on the node alone.
+// Why this backend, set up as `linear` says, cannot run `node` (nullopt: it can).
 std::optional<std::string> unsupported(const OpEntry& entry, const sdk::NodeView& node, const LinearSetup& linear) {
-  if (entry.name == "attention") return attention_unsupported(node, linear);
-  return entry.check(node);
+  return entry.check_setup ? entry.check_setup(node, linear) : entry.check(node);
 }
 
 const char* isa_name(dnnl_cpu_isa_t isa) {

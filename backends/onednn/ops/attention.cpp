@@ -309,6 +309,9 @@ std::optional<std::string> check_attention(const sdk::NodeView& node, bool bf16)
 }
 
 std::optional<std::string> check_attention_f32(const sdk::NodeView& node) { return check_attention(node, false); }
+std::optional<std::string> check_attention_setup(const sdk::NodeView& node, const LinearSetup& setup) {
+  return check_attention(node, setup.bf16);
+}
 
 std::unique_ptr<NodeKernel> compile_attention(const sdk::NodeView& node, NodeInfo info) {
   const int threads = info.threads;
@@ -387,12 +390,9 @@ std::unique_ptr<NodeKernel> compile_cache_write(const sdk::NodeView& node, NodeI
 
 }  // namespace
 
-std::optional<std::string> attention_unsupported(const sdk::NodeView& node, const LinearSetup& setup) {
-  return check_attention(node, setup.bf16);
-}
-
 std::vector<OpEntry> attention_ops() {
-  return {{"attention", check_attention_f32, compile_attention}, {"cache_write", check_cache_write, compile_cache_write}};
+  return {{"attention", check_attention_f32, compile_attention, /*compile_last=*/false, check_attention_setup},
+          {"cache_write", check_cache_write, compile_cache_write}};
 }
 
 }  // namespace loom::onednn
