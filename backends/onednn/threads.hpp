@@ -32,7 +32,9 @@ inline int resolved_threads(int threads) { return std::max(1, threads > 0 ? thre
 // then takes grains from the back of the others'. Where the threads keep pace this is the static
 // split (neighbouring items on one thread, a weight streamed in order); where one runs slower (a
 // vCPU whose sibling serves another guest, another process on its core) the others take its
-// remaining work rather than wait for it. Up to kRanges ranges; a larger team shares them.
+// remaining work rather than wait for it. Up to kRanges ranges; a larger team shares them. Each
+// range's front and back share one 64-bit word, so `count` must stay below 2^32 (the callers'
+// items are weight panels and attention heads).
 class Claims {
  public:
   Claims(int64_t count, int teams, int64_t grain = 1)
