@@ -46,21 +46,26 @@ RowTiles row_tiles(int64_t rows) {
   return {blocks, (rows + 2 * blocks - 1) / (2 * blocks)};
 }
 
-// Rows [r0, r1) of a, x's rows (row stride k) rounded to nearest even (vcvtne2ps2bf16, as
-// oneDNN's reorder rounds), zero past k and past `rows`, laid out tile by tile: the `tile_rows`
-// rows of a row tile for each K step of 32 in 64-byte rows side by side, so that a tile load
-// reads one contiguous block (a tile loaded from L2 with the activations' row stride came
-// slower).
+// The rounded activations are laid out tile by tile: the `tile_rows` rows of a row tile for each
+// K step of 32, 64-byte rows side by side, so that a tile load reads one contiguous block (a tile
+// loaded from L2 with the activations' row stride came slower). The offset, in bf16 elements, of
+// row tile t's K step s, `steps` steps to a row.
+constexpr int64_t a_tile(RowTiles tiles, int64_t steps, int64_t t, int64_t s) {
+  return (t * steps + s) * tiles.tile_rows * kAmxTileK;
+}
+
+// Rows [r0, r1) of a in that layout: x's rows (row stride k) rounded to nearest even
+// (vcvtne2ps2bf16, as oneDNN's reorder rounds), zero past k and past `rows`.
 LOOM_AMX void round_rows(const float* x, int64_t rows, int64_t k, int64_t kp, RowTiles tiles, uint16_t* a, int64_t r0,
                          int64_t r1) {
   const int64_t tr = tiles.tile_rows, steps = kp / kAmxTileK;
   for (int64_t r = r0; r < r1; ++r) {
-    uint16_t* out = a + ((r / tr) * steps * tr + r % tr) * kAmxTileK;  // step s at out + s * tr * 32
+    uint16_t* row = a + (r % tr) * kAmxTileK;
     const float* in = x + r * k;
     for (int64_t i = 0, s = 0; i < kp; i += kAmxTileK, ++s) {
       const __m512 lo = r < rows ? _mm512_maskz_loadu_ps(lanes(k - i), in + std::min(i, k)) : _mm512_setzero_ps();
       const __m512 hi = r < rows ? _mm512_maskz_loadu_ps(lanes(k - i - 16), in + std::min(i + 16, k)) : _mm512_setzero_ps();
-      _mm512_storeu_si512(out + s * tr * kAmxTileK, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+      _mm512_storeu_si512(row + a_tile(tiles, steps, r / tr, s), reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
     }
   }
 }
@@ -93,7 +98,7 @@ LOOM_AMX void panel_range(const uint16_t* a, RowTiles tiles, const uint16_t* w, 
   _tile_loadconfig(&config);
   const int64_t tr = tiles.tile_rows, padded = tiles.padded();
   alignas(64) float block[kBlock * kBlock];
-  const int64_t steps = kp / kAmxTileK, tile_bytes = tiles.tile_rows * 64;
+  const int64_t steps = kp / kAmxTileK;
   const int64_t panel_bytes = kp * kP * 2;
   for (ClaimCursor cursor(claims, member); cursor.valid(); cursor.advance()) {
     const int64_t p = cursor.item(), upcoming = cursor.upcoming();
@@ -105,8 +110,8 @@ LOOM_AMX void panel_range(const uint16_t* a, RowTiles tiles, const uint16_t* w, 
     const int64_t per = (lines + products - 1) / products;
     int64_t line = 0;
     for (int64_t r0 = 0; r0 < padded; r0 += 2 * tr) {
-      const char* a0 = reinterpret_cast<const char*>(a) + (r0 / tr) * steps * tile_bytes;  // round_rows' layout
-      const char* a1 = a0 + steps * tile_bytes;
+      const uint16_t* a0 = a + a_tile(tiles, steps, r0 / tr, 0);  // row tiles r0 / tr and the next
+      const uint16_t* a1 = a + a_tile(tiles, steps, r0 / tr + 1, 0);
       for (int64_t h = 0; h < halves; ++h) {
         const char* b = panel + h * kBlock * 4;  // features 32h.. of each K pair, 4 bytes each
         _tile_zero(0);
@@ -114,9 +119,9 @@ LOOM_AMX void panel_range(const uint16_t* a, RowTiles tiles, const uint16_t* w, 
         _tile_zero(2);
         _tile_zero(3);
         for (int64_t s = 0; s < steps; ++s) {
-          _tile_loadd(4, a0 + s * tile_bytes, 64);
+          _tile_loadd(4, a0 + a_tile(tiles, steps, 0, s), 64);
           _tile_loadd(6, b + s * kStepBytes, kPairBytes);
-          _tile_loadd(5, a1 + s * tile_bytes, 64);
+          _tile_loadd(5, a1 + a_tile(tiles, steps, 0, s), 64);
           _tile_loadd(7, b + s * kStepBytes + 64, kPairBytes);
           _tile_dpbf16ps(0, 4, 6);
           _tile_dpbf16ps(1, 4, 7);

@@ -99,15 +99,14 @@ LOOM_INLINE void panel_group(const float* x, const void* w, bool bf16, int64_t k
 
 // G = 4 / R panels side by side for R rows: as many streams of the weight (the accumulators fill
 // half the AVX-512 registers).
-template <int R>
-constexpr int kGroup = 4 / R > 0 ? 4 / R : 1;
+constexpr int group_of(int64_t rows) { return rows > 0 && rows < 4 ? static_cast<int>(4 / rows) : 1; }
 
 // The panels `claims` hands team member `member`, for R rows, G at a time (claims come in
 // multiples of G but for the last).
 template <int R>
 LOOM_INLINE void claimed_panels(const float* x, const void* w, bool bf16, int64_t kp, const float* bias, float* y, int64_t n,
                                 int64_t k, Activation act, Claims& claims, int member) {
-  constexpr int G = kGroup<R>;
+  constexpr int G = group_of(R);
   int64_t p0, p1;
   while (claims.next(member, p0, p1)) {
     int64_t p = p0;
@@ -125,15 +124,6 @@ void blocked_rows(const float* x, const void* w, bool bf16, int64_t kp, const fl
     case 2: return claimed_panels<2>(x, w, bf16, kp, bias, y, n, k, act, claims, member);
     case 3: return claimed_panels<3>(x, w, bf16, kp, bias, y, n, k, act, claims, member);
     default: return claimed_panels<4>(x, w, bf16, kp, bias, y, n, k, act, claims, member);
-  }
-}
-
-int group_of(int64_t rows) {
-  switch (rows) {
-    case 1: return kGroup<1>;
-    case 2: return kGroup<2>;
-    case 3: return kGroup<3>;
-    default: return kGroup<4>;
   }
 }
 

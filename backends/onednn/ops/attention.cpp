@@ -31,9 +31,6 @@ std::array<int64_t, 4> broadcast_strides(std::span<const int64_t> dims, const st
   return strides;
 }
 
-// One query against n keys as they are ([n, d] row-major): scores[j] = q . k_j. A decode step's
-// attention is these and weighted_values, over the filled part of the cache; compiled for
-// AVX-512 and AVX2 too, as the baseline's 4-wide loops read the cache at half the memory's speed.
 // Rows of a cache asked for this many rows before they are read: a decode step's head reads a
 // few tens of KB of keys and then of values, which the hardware prefetchers, restarting at each
 // 4 KiB page, fetched at about 10 GB/s.
@@ -43,6 +40,9 @@ inline void prefetch_row(const float* row, int64_t width) {
   for (int64_t c = 0; c < width; c += 16) __builtin_prefetch(row + c);
 }
 
+// One query against n keys as they are ([n, d] row-major): scores[j] = q . k_j. A decode step's
+// attention is these and weighted_values, over the filled part of the cache; compiled for
+// AVX-512 and AVX2 too, as the baseline's 4-wide loops read the cache at half the memory's speed.
 LOOM_CPU_CLONES
 void key_scores(const float* q, const float* keys, int64_t n, int64_t d, float* scores) {
   for (int64_t j = 0; j < n; ++j) {
