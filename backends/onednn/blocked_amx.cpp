@@ -27,8 +27,9 @@ constexpr int64_t kP = kBlockedPanel;
 // A block of the output: up to 32 rows x 32 features, 2 x 2 tiles of up to 16 rows x 16 floats
 // (tiles 0-3), summed from two tiles of activations (4, 5) times two of weights (6, 7).
 constexpr int64_t kBlock = 32;
-// Bytes of one K pair of a panel (64 features x 2 x bf16), and of one tile product's K (16 pairs).
-constexpr int64_t kPairBytes = kP * 2 * 2, kStepBytes = 16 * kPairBytes;
+// Bytes of a tile of weights (16 K pairs x 16 features x 2 x bf16), and of a panel's step of K
+// (four tiles, blocked_rows.hpp's bf16 tiles).
+constexpr int64_t kTileBytes = 16 * kBlockedTile * 2 * 2, kStepBytes = kP / kBlockedTile * kTileBytes;
 
 using amx::lanes;
 using amx::TileConfig;
@@ -113,16 +114,16 @@ LOOM_AMX void panel_range(const uint16_t* a, RowTiles tiles, const uint16_t* w, 
       const uint16_t* a0 = a + a_tile(tiles, steps, r0 / tr, 0);  // row tiles r0 / tr and the next
       const uint16_t* a1 = a + a_tile(tiles, steps, r0 / tr + 1, 0);
       for (int64_t h = 0; h < halves; ++h) {
-        const char* b = panel + h * kBlock * 4;  // features 32h.. of each K pair, 4 bytes each
+        const char* b = panel + 2 * h * kTileBytes;  // tiles 2h and 2h + 1 of each step: features 32h..
         _tile_zero(0);
         _tile_zero(1);
         _tile_zero(2);
         _tile_zero(3);
         for (int64_t s = 0; s < steps; ++s) {
           _tile_loadd(4, a0 + a_tile(tiles, steps, 0, s), 64);
-          _tile_loadd(6, b + s * kStepBytes, kPairBytes);
+          _tile_loadd(6, b + s * kStepBytes, 64);
           _tile_loadd(5, a1 + a_tile(tiles, steps, 0, s), 64);
-          _tile_loadd(7, b + s * kStepBytes + 64, kPairBytes);
+          _tile_loadd(7, b + s * kStepBytes + kTileBytes, 64);
           _tile_dpbf16ps(0, 4, 6);
           _tile_dpbf16ps(1, 4, 7);
           _tile_dpbf16ps(2, 5, 6);
@@ -163,15 +164,19 @@ bool amx_gemm_supported() {
   return supported;
 }
 
-size_t amx_gemm_scratch_bytes(int64_t rows, int64_t kp) {
-  return static_cast<size_t>(row_tiles(rows).padded() * kp) * sizeof(uint16_t);
+namespace {
+
+// Rows of each pass over the weight: the fewest passes of at most kAmxPassRows, cut evenly.
+int64_t pass_rows(int64_t rows) {
+  const int64_t passes = (rows + kAmxPassRows - 1) / kAmxPassRows;
+  return (rows + passes - 1) / passes;
 }
 
-void linear_panels_amx(const float* x, const uint16_t* w, int64_t kp, const float* bias, float* y, int64_t rows,
-                       int64_t n, int64_t k, Activation act, int threads, std::byte* scratch) {
+// One pass: at most kAmxPassRows rows.
+void pass_panels(const float* x, const uint16_t* w, int64_t kp, const float* bias, float* y, int64_t rows, int64_t n,
+                 int64_t k, Activation act, int threads, uint16_t* a) {
   const RowTiles tiles = row_tiles(rows);
   const int64_t padded = tiles.padded(), count = (n + kP - 1) / kP;
-  auto* a = reinterpret_cast<uint16_t*>(scratch);
   const int teams = static_cast<int>(std::min<int64_t>({threads, count, std::max<int64_t>(1, rows * n * k / kRowParallelWork)}));
   if (teams <= 1) {
     round_rows(x, rows, k, kp, tiles, a, 0, padded);
@@ -186,6 +191,21 @@ void linear_panels_amx(const float* x, const uint16_t* w, int64_t kp, const floa
 #pragma omp barrier
     panel_range(a, tiles, w, kp, bias, y, rows, n, act, claims, static_cast<int>(t));
   }
+}
+
+}  // namespace
+
+// A pass's padded rows grow with its rows, so the largest pass sets the scratch.
+size_t amx_gemm_scratch_bytes(int64_t rows, int64_t kp) {
+  return static_cast<size_t>(row_tiles(pass_rows(rows)).padded() * kp) * sizeof(uint16_t);
+}
+
+void linear_panels_amx(const float* x, const uint16_t* w, int64_t kp, const float* bias, float* y, int64_t rows,
+                       int64_t n, int64_t k, Activation act, int threads, std::byte* scratch) {
+  const int64_t per = pass_rows(rows);
+  for (int64_t r0 = 0; r0 < rows; r0 += per)
+    pass_panels(x + r0 * k, w, kp, bias, y + r0 * n, std::min(per, rows - r0), n, k, act, threads,
+                reinterpret_cast<uint16_t*>(scratch));
 }
 
 #else

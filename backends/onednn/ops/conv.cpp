@@ -4,7 +4,7 @@
 // copied once per engine as a linear layer's, on the GEMM that runs the linear layers (the packed
 // GEMM's panels, or with gemm=blocked the f32 panels of blocked_gemm.hpp for up to
 // kPanelGemmMaxRows patches, where oneDNN's own convolution took im2col and its jit sgemm; with
-// precision=bf16 on AMX, the bf16 panels of blocked_amx.hpp for up to kAmxGemmMaxRows).
+// precision=bf16 on AMX, the bf16 tiles of blocked_amx.hpp for any number of patches).
 #include "blocked_amx.hpp"
 #include "blocked_gemm.hpp"
 #include "blocked_rows.hpp"
@@ -30,7 +30,7 @@ struct PatchWeight {
   int64_t kp = 0;
   bool bf16 = false;
   // The most patch rows its GEMM takes; past them, oneDNN's convolution.
-  int64_t max_rows() const { return kp == 0 ? std::numeric_limits<int64_t>::max() : bf16 ? kAmxGemmMaxRows : kPanelGemmMaxRows; }
+  int64_t max_rows() const { return kp == 0 || bf16 ? std::numeric_limits<int64_t>::max() : kPanelGemmMaxRows; }
 };
 
 // out[b, o, gi, gj] = bias[o] + sum over (c, kh, kw) of x[b, c, gi P + kh, gj Q + kw] w[o, c, kh, kw]:
@@ -184,18 +184,17 @@ std::optional<std::string> check_conv(const sdk::NodeView& node) {
 }
 
 // An [n, k] f32 weight in blocked_gemm.hpp's panels (oneDNN's BA16a64b, reordered by oneDNN), or
-// (bf16) in blocked_amx.hpp's (BA16a64b2a, rounded to nearest even by the reorder); nullopt where
-// oneDNN lays that tag out otherwise, or the bf16 panels' K does not suit the tiles.
+// (bf16) in blocked_amx.hpp's tiles (rounded to nearest even by the reorder); nullopt where
+// oneDNN lays that tag out otherwise, or the bf16 tiles' K does not suit the tile products.
 std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k, bool bf16) {
   using dt = dnnl::memory::data_type;
-  const auto tag = bf16 ? dnnl::memory::format_tag::BA16a64b2a : dnnl::memory::format_tag::BA16a64b;
-  const dnnl::memory::desc to_md(dnnl::memory::dims{k, n}, bf16 ? dt::bf16 : dt::f32, tag);
-  const auto kp = panel_layout(to_md, k, n, bf16);
-  if (!kp || (bf16 && *kp % kAmxTileK != 0)) return std::nullopt;
-  const std::string key = std::string("onednn.patch.") + (bf16 ? "BA16a64b2a" : "BA16a64b") + ":N=" + std::to_string(n) +
+  const auto to_md = bf16 ? bf16_tiles_md(k, n) : dnnl::memory::desc({k, n}, dt::f32, dnnl::memory::format_tag::BA16a64b);
+  const auto layout = panel_layout(to_md, k, n, bf16);
+  if (!layout || (bf16 && layout->kp % kAmxTileK != 0)) return std::nullopt;
+  const std::string key = std::string("onednn.patch.") + (bf16 ? "BA4b16a16b2a" : "BA16a64b") + ":N=" + std::to_string(n) +
                           ":K=" + std::to_string(k);
   PatchWeight out;
-  out.kp = *kp;
+  out.kp = layout->kp;
   out.bf16 = bf16;
   out.copy = engine_copy(info, w, key, to_md.get_size(), "patch embedding's weight", [&](void* buf) {
     const ThreadScope threads(std::max(1, info.threads));
@@ -205,8 +204,8 @@ std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::Value
     dnnl::memory to(to_md, cpu_engine(), buf);
     dnnl::reorder(from, to).execute(stream, from, to);
     stream.wait();
-    // The weight's pages stay: a grid of more patches than the panels take runs on oneDNN's
-    // convolution, which reads the weight as mapped.
+    // The weight's pages stay: with f32 panels, a grid of more patches than their kernel takes
+    // runs on oneDNN's convolution, which reads the weight as mapped.
   });
   return out;
 }

@@ -5,7 +5,8 @@
 // GEMMs over a copy of that weight made once per engine (plugin.cpp picks, docs/performance.md,
 // "Packed weights"): gemm.hpp's packed GEMM (AVX2; as bf16 panels with precision=bf16), or
 // oneDNN's matmul over the weight reordered into the blocked layout it picks for it (AVX-512;
-// bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX). Without either, a
+// bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX, where on AMX the bf16
+// weight is kept in the tiles that blocked_amx.hpp's kernel reads, for every row count). Without either, a
 // linear layer over a few rows (a decode step) runs on the row kernel (rows.hpp), which makes no
 // oneDNN call.
 #include "blocked_amx.hpp"
@@ -267,7 +268,7 @@ std::string layout_key(const dnnl::memory::desc& md) {
 }
 
 // A linear layer's constant weight reordered once into the layout oneDNN's matmul picks for it,
-// as f32 or (precision=bf16) bf16.
+// as f32 or (precision=bf16) bf16; on AMX, bf16 panels in tiles instead.
 struct BlockedWeight {
   dnnl::memory::desc md;
   ConstantCopy copy;
@@ -295,6 +296,13 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
   } catch (const dnnl::error& e) {
     info.fail(std::string("oneDNN has no matmul for this weight (") + e.what() + ")", LOOM_STATUS_UNSUPPORTED);
   }
+  // Where the AMX kernel runs, bf16 panels are kept in tiles (blocked_rows.hpp), which it loads a
+  // contiguous KiB at a time.
+  if (info.linear.bf16 && amx_gemm_supported() && panel_layout(out.md, k, n, true)) {
+    const auto tiles = bf16_tiles_md(k, n);
+    if (const auto layout = panel_layout(tiles, k, n, true); layout && layout->kp % kAmxTileK == 0) out.md = tiles;
+  }
+  const auto layout = panel_layout(out.md, k, n, info.linear.bf16);
   const std::string key = blocked_key(n, k, kn, out.md);
   out.copy = engine_copy(info, w, key, out.md.get_size(), "blocked weight", [&](void* buf) {
     // The mapped f32 weight reordered into `buf` on the session's threads (not every core), then
@@ -311,20 +319,20 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
     // An [n, k] weight in panels of 64 features (blocked_rows.hpp) is reordered a few thousand
     // rows at a time, each block's mapped pages given back before the next: an LM head's f32
     // copy and its whole mapping are then never resident together (GPT-2: 154 MB each).
-    const auto kp = kn ? std::nullopt : panel_layout(out.md, k, n, info.linear.bf16);
+    const auto panels = kn ? std::nullopt : layout;
     constexpr int64_t kRowsPerStep = 64 * kBlockedPanel;
-    if (kp && n > kRowsPerStep) {
-      const auto tag = info.linear.bf16 ? dnnl::memory::format_tag::BA16a64b2a : dnnl::memory::format_tag::BA16a64b;
+    if (panels && n > kRowsPerStep) {
       const size_t element = info.linear.bf16 ? 2 : 4;
       bool same = true;
       for (int64_t n0 = 0; n0 < n; n0 += kRowsPerStep) {
         const int64_t rows = std::min(kRowsPerStep, n - n0);
         const int64_t dims[] = {k, rows}, strides[] = {1, k};
-        const dnnl::memory::desc to_md(dnnl::memory::dims{k, rows}, info.linear.bf16 ? dt::bf16 : dt::f32, tag);
+        const auto to_md = panel_md(k, rows, *panels, info.linear.bf16);
         // The block's layout must be the whole weight's, cut at panel n0 / 64.
-        same = panel_layout(to_md, k, rows, info.linear.bf16) == kp;
+        same = panel_layout(to_md, k, rows, info.linear.bf16) == panels;
         if (!same) break;
-        reorder(strided_md(dims, strides, dt::f32), src + n0 * k, to_md, static_cast<std::byte*>(buf) + static_cast<size_t>(n0 * *kp) * element);
+        reorder(strided_md(dims, strides, dt::f32), src + n0 * k, to_md,
+                static_cast<std::byte*>(buf) + static_cast<size_t>(n0 * panels->kp) * element);
         if (info.constants) info.constants->release(src + n0 * k, static_cast<size_t>(rows * k) * sizeof(float));
       }
       if (same) return;
@@ -341,32 +349,33 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
 // blocked_gemm.hpp's, up to 512 in bf16 on blocked_amx.hpp's AMX tiles.
 class BlockedPanelsStep final : public Step {
  public:
-  BlockedPanelsStep(const NodeInfo& info, const void* weights, int64_t kp, int64_t m, int64_t n, int64_t k, Activation act)
-      : info_(info), weights_(weights), kp_(kp), m_(m), n_(n), k_(k), act_(act) {}
+  BlockedPanelsStep(const NodeInfo& info, const void* weights, PanelLayout layout, int64_t m, int64_t n, int64_t k, Activation act)
+      : info_(info), weights_(weights), layout_(layout), m_(m), n_(n), k_(k), act_(act) {}
   void run(const RunContext& ctx) const override {
     const float* x = ctx.as<const float>(info_.inputs[0]);
     const float* bias = info_.inputs.size() > 2 && info_.inputs[2] >= 0 ? ctx.as<const float>(info_.inputs[2]) : nullptr;
     float* y = ctx.as<float>(info_.outputs[0]);
     const int threads = std::max(1, info_.threads);
     if (m_ <= kRowKernelMaxRows)
-      linear_rows_blocked(x, weights_, info_.linear.bf16, kp_, bias, y, m_, n_, k_, act_, threads);
+      linear_rows_blocked(x, weights_, info_.linear.bf16, layout_, bias, y, m_, n_, k_, act_, threads);
     else if (info_.linear.bf16)
-      linear_panels_amx(x, static_cast<const uint16_t*>(weights_), kp_, bias, y, m_, n_, k_, act_, threads, ctx.scratch);
+      linear_panels_amx(x, static_cast<const uint16_t*>(weights_), layout_.kp, bias, y, m_, n_, k_, act_, threads, ctx.scratch);
     else
-      linear_panels_f32(x, static_cast<const float*>(weights_), kp_, bias, y, m_, n_, k_, act_, threads);
+      linear_panels_f32(x, static_cast<const float*>(weights_), layout_.kp, bias, y, m_, n_, k_, act_, threads);
   }
   size_t scratch_bytes() const override {
-    return info_.linear.bf16 && m_ > kRowKernelMaxRows ? amx_gemm_scratch_bytes(m_, kp_) : 0;
+    return info_.linear.bf16 && m_ > kRowKernelMaxRows ? amx_gemm_scratch_bytes(m_, layout_.kp) : 0;
   }
 
  private:
   NodeInfo info_;
   const void* weights_;
-  int64_t kp_, m_, n_, k_;
+  PanelLayout layout_;
+  int64_t m_, n_, k_;
   Activation act_;
 };
 
-// The bf16 matmul of a [k, n] weight stored in BA16a64b2a panels, run on n rounded up to 16
+// The bf16 matmul of a [k, n] weight stored in bf16 panels, run on n rounded up to 16
 // features where n is not a multiple of 16 (BlockedLinearStep); nullopt where n is, where the
 // weight is in another layout, or where oneDNN would not read the panels as they are.
 struct PaddedMatmul {
@@ -378,9 +387,10 @@ std::optional<PaddedMatmul> padded_features(const dnnl::memory::desc& stored, in
   constexpr int64_t kAmxFeatures = 16;
   if (n % kAmxFeatures == 0) return std::nullopt;
   const auto kp = panel_layout(stored, k, n, true);
+  if (!kp) return std::nullopt;
   const int64_t np = (n + kAmxFeatures - 1) / kAmxFeatures * kAmxFeatures;
-  const dnnl::memory::desc wide(dnnl::memory::dims{k, np}, dt::bf16, dnnl::memory::format_tag::BA16a64b2a);
-  if (!kp || panel_layout(wide, k, np, true) != kp) return std::nullopt;
+  const auto wide = panel_md(k, np, *kp, true);
+  if (panel_layout(wide, k, np, true) != kp) return std::nullopt;
   auto pd = blocked_pd(m, np, k, true, wide, bias, attr);
   if (pd.weights_desc() != wide) return std::nullopt;
   return PaddedMatmul{std::move(pd), np};
@@ -517,11 +527,11 @@ class LinearKernel final : public NodeKernel {
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
     if (k == 0) info_.fail("inner dim is 0");
     // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
-    if (const auto kp = blocked_ ? panel_layout(blocked_->md, k, n, info_.linear.bf16) : std::nullopt) {
-      const bool own_kernel = m <= kRowKernelMaxRows ||
-                              (info_.linear.bf16 ? m <= kAmxGemmMaxRows && *kp % kAmxTileK == 0 && amx_gemm_supported()
-                                                 : m <= kPanelGemmMaxRows && panel_gemm_supported());
-      if (own_kernel) return std::make_unique<BlockedPanelsStep>(info_, blocked_->copy.data, *kp, m, n, k, act_);
+    // bf16 tiles are made only where the AMX kernel runs (block_weight), for every row count.
+    if (const auto layout = blocked_ ? panel_layout(blocked_->md, k, n, info_.linear.bf16) : std::nullopt) {
+      const bool own_kernel = m <= kRowKernelMaxRows || layout->tiles ||
+                              (!info_.linear.bf16 && m <= kPanelGemmMaxRows && panel_gemm_supported());
+      if (own_kernel) return std::make_unique<BlockedPanelsStep>(info_, blocked_->copy.data, *layout, m, n, k, act_);
     }
     if (blocked_) return std::make_unique<BlockedLinearStep>(info_, *blocked_, m, n, k, act_);
     if (packed_ && info_.linear.bf16)
@@ -582,10 +592,10 @@ F32Panels find_blocked_f32_panels(const NodeInfo& info, const sdk::ValueView& w,
     } catch (const dnnl::error&) {
       return {};
     }
-    const auto kp = panel_layout(md, k, n, false);
-    if (!kp) continue;
+    const auto layout = panel_layout(md, k, n, false);
+    if (!layout) continue;
     const auto copy = info.constants->find(w, blocked_key(n, k, false, md));
-    if (copy.size() == md.get_size()) return {reinterpret_cast<const float*>(copy.data()), kBlockedPanel, *kp * kBlockedPanel};
+    if (copy.size() == md.get_size()) return {reinterpret_cast<const float*>(copy.data()), kBlockedPanel, layout->kp * kBlockedPanel};
   }
   return {};
 }
