@@ -2,6 +2,7 @@
 
 #include "avx512.hpp"
 #include "clones.hpp"
+#include "isa.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -232,7 +233,8 @@ LOOM_AVX512 bool activate_avx512(float* y, int64_t rows, int64_t cols, int64_t l
 
 bool has_avx512() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+                         isa_allows(dnnl_cpu_isa_avx512_core);
   return ok;
 }
 
@@ -302,7 +304,7 @@ LOOM_AVX2 void scale_avx2(float* row, int64_t n, float by) {
 }
 
 bool has_avx2() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allows(dnnl_cpu_isa_avx2);
   return ok;
 }
 #else

@@ -3,6 +3,7 @@
 
 #include "avx512.hpp"
 #include "blocked_rows.hpp"
+#include "isa.hpp"
 #include "rows.hpp"
 
 #include <omp.h>
@@ -136,8 +137,10 @@ void panels_then_activation(const float* x, const float* w, int64_t kp, const fl
 }  // namespace
 
 bool panel_gemm_supported() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512bw");
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+                         isa_allows(dnnl_cpu_isa_avx512_core);
+  return ok;
 }
 
 void linear_panels_f32(const float* x, const float* w, int64_t kp, const float* bias, float* y, int64_t rows, int64_t n,

@@ -11,6 +11,8 @@
 // tile, into one copy that all of them read.
 #include "gemm.hpp"
 
+#include "isa.hpp"
+
 #include <algorithm>
 #include <type_traits>
 
@@ -354,7 +356,7 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
 
 bool available() {
 #ifdef LOOM_GEMM_X86
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allows(dnnl_cpu_isa_avx2);
   return ok;
 #else
   return false;

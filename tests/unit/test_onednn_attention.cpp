@@ -1,6 +1,7 @@
 // The oneDNN plugin's attention heads with precision=bf16 on AMX tiles (attention_amx.hpp),
 // driven through the C ABI only, against a double-precision loop.
 #ifdef LOOM_TEST_ONEDNN
+#include "cpu_features.hpp"
 #include "bf16_reference.hpp"
 #include "onednn_harness.hpp"
 
@@ -30,7 +31,7 @@ using loom::test::OnednnPlugin;
 // and 2 threads. Heads of fewer queries (a decode step, 7) stay on the f32 loops. Without a causal
 // mask or a valid length, the node runs fused only in bf16 on AMX; in f32 the session decomposes it.
 TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-rounded operands") {
-  if (!(__builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("avx512bf16"))) return;
+  if (!loom::test::cpu_allows(loom::test::CpuIsa::amx)) return;
   enum Mask { none, keys, full, rows };
   struct Case {
     int64_t batch, heads, tq, tk, d, dv;

@@ -2,6 +2,7 @@
 // (tests/fixtures/ops, written by tools/fixtures/make_op_fixtures.py), placement answers,
 // run-time errors, and one plan run from several threads at once.
 #ifdef LOOM_TEST_ONEDNN
+#include "cpu_features.hpp"
 #include "onednn_harness.hpp"
 #include "../../backends/onednn/gemm.hpp"
 #include "slice_reference.hpp"
@@ -489,18 +490,27 @@ TEST_CASE("onednn one plan runs from 4 threads at once, each with its own scratc
 }
 
 TEST_CASE("onednn plan asks for scratch and refuses too little" * doctest::description("scratchpad_mode::user")) {
-  // oneDNN's matmul for the linear layer: its scratchpad is the plan's (the blocked weights'
-  // kernels for few rows need none).
-  OnednnPlugin plugin(1, "onednn");
-  Block block;
-  loom::test::Executable exe(plugin.backend(), block.g);
-  auto plan = exe.prepare(block.shapes());
-  Buffers b(0);
-  REQUIRE(plan.scratch_bytes() > 0);
-  std::vector<std::byte> scratch(plan.scratch_bytes());
-  CHECK_THROWS_AS(plan.run(b.args(), scratch.data(), plan.scratch_bytes() - 1), PluginError);
-  CHECK_THROWS_AS(plan.run(b.args(), nullptr, plan.scratch_bytes()), PluginError);
-  CHECK_NOTHROW(plan.run(b.args()));
+  // oneDNN's matmul for the linear layer, where its scratchpad is the plan's (on AVX-512; its
+  // AVX2 matmul needs none), and the packed GEMM, which packs the activations in the scratch (the
+  // blocked weights' kernels for few rows need none).
+  bool tested = false;
+  for (const std::string gemm : {"onednn", "packed"}) {
+    if (gemm == "packed" && !loom::test::cpu_allows(loom::test::CpuIsa::avx2)) continue;
+    CAPTURE(gemm);
+    OnednnPlugin plugin(1, gemm.c_str());
+    Block block;
+    loom::test::Executable exe(plugin.backend(), block.g);
+    auto plan = exe.prepare(block.shapes());
+    Buffers b(0);
+    if (gemm == "onednn" && plan.scratch_bytes() == 0) continue;
+    REQUIRE(plan.scratch_bytes() > 0);
+    tested = true;
+    std::vector<std::byte> scratch(plan.scratch_bytes());
+    CHECK_THROWS_AS(plan.run(b.args(), scratch.data(), plan.scratch_bytes() - 1), PluginError);
+    CHECK_THROWS_AS(plan.run(b.args(), nullptr, plan.scratch_bytes()), PluginError);
+    CHECK_NOTHROW(plan.run(b.args()));
+  }
+  CHECK((tested || !loom::test::cpu_allows(loom::test::CpuIsa::avx2)));
 }
 
 // Executor overhead: a chain of tiny element-wise nodes. A benchmark, not a test: run it with
@@ -575,7 +585,7 @@ TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights ag
       {"quick_gelu", [](double v) { return v / (1 + std::exp(-1.702 * v)); }},
       {"silu", [](double v) { return v / (1 + std::exp(-v)); }},
       {"tanh", [](double v) { return std::tanh(v); }}};
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx2 = loom::test::cpu_allows(loom::test::CpuIsa::avx2);
   for (const std::string gemm : {"onednn", "packed", "blocked"}) {
     if (gemm == "packed" && !avx2) continue;  // the packed GEMM needs AVX2 and FMA
     for (int threads : {1, 2}) {
@@ -629,11 +639,11 @@ TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights ag
 // 32, the last cut short; 1100 rows three passes over the weight, of 367, 367 and 366 rows).
 TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands and sums in f32") {
   CHECK_THROWS_WITH_AS(OnednnPlugin(1, "onednn", "bf16"), doctest::Contains("packed or blocked GEMM only"), PluginError);
-  const bool bf16_cpu = __builtin_cpu_supports("avx512bf16");
+  const bool bf16_cpu = loom::test::cpu_allows(loom::test::CpuIsa::avx512_bf16);
   if (!bf16_cpu)
     CHECK_THROWS_WITH_AS(OnednnPlugin(1, "blocked", "bf16"), doctest::Contains("AVX512-BF16 or AMX"), PluginError);
   CHECK_THROWS_WITH_AS(OnednnPlugin(1, nullptr, "f16"), doctest::Contains("f32 or bf16"), PluginError);
-  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+  if (!loom::test::cpu_allows(loom::test::CpuIsa::avx2)) {
     CHECK_THROWS_WITH_AS(OnednnPlugin(1, nullptr, "bf16"), doctest::Contains("AVX2 and FMA"), PluginError);
     return;
   }
@@ -713,9 +723,9 @@ TEST_CASE("onednn patch embedding agrees with a double-precision convolution on 
   Tensor w(DType::f32, {o, c, p, p}), b(DType::f32, {o});
   for (int64_t i = 0; i < w.numel(); ++i) w.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i) * 0.05);
   for (int64_t i = 0; i < o; ++i) b.data_as<float>()[i] = static_cast<float>(0.1 * i - 2);
-  const bool amx = __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("avx512bf16");
+  const bool amx = loom::test::cpu_allows(loom::test::CpuIsa::amx);
   for (const std::string gemm : {"onednn", "packed", "blocked", "blocked-bf16"}) {
-    if (gemm == "packed" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) continue;
+    if (gemm == "packed" && !(loom::test::cpu_allows(loom::test::CpuIsa::avx2))) continue;
     const bool bf16 = gemm == "blocked-bf16";
     if (bf16 && !amx) continue;
     for (int threads : {1, 2}) {
@@ -782,7 +792,7 @@ TEST_CASE("onednn linear activations of infinities, NaN and zeros are PyTorch's"
       {"tanh", {-1.0f, 1.0f, nan, -0.0f, -1.0f, 1.0f}}};
   const int64_t n = static_cast<int64_t>(bias.size()), k = 8;
   for (const std::string gemm : {"onednn", "packed", "blocked"}) {
-    if (gemm == "packed" && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) continue;
+    if (gemm == "packed" && !(loom::test::cpu_allows(loom::test::CpuIsa::avx2))) continue;
     OnednnPlugin plugin(1, gemm.c_str());
     for (const auto& [act, want] : expected) {
       Tensor w(DType::f32, {n, k}), b(DType::f32, {n});

@@ -4,6 +4,7 @@
 // wrong (prefixes, legacy names, tied weights, f16 and bf16 files, shards, padding, token types),
 // the errors of broken checkpoints and config.json read as transformers reads it (generation:
 // test_generation.cpp; tokenizer files: test_checkpoint_tokenizers.cpp).
+#include "cpu_features.hpp"
 #include "model_checks.hpp"
 #include "safetensors_bytes.hpp"
 #include "session_graphs.hpp"
@@ -85,7 +86,7 @@ TEST_CASE("text models: GPT2LMHeadModel with a right-padded batch and GPT2Model 
 // up to a fifth of the elements may differ beyond 1e-4, all stay within 1e-2; and the result is
 // not the f32 one.
 TEST_CASE("text models: precision=bf16 gives the linear layers in bf16 of the fixture's forward") {
-  if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return;  // bf16 runs on the AVX2 GEMM
+  if (!loom::test::cpu_allows(loom::test::CpuIsa::avx2)) return;  // bf16 runs on the AVX2 GEMM
   Engine engine = text_engine();
   SessionOptions bf16 = test::on_onednn();
   bf16.options["precision"] = "bf16";
