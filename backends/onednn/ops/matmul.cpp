@@ -5,10 +5,10 @@
 // GEMMs over a copy of that weight made once per engine (plugin.cpp picks, docs/performance.md,
 // "Packed weights"): gemm.hpp's packed GEMM (AVX2; as bf16 panels with precision=bf16), or
 // oneDNN's matmul over the weight reordered into the blocked layout it picks for it (AVX-512;
-// bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX, where on AMX the bf16
-// weight is kept in the tiles that blocked_amx.hpp's kernel reads, for every row count). Without either, a
-// linear layer over a few rows (a decode step) runs on the row kernel (rows.hpp), which makes no
-// oneDNN call.
+// bf16 weights and activations with precision=bf16 on AVX512-BF16 or AMX; on AMX the bf16 weight
+// is kept in the tiles that blocked_amx.hpp's kernel reads, for every row count). Without either,
+// a linear layer over a few rows (a decode step) runs on the row kernel (rows.hpp), which makes
+// no oneDNN call.
 #include "blocked_amx.hpp"
 #include "blocked_gemm.hpp"
 #include "blocked_rows.hpp"
@@ -346,7 +346,7 @@ std::optional<BlockedWeight> block_weight(const sdk::NodeView& node, const NodeI
 
 // Rows over a blocked weight in a layout that blocked_rows.hpp reads, without oneDNN and
 // without allocating: a few (a decode step) on blocked_rows.hpp's kernel, tens in f32 on
-// blocked_gemm.hpp's, up to 512 in bf16 on blocked_amx.hpp's AMX tiles.
+// blocked_gemm.hpp's, any number in bf16 on blocked_amx.hpp's AMX tiles.
 class BlockedPanelsStep final : public Step {
  public:
   BlockedPanelsStep(const NodeInfo& info, const void* weights, PanelLayout layout, int64_t m, int64_t n, int64_t k, Activation act)
