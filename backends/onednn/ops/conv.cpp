@@ -204,8 +204,10 @@ std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::Value
     dnnl::memory to(to_md, cpu_engine(), buf);
     dnnl::reorder(from, to).execute(stream, from, to);
     stream.wait();
-    // The weight's pages stay: with f32 panels, a grid of more patches than their kernel takes
-    // runs on oneDNN's convolution, which reads the weight as mapped.
+    // The tiles take every grid, so the mapped f32 weight's pages may go; with f32 panels they
+    // stay: a grid of more patches than their kernel takes runs on oneDNN's convolution, which
+    // reads the weight as mapped.
+    if (bf16 && info.constants) info.constants->release(w.data(), static_cast<size_t>(n * k) * sizeof(float));
   });
   return out;
 }
