@@ -231,13 +231,6 @@ LOOM_AVX512 bool activate_avx512(float* y, int64_t rows, int64_t cols, int64_t l
   }
 }
 
-bool has_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-                         isa_allows(dnnl_cpu_isa_avx512_core);
-  return ok;
-}
-
 // exp(x - top), exactly 0 where x - top < -87.
 LOOM_AVX2 inline __m256 exp_below(__m256 x, __m256 top) {
   const __m256 d = _mm256_sub_ps(x, top);
@@ -303,13 +296,7 @@ LOOM_AVX2 void scale_avx2(float* row, int64_t n, float by) {
   for (; j < n; ++j) row[j] *= by;
 }
 
-bool has_avx2() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allows(dnnl_cpu_isa_avx2);
-  return ok;
-}
 #else
-bool has_avx2() { return false; }
-bool has_avx512() { return false; }
 bool activate_avx512(float*, int64_t, int64_t, int64_t, Activation) { return false; }
 void activate_avx2(float*, int64_t, int64_t, int64_t, Activation) {}
 float exp_sum_avx2(float*, int64_t, float) { return 0.0f; }
@@ -319,7 +306,7 @@ void scale_avx2(float*, int64_t, float) {}
 
 LOOM_CPU_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span, float scale, const float* mask,
                                       int64_t mask_stride) {
-  const bool avx2 = has_avx2();
+  const bool avx2 = avx2_allowed();
   float top = -std::numeric_limits<float>::infinity();
   if (avx2) {
     top = scale_max_avx2(row, visible, scale, mask, mask_stride);
@@ -358,14 +345,14 @@ bool softmax_row(float* row, int64_t visible, int64_t span, float scale, const f
 }
 
 void activate_rows(float* y, int64_t rows, int64_t cols, int64_t ld, Activation act) {
-  if (has_avx512() && activate_avx512(y, rows, cols, ld, act)) return;
-  if (has_avx2()) return activate_avx2(y, rows, cols, ld, act);
+  if (avx512_allowed() && activate_avx512(y, rows, cols, ld, act)) return;
+  if (avx2_allowed()) return activate_avx2(y, rows, cols, ld, act);
   for (int64_t r = 0; r < rows; ++r) activate_inplace(y + r * ld, cols, act);
 }
 
 void activate_inplace(float* y, int64_t n, Activation act) {
-  if (has_avx512() && activate_avx512(y, 1, n, n, act)) return;
-  if (has_avx2()) return activate_avx2(y, 1, n, n, act);
+  if (avx512_allowed() && activate_avx512(y, 1, n, n, act)) return;
+  if (avx2_allowed()) return activate_avx2(y, 1, n, n, act);
   switch (act) {
     case Activation::none: return;
     case Activation::relu: return relu_all(y, n);

@@ -136,12 +136,7 @@ void panels_then_activation(const float* x, const float* w, int64_t kp, const fl
 
 }  // namespace
 
-bool panel_gemm_supported() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-                         isa_allows(dnnl_cpu_isa_avx512_core);
-  return ok;
-}
+bool panel_gemm_supported() { return avx512_allowed(); }
 
 void linear_panels_f32(const float* x, const float* w, int64_t kp, const float* bias, float* y, int64_t rows, int64_t n,
                        int64_t k, Activation act, int threads) {

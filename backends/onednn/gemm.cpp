@@ -356,8 +356,7 @@ LOOM_AVX2 void panels(const float* x, const W* w, const float* bias, float* y, c
 
 bool available() {
 #ifdef LOOM_GEMM_X86
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allows(dnnl_cpu_isa_avx2);
-  return ok;
+  return avx2_allowed();
 #else
   return false;
 #endif

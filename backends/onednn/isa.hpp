@@ -10,4 +10,25 @@ namespace loom::onednn {
 
 inline bool isa_allows(dnnl_cpu_isa_t isa) { return (dnnl_get_effective_cpu_isa() & isa) == isa; }
 
+// AVX2 with FMA (what LOOM_AVX2 code needs), and AVX-512 F, DQ, VL and BW (LOOM_AVX512's), where
+// the CPU has them and the cap allows them.
+inline bool avx2_allowed() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_allows(dnnl_cpu_isa_avx2);
+  return ok;
+#else
+  return false;
+#endif
+}
+inline bool avx512_allowed() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+                         isa_allows(dnnl_cpu_isa_avx512_core);
+  return ok;
+#else
+  return false;
+#endif
+}
+
 }  // namespace loom::onednn
