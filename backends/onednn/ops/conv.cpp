@@ -187,8 +187,7 @@ std::optional<std::string> check_conv(const sdk::NodeView& node) {
 // (bf16) in blocked_amx.hpp's tiles (rounded to nearest even by the reorder); nullopt where
 // oneDNN lays that tag out otherwise, or the bf16 tiles' K does not suit the tile products.
 std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::ValueView& w, int64_t n, int64_t k, bool bf16) {
-  using dt = dnnl::memory::data_type;
-  const auto to_md = bf16 ? bf16_tiles_md(k, n) : dnnl::memory::desc({k, n}, dt::f32, dnnl::memory::format_tag::BA16a64b);
+  const auto to_md = panel_md(k, n, PanelLayout{.tiles = bf16}, bf16);
   const auto layout = panel_layout(to_md, k, n, bf16);
   if (!layout || (bf16 && layout->kp % kAmxTileK != 0)) return std::nullopt;
   const std::string key = std::string("onednn.patch.") + (bf16 ? "BA4b16a16b2a" : "BA16a64b") + ":N=" + std::to_string(n) +
