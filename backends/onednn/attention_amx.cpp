@@ -57,14 +57,40 @@ LOOM_AMX inline __m512i bf16x32(const float* p, int64_t count) {
   return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
 }
 
-// The keys as the B operand of q k^T: pairs[c][j] = (k[j][2c], k[j][2c + 1]), zero for j >= keys.
+// Rows r[0..15] of a 16 x 16 matrix of 32-bit words become its columns: interleaved words, then
+// word pairs, then 128-bit quarters twice (the masked forms, as in swap_halves below).
+LOOM_AMX inline void transpose16(__m512i r[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_epi32(0xffff, r[i], r[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_epi32(0xffff, r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    u[i] = _mm512_maskz_unpacklo_epi64(0xff, t[i], t[i + 2]);
+    u[i + 1] = _mm512_maskz_unpackhi_epi64(0xff, t[i], t[i + 2]);
+    u[i + 2] = _mm512_maskz_unpacklo_epi64(0xff, t[i + 1], t[i + 3]);
+    u[i + 3] = _mm512_maskz_unpackhi_epi64(0xff, t[i + 1], t[i + 3]);
+  }
+  for (int h = 0; h < 16; h += 8)  // t: quarters (0, 2) and (1, 3) of rows h..h+3 and h+4..h+7
+    for (int m = 0; m < 4; ++m) {
+      t[h + m] = _mm512_maskz_shuffle_i32x4(0xffff, u[h + m], u[h + 4 + m], 0x88);
+      t[h + 4 + m] = _mm512_maskz_shuffle_i32x4(0xffff, u[h + m], u[h + 4 + m], 0xdd);
+    }
+  for (int m = 0; m < 8; ++m) {  // t[m] and t[m + 8]: columns m and m + 8, rows 0..7 and 8..15
+    r[m] = _mm512_maskz_shuffle_i32x4(0xffff, t[m], t[m + 8], 0x88);
+    r[m + 8] = _mm512_maskz_shuffle_i32x4(0xffff, t[m], t[m + 8], 0xdd);
+  }
+}
+
+// The keys as the B operand of q k^T: pairs[c][j] = (k[j][2c], k[j][2c + 1]), zero for j >= keys;
+// 16 keys by 16 pairs at a time, transposed in registers.
 LOOM_AMX void pack_keys(const float* k, int64_t keys, int64_t d, int64_t k16, uint32_t* pairs) {
-  const __m512i column = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                            _mm512_set1_epi32(static_cast<int>(k16)));
-  for (int64_t j = 0; j < k16; ++j)
+  __m512i r[16];
+  for (int64_t j0 = 0; j0 < k16; j0 += 16)
     for (int64_t c = 0; c < d; c += 32) {
-      const __m512i v = j < keys ? bf16x32(k + j * d + c, 32) : _mm512_setzero_si512();
-      _mm512_i32scatter_epi32(pairs + (c / 2) * k16 + j, column, v, 4);
+      for (int64_t i = 0; i < 16; ++i) r[i] = j0 + i < keys ? bf16x32(k + (j0 + i) * d + c, 32) : _mm512_setzero_si512();
+      transpose16(r);
+      for (int64_t p = 0; p < 16; ++p) _mm512_storeu_si512(pairs + (c / 2 + p) * k16 + j0, r[p]);
     }
 }
 
