@@ -428,3 +428,22 @@ TEST_CASE("ops: roll keeps the shape and pad adds before and after each axis") {
   CHECK(infer_error("pad", {f32({"4"})}, {{"before", Ints{-1}}, {"after", Ints{0}}}).find("between 0 and 2^40") != std::string::npos);
   CHECK(infer_error("pad", {f32({"4", "2"})}, {{"before", Ints{0}}, {"after", Ints{0}}}).find("one entry per axis") != std::string::npos);
 }
+
+TEST_CASE("ops: attention shapes in both layouts (op set 7: layout)") {
+  using Attrs = std::map<std::string, AttrValue>;
+  CHECK(shape(infer("attention", {f32({"b", "12", "s", "64"}), f32({"b", "12", "t", "64"}), f32({"b", "12", "t", "32"})})) ==
+        "[b, 12, s, 32]");
+  const Attrs bshd{{"layout", std::string("bshd")}};
+  CHECK(shape(infer("attention", {f32({"b", "s", "12", "64"}), f32({"b", "t", "12", "64"}), f32({"b", "t", "12", "32"})}, bshd)) ==
+        "[b, s, 12, 32]");
+  // The mask is per head in either layout: [b, heads, s, t].
+  CHECK(shape(infer("attention", {f32({"2", "5", "3", "8"}), f32({"2", "7", "3", "8"}), f32({"2", "7", "3", "8"}), f32({"2", "3", "5", "7"})},
+                    bshd)) == "[2, 5, 3, 8]");
+  CHECK(infer_error("attention", {f32({"2", "5", "3", "8"}), f32({"2", "7", "4", "8"}), f32({"2", "7", "4", "8"})}, bshd)
+            .find("must agree in batch, heads and head_dim") != std::string::npos);
+  CHECK(infer_error("attention", {f32({"2", "5", "3", "8"}), f32({"2", "7", "3", "8"}), f32({"2", "6", "3", "8"})}, bshd)
+            .find("must agree in batch, heads and positions") != std::string::npos);
+  CHECK(infer_error("attention", {f32({"1", "1", "1", "1"}), f32({"1", "1", "1", "1"}), f32({"1", "1", "1", "1"})},
+                    {{"layout", std::string("bsdh")}})
+            .find("'bsdh', not bhsd or bshd") != std::string::npos);
+}

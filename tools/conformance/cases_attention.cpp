@@ -14,6 +14,7 @@ struct AttentionCase {
   bool valid_length = false;
   Shape mask;       // empty: none
   double scale = 0;
+  bool bshd = false;  // layout bshd: q, k, v and out [B, T, H, D]
 };
 
 std::string describe(const AttentionCase& c) {
@@ -31,6 +32,7 @@ std::string describe(const AttentionCase& c) {
   if (c.valid_length) s += " valid_length";
   if (!c.mask.empty()) s += " mask " + dims(c.mask);
   if (c.scale) s += " scale " + std::to_string(c.scale);
+  if (c.bshd) s += " bshd";
   return s;
 }
 
@@ -51,13 +53,21 @@ void attention(std::vector<OpCase>& out) {
       {1, 1, 800, 800, 8, 8, true},                          // spans past one slice of the GEMM's K
       {1, 3, 1, 37, 64, 64, false, true},                    // decode steps of 64-wide heads
       {2, 2, 1, 21, 36, 40, true, true, {2, 1, 1, 21}},      // ... of odd widths, masked
+      {2, 3, 5, 5, 8, 8, false, false, {}, 0, true},         // heads after the positions (bshd)
+      {2, 2, 3, 9, 8, 6, true, true, {2, 1, 1, 9}, 0, true},
+      {1, 3, 4, 6, 8, 8, false, false, {1, 3, 4, 6}, 0.5, true},
+      {2, 4, 33, 65, 64, 64, false, true, {2, 1, 1, 65}, 0, true},
+      {1, 2, 100, 100, 32, 32, true, false, {}, 0, true},
   };
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const AttentionCase& c : cases)
       for (bool decompose : {false, true}) {
         if (t != DType::f32 && c.tk > 20) continue;
         CaseBuilder b("attention", std::string(dtype_name(t)) + " " + describe(c));
-        b.input("q", t, {c.b, c.h, c.tq, c.d}).input("k", t, {c.b, c.h, c.tk, c.d}).input("v", t, {c.b, c.h, c.tk, c.dv});
+        auto heads = [&](int64_t positions, int64_t width) {
+          return c.bshd ? Shape{c.b, positions, c.h, width} : Shape{c.b, c.h, positions, width};
+        };
+        b.input("q", t, heads(c.tq, c.d)).input("k", t, heads(c.tk, c.d)).input("v", t, heads(c.tk, c.dv));
         if (!c.mask.empty()) b.input("mask", t, c.mask, {-3, 0});
         else if (c.valid_length) b.absent();
         if (c.valid_length) {
@@ -67,6 +77,7 @@ void attention(std::vector<OpCase>& out) {
           b.input("valid_length", lengths);
         }
         b.attr("causal", c.causal).attr("scale", c.scale);
+        if (c.bshd) b.attr("layout", std::string("bshd"));
         if (decompose) b.decomposed();
         out.push_back(b.build());
       }

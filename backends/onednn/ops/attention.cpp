@@ -294,6 +294,7 @@ std::optional<std::string> check_attention(const sdk::NodeView& node, bool bf16)
   for (size_t i = 0; i < 3; ++i)
     if (node.input(i).rank() != 4) return "input '" + std::string(node.input(i).name()) + "' must be 4-D";
   if (node.has_input(3) && node.input(3).rank() > 4) return "mask must have rank 4 or less";
+  if (attr_string(node, "layout", "bhsd") != "bhsd") return "layout bshd: these kernels read heads first (bhsd); decomposed";
   // Without a cache to read a prefix of, or a causal mask to skip keys with, this kernel only
   // does what oneDNN's JIT matmul and softmax do as fast in f32 (ViT-B/16's heads: 24 ms of a
   // run decomposed, 36 fused on the packed GEMM): the session decomposes such a node. With

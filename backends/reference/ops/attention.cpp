@@ -27,10 +27,17 @@ namespace {
 void attention(const Node& node, const Io& io) {
   const View &q = io.in[0], &k = io.in[1], &v = io.in[2];
   if (q.dims.size() != 4 || k.dims.size() != 4 || v.dims.size() != 4) node.fail("q, k and v must be 4-D");
-  const int64_t b = q.dims[0], h = q.dims[1], tq = q.dims[2], d = q.dims[3], tk = k.dims[2], dv = v.dims[3];
-  if (k.dims[0] != b || k.dims[1] != h || k.dims[3] != d || v.dims[0] != b || v.dims[1] != h || v.dims[2] != tk)
+  // Layout bshd: [batch, positions, heads, head_dim]; the dims below are those of bhsd.
+  const bool bshd = node.attr_string("layout") == "bshd";
+  const int pos = bshd ? 1 : 2, heads = bshd ? 2 : 1;
+  const int64_t b = q.dims[0], h = q.dims[heads], tq = q.dims[pos], d = q.dims[3], tk = k.dims[pos], dv = v.dims[3];
+  if (k.dims[0] != b || k.dims[heads] != h || k.dims[3] != d || v.dims[0] != b || v.dims[heads] != h || v.dims[pos] != tk)
     node.fail("q " + dims_str(q.dims) + ", k " + dims_str(k.dims) + " and v " + dims_str(v.dims) + " do not agree");
-  node.expect_dims(io.out[0], {b, h, tq, dv});
+  node.expect_dims(io.out[0], bshd ? Dims{b, tq, h, dv} : Dims{b, h, tq, dv});
+  // The offset of row t of head bh (batch bh / h) in a tensor of `t_count` positions and rows of `width`.
+  auto at = [&](int64_t bh, int64_t t, int64_t t_count, int64_t width) {
+    return bshd ? ((bh / h * t_count + t) * h + bh % h) * width : (bh * t_count + t) * width;
+  };
   const Dims scores_dims{b, h, tq, tk};
   const bool has_mask = io.in.size() > 3 && io.in[3].present;
   const auto mask_map = has_mask ? broadcast_map(io.in[3].dims, scores_dims) : std::vector<int64_t>{};
@@ -46,10 +53,11 @@ void attention(const Node& node, const Io& io) {
   for (int64_t bh = 0; bh < b * h; ++bh)
     for (int64_t i = 0; i < tq; ++i) {
       const int64_t row = bh * tq + i;  // index of this query's scores row in [B, H, Tq, *]
+      const int64_t qi = at(bh, i, tq, d), oi = at(bh, i, tq, dv);
       double max = -std::numeric_limits<double>::infinity();
       for (int64_t j = 0; j < tk; ++j) {
         double dot = 0;
-        for (int64_t p = 0; p < d; ++p) dot += qs[row * d + p] * ks[(bh * tk + j) * d + p];
+        for (int64_t p = 0; p < d; ++p) dot += qs[qi + p] * ks[at(bh, j, tk, d) + p];
         s[j] = scale * dot + (has_mask ? mask[mask_map[row * tk + j]] : 0.0);
         if (!key_visible(i, j, tq, lengths[bh / h], causal)) s[j] = -std::numeric_limits<double>::infinity();
         max = std::max(max, s[j]);
@@ -58,8 +66,8 @@ void attention(const Node& node, const Io& io) {
       for (int64_t j = 0; j < tk; ++j) sum += std::exp(s[j] - max);  // a row that sees no key: NaN
       for (int64_t c = 0; c < dv; ++c) {
         double acc = 0;
-        for (int64_t j = 0; j < tk; ++j) acc += std::exp(s[j] - max) / sum * vs[(bh * tk + j) * dv + c];
-        out[row * dv + c] = tk ? acc : std::numeric_limits<double>::quiet_NaN();
+        for (int64_t j = 0; j < tk; ++j) acc += std::exp(s[j] - max) / sum * vs[at(bh, j, tk, dv) + c];
+        out[oi + c] = tk ? acc : std::numeric_limits<double>::quiet_NaN();
       }
     }
   write_real(io.out[0], out);
@@ -67,6 +75,8 @@ void attention(const Node& node, const Io& io) {
 
 std::optional<std::string> check_attention(const Node& node) {
   if (node.attr_float("scale") < 0) return "scale must not be negative";
+  if (node.attr_string("layout") != "bhsd" && node.attr_string("layout") != "bshd")
+    return "layout '" + node.attr_string("layout") + "' is not bhsd or bshd";
   return std::nullopt;
 }
 

@@ -111,6 +111,7 @@ std::optional<std::string> check_attention(const sdk::NodeView& node) {
   const bool length = node.num_inputs() > 4 && node.has_input(4);
   if (length && node.input(4).dtype() != LOOM_DTYPE_I64) return "valid_length is not i64";
   if (node.attr_float("scale") < 0) return "scale must not be negative";
+  if (node.attr_string("layout") != "bhsd") return "layout bshd: the shader reads heads first (bhsd); decomposed";
   return std::nullopt;
 }
 

@@ -25,20 +25,34 @@ void register_attention(std::vector<OpSchema>& ops) {
       "softmax(scale * q @ k^T + mask, keys limited by valid_length and causality) @ v, per head",
       {{"q"}, {"k"}, {"v"}, {"mask", true}, {"valid_length", true}},
       {{"out"}},
-      {{"causal", AttrType::Bool, AttrValue{false}}, {"scale", AttrType::Float, AttrValue{0.0}}},
+      {{"causal", AttrType::Bool, AttrValue{false}},
+       {"scale", AttrType::Float, AttrValue{0.0}},
+       // bshd (op set 7): q, k, v and out are [batch, positions, heads, head_dim], the heads
+       // of a projection before their transpose, so that no copy moves them.
+       attr_with_default("layout", std::string("bhsd"), 7)},
       [](InferContext& c) {
         c.expect_dtype(0, kFloat);
         c.expect_same_dtype(0, 1);
         c.expect_same_dtype(0, 2);
-        const SymShape &q = c.input(0).shape, &k = c.input(1).shape, &v = c.input(2).shape;
+        const std::string& layout = c.attr_string("layout");
+        if (layout != "bhsd" && layout != "bshd") c.fail("attribute 'layout' is '" + layout + "', not bhsd or bshd");
+        const bool bshd = layout == "bshd";
         for (size_t i = 0; i < 3; ++i)
           if (c.input(i).shape.size() != 4)
-            c.fail("'" + c.node().inputs[i] + "' must be 4-D [batch, heads, positions, head_dim], got " +
-                   sym_shape_str(c.input(i).shape));
+            c.fail("'" + c.node().inputs[i] + "' must be 4-D [batch, " + (bshd ? "positions, heads" : "heads, positions") +
+                   ", head_dim], got " + sym_shape_str(c.input(i).shape));
+        // Each input as [batch, heads, positions, head_dim], whatever its layout.
+        auto heads_first = [&](size_t i) {
+          const SymShape& s = c.input(i).shape;
+          return bshd ? SymShape{s[0], s[2], s[1], s[3]} : s;
+        };
+        const SymShape q = heads_first(0), k = heads_first(1), v = heads_first(2);
         if (!compatible(q[0], k[0]) || !compatible(q[1], k[1]) || !compatible(q[3], k[3]))
-          c.fail("q " + sym_shape_str(q) + " and k " + sym_shape_str(k) + " must agree in batch, heads and head_dim");
+          c.fail("q " + sym_shape_str(c.input(0).shape) + " and k " + sym_shape_str(c.input(1).shape) +
+                 " must agree in batch, heads and head_dim");
         if (!compatible(k[0], v[0]) || !compatible(k[1], v[1]) || !compatible(k[2], v[2]))
-          c.fail("k " + sym_shape_str(k) + " and v " + sym_shape_str(v) + " must agree in batch, heads and positions");
+          c.fail("k " + sym_shape_str(c.input(1).shape) + " and v " + sym_shape_str(c.input(2).shape) +
+                 " must agree in batch, heads and positions");
         if (c.has_input(3)) {
           c.expect_same_dtype(0, 3);
           SymShape scores = {q[0], q[1], q[2], k[2]};
@@ -48,7 +62,7 @@ void register_attention(std::vector<OpSchema>& ops) {
         }
         if (c.has_input(4)) expect_per_row(c, 4, q[0]);
         if (c.attr_float("scale") < 0) c.fail("attribute 'scale' must not be negative (0 means 1/sqrt(head_dim))");
-        c.set_output(0, {c.input(0).dtype, {q[0], q[1], q[2], v[3]}});
+        c.set_output(0, {c.input(0).dtype, bshd ? SymShape{q[0], q[2], q[1], v[3]} : SymShape{q[0], q[1], q[2], v[3]}});
       }});
 
   OpSchema write{

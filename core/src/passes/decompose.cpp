@@ -7,6 +7,7 @@
 //        [mask = add(mask, keys)]                          with both
 //        probs = softmax(scores, mask)
 //        out = matmul(probs, v)
+//     with layout bshd, q, k and v each first transpose([0, 2, 1, 3]), and out after it
 //   add_layer_norm(a, b, weight, bias) -> sum = add(a, b); out = layer_norm(sum, weight, bias)
 #include "passes/passes.hpp"
 
@@ -50,9 +51,19 @@ std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
   }
   const std::string mask = input_or_empty(node, 3), valid_length = input_or_empty(node, 4);
   const bool causal = attr_bool(node, "causal");
+  const bool bshd = attr_string(node, "layout") == "bshd";
   std::vector<Node> out;
+  // With layout bshd the heads go first, as the basic ops take them, and come back after.
+  const std::vector<int64_t> swap{0, 2, 1, 3};
+  std::string q = node.inputs[0], k = node.inputs[1], v = node.inputs[2];
+  if (bshd)
+    for (std::string* x : {&q, &k, &v}) {
+      const std::string t = edit.unique_name(node.name + "." + (x == &q ? "q" : x == &k ? "k" : "v") + ".heads_first");
+      out.push_back(make_node(node, t, "transpose", {*x}, {t}, {{"perm", swap}}));
+      *x = t;
+    }
   const std::string scores = edit.unique_name(node.name + ".scores");
-  out.push_back(make_node(node, scores, "matmul", {node.inputs[0], node.inputs[1]}, {scores},
+  out.push_back(make_node(node, scores, "matmul", {q, k}, {scores},
                           {{"transpose_a", false}, {"transpose_b", true}, {"alpha", scale}}));
   std::string softmax_mask = mask;
   if (!valid_length.empty() || causal) {
@@ -66,8 +77,10 @@ std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
   }
   const std::string probs = edit.unique_name(node.name + ".probs");
   out.push_back(make_node(node, probs, "softmax", {scores, softmax_mask}, {probs}, {{"axis", int64_t(-1)}}));
-  out.push_back(make_node(node, node.name, "matmul", {probs, node.inputs[2]}, node.outputs,
+  const std::string heads = bshd ? edit.unique_name(node.name + ".heads") : node.outputs[0];
+  out.push_back(make_node(node, bshd ? heads : node.name, "matmul", {probs, v}, {heads},
                           {{"transpose_a", false}, {"transpose_b", false}, {"alpha", 1.0}}));
+  if (bshd) out.push_back(make_node(node, node.name, "transpose", {heads}, node.outputs, {{"perm", swap}}));
   return out;
 }
 
