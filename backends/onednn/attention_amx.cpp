@@ -82,20 +82,21 @@ LOOM_AMX inline void transpose16(__m512i r[16]) {
   }
 }
 
-// The keys as the B operand of q k^T: pairs[c][j] = (k[j][2c], k[j][2c + 1]), zero for j >= keys;
-// 16 keys by 16 pairs at a time, transposed in registers.
-LOOM_AMX void pack_keys(const float* k, int64_t keys, int64_t d, int64_t k16, uint32_t* pairs) {
+// The keys (rows `ld` floats apart) as the B operand of q k^T: pairs[c][j] = (k[j][2c],
+// k[j][2c + 1]), zero for j >= keys; 16 keys by 16 pairs at a time, transposed in registers.
+LOOM_AMX void pack_keys(const float* k, int64_t ld, int64_t keys, int64_t d, int64_t k16, uint32_t* pairs) {
   __m512i r[16];
   for (int64_t j0 = 0; j0 < k16; j0 += 16)
     for (int64_t c = 0; c < d; c += 32) {
-      for (int64_t i = 0; i < 16; ++i) r[i] = j0 + i < keys ? bf16x32(k + (j0 + i) * d + c, 32) : _mm512_setzero_si512();
+      for (int64_t i = 0; i < 16; ++i) r[i] = j0 + i < keys ? bf16x32(k + (j0 + i) * ld + c, 32) : _mm512_setzero_si512();
       transpose16(r);
       for (int64_t p = 0; p < 16; ++p) _mm512_storeu_si512(pairs + (c / 2 + p) * k16 + j0, r[p]);
     }
 }
 
-// The values as the B operand of p v: pairs[r][c] = (v[2r][c], v[2r + 1][c]), zero past keys.
-LOOM_AMX void pack_values(const float* v, int64_t keys, int64_t dv, int64_t k32, uint32_t* pairs) {
+// The values (rows `ld` floats apart) as the B operand of p v: pairs[r][c] = (v[2r][c],
+// v[2r + 1][c]), zero past keys.
+LOOM_AMX void pack_values(const float* v, int64_t ld, int64_t keys, int64_t dv, int64_t k32, uint32_t* pairs) {
   alignas(64) static constexpr uint16_t kLow[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
                                                      8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
   const __m512i low = _mm512_load_si512(kLow), high = _mm512_add_epi16(low, _mm512_set1_epi16(16));
@@ -103,8 +104,8 @@ LOOM_AMX void pack_values(const float* v, int64_t keys, int64_t dv, int64_t k32,
     const int64_t j = 2 * r;
     for (int64_t c = 0; c < dv; c += 32) {
       const int64_t n = std::min<int64_t>(32, dv - c);
-      const __m512i a = j < keys ? bf16x32(v + j * dv + c, n) : _mm512_setzero_si512();
-      const __m512i b = j + 1 < keys ? bf16x32(v + (j + 1) * dv + c, n) : _mm512_setzero_si512();
+      const __m512i a = j < keys ? bf16x32(v + j * ld + c, n) : _mm512_setzero_si512();
+      const __m512i b = j + 1 < keys ? bf16x32(v + (j + 1) * ld + c, n) : _mm512_setzero_si512();
       uint32_t* out = pairs + r * dv + c;
       _mm512_storeu_si512(out, _mm512_permutex2var_epi16(a, low, b));
       if (n > 16) _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi16(a, high, b));
@@ -221,8 +222,8 @@ LOOM_AMX void head_tiles(const AmxHead& h, std::byte* scratch) {
   auto* scores = reinterpret_cast<float*>(scratch + at.scores_at);
   auto* probs = reinterpret_cast<uint16_t*>(scratch + at.probs_at);
   auto* out = reinterpret_cast<float*>(scratch + at.out_at);
-  pack_keys(h.k, h.keys, h.d, at.k16, keys);
-  pack_values(h.v, h.keys, h.dv, at.k32, values);
+  pack_keys(h.k, h.k_ld, h.keys, h.d, at.k16, keys);
+  pack_values(h.v, h.v_ld, h.keys, h.dv, at.k32, values);
   amx::TileConfig config;
   for (int t = 0; t < 8; ++t) {
     config.rows[t] = kRows;
@@ -236,14 +237,14 @@ LOOM_AMX void head_tiles(const AmxHead& h, std::byte* scratch) {
   for (int64_t i0 = 0; i0 < h.tq; i0 += kRows) {
     const int64_t rows = std::min(kRows, h.tq - i0);
     const int64_t span = visible_of(i0 + rows - 1);  // the most any query of the block sees
-    float* ob = h.out + i0 * h.dv;
+    float* ob = h.out + i0 * h.out_ld;
     if (span == 0) {
-      std::fill(ob, ob + rows * h.dv, nan);
+      for (int64_t r = 0; r < rows; ++r) std::fill(ob + r * h.out_ld, ob + r * h.out_ld + h.dv, nan);
       continue;
     }
     for (int64_t r = 0; r < kRows; ++r)
       for (int64_t c = 0; c < h.d; c += 32)
-        _mm512_storeu_si512(queries + r * h.d + c, r < rows ? bf16x32(h.q + (i0 + r) * h.d + c, 32) : _mm512_setzero_si512());
+        _mm512_storeu_si512(queries + r * h.d + c, r < rows ? bf16x32(h.q + (i0 + r) * h.q_ld + c, 32) : _mm512_setzero_si512());
     product_row(reinterpret_cast<const char*>(queries), h.d * 2, reinterpret_cast<const char*>(keys), at.k16 * 4,
                 h.d / 32, (span + 15) / 16, scores, at.k32 * 4);
     const int64_t span32 = round_up(span, 32);
@@ -259,7 +260,7 @@ LOOM_AMX void head_tiles(const AmxHead& h, std::byte* scratch) {
     product_row(reinterpret_cast<const char*>(probs), at.k32 * 2, reinterpret_cast<const char*>(values), h.dv * 4,
                 span32 / 32, h.dv / 16, out, h.dv * 4);
     for (int64_t r = 0; r < rows; ++r) {
-      float* o = ob + r * h.dv;
+      float* o = ob + r * h.out_ld;
       if (inv_sum[r] == 0.0f) {  // no key to attend to: NaN, as PyTorch's softmax gives
         std::fill(o, o + h.dv, nan);
         continue;

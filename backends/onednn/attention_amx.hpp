@@ -11,13 +11,16 @@
 
 namespace loom::onednn {
 
-// A head: q [tq, d], k [valid.., d] and v [valid.., dv] row-major, out [tq, dv].
+// A head: q [tq, d], k [valid.., d] and v [valid.., dv], out [tq, dv], each row `*_ld` floats
+// after the one before (d or dv where a head's rows are contiguous; heads times that where the
+// heads of a position are side by side, layout bshd).
 struct AmxHead {
   const float* q;
   const float* k;
   const float* v;
   float* out;
   int64_t tq, d, dv;
+  int64_t q_ld, k_ld, v_ld, out_ld;
   int64_t keys;   // the keys that exist (at most the rows of k and v): 1..
   bool causal;    // query i sees keys below keys - tq + i + 1
   float scale;

@@ -1060,10 +1060,12 @@ area_optimize() {
   checks=$((checks + 1))
   ! grep -q "fused nodes" "$OUT" || fail "inspect --optimize none lists fused nodes"
   expect_ok "inspect (default level all)" inspect "$g"
-  expect_stdout "optimize all: 56 nodes as written, 47 after the passes" "inspect"
+  expect_stdout "optimize all: 56 nodes as written, 39 after the passes" "inspect"
   expect_stdout "layer.0.context.heads (attention) replaced layer.0.scores, layer.0.probs, layer.0.context.heads" "inspect"
   expect_stdout "layer.1.y (add_layer_norm) replaced layer.1.ffn.residual, layer.1.y" "inspect"
   expect_stdout "fuse-attention: 56 -> 52 nodes (2 rewrites)" "inspect"
+  expect_stdout "fold-attention-transposes: 52 -> 44 nodes (2 rewrites)" "inspect"
+  expect_stdout "layer.0.context.heads (attention) replaced layer.0.q.t, layer.0.k.t, layer.0.v.t, layer.0.context.heads, layer.0.context.t" "inspect"
 
   expect_ok "inspect --optimize all --json" inspect "$g" --optimize all --json --placement
   cp "$OUT" "$TMP/inspect.json"
@@ -1073,8 +1075,8 @@ area_optimize() {
   else
     [ "$level" = all ] || fail "inspect --json: optimize.level is '$level'"
     [ "$(json "$TMP/inspect.json" "optimize;nodes_before")" = 56 ] || fail "inspect --json: nodes_before"
-    [ "$(json "$TMP/inspect.json" "optimize;nodes_after")" = 47 ] || fail "inspect --json: nodes_after"
-    [ "$(json "$TMP/inspect.json" "optimize;fused" LENGTH)" = 7 ] || fail "inspect --json: 7 fused nodes"
+    [ "$(json "$TMP/inspect.json" "optimize;nodes_after")" = 39 ] || fail "inspect --json: nodes_after"
+    [ "$(json "$TMP/inspect.json" "optimize;fused" LENGTH)" = 9 ] || fail "inspect --json: 9 fused nodes"
     [ "$(json "$TMP/inspect.json" "optimize;fused;0;op")" = attention ] || fail "inspect --json: first fused op"
     [ "$(json "$TMP/inspect.json" "optimize;fused;0;replaced" LENGTH)" = 3 ] || fail "inspect --json: replaced nodes"
     [ "$(json "$TMP/inspect.json" "optimize;passes;0;pass")" = remove-dead-nodes ] || fail "inspect --json: first pass"

@@ -3,6 +3,7 @@
 #ifdef LOOM_TEST_ONEDNN
 #include "cpu_features.hpp"
 #include "bf16_reference.hpp"
+#include "heads_layout.hpp"
 #include "onednn_harness.hpp"
 
 #include <doctest/doctest.h>
@@ -44,10 +45,12 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
                         {2, 2, 30, 30, 64, 64, false, rows, {}},     {2, 2, 20, 64, 64, 64, true, none, {45, 20}},
                         {2, 2, 16, 40, 64, 64, true, full, {0, 33}}, {1, 2, 7, 30, 64, 64, true, none, {30}}};
   const float inf = std::numeric_limits<float>::infinity();
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2})
+  for (bool bshd : {false, true}) {
     OnednnPlugin bf16(threads, "blocked", "bf16"), f32(threads, "blocked", "f32");
     for (const Case& c : cases) {
       CAPTURE(threads);
+      CAPTURE(bshd);
       CAPTURE(c.tq);
       CAPTURE(c.tk);
       CAPTURE(c.d);
@@ -75,22 +78,26 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
           for (int64_t j = 0; j < ms[3]; ++j) mask.data_as<float>()[(b * ms[2] + i) * ms[3] + j] = mask_at(b, i, j);
       for (int64_t b = 0; b < c.batch; ++b) lengths.data_as<int64_t>()[b] = c.lengths.empty() ? c.tk : c.lengths[b];
       GraphBuilder g;
-      std::vector<int32_t> ins{g.value("q", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.d}),
-                               g.value("k", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.d}),
-                               g.value("v", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.dv}), -1, -1};
+      // Layout bshd: the heads after the positions.
+      auto heads = [&](int64_t width) { return bshd ? std::vector<int64_t>{-1, -1, c.heads, width} : std::vector<int64_t>{-1, c.heads, -1, width}; };
+      std::vector<int32_t> ins{g.value("q", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, heads(c.d)),
+                               g.value("k", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, heads(c.d)),
+                               g.value("v", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, heads(c.dv)), -1, -1};
       if (c.mask != none) ins[3] = g.value("mask", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, 1, -1, -1});
       if (!c.lengths.empty()) ins[4] = g.value("valid_length", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {-1});
       if (c.lengths.empty()) ins.pop_back();
       if (c.mask == none && c.lengths.empty()) ins.pop_back();
-      const int o = g.value("out", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, c.heads, -1, c.dv});
-      g.node("attention", ins, {o}, {Attr::boolean("causal", c.causal)});
-      if (!c.causal && c.lengths.empty()) {
+      const int o = g.value("out", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, heads(c.dv));
+      g.node("attention", ins, {o}, {Attr::boolean("causal", c.causal), Attr::string("layout", bshd ? "bshd" : "bhsd")});
+      if (bshd) CHECK(loom::test::unsupported_reason(f32.backend(), g).find("decomposed") != std::string::npos);
+      else if (!c.causal && c.lengths.empty()) {
         CHECK(loom::test::unsupported_reason(bf16.backend(), g) == "");
         CHECK(loom::test::unsupported_reason(f32.backend(), g).find("decomposed") != std::string::npos);
       }
       loom::test::Executable exe(bf16.backend(), g);
-      std::vector<std::vector<int64_t>> shapes{qs, ks, vs};
-      std::vector<Tensor*> args{&q, &k, &v};
+      Tensor qt = loom::test::swap_heads(q), kt = loom::test::swap_heads(k), vt = loom::test::swap_heads(v), outt = loom::test::swap_heads(out);
+      std::vector<std::vector<int64_t>> shapes{bshd ? qt.shape() : qs, bshd ? kt.shape() : ks, bshd ? vt.shape() : vs};
+      std::vector<Tensor*> args{bshd ? &qt : &q, bshd ? &kt : &k, bshd ? &vt : &v};
       if (c.mask != none) {
         shapes.push_back(ms);
         args.push_back(&mask);
@@ -99,9 +106,10 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
         shapes.push_back({c.batch});
         args.push_back(&lengths);
       }
-      shapes.push_back(os);
-      args.push_back(&out);
+      shapes.push_back(bshd ? outt.shape() : os);
+      args.push_back(bshd ? &outt : &out);
       exe.prepare(shapes).run(args);
+      if (bshd) out = loom::test::swap_heads(outt);
       const bool tiles = c.tq >= 16;
       const double scale = 1 / std::sqrt(static_cast<double>(c.d));
       double worst = 0, off_f32 = 0;

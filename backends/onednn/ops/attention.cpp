@@ -40,14 +40,15 @@ inline void prefetch_row(const float* row, int64_t width) {
   for (int64_t c = 0; c < width; c += 16) __builtin_prefetch(row + c);
 }
 
-// One query against n keys as they are ([n, d] row-major): scores[j] = q . k_j. A decode step's
-// attention is these and weighted_values, over the filled part of the cache; compiled for
-// AVX-512 and AVX2 too, as the baseline's 4-wide loops read the cache at half the memory's speed.
+// One query against n keys as they are ([n, d], rows `ld` floats apart): scores[j] = q . k_j. A
+// decode step's attention is these and weighted_values, over the filled part of the cache;
+// compiled for AVX-512 and AVX2 too, as the baseline's 4-wide loops read the cache at half the
+// memory's speed.
 LOOM_CPU_CLONES
-void key_scores(const float* q, const float* keys, int64_t n, int64_t d, float* scores) {
+void key_scores(const float* q, const float* keys, int64_t ld, int64_t n, int64_t d, float* scores) {
   for (int64_t j = 0; j < n; ++j) {
-    const float* kj = keys + j * d;
-    if (j + kRowsAhead < n) prefetch_row(kj + kRowsAhead * d, d);
+    const float* kj = keys + j * ld;
+    if (j + kRowsAhead < n) prefetch_row(kj + kRowsAhead * ld, d);
     float dot = 0;
 #pragma omp simd reduction(+ : dot)
     for (int64_t c = 0; c < d; ++c) dot += q[c] * kj[c];
@@ -55,13 +56,13 @@ void key_scores(const float* q, const float* keys, int64_t n, int64_t d, float* 
   }
 }
 
-// out[c] += sum_j p[j] * v_j[c] over n values ([n, dv] row-major).
+// out[c] += sum_j p[j] * v_j[c] over n values ([n, dv], rows `ld` floats apart).
 LOOM_CPU_CLONES
-void weighted_values(const float* p, const float* values, int64_t n, int64_t dv, float* out) {
+void weighted_values(const float* p, const float* values, int64_t ld, int64_t n, int64_t dv, float* out) {
   for (int64_t j = 0; j < n; ++j) {
     const float pj = p[j];
-    const float* vj = values + j * dv;
-    if (j + kRowsAhead < n) prefetch_row(vj + kRowsAhead * dv, dv);
+    const float* vj = values + j * ld;
+    if (j + kRowsAhead < n) prefetch_row(vj + kRowsAhead * ld, dv);
 #pragma omp simd
     for (int64_t c = 0; c < dv; ++c) out[c] += pj * vj[c];
   }
@@ -73,6 +74,14 @@ struct AttentionShape {
   bool causal;
   bool has_mask, has_lengths;
   std::array<int64_t, 4> mask_strides;
+  bool bshd = false;  // q, k, v and out [B, T, H, D]: a head's rows are heads * width apart
+
+  // Head h of batch row b in a tensor of `t` positions and rows of `width`, and its row stride.
+  template <class T>
+  T* head(T* base, int64_t b, int64_t h, int64_t t, int64_t width) const {
+    return base + (bshd ? (b * t * heads + h) * width : (b * heads + h) * t * width);
+  }
+  int64_t ld(int64_t width) const { return bshd ? heads * width : width; }
 };
 
 class AttentionStep final : public Step {
@@ -82,7 +91,7 @@ class AttentionStep final : public Step {
 
   // Several queries at a time go through the packed GEMM (gemm.hpp), where the CPU runs it, or
   // with precision=bf16 on AMX tiles (attention_amx.hpp).
-  bool blocked() const { return s_.tq > 1 && gemm::available(); }
+  bool blocked() const { return s_.tq > 1 && gemm::available() && !s_.bshd; }
   static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
   // Per thread, in floats. AMX: attention_amx.hpp's. Blocked: the head's keys and values packed,
   // the scores of one block of queries, and the GEMM's own scratch. Else: a row of scores and,
@@ -144,12 +153,14 @@ class AttentionStep final : public Step {
 
   void head_amx(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
                 const int64_t* lengths, float* out, float* scratch) const {
-    const int64_t bh = b * s_.heads + h;
-    AmxHead head{q + bh * s_.tq * s_.d, k + bh * s_.tk * s_.d, v + bh * s_.tk * s_.dv, out + bh * s_.tq * s_.dv,
-                 s_.tq, s_.d, s_.dv, lengths ? lengths[b] : s_.tk, s_.causal, s_.scale,
+    AmxHead head{s_.head(q, b, h, s_.tq, s_.d), s_.head(k, b, h, s_.tk, s_.d), s_.head(v, b, h, s_.tk, s_.dv),
+                 s_.head(out, b, h, s_.tq, s_.dv), s_.tq, s_.d, s_.dv, s_.ld(s_.d), s_.ld(s_.d), s_.ld(s_.dv), s_.ld(s_.dv),
+                 lengths ? lengths[b] : s_.tk, s_.causal, s_.scale,
                  mask ? mask + b * s_.mask_strides[0] + h * s_.mask_strides[1] : nullptr, s_.mask_strides[2],
                  s_.mask_strides[3]};
-    if (head.keys == 0) std::fill(head.out, head.out + s_.tq * s_.dv, std::numeric_limits<float>::quiet_NaN());
+    if (head.keys == 0)
+      for (int64_t i = 0; i < s_.tq; ++i)
+        std::fill(head.out + i * head.out_ld, head.out + i * head.out_ld + s_.dv, std::numeric_limits<float>::quiet_NaN());
     else attention_head_amx(head, reinterpret_cast<std::byte*>(scratch));
   }
 
@@ -201,9 +212,9 @@ class AttentionStep final : public Step {
 
   void head(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
             const int64_t* lengths, float* out, float* scores) const {
-    const int64_t bh = b * s_.heads + h;
-    const float* kh = k + bh * s_.tk * s_.d;
-    const float* vh = v + bh * s_.tk * s_.dv;
+    const float* kh = s_.head(k, b, h, s_.tk, s_.d);
+    const float* vh = s_.head(v, b, h, s_.tk, s_.dv);
+    const int64_t k_ld = s_.ld(s_.d), v_ld = s_.ld(s_.dv);
     const int64_t valid = lengths ? lengths[b] : s_.tk;
     // With several queries, the head's keys are transposed once ([d, valid]) so that each query's
     // scores are a few contiguous multiply-adds; one query (a decode step) reads them as they are.
@@ -211,11 +222,11 @@ class AttentionStep final : public Step {
     if (s_.tq > 1 && valid > 0) {
       kt = scores + s_.tk;
       for (int64_t j = 0; j < valid; ++j)
-        for (int64_t c = 0; c < s_.d; ++c) kt[c * valid + j] = kh[j * s_.d + c];
+        for (int64_t c = 0; c < s_.d; ++c) kt[c * valid + j] = kh[j * k_ld + c];
     }
     for (int64_t i = 0; i < s_.tq; ++i) {
-      const float* qi = q + (bh * s_.tq + i) * s_.d;
-      float* oi = out + (bh * s_.tq + i) * s_.dv;
+      const float* qi = s_.head(q, b, h, s_.tq, s_.d) + i * s_.ld(s_.d);
+      float* oi = s_.head(out, b, h, s_.tq, s_.dv) + i * s_.ld(s_.dv);
       const int64_t visible = visible_of(i, valid);
       if (visible == 0) {
         std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
@@ -232,15 +243,15 @@ class AttentionStep final : public Step {
           for (int64_t j = 0; j < visible; ++j) scores[j] += qc * row[j];
         }
       } else {
-        for (int64_t j = 0; j < std::min(kRowsAhead, visible); ++j) prefetch_row(vh + j * s_.dv, s_.dv);
-        key_scores(qi, kh, visible, s_.d, scores);
+        for (int64_t j = 0; j < std::min(kRowsAhead, visible); ++j) prefetch_row(vh + j * v_ld, s_.dv);
+        key_scores(qi, kh, k_ld, visible, s_.d, scores);
       }
       std::fill(oi, oi + s_.dv, 0.0f);
       if (!softmax(scores, visible, visible, mrow)) {  // every visible key masked with -inf
         std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
-      weighted_values(scores, vh, visible, s_.dv, oi);
+      weighted_values(scores, vh, v_ld, visible, s_.dv, oi);
     }
   }
 
@@ -252,16 +263,17 @@ class AttentionStep final : public Step {
 
 class AttentionKernel final : public NodeKernel {
  public:
-  AttentionKernel(NodeInfo info, bool causal, double scale, int threads)
-      : NodeKernel(std::move(info)), causal_(causal), scale_(scale), threads_(threads) {}
+  AttentionKernel(NodeInfo info, bool causal, double scale, bool bshd, int threads)
+      : NodeKernel(std::move(info)), causal_(causal), scale_(scale), bshd_(bshd), threads_(threads) {}
 
   std::unique_ptr<Step> prepare(const sdk::ShapeSet& shapes) const override {
     auto q = in_dims(shapes, 0), k = in_dims(shapes, 1), v = in_dims(shapes, 2);
     if (q.size() != 4 || k.size() != 4 || v.size() != 4)
       info_.fail("q, k and v must be 4-D, got " + dims_str(q) + ", " + dims_str(k) + ", " + dims_str(v));
-    if (q[0] != k[0] || q[1] != k[1] || q[3] != k[3] || k[0] != v[0] || k[1] != v[1] || k[2] != v[2])
+    const size_t h = bshd_ ? 2 : 1, t = bshd_ ? 1 : 2;  // the heads' and the positions' dims
+    if (q[0] != k[0] || q[h] != k[h] || q[3] != k[3] || k[0] != v[0] || k[h] != v[h] || k[t] != v[t])
       info_.fail("q " + dims_str(q) + ", k " + dims_str(k) + " and v " + dims_str(v) + " do not agree");
-    AttentionShape s{q[0], q[1], q[2], k[2], q[3], v[3], 0, causal_, has_input(3), has_input(4), {}};
+    AttentionShape s{q[0], q[h], q[t], k[t], q[3], v[3], 0, causal_, has_input(3), has_input(4), {}, bshd_};
     s.scale = static_cast<float>(scale_ > 0 ? scale_ : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(s.d, 1))));
     const std::array<int64_t, 4> scores = {s.batch, s.heads, s.tq, s.tk};
     if (s.has_mask) {
@@ -273,7 +285,7 @@ class AttentionKernel final : public NodeKernel {
     }
     if (s.has_lengths && count(in_dims(shapes, 4)) != s.batch)
       info_.fail("valid_length has shape " + dims_str(in_dims(shapes, 4)) + ", expected [" + std::to_string(s.batch) + "]");
-    const int64_t o[] = {s.batch, s.heads, s.tq, s.dv};
+    const int64_t o[] = {s.batch, bshd_ ? s.tq : s.heads, bshd_ ? s.heads : s.tq, s.dv};
     expect_output(shapes, 0, o);
     if (count(o) == 0) return std::make_unique<NoStep>();
     return std::make_unique<AttentionStep>(info_, s, resolved_threads(threads_));
@@ -282,6 +294,7 @@ class AttentionKernel final : public NodeKernel {
  private:
   bool causal_;
   double scale_;
+  bool bshd_;
   int threads_;
 };
 
@@ -294,18 +307,20 @@ std::optional<std::string> check_attention(const sdk::NodeView& node, bool bf16)
   for (size_t i = 0; i < 3; ++i)
     if (node.input(i).rank() != 4) return "input '" + std::string(node.input(i).name()) + "' must be 4-D";
   if (node.has_input(3) && node.input(3).rank() > 4) return "mask must have rank 4 or less";
-  if (attr_string(node, "layout", "bhsd") != "bhsd") return "layout bshd: these kernels read heads first (bhsd); decomposed";
+  const std::string layout = attr_string(node, "layout", "bhsd");
+  if (layout != "bhsd" && layout != "bshd") return "layout '" + layout + "' is not bhsd or bshd";
   // Without a cache to read a prefix of, or a causal mask to skip keys with, this kernel only
   // does what oneDNN's JIT matmul and softmax do as fast in f32 (ViT-B/16's heads: 24 ms of a
   // run decomposed, 36 fused on the packed GEMM): the session decomposes such a node. With
   // precision=bf16 on AMX, the heads run on tiles (docs/performance.md, "bf16 attention on AMX
-  // tiles") where their widths are known to fit.
-  if (!node.has_input(4) && !attr_bool(node, "causal", false)) {
-    const auto q = node.input(0).dims(), k = node.input(1).dims(), v = node.input(2).dims();
-    const bool amx = bf16 && q[3] > 0 && v[3] > 0 &&
-                     amx_attention_fits(q[2] > 0 ? q[2] : 16, k[2] > 0 ? k[2] : 1, q[3], v[3]);
-    if (!amx) return "attention without valid_length or causal runs faster here as matmul, softmax and matmul (decomposed)";
-  }
+  // tiles") where their widths are known to fit. Layout bshd: only there, where the tiles read
+  // each head's rows in place; elsewhere the transposes of the decomposition cost what they save.
+  const size_t t = layout == "bshd" ? 1 : 2;
+  const auto q = node.input(0).dims(), k = node.input(1).dims(), v = node.input(2).dims();
+  const bool amx = bf16 && q[3] > 0 && v[3] > 0 && amx_attention_fits(q[t] > 0 ? q[t] : 16, k[t] > 0 ? k[t] : 1, q[3], v[3]);
+  if (layout == "bshd" && !amx) return "layout bshd runs here only with precision=bf16 on AMX tiles (decomposed)";
+  if (!node.has_input(4) && !attr_bool(node, "causal", false) && !amx)
+    return "attention without valid_length or causal runs faster here as matmul, softmax and matmul (decomposed)";
   return std::nullopt;
 }
 
@@ -316,8 +331,8 @@ std::optional<std::string> check_attention_setup(const sdk::NodeView& node, cons
 
 std::unique_ptr<NodeKernel> compile_attention(const sdk::NodeView& node, NodeInfo info) {
   const int threads = info.threads;
-  return std::make_unique<AttentionKernel>(std::move(info), attr_bool(node, "causal", false),
-                                           attr_float(node, "scale", 0.0), threads);
+  return std::make_unique<AttentionKernel>(std::move(info), attr_bool(node, "causal", false), attr_float(node, "scale", 0.0),
+                                           attr_string(node, "layout", "bhsd") == "bshd", threads);
 }
 
 // ---------------------------------------------------------------- cache_write

@@ -7,7 +7,9 @@
 //        [mask = add(mask, keys)]                          with both
 //        probs = softmax(scores, mask)
 //        out = matmul(probs, v)
-//     with layout bshd, q, k and v each first transpose([0, 2, 1, 3]), and out after it
+//   attention with layout bshd
+//     -> transpose([0, 2, 1, 3]) of q, k and v, attention (bhsd) of them, transpose of its out:
+//        a backend that runs only the bhsd form still runs it fused
 //   add_layer_norm(a, b, weight, bias) -> sum = add(a, b); out = layer_norm(sum, weight, bias)
 #include "passes/passes.hpp"
 
@@ -51,19 +53,24 @@ std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
   }
   const std::string mask = input_or_empty(node, 3), valid_length = input_or_empty(node, 4);
   const bool causal = attr_bool(node, "causal");
-  const bool bshd = attr_string(node, "layout") == "bshd";
   std::vector<Node> out;
-  // With layout bshd the heads go first, as the basic ops take them, and come back after.
-  const std::vector<int64_t> swap{0, 2, 1, 3};
-  std::string q = node.inputs[0], k = node.inputs[1], v = node.inputs[2];
-  if (bshd)
-    for (std::string* x : {&q, &k, &v}) {
-      const std::string t = edit.unique_name(node.name + "." + (x == &q ? "q" : x == &k ? "k" : "v") + ".heads_first");
-      out.push_back(make_node(node, t, "transpose", {*x}, {t}, {{"perm", swap}}));
-      *x = t;
+  if (attr_string(node, "layout") == "bshd") {
+    const std::vector<int64_t> swap{0, 2, 1, 3};
+    std::vector<std::string> inputs = node.inputs;
+    for (size_t i = 0; i < 3; ++i) {
+      const std::string t = edit.unique_name(node.name + "." + "qkv"[i] + ".heads_first");
+      out.push_back(make_node(node, t, "transpose", {inputs[i]}, {t}, {{"perm", swap}}));
+      inputs[i] = t;
     }
+    const std::string heads = edit.unique_name(node.name + ".heads_first");
+    auto attrs = node.attrs;
+    attrs["layout"] = std::string("bhsd");
+    out.push_back(make_node(node, heads, "attention", inputs, {heads}, std::move(attrs)));
+    out.push_back(make_node(node, node.name, "transpose", {heads}, node.outputs, {{"perm", swap}}));
+    return out;
+  }
   const std::string scores = edit.unique_name(node.name + ".scores");
-  out.push_back(make_node(node, scores, "matmul", {q, k}, {scores},
+  out.push_back(make_node(node, scores, "matmul", {node.inputs[0], node.inputs[1]}, {scores},
                           {{"transpose_a", false}, {"transpose_b", true}, {"alpha", scale}}));
   std::string softmax_mask = mask;
   if (!valid_length.empty() || causal) {
@@ -77,10 +84,8 @@ std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
   }
   const std::string probs = edit.unique_name(node.name + ".probs");
   out.push_back(make_node(node, probs, "softmax", {scores, softmax_mask}, {probs}, {{"axis", int64_t(-1)}}));
-  const std::string heads = bshd ? edit.unique_name(node.name + ".heads") : node.outputs[0];
-  out.push_back(make_node(node, bshd ? heads : node.name, "matmul", {probs, v}, {heads},
+  out.push_back(make_node(node, node.name, "matmul", {probs, node.inputs[2]}, node.outputs,
                           {{"transpose_a", false}, {"transpose_b", false}, {"alpha", 1.0}}));
-  if (bshd) out.push_back(make_node(node, node.name, "transpose", {heads}, node.outputs, {{"perm", swap}}));
   return out;
 }
 
@@ -104,21 +109,28 @@ Decomposition decomposition_of(std::string_view op) {
 
 bool has_decomposition(std::string_view op) { return decomposition_of(op) != nullptr; }
 
-std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const std::function<bool(int)>& which,
+std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const DecomposeWhich& which,
                                          std::vector<RewrittenNode>& decomposed) {
-  GraphEdit edit(*program);
-  for (size_t i = 0; i < program->nodes.size(); ++i) {
-    const int n = static_cast<int>(i);
-    const Decomposition d = decomposition_of(program->nodes[i].node.op);
-    if (!d || !which(n)) continue;
-    std::vector<Node> nodes = d(edit, n);
-    RewrittenNode record{program->nodes[i].node.name, program->nodes[i].node.op, {}};
-    for (const auto& node : nodes) record.nodes.push_back(node.name);
-    edit.expand(n, std::move(nodes));
-    decomposed.push_back(std::move(record));
+  // Each round rewrites the fused nodes `which` picks; a decomposition yields at most one more
+  // level of fused nodes (attention bshd -> bhsd -> basic ops), so two rounds end it, the third
+  // finds nothing.
+  for (int round = 0; round < 3; ++round) {
+    GraphEdit edit(*program);
+    const std::function<bool(int)> picked = which(*program);
+    for (size_t i = 0; i < program->nodes.size(); ++i) {
+      const int n = static_cast<int>(i);
+      const Decomposition d = decomposition_of(program->nodes[i].node.op);
+      if (!d || !picked(n)) continue;
+      std::vector<Node> nodes = d(edit, n);
+      RewrittenNode record{program->nodes[i].node.name, program->nodes[i].node.op, {}};
+      for (const auto& node : nodes) record.nodes.push_back(node.name);
+      edit.expand(n, std::move(nodes));
+      decomposed.push_back(std::move(record));
+    }
+    if (!edit.changed()) break;
+    program = build_program(edit.result(), true, program->weight_files);
   }
-  if (!edit.changed()) return program;
-  return build_program(edit.result(), true, program->weight_files);
+  return program;
 }
 
 std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Program> program,
@@ -127,15 +139,17 @@ std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Progr
   bool any = false;
   for (const auto& pn : program->nodes) any |= has_decomposition(pn.node.op);
   if (!any) return program;
-  const auto view = plan::whole_program_view(*program);
   // The backend that placement asks first for the node (plan::first_candidate: its hint, else the
   // first in priority order) decides: a fused node it declines is decomposed, so that its
   // parts run there beside their neighbours rather than the whole on a backend further down the
   // list, with copies both ways (oneDNN declines attention without a causal mask or valid
   // length: decomposed, it runs faster there than on a GPU across two copies).
-  return decompose(program, [&](int n) {
-    const plugins::BackendInstance* first = plan::first_candidate(program->nodes[static_cast<size_t>(n)].node, backends);
-    return !first || !plan::supports(*first, *view, static_cast<size_t>(n), nullptr);
+  return decompose(program, [&](const Program& p) {
+    std::shared_ptr<const plugins::GraphViewStorage> view = plan::whole_program_view(p);
+    return [&p, &backends, view](int n) {
+      const plugins::BackendInstance* first = plan::first_candidate(p.nodes[static_cast<size_t>(n)].node, backends);
+      return !first || !plan::supports(*first, *view, static_cast<size_t>(n), nullptr);
+    };
   }, decomposed);
 }
 

@@ -17,6 +17,7 @@ std::vector<Pass> pipeline(OptimizeLevel level) {
   passes.push_back({"fold-matmul-transposes", fold_matmul_transposes, false});
   if (level == OptimizeLevel::all) {
     passes.push_back({"fuse-attention", fuse_attention, true});
+    passes.push_back({"fold-attention-transposes", fold_attention_transposes, true});
     passes.push_back({"fuse-linear-activation", fuse_linear_activation, true});
     passes.push_back({"fuse-add-layer-norm", fuse_add_layer_norm, true});
   }

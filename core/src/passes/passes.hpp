@@ -26,6 +26,7 @@ void remove_dead_nodes(GraphEdit& edit);       // dead_nodes.cpp
 void fold_constants(GraphEdit& edit);          // constant_folding.cpp
 void fold_matmul_transposes(GraphEdit& edit);  // matmul_transposes.cpp
 void fuse_attention(GraphEdit& edit);          // fuse_attention.cpp
+void fold_attention_transposes(GraphEdit& edit);  // attention_layout.cpp
 void fuse_linear_activation(GraphEdit& edit);  // fuse_linear_activation.cpp
 void fuse_add_layer_norm(GraphEdit& edit);     // fuse_add_layer_norm.cpp
 
@@ -41,10 +42,13 @@ std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level,
 
 // Whether `op` is a fused op with a reference decomposition into basic ops.
 bool has_decomposition(std::string_view op);
-// Rewrites the nodes for which `which(node index)` holds into their decompositions and returns
-// the program of the result (the same program when nothing was rewritten); each rewrite is
-// appended to `decomposed`.
-std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const std::function<bool(int)>& which,
+// Which nodes of a program (by index) to decompose: asked once per program it is given.
+using DecomposeWhich = std::function<std::function<bool(int)>(const Program&)>;
+// Rewrites the nodes that `which(program)` picks into their decompositions and returns the
+// program of the result (the same program when nothing was rewritten); each rewrite is appended
+// to `decomposed`. A decomposition may yield another fused node (attention with layout bshd: the
+// bhsd one between transposes), which `which` of the new program is then asked about in turn.
+std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const DecomposeWhich& which,
                                          std::vector<RewrittenNode>& decomposed);
 // Decomposes the fused nodes that the backend placement would try first for them (the node's
 // hint, else the first of `backends` whose device is not lost) does not run, so that they run
