@@ -113,39 +113,45 @@ LOOM_AMX void pack_values(const float* v, int64_t ld, int64_t keys, int64_t dv, 
   }
 }
 
-// The largest and the sum of 16 lanes, by halving (the masked forms: the plain ones take an
-// undefined operand that GCC 12 warns of).
-LOOM_AMX inline __m512 swap_halves(__m512 v, int step) {
-  switch (step) {
-    case 0: return _mm512_maskz_shuffle_f32x4(0xffff, v, v, 0x4e);  // 256-bit halves
-    case 1: return _mm512_maskz_shuffle_f32x4(0xffff, v, v, 0xb1);  // 128-bit quarters
-    case 2: return _mm512_maskz_permute_ps(0xffff, v, 0x4e);        // 64-bit pairs
-    default: return _mm512_maskz_permute_ps(0xffff, v, 0xb1);       // single lanes
-  }
-}
-LOOM_AMX inline float lane_max(__m512 v) {
-  for (int step = 0; step < 4; ++step) v = _mm512_maskz_max_ps(0xffff, v, swap_halves(v, step));
-  return _mm512_cvtss_f32(v);
-}
-LOOM_AMX inline float lane_sum(__m512 v) {
-  for (int step = 0; step < 4; ++step) v = _mm512_add_ps(v, swap_halves(v, step));
-  return _mm512_cvtss_f32(v);
+// Lane r of the result: op over the 16 lanes of v[r]. Halves, quarters, pairs and single lanes
+// of two rows at a time are folded together (30 shuffles for the 16 rows, none of them waiting on
+// another row), then the lanes put in row order. The masked forms of the intrinsics: the plain
+// ones take an undefined operand that GCC 12 warns of.
+template <class Op>
+LOOM_AMX __m512 reduce_rows(const __m512 v[16], Op op) {
+  __m512 w[8], x[4], y[2];
+  for (int i = 0; i < 8; ++i)  // rows 2i, 2i + 1: eight lanes each
+    w[i] = op(_mm512_maskz_shuffle_f32x4(0xffff, v[2 * i], v[2 * i + 1], 0x44),
+              _mm512_maskz_shuffle_f32x4(0xffff, v[2 * i], v[2 * i + 1], 0xee));
+  for (int i = 0; i < 4; ++i)  // rows 4i .. 4i + 3: a quarter each
+    x[i] = op(_mm512_maskz_shuffle_f32x4(0xffff, w[2 * i], w[2 * i + 1], 0x88),
+              _mm512_maskz_shuffle_f32x4(0xffff, w[2 * i], w[2 * i + 1], 0xdd));
+  for (int i = 0; i < 2; ++i)  // quarter m: rows 8i + m and 8i + 4 + m, two lanes each
+    y[i] = op(_mm512_maskz_shuffle_ps(0xffff, x[2 * i], x[2 * i + 1], 0x44),
+              _mm512_maskz_shuffle_ps(0xffff, x[2 * i], x[2 * i + 1], 0xee));
+  // lane 4m + a: row 4a + m
+  const __m512 z = op(_mm512_maskz_shuffle_ps(0xffff, y[0], y[1], 0x88), _mm512_maskz_shuffle_ps(0xffff, y[0], y[1], 0xdd));
+  return _mm512_maskz_permutexvar_ps(0xffff, _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), z);
 }
 
-// One row of scores (f32, in place) into unnormalised probabilities p (bf16, `span32` of them,
-// zero from `visible`): x = scale * score + mask over the first `visible`, then exp(x - max x).
-// Returns 1 / sum of the exps (which the row's output is multiplied by), or 0 when every visible
-// x is -inf (the row has nothing to attend to).
-LOOM_AMX float softmax_to_bf16(float* row, int64_t visible, int64_t span32, float scale, const float* mask,
-                               int64_t mask_col, uint16_t* p) {
+struct MaxOf {
+  LOOM_AMX __m512 operator()(__m512 a, __m512 b) const { return _mm512_maskz_max_ps(0xffff, a, b); }
+};
+struct SumOf {
+  LOOM_AMX __m512 operator()(__m512 a, __m512 b) const { return _mm512_add_ps(a, b); }
+};
+
+// A row of scores (f32, in place) scaled and masked over the first `visible`: x = scale * score +
+// mask. Returns the largest x of each lane.
+LOOM_AMX __m512 scaled_max(float* row, int64_t visible, float scale, const float* mask, int64_t mask_col) {
   if (mask && mask_col != 1 && mask_col != 0) {  // a mask strided along the keys: added here
     for (int64_t j = 0; j < visible; ++j) row[j] = std::fma(row[j], scale, mask[j * mask_col]);
     scale = 1.0f;
     mask = nullptr;
   }
-  const __m512 sc = _mm512_set1_ps(scale), minus_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512 sc = _mm512_set1_ps(scale);
   const __m512 broadcast = mask && mask_col == 0 ? _mm512_set1_ps(mask[0]) : _mm512_setzero_ps();
-  __m512 top = minus_inf;
+  __m512 top = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < visible; j += 16) {
     const __mmask16 m = lanes(visible - j);
     const __m512 add = mask && mask_col == 1 ? _mm512_maskz_loadu_ps(m, mask + j) : broadcast;
@@ -153,9 +159,13 @@ LOOM_AMX float softmax_to_bf16(float* row, int64_t visible, int64_t span32, floa
     _mm512_mask_storeu_ps(row + j, m, x);
     top = _mm512_mask_max_ps(top, m, top, x);
   }
-  const float t = lane_max(top);
-  if (t == -std::numeric_limits<float>::infinity()) return 0.0f;
-  const __m512 tv = _mm512_set1_ps(t);
+  return top;
+}
+
+// The row's unnormalised probabilities p = exp(x - top) as bf16, `span32` of them, zero from
+// `visible`. Returns the sum of the exps of each lane.
+LOOM_AMX __m512 exps_to_bf16(const float* row, int64_t visible, int64_t span32, float top, uint16_t* p) {
+  const __m512 tv = _mm512_set1_ps(top);
   __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
   for (int64_t j = 0; j < span32; j += 32) {
     const __mmask16 m0 = lanes(visible - j), m1 = lanes(visible - j - 16);
@@ -165,7 +175,7 @@ LOOM_AMX float softmax_to_bf16(float* row, int64_t visible, int64_t span32, floa
     sum1 = _mm512_add_ps(sum1, e1);
     _mm512_storeu_si512(p + j, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(e1, e0)));
   }
-  return 1.0f / lane_sum(_mm512_add_ps(sum0, sum1));
+  return _mm512_add_ps(sum0, sum1);
 }
 
 // C tiles 0..N-1 = A (tile 4: 16 rows of bf16, `lda` bytes apart, 32 K per step) times N
@@ -247,16 +257,34 @@ LOOM_AMX void head_tiles(const AmxHead& h, std::byte* scratch) {
         _mm512_storeu_si512(queries + r * h.d + c, r < rows ? bf16x32(h.q + (i0 + r) * h.q_ld + c, 32) : _mm512_setzero_si512());
     product_row(reinterpret_cast<const char*>(queries), h.d * 2, reinterpret_cast<const char*>(keys), at.k16 * 4,
                 h.d / 32, (span + 15) / 16, scores, at.k32 * 4);
+    // The softmax of the block's rows: scale, mask and maximum, then the exps as bf16 and their
+    // sums, each row's lanes reduced with the other rows'. A row with nothing to see (no
+    // visible key, or every one -inf) gets p = 0 and 1 / sum = 0.
     const int64_t span32 = round_up(span, 32);
-    float inv_sum[kRows];
+    const __m512 minus_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity()), zero = _mm512_setzero_ps();
+    int64_t visible[kRows];
+    __m512 part[kRows];
+    for (int64_t r = 0; r < kRows; ++r) {
+      const int64_t i = i0 + r;
+      visible[r] = r < rows ? visible_of(i) : 0;
+      part[r] = visible[r] == 0 ? minus_inf
+                                : scaled_max(scores + r * at.k32, visible[r], h.scale, h.mask ? h.mask + i * h.mask_row : nullptr,
+                                             h.mask_col);
+    }
+    alignas(64) float top[kRows];
+    _mm512_store_ps(top, reduce_rows(part, MaxOf{}));
     for (int64_t r = 0; r < kRows; ++r) {
       uint16_t* p = probs + r * at.k32;
-      const int64_t i = i0 + r, visible = r < rows ? visible_of(i) : 0;
-      inv_sum[r] = visible == 0 ? 0.0f
-                                : softmax_to_bf16(scores + r * at.k32, visible, span32, h.scale,
-                                                  h.mask ? h.mask + i * h.mask_row : nullptr, h.mask_col, p);
-      if (inv_sum[r] == 0.0f) std::fill(p, p + span32, uint16_t{0});
+      if (top[r] == -std::numeric_limits<float>::infinity()) {
+        std::fill(p, p + span32, uint16_t{0});
+        part[r] = zero;
+      } else {
+        part[r] = exps_to_bf16(scores + r * at.k32, visible[r], span32, top[r], p);
+      }
     }
+    const __m512 sums = reduce_rows(part, SumOf{});
+    alignas(64) float inv_sum[kRows];
+    _mm512_store_ps(inv_sum, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(sums, zero, _CMP_GT_OQ), _mm512_set1_ps(1.0f), sums));
     product_row(reinterpret_cast<const char*>(probs), at.k32 * 2, reinterpret_cast<const char*>(values), h.dv * 4,
                 span32 / 32, h.dv / 16, out, h.dv * 4);
     for (int64_t r = 0; r < rows; ++r) {
