@@ -1,9 +1,10 @@
 // One head of a prompt's attention with precision=bf16, on AMX tiles: scores = q k^T and
-// out = p v as bf16 products summed in f32, the softmax between them in f32 (activation.hpp's
-// softmax_row: scale, mask, the keys a query may see). The head's keys and values are rounded to
-// bf16 once, into the pair layout the tile products read; queries go 16 at a time, their scores
-// (one row of the tk keys each) staying in L1. Its place in a run: docs/performance.md, "bf16
-// attention on AMX tiles".
+// out = p v as bf16 products summed in f32, the softmax between them in f32 (scale, mask, the keys
+// a query may see; the 16 rows of a block reduced together). The head's keys and values are
+// rounded to bf16 once, into the pair layout the tile products read; queries go 16 at a time,
+// their scores (one row of the tk keys each) staying in L1. A head's rows may lie apart (layout
+// bshd: the heads of a position side by side). Its place in a run: docs/performance.md, "bf16
+// attention on AMX tiles" and "Heads read in place".
 #pragma once
 
 #include <cstddef>
