@@ -58,7 +58,8 @@ LOOM_AMX inline __m512i bf16x32(const float* p, int64_t count) {
 }
 
 // Rows r[0..15] of a 16 x 16 matrix of 32-bit words become its columns: interleaved words, then
-// word pairs, then 128-bit quarters twice (the masked forms, as in swap_halves below).
+// word pairs, then 128-bit quarters twice (the masked forms of the intrinsics: the plain ones take
+// an undefined operand that GCC 12 warns of).
 LOOM_AMX inline void transpose16(__m512i r[16]) {
   __m512i t[16], u[16];
   for (int i = 0; i < 16; i += 2) {

@@ -142,6 +142,19 @@ TEST_CASE("decompose: attention needs a known head dim when scale is 0") {
   CHECK(msg.find("head_dim") != std::string::npos);
   g.nodes[0].attrs["scale"] = 0.5;
   CHECK(decompose_all(g, out).size() == 1);
+
+  // Layout bshd needs no head dim for its first level, the transposes around the bhsd form.
+  Graph b;
+  b.inputs = g.inputs;
+  b.nodes = {node("attn", "attention", {"q", "k", "v"}, {"out"}, {{"layout", std::string("bshd")}})};
+  b.outputs = {{"out", {}}};
+  std::vector<RewrittenNode> done;
+  const auto first_level = passes::decompose(build_program(b), [](const Program& p) {
+    return [&p](int n) { return p.nodes[static_cast<size_t>(n)].node.attrs.at("layout") == AttrValue{std::string("bshd")}; };
+  }, done);
+  CHECK(done.size() == 1);
+  CHECK(count_op(first_level->graph, "attention") == 1);
+  CHECK(count_op(first_level->graph, "transpose") == 4);
 }
 
 TEST_CASE("decompose: add_layer_norm is add then layer_norm, with or without the sum") {

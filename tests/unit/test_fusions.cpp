@@ -129,20 +129,30 @@ TEST_CASE("fusions: attention is not fused when an intermediate value is needed 
 }
 
 // Attention over heads cut from [batch, positions, heads, width] projections and transposed
-// ([0, 2, 1, 3]) there and back, as the text and vision models write it; `extra_read`: the
-// transposed q is also a graph output.
-Graph heads_graph(bool extra_read) {
+// ([0, 2, 1, 3]) there and back, as the text and vision models write it; `what`: a value the
+// fold must leave alone (the transposed q also a graph output, the attention's output a graph
+// output or read twice, or one transpose read as both q and k).
+enum class Unfoldable { none, q_read_elsewhere, context_is_output, context_read_twice, shared_transpose };
+Graph heads_graph(Unfoldable what = Unfoldable::none) {
   Graph g;
-  g.inputs = {input("q", DType::f32, {"batch", "3", "2", "4"}), input("k", DType::f32, {"batch", "5", "2", "4"}),
-              input("v", DType::f32, {"batch", "5", "2", "6"}), input("mask", DType::f32, {"batch", "1", "1", "5"})};
+  // Shared: the keys are the queries' transpose (self-attention over one tensor), 3 of them.
+  const std::string tk = what == Unfoldable::shared_transpose ? "3" : "5";
+  g.inputs = {input("q", DType::f32, {"batch", "3", "2", "4"}), input("k", DType::f32, {"batch", tk, "2", "4"}),
+              input("v", DType::f32, {"batch", tk, "2", "6"}), input("mask", DType::f32, {"batch", "1", "1", tk})};
   for (const char* x : {"q", "k", "v"})
     g.nodes.push_back(node(std::string(x) + ".t", "transpose", {x}, {std::string(x) + ".t"}, {{"perm", Ints{0, 2, 1, 3}}}));
-  g.nodes.push_back(node("scores", "matmul", {"q.t", "k.t"}, {"scores"}, {{"transpose_b", true}, {"alpha", 0.5}}));
+  const std::string keys = what == Unfoldable::shared_transpose ? "q.t" : "k.t";
+  g.nodes.push_back(node("scores", "matmul", {"q.t", keys}, {"scores"}, {{"transpose_b", true}, {"alpha", 0.5}}));
   g.nodes.push_back(node("probs", "softmax", {"scores", "mask"}, {"probs"}));
   g.nodes.push_back(node("context", "matmul", {"probs", "v.t"}, {"context"}));
   g.nodes.push_back(node("context.t", "transpose", {"context"}, {"context.t"}, {{"perm", Ints{0, 2, 1, 3}}}));
   g.outputs = {{"context.t", {}}};
-  if (extra_read) g.outputs.push_back({"q.t", {}});
+  if (what == Unfoldable::q_read_elsewhere) g.outputs.push_back({"q.t", {}});
+  if (what == Unfoldable::context_is_output) g.outputs.push_back({"context", {}});
+  if (what == Unfoldable::context_read_twice) {
+    g.nodes.push_back(node("context.2", "mul", {"context", "context"}, {"context.2"}));
+    g.outputs.push_back({"context.2", {}});
+  }
   return g;
 }
 
@@ -152,23 +162,29 @@ TEST_CASE("fusions: attention takes in the transposes of its heads (layout bshd)
                         {"k", pattern({2, 5, 2, 4}, 2)},
                         {"v", pattern({2, 5, 2, 6}, 3)},
                         {"mask", pattern({2, 1, 1, 5}, 4, -3, 0)}};
-  const Graph fused = engine.optimize(heads_graph(false), OptimizeLevel::all);
+  const Graph fused = engine.optimize(heads_graph(), OptimizeLevel::all);
   REQUIRE(fused.nodes.size() == 1);
   const Node& a = fused.nodes[0];
   CHECK(a.op == "attention");
   CHECK(a.inputs == std::vector<std::string>{"q", "k", "v", "mask"});
   CHECK(a.outputs == std::vector<std::string>{"context.t"});
   CHECK(std::get<std::string>(a.attrs.at("layout")) == "bshd");
-  const LevelRun all = same_at_all(engine, heads_graph(false), in);
+  const LevelRun all = same_at_all(engine, heads_graph(), in);
   CHECK(fused_count(all.report, "attention") == 2);  // the pattern, then its transposes
 
-  // A transposed q that something else reads stays, and so does the bhsd form.
-  const Graph kept = engine.optimize(heads_graph(true), OptimizeLevel::all);
-  CHECK(count_op(kept, "transpose") == 4);
-  CHECK(count_op(kept, "attention") == 1);
-  for (const Node& n : kept.nodes)
-    if (n.op == "attention") CHECK(std::get<std::string>(n.attrs.at("layout")) == "bhsd");
-  same_at_all(engine, heads_graph(true), in);
+  // A transpose or an attention output that something else needs stays, and so does the bhsd form.
+  for (Unfoldable what : {Unfoldable::q_read_elsewhere, Unfoldable::context_is_output, Unfoldable::context_read_twice,
+                          Unfoldable::shared_transpose}) {
+    CAPTURE(static_cast<int>(what));
+    const Graph kept = engine.optimize(heads_graph(what), OptimizeLevel::all);
+    CHECK(count_op(kept, "transpose") == (what == Unfoldable::shared_transpose ? 3u : 4u));
+    CHECK(count_op(kept, "attention") == 1);
+    for (const Node& n : kept.nodes)
+      if (n.op == "attention") CHECK(std::get<std::string>(n.attrs.at("layout")) == "bhsd");
+    const TensorMap shared = {{"q", pattern({2, 3, 2, 4}, 1)}, {"k", pattern({2, 3, 2, 4}, 2)},
+                              {"v", pattern({2, 3, 2, 6}, 3)}, {"mask", pattern({2, 1, 1, 3}, 4, -3, 0)}};
+    same_at_all(engine, heads_graph(what), what == Unfoldable::shared_transpose ? shared : in);
+  }
 }
 
 TEST_CASE("fusions: linear followed by an activation becomes a linear with that activation") {

@@ -43,16 +43,6 @@ std::string input_or_empty(const Node& n, size_t i) { return i < n.inputs.size()
 std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
   const ProgramNode& pn = edit.program_node(index);
   const Node& node = pn.node;
-  double scale = attr_float(node, "scale");
-  if (scale == 0) {
-    const Dim& d = edit.info(pn.inputs[0]).shape[3];
-    if (!d.is_known() || d.value() <= 0)
-      throw Error(ops::node_prefix(node) + "cannot be decomposed into basic ops: 'scale' is 0 (1/sqrt(head_dim)) and head_dim " +
-                  d.str() + " is not known; give 'scale' explicitly");
-    scale = 1.0 / std::sqrt(static_cast<double>(d.value()));
-  }
-  const std::string mask = input_or_empty(node, 3), valid_length = input_or_empty(node, 4);
-  const bool causal = attr_bool(node, "causal");
   std::vector<Node> out;
   if (attr_string(node, "layout") == "bshd") {
     const std::vector<int64_t> swap{0, 2, 1, 3};
@@ -69,6 +59,16 @@ std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
     out.push_back(make_node(node, node.name, "transpose", {heads}, node.outputs, {{"perm", swap}}));
     return out;
   }
+  double scale = attr_float(node, "scale");
+  if (scale == 0) {
+    const Dim& d = edit.info(pn.inputs[0]).shape[3];
+    if (!d.is_known() || d.value() <= 0)
+      throw Error(ops::node_prefix(node) + "cannot be decomposed into basic ops: 'scale' is 0 (1/sqrt(head_dim)) and head_dim " +
+                  d.str() + " is not known; give 'scale' explicitly");
+    scale = 1.0 / std::sqrt(static_cast<double>(d.value()));
+  }
+  const std::string mask = input_or_empty(node, 3), valid_length = input_or_empty(node, 4);
+  const bool causal = attr_bool(node, "causal");
   const std::string scores = edit.unique_name(node.name + ".scores");
   out.push_back(make_node(node, scores, "matmul", {node.inputs[0], node.inputs[1]}, {scores},
                           {{"transpose_a", false}, {"transpose_b", true}, {"alpha", scale}}));
@@ -147,7 +147,16 @@ std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Progr
   return decompose(program, [&](const Program& p) {
     std::shared_ptr<const plugins::GraphViewStorage> view = plan::whole_program_view(p);
     return [&p, &backends, view](int n) {
-      const plugins::BackendInstance* first = plan::first_candidate(p.nodes[static_cast<size_t>(n)].node, backends);
+      const Node& node = p.nodes[static_cast<size_t>(n)].node;
+      // A fused node with an attribute newer than the op set of the backend placement would try
+      // first (a plugin built before attention's layout) is decomposed too, so that its parts
+      // run there rather than the whole on a later backend.
+      for (int b : plan::placement_order(node, backends)) {
+        if (backends[static_cast<size_t>(b)]->lost()) continue;
+        if (ops::newer_attribute(node, backends[static_cast<size_t>(b)]->opset_version())) return true;
+        break;
+      }
+      const plugins::BackendInstance* first = plan::first_candidate(node, backends);
       return !first || !plan::supports(*first, *view, static_cast<size_t>(n), nullptr);
     };
   }, decomposed);
