@@ -168,9 +168,8 @@ class AttentionStep final : public Step {
   // softmax by row, then out = p v. The keys and values are packed once per head.
   void head_blocked(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
                     const int64_t* lengths, float* out, float* scratch) const {
-    const int64_t bh = b * s_.heads + h;
-    const float* qh = q + bh * s_.tq * s_.d;
-    float* oh = out + bh * s_.tq * s_.dv;
+    const float* qh = s_.head(q, b, h, s_.tq, s_.d);  // bhsd (blocked()): a head's rows are contiguous
+    float* oh = s_.head(out, b, h, s_.tq, s_.dv);
     const int64_t valid = lengths ? lengths[b] : s_.tk;
     if (valid == 0) {
       std::fill(oh, oh + s_.tq * s_.dv, std::numeric_limits<float>::quiet_NaN());
@@ -180,8 +179,8 @@ class AttentionStep final : public Step {
     float* values = keys + round16(s_.tk) * s_.d;         // [valid as K, dv as N]
     float* scores = values + round16(s_.dv) * s_.tk;      // [block rows, span]
     auto* gemm_scratch = reinterpret_cast<std::byte*>(scores + round16(kQueryBlock * s_.tk));
-    gemm::pack(k + bh * s_.tk * s_.d, valid, s_.d, false, keys);
-    gemm::pack(v + bh * s_.tk * s_.dv, s_.dv, valid, true, values);
+    gemm::pack(s_.head(k, b, h, s_.tk, s_.d), valid, s_.d, false, keys);
+    gemm::pack(s_.head(v, b, h, s_.tk, s_.dv), s_.dv, valid, true, values);
     const int64_t block = s_.causal ? kCausalBlock : kQueryBlock;
     for (int64_t i0 = 0; i0 < s_.tq; i0 += block) {
       const int64_t rows = std::min(block, s_.tq - i0);
@@ -212,9 +211,11 @@ class AttentionStep final : public Step {
 
   void head(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
             const int64_t* lengths, float* out, float* scores) const {
+    const float* qh = s_.head(q, b, h, s_.tq, s_.d);
     const float* kh = s_.head(k, b, h, s_.tk, s_.d);
     const float* vh = s_.head(v, b, h, s_.tk, s_.dv);
-    const int64_t k_ld = s_.ld(s_.d), v_ld = s_.ld(s_.dv);
+    float* oh = s_.head(out, b, h, s_.tq, s_.dv);
+    const int64_t q_ld = s_.ld(s_.d), k_ld = q_ld, v_ld = s_.ld(s_.dv), out_ld = v_ld;
     const int64_t valid = lengths ? lengths[b] : s_.tk;
     // With several queries, the head's keys are transposed once ([d, valid]) so that each query's
     // scores are a few contiguous multiply-adds; one query (a decode step) reads them as they are.
@@ -225,8 +226,8 @@ class AttentionStep final : public Step {
         for (int64_t c = 0; c < s_.d; ++c) kt[c * valid + j] = kh[j * k_ld + c];
     }
     for (int64_t i = 0; i < s_.tq; ++i) {
-      const float* qi = s_.head(q, b, h, s_.tq, s_.d) + i * s_.ld(s_.d);
-      float* oi = s_.head(out, b, h, s_.tq, s_.dv) + i * s_.ld(s_.dv);
+      const float* qi = qh + i * q_ld;
+      float* oi = oh + i * out_ld;
       const int64_t visible = visible_of(i, valid);
       if (visible == 0) {
         std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
