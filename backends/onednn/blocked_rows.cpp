@@ -21,12 +21,15 @@ constexpr int64_t kP = kBlockedPanel;
 // ahead of its reads, which the hardware's prefetchers alone leave for later: GPT-2's bf16
 // decode step 16.7-17.2 -> 15.3-16.4 ms at 1 thread (AMX Xeon, docs/performance.md). A stream of
 // bf16 tiles, read 64 bytes at a time, asks 2 KiB ahead (1 KiB: 0.97x on GPT-2's decode
-// products, 4 KiB 0.97x). `Bytes`: the bytes read from `row` on.
+// products, 4 KiB 0.97x). `Bytes`: the bytes read from `row` on. Panels ask for their lines into
+// L2 only (`prefetcht1`, Locality 2), which left the core's few L1 miss buffers to the loads:
+// GPT-2's decode step 0.91-0.94x in f32 and bf16 at 1 thread on a Zen 4 (2 KiB ahead into L2:
+// 1.1x, 512 bytes: 1.0x); the tiles (AMX only) keep the L1 requests they were measured with.
 constexpr int64_t kPrefetchBytes = 1024, kTilePrefetchBytes = 2048;
-template <int64_t Bytes, int64_t Distance = kPrefetchBytes>
+template <int64_t Bytes, int64_t Distance = kPrefetchBytes, int Locality = 2>
 LOOM_INLINE void prefetch_ahead(const void* row) {
   const char* ahead = static_cast<const char*>(row) + Distance;
-  for (int64_t line = 0; line < Bytes / 64; ++line) __builtin_prefetch(ahead + 64 * line);
+  for (int64_t line = 0; line < Bytes / 64; ++line) __builtin_prefetch(ahead + 64 * line, 0, Locality);
 }
 
 // acc[g][r][j] over G panels side by side (G streams of the weight, which a core reads faster
@@ -101,7 +104,7 @@ LOOM_INLINE void tiles_bf16(const float* x, int64_t k, const uint16_t* const (&p
         for (int64_t q = 0; q < kStep / 2; ++q)
           for (int g = 0; g < G; ++g) {
             const Lanes* w = reinterpret_cast<const Lanes*>(panel[g] + (i0 + s * kStep) * kP + (t * kStep / 2 + q) * kTile * 2);
-            prefetch_ahead<kTile * 4, kTilePrefetchBytes>(w);
+            prefetch_ahead<kTile * 4, kTilePrefetchBytes, 3>(w);
             for (int r = 0; r < R; ++r) {
               const float x0 = xb[r][s * kStep + 2 * q], x1 = xb[r][s * kStep + 2 * q + 1];
               for (int64_t j = 0; j < kTile; ++j) {
