@@ -50,19 +50,25 @@ LOOM_INLINE void panels_f32(const float* x, int64_t k, const float* const (&pane
 // A bf16 pair as one 32-bit lane, read from the uint16_t panels.
 using Lanes = uint32_t __attribute__((may_alias));
 
+// x's rows rounded to bf16 over K [i0, i0 + len), zeros from len up to `padded` (the panels' zeros
+// past K): the block the bf16 loops below multiply, off the weights' path.
+constexpr int64_t kRoundBlock = 128;
+template <int R>
+LOOM_INLINE void round_block(const float* x, int64_t k, int64_t i0, int64_t len, int64_t padded, float (&xb)[R][kRoundBlock]) {
+  for (int r = 0; r < R; ++r) {
+    for (int64_t i = 0; i < len; ++i) xb[r][i] = gemm::round_bf16(x[r * k + i0 + i]);
+    for (int64_t i = len; i < padded; ++i) xb[r][i] = 0.0f;
+  }
+}
+
 // The same over bf16 panels: pairs of K rows interleaved, (row 2i, row 2i + 1) in one 32-bit
 // lane per output feature; the low half widens by a shift, the high one by a mask.
 template <int G, int R>
 LOOM_INLINE void panels_bf16(const float* x, int64_t k, const uint16_t* const (&panel)[G], float (&acc)[G][R][kP]) {
-  // x rounded to bf16 a block of K at a time, off the weights' path.
-  constexpr int64_t kBlock = 128;
-  float xb[R][kBlock];
-  for (int64_t i0 = 0; i0 < k; i0 += kBlock) {
-    const int64_t len = std::min(kBlock, k - i0), pairs = (len + 1) / 2;
-    for (int r = 0; r < R; ++r) {
-      for (int64_t i = 0; i < len; ++i) xb[r][i] = gemm::round_bf16(x[r * k + i0 + i]);
-      if (len % 2) xb[r][len] = 0.0f;
-    }
+  float xb[R][kRoundBlock];
+  for (int64_t i0 = 0; i0 < k; i0 += kRoundBlock) {
+    const int64_t len = std::min(kRoundBlock, k - i0), pairs = (len + 1) / 2;
+    round_block<R>(x, k, i0, len, 2 * pairs, xb);
     for (int64_t q = 0; q < pairs; ++q) {
       for (int g = 0; g < G; ++g) {
         const Lanes* w = reinterpret_cast<const Lanes*>(panel[g] + (i0 + 2 * q) * kP);
@@ -85,14 +91,12 @@ LOOM_INLINE void panels_bf16(const float* x, int64_t k, const uint16_t* const (&
 // above, and 0.66x without the prefetches.
 template <int G, int R>
 LOOM_INLINE void tiles_bf16(const float* x, int64_t k, const uint16_t* const (&panel)[G], float (&acc)[G][R][kP]) {
-  constexpr int64_t kBlock = 128, kStep = 32, kTile = kBlockedTile;
-  float xb[R][kBlock];
-  for (int64_t i0 = 0; i0 < k; i0 += kBlock) {
-    const int64_t len = std::min(kBlock, k - i0), steps = (len + kStep - 1) / kStep;
-    for (int r = 0; r < R; ++r) {
-      for (int64_t i = 0; i < len; ++i) xb[r][i] = gemm::round_bf16(x[r * k + i0 + i]);
-      for (int64_t i = len; i < steps * kStep; ++i) xb[r][i] = 0.0f;  // the panels' zeros past K
-    }
+  constexpr int64_t kStep = 32, kTile = kBlockedTile;
+  static_assert(kRoundBlock % kStep == 0);
+  float xb[R][kRoundBlock];
+  for (int64_t i0 = 0; i0 < k; i0 += kRoundBlock) {
+    const int64_t len = std::min(kRoundBlock, k - i0), steps = (len + kStep - 1) / kStep;
+    round_block<R>(x, k, i0, len, steps * kStep, xb);
     // A tile at a time over the G panels side by side, its sums in a block of their own (which
     // stays in registers, where the compiler kept sums indexed by the tile on the stack).
     for (int64_t s = 0; s < steps; ++s)
