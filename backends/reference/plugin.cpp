@@ -7,8 +7,9 @@
 #include <cmath>
 #include <map>
 
-// The plugin name and a deliberate defect, both set only by the test build of these sources
-// (tests/plugins: a backend that `loom conformance` must report as wrong).
+// The plugin name, a deliberate defect and an older op set, set only by the test builds of these
+// sources (tests/plugins: a backend that `loom conformance` must report as wrong, and one built
+// for op set 6).
 #ifndef LOOM_REFERENCE_NAME
 #define LOOM_REFERENCE_NAME "reference"
 #endif
@@ -144,6 +145,10 @@ class ReferenceExecutable final : public sdk::Executable {
 
 class ReferenceBackend final : public sdk::Backend {
  public:
+#ifdef LOOM_REFERENCE_OPSET
+  // The test build of a backend written for an older op set (tests/plugins).
+  uint32_t opset_version() const override { return LOOM_REFERENCE_OPSET; }
+#endif
   std::optional<std::string> unsupported_reason(const sdk::GraphView& graph, size_t node) override {
     if (node >= graph.num_nodes()) throw Error("no node " + std::to_string(node), LOOM_STATUS_INVALID_ARGUMENT);
     return why_not(copy_node(graph.node(node)));

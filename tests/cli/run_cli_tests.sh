@@ -1067,6 +1067,19 @@ area_optimize() {
   expect_stdout "fold-attention-transposes: 52 -> 44 nodes (2 rewrites)" "inspect"
   expect_stdout "layer.0.context.heads (attention) replaced layer.0.q.t, layer.0.k.t, layer.0.v.t, layer.0.context.heads, layer.0.context.t" "inspect"
 
+  # A backend built for op set 6 (before attention's layout) is never handed the fold's bshd
+  # attention: placed first, it gets it decomposed into transposes around a bhsd attention, which
+  # it runs fused, rather than the whole node going to a later backend (the reference, op set 7).
+  expect_ok "inspect on an op-set-6 backend" inspect "$g" --plugin "$LOOM_TEST_OPSET6" --backend opset6,reference --placement
+  expect_stdout "nodes: 47 (" "inspect on an op-set-6 backend: 39 nodes and the 8 transposes put back"
+  expect_stdout "attention 2," "inspect on an op-set-6 backend: attention still fused"
+  expect_stdout "layer.0.context.heads (attention) into layer.0.context.heads.q.heads_first, layer.0.context.heads.k.heads_first, layer.0.context.heads.v.heads_first, layer.0.context.heads.heads_first, layer.0.context.heads" \
+    "inspect on an op-set-6 backend: the bshd attention decomposed"
+  expect_no_stdout "heads_first (attention) into" "inspect on an op-set-6 backend: the bhsd attention left fused"
+  expect_stdout "#0 opset6: 47 nodes" "inspect on an op-set-6 backend: one partition there"
+  expect_ok "run on an op-set-6 backend" run "$g" --plugin "$LOOM_TEST_OPSET6" --backend opset6,reference "${ENCODER_INPUTS[@]}" \
+    --expect "last_hidden_state=$ENC/expected_last_hidden_state.npy" --expect "pooler_output=$ENC/expected_pooler_output.npy"
+
   expect_ok "inspect --optimize all --json" inspect "$g" --optimize all --json --placement
   cp "$OUT" "$TMP/inspect.json"
   checks=$((checks + 1))

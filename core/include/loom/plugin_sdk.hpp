@@ -416,6 +416,10 @@ class Backend {
   virtual int32_t memory_kind() const { return LOOM_MEMORY_HOST; }
   // LOOM_BACKEND_* flags (LOOM_BACKEND_BOUNDED_SHAPES: plans made at symbol bounds are fine).
   virtual uint32_t flags() const { return 0; }
+  // The op set the backend's kernels were written for (docs/plugins.md, "Op-set version"): these
+  // headers' by default. A backend written for an older one states it, and is then never given
+  // a node that sets an attribute added after it; a later one than these headers' is not taken.
+  virtual uint32_t opset_version() const { return LOOM_OPSET_VERSION; }
   // A feature outside the core ABI, by name; nullptr when unknown.
   virtual const void* extension(std::string_view) { return nullptr; }
   // std::nullopt if the node can run here, else why not (shown by `loom inspect --placement`).
@@ -495,7 +499,7 @@ inline loom_backend* wrap_backend(std::unique_ptr<Backend> impl) {
   h->struct_size = sizeof(loom_backend);
   h->self = h;
   h->memory_kind = h->impl->memory_kind();
-  h->opset_version = LOOM_OPSET_VERSION;
+  h->opset_version = h->impl->opset_version() < LOOM_OPSET_VERSION ? h->impl->opset_version() : LOOM_OPSET_VERSION;
   h->flags = h->impl->flags();
   h->supports_node = [](void* self, const loom_graph_view* g, size_t node, loom_status** reason) noexcept -> int32_t {
     std::optional<std::string> why;
