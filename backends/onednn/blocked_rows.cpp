@@ -23,8 +23,9 @@ constexpr int64_t kP = kBlockedPanel;
 // bf16 tiles, read 64 bytes at a time, asks 2 KiB ahead (1 KiB: 0.97x on GPT-2's decode
 // products, 4 KiB 0.97x). `Bytes`: the bytes read from `row` on. Panels ask for their lines into
 // L2 only (`prefetcht1`, Locality 2), which left the core's few L1 miss buffers to the loads:
-// GPT-2's decode step 0.91-0.94x in f32 and bf16 at 1 thread on a Zen 4 (2 KiB ahead into L2:
-// 1.1x, 512 bytes: 1.0x); the tiles (AMX only) keep the L1 requests they were measured with.
+// GPT-2's decode step 0.93x in f32 and bf16 at 1 thread, 0.97-0.98x at 2, on a Zen 4 (2 KiB
+// ahead into L2: 1.1x, 512 bytes: 1.0x); the tiles (AMX only) keep the L1 requests they were
+// measured with.
 constexpr int64_t kPrefetchBytes = 1024, kTilePrefetchBytes = 2048;
 template <int64_t Bytes, int64_t Distance = kPrefetchBytes, int Locality = 2>
 LOOM_INLINE void prefetch_ahead(const void* row) {

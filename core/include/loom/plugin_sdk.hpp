@@ -499,7 +499,7 @@ inline loom_backend* wrap_backend(std::unique_ptr<Backend> impl) {
   h->struct_size = sizeof(loom_backend);
   h->self = h;
   h->memory_kind = h->impl->memory_kind();
-  h->opset_version = h->impl->opset_version() < LOOM_OPSET_VERSION ? h->impl->opset_version() : LOOM_OPSET_VERSION;
+  h->opset_version = std::min<uint32_t>(h->impl->opset_version(), LOOM_OPSET_VERSION);
   h->flags = h->impl->flags();
   h->supports_node = [](void* self, const loom_graph_view* g, size_t node, loom_status** reason) noexcept -> int32_t {
     std::optional<std::string> why;
