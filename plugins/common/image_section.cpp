@@ -141,10 +141,10 @@ std::optional<ImageDefaults> processor_defaults(const std::string& name) {
   d.name = name;
   d.crops = d.do_center_crop = true;
   if (name == "DeiTImageProcessor") {
+    // Its mean and std default to IMAGENET_STANDARD's 0.5, ViT's (the DeiT checkpoints give
+    // ImageNet's own in their files).
     d.height = d.width = 256;
     d.resample = 3;
-    d.mean = {0.485, 0.456, 0.406};  // IMAGENET_DEFAULT
-    d.std = {0.229, 0.224, 0.225};
   } else if (name == "BeitImageProcessor") {
     d.height = d.width = 256;
     d.resample = 3;

@@ -94,14 +94,15 @@ TEST_CASE("vision models: the image processor class preprocessor_config.json nam
     CHECK_FALSE(im.do_center_crop);
     CHECK(im.resample == Resample::Bilinear);
   }
-  // DeiT's class crops, and its defaults are its own: bicubic, ImageNet's mean and std.
+  // DeiT's class crops, and its defaults are its own: bicubic, 256 then 224; its mean and std
+  // default to IMAGENET_STANDARD's 0.5, as ViT's (the checkpoints give ImageNet's in the file).
   ImageProcessorSpec deit = image_of(R"({"feature_extractor_type": "DeiTFeatureExtractor", "size": 36, "crop_size": {"height": 32, "width": 24}})");
   CHECK(deit.do_center_crop);
   CHECK(deit.crop_size->height == 32);
   CHECK(deit.size->height == 36);
   CHECK(deit.size->width == 36);
   CHECK(deit.resample == Resample::Bicubic);
-  CHECK(deit.image_mean == std::vector<double>{0.485, 0.456, 0.406});
+  CHECK(deit.image_mean == std::vector<double>{0.5, 0.5, 0.5});
   // A shortest edge is CLIP's (and the Fast classes'): the slow ViT class refuses it, as
   // transformers' resize raises.
   write(dir / "preprocessor_config.json", R"({"image_processor_type": "ViTImageProcessor", "size": {"shortest_edge": 32}})");
