@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -127,6 +128,41 @@ TEST_CASE("decompose: attention with layout bshd is the bhsd form between transp
   TensorMap in = {{"q", swap_heads(q)}, {"k", swap_heads(k)}, {"v", swap_heads(v)}, {"valid", i64_tensor({B}, valid)}};
   check_outputs(run_at(engine, basic, OptimizeLevel::none, in).outputs, {{"out", want}}, 1e-5, 0);
   // The fused node itself, wherever it runs, gives the same.
+  check_outputs(run_at(engine, g, OptimizeLevel::none, in).outputs, {{"out", want}}, 1e-5, 0);
+}
+
+TEST_CASE("decompose: attention over bf16 k and v is the same attention over their f32 casts") {
+  Engine engine = onednn_engine();
+  // k and v cut to bf16 (their upper 16 bits), and the same values in f32 for the reference.
+  auto halves = [](const Tensor& x, Tensor& narrow, Tensor& wide) {
+    narrow = Tensor(DType::bf16, x.shape());
+    wide = Tensor(DType::f32, x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const uint32_t bits = std::bit_cast<uint32_t>(x.data_as<float>()[i]) & 0xffff0000u;
+      narrow.data_as<uint16_t>()[i] = static_cast<uint16_t>(bits >> 16);
+      wide.data_as<float>()[i] = std::bit_cast<float>(bits);
+    }
+  };
+  const Tensor q = pattern({B, H, Tq, D}, 1);
+  Tensor k16, k32, v16, v32;
+  halves(pattern({B, H, Tk, D}, 2), k16, k32);
+  halves(pattern({B, H, Tk, Dv}, 3), v16, v32);
+  const std::vector<int64_t> valid = {5, 3};
+  Graph g;
+  g.inputs = {input("q", DType::f32, {"batch", "3", "2", "4"}), input("k", DType::bf16, {"batch", "5", "2", "4"}),
+              input("v", DType::bf16, {"batch", "5", "2", "3"}), input("valid", DType::i64, {"batch"})};
+  g.nodes = {node("attn", "attention", {"q", "k", "v", "", "valid"}, {"out"}, {{"causal", true}, {"layout", std::string("bshd")}})};
+  g.outputs = {{"out", {}}};
+  Graph basic;
+  const auto done = decompose_all(g, basic);  // casts of k and v -> transposes around bhsd -> basic ops
+  REQUIRE(done.size() == 3);
+  CHECK(done[0].node == "attn");
+  CHECK(count_op(basic, "attention") == 0);
+  CHECK(count_op(basic, "cast") == 2);
+  CHECK(count_op(basic, "transpose") == 4);
+  const Tensor want = swap_heads(reference_attention(q, k32, v32, nullptr, &valid, true, 1 / std::sqrt(double(D))));
+  TensorMap in = {{"q", swap_heads(q)}, {"k", swap_heads(k16)}, {"v", swap_heads(v16)}, {"valid", i64_tensor({B}, valid)}};
+  check_outputs(run_at(engine, basic, OptimizeLevel::none, in).outputs, {{"out", want}}, 1e-5, 0);
   check_outputs(run_at(engine, g, OptimizeLevel::none, in).outputs, {{"out", want}}, 1e-5, 0);
 }
 

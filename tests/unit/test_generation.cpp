@@ -3,6 +3,7 @@
 // as tools/fixtures/make_text_models.py renders them in PyTorch, generation_config.json read as
 // transformers reads it, and no heap allocation per decode step.
 #include "counting_allocator.hpp"
+#include "cpu_features.hpp"
 #include "session_graphs.hpp"
 #include "model_checks.hpp"
 
@@ -508,4 +509,71 @@ TEST_CASE("text models: generate_sequences returns num_return_sequences samples,
   CHECK_THROWS_WITH_AS(gen2.generate_sequences(prompt, {.max_new_tokens = 3}),
                        doctest::Contains("num_return_sequences 2 (processing.generation.num_return_sequences"), Error);
   CHECK(gen2.generate_sequences(prompt, {.do_sample = true, .max_new_tokens = 3}).size() == 2);
+}
+
+TEST_CASE("text models: GPT-2's KV caches kept in bf16 (kv_cache) give the f32 caches' logits within bf16's rounding") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-gpt2.so"});
+  const auto dir = kModels / "gpt2";
+  Graph g = engine.load_graph(dir, "text-generation");
+  const Tensor prompt = read_npy(dir / "prompt_ids.npy");
+  // Prefill and 6 greedy steps through each session; the steps follow the f32 caches' tokens.
+  auto logits_of = [&](Session& s, const std::vector<int64_t>& steps) {
+    State state = s.new_state();
+    Tensor past(DType::i64, {1});
+    past.data_as<int64_t>()[0] = 0;
+    std::vector<Tensor> all{s.run({{"input_ids", prompt}, {"past_length", past}}, state).at("logits")};
+    for (size_t i = 0; i < steps.size(); ++i) {
+      Tensor token(DType::i64, {1, 1});
+      token.data_as<int64_t>()[0] = steps[i];
+      past.data_as<int64_t>()[0] = prompt.numel() + static_cast<int64_t>(i);
+      all.push_back(s.run({{"input_ids", token}, {"past_length", past}}, state).at("logits"));
+    }
+    return std::make_pair(std::move(all), state.snapshot());
+  };
+  const Tensor expected = read_npy(dir / "expected_generated.npy");
+  const std::vector<int64_t> steps(expected.data_as<int64_t>(), expected.data_as<int64_t>() + std::min<int64_t>(6, expected.numel()));
+  for (const std::string backend : {"onednn", "reference"}) {
+    CAPTURE(backend);
+    SessionOptions f32 = backend == "onednn" ? test::on_onednn() : test::on_reference(), bf16 = f32;
+    bf16.options["kv_cache"] = "bf16";
+    Session wide = engine.compile(g, f32), narrow = engine.compile(g, bf16);
+    const auto [want, wide_state] = logits_of(wide, steps);
+    const auto [got, narrow_state] = logits_of(narrow, steps);
+    // Every layer's two caches became bf16 states, each written through one cast.
+    size_t caches = 0;
+    for (const auto& [name, t] : narrow_state) {
+      CHECK(t.dtype() == DType::bf16);
+      CHECK(wide_state.at(name).dtype() == DType::f32);
+      ++caches;
+    }
+    CHECK(caches == wide_state.size());
+    CHECK(caches > 0);
+    const auto& passes = narrow.optimization().passes;
+    REQUIRE(!passes.empty());
+    CHECK(passes.back().pass == "kv-cache-bf16");
+    CHECK(passes.back().rewrites == caches);
+    CHECK(passes.back().nodes_after == passes.back().nodes_before + caches);
+    // Keys and values rounded to bf16 (8 bits of mantissa): logits within 1% of their range.
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      const float* a = got[i].data_as<float>();
+      const float* b = want[i].data_as<float>();
+      float range = 0, worst = 0;
+      for (int64_t j = 0; j < want[i].numel(); ++j) range = std::max(range, std::abs(b[j]));
+      for (int64_t j = 0; j < want[i].numel(); ++j) worst = std::max(worst, std::abs(a[j] - b[j]));
+      CAPTURE(i);
+      CHECK(worst <= 0.01f * range);
+      CHECK(worst > 0.0f);  // the caches did round
+    }
+  }
+  // An unknown value fails; precision=bf16 keeps its caches in bf16 unless kv_cache says otherwise.
+  SessionOptions o = test::on_onednn();
+  o.options["kv_cache"] = "f16";
+  CHECK_THROWS_WITH_AS(engine.compile(g, o), doctest::Contains("option kv_cache=f16: the value must be f32 or bf16"), Error);
+  if (!test::cpu_allows(test::CpuIsa::avx2)) return;  // bf16 runs on the AVX2 GEMM
+  o.options.erase("kv_cache");
+  o.options["precision"] = "bf16";
+  for (const auto& [name, t] : engine.compile(g, o).new_state().snapshot()) CHECK(t.dtype() == DType::bf16);
+  o.options["kv_cache"] = "f32";
+  for (const auto& [name, t] : engine.compile(g, o).new_state().snapshot()) CHECK(t.dtype() == DType::f32);
 }

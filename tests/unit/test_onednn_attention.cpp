@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -45,12 +46,15 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
                         {2, 2, 30, 30, 64, 64, false, rows, {}},     {2, 2, 20, 64, 64, 64, true, none, {45, 20}},
                         {2, 2, 16, 40, 64, 64, true, full, {0, 33}}, {1, 2, 7, 30, 64, 64, true, none, {30}}};
   const float inf = std::numeric_limits<float>::infinity();
+  // kv16: k and v given in bf16 (a KV cache kept in bf16), their values the f32 ones rounded.
   for (int threads : {1, 2})
-  for (bool bshd : {false, true}) {
+  for (bool bshd : {false, true})
+  for (bool kv16 : {false, true}) {
     OnednnPlugin bf16(threads, "blocked", "bf16"), f32(threads, "blocked", "f32");
     for (const Case& c : cases) {
       CAPTURE(threads);
       CAPTURE(bshd);
+      CAPTURE(kv16);
       CAPTURE(c.tq);
       CAPTURE(c.tk);
       CAPTURE(c.d);
@@ -73,6 +77,14 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
       for (int64_t i = 0; i < q.numel(); ++i) q.data_as<float>()[i] = static_cast<float>(std::sin(0.37 * i + 0.1));
       for (int64_t i = 0; i < k.numel(); ++i) k.data_as<float>()[i] = static_cast<float>(std::cos(0.23 * i));
       for (int64_t i = 0; i < v.numel(); ++i) v.data_as<float>()[i] = static_cast<float>(std::sin(0.71 * i + 1.0));
+      Tensor k16(DType::bf16, ks), v16(DType::bf16, vs);
+      if (kv16)
+        for (auto [wide, narrow] : {std::pair{&k, &k16}, std::pair{&v, &v16}})
+          for (int64_t i = 0; i < wide->numel(); ++i) {
+            float& x = wide->data_as<float>()[i];
+            x = bf16_reference(x);
+            narrow->data_as<uint16_t>()[i] = static_cast<uint16_t>(std::bit_cast<uint32_t>(x) >> 16);
+          }
       for (int64_t b = 0; b < c.batch; ++b)
         for (int64_t i = 0; i < ms[2]; ++i)
           for (int64_t j = 0; j < ms[3]; ++j) mask.data_as<float>()[(b * ms[2] + i) * ms[3] + j] = mask_at(b, i, j);
@@ -81,8 +93,8 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
       // Layout bshd: the heads after the positions.
       auto heads = [&](int64_t width) { return bshd ? std::vector<int64_t>{-1, -1, c.heads, width} : std::vector<int64_t>{-1, c.heads, -1, width}; };
       std::vector<int32_t> ins{g.value("q", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, heads(c.d)),
-                               g.value("k", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, heads(c.d)),
-                               g.value("v", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, heads(c.dv)), -1, -1};
+                               g.value("k", LOOM_VALUE_INPUT, kv16 ? LOOM_DTYPE_BF16 : LOOM_DTYPE_F32, heads(c.d)),
+                               g.value("v", LOOM_VALUE_INPUT, kv16 ? LOOM_DTYPE_BF16 : LOOM_DTYPE_F32, heads(c.dv)), -1, -1};
       if (c.mask != none) ins[3] = g.value("mask", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, 1, -1, -1});
       if (!c.lengths.empty()) ins[4] = g.value("valid_length", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {-1});
       if (c.lengths.empty()) ins.pop_back();
@@ -98,9 +110,11 @@ TEST_CASE("onednn attention with precision=bf16 runs on AMX tiles over bf16-roun
         CHECK(loom::test::unsupported_reason(f32.backend(), g).find("decomposed") != std::string::npos);
       }
       loom::test::Executable exe(bf16.backend(), g);
-      Tensor qt = loom::test::swap_heads(q), kt = loom::test::swap_heads(k), vt = loom::test::swap_heads(v), outt = loom::test::swap_heads(out);
+      Tensor& kin = kv16 ? k16 : k;
+      Tensor& vin = kv16 ? v16 : v;
+      Tensor qt = loom::test::swap_heads(q), kt = loom::test::swap_heads(kin), vt = loom::test::swap_heads(vin), outt = loom::test::swap_heads(out);
       std::vector<std::vector<int64_t>> shapes{bshd ? qt.shape() : qs, bshd ? kt.shape() : ks, bshd ? vt.shape() : vs};
-      std::vector<Tensor*> args{bshd ? &qt : &q, bshd ? &kt : &k, bshd ? &vt : &v};
+      std::vector<Tensor*> args{bshd ? &qt : &q, bshd ? &kt : &kin, bshd ? &vt : &vin};
       if (c.mask != none) {
         shapes.push_back(ms);
         args.push_back(&mask);

@@ -447,3 +447,14 @@ TEST_CASE("ops: attention shapes in both layouts (op set 7: layout)") {
                     {{"layout", std::string("bsdh")}})
             .find("'bsdh', not bhsd or bshd") != std::string::npos);
 }
+
+TEST_CASE("ops: attention's k and v may share a dtype other than q's (op set 8: a bf16 KV cache)") {
+  auto bf16 = [](const std::vector<std::string>& shape) { return t(DType::bf16, shape); };
+  const TensorInfo out = infer("attention", {f32({"1", "12", "1", "64"}), bf16({"1", "12", "t", "64"}), bf16({"1", "12", "t", "64"})});
+  CHECK(out.dtype == DType::f32);
+  CHECK(shape(out) == "[1, 12, 1, 64]");
+  CHECK(infer_error("attention", {f32({"1", "2", "1", "8"}), bf16({"1", "2", "3", "8"}), f32({"1", "2", "3", "8"})})
+            .find("dtype") != std::string::npos);
+  CHECK(infer_error("attention", {f32({"1", "2", "1", "8"}), i64({"1", "2", "3", "8"}), i64({"1", "2", "3", "8"})})
+            .find("dtype") != std::string::npos);
+}

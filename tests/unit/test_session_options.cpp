@@ -80,6 +80,22 @@ TEST_CASE("options: a node that sets an attribute newer than a backend's op set 
   CHECK_FALSE(ops::newer_attribute(n, 1));
 }
 
+TEST_CASE("options: attention over k and v in another dtype than q is op set 8's") {
+  Node n;
+  n.name = "att";
+  n.op = "attention";
+  n.attrs = {{"causal", true}};
+  const std::vector<DType> mixed{DType::f32, DType::bf16, DType::bf16, DType::i64}, same{DType::f32, DType::f32, DType::f32};
+  auto why = ops::newer_feature(n, mixed, 7);
+  REQUIRE(why);
+  CHECK(why->find("input dtypes (f32, bf16, bf16, i64) of attention are from op set 8; the backend was built for op set 7") !=
+        std::string::npos);
+  CHECK_FALSE(ops::newer_feature(n, mixed, 8));
+  CHECK_FALSE(ops::newer_feature(n, same, 6));
+  n.attrs["layout"] = std::string("bshd");  // an attribute newer still than the op set is named first
+  CHECK(ops::newer_feature(n, same, 6)->find("attribute 'layout'") != std::string::npos);
+}
+
 TEST_CASE("device loss: the run fails saying so; with fallback=on later runs succeed on the remaining backends") {
   Engine e = test::device_engine();
   for (const auto& r : e.plugins()) REQUIRE_MESSAGE(r.loaded, r.error);

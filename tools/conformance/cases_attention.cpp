@@ -59,16 +59,21 @@ void attention(std::vector<OpCase>& out) {
       {2, 4, 33, 65, 64, 64, false, true, {2, 1, 1, 65}, 0, true},
       {1, 2, 100, 100, 32, 32, true, false, {}, 0, true},
   };
-  for (DType t : {DType::f32, DType::f16, DType::bf16})
+  // Every dtype, and f32 queries over bf16 keys and values (a KV cache kept in bf16, op set 8).
+  struct Dtypes {
+    DType q, kv;
+  };
+  for (Dtypes t : {Dtypes{DType::f32, DType::f32}, {DType::f16, DType::f16}, {DType::bf16, DType::bf16}, {DType::f32, DType::bf16}})
     for (const AttentionCase& c : cases)
       for (bool decompose : {false, true}) {
-        if (t != DType::f32 && c.tk > 20) continue;
-        CaseBuilder b("attention", std::string(dtype_name(t)) + " " + describe(c));
+        if (t.kv != DType::f32 && t.q != DType::f32 && c.tk > 20) continue;
+        const std::string name = t.q == t.kv ? std::string(dtype_name(t.q)) : "f32 q, bf16 k v";
+        CaseBuilder b("attention", name + " " + describe(c));
         auto heads = [&](int64_t positions, int64_t width) {
           return c.bshd ? Shape{c.b, positions, c.h, width} : Shape{c.b, c.h, positions, width};
         };
-        b.input("q", t, heads(c.tq, c.d)).input("k", t, heads(c.tk, c.d)).input("v", t, heads(c.tk, c.dv));
-        if (!c.mask.empty()) b.input("mask", t, c.mask, {-3, 0});
+        b.input("q", t.q, heads(c.tq, c.d)).input("k", t.kv, heads(c.tk, c.d)).input("v", t.kv, heads(c.tk, c.dv));
+        if (!c.mask.empty()) b.input("mask", t.q, c.mask, {-3, 0});
         else if (c.valid_length) b.absent();
         if (c.valid_length) {
           // One row sees every key; the others fewer (a causal row needs at least Tq).

@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   auto add_session_options = [](CLI::App* cmd, std::vector<std::string>& options) {
     cmd->add_option("--option", options,
                     "Session or backend option KEY=VALUE (repeat the option for each): precision=f32|bf16|f16, "
-                    "NAME.KEY=VALUE for backend NAME only, fallback=on|off")
+                    "NAME.KEY=VALUE for backend NAME only, fallback=on|off, kv_cache=f32|bf16 (KV caches in bf16: the default with precision=bf16)")
         ->type_name("KEY=VALUE")->allow_extra_args(false)->default_str("");
   };
   // --precision P: the session option precision=P (docs/plugins.md); a backend that cannot

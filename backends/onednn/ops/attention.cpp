@@ -36,36 +36,66 @@ std::array<int64_t, 4> broadcast_strides(std::span<const int64_t> dims, const st
 // 4 KiB page, fetched at about 10 GB/s.
 constexpr int64_t kRowsAhead = 8;
 
-inline void prefetch_row(const float* row, int64_t width) {
-  for (int64_t c = 0; c < width; c += 16) __builtin_prefetch(row + c);
+template <class T>
+inline void prefetch_row(const T* row, int64_t width) {
+  for (int64_t c = 0; c < width; c += 64 / static_cast<int64_t>(sizeof(T))) __builtin_prefetch(row + c);
 }
 
-// One query against n keys as they are ([n, d], rows `ld` floats apart): scores[j] = q . k_j. A
-// decode step's attention is these and weighted_values, over the filled part of the cache;
+// A key or value element as f32: f32 as it is, bf16 (a KV cache kept in bf16, the session
+// option kv_cache) widened.
+inline float widen(float x) { return x; }
+inline float widen(uint16_t x) { return std::bit_cast<float>(static_cast<uint32_t>(x) << 16); }
+
+// One query against n keys as they are ([n, d], rows `ld` elements apart): scores[j] = q . k_j.
+// A decode step's attention is these and weighted_values, over the filled part of the cache;
 // compiled for AVX-512 and AVX2 too, as the baseline's 4-wide loops read the cache at half the
 // memory's speed.
-LOOM_CPU_CLONES
-void key_scores(const float* q, const float* keys, int64_t ld, int64_t n, int64_t d, float* scores) {
+template <class T>
+LOOM_INLINE void key_scores_of(const float* q, const T* keys, int64_t ld, int64_t n, int64_t d, float* scores) {
   for (int64_t j = 0; j < n; ++j) {
-    const float* kj = keys + j * ld;
+    const T* kj = keys + j * ld;
     if (j + kRowsAhead < n) prefetch_row(kj + kRowsAhead * ld, d);
     float dot = 0;
 #pragma omp simd reduction(+ : dot)
-    for (int64_t c = 0; c < d; ++c) dot += q[c] * kj[c];
+    for (int64_t c = 0; c < d; ++c) dot += q[c] * widen(kj[c]);
     scores[j] = dot;
   }
 }
 
-// out[c] += sum_j p[j] * v_j[c] over n values ([n, dv], rows `ld` floats apart).
-LOOM_CPU_CLONES
-void weighted_values(const float* p, const float* values, int64_t ld, int64_t n, int64_t dv, float* out) {
+// out[c] += sum_j p[j] * v_j[c] over n values ([n, dv], rows `ld` elements apart).
+template <class T>
+LOOM_INLINE void weighted_values_of(const float* p, const T* values, int64_t ld, int64_t n, int64_t dv, float* out) {
   for (int64_t j = 0; j < n; ++j) {
     const float pj = p[j];
-    const float* vj = values + j * ld;
+    const T* vj = values + j * ld;
     if (j + kRowsAhead < n) prefetch_row(vj + kRowsAhead * ld, dv);
 #pragma omp simd
-    for (int64_t c = 0; c < dv; ++c) out[c] += pj * vj[c];
+    for (int64_t c = 0; c < dv; ++c) out[c] += pj * widen(vj[c]);
   }
+}
+
+LOOM_CPU_CLONES
+void key_scores(const float* q, const float* keys, int64_t ld, int64_t n, int64_t d, float* scores) {
+  key_scores_of(q, keys, ld, n, d, scores);
+}
+LOOM_CPU_CLONES
+void key_scores(const float* q, const uint16_t* keys, int64_t ld, int64_t n, int64_t d, float* scores) {
+  key_scores_of(q, keys, ld, n, d, scores);
+}
+LOOM_CPU_CLONES
+void weighted_values(const float* p, const float* values, int64_t ld, int64_t n, int64_t dv, float* out) {
+  weighted_values_of(p, values, ld, n, dv, out);
+}
+LOOM_CPU_CLONES
+void weighted_values(const float* p, const uint16_t* values, int64_t ld, int64_t n, int64_t dv, float* out) {
+  weighted_values_of(p, values, ld, n, dv, out);
+}
+
+// Rows [0, n) of a head of bf16 keys or values (rows `ld` apart) widened into `to` ([n, width]):
+// what the packed GEMM and AMX paths read.
+void widen_rows(const uint16_t* from, int64_t ld, int64_t n, int64_t width, float* to) {
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t c = 0; c < width; ++c) to[j * width + c] = widen(from[j * ld + c]);
 }
 
 struct AttentionShape {
@@ -75,6 +105,7 @@ struct AttentionShape {
   bool has_mask, has_lengths;
   std::array<int64_t, 4> mask_strides;
   bool bshd = false;  // q, k, v and out [B, T, H, D]: a head's rows are heads * width apart
+  bool kv_bf16 = false;  // k and v in bf16 (a KV cache kept in bf16)
 
   // Head h of batch row b in a tensor of `t` positions and rows of `width`, and its row stride.
   template <class T>
@@ -96,19 +127,24 @@ class AttentionStep final : public Step {
   // Per thread, in floats. AMX: attention_amx.hpp's. Blocked: the head's keys and values packed,
   // the scores of one block of queries, and the GEMM's own scratch. Else: a row of scores and,
   // for several queries, the head's keys transposed.
-  int64_t per_thread() const {
+  int64_t per_thread() const { return paths_per_thread() + widened_per_thread(); }
+  int64_t paths_per_thread() const {
     if (amx_) return round16(static_cast<int64_t>(amx_attention_scratch_bytes(s_.tk, s_.d, s_.dv) / sizeof(float)));
     if (blocked())
       return round16(s_.tk) * s_.d + round16(s_.dv) * s_.tk + round16(kQueryBlock * s_.tk) +
              static_cast<int64_t>(gemm::scratch_bytes(std::max(s_.d, s_.tk)) / sizeof(float));
     return round16(s_.tk + (s_.tq > 1 ? s_.tk * s_.d : 0));
   }
+  // A bf16 head's keys and values widened for the AMX and packed-GEMM paths, which read f32; the
+  // loop of head() reads them as they are.
+  bool widens() const { return s_.kv_bf16 && (amx_ || blocked()); }
+  int64_t widened_per_thread() const { return widens() ? round16(s_.tk * s_.d) + round16(s_.tk * s_.dv) : 0; }
   size_t scratch_bytes() const override { return static_cast<size_t>(threads_ * per_thread()) * sizeof(float); }
 
   void run(const RunContext& ctx) const override {
     const float* q = ctx.as<const float>(info_.inputs[0]);
-    const float* k = ctx.as<const float>(info_.inputs[1]);
-    const float* v = ctx.as<const float>(info_.inputs[2]);
+    const void* k = ctx.as<const void>(info_.inputs[1]);
+    const void* v = ctx.as<const void>(info_.inputs[2]);
     const float* mask = s_.has_mask ? ctx.as<const float>(info_.inputs[3]) : nullptr;
     const int64_t* lengths = s_.has_lengths ? ctx.as<const int64_t>(info_.inputs[4]) : nullptr;
     float* out = ctx.as<float>(info_.outputs[0]);
@@ -123,9 +159,24 @@ class AttentionStep final : public Step {
     // OpenMP entirely where one thread does the work.
     const bool blocked_heads = blocked();
     auto one = [&](int64_t job, float* scratch) {
-      if (amx_) head_amx(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
-      else if (blocked_heads) head_blocked(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
-      else head(job / s_.heads, job % s_.heads, q, k, v, mask, lengths, out, scratch);
+      const int64_t b = job / s_.heads, h = job % s_.heads;
+      Heads kv{};
+      if (!s_.kv_bf16) {
+        kv = {s_.head(static_cast<const float*>(k), b, h, s_.tk, s_.d), s_.ld(s_.d),
+              s_.head(static_cast<const float*>(v), b, h, s_.tk, s_.dv), s_.ld(s_.dv)};
+      } else {
+        const uint16_t* kh = s_.head(static_cast<const uint16_t*>(k), b, h, s_.tk, s_.d);
+        const uint16_t* vh = s_.head(static_cast<const uint16_t*>(v), b, h, s_.tk, s_.dv);
+        if (!widens()) return head(b, h, q, kh, s_.ld(s_.d), vh, s_.ld(s_.dv), mask, lengths, out, scratch);
+        float* wide = scratch + paths_per_thread();
+        const int64_t valid = lengths ? lengths[b] : s_.tk;
+        widen_rows(kh, s_.ld(s_.d), valid, s_.d, wide);
+        widen_rows(vh, s_.ld(s_.dv), valid, s_.dv, wide + round16(s_.tk * s_.d));
+        kv = {wide, s_.d, wide + round16(s_.tk * s_.d), s_.dv};
+      }
+      if (amx_) head_amx(b, h, q, kv, mask, lengths, out, scratch);
+      else if (blocked_heads) head_blocked(b, h, q, kv, mask, lengths, out, scratch);
+      else head(b, h, q, kv.k, kv.k_ld, kv.v, kv.v_ld, mask, lengths, out, scratch);
     };
     if (jobs == 1 || threads_ == 1) {
       for (int64_t job = 0; job < jobs; ++job) one(job, scores_all);
@@ -137,6 +188,13 @@ class AttentionStep final : public Step {
   }
 
  private:
+  // A head's f32 keys and values and their row strides (in floats).
+  struct Heads {
+    const float* k;
+    int64_t k_ld;
+    const float* v;
+    int64_t v_ld;
+  };
   static constexpr int64_t kQueryBlock = 96;  // queries per block of scores (16 tiles of the GEMM)
   // Under a causal mask a block sees only the keys up to its last query: blocks of 24 (4 tiles)
   // skip most of the masked triangle (CLIP's 77 tokens: 212 -> 169 us a layer on one core).
@@ -151,10 +209,10 @@ class AttentionStep final : public Step {
     return softmax_row(row, visible, span, s_.scale, mrow, s_.mask_strides[3]);
   }
 
-  void head_amx(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
-                const int64_t* lengths, float* out, float* scratch) const {
-    AmxHead head{s_.head(q, b, h, s_.tq, s_.d), s_.head(k, b, h, s_.tk, s_.d), s_.head(v, b, h, s_.tk, s_.dv),
-                 s_.head(out, b, h, s_.tq, s_.dv), s_.tq, s_.d, s_.dv, s_.ld(s_.d), s_.ld(s_.d), s_.ld(s_.dv), s_.ld(s_.dv),
+  void head_amx(int64_t b, int64_t h, const float* q, const Heads& kv, const float* mask, const int64_t* lengths, float* out,
+                float* scratch) const {
+    AmxHead head{s_.head(q, b, h, s_.tq, s_.d), kv.k, kv.v, s_.head(out, b, h, s_.tq, s_.dv), s_.tq, s_.d, s_.dv, s_.ld(s_.d),
+                 kv.k_ld, kv.v_ld, s_.ld(s_.dv),
                  lengths ? lengths[b] : s_.tk, s_.causal, s_.scale,
                  mask ? mask + b * s_.mask_strides[0] + h * s_.mask_strides[1] : nullptr, s_.mask_strides[2],
                  s_.mask_strides[3]};
@@ -166,8 +224,8 @@ class AttentionStep final : public Step {
 
   // One head as two GEMMs per block of queries: scores = q k^T over the keys the block may see,
   // softmax by row, then out = p v. The keys and values are packed once per head.
-  void head_blocked(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
-                    const int64_t* lengths, float* out, float* scratch) const {
+  void head_blocked(int64_t b, int64_t h, const float* q, const Heads& kv, const float* mask, const int64_t* lengths,
+                    float* out, float* scratch) const {
     const float* qh = s_.head(q, b, h, s_.tq, s_.d);  // bhsd (blocked()): a head's rows are contiguous
     float* oh = s_.head(out, b, h, s_.tq, s_.dv);
     const int64_t valid = lengths ? lengths[b] : s_.tk;
@@ -179,8 +237,8 @@ class AttentionStep final : public Step {
     float* values = keys + round16(s_.tk) * s_.d;         // [valid as K, dv as N]
     float* scores = values + round16(s_.dv) * s_.tk;      // [block rows, span]
     auto* gemm_scratch = reinterpret_cast<std::byte*>(scores + round16(kQueryBlock * s_.tk));
-    gemm::pack(s_.head(k, b, h, s_.tk, s_.d), valid, s_.d, false, keys);
-    gemm::pack(s_.head(v, b, h, s_.tk, s_.dv), s_.dv, valid, true, values);
+    gemm::pack(kv.k, valid, s_.d, false, keys);  // bhsd: kv's rows are contiguous
+    gemm::pack(kv.v, s_.dv, valid, true, values);
     const int64_t block = s_.causal ? kCausalBlock : kQueryBlock;
     for (int64_t i0 = 0; i0 < s_.tq; i0 += block) {
       const int64_t rows = std::min(block, s_.tq - i0);
@@ -209,13 +267,13 @@ class AttentionStep final : public Step {
     }
   }
 
-  void head(int64_t b, int64_t h, const float* q, const float* k, const float* v, const float* mask,
+  // One head by plain loops over its keys kh and values vh (f32 or bf16, rows k_ld and v_ld apart).
+  template <class T>
+  void head(int64_t b, int64_t h, const float* q, const T* kh, int64_t k_ld, const T* vh, int64_t v_ld, const float* mask,
             const int64_t* lengths, float* out, float* scores) const {
     const float* qh = s_.head(q, b, h, s_.tq, s_.d);
-    const float* kh = s_.head(k, b, h, s_.tk, s_.d);
-    const float* vh = s_.head(v, b, h, s_.tk, s_.dv);
     float* oh = s_.head(out, b, h, s_.tq, s_.dv);
-    const int64_t q_ld = s_.ld(s_.d), k_ld = q_ld, v_ld = s_.ld(s_.dv), out_ld = v_ld;
+    const int64_t q_ld = s_.ld(s_.d), out_ld = s_.ld(s_.dv);
     const int64_t valid = lengths ? lengths[b] : s_.tk;
     // With several queries, the head's keys are transposed once ([d, valid]) so that each query's
     // scores are a few contiguous multiply-adds; one query (a decode step) reads them as they are.
@@ -223,7 +281,7 @@ class AttentionStep final : public Step {
     if (s_.tq > 1 && valid > 0) {
       kt = scores + s_.tk;
       for (int64_t j = 0; j < valid; ++j)
-        for (int64_t c = 0; c < s_.d; ++c) kt[c * valid + j] = kh[j * k_ld + c];
+        for (int64_t c = 0; c < s_.d; ++c) kt[c * valid + j] = widen(kh[j * k_ld + c]);
     }
     for (int64_t i = 0; i < s_.tq; ++i) {
       const float* qi = qh + i * q_ld;
@@ -275,6 +333,7 @@ class AttentionKernel final : public NodeKernel {
     if (q[0] != k[0] || q[h] != k[h] || q[3] != k[3] || k[0] != v[0] || k[h] != v[h] || k[t] != v[t])
       info_.fail("q " + dims_str(q) + ", k " + dims_str(k) + " and v " + dims_str(v) + " do not agree");
     AttentionShape s{q[0], q[h], q[t], k[t], q[3], v[3], 0, causal_, has_input(3), has_input(4), {}, bshd_};
+    s.kv_bf16 = info_.input_dtypes[1] == LOOM_DTYPE_BF16;
     s.scale = static_cast<float>(scale_ > 0 ? scale_ : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(s.d, 1))));
     const std::array<int64_t, 4> scores = {s.batch, s.heads, s.tq, s.tk};
     if (s.has_mask) {
@@ -301,9 +360,11 @@ class AttentionKernel final : public NodeKernel {
 
 std::optional<std::string> check_attention(const sdk::NodeView& node, bool bf16) {
   if (auto r = check_arity(node, 3, 5, 1)) return r;
+  // k and v f32, or both bf16 (a KV cache kept in bf16).
   for (size_t i = 0; i < 4; ++i)
     if (node.has_input(i))
-      if (auto r = check_dtype(node, i, {LOOM_DTYPE_F32})) return r;
+      if (auto r = check_dtype(node, i, {LOOM_DTYPE_F32, i == 1 || i == 2 ? LOOM_DTYPE_BF16 : LOOM_DTYPE_F32})) return r;
+  if (node.input(1).dtype() != node.input(2).dtype()) return "k and v differ in dtype";
   if (auto r = check_dtype(node, 4, {LOOM_DTYPE_I64})) return r;
   for (size_t i = 0; i < 3; ++i)
     if (node.input(i).rank() != 4) return "input '" + std::string(node.input(i).name()) + "' must be 4-D";

@@ -32,7 +32,7 @@ extern "C" {
 /* The version of the op registry (docs/ops.md) this header was released with. A backend states
  * the version it was built against; the host never places on it a node that uses an op
  * attribute added in a later version. */
-#define LOOM_OPSET_VERSION 7u
+#define LOOM_OPSET_VERSION 8u
 
 /* The one symbol a plugin exports: `const loom_plugin* loom_plugin_entry(void)`. */
 #define LOOM_PLUGIN_ENTRY_SYMBOL "loom_plugin_entry"

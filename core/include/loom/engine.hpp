@@ -95,6 +95,9 @@ struct SessionOptions {
   //   profile=on|off         the session itself: every node becomes a partition of its own, so
   //                          that RunOptions::timings times each node (default off; a run then
   //                          crosses a partition boundary per node, a little slower)
+  //   kv_cache=f32|bf16      the session itself: KV caches (states written by cache_write and
+  //                          read by attention) kept in bf16, half the bytes a decode step reads
+  //                          and holds (default bf16 where precision=bf16, else f32)
   std::map<std::string, std::string> options;
   OptimizeLevel optimize = OptimizeLevel::all;
   // The most shape plans (one per input-shape signature) the session keeps; past it, the least

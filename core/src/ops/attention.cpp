@@ -31,9 +31,11 @@ void register_attention(std::vector<OpSchema>& ops) {
        // of a projection before their transpose, so that no copy moves them.
        attr_with_default("layout", std::string("bhsd"), 7)},
       [](InferContext& c) {
+        // k and v share a dtype, which may be a narrower one than q's (op set 8): a KV cache kept
+        // in bf16 (the session option kv_cache) is read as it lies.
         c.expect_dtype(0, kFloat);
-        c.expect_same_dtype(0, 1);
-        c.expect_same_dtype(0, 2);
+        c.expect_dtype(1, kFloat);
+        c.expect_same_dtype(1, 2);
         const std::string& layout = c.attr_string("layout");
         if (layout != "bhsd" && layout != "bshd") c.fail("attribute 'layout' is '" + layout + "', not bhsd or bshd");
         const bool bshd = layout == "bshd";
@@ -63,7 +65,10 @@ void register_attention(std::vector<OpSchema>& ops) {
         if (c.has_input(4)) expect_per_row(c, 4, q[0]);
         if (c.attr_float("scale") < 0) c.fail("attribute 'scale' must not be negative (0 means 1/sqrt(head_dim))");
         c.set_output(0, {c.input(0).dtype, bshd ? SymShape{q[0], q[2], q[1], v[3]} : SymShape{q[0], q[1], q[2], v[3]}});
-      }});
+      },
+      {},
+      false,
+      [](std::span<const DType> in) -> uint32_t { return in.size() >= 2 && in[1] != in[0] ? 8 : 1; }});
 
   OpSchema write{
       "cache_write", "cache with update written at offset[b] along axis, row by row (in place)",

@@ -129,6 +129,18 @@ std::optional<std::string> newer_attribute(const Node& node, uint32_t opset) {
   return std::nullopt;
 }
 
+std::optional<std::string> newer_feature(const Node& node, std::span<const DType> inputs, uint32_t opset) {
+  if (auto newer = newer_attribute(node, opset)) return newer;
+  const OpSchema* op = find_op(node.op);
+  if (!op || !op->dtypes_since) return std::nullopt;
+  const uint32_t since = op->dtypes_since(inputs);
+  if (since <= opset) return std::nullopt;
+  std::string dtypes;
+  for (DType d : inputs) dtypes += (dtypes.empty() ? "" : ", ") + std::string(dtype_name(d));
+  return "input dtypes (" + dtypes + ") of " + node.op + " are from op set " + std::to_string(since) +
+         "; the backend was built for op set " + std::to_string(opset) + " (rebuild it against this Loom's SDK)";
+}
+
 std::vector<TensorInfo> infer(const Node& node, const std::vector<const TensorInfo*>& inputs) {
   const OpSchema* op = find_op(node.op);
   if (!op) throw Error(node_prefix(node) + "unknown op '" + node.op + "'");

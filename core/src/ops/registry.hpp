@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,11 @@ struct OpSchema {
   // Output 0 is input 0's bytes in the same order, only the shape differs (reshape): the memory
   // planner gives it no bytes of its own, and the backend's copy becomes a no-op.
   bool view = false;
+  // The op set that added the node's combination of input dtypes, where a later op set widened
+  // the op's dtype rules (attention's k and v in another dtype than q: 8); null: every
+  // combination the rules allow is from op set 1. A backend built against an older op set is
+  // never given such a node, as for a newer attribute. Sees the dtypes as newer_feature gives them.
+  std::function<uint32_t(std::span<const DType> inputs)> dtypes_since = nullptr;
 };
 
 // What shape inference sees of one node. Works the same on symbolic and on concrete shapes.
@@ -112,6 +118,10 @@ void normalize_attrs(Node& node);
 // Why a backend built against op set `opset` must not run this node (it sets an attribute added
 // later), or nullopt.
 std::optional<std::string> newer_attribute(const Node& node, uint32_t opset);
+// The same, and also when its input dtypes combine as only a later op set allows
+// (OpSchema::dtypes_since); `inputs`: the dtypes of the inputs the node gives (absent optional
+// ones left out, so only the required inputs, which come first, keep their positions).
+std::optional<std::string> newer_feature(const Node& node, std::span<const DType> inputs, uint32_t opset);
 // Runs the op's shape inference; returns the outputs' dtype and shape.
 std::vector<TensorInfo> infer(const Node& node, const std::vector<const TensorInfo*>& inputs);
 

@@ -7,6 +7,9 @@
 //        [mask = add(mask, keys)]                          with both
 //        probs = softmax(scores, mask)
 //        out = matmul(probs, v)
+//   attention with k and v in another dtype than q (a bf16 KV cache)
+//     -> cast of k and v to q's dtype, attention of q and them: a backend that runs attention in
+//        one dtype still runs it fused
 //   attention with layout bshd
 //     -> transpose([0, 2, 1, 3]) of q, k and v, attention (bhsd) of them, transpose of its out:
 //        a backend that runs only the bhsd form still runs it fused
@@ -44,6 +47,17 @@ std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
   const ProgramNode& pn = edit.program_node(index);
   const Node& node = pn.node;
   std::vector<Node> out;
+  const DType q_dtype = edit.info(pn.inputs[0]).dtype;
+  if (edit.info(pn.inputs[1]).dtype != q_dtype) {
+    std::vector<std::string> inputs = node.inputs;
+    for (size_t i = 1; i < 3; ++i) {
+      const std::string c = edit.unique_name(node.name + "." + "qkv"[i] + ".widened");
+      out.push_back(make_node(node, c, "cast", {inputs[i]}, {c}, {{"to", std::string(dtype_name(q_dtype))}}));
+      inputs[i] = c;
+    }
+    out.push_back(make_node(node, node.name, "attention", inputs, node.outputs, node.attrs));
+    return out;
+  }
   if (attr_string(node, "layout") == "bshd") {
     const std::vector<int64_t> swap{0, 2, 1, 3};
     std::vector<std::string> inputs = node.inputs;
@@ -112,9 +126,9 @@ bool has_decomposition(std::string_view op) { return decomposition_of(op) != nul
 std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program, const DecomposeWhich& which,
                                          std::vector<RewrittenNode>& decomposed) {
   // Each round rewrites the fused nodes `which` picks; a decomposition yields at most one more
-  // level of fused nodes (attention bshd -> bhsd -> basic ops), so two rounds end it, the third
-  // finds nothing.
-  for (int round = 0; round < 3; ++round) {
+  // level of fused nodes (attention of a bf16 cache -> of one dtype -> bhsd -> basic ops), so
+  // three rounds end it, the fourth finds nothing.
+  for (int round = 0; round < 4; ++round) {
     GraphEdit edit(*program);
     const std::function<bool(int)> picked = which(*program);
     for (size_t i = 0; i < program->nodes.size(); ++i) {
@@ -148,15 +162,15 @@ std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Progr
     std::shared_ptr<const plugins::GraphViewStorage> view = plan::whole_program_view(p);
     return [&p, &backends, view](int n) {
       const Node& node = p.nodes[static_cast<size_t>(n)].node;
-      // A fused node with an attribute newer than the op set of the backend placement would try
-      // first (a plugin built before attention's layout) is decomposed too, so that its parts
-      // run there rather than the whole on a later backend.
+      // A fused node with an attribute or input dtypes newer than the op set of the backend
+      // placement would try first (a plugin built before attention's layout) is decomposed too,
+      // so that its parts run there rather than the whole on a later backend.
       for (int b : plan::placement_order(node, backends)) {
         if (backends[static_cast<size_t>(b)]->lost()) continue;
-        if (ops::newer_attribute(node, backends[static_cast<size_t>(b)]->opset_version())) return true;
+        if (plan::newer_feature(p, static_cast<size_t>(n), backends[static_cast<size_t>(b)]->opset_version())) return true;
         break;
       }
-      const plugins::BackendInstance* first = plan::first_candidate(node, backends);
+      const plugins::BackendInstance* first = plan::first_candidate(p, static_cast<size_t>(n), backends);
       return !first || !plan::supports(*first, *view, static_cast<size_t>(n), nullptr);
     };
   }, decomposed);

@@ -82,6 +82,11 @@ void GraphEdit::expand(int n, std::vector<Node> nodes) {
   ++rewrites_;
 }
 
+void GraphEdit::retype_state(const std::string& name, DType dtype) {
+  retyped_states_[name] = dtype;
+  changed_ = true;
+}
+
 void GraphEdit::update(int n, Node changed) {
   take(n);
   updated_[n] = std::move(changed);
@@ -115,6 +120,8 @@ Graph GraphEdit::result() const {
   for (const auto& init : p_.graph.initializers)
     if (!dropped_initializers_.count(init.name)) g.initializers.push_back(init);
   g.initializers.insert(g.initializers.end(), added_.begin(), added_.end());
+  for (auto& st : g.states)
+    if (auto it = retyped_states_.find(st.name); it != retyped_states_.end()) st.dtype = it->second;
 
   std::vector<Node> nodes;
   for (size_t i = 0; i < p_.nodes.size(); ++i) {

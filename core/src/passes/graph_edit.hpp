@@ -47,6 +47,9 @@ class GraphEdit {
   void expand(int n, std::vector<Node> nodes);
   void update(int n, Node changed);
   void remove(int n);
+  // Declares state `name` with another dtype (its readers and the producer of its update are
+  // the pass's to change to match).
+  void retype_state(const std::string& name, DType dtype);
   void add_initializer(Initializer init);
   void remove_initializer(const std::string& name);
   // A value or node name that is not in use yet: `base`, or `base.2`, `base.3`, ...
@@ -68,6 +71,7 @@ class GraphEdit {
   std::map<int, Node> updated_;
   std::map<int, std::vector<Node>> inserted_;  // new nodes, emitted right after (removed) node n
   std::vector<Initializer> added_;
+  std::map<std::string, DType> retyped_states_;
   std::set<std::string> dropped_initializers_;
   std::set<std::string> names_;
   std::set<int> escaping_;

@@ -38,6 +38,11 @@ std::vector<Pass> pipeline(OptimizeLevel level);
 std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level, OptimizationReport& report,
                                         std::shared_ptr<WeightFiles> files = nullptr);
 
+// kv-cache-bf16 (kv_cache.cpp): the KV caches that only a cache_write writes and only
+// attention's k and v read become bf16 states, their updates cast to bf16 before the write. Run
+// by a session with kv_cache=bf16, at any level; its PassReport is appended to `report`.
+std::shared_ptr<const Program> narrow_kv_caches(std::shared_ptr<const Program> program, OptimizationReport& report);
+
 // ---- reference decompositions (decompose.cpp)
 
 // Whether `op` is a fused op with a reference decomposition into basic ops.

@@ -45,10 +45,17 @@ std::vector<int> placement_order(const Node& node, const std::vector<std::shared
   return order;
 }
 
-const plugins::BackendInstance* first_candidate(const Node& node,
+std::optional<std::string> newer_feature(const Program& p, size_t n, uint32_t opset) {
+  std::vector<DType> dtypes;
+  for (int v : p.nodes[n].inputs)
+    if (v >= 0) dtypes.push_back(p.values[static_cast<size_t>(v)].info.dtype);
+  return ops::newer_feature(p.nodes[n].node, dtypes, opset);
+}
+
+const plugins::BackendInstance* first_candidate(const Program& p, size_t n,
                                                 const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
-  for (int b : placement_order(node, backends))
-    if (!ops::newer_attribute(node, backends[b]->opset_version()) && !backends[b]->lost()) return backends[b].get();
+  for (int b : placement_order(p.nodes[n].node, backends))
+    if (!newer_feature(p, n, backends[b]->opset_version()) && !backends[b]->lost()) return backends[b].get();
   return nullptr;
 }
 
@@ -63,11 +70,11 @@ bool first_choices_run_all(const Program& program, const Program& decomposed,
   if (hints_later(program) || hints_later(decomposed)) return false;
   // A node without a candidate among `backends` is decomposed over them, where the whole list
   // could run it fused on a later one.
-  for (const auto& n : program.nodes)
-    if (!first_candidate(n.node, backends)) return false;
+  for (size_t n = 0; n < program.nodes.size(); ++n)
+    if (!first_candidate(program, n, backends)) return false;
   const auto whole = whole_program_view(decomposed);
   for (size_t n = 0; n < decomposed.nodes.size(); ++n) {
-    const plugins::BackendInstance* first = first_candidate(decomposed.nodes[n].node, backends);
+    const plugins::BackendInstance* first = first_candidate(decomposed, n, backends);
     if (!first || !supports(*first, *whole, n, nullptr)) return false;
   }
   return true;
@@ -88,7 +95,7 @@ Placement place(const Program& p, const std::vector<std::shared_ptr<plugins::Bac
     if (!node.backend.empty() && !hinted)
       np.declined.push_back(node.backend + ": hinted, but not among this session's backends");
     for (int b : order) {
-      if (auto newer = ops::newer_attribute(node, backends[b]->opset_version())) {
+      if (auto newer = newer_feature(p, n, backends[b]->opset_version())) {
         np.declined.push_back(backends[b]->name() + ": " + *newer);
         continue;
       }

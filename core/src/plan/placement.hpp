@@ -34,9 +34,13 @@ bool supports(const plugins::BackendInstance& backend, const plugins::GraphViewS
 
 // The order placement tries backends in for `node`: those named by its hint first, then the rest.
 std::vector<int> placement_order(const Node& node, const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
-// The backend placement asks first whether it runs `node`: the first of placement_order whose
-// device is not lost and that knows the node's attributes; null when there is none.
-const plugins::BackendInstance* first_candidate(const Node& node,
+// Why a backend built against op set `opset` must not run node `n` of `p` (an attribute, or a
+// combination of input dtypes, added in a later op set: ops::newer_feature), or nullopt.
+std::optional<std::string> newer_feature(const Program& p, size_t n, uint32_t opset);
+// The backend placement asks first whether it runs node `n` of `p`: the first of
+// placement_order whose device is not lost and that knows the node's op set features; null when
+// there is none.
+const plugins::BackendInstance* first_candidate(const Program& p, size_t n,
                                                 const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
 
 // Whether `backends` alone place every node as the longer list `backends` + `later` (names of

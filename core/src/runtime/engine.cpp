@@ -220,6 +220,7 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
   }
   // Session options: the session's own keys, keys for every backend, and NAME.KEY for backend NAME.
   bool fallback = false, profile = false;
+  std::optional<bool> kv_bf16;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> per_backend;
   std::set<std::string> named;  // backends that a NAME.KEY option names
   for (const auto& [key, value] : options.options) {
@@ -231,6 +232,11 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
     if (key == "profile") {
       if (value != "on" && value != "off") throw Error("option profile=" + value + ": the value must be on or off");
       profile = value == "on";
+      continue;
+    }
+    if (key == "kv_cache") {
+      if (value != "f32" && value != "bf16") throw Error("option kv_cache=" + value + ": the value must be f32 or bf16");
+      kv_bf16 = value == "bf16";
       continue;
     }
     const auto dot = key.find('.');
@@ -254,6 +260,12 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
     per_backend[backend].emplace_back(key.substr(dot + 1), value);
     named.insert(backend);
   }
+  // KV caches in bf16 where asked for, and by default in a session whose precision is bf16.
+  if (!kv_bf16) {
+    const auto precision = options.options.find("precision");
+    kv_bf16 = precision != options.options.end() && precision->second == "bf16";
+  }
+  if (*kv_bf16) program = passes::narrow_kv_caches(std::move(program), report);
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
   bool covered = false;
   for (size_t i = 0; i < names.size(); ++i) {

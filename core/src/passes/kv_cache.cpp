@@ -1,0 +1,80 @@
+// kv-cache-bf16: KV caches kept in bf16 (the session option kv_cache, docs/architecture.md).
+//
+//   state cache: f32                      state cache: bf16
+//   c = cache_write(cache, x, offset)  -> c = cache_write(cache, cast(x, to = bf16), offset)
+//   attention(q, c_k, c_v)                attention(q, c_k, c_v)   (k and v bf16, op set 8)
+//
+// A decode step reads every layer's cache; in bf16 that is half the bytes. A cache qualifies
+// when its cache_write is its only reader and writes its update, and every reader of that update
+// is an attention that reads it as k or v beside another qualifying cache (k and v share a dtype).
+#include "passes/passes.hpp"
+
+#include <map>
+#include <set>
+
+namespace loom::passes {
+
+std::shared_ptr<const Program> narrow_kv_caches(std::shared_ptr<const Program> program, OptimizationReport& report) {
+  const Program& p = *program;
+  // The cache_write node of each qualifying state's update value, by that value.
+  std::map<int, int> writer;
+  for (const ProgramState& st : p.states) {
+    if (st.update < 0 || st.decl.dtype != DType::f32) continue;
+    const ProgramValue& s = p.values[static_cast<size_t>(st.value)];
+    const ProgramValue& u = p.values[static_cast<size_t>(st.update)];
+    if (u.producer < 0 || s.graph_output || u.graph_output || s.consumers.size() != 1 || s.consumers[0] != u.producer) continue;
+    const ProgramNode& w = p.nodes[static_cast<size_t>(u.producer)];
+    if (w.node.op != "cache_write" || w.inputs[0] != st.value || w.outputs[0] != st.update) continue;
+    writer[st.update] = u.producer;
+  }
+  // Drop the caches that some reader would see in bf16 other than as an attention's k and v
+  // beside another qualifying cache, until none is left to drop.
+  for (bool dropped = true; dropped;) {
+    dropped = false;
+    for (auto it = writer.begin(); it != writer.end();) {
+      bool ok = true;
+      for (int c : p.values[static_cast<size_t>(it->first)].consumers) {
+        const ProgramNode& r = p.nodes[static_cast<size_t>(c)];
+        ok &= r.node.op == "attention" && r.inputs[0] != it->first && writer.count(r.inputs[1]) && writer.count(r.inputs[2]) &&
+              p.values[static_cast<size_t>(r.inputs[0])].info.dtype == DType::f32 &&
+              (r.inputs.size() < 4 || r.inputs[3] != it->first);
+      }
+      if (ok) {
+        ++it;
+      } else {
+        it = writer.erase(it);
+        dropped = true;
+      }
+    }
+  }
+  PassReport r{"kv-cache-bf16", p.nodes.size(), p.nodes.size(), 0};
+  if (writer.empty()) {
+    report.passes.push_back(r);
+    return program;
+  }
+  GraphEdit edit(p);
+  for (const auto& [update, w] : writer) {
+    const ProgramNode& pn = p.nodes[static_cast<size_t>(w)];
+    Node narrowed = pn.node;
+    const std::string cast = edit.unique_name(pn.node.name + ".bf16");
+    narrowed.inputs[1] = cast;
+    Node c;
+    c.name = cast;
+    c.op = "cast";
+    c.inputs = {pn.node.inputs[1]};
+    c.outputs = {cast};
+    c.attrs = {{"to", std::string("bf16")}};
+    c.backend = pn.node.backend;
+    c.loc = pn.node.loc;
+    edit.expand(w, {std::move(c), std::move(narrowed)});
+    edit.retype_state(p.values[static_cast<size_t>(pn.inputs[0])].name, DType::bf16);
+  }
+  auto result = build_program(edit.result(), true, p.weight_files);
+  r.nodes_after = result->nodes.size();
+  r.rewrites = writer.size();
+  report.passes.push_back(r);
+  report.nodes_after = result->nodes.size();
+  return result;
+}
+
+}  // namespace loom::passes
