@@ -221,12 +221,13 @@ class Expander {
     head_weight("mlm.ln.weight", "cls.predictions.transform.LayerNorm.weight", {H}, why);
     head_weight("mlm.ln.bias", "cls.predictions.transform.LayerNorm.bias", {H}, why);
     const std::string vwhy = "the masked-LM head, vocab_size " + s(V);
-    auto decoder = w_.head("cls.predictions.decoder.weight", {V, H}, vwhy);
+    // Tied: the decoder is the word embeddings, whatever copy of them the file stores
+    // (transformers ties it to the input embeddings after loading).
+    auto decoder = c_.tied ? std::nullopt : w_.head("cls.predictions.decoder.weight", {V, H}, vwhy);
     auto bias = w_.head("cls.predictions.bias", {V}, vwhy);
     if (!bias) bias = w_.head("cls.predictions.decoder.bias", {V}, vwhy);
     if (!bias) throw Error(w_.where() + ": tensor 'cls.predictions.bias' is missing (" + vwhy + ")", LOOM_STATUS_INVALID_ARGUMENT);
-    // Tied: the decoder reads the word embeddings when the file does not store it. Untied and
-    // not stored, transformers would draw it at random: refused.
+    // Untied and not stored, transformers would draw it at random: refused.
     if (!decoder && !c_.tied)
       throw Error(w_.where() + ": tensor 'cls.predictions.decoder.weight' is missing, and config.json's tie_word_embeddings " +
                       "is false (it is not the word embeddings)",

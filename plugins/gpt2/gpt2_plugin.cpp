@@ -61,12 +61,14 @@ class Expander {
     g_.metadata("num_hidden_layers", s(d.layers));
     const std::string final_norm = decoder_.write();
     if (c_.lm_head) {
-      // Tied: lm_head reads wte when the file does not store it.
+      // Tied: lm_head is wte, whatever copy of it the file stores (transformers ties the head to
+      // the input embeddings after loading, so a stored lm_head.weight is not read).
       std::string head = "wte";
-      if (auto w = w_.head("lm_head.weight", {d.vocab, d.hidden}, "lm_head, vocab_size " + s(d.vocab))) {
+      if (c_.tied) {
+      } else if (auto w = w_.head("lm_head.weight", {d.vocab, d.hidden}, "lm_head, vocab_size " + s(d.vocab))) {
         g_.weight("lm_head.weight", *w);
         head = "lm_head.weight";
-      } else if (!c_.tied) {
+      } else {
         // Untied and not stored, transformers would draw it at random: refused.
         throw Error(w_.where() + ": tensor 'lm_head.weight' is missing, and config.json's tie_word_embeddings is false (it is not wte)",
                     LOOM_STATUS_INVALID_ARGUMENT);

@@ -69,6 +69,47 @@ TEST_CASE("text models: a BertModel saved without its pooler offers last_hidden_
   std::filesystem::remove_all(tmp);
 }
 
+TEST_CASE("text models: a tied head is the input embeddings, whatever copy of them the file stores") {
+  // transformers ties the output embeddings to the input ones after loading: a stored head of
+  // other values is not read while tie_word_embeddings is true (its default).
+  Engine engine = text_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-tied-head-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  struct Model {
+    const char* name;
+    const char* embeddings;
+    const char* head;
+    std::vector<std::string> inputs;
+  };
+  for (const Model& m : {Model{"gpt2", "transformer.wte.weight", "lm_head.weight", {"input_ids", "attention_mask"}},
+                         Model{"bert-mlm", "bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight",
+                               {"input_ids", "attention_mask", "token_type_ids"}}}) {
+    CAPTURE(m.name);
+    const auto dir = tmp / m.name;
+    std::filesystem::create_directories(dir);
+    for (const auto& e : std::filesystem::directory_iterator(kModels / m.name))
+      if (e.path().filename() != "model.safetensors") std::filesystem::copy_file(e.path(), dir / e.path().filename());
+    std::vector<test::StTensor> tensors = test::read_safetensors(kModels / m.name / "model.safetensors");
+    for (const auto& t : tensors)
+      if (t.name == m.embeddings) {
+        test::StTensor head = t;
+        head.name = m.head;
+        std::vector<float> values(head.bytes.size() / sizeof(float));
+        for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) - 3.0f;
+        head.bytes = test::raw_bytes(values);
+        tensors.push_back(std::move(head));
+        break;
+      }
+    test::write_safetensors(dir / "model.safetensors", tensors);
+    Session s = engine.load(dir, test::on_onednn());
+    TensorMap in;
+    for (const auto& i : m.inputs) in.emplace(i, read_npy(kModels / m.name / (i + ".npy")));
+    const auto got = compare(s.run(in).at("logits"), read_npy(kModels / m.name / "expected_logits.npy"), 1e-4, 1e-5);
+    CHECK_MESSAGE(got.ok(), got.mismatch << " " << got.differing << " differ, worst " << got.max_abs_error);
+  }
+  std::filesystem::remove_all(tmp);
+}
+
 TEST_CASE("text models: BertForNextSentencePrediction and BertForSequenceClassification from bf16") {
   check_outputs("bert-nsp", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "pooler_output"});
   check_outputs("bert-seqcls", {"input_ids", "attention_mask", "token_type_ids"}, {"logits", "last_hidden_state"});
