@@ -191,6 +191,11 @@ std::string image_section(const std::string& checkpoint_dir, const std::string& 
   if (do_resize && size.shortest_edge && d.name != "CLIPImageProcessor" && !as_written.ends_with("Fast"))
     f.fail("size", "{\"shortest_edge\": " + std::to_string(size.shortest_edge) + "} is not a size of " + d.name +
                        ", which resizes to a height and a width (transformers raises as it preprocesses)");
+  // resample and rescale_factor are kept as given, None included, and transformers' preprocess
+  // raises when a step that needs one is on ("`size` and `resample` must be specified if
+  // `do_resize` is `True`"): refused here too.
+  auto null = [&](const char* key) { return f.json().contains(key) && f.json()[key].is_null(); };
+  if (do_resize && null("resample")) f.fail("resample", "is null while do_resize is on (transformers raises as it preprocesses)");
   const int64_t resample = f.integer("resample", 0, 1 << 30, d.resample);
   // A class without a crop step ignores the crop keys, as ViTImageProcessor does.
   const bool do_crop = d.crops && f.flag("do_center_crop", d.do_center_crop);
@@ -198,6 +203,8 @@ std::string image_section(const std::string& checkpoint_dir, const std::string& 
   if (crop.shortest_edge) f.fail("crop_size", "a centre crop needs a height and a width");
   if (d.imagegpt) return imagegpt_section(f, d, do_resize, size, resample);
   const bool do_rescale = f.flag("do_rescale", d.do_rescale);
+  if (do_rescale && null("rescale_factor"))
+    f.fail("rescale_factor", "is null while do_rescale is on (transformers raises as it preprocesses)");
   const double factor = f.number("rescale_factor", d.rescale_factor, true);
   const bool do_normalize = f.flag("do_normalize", d.do_normalize);
   const auto mean = per_channel(f, "image_mean", d.mean, false);

@@ -111,6 +111,14 @@ TEST_CASE("vision models: the image processor class preprocessor_config.json nam
                 error_of(engine, dir));
   CHECK(image_of(R"({"image_processor_type": "ViTImageProcessorFast", "size": {"shortest_edge": 32}})").size->shortest_edge == 32);
   CHECK_FALSE(image_of(R"({"image_processor_type": "ViTImageProcessor", "do_resize": false, "size": {"shortest_edge": 32}})").do_resize);
+  // resample or rescale_factor null where its step is on: transformers raises as it preprocesses.
+  write(dir / "preprocessor_config.json", R"({"image_processor_type": "ViTImageProcessor", "resample": null})");
+  CHECK_MESSAGE(error_of(engine, dir).find("preprocessor_config.json: resample: is null while do_resize is on") != std::string::npos,
+                error_of(engine, dir));
+  CHECK_FALSE(image_of(R"({"image_processor_type": "ViTImageProcessor", "do_resize": false, "resample": null})").do_resize);
+  write(dir / "preprocessor_config.json", R"({"image_processor_type": "ViTImageProcessor", "rescale_factor": null})");
+  CHECK_MESSAGE(error_of(engine, dir).find("preprocessor_config.json: rescale_factor: is null while do_rescale is on") != std::string::npos,
+                error_of(engine, dir));
   // A class whose steps Loom does not reproduce is refused by name.
   write(dir / "preprocessor_config.json", R"({"image_processor_type": "ConvNextImageProcessor", "crop_pct": 0.875})");
   CHECK_MESSAGE(error_of(engine, dir).find("preprocessor_config.json: image_processor_type: 'ConvNextImageProcessor' is not supported") !=
