@@ -184,6 +184,14 @@ TEST_CASE("vulkan: GPT-2 and ImageGPT decode on the device alone, KV caches in d
       CHECK(copies == std::set<std::tuple<std::string, std::string, std::string>>{
                           {"input_ids", "host", "vulkan"}, {"past_length", "host", "vulkan"}, {"logits", "vulkan", "host"}});
     }
+    // The device holds no bf16: KV caches kept in bf16 (kv_cache=bf16) are refused by name there,
+    // where they would have moved the caches to the host.
+    for (const std::vector<std::string>& backends : {std::vector<std::string>{"vulkan"}, {"vulkan", "onednn"}}) {
+      loom::SessionOptions narrow{.backends = backends};
+      narrow.options = {{"kv_cache", "bf16"}};
+      CHECK_THROWS_WITH_AS(engine.compile(g, narrow), doctest::Contains("option kv_cache=bf16: backend 'vulkan' does not run node"),
+                           loom::Error);
+    }
 
     const std::vector<int64_t> prompt = m.prompt.empty() ? ids_of(loom::read_npy(dir / "prompt_ids.npy")) : m.prompt;
     loom::State vs = vk.new_state(), cs = cpu.new_state();

@@ -358,6 +358,10 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   const double tokens_per_s = runs_per_s * static_cast<double>(tokens);
   const double images_per_s = runs_per_s * static_cast<double>(images);
   const std::string precision = options.options.count("precision") ? options.options.at("precision") : "f32";
+  // The KV caches as the session keeps them (kv_cache): bf16 where its pass narrowed any.
+  std::string kv_cache = "f32";
+  for (const PassReport& r : s.optimization().passes)
+    if (r.pass == "kv-cache-bf16" && r.rewrites > 0) kv_cache = "bf16";
 
   if (a.json) {
     nlohmann::json j{{"graph", a.graph}, {"backends", join(backends, ",")}, {"devices", devices},
@@ -366,7 +370,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
                      {"median_us", median}, {"p10_us", timing.pct(0.1)}, {"p90_us", timing.pct(0.9)},
                      {"min_us", timing.samples.front()}, {"median_over_nodes_us", per_node}, {"peak_rss_bytes", peak_rss},
                      {"process_threads", threads_now},
-                     {"mode", decode ? "decode" : "run"}, {"precision", precision}, {"samples", timing.samples.size()},
+                     {"mode", decode ? "decode" : "run"}, {"precision", precision}, {"kv_cache", kv_cache}, {"samples", timing.samples.size()},
                      {"median_ms", median / 1e3}, {"p90_ms", timing.pct(0.9) / 1e3}, {"min_ms", timing.samples.front() / 1e3},
                      {"load_ms", load_ms}, {"peak_rss_mb", static_cast<double>(peak_rss) / (1024.0 * 1024.0)},
                      {"runs_per_s", runs_per_s}};
@@ -394,8 +398,9 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   std::string dims_text;
   for (const auto& [sym, v] : bound) dims_text += (dims_text.empty() ? "" : " ") + sym + "=" + std::to_string(v);
   const std::string for_task = a.task.empty() ? "" : " for " + printable(a.task);
-  std::printf("%s: graph '%s'%s, %zu nodes (--optimize %s, precision %s), loaded in %.1f ms\n", a.graph.c_str(),
-              printable(g.name).c_str(), for_task.c_str(), nodes, a.optimize.c_str(), precision.c_str(), load_ms);
+  std::printf("%s: graph '%s'%s, %zu nodes (--optimize %s, precision %s%s), loaded in %.1f ms\n", a.graph.c_str(),
+              printable(g.name).c_str(), for_task.c_str(), nodes, a.optimize.c_str(), precision.c_str(),
+              kv_cache == "bf16" ? ", KV caches bf16" : "", load_ms);
   if (decode)
     std::printf("  decode: %lld step(s) after a prompt of %lld token(s), batch %lld (prompt run: %.3f ms); inputs generated: %s\n",
                 static_cast<long long>(a.decode), static_cast<long long>(a.past), static_cast<long long>(batch), prefill_ms,

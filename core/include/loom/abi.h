@@ -31,7 +31,7 @@ extern "C" {
 
 /* The version of the op registry (docs/ops.md) this header was released with. A backend states
  * the version it was built against; the host never places on it a node that uses an op
- * attribute added in a later version. */
+ * attribute, or a combination of input dtypes, added in a later version. */
 #define LOOM_OPSET_VERSION 8u
 
 /* The one symbol a plugin exports: `const loom_plugin* loom_plugin_entry(void)`. */

@@ -9,6 +9,8 @@
 // is an attention that reads it as k or v beside another qualifying cache (k and v share a dtype).
 #include "passes/passes.hpp"
 
+#include "plan/placement.hpp"
+
 #include <map>
 #include <set>
 
@@ -75,6 +77,33 @@ std::shared_ptr<const Program> narrow_kv_caches(std::shared_ptr<const Program> p
   report.passes.push_back(r);
   report.nodes_after = result->nodes.size();
   return result;
+}
+
+std::optional<std::string> narrowed_caches_unsupported(const Program& narrowed,
+                                                       const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
+  auto dtype = [&](int v) { return v < 0 ? DType::f32 : narrowed.values[static_cast<size_t>(v)].info.dtype; };
+  std::shared_ptr<const plugins::GraphViewStorage> view;
+  for (size_t n = 0; n < narrowed.nodes.size(); ++n) {
+    const ProgramNode& pn = narrowed.nodes[n];
+    const std::string& op = pn.node.op;
+    // The casts the pass inserted: each one's output is a bf16 cache_write's update.
+    auto writes_cache = [&](int v) {
+      for (int c : narrowed.values[static_cast<size_t>(v)].consumers)
+        if (narrowed.nodes[static_cast<size_t>(c)].node.op == "cache_write" && narrowed.nodes[static_cast<size_t>(c)].inputs[1] == v) return true;
+      return false;
+    };
+    const bool holds = (op == "cache_write" && dtype(pn.inputs[0]) == DType::bf16) ||
+                       (op == "attention" && dtype(pn.inputs[1]) != dtype(pn.inputs[0])) ||
+                       (op == "cast" && dtype(pn.outputs[0]) == DType::bf16 && writes_cache(pn.outputs[0]));
+    if (!holds) continue;
+    if (!view) view = plan::whole_program_view(narrowed);
+    const plugins::BackendInstance* first = plan::first_candidate(narrowed, n, backends);
+    std::string why;
+    if (!first) return "no backend of the session can run node '" + pn.node.name + "' (" + op + ")";
+    if (!plan::supports(*first, *view, n, &why))
+      return "backend '" + first->name() + "' does not run node '" + pn.node.name + "' (" + op + ") over a bf16 cache: " + why;
+  }
+  return std::nullopt;
 }
 
 }  // namespace loom::passes

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -42,6 +43,12 @@ std::shared_ptr<const Program> optimize(const Graph& graph, OptimizeLevel level,
 // attention's k and v read become bf16 states, their updates cast to bf16 before the write. Run
 // by a session with kv_cache=bf16, at any level; its PassReport is appended to `report`.
 std::shared_ptr<const Program> narrow_kv_caches(std::shared_ptr<const Program> program, OptimizationReport& report);
+// Why `narrowed` (narrow_kv_caches' result) would not keep its caches in bf16 on `backends`: a
+// node that holds or reads a bf16 cache (the cast, the cache_write, attention over bf16 k and v)
+// which the backend placement tries first for it does not run (a device backend without bf16,
+// one built for an older op set), naming both; nullopt when every such node runs there.
+std::optional<std::string> narrowed_caches_unsupported(const Program& narrowed,
+                                                       const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends);
 
 // ---- reference decompositions (decompose.cpp)
 

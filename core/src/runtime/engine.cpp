@@ -260,12 +260,6 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
     per_backend[backend].emplace_back(key.substr(dot + 1), value);
     named.insert(backend);
   }
-  // KV caches in bf16 where asked for, and by default in a session whose precision is bf16.
-  if (!kv_bf16) {
-    const auto precision = options.options.find("precision");
-    kv_bf16 = precision != options.options.end() && precision->second == "bf16";
-  }
-  if (*kv_bf16) program = passes::narrow_kv_caches(std::move(program), report);
   std::vector<std::shared_ptr<plugins::BackendInstance>> backends;
   bool covered = false;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -282,6 +276,25 @@ Session Engine::compile(const Graph& graph, const SessionOptions& options) const
       if ((covered && !named.count(names[i])) || !usable(names[i])) continue;
     }
     backends.push_back(impl_->registry.create_backend(names[i], options.threads, per_backend[names[i]]));
+  }
+  // KV caches in bf16 where asked for (kv_cache=bf16), and by default where the session-wide
+  // precision is bf16, if the backends placement tries first run the nodes that hold and read them
+  // so (a cast to bf16, the bf16 cache_write, attention over bf16 k and v): otherwise kv_cache=bf16
+  // is an error naming the backend and node, and the default keeps the caches in f32.
+  const bool kv_asked = kv_bf16.value_or(false);
+  if (!kv_bf16) {
+    const auto precision = options.options.find("precision");
+    kv_bf16 = precision != options.options.end() && precision->second == "bf16";
+  }
+  if (*kv_bf16) {
+    OptimizationReport narrowed_report = report;
+    auto narrowed = passes::narrow_kv_caches(program, narrowed_report);
+    if (auto why = passes::narrowed_caches_unsupported(*narrowed, backends)) {
+      if (kv_asked) throw Error("option kv_cache=bf16: " + *why + " (kv_cache=f32 keeps the caches in f32)");
+    } else {
+      program = std::move(narrowed);
+      report = std::move(narrowed_report);
+    }
   }
   program = passes::decompose_unsupported(std::move(program), backends, report.decomposed);
   auto impl = std::make_shared<SessionImpl>(std::move(program), std::move(backends),
