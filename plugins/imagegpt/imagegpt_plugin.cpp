@@ -48,6 +48,10 @@ ImageGptConfig read_config(const sdk::ModelRequest& r) {
   g.decoder = read_decoder_config(c, {.vocab = 513, .hidden = 512, .layers = 24, .heads = 8, .act = "quick_gelu"});  // ImageGPTConfig's
   g.decoder.rms_norm = true;
   if (g.decoder.vocab < 2) c.fail("vocab_size", "expected at least 2 (the colour clusters and the SOS token)");
+  // ImageGPTConfig's default is false; tied, transformers would make lm_head the vocab_size rows
+  // of wte, SOS included, where the checkpoint's head has one row fewer.
+  if (g.head == Head::CausalImageModeling && c.flag("tie_word_embeddings", false))
+    c.fail("tie_word_embeddings", "true is not supported (ImageGPT's lm_head has vocab_size − 1 rows of its own)");
   if (g.head == Head::ImageClassification) {
     g.labels = read_labels(c);
     g.problem_type = read_problem_type(c);

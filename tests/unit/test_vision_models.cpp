@@ -361,8 +361,14 @@ TEST_CASE("vision models: ImageGPT's clusters must match its vocabulary") {
   CHECK(error_of(engine, dir).find("do_color_quantize: false is not supported") != std::string::npos);
   CHECK_THROWS_WITH_AS(engine.load_graph(kModels / "imagegpt-cls", "image-generation"),
                        doctest::Contains("task 'image-generation' is not offered by ImageGPTForImageClassification"), Error);
-  // A key the config leaves out takes ImageGPTConfig's default (24 layers), not GPT2Config's.
   nlohmann::json config = nlohmann::json::parse(std::ifstream(kModels / "imagegpt" / "config.json"));
+  // Tied, transformers' lm_head would be wte's vocab_size rows: refused by name.
+  config["tie_word_embeddings"] = true;
+  write(dir / "config.json", config.dump());
+  CHECK_MESSAGE(error_of(engine, dir).find("config.json: tie_word_embeddings: true is not supported") != std::string::npos,
+                error_of(engine, dir));
+  config.erase("tie_word_embeddings");
+  // A key the config leaves out takes ImageGPTConfig's default (24 layers), not GPT2Config's.
   config.erase("n_layer");
   write(dir / "config.json", config.dump());
   CHECK_MESSAGE(error_of(engine, dir).find("tensor 'transformer.h.2.ln_1.weight' is missing (config.json: n_embd 32, n_layer 24)") !=
