@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace loom::onednn {
 namespace {
@@ -74,21 +75,16 @@ LOOM_INLINE void weighted_values_of(const float* p, const T* values, int64_t ld,
   }
 }
 
+// The two above over f32 or bf16 rows (`bf16`), each compiled once per CPU clone.
 LOOM_CPU_CLONES
-void key_scores(const float* q, const float* keys, int64_t ld, int64_t n, int64_t d, float* scores) {
-  key_scores_of(q, keys, ld, n, d, scores);
+void key_scores(const float* q, const void* keys, bool bf16, int64_t ld, int64_t n, int64_t d, float* scores) {
+  if (bf16) key_scores_of(q, static_cast<const uint16_t*>(keys), ld, n, d, scores);
+  else key_scores_of(q, static_cast<const float*>(keys), ld, n, d, scores);
 }
 LOOM_CPU_CLONES
-void key_scores(const float* q, const uint16_t* keys, int64_t ld, int64_t n, int64_t d, float* scores) {
-  key_scores_of(q, keys, ld, n, d, scores);
-}
-LOOM_CPU_CLONES
-void weighted_values(const float* p, const float* values, int64_t ld, int64_t n, int64_t dv, float* out) {
-  weighted_values_of(p, values, ld, n, dv, out);
-}
-LOOM_CPU_CLONES
-void weighted_values(const float* p, const uint16_t* values, int64_t ld, int64_t n, int64_t dv, float* out) {
-  weighted_values_of(p, values, ld, n, dv, out);
+void weighted_values(const float* p, const void* values, bool bf16, int64_t ld, int64_t n, int64_t dv, float* out) {
+  if (bf16) weighted_values_of(p, static_cast<const uint16_t*>(values), ld, n, dv, out);
+  else weighted_values_of(p, static_cast<const float*>(values), ld, n, dv, out);
 }
 
 // Rows [0, n) of a head of bf16 keys or values (rows `ld` apart) widened into `to` ([n, width]):
@@ -303,14 +299,14 @@ class AttentionStep final : public Step {
         }
       } else {
         for (int64_t j = 0; j < std::min(kRowsAhead, visible); ++j) prefetch_row(vh + j * v_ld, s_.dv);
-        key_scores(qi, kh, k_ld, visible, s_.d, scores);
+        key_scores(qi, kh, std::is_same_v<T, uint16_t>, k_ld, visible, s_.d, scores);
       }
       std::fill(oi, oi + s_.dv, 0.0f);
       if (!softmax(scores, visible, visible, mrow)) {  // every visible key masked with -inf
         std::fill(oi, oi + s_.dv, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
-      weighted_values(scores, vh, v_ld, visible, s_.dv, oi);
+      weighted_values(scores, vh, std::is_same_v<T, uint16_t>, v_ld, visible, s_.dv, oi);
     }
   }
 

@@ -27,20 +27,6 @@ namespace loom::passes {
 
 namespace {
 
-Node make_node(const Node& from, std::string name, std::string op, std::vector<std::string> inputs,
-               std::vector<std::string> outputs, std::map<std::string, AttrValue> attrs) {
-  Node n;
-  n.name = std::move(name);
-  n.op = std::move(op);
-  n.inputs = std::move(inputs);
-  n.outputs = std::move(outputs);
-  n.attrs = std::move(attrs);
-  n.backend = from.backend;
-  n.loc = from.loc;
-  ops::normalize_attrs(n);  // defaults filled in, absent trailing inputs dropped
-  return n;
-}
-
 std::string input_or_empty(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : ""; }
 
 std::vector<Node> decompose_attention(GraphEdit& edit, int index) {

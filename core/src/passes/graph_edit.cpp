@@ -82,6 +82,20 @@ void GraphEdit::expand(int n, std::vector<Node> nodes) {
   ++rewrites_;
 }
 
+Node make_node(const Node& from, std::string name, std::string op, std::vector<std::string> inputs,
+               std::vector<std::string> outputs, std::map<std::string, AttrValue> attrs) {
+  Node n;
+  n.name = std::move(name);
+  n.op = std::move(op);
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  n.attrs = std::move(attrs);
+  n.backend = from.backend;
+  n.loc = from.loc;
+  ops::normalize_attrs(n);  // defaults filled in, absent trailing inputs dropped
+  return n;
+}
+
 void GraphEdit::retype_state(const std::string& name, DType dtype) {
   retyped_states_[name] = dtype;
   changed_ = true;

@@ -80,6 +80,11 @@ class GraphEdit {
   bool changed_ = false;
 };
 
+// A node a pass adds on behalf of `from` (its backend hint and source location), its attributes
+// normalised by the registry (defaults filled in, absent trailing inputs dropped).
+Node make_node(const Node& from, std::string name, std::string op, std::vector<std::string> inputs,
+               std::vector<std::string> outputs, std::map<std::string, AttrValue> attrs);
+
 // Attribute values of a node whose attributes the registry has normalised (defaults filled in).
 bool attr_bool(const Node& n, const std::string& name);
 int64_t attr_int(const Node& n, const std::string& name);

@@ -12,7 +12,6 @@
 #include "plan/placement.hpp"
 
 #include <map>
-#include <set>
 
 namespace loom::passes {
 
@@ -60,15 +59,7 @@ std::shared_ptr<const Program> narrow_kv_caches(std::shared_ptr<const Program> p
     Node narrowed = pn.node;
     const std::string cast = edit.unique_name(pn.node.name + ".bf16");
     narrowed.inputs[1] = cast;
-    Node c;
-    c.name = cast;
-    c.op = "cast";
-    c.inputs = {pn.node.inputs[1]};
-    c.outputs = {cast};
-    c.attrs = {{"to", std::string("bf16")}};
-    c.backend = pn.node.backend;
-    c.loc = pn.node.loc;
-    edit.expand(w, {std::move(c), std::move(narrowed)});
+    edit.expand(w, {make_node(pn.node, cast, "cast", {pn.node.inputs[1]}, {cast}, {{"to", std::string("bf16")}}), std::move(narrowed)});
     edit.retype_state(p.values[static_cast<size_t>(pn.inputs[0])].name, DType::bf16);
   }
   auto result = build_program(edit.result(), true, p.weight_files);
@@ -83,15 +74,15 @@ std::optional<std::string> narrowed_caches_unsupported(const Program& narrowed,
                                                        const std::vector<std::shared_ptr<plugins::BackendInstance>>& backends) {
   auto dtype = [&](int v) { return v < 0 ? DType::f32 : narrowed.values[static_cast<size_t>(v)].info.dtype; };
   std::shared_ptr<const plugins::GraphViewStorage> view;
+  // The casts the pass inserted: each one's output is a bf16 cache_write's update.
+  auto writes_cache = [&](int v) {
+    for (int c : narrowed.values[static_cast<size_t>(v)].consumers)
+      if (narrowed.nodes[static_cast<size_t>(c)].node.op == "cache_write" && narrowed.nodes[static_cast<size_t>(c)].inputs[1] == v) return true;
+    return false;
+  };
   for (size_t n = 0; n < narrowed.nodes.size(); ++n) {
     const ProgramNode& pn = narrowed.nodes[n];
     const std::string& op = pn.node.op;
-    // The casts the pass inserted: each one's output is a bf16 cache_write's update.
-    auto writes_cache = [&](int v) {
-      for (int c : narrowed.values[static_cast<size_t>(v)].consumers)
-        if (narrowed.nodes[static_cast<size_t>(c)].node.op == "cache_write" && narrowed.nodes[static_cast<size_t>(c)].inputs[1] == v) return true;
-      return false;
-    };
     const bool holds = (op == "cache_write" && dtype(pn.inputs[0]) == DType::bf16) ||
                        (op == "attention" && dtype(pn.inputs[1]) != dtype(pn.inputs[0])) ||
                        (op == "cast" && dtype(pn.outputs[0]) == DType::bf16 && writes_cache(pn.outputs[0]));
