@@ -1,6 +1,7 @@
 #include "weights.hpp"
 
 #include "gemm.hpp"
+#include "pages.hpp"
 
 #include <sys/mman.h>
 
@@ -26,14 +27,13 @@ ConstantCopy engine_copy(const NodeInfo& info, const sdk::ValueView& w, const st
   }
   auto copy = info.constants->find(w, key);
   if (copy.empty()) {
-    void* buf = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED)
-      info.fail(std::string("no memory for the ") + what + " (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
     // On 2 MiB pages where the kernel allows (transparent_hugepage "madvise" or "always"): a
     // decode step streams every weight once, and on 4 KiB pages GPT-2 small's step spent a tenth
     // of its time on TLB misses (39.7 -> 35.0 ms at 1 thread; BERT-base 1t about 3% faster).
-    // Faulting them in with compaction costs about 0.1-0.3 s more at load. Advice only: no error.
-    ::madvise(buf, bytes, MADV_HUGEPAGE);
+    // Faulting them in with compaction costs about 0.1-0.3 s more at load (pages.hpp).
+    void* buf = map_weight_pages(bytes);
+    if (!buf)
+      info.fail(std::string("no memory for the ") + what + " (" + std::to_string(bytes) + " bytes)", LOOM_STATUS_OUT_OF_MEMORY);
     try {
       fill(buf);
     } catch (...) {
