@@ -271,16 +271,21 @@ std::string bad_words(const JsonFile& gen, int64_t vocab, const std::vector<int6
 }  // namespace
 
 std::string generation_section(const std::string& checkpoint_dir, const std::string& config_json, const std::vector<std::string>& caches,
-                               std::optional<int64_t> bos, std::vector<int64_t> eos, int64_t vocab, int64_t max_length) {
+                               std::optional<int64_t> bos, std::vector<int64_t> eos, int64_t vocab, int64_t max_length,
+                               bool sos) {
   // Without generation_config.json, transformers takes the generation settings of config.json
   // (GenerationConfig.from_model_config).
   const JsonFile file = JsonFile::read_optional(checkpoint_dir, "generation_config.json");
   const std::optional<JsonFile> model_config =
       file.exists() ? std::nullopt : std::optional<JsonFile>(JsonFile(checkpoint_dir + "/config.json", config_json));
   const JsonFile& gen = model_config ? *model_config : file;
-  // The caller's bos and eos come from config.json already (ImageGPT's bos is its SOS token).
-  if (file.has("bos_token_id")) bos = bos_token_id(file, vocab);
-  if (file.has("eos_token_id")) eos = eos_token_ids(file, vocab);
+  // The caller's bos and eos are config.json's (ImageGPT's bos is its SOS token, kept whatever
+  // the files say). With generation_config.json, transformers reads that file alone: an id it
+  // leaves out is none (generate() then stops at no eos), not config.json's.
+  if (file.exists()) {
+    if (!sos) bos = bos_token_id(file, vocab);
+    eos = eos_token_ids(file, vocab);
+  }
   std::ostringstream y;
   y << "  generation:\n    input_ids: input_ids\n    past_length: past_length\n    caches: [";
   for (size_t i = 0; i < caches.size(); ++i) y << (i ? ", " : "") << quoted(caches[i]);

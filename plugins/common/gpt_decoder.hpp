@@ -69,12 +69,14 @@ class DecoderGraph {
 std::optional<int64_t> bos_token_id(const JsonFile& file, int64_t vocab);
 std::vector<int64_t> eos_token_ids(const JsonFile& file, int64_t vocab);
 
-// The `generation:` section of a generation graph: its caches, the bos and eos ids (those of
-// generation_config.json over the given ones, as transformers' generate() reads them), the
-// longest sequence, and the decoding defaults the checkpoint ships, checked as transformers
-// checks them. `config_json`: the request's config.json text, whose settings apply where there
-// is no generation_config.json.
+// The `generation:` section of a generation graph: its caches, the bos and eos ids, the longest
+// sequence, and the decoding defaults the checkpoint ships, checked as transformers checks them.
+// As transformers' generate() reads them, every setting comes from generation_config.json where
+// the checkpoint has one (an id it leaves out is none), else from config.json (`config_json`,
+// the request's text; `bos` and `eos`, the ids read from it). Where `sos`, `bos` is the token
+// generation starts from (ImageGPT's SOS) and no file changes it.
 std::string generation_section(const std::string& checkpoint_dir, const std::string& config_json, const std::vector<std::string>& caches,
-                               std::optional<int64_t> bos, std::vector<int64_t> eos, int64_t vocab, int64_t max_length);
+                               std::optional<int64_t> bos, std::vector<int64_t> eos, int64_t vocab, int64_t max_length,
+                               bool sos = false);
 
 }  // namespace loom::models

@@ -102,7 +102,7 @@ class Expander {
       // Generation needs no image: it starts from SOS alone (or a primed image's ids).
       y << "  version: 1\n" << image
         << generation_section(r_.checkpoint_dir, r_.config_json, decoder_.caches(), c_.decoder.vocab - 1, {}, c_.decoder.vocab,
-                              c_.decoder.positions + 1)
+                              c_.decoder.positions + 1, /*sos=*/true)
         << "  tasks:\n    - {task: image-generation, output: logits}\n";
       return y.str();
     }

@@ -424,6 +424,16 @@ TEST_CASE("text models: the Generator decodes greedily as the reference, samples
     CHECK(!Generator(wide).spec().bos_token_id);
     std::ofstream(tmp / "generation_config.json") << "{\"eos_token_id\": []}";
     CHECK_THROWS_WITH_AS(engine.load_graph(tmp, "text-generation"), doctest::Contains("generation_config.json: eos_token_id"), Error);
+    // A generation_config.json that leaves eos out: transformers reads that file alone and stops
+    // at no eos, whatever config.json's eos_token_id (the fixture's is in the vocabulary).
+    std::ofstream(tmp / "generation_config.json") << "{\"do_sample\": false}";
+    Session no_eos = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
+    CHECK(Generator(no_eos).spec().eos_token_ids.empty());
+    CHECK(!Generator(no_eos).spec().bos_token_id);
+    CHECK(Generator(no_eos).generate(ids, many).stop_reason == "max_length");
+    std::filesystem::remove(tmp / "generation_config.json");
+    Session from_config = engine.compile(engine.load_graph(tmp, "text-generation"), test::on_onednn());
+    CHECK(!Generator(from_config).spec().eos_token_ids.empty());
     // The same ids in config.json, with no generation_config.json: a model that never stops at eos.
     std::filesystem::remove(tmp / "generation_config.json");
     std::ifstream in(tmp / "config.json");

@@ -337,6 +337,16 @@ TEST_CASE("vision models: ImageGPT's logits over the colour clusters, its classi
   REQUIRE(g.processing->generation.has_value());
   CHECK(g.processing->generation->bos_token_id == 8);
   CHECK(g.processing->generation->max_length == 17);
+  {
+    // Generation starts from SOS whatever generation_config.json says of bos.
+    const auto tmp = std::filesystem::temp_directory_path() / ("loom-igpt-sos-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(tmp);
+    std::filesystem::copy(dir, tmp, std::filesystem::copy_options::recursive);
+    std::ofstream(tmp / "generation_config.json") << "{\"bos_token_id\": 3}";
+    const Graph sos = engine.load_graph(tmp, "image-generation");
+    CHECK(sos.processing->generation->bos_token_id == 8);
+    std::filesystem::remove_all(tmp);
+  }
   REQUIRE(g.processing->image.has_value());
   CHECK(g.processing->image->do_color_quantize);
   CHECK(g.processing->image->clusters_file == "preprocessor_config.json");
