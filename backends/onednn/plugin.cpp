@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <map>
 
 namespace loom::onednn {
@@ -224,6 +225,8 @@ class OnednnExecutable final : public sdk::Executable {
     }
   }
 
+  static constexpr int64_t kMaxElements = INT32_MAX;
+
   std::unique_ptr<sdk::Plan> prepare(const sdk::ShapeSet& shapes) override {
     if (shapes.size() != names_.size())
       throw Error("prepare: shapes for " + std::to_string(shapes.size()) + " values given, the partition has " +
@@ -236,7 +239,15 @@ class OnednnExecutable final : public sdk::Executable {
       if (!ok)
         throw Error("prepare: value '" + names_[i] + "' gets shape " + dims_str(d) + ", which does not fit " +
                     dims_str(dims_[i]), LOOM_STATUS_INVALID_ARGUMENT);
-      nonempty[i] = shapes.numel(i) > 0;
+      // oneDNN 2.6 keeps some sizes in 32 bits: a matmul over 2^32 rows divided by zero
+      // while its primitive was made. No value may hold more elements than an int32 counts.
+      int64_t n = 1;
+      for (int64_t e : d) n = e == 0 || n == 0 ? 0 : (n > kMaxElements / e ? kMaxElements + 1 : n * e);
+      if (n > kMaxElements)
+        throw Error("prepare: value '" + names_[i] + "' of shape " + dims_str(d) + " has more than 2^31 - 1 elements, " +
+                        "which the onednn backend does not take (oneDNN 2.6 counts some sizes in 32 bits)",
+                    LOOM_STATUS_UNSUPPORTED);
+      nonempty[i] = n > 0;
     }
     // Primitives take their thread count from the ICV in force when they are created.
     ThreadScope threads(budget_->threads());

@@ -286,6 +286,24 @@ TEST_CASE("onednn slice takes what Python takes for every start, end and step, t
   }
 }
 
+// oneDNN 2.6 keeps some sizes in 32 bits: a linear layer over 2^32 rows divided by zero while its
+// primitive was made. The backend refuses such a value by name before it makes any primitive.
+TEST_CASE("onednn refuses a value of more than 2^31 - 1 elements when it prepares, before oneDNN sees it") {
+  OnednnPlugin plugin;
+  for (int64_t rows : {int64_t{1} << 31, int64_t{1} << 32}) {
+    CAPTURE(rows);
+    Tensor w(DType::f32, {2, 2});
+    GraphBuilder g;
+    int xi = g.value("x", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {-1, 2});
+    int wi = g.value("w", LOOM_VALUE_CONSTANT, LOOM_DTYPE_F32, {2, 2}, &w);
+    int yi = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {-1, 2});
+    g.node("linear", {xi, wi}, {yi}, {}, "l");
+    loom::test::Executable exe(plugin.backend(), g);
+    const std::string want = "value 'x' of shape [" + std::to_string(rows) + ", 2] has more than 2^31 - 1 elements";
+    CHECK_THROWS_WITH(exe.prepare({{rows, 2}, {2, 2}, {rows, 2}}), doctest::Contains(want.c_str()));
+  }
+}
+
 // Slices and row-moving transposes of at least 128 KB split over the threads (shape.cpp): on
 // two threads, an odd count of outer rows and a step, they must copy what one thread copies.
 TEST_CASE("onednn slice and head transpose split over two threads copy every row") {
