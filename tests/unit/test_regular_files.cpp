@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <future>
 #include <string>
 
@@ -115,4 +116,40 @@ TEST_CASE("regular files: text files are read up to a limit") {
   CHECK(status.find("Name:") == 0);
   CHECK_THROWS_WITH_AS(loom::io::RegularFile("/proc/self/status", "a test file").read_all(16),
                        doctest::Contains("a test file is larger than 16 bytes"), loom::Error);
+}
+
+// Files are written beside their target and renamed over it (loom::write_file): what a path
+// holds is replaced, never written through.
+TEST_CASE("regular files: a written file replaces a link or a FIFO at its path instead of writing through it") {
+  const fs::path dir = temp_dir() / "write";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path victim = dir / "victim.txt";
+  std::ofstream(victim) << "keep";
+  fs::create_symlink(victim, dir / "linked.npy");
+  loom::Tensor t(loom::DType::f32, {2});
+  loom::write_npy(dir / "linked.npy", t);
+  CHECK(fs::is_regular_file(fs::symlink_status(dir / "linked.npy")));
+  CHECK(loom::read_npy(dir / "linked.npy").shape() == loom::Shape{2});
+  std::ifstream in(victim);
+  CHECK(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()) == "keep");
+
+  // A FIFO at the path would block an open for writing until a reader came.
+  REQUIRE(::mkfifo((dir / "fifo.npy").c_str(), 0600) == 0);
+  auto wrote = std::async(std::launch::async, [&] { loom::write_npy(dir / "fifo.npy", t); });
+  if (wrote.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    FAIL_CHECK("writing over a FIFO blocked");
+    const int reader = ::open((dir / "fifo.npy").c_str(), O_RDONLY | O_NONBLOCK);
+    if (reader >= 0) ::close(reader);
+  }
+  wrote.get();
+  CHECK(fs::is_regular_file(fs::symlink_status(dir / "fifo.npy")));
+
+  // A folder is refused; nothing is left beside it.
+  fs::create_directories(dir / "folder.npy");
+  CHECK_THROWS_WITH_AS(loom::write_npy(dir / "folder.npy", t), doctest::Contains("folder.npy: is a folder"), loom::Error);
+  size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(dir)) entries += e.path().extension() == ".tmp";
+  CHECK(entries == 0);
+  fs::remove_all(dir);
 }

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include <loom/error.hpp>
+#include <loom/io.hpp>
 #include <loom/processing.hpp>
 
 #include <nlohmann/json.hpp>
@@ -13,12 +14,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 
 namespace loom::cli {
 
@@ -182,11 +185,15 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
   if (decode && !a.task.empty() && a.task != "text-generation")
     throw UsageError("--decode runs the text-generation graph: --task " + a.task + " does not apply");
   SessionOptions options = session_options(a.backends, a.threads, a.options, a.optimize, a.precision);
-  // Opened first: a trace that cannot be written fails before minutes of timing.
-  std::ofstream trace;
+  // Checked first: a trace that cannot be written fails before minutes of timing. It is written
+  // at the end by loom::write_file (beside the target, then renamed).
   if (!a.profile.empty()) {
-    trace.open(a.profile, std::ios::binary | std::ios::trunc);
-    if (!trace) throw Error("--profile " + a.profile + ": cannot open the file for writing");
+    const std::filesystem::path file(a.profile), dir = file.parent_path().empty() ? "." : file.parent_path();
+    std::error_code ec;
+    if (file.filename().empty() || std::filesystem::is_directory(file, ec))
+      throw UsageError("--profile " + printable(a.profile) + ": expected the path of a file to write, not a folder");
+    if (!std::filesystem::is_directory(dir, ec) || ::access(dir.c_str(), W_OK | X_OK) != 0)
+      throw Error("--profile " + printable(a.profile) + ": cannot write into the folder " + printable(dir.string()));
   }
 
   Engine engine = make_engine(p);
@@ -285,7 +292,7 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
 
   // --profile: one more run on a session whose every node is a partition of its own, timed per
   // partition by the core (RunOptions::timings), after one untimed run that makes its plan.
-  if (trace.is_open()) {
+  if (!a.profile.empty()) {
     SessionOptions profiled = options;
     profiled.options["profile"] = "on";
     Session ps = engine.compile(graph, profiled);
@@ -312,9 +319,9 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
       (void)ps.run(inputs, record);
       what = "one run";
     }
+    std::ostringstream trace;
     bench::write_trace(trace, ps, timings, a.graph, what);
-    trace.close();
-    if (!trace) throw Error("--profile " + a.profile + ": writing the trace failed");
+    write_file(a.profile, {trace.str()});
     // A device backend that measured no device time (its queue writes no timestamps): its
     // events hold host times only.
     std::set<std::string> untimed;

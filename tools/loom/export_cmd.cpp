@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include <loom/error.hpp>
+#include <loom/io.hpp>
 
 #include <cerrno>
 #include <cstdio>
@@ -36,28 +37,14 @@ void refuse_overwrite(const fs::path& out, const std::string& input, const Graph
   if (fs::is_directory(out, ec)) throw UsageError("-o " + out.string() + ": is a folder; give the graph file to write");
 }
 
-// Writes beside the target and renames, so that a failure never leaves half a graph behind.
-void write_file(const fs::path& out, const std::string& text) {
+// Into the target's folder, made where missing; loom::write_file writes beside the target and
+// renames, so that a failure never leaves half a graph behind.
+void write_graph_file(const fs::path& out, const std::string& text) {
   const fs::path dir = out.parent_path();
   std::error_code ec;
   if (!dir.empty()) fs::create_directories(dir, ec);
   if (ec) throw Error(out.string() + ": cannot create its folder " + dir.string() + ": " + ec.message());
-  const fs::path tmp = out.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(out.string() + ": cannot write (" + std::strerror(errno) + ")");
-    f << text;
-    f.close();
-    if (!f) {
-      fs::remove(tmp, ec);
-      throw Error(out.string() + ": cannot write (" + std::strerror(errno) + ")");
-    }
-  }
-  fs::rename(tmp, out, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error(out.string() + ": cannot write: " + ec.message());
-  }
+  loom::write_file(out, {text});
 }
 
 }  // namespace
@@ -81,7 +68,7 @@ int cmd_export(const PluginOptions& p, const ExportArgs& a) {
   std::string source = a.graph;
   for (char& c : source)
     if (static_cast<unsigned char>(c) < 0x20) c = '?';  // keeps the comment one line
-  write_file(out, "# Written by `loom export` from " + source + "\n" + write_graph_yaml(g));
+  write_graph_file(out, "# Written by `loom export` from " + source + "\n" + write_graph_yaml(g));
   std::cout << a.graph << " -> " << out.string() << " (optimize " << a.optimize << ": " << report.nodes_before << " -> "
             << g.nodes.size() << " nodes, " << g.initializers.size()
             << " initializers" << (g.processing ? ", processing section" : "") << ")\n";

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,6 +66,16 @@ Tensor read_npy(const std::filesystem::path& file);
 Tensor parse_npy(std::string_view bytes, const std::string& name);
 void write_npy(const std::filesystem::path& file, const Tensor& t);
 std::string serialize_npy(const Tensor& t);
+
+// ---- writing files
+
+// Writes `parts`, one after another, as the file `path`: into a new file beside it (created
+// exclusively, so that nothing already there is opened), then renamed over `path`. Whatever is
+// at `path` is replaced, never written through: a symbolic link is replaced rather than
+// followed, a FIFO cannot block the writer, and a failed write leaves what was there (or
+// nothing) rather than half a file. A folder at `path` is refused. Throws loom::Error naming
+// the path. Every file libloom and the loom command write goes through here.
+void write_file(const std::filesystem::path& path, std::initializer_list<std::string_view> parts);
 
 // ---- file names from names that come from data
 

@@ -2,11 +2,11 @@
 // rather than by longjmp, so it is safe to call from C++.
 #include <loom/error.hpp>
 #include <loom/image.hpp>
+#include <loom/io.hpp>
 
 #include <png.h>
 
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 namespace loom {
@@ -32,11 +32,7 @@ std::vector<uint8_t> encode_png(const Image& image) {
 
 void write_png(const std::filesystem::path& path, const Image& image) {
   const std::vector<uint8_t> bytes = encode_png(image);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(path.string() + ": cannot be written");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw Error(path.string() + ": could not be written (disk full?)");
+  write_file(path, {std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
 }
 
 }  // namespace loom

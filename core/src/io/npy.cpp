@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <unordered_set>
 #include <optional>
 #include <string>
@@ -461,14 +460,8 @@ std::string serialize_npy(const Tensor& t) {
 }
 
 void write_npy(const std::filesystem::path& file, const Tensor& t) {
-  const std::string path = file.string();
-  const std::string header = npy_header(t, path);
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) fail(path, std::string("cannot open for writing: ") + std::strerror(errno));
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  if (t.nbytes()) out.write(static_cast<const char*>(t.data()), static_cast<std::streamsize>(t.nbytes()));
-  out.close();
-  if (!out) fail(path, std::string("write error: ") + std::strerror(errno));
+  const std::string header = npy_header(t, file.string());
+  write_file(file, {header, std::string_view(static_cast<const char*>(t.data()), t.nbytes())});
 }
 
 }  // namespace loom
