@@ -5,10 +5,54 @@
 #include <cctype>
 #include <cstdio>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
 
 namespace loom::models {
 
-std::string quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+namespace {
+
+// U+0085, U+2028 and U+2029: YAML 1.1's line breaks, which a double-quoted scalar folds into a
+// space as it is read (JSON leaves them raw); YAML's escapes for them.
+constexpr std::pair<std::string_view, std::string_view> kBreaks[] = {
+    {"\xC2\x85", "\\u0085"}, {"\xE2\x80\xA8", "\\u2028"}, {"\xE2\x80\xA9", "\\u2029"}};
+
+}  // namespace
+
+std::string quoted(const std::string& s) {
+  const std::string json = nlohmann::json(s).dump();
+  std::string y;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const std::string_view rest = std::string_view(json).substr(i);
+    bool brk = false;
+    for (const auto& [raw, escape] : kBreaks)
+      if (rest.starts_with(raw)) {
+        y += escape;
+        i += raw.size() - 1;
+        brk = true;
+        break;
+      }
+    if (!brk) y += json[i];
+  }
+  return y;
+}
+
+std::string comment_text(std::string s) {
+  std::string y;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const std::string_view rest = std::string_view(s).substr(i);
+    const auto c = static_cast<unsigned char>(s[i]);
+    bool brk = false;
+    for (const auto& [raw, escape] : kBreaks)
+      if (rest.starts_with(raw)) {
+        i += raw.size() - 1;
+        brk = true;
+        break;
+      }
+    y += brk || c < 0x20 || c == 0x7f ? '?' : s[i];
+  }
+  return y;
+}
 
 std::string float_literal(double v) {
   char buf[64];
@@ -119,7 +163,7 @@ void GraphWriter::processing(const std::string& yaml) { processing_ = yaml; }
 
 std::string GraphWriter::str() const {
   std::ostringstream y;
-  y << "# " << comment_ << "\n";
+  y << "# " << comment_text(comment_) << "\n";
   y << "loom: 1\nname: " << quoted(name_) << "\n";
   if (!metadata_.empty()) {
     std::string m = flow_list(metadata_);

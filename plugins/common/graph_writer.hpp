@@ -13,8 +13,12 @@
 
 namespace loom::models {
 
-// A YAML double-quoted scalar.
+// A YAML double-quoted scalar: JSON's string syntax, with U+0085, U+2028 and U+2029 escaped
+// (\u0085, \u2028, \u2029: YAML reads them raw as line breaks, and yaml-cpp's \N is no UTF-8).
 std::string quoted(const std::string& s);
+// `s` on one comment line: control bytes, DEL and those three line breaks become '?' (a
+// checkpoint's folder or a config's string may hold any of them).
+std::string comment_text(std::string s);
 // A float that reads back as a float attribute (17 significant digits, always with a fraction
 // or an exponent).
 std::string float_literal(double v);

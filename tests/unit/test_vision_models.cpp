@@ -154,6 +154,24 @@ TEST_CASE("vision models: image-classification has no regression case: its label
   std::filesystem::remove_all(tmp);
 }
 
+// The graph a model plugin writes quotes every string of the checkpoint, and its comment names
+// the checkpoint's folder: neither may change the graph, whatever they hold.
+TEST_CASE("vision models: labels keep YAML's other line breaks, and a folder's name stays in the comment") {
+  Engine engine = vision_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-odd-\nloom: 2\nstate: []\n#" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  std::filesystem::copy(kModels / "vit-cls", tmp, std::filesystem::copy_options::recursive);
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(kModels / "vit-cls" / "config.json"));
+  const std::string odd = "a\u0085b\u2028c\u2029d \x7f\"e\\";
+  config["id2label"]["0"] = odd;
+  config["architectures"] = {"ViTForImageClassification"};
+  std::ofstream(tmp / "config.json", std::ios::trunc) << config.dump();
+  const Graph g = engine.load_graph(tmp);
+  CHECK(g.processing->tasks.at(0).id2label.at(0) == odd);
+  CHECK(g.states.empty());
+  std::filesystem::remove_all(tmp);
+}
+
 TEST_CASE("vision models: ViT's processing section comes from preprocessor_config.json") {
   Engine engine = vision_engine();
   const Graph g = engine.load_graph(kModels / "vit-cls");

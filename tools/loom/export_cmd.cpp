@@ -65,9 +65,20 @@ int cmd_export(const PluginOptions& p, const ExportArgs& a) {
 
   const fs::path out_dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
   rebase_graph_files(g, out_dir);
-  std::string source = a.graph;
-  for (char& c : source)
-    if (static_cast<unsigned char>(c) < 0x20) c = '?';  // keeps the comment one line
+  // One comment line: control bytes, DEL and YAML 1.1's other line breaks (U+0085, U+2028,
+  // U+2029) become '?'.
+  std::string source;
+  for (size_t i = 0; i < a.graph.size(); ++i) {
+    const std::string_view rest = std::string_view(a.graph).substr(i);
+    const auto c = static_cast<unsigned char>(a.graph[i]);
+    if (rest.starts_with("\xC2\x85")) ++i;
+    else if (rest.starts_with("\xE2\x80\xA8") || rest.starts_with("\xE2\x80\xA9")) i += 2;
+    else if (c >= 0x20 && c != 0x7f) {
+      source += a.graph[i];
+      continue;
+    }
+    source += '?';
+  }
   write_graph_file(out, "# Written by `loom export` from " + source + "\n" + write_graph_yaml(g));
   std::cout << a.graph << " -> " << out.string() << " (optimize " << a.optimize << ": " << report.nodes_before << " -> "
             << g.nodes.size() << " nodes, " << g.initializers.size()
