@@ -219,6 +219,16 @@ TEST_CASE("image processor: a spec without its values, and bad clusters files") 
   s.image_mean = {0.5, 0.5};
   s.image_std = {0.5, 0.5, 0.5};
   CHECK(error_message([&] { ImageProcessor(s, {}); }) == "processing.image: do_normalize needs 3 values in `image_mean` and in `image_std`");
+  // Finite settings whose float32 values are not: a std of 1e-45, a rescale factor of 1e308.
+  s.image_mean = {0.5, 0.5, 0.5};
+  s.image_std = {0.5, 1e-45, 0.5};
+  CHECK(error_message([&] { ImageProcessor(s, {}); }) ==
+        "processing.image: rescale_factor, image_mean and image_std make byte 0 of channel 1 -inf in float32, not a finite pixel value");
+  s.image_std = {0.5, 0.5, 0.5};
+  s.do_rescale = true;
+  s.rescale_factor = 1e308;
+  CHECK(error_message([&] { ImageProcessor(s, {}); }).find("byte 1 of channel 0 inf in float32") != std::string::npos);
+  s.do_rescale = false;
   s.do_normalize = false;
   s.do_color_quantize = true;
   CHECK(error_message([&] { ImageProcessor(s, {}); }) == "processing.image: do_color_quantize needs `clusters` or `clusters_file`");

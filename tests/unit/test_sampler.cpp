@@ -2,6 +2,7 @@
 // logits warpers (tools/fixtures/make_sampling_filters.py).
 #include "generation/sampler.hpp"
 
+#include <loom/error.hpp>
 #include <loom/generation.hpp>
 
 #include <doctest/doctest.h>
@@ -83,4 +84,24 @@ TEST_CASE("sampler: draws only kept tokens, by weight, one sequence per seed") {
   std::vector<float> banned(4, -std::numeric_limits<float>::infinity());
   CHECK(sampler.narrow(banned.data(), 4, r) == 0);
   CHECK(sampler.draw(rng) == 0);
+}
+
+TEST_CASE("sampler: a score that is NaN, or that the temperature sends to +inf, is refused by token rather than ranked") {
+  ResolvedGeneration r;
+  r.do_sample = true;
+  r.top_k = 0;
+  Sampler sampler;
+  const std::vector<float> nan = {0.5f, std::numeric_limits<float>::quiet_NaN(), 1.0f};
+  CHECK_THROWS_WITH_AS(sampler.narrow(nan.data(), 3, r), doctest::Contains("token 1's score is NaN"), loom::Error);
+  // 1e-45 is a subnormal float: 1.8 / 1e-45 overflows, -0.5 / 1e-45 is -inf (a banned token).
+  r.temperature = 1e-45;
+  const std::vector<float> scores = {-0.5f, 1.8f, 0.0f};
+  CHECK_THROWS_WITH_AS(sampler.narrow(scores.data(), 3, r), doctest::Contains("token 1's score 1.8 divided by the temperature 1e-45 is +inf"),
+                       loom::Error);
+  r.temperature = 1e-37;  // 1.8e37: finite, and the others weigh nothing beside it
+  REQUIRE(sampler.narrow(scores.data(), 3, r) == 3);
+  CHECK(sampler.token(0) == 1);
+  CHECK(sampler.weight(0) == 1.0);
+  CHECK(sampler.weight(1) == 0.0);
+  CHECK(sampler.weight(2) == 0.0);
 }

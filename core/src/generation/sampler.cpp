@@ -1,10 +1,14 @@
 // Sampler (generation/sampler.hpp): transformers' logits warpers over one step's scores.
 #include "generation/sampler.hpp"
 
+#include <loom/error.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <sstream>
+#include <string>
 
 namespace loom::generation {
 
@@ -15,7 +19,21 @@ size_t Sampler::narrow(const float* scores, int64_t n, const ResolvedGeneration&
   weights_.reserve(static_cast<size_t>(n));  // once: no step allocates
   order_.reserve(static_cast<size_t>(n));
   distances_.reserve(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) candidates_[static_cast<size_t>(i)] = {scores[i] / static_cast<float>(r.temperature), i};
+  const auto t = static_cast<float>(r.temperature);
+  for (int64_t i = 0; i < n; ++i) {
+    const float score = scores[i] / t;
+    // Sampling cannot rank a NaN (the model's), and a score that the temperature sends to
+    // +inf (1e-38 on a score above 3.4) would leave every other token at probability 0 and NaN
+    // after the softmax, which transformers' sampling refuses.
+    if (std::isnan(score) || score == std::numeric_limits<float>::infinity()) {
+      std::ostringstream m;
+      m << "sampling: token " << i << "'s score ";
+      if (std::isnan(score)) m << "is NaN, which sampling cannot rank";
+      else m << scores[i] << " divided by the temperature " << r.temperature << " is +inf: use a larger temperature";
+      throw Error(m.str());
+    }
+    candidates_[static_cast<size_t>(i)] = {score, i};
+  }
   auto by_score = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
   keep_ = candidates_.size();
   if (r.top_k > 0 && static_cast<size_t>(r.top_k) < keep_) {

@@ -47,12 +47,25 @@ std::array<std::array<float, 256>, 3> value_table(const ImageProcessorSpec& s) {
   return t;
 }
 
+// Every byte's value finite: a finite rescale_factor, mean or std can still overflow float32
+// (a std of 1e-45, a rescale_factor of 1e308), which transformers passes on as inf or NaN.
+void check_values(const ImageProcessorSpec& s) {
+  const auto table = value_table(s);
+  for (size_t c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v)
+      if (!std::isfinite(table[c][static_cast<size_t>(v)]))
+        throw Error(kSection + ": rescale_factor, image_mean and image_std make byte " + std::to_string(v) + " of channel " +
+                    std::to_string(c) + " " + std::to_string(table[c][static_cast<size_t>(v)]) +
+                    " in float32, not a finite pixel value");
+}
+
 std::string size_text(const Image& im) { return std::to_string(im.width()) + "x" + std::to_string(im.height()); }
 
 }  // namespace
 
 ImageProcessor::ImageProcessor(const ImageProcessorSpec& spec, const std::filesystem::path& base_dir) : spec_(spec) {
   check(spec_);
+  check_values(spec_);
   if (!spec_.clusters_file.empty()) {
     const std::filesystem::path p(spec_.clusters_file);
     clusters_ = image::read_clusters_file(p.is_absolute() ? p : base_dir / p);
@@ -66,7 +79,13 @@ ImageProcessor ImageProcessor::from_graph(const Graph& g) {
   if (!g.processing || !g.processing->image)
     throw Error(printable(g.path.empty() ? "graph '" + g.name + "'" : g.path.string()) +
                 ": the graph has no image processor (processing.image) in its processing section");
-  return ImageProcessor(*g.processing->image, g.base_dir);
+  try {
+    return ImageProcessor(*g.processing->image, g.base_dir);
+  } catch (const Error& e) {
+    // The graph whose section is wrong (a checkpoint's: from its preprocessor_config.json).
+    if (g.path.empty()) throw;
+    throw Error(printable(g.path.string()) + ": " + e.what());
+  }
 }
 
 Image ImageProcessor::prepare(const Image& image) const {
