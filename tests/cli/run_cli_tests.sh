@@ -1129,6 +1129,12 @@ area_tasks() {
   expect_ok "fill-mask prints" fill-mask "$m/bert-mlm" "hello [MASK] !"
   expect_stdout "hello" "fill-mask prints the filled sequences"
   expect_error 1 "has no [MASK] token to fill" "fill-mask of a text without a mask" fill-mask "$m/bert-mlm" "hello world"
+  # Texts are taken as typed: one in brackets is not a list, and each text is filled.
+  expect_ok "fill-mask of a text in brackets" fill-mask "$m/bert-mlm" "[MASK]" "[the [MASK],dog]" --json
+  cp "$OUT" "$TMP/fill2.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/fill2.json" "" LENGTH)" = 2 ] || fail "fill-mask of two bracketed texts did not give two results"
+  expect_error 2 "fill-mask: unknown option --bogus" "fill-mask with an unknown option after its text" fill-mask "$m/bert-mlm" "a [MASK]" --bogus
   expect_error 1 "does not offer fill-mask" "fill-mask on a model without the head" fill-mask "$m/bert-nsp" "a [MASK] b"
 
   expect_ok "next-sentence --json" next-sentence "$m/bert-nsp" --text "the cat sat" --text-pair "on the mat" --json

@@ -182,12 +182,18 @@ int cmd_search(const PluginOptions& p, const TaskArgs& a) {
   std::error_code ec;
   if (!fs::is_directory(a.folder, ec)) throw UsageError("search: " + quoted(a.folder) + " is not a folder of images");
   std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(a.folder, ec)) {
-    std::string ext = e.path().extension().string();
+  fs::directory_iterator it(a.folder, ec);
+  if (ec) throw Error(printable(a.folder) + ": cannot be listed: " + ec.message());
+  // An entry that is no regular file (a folder, a FIFO, a dangling or looping link) is passed
+  // over, wherever it comes in the listing.
+  for (const fs::directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) throw Error(printable(a.folder) + ": cannot be listed: " + ec.message());
+    std::string ext = it->path().extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (e.is_regular_file(ec) && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(e.path().string());
+    std::error_code entry_ec;
+    if (it->is_regular_file(entry_ec) && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(it->path().string());
   }
-  if (ec) throw Error(a.folder + ": cannot be listed: " + ec.message());
+  if (ec) throw Error(printable(a.folder) + ": cannot be listed: " + ec.message());
   if (files.empty()) throw UsageError("search: " + quoted(a.folder) + " holds no .png, .jpg or .jpeg file");
   std::sort(files.begin(), files.end());
 

@@ -287,8 +287,12 @@ int main(int argc, char** argv) {
 
   CLI::App* fill = app.add_subcommand("fill-mask", "Predict the tokens at the mask token of a text (BERT's masked LM)");
   add_model(fill, fill_args);
-  fill->add_option("text", fill_args.texts, "The text, with the tokenizer's mask token ([MASK]) where a word is missing")
-      ->required()->type_name("TEXT");
+  // The first text takes the positional and the others come through remaining(), as typed: CLI11
+  // reads a value of a list option that is in brackets ("[MASK]", "[a, b]") as a list.
+  fill->add_option("text", fill_args.texts,
+                   "The text, with the tokenizer's mask token ([MASK]) where a word is missing (give several to fill each)")
+      ->required()->type_name("TEXT")->default_str("")->allow_extra_args(false);
+  fill->allow_extras();
   fill->add_option("--top-k", fill_args.top_k, "How many predictions per mask (default 5)")->check(top_k_range)->type_name("K");
   add_task_options(fill, fill_args);
 
@@ -432,7 +436,18 @@ int main(int argc, char** argv) {
     if (bench->parsed()) return cmd_bench(plugin_opts, bench_args);
     if (export_cmd->parsed()) return cmd_export(plugin_opts, export_args);
     if (preprocess->parsed()) return cmd_preprocess(plugin_opts, preprocess_args);
-    if (fill->parsed()) return cmd_fill_mask(plugin_opts, fill_args);
+    if (fill->parsed()) {
+      bool options_end = false;  // after "--", texts only
+      for (const std::string& text : fill->remaining()) {
+        if (text == "--" && !options_end) {
+          options_end = true;
+          continue;
+        }
+        if (!options_end && text.size() > 1 && text[0] == '-') throw UsageError("fill-mask: unknown option " + printable(text));
+        fill_args.texts.push_back(text);
+      }
+      return cmd_fill_mask(plugin_opts, fill_args);
+    }
     if (nsp->parsed()) return cmd_next_sentence(plugin_opts, nsp_args);
     if (classify->parsed()) return cmd_classify(plugin_opts, classify_args);
     if (embed->parsed()) return cmd_embed(plugin_opts, embed_args);
