@@ -1210,7 +1210,9 @@ area_tasks() {
   checks=$((checks + 1))
   expect_ok "generate --typical-p --eta-cutoff" generate "$m/gpt2" --prompt "the cat" --max-new-tokens 3 --typical-p 0.9 \
     --epsilon-cutoff 0.001 --eta-cutoff 0.001 --seed 2 --json
-  expect_error 1 "typical_p must be in (0, 1]" "generate --typical-p 0" generate "$m/gpt2" --prompt a --typical-p 0
+  expect_error 2 "--typical-p: expected a number in (0, 1], got '0'" "generate --typical-p 0" generate "$m/gpt2" --prompt a --typical-p 0
+  expect_error 2 "--epsilon-cutoff: expected a number in [0, 1), got '1'" "generate --epsilon-cutoff 1" generate "$m/gpt2" --prompt a --epsilon-cutoff 1
+  expect_error 2 "--output-dir: expected a folder, got an empty name" "preprocess --output-dir ''" preprocess "$m/gpt2" --text a --output-dir ""
   # generation_config.json's processors reach the generator: a suppressed token never comes.
   mkdir -p "$TMP/gpt2-suppress" && cp "$m"/gpt2/* "$TMP/gpt2-suppress/"
   local first prompt_length=$(($(json "$TMP/greedy.json" token_ids LENGTH) - 6))

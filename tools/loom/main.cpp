@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <sstream>
 #include <string_view>
 
 namespace {
@@ -62,6 +63,31 @@ CLI::Validator finite_number(bool positive, bool signed_too = false) {
         return "";
       },
       bound.empty() ? "finite" : bound.substr(1));
+}
+
+// A number in a range whose ends are each open or closed: "expected a number in (0, 1], got '0'".
+CLI::Validator number_in(double lo, bool lo_open, double hi, bool hi_open) {
+  auto end_text = [](double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  };
+  const std::string range = std::string(lo_open ? "(" : "[") + end_text(lo) + ", " + end_text(hi) + (hi_open ? ")" : "]");
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        const bool inside = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);  // false for NaN
+        if (text.empty() || end != text.c_str() + text.size() || !inside) return "expected a number in " + range + ", got '" + text + "'";
+        return "";
+      },
+      range);
+}
+
+// A folder to write into: an empty one would be taken for none given.
+CLI::Validator folder_name() {
+  return CLI::Validator([](std::string& text) -> std::string { return text.empty() ? "expected a folder, got an empty name" : ""; },
+                        "");
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -189,7 +215,8 @@ int main(int argc, char** argv) {
   run->add_option("graph", run_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
   run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeat the option for each input)")
       ->type_name("NAME=FILE.npy")->allow_extra_args(false)->default_str("");
-  run->add_option("--output-dir", run_args.output_dir, "Write every output into DIR as NAME.npy (names encoded to stay inside DIR)")->type_name("DIR");
+  run->add_option("--output-dir", run_args.output_dir, "Write every output into DIR as NAME.npy (names encoded to stay inside DIR)")
+      ->type_name("DIR")->check(folder_name());
   add_backend_option(run, run_args.backends);
   run->add_option("--threads", run_args.threads, threads_help)->check(threads_range)->type_name("N");
   run->add_flag("--json", run_args.json, "Print outputs' names, shapes and dtypes as JSON");
@@ -255,7 +282,7 @@ int main(int argc, char** argv) {
                          "A PNG or JPEG file to process, one row each (repeat the option for each image)")
       ->type_name("FILE")->allow_extra_args(false)->default_str("");
   preprocess->add_option("--output-dir", preprocess_args.output_dir, "Write each input made into DIR as NAME.npy (the graph's input names)")
-      ->required()->type_name("DIR");
+      ->required()->type_name("DIR")->check(folder_name());
   preprocess->add_flag("--json", preprocess_args.json, "Also print the arrays as one JSON object, by input name");
   add_plugin_options(preprocess);
 
@@ -327,7 +354,7 @@ int main(int argc, char** argv) {
   generate->add_option("--image-count", generate_args.image_count, "ImageGPT: generate N images, pixel by pixel, as PNG files")
       ->check(whole_number_in(1, 1 << 16, ""))->type_name("N");
   generate->add_option("-o,--output-dir", generate_args.output_dir, "ImageGPT: the folder the images are written to (image-I.png)")
-      ->type_name("DIR");
+      ->type_name("DIR")->check(folder_name());
   generate->add_option("--prime", generate_args.prime, "ImageGPT: complete the lower half of this image (PNG or JPEG)")->type_name("FILE");
   generate->add_option("--max-new-tokens", generate_args.max_new_tokens,
                        "Stop after N new tokens (default: generation_config.json's, else 20)")
@@ -337,17 +364,17 @@ int main(int argc, char** argv) {
   generate->add_option("--top-k", generate_args.sample_top_k, "Sample from the K most likely tokens (0: all)")
       ->check(whole_number_in(0, 1 << 24, ""))->type_name("K");
   generate->add_option("--top-p", generate_args.top_p, "Sample from the most likely tokens whose probability reaches P")
-      ->check(CLI::Range(0.0, 1.0))->type_name("P");
+      ->check(number_in(0, false, 1, false))->type_name("P");
   generate->add_option("--min-p", generate_args.min_p, "Sample only from tokens at least P times as likely as the most likely")
-      ->check(CLI::Range(0.0, 1.0))->type_name("P");
+      ->check(number_in(0, false, 1, false))->type_name("P");
   generate->add_option("--typical-p", generate_args.typical_p,
                        "Sample from the tokens closest to the expected information until their probability reaches P")
-      ->check(CLI::Range(0.0, 1.0))->type_name("P");
+      ->check(number_in(0, true, 1, false))->type_name("P");
   generate->add_option("--epsilon-cutoff", generate_args.epsilon_cutoff, "Sample only from tokens at least E likely (0: all; below 1)")
-      ->check(CLI::Range(0.0, std::nextafter(1.0, 0.0)))->type_name("E");
+      ->check(number_in(0, false, 1, true))->type_name("E");
   generate->add_option("--eta-cutoff", generate_args.eta_cutoff,
                        "Sample only from tokens at least min(E, sqrt(E) * exp(-entropy)) likely (0: all; below 1)")
-      ->check(CLI::Range(0.0, std::nextafter(1.0, 0.0)))->type_name("E");
+      ->check(number_in(0, false, 1, true))->type_name("E");
   generate->add_option("--seed", generate_args.seed, "The sampler's seed")->check(seed_number())->type_name("N");
   generate->add_flag("--greedy", generate_args.greedy, "Take the most likely token, whatever generation_config.json says");
   generate->add_option("--repetition-penalty", generate_args.repetition_penalty,

@@ -91,6 +91,8 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
   std::vector<Reference> expected;
   for (const auto& e : a.expect) {
     auto [name, file] = split_assignment(e, "--expect");
+    for (const auto& earlier : expected)
+      if (earlier.name == name) throw UsageError("--expect " + printable(name) + " is given twice");
     expected.push_back({name, file, read_npy(file)});
   }
   Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize, a.precision));
