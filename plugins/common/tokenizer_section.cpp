@@ -328,10 +328,31 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   const std::string vocab_file = dir + "/" + (source.vocab.empty() ? source.tokenizer_json : source.vocab);
   std::vector<std::string> texts;
   for (const auto& [role, text] : setup.special_tokens) texts.push_back(text);
-  std::vector<std::string> special_texts = texts;
+  std::vector<std::string> special_texts = texts, additional;
   for (const JsonFile* f : {&specials, &config})
-    for (std::string& t : additional_special_tokens(*f)) special_texts.push_back(std::move(t));
-  const CheckpointAddedTokens added = read_added_tokens(dir, config, tokenizer_json, special_texts);
+    for (std::string& t : additional_special_tokens(*f)) additional.push_back(std::move(t));
+  special_texts.insert(special_texts.end(), additional.begin(), additional.end());
+  CheckpointAddedTokens added = read_added_tokens(dir, config, tokenizer_json, special_texts);
+  // transformers adds every additional special token that no file lists among the added tokens
+  // (its id the vocabulary's, where the vocabulary holds it), so that a text's "[unused1]" is
+  // that one token and is not split; one outside the vocabulary would need an id the model
+  // lacks, and is left to the vocabulary (where it is no token).
+  {
+    std::vector<std::string> unlisted;
+    for (const std::string& t : additional)
+      if (!added.find(t) && std::find(unlisted.begin(), unlisted.end(), t) == unlisted.end()) unlisted.push_back(t);
+    const auto unlisted_ids = lookup(dir, source, tokenizer_json, added, unlisted);
+    for (size_t i = 0; i < unlisted.size(); ++i) {
+      if (!unlisted_ids[i] || *unlisted_ids[i] < 0 || *unlisted_ids[i] >= setup.vocab_size) continue;
+      AddedEntry e;
+      e.content = unlisted[i];
+      e.id = *unlisted_ids[i];
+      e.special = true;
+      e.normalized = false;
+      e.where = "additional_special_tokens";
+      added.all.push_back(std::move(e));
+    }
+  }
   const auto ids = lookup(dir, source, tokenizer_json, added, texts);
   size_t next = 0;
   for (const auto& [role, text] : setup.special_tokens) {

@@ -48,11 +48,14 @@ TEST_CASE("text models: tokens added to a checkpoint's vocabulary are read as tr
   write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {
       "4": {"content": "[MASK]", "lstrip": false, "normalized": false, "rstrip": false, "single_word": false, "special": true},
       "60": {"content": "loomword", "lstrip": false, "normalized": true, "rstrip": false, "single_word": false, "special": false},
-      "61": {"content": "<Extra>", "normalized": false, "special": true}}})");
+      "61": {"content": "<Extra>", "normalized": false, "special": true},
+      "63": {"content": "TokTwo", "normalized": true, "special": false}}})");
   {
     const Tokenizer t = tokenizer();
     // loomword is matched in the lower-cased text, <Extra> in the raw text only.
     CHECK(t.encode_text("the LoomWord cat<Extra>[MASK]") == std::vector<int64_t>{5, 60, 6, 61, 4});
+    // A normalized token is matched as its normalized content: TokTwo as toktwo, in any case.
+    CHECK(t.encode_text("toktwo TOKTWO TokTwo") == std::vector<int64_t>{63, 63, 63});
     CHECK(t.encode_text("<extra>") != std::vector<int64_t>{61});
     CHECK(t.is_special(61));
     CHECK_FALSE(t.is_special(60));
@@ -70,7 +73,18 @@ TEST_CASE("text models: tokens added to a checkpoint's vocabulary are read as tr
     CHECK(t.encode_text("LOOMWORD <Extra> tokword TOKWORD") == std::vector<int64_t>{60, 61, 62, 1});
     CHECK(t.is_special(61));
     CHECK_FALSE(t.is_special(62));
+    CHECK(t.encode_text("[unused0]") != std::vector<int64_t>{59});  // a word of the vocabulary, but split as text
   }
+  // An additional special token that no file adds is added by transformers all the same: the
+  // vocabulary's [unused0] is then one token, matched as written.
+  write("special_tokens_map.json", R"({"additional_special_tokens": ["<Extra>", "[unused0]"]})");
+  {
+    const Tokenizer t = tokenizer();
+    CHECK(t.encode_text("the [unused0] cat") == std::vector<int64_t>{5, 59, 6});
+    CHECK(t.encode_text("[UNUSED0]") == std::vector<int64_t>{1, 1, 1});  // not normalized: "[", "unused0", "]" as text
+    CHECK(t.is_special(59));
+  }
+  write("special_tokens_map.json", R"({"additional_special_tokens": ["<Extra>"]})");
 
   // Wrong entries name the file and the entry.
   write("tokenizer_config.json", "{" + settings + R"(, "added_tokens_decoder": {"64": {"content": "far"}}})");

@@ -158,10 +158,19 @@ TokenizerImpl::TokenizerImpl(const TokenizerSpec& spec, ModelFiles files) : spec
   check_ids_fit(files);
   model_ = make_model(spec_, files, from_json);
 
+  // A normalized token is matched in the normalized text, as its normalized content (Hugging
+  // Face's tokenizers normalizes each one when it builds its matcher): an uncased BERT's added
+  // "MyTok" is found as "mytok", whatever the case of the text.
   std::vector<AddedToken> raw, normalized;
   for (const AddedToken& t : added_) {
-    (t.normalized ? normalized : raw).push_back(t);
     if (t.special) special_ids_.insert(t.id);
+    if (!t.normalized) {
+      raw.push_back(t);
+      continue;
+    }
+    AddedToken n = t;
+    n.content = model_->normalize(t.content);
+    if (!n.content.empty()) normalized.push_back(std::move(n));
   }
   raw_matcher_ = AddedTokenMatcher(raw);
   normalized_matcher_ = AddedTokenMatcher(normalized);
