@@ -50,6 +50,18 @@ TEST_CASE("bpe: runs of spaces and newlines leave their last space to the next w
   CHECK(gpt2().encode_text("hello\n\n") == Ids{31373, 628});
 }
 
+TEST_CASE("bpe: U+180E is a symbol, not white space, as in Python's regex and the Rust tokenizers") {
+  // PCRE2 takes it for \s. "x \u180e!" is x, then " \u180e!" one piece of symbols:
+  // Ġá (28053) ł (254) ½ (236) ! (0); as white space it would have been x Ġ (220) then á ł ½ !.
+  const Ids ids = gpt2().encode_text("x \u180e!");
+  CHECK(ids == Ids{87, 28053, 254, 236, 0});
+  // "\u180e's": the symbol takes the apostrophe (' 6), then s (82).
+  const Ids apostrophe = gpt2().encode_text("\u180e's");
+  CHECK(apostrophe.size() >= 2);
+  CHECK(apostrophe[apostrophe.size() - 2] == 6);
+  CHECK(apostrophe.back() == 82);
+}
+
 TEST_CASE("bpe: any bytes: emoji and accented letters") {
   // 😀 is F0 9F 98 80: ðŁĺ (47249) and Ģ (222, byte 0x80). " ü" is ĠÃ (6184) ¼ (120); then
   // n (77) Ã¯ (26884, ï) c (66) Ã¶ (9101, ö) d (67) Ã© (2634, é).

@@ -11,8 +11,11 @@ namespace {
 
 // GPT-2's pre-tokenizer: English contractions (lower case only), letters, numbers and other
 // symbols each with one optional leading space, then whitespace: a run of spaces before a word
-// leaves its last space to that word (\s+(?!\S)).
-constexpr const char* kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+// leaves its last space to that word (\s+(?!\S)). PCRE2 (10.42) counts U+180E, white space no
+// longer (Cf since Unicode 6.3), as \s, where Python's regex and the Rust tokenizers do not:
+// here it is a symbol, not white space.
+constexpr const char* kGpt2Pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?(?:[^\s\p{L}\p{N}]|\x{180E})+|[^\S\x{180E}]+(?!\S|\x{180E})|[^\S\x{180E}]+)";
 
 // Every symbol is below U+0100 + 68.
 constexpr char32_t kSymbolLimit = 0x100 + 68;
