@@ -303,11 +303,11 @@ ModelFiles read_wordpiece_files(std::string_view vocab_txt, const std::string& v
 }
 
 ModelFiles read_bpe_files(std::string_view vocab_json, const std::string& vocab_name, std::string_view merges_txt,
-                          const std::string& merges_name) {
+                          const std::string& merges_name, MergesReader reader) {
   ModelFiles files;
   files.vocab_name = vocab_name;
   files.vocab = read_vocab_json(vocab_json, vocab_name);
-  files.merges = read_merges_txt(merges_txt, merges_name);
+  files.merges = read_merges_txt(merges_txt, merges_name, reader);
   const std::string shown = printable(merges_name);
   files.merge_where = [shown](size_t line) { return shown + ":" + std::to_string(line); };
   return files;

@@ -39,8 +39,9 @@ struct ModelFiles {
 
 // The vocabulary files' contents; the names (the spec's file names, resolved) are for messages.
 ModelFiles read_wordpiece_files(std::string_view vocab_txt, const std::string& vocab_name);
+// merges.txt read as `reader`'s class reads it (read_merges_txt).
 ModelFiles read_bpe_files(std::string_view vocab_json, const std::string& vocab_name, std::string_view merges_txt,
-                          const std::string& merges_name);
+                          const std::string& merges_name, MergesReader reader = MergesReader::gpt2);
 // A Hugging Face tokenizer.json whose model suits `kind` (WordPiece, or BPE for byte-level BPE
 // and CLIP's BPE, each with its normalizer, pre-tokenizer and decoder).
 ModelFiles read_tokenizer_json(std::string_view text, const std::string& name, TokenizerKind kind);

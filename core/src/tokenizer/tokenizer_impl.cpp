@@ -290,7 +290,8 @@ std::shared_ptr<const TokenizerImpl> load_tokenizer(const TokenizerSpec& spec,
   } else {
     if (f.vocab.empty() || f.merges.empty())
       throw Error(kSpecKey + ".files: a BPE tokenizer needs `vocab` (vocab.json) and `merges` (merges.txt), or `tokenizer` (tokenizer.json)");
-    files = read_bpe_files(read(f.vocab, "vocabulary"), name(f.vocab), read(f.merges, "merges"), name(f.merges));
+    files = read_bpe_files(read(f.vocab, "vocabulary"), name(f.vocab), read(f.merges, "merges"), name(f.merges),
+                           spec.kind == TokenizerKind::ClipBpe ? MergesReader::clip : MergesReader::gpt2);
   }
   return std::make_shared<const TokenizerImpl>(spec, std::move(files));
 }

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <limits>
+
 namespace loom::tok {
 
 namespace {
@@ -121,10 +123,24 @@ Vocabulary vocabulary_from_json(const nlohmann::json& j, const std::string& wher
   return v;
 }
 
-std::vector<Merge> read_merges_txt(std::string_view text, const std::string& name) {
+std::vector<Merge> read_merges_txt(std::string_view text, const std::string& name, MergesReader reader) {
+  // The lines transformers reads, whose ranks the fast tokenizers convert too: GPT2Tokenizer's
+  // read().split("\n")[1:-1] leaves out the first line (the "#version" header) and the last
+  // piece (empty after a final newline, else the last merge); CLIPTokenizer's
+  // read().strip().split("\n")[1:...] the first line of the stripped text (and the merges
+  // past its count, which the tokenizer cuts). A blank line is no merge.
+  size_t skip_from = std::numeric_limits<size_t>::max();
+  if (reader == MergesReader::clip) {
+    const size_t first = text.find_first_not_of(" \t\n\r\f\v");
+    text = first == std::string_view::npos ? std::string_view() : text.substr(first, text.find_last_not_of(" \t\n\r\f\v") - first + 1);
+  } else if (!text.empty() && text.back() != '\n') {
+    size_t lines = 0;
+    for_each_line(text, [&](size_t number, std::string_view) { lines = number; });
+    skip_from = lines;
+  }
   std::vector<Merge> merges;
   for_each_line(text, [&](size_t number, std::string_view line) {
-    if (line.rfind("#version", 0) == 0) return;  // the header line of the format
+    if (number == 1 || number >= skip_from || line.empty()) return;
     const std::string where = printable(name) + ":" + std::to_string(number) + ": ";
     const size_t space = line.find(' ');
     if (line.empty() || space == std::string_view::npos || space == 0 || space + 1 == line.size() ||

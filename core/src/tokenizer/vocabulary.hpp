@@ -59,7 +59,9 @@ Vocabulary read_vocab_txt(std::string_view text, const std::string& name);
 Vocabulary read_vocab_json(std::string_view text, const std::string& name);
 // A {token: id} object (vocab.json, tokenizer.json's model.vocab); `where` starts each message.
 Vocabulary vocabulary_from_json(const nlohmann::json& object, const std::string& where);
-std::vector<Merge> read_merges_txt(std::string_view text, const std::string& name);
+// Which class's reading of merges.txt (read_merges_txt says how they differ).
+enum class MergesReader { gpt2, clip };
+std::vector<Merge> read_merges_txt(std::string_view text, const std::string& name, MergesReader reader = MergesReader::gpt2);
 
 // Checks one token text of a vocabulary: not empty, at most kMaxTokenBytes, valid UTF-8.
 // Returns what is wrong, or "" when nothing is.
