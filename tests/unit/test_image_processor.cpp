@@ -207,6 +207,13 @@ processing:
   CHECK(shortest.tensors({Image(20, 10), Image(40, 20)}).at("pixel_values").shape() == loom::Shape{2, 3, 8, 16});
   CHECK(error_message([&] { shortest.tensors(std::span<const Image>()); }) == "processing.image: no images to process");
   CHECK(error_message([&] { shortest.tensors({Image()}); }) == "image 0: the image is empty");
+  // With the images' files, the messages name them.
+  const std::vector<Image> two = {Image(20, 10), Image(10, 20)};
+  const std::vector<std::string> files = {"wide.png", "tall.png"};
+  CHECK(error_message([&] { shortest.tensors(two, files); }).rfind("tall.png is 8x16 after resize and crop, wide.png 16x8: ", 0) == 0);
+  const std::vector<Image> empty = {Image()};
+  const std::vector<std::string> one = {"blank.png"};
+  CHECK(error_message([&] { shortest.tensors(empty, one); }) == "blank.png: the image is empty");
 }
 
 TEST_CASE("image processor: a spec without its values, and bad clusters files") {

@@ -34,6 +34,11 @@ std::vector<Image> read_images(const std::vector<std::string>& files) {
   return images;
 }
 
+// The graph input of the images in `files`, errors naming the file at fault.
+TensorMap image_tensors(const ImageProcessor& proc, const std::vector<std::string>& files) {
+  return proc.tensors(read_images(files), files);
+}
+
 // The graph's image processor; an Error naming the model when it has none.
 ImageProcessor image_processor(const Graph& g, const std::string& model, const std::string& task) {
   if (!g.processing || !g.processing->image)
@@ -93,10 +98,10 @@ std::vector<std::string> split_labels(const std::string& text) {
 // The image vectors of `files` [n, dim] by the model's image-feature-extraction output: as they
 // are when the model pools them itself (CLIP's image_embeds), else its last_hidden_state pooled
 // by `pooling` (the CLS token, or the mean of every token).
-Tensor image_vectors(Session& s, const Graph& g, const ImageProcessor& proc, const std::vector<Image>& images, const std::string& pooling,
+Tensor image_vectors(Session& s, const Graph& g, const ImageProcessor& proc, const std::vector<std::string>& files, const std::string& pooling,
                      const std::string& model, std::string* used) {
   const TaskSpec& t = task_of(g, model, "image-feature-extraction");
-  TensorMap out = s.run(proc.tensors(images));
+  TensorMap out = s.run(image_tensors(proc, files));
   const Tensor& x = out.at(t.output);
   *used = t.output;
   if (x.shape().size() == 2) return x;
@@ -127,7 +132,7 @@ int classify_images(const PluginOptions& p, const TaskArgs& a) {
   const TaskSpec& t = task_of(g, a.model, "image-classification");
   const ImageProcessor proc = image_processor(g, a.model, "image-classification");
   Session s = engine.compile(g, options_of(a));
-  TensorMap out = s.run(proc.tensors(read_images(a.images)));
+  TensorMap out = s.run(image_tensors(proc, a.images));
   // The pipeline's default: the five best labels.
   print_rankings(classify(out.at(t.output), t, a.top_k > 0 ? a.top_k : t.top_k.value_or(5)), a.images, a.json);
   return 0;
@@ -139,7 +144,7 @@ int embed_images(const PluginOptions& p, const TaskArgs& a) {
   const ImageProcessor proc = image_processor(g, a.model, "image-feature-extraction");
   Session s = engine.compile(g, options_of(a));
   std::string used;
-  const Tensor v = image_vectors(s, g, proc, read_images(a.images), a.pooling, a.model, &used);
+  const Tensor v = image_vectors(s, g, proc, a.images, a.pooling, a.model, &used);
   // The model's own vectors (CLIP's image_embeds) at unit length, as CLIP compares them; pooled
   // hidden states only under --normalize.
   const bool unit = a.normalize || used != a.pooling;
@@ -166,7 +171,7 @@ int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a) {
   }
   Session s = engine.compile(g, options_of(a));
   TensorMap in = tok.tensors(tok.encode(texts));
-  merge(in, proc.tensors(read_images(a.images)));
+  merge(in, image_tensors(proc, a.images));
   TensorMap out = s.run(in);
   // logits_per_image [images, labels], softmax over the labels, as the pipeline scores them.
   TaskSpec scored = t;
@@ -219,7 +224,7 @@ int cmd_search(const PluginOptions& p, const TaskArgs& a) {
     const std::vector<std::string> part(files.begin() + static_cast<std::ptrdiff_t>(at),
                                         files.begin() + static_cast<std::ptrdiff_t>(std::min(files.size(), at + kBatch)));
     std::string used;
-    const Tensor v = unit_rows(image_vectors(is, ig, proc, read_images(part), "cls", a.model, &used));
+    const Tensor v = unit_rows(image_vectors(is, ig, proc, part, "cls", a.model, &used));
     if (v.shape()[1] != dim)
       throw Error(printable(a.model) + ": its image vectors have " + std::to_string(v.shape()[1]) + " dims, its text vectors " + std::to_string(dim));
     for (size_t i = 0; i < part.size(); ++i) {
@@ -265,7 +270,7 @@ int cmd_fill_image(const PluginOptions& p, const TaskArgs& a) {
   for (int64_t m : masked) static_cast<uint8_t*>(mask.data())[m] = 1;
 
   Session s = engine.compile(g, options_of(a));
-  TensorMap in = proc.tensors(read_images(a.images));
+  TensorMap in = image_tensors(proc, a.images);
   in.emplace("bool_masked_pos", mask);
   TensorMap out = s.run(in);
   const Tensor& logits = out.at(t.output);  // [1, patches, vocab]
@@ -296,7 +301,11 @@ int generate_images(const PluginOptions& p, const GenerateArgs& a) {
   const ImageProcessorSpec& spec = proc.spec();
   const GenerationSpec& gen_spec = *g.processing->generation;
   if (!spec.size || spec.size->height < 1 || !gen_spec.bos_token_id || spec.size->height * spec.size->width + 1 != gen_spec.max_length)
-    throw Error(printable(a.model) + ": its image size does not fill its positions (size H x W + the SOS token must be the max_length)");
+    throw Error(printable(a.model) + ": its image size does not fill its positions: the image processor's size (" +
+                (spec.size && spec.size->height > 0 ? std::to_string(spec.size->height) + " x " + std::to_string(spec.size->width)
+                                                    : std::string("none")) +
+                ", preprocessor_config.json for a checkpoint) and the SOS token must make the generation's max_length " +
+                std::to_string(gen_spec.max_length) + " (config.json's n_positions + 1)");
   const int64_t h = spec.size->height, w = spec.size->width;
   std::error_code ec;
   fs::create_directories(a.output_dir, ec);
@@ -305,7 +314,7 @@ int generate_images(const PluginOptions& p, const GenerateArgs& a) {
   // The prompt: SOS, and with --prime the upper half of the given image's cluster ids.
   std::vector<int64_t> prompt = {*gen_spec.bos_token_id};
   if (!a.prime.empty()) {
-    const TensorMap ids = proc.tensors({read_image(a.prime)});
+    const TensorMap ids = image_tensors(proc, {a.prime});
     const Tensor& t = ids.at(spec.input);
     prompt.insert(prompt.end(), t.data_as<int64_t>(), t.data_as<int64_t>() + (h / 2) * w);
   }

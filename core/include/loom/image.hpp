@@ -112,7 +112,8 @@ class ImageProcessor {
   // The graph input for a batch, under spec().input: f32 [batch, 3, H, W], or i64 [batch, H * W]
   // with do_color_quantize (raster order). Images that end at different sizes are an Error
   // ("image 1 is 20x16 after resize and crop, the first image 24x24"), as is an empty batch.
-  TensorMap tensors(std::span<const Image> images) const;
+  // `names` (the images' files, one per image, or none) name the images in errors.
+  TensorMap tensors(std::span<const Image> images, std::span<const std::string> names = {}) const;
   TensorMap tensors(std::initializer_list<Image> images) const {
     return tensors(std::span<const Image>(images.begin(), images.size()));
   }

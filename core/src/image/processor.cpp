@@ -95,19 +95,23 @@ Image ImageProcessor::prepare(const Image& image) const {
   return out;
 }
 
-TensorMap ImageProcessor::tensors(std::span<const Image> images) const {
+TensorMap ImageProcessor::tensors(std::span<const Image> images, std::span<const std::string> names) const {
   if (images.empty()) throw Error(kSection + ": no images to process");
+  auto image_name = [&](size_t i) {
+    return names.size() == images.size() ? printable(names[i]) : "image " + std::to_string(i);
+  };
   std::vector<Image> prepared;
   prepared.reserve(images.size());
   for (size_t i = 0; i < images.size(); ++i) {
     try {
       prepared.push_back(prepare(images[i]));
     } catch (const Error& e) {
-      throw Error("image " + std::to_string(i) + ": " + e.what());
+      throw Error(image_name(i) + ": " + e.what());
     }
     if (i > 0 && (prepared[i].width() != prepared[0].width() || prepared[i].height() != prepared[0].height()))
-      throw Error("image " + std::to_string(i) + " is " + size_text(prepared[i]) + " after resize and crop, the first image " +
-                  size_text(prepared[0]) + ": a batch needs one size (give the images one at a time, or a spec that resizes to a fixed size)");
+      throw Error(image_name(i) + " is " + size_text(prepared[i]) + " after resize and crop, " +
+                  (names.size() == images.size() ? image_name(0) : "the first image") + " " + size_text(prepared[0]) +
+                  ": a batch needs one size (give the images one at a time, or a spec that resizes to a fixed size)");
   }
   const auto batch = static_cast<int64_t>(prepared.size());
   const int64_t h = prepared[0].height(), w = prepared[0].width();
