@@ -18,9 +18,14 @@ using nlohmann::json;
 
 namespace {
 
+// Whether the checkpoint has the tokenizer file `name`; one that is there but no regular file (a
+// folder, a FIFO) is an error naming it, not a model without a tokenizer.
 bool exists(const std::string& dir, const std::string& name) {
   std::error_code ec;
-  return std::filesystem::is_regular_file(std::filesystem::path(dir) / name, ec);
+  const auto status = std::filesystem::status(std::filesystem::path(dir) / name, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw Error(dir + "/" + name + ": not a regular file", LOOM_STATUS_INVALID_ARGUMENT);
+  return std::filesystem::is_regular_file(status);
 }
 
 // Which file the vocabulary comes from: the per-kind files, else tokenizer.json; "" when none.

@@ -112,6 +112,12 @@ TEST_CASE("text models: tokens added to a checkpoint's vocabulary are read as tr
   write("added_tokens.json", "[1]");
   e = error_of();
   CHECK_MESSAGE(e.find("added_tokens.json") != std::string::npos, e);
+  // A vocabulary file that is there but no regular file is named, not taken for no tokenizer.
+  std::filesystem::remove(dir / "added_tokens.json");
+  std::filesystem::remove(dir / "vocab.txt");
+  std::filesystem::create_directory(dir / "vocab.txt");
+  e = error_of();
+  CHECK_MESSAGE(e.find("vocab.txt: not a regular file") != std::string::npos, e);
   std::filesystem::remove_all(dir);
 }
 
