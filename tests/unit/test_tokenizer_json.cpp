@@ -195,6 +195,14 @@ TEST_CASE("tokenizer.json: added tokens' lstrip, rstrip, single_word and special
   const Ids glued = single.encode_text("a<mask>b");
   CHECK(std::find(glued.begin(), glued.end(), 272) == glued.end());
   CHECK(single.decode(glued) == "a<mask>b");
+  // A word character as the tokenizers library's \w has it: the zero-width non-joiner (U+200C)
+  // and the circled letter ⓐ (Other_Alphabetic) join the token to a word, "!" does not.
+  for (const char* text : {"a <mask>\u200c", "a <mask>\u24d0"}) {
+    const Ids ids = single.encode_text(text);
+    CHECK_MESSAGE(std::find(ids.begin(), ids.end(), 272) == ids.end(), text);
+  }
+  const Ids bang = single.encode_text("a <mask>!");
+  CHECK(std::find(bang.begin(), bang.end(), 272) != bang.end());
   // special decides what skip_special_tokens leaves out.
   CHECK(with_mask(false, false, false, true).decode(Ids{267, 272}, {.skip_special_tokens = true}) == "Hello");
   CHECK(with_mask(false, false, false, false).decode(Ids{267, 272}, {.skip_special_tokens = true}) == "Hello<mask>");

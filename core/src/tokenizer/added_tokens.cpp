@@ -1,5 +1,8 @@
 #include "tokenizer/added_tokens.hpp"
+#include "tokenizer/regex.hpp"
 #include "tokenizer/unicode_text.hpp"
+
+#include <string>
 
 namespace loom::tok {
 
@@ -25,6 +28,16 @@ size_t char_length_at(std::string_view text, size_t start) {
 }
 char32_t char_at(std::string_view text, size_t start) {
   return text::decode_utf8(text.substr(start, char_length_at(text, start))).front();
+}
+
+// A word character as the tokenizers library's single_word check has it (Rust's Unicode \w:
+// Alphabetic, marks, decimal digits, connector punctuation and the joiners U+200C / U+200D),
+// from PCRE2's property tables: Alphabetic takes in letters' other forms (the circled ⓐ, a
+// symbol) that the general categories leave out.
+bool is_word_char(char32_t c) {
+  static const Regex word(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}])");
+  const std::string utf8 = text::encode_utf8(std::u32string(1, c));
+  return !word.matches(utf8).empty();
 }
 
 }  // namespace
@@ -70,8 +83,8 @@ void AddedTokenMatcher::split(std::string_view text, std::vector<Piece>& out) co
     const AddedToken& token = tokens_[static_cast<size_t>(found)];
     size_t start = i;
     // A single-word token inside a word stays text, as a whole: matching goes on after it.
-    if (token.single_word && ((start > 0 && text::is_word_char(char_before(text, start))) ||
-                              (stop < text.size() && text::is_word_char(char_at(text, stop))))) {
+    if (token.single_word && ((start > 0 && is_word_char(char_before(text, start))) ||
+                              (stop < text.size() && is_word_char(char_at(text, stop))))) {
       i = stop;
       continue;
     }

@@ -34,8 +34,6 @@ bool is_nonspacing_mark(char32_t c);  // Mn
 bool is_white_space(char32_t c);
 // Python's str.isspace(): White_Space and the separators U+001C..U+001F (what str.strip() drops).
 bool is_python_space(char32_t c);
-// A regex \w character: letters, marks, decimal digits, letter numbers, connector punctuation.
-bool is_word_char(char32_t c);
 
 // NFD (canonical decomposition and ordering).
 std::u32string nfd(std::u32string_view text);
