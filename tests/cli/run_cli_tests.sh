@@ -1320,6 +1320,13 @@ area_images() {
   checks=$((checks + 1))
   [ "$(json "$TMP/icls.json" "" LENGTH)" = 2 ] || fail "classify --image --top-k 2: $(cat "$TMP/icls.json")"
   case "$(json "$TMP/icls.json" "0;label")" in cat | dog | bird) ;; *) fail "classify --image: label not from id2label" ;; esac
+  # A preprocessor_config.json that does not resize: the image's own size, named with the file.
+  mkdir -p "$TMP/noresize"
+  cp "$m/vit-cls/"* "$TMP/noresize/"
+  sed -i 's/"do_resize": *true/"do_resize": false/' "$TMP/noresize/preprocessor_config.json"
+  grep -q '"do_resize": false' "$TMP/noresize/preprocessor_config.json" || fail "the vit-cls fixture's preprocessor_config.json has no do_resize: true"
+  expect_error 1 "rgb.png comes out of the image processor at 29x19 (do_resize is off)" "classify of an image the processor does not resize" \
+    classify "$TMP/noresize" --image "$px/rgb.png"
   expect_ok "classify of two images" classify "$m/swin-cls" --image "$px/color444.jpg" --image "$px/grey.png"
   expect_stdout "$px/grey.png:" "classify names each of several images"
   expect_ok "classify of two images --json" classify "$m/beit-cls" --image "$px/color444.jpg" --image "$px/grey.png" --json

@@ -34,9 +34,25 @@ std::vector<Image> read_images(const std::vector<std::string>& files) {
   return images;
 }
 
-// The graph input of the images in `files`, errors naming the file at fault.
-TensorMap image_tensors(const ImageProcessor& proc, const std::vector<std::string>& files) {
-  return proc.tensors(read_images(files), files);
+// The graph input of the images in `files`, errors naming the file at fault: among them images
+// whose processed size is not the one the graph takes (a spec that does not resize them).
+TensorMap image_tensors(const Graph& g, const ImageProcessor& proc, const std::vector<std::string>& files) {
+  TensorMap t = proc.tensors(read_images(files), files);
+  const ImageProcessorSpec& spec = proc.spec();
+  const auto input = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const GraphInput& in) { return in.name == spec.input; });
+  const auto made = t.find(spec.input);
+  if (input == g.inputs.end() || made == t.end() || spec.do_color_quantize) return t;
+  const auto& want = input->info.shape;
+  const Shape& got = made->second.shape();
+  if (want.size() != 4 || got.size() != 4) return t;
+  for (size_t axis : {size_t{2}, size_t{3}})
+    if (want[axis].is_known() && want[axis].value() != got[axis])
+      throw Error((files.size() == 1 ? printable(files[0]) + " comes" : std::string("the images come")) + " out of the image processor at " +
+                  std::to_string(got[3]) + "x" + std::to_string(got[2]) + (spec.do_resize ? "" : " (do_resize is off)") +
+                  ", and " + printable(g.path.empty() ? g.name : g.path.string()) + " takes " +
+                  (want[3].is_known() ? std::to_string(want[3].value()) : std::string("?")) + "x" +
+                  (want[2].is_known() ? std::to_string(want[2].value()) : std::string("?")) + " images");
+  return t;
 }
 
 // The graph's image processor; an Error naming the model when it has none.
@@ -101,7 +117,7 @@ std::vector<std::string> split_labels(const std::string& text) {
 Tensor image_vectors(Session& s, const Graph& g, const ImageProcessor& proc, const std::vector<std::string>& files, const std::string& pooling,
                      const std::string& model, std::string* used) {
   const TaskSpec& t = task_of(g, model, "image-feature-extraction");
-  TensorMap out = s.run(image_tensors(proc, files));
+  TensorMap out = s.run(image_tensors(g, proc, files));
   const Tensor& x = out.at(t.output);
   *used = t.output;
   if (x.shape().size() == 2) return x;
@@ -132,7 +148,7 @@ int classify_images(const PluginOptions& p, const TaskArgs& a) {
   const TaskSpec& t = task_of(g, a.model, "image-classification");
   const ImageProcessor proc = image_processor(g, a.model, "image-classification");
   Session s = engine.compile(g, options_of(a));
-  TensorMap out = s.run(image_tensors(proc, a.images));
+  TensorMap out = s.run(image_tensors(g, proc, a.images));
   // The pipeline's default: the five best labels.
   print_rankings(classify(out.at(t.output), t, a.top_k > 0 ? a.top_k : t.top_k.value_or(5)), a.images, a.json);
   return 0;
@@ -171,7 +187,7 @@ int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a) {
   }
   Session s = engine.compile(g, options_of(a));
   TensorMap in = tok.tensors(tok.encode(texts));
-  merge(in, image_tensors(proc, a.images));
+  merge(in, image_tensors(g, proc, a.images));
   TensorMap out = s.run(in);
   // logits_per_image [images, labels], softmax over the labels, as the pipeline scores them.
   TaskSpec scored = t;
@@ -270,7 +286,7 @@ int cmd_fill_image(const PluginOptions& p, const TaskArgs& a) {
   for (int64_t m : masked) static_cast<uint8_t*>(mask.data())[m] = 1;
 
   Session s = engine.compile(g, options_of(a));
-  TensorMap in = image_tensors(proc, a.images);
+  TensorMap in = image_tensors(g, proc, a.images);
   in.emplace("bool_masked_pos", mask);
   TensorMap out = s.run(in);
   const Tensor& logits = out.at(t.output);  // [1, patches, vocab]
@@ -314,7 +330,7 @@ int generate_images(const PluginOptions& p, const GenerateArgs& a) {
   // The prompt: SOS, and with --prime the upper half of the given image's cluster ids.
   std::vector<int64_t> prompt = {*gen_spec.bos_token_id};
   if (!a.prime.empty()) {
-    const TensorMap ids = image_tensors(proc, {a.prime});
+    const TensorMap ids = image_tensors(g, proc, {a.prime});
     const Tensor& t = ids.at(spec.input);
     prompt.insert(prompt.end(), t.data_as<int64_t>(), t.data_as<int64_t>() + (h / 2) * w);
   }
