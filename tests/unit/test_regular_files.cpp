@@ -120,7 +120,7 @@ TEST_CASE("regular files: text files are read up to a limit") {
 
 // Files are written beside their target and renamed over it (loom::write_file): what a path
 // holds is replaced, never written through.
-TEST_CASE("regular files: a written file replaces a link or a FIFO at its path instead of writing through it") {
+TEST_CASE("regular files: a written file replaces a link at its path, writes into a device or a FIFO, and keeps the mode") {
   const fs::path dir = temp_dir() / "write";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -134,22 +134,38 @@ TEST_CASE("regular files: a written file replaces a link or a FIFO at its path i
   std::ifstream in(victim);
   CHECK(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()) == "keep");
 
-  // A FIFO at the path would block an open for writing until a reader came.
+  // A FIFO at the path is written into, not replaced: without a reader that is an error at
+  // once (an open for writing would wait for one); /dev/null takes the bytes and stays a device.
   REQUIRE(::mkfifo((dir / "fifo.npy").c_str(), 0600) == 0);
-  auto wrote = std::async(std::launch::async, [&] { loom::write_npy(dir / "fifo.npy", t); });
+  auto wrote = std::async(std::launch::async, [&]() -> std::string {
+    try {
+      loom::write_npy(dir / "fifo.npy", t);
+    } catch (const loom::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  });
   if (wrote.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-    FAIL_CHECK("writing over a FIFO blocked");
+    FAIL_CHECK("writing into a FIFO without a reader blocked");
     const int reader = ::open((dir / "fifo.npy").c_str(), O_RDONLY | O_NONBLOCK);
     if (reader >= 0) ::close(reader);
   }
-  wrote.get();
-  CHECK(fs::is_regular_file(fs::symlink_status(dir / "fifo.npy")));
+  CHECK(wrote.get().find("fifo.npy: cannot be written: a FIFO with no reader") != std::string::npos);
+  CHECK(fs::is_fifo(fs::symlink_status(dir / "fifo.npy")));
+  loom::write_npy("/dev/null", t);
+  CHECK(fs::is_character_file("/dev/null"));
+
+  // A replaced file keeps its mode.
+  std::ofstream(dir / "private.npy") << "old";
+  fs::permissions(dir / "private.npy", fs::perms::owner_read | fs::perms::owner_write);
+  loom::write_npy(dir / "private.npy", t);
+  CHECK(fs::status(dir / "private.npy").permissions() == (fs::perms::owner_read | fs::perms::owner_write));
 
   // A folder is refused; nothing is left beside it.
   fs::create_directories(dir / "folder.npy");
   CHECK_THROWS_WITH_AS(loom::write_npy(dir / "folder.npy", t), doctest::Contains("folder.npy: is a folder"), loom::Error);
   size_t entries = 0;
-  for (const auto& e : fs::directory_iterator(dir)) entries += e.path().extension() == ".tmp";
+  for (const auto& e : fs::directory_iterator(dir)) entries += e.path().extension() == ".tmp";  // .loom-N.tmp
   CHECK(entries == 0);
   fs::remove_all(dir);
 }

@@ -86,13 +86,18 @@ TEST_CASE("sampler: draws only kept tokens, by weight, one sequence per seed") {
   CHECK(sampler.draw(rng) == 0);
 }
 
-TEST_CASE("sampler: a score that is NaN, or that the temperature sends to +inf, is refused by token rather than ranked") {
+TEST_CASE("sampler: a score that is NaN or +inf, or that the temperature sends to +inf, is refused by token rather than ranked") {
   ResolvedGeneration r;
   r.do_sample = true;
   r.top_k = 0;
   Sampler sampler;
   const std::vector<float> nan = {0.5f, std::numeric_limits<float>::quiet_NaN(), 1.0f};
-  CHECK_THROWS_WITH_AS(sampler.narrow(nan.data(), 3, r), doctest::Contains("token 1's score is NaN"), loom::Error);
+  CHECK_THROWS_WITH_AS(sampler.narrow(nan.data(), 3, r), doctest::Contains("token 1's score is nan"), loom::Error);
+  const std::vector<float> inf = {0.5f, 1.0f, std::numeric_limits<float>::infinity()};
+  CHECK_THROWS_WITH_AS(sampler.narrow(inf.data(), 3, r), doctest::Contains("token 2's score is inf, which sampling cannot rank"),
+                       loom::Error);
+  r.temperature = 1e-50;  // 0 as a float
+  CHECK_THROWS_WITH_AS(sampler.narrow(inf.data(), 3, r), doctest::Contains("the temperature 1e-50 is 0 in float32"), loom::Error);
   // 1e-45 is a subnormal float: 1.8 / 1e-45 overflows, -0.5 / 1e-45 is -inf (a banned token).
   r.temperature = 1e-45;
   const std::vector<float> scores = {-0.5f, 1.8f, 0.0f};

@@ -192,7 +192,8 @@ int cmd_bench(const PluginOptions& p, const BenchArgs& a) {
     std::error_code ec;
     if (file.filename().empty() || std::filesystem::is_directory(file, ec))
       throw UsageError("--profile " + printable(a.profile) + ": expected the path of a file to write, not a folder");
-    if (!std::filesystem::is_directory(dir, ec) || ::access(dir.c_str(), W_OK | X_OK) != 0)
+    // A new file needs a folder that takes one; a file already there (or /dev/stdout) may be written in place.
+    if (!std::filesystem::exists(file, ec) && (!std::filesystem::is_directory(dir, ec) || ::access(dir.c_str(), W_OK | X_OK) != 0))
       throw Error("--profile " + printable(a.profile) + ": cannot write into the folder " + printable(dir.string()));
   }
 

@@ -70,11 +70,14 @@ std::string serialize_npy(const Tensor& t);
 // ---- writing files
 
 // Writes `parts`, one after another, as the file `path`: into a new file beside it (created
-// exclusively, so that nothing already there is opened), then renamed over `path`. Whatever is
-// at `path` is replaced, never written through: a symbolic link is replaced rather than
-// followed, a FIFO cannot block the writer, and a failed write leaves what was there (or
-// nothing) rather than half a file. A folder at `path` is refused. Throws loom::Error naming
-// the path. Every file libloom and the loom command write goes through here.
+// exclusively, so that nothing already there is opened), then renamed over `path` with the old
+// file's mode. A symbolic link at `path` to a file or to nothing is replaced, not followed; a
+// failed write leaves what was there (or nothing) rather than half a file. A device or a FIFO
+// at `path`, or named by a link there (/dev/null, /dev/stdout), is written into, never replaced;
+// a FIFO without a reader is an error, not a wait. A regular file whose folder takes no new file,
+// or that cannot be renamed over, is written in place. A folder, a block device or a socket is
+// refused. Throws loom::Error naming the path. Every file libloom and the loom command write
+// goes through here.
 void write_file(const std::filesystem::path& path, std::initializer_list<std::string_view> parts);
 
 // ---- file names from names that come from data

@@ -20,6 +20,11 @@ size_t Sampler::narrow(const float* scores, int64_t n, const ResolvedGeneration&
   order_.reserve(static_cast<size_t>(n));
   distances_.reserve(static_cast<size_t>(n));
   const auto t = static_cast<float>(r.temperature);
+  if (!(t > 0)) {
+    std::ostringstream m;
+    m << "sampling: the temperature " << r.temperature << " is 0 in float32, where the scores are divided by it: use a larger one";
+    throw Error(m.str());
+  }
   for (int64_t i = 0; i < n; ++i) {
     const float score = scores[i] / t;
     // Sampling cannot rank a NaN (the model's), and a score that the temperature sends to
@@ -28,7 +33,7 @@ size_t Sampler::narrow(const float* scores, int64_t n, const ResolvedGeneration&
     if (std::isnan(score) || score == std::numeric_limits<float>::infinity()) {
       std::ostringstream m;
       m << "sampling: token " << i << "'s score ";
-      if (std::isnan(score)) m << "is NaN, which sampling cannot rank";
+      if (std::isnan(scores[i]) || std::isinf(scores[i])) m << "is " << scores[i] << ", which sampling cannot rank";
       else m << scores[i] << " divided by the temperature " << r.temperature << " is +inf: use a larger temperature";
       throw Error(m.str());
     }
