@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -470,7 +471,11 @@ int main(int argc, char** argv) {
           options_end = true;
           continue;
         }
-        if (!options_end && text.size() > 1 && text[0] == '-') throw UsageError("fill-mask: unknown option " + printable(text));
+        // What reads as an option ("-k", "--topk", "--x=1"), not a text such as "-5 is [MASK]".
+        const bool option_like = text.size() > 1 && text[0] == '-' &&
+                                 std::isalpha(static_cast<unsigned char>(text[text[1] == '-' ? 2 : 1])) &&
+                                 text.find(' ') == std::string::npos;
+        if (!options_end && option_like) throw UsageError("fill-mask: unknown option " + printable(text));
         fill_args.texts.push_back(text);
       }
       return cmd_fill_mask(plugin_opts, fill_args);
