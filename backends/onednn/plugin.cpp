@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <span>
 
 namespace loom::onednn {
 namespace {
@@ -190,6 +191,10 @@ class OnednnExecutable final : public sdk::Executable {
       ranks_.push_back(v.rank());
       dims_.emplace_back(v.dims().begin(), v.dims().end());
       constants_.push_back(v.is_constant() ? v.data() : nullptr);
+      // Values of known shape (constants, whose layouts are made now) are checked before any
+      // primitive sees them; the others when a plan is prepared.
+      if (std::all_of(v.dims().begin(), v.dims().end(), [](int64_t e) { return e >= 0; }))
+        check_elements("value '" + names_.back() + "'", v.dims());
       if (v.is_constant()) {
         uint64_t expected = sdk::dtype_size(v.dtype());
         for (int64_t d : v.dims()) expected *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
@@ -227,6 +232,19 @@ class OnednnExecutable final : public sdk::Executable {
 
   static constexpr int64_t kMaxElements = INT32_MAX;
 
+  // The elements of a value of shape `d` (dims >= 0). oneDNN 2.6 keeps some sizes in 32 bits: a
+  // matmul over 2^32 rows divided by zero while its primitive was made. No value may hold more
+  // elements than an int32 counts; `what` names it in the error.
+  static int64_t check_elements(const std::string& what, std::span<const int64_t> d) {
+    int64_t n = 1;
+    for (int64_t e : d) n = e == 0 || n == 0 ? 0 : (n > kMaxElements / e ? kMaxElements + 1 : n * e);
+    if (n > kMaxElements)
+      throw Error(what + " of shape " + dims_str(d) + " has more than 2^31 - 1 elements, " +
+                      "which the onednn backend does not take (oneDNN 2.6 counts some sizes in 32 bits)",
+                  LOOM_STATUS_UNSUPPORTED);
+    return n;
+  }
+
   std::unique_ptr<sdk::Plan> prepare(const sdk::ShapeSet& shapes) override {
     if (shapes.size() != names_.size())
       throw Error("prepare: shapes for " + std::to_string(shapes.size()) + " values given, the partition has " +
@@ -239,15 +257,7 @@ class OnednnExecutable final : public sdk::Executable {
       if (!ok)
         throw Error("prepare: value '" + names_[i] + "' gets shape " + dims_str(d) + ", which does not fit " +
                     dims_str(dims_[i]), LOOM_STATUS_INVALID_ARGUMENT);
-      // oneDNN 2.6 keeps some sizes in 32 bits: a matmul over 2^32 rows divided by zero
-      // while its primitive was made. No value may hold more elements than an int32 counts.
-      int64_t n = 1;
-      for (int64_t e : d) n = e == 0 || n == 0 ? 0 : (n > kMaxElements / e ? kMaxElements + 1 : n * e);
-      if (n > kMaxElements)
-        throw Error("prepare: value '" + names_[i] + "' of shape " + dims_str(d) + " has more than 2^31 - 1 elements, " +
-                        "which the onednn backend does not take (oneDNN 2.6 counts some sizes in 32 bits)",
-                    LOOM_STATUS_UNSUPPORTED);
-      nonempty[i] = n > 0;
+      nonempty[i] = check_elements("prepare: value '" + names_[i] + "'", d) > 0;
     }
     // Primitives take their thread count from the ICV in force when they are created.
     ThreadScope threads(budget_->threads());
