@@ -29,6 +29,11 @@ struct Chunk {
   std::mutex mutex;
   char* next = nullptr;
   char* end = nullptr;
+  // When the plugin is unloaded: the rest never handed out goes back (the pieces are their
+  // owners' to unmap).
+  ~Chunk() {
+    if (next != end) ::munmap(next, static_cast<size_t>(end - next));
+  }
 };
 Chunk chunk;
 

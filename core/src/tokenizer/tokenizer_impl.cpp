@@ -126,8 +126,10 @@ std::unique_ptr<TokenModel> make_model(const TokenizerSpec& spec, ModelFiles& fi
     take_unk(spec, from_json, files.vocab_name, options.unk_token);
     if (!from_json) {
       options.end_of_word_suffix = "</w>";
-      // CLIPTokenizer reads no more merges than OpenAI's vocabulary has; the rest are not used.
-      if (files.merges.size() > kClipMergesRead) files.merges.resize(kClipMergesRead);
+      // CLIPTokenizer reads no more merges than OpenAI's vocabulary has, by line: lines 2 to
+      // 1 + 49152 - 256 - 2 of the stripped file (a blank one among them takes a place); the
+      // rest are not used.
+      std::erase_if(files.merges, [](const Merge& m) { return m.place > kClipMergesRead + 1; });
     }
     return std::make_unique<ClipBpeModel>(std::move(files.vocab), files.merges, options, spec.lowercase, files.merge_where,
                                           files.vocab_name);
