@@ -127,7 +127,9 @@ void cache_write(std::vector<OpCase>& out) {
     Shape cache;
     int64_t t, axis;
   };
-  const CacheCase cases[] = {{{2, 3, 8, 4}, 1, 2}, {{2, 3, 8, 4}, 3, 2}, {{1, 2, 5, 3}, 5, 2}, {{3, 7, 5}, 2, 1}, {{2, 2, 9, 17}, 4, -2}};
+  const CacheCase cases[] = {{{2, 3, 8, 4}, 1, 2}, {{2, 3, 8, 4}, 3, 2}, {{1, 2, 5, 3}, 5, 2}, {{3, 7, 5}, 2, 1}, {{2, 2, 9, 17}, 4, -2},
+                             // empty rows after the axis
+                             {{2, 8, 0}, 2, 1}, {{2, 3, 8, 0}, 1, 2}};
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::i64})
     for (const auto& c : cases) {
       if (t != DType::f32 && c.cache.size() != 4) continue;

@@ -1,6 +1,8 @@
 // roll and pad: every dtype they move, shifts past the dim and negative, padding at either end.
 #include "op_case.hpp"
 
+#include <limits>
+
 namespace loom::conformance {
 
 namespace {
@@ -40,6 +42,13 @@ void pad(std::vector<OpCase>& out) {
       if (t != DType::f32 && shape_numel(c.x) > 1000) continue;
       CaseBuilder b("pad", std::string(dtype_name(t)) + " " + dims(c.x) + " before " + dims(c.before) + " after " + dims(c.after));
       out.push_back(b.input("x", t, c.x, {-50, 50}).attr("before", c.before).attr("after", c.after).attr("value", c.value).build());
+    }
+  // Integer fills past their type's range or NaN: saturated, NaN as 0, as cast converts.
+  for (DType t : {DType::i64, DType::i32})
+    for (double value : {3e10, -1e19, std::numeric_limits<double>::quiet_NaN()}) {
+      CaseBuilder b("pad", std::string(dtype_name(t)) + " [2, 3] value " + std::to_string(value));
+      out.push_back(b.input("x", t, {2, 3}, {-50, 50}).attr("before", std::vector<int64_t>{1, 0}).attr("after", std::vector<int64_t>{0, 1})
+                        .attr("value", value).build());
     }
 }
 

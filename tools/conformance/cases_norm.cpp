@@ -88,7 +88,9 @@ void softmax(std::vector<OpCase>& out) {
   const SoftmaxShape shapes[] = {{{3, 17}, {}, -1}, {{5, 4}, {}, 0},   {{2, 7, 3}, {}, 1},  {{1}, {}, 0},
                                  {{4, 33}, {1, 33}, -1}, {{2, 3, 5, 9}, {2, 1, 1, 9}, -1}, {{8, 1031}, {}, -1},
                                  // a mask of fewer dims, and one broadcast along the softmax's axis
-                                 {{2, 4, 9}, {9}, -1}, {{3, 5, 7}, {3, 5, 1}, -1}};
+                                 {{2, 4, 9}, {9}, -1}, {{3, 5, 7}, {3, 5, 1}, -1},
+                                 // empty: no elements after the axis, or none along it
+                                 {{3, 0}, {}, 0}, {{2, 3, 0}, {}, 1}, {{2, 0, 4}, {}, -1}};
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const auto& s : shapes) {
       if (t != DType::f32 && shape_numel(s.x) > 1000) continue;

@@ -40,6 +40,16 @@ Tensor with_ties(CaseBuilder& b, DType t, const Shape& shape) {
   return x;
 }
 
+// [[2^53, 2^53 + 1, 2^53 - 1], [INT64_MAX, 5, INT64_MIN]]: integers that a double would merge or
+// round out of range.
+Tensor large_i64() {
+  Tensor x(DType::i64, {2, 3});
+  const int64_t p = int64_t{1} << 53;
+  const int64_t values[] = {p, p + 1, p - 1, std::numeric_limits<int64_t>::max(), 5, std::numeric_limits<int64_t>::min()};
+  std::copy(std::begin(values), std::end(values), x.data_as<int64_t>());
+  return x;
+}
+
 void argmax(std::vector<OpCase>& out) {
   struct ArgShape {
     Shape x;
@@ -54,6 +64,9 @@ void argmax(std::vector<OpCase>& out) {
                                     (keep ? " keepdims" : ""));
         out.push_back(b.input("x", with_ties(b, t, s.x)).attr("axis", s.axis).attr("keepdims", keep).build());
       }
+  // i64 values no double holds apart (2^53 + 1) and at the ends of the range.
+  CaseBuilder b("argmax", "i64 [2, 3] past 2^53 and at the limits");
+  out.push_back(b.input("x", large_i64()).attr("axis", -1).attr("keepdims", false).build());
 }
 
 void topk(std::vector<OpCase>& out) {
@@ -68,6 +81,8 @@ void topk(std::vector<OpCase>& out) {
       CaseBuilder b("topk", std::string(dtype_name(t)) + " " + dims(s.x) + " k " + std::to_string(s.k) + " axis " + std::to_string(s.axis));
       out.push_back(b.input("x", with_ties(b, t, s.x)).attr("k", s.k).attr("axis", s.axis).outputs(2).build());
     }
+  CaseBuilder b("topk", "i64 [2, 3] past 2^53 and at the limits k 2");
+  out.push_back(b.input("x", large_i64()).attr("k", 2).attr("axis", -1).outputs(2).build());
 }
 
 }  // namespace

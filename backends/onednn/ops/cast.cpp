@@ -2,6 +2,7 @@
 // to integer truncates toward zero (as PyTorch); NaN becomes 0 and out-of-range values saturate,
 // where C++ would leave them undefined. Integer narrowing keeps the low bits, as PyTorch's .to()
 // does. f32 to bf16 rounds to nearest even, as PyTorch does.
+#include "convert.hpp"
 #include "gemm.hpp"
 #include "kernel.hpp"
 
@@ -23,20 +24,6 @@ std::optional<int32_t> parse_dtype(std::string_view s) {
   return std::nullopt;
 }
 
-template <class To, class From>
-To convert(From v) {
-  if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
-    if (std::isnan(v)) return 0;
-    // The bounds are exactly representable as float (powers of two), so the comparison is exact.
-    constexpr auto lo = static_cast<From>(std::numeric_limits<To>::min());
-    constexpr auto hi = static_cast<From>(std::numeric_limits<To>::max());
-    if (v <= lo) return std::numeric_limits<To>::min();
-    if (v >= hi) return std::numeric_limits<To>::max();
-    return static_cast<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
 
 template <class To, class From>
 class CastLoop final : public Step {

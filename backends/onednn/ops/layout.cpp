@@ -1,4 +1,5 @@
 // roll and pad: data movement by contiguous runs of the last axis, as plain loops.
+#include "convert.hpp"
 #include "kernel.hpp"
 
 #include <cstring>
@@ -57,8 +58,9 @@ class LayoutStep final : public Step {
     const size_t size = sdk::dtype_size(dtype);
     std::byte fill[8] = {};
     if (dtype == LOOM_DTYPE_F32) { const float v = static_cast<float>(value_); std::memcpy(fill, &v, 4); }
-    if (dtype == LOOM_DTYPE_I64) { const auto v = static_cast<int64_t>(value_); std::memcpy(fill, &v, 8); }
-    if (dtype == LOOM_DTYPE_I32) { const auto v = static_cast<int32_t>(value_); std::memcpy(fill, &v, 4); }
+    // Integers take the value as cast does: truncated, saturated, NaN as 0.
+    if (dtype == LOOM_DTYPE_I64) { const auto v = convert<int64_t>(value_); std::memcpy(fill, &v, 8); }
+    if (dtype == LOOM_DTYPE_I32) { const auto v = convert<int32_t>(value_); std::memcpy(fill, &v, 4); }
     auto source = [&](size_t axis, int64_t i) -> int64_t {
       const int64_t n = in_[axis];
       if (!before_.empty()) {

@@ -101,7 +101,7 @@ void cache_write(const Node& node, const Io& io) {
   const size_t size = sdk::dtype_size(cache.dtype);
   int64_t inner = 1;
   for (size_t d = axis + 1; d < cache.dims.size(); ++d) inner *= cache.dims[d];
-  const int64_t per_row = update.numel() / (batch ? batch : 1), mid = t ? per_row / (t * inner) : 0;  // dims 1..axis-1
+  const int64_t per_row = update.numel() / (batch ? batch : 1), mid = t * inner != 0 ? per_row / (t * inner) : 0;  // dims 1..axis-1
   for (int64_t r = 0; r < batch; ++r)
     for (int64_t m = 0; m < mid; ++m)
       for (int64_t p = 0; p < t; ++p) {

@@ -126,7 +126,7 @@ void softmax(const Node& node, const Io& io) {
   const int64_t n = dims[axis];
   int64_t inner = 1;
   for (size_t d = axis + 1; d < dims.size(); ++d) inner *= dims[d];
-  const int64_t outer = n ? numel(dims) / (n * inner) : 0;
+  const int64_t outer = n * inner != 0 ? numel(dims) / (n * inner) : 0;
   std::vector<double> out(x.size());
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t in = 0; in < inner; ++in) {

@@ -46,16 +46,17 @@ bool above(double a, double b) {
   if (std::isnan(b)) return false;
   return a > b;
 }
+bool above(int64_t a, int64_t b) { return a > b; }
 
 // The elements of each vector along `axis`, in row-major order of the other dims: calls
 // f(vector values, output offset of its first element, output stride) for each.
-template <class F>
-void each_vector(const std::vector<double>& x, const Dims& dims, int64_t axis, int64_t out_n, F&& f) {
+template <class T, class F>
+void each_vector(const std::vector<T>& x, const Dims& dims, int64_t axis, int64_t out_n, F&& f) {
   const int64_t n = dims[axis];
   int64_t inner = 1;
   for (size_t d = axis + 1; d < dims.size(); ++d) inner *= dims[d];
   const int64_t outer = n * inner != 0 ? numel(dims) / (n * inner) : 0;
-  std::vector<double> v(static_cast<size_t>(n));
+  std::vector<T> v(static_cast<size_t>(n));
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t in = 0; in < inner; ++in) {
       for (int64_t i = 0; i < n; ++i) v[i] = x[(o * n + i) * inner + in];
@@ -63,7 +64,7 @@ void each_vector(const std::vector<double>& x, const Dims& dims, int64_t axis, i
     }
 }
 
-// Values read as double: exact for every float and for integers below 2^53 (ids, scores).
+// Floats read as double (exact for every float); integers as int64_t, exact whatever their size.
 void argmax(const Node& node, const Io& io) {
   const Dims& dims = io.in[0].dims;
   const int64_t axis = node.axis(node.attr_int("axis"), dims.size(), "axis");
@@ -73,12 +74,14 @@ void argmax(const Node& node, const Io& io) {
   else out_dims.erase(out_dims.begin() + axis);
   node.expect_dims(io.out[0], out_dims);
   std::vector<int64_t> out(static_cast<size_t>(numel(out_dims)));
-  each_vector(read_real(io.in[0]), dims, axis, 1, [&](const std::vector<double>& v, int64_t at, int64_t) {
+  auto best_of = [&](const auto& v, int64_t at, int64_t) {
     int64_t best = 0;
     for (size_t i = 1; i < v.size(); ++i)
       if (above(v[i], v[best])) best = static_cast<int64_t>(i);
     out[at] = best;
-  });
+  };
+  if (is_integer(io.in[0].dtype)) each_vector(read_int(io.in[0]), dims, axis, 1, best_of);
+  else each_vector(read_real(io.in[0]), dims, axis, 1, best_of);
   write_int(io.out[0], out);
 }
 
@@ -91,21 +94,26 @@ void topk(const Node& node, const Io& io) {
   out_dims[axis] = k;
   node.expect_dims(io.out[0], out_dims);
   node.expect_dims(io.out[1], out_dims);
-  std::vector<double> values(static_cast<size_t>(numel(out_dims)));
-  std::vector<int64_t> indices(values.size());
-  each_vector(read_real(io.in[0]), dims, axis, k, [&](const std::vector<double>& v, int64_t at, int64_t stride) {
-    std::vector<int64_t> order(v.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return above(v[p], v[q]); });
-    for (int64_t i = 0; i < k; ++i) {
-      values[at + i * stride] = v[order[i]];
-      indices[at + i * stride] = order[i];
-    }
-  });
+  const size_t count = static_cast<size_t>(numel(out_dims));
+  std::vector<int64_t> indices(count);
+  auto top = [&](const auto& x, auto& values) {
+    each_vector(x, dims, axis, k, [&](const auto& v, int64_t at, int64_t stride) {
+      std::vector<int64_t> order(v.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) { return above(v[p], v[q]); });
+      for (int64_t i = 0; i < k; ++i) {
+        values[at + i * stride] = v[order[i]];
+        indices[at + i * stride] = order[i];
+      }
+    });
+  };
   if (is_integer(io.in[0].dtype)) {
-    std::vector<int64_t> ints(values.begin(), values.end());
-    write_int(io.out[0], ints);
+    std::vector<int64_t> values(count);
+    top(read_int(io.in[0]), values);
+    write_int(io.out[0], values);
   } else {
+    std::vector<double> values(count);
+    top(read_real(io.in[0]), values);
     write_real(io.out[0], values);
   }
   write_int(io.out[1], indices);
