@@ -436,6 +436,10 @@ TEST_CASE("ops: attention shapes in both layouts (op set 7: layout)") {
   const Attrs bshd{{"layout", std::string("bshd")}};
   CHECK(shape(infer("attention", {f32({"b", "s", "12", "64"}), f32({"b", "t", "12", "64"}), f32({"b", "t", "12", "32"})}, bshd)) ==
         "[b, s, 12, 32]");
+  // scale: finite and >= 0 (a NaN would be taken for 0 by one backend and multiplied by another).
+  for (double bad : {-1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()})
+    CHECK(infer_error("attention", {f32({"1", "2", "3", "4"}), f32({"1", "2", "3", "4"}), f32({"1", "2", "3", "4"})}, Attrs{{"scale", bad}})
+              .find("attribute 'scale' must be a finite number >= 0") != std::string::npos);
   // The mask is per head in either layout: [b, heads, s, t].
   CHECK(shape(infer("attention", {f32({"2", "5", "3", "8"}), f32({"2", "7", "3", "8"}), f32({"2", "7", "3", "8"}), f32({"2", "3", "5", "7"})},
                     bshd)) == "[2, 5, 3, 8]");

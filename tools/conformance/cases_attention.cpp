@@ -120,6 +120,21 @@ void attention(std::vector<OpCase>& out) {
   set_element(lengths, 1, 3);
   out.push_back(b.input("q", DType::f32, {2, 1, 2, 4}).input("k", DType::f32, {2, 1, 3, 4}).input("v", DType::f32, {2, 1, 3, 4})
                     .absent().input("valid_length", lengths).build());
+  // Keys and values past the valid length are never read: a KV cache's unwritten tail holding
+  // NaN and inf leaves the output finite.
+  {
+    CaseBuilder t("attention", "f32 valid_length over a tail of NaN and inf");
+    Tensor k = t.random(DType::f32, {2, 2, 5, 8}, {-1, 1}), v = t.random(DType::f32, {2, 2, 5, 6}, {-1, 1});
+    for (int64_t bh = 0; bh < 4; ++bh)
+      for (int64_t j = 3; j < 5; ++j) {
+        for (int64_t c = 0; c < 8; ++c) set_element(k, (bh * 5 + j) * 8 + c, std::numeric_limits<double>::quiet_NaN());
+        for (int64_t c = 0; c < 6; ++c) set_element(v, (bh * 5 + j) * 6 + c, std::numeric_limits<double>::infinity());
+      }
+    Tensor valid(DType::i64, {2});
+    set_element(valid, 0, 3);
+    set_element(valid, 1, 2);
+    out.push_back(t.input("q", DType::f32, {2, 2, 3, 8}).input("k", k).input("v", v).absent().input("valid_length", valid).build());
+  }
 }
 
 void cache_write(std::vector<OpCase>& out) {

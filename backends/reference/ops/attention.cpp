@@ -54,8 +54,11 @@ void attention(const Node& node, const Io& io) {
     for (int64_t i = 0; i < tq; ++i) {
       const int64_t row = bh * tq + i;  // index of this query's scores row in [B, H, Tq, *]
       const int64_t qi = at(bh, i, tq, d), oi = at(bh, i, tq, dv);
+      // Keys past the valid length are not read at all (docs/ops.md: a KV cache's unwritten tail
+      // may hold anything, NaN included, and 0 times it would still be NaN).
+      const int64_t valid = lengths[bh / h];
       double max = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < tk; ++j) {
+      for (int64_t j = 0; j < valid; ++j) {
         double dot = 0;
         for (int64_t p = 0; p < d; ++p) dot += qs[qi + p] * ks[at(bh, j, tk, d) + p];
         s[j] = scale * dot + (has_mask ? mask[mask_map[row * tk + j]] : 0.0);
@@ -63,11 +66,11 @@ void attention(const Node& node, const Io& io) {
         max = std::max(max, s[j]);
       }
       double sum = 0;
-      for (int64_t j = 0; j < tk; ++j) sum += std::exp(s[j] - max);  // a row that sees no key: NaN
+      for (int64_t j = 0; j < valid; ++j) sum += std::exp(s[j] - max);  // a row that sees no key: NaN
       for (int64_t c = 0; c < dv; ++c) {
         double acc = 0;
-        for (int64_t j = 0; j < tk; ++j) acc += std::exp(s[j] - max) / sum * vs[at(bh, j, tk, dv) + c];
-        out[oi + c] = tk ? acc : std::numeric_limits<double>::quiet_NaN();
+        for (int64_t j = 0; j < valid; ++j) acc += std::exp(s[j] - max) / sum * vs[at(bh, j, tk, dv) + c];
+        out[oi + c] = valid ? acc : std::numeric_limits<double>::quiet_NaN();
       }
     }
   write_real(io.out[0], out);

@@ -2,6 +2,8 @@
 // filled prefix of a cache, and the in-place write of new rows into a cache at a per-row offset.
 #include "ops/families.hpp"
 
+#include <cmath>
+
 namespace loom::ops {
 
 namespace {
@@ -63,7 +65,8 @@ void register_attention(std::vector<OpSchema>& ops) {
             c.fail("mask " + sym_shape_str(c.input(3).shape) + " does not broadcast to the scores " + sym_shape_str(scores));
         }
         if (c.has_input(4)) expect_per_row(c, 4, q[0]);
-        if (c.attr_float("scale") < 0) c.fail("attribute 'scale' must not be negative (0 means 1/sqrt(head_dim))");
+        if (!(c.attr_float("scale") >= 0) || std::isinf(c.attr_float("scale")))
+          c.fail("attribute 'scale' must be a finite number >= 0 (0 means 1/sqrt(head_dim))");
         c.set_output(0, {c.input(0).dtype, bshd ? SymShape{q[0], q[2], q[1], v[3]} : SymShape{q[0], q[1], q[2], v[3]}});
       },
       {},
