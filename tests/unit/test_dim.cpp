@@ -16,6 +16,9 @@ TEST_CASE("dim: parse, print and arithmetic stay symbolic") {
   CHECK(heads->str() == "12*batch*seq");
   CHECK_FALSE(Dim::symbol("seq").divided_by(Dim::known(2)));
   CHECK(hidden.bind({{"batch", 2}, {"seq", 3}}).value() == 2 * 3 * 768);
+  // Values whose product no int64 holds are refused, not left unknown (planned as 1).
+  CHECK_THROWS_WITH_AS(bs.bind({{"batch", int64_t{1} << 62}, {"seq", 4}}), doctest::Contains("batch*seq overflows"), loom::Error);
+  CHECK(bs.bind({{"batch", int64_t{1} << 62}}).str() == "4611686018427387904*seq");
   CHECK((Dim::symbol("seq") + Dim::symbol("seq")).str() == "2*seq");
   CHECK((Dim::symbol("seq") + Dim::known(1)).is_unknown());
 }

@@ -429,6 +429,12 @@ TEST_CASE("ops: roll keeps the shape and pad adds before and after each axis") {
   CHECK(infer_error("pad", {f32({"4", "2"})}, {{"before", Ints{0}}, {"after", Ints{0}}}).find("one entry per axis") != std::string::npos);
 }
 
+TEST_CASE("ops: conv2d refuses an empty kernel, as PyTorch does") {
+  CHECK(shape(infer("conv2d", {f32({"1", "3", "8", "8"}), f32({"4", "3", "2", "3"})})) == "[1, 4, 7, 6]");
+  CHECK(infer_error("conv2d", {f32({"1", "3", "8", "8"}), f32({"4", "3", "0", "3"})}).find("kernel height 0 is empty") !=
+        std::string::npos);
+}
+
 TEST_CASE("ops: attention shapes in both layouts (op set 7: layout)") {
   using Attrs = std::map<std::string, AttrValue>;
   CHECK(shape(infer("attention", {f32({"b", "12", "s", "64"}), f32({"b", "12", "t", "64"}), f32({"b", "12", "t", "32"})})) ==

@@ -117,6 +117,10 @@ Dim Dim::bind(const std::map<std::string, int64_t>& bindings) const {
   Dim d = known(factor_);
   for (const auto& s : symbols_) {
     auto it = bindings.find(s);
+    // Values bound to symbols whose product no int64 holds: no tensor has that dim (an unknown
+    // dim here would be planned as 1).
+    if (it != bindings.end() && mul_overflows(d.factor_, it->second))
+      throw Error("dim " + str() + " overflows with " + s + " = " + std::to_string(it->second));
     d = d * (it == bindings.end() ? symbol(s) : known(it->second));
   }
   return d;

@@ -7,6 +7,8 @@ namespace {
 // One spatial dim of the output: (n + 2·pad − kernel) / stride + 1, or unknown when n is not
 // known (a symbolic image size becomes concrete when the run binds it).
 Dim conv_out(InferContext& c, const Dim& n, const Dim& kernel, int64_t stride, int64_t pad, const char* axis) {
+  if (kernel.is_known() && kernel.value() < 1)
+    c.fail(std::string("kernel ") + axis + " " + std::to_string(kernel.value()) + " is empty (PyTorch's conv2d refuses a kernel of size 0)");
   if (!n.is_known() || !kernel.is_known()) return Dim::unknown();
   const int64_t span = n.value() + 2 * pad;
   if (kernel.value() > span)
