@@ -265,6 +265,28 @@ nodes:
 )");
 }
 
+TEST_CASE("graph yaml: the writer escapes YAML 1.1's other line breaks, which other readers take raw for breaks") {
+  Graph g;
+  g.name = "g\u2028h";
+  g.inputs.push_back({"x\u2029y", {loom::DType::f32, {loom::Dim::known(2)}}, {}});
+  g.outputs.push_back({"y", {}});
+  loom::Node n;
+  n.name = "y";
+  n.op = "relu";
+  n.inputs = {"x\u2029y"};
+  n.outputs = {"y"};
+  n.attrs["label"] = std::string("a\u0085b é");
+  g.nodes.push_back(n);
+  const std::string text = loom::write_graph_yaml(g);
+  CHECK(text.find("name: \"g\\u2028h\"") != std::string::npos);
+  CHECK(text.find("\"a\\x85b \\xe9\"") != std::string::npos);
+  CHECK(text.find("\u2029") == std::string::npos);
+  const Graph back = loom::parse_graph_yaml(text, "back.yaml");
+  CHECK(back.name == g.name);
+  CHECK(back.inputs.at(0).name == "x\u2029y");
+  CHECK(std::get<std::string>(back.nodes.at(0).attrs.at("label")) == "a\u0085b é");
+}
+
 TEST_CASE("graph yaml: read(write(g)) equals g") {
   for (const char* text : {kMlp, kEncoder}) check_round_trip(parse(text));
 

@@ -9,7 +9,8 @@ namespace loom::yaml {
 namespace {
 
 void put(YAML::Emitter& out, const std::string& s) {
-  if (needs_quotes(s)) out << YAML::DoubleQuoted;
+  if (holds_other_line_breaks(s)) out << YAML::EscapeNonAscii << YAML::DoubleQuoted;
+  else if (needs_quotes(s)) out << YAML::DoubleQuoted;
   out << s;
 }
 

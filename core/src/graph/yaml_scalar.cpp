@@ -85,6 +85,12 @@ std::optional<double> parse_float(std::string_view text) {
 
 bool parse_bool(std::string_view text) { return text == "true" || text == "True" || text == "TRUE"; }
 
+bool holds_other_line_breaks(std::string_view text) {
+  for (std::string_view brk : {"\xC2\x85", "\xE2\x80\xA8", "\xE2\x80\xA9"})
+    if (text.find(brk) != std::string_view::npos) return true;
+  return false;
+}
+
 bool needs_quotes(std::string_view text) {
   return text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL" || plain_kind(text) != PlainKind::String;
 }

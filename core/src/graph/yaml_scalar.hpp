@@ -22,6 +22,10 @@ std::optional<double> parse_float(std::string_view text);
 bool parse_bool(std::string_view text);
 
 // Whether a string must be quoted so that it reads back as a string (not null, a number or a bool).
+// Whether `text` holds U+0085, U+2028 or U+2029, YAML 1.1's other line breaks, which the
+// writers then quote with every non-ASCII character escaped (\x85, \u2028): other readers
+// (PyYAML) take them raw for line breaks.
+bool holds_other_line_breaks(std::string_view text);
 bool needs_quotes(std::string_view text);
 
 // The shortest text that reads back as exactly `v` and as a float (never as an int).

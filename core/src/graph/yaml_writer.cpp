@@ -16,7 +16,9 @@ namespace {
 
 // Quotes exactly the strings that, written plain, would read back as something else.
 void put_string(YAML::Emitter& out, const std::string& s) {
-  if (yaml::needs_quotes(s)) {
+  if (yaml::holds_other_line_breaks(s)) {
+    out << YAML::EscapeNonAscii << YAML::DoubleQuoted << s;
+  } else if (yaml::needs_quotes(s)) {
     out << YAML::DoubleQuoted << s;
   } else {
     out << s;
