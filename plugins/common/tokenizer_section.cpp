@@ -342,23 +342,23 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   // (its id the vocabulary's, where the vocabulary holds it), so that a text's "[unused1]" is
   // that one token and is not split; one outside the vocabulary would need an id the model
   // lacks, and is left to the vocabulary (where it is no token).
-  {
-    std::vector<std::string> unlisted;
-    for (const std::string& t : additional)
-      if (!added.find(t) && std::find(unlisted.begin(), unlisted.end(), t) == unlisted.end()) unlisted.push_back(t);
-    const auto unlisted_ids = lookup(dir, source, tokenizer_json, added, unlisted);
-    for (size_t i = 0; i < unlisted.size(); ++i) {
-      if (!unlisted_ids[i] || *unlisted_ids[i] < 0 || *unlisted_ids[i] >= setup.vocab_size) continue;
-      AddedEntry e;
-      e.content = unlisted[i];
-      e.id = *unlisted_ids[i];
-      e.special = true;
-      e.normalized = false;
-      e.where = "additional_special_tokens";
-      added.all.push_back(std::move(e));
-    }
+  // One lookup, one read of the vocabulary file, for the roles' tokens and those.
+  std::vector<std::string> wanted = texts;
+  for (const std::string& t : additional)
+    if (!added.find(t) && std::find(wanted.begin() + static_cast<std::ptrdiff_t>(texts.size()), wanted.end(), t) == wanted.end())
+      wanted.push_back(t);
+  std::vector<std::optional<int64_t>> ids = lookup(dir, source, tokenizer_json, added, wanted);
+  for (size_t i = texts.size(); i < wanted.size(); ++i) {
+    if (!ids[i] || *ids[i] < 0 || *ids[i] >= setup.vocab_size) continue;
+    AddedEntry e;
+    e.content = wanted[i];
+    e.id = *ids[i];
+    e.special = true;
+    e.normalized = false;
+    e.where = "additional_special_tokens";
+    added.all.push_back(std::move(e));
   }
-  const auto ids = lookup(dir, source, tokenizer_json, added, texts);
+  ids.resize(texts.size());
   size_t next = 0;
   for (const auto& [role, text] : setup.special_tokens) {
     const std::optional<int64_t>& id = ids[next++];
