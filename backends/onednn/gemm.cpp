@@ -375,14 +375,15 @@ int64_t slot(int64_t j, float*) { return j; }
 int64_t slot(int64_t j, uint16_t*) { return j < kPanel / 2 ? 2 * j : 2 * (j - kPanel / 2) + 1; }
 
 template <typename T>
-void pack_into(const float* w, int64_t n, int64_t k, bool kn, T* out, int64_t p0, int64_t p1) {
+void pack_into(const float* w, int64_t n, int64_t k, bool kn, T* out, int64_t p0, int64_t p1, int64_t ldw = 0) {
   p1 = std::min(p1, div_up(n, kPanel));
+  if (ldw == 0) ldw = kn ? n : k;
   if (!kn) {  // each panel reads 16 rows of w side by side
     for (int64_t p = p0; p < p1; ++p) {
       T* dst = out + p * k * kPanel;
       const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
       for (int64_t i = 0; i < k; ++i, dst += kPanel) {
-        for (int64_t j = 0; j < cols; ++j) dst[slot(j, out)] = to_out(w[(col + j) * k + i], out);
+        for (int64_t j = 0; j < cols; ++j) dst[slot(j, out)] = to_out(w[(col + j) * ldw + i], out);
         for (int64_t j = cols; j < kPanel; ++j) dst[slot(j, out)] = T{0};
       }
     }
@@ -394,7 +395,7 @@ void pack_into(const float* w, int64_t n, int64_t k, bool kn, T* out, int64_t p0
   for (int64_t g0 = p0; g0 < p1; g0 += kGroup) {
     const int64_t g1 = std::min(p1, g0 + kGroup);
     for (int64_t i = 0; i < k; ++i) {
-      const float* row = w + i * n;
+      const float* row = w + i * ldw;
       for (int64_t p = g0; p < g1; ++p) {
         T* dst = out + (p * k + i) * kPanel;
         const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
@@ -407,7 +408,9 @@ void pack_into(const float* w, int64_t n, int64_t k, bool kn, T* out, int64_t p0
 
 }  // namespace
 
-void pack(const float* w, int64_t n, int64_t k, bool kn, float* out) { pack_into(w, n, k, kn, out, 0, div_up(n, kPanel)); }
+void pack(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t ldw) {
+  pack_into(w, n, k, kn, out, 0, div_up(n, kPanel), ldw);
+}
 
 void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1) {
   pack_into(w, n, k, kn, out, p0, p1);

@@ -39,8 +39,9 @@ bool available();
 int64_t packed_floats(int64_t n, int64_t k);
 
 // Packs `w`, read as [n, k] row-major, or as [k, n] when `kn`, into `out` (packed_floats(n, k)
-// floats, 32-byte aligned).
-void pack(const float* w, int64_t n, int64_t k, bool kn, float* out);
+// floats, 32-byte aligned). `ldw`: the row stride of w in floats (0: k, or n when `kn`), as an
+// attention head's keys and values lie among the other heads' in layout bshd.
+void pack(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t ldw = 0);
 // The same for panels [p0, p1) only (panel p holds output features 16p .. 16p + 15).
 void pack_panels(const float* w, int64_t n, int64_t k, bool kn, float* out, int64_t p0, int64_t p1);
 // The same as bf16 (each weight rounded by to_bf16): half the bytes (32-byte aligned `out`).

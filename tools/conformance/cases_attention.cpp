@@ -89,8 +89,9 @@ void attention(std::vector<OpCase>& out) {
   // -inf in the mask: a row with every key -inf gives NaN; rows whose only finite scores come
   // late (past a first tile of keys), first, or after -inf ones, and a row of the lowest float
   // (Hugging Face's padding: the average of every value).
+  for (bool bshd : {false, true})
   for (bool causal : {false, true}) {
-    CaseBuilder b("attention", std::string("f32 mask -inf rows") + (causal ? " causal valid_length" : ""));
+    CaseBuilder b("attention", std::string("f32 mask -inf rows") + (causal ? " causal valid_length" : "") + (bshd ? " bshd" : ""));
     const double inf = std::numeric_limits<double>::infinity(), lowest = std::numeric_limits<float>::lowest();
     const int64_t tq = 20, tk = 70;
     Tensor mask = b.random(DType::f32, {2, 1, tq, tk}, {-3, 0});
@@ -104,8 +105,10 @@ void attention(std::vector<OpCase>& out) {
         set_element(mask, row + 4 * tk + j, lowest);
         if (j % 3 == 0) set_element(mask, row + 5 * tk + j, -inf);
       }
-    b.input("q", DType::f32, {2, 2, tq, 8}).input("k", DType::f32, {2, 2, tk, 8}).input("v", DType::f32, {2, 2, tk, 6});
+    auto heads = [&](int64_t positions, int64_t width) { return bshd ? Shape{2, positions, 2, width} : Shape{2, 2, positions, width}; };
+    b.input("q", DType::f32, heads(tq, 8)).input("k", DType::f32, heads(tk, 8)).input("v", DType::f32, heads(tk, 6));
     b.input("mask", mask);
+    if (bshd) b.attr("layout", std::string("bshd"));
     if (causal) {
       Tensor lengths(DType::i64, {2});
       set_element(lengths, 0, static_cast<double>(tk));
@@ -115,11 +118,15 @@ void attention(std::vector<OpCase>& out) {
     out.push_back(b.attr("causal", causal).build());
   }
   // A row with no key to see gives NaN, as PyTorch.
-  CaseBuilder b("attention", "f32 valid_length 0");
-  Tensor lengths(DType::i64, {2});
-  set_element(lengths, 1, 3);
-  out.push_back(b.input("q", DType::f32, {2, 1, 2, 4}).input("k", DType::f32, {2, 1, 3, 4}).input("v", DType::f32, {2, 1, 3, 4})
-                    .absent().input("valid_length", lengths).build());
+  for (bool bshd : {false, true}) {
+    CaseBuilder b("attention", bshd ? "f32 valid_length 0 bshd" : "f32 valid_length 0");
+    Tensor lengths(DType::i64, {2});
+    set_element(lengths, 1, 3);
+    const Shape q = bshd ? Shape{2, 2, 2, 4} : Shape{2, 2, 2, 4}, kv = bshd ? Shape{2, 3, 2, 4} : Shape{2, 2, 3, 4};
+    b.input("q", DType::f32, q).input("k", DType::f32, kv).input("v", DType::f32, kv).absent().input("valid_length", lengths);
+    if (bshd) b.attr("layout", std::string("bshd"));
+    out.push_back(b.build());
+  }
   // Keys and values past the valid length are never read: a KV cache's unwritten tail holding
   // NaN and inf leaves the output finite.
   {

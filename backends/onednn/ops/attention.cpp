@@ -118,7 +118,7 @@ class AttentionStep final : public Step {
 
   // Several queries at a time go through the packed GEMM (gemm.hpp), where the CPU runs it, or
   // with precision=bf16 on AMX tiles (attention_amx.hpp).
-  bool blocked() const { return s_.tq > 1 && gemm::available() && !s_.bshd; }
+  bool blocked() const { return s_.tq > 1 && gemm::available(); }
   static int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
   // Per thread, in floats. AMX: attention_amx.hpp's. Blocked: the head's keys and values packed,
   // the scores of one block of queries, and the GEMM's own scratch. Else: a row of scores and,
@@ -222,29 +222,32 @@ class AttentionStep final : public Step {
   // softmax by row, then out = p v. The keys and values are packed once per head.
   void head_blocked(int64_t b, int64_t h, const float* q, const Heads& kv, const float* mask, const int64_t* lengths,
                     float* out, float* scratch) const {
-    const float* qh = s_.head(q, b, h, s_.tq, s_.d);  // bhsd (blocked()): a head's rows are contiguous
+    const float* qh = s_.head(q, b, h, s_.tq, s_.d);
     float* oh = s_.head(out, b, h, s_.tq, s_.dv);
+    const int64_t q_ld = s_.ld(s_.d), out_ld = s_.ld(s_.dv);  // bshd: rows among the other heads'
     const int64_t valid = lengths ? lengths[b] : s_.tk;
     if (valid == 0) {
-      std::fill(oh, oh + s_.tq * s_.dv, std::numeric_limits<float>::quiet_NaN());
+      for (int64_t i = 0; i < s_.tq; ++i)
+        std::fill(oh + i * out_ld, oh + i * out_ld + s_.dv, std::numeric_limits<float>::quiet_NaN());
       return;
     }
     float* keys = scratch;                                // [valid keys as N, d as K]
     float* values = keys + round16(s_.tk) * s_.d;         // [valid as K, dv as N]
     float* scores = values + round16(s_.dv) * s_.tk;      // [block rows, span]
     auto* gemm_scratch = reinterpret_cast<std::byte*>(scores + round16(kQueryBlock * s_.tk));
-    gemm::pack(kv.k, valid, s_.d, false, keys);  // bhsd: kv's rows are contiguous
-    gemm::pack(kv.v, s_.dv, valid, true, values);
+    gemm::pack(kv.k, valid, s_.d, false, keys, kv.k_ld);
+    gemm::pack(kv.v, s_.dv, valid, true, values, kv.v_ld);
     const int64_t block = s_.causal ? kCausalBlock : kQueryBlock;
     for (int64_t i0 = 0; i0 < s_.tq; i0 += block) {
       const int64_t rows = std::min(block, s_.tq - i0);
       const int64_t span = visible_of(i0 + rows - 1, valid);  // the most any row of the block sees
-      float* ob = oh + i0 * s_.dv;
+      float* ob = oh + i0 * out_ld;
       if (span == 0) {
-        std::fill(ob, ob + rows * s_.dv, std::numeric_limits<float>::quiet_NaN());
+        for (int64_t r = 0; r < rows; ++r)
+          std::fill(ob + r * out_ld, ob + r * out_ld + s_.dv, std::numeric_limits<float>::quiet_NaN());
         continue;
       }
-      gemm::linear(qh + i0 * s_.d, keys, nullptr, scores, rows, span, s_.d, 1, gemm_scratch);
+      gemm::linear(qh + i0 * q_ld, keys, nullptr, scores, rows, span, s_.d, 1, gemm_scratch, 0, q_ld);
       uint64_t empty_rows[(kQueryBlock + 63) / 64] = {};
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
@@ -256,10 +259,10 @@ class AttentionStep final : public Step {
           std::fill(scores + r * span, scores + (r + 1) * span, 0.0f);
         }
       }
-      gemm::linear(scores, values, nullptr, ob, rows, s_.dv, span, 1, gemm_scratch, valid);
+      gemm::linear(scores, values, nullptr, ob, rows, s_.dv, span, 1, gemm_scratch, valid, 0, out_ld);
       for (int64_t r = 0; r < rows; ++r)  // no key to attend to: NaN, as PyTorch's softmax gives
         if (empty_rows[r / 64] >> (r % 64) & 1)
-          std::fill(ob + r * s_.dv, ob + (r + 1) * s_.dv, std::numeric_limits<float>::quiet_NaN());
+          std::fill(ob + r * out_ld, ob + r * out_ld + s_.dv, std::numeric_limits<float>::quiet_NaN());
     }
   }
 
@@ -371,12 +374,11 @@ std::optional<std::string> check_attention(const sdk::NodeView& node, bool bf16)
   // does what oneDNN's JIT matmul and softmax do as fast in f32 (ViT-B/16's heads: 24 ms of a
   // run decomposed, 36 fused on the packed GEMM): the session decomposes such a node. With
   // precision=bf16 on AMX, the heads run on tiles (docs/performance.md, "bf16 attention on AMX
-  // tiles") where their widths are known to fit. Layout bshd: only there, where the tiles read
-  // each head's rows in place; elsewhere the transposes of the decomposition cost what they save.
+  // tiles") where their widths are known to fit. Either layout: the tiles and the packed GEMM
+  // read each head's rows in place (bshd spares the decomposition's four transposes).
   const size_t t = layout == "bshd" ? 1 : 2;
   const auto q = node.input(0).dims(), k = node.input(1).dims(), v = node.input(2).dims();
   const bool amx = bf16 && q[3] > 0 && v[3] > 0 && amx_attention_fits(q[t] > 0 ? q[t] : 16, k[t] > 0 ? k[t] : 1, q[3], v[3]);
-  if (layout == "bshd" && !amx) return "layout bshd runs here only with precision=bf16 on AMX tiles (decomposed)";
   if (!node.has_input(4) && !attr_bool(node, "causal", false) && !amx)
     return "attention without valid_length or causal runs faster here as matmul, softmax and matmul (decomposed)";
   return std::nullopt;
