@@ -233,7 +233,8 @@ void check_not_pruned(const JsonFile& config) {
 
 std::string read_activation(const JsonFile& config, const std::string& key, const std::string& fallback) {
   // ACT2FN's names: gelu_python is erf GELU written out in Python, linear the identity, swish
-  // the old name of silu.
+  // the old name of silu. A null is no activation transformers can look up (ACT2FN[None]).
+  if (config.json().contains(key) && config.json()[key].is_null()) config.fail(key, "expected a string, got null");
   const std::string name = config.string(key, fallback);
   if (name == "gelu" || name == "gelu_python") return "gelu";
   if (name == "linear") return "none";

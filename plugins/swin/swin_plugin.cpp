@@ -46,7 +46,7 @@ struct Stage {
 struct SwinConfig {
   Head head = Head::Base;
   std::string architecture;
-  int64_t height = 0, width = 0, patch = 0, channels = 0, embed = 0, window = 0;
+  int64_t height = 0, width = 0, patch_h = 0, patch_w = 0, channels = 0, embed = 0, window = 0;  // patch_size: an int or [h, w]
   int64_t grid_h = 0, grid_w = 0;  // the patch grid of the image padded to a multiple of the patch
   double eps = 1e-5;
   bool qkv_bias = true;
@@ -56,22 +56,7 @@ struct SwinConfig {
   std::string problem_type;
 };
 
-// image_size: an int, or [height, width].
-void read_image_size(const JsonFile& c, SwinConfig& v) {
-  if (!c.has("image_size")) {
-    v.height = v.width = 224;
-    return;
-  }
-  const nlohmann::json& j = c.json()["image_size"];
-  if (j.is_array() && j.size() == 2 && j[0].is_number_integer() && j[1].is_number_integer()) {
-    v.height = j[0].get<int64_t>();
-    v.width = j[1].get<int64_t>();
-  } else {
-    v.height = v.width = c.integer("image_size", 1, 1 << 16, 224);
-  }
-  if (v.height < 1 || v.width < 1 || v.height > (1 << 16) || v.width > (1 << 16))
-    c.fail("image_size", "expected sizes between 1 and 65536, got " + j.dump());
-}
+std::string patch_text(const SwinConfig& v) { return v.patch_h == v.patch_w ? s(v.patch_h) : s(v.patch_h) + "x" + s(v.patch_w); }
 
 // depths / num_heads: a list of integers in [min, max], one per stage.
 Ints read_list(const JsonFile& c, const std::string& key, int64_t min, int64_t max, const Ints& fallback) {
@@ -112,7 +97,7 @@ void plan_stages(const JsonFile& c, SwinConfig& v, const Ints& depths, const Int
     st.width = w;
     if (std::min(h, w) < v.window)
       c.fail("window_size", s(v.window) + " is larger than stage " + s(i) + "'s " + s(h) + "x" + s(w) + " map (image_size " + s(v.height) +
-                                "x" + s(v.width) + ", patch_size " + s(v.patch) +
+                                "x" + s(v.width) + ", patch_size " + patch_text(v) +
                                 "); transformers sizes the relative position bias by window_size and cannot run it");
     st.shift = std::min(h, w) <= v.window ? 0 : v.window / 2;
     st.padded_h = h + (v.window - h % v.window) % v.window;
@@ -130,8 +115,8 @@ SwinConfig read_config(const sdk::ModelRequest& r) {
   if (v.architecture == "SwinModel") v.head = Head::Base;
   else if (v.architecture == "SwinForImageClassification") v.head = Head::ImageClassification;
   else c.fail("architectures", "'" + v.architecture + "' is not supported (SwinModel, SwinForImageClassification)");
-  read_image_size(c, v);
-  v.patch = c.integer("patch_size", 1, 1 << 16, 4);
+  read_size_pair(c, "image_size", 224, v.height, v.width);  // an int or [height, width]
+  read_size_pair(c, "patch_size", 4, v.patch_h, v.patch_w);  // SwinPatchEmbeddings takes an int or a pair
   v.channels = c.integer("num_channels", 1, 64, 3);
   v.embed = c.integer("embed_dim", 1, 1 << 16, 96);
   const Ints depths = read_list(c, "depths", 0, 1024, {2, 2, 6, 2});
@@ -147,10 +132,10 @@ SwinConfig read_config(const sdk::ModelRequest& r) {
   check_not_pruned(c);
   v.act = read_activation(c, "hidden_act", "gelu");
   // SwinPatchEmbeddings.maybe_pad: the image is padded on the right and bottom to whole patches.
-  v.grid_h = (v.height + v.patch - 1) / v.patch;
-  v.grid_w = (v.width + v.patch - 1) / v.patch;
+  v.grid_h = (v.height + v.patch_h - 1) / v.patch_h;
+  v.grid_w = (v.width + v.patch_w - 1) / v.patch_w;
   if (v.grid_h * v.grid_w > kMaxGridTokens)
-    c.fail("image_size", s(v.height) + "x" + s(v.width) + " with patch_size " + s(v.patch) + " gives a " + s(v.grid_h) + "x" + s(v.grid_w) +
+    c.fail("image_size", s(v.height) + "x" + s(v.width) + " with patch_size " + patch_text(v) + " gives a " + s(v.grid_h) + "x" + s(v.grid_w) +
                              " patch grid, more than Loom's limit of " + s(kMaxGridTokens) + " tokens");
   plan_stages(c, v, depths, heads, mlp_ratio);
   if (v.head == Head::ImageClassification) {
@@ -167,26 +152,26 @@ class Expander {
         g_("swin", "Expanded by the swin model plugin from " + r.checkpoint_dir + "/config.json (" + c.architecture + ")") {}
 
   std::string run() {
-    const int64_t C = c_.embed, P = c_.patch, last = c_.stages.back().dim;
+    const int64_t C = c_.embed, PH = c_.patch_h, PW = c_.patch_w, last = c_.stages.back().dim;
     g_.metadata("architecture", c_.architecture);
     g_.metadata("hidden_size", s(last));
     g_.metadata("num_layers", s(static_cast<int64_t>(c_.stages.size())));
     g_.input("pixel_values", "f32", {"batch", s(c_.channels), s(c_.height), s(c_.width)});
 
     const std::string why = "config.json: embed_dim " + s(C);
-    weight("patch.weight", "embeddings.patch_embeddings.projection.weight", {C, c_.channels, P, P},
-           why + ", num_channels " + s(c_.channels) + ", patch_size " + s(P));
+    weight("patch.weight", "embeddings.patch_embeddings.projection.weight", {C, c_.channels, PH, PW},
+           why + ", num_channels " + s(c_.channels) + ", patch_size " + patch_text(c_));
     weight("patch.bias", "embeddings.patch_embeddings.projection.bias", {C}, why);
     weight("patch.norm.weight", "embeddings.norm.weight", {C}, why);
     weight("patch.norm.bias", "embeddings.norm.bias", {C}, why);
 
     std::string pixels = "pixel_values";
-    const int64_t pad_h = c_.grid_h * P - c_.height, pad_w = c_.grid_w * P - c_.width;
+    const int64_t pad_h = c_.grid_h * PH - c_.height, pad_w = c_.grid_w * PW - c_.width;
     if (pad_h > 0 || pad_w > 0) {
       g_.node("pad", {pixels}, {"pixels.padded"}, Attrs().set("before", Ints{0, 0, 0, 0}).set("after", Ints{0, 0, pad_h, pad_w}));
       pixels = "pixels.padded";
     }
-    patch_embedding(g_, pixels, "patch.weight", "patch.bias", P, "patches", "patches");
+    patch_embedding(g_, pixels, "patch.weight", "patch.bias", PH, PW, "patches", "patches");
     // SwinEmbeddings.norm is nn.LayerNorm(embed_dim): torch's default eps, not layer_norm_eps.
     g_.node("layer_norm", {"patches", "patch.norm.weight", "patch.norm.bias"}, {"embeddings"}, Attrs().set("epsilon", 1e-5));
 

@@ -220,6 +220,8 @@ TEST_CASE("text models: broken checkpoints are errors that name the file and wha
   write(dir / "config.json", config(", \"hidden_act\": \"swiglu\""));
   std::string e = error_of(dir);
   CHECK(e.find("config.json: hidden_act: 'swiglu' is not supported") != std::string::npos);
+  write(dir / "config.json", config(", \"hidden_act\": null"));  // transformers: ACT2FN[None] raises
+  CHECK(error_of(dir).find("config.json: hidden_act: expected a string, got null") != std::string::npos);
   write(dir / "config.json", config(", \"pruned_heads\": {\"0\": [1]}"));
   CHECK(error_of(dir).find("config.json: pruned_heads: pruned attention heads are not supported") != std::string::npos);
   write(dir / "config.json", config(", \"pruned_heads\": {}"));
