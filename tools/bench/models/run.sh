@@ -9,8 +9,10 @@
 #   clip-text    CLIP ViT-B/32's text tower, 77 tokens (text_embeds)
 # at 1 and 2 threads. A workload's limit is its matmul FLOPs at the oneDNN f32 GEMM ceiling
 # (prefill, images) or its weight bytes at the memory read bandwidth (decode step), both measured
-# just before the workload runs in each round: on a shared host the machine's speed moves by
-# a factor of two within minutes, so each round's times are set against that round's limits.
+# just before the workload runs in each round and again after Loom's runs: on a shared host the
+# machine's speed moves by a factor of two within minutes, so each round's times are set against
+# the mean of that round's two limits, and a round whose two limits differ by more than 10% (the
+# host changed speed while Loom ran) is left out of the ratios where a steady round exists.
 # With PRECISIONS="f32 bf16", Loom also runs every workload with --precision bf16, set against
 # the bf16 limits (the bf16 GEMM ceiling where oneDNN has one for this CPU; bf16 weight bytes),
 # and its outputs in bf16 and f32 are compared with PyTorch's f32 ones (bf16_accuracy.jsonl).
@@ -211,6 +213,7 @@ for ((r = 1; r <= ROUNDS; ++r)); do
         record "$w" "$t" "loom$([[ $p == f32 ]] || echo "-$p")" "$LOOM" bench $(loom_args "$w") --backend onednn \
           --threads "$t" --precision "$p" --warmup "$WARMUP" --iterations "$ITERATIONS" --json
       done
+      record "$w" "$t" limits-after "$LIMITS"  # and again after Loom's runs: was the host steady?
       record "$w" "$t" ort node "$HERE/bench_ort.js" --ort-dir "$ORT_DIR" --model "$WORK/$w.onnx" --threads "$t" \
         --vocab "$(vocab "$w")" --warmup "$WARMUP" --iterations "$ITERATIONS"
       OMP_WAIT_POLICY=$TORCH_WAIT_POLICY record "$w" "$t" pytorch "$PYTHON" "$HERE/torch_models.py" bench "$WORK/$(ckpt "$w")" "$w" --threads "$t" \

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The table of tools/bench/models/run.sh: per workload and thread count, the median over the
 rounds of each round's median latency for Loom, ONNX Runtime and PyTorch, the workload's limit
-(the median of the limits measured before it in each round) and the ratios to it, each the
-median over the rounds of that round's time over that round's limit; where Loom also ran in bf16 (PRECISIONS="f32 bf16"), a second
+(the median over the rounds of the mean of the limits measured before it and after Loom's runs)
+and the ratios to it, each the median over the steady rounds (paired()) of that round's time
+over that round's limit; where Loom also ran in bf16 (PRECISIONS="f32 bf16"), a second
 table against the bf16 limits and bf16's error against f32. Writes summary.json beside the results.
 
   summary.py RESULTS.jsonl WORK_DIR ROUNDS ITERATIONS LOAD_BEFORE LOAD_AFTER
@@ -67,23 +68,41 @@ def gpt2_decode_bytes(size=4):
     return L * layer + V_GPT2 * H * size  # + the tied LM head
 
 
-def paired(rows, workload, threads, contender, limit_of):
-    """(median limit, median ratio) over the rounds: each round's median time of `contender` over
-    the limit of the limits measured before this workload in that round (limit_of(limits row),
-    in ms)."""
-    def limit_rows(name):
-        return [r for r in rows if r["workload"] == name and r["threads_asked"] == threads and r["contender"] == "limits"]
+STEADY = 1.10  # a round's limits after Loom's runs within this factor of those before: the host held its speed
 
-    limits, ratios = [], []
-    for r in limit_rows(workload) or limit_rows("limits"):  # the round's own limits where the results lack the workload's
-        limit = limit_of(r)
+
+def paired(rows, workload, threads, contender, limit_of):
+    """(median limit, median ratio, steady rounds, rounds) over the rounds: each round's median
+    time of `contender` over the mean of the limits measured before this workload and after
+    Loom's runs in that round (limit_of(limits row), in ms). Rounds whose two limits differ by
+    more than STEADY are left out of the ratio's median where any round is steady: the host
+    changed speed while Loom ran. Results without limits after (older runs) count every round."""
+    def limit_rows(name, which="limits"):
+        return [r for r in rows if r["workload"] == name and r["threads_asked"] == threads and r["contender"] == which]
+
+    before = limit_rows(workload) or limit_rows("limits")  # the round's own limits where the results lack the workload's
+    after = {r.get("round"): r for r in limit_rows(workload, "limits-after")}
+    limits, steady, unsteady = [], [], []
+    for r in before:
+        first = limit_of(r)
+        second = limit_of(after[r.get("round")]) if r.get("round") in after else first
+        limit = (first + second) / 2
         limits.append(limit)
         times = [x["median_ms"] for x in rows if x["workload"] == workload and x["threads_asked"] == threads and
                  x["contender"] == contender and x.get("round") == r.get("round")]
         if times:
-            ratios.append(times[0] / limit)
+            (steady if max(first, second) <= STEADY * min(first, second) else unsteady).append(times[0] / limit)
     nan = float("nan")
-    return (statistics.median(limits) if limits else nan, statistics.median(ratios) if ratios else nan)
+    ratios = steady or unsteady
+    return (statistics.median(limits) if limits else nan, statistics.median(ratios) if ratios else nan, len(steady),
+            len(steady) + len(unsteady))
+
+
+def steadiness(steady, rounds):
+    """A note on a ratio taken from fewer than all rounds, or from unsteady ones."""
+    if steady == rounds:
+        return ""
+    return f" ({steady} of {rounds} rounds steady)" if steady else " (host unsteady in every round)"
 
 
 def bf16_table(rows, work, threads, summary, work_of, present, med):
@@ -99,13 +118,15 @@ def bf16_table(rows, work, threads, summary, work_of, present, med):
         for t in threads:
             b, f = med(w, t, "loom-bf16"), med(w, t, "loom")
             if kind == "bytes":
-                limit, r = paired(rows, w, t, "loom-bf16", lambda l: gpt2_decode_bytes(2) / (l["read_gbps"] * 1e9) * 1e3)
+                limit, r, steady, rounds = paired(rows, w, t, "loom-bf16", lambda l: gpt2_decode_bytes(2) / (l["read_gbps"] * 1e9) * 1e3)
             else:
-                limit, r = paired(rows, w, t, "loom-bf16", lambda l: amount / (l["bf16_gemm_gflops_or_nan"] * 1e9) * 1e3)
+                limit, r, steady, rounds = paired(rows, w, t, "loom-bf16",
+                                                  lambda l: amount / (l["bf16_gemm_gflops_or_nan"] * 1e9) * 1e3)
             entry = {"workload": w, "threads": t, "loom_bf16_ms": b, "loom_f32_ms": f, "limit_ms": limit, "ratio": r,
-                     "peak_rss_mb": med(w, t, "loom-bf16", "peak_rss_mb")}
+                     "steady_rounds": steady, "rounds": rounds, "peak_rss_mb": med(w, t, "loom-bf16", "peak_rss_mb")}
             summary["bf16"].append(entry)
-            ratio = f"{r:.2f} (target {BF16_TARGET[kind]})" if limit == limit else "no bf16 GEMM here"
+            ratio = (f"{r:.2f} (target {BF16_TARGET[kind]}){steadiness(steady, rounds)}" if limit == limit
+                     else "no bf16 GEMM here")
             print(f"| {label} | {t} | {b:.2f} | {f:.2f} | {limit:.2f} | {ratio} | {entry['peak_rss_mb']:.0f} / "
                   f"{med(w, t, 'loom', 'peak_rss_mb'):.0f} |")
     try:
@@ -126,7 +147,7 @@ def main():
     results, work, rounds, iterations, load_before, load_after = sys.argv[1:]
     rows = [json.loads(l) for l in open(results)]
     for r in rows:  # null where oneDNN has no bf16 matmul for this CPU
-        if r["contender"] == "limits":
+        if r["contender"] in ("limits", "limits-after"):
             r["bf16_gemm_gflops_or_nan"] = r.get("bf16_gemm_gflops") or float("nan")
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("Model name")), "?")
@@ -151,7 +172,7 @@ def main():
         g, bw = med("limits", t, "limits", "gemm_gflops"), med("limits", t, "limits", "read_gbps")
         summary["limits"][t] = {"gemm_gflops": g, "read_gbps": bw}
         b16 = med("limits", t, "limits", "bf16_gemm_gflops_or_nan")
-        spread = [r["gemm_gflops"] for r in rows if r["contender"] == "limits" and r["threads_asked"] == t]
+        spread = [r["gemm_gflops"] for r in rows if r["contender"] in ("limits", "limits-after") and r["threads_asked"] == t]
         print(f"{t} thread(s): oneDNN f32 GEMM ceiling {g:.1f} GFLOP/s (from {min(spread):.1f} to {max(spread):.1f} over "
               f"the run), bf16 {b16:.1f}, memory read bandwidth {bw:.1f} GB/s")
     print()
@@ -172,12 +193,14 @@ def main():
             lo, ort, pt = med(w, t, "loom"), med(w, t, "ort"), med(w, t, "pytorch")
             limit_of = (lambda l: amount / (l["gemm_gflops"] * 1e9) * 1e3) if kind == "flops" else \
                 (lambda l: amount / (l["read_gbps"] * 1e9) * 1e3)
-            limit, lo_ratio = paired(rows, w, t, "loom", limit_of)
+            limit, lo_ratio, steady, rounds = paired(rows, w, t, "loom", limit_of)
             ort_ratio = paired(rows, w, t, "ort", limit_of)[1]
             summary["workloads"].append({"workload": w, "threads": t, "loom_ms": lo, "ort_ms": ort, "pytorch_ms": pt,
                                          "limit_ms": limit, "loom_ratio": lo_ratio, "ort_ratio": ort_ratio, kind: amount,
+                                         "steady_rounds": steady, "rounds": rounds,
                                          "loom_peak_rss_mb": med(w, t, "loom", "peak_rss_mb")})
-            print(f"| {label} | {t} | {lo:.2f} | {ort:.2f} | {pt:.2f} | {limit:.2f} | {lo_ratio:.2f} | {ort_ratio:.2f} | {lo / ort:.2f} |")
+            print(f"| {label} | {t} | {lo:.2f} | {ort:.2f} | {pt:.2f} | {limit:.2f} | {lo_ratio:.2f}{steadiness(steady, rounds)} | "
+                  f"{ort_ratio:.2f} | {lo / ort:.2f} |")
             if t in TARGET_OF_LIMIT:
                 bound = TARGET_OF_LIMIT[t] if kind == "flops" else DECODE_TARGET
                 met = {"faster than ONNX Runtime": lo < ort, "faster than PyTorch": lo < pt,
