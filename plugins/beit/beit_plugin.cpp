@@ -88,9 +88,13 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
     c.fail("patch_size", size_text(b.patch_h, b.patch_w) +
                              " with a relative position bias: transformers works out its window as the image size // patch_size, "
                              "an int");
-  // The relative index holds tokens^2 entries, a constant of the graph.
-  if ((b.relative || b.shared_relative) && b.tokens() > 4097)
-    c.fail("image_size", "a relative position bias over " + std::to_string(b.tokens()) + " tokens is more than Loom's 4097");
+  // The relative index holds tokens^2 entries, a constant written into the graph's text: at most
+  // 2049 tokens (a 64x32 grid, beit-large-patch16-512's is 32x32) keep it about 25 MB, inside the
+  // graph reader's 64 MiB (4097 tokens made 117 MB, refused after the plugin had written it).
+  if ((b.relative || b.shared_relative) && b.tokens() > 2049)
+    c.fail("image_size", size_text(b.image_h, b.image_w) + " over patch_size " + size_text(b.patch_h, b.patch_w) +
+                             " gives a relative position bias over " + std::to_string(b.tokens()) +
+                             " tokens, more than Loom's 2049");
   return b;
 }
 

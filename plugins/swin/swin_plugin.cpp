@@ -56,8 +56,6 @@ struct SwinConfig {
   std::string problem_type;
 };
 
-std::string patch_text(const SwinConfig& v) { return v.patch_h == v.patch_w ? s(v.patch_h) : s(v.patch_h) + "x" + s(v.patch_w); }
-
 // depths / num_heads: a list of integers in [min, max], one per stage.
 Ints read_list(const JsonFile& c, const std::string& key, int64_t min, int64_t max, const Ints& fallback) {
   if (!c.has(key)) return fallback;
@@ -97,7 +95,7 @@ void plan_stages(const JsonFile& c, SwinConfig& v, const Ints& depths, const Int
     st.width = w;
     if (std::min(h, w) < v.window)
       c.fail("window_size", s(v.window) + " is larger than stage " + s(i) + "'s " + s(h) + "x" + s(w) + " map (image_size " + s(v.height) +
-                                "x" + s(v.width) + ", patch_size " + patch_text(v) +
+                                "x" + s(v.width) + ", patch_size " + size_text(v.patch_h, v.patch_w) +
                                 "); transformers sizes the relative position bias by window_size and cannot run it");
     st.shift = std::min(h, w) <= v.window ? 0 : v.window / 2;
     st.padded_h = h + (v.window - h % v.window) % v.window;
@@ -135,7 +133,7 @@ SwinConfig read_config(const sdk::ModelRequest& r) {
   v.grid_h = (v.height + v.patch_h - 1) / v.patch_h;
   v.grid_w = (v.width + v.patch_w - 1) / v.patch_w;
   if (v.grid_h * v.grid_w > kMaxGridTokens)
-    c.fail("image_size", s(v.height) + "x" + s(v.width) + " with patch_size " + patch_text(v) + " gives a " + s(v.grid_h) + "x" + s(v.grid_w) +
+    c.fail("image_size", s(v.height) + "x" + s(v.width) + " with patch_size " + size_text(v.patch_h, v.patch_w) + " gives a " + s(v.grid_h) + "x" + s(v.grid_w) +
                              " patch grid, more than Loom's limit of " + s(kMaxGridTokens) + " tokens");
   plan_stages(c, v, depths, heads, mlp_ratio);
   if (v.head == Head::ImageClassification) {
@@ -160,7 +158,7 @@ class Expander {
 
     const std::string why = "config.json: embed_dim " + s(C);
     weight("patch.weight", "embeddings.patch_embeddings.projection.weight", {C, c_.channels, PH, PW},
-           why + ", num_channels " + s(c_.channels) + ", patch_size " + patch_text(c_));
+           why + ", num_channels " + s(c_.channels) + ", patch_size " + size_text(c_.patch_h, c_.patch_w));
     weight("patch.bias", "embeddings.patch_embeddings.projection.bias", {C}, why);
     weight("patch.norm.weight", "embeddings.norm.weight", {C}, why);
     weight("patch.norm.bias", "embeddings.norm.bias", {C}, why);

@@ -87,7 +87,7 @@ TEST_CASE("swin model: SwinModel without prefix, f16 weights, no qkv bias and a 
   test::check_outputs(engine, "swin-base", {"pixel_values"}, outputs, on_reference());
 }
 
-TEST_CASE("swin model: patch_size as a pair [2, 3], the image padded to whole patches on both sides") {
+TEST_CASE("swin model: patch_size as a pair [2, 3], a 23x29 image padded to whole patches on both sides") {
   Engine engine = swin_engine();
   const std::vector<std::string> outputs = {"last_hidden_state", "pooler_output"};
   test::check_outputs(engine, "swin-patch", {"pixel_values"}, outputs);

@@ -320,6 +320,12 @@ TEST_CASE("vision models: BEiT classification, masked image modeling and the bas
   config["patch_size"] = {4, 2};
   write(dir / "config.json", config.dump());
   CHECK(error_of(engine, dir).find("config.json: patch_size: [4, 2] with a relative position bias") != std::string::npos);
+  // A relative bias over 64x64 patches: its index, a constant of the graph, would not fit.
+  config["patch_size"] = 8;
+  config["image_size"] = 512;
+  write(dir / "config.json", config.dump());
+  CHECK(error_of(engine, dir).find("config.json: image_size: 512 over patch_size 8 gives a relative position bias over 4097 tokens, "
+                                   "more than Loom's 2049") != std::string::npos);
   const Graph g = engine.load_graph(kModels / "beit-cls");
   REQUIRE(g.processing.has_value());
   REQUIRE(g.processing->image.has_value());

@@ -122,7 +122,7 @@ void attention(std::vector<OpCase>& out) {
     CaseBuilder b("attention", bshd ? "f32 valid_length 0 bshd" : "f32 valid_length 0");
     Tensor lengths(DType::i64, {2});
     set_element(lengths, 1, 3);
-    const Shape q = bshd ? Shape{2, 2, 2, 4} : Shape{2, 2, 2, 4}, kv = bshd ? Shape{2, 3, 2, 4} : Shape{2, 2, 3, 4};
+    const Shape q{2, 2, 2, 4}, kv = bshd ? Shape{2, 3, 2, 4} : Shape{2, 2, 3, 4};  // [B, 2, 2, 4] either way
     b.input("q", DType::f32, q).input("k", DType::f32, kv).input("v", DType::f32, kv).absent().input("valid_length", lengths);
     if (bshd) b.attr("layout", std::string("bshd"));
     out.push_back(b.build());

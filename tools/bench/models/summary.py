@@ -82,20 +82,19 @@ def paired(rows, workload, threads, contender, limit_of):
 
     before = limit_rows(workload) or limit_rows("limits")  # the round's own limits where the results lack the workload's
     after = {r.get("round"): r for r in limit_rows(workload, "limits-after")}
-    limits, steady, unsteady = [], [], []
+    steady, unsteady = [], []  # (limit, ratio) per round
     for r in before:
         first = limit_of(r)
         second = limit_of(after[r.get("round")]) if r.get("round") in after else first
         limit = (first + second) / 2
-        limits.append(limit)
         times = [x["median_ms"] for x in rows if x["workload"] == workload and x["threads_asked"] == threads and
                  x["contender"] == contender and x.get("round") == r.get("round")]
-        if times:
-            (steady if max(first, second) <= STEADY * min(first, second) else unsteady).append(times[0] / limit)
+        if times:  # NaN limits (no bf16 GEMM on this CPU) compare false: steady, their ratio NaN
+            (unsteady if max(first, second) > STEADY * min(first, second) else steady).append((limit, times[0] / limit))
+    used = steady or unsteady  # the limit column over the same rounds as the ratio
     nan = float("nan")
-    ratios = steady or unsteady
-    return (statistics.median(limits) if limits else nan, statistics.median(ratios) if ratios else nan, len(steady),
-            len(steady) + len(unsteady))
+    return (statistics.median(l for l, _ in used) if used else nan, statistics.median(q for _, q in used) if used else nan,
+            len(steady), len(steady) + len(unsteady))
 
 
 def steadiness(steady, rounds):
