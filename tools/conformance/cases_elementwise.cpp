@@ -53,6 +53,18 @@ void unary(std::vector<OpCase>& out, const char* op, std::vector<std::pair<std::
       for (const auto& [k, v] : attrs) b.attr(k, v);
       out.push_back(b.build());
     }
+  // NaN stays NaN and the infinities give the function's limits, on the small tensors' loops and
+  // on the large ones' paths alike (oneDNN's relu had turned NaN into 0, its exp into +inf).
+  for (const Shape& s : {Shape{3, 17}, Shape{64, 1031}}) {
+    CaseBuilder b(op, "f32 " + dims(s) + " NaN and infinities" + suffix);
+    Tensor x = b.random(DType::f32, s, {-5, 5});
+    const int64_t n = shape_numel(s);
+    for (int64_t i : {int64_t{0}, n / 3, n - 1}) set_element(x, i, std::numeric_limits<double>::quiet_NaN());
+    set_element(x, 1, std::numeric_limits<double>::infinity());
+    set_element(x, 2, -std::numeric_limits<double>::infinity());
+    for (const auto& [k, v] : attrs) b.attr(k, v);
+    out.push_back(b.input("x", x).build());
+  }
 }
 
 void cast(std::vector<OpCase>& out) {

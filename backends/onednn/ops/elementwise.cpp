@@ -1,10 +1,13 @@
 // Element-wise ops: add, sub, mul, div (f32, i64, i32) and relu, tanh, sigmoid, exp, gelu, quick_gelu, silu (f32).
 // Small tensors take direct loops: a oneDNN primitive call costs about as much as a few
 // hundred elements of work, and graphs are full of tiny element-wise nodes. Large f32 tensors
-// go to oneDNN's binary and eltwise primitives, which are vectorised and threaded.
+// go to oneDNN's binary and eltwise primitives, which are vectorised and threaded, but for relu
+// and exp, whose primitives lose NaN (threaded loops).
 #include "kernel.hpp"
 #include "rows.hpp"
+#include "threads.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -178,11 +181,20 @@ enum class UnOp { relu, tanh, sigmoid, gelu_erf, gelu_tanh, exp, quick_gelu, sil
 template <UnOp O>
 class UnaryLoop final : public Step {
  public:
-  UnaryLoop(const NodeInfo& info, int64_t n) : n_(n), x_(info.inputs[0]), y_(info.outputs[0]) {}
+  // `threads` > 1: the elements are cut into that many runs of whole cache lines, one per thread.
+  UnaryLoop(const NodeInfo& info, int64_t n, int threads = 1) : n_(n), threads_(threads), x_(info.inputs[0]), y_(info.outputs[0]) {}
   void run(const RunContext& ctx) const override {
     const float* x = ctx.as<const float>(x_);
     float* y = ctx.as<float>(y_);
-    for (int64_t i = 0; i < n_; ++i) {
+    if (threads_ <= 1) return run(x, y, 0, n_);
+    const int64_t part = (n_ / threads_ + 15) / 16 * 16;
+#pragma omp parallel for num_threads(threads_) schedule(static)
+    for (int t = 0; t < threads_; ++t) run(x, y, std::min(n_, t * part), std::min(n_, (t + 1) * part));
+  }
+
+ private:
+  static void run(const float* x, float* y, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
       float v = x[i];
       if constexpr (O == UnOp::relu) y[i] = relu(v);
       if constexpr (O == UnOp::tanh) y[i] = std::tanh(v);
@@ -195,8 +207,8 @@ class UnaryLoop final : public Step {
     }
   }
 
- private:
   int64_t n_;
+  int threads_;
   int32_t x_, y_;
 };
 
@@ -233,6 +245,12 @@ class UnaryKernel final : public NodeKernel {
     auto x = in_dims(shapes, 0);
     expect_output(shapes, 0, x);
     const int64_t n = count(x);
+    // oneDNN 2.6's relu and exp lose a NaN (relu gives 0, exp +inf) where PyTorch keeps it: those
+    // two stay on the loop, cut between the threads.
+    if (n >= kDnnlEltwiseMin && op_ == UnOp::relu)
+      return std::make_unique<UnaryLoop<UnOp::relu>>(info_, n, resolved_threads(info_.threads));
+    if (n >= kDnnlEltwiseMin && op_ == UnOp::exp)
+      return std::make_unique<UnaryLoop<UnOp::exp>>(info_, n, resolved_threads(info_.threads));
     if (n >= kDnnlEltwiseMin) {
       static constexpr dnnl::algorithm algs[] = {dnnl::algorithm::eltwise_relu, dnnl::algorithm::eltwise_tanh,
                                                  dnnl::algorithm::eltwise_logistic, dnnl::algorithm::eltwise_gelu_erf,

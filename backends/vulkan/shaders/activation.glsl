@@ -25,7 +25,7 @@ const uint ACT_NONE = 0, ACT_RELU = 1, ACT_GELU = 2, ACT_GELU_TANH = 3, ACT_QUIC
 
 float activate(uint act, float x) {
   switch (act) {
-    case ACT_RELU: return max(x, 0.0);
+    case ACT_RELU: return x > 0.0 || isnan(x) ? x : 0.0;  // max(x, 0) may drop a NaN, which PyTorch keeps
     case ACT_GELU: return 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
     case ACT_GELU_TANH: return 0.5 * x * (1.0 + tanh_stable(0.79788456080286536 * (x + 0.044715 * x * x * x)));
     case ACT_QUICK_GELU: return x * sigmoid(1.702 * x);
