@@ -105,6 +105,16 @@ void softmax(std::vector<OpCase>& out) {
   Tensor mask = b.random(DType::f32, {3, 6}, {-1, 0});
   for (int64_t j : {1, 4, 6, 7, 8, 9, 10, 11}) set_element(mask, j, -std::numeric_limits<double>::infinity());
   out.push_back(b.input("x", DType::f32, {3, 6}).input("mask", mask).build());
+  // A line holding NaN or +inf is NaN throughout, as PyTorch's (oneDNN's max and sum skip NaN),
+  // along the last axis and along a middle one.
+  for (int64_t axis : {1, 2}) {
+    CaseBuilder c("softmax", "f32 [2, 5, 7] axis " + std::to_string(axis) + " NaN and +inf");
+    Tensor x = c.random(DType::f32, {2, 5, 7}, {-8, 8});
+    set_element(x, 3, std::numeric_limits<double>::quiet_NaN());      // [0, 0, 3]
+    set_element(x, 37, std::numeric_limits<double>::infinity());      // [1, 0, 2]
+    set_element(x, 50, -std::numeric_limits<double>::infinity());     // [1, 2, 1]: finite still
+    out.push_back(c.input("x", x).attr("axis", axis).build());
+  }
 }
 
 }  // namespace

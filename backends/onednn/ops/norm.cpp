@@ -10,6 +10,7 @@
 #include "threads.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace loom::onednn {
 namespace {
@@ -158,6 +159,7 @@ class SoftmaxStep final : public Step {
  public:
   SoftmaxStep(const NodeInfo& info, std::span<const int64_t> x, int axis, std::optional<Broadcast> mask, int threads)
       : info_(info), mask_(mask), threads_(threads) {
+    for (size_t i = 0; i < x.size(); ++i) (static_cast<int>(i) < axis ? outer_ : static_cast<int>(i) > axis ? inner_ : len_) *= x[i];
     auto md = plain_md(x, dt::f32);
     dnnl::softmax_v2_forward::primitive_desc pd(
         {dnnl::prop_kind::forward_inference, dnnl::algorithm::softmax_accurate, md, md, axis},
@@ -180,14 +182,32 @@ class SoftmaxStep final : public Step {
     execute(prim_, ctx,
             {{DNNL_ARG_SRC, const_cast<float*>(src)}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}},
             info_);
+    split_rows(outer_, outer_ * len_ * inner_, threads_, [&](int64_t r0, int64_t r1) { spread_nan(dst, r0, r1); });
   }
 
  private:
+  // oneDNN 2.6's max and sum skip a NaN: a line holding NaN or +inf comes out finite but for NaN at
+  // that element, where PyTorch's whole line is NaN. Lines [o0, o1) of the outer dims that hold a
+  // NaN become NaN throughout.
+  void spread_nan(float* y, int64_t o0, int64_t o1) const {
+    for (int64_t o = o0; o < o1; ++o) {
+      float* block = y + o * len_ * inner_;
+      for (int64_t i = 0; i < inner_; ++i) {
+        int nan = 0;
+#pragma omp simd reduction(| : nan)
+        for (int64_t j = 0; j < len_; ++j) nan |= block[j * inner_ + i] != block[j * inner_ + i];
+        if (nan)
+          for (int64_t j = 0; j < len_; ++j) block[j * inner_ + i] = std::numeric_limits<float>::quiet_NaN();
+      }
+    }
+  }
+
   NodeInfo info_;
   std::optional<Broadcast> mask_;
   dnnl::softmax_v2_forward prim_;
   size_t scratch_ = 0;
   int threads_;
+  int64_t outer_ = 1, len_ = 1, inner_ = 1;  // x as [outer, len, inner], len along the axis
 };
 
 class SoftmaxKernel final : public NodeKernel {
