@@ -53,6 +53,18 @@ TEST_CASE("file names: long names stay within the file system's limit") {
   for (size_t i = fs.find('%'); i != std::string::npos; i = fs.find('%', i + 1))
     CHECK((fs.compare(i, 3, "%2F") == 0 || fs.compare(i, 2, "%~") == 0));
   CHECK(file_name_for(std::string(200, 'x')) == std::string(200, 'x'));
+  // Nor a UTF-8 sequence: "é" (2 bytes) or "€" (3) across the cut at 182 bytes is left out whole.
+  for (const std::string& ch : {std::string("\xC3\xA9"), std::string("\xE2\x82\xAC")})
+    for (size_t lead = 179; lead <= 182; ++lead) {
+      std::string name = std::string(lead, 'n') + ch;
+      name += std::string(300 - name.size(), 'z');
+      const std::string f = file_name_for(name);
+      const size_t mark = f.find("%~");
+      REQUIRE(mark != std::string::npos);
+      const std::string kept = f.substr(0, mark);
+      CHECK(kept == name.substr(0, kept.size()));
+      CHECK((kept.size() == lead || (kept.size() >= lead + ch.size() && kept.compare(lead, ch.size(), ch) == 0)));
+    }
 }
 
 TEST_CASE("file names: an empty name is refused") {

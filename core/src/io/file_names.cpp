@@ -44,6 +44,8 @@ std::string file_name_for(std::string_view name, std::string_view suffix) {
     size_t cut = kMaxEncoded - 18;
     if (out[cut - 1] == '%') cut -= 1;
     else if (out[cut - 2] == '%') cut -= 2;
+    // ... and outside a UTF-8 sequence: back over its continuation bytes to the lead byte.
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
     char hash[19];
     std::snprintf(hash, sizeof hash, "%%~%016llx", static_cast<unsigned long long>(fnv1a(name)));
     out.resize(cut);
