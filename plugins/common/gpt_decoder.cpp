@@ -265,6 +265,8 @@ std::string bad_words(const JsonFile& gen, int64_t vocab, const std::vector<int6
     if (ids.size() == 1 && std::find(eos.begin(), eos.end(), ids[0]) != eos.end()) continue;
     y += (y.empty() ? "    bad_words_ids:\n" : "") + std::string("      - ") + int_list(ids) + "\n";
   }
+  if (y.empty())  // NoBadWordsLogitsProcessor: an empty sequence_bias is a ValueError
+    gen.fail("bad_words_ids", "holds only single eos ids, which transformers drops, leaving none (it refuses that)");
   return y;
 }
 
@@ -354,9 +356,11 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
       const double e = gen.number(key);
       if (e > 0 && e < 1) y << "    " << key << ": " << float_literal(e) << "\n";
     });
+  // More new tokens than the positions hold is no error in transformers (generation stops at
+  // an eos before, or fails past the positions); Loom stops at the positions.
   take("max_new_tokens", [&] {
-    const int64_t n = gen.integer("max_new_tokens", 1, max_length);
-    y << "    max_new_tokens: " << n << "\n";
+    const int64_t n = gen.integer("max_new_tokens", 1, most);
+    y << "    max_new_tokens: " << std::min(n, max_length) << "\n";
   });
   // transformers' max_length counts the prompt too, but its default value, 20, means 20 new
   // tokens (generate() adds the prompt's length to it), as without it.
@@ -391,10 +395,28 @@ std::string generation_section(const std::string& checkpoint_dir, const std::str
     else if (!v.is_boolean()) gen.fail("early_stopping", "expected true, false or \"never\", got " + v.dump().substr(0, 200));
     else if (v.get<bool>()) y << "    early_stopping: true\n";
   });
+  // min_new_tokens counts even at 0: where it is given, transformers reads no min_length.
   for (const char* key : {"no_repeat_ngram_size", "min_length", "min_new_tokens"})
     take(key, [&] {
       const int64_t n = gen.integer(key, 0, most);
-      if (n > 0) y << "    " << key << ": " << std::min(n, max_length) << "\n";
+      if (n > 0 || std::string_view(key) == "min_new_tokens") y << "    " << key << ": " << std::min(n, max_length) << "\n";
+    });
+  // Decoding modes other than greedy, sampling and beam search (group beam search, contrastive
+  // search, constrained beam search) and stop strings are refused rather than run as another.
+  take("num_beam_groups", [&] {
+    if (gen.integer("num_beam_groups", 1, most) > 1) gen.fail("num_beam_groups", "group beam search is not supported");
+  });
+  take("penalty_alpha", [&] {
+    const double alpha = gen.number("penalty_alpha");
+    const int64_t k = gen.has("top_k") && gen.json()["top_k"].is_number_integer() ? gen.json()["top_k"].get<int64_t>() : 50;
+    if (alpha > 0 && k > 1) gen.fail("penalty_alpha", "contrastive search (penalty_alpha > 0 with top_k > 1) is not supported");
+  });
+  for (const char* key : {"constraints", "force_words_ids", "stop_strings"})
+    take(key, [&] {
+      const nlohmann::json& v = gen.json()[key];
+      if (!(v.is_array() && v.empty()) && !(v.is_string() && v.get<std::string>().empty()))
+        gen.fail(key, std::string(std::string_view(key) == "stop_strings" ? "stop strings are" : "constrained beam search is") +
+                          " not supported");
     });
   take("sequence_bias", [&] { y << sequence_bias(gen, vocab); });
   take("bad_words_ids", [&] { y << bad_words(gen, vocab, eos); });

@@ -206,10 +206,17 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   CHECK(!spec.repetition_penalty);
   CHECK(!spec.no_repeat_ngram_size);
   CHECK(!spec.max_total_length);
-  // A max_length past the positions generates until they are full.
+  // A max_length past the positions generates until they are full; so does a max_new_tokens.
   write_config(R"({"max_length": 400})");
   spec = loaded_spec();
   CHECK(spec.max_total_length == 48);
+  write_config(R"({"max_new_tokens": 100})");
+  CHECK(loaded_spec().max_new_tokens == 48);
+  // min_new_tokens 0 is kept: with it given, transformers reads no min_length.
+  write_config(R"({"min_length": 12, "min_new_tokens": 0})");
+  spec = loaded_spec();
+  CHECK(spec.min_length == 12);
+  CHECK(spec.min_new_tokens == 0);
   auto error_of = [&] {
     try {
       engine.load_graph(tmp, "text-generation");
@@ -218,6 +225,10 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
     }
     return std::string();
   };
+  // Defaults of the modes Loom does not run are no error.
+  write_config(R"({"num_beam_groups": 1, "diversity_penalty": 0.0, "penalty_alpha": null, "constraints": null, "force_words_ids": [],
+            "stop_strings": null})");
+  CHECK(error_of().empty());
   write_config(R"({"repetition_penalty": -1})");
   CHECK_MESSAGE(error_of().find("generation_config.json: repetition_penalty") != std::string::npos, error_of());
   write_config(R"({"no_repeat_ngram_size": "two"})");
@@ -250,7 +261,14 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
            {R"({"do_sample": true, "temperature": 2})", "temperature: expected a float (2.0)"},
            {R"({"repetition_penalty": 2})", "repetition_penalty: expected a float (2.0)"},
            {"{\"a\": " + std::string(100, '[') + std::string(100, ']') + "}", "nested deeper than 64 levels"},
-           {R"({"length_penalty": "long"})", "length_penalty"}}) {
+           {R"({"length_penalty": "long"})", "length_penalty"},
+           // Only single eos ids: transformers drops them and refuses the empty rest.
+           {R"({"eos_token_id": 3, "bad_words_ids": [[3]]})", "bad_words_ids: holds only single eos ids"},
+           // Decoding modes Loom does not run are refused, not run as another.
+           {R"({"num_beams": 4, "num_beam_groups": 2, "diversity_penalty": 0.5})", "num_beam_groups: group beam search is not supported"},
+           {R"({"penalty_alpha": 0.6, "top_k": 4})", "penalty_alpha: contrastive search"},
+           {R"({"force_words_ids": [[5]]})", "force_words_ids: constrained beam search is not supported"},
+           {R"({"stop_strings": ["\n"]})", "stop_strings: stop strings are not supported"}}) {
     write_config(text);
     CHECK_MESSAGE(error_of().find("generation_config.json: " + key) != std::string::npos, (text + " -> " + error_of()));
   }

@@ -1,6 +1,7 @@
 // Generator::beam_search (loom/generation.hpp): transformers' beam search for one prompt, as
-// generate() runs it with num_beams > 1 and no sampling (_beam_search with BeamSearchScorer and
-// BeamHypotheses). Each beam has its own caches: a beam that continues another takes its state,
+// generate() runs it with num_beams > 1 and no sampling (_beam_search as rewritten in 4.49: a
+// hypothesis keeps the eos that closed it, the search stops when the best running beam cannot
+// beat the worst hypothesis, and at the last length the best num_beams candidates close). Each beam has its own caches: a beam that continues another takes its state,
 // and a second beam continuing the same one takes the state of a beam that ends, made a copy of
 // the filled positions (State::assign).
 #include <loom/error.hpp>
@@ -22,7 +23,7 @@ class Hypotheses {
  public:
   Hypotheses(size_t width, double length_penalty) : width_(width), length_penalty_(length_penalty) {}
 
-  // `closed`: by an eos (which the tokens do not hold), not by the length.
+  // `closed`: by an eos (the tokens' last), not by the length.
   void add(std::vector<int64_t> tokens, double log_probability, int64_t new_length, bool closed) {
     const double score = log_probability / std::pow(static_cast<double>(new_length), length_penalty_);
     if (list_.size() >= width_ && !(score > worst_)) return;
@@ -39,8 +40,8 @@ class Hypotheses {
     }
   }
 
-  // Whether no open beam can do better: `best` is the best log-probability of this step's
-  // candidates, `new_length` their new length.
+  // Whether no open beam can do better: `best` is the log-probability of the best beam that
+  // continues (_check_early_stop_heuristic: not an eos candidate's), `new_length` its new length.
   bool done(double best, int64_t new_length, int64_t longest_new, GenerationSpec::EarlyStopping stop) const {
     using E = GenerationSpec::EarlyStopping;
     if (list_.size() < width_) return false;
@@ -109,6 +110,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
     float score;
     int64_t token;
     size_t from;
+    size_t rank;  // among the step's candidates
   };
   std::vector<Next> next;
   next.reserve(width);
@@ -133,6 +135,7 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
   std::vector<std::pair<float, int64_t>> ranked(width * static_cast<size_t>(V));
   Hypotheses finished(width, r.length_penalty);
   bool done = false;
+  bool done_before = false;  // `done` as the last step began: its candidates still close
 
   auto score_row = [&](size_t b, const float* logits) {
     log_softmax(logits, V, logp.data());
@@ -156,16 +159,21 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
       const int64_t token = ranked[rank].second % V;
       const size_t from = static_cast<size_t>(ranked[rank].second / V);
       if (std::find(eos.begin(), eos.end(), token) != eos.end()) {
-        // An eos among the first `width` candidates closes its beam (the eos not kept).
-        if (rank < width) finished.add(beams[from], ranked[rank].first, new_length, true);
+        // An eos among the first `width` candidates closes its beam, the eos kept.
+        if (rank < width) {
+          std::vector<int64_t> closed(beams[from]);
+          closed.push_back(token);
+          finished.add(std::move(closed), ranked[rank].first, new_length, true);
+        }
         continue;
       }
-      next.push_back({ranked[rank].first, token, from});
+      next.push_back({ranked[rank].first, token, from, rank});
     }
     if (next.size() < width)  // as transformers refuses it
       throw Error("generation: the " + std::to_string(candidates) + " best candidates of a beam search step hold fewer than num_beams " +
                   std::to_string(width) + " tokens that are not eos (a vocabulary of " + std::to_string(V) + ")");
-    done = done || finished.done(ranked[0].first, new_length, longest - static_cast<int64_t>(P), r.early_stopping);
+    done_before = done;
+    done = done || finished.done(next[0].score, new_length, longest - static_cast<int64_t>(P), r.early_stopping);
     // The beams that continue, each with the state of the beam it continues: the first
     // continuation of a beam takes its state, a second one the state of a beam that does not
     // continue, made a copy before any of them runs.
@@ -198,10 +206,12 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
       score_row(b, logits.data_as<float>() + logits.numel() - V);
     }
   }
-  // At the end of the length every open beam is a hypothesis too.
-  if (!done)
+  // At the end of the length every candidate is done: of the first `width`, the eos ones closed
+  // above and the others are hypotheses too (not the beams continued from further down).
+  if (!done_before && static_cast<int64_t>(beams[0].size()) >= stop_at)
     for (size_t b = 0; b < width; ++b)
-      finished.add(beams[b], beam_scores[b], static_cast<int64_t>(beams[b].size()) - static_cast<int64_t>(P), false);
+      if (next[b].rank < width)
+        finished.add(beams[b], beam_scores[b], static_cast<int64_t>(beams[b].size()) - static_cast<int64_t>(P), false);
   const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   const auto best = finished.best(count);
   for (size_t i = 0; i < best.size(); ++i) {
@@ -209,8 +219,6 @@ void Generator::beam_search(std::span<const int64_t> prompt, const ResolvedGener
     result.prefill_ms = results.front().prefill_ms;
     result.decode_ms = decode_ms;
     std::vector<int64_t> tokens(best[i]->tokens.begin() + static_cast<std::ptrdiff_t>(P), best[i]->tokens.end());
-    // A hypothesis closed by eos ends with it, as transformers writes it back.
-    if (best[i]->closed) tokens.push_back(eos[0]);
     result.stop_reason = best[i]->closed                                                 ? "eos"
                          : static_cast<int64_t>(best[i]->tokens.size()) >= longest ? (r.max_total_length ? "max_total_length" : "max_new_tokens")
                                                                                     : "max_length";
