@@ -1172,6 +1172,11 @@ area_tasks() {
   { [ "$new" = 6 ] && [ "$reason" = max_new_tokens ]; } || { [ "$new" -le 6 ] && [ "$reason" = eos ]; } ||
     fail "generate --max-new-tokens 6: $(cat "$TMP/gen.json")"
   [ "$(json "$TMP/gen.json" "token_ids" LENGTH)" -gt "$new" ] || fail "generate --json: token_ids holds the prompt and the new tokens"
+  # An empty prompt starts from the bos token (293 in this vocabulary), as generate() without input_ids.
+  expect_ok "generate --prompt ''" generate "$m/gpt2" --prompt "" --max-new-tokens 3 --json
+  [ "$(json "$OUT" "token_ids;0")" = 293 ] || fail "generate --prompt '': not from bos: $(cat "$OUT")"
+  [ "$(json "$OUT" "token_ids" LENGTH)" = 4 ] || fail "generate --prompt '': bos and three new tokens: $(cat "$OUT")"
+  expect_error 2 "give the text to continue with --prompt TEXT" "generate without --prompt" generate "$m/gpt2"
   expect_ok "generate streams text" generate "$m/gpt2" --prompt "Hello world" --max-new-tokens 4 --seed 3 --temperature 0.8
   expect_stdout "Hello world" "generate prints the prompt and what follows"
   expect_error 1 "holds at most 48 positions" "generate with a prompt longer than the positions" \

@@ -92,6 +92,7 @@ struct TaskArgs {
 };
 struct GenerateArgs : TaskArgs {
   std::string prompt;
+  bool prompt_given = false;    // --prompt "" (generation from the model's bos) is given too
   int64_t max_new_tokens = 0;   // 0: the model's default
   double temperature = -1;      // < 0: unset (also top_p)
   double top_p = -1;

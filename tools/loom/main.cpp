@@ -351,7 +351,7 @@ int main(int argc, char** argv) {
 
   CLI::App* generate = app.add_subcommand("generate", "Continue a prompt token by token through the KV cache (GPT-2), or generate images (ImageGPT)");
   add_model(generate, generate_args);
-  generate->add_option("--prompt", generate_args.prompt, "The text to continue")->type_name("TEXT");
+  generate->add_option("--prompt", generate_args.prompt, "The text to continue (\"\": from the model's bos token)")->type_name("TEXT");
   generate->add_option("--image-count", generate_args.image_count, "ImageGPT: generate N images, pixel by pixel, as PNG files")
       ->check(whole_number_in(1, 1 << 16, ""))->type_name("N");
   generate->add_option("-o,--output-dir", generate_args.output_dir, "ImageGPT: the folder the images are written to (image-I.png)")
@@ -483,7 +483,10 @@ int main(int argc, char** argv) {
     if (nsp->parsed()) return cmd_next_sentence(plugin_opts, nsp_args);
     if (classify->parsed()) return cmd_classify(plugin_opts, classify_args);
     if (embed->parsed()) return cmd_embed(plugin_opts, embed_args);
-    if (generate->parsed()) return cmd_generate(plugin_opts, generate_args);
+    if (generate->parsed()) {
+      generate_args.prompt_given = generate->count("--prompt") > 0;
+      return cmd_generate(plugin_opts, generate_args);
+    }
     if (zero_shot->parsed()) return cmd_zero_shot(plugin_opts, zero_shot_args);
     if (search->parsed()) return cmd_search(plugin_opts, search_args);
     if (fill_image->parsed()) return cmd_fill_image(plugin_opts, fill_image_args);

@@ -180,7 +180,7 @@ void set_decoding(const GenerateArgs& a, GenerationOptions& o) {
 
 int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
   if (a.image_count > 0 || !a.prime.empty()) {
-    if (!a.prompt.empty()) throw UsageError("generate: give a text --prompt or images (--image-count, --prime), not both");
+    if (a.prompt_given) throw UsageError("generate: give a text --prompt or images (--image-count, --prime), not both");
     // An image is sampled pixel by pixel to its size: the text's lengths and beams do not apply.
     if (a.num_return_sequences > 0)
       throw UsageError("generate: --num-return-sequences is for text; --image-count N says how many images to make");
@@ -189,11 +189,15 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
       throw UsageError("generate: --num-beams and --length-penalty are for text; images are sampled pixel by pixel");
     return generate_images(p, a);
   }
-  if (a.prompt.empty()) throw UsageError("generate: give the text to continue with --prompt TEXT (or --image-count N for ImageGPT)");
+  if (!a.prompt_given) throw UsageError("generate: give the text to continue with --prompt TEXT (or --image-count N for ImageGPT)");
   Loaded m = load(p, a, "generation", "text-generation");
   Generator gen(m.session);
-  const std::vector<int64_t> prompt = m.tokenizer.encode_text(a.prompt);
-  if (prompt.empty()) throw UsageError("generate: the prompt is empty (give --prompt TEXT)");
+  std::vector<int64_t> prompt = m.tokenizer.encode_text(a.prompt);
+  // An empty prompt starts from the bos token, as transformers' generate() without input_ids
+  // (and its text-generation pipeline given "").
+  if (prompt.empty() && gen.spec().bos_token_id) prompt = {*gen.spec().bos_token_id};
+  if (prompt.empty())
+    throw UsageError("generate: the prompt '" + a.prompt + "' gives no tokens, and the model has no bos_token_id to start from");
   GenerationOptions o;
   if (a.max_new_tokens > 0) o.max_new_tokens = a.max_new_tokens;
   set_decoding(a, o);
