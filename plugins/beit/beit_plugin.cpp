@@ -77,8 +77,6 @@ BeitConfig read_config(const sdk::ModelRequest& r) {
   b.shared_relative = c.flag("use_shared_relative_position_bias", false);
   b.mean_pooling = c.flag("use_mean_pooling", true);
   b.layer_scale = c.number("layer_scale_init_value", 0.1);
-  if (b.head == Head::MaskedImageModeling && !b.mask_token)
-    c.fail("use_mask_token", "BeitForMaskedImageModeling needs the mask token (use_mask_token true)");
   if (b.head == Head::ImageClassification) {
     b.labels = read_labels(c);
     b.problem_type = read_problem_type(c);
@@ -157,7 +155,9 @@ class Expander {
     weight("cls_token", "embeddings.cls_token", {1, 1, H}, why);
     patch_embedding(g_, "pixel_values", "patch.weight", "patch.bias", PH, PW, "patches", "patches");
     std::string patches = "patches";
-    if (c_.head == Head::MaskedImageModeling) {
+    // Without the mask token (use_mask_token false, transformers' default) the head runs on every
+    // patch as it is, and there is no bool_masked_pos to give (transformers fails on one).
+    if (c_.head == Head::MaskedImageModeling && c_.mask_token) {
       // Masked patches become the mask token: e·(1 − w) + mask·w, w = bool_masked_pos [B, N, 1].
       g_.input("bool_masked_pos", "u8", {"batch", s(N)}, "0");
       g_.values(0, 1);

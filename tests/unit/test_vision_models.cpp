@@ -347,6 +347,16 @@ TEST_CASE("vision models: BEiT's bool_masked_pos is optional, 0 or 1, and its ab
   static_cast<uint8_t*>(none.data())[3] = 2;
   CHECK_THROWS_WITH_AS(s.run(explicit_inputs = {{"pixel_values", pixels}, {"bool_masked_pos", none}}),
                        doctest::Contains("bool_masked_pos"), Error);
+  // use_mask_token false (transformers' default): the head over the patches as they are, and no
+  // bool_masked_pos to give.
+  const auto plain = copy("beit-mim");
+  std::ifstream in(dir / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  config["use_mask_token"] = false;
+  write(plain / "config.json", config.dump());
+  Session p = engine.load(plain, test::on_onednn());
+  for (const auto& i : p.graph().inputs) CHECK(i.name != "bool_masked_pos");
+  CHECK(compare(p.run(default_inputs).at("logits"), s.run(default_inputs).at("logits"), 0, 0).ok());
 }
 
 TEST_CASE("vision models: ImageGPT's logits over the colour clusters, its classifier, and a whole image generated from SOS") {
