@@ -349,10 +349,13 @@ class Expander {
     if (vision_) {
       image = image_section(r_.checkpoint_dir, "CLIPImageProcessor");
     }
-    // A task needs every reader of its graph's inputs.
-    if ((text_ && tokenizer.empty()) || (vision_ && image.empty())) return "";
+    // A task needs every reader of its graph's inputs; a reader the files give is kept without
+    // one (CLIPModel's image processor where the tokenizer files are missing: preprocess, embed).
+    if (tokenizer.empty() && image.empty()) return "";
     std::ostringstream y;
-    y << "  version: 1\n" << tokenizer << image << "  tasks:\n";
+    y << "  version: 1\n" << tokenizer << image;
+    if ((text_ && tokenizer.empty()) || (vision_ && image.empty())) return y.str();
+    y << "  tasks:\n";
     if (text_ && vision_) y << "    - {task: zero-shot-image-classification, output: logits_per_image, function: softmax}\n";
     else if (text_) y << "    - {task: feature-extraction, output: " << (c_.kind == Kind::Text ? "pooler_output" : "text_embeds") << "}\n";
     else y << "    - {task: image-feature-extraction, output: " << (c_.kind == Kind::Vision ? "pooler_output" : "image_embeds") << "}\n";

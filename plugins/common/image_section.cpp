@@ -106,7 +106,9 @@ std::string imagegpt_section(const JsonFile& f, const ImageDefaults& d, bool do_
   if (!f.has("clusters") || !f.json()["clusters"].is_array())
     f.fail("clusters", "expected an array of [r, g, b] colour clusters");
   const nlohmann::json& c = f.json()["clusters"];
-  if (static_cast<int64_t>(c.size()) != d.clusters)
+  // Fewer clusters than the vocabulary's colours leave ids unused (transformers compares
+  // nothing); more would make ids past it.
+  if (static_cast<int64_t>(c.size()) > d.clusters)
     f.fail("clusters", "holds " + std::to_string(c.size()) + " clusters; the model's vocabulary has " + std::to_string(d.clusters) +
                            " (vocab_size − 1)");
   std::ostringstream y;

@@ -266,6 +266,17 @@ TEST_CASE("vision models: CLIPModel's embedding tasks run one tower on its own i
   CHECK_THROWS_WITH_AS(engine.load_graph(dir, "text-generation"), doctest::Contains("task 'text-generation' is not offered by CLIPModel"), Error);
 }
 
+TEST_CASE("vision models: CLIPModel without tokenizer files keeps its image processor, and no task") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-clip.so"});
+  const auto dir = copy("clip");
+  for (const char* f : {"vocab.json", "merges.txt", "tokenizer_config.json"}) std::filesystem::remove(dir / f);
+  const Graph g = engine.load_graph(dir);
+  REQUIRE(g.processing.has_value());
+  CHECK(g.processing->image.has_value());
+  CHECK(!g.processing->tokenizer.has_value());
+  CHECK(g.processing->tasks.empty());
+}
+
 TEST_CASE("vision models: CLIPTextModelWithProjection (legacy eos 2: the largest id) and CLIPVisionModelWithProjection") {
   Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-clip.so"});
   test::check_outputs(engine, "clip-text", {"input_ids", "attention_mask"}, {"text_embeds", "last_hidden_state"});
@@ -396,11 +407,15 @@ TEST_CASE("vision models: ImageGPT's logits over the colour clusters, its classi
   CHECK(r.tokens == std::vector<int64_t>(expected.data_as<int64_t>(), expected.data_as<int64_t>() + expected.numel()));
 }
 
-TEST_CASE("vision models: ImageGPT's clusters must match its vocabulary") {
+TEST_CASE("vision models: ImageGPT's clusters must fit its vocabulary") {
   Engine engine = test::model_engine({"loom-onednn.so", "loom-imagegpt.so"});
   const auto dir = copy("imagegpt");
+  // Fewer clusters than colours leave ids unused, as transformers takes them; more are refused.
   write(dir / "preprocessor_config.json", "{\"clusters\": [[0, 0, 0], [1, 1, 1]]}");
-  CHECK(error_of(engine, dir).find("preprocessor_config.json: clusters: holds 2 clusters; the model's vocabulary has 8") != std::string::npos);
+  CHECK(error_of(engine, dir).empty());
+  write(dir / "preprocessor_config.json", "{\"clusters\": [[0, 0, 0], [1, 1, 1], [0, 0, 0], [1, 1, 1], [0, 0, 0], [1, 1, 1], [0, 0, 0], "
+                                           "[1, 1, 1], [0, 0, 0]]}");
+  CHECK(error_of(engine, dir).find("preprocessor_config.json: clusters: holds 9 clusters; the model's vocabulary has 8") != std::string::npos);
   write(dir / "preprocessor_config.json", "{\"do_color_quantize\": false}");
   CHECK(error_of(engine, dir).find("do_color_quantize: false is not supported") != std::string::npos);
   CHECK_THROWS_WITH_AS(engine.load_graph(kModels / "imagegpt-cls", "image-generation"),

@@ -362,11 +362,16 @@ int generate_images(const PluginOptions& p, const GenerateArgs& a) {
     pixels.insert(pixels.end(), r.tokens.begin(), r.tokens.end());
     // Each id back to its cluster's colour, rint(127.5 (c + 1)), as ImageGPT's examples decode it.
     Image img(w, h);
-    for (int64_t k = 0; k < h * w; ++k)
+    for (int64_t k = 0; k < h * w; ++k) {
+      const int64_t id = pixels.at(static_cast<size_t>(k));
+      if (id < 0 || id >= static_cast<int64_t>(clusters.size()))
+        throw Error(printable(a.model) + ": pixel " + std::to_string(k) + " was generated as id " + std::to_string(id) +
+                    ", which has no colour: the image processor holds " + std::to_string(clusters.size()) + " clusters");
       for (int c = 0; c < 3; ++c) {
-        const double v = std::nearbyint(127.5 * (clusters.at(static_cast<size_t>(pixels.at(static_cast<size_t>(k))))[c] + 1.0));
+        const double v = std::nearbyint(127.5 * (clusters[static_cast<size_t>(id)][c] + 1.0));
         img.pixels()[static_cast<size_t>(k * 3 + c)] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
       }
+    }
     const fs::path file = fs::path(a.output_dir) / ("image-" + std::to_string(i) + ".png");
     write_png(file, img);
     files.push_back({{"file", file.string()}, {"seed", o.seed}, {"pixels_per_second", rate}, {"token_ids", pixels}});
