@@ -7,7 +7,6 @@
 #include "rows.hpp"
 #include "threads.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -181,15 +180,12 @@ enum class UnOp { relu, tanh, sigmoid, gelu_erf, gelu_tanh, exp, quick_gelu, sil
 template <UnOp O>
 class UnaryLoop final : public Step {
  public:
-  // `threads` > 1: the elements are cut into that many runs of whole cache lines, one per thread.
-  UnaryLoop(const NodeInfo& info, int64_t n, int threads = 1) : n_(n), threads_(threads), x_(info.inputs[0]), y_(info.outputs[0]) {}
+  // `threads` > 1: large tensors are cut between them (split_rows).
+  UnaryLoop(const NodeInfo& info, int64_t n, int threads) : n_(n), threads_(threads), x_(info.inputs[0]), y_(info.outputs[0]) {}
   void run(const RunContext& ctx) const override {
     const float* x = ctx.as<const float>(x_);
     float* y = ctx.as<float>(y_);
-    if (threads_ <= 1) return run(x, y, 0, n_);
-    const int64_t part = (n_ / threads_ + 15) / 16 * 16;
-#pragma omp parallel for num_threads(threads_) schedule(static)
-    for (int t = 0; t < threads_; ++t) run(x, y, std::min(n_, t * part), std::min(n_, (t + 1) * part));
+    split_rows(n_, n_, threads_, [&](int64_t begin, int64_t end) { run(x, y, begin, end); });
   }
 
  private:
@@ -247,11 +243,8 @@ class UnaryKernel final : public NodeKernel {
     const int64_t n = count(x);
     // oneDNN 2.6's relu and exp lose a NaN (relu gives 0, exp +inf) where PyTorch keeps it: those
     // two stay on the loop, cut between the threads.
-    if (n >= kDnnlEltwiseMin && op_ == UnOp::relu)
-      return std::make_unique<UnaryLoop<UnOp::relu>>(info_, n, resolved_threads(info_.threads));
-    if (n >= kDnnlEltwiseMin && op_ == UnOp::exp)
-      return std::make_unique<UnaryLoop<UnOp::exp>>(info_, n, resolved_threads(info_.threads));
-    if (n >= kDnnlEltwiseMin) {
+    const bool keeps_nan = op_ != UnOp::relu && op_ != UnOp::exp;
+    if (n >= kDnnlEltwiseMin && keeps_nan) {
       static constexpr dnnl::algorithm algs[] = {dnnl::algorithm::eltwise_relu, dnnl::algorithm::eltwise_tanh,
                                                  dnnl::algorithm::eltwise_logistic, dnnl::algorithm::eltwise_gelu_erf,
                                                  dnnl::algorithm::eltwise_gelu_tanh, dnnl::algorithm::eltwise_exp,
@@ -259,15 +252,16 @@ class UnaryKernel final : public NodeKernel {
       const float alpha = op_ == UnOp::quick_gelu ? kQuickGeluAlpha : op_ == UnOp::silu ? 1.0f : 0.0f;
       return std::make_unique<DnnlEltwise>(info_, algs[static_cast<int>(op_)], alpha, n);
     }
+    const int threads = n >= kDnnlEltwiseMin ? resolved_threads(info_.threads) : 1;
     switch (op_) {
-      case UnOp::relu: return std::make_unique<UnaryLoop<UnOp::relu>>(info_, n);
-      case UnOp::tanh: return std::make_unique<UnaryLoop<UnOp::tanh>>(info_, n);
-      case UnOp::sigmoid: return std::make_unique<UnaryLoop<UnOp::sigmoid>>(info_, n);
-      case UnOp::gelu_erf: return std::make_unique<UnaryLoop<UnOp::gelu_erf>>(info_, n);
-      case UnOp::gelu_tanh: return std::make_unique<UnaryLoop<UnOp::gelu_tanh>>(info_, n);
-      case UnOp::exp: return std::make_unique<UnaryLoop<UnOp::exp>>(info_, n);
-      case UnOp::quick_gelu: return std::make_unique<UnaryLoop<UnOp::quick_gelu>>(info_, n);
-      case UnOp::silu: return std::make_unique<UnaryLoop<UnOp::silu>>(info_, n);
+      case UnOp::relu: return std::make_unique<UnaryLoop<UnOp::relu>>(info_, n, threads);
+      case UnOp::tanh: return std::make_unique<UnaryLoop<UnOp::tanh>>(info_, n, threads);
+      case UnOp::sigmoid: return std::make_unique<UnaryLoop<UnOp::sigmoid>>(info_, n, threads);
+      case UnOp::gelu_erf: return std::make_unique<UnaryLoop<UnOp::gelu_erf>>(info_, n, threads);
+      case UnOp::gelu_tanh: return std::make_unique<UnaryLoop<UnOp::gelu_tanh>>(info_, n, threads);
+      case UnOp::exp: return std::make_unique<UnaryLoop<UnOp::exp>>(info_, n, threads);
+      case UnOp::quick_gelu: return std::make_unique<UnaryLoop<UnOp::quick_gelu>>(info_, n, threads);
+      case UnOp::silu: return std::make_unique<UnaryLoop<UnOp::silu>>(info_, n, threads);
     }
     return nullptr;
   }

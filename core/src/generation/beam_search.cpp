@@ -1,9 +1,10 @@
 // Generator::beam_search (loom/generation.hpp): transformers' beam search for one prompt, as
 // generate() runs it with num_beams > 1 and no sampling (_beam_search as rewritten in 4.49: a
 // hypothesis keeps the eos that closed it, the search stops when the best running beam cannot
-// beat the worst hypothesis, and at the last length the best num_beams candidates close). Each beam has its own caches: a beam that continues another takes its state,
-// and a second beam continuing the same one takes the state of a beam that ends, made a copy of
-// the filled positions (State::assign).
+// beat the worst hypothesis, and at the last length the best num_beams candidates close). Each
+// beam has its own caches: a beam that continues another takes its state, and a second beam
+// continuing the same one takes the state of a beam that ends, made a copy of the filled
+// positions (State::assign).
 #include <loom/error.hpp>
 #include <loom/generation.hpp>
 

@@ -8,11 +8,7 @@ namespace loom::yaml {
 
 namespace {
 
-void put(YAML::Emitter& out, const std::string& s) {
-  if (holds_other_line_breaks(s)) out << YAML::EscapeNonAscii << YAML::DoubleQuoted;
-  else if (needs_quotes(s)) out << YAML::DoubleQuoted;
-  out << s;
-}
+void put(YAML::Emitter& out, const std::string& s) { put_string(out, s); }
 
 void put(YAML::Emitter& out, const char* key, const std::string& s) {
   out << YAML::Key << key << YAML::Value;

@@ -1,5 +1,7 @@
 #include "graph/yaml_scalar.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -89,6 +91,12 @@ bool holds_other_line_breaks(std::string_view text) {
   for (std::string_view brk : {"\xC2\x85", "\xE2\x80\xA8", "\xE2\x80\xA9"})
     if (text.find(brk) != std::string_view::npos) return true;
   return false;
+}
+
+void put_string(YAML::Emitter& out, const std::string& s) {
+  if (holds_other_line_breaks(s)) out << YAML::EscapeNonAscii << YAML::DoubleQuoted;
+  else if (needs_quotes(s)) out << YAML::DoubleQuoted;
+  out << s;
 }
 
 bool needs_quotes(std::string_view text) {

@@ -14,16 +14,7 @@ namespace loom {
 
 namespace {
 
-// Quotes exactly the strings that, written plain, would read back as something else.
-void put_string(YAML::Emitter& out, const std::string& s) {
-  if (yaml::holds_other_line_breaks(s)) {
-    out << YAML::EscapeNonAscii << YAML::DoubleQuoted << s;
-  } else if (yaml::needs_quotes(s)) {
-    out << YAML::DoubleQuoted << s;
-  } else {
-    out << s;
-  }
-}
+using yaml::put_string;
 
 void put_key(YAML::Emitter& out, const std::string& key) {
   out << YAML::Key;
