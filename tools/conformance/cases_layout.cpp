@@ -36,7 +36,8 @@ void pad(std::vector<OpCase>& out) {
     double value;
   };
   const PadCase cases[] = {{{1, 5, 6, 3}, {0, 0, 0, 0}, {0, 2, 1, 0}, 0}, {{2, 3}, {1, 2}, {0, 1}, -1.5}, {{4}, {0}, {0}, 0},
-                           {{3, 1}, {2, 0}, {2, 3}, 7}, {{2, 0, 3}, {0, 1, 0}, {0, 1, 0}, 2}, {{1, 55, 55, 96}, {0, 0, 0, 0}, {0, 1, 1, 0}, 0}};
+                           {{3, 1}, {2, 0}, {2, 3}, 7}, {{2, 0, 3}, {0, 1, 0}, {0, 1, 0}, 2}, {{1, 55, 55, 96}, {0, 0, 0, 0}, {0, 1, 1, 0}, 0},
+                           {{}, {}, {}, 0}};  // a scalar: no axis, a copy
   for (DType t : {DType::f32, DType::i64, DType::i32, DType::bf16})
     for (const auto& c : cases) {
       if (t != DType::f32 && shape_numel(c.x) > 1000) continue;

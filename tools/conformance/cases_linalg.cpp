@@ -34,6 +34,8 @@ void matmul(std::vector<OpCase>& out) {
       {{67, 129}, {129, 71}},            // large
       {{2, 3, 300}, {300, 70}},          // a few rows over a long K (GPU backends' decode kernels)
       {{1, 300}, {70, 300}, false, true},
+      {{3, 0}, {0, 4}},                  // inner dim 0: zeros
+      {{2, 3, 0}, {2, 5, 0}, false, true},
   };
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const MatmulShape& m : shapes) {
@@ -49,7 +51,8 @@ void linear(std::vector<OpCase>& out) {
     Shape x;
     int64_t n;
   };
-  const Shape3 shapes[] = {{{5, 16}, 8}, {{16}, 8}, {{1, 1}, 1}, {{2, 3, 17}, 9}, {{7, 31}, 33}, {{33, 257}, 65}, {{3, 257}, 65}};
+  const Shape3 shapes[] = {{{5, 16}, 8}, {{16}, 8}, {{1, 1}, 1}, {{2, 3, 17}, 9}, {{7, 31}, 33}, {{33, 257}, 65}, {{3, 257}, 65},
+                           {{4, 0}, 5}};  // K = 0: the bias (or 0) through the activation
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const auto& [x, n] : shapes)
       for (bool bias : {true, false})
@@ -57,7 +60,8 @@ void linear(std::vector<OpCase>& out) {
           for (const char* act : {"none", "relu", "gelu", "gelu_tanh", "quick_gelu", "silu", "tanh"}) {
             const bool large = shape_numel(x) > 1000;
             // Every activation on one shape; the other shapes with none (and relu when large).
-            if (std::string(act) != "none" && x != Shape{5, 16} && !(large && std::string(act) == "relu")) continue;
+            if (std::string(act) != "none" && x != Shape{5, 16} && x != Shape{4, 0} && !(large && std::string(act) == "relu"))
+              continue;
             if (t != DType::f32 && (large || !bias)) continue;
             const int64_t k = x.back();
             CaseBuilder b("linear", std::string(dtype_name(t)) + " " + dims(x) + " -> " + std::to_string(n) +
@@ -82,6 +86,7 @@ void conv2d(std::vector<OpCase>& out) {
       {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1}, {0, 0}},
       {{1, 2, 9, 6}, {3, 2, 3, 2}, {2, 3}, {1, 0}},       // unequal strides and paddings
       {{1, 3, 64, 64}, {48, 3, 16, 16}, {16, 16}, {0, 0}}, // large
+      {{2, 0, 4, 4}, {3, 0, 2, 2}, {2, 2}, {0, 0}},       // no input channels: the bias (or 0)
   };
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const ConvCase& c : cases)

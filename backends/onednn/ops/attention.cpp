@@ -149,6 +149,10 @@ class AttentionStep final : public Step {
         if (lengths[b] < 0 || lengths[b] > s_.tk)
           info_.fail("valid_length[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) +
                      " is outside 0.." + std::to_string(s_.tk) + " (the keys' positions)");
+    if (std::isinf(s_.scale)) {  // no dims to score at the default scale: every score NaN
+      std::fill(out, out + s_.batch * s_.heads * s_.tq * s_.dv, std::numeric_limits<float>::quiet_NaN());
+      return;
+    }
     float* scores_all = reinterpret_cast<float*>(ctx.scratch);
     const int64_t jobs = s_.batch * s_.heads;
     // Even a parallel region that its `if` clause serialises allocates in libgomp: stay out of
@@ -333,7 +337,9 @@ class AttentionKernel final : public NodeKernel {
       info_.fail("q " + dims_str(q) + ", k " + dims_str(k) + " and v " + dims_str(v) + " do not agree");
     AttentionShape s{q[0], q[h], q[t], k[t], q[3], v[3], 0, causal_, has_input(3), has_input(4), {}, bshd_};
     s.kv_bf16 = info_.input_dtypes[1] == LOOM_DTYPE_BF16;
-    s.scale = static_cast<float>(scale_ > 0 ? scale_ : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(s.d, 1))));
+    // D = 0 at the default scale: 1/sqrt(0) is +inf and each score 0 * inf, NaN (run() fills the output).
+    s.scale = static_cast<float>(scale_ > 0 ? scale_ : s.d > 0 ? 1.0 / std::sqrt(static_cast<double>(s.d))
+                                                                : std::numeric_limits<double>::infinity());
     const std::array<int64_t, 4> scores = {s.batch, s.heads, s.tq, s.tk};
     if (s.has_mask) {
       auto m = in_dims(shapes, 3);

@@ -139,6 +139,24 @@ class ConvStep final : public Step {
   bool bias_;
 };
 
+// A convolution over no input channels: every sum is empty, so each output plane is its bias (or
+// 0), as the reference computes it (oneDNN refuses 0 channels).
+class NoChannelsStep final : public Step {
+ public:
+  NoChannelsStep(const NodeInfo& info, Dims out, bool bias) : info_(info), out_(std::move(out)), bias_(bias) {}
+  void run(const RunContext& ctx) const override {
+    float* y = ctx.as<float>(info_.outputs[0]);
+    const float* b = bias_ ? ctx.as<const float>(info_.inputs[2]) : nullptr;
+    const int64_t plane = out_[2] * out_[3];
+    for (int64_t i = 0; i < out_[0] * out_[1]; ++i) std::fill(y + i * plane, y + (i + 1) * plane, b ? b[i % out_[1]] : 0.0f);
+  }
+
+ private:
+  NodeInfo info_;
+  Dims out_;
+  bool bias_;
+};
+
 class ConvKernel final : public NodeKernel {
  public:
   ConvKernel(NodeInfo info, Dims stride, Dims padding, std::optional<PatchWeight> packed)
@@ -159,7 +177,7 @@ class ConvKernel final : public NodeKernel {
     }
     expect_output(shapes, 0, out);
     if (count(out) == 0) return std::make_unique<NoStep>();
-    if (x[1] == 0) info_.fail("x has no channels");
+    if (x[1] == 0) return std::make_unique<NoChannelsStep>(info_, out, has_input(2));
     // blocked_gemm.hpp's panels take tens of patch rows (CLIP ViT-B/32's 49: 2.5-3.6 -> 1.7 ms at
     // 1 thread); from about a hundred (ViT-B/16's 196) oneDNN's convolution was as fast.
     if (packed_ && x[0] * out[2] * out[3] <= packed_->max_rows())

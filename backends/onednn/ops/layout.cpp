@@ -46,6 +46,20 @@ void walk(std::span<const int64_t> out, std::span<const int64_t> in, Source&& so
   }
 }
 
+// A scalar's pad or roll: its one element, copied.
+class ScalarStep final : public Step {
+ public:
+  explicit ScalarStep(const NodeInfo& info) : info_(info) {}
+  void run(const RunContext& ctx) const override {
+    const void* x = ctx.data(info_.inputs[0]);
+    void* y = ctx.data(info_.outputs[0]);
+    if (x != y) std::memmove(y, x, sdk::dtype_size(info_.input_dtypes[0]));
+  }
+
+ private:
+  NodeInfo info_;
+};
+
 class LayoutStep final : public Step {
  public:
   LayoutStep(const NodeInfo& info, Dims in, Dims out, std::vector<int64_t> shift, Dims before, double value)
@@ -110,7 +124,7 @@ class LayoutKernel final : public NodeKernel {
     }
     expect_output(shapes, 0, out);
     if (count(out) == 0) return std::make_unique<NoStep>();
-    if (rank == 0) info_.fail("x is a scalar");
+    if (rank == 0) return std::make_unique<ScalarStep>(info_);  // no axis to pad or roll: a copy
     return std::make_unique<LayoutStep>(info_, Dims(x.begin(), x.end()), out, shift, pad_ ? a_ : Dims{}, value_);
   }
 

@@ -27,6 +27,29 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 
+// A product over an inner dim of 0: every sum is empty, so y is the bias (or `zero`: 0 times
+// matmul's alpha, NaN for an infinite one) through the activation, as the reference computes it
+// (oneDNN refuses K = 0).
+class EmptySumStep final : public Step {
+ public:
+  EmptySumStep(const NodeInfo& info, int64_t m, int64_t n, bool bias, Activation act, float zero = 0.0f)
+      : info_(info), m_(m), n_(n), bias_(bias), act_(act), zero_(zero) {}
+  void run(const RunContext& ctx) const override {
+    float* y = ctx.as<float>(info_.outputs[0]);
+    const float* b = bias_ ? ctx.as<const float>(info_.inputs[2]) : nullptr;
+    for (int64_t r = 0; r < m_; ++r)
+      for (int64_t j = 0; j < n_; ++j) y[r * n_ + j] = b ? b[j] : zero_;
+    activate_rows(y, m_, n_, n_, act_);
+  }
+
+ private:
+  NodeInfo info_;
+  int64_t m_, n_;
+  bool bias_;
+  Activation act_;
+  float zero_;
+};
+
 class MatmulStep final : public Step {
  public:
   // `after`: an activation applied to the `elements` outputs once oneDNN is done.
@@ -107,7 +130,7 @@ class MatmulKernel final : public NodeKernel {
     out.push_back(n);
     expect_output(shapes, 0, out);
     if (count(out) == 0) return std::make_unique<NoStep>();
-    if (k == 0) info_.fail("inner dim is 0");
+    if (k == 0) return std::make_unique<EmptySumStep>(info_, count(out), 1, false, Activation::none, 0.0f * alpha_);
     if (out.size() > static_cast<size_t>(kMaxDnnlRank))
       info_.fail("rank " + std::to_string(out.size()) + " exceeds oneDNN's " + std::to_string(kMaxDnnlRank));
     auto [ad, as] = logical_view(a, out.size(), ta_);
@@ -525,7 +548,7 @@ class LinearKernel final : public NodeKernel {
     expect_output(shapes, 0, out);
     const int64_t m = count(x.first(x.size() - 1));
     if (m == 0 || n == 0) return std::make_unique<NoStep>();
-    if (k == 0) info_.fail("inner dim is 0");
+    if (k == 0) return std::make_unique<EmptySumStep>(info_, m, n, has_input(2), act_);
     // The packed or blocked copy serves every row count, so that the weight as mapped is not read again.
     // bf16 tiles are made only where the AMX kernel runs (block_weight), for every row count.
     if (const auto layout = blocked_ ? panel_layout(blocked_->md, k, n, info_.linear.bf16) : std::nullopt) {

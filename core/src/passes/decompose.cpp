@@ -62,9 +62,12 @@ std::vector<Node> decompose_attention(GraphEdit& edit, int index) {
   double scale = attr_float(node, "scale");
   if (scale == 0) {
     const Dim& d = edit.info(pn.inputs[0]).shape[3];
-    if (!d.is_known() || d.value() <= 0)
+    if (!d.is_known())
       throw Error(ops::node_prefix(node) + "cannot be decomposed into basic ops: 'scale' is 0 (1/sqrt(head_dim)) and head_dim " +
                   d.str() + " is not known; give 'scale' explicitly");
+    if (d.value() <= 0)
+      throw Error(ops::node_prefix(node) + "cannot be decomposed into basic ops: 'scale' is 0 (1/sqrt(head_dim)) and head_dim is " +
+                  d.str() + ", which has no finite scale");
     scale = 1.0 / std::sqrt(static_cast<double>(d.value()));
   }
   const std::string mask = input_or_empty(node, 3), valid_length = input_or_empty(node, 4);
