@@ -194,12 +194,37 @@ area_usage() {
   expect_error 2 "--backend" "--backend given twice" run "$g" --backend onednn --backend onednn
   expect_error 2 "empty backend name" "--backend with an empty name" run "$g" "${ENCODER_INPUTS[@]}" --backend onednn,
 
+  # A mistyped option is named, with the nearest one; an option given twice is said so.
+  expect_error 2 "unknown option '--inptu' for 'run'; did you mean '--input'?" "a mistyped option" run "$g" --inptu "x=y"
+  expect_error 2 "did you mean '--max-new-tokens'?" "an option in snake case" generate "$g" --max_new_tokens 3
+  expect_error 2 "unknown option '--topk' for 'fill-mask'; did you mean '--top-k'?" "fill-mask's mistyped option" \
+    fill-mask "$g" "a [MASK]" --topk 3
+  expect_error 2 "--optimize is given twice" "an option of one value given twice" run "$g" --optimize none --optimize all
+  expect_error 2 "did you mean 'precision'?" "a mistyped session option" run "$g" --option precison=bf16
+  expect_error 2 "expected a number in (0, 1], got '0'" "--mask-ratio of 0" fill-image "$g" --mask-ratio 0
+  # Output that cannot be written fails the command (a full disk).
+  if [ -w /dev/full ]; then
+    checks=$((checks + 1))
+    timeout 60 "$LOOM" inspect "$g" --json >/dev/full 2>"$ERR"
+    status=$?
+    [ "$status" -eq 1 ] && grep -qF "writing to standard output failed" "$ERR" ||
+      fail "inspect --json > /dev/full: exit $status, expected 1 with the write named"
+  fi
+  # A file of another kind where a graph goes is named as such.
+  expect_error 1 "this is a .npy array, not a YAML graph" "a .npy array as the graph" validate "$ENC/input_ids.npy"
+
   # --help shows the defaults and ranges; --backend takes one comma-separated list.
   expect_ok "bench --help" bench --help
   expect_stdout "1..1000000=50" "bench --help shows --iterations' range and default"
   expect_stdout "0..1024=0" "bench --help shows --threads' range and default"
   expect_ok "run --help" run --help
   expect_stdout "=1e-05" "run --help shows the default tolerance"
+  # Options whose default means "not given" show none (no "=-1" or "=nan").
+  expect_ok "generate --help" generate --help
+  checks=$((checks + 1))
+  if grep -E -- "--(temperature|top-k|length-penalty|max-new-tokens|num-beams|top-p)[^=]*=" "$OUT" | grep -q .; then
+    fail "generate --help shows a placeholder default: $(grep -E -- '=(-1|nan|0)( |$)' "$OUT" | head -3)"
+  fi
   checks=$((checks + 1))
   if ! grep -q -- "--backend NAME\[,NAME...\] " "$OUT" || grep -- "--backend" "$OUT" | grep -qF " ..."; then
     fail "run --help: --backend should read as one comma-separated list"
@@ -1134,7 +1159,7 @@ area_tasks() {
   cp "$OUT" "$TMP/fill2.json"
   checks=$((checks + 1))
   [ "$(json "$TMP/fill2.json" "" LENGTH)" = 2 ] || fail "fill-mask of two bracketed texts did not give two results"
-  expect_error 2 "fill-mask: unknown option --bogus" "fill-mask with an unknown option after its text" fill-mask "$m/bert-mlm" "a [MASK]" --bogus
+  expect_error 2 "unknown option '--bogus' for 'fill-mask'" "fill-mask with an unknown option after its text" fill-mask "$m/bert-mlm" "a [MASK]" --bogus
   expect_error 1 "does not offer fill-mask" "fill-mask on a model without the head" fill-mask "$m/bert-nsp" "a [MASK] b"
 
   expect_ok "next-sentence --json" next-sentence "$m/bert-nsp" --text "the cat sat" --text-pair "on the mat" --json
@@ -1144,6 +1169,31 @@ area_tasks() {
   awk -v a="$p" 'BEGIN { exit !(a > 0 && a < 1) }' || fail "next-sentence: is_next $p is not a probability"
   [ "$(json "$TMP/nsp.json" "scores" LENGTH)" = 2 ] || fail "next-sentence --json: two scores"
   expect_error 2 "one --text A and one --text-pair B" "next-sentence without a pair" next-sentence "$m/bert-nsp" --text "a"
+  # A text past the model's positions, invalid UTF-8 and options that do not apply are named.
+  local long; long=$(printf 'word %.0s' $(seq 40))
+  expect_error 1 "the text is 42 tokens long (special tokens included), but the model holds at most 32 positions" \
+    "embed of a text past the positions" embed "$m/bert-base" --text "$long"
+  expect_error 1 "--text #2: not valid UTF-8" "embed of invalid UTF-8" embed "$m/bert-base" --text ok --text $'a\xffb'
+  expect_error 1 "--prompt: not valid UTF-8" "generate of invalid UTF-8" generate "$m/gpt2" --prompt $'a\xff'
+  expect_error 2 "--output-dir is for ImageGPT's images" "generate -o for a text" generate "$m/gpt2" --prompt hi -o "$TMP/gentext"
+  expect_error 2 "gives its own vectors (text_embeds)" "embed --pooling for CLIP" embed "$m/clip" --text hi --pooling cls
+  expect_error 2 "1 --text-pair for 2 --text" "classify with fewer pairs than texts" classify "$m/bert-seqcls" --text a --text b \
+    --text-pair c
+  expect_ok "inspect of a checkpoint" inspect "$m/bert-mlm"
+  expect_stdout "limit: seq <= 32 (declared by the graph)" "inspect lists the checkpoint's position bound"
+  expect_stdout "attention_mask: i64 [batch, seq] (optional: default 1)" "inspect marks inputs with a default"
+  # The next-sentence probability is softmax(logits)[0] (class 0 is IsNext): the same ids run
+  # through the graph give the logits.
+  expect_ok "preprocess of a pair" preprocess "$m/bert-nsp" --text "the cat sat" --text-pair "on the mat" --output-dir "$TMP/nspin"
+  expect_ok "run of the pair" run "$m/bert-nsp" --input "input_ids=$TMP/nspin/input_ids.npy" \
+    --input "token_type_ids=$TMP/nspin/token_type_ids.npy" --input "attention_mask=$TMP/nspin/attention_mask.npy" \
+    --output-dir "$TMP/nspout"
+  checks=$((checks + 1))
+  local header l0 l1
+  header=$(od -An -tu2 -j8 -N2 "$TMP/nspout/logits.npy" | tr -d ' ')
+  read -r l0 l1 < <(od -An -tf4 -j$((10 + header)) -N8 "$TMP/nspout/logits.npy")
+  awk -v a="$l0" -v b="$l1" -v p="$p" 'BEGIN { q = 1 / (1 + exp(b - a)); d = q - p; exit !(d < 1e-3 && d > -1e-3) }' ||
+    fail "next-sentence: is_next $p is not softmax(logits $l0, $l1)[0]"
 
   expect_ok "classify --json" classify "$m/bert-seqcls" --text "good day" --text "bad night" --json
   cp "$OUT" "$TMP/cls.json"

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -82,6 +83,7 @@ struct TaskArgs {
   int64_t top_k = 0;  // 0: the task's default
   bool json = false;
   std::string pooling = "mean";  // embed
+  bool pooling_given = false;     // --pooling on the command line (refused where the model pools itself)
   bool normalize = false;        // embed
   std::vector<std::string> images;  // classify, embed, zero-shot, fill-image
   std::string labels;               // zero-shot: "a cat,a dog"
@@ -164,10 +166,14 @@ std::pair<std::string, std::string> split_assignment(const std::string& text, co
 std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& dims);
 // Refuses a --dim the graph has no symbol for, or beyond a limit the graph sets (UsageError).
 void check_dims(const Session& s, const std::map<std::string, int64_t>& dims);
-// The --input NAME=FILE.npy arguments read; a name given twice is a UsageError.
+// The --input NAME=FILE.npy arguments by name; a name given twice is a UsageError.
+std::map<std::string, std::string> input_files(const std::vector<std::string>& inputs);
+// Those files read (a file's error names it).
+TensorMap read_inputs(const std::map<std::string, std::string>& files);
 TensorMap read_inputs(const std::vector<std::string>& inputs);
 // Refuses --input names that are not graph inputs and, when `all_required`, graph inputs not
 // given, listing every one at once (UsageError).
+void check_input_names(const Graph& g, const std::map<std::string, std::string>& inputs, bool all_required);
 void check_input_names(const Graph& g, const TensorMap& inputs, bool all_required);
 // The session options of --backend, --threads, --option KEY=VALUE (a key given twice is a
 // UsageError), --optimize LEVEL and --precision P (the session option precision=P, which every
@@ -188,6 +194,11 @@ std::string human_bytes(uint64_t bytes);
 std::string printable(const std::string& name);
 // 'name', printable
 std::string quoted(const std::string& name);
+// Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
+// The library names texts and images by their index ("text 1: ...", "image 0: ..."); the command
+// line by the option, counted from 1 ("--text #2: ..."; `text_option` for texts given otherwise).
+std::string option_names(std::string message, const std::string& text_option = "--text");
 // "a, b, c"
 std::string join(const std::vector<std::string>& items, const char* separator = ", ");
 

@@ -164,6 +164,7 @@ int embed_images(const PluginOptions& p, const TaskArgs& a) {
   // The model's own vectors (CLIP's image_embeds) at unit length, as CLIP compares them; pooled
   // hidden states only under --normalize.
   const bool unit = a.normalize || used != a.pooling;
+  if (used != a.pooling) refuse_pooling(a, used);
   print_embeddings(unit ? unit_rows(v) : v, a.json, used, unit);
   return 0;
 }
@@ -186,7 +187,7 @@ int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a) {
     texts.push_back(text);
   }
   Session s = engine.compile(g, options_of(a));
-  TensorMap in = tok.tensors(tok.encode(texts));
+  TensorMap in = text_inputs(tok, encode_texts(tok, a.model, texts, {}, "--labels"), g, s, a.model);
   merge(in, image_tensors(g, proc, a.images));
   TensorMap out = s.run(in);
   // logits_per_image [images, labels], softmax over the labels, as the pipeline scores them.
@@ -201,6 +202,7 @@ int cmd_search(const PluginOptions& p, const TaskArgs& a) {
   if (a.texts.size() != 1) throw UsageError("search: give one query with --text TEXT");
   namespace fs = std::filesystem;
   std::error_code ec;
+  if (!fs::exists(a.folder, ec)) throw UsageError("search: " + quoted(a.folder) + " does not exist");
   if (!fs::is_directory(a.folder, ec)) throw UsageError("search: " + quoted(a.folder) + " is not a folder of images");
   std::vector<std::string> files;
   fs::directory_iterator it(a.folder, ec);
@@ -225,7 +227,7 @@ int cmd_search(const PluginOptions& p, const TaskArgs& a) {
   const TaskSpec& tt = task_of(tg, a.model, "feature-extraction");
   const Tokenizer tok = text_tokenizer(tg, a.model, "search");
   Session ts = engine.compile(tg, options_of(a));
-  TensorMap tout = ts.run(tok.tensors(tok.encode(a.texts)));
+  TensorMap tout = ts.run(text_inputs(tok, encode_texts(tok, a.model, a.texts), tg, ts, a.model));
   if (tout.at(tt.output).shape().size() != 2)
     throw Error(printable(a.model) + ": output '" + tt.output + "' is not a text vector [batch, dim]; search needs a CLIP model");
   const Tensor query = unit_rows(tout.at(tt.output));

@@ -5,10 +5,19 @@
 #include <nlohmann/json.hpp>
 
 #include <iostream>
+#include <sstream>
 
 namespace loom::cli {
 
 namespace {
+
+// An input's default as the graph file writes it: "1", or "range over axis 1".
+std::string default_str(const InputDefault& d) {
+  if (d.kind == InputDefault::Kind::Range) return "range over axis " + std::to_string(d.axis);
+  std::ostringstream os;
+  os << d.fill;
+  return os.str();
+}
 
 std::string info_str(const TensorInfo& t) { return std::string(dtype_name(t.dtype)) + " " + sym_shape_str(t.shape); }
 
@@ -104,7 +113,11 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     nlohmann::json j;
     j["graph"] = g.name;
     j["file"] = a.graph;
-    for (const auto& in : g.inputs) j["inputs"].push_back({{"name", in.name}, {"dtype", dtype_name(in.info.dtype)}, {"shape", sym_shape_str(in.info.shape)}});
+    for (const auto& in : g.inputs) {
+      nlohmann::json input = {{"name", in.name}, {"dtype", dtype_name(in.info.dtype)}, {"shape", sym_shape_str(in.info.shape)}};
+      if (in.default_value) input["default"] = default_str(*in.default_value);
+      j["inputs"].push_back(std::move(input));
+    }
     for (const auto& out : g.outputs) j["outputs"].push_back(out.name);
     j["nodes"] = run_graph.nodes.size();
     j["ops"] = op_counts;
@@ -121,6 +134,8 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     j["symbol_limits"] = nlohmann::json::array();
     for (const auto& l : s.symbol_limits())
       j["symbol_limits"].push_back({{"symbol", l.symbol}, {"max", l.max}, {"node", l.node}, {"why", l.why}});
+    j["symbol_bounds"] = nlohmann::json::array();  // the graph's own (`symbols:`; a checkpoint's position table)
+    for (const SymbolBound& b : run_graph.symbols) j["symbol_bounds"].push_back({{"symbol", b.name}, {"max", b.max}});
     j["partitions"] = nlohmann::json::array();
     for (const auto& part : pl.partitions) j["partitions"].push_back({{"backend", part.backend}, {"nodes", part.nodes}});
     if (a.placement) {
@@ -135,7 +150,9 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
 
   std::cout << "graph " << (g.name.empty() ? a.graph : g.name) << "  (" << a.graph << ")\n";
   std::cout << "inputs:\n";
-  for (const auto& in : g.inputs) std::cout << "  " << in.name << ": " << info_str(in.info) << "\n";
+  for (const auto& in : g.inputs)
+    std::cout << "  " << in.name << ": " << info_str(in.info)
+              << (in.default_value ? " (optional: default " + default_str(*in.default_value) + ")" : "") << "\n";
   std::cout << "outputs:";
   for (const auto& out : g.outputs) std::cout << " " << out.name;
   std::cout << "\nnodes: " << run_graph.nodes.size() << " (";
@@ -161,6 +178,7 @@ int cmd_inspect(const PluginOptions& p, const InspectArgs& a) {
     std::cout << "  " << backend << " arena: " << human_bytes(bytes) << " = activations " << human_bytes(mem.activation_bytes[backend])
               << " (" << human_bytes(mem.unplanned_bytes[backend]) << " without reuse) + scratch "
               << human_bytes(mem.scratch_bytes[backend]) << "\n";
+  for (const SymbolBound& b : run_graph.symbols) std::cout << "limit: " << b.name << " <= " << b.max << " (declared by the graph)\n";
   for (const auto& l : s.symbol_limits()) std::cout << "limit: " << l.str() << "\n";
   std::cout << "plans made: " << stats.plans_made << " (one per input-shape signature; " << stats.plans_cached << " cached)\n";
   std::cout << "partitions: " << pl.partitions.size() << "\n";

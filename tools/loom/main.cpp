@@ -91,21 +91,6 @@ CLI::Validator folder_name() {
                         "");
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // The first argument that is not an option names the subcommand (no top-level option takes a
 // value). An unknown one is named, with the nearest subcommand when it is a likely typo;
 // CLI11 alone would only say that an argument "was not expected".
@@ -120,12 +105,37 @@ std::string unknown_subcommand(int argc, char** argv, const CLI::App& app) {
     std::string nearest;
     size_t best = 3;  // suggest only within two edits
     for (const auto& n : names)
-      if (size_t d = edit_distance(arg, n); d < best || (n.rfind(arg, 0) == 0 && d == best)) {
+      if (size_t d = loom::cli::edit_distance(arg, n); d < best || (n.rfind(arg, 0) == 0 && d == best)) {
         best = d;
         nearest = n;
       }
     return "unknown subcommand '" + std::string(arg) + "'" + (nearest.empty() ? "" : "; did you mean '" + nearest + "'?") +
            " (subcommands: " + loom::cli::join(names) + ")";
+  }
+  return "";
+}
+
+// CLI11 names the arguments it could not place ("The following arguments were not expected:
+// x=y --inptu"), last first. The first that reads as an option is named instead, with the
+// nearest option of the subcommand when it is a likely typo.
+std::string unknown_option(const CLI::App& app, const std::vector<std::string>& extras) {
+  const CLI::App* cmd = &app;
+  for (const CLI::App* sub : app.get_subcommands()) cmd = sub;  // the parsed one
+  for (const std::string& arg : extras) {
+    if (arg.size() < 2 || arg[0] != '-' || std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.') continue;
+    const std::string name = arg.substr(0, arg.find('='));
+    std::vector<std::string> names;
+    for (const CLI::Option* o : cmd->get_options())
+      for (const std::string& n : o->get_lnames()) names.push_back("--" + n);
+    std::string nearest;
+    size_t best = 3;  // suggest only within two edits
+    for (const auto& n : names)
+      if (size_t d = loom::cli::edit_distance(name, n); d < best) {
+        best = d;
+        nearest = n;
+      }
+    const std::string where = cmd == &app ? "" : " for '" + cmd->get_name() + "'";
+    return "unknown option '" + name + "'" + where + (nearest.empty() ? "" : "; did you mean '" + nearest + "'?");
   }
   return "";
 }
@@ -213,7 +223,7 @@ int main(int argc, char** argv) {
   // run
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "Run a graph on .npy inputs and write its outputs as .npy");
-  run->add_option("graph", run_args.graph, "Graph YAML file or model manifest")->required()->type_name("GRAPH");
+  run->add_option("graph", run_args.graph, "Graph YAML file, model manifest or checkpoint folder")->required()->type_name("GRAPH");
   run->add_option("--input", run_args.inputs, "Graph input from a .npy file (repeat the option for each input)")
       ->type_name("NAME=FILE.npy")->allow_extra_args(false)->default_str("");
   run->add_option("--output-dir", run_args.output_dir, "Write every output into DIR as NAME.npy (names encoded to stay inside DIR)")
@@ -244,7 +254,7 @@ int main(int argc, char** argv) {
   bench->add_option("--iterations", bench_args.iterations, "Timed samples")->check(whole_number_in(1, kMaxRuns))->type_name("N");
   bench->add_option("--repeat", bench_args.repeat, "Runs per timed sample (for very fast graphs)")->check(whole_number_in(1, kMaxRuns))->type_name("N");
   bench->add_option("--seq", bench_args.seq, "Tokens per row of a text model's generated ids (its seq symbol)")
-      ->check(whole_number_in(1, kMaxTokens))->type_name("N");
+      ->check(whole_number_in(1, kMaxTokens))->type_name("N")->default_str("");
   bench->add_option("--batch", bench_args.batch, "Rows of a model's generated ids and images (their batch symbols)")
       ->check(whole_number_in(1, kMaxTokens))->type_name("B");
   bench->add_option("--task", bench_args.task, kTaskHelp)->type_name("T");
@@ -310,7 +320,7 @@ int main(int argc, char** argv) {
   };
   const CLI::Validator top_k_range = whole_number_in(1, 1 << 20, "");
   auto add_top_k = [&](CLI::App* cmd, TaskArgs& a, const char* what) {
-    cmd->add_option("--top-k", a.top_k, what)->check(top_k_range)->type_name("K");
+    cmd->add_option("--top-k", a.top_k, what)->check(top_k_range)->type_name("K")->default_str("");
   };
 
   CLI::App* fill = app.add_subcommand("fill-mask", "Predict the tokens at the mask token of a text (BERT's masked LM)");
@@ -321,7 +331,7 @@ int main(int argc, char** argv) {
                    "The text, with the tokenizer's mask token ([MASK]) where a word is missing (give several to fill each)")
       ->required()->type_name("TEXT")->default_str("")->allow_extra_args(false);
   fill->allow_extras();
-  fill->add_option("--top-k", fill_args.top_k, "How many predictions per mask (default 5)")->check(top_k_range)->type_name("K");
+  fill->add_option("--top-k", fill_args.top_k, "How many predictions per mask (default 5)")->check(top_k_range)->type_name("K")->default_str("");
   add_task_options(fill, fill_args);
 
   CLI::App* nsp = app.add_subcommand("next-sentence", "The probability that --text-pair follows --text (BERT's next-sentence head)");
@@ -359,11 +369,11 @@ int main(int argc, char** argv) {
   generate->add_option("--prime", generate_args.prime, "ImageGPT: complete the lower half of this image (PNG or JPEG)")->type_name("FILE");
   generate->add_option("--max-new-tokens", generate_args.max_new_tokens,
                        "Stop after N new tokens (default: generation_config.json's, else 20)")
-      ->check(whole_number_in(1, 1 << 20, ""))->type_name("N");
+      ->check(whole_number_in(1, 1 << 20, ""))->type_name("N")->default_str("");
   generate->add_option("--temperature", generate_args.temperature, "Sample with this temperature (> 0)")
-      ->check(finite_number(true))->type_name("T");
+      ->check(finite_number(true))->type_name("T")->default_str("");
   generate->add_option("--top-k", generate_args.sample_top_k, "Sample from the K most likely tokens (0: all)")
-      ->check(whole_number_in(0, 1 << 24, ""))->type_name("K");
+      ->check(whole_number_in(0, 1 << 24, ""))->type_name("K")->default_str("");
   generate->add_option("--top-p", generate_args.top_p, "Sample from the most likely tokens whose probability reaches P")
       ->check(number_in(0, false, 1, false))->type_name("P");
   generate->add_option("--min-p", generate_args.min_p, "Sample only from tokens at least P times as likely as the most likely")
@@ -392,7 +402,7 @@ int main(int argc, char** argv) {
       ->check(whole_number_in(1, 1024, ""))->type_name("N");
   generate->add_option("--length-penalty", generate_args.length_penalty,
                        "Beam search: a finished beam scores its log-probability / new length^L (default 1)")
-      ->check(finite_number(false, true))->type_name("L");
+      ->check(finite_number(false, true))->type_name("L")->default_str("");
   add_task_options(generate, generate_args);
 
   CLI::App* zero_shot = app.add_subcommand("zero-shot", "Score candidate labels for images by text-image similarity (CLIP)");
@@ -416,9 +426,19 @@ int main(int argc, char** argv) {
   add_model(fill_image, fill_image_args);
   add_images(fill_image, fill_image_args, "The PNG or JPEG image");
   fill_image->add_option("--mask-ratio", fill_image_args.mask_ratio, "The share of patches to mask, in (0, 1]")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->type_name("R");
+      ->check(number_in(0, true, 1, false))->capture_default_str()->type_name("R");
   fill_image->add_option("--seed", fill_image_args.seed, "The seed that picks the masked patches")->check(seed_number())->type_name("N");
   add_task_options(fill_image, fill_image_args);
+
+  // Options whose stored default only means "not given" (the model's or the task's own value
+  // applies, as their help says): --help shows no default for them.
+  auto unset_by_default = [](CLI::App* cmd, std::initializer_list<const char*> names) {
+    for (const char* name : names) cmd->get_option(name)->default_str("");
+  };
+  unset_by_default(bench, {"--seq", "--batch", "--decode", "--past"});
+  unset_by_default(generate, {"--image-count", "--top-p", "--min-p", "--typical-p", "--epsilon-cutoff", "--eta-cutoff",
+                              "--repetition-penalty", "--no-repeat-ngram-size", "--min-new-tokens", "--num-beams",
+                              "--num-return-sequences"});
 
   // conformance
   ConformanceArgs conformance_args;
@@ -447,12 +467,21 @@ int main(int argc, char** argv) {
       app.exit(e);
       return 0;
     }
-    std::fprintf(stderr, "loom: %s\n", e.what());
+    std::string what = e.what();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+      std::vector<std::string> extras = app.remaining();
+      for (const CLI::App* sub : app.get_subcommands())
+        for (const std::string& a : sub->remaining()) extras.push_back(a);
+      if (std::string named = unknown_option(app, extras); !named.empty()) what = named;
+    } else if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && what.find("At Most 1 required") != std::string::npos) {
+      what = what.substr(0, what.find(':')) + " is given twice (it takes one value)";
+    }
+    std::fprintf(stderr, "loom: %s\n", what.c_str());
     std::fprintf(stderr, "Run with --help for usage.\n");
     return 2;
   }
 
-  try {
+  auto dispatch = [&]() -> int {
     if (version) {
       std::printf("loom %s (plugin ABI %u.%u)\n", loom::Engine::version(), LOOM_ABI_VERSION_MAJOR, LOOM_ABI_VERSION_MINOR);
       return 0;
@@ -475,14 +504,17 @@ int main(int argc, char** argv) {
         const bool option_like = text.size() > 1 && text[0] == '-' &&
                                  std::isalpha(static_cast<unsigned char>(text[text[1] == '-' ? 2 : 1])) &&
                                  text.find(' ') == std::string::npos;
-        if (!options_end && option_like) throw UsageError("fill-mask: unknown option " + printable(text));
+        if (!options_end && option_like) throw UsageError(unknown_option(app, {printable(text)}));
         fill_args.texts.push_back(text);
       }
       return cmd_fill_mask(plugin_opts, fill_args);
     }
     if (nsp->parsed()) return cmd_next_sentence(plugin_opts, nsp_args);
     if (classify->parsed()) return cmd_classify(plugin_opts, classify_args);
-    if (embed->parsed()) return cmd_embed(plugin_opts, embed_args);
+    if (embed->parsed()) {
+      embed_args.pooling_given = embed->count("--pooling") > 0;
+      return cmd_embed(plugin_opts, embed_args);
+    }
     if (generate->parsed()) {
       generate_args.prompt_given = generate->count("--prompt") > 0;
       return cmd_generate(plugin_opts, generate_args);
@@ -494,11 +526,24 @@ int main(int argc, char** argv) {
     if (probe->parsed()) return cmd_probe_plugin(probe_file);
     std::fprintf(stderr, "loom: a subcommand is required\n%s", app.help().c_str());
     return 2;
+  };
+  // Output that could not be written (a full disk, a closed pipe) fails the command: a script's
+  // `loom ... --json > out.json` must not take a cut file for a result.
+  auto flushed = [](int rc) {
+    std::cout.flush();
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr, "loom: error: writing to standard output failed: %s\n", std::strerror(errno));
+      return rc == 0 ? 1 : rc;
+    }
+    return rc;
+  };
+  try {
+    return flushed(dispatch());
   } catch (const UsageError& e) {
     std::fprintf(stderr, "loom: %s\n", e.what());
-    return 2;
+    return flushed(2);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "loom: error: %s\n", e.what());
-    return 1;
+    return flushed(1);
   }
 }

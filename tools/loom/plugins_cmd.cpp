@@ -35,8 +35,11 @@ int cmd_plugins(const PluginOptions& p, const PluginsArgs& a) {
     return 0;
   }
   if (records.empty()) {
-    std::cout << "No plugins found. Searched: --plugin files, LOOM_PLUGIN_PATH, " << Engine::install_plugin_dir().string()
-              << " and the executable's folder.\n";
+    const std::string install = Engine::install_plugin_dir().string();
+    if (p.no_default_paths) std::cout << "No plugins found: --no-default-plugins loads only the --plugin files, and none was given.\n";
+    else
+      std::cout << "No plugins found. Searched: --plugin files, LOOM_PLUGIN_PATH, "
+                << (install.empty() ? "" : "the install's plugin folder " + install + ", ") << "and the executable's folder.\n";
     return 0;
   }
   size_t ok = 0;

@@ -20,19 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The library names texts and images by their index ("text 1", "image 0"); the command line by
-// the option, counted from 1.
-std::string option_names(std::string message) {
-  for (const auto& [from, to] :
-       {std::pair<std::string, std::string>{"pair text ", "--text-pair #"}, {"text ", "--text #"}, {"image ", "--image #"}})
-    if (message.rfind(from, 0) == 0) {
-      const size_t end = message.find_first_not_of("0123456789", from.size());
-      if (end == from.size() || end == std::string::npos || (message[end] != ':' && message[end] != ' ')) return message;
-      return to + std::to_string(std::stoull(message.substr(from.size(), end - from.size())) + 1) + message.substr(end);
-    }
-  return message;
-}
-
 // The array nested by the tensor's shape, integers for i64, numbers for f32.
 nlohmann::ordered_json nested(const Tensor& t, size_t axis = 0, int64_t offset = 0) {
   nlohmann::ordered_json a = nlohmann::ordered_json::array();

@@ -83,7 +83,7 @@ void make_output_dir(const fs::path& dir) {
 
 int cmd_run(const PluginOptions& p, const RunArgs& a) {
   Engine engine = make_engine(p);
-  TensorMap inputs = read_inputs(a.inputs);
+  const std::map<std::string, std::string> files = input_files(a.inputs);
   struct Reference {
     std::string name, file;
     Tensor tensor;
@@ -93,18 +93,21 @@ int cmd_run(const PluginOptions& p, const RunArgs& a) {
     auto [name, file] = split_assignment(e, "--expect");
     for (const auto& earlier : expected)
       if (earlier.name == name) throw UsageError("--expect " + printable(name) + " is given twice");
-    expected.push_back({name, file, read_npy(file)});
+    expected.push_back({name, file, Tensor()});
   }
   Session s = engine.load(a.graph, session_options(a.backends, a.threads, a.options, a.optimize, a.precision));
   const Graph& g = s.graph();
   // Names on the command line that the graph lacks are usage errors, --input and --expect alike.
-  check_input_names(g, inputs, /*all_required=*/true);
+  check_input_names(g, files, /*all_required=*/true);
   std::vector<std::string> output_names;
   for (const auto& o : g.outputs) output_names.push_back(printable(o.name));
   for (const auto& ref : expected)
     if (std::none_of(g.outputs.begin(), g.outputs.end(), [&](const GraphOutput& o) { return o.name == ref.name; }))
       throw UsageError("--expect " + printable(ref.name) + ": graph '" + g.name + "' has no output of that name (its outputs: " +
                        join(output_names) + ")");
+  // The names right, the files are read (an error then names the file).
+  TensorMap inputs = read_inputs(files);
+  for (auto& ref : expected) ref.tensor = read_npy(ref.file);
   if (!a.output_dir.empty()) make_output_dir(a.output_dir);
   TensorMap outputs = run_graph(s, inputs, a.graph, a.inputs);
 

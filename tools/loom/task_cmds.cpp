@@ -49,8 +49,8 @@ int cmd_fill_mask(const PluginOptions& p, const TaskArgs& a) {
   if (a.texts.empty()) throw UsageError("fill-mask: give the text with its mask token, e.g. \"Paris is the [MASK] of France.\"");
   Loaded m = load(p, a, "fill-mask");
   const TaskSpec& t = task_of(m.graph, a.model, "fill-mask");
-  const Encoding e = m.tokenizer.encode(a.texts);
-  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  const Encoding e = encode_texts(m.tokenizer, a.model, a.texts);
+  TensorMap out = m.session.run(text_inputs(m.tokenizer, e, m.graph, m.session, a.model));
   const auto preds = fill_mask(out.at(t.output), e, m.tokenizer, a.top_k > 0 ? a.top_k : t.top_k.value_or(5));
   Json all = Json::array();
   for (size_t r = 0; r < preds.size(); ++r) {
@@ -77,8 +77,8 @@ int cmd_next_sentence(const PluginOptions& p, const TaskArgs& a) {
     throw UsageError("next-sentence: give one --text A and one --text-pair B (repeat both for several pairs)");
   Loaded m = load(p, a, "next-sentence-prediction");
   const TaskSpec& t = task_of(m.graph, a.model, "next-sentence-prediction");
-  const Encoding e = m.tokenizer.encode(a.texts, a.pairs);
-  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  const Encoding e = encode_texts(m.tokenizer, a.model, a.texts, a.pairs);
+  TensorMap out = m.session.run(text_inputs(m.tokenizer, e, m.graph, m.session, a.model));
   TaskSpec probs = t;
   probs.function = ScoreFunction::Softmax;
   const auto rows = classify(out.at(t.output), probs, 0);
@@ -99,14 +99,17 @@ int cmd_next_sentence(const PluginOptions& p, const TaskArgs& a) {
 
 int cmd_classify(const PluginOptions& p, const TaskArgs& a) {
   if (!a.images.empty()) {
-    if (!a.texts.empty()) throw UsageError("classify: give texts (--text) or images (--image), not both");
+    if (!a.texts.empty() || !a.pairs.empty()) throw UsageError("classify: give texts (--text) or images (--image), not both");
     return classify_images(p, a);
   }
   if (a.texts.empty()) throw UsageError("classify: give the text with --text TEXT or the image with --image FILE (repeat the option for each)");
+  if (!a.pairs.empty() && a.pairs.size() != a.texts.size())
+    throw UsageError("classify: " + std::to_string(a.pairs.size()) + " --text-pair for " + std::to_string(a.texts.size()) +
+                     " --text (one per text, or none)");
   Loaded m = load(p, a, "text-classification");
   const TaskSpec& t = task_of(m.graph, a.model, "text-classification");
-  const Encoding e = m.tokenizer.encode(a.texts, a.pairs);
-  TensorMap out = m.session.run(m.tokenizer.tensors(e));
+  const Encoding e = encode_texts(m.tokenizer, a.model, a.texts, a.pairs);
+  TensorMap out = m.session.run(text_inputs(m.tokenizer, e, m.graph, m.session, a.model));
   const auto rows = classify(out.at(t.output), t, a.top_k > 0 ? a.top_k : t.top_k.value_or(0));
   Json all = Json::array();
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -136,12 +139,13 @@ int cmd_embed(const PluginOptions& p, const TaskArgs& a) {
                                      "beside config.json), so embeddings cannot read text");
   const Tokenizer tok = Tokenizer::from_graph(g);
   Session s = engine.compile(g, session_options(a.backends, a.threads, a.options, "all", a.precision));
-  const Encoding e = tok.encode(a.texts);
-  TensorMap out = s.run(tok.tensors(e));
+  const Encoding e = encode_texts(tok, a.model, a.texts);
+  TensorMap out = s.run(text_inputs(tok, e, g, s, a.model));
   // A model with its own sentence vector (CLIP's text_embeds) gives it, at unit length as CLIP
   // compares them; others are pooled, and scaled only under --normalize.
   const TaskSpec* t = find_task(g, "feature-extraction");
   if (t && out.count(t->output) && out.at(t->output).shape().size() == 2) {
+    refuse_pooling(a, t->output);
     print_embeddings(unit_rows(out.at(t->output)), a.json, t->output, true);
     return 0;
   }
@@ -190,9 +194,16 @@ int cmd_generate(const PluginOptions& p, const GenerateArgs& a) {
     return generate_images(p, a);
   }
   if (!a.prompt_given) throw UsageError("generate: give the text to continue with --prompt TEXT (or --image-count N for ImageGPT)");
+  if (!a.output_dir.empty()) throw UsageError("generate: --output-dir is for ImageGPT's images; a text is printed");
   Loaded m = load(p, a, "generation", "text-generation");
   Generator gen(m.session);
-  std::vector<int64_t> prompt = m.tokenizer.encode_text(a.prompt);
+  std::vector<int64_t> prompt;
+  try {
+    prompt = m.tokenizer.encode_text(a.prompt);
+  } catch (const Error& e) {  // "the text: not valid UTF-8 ...": the option it came from
+    const std::string what = e.what(), text = "the text: ";
+    throw Error(printable(a.model) + ": " + (what.rfind(text, 0) == 0 ? "--prompt: " + what.substr(text.size()) : what));
+  }
   // An empty prompt starts from the bos token, as transformers' generate() without input_ids
   // (and its text-generation pipeline given "").
   if (prompt.empty() && gen.spec().bos_token_id) prompt = {*gen.spec().bos_token_id};

@@ -3,6 +3,7 @@
 #include <loom/error.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -76,6 +77,43 @@ void print_embeddings(const Tensor& v, bool json, const std::string& pooling, bo
     }
   }
   if (json) std::cout << dump({{"pooling", pooling}, {"normalized", normalized}, {"dim", dim}, {"embeddings", rows}}) << "\n";
+}
+
+void refuse_pooling(const TaskArgs& a, const std::string& output) {
+  if (a.pooling_given)
+    throw UsageError("embed: --pooling " + a.pooling + ": " + printable(a.model) + " gives its own vectors (" + printable(output) +
+                     "), which are not pooled from its hidden states");
+}
+
+Encoding encode_texts(const Tokenizer& tok, const std::string& model, const std::vector<std::string>& texts,
+                      const std::vector<std::string>& pairs, const std::string& text_option) {
+  try {
+    return tok.encode(texts, pairs);
+  } catch (const Error& e) {
+    throw Error(printable(model) + ": " + option_names(e.what(), text_option));
+  }
+}
+
+TensorMap text_inputs(const Tokenizer& tok, const Encoding& e, const Graph& g, const Session& s, const std::string& model) {
+  TensorMap tensors = tok.tensors(e);
+  for (const GraphInput& in : g.inputs) {
+    auto it = tensors.find(in.name);
+    if (it == tensors.end() || in.info.shape.size() != 2 || it->second.shape().size() != 2) continue;
+    const Dim& d = in.info.shape[1];
+    if (!d.is_symbolic() || d.symbols().size() != 1 || d.factor() != 1) continue;
+    const std::string& symbol = d.symbols()[0];
+    int64_t bound = INT64_MAX;
+    for (const SymbolBound& b : g.symbols)
+      if (b.name == symbol) bound = std::min(bound, b.max);
+    for (const SymbolLimit& l : s.symbol_limits())
+      if (l.symbol == symbol) bound = std::min(bound, l.max);
+    const int64_t length = it->second.shape()[1];
+    if (length > bound)
+      throw Error(printable(model) + ": " + (e.size() > 1 ? "the longest text" : "the text") + " is " +
+                  std::to_string(length) + " tokens long (special tokens included), but the model holds at most " +
+                  std::to_string(bound) + " positions");
+  }
+  return tensors;
 }
 
 }  // namespace loom::cli

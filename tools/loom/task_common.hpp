@@ -5,6 +5,7 @@
 #include "commands.hpp"
 
 #include <loom/engine.hpp>
+#include <loom/tokenizer.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -26,11 +27,22 @@ Graph graph_for(const Engine& engine, const std::string& model, const std::strin
 const TaskSpec& task_of(const Graph& g, const std::string& model, const std::string& task);
 // The entry for `task` when the graph has one, else null.
 const TaskSpec* find_task(const Graph& g, const std::string& task);
+// `texts` (and `pairs`) encoded, an error in one named by its option and number ("--text #2")
+// after the model.
+Encoding encode_texts(const Tokenizer& tok, const std::string& model, const std::vector<std::string>& texts,
+                      const std::vector<std::string>& pairs = {}, const std::string& text_option = "--text");
+// The tokenizer's tensors of an encoding, the longest text checked against the positions the
+// model holds first: an Error naming the model and the text's length in tokens, where the run
+// would name its input's bound.
+TensorMap text_inputs(const Tokenizer& tok, const Encoding& e, const Graph& g, const Session& s, const std::string& model);
 
 }  // namespace loom::cli
 
 namespace loom::cli {
 
+// --pooling given for a model that gives its own vectors (`output`: CLIP's text_embeds or
+// image_embeds), where nothing is pooled: a usage error rather than an option ignored.
+void refuse_pooling(const TaskArgs& a, const std::string& output);
 // Rows of a f32 [batch, dim] tensor scaled to unit length (a zero row stays zero).
 Tensor unit_rows(const Tensor& v);
 // Embeddings [batch, dim] as `loom embed` prints them: a summary per row, or with --json one

@@ -67,24 +67,37 @@ void check_dims(const Session& s, const std::map<std::string, int64_t>& dims) {
   }
 }
 
-TensorMap read_inputs(const std::vector<std::string>& inputs) {
-  TensorMap out;
+std::map<std::string, std::string> input_files(const std::vector<std::string>& inputs) {
+  std::map<std::string, std::string> out;
   for (const auto& in : inputs) {
     auto [name, file] = split_assignment(in, "--input");
-    if (out.count(name)) throw UsageError("--input " + name + " is given twice");
-    out.emplace(name, read_npy(file));
+    if (!out.emplace(name, file).second) throw UsageError("--input " + name + " is given twice");
   }
   return out;
 }
 
+TensorMap read_inputs(const std::map<std::string, std::string>& files) {
+  TensorMap out;
+  for (const auto& [name, file] : files) out.emplace(name, read_npy(file));
+  return out;
+}
+
+TensorMap read_inputs(const std::vector<std::string>& inputs) { return read_inputs(input_files(inputs)); }
+
 void check_input_names(const Graph& g, const TensorMap& inputs, bool all_required) {
+  std::map<std::string, std::string> given;
+  for (const auto& [name, t] : inputs) given.emplace(name, "");
+  check_input_names(g, given, all_required);
+}
+
+void check_input_names(const Graph& g, const std::map<std::string, std::string>& inputs, bool all_required) {
   std::vector<std::string> names, unknown, missing;
   for (const auto& in : g.inputs) {
     names.push_back(printable(in.name));
     // An input with a default may be left out (docs/graph-format.md).
     if (all_required && !in.default_value && !inputs.count(in.name)) missing.push_back(quoted(in.name));
   }
-  for (const auto& [name, t] : inputs)
+  for (const auto& [name, file] : inputs)
     if (std::none_of(g.inputs.begin(), g.inputs.end(), [&](const GraphInput& in) { return in.name == name; })) unknown.push_back(quoted(name));
   std::string problems;
   if (!unknown.empty()) problems = "--input " + join(unknown) + (unknown.size() == 1 ? " is not an input" : " are not inputs");
@@ -107,6 +120,12 @@ SessionOptions session_options(const std::string& backends, int threads, const s
   for (const auto& text : options) {
     auto [key, value] = split_assignment(text, "--option");
     if (!o.options.emplace(key, value).second) throw UsageError("--option " + key + " is given twice");
+    // A near miss of a session option (precison=bf16) would reach every backend, which would
+    // each call it unknown to itself.
+    if (key.find('.') == std::string::npos)
+      for (const char* known : {"precision", "kv_cache", "fallback", "profile"})
+        if (key != known && edit_distance(key, known) <= 2)
+          throw UsageError("--option " + key + "=" + value + ": no such option; did you mean '" + known + "'?");
   }
   if (!precision.empty()) {
     // The session option every backend understands (docs/plugins.md); a backend that cannot
@@ -174,6 +193,32 @@ Graph task_graph(const Engine& engine, const std::string& model, const std::stri
   }
   (void)engine.load_graph(model);  // unreadable: that error, exit 1
   throw UsageError("--task " + task + ": " + printable(model) + " has no graph for it (" + why + ")");
+}
+
+std::string option_names(std::string message, const std::string& text_option) {
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"pair text ", "--text-pair #"}, {"text ", text_option + " #"}, {"image ", "--image #"}})
+    if (message.rfind(from, 0) == 0) {
+      const size_t end = message.find_first_not_of("0123456789", from.size());
+      if (end == from.size() || end == std::string::npos || (message[end] != ':' && message[end] != ' ')) return message;
+      return to + std::to_string(std::stoull(message.substr(from.size(), end - from.size())) + 1) + message.substr(end);
+    }
+  return message;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
 }
 
 }  // namespace loom::cli

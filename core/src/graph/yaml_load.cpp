@@ -83,6 +83,15 @@ YAML::Node load_document(std::string_view text, const std::string& file) {
   auto loc_at = [&](const YAML::Mark& m) {
     return m.is_null() || m.line < 0 ? SourceLoc{file, 0, 0} : SourceLoc{file, m.line + 1, m.column + 1};
   };
+  // An image, an archive or a weights file given where a graph goes: said as such.
+  for (const auto& [magic, what] : {std::pair<std::string_view, const char*>{"\x89PNG", "a PNG image"}, {"\xff\xd8\xff", "a JPEG image"},
+                                    {"PK\x03\x04", "a zip archive"}, {"\x93NUMPY", "a .npy array"}, {"\x7f" "ELF", "a program or library"}})
+    if (text.substr(0, magic.size()) == magic)
+      fail(Where{"", SourceLoc{file, 0, 0}}, std::string("this is ") + what + ", not a YAML graph or model manifest");
+  // safetensors: an 8-byte little-endian header length, then the header's JSON object.
+  if (text.size() > 9 && text[8] == '{' && text[7] == 0 && text[6] == 0)
+    fail(Where{"", SourceLoc{file, 0, 0}}, "this is a safetensors weights file, not a YAML graph or model manifest (give the "
+                                            "checkpoint's folder)");
   // The YAML parser passes invalid UTF-8 through into strings, and no writer can give it back.
   const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   int line = 0, column = 0;
