@@ -51,15 +51,24 @@ VocabSource find_files(const std::string& dir, const std::string& kind) {
 std::vector<std::optional<int64_t>> lookup(const std::string& dir, const VocabSource& s, const JsonFile& tokenizer_json,
                                            const CheckpointAddedTokens& added, const std::vector<std::string>& tokens) {
   std::vector<std::optional<int64_t>> ids(tokens.size());
+  std::vector<bool> added_id(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i)
-    if (const AddedEntry* e = added.find(tokens[i])) ids[i] = e->id;
+    if (const AddedEntry* e = added.find(tokens[i])) {
+      ids[i] = e->id;
+      added_id[i] = true;
+    }
   if (!s.vocab.empty() && s.vocab == "vocab.txt") {
-    std::istringstream lines(read_checkpoint_file(dir + "/vocab.txt"));
-    std::string line;
-    for (int64_t id = 0; std::getline(lines, line); ++id) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Lines as transformers' load_vocab reads them (Python's universal newlines: "\n", "\r\n" or
+    // "\r"), a token on several lines taking the last one's id, as the tokenizer does.
+    const std::string text = read_checkpoint_file(dir + "/vocab.txt");
+    int64_t id = 0;
+    for (size_t start = 0; start < text.size(); ++id) {
+      size_t end = text.find_first_of("\r\n", start);
+      if (end == std::string::npos) end = text.size();
+      const std::string_view line(text.data() + start, end - start);
       for (size_t i = 0; i < tokens.size(); ++i)
-        if (!ids[i] && line == tokens[i]) ids[i] = id;  // the first line that holds it
+        if (!added_id[i] && line == tokens[i]) ids[i] = id;
+      start = end + (text.compare(end, 2, "\r\n") == 0 ? 2 : 1);
     }
     return ids;
   }

@@ -1182,6 +1182,15 @@ area_tasks() {
   expect_ok "inspect of a checkpoint" inspect "$m/bert-mlm"
   expect_stdout "limit: seq <= 32 (declared by the graph)" "inspect lists the checkpoint's position bound"
   expect_stdout "attention_mask: i64 [batch, seq] (optional: default 1)" "inspect marks inputs with a default"
+  # A vocab.txt holding the mask token twice: the last line's id, for the tokenizer and the
+  # fill-mask task alike (transformers' load_vocab).
+  rm -rf "$TMP/dupvocab"; cp -r "$m/bert-mlm" "$TMP/dupvocab"
+  sed -i '30s/.*/[MASK]/' "$TMP/dupvocab/vocab.txt"
+  expect_ok "preprocess with a duplicated mask token" preprocess "$TMP/dupvocab" --text "hello [MASK]" --output-dir "$TMP/dupvocab/pp" --json
+  cp "$OUT" "$TMP/dupvocab.json"
+  checks=$((checks + 1))
+  [ "$(json "$TMP/dupvocab.json" "input_ids;0;2")" = 29 ] || fail "a duplicated [MASK] in vocab.txt: not the last line's id 29"
+  expect_ok "fill-mask with a duplicated mask token" fill-mask "$TMP/dupvocab" "hello [MASK] ."
   # The next-sentence probability is softmax(logits)[0] (class 0 is IsNext): the same ids run
   # through the graph give the logits.
   expect_ok "preprocess of a pair" preprocess "$m/bert-nsp" --text "the cat sat" --text-pair "on the mat" --output-dir "$TMP/nspin"
