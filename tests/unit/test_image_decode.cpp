@@ -1,5 +1,6 @@
 // The image reader: every fixture decodes to the pixels Pillow 9.4 gives for
-// Image.open(f).convert("RGB"), and every hostile file is an Error naming the file and the fault.
+// ImageOps.exif_transpose(Image.open(f)).convert("RGB") (transformers' load_image), and every
+// hostile file is an Error naming the file and the fault.
 #include <doctest/doctest.h>
 #include <loom/error.hpp>
 #include <loom/image.hpp>
@@ -30,7 +31,10 @@ const char* const kSources[] = {
     "palette_trns.png", "one_pixel.png",    "grey16.png",     "grey_alpha16.png", "rgb16.png",      "rgba16.png",
     "grey1.png",      "grey2.png",          "grey4.png",      "palette4_short.png", "palette2.png", "interlaced.png",
     "interlaced_grey16.png", "color420.jpg", "color422.jpg",  "color444.jpg",   "grey.jpg",         "cmyk.jpg",
-    "progressive.jpg", "large420.jpg"};
+    "progressive.jpg", "large420.jpg",
+    // EXIF orientation, applied as transformers' load_image applies it (exif_transpose).
+    "orient1.jpg", "orient2.jpg", "orient3.jpg", "orient4.jpg", "orient5.jpg", "orient6.jpg", "orient7.jpg", "orient8.jpg",
+    "orient3.png", "orient6.png", "orient_pair.jpg", "orient_long.jpg"};
 
 std::string decoded_name(const std::string& src) {
   const size_t dot = src.rfind('.');
@@ -64,6 +68,33 @@ TEST_CASE("image: decode_image reads memory, told apart by magic bytes and not b
   CHECK(image_difference(loom::decode_image(jpg, "image.png"), npy_image("decoded/color444_jpg.npy")) == "");
   // A file with the wrong extension reads as what it is.
   CHECK(image_difference(loom::read_image(write_file("really_a_jpeg.png", jpg)), npy_image("decoded/color444_jpg.npy")) == "");
+}
+
+TEST_CASE("image: EXIF orientation is applied unless told not to, and a broken EXIF block reads as none") {
+  const std::vector<uint8_t> turned = file_bytes(image_fixture("src/orient6.jpg"));
+  loom::ImageReadOptions as_stored;
+  as_stored.apply_orientation = false;
+  CHECK(image_difference(loom::decode_image(turned, "orient6.jpg"), npy_image("decoded/orient6_jpg.npy")) == "");
+  CHECK(image_difference(loom::decode_image(turned, "orient6.jpg", as_stored), npy_image("decoded/orient1_jpg.npy")) == "");
+  // An APP1 "Exif\0\0" segment of garbage, of a TIFF header only, of an IFD past the block,
+  // and of an orientation entry whose value lies past the block: the pixels as stored.
+  const std::vector<uint8_t> jpg = file_bytes(image_fixture("src/color444.jpg"));
+  const std::vector<std::vector<uint8_t>> blocks = {
+      {0xde, 0xad, 0xbe, 0xef, 0x00, 0x01},
+      {'I', 'I', 42, 0},
+      {'I', 'I', 42, 0, 0xff, 0xff, 0xff, 0x7f},
+      {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 9, 0x7f, 0xff, 0xff, 0xf0, 0, 0, 0, 0},
+      {'I', 'I', 42, 0, 8, 0, 0, 0, 0xff, 0xff}};
+  for (const auto& block : blocks) {
+    std::vector<uint8_t> bytes(jpg.begin(), jpg.begin() + 2);  // SOI
+    const size_t length = 2 + 6 + block.size();
+    for (uint8_t b : {uint8_t(0xff), uint8_t(0xe1), uint8_t(length >> 8), uint8_t(length & 0xff), uint8_t('E'), uint8_t('x'),
+                      uint8_t('i'), uint8_t('f'), uint8_t(0), uint8_t(0)})
+      bytes.push_back(b);
+    bytes.insert(bytes.end(), block.begin(), block.end());
+    bytes.insert(bytes.end(), jpg.begin() + 2, jpg.end());
+    CHECK(image_difference(loom::decode_image(bytes, "broken_exif.jpg"), npy_image("decoded/color444_jpg.npy")) == "");
+  }
 }
 
 TEST_CASE("image: the Image type checks its size") {

@@ -59,13 +59,17 @@ class Image {
 
 struct ImageReadOptions {
   int64_t max_pixels = kMaxImagePixels;  // larger images are refused from their header
+  // Turn the image as its EXIF orientation says (JPEG APP1, PNG eXIf), as transformers'
+  // load_image does (exif_transpose) for its pipelines; false: the pixels as stored, as
+  // Image.open(path).convert("RGB") gives them.
+  bool apply_orientation = true;
 };
 
 // A PNG or JPEG file (told apart by its first bytes, not its name) as RGB, with the pixels
 // Pillow 9.4 gives for Image.open(path).convert("RGB"): grey, grey + alpha, palette, RGBA (alpha
 // dropped, not composited), 16-bit (colour: the high byte; grey: clipped to 255, as Pillow's
-// mode "I"), JPEG grey, YCbCr and CMYK through libjpeg-turbo with Pillow's settings. EXIF
-// orientation is not applied (transformers does not apply it). Throws loom::Error naming the
+// mode "I"), JPEG grey, YCbCr and CMYK through libjpeg-turbo with Pillow's settings, then turned
+// as its EXIF orientation says (ImageReadOptions::apply_orientation). Throws loom::Error naming the
 // file and what is wrong: not a regular file, empty, not PNG or JPEG, truncated, corrupt (a bad
 // CRC, a bad Huffman table), a size of 0 or above options.max_pixels.
 Image read_image(const std::filesystem::path& path, const ImageReadOptions& options = {});

@@ -40,6 +40,8 @@ struct loom_image_sink {
   int (*begin)(void *user, const struct loom_raw_format *format);
   /* Row y is complete; `samples` is valid during the call only. */
   void (*row)(void *user, uint32_t y, const uint8_t *samples);
+  /* PNG: the eXIf chunk's bytes (a TIFF structure), after the rows; valid during the call only. */
+  void (*exif)(void *user, const uint8_t *data, size_t size);
 };
 
 enum loom_codec_status { LOOM_CODEC_OK = 0, LOOM_CODEC_ERROR = 1, LOOM_CODEC_REFUSED = 2 };

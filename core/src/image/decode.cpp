@@ -6,6 +6,7 @@
 #include "image/codec.h"
 #include "image/convert.hpp"
 #include "image/image_size.hpp"
+#include "image/orientation.hpp"
 #include "io/regular_file.hpp"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace loom {
 
@@ -48,6 +50,7 @@ struct Decoding {
   std::array<uint8_t, 256 * 3> palette{};
   Image image;
   std::string refusal;
+  std::vector<uint8_t> exif;  // the EXIF block's TIFF structure, where the file has one
 };
 
 int begin(void* user, const loom_raw_format* format) noexcept {
@@ -72,6 +75,15 @@ void row(void* user, uint32_t y, const uint8_t* samples) noexcept {
   image::samples_to_rgb(d->format, d->palette, samples, d->image.row(y));
 }
 
+void exif(void* user, const uint8_t* data, size_t size) noexcept {
+  auto* d = static_cast<Decoding*>(user);
+  try {
+    d->exif.assign(data, data + size);
+  } catch (...) {
+    d->exif.clear();  // no memory for it: read as without
+  }
+}
+
 }  // namespace
 
 Image decode_image(std::span<const uint8_t> bytes, std::string_view name_view, const ImageReadOptions& options) {
@@ -81,13 +93,14 @@ Image decode_image(std::span<const uint8_t> bytes, std::string_view name_view, c
   if (!png && !starts_with(bytes, kJpegMagic, sizeof kJpegMagic)) throw Error(name + ": " + other_format(bytes));
   Decoding d;
   d.max_pixels = options.max_pixels;
-  const loom_image_sink sink{&d, begin, row};
+  const loom_image_sink sink{&d, begin, row, exif};
   char message[256];
   const loom_codec_status status = png ? loom_png_decode(bytes.data(), bytes.size(), &sink, message, sizeof message)
                                        : loom_jpeg_decode(bytes.data(), bytes.size(), kMaxJpegScans, &sink, message, sizeof message);
   const std::string kind = png ? "PNG" : "JPEG";
   if (status == LOOM_CODEC_REFUSED) throw Error(name + ": " + kind + ": " + d.refusal);
   if (status != LOOM_CODEC_OK) throw Error(name + ": cannot decode the " + kind + " image: " + printable(message));
+  if (options.apply_orientation && !d.exif.empty()) return image::apply_orientation(std::move(d.image), image::exif_orientation(d.exif));
   return std::move(d.image);
 }
 

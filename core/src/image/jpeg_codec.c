@@ -60,12 +60,21 @@ static enum loom_codec_status decode(j_decompress_ptr cinfo, struct jpeg_context
   struct loom_raw_format format;
   JSAMPARRAY row;
   JDIMENSION y;
+  jpeg_saved_marker_ptr marker;
 
   if (setjmp(c->jump)) return LOOM_CODEC_ERROR;
   jpeg_create_decompress(cinfo);
   cinfo->progress = &c->progress;
   jpeg_mem_src(cinfo, data, (unsigned long)size);
+  jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
   jpeg_read_header(cinfo, TRUE);
+  /* Pillow's info["exif"]: the first APP1 that starts "Exif\0", read as EXIF where "Exif\0\0"
+   * heads it (Image.Exif.load); the TIFF structure after that header goes to the sink. */
+  for (marker = cinfo->marker_list; marker; marker = marker->next)
+    if (marker->marker == JPEG_APP0 + 1 && marker->data_length >= 5 && memcmp(marker->data, "Exif", 5) == 0) {
+      if (marker->data_length > 6 && marker->data[5] == 0) sink->exif(sink->user, marker->data + 6, marker->data_length - 6);
+      break;
+    }
 
   memset(&format, 0, sizeof format);
   format.width = cinfo->image_width;

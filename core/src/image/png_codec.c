@@ -55,15 +55,17 @@ static enum loom_raw_layout layout_of(int color_type) {
 /* Every jump lands here and returns at once: nothing read after the jump lives in a register. */
 static enum loom_codec_status decode(png_structp png, png_infop info, struct png_source *s, const struct loom_image_sink *sink) {
   /* Ancillary chunks say nothing about the pixels Pillow gives: skip them (their CRCs are still
-   * checked). */
+   * checked). eXIf is read: its orientation turns the image, as transformers' load_image does. */
   static const png_byte skipped[] =
-      "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0tRNS\0zTXt";
+      "bKGD\0cHRM\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0tRNS\0zTXt";
   struct loom_raw_format format;
   png_uint_32 width, height, y;
   int bit_depth, color_type, interlace, passes, pass;
   size_t row_bytes;
   png_colorp palette;
   int entries, i;
+  png_bytep exif;
+  png_uint_32 exif_size;
 
   if (setjmp(png_jmpbuf(png))) return LOOM_CODEC_ERROR;
   png_set_read_fn(png, s, read_bytes);
@@ -114,7 +116,8 @@ static enum loom_codec_status decode(png_structp png, png_infop info, struct png
       for (y = 0; y < height; ++y) png_read_row(png, s->rows + (size_t)y * row_bytes, NULL);
     for (y = 0; y < height; ++y) sink->row(sink->user, y, s->rows + (size_t)y * row_bytes);
   }
-  png_read_end(png, NULL); /* the last data chunk's CRC, and the file's end */
+  png_read_end(png, info); /* the last data chunk's CRC, the file's end, an eXIf after the pixels */
+  if (png_get_eXIf_1(png, info, &exif_size, &exif) && exif && exif_size > 0) sink->exif(sink->user, exif, exif_size);
   return LOOM_CODEC_OK;
 }
 
