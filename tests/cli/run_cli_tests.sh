@@ -193,6 +193,10 @@ area_usage() {
   expect_error 2 "has no symbol 'sq'" "bench --dim of a symbol the graph lacks" bench "$g" --dim sq=3
   expect_error 2 "--backend" "--backend given twice" run "$g" --backend onednn --backend onednn
   expect_error 2 "empty backend name" "--backend with an empty name" run "$g" "${ENCODER_INPUTS[@]}" --backend onednn,
+  expect_error 2 "got an empty list" "--backend with nothing" run "$g" "${ENCODER_INPUTS[@]}" --backend ""
+  # A fused node decomposed is shown with the reason of the backend that declined it.
+  expect_ok "inspect shows decompositions" inspect "$g" --backend onednn
+  expect_stdout "why: backend 'onednn': attention without valid_length or causal" "inspect says why attention was decomposed"
 
   # A mistyped option is named, with the nearest one; an option given twice is said so.
   expect_error 2 "unknown option '--inptu' for 'run'; did you mean '--input'?" "a mistyped option" run "$g" --inptu "x=y"
@@ -1179,6 +1183,8 @@ area_tasks() {
   expect_error 2 "gives its own vectors (text_embeds)" "embed --pooling for CLIP" embed "$m/clip" --text hi --pooling cls
   expect_error 2 "1 --text-pair for 2 --text" "classify with fewer pairs than texts" classify "$m/bert-seqcls" --text a --text b \
     --text-pair c
+  expect_error 2 "--seq 100: graph 'bert' takes seq <= 32 (its declared bound)" "bench --seq past the positions" \
+    bench "$m/bert-mlm" --seq 100
   expect_ok "inspect of a checkpoint" inspect "$m/bert-mlm"
   expect_stdout "limit: seq <= 32 (declared by the graph)" "inspect lists the checkpoint's position bound"
   expect_stdout "attention_mask: i64 [batch, seq] (optional: default 1)" "inspect marks inputs with a default"

@@ -55,7 +55,7 @@ Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, co
 
 std::vector<RewrittenNode> decompose_all(const Graph& g, Graph& out) {
   std::vector<RewrittenNode> done;
-  out = passes::decompose(build_program(g), [](const Program&) { return [](int) { return true; }; }, done)->graph;
+  out = passes::decompose(build_program(g), [](const Program&) { return [](int) { return std::optional<std::string>("every node"); }; }, done)->graph;
   return done;
 }
 
@@ -186,7 +186,10 @@ TEST_CASE("decompose: attention needs a known head dim when scale is 0") {
   b.outputs = {{"out", {}}};
   std::vector<RewrittenNode> done;
   const auto first_level = passes::decompose(build_program(b), [](const Program& p) {
-    return [&p](int n) { return p.nodes[static_cast<size_t>(n)].node.attrs.at("layout") == AttrValue{std::string("bshd")}; };
+    return [&p](int n) -> std::optional<std::string> {
+      if (p.nodes[static_cast<size_t>(n)].node.attrs.at("layout") == AttrValue{std::string("bshd")}) return "bshd";
+      return std::nullopt;
+    };
   }, done);
   CHECK(done.size() == 1);
   CHECK(count_op(first_level->graph, "attention") == 1);

@@ -108,6 +108,10 @@ void bind_generated_dims(const Graph& g, const BenchArgs& a, std::map<std::strin
     if (!(d.is_symbolic() && d.symbols().size() == 1 && d.factor() == 1))
       throw UsageError(std::string(option) + ": input '" + printable(in->name) + "' has no plain symbol there");
     const std::string& sym = d.symbols()[0];
+    for (const SymbolBound& b : g.symbols)  // named by the option given (check_dims would say --dim)
+      if (b.name == sym && value > b.max)
+        throw UsageError(std::string(option) + " " + std::to_string(value) + ": graph '" + printable(g.name) + "' takes " + sym +
+                         " <= " + std::to_string(b.max) + " (its declared bound)");
     auto [it, fresh] = dims.emplace(sym, value);
     if (!fresh && it->second != value)
       throw UsageError(std::string(option) + " " + std::to_string(value) + " and --dim " + sym + "=" +

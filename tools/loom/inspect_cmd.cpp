@@ -33,7 +33,7 @@ nlohmann::json optimization_json(const OptimizationReport& r) {
   for (const auto& p : r.passes)
     j["passes"].push_back({{"pass", p.pass}, {"nodes_before", p.nodes_before}, {"nodes_after", p.nodes_after}, {"rewrites", p.rewrites}});
   for (const auto& f : r.fused) j["fused"].push_back({{"node", f.node}, {"op", f.op}, {"replaced", f.nodes}});
-  for (const auto& d : r.decomposed) j["decomposed"].push_back({{"node", d.node}, {"op", d.op}, {"into", d.nodes}});
+  for (const auto& d : r.decomposed) j["decomposed"].push_back({{"node", d.node}, {"op", d.op}, {"into", d.nodes}, {"why", d.why}});
   return j;
 }
 
@@ -44,8 +44,9 @@ void print_optimization(const OptimizationReport& r) {
     std::cout << "  " << p.pass << ": " << p.nodes_before << " -> " << p.nodes_after << " nodes (" << p.rewrites << " rewrites)\n";
   if (!r.fused.empty()) std::cout << "fused nodes:\n";
   for (const auto& f : r.fused) std::cout << "  " << f.node << " (" << f.op << ") replaced " << joined(f.nodes) << "\n";
-  if (!r.decomposed.empty()) std::cout << "decomposed (no backend of the session runs the fused op):\n";
-  for (const auto& d : r.decomposed) std::cout << "  " << d.node << " (" << d.op << ") into " << joined(d.nodes) << "\n";
+  if (!r.decomposed.empty()) std::cout << "decomposed (the backend placement tries first declines the fused op):\n";
+  for (const auto& d : r.decomposed)
+    std::cout << "  " << d.node << " (" << d.op << ") into " << joined(d.nodes) << (d.why.empty() ? "" : "\n    why: " + d.why) << "\n";
 }
 
 // The checkpoint a model plugin expanded the graph from, and the tensors of it that no initializer reads.

@@ -163,7 +163,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--backend", backends,
                     "Backends in priority order, comma-separated (default: every loaded backend in load order, but for those "
                     "used only on request, such as reference)")
-        ->type_name("NAME[,NAME...]");
+        ->type_name("NAME[,NAME...]")
+        ->check(CLI::Validator([](std::string& text) { return text.empty() ? "expected NAME[,NAME...], got an empty list" : ""; }, ""));
   };
   auto add_optimize_option = [](CLI::App* cmd, std::string& level) {
     cmd->add_option("--optimize", level,

@@ -119,6 +119,7 @@ struct RewrittenNode {
   std::string node;
   std::string op;
   std::vector<std::string> nodes;   // replaced nodes (fused) or the nodes it became (decomposed)
+  std::string why;                  // decomposed: why the backend placement tried first declined it
 };
 
 struct OptimizationReport {

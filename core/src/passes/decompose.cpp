@@ -119,13 +119,15 @@ std::shared_ptr<const Program> decompose(std::shared_ptr<const Program> program,
   // three rounds end it, the fourth finds nothing.
   for (int round = 0; round < 4; ++round) {
     GraphEdit edit(*program);
-    const std::function<bool(int)> picked = which(*program);
+    const std::function<std::optional<std::string>(int)> picked = which(*program);
     for (size_t i = 0; i < program->nodes.size(); ++i) {
       const int n = static_cast<int>(i);
       const Decomposition d = decomposition_of(program->nodes[i].node.op);
-      if (!d || !picked(n)) continue;
+      if (!d) continue;
+      const std::optional<std::string> why = picked(n);
+      if (!why) continue;
       std::vector<Node> nodes = d(edit, n);
-      RewrittenNode record{program->nodes[i].node.name, program->nodes[i].node.op, {}};
+      RewrittenNode record{program->nodes[i].node.name, program->nodes[i].node.op, {}, *why};
       for (const auto& node : nodes) record.nodes.push_back(node.name);
       edit.expand(n, std::move(nodes));
       decomposed.push_back(std::move(record));
@@ -149,18 +151,23 @@ std::shared_ptr<const Program> decompose_unsupported(std::shared_ptr<const Progr
   // length: decomposed, it runs faster there than on a GPU across two copies).
   return decompose(program, [&](const Program& p) {
     std::shared_ptr<const plugins::GraphViewStorage> view = plan::whole_program_view(p);
-    return [&p, &backends, view](int n) {
+    return [&p, &backends, view](int n) -> std::optional<std::string> {
       const Node& node = p.nodes[static_cast<size_t>(n)].node;
       // A fused node with an attribute or input dtypes newer than the op set of the backend
       // placement would try first (a plugin built before attention's layout) is decomposed too,
       // so that its parts run there rather than the whole on a later backend.
       for (int b : plan::placement_order(node, backends)) {
-        if (backends[static_cast<size_t>(b)]->lost()) continue;
-        if (plan::newer_feature(p, static_cast<size_t>(n), backends[static_cast<size_t>(b)]->opset_version())) return true;
+        const auto& backend = *backends[static_cast<size_t>(b)];
+        if (backend.lost()) continue;
+        if (auto newer = plan::newer_feature(p, static_cast<size_t>(n), backend.opset_version()))
+          return "backend '" + backend.name() + "': " + *newer;
         break;
       }
       const plugins::BackendInstance* first = plan::first_candidate(p, static_cast<size_t>(n), backends);
-      return !first || !plan::supports(*first, *view, static_cast<size_t>(n), nullptr);
+      if (!first) return std::string("no backend of the session is usable");
+      std::string why;
+      if (plan::supports(*first, *view, static_cast<size_t>(n), &why)) return std::nullopt;
+      return "backend '" + first->name() + "': " + why;
     };
   }, decomposed);
 }

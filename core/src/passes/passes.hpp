@@ -54,8 +54,9 @@ std::optional<std::string> narrowed_caches_unsupported(const Program& narrowed,
 
 // Whether `op` is a fused op with a reference decomposition into basic ops.
 bool has_decomposition(std::string_view op);
-// Which nodes of a program (by index) to decompose: asked once per program it is given.
-using DecomposeWhich = std::function<std::function<bool(int)>(const Program&)>;
+// Which nodes of a program (by index) to decompose, and why (nullopt: keep the node): asked once
+// per program it is given.
+using DecomposeWhich = std::function<std::function<std::optional<std::string>(int)>(const Program&)>;
 // Rewrites the nodes that `which(program)` picks into their decompositions and returns the
 // program of the result (the same program when nothing was rewritten); each rewrite is appended
 // to `decomposed`. A decomposition may yield another fused node (attention with layout bshd: the
