@@ -130,6 +130,27 @@ class NoStep final : public Step {
   void run(const RunContext&) const override {}
 };
 
+// A node whose output is empty still checks its i64 input `input` ([batch] values each in
+// lo..hi), as the reference does: the values are named as the full step names them.
+class BatchValuesCheckStep final : public Step {
+ public:
+  BatchValuesCheckStep(const NodeInfo& info, size_t input, int64_t batch, int64_t lo, int64_t hi, std::string what)
+      : info_(info), input_(input), batch_(batch), lo_(lo), hi_(hi), what_(std::move(what)) {}
+  void run(const RunContext& ctx) const override {
+    const int64_t* v = ctx.as<const int64_t>(info_.inputs[input_]);
+    for (int64_t b = 0; b < batch_; ++b)
+      if (v[b] < lo_ || v[b] > hi_)
+        info_.fail(what_ + "[" + std::to_string(b) + "] = " + std::to_string(v[b]) + " is outside " + std::to_string(lo_) + ".." +
+                   std::to_string(hi_));
+  }
+
+ private:
+  NodeInfo info_;
+  size_t input_;
+  int64_t batch_, lo_, hi_;
+  std::string what_;
+};
+
 class NodeKernel {
  public:
   explicit NodeKernel(NodeInfo info) : info_(std::move(info)) {}

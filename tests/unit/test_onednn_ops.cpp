@@ -376,6 +376,45 @@ TEST_CASE("onednn gather with an index out of range is an error naming the node"
   CHECK_NOTHROW(plan.run({nullptr, &ids, &out}));
 }
 
+TEST_CASE("onednn checks offsets and valid lengths even where the output is empty, as the reference does") {
+  OnednnPlugin plugin;
+  {  // cache_write into a cache of no positions: an offset past 0 does not fit
+    GraphBuilder g;
+    int c = g.value("cache", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 2, 0, 4});
+    int u = g.value("update", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 2, 0, 4});
+    int o = g.value("offset", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {1});
+    int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {1, 2, 0, 4});
+    g.node("cache_write", {c, u, o}, {y}, {Attr::integer("axis", 2)}, "write");
+    loom::test::Executable exe(plugin.backend(), g);
+    auto plan = exe.prepare({{1, 2, 0, 4}, {1, 2, 0, 4}, {1}, {1, 2, 0, 4}});
+    Tensor cache(DType::f32, {1, 2, 0, 4}), offset(DType::i64, {1}), out(DType::f32, {1, 2, 0, 4});
+    offset.data_as<int64_t>()[0] = 5;
+    CHECK_THROWS_WITH_AS(plan.run({&cache, &cache, &offset, &out}), "run: node 'write' (cache_write): offset[0] = 5 is outside 0..0",
+                         PluginError);
+    offset.data_as<int64_t>()[0] = 0;
+    CHECK_NOTHROW(plan.run({&cache, &cache, &offset, &out}));
+  }
+  {  // attention with values of width 0 (an empty output) and a valid length past the keys
+    GraphBuilder g;
+    int q = g.value("q", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {2, 1, 3, 4});
+    int k = g.value("k", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {2, 1, 5, 4});
+    int v = g.value("v", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {2, 1, 5, 0});
+    int l = g.value("lengths", LOOM_VALUE_INPUT, LOOM_DTYPE_I64, {2});
+    int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {2, 1, 3, 0});
+    g.node("attention", {q, k, v, -1, l}, {y}, {}, "heads");
+    loom::test::Executable exe(plugin.backend(), g);
+    auto plan = exe.prepare({{2, 1, 3, 4}, {2, 1, 5, 4}, {2, 1, 5, 0}, {2}, {2, 1, 3, 0}});
+    Tensor tq(DType::f32, {2, 1, 3, 4}), tk(DType::f32, {2, 1, 5, 4}), tv(DType::f32, {2, 1, 5, 0}), lengths(DType::i64, {2}),
+        out(DType::f32, {2, 1, 3, 0});
+    lengths.data_as<int64_t>()[0] = 5;
+    lengths.data_as<int64_t>()[1] = 6;
+    CHECK_THROWS_WITH_AS(plan.run({&tq, &tk, &tv, &lengths, &out}),
+                         "run: node 'heads' (attention): valid_length[1] = 6 is outside 0..5", PluginError);
+    lengths.data_as<int64_t>()[1] = 0;
+    CHECK_NOTHROW(plan.run({&tq, &tk, &tv, &lengths, &out}));
+  }
+}
+
 TEST_CASE("onednn prepare and run reject what does not fit") {
   OnednnPlugin plugin;
   GraphBuilder g;

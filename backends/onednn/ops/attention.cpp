@@ -352,7 +352,10 @@ class AttentionKernel final : public NodeKernel {
       info_.fail("valid_length has shape " + dims_str(in_dims(shapes, 4)) + ", expected [" + std::to_string(s.batch) + "]");
     const int64_t o[] = {s.batch, bshd_ ? s.tq : s.heads, bshd_ ? s.heads : s.tq, s.dv};
     expect_output(shapes, 0, o);
-    if (count(o) == 0) return std::make_unique<NoStep>();
+    if (count(o) == 0) {
+      if (s.has_lengths && s.batch > 0) return std::make_unique<BatchValuesCheckStep>(info_, 4, s.batch, 0, s.tk, "valid_length");
+      return std::make_unique<NoStep>();
+    }
     return std::make_unique<AttentionStep>(info_, s, resolved_threads(threads_));
   }
 
@@ -448,7 +451,10 @@ class CacheWriteKernel final : public NodeKernel {
     if (count(in_dims(shapes, 2)) != cache[0])
       info_.fail("offset has shape " + dims_str(in_dims(shapes, 2)) + ", expected [" + std::to_string(cache[0]) + "]");
     expect_output(shapes, 0, cache);
-    if (count(cache) == 0) return std::make_unique<NoStep>();
+    if (count(cache) == 0) {
+      if (cache[0] > 0) return std::make_unique<BatchValuesCheckStep>(info_, 2, cache[0], 0, cache[a] - update[a], "offset");
+      return std::make_unique<NoStep>();
+    }
     const size_t row_bytes = static_cast<size_t>(count(cache.subspan(a + 1))) * sdk::dtype_size(info_.input_dtypes[0]);
     return std::make_unique<CacheWriteStep>(info_, cache[0], count(cache.subspan(1, a - 1)), cache[a], update[a], row_bytes);
   }

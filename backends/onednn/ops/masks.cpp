@@ -55,7 +55,10 @@ class KeyMaskKernel final : public NodeKernel {
       if (v.size() != 1 || v[0] != s[0])
         info_.fail("valid_length " + dims_str(v) + " must be [" + std::to_string(s[0]) + "] (one per batch row)");
     }
-    if (count(out) == 0) return std::make_unique<NoStep>();
+    if (count(out) == 0) {
+      if (has_input(1) && s[0] > 0) return std::make_unique<BatchValuesCheckStep>(info_, 1, s[0], 0, s[r - 1], "valid_length");
+      return std::make_unique<NoStep>();
+    }
     return std::make_unique<KeyMaskStep>(info_, s[0], s[r - 2], s[r - 1], causal_, fill_);
   }
 
