@@ -14,7 +14,7 @@ JOBS=${LOOM_JOBS:-$(nproc)}
 
 PACKAGES=(cmake ninja-build g++ libboost-dev libboost-filesystem-dev libdnnl-dev ocl-icd-opencl-dev
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers libyaml-cpp-dev doctest-dev nlohmann-json3-dev
-  libcli11-dev libstb-dev clang libclang-rt-14-dev libpcre2-dev libutf8proc-dev libpng-dev libjpeg62-turbo-dev libexif-dev)
+  libcli11-dev libstb-dev clang libclang-rt-14-dev libpcre2-dev libutf8proc-dev libpng-dev libjpeg62-turbo-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,7 +34,11 @@ const char* const kSources[] = {
     "progressive.jpg", "large420.jpg",
     // EXIF orientation, applied as transformers' load_image applies it (exif_transpose).
     "orient1.jpg", "orient2.jpg", "orient3.jpg", "orient4.jpg", "orient5.jpg", "orient6.jpg", "orient7.jpg", "orient8.jpg",
-    "orient3.png", "orient6.png", "orient_pair.jpg", "orient_long.jpg"};
+    "orient3.png", "orient6.png", "orient_pair.jpg", "orient_long.jpg",
+    // The tag as Pillow reads it: the last entry, a BYTE entry as bytes, a rational and a float
+    // equal to 6; the last of two eXIf chunks, one after the pixels, one of over 64 KiB.
+    "orient_dup.jpg", "orient_byte.jpg", "orient_rational.jpg", "orient_float.jpg", "orient_dup.png", "orient_after.png",
+    "orient_big.png"};
 
 std::string decoded_name(const std::string& src) {
   const size_t dot = src.rfind('.');
@@ -55,7 +59,7 @@ std::string read_error(const fs::path& p, loom::ImageReadOptions options = {}) {
 
 TEST_CASE("image: every fixture decodes to Pillow's RGB pixels, byte for byte") {
   for (const char* src : kSources) {
-    INFO(src);
+    INFO(std::string(src));
     const Image got = loom::read_image(image_fixture(std::string("src/") + src));
     CHECK(image_difference(got, npy_image(decoded_name(src))) == "");
   }

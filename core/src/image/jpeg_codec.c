@@ -18,6 +18,8 @@ struct jpeg_context {
   size_t message_size;
   int max_scans;
   int rows_done; /* every scanline is out: a missing end marker no longer matters */
+  const struct loom_image_sink *sink;
+  int exif_seen; /* an APP1 that starts "Exif\0" was met: Pillow reads only the first */
 };
 
 static void fail(struct jpeg_context *c, const char *text) {
@@ -44,6 +46,33 @@ static void on_message(j_common_ptr cinfo, int level) {
 
 static void on_output(j_common_ptr cinfo) { (void)cinfo; }
 
+static int next_byte(j_decompress_ptr cinfo, unsigned *out) {
+  struct jpeg_source_mgr *src = cinfo->src;
+  if (src->bytes_in_buffer == 0 && !(*src->fill_input_buffer)(cinfo)) return 0;
+  *out = *src->next_input_byte++;
+  src->bytes_in_buffer--;
+  return 1;
+}
+
+/* APP1 segments, read as libjpeg skips the markers it does not save (a length, then that many
+ * bytes), none kept: Pillow's info["exif"] is the first that starts "Exif\0", read as EXIF where
+ * "Exif\0\0" heads it (Image.Exif.load); the TIFF structure after that header goes to the sink.
+ * The memory source holds the whole file, so the segment is read where it lies. */
+static boolean on_app1(j_decompress_ptr cinfo) {
+  struct jpeg_context *c = (struct jpeg_context *)cinfo->err;
+  struct jpeg_source_mgr *src = cinfo->src;
+  unsigned hi, lo;
+  long length;
+  if (!next_byte(cinfo, &hi) || !next_byte(cinfo, &lo)) return FALSE;
+  length = (long)(hi << 8 | lo) - 2;
+  if (!c->exif_seen && length >= 5 && src->bytes_in_buffer >= (size_t)length && memcmp(src->next_input_byte, "Exif", 5) == 0) {
+    c->exif_seen = 1;
+    if (length > 6 && src->next_input_byte[5] == 0) c->sink->exif(c->sink->user, src->next_input_byte + 6, (size_t)length - 6);
+  }
+  if (length > 0) (*src->skip_input_data)(cinfo, length);
+  return TRUE;
+}
+
 /* Each scan of a progressive file is a pass over the whole image: bound them, as djpeg's
  * -maxscan does, so that a small file cannot cost minutes. */
 static void on_progress(j_common_ptr cinfo) {
@@ -60,21 +89,13 @@ static enum loom_codec_status decode(j_decompress_ptr cinfo, struct jpeg_context
   struct loom_raw_format format;
   JSAMPARRAY row;
   JDIMENSION y;
-  jpeg_saved_marker_ptr marker;
 
   if (setjmp(c->jump)) return LOOM_CODEC_ERROR;
   jpeg_create_decompress(cinfo);
   cinfo->progress = &c->progress;
   jpeg_mem_src(cinfo, data, (unsigned long)size);
-  jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
+  jpeg_set_marker_processor(cinfo, JPEG_APP0 + 1, on_app1);
   jpeg_read_header(cinfo, TRUE);
-  /* Pillow's info["exif"]: the first APP1 that starts "Exif\0", read as EXIF where "Exif\0\0"
-   * heads it (Image.Exif.load); the TIFF structure after that header goes to the sink. */
-  for (marker = cinfo->marker_list; marker; marker = marker->next)
-    if (marker->marker == JPEG_APP0 + 1 && marker->data_length >= 5 && memcmp(marker->data, "Exif", 5) == 0) {
-      if (marker->data_length > 6 && marker->data[5] == 0) sink->exif(sink->user, marker->data + 6, marker->data_length - 6);
-      break;
-    }
 
   memset(&format, 0, sizeof format);
   format.width = cinfo->image_width;
@@ -119,6 +140,7 @@ enum loom_codec_status loom_jpeg_decode(const uint8_t *data, size_t size, int ma
   c.message = message;
   c.message_size = message_size;
   c.max_scans = max_scans;
+  c.sink = sink;
   message[0] = 0;
   cinfo.err = jpeg_std_error(&c.err);
   c.err.error_exit = on_error_exit;

@@ -1,46 +1,103 @@
-// EXIF orientation: the tag read with libexif, the image turned as Pillow's Image.transpose does.
+// EXIF orientation: the tag read as Pillow 9.4 reads it (TiffImagePlugin's
+// ImageFileDirectory_v2.load and Exif.load), the image turned as Image.transpose turns it.
+//
+// Pillow, not the TIFF standard, is the reference: IFD0's entries are read in order until the
+// block ends (those read before a cut are kept), an entry of an unknown type or with no data is
+// passed over, a later entry of a tag replaces an earlier one, and only a number that equals a
+// whole orientation (6, 6.0, 12/2; not the bytes of a BYTE or UNDEFINED entry, nor text) counts.
+// A general EXIF library differs on each of these points, so the few rules are written here.
 #include "image/orientation.hpp"
 
-#include <libexif/exif-data.h>
-
+#include <cmath>
 #include <cstring>
-#include <memory>
+#include <optional>
 #include <vector>
 
 namespace loom::image {
 
-int exif_orientation(std::span<const uint8_t> tiff) {
-  // libexif takes the block with its "Exif\0\0" header, which the decoders strip.
-  static constexpr uint8_t kHeader[6] = {'E', 'x', 'i', 'f', 0, 0};
-  std::vector<uint8_t> block(sizeof kHeader + tiff.size());
-  std::memcpy(block.data(), kHeader, sizeof kHeader);
-  if (!tiff.empty()) std::memcpy(block.data() + sizeof kHeader, tiff.data(), tiff.size());
-  std::unique_ptr<ExifData, void (*)(ExifData*)> data(exif_data_new(), exif_data_unref);
-  if (!data) return 1;
-  // As read, without the entries libexif would add or move to follow the standard.
-  exif_data_unset_option(data.get(), EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
-  exif_data_load_data(data.get(), block.data(), static_cast<unsigned int>(block.size()));
-  ExifContent* ifd0 = data->ifd[EXIF_IFD_0];
-  ExifEntry* e = ifd0 ? exif_content_get_entry(ifd0, EXIF_TAG_ORIENTATION) : nullptr;
-  if (!e || !e->data || e->components < 1) return 1;  // several values: Pillow reads the first
-  const ExifByteOrder order = exif_data_get_byte_order(data.get());
-  const size_t size = exif_format_get_size(e->format);
-  if (size == 0 || e->size < size) return 1;
-  switch (e->format) {
-    case EXIF_FORMAT_BYTE: return e->data[0];
-    case EXIF_FORMAT_SBYTE: return static_cast<int8_t>(e->data[0]);
-    case EXIF_FORMAT_SHORT: return exif_get_short(e->data, order);
-    case EXIF_FORMAT_SSHORT: return exif_get_sshort(e->data, order);
-    case EXIF_FORMAT_LONG: {
-      const ExifLong v = exif_get_long(e->data, order);
-      return v > 8 ? 1 : static_cast<int>(v);
-    }
-    case EXIF_FORMAT_SLONG: {
-      const ExifSLong v = exif_get_slong(e->data, order);
-      return v < 0 || v > 8 ? 1 : static_cast<int>(v);
-    }
-    default: return 1;
+namespace {
+
+class TiffReader {
+ public:
+  TiffReader(std::span<const uint8_t> data, bool little) : data_(data), little_(little) {}
+  bool has(uint64_t at, uint64_t n) const { return at <= data_.size() && n <= data_.size() - at; }
+  uint64_t uint(uint64_t at, int bytes) const {  // callers check has(at, bytes)
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= uint64_t{data_[at + i]} << (8 * (little_ ? i : bytes - 1 - i));
+    return v;
   }
+
+ private:
+  std::span<const uint8_t> data_;
+  bool little_;
+};
+
+// Bytes per value of the types Pillow loads (TiffImagePlugin's _load_dispatch), 0 for others.
+int unit_size(uint64_t type) {
+  switch (type) {
+    case 1: case 2: case 6: case 7: return 1;   // BYTE, ASCII, SBYTE, UNDEFINED
+    case 3: case 8: return 2;                   // SHORT, SSHORT
+    case 4: case 9: case 11: case 13: return 4; // LONG, SLONG, FLOAT, IFD
+    case 5: case 10: case 12: case 16: return 8;  // RATIONAL, SRATIONAL, DOUBLE, LONG8
+    default: return 0;
+  }
+}
+
+// The first value of an entry as a number, where Pillow gives a number (not bytes or text).
+std::optional<double> first_value(const TiffReader& r, uint64_t type, uint64_t at) {
+  auto sign = [](uint64_t v, int bits) { return static_cast<double>(static_cast<int64_t>(v << (64 - bits)) >> (64 - bits)); };
+  switch (type) {
+    case 6: return sign(r.uint(at, 1), 8);
+    case 3: case 4: case 13: case 16: return static_cast<double>(r.uint(at, unit_size(type)));
+    case 8: return sign(r.uint(at, 2), 16);
+    case 9: return sign(r.uint(at, 4), 32);
+    case 5: case 10: {  // a rational, compared as Pillow's IFDRational compares (num / den)
+      const double num = type == 5 ? static_cast<double>(r.uint(at, 4)) : sign(r.uint(at, 4), 32);
+      const double den = type == 5 ? static_cast<double>(r.uint(at + 4, 4)) : sign(r.uint(at + 4, 4), 32);
+      return den == 0 ? std::nullopt : std::optional<double>(num / den);
+    }
+    case 11: {
+      const auto bits = static_cast<uint32_t>(r.uint(at, 4));
+      float f;
+      std::memcpy(&f, &bits, 4);
+      return f;
+    }
+    case 12: {
+      const uint64_t bits = r.uint(at, 8);
+      double d;
+      std::memcpy(&d, &bits, 8);
+      return d;
+    }
+    default: return std::nullopt;  // BYTE and UNDEFINED are bytes, ASCII text
+  }
+}
+
+}  // namespace
+
+int exif_orientation(std::span<const uint8_t> tiff) {
+  if (tiff.size() < 8) return 1;
+  const bool little = tiff[0] == 'I' && tiff[1] == 'I';
+  if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
+  const TiffReader r(tiff, little);
+  if (r.uint(2, 2) != 42) return 1;
+  const uint64_t ifd = r.uint(4, 4);
+  if (!r.has(ifd, 2)) return 1;
+  const uint64_t count = r.uint(ifd, 2);
+  std::optional<double> orientation;
+  for (uint64_t i = 0; i < count; ++i) {
+    const uint64_t entry = ifd + 2 + 12 * i;
+    if (!r.has(entry, 12)) break;  // the block ends: the entries read so far stand
+    if (r.uint(entry, 2) != 0x0112) continue;
+    const uint64_t type = r.uint(entry + 2, 2), n = r.uint(entry + 4, 4);
+    const int unit = unit_size(type);
+    if (unit == 0 || n == 0) continue;  // an unknown type, or no data: passed over
+    const uint64_t size = n * static_cast<uint64_t>(unit);
+    const uint64_t at = size > 4 ? r.uint(entry + 8, 4) : entry + 8;
+    if (!r.has(at, size)) continue;  // its data past the block: passed over
+    orientation = first_value(r, type, at);  // a later entry replaces an earlier one
+  }
+  if (!orientation || *orientation != std::floor(*orientation) || *orientation < 1 || *orientation > 8) return 1;
+  return static_cast<int>(*orientation);
 }
 
 Image apply_orientation(Image image, int orientation) {

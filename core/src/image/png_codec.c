@@ -16,6 +16,8 @@ struct png_source {
   uint8_t *rows;             /* one row, or the whole image when interlaced; freed by the caller */
   uint8_t palette[256 * 3];
   char warning[160];         /* the last warning, which often says why an error follows */
+  uint8_t *exif;             /* the last eXIf chunk's bytes (Pillow keeps the last); freed by the caller */
+  size_t exif_size;
 };
 
 static void read_bytes(png_structp png, png_bytep out, size_t n) {
@@ -42,6 +44,18 @@ static void on_warning(png_structp png, png_const_charp text) {
   snprintf(s->warning, sizeof s->warning, "%s", text);
 }
 
+/* eXIf, handled as an unknown chunk so that each one comes here (libpng would keep the first and
+ * drop the others): the last one is kept, as Pillow keeps it. Without memory for a copy, none. */
+static int on_chunk(png_structp png, png_unknown_chunkp chunk) {
+  struct png_source *s = (struct png_source *)png_get_user_chunk_ptr(png);
+  if (memcmp(chunk->name, "eXIf", 4) != 0) return 0;
+  free(s->exif);
+  s->exif = chunk->size ? (uint8_t *)malloc(chunk->size) : NULL;
+  s->exif_size = s->exif ? chunk->size : 0;
+  if (s->exif) memcpy(s->exif, chunk->data, chunk->size);
+  return 1;
+}
+
 static enum loom_raw_layout layout_of(int color_type) {
   switch (color_type) {
     case PNG_COLOR_TYPE_GRAY: return LOOM_RAW_GREY;
@@ -64,8 +78,6 @@ static enum loom_codec_status decode(png_structp png, png_infop info, struct png
   size_t row_bytes;
   png_colorp palette;
   int entries, i;
-  png_bytep exif;
-  png_uint_32 exif_size;
 
   if (setjmp(png_jmpbuf(png))) return LOOM_CODEC_ERROR;
   png_set_read_fn(png, s, read_bytes);
@@ -75,6 +87,8 @@ static enum loom_codec_status decode(png_structp png, png_infop info, struct png
   png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
   png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
   png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skipped, (int)(sizeof skipped / 5));
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, (png_const_bytep) "eXIf", 1);
+  png_set_read_user_chunk_fn(png, s, on_chunk);
   png_read_info(png, info);
   png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, NULL, NULL);
 
@@ -116,8 +130,8 @@ static enum loom_codec_status decode(png_structp png, png_infop info, struct png
       for (y = 0; y < height; ++y) png_read_row(png, s->rows + (size_t)y * row_bytes, NULL);
     for (y = 0; y < height; ++y) sink->row(sink->user, y, s->rows + (size_t)y * row_bytes);
   }
-  png_read_end(png, info); /* the last data chunk's CRC, the file's end, an eXIf after the pixels */
-  if (png_get_eXIf_1(png, info, &exif_size, &exif) && exif && exif_size > 0) sink->exif(sink->user, exif, exif_size);
+  png_read_end(png, info); /* the last data chunk's CRC, the file's end, an eXIf after the pixels (with info only) */
+  if (s->exif) sink->exif(sink->user, s->exif, s->exif_size);
   return LOOM_CODEC_OK;
 }
 
@@ -144,5 +158,6 @@ enum loom_codec_status loom_png_decode(const uint8_t *data, size_t size, const s
   status = decode(png, info, &s, sink);
   png_destroy_read_struct(&png, &info, NULL);
   free(s.rows);
+  free(s.exif);
   return status;
 }
