@@ -203,6 +203,7 @@ area_usage() {
   expect_error 2 "did you mean '--max-new-tokens'?" "an option in snake case" generate "$g" --max_new_tokens 3
   expect_error 2 "unknown option '--topk' for 'fill-mask'; did you mean '--top-k'?" "fill-mask's mistyped option" \
     fill-mask "$g" "a [MASK]" --topk 3
+  expect_error 2 "option '--json' goes after the subcommand: loom plugins --json" "an option before its subcommand" --json plugins
   expect_error 2 "--optimize is given twice" "an option of one value given twice" run "$g" --optimize none --optimize all
   expect_error 2 "did you mean 'precision'?" "a mistyped session option" run "$g" --option precison=bf16
   expect_error 2 "expected a number in (0, 1], got '0'" "--mask-ratio of 0" fill-image "$g" --mask-ratio 0

@@ -415,6 +415,22 @@ TEST_CASE("onednn checks offsets and valid lengths even where the output is empt
   }
 }
 
+TEST_CASE("onednn attention over heads of width 0 at the default scale gives NaN, as the reference does") {
+  OnednnPlugin plugin;
+  GraphBuilder g;
+  int q = g.value("q", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 2, 3, 0});
+  int k = g.value("k", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 2, 4, 0});
+  int v = g.value("v", LOOM_VALUE_INPUT, LOOM_DTYPE_F32, {1, 2, 4, 2});
+  int y = g.value("y", LOOM_VALUE_OUTPUT, LOOM_DTYPE_F32, {1, 2, 3, 2});
+  g.node("attention", {q, k, v}, {y}, {}, "heads");  // no mask, causal flag or valid length: not decomposed
+  loom::test::Executable exe(plugin.backend(), g);
+  auto plan = exe.prepare({{1, 2, 3, 0}, {1, 2, 4, 0}, {1, 2, 4, 2}, {1, 2, 3, 2}});
+  Tensor tq(DType::f32, {1, 2, 3, 0}), tk(DType::f32, {1, 2, 4, 0}), tv(DType::f32, {1, 2, 4, 2}), out(DType::f32, {1, 2, 3, 2});
+  for (int64_t i = 0; i < 16; ++i) tv.data_as<float>()[i] = static_cast<float>(i);
+  plan.run({&tq, &tk, &tv, &out});
+  for (int64_t i = 0; i < 12; ++i) CHECK(std::isnan(out.data_as<float>()[i]));
+}
+
 TEST_CASE("onednn prepare and run reject what does not fit") {
   OnednnPlugin plugin;
   GraphBuilder g;

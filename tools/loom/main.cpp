@@ -127,6 +127,9 @@ std::string unknown_option(const CLI::App& app, const std::vector<std::string>& 
     std::vector<std::string> names;
     for (const CLI::Option* o : cmd->get_options())
       for (const std::string& n : o->get_lnames()) names.push_back("--" + n);
+    // An option of the subcommand given before it (loom --json plugins).
+    if (cmd != &app && std::find(names.begin(), names.end(), name) != names.end())
+      return "option '" + name + "' goes after the subcommand: loom " + cmd->get_name() + " " + name + " ...";
     std::string nearest;
     size_t best = 3;  // suggest only within two edits
     for (const auto& n : names)
@@ -464,9 +467,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // CLI11's own codes (104-109 ...) are not ours: help is 0, every usage error is 2.
-    if (e.get_exit_code() == 0) {
+    if (e.get_exit_code() == 0) {  // --help
       app.exit(e);
-      return 0;
+      std::fflush(stdout);
+      return std::ferror(stdout) ? 1 : 0;
     }
     std::string what = e.what();
     if (dynamic_cast<const CLI::ExtrasError*>(&e)) {

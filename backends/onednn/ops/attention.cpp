@@ -388,7 +388,10 @@ std::optional<std::string> check_attention(const sdk::NodeView& node, bool bf16)
   const size_t t = layout == "bshd" ? 1 : 2;
   const auto q = node.input(0).dims(), k = node.input(1).dims(), v = node.input(2).dims();
   const bool amx = bf16 && q[3] > 0 && v[3] > 0 && amx_attention_fits(q[t] > 0 ? q[t] : 16, k[t] > 0 ? k[t] : 1, q[3], v[3]);
-  if (!node.has_input(4) && !attr_bool(node, "causal", false) && !amx)
+  // Heads of width 0 at the default scale have no decomposition (1/sqrt(0) is no finite alpha):
+  // run here, where they give NaN as the reference does.
+  const bool no_width = q[3] == 0 && attr_float(node, "scale", 0.0) <= 0;
+  if (!node.has_input(4) && !attr_bool(node, "causal", false) && !amx && !no_width)
     return "attention without valid_length or causal runs faster here as matmul, softmax and matmul (decomposed)";
   return std::nullopt;
 }
