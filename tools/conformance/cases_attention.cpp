@@ -53,6 +53,8 @@ void attention(std::vector<OpCase>& out) {
       {1, 1, 800, 800, 8, 8, true},                          // spans past one slice of the GEMM's K
       {1, 3, 1, 37, 64, 64, false, true},                    // decode steps of 64-wide heads
       {2, 2, 1, 21, 36, 40, true, true, {2, 1, 1, 21}},      // ... of odd widths, masked
+      {2, 2, 1, 6, 16, 16, true, true, {2, 1, 1, 6}},        // ... 16 wide, keys past a block of 4
+      {1, 2, 1, 23, 32, 80, false, true, {}, 0, true},       // ... bshd, values past 64 wide
       {2, 3, 5, 5, 8, 8, false, false, {}, 0, true},         // heads after the positions (bshd)
       {2, 2, 3, 9, 8, 6, true, true, {2, 1, 1, 9}, 0, true},
       {1, 3, 4, 6, 8, 8, false, false, {1, 3, 4, 6}, 0.5, true},

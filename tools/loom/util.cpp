@@ -97,8 +97,11 @@ void check_input_names(const Graph& g, const std::map<std::string, std::string>&
     // An input with a default may be left out (docs/graph-format.md).
     if (all_required && !in.default_value && !inputs.count(in.name)) missing.push_back(quoted(in.name));
   }
-  for (const auto& [name, file] : inputs)
-    if (std::none_of(g.inputs.begin(), g.inputs.end(), [&](const GraphInput& in) { return in.name == name; })) unknown.push_back(quoted(name));
+  for (const auto& entry : inputs) {
+    const std::string& name = entry.first;
+    if (std::none_of(g.inputs.begin(), g.inputs.end(), [&](const GraphInput& in) { return in.name == name; }))
+      unknown.push_back(quoted(name));
+  }
   std::string problems;
   if (!unknown.empty()) problems = "--input " + join(unknown) + (unknown.size() == 1 ? " is not an input" : " are not inputs");
   if (!missing.empty())
