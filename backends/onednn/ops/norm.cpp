@@ -1,10 +1,13 @@
 // layer_norm, add_layer_norm and softmax. Layer norm views the tensor as [outer, inner]
 // (normalising dims axis..rank-1 at once) and runs rows.hpp's row loop, the rows split over the
 // session's threads; add_layer_norm's residual add goes with each thread's rows (a broadcasting
-// loop first where a and b differ in shape). Softmax runs on oneDNN's softmax_v2_forward (faster
-// than activation.hpp's softmax rows on ViT's heads, and than them with the mask added as they
-// go: 2.75 against 1.7 ms of BERT-base's run); its additive mask is added into the output
-// first (its broadcasting loop split over the session's threads), then softmax runs in place.
+// loop first where a and b differ in shape). Softmax adds its additive mask into the output
+// first (its broadcasting loop split over the session's threads), then runs in place: along the
+// last axis row by row on activation.hpp's softmax_row, along another axis on oneDNN's
+// softmax_v2_forward. (oneDNN's primitive once beat the rows with the mask added as they go, 1.7
+// against 2.75 ms of BERT-base's run; with its NaN scan added, the rows after the mask pass beat
+// it on a Zen 4: BERT-base's softmaxes 1.9-2.2 against 2.2-2.6 ms at 1 thread, 1.0-1.2 against
+// 1.5-1.8 at 2; ViT-B/16's in SoftmaxStep::rows.)
 #include "activation.hpp"
 #include "kernel.hpp"
 #include "rows.hpp"
