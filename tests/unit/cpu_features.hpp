@@ -8,6 +8,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <string>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 namespace loom::test {
 
@@ -29,6 +32,18 @@ inline int cpu_isa_cap() {
   return 100;  // ALL, or a name oneDNN would not take either
 }
 
+// AMX-BF16 and AMX-TILE by CPUID leaf 7 (EDX bits 22 and 24), as the plugin reads them: not every
+// compiler knows __builtin_cpu_supports("amx-bf16").
+inline bool cpu_has_amx_bf16() {
+#if defined(__x86_64__)
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  return (edx >> 22 & 1u) && (edx >> 24 & 1u);
+#else
+  return false;
+#endif
+}
+
 inline bool cpu_allows(CpuIsa isa) {
   switch (isa) {
     case CpuIsa::avx2:
@@ -39,7 +54,7 @@ inline bool cpu_allows(CpuIsa isa) {
     case CpuIsa::avx512_bf16:
       return __builtin_cpu_supports("avx512bf16") && cpu_isa_cap() >= 7;
     case CpuIsa::amx:
-      return __builtin_cpu_supports("amx-bf16") && __builtin_cpu_supports("avx512bf16") && cpu_isa_cap() >= 9;
+      return cpu_has_amx_bf16() && __builtin_cpu_supports("avx512bf16") && cpu_isa_cap() >= 9;
   }
   return false;
 }

@@ -30,7 +30,9 @@ inline LevelRun run_at(const Engine& engine, const Graph& g, OptimizeLevel level
 // Every output of `got` equals `want` within atol + rtol*|ref|.
 inline void check_outputs(const TensorMap& got, const TensorMap& want, double atol = 1e-5, double rtol = 1e-5) {
   REQUIRE(got.size() == want.size());
-  for (const auto& [name, ref] : want) {
+  for (const auto& entry : want) {  // named, not bound: the assertions' lambdas capture them
+    const std::string& name = entry.first;
+    const Tensor& ref = entry.second;
     CAPTURE(name);
     REQUIRE(got.count(name));
     const Comparison c = compare(got.at(name), ref, atol, rtol);

@@ -132,7 +132,7 @@ TEST_CASE("decode: a copied state branches the conversation without touching the
   // Branch b goes on with token 5, branch a with token 6; each must equal a recomputation.
   TensorMap lb = session.run({{"input_ids", ids_tensor({5})}, {"past_length", scalar_row(3)}}, b);
   const TensorMap a_after_b = a.snapshot();
-  for (const auto& [name, t] : before) CHECK(compare(a_after_b.at(name), t, 0, 0).ok());
+  for (const auto& entry : before) CHECK(compare(a_after_b.at(entry.first), entry.second, 0, 0).ok());
   TensorMap la = session.run({{"input_ids", ids_tensor({6})}, {"past_length", scalar_row(3)}}, a);
   State fresh = session.new_state();
   TensorMap fa = session.run({{"input_ids", ids_tensor({3, 17, 41, 6})}, {"past_length", scalar_row(0)}}, fresh);
@@ -155,13 +155,13 @@ TEST_CASE("decode: assign makes a state equal to another of the session, in its 
   b.assign(a);
   CHECK(b.filled("layer.0.k_cache") == std::vector<int64_t>{3});
   const TensorMap b_now = b.snapshot();
-  for (const auto& [name, t] : a_before) {
-    INFO(name);
-    CHECK(compare(b_now.at(name), t, 0, 0).ok());
+  for (const auto& entry : a_before) {
+    INFO(entry.first);
+    CHECK(compare(b_now.at(entry.first), entry.second, 0, 0).ok());
   }
   // Both go on as the same conversation; a is left alone by b's runs.
   const TensorMap lb = session.run({{"input_ids", ids_tensor({5})}, {"past_length", scalar_row(3)}}, b);
-  for (const auto& [name, t] : a.snapshot()) CHECK(compare(t, a_before.at(name), 0, 0).ok());
+  for (const auto& entry : a.snapshot()) CHECK(compare(entry.second, a_before.at(entry.first), 0, 0).ok());
   const TensorMap la = session.run({{"input_ids", ids_tensor({5})}, {"past_length", scalar_row(3)}}, a);
   CHECK(compare(la.at("logits"), lb.at("logits"), 0, 0).ok());
   a.assign(a);  // a no-op

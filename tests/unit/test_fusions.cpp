@@ -192,7 +192,9 @@ TEST_CASE("fusions: linear followed by an activation becomes a linear with that 
   const std::vector<std::tuple<std::string, std::map<std::string, AttrValue>, std::string>> cases = {
       {"relu", {}, "relu"},     {"tanh", {}, "tanh"}, {"gelu", {}, "gelu"}, {"gelu", {{"approximate", std::string("tanh")}}, "gelu_tanh"},
       {"quick_gelu", {}, "quick_gelu"}, {"silu", {}, "silu"}};
-  for (const auto& [op, attrs, activation] : cases) {
+  for (const auto& test_case : cases) {
+    const auto& [op, attrs, fused_activation] = test_case;
+    const std::string& activation = fused_activation;  // a variable, not a binding: CAPTURE's lambda takes it
     CAPTURE(activation);
     Graph g;
     g.inputs = {input("x", DType::f32, {"batch", "8"})};

@@ -238,7 +238,7 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
   // The other processors: malformed lists and ids past the vocabulary name the key; the ids
   // transformers ignores in the suppress lists (outside the scores) are left out, and so is a
   // bad word that is one eos token.
-  for (const auto& [text, key] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& text_key : std::vector<std::pair<std::string, std::string>>{
            {R"({"sequence_bias": [[[4], "up"]]})", "sequence_bias: expected a non-empty list of [[token ids], bias] pairs"},
            {R"j({"sequence_bias": {"(4,)": 1.0}})j", "sequence_bias: expected"},
            {R"({"sequence_bias": [[[4, 300], 1.0]]})", "sequence_bias: token id 300 is outside the vocabulary"},
@@ -269,6 +269,8 @@ TEST_CASE("text models: the Generator applies transformers' logits processors as
            {R"({"penalty_alpha": 0.6, "top_k": 4})", "penalty_alpha: contrastive search"},
            {R"({"force_words_ids": [[5]]})", "force_words_ids: constrained beam search is not supported"},
            {R"({"stop_strings": ["\n"]})", "stop_strings: stop strings are not supported"}}) {
+    const std::string& text = text_key.first;  // named, not bound: the assertions' lambdas capture them
+    const std::string& key = text_key.second;
     write_config(text);
     CHECK_MESSAGE(error_of().find("generation_config.json: " + key) != std::string::npos, (text + " -> " + error_of()));
   }
@@ -565,13 +567,16 @@ TEST_CASE("text models: GPT-2's KV caches kept in bf16 (kv_cache) give the f32 c
     SessionOptions f32 = backend == "onednn" ? test::on_onednn() : test::on_reference(), bf16 = f32;
     bf16.options["kv_cache"] = "bf16";
     Session wide = engine.compile(g, f32), narrow = engine.compile(g, bf16);
-    const auto [want, wide_state] = logits_of(wide, steps);
-    const auto [got, narrow_state] = logits_of(narrow, steps);
+    const auto wide_run = logits_of(wide, steps), narrow_run = logits_of(narrow, steps);
+    const std::vector<Tensor>& want = wide_run.first;
+    const std::vector<Tensor>& got = narrow_run.first;
+    const TensorMap& wide_state = wide_run.second;
+    const TensorMap& narrow_state = narrow_run.second;
     // Every layer's two caches became bf16 states, each written through one cast.
     size_t caches = 0;
-    for (const auto& [name, t] : narrow_state) {
-      CHECK(t.dtype() == DType::bf16);
-      CHECK(wide_state.at(name).dtype() == DType::f32);
+    for (const auto& entry : narrow_state) {
+      CHECK(entry.second.dtype() == DType::bf16);
+      CHECK(wide_state.at(entry.first).dtype() == DType::f32);
       ++caches;
     }
     CHECK(caches == wide_state.size());
@@ -601,7 +606,7 @@ TEST_CASE("text models: GPT-2's KV caches kept in bf16 (kv_cache) give the f32 c
   if (!test::cpu_allows(test::CpuIsa::avx2)) return;  // bf16 runs on the AVX2 GEMM
   o.options.erase("kv_cache");
   o.options["precision"] = "bf16";
-  for (const auto& [name, t] : engine.compile(g, o).new_state().snapshot()) CHECK(t.dtype() == DType::bf16);
+  for (const auto& entry : engine.compile(g, o).new_state().snapshot()) CHECK(entry.second.dtype() == DType::bf16);
   o.options["kv_cache"] = "f32";
-  for (const auto& [name, t] : engine.compile(g, o).new_state().snapshot()) CHECK(t.dtype() == DType::f32);
+  for (const auto& entry : engine.compile(g, o).new_state().snapshot()) CHECK(entry.second.dtype() == DType::f32);
 }

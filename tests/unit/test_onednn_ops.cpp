@@ -554,9 +554,12 @@ TEST_CASE("onednn linear: row kernel, matmul, packed GEMM and blocked weights ag
     for (int threads : {1, 2}) {
       OnednnPlugin plugin(threads, gemm.c_str());
       // K = 2000: three slices of the packed GEMM from 7 rows up, unsliced below.
-      for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}}) {
+      for (auto shape : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}}) {
+        const int64_t k = shape.first, n = shape.second;  // variables, not bindings: CAPTURE takes them
         for (bool kn : {false, true}) {
-          for (const auto& [act, f] : acts) {
+          for (const auto& act_f : acts) {
+            const auto& act = act_f.first;
+            const auto& f = act_f.second;
             LinearLayer layer(k, n, kn, act);
             const Tensor &w = layer.w, &b = layer.b;
             loom::test::Executable exe(plugin.backend(), layer.g);
@@ -628,7 +631,8 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
   for (const char* gemm : gemms)
   for (int threads : {1, 2}) {
     OnednnPlugin plugin(threads, gemm, "bf16");
-    for (auto [k, n] : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}, {63, 70}}) {
+    for (auto shape : {std::pair<int64_t, int64_t>{37, 19}, {768, 1000}, {2000, 40}, {63, 70}}) {
+      const int64_t k = shape.first, n = shape.second;
       for (bool kn : {false, true}) {
         for (std::string act : {"none", "gelu_tanh"}) {
           LinearLayer layer(k, n, kn, act);
@@ -703,7 +707,8 @@ TEST_CASE("onednn patch embedding agrees with a double-precision convolution on 
       // 2 x 3 x 4 = 24 patch rows; 1 x 7 x 7 = 49 (CLIP ViT-B/32's grid); 1 x 9 x 10 = 90; 1 x 24 x 24 = 576.
       std::vector<std::tuple<int64_t, int64_t, int64_t>> images = {{2, 48, 70}, {1, 112, 112}, {1, 150, 165}};
       if (bf16) images.emplace_back(1, 384, 390);
-      for (auto [n, h, wd] : images) {
+      for (const auto& image : images) {
+        const int64_t n = std::get<0>(image), h = std::get<1>(image), wd = std::get<2>(image);
         const int64_t gh = h / p, gw = wd / p;
         Tensor xt(DType::f32, {n, c, h, wd}), out(DType::f32, {n, o, gh, gw});
         for (int64_t i = 0; i < xt.numel(); ++i) xt.data_as<float>()[i] = static_cast<float>(std::cos(0.013 * i));
@@ -757,7 +762,9 @@ TEST_CASE("onednn linear activations of infinities, NaN and zeros are PyTorch's"
   for (const std::string gemm : {"onednn", "packed", "blocked"}) {
     if (gemm == "packed" && !(loom::test::cpu_allows(loom::test::CpuIsa::avx2))) continue;
     OnednnPlugin plugin(1, gemm.c_str());
-    for (const auto& [act, want] : expected) {
+    for (const auto& act_want : expected) {
+      const std::string& act = act_want.first;
+      const std::vector<float>& want = act_want.second;
       Tensor w(DType::f32, {n, k}), b(DType::f32, {n});
       std::copy(bias.begin(), bias.end(), b.data_as<float>());
       GraphBuilder g;

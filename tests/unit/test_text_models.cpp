@@ -133,9 +133,11 @@ TEST_CASE("text models: precision=bf16 gives the linear layers in bf16 of the fi
   bf16.options["precision"] = "bf16";
   for (int threads : {1, 2}) {
     bf16.threads = threads;
-    for (const auto& [name, inputs] :
+    for (const auto& model :
          {std::pair<std::string, std::vector<std::string>>{"bert-mlm", {"input_ids", "attention_mask", "token_type_ids"}},
           {"gpt2", {"input_ids", "attention_mask"}}}) {
+      const std::string& name = model.first;  // variables, not bindings: INFO's lambda takes them
+      const std::vector<std::string>& inputs = model.second;
       Session s = engine.load(kModels / name, bf16);
       TensorMap in;
       for (const auto& i : inputs) in.emplace(i, read_npy(kModels / name / (i + ".npy")));
@@ -176,9 +178,11 @@ TEST_CASE("text models: optional inputs left out take Hugging Face's defaults") 
 TEST_CASE("text models: an empty batch gives empty outputs, as transformers does") {
   Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-bert.so", "loom-gpt2.so"});
   for (const SessionOptions& options : {test::on_onednn(), test::on_reference()}) {
-    for (const auto& [name, outputs] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+    for (const auto& model : std::vector<std::pair<std::string, std::vector<std::string>>>{
              {"bert-nsp", {"logits [0, 2]", "last_hidden_state [0, 7, 32]", "pooler_output [0, 32]"}},
              {"gpt2", {"logits [0, 7, 294]", "last_hidden_state [0, 7, 32]"}}}) {
+      const std::string& name = model.first;
+      const std::vector<std::string>& outputs = model.second;
       INFO(name);
       Session s = engine.load(kModels / name, options);
       TensorMap out = s.run({{"input_ids", Tensor(DType::i64, {0, 7})}, {"attention_mask", Tensor(DType::i64, {0, 7})}});

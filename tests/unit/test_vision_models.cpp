@@ -249,8 +249,11 @@ TEST_CASE("vision models: CLIPModel's logits and normalised embeddings, pooled a
 TEST_CASE("vision models: CLIPModel's embedding tasks run one tower on its own inputs") {
   Engine engine = test::model_engine({"loom-onednn.so", "loom-clip.so"});
   const auto dir = kModels / "clip";
-  for (const auto& [task, input, output] : {std::tuple{"feature-extraction", "input_ids", "text_embeds"},
-                                            std::tuple{"image-feature-extraction", "pixel_values", "image_embeds"}}) {
+  for (const auto& io : {std::tuple{"feature-extraction", "input_ids", "text_embeds"},
+                         std::tuple{"image-feature-extraction", "pixel_values", "image_embeds"}}) {
+    const char* task = std::get<0>(io);  // variables, not bindings: INFO's lambda takes them
+    const char* input = std::get<1>(io);
+    const char* output = std::get<2>(io);
     INFO(task);
     const Graph g = engine.load_graph(dir, task);
     REQUIRE(g.inputs.size() == (std::string(input) == "input_ids" ? 2u : 1u));
