@@ -34,15 +34,25 @@ class GatherStep final : public Step {
     if (panels_.data) {
       // One cache line per element, each its own wait on memory: the rows are split over the
       // threads, each core with its own misses in flight (BERT-base's 128 rows: 1.40 -> 0.72 ms
-      // at 2 threads; asking for the next row's lines ahead measured no faster).
+      // at 2 threads; asking for the next row's lines ahead measured no faster), and each thread
+      // reads 8 rows side by side, 8 misses in flight where one row had one (BERT-base's 128
+      // rows at 1 thread on an AMX Xeon: 1.46-1.69 -> 0.97-1.16 ms; lines asked for 16 elements
+      // ahead as well: no faster). A group short of 8 rows repeats its last row.
       const int64_t k = static_cast<int64_t>(row_bytes_ / sizeof(float)), width = panels_.width;
       split_rows(num_indices_, num_indices_ * k, resolved_threads(info_.threads), [&](int64_t j0, int64_t j1) {
-        float* dst = reinterpret_cast<float*>(out) + j0 * k;
-        for (int64_t j = j0; j < j1; ++j, dst += k) {
-          int64_t v = static_cast<int64_t>(indices[j]);
-          if (v < 0) v += axis_size_;
-          const float* src = panels_.row_start(v);
-          for (int64_t i = 0; i < k; ++i) dst[i] = src[i * width];
+        constexpr int64_t kRows = 8;
+        for (int64_t j = j0; j < j1; j += kRows) {
+          const int64_t m = std::min(kRows, j1 - j);
+          const float* src[kRows];
+          float* dst[kRows];
+          for (int64_t r = 0; r < kRows; ++r) {
+            int64_t v = static_cast<int64_t>(indices[j + std::min(r, m - 1)]);
+            if (v < 0) v += axis_size_;
+            src[r] = panels_.row_start(v);
+            dst[r] = reinterpret_cast<float*>(out) + (j + std::min(r, m - 1)) * k;
+          }
+          for (int64_t i = 0; i < k; ++i)
+            for (int64_t r = 0; r < kRows; ++r) dst[r][i] = src[r][i * width];
         }
       });
       return;
