@@ -14,6 +14,7 @@
 #include "config.hpp"
 #include "graph_writer.hpp"
 #include "image_section.hpp"
+#include "masks.hpp"
 #include "task_section.hpp"
 #include "tokenizer_section.hpp"
 #include "vision_blocks.hpp"
@@ -23,7 +24,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <sstream>
 
 namespace loom::models {
@@ -167,9 +167,8 @@ class Expander {
   }
 
   // CLIPEncoder's layers under `tensor_prefix` ("text_model."), values under `p` ("text.");
-  // `mask`: an additive mask and the causal flag (text), or none (vision). Returns the output.
-  std::string encoder(const Tower& t, const std::string& tensor_prefix, const std::string& p, std::string x, const std::string& mask,
-                      bool causal) {
+  // `mask`: an additive mask (text), or none (vision). Returns the output.
+  std::string encoder(const Tower& t, const std::string& tensor_prefix, const std::string& p, std::string x, const std::string& mask) {
     const int64_t H = t.hidden, I = t.intermediate, d = H / t.heads;
     for (int64_t i = 0; i < t.layers; ++i) {
       const std::string q = p + "layer." + s(i) + ".", tp = tensor_prefix + "encoder.layers." + s(i) + ".";
@@ -195,7 +194,6 @@ class Expander {
       }
       Attrs a;
       a.set("scale", 1.0 / std::sqrt(static_cast<double>(d)));
-      if (causal) a.set("causal", true);
       g_.node("attention", {q + "q_proj.t", q + "k_proj.t", q + "v_proj.t", mask}, {q + "context.heads"}, a);
       g_.node("transpose", {q + "context.heads"}, {q + "context.t"}, Attrs().set("perm", Ints{0, 2, 1, 3}));
       g_.node("reshape", {q + "context.t"}, {q + "context"}, Attrs().set("shape", Ints{0, 0, H}));
@@ -221,15 +219,10 @@ class Expander {
     g_.node("positions", {"input_ids"}, {"text.position_ids"}, Attrs().set("axis", 1));
     g_.node("gather", {"text.position_embedding", "text.position_ids"}, {"text.positions"});
     g_.node("add", {"text.tokens", "text.positions"}, {"text.h0"});
-    // The padding mask (1 - mask) * finfo(float32).min [batch, 1, 1, seq]; the causal part is the
-    // attention op's own.
-    g_.constant("one", "f32", {}, {1.0});
-    g_.constant("mask_min", "f32", {}, {static_cast<double>(std::numeric_limits<float>::lowest())});
-    g_.node("cast", {"attention_mask"}, {"text.mask.f"}, Attrs().set("to", "f32"));
-    g_.node("sub", {"one", "text.mask.f"}, {"text.mask.inverted"});
-    g_.node("mul", {"text.mask.inverted", "mask_min"}, {"text.mask.additive"});
-    g_.node("reshape", {"text.mask.additive"}, {"text.mask"}, Attrs().set("shape", Ints{0, 1, 1, -1}));
-    const std::string h = encoder(t, "text_model.", "text.", "text.h0", "text.mask", true);
+    // Hugging Face's causal and padding masks added (masks.hpp): under left padding a query whose
+    // every earlier key is padding averages those and the later real keys, as transformers does.
+    const std::string mask = causal_padding_mask(g_, "text.", "input_ids", "attention_mask");
+    const std::string h = encoder(t, "text_model.", "text.", "text.h0", mask);
     weight("text.final.weight", "text_model.final_layer_norm.weight", {H}, why);
     weight("text.final.bias", "text_model.final_layer_norm.bias", {H}, why);
     layer_norm(h, "text.final", text_last(), t.eps);
@@ -244,7 +237,7 @@ class Expander {
       g_.node("sub", {"input_ids", "eos"}, {"text.eos.diff"});
       g_.node("mul", {"text.eos.diff", "text.eos.diff"}, {"text.eos.sq"});
       g_.node("cast", {"text.eos.sq"}, {"text.eos.sq.f"}, Attrs().set("to", "f32"));
-      g_.node("sub", {"one", "text.eos.sq.f"}, {"text.eos.near"});
+      g_.node("sub", {"text.one.f", "text.eos.sq.f"}, {"text.eos.near"});
       g_.node("relu", {"text.eos.near"}, {"text.eos.is"});
       g_.node("argmax", {"text.eos.is"}, {"text.eos_at"}, Attrs().set("axis", -1));
     }
@@ -266,7 +259,7 @@ class Expander {
     weight("vision.pre.weight", "vision_model.pre_layrnorm.weight", {H}, why);
     weight("vision.pre.bias", "vision_model.pre_layrnorm.bias", {H}, why);
     layer_norm("vision.embedded", "vision.pre", "vision.h0", v.eps);
-    const std::string h = encoder(v, "vision_model.", "vision.", "vision.h0", "", false);
+    const std::string h = encoder(v, "vision_model.", "vision.", "vision.h0", "");
     // last_hidden_state is the encoder's output; only the class token is post-normed.
     g_.node("slice", {h}, {"vision.class.out"}, Attrs().set("axis", 1).set("start", 0).set("end", 1));
     g_.node("reshape", {"vision.class.out"}, {"vision.class.state"}, Attrs().set("shape", Ints{0, H}));

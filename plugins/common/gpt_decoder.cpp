@@ -1,5 +1,7 @@
 #include "gpt_decoder.hpp"
 
+#include "masks.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -93,26 +95,8 @@ std::string DecoderGraph::write() {
   return final_norm;
 }
 
-// Hugging Face's mask for a whole sequence: finfo.min where a key is after the query
-// (causal), plus finfo.min where a key is padding; both at once overflow to -inf, as there.
-void DecoderGraph::masks() {
-  g_.constant("one.f", "f32", {}, {1.0});
-  g_.constant("zero.f", "f32", {}, {0.0});
-  g_.constant("mask_min", "f32", {}, {static_cast<double>(std::numeric_limits<float>::lowest())});
-  g_.node("cast", {"attention_mask"}, {"mask.f"}, Attrs().set("to", "f32"));
-  g_.node("sub", {"one.f", "mask.f"}, {"mask.inverted"});
-  g_.node("mul", {"mask.inverted", "mask_min"}, {"mask.additive"});
-  g_.node("reshape", {"mask.additive"}, {"mask.padding"}, Attrs().set("shape", Ints{0, 1, 1, -1}));
-  // A [1, 1, seq, 1] of zeros gives the padding mask its query axis: [batch, 1, seq, seq].
-  g_.node("positions", {"input_ids"}, {"query.index"}, Attrs().set("axis", 1));
-  g_.node("cast", {"query.index"}, {"query.index.f"}, Attrs().set("to", "f32"));
-  g_.node("mul", {"query.index.f", "zero.f"}, {"query.zeros"});
-  g_.node("reshape", {"query.zeros"}, {"query.zeros.column"}, Attrs().set("shape", Ints{1, 1, -1, 1}));
-  g_.node("add", {"mask.padding", "query.zeros.column"}, {"mask.padding.square"});
-  g_.node("key_mask", {"mask.padding.square"}, {"mask.causal"},
-          Attrs().set("causal", true).set("fill", static_cast<double>(std::numeric_limits<float>::lowest())));
-  g_.node("add", {"mask.causal", "mask.padding.square"}, {"mask"});
-}
+// Hugging Face's mask for a whole sequence (masks.hpp).
+void DecoderGraph::masks() { causal_padding_mask(g_, "", "input_ids", "attention_mask"); }
 
 void DecoderGraph::linear(const std::string& x, const std::string& params, const std::string& out, const std::string& act) {
   Attrs a;

@@ -287,6 +287,20 @@ TEST_CASE("vision models: CLIPTextModelWithProjection (legacy eos 2: the largest
   test::check_outputs(engine, "clip-vision", {"pixel_values"}, {"image_embeds", "last_hidden_state"}, on_reference());
 }
 
+TEST_CASE("vision models: CLIP's text tower under left padding: a query whose every earlier key is padding averages those and the later real keys, as transformers' added masks do") {
+  Engine engine = test::model_engine({"loom-onednn.so", "loom-reference.so", "loom-clip.so"});
+  const auto dir = kModels / "clip-text";
+  const Tensor ref = read_npy(dir / "left-padded" / "expected_last_hidden_state.npy");
+  for (const SessionOptions& options : {test::on_onednn(), test::on_reference()}) {
+    Session s = engine.load(dir, options);
+    const TensorMap out = s.run({{"input_ids", read_npy(dir / "left-padded" / "input_ids.npy")},
+                                 {"attention_mask", read_npy(dir / "left-padded" / "attention_mask.npy")}});
+    const Comparison c = compare(out.at("last_hidden_state"), ref, 1e-4, 1e-5);
+    CHECK_MESSAGE(c.ok(), options.backends.front() << ": " << c.mismatch << " " << c.differing << " elements differ, largest by "
+                                                   << c.max_abs_error);
+  }
+}
+
 TEST_CASE("vision models: broken CLIP configs name the key path") {
   Engine engine = test::model_engine({"loom-onednn.so", "loom-clip.so"});
   const auto dir = copy("clip");

@@ -232,6 +232,10 @@ case $AREA in
       check "$(basename "$dir") split past max_buffer_range=$range, max_allocation=$allocation" 0 "matches the reference" run "$dir" \
         --backend vulkan "${args[@]}" --atol 1e-3 --rtol 1e-3 --option vulkan.max_buffer_range=$range --option vulkan.max_allocation=$allocation
     done
+    # CLIP's text tower under left padding (its queries that see only padded earlier keys).
+    model_args "$SRC/tests/models/clip-text/left-padded"
+    check "clip-text left-padded on vulkan alone" 0 "matches the reference" run "$SRC/tests/models/clip-text" --backend vulkan \
+      "${ins[@]}" "${refs[@]}" --atol 1e-3 --rtol 1e-3
     ;;
   generation)
     # GPT-2 and ImageGPT generate greedily on the Vulkan backend alone (every node there, the KV
