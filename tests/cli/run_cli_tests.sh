@@ -1426,6 +1426,9 @@ area_images() {
   expect_ok "zero-shot --template" zero-shot "$m/clip" --image "$px/color444.jpg" --labels "cat,dog" --template "a photo of a {}."
   expect_error 2 "it must hold {}" "zero-shot --template without {}" zero-shot "$m/clip" --image "$px/rgb.png" --labels "a,b" --template "x"
   expect_error 2 "an empty label" "zero-shot --labels with an empty one" zero-shot "$m/clip" --image "$px/rgb.png" --labels "a,,b"
+  # A byte that is not UTF-8 is counted within its label, not within the templated sentence.
+  expect_error 1 "--labels #2: not valid UTF-8 (byte 1 of 4)" "zero-shot --labels not UTF-8" zero-shot "$m/clip" --image "$px/rgb.png" \
+    --labels "$(printf 'cat,d\377og')"
   expect_error 2 "--image" "zero-shot without an image" zero-shot "$m/clip" --labels "a,b"
   expect_error 1 "does not offer zero-shot-image-classification" "zero-shot on a ViT" zero-shot "$m/vit-cls" --image "$px/rgb.png" --labels "a,b"
 

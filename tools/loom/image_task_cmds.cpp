@@ -180,6 +180,9 @@ int cmd_zero_shot(const PluginOptions& p, const TaskArgs& a) {
   const TaskSpec& t = task_of(g, a.model, "zero-shot-image-classification");
   const Tokenizer tok = text_tokenizer(g, a.model, "zero-shot");
   const ImageProcessor proc = image_processor(g, a.model, "zero-shot");
+  // Each label alone first, so that a byte that is not UTF-8 is counted within its label rather
+  // than within the templated sentence.
+  encode_texts(tok, a.model, labels, {}, "--labels");
   std::vector<std::string> texts;
   for (const auto& l : labels) {
     std::string text = a.hypothesis;
