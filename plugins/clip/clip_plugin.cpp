@@ -234,10 +234,11 @@ class Expander {
       g_.node("argmax", {"input_ids"}, {"text.eos_at"}, Attrs().set("axis", -1));
     } else {
       g_.constant("eos", "i64", {}, {static_cast<double>(t.eos)});
+      g_.constant("one", "f32", {}, {1.0});
       g_.node("sub", {"input_ids", "eos"}, {"text.eos.diff"});
       g_.node("mul", {"text.eos.diff", "text.eos.diff"}, {"text.eos.sq"});
       g_.node("cast", {"text.eos.sq"}, {"text.eos.sq.f"}, Attrs().set("to", "f32"));
-      g_.node("sub", {"text.one.f", "text.eos.sq.f"}, {"text.eos.near"});
+      g_.node("sub", {"one", "text.eos.sq.f"}, {"text.eos.near"});
       g_.node("relu", {"text.eos.near"}, {"text.eos.is"});
       g_.node("argmax", {"text.eos.is"}, {"text.eos_at"}, Attrs().set("axis", -1));
     }

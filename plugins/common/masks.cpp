@@ -6,10 +6,9 @@
 
 namespace loom::models {
 
-std::string causal_padding_mask(GraphWriter& g, const std::string& prefix, const std::string& ids,
+std::string causal_padding_mask(GraphWriter& g, const std::string& p, const std::string& ids,
                                 const std::string& attention_mask) {
   using Ints = std::vector<int64_t>;
-  const std::string p = prefix;
   const double lowest = static_cast<double>(std::numeric_limits<float>::lowest());
   g.constant(p + "one.f", "f32", {}, {1.0});
   g.constant(p + "zero.f", "f32", {}, {0.0});
