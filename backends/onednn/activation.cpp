@@ -296,7 +296,58 @@ LOOM_AVX2 void scale_avx2(float* row, int64_t n, float by) {
   for (; j < n; ++j) row[j] *= by;
 }
 
+// The same three passes over 16 lanes, the tail under a mask: ViT-B/16's softmaxes (rows of 197)
+// 4.7 ms a run at 1 thread against 6.5-6.9 over 8 lanes (AMX Xeon, traces alternated).
+LOOM_AVX512 float scale_max_avx512(float* row, int64_t visible, float scale, const float* mask) {
+  const __m512 s = _mm512_set1_ps(scale);
+  __m512 top = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t j = 0; j < visible; j += 16) {
+    const __mmask16 m = visible - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (visible - j)) - 1);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), s);
+    if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask + j));
+    _mm512_mask_storeu_ps(row + j, m, v);
+    top = _mm512_mask_max_ps(top, m, v, top);  // the second operand where v is NaN
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, top);
+  float t = lanes[0];
+  for (float v : lanes) t = v > t ? v : t;
+  return t;
+}
+
+LOOM_AVX512 float exp_sum_avx512(float* row, int64_t visible, float top) {
+  const __m512 t = _mm512_set1_ps(top);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < visible; j += 16) {
+    const __mmask16 m = visible - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (visible - j)) - 1);
+    const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), t));
+    _mm512_mask_storeu_ps(row + j, m, e);
+    sum = _mm512_mask_add_ps(sum, m, sum, e);
+  }
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float total = 0.0f;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+LOOM_AVX512 void scale_avx512(float* row, int64_t n, float by) {
+  const __m512 s = _mm512_set1_ps(by);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
+    _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), s));
+  }
+}
+
+LOOM_AVX512 bool softmax_row_avx512(float* row, int64_t visible, float scale, const float* mask) {
+  const float top = scale_max_avx512(row, visible, scale, mask);
+  if (top == -std::numeric_limits<float>::infinity()) return false;
+  scale_avx512(row, visible, 1.0f / exp_sum_avx512(row, visible, top));
+  return true;
+}
+
 #else
+bool softmax_row_avx512(float*, int64_t, float, const float*) { return false; }
 bool activate_avx512(float*, int64_t, int64_t, int64_t, Activation) { return false; }
 void activate_avx2(float*, int64_t, int64_t, int64_t, Activation) {}
 float exp_sum_avx2(float*, int64_t, float) { return 0.0f; }
@@ -306,6 +357,11 @@ void scale_avx2(float*, int64_t, float) {}
 
 LOOM_CPU_CLONES bool softmax_row_impl(float* row, int64_t visible, int64_t span, float scale, const float* mask,
                                       int64_t mask_stride) {
+  if ((!mask || mask_stride == 1) && avx512_allowed()) {
+    if (!softmax_row_avx512(row, visible, scale, mask)) return false;
+    for (int64_t j = visible; j < span; ++j) row[j] = 0.0f;
+    return true;
+  }
   const bool avx2 = avx2_allowed();
   float top = -std::numeric_limits<float>::infinity();
   if (avx2) {

@@ -89,6 +89,8 @@ void softmax(std::vector<OpCase>& out) {
                                  {{4, 33}, {1, 33}, -1}, {{2, 3, 5, 9}, {2, 1, 1, 9}, -1}, {{8, 1031}, {}, -1},
                                  // a mask of fewer dims, and one broadcast along the softmax's axis
                                  {{2, 4, 9}, {9}, -1}, {{3, 5, 7}, {3, 5, 1}, -1},
+                                 // masks broadcast over a middle dim, and one of x's own shape
+                                 {{2, 3, 5, 20}, {1, 3, 1, 20}, -1}, {{2, 3, 4, 37}, {2, 3, 4, 37}, -1},
                                  // empty: no elements after the axis, or none along it
                                  {{3, 0}, {}, 0}, {{2, 3, 0}, {}, 1}, {{2, 0, 4}, {}, -1}};
   for (DType t : {DType::f32, DType::f16, DType::bf16})

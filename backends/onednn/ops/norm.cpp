@@ -1,13 +1,13 @@
 // layer_norm, add_layer_norm and softmax. Layer norm views the tensor as [outer, inner]
 // (normalising dims axis..rank-1 at once) and runs rows.hpp's row loop, the rows split over the
 // session's threads; add_layer_norm's residual add goes with each thread's rows (a broadcasting
-// loop first where a and b differ in shape). Softmax adds its additive mask into the output
-// first (its broadcasting loop split over the session's threads), then runs in place: along the
-// last axis row by row on activation.hpp's softmax_row, along another axis on oneDNN's
-// softmax_v2_forward. (oneDNN's primitive once beat the rows with the mask added as they go, 1.7
-// against 2.75 ms of BERT-base's run; with its NaN scan added, the rows after the mask pass beat
-// it on a Zen 4: BERT-base's softmaxes 1.9-2.2 against 2.2-2.6 ms at 1 thread, 1.0-1.2 against
-// 1.5-1.8 at 2; ViT-B/16's in SoftmaxStep::rows.)
+// loop first where a and b differ in shape). Softmax along the last axis runs row by row on
+// activation.hpp's softmax_row, which adds a mask that runs along the rows as it scales them;
+// another mask is added into the output first (its broadcasting loop split over the session's
+// threads). Along another axis it runs oneDNN's softmax_v2_forward. (BERT-base's softmaxes at 1
+// thread on an AMX Xeon, traces alternated: 2.1-2.2 ms with the mask in a pass of its own and rows
+// over 8 lanes, 1.4 with the mask in the rows over 16; oneDNN's primitive with its NaN scan was
+// slower than either.)
 #include "activation.hpp"
 #include "kernel.hpp"
 #include "rows.hpp"
@@ -161,10 +161,26 @@ std::unique_ptr<NodeKernel> compile_add_layer_norm(const sdk::NodeView& node, No
 
 class SoftmaxStep final : public Step {
  public:
-  SoftmaxStep(const NodeInfo& info, std::span<const int64_t> x, int axis, std::optional<Broadcast> mask, int threads)
+  SoftmaxStep(const NodeInfo& info, std::span<const int64_t> x, int axis, std::optional<Broadcast> mask,
+              std::span<const int64_t> mask_dims, int threads)
       : info_(info), mask_(mask), threads_(threads) {
     for (size_t i = 0; i < x.size(); ++i) (static_cast<int>(i) < axis ? outer_ : static_cast<int>(i) > axis ? inner_ : len_) *= x[i];
-    if (inner_ == 1) return;  // rows of the last axis: softmax_row
+    if (inner_ == 1) {  // rows of the last axis: softmax_row, which adds a mask row as it scales
+      mask_in_rows_ = mask_ && !mask_dims.empty() && mask_dims.back() == len_ && len_ > 1;
+      if (mask_in_rows_) {
+        // x's outer dims and the mask's strides along them, 0 where it broadcasts.
+        outer_rank_ = static_cast<int>(x.size()) - 1;
+        const size_t pad = x.size() - mask_dims.size();
+        int64_t stride = len_;
+        for (int d = outer_rank_ - 1; d >= 0; --d) {
+          outer_dims_[d] = x[d];
+          const int64_t m = static_cast<size_t>(d) < pad ? 1 : mask_dims[d - pad];
+          mask_strides_[d] = m == 1 ? 0 : stride;
+          stride *= m;
+        }
+      }
+      return;
+    }
     auto md = plain_md(x, dt::f32);
     dnnl::softmax_v2_forward::primitive_desc pd(
         {dnnl::prop_kind::forward_inference, dnnl::algorithm::softmax_accurate, md, md, axis},
@@ -177,6 +193,7 @@ class SoftmaxStep final : public Step {
   void run(const RunContext& ctx) const override {
     float* dst = ctx.as<float>(info_.outputs[0]);
     const float* src = ctx.as<const float>(info_.inputs[0]);
+    if (mask_in_rows_) return rows(src, dst, ctx.as<const float>(info_.inputs[1]));
     if (mask_) {
       const float* mask = ctx.as<const float>(info_.inputs[1]);
       split_rows(mask_->runs(), mask_->n, threads_, [&](int64_t r0, int64_t r1) {
@@ -184,7 +201,7 @@ class SoftmaxStep final : public Step {
       });
       src = dst;
     }
-    if (inner_ == 1) return rows(src, dst);
+    if (inner_ == 1) return rows(src, dst, nullptr);
     execute(prim_, ctx,
             {{DNNL_ARG_SRC, const_cast<float*>(src)}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}},
             info_);
@@ -196,13 +213,16 @@ class SoftmaxStep final : public Step {
   // where oneDNN's primitive and the NaN scan below each pass over the whole tensor: ViT-B/16's
   // softmaxes (12 heads x 197 rows of 197 a layer) 4.8 against 5.8-6.0 ms a run at 1 thread, 2.5
   // against 3.0 at 2 (traces, the two alternated, Zen 4). NaN or +inf in a row makes it NaN
-  // throughout, and a row of -inf only is NaN, as in PyTorch.
-  void rows(const float* src, float* dst) const {
+  // throughout, and a row of -inf only is NaN, as in PyTorch. A mask that runs along the rows is
+  // added to each as it is scaled, not in a pass of its own.
+  void rows(const float* src, float* dst, const float* mask) const {
     split_rows(outer_, outer_ * len_, threads_, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
+      MaskRows m(*this, r0);
+      for (int64_t r = r0; r < r1; ++r, m.next()) {
         float* row = dst + r * len_;
         if (src != dst) std::copy(src + r * len_, src + (r + 1) * len_, row);
-        if (!softmax_row(row, len_, len_, 1.0f, nullptr, 0)) std::fill(row, row + len_, std::numeric_limits<float>::quiet_NaN());
+        const float* mrow = mask ? mask + m.offset : nullptr;
+        if (!softmax_row(row, len_, len_, 1.0f, mrow, 1)) std::fill(row, row + len_, std::numeric_limits<float>::quiet_NaN());
       }
     });
   }
@@ -223,8 +243,34 @@ class SoftmaxStep final : public Step {
     }
   }
 
+  // Where rows of x start in the mask: an odometer over x's outer dims from row `first` on.
+  struct MaskRows {
+    const SoftmaxStep& s;
+    int64_t offset = 0;
+    int64_t idx[kMaxLoopRank] = {};
+    MaskRows(const SoftmaxStep& step, int64_t first) : s(step) {
+      for (int d = s.outer_rank_ - 1; d >= 0; --d) {
+        idx[d] = first % s.outer_dims_[d];
+        offset += idx[d] * s.mask_strides_[d];
+        first /= s.outer_dims_[d];
+      }
+    }
+    void next() {
+      for (int d = s.outer_rank_ - 1; d >= 0; --d) {
+        offset += s.mask_strides_[d];
+        if (++idx[d] < s.outer_dims_[d]) return;
+        offset -= s.mask_strides_[d] * s.outer_dims_[d];
+        idx[d] = 0;
+      }
+    }
+  };
+
   NodeInfo info_;
   std::optional<Broadcast> mask_;
+  bool mask_in_rows_ = false;
+  int outer_rank_ = 0;
+  int64_t outer_dims_[kMaxLoopRank] = {};
+  int64_t mask_strides_[kMaxLoopRank] = {};
   dnnl::softmax_v2_forward prim_;
   size_t scratch_ = 0;
   int threads_;
@@ -241,8 +287,9 @@ class SoftmaxKernel final : public NodeKernel {
     auto axis = normalize_axis(axis_, static_cast<int64_t>(x.size()));
     if (!axis) info_.fail("axis " + std::to_string(axis_) + " is out of range for rank " + std::to_string(x.size()));
     std::optional<Broadcast> mask;
+    std::span<const int64_t> m;
     if (has_input(1)) {
-      auto m = in_dims(shapes, 1);
+      m = in_dims(shapes, 1);
       auto b = broadcast_dims(x, m);
       if (!b || !std::equal(b->begin(), b->end(), x.begin(), x.end()))
         info_.fail("mask " + dims_str(m) + " does not broadcast to x " + dims_str(x));
@@ -250,7 +297,7 @@ class SoftmaxKernel final : public NodeKernel {
       if (!mask) info_.fail("mask " + dims_str(m) + " needs more than " + std::to_string(kMaxLoopRank) + " dims");
     }
     if (count(x) == 0) return std::make_unique<NoStep>();
-    return std::make_unique<SoftmaxStep>(info_, x, static_cast<int>(*axis), mask, resolved_threads(info_.threads));
+    return std::make_unique<SoftmaxStep>(info_, x, static_cast<int>(*axis), mask, m, resolved_threads(info_.threads));
   }
 
  private:
