@@ -5,6 +5,7 @@
 
 #include <loom/plugin_sdk.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -135,6 +136,42 @@ std::string check_class(const JsonFile& config, const std::string& kind) {
   }
   if (name == "PreTrainedTokenizerFast") return name;  // tokenizer.json as it is
   config.fail("tokenizer_class", "'" + name + "' is not supported (" + known + ", their Fast forms, PreTrainedTokenizerFast)");
+}
+
+// Which of token_type_ids and attention_mask the encoding feeds the model, as transformers'
+// tokenizers return them: those tokenizer_config.json's model_input_names lists, else the class's
+// own (DistilBert's and RetriBert's leave the type ids out: a pair's second segment then reads
+// type 0, the graph input's default). An input left out takes the graph's default. A list that
+// names type ids for a model whose graph has none is refused where transformers would feed them
+// to the model (GPT2Model adds their embeddings; `refuse_type_ids`) and ignored elsewhere (its
+// generation passes ids and mask only). split_special_tokens, which reads special tokens' text as
+// plain text, is refused.
+void apply_model_input_names(const JsonFile& config, const std::string& tokenizer_class, TokenizerSetup& setup) {
+  if (config.has("split_special_tokens") && config.boolean("split_special_tokens"))
+    config.fail("split_special_tokens", "true is not supported (special tokens in a text are read as those tokens)");
+  std::vector<std::string> names;
+  if (config.has("model_input_names")) {
+    const json& list = config.json()["model_input_names"];
+    const char* expected = "expected a non-empty list of input names";
+    if (!list.is_array() || list.empty() || list.size() > 64) config.fail("model_input_names", expected);
+    for (const json& n : list) {
+      if (!n.is_string()) config.fail("model_input_names", expected);
+      names.push_back(n.get<std::string>());
+    }
+    if (names.front() != "input_ids")
+      config.fail("model_input_names", "starts with " + models::quoted(names.front()) +
+                                           ", not \"input_ids\" (transformers pads the first name's values)");
+  } else if (tokenizer_class.starts_with("DistilBert") || tokenizer_class.starts_with("RetriBert")) {
+    names = {"input_ids", "attention_mask"};
+  } else {
+    return;  // the model's own class: the inputs its plugin named
+  }
+  auto listed = [&](const char* name) { return std::find(names.begin(), names.end(), name) != names.end(); };
+  if (!listed("attention_mask")) setup.attention_mask.clear();
+  if (!listed("token_type_ids")) setup.token_type_ids.clear();
+  else if (setup.token_type_ids.empty() && setup.refuse_type_ids)
+    config.fail("model_input_names", "lists \"token_type_ids\", whose embeddings transformers would add to this model's "
+                                     "input; its graph takes none");
 }
 
 // A boolean of a tokenizer.json part, or `fallback` where it has none (the core reads the file
@@ -296,6 +333,7 @@ std::string tokenizer_section(const std::string& dir, TokenizerSetup setup) {
   if (source.empty()) return "";
   const JsonFile config = JsonFile::read_optional(dir, "tokenizer_config.json");
   const std::string tokenizer_class = check_class(config, setup.kind);
+  apply_model_input_names(config, tokenizer_class, setup);
   const JsonFile specials = JsonFile::read_optional(dir, "special_tokens_map.json");
 
   // Special tokens: the class defaults, then special_tokens_map.json, then tokenizer_config.json.

@@ -29,6 +29,9 @@ struct TokenizerSetup {
   int64_t max_positions = 0;         // config.json's limit; caps model_max_length
   int64_t vocab_size = 0;            // config.json's
   std::string input_ids = "input_ids", token_type_ids, attention_mask;
+  // A model without token_type_ids to which transformers would still feed them where the
+  // tokenizer returns them (GPT2Model, which adds their embeddings): such a tokenizer is refused.
+  bool refuse_type_ids = false;
 };
 
 // The YAML of the section (under `processing:`), or "" when the checkpoint ships no tokenizer

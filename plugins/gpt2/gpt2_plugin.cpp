@@ -91,6 +91,7 @@ class Expander {
     t.max_positions = c_.decoder.positions;
     t.vocab_size = c_.decoder.vocab;
     if (!generation_) t.attention_mask = "attention_mask";
+    t.refuse_type_ids = !generation_;
     std::ostringstream y;
     y << "  version: 1\n" << tokenizer_section(r_.checkpoint_dir, t);
     if (generation_ && c_.lm_head) {

@@ -16,6 +16,14 @@ namespace {
 using test::kModels;
 using test::text_engine;
 
+// A copy of tests/models/`name` as tmp/`name`.
+std::filesystem::path copy_model(const std::filesystem::path& tmp, const char* name) {
+  const auto dir = tmp / name;
+  std::filesystem::create_directories(dir);
+  for (const auto& e : std::filesystem::directory_iterator(kModels / name)) std::filesystem::copy_file(e.path(), dir / e.path().filename());
+  return dir;
+}
+
 }  // namespace
 
 TEST_CASE("text models: tokens added to a checkpoint's vocabulary are read as transformers reads them") {
@@ -125,12 +133,7 @@ TEST_CASE("text models: a tokenizer.json alone takes tokenizer_config.json's opt
   Engine engine = text_engine();
   const auto tmp = std::filesystem::temp_directory_path() / ("loom-file-options-" + std::to_string(::getpid()));
   std::filesystem::remove_all(tmp);
-  auto copy = [&](const char* name) {
-    const auto dir = tmp / name;
-    std::filesystem::create_directories(dir);
-    for (const auto& e : std::filesystem::directory_iterator(kModels / name)) std::filesystem::copy_file(e.path(), dir / e.path().filename());
-    return dir;
-  };
+  auto copy = [&](const char* name) { return copy_model(tmp, name); };
   auto write = [](const std::filesystem::path& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
   auto tokenizer = [&](const std::filesystem::path& dir) { return Tokenizer::from_graph(engine.load_graph(dir)); };
   auto replaces = [&](const std::filesystem::path& dir) { return engine.load_graph(dir).processing->tokenizer->replace_file_options; };
@@ -322,4 +325,50 @@ TEST_CASE("text models: GPT-2's add_bos_token puts the bos token before a text, 
   write(R"({"add_bos_token": "yes"})");
   CHECK_THROWS_WITH_AS(tokenizer(), doctest::Contains("tokenizer_config.json: add_bos_token"), Error);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("text models: model_input_names decides which of token types and attention mask feed the model") {
+  Engine engine = text_engine();
+  const auto tmp = std::filesystem::temp_directory_path() / ("loom-input-names-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp);
+  auto copy = [&](const char* name) { return copy_model(tmp, name); };
+  auto write = [](const std::filesystem::path& dir, const std::string& text) { std::ofstream(dir / "tokenizer_config.json", std::ios::trunc) << text; };
+  auto fed = [&](const std::filesystem::path& dir) {
+    const Tokenizer tok = Tokenizer::from_graph(engine.load_graph(dir));
+    std::string names;
+    for (const auto& [name, tensor] : tok.tensors(tok.encode({"the cat"}, {"sat"}))) names += name + " ";
+    return names;
+  };
+  const auto bert = copy("bert-nsp");
+  write(bert, R"({"tokenizer_class": "BertTokenizer"})");
+  CHECK(fed(bert) == "attention_mask input_ids token_type_ids ");
+  // DistilBertTokenizer's class list leaves the type ids out: a pair's B segment reads type 0.
+  write(bert, R"({"tokenizer_class": "DistilBertTokenizerFast"})");
+  CHECK(fed(bert) == "attention_mask input_ids ");
+  write(bert, R"({"model_input_names": ["input_ids", "token_type_ids"]})");
+  CHECK(fed(bert) == "input_ids token_type_ids ");
+  write(bert, R"({"tokenizer_class": "DistilBertTokenizer", "model_input_names": ["input_ids", "token_type_ids", "attention_mask"]})");
+  CHECK(fed(bert) == "attention_mask input_ids token_type_ids ");
+  write(bert, R"({"model_input_names": ["attention_mask", "input_ids"]})");
+  CHECK_THROWS_WITH_AS(fed(bert), doctest::Contains("tokenizer_config.json: model_input_names: starts with \"attention_mask\""), Error);
+  for (const char* bad : {R"({"model_input_names": "input_ids"})", R"({"model_input_names": []})", R"({"model_input_names": [7]})"}) {
+    write(bert, bad);
+    CHECK_THROWS_WITH_AS(fed(bert), doctest::Contains("tokenizer_config.json: model_input_names: expected a non-empty list"), Error);
+  }
+  write(bert, R"({"split_special_tokens": true})");
+  CHECK_THROWS_WITH_AS(fed(bert), doctest::Contains("tokenizer_config.json: split_special_tokens: true is not supported"), Error);
+  write(bert, R"({"split_special_tokens": false})");
+  CHECK(fed(bert) == "attention_mask input_ids token_type_ids ");
+
+  // GPT2Model would add the type ids' embeddings, which its graph has no input for; generation
+  // passes ids and mask only.
+  const auto gpt2 = copy("gpt2-base");
+  write(gpt2, R"({"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]})");
+  CHECK_THROWS_WITH_AS(fed(gpt2), doctest::Contains("model_input_names: lists \"token_type_ids\""), Error);
+  write(gpt2, R"({"model_input_names": ["input_ids"]})");
+  CHECK(fed(gpt2) == "input_ids ");
+  const auto lm = copy("gpt2");
+  write(lm, R"({"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]})");
+  CHECK_NOTHROW(engine.load_graph(lm, "text-generation"));
+  std::filesystem::remove_all(tmp);
 }
