@@ -164,6 +164,15 @@ dnnl::primitive_attr user_scratchpad_attr() {
   return attr;
 }
 
+dnnl::matmul::primitive_desc blocked_pd(int64_t m, int64_t n, int64_t k, bool bf16, const dnnl::memory::desc& weights,
+                                        bool bias, const dnnl::primitive_attr& attr) {
+  using dt = dnnl::memory::data_type;
+  const int64_t src_dims[] = {m, k}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
+  const auto src = plain_md(src_dims, bf16 ? dt::bf16 : dt::f32), dst = plain_md(dst_dims, dt::f32);
+  auto desc = bias ? dnnl::matmul::desc(src, weights, plain_md(bias_dims, dt::f32), dst) : dnnl::matmul::desc(src, weights, dst);
+  return dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
+}
+
 void execute(const dnnl::primitive& prim, const RunContext& ctx, std::initializer_list<ExecArg> args,
              const NodeInfo& node) {
   execute(prim, ctx, 0, args, node);

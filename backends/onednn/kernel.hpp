@@ -209,6 +209,10 @@ dnnl::memory::desc strided_md(std::span<const int64_t> dims, std::span<const int
 // An attribute with scratchpad_mode::user: the plan carves each run's scratchpad from the
 // run's scratch, so one primitive can run on several threads at once.
 dnnl::primitive_attr user_scratchpad_attr();
+// A matmul of m plain rows (f32, or bf16 when `bf16`) by a [k, n] weight in `weights`' layout
+// into m x n f32 rows, with an [1, n] f32 bias where `bias`.
+dnnl::matmul::primitive_desc blocked_pd(int64_t m, int64_t n, int64_t k, bool bf16, const dnnl::memory::desc& weights,
+                                        bool bias, const dnnl::primitive_attr& attr);
 
 struct ExecArg {
   int arg;      // DNNL_ARG_*

@@ -677,7 +677,7 @@ TEST_CASE("onednn linear with precision=bf16 multiplies bf16-rounded operands an
 
 // A patch embedding (a constant weight, stride equal to the kernel, no padding) runs as one
 // product on the GEMM of the linear layers (conv.cpp; with gemm=blocked, for up to 80 patches,
-// and oneDNN's convolution above): on each GEMM and thread count it must compute the
+// and oneDNN's matmul over the same panels above): on each GEMM and thread count it must compute the
 // convolution, with patch grids under and over blocked_gemm.hpp's 80 rows, images
 // that the patches do not divide (the last pixels dropped), 50 output channels (a panel cut
 // short) and 3 x 16 x 16 = 768-deep patches, enough work to split over two threads.

@@ -3,8 +3,9 @@
 // ViT's, CLIP's) runs instead as one product: the image cut into patch rows, times the weight
 // copied once per engine as a linear layer's, on the GEMM that runs the linear layers (the packed
 // GEMM's panels, or with gemm=blocked the f32 panels of blocked_gemm.hpp for up to
-// kPanelGemmMaxRows patches, where oneDNN's own convolution took im2col and its jit sgemm; with
-// precision=bf16 on AMX, the bf16 tiles of blocked_amx.hpp for any number of patches).
+// kPanelGemmMaxRows patches and oneDNN's matmul over those panels past them, where oneDNN's own
+// convolution took im2col and its jit sgemm; with precision=bf16 on AMX, the bf16 tiles of
+// blocked_amx.hpp for any number of patches).
 #include "blocked_amx.hpp"
 #include "blocked_gemm.hpp"
 #include "blocked_rows.hpp"
@@ -27,6 +28,7 @@ int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 // (kp 0), or blocked_gemm.hpp's f32 panels of padded K `kp`, or (bf16) blocked_amx.hpp's.
 struct PatchWeight {
   ConstantCopy copy;
+  dnnl::memory::desc md;  // blocked_gemm.hpp's f32 panels: their oneDNN layout
   int64_t kp = 0;
   bool bf16 = false;
   // The most patch rows its GEMM takes; past them, oneDNN's convolution.
@@ -35,15 +37,23 @@ struct PatchWeight {
 
 // out[b, o, gi, gj] = bias[o] + sum over (c, kh, kw) of x[b, c, gi P + kh, gj Q + kw] w[o, c, kh, kw]:
 // rows [b, gi, gj] of x's patches, each laid out as w's rows are (c, kh, kw), times the packed
-// weight, then transposed to channels first.
+// weight, then transposed to channels first. With `matmul`, f32 panels too many patches for
+// their kernel go through oneDNN's matmul over the same panels, as the linear layers' rows do.
 class PatchConvStep final : public Step {
  public:
-  PatchConvStep(const NodeInfo& info, const PatchWeight& weight, const Dims& x, const Dims& w, const Dims& out, bool bias)
+  PatchConvStep(const NodeInfo& info, const PatchWeight& weight, const Dims& x, const Dims& w, const Dims& out, bool bias,
+                std::optional<dnnl::matmul::primitive_desc> matmul = std::nullopt)
       : info_(info), packed_(weight.copy.data), kp_(weight.kp), bf16_(weight.bf16), batch_(x[0]), channels_(x[1]), height_(x[2]), width_(x[3]), out_(w[0]),
         p_(w[2]), q_(w[3]), gh_(out[2]), gw_(out[3]), bias_(bias), threads_(std::max(1, info.threads)) {
     m_ = batch_ * gh_ * gw_;
     k_ = channels_ * p_ * q_;
     gemm_bytes_ = bf16_ ? align64(amx_gemm_scratch_bytes(m_, kp_)) : kp_ ? 0 : align64(gemm::scratch_bytes(k_));
+    if (matmul) {
+      matmul_ = dnnl::matmul(*matmul);
+      memory_descs = {matmul->src_desc(), matmul->weights_desc(), matmul->dst_desc(), matmul->scratchpad_desc()};
+      if (bias) memory_descs.push_back(matmul->bias_desc());
+      gemm_bytes_ = align64(matmul->scratchpad_desc().get_size());
+    }
   }
   size_t scratch_bytes() const override {
     return gemm_bytes_ + static_cast<size_t>(round16(m_ * k_) + round16(m_ * out_)) * sizeof(float);
@@ -66,7 +76,17 @@ class PatchConvStep final : public Step {
                           static_cast<size_t>(q_) * sizeof(float));
       }
     });
-    if (bf16_)
+    if (matmul_) {
+      void* w = const_cast<void*>(packed_);
+      if (bias)
+        execute(*matmul_, ctx,
+                {{DNNL_ARG_SRC, patches}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, rows}, {DNNL_ARG_SCRATCHPAD, ctx.scratch},
+                 {DNNL_ARG_BIAS, const_cast<float*>(bias)}},
+                info_);
+      else
+        execute(*matmul_, ctx, {{DNNL_ARG_SRC, patches}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, rows}, {DNNL_ARG_SCRATCHPAD, ctx.scratch}},
+                info_);
+    } else if (bf16_)
       linear_panels_amx(patches, static_cast<const uint16_t*>(packed_), kp_, bias, rows, m_, out_, k_, Activation::none,
                         threads_, ctx.scratch);
     else if (kp_)
@@ -96,6 +116,7 @@ class PatchConvStep final : public Step {
   size_t gemm_bytes_ = 0;
   bool bias_;
   int threads_;
+  std::optional<dnnl::matmul> matmul_;
 };
 
 using dt = dnnl::memory::data_type;
@@ -157,6 +178,17 @@ class NoChannelsStep final : public Step {
   bool bias_;
 };
 
+// oneDNN's matmul of m patch rows over f32 panels as they are laid out; nullopt where it would
+// take another layout.
+std::optional<dnnl::matmul::primitive_desc> panels_matmul(int64_t m, int64_t n, int64_t k, const dnnl::memory::desc& panels, bool bias) {
+  try {
+    auto pd = blocked_pd(m, n, k, false, panels, bias, user_scratchpad_attr());
+    if (pd.weights_desc() == panels) return pd;
+  } catch (const dnnl::error&) {
+  }
+  return std::nullopt;
+}
+
 class ConvKernel final : public NodeKernel {
  public:
   ConvKernel(NodeInfo info, Dims stride, Dims padding, std::optional<PatchWeight> packed)
@@ -179,10 +211,17 @@ class ConvKernel final : public NodeKernel {
     if (count(out) == 0) return std::make_unique<NoStep>();
     if (x[1] == 0) return std::make_unique<NoChannelsStep>(info_, out, has_input(2));
     // blocked_gemm.hpp's panels take tens of patch rows (CLIP ViT-B/32's 49: 2.5-3.6 -> 1.7 ms at
-    // 1 thread); from about a hundred (ViT-B/16's 196) oneDNN's convolution was as fast.
-    if (packed_ && x[0] * out[2] * out[3] <= packed_->max_rows())
+    // 1 thread); more go through oneDNN's matmul over the same panels (ViT-B/16's 196: 2.5 -> 2.0
+    // ms at 1 thread against oneDNN's convolution, traces alternated on an AMX Xeon), or, where
+    // the matmul takes another layout, the convolution.
+    const int64_t patches = x[0] * out[2] * out[3];
+    if (packed_ && patches <= packed_->max_rows())
       return std::make_unique<PatchConvStep>(info_, *packed_, Dims(x.begin(), x.end()),
                                              Dims(w.begin(), w.end()), out, has_input(2));
+    if (packed_ && packed_->kp && !packed_->bf16)
+      if (auto pd = panels_matmul(patches, w[0], w[1] * w[2] * w[3], packed_->md, has_input(2)))
+        return std::make_unique<PatchConvStep>(info_, *packed_, Dims(x.begin(), x.end()), Dims(w.begin(), w.end()), out,
+                                               has_input(2), std::move(pd));
     return std::make_unique<ConvStep>(info_, Dims(x.begin(), x.end()), Dims(w.begin(), w.end()), out, stride_, padding_, has_input(2));
   }
 
@@ -211,6 +250,7 @@ std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::Value
   const std::string key = std::string("onednn.patch.") + (bf16 ? "BA4b16a16b2a" : "BA16a64b") + ":N=" + std::to_string(n) +
                           ":K=" + std::to_string(k);
   PatchWeight out;
+  out.md = to_md;
   out.kp = layout->kp;
   out.bf16 = bf16;
   out.copy = engine_copy(info, w, key, to_md.get_size(), "patch embedding's weight", [&](void* buf) {
@@ -248,7 +288,7 @@ std::optional<PatchWeight> patch_weight(const sdk::NodeView& node, const NodeInf
   if (blocked && info.linear.bf16 && amx_gemm_supported())
     if (auto panels = blocked_panels(info, w, n, k, true)) return panels;
   if (blocked) return blocked_panels(info, w, n, k, false);
-  return PatchWeight{pack_weight(info, w, n, k, false, false), 0};
+  return PatchWeight{pack_weight(info, w, n, k, false, false), {}, 0};
 }
 
 std::unique_ptr<NodeKernel> compile_conv(const sdk::NodeView& node, NodeInfo info) {

@@ -270,14 +270,6 @@ dnnl::memory::desc any_weights(int64_t k, int64_t n, bool bf16) {
   return dnnl::memory::desc(dnnl::memory::dims{k, n}, bf16 ? dt::bf16 : dt::f32, dnnl::memory::format_tag::any);
 }
 
-dnnl::matmul::primitive_desc blocked_pd(int64_t m, int64_t n, int64_t k, bool bf16, const dnnl::memory::desc& weights,
-                                        bool bias, const dnnl::primitive_attr& attr) {
-  const int64_t src_dims[] = {m, k}, dst_dims[] = {m, n}, bias_dims[] = {1, n};
-  const auto src = plain_md(src_dims, bf16 ? dt::bf16 : dt::f32), dst = plain_md(dst_dims, dt::f32);
-  auto desc = bias ? dnnl::matmul::desc(src, weights, plain_md(bias_dims, dt::f32), dst) : dnnl::matmul::desc(src, weights, dst);
-  return dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
-}
-
 // A layout as text, for the cache key: a copy made for one layout is never read as another.
 std::string layout_key(const dnnl::memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
