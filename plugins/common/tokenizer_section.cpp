@@ -144,7 +144,9 @@ std::string check_class(const JsonFile& config, const std::string& kind) {
 // type 0, the graph input's default). An input left out takes the graph's default. A list that
 // names type ids for a model whose graph has none is refused where transformers would feed them
 // to the model (GPT2Model adds their embeddings; `refuse_type_ids`) and ignored elsewhere (its
-// generation passes ids and mask only). split_special_tokens, which reads special tokens' text as
+// generation passes ids and mask only). Only an explicit list is refused so: the base class
+// PreTrainedTokenizerFast also lists type ids, and a GPT-2 checkpoint with that class keeps its
+// plugin's inputs (docs/models.md). split_special_tokens, which reads special tokens' text as
 // plain text, is refused.
 void apply_model_input_names(const JsonFile& config, const std::string& tokenizer_class, TokenizerSetup& setup) {
   if (config.has("split_special_tokens") && config.boolean("split_special_tokens"))

@@ -367,6 +367,12 @@ TEST_CASE("text models: model_input_names decides which of token types and atten
   CHECK_THROWS_WITH_AS(fed(gpt2), doctest::Contains("model_input_names: lists \"token_type_ids\""), Error);
   write(gpt2, R"({"model_input_names": ["input_ids"]})");
   CHECK(fed(gpt2) == "input_ids ");
+  // PreTrainedTokenizerFast's base list, which names type ids, is not read as a refusal: the
+  // model plugin's inputs stand (docs/models.md).
+  write(gpt2, R"({"tokenizer_class": "PreTrainedTokenizerFast"})");
+  CHECK(fed(gpt2) == "attention_mask input_ids ");
+  write(gpt2, R"({"tokenizer_class": "PreTrainedTokenizerFast", "model_input_names": ["input_ids"]})");
+  CHECK(fed(gpt2) == "input_ids ");
   const auto lm = copy("gpt2");
   write(lm, R"({"model_input_names": ["input_ids", "token_type_ids", "attention_mask"]})");
   CHECK_NOTHROW(engine.load_graph(lm, "text-generation"));

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string_view>
 
 namespace loom::onednn {
 namespace {
@@ -31,7 +32,8 @@ struct PatchWeight {
   dnnl::memory::desc md;  // blocked_gemm.hpp's f32 panels: their oneDNN layout
   int64_t kp = 0;
   bool bf16 = false;
-  // The most patch rows its GEMM takes; past them, oneDNN's convolution.
+  // The most patch rows its GEMM's own kernel takes; past them, oneDNN's matmul over f32 panels
+  // (panels_matmul), else its convolution.
   int64_t max_rows() const { return kp == 0 || bf16 ? std::numeric_limits<int64_t>::max() : kPanelGemmMaxRows; }
 };
 
@@ -179,11 +181,11 @@ class NoChannelsStep final : public Step {
 };
 
 // oneDNN's matmul of m patch rows over f32 panels as they are laid out; nullopt where it would
-// take another layout.
+// take another layout, or reads them only through its reference implementation.
 std::optional<dnnl::matmul::primitive_desc> panels_matmul(int64_t m, int64_t n, int64_t k, const dnnl::memory::desc& panels, bool bias) {
   try {
     auto pd = blocked_pd(m, n, k, false, panels, bias, user_scratchpad_attr());
-    if (pd.weights_desc() == panels) return pd;
+    if (pd.weights_desc() == panels && !std::string_view(pd.impl_info_str()).starts_with("ref")) return pd;
   } catch (const dnnl::error&) {
   }
   return std::nullopt;
@@ -262,8 +264,8 @@ std::optional<PatchWeight> blocked_panels(const NodeInfo& info, const sdk::Value
     dnnl::reorder(from, to).execute(stream, from, to);
     stream.wait();
     // The tiles take every grid, so the mapped f32 weight's pages may go; with f32 panels they
-    // stay: a grid of more patches than their kernel takes runs on oneDNN's convolution, which
-    // reads the weight as mapped.
+    // stay: a grid of more patches than their kernel takes falls back to oneDNN's convolution,
+    // which reads the weight as mapped, where oneDNN's matmul does not take the panels.
     if (bf16 && info.constants) info.constants->release(w.data(), static_cast<size_t>(n * k) * sizeof(float));
   });
   return out;
