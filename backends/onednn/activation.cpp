@@ -211,7 +211,7 @@ struct GeluErf16 {
 
 template <class F>
 LOOM_AVX512 void rows16(float* y, int64_t rows, int64_t cols, int64_t ld, F f) {
-  const __mmask16 tail = static_cast<__mmask16>((1u << (cols % 16)) - 1u);
+  const __mmask16 tail = avx512::lanes(cols % 16);
   for (int64_t r = 0; r < rows; ++r) {
     float* row = y + r * ld;
     int64_t i = 0;
@@ -302,7 +302,7 @@ LOOM_AVX512 float scale_max_avx512(float* row, int64_t visible, float scale, con
   const __m512 s = _mm512_set1_ps(scale);
   __m512 top = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < visible; j += 16) {
-    const __mmask16 m = visible - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (visible - j)) - 1);
+    const __mmask16 m = avx512::lanes(visible - j);
     __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), s);
     if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, mask + j));
     _mm512_mask_storeu_ps(row + j, m, v);
@@ -319,7 +319,7 @@ LOOM_AVX512 float exp_sum_avx512(float* row, int64_t visible, float top) {
   const __m512 t = _mm512_set1_ps(top);
   __m512 sum = _mm512_setzero_ps();
   for (int64_t j = 0; j < visible; j += 16) {
-    const __mmask16 m = visible - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (visible - j)) - 1);
+    const __mmask16 m = avx512::lanes(visible - j);
     const __m512 e = avx512::exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), t));
     _mm512_mask_storeu_ps(row + j, m, e);
     sum = _mm512_mask_add_ps(sum, m, sum, e);
@@ -334,7 +334,7 @@ LOOM_AVX512 float exp_sum_avx512(float* row, int64_t visible, float top) {
 LOOM_AVX512 void scale_avx512(float* row, int64_t n, float by) {
   const __m512 s = _mm512_set1_ps(by);
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 m = n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
+    const __mmask16 m = avx512::lanes(n - j);
     _mm512_mask_storeu_ps(row + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + j), s));
   }
 }

@@ -1,5 +1,5 @@
 // What the AMX kernels (blocked_amx.cpp, attention_amx.cpp) share: where they compile, the
-// target attribute of their functions, the tile configuration's layout, and masks of lanes.
+// target attribute of their functions and the tile configuration's layout.
 #pragma once
 
 #include <algorithm>
@@ -20,11 +20,6 @@ struct alignas(64) TileConfig {
   uint16_t bytes_per_row[16] = {};
   uint8_t rows[16] = {};
 };
-
-// The first `count` (clamped to 0..16) of 16 lanes.
-LOOM_AMX inline __mmask16 lanes(int64_t count) {
-  return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1u);
-}
 
 }  // namespace loom::onednn::amx
 #endif

@@ -48,7 +48,7 @@ size_t amx_attention_scratch_bytes(int64_t tk, int64_t d, int64_t dv) { return L
 #if LOOM_AMX_GEMM
 namespace {
 
-using amx::lanes;
+using avx512::lanes;
 
 // 32 floats (`count` of them, zero past it) as 32 bf16, rounded to nearest even.
 LOOM_AMX inline __m512i bf16x32(const float* p, int64_t count) {

@@ -1,14 +1,23 @@
-// What the hand-written AVX-512 loops share (activation.cpp, attention_amx.cpp, blocked_gemm.cpp):
-// the target attribute of their functions, and Cephes' exp over 16 lanes.
+// What the hand-written AVX-512 loops share (activation.cpp, attention_amx.cpp, blocked_gemm.cpp,
+// blocked_amx.cpp): the target attribute of their functions, masks of lanes, and Cephes' exp over
+// 16 lanes.
 #pragma once
 
 #include "activation.hpp"
+
+#include <algorithm>
+#include <cstdint>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define LOOM_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
 
 namespace loom::onednn::avx512 {
+
+// The first `count` (clamped to 0..16) of 16 lanes.
+LOOM_AVX512 inline __mmask16 lanes(int64_t count) {
+  return static_cast<__mmask16>((1u << std::clamp<int64_t>(count, 0, 16)) - 1u);
+}
 
 // exp(d) for d <= 0, exactly 0 below -87 (as softmax_row's), NaN where d is NaN; activation.hpp's
 // constants. Above 0 the result is not clamped: callers pass d <= 0 only.

@@ -2,6 +2,7 @@
 #include "blocked_amx.hpp"
 
 #include "amx.hpp"
+#include "avx512.hpp"
 #include "blocked_rows.hpp"
 #include "rows.hpp"
 #include "threads.hpp"
@@ -31,7 +32,7 @@ constexpr int64_t kBlock = 32;
 // (four tiles, blocked_rows.hpp's bf16 tiles).
 constexpr int64_t kTileBytes = 16 * kBlockedTile * 2 * 2, kStepBytes = kP / kBlockedTile * kTileBytes;
 
-using amx::lanes;
+using avx512::lanes;
 using amx::TileConfig;
 
 // How a call's rows are cut: `blocks` blocks of 2 x `tile_rows` rows, the fewest blocks that hold

@@ -106,8 +106,7 @@ LOOM_AVX512 void panel_range(const float* x, const float* w, int64_t kp, const f
       Lanes lanes;
       const int64_t cols = std::min(kP, n - p * kP);
       for (int c = 0; c < 4; ++c) {
-        const int64_t valid = std::clamp<int64_t>(cols - 16 * c, 0, 16);
-        lanes.mask[c] = static_cast<__mmask16>((1u << valid) - 1u);
+        lanes.mask[c] = avx512::lanes(cols - 16 * c);
       }
       const float* b = bias && i1 == k ? bias + p * kP : nullptr;
       for (int64_t r0 = 0, blk = 0; r0 < rows; r0 += kBlockRows, ++blk) {
